@@ -1,0 +1,23 @@
+//! The engine of pimlink: what an item and a collection are, the interface every storage
+//! implements, the status store that remembers what the last sync saw, the pure planner that
+//! turns status plus both sides' listings into a [`plan::Plan`], and the executor that carries a
+//! plan out.
+//!
+//! Key types:
+//! - [`CollectionName`], [`ItemKey`], [`Flags`]: the item model, validated at the boundary.
+//! - [`store::MailStore`]: what a storage (Maildir, IMAP) must offer the engine.
+//!
+//! Not here: any protocol, file format or configuration file. Storages live in their own crates
+//! and depend on this one; this crate depends on none of them.
+
+pub mod error;
+pub mod flags;
+pub mod item;
+pub mod name;
+pub mod store;
+
+pub use error::{Error, ErrorKind, Result};
+pub use flags::{Flag, Flags};
+pub use item::{Content, ItemData, ItemEntry, ItemKey, NewItem};
+pub use name::CollectionName;
+pub use store::{CollectionInfo, MailStore};

@@ -1,0 +1,1 @@
+//! IMAP client for pimlink (being written).

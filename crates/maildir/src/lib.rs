@@ -1,0 +1,1 @@
+//! Maildir storage for pimlink (being written).
