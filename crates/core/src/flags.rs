@@ -230,7 +230,10 @@ mod tests {
 
     #[test]
     fn maildir_letters_are_sorted() {
-        let flags = Flags::new().with(Flag::Seen).with(Flag::Draft).with(Flag::Replied);
+        let flags = Flags::new()
+            .with(Flag::Seen)
+            .with(Flag::Draft)
+            .with(Flag::Replied);
         assert_eq!(flags.maildir_letters(), "DRS");
     }
 }

@@ -21,3 +21,8 @@ pub use flags::{Flag, Flags};
 pub use item::{Content, ItemData, ItemEntry, ItemKey, NewItem};
 pub use name::CollectionName;
 pub use store::{CollectionInfo, MailStore};
+pub mod policy;
+pub mod side;
+pub mod status;
+
+pub use side::{PerSide, Side};

@@ -101,14 +101,29 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_and_unicode_names() {
-        for ok in ["INBOX", "Lists/rust", "Entwürfe", "日本語/メール", "a b", "[Gmail]/All Mail", ".hidden"] {
-            assert_eq!(CollectionName::new(ok).map(|n| n.0), Ok(ok.to_owned()), "{ok}");
+        for ok in [
+            "INBOX",
+            "Lists/rust",
+            "Entwürfe",
+            "日本語/メール",
+            "a b",
+            "[Gmail]/All Mail",
+            ".hidden",
+        ] {
+            assert_eq!(
+                CollectionName::new(ok).map(|n| n.0),
+                Ok(ok.to_owned()),
+                "{ok}"
+            );
         }
     }
 
     #[test]
     fn inbox_is_case_insensitive() {
-        assert_eq!(CollectionName::new("inbox").map(|n| n.0), Ok("INBOX".to_owned()));
+        assert_eq!(
+            CollectionName::new("inbox").map(|n| n.0),
+            Ok("INBOX".to_owned())
+        );
         assert_eq!(
             CollectionName::new("Inbox/sub").map(|n| n.0),
             Ok("Inbox/sub".to_owned())
@@ -117,7 +132,9 @@ mod tests {
 
     #[test]
     fn refuses_names_that_could_escape() {
-        for bad in ["", "/etc", "a/", "a//b", "..", "a/../b", ".", "a\0b", "a\nb"] {
+        for bad in [
+            "", "/etc", "a/", "a//b", "..", "a/../b", ".", "a\0b", "a\nb",
+        ] {
             let err = CollectionName::new(bad).expect_err(bad);
             assert_eq!(err.kind(), ErrorKind::InvalidName, "{bad}");
             assert!(err.to_string().contains("invalid collection name"), "{err}");

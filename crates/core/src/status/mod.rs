@@ -1,0 +1,430 @@
+//! The status store: what the last sync saw on both sides of a pair.
+//!
+//! One SQLite database per pair, in WAL mode with `synchronous = FULL`, so that a committed
+//! record survives a crash or power loss. The executor records a change only after the side has
+//! made it durable, and records an intent (a *pending* row) before every copy, which is how an
+//! interrupted run is resumed without losing or duplicating an item.
+
+mod lock;
+mod schema;
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub use lock::PairLock;
+use schema::sql;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::flags::Flags;
+use crate::item::ItemKey;
+use crate::name::CollectionName;
+use crate::side::Side;
+
+/// The id of a collection pairing in the status.
+pub type CollectionId = i64;
+
+/// The id of an item pairing in the status.
+pub type ItemId = i64;
+
+/// A collection pairing as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusCollection {
+    /// Its id.
+    pub id: CollectionId,
+    /// The name on side A.
+    pub name_a: CollectionName,
+    /// The name on side B.
+    pub name_b: CollectionName,
+}
+
+/// An item pairing as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusItem {
+    /// Its id.
+    pub id: ItemId,
+    /// The key on side A (None only while a copy to A is pending without a reserved key).
+    pub key_a: Option<ItemKey>,
+    /// The key on side B (likewise).
+    pub key_b: Option<ItemKey>,
+    /// The flags both sides had when they last agreed.
+    pub flags: Flags,
+    /// `Some(side)` while a copy to `side` is in flight.
+    pub pending: Option<Side>,
+}
+
+impl StatusItem {
+    /// The key on `side`.
+    pub fn key(&self, side: Side) -> Option<&ItemKey> {
+        match side {
+            Side::A => self.key_a.as_ref(),
+            Side::B => self.key_b.as_ref(),
+        }
+    }
+}
+
+/// A change to the item records, applied in batches by [`StatusStore::apply`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StatusChange {
+    /// Records the intent to copy the item `source_key` on `to.other()` to `to`, under
+    /// `reserved_key` if the destination handed one out. Returns the new row's id.
+    BeginCopy {
+        /// The collection.
+        collection: CollectionId,
+        /// The side the copy goes to.
+        to: Side,
+        /// The item's key on the source side.
+        source_key: ItemKey,
+        /// The key the destination promised to use, if any.
+        reserved_key: Option<ItemKey>,
+        /// The flags the copy is delivered with.
+        flags: Flags,
+    },
+    /// The copy recorded by `BeginCopy` landed under `key`.
+    FinishCopy {
+        /// The row.
+        id: ItemId,
+        /// The side the copy went to.
+        to: Side,
+        /// The key it landed under.
+        key: ItemKey,
+    },
+    /// Both sides now agree on `flags`; any pending mark is cleared.
+    SetFlags {
+        /// The row.
+        id: ItemId,
+        /// The agreed flags.
+        flags: Flags,
+    },
+    /// The pairing is gone (deleted on both sides, or abandoned).
+    Remove {
+        /// The row.
+        id: ItemId,
+    },
+}
+
+/// The status of one pair, locked for this process.
+#[derive(Debug)]
+pub struct StatusStore {
+    conn: Connection,
+    // Held for its Drop; the lock must outlive every write through `conn`.
+    _lock: PairLock,
+}
+
+impl StatusStore {
+    /// Opens (creating if needed) the status of `pair` in `dir`, taking the pair's lock first.
+    pub fn open(dir: &Path, pair: &str) -> Result<StatusStore> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating state directory {}", dir.display()), e))?;
+        let lock = PairLock::acquire(&dir.join(format!("{pair}.lock")), pair)?;
+        let path = dir.join(format!("{pair}.sqlite"));
+        let mut conn = Connection::open(&path).map_err(|e| {
+            Error::new(
+                ErrorKind::State,
+                format!("opening status database {}", path.display()),
+            )
+            .with_source(e)
+        })?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .and_then(|()| conn.pragma_update(None, "synchronous", "FULL"))
+            .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
+            .map_err(sql("configuring the database"))?;
+        schema::migrate(&mut conn).map_err(|e| e.context(path.display()))?;
+        Ok(StatusStore { conn, _lock: lock })
+    }
+
+    /// Every collection pairing.
+    pub fn collections(&self) -> Result<Vec<StatusCollection>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name_a, name_b FROM collections ORDER BY id")
+            .map_err(sql("listing collections"))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(sql("listing collections"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, a, b) = row.map_err(sql("listing collections"))?;
+            out.push(StatusCollection {
+                id,
+                name_a: stored_name(&a)?,
+                name_b: stored_name(&b)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The pairing of `name_a` with `name_b`, created if it does not exist yet.
+    pub fn collection_id(
+        &mut self,
+        name_a: &CollectionName,
+        name_b: &CollectionName,
+    ) -> Result<CollectionId> {
+        let existing: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM collections WHERE name_a = ?1 AND name_b = ?2",
+                params![name_a.as_str(), name_b.as_str()],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(sql("looking up a collection"))?;
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+        self.conn
+            .execute(
+                "INSERT INTO collections (name_a, name_b) VALUES (?1, ?2)",
+                params![name_a.as_str(), name_b.as_str()],
+            )
+            .map_err(sql("recording a collection"))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The storage-specific state recorded for `side` of a collection.
+    pub fn collection_state(&self, id: CollectionId, side: Side) -> Result<Option<String>> {
+        let query = match side {
+            Side::A => "SELECT state_a FROM collections WHERE id = ?1",
+            Side::B => "SELECT state_b FROM collections WHERE id = ?1",
+        };
+        self.conn
+            .query_row(query, [id], |row| row.get(0))
+            .map_err(sql("reading collection state"))
+    }
+
+    /// Records the storage-specific state of `side` of a collection.
+    pub fn set_collection_state(
+        &mut self,
+        id: CollectionId,
+        side: Side,
+        state: Option<&str>,
+    ) -> Result<()> {
+        let query = match side {
+            Side::A => "UPDATE collections SET state_a = ?2 WHERE id = ?1",
+            Side::B => "UPDATE collections SET state_b = ?2 WHERE id = ?1",
+        };
+        self.conn
+            .execute(query, params![id, state])
+            .map_err(sql("writing collection state"))?;
+        Ok(())
+    }
+
+    /// Every item pairing of a collection.
+    pub fn items(&self, collection: CollectionId) -> Result<Vec<StatusItem>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, key_a, key_b, flags, pending FROM mail_items
+                 WHERE collection = ?1 ORDER BY id",
+            )
+            .map_err(sql("listing items"))?;
+        let rows = stmt
+            .query_map([collection], |row| {
+                Ok(StatusItem {
+                    id: row.get(0)?,
+                    key_a: row.get::<_, Option<String>>(1)?.map(ItemKey::new),
+                    key_b: row.get::<_, Option<String>>(2)?.map(ItemKey::new),
+                    flags: Flags::from_status_text(&row.get::<_, String>(3)?),
+                    pending: match row.get::<_, Option<String>>(4)?.as_deref() {
+                        Some("a") => Some(Side::A),
+                        Some("b") => Some(Side::B),
+                        _ => None,
+                    },
+                })
+            })
+            .map_err(sql("listing items"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql("listing items"))
+    }
+
+    /// Applies `changes` in one transaction and returns the ids of rows that `BeginCopy` changes
+    /// created, in order. Either all changes are recorded or none.
+    pub fn apply(&mut self, changes: &[StatusChange]) -> Result<Vec<ItemId>> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql("starting a transaction"))?;
+        let mut created = Vec::new();
+        for change in changes {
+            let affected = match change {
+                StatusChange::BeginCopy {
+                    collection,
+                    to,
+                    source_key,
+                    reserved_key,
+                    flags,
+                } => {
+                    let (key_a, key_b) = match to {
+                        Side::B => (Some(source_key), reserved_key.as_ref()),
+                        Side::A => (reserved_key.as_ref(), Some(source_key)),
+                    };
+                    let n = tx
+                        .execute(
+                            "INSERT INTO mail_items (collection, key_a, key_b, flags, pending)
+                             VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![
+                                collection,
+                                key_a.map(ItemKey::as_str),
+                                key_b.map(ItemKey::as_str),
+                                flags.to_status_text(),
+                                to.as_str()
+                            ],
+                        )
+                        .map_err(sql("recording a copy"))?;
+                    created.push(tx.last_insert_rowid());
+                    n
+                }
+                StatusChange::FinishCopy { id, to, key } => {
+                    let query = match to {
+                        Side::A => "UPDATE mail_items SET key_a = ?2, pending = NULL WHERE id = ?1",
+                        Side::B => "UPDATE mail_items SET key_b = ?2, pending = NULL WHERE id = ?1",
+                    };
+                    tx.execute(query, params![id, key.as_str()])
+                        .map_err(sql("recording a finished copy"))?
+                }
+                StatusChange::SetFlags { id, flags } => tx
+                    .execute(
+                        "UPDATE mail_items SET flags = ?2, pending = NULL WHERE id = ?1",
+                        params![id, flags.to_status_text()],
+                    )
+                    .map_err(sql("recording flags"))?,
+                StatusChange::Remove { id } => tx
+                    .execute("DELETE FROM mail_items WHERE id = ?1", [id])
+                    .map_err(sql("removing an item"))?,
+            };
+            // A change that matches no row means the plan and the status disagree: stop before
+            // recording anything that rests on a wrong picture.
+            if affected != 1 {
+                return Err(Error::new(
+                    ErrorKind::State,
+                    format!("status database: {change:?} matched {affected} rows, expected 1"),
+                ));
+            }
+        }
+        tx.commit().map_err(sql("committing"))?;
+        Ok(created)
+    }
+}
+
+fn stored_name(name: &str) -> Result<CollectionName> {
+    CollectionName::new(name).map_err(|e| e.context("status database holds a bad collection name"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> ItemKey {
+        ItemKey::new(s)
+    }
+
+    #[test]
+    fn second_open_of_a_pair_is_busy_with_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = StatusStore::open(dir.path(), "work").unwrap();
+        let err = StatusStore::open(dir.path(), "work").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Busy);
+        let message = err.to_string();
+        assert!(message.contains("pair work is busy"), "{message}");
+        assert!(
+            message.contains(&format!("pid {}", std::process::id())),
+            "{message}"
+        );
+        // Another pair is independent.
+        StatusStore::open(dir.path(), "other").unwrap();
+    }
+
+    #[test]
+    fn lock_is_released_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(StatusStore::open(dir.path(), "p").unwrap());
+        StatusStore::open(dir.path(), "p").unwrap();
+    }
+
+    #[test]
+    fn copy_lifecycle_round_trips_and_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = CollectionName::new("INBOX").unwrap();
+        let coll;
+        {
+            let mut store = StatusStore::open(dir.path(), "p").unwrap();
+            coll = store.collection_id(&inbox, &inbox).unwrap();
+            assert_eq!(store.collection_id(&inbox, &inbox).unwrap(), coll);
+            let flags = Flags::from_status_text("S");
+            let ids = store
+                .apply(&[
+                    StatusChange::BeginCopy {
+                        collection: coll,
+                        to: Side::B,
+                        source_key: key("1"),
+                        reserved_key: None,
+                        flags: flags.clone(),
+                    },
+                    StatusChange::BeginCopy {
+                        collection: coll,
+                        to: Side::A,
+                        source_key: key("x"),
+                        reserved_key: Some(key("r")),
+                        flags: Flags::new(),
+                    },
+                ])
+                .unwrap();
+            assert_eq!(ids.len(), 2);
+            let items = store.items(coll).unwrap();
+            assert_eq!(items[0].pending, Some(Side::B));
+            assert_eq!(items[0].key_b, None);
+            assert_eq!(items[1].key_a, Some(key("r")));
+            store
+                .apply(&[StatusChange::FinishCopy {
+                    id: ids[0],
+                    to: Side::B,
+                    key: key("b1"),
+                }])
+                .unwrap();
+        }
+        let store = StatusStore::open(dir.path(), "p").unwrap();
+        let items = store.items(coll).unwrap();
+        assert_eq!(items[0].key_b, Some(key("b1")));
+        assert_eq!(items[0].pending, None);
+        assert_eq!(items[0].flags, Flags::from_status_text("S"));
+    }
+
+    #[test]
+    fn change_matching_no_row_rolls_back_the_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StatusStore::open(dir.path(), "p").unwrap();
+        let inbox = CollectionName::new("INBOX").unwrap();
+        let coll = store.collection_id(&inbox, &inbox).unwrap();
+        let err = store
+            .apply(&[
+                StatusChange::BeginCopy {
+                    collection: coll,
+                    to: Side::B,
+                    source_key: key("1"),
+                    reserved_key: None,
+                    flags: Flags::new(),
+                },
+                StatusChange::Remove { id: 999 },
+            ])
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::State);
+        assert!(store.items(coll).unwrap().is_empty());
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(StatusStore::open(dir.path(), "p").unwrap());
+        let conn = Connection::open(dir.path().join("p.sqlite")).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = StatusStore::open(dir.path(), "p").unwrap_err();
+        assert!(err.to_string().contains("schema version 99"), "{err}");
+    }
+}

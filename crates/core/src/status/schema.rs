@@ -1,0 +1,69 @@
+//! The status database's schema and its migrations.
+//!
+//! `PRAGMA user_version` holds the number of migrations applied. A migration is appended, never
+//! edited, so that every existing database can be brought forward step by step.
+
+use rusqlite::Connection;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The migrations, in order. Index `i` brings a database from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: collections paired by name, mail items paired by key with the flags last seen on both.
+    "CREATE TABLE collections (
+        id INTEGER PRIMARY KEY,
+        name_a TEXT NOT NULL UNIQUE,
+        name_b TEXT NOT NULL UNIQUE,
+        -- Storage-specific state per side (UIDVALIDITY, HIGHESTMODSEQ, sync tokens).
+        state_a TEXT,
+        state_b TEXT
+    );
+    CREATE TABLE mail_items (
+        id INTEGER PRIMARY KEY,
+        collection INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        -- NULL only while a copy to that side is pending and the side chooses keys itself.
+        key_a TEXT,
+        key_b TEXT,
+        -- The flags both sides had when they last agreed (Flags::to_status_text).
+        flags TEXT NOT NULL,
+        -- NULL when both sides hold the item; 'a' or 'b' while a copy to that side is in flight.
+        pending TEXT CHECK (pending IN ('a', 'b')),
+        UNIQUE (collection, key_a),
+        UNIQUE (collection, key_b)
+    );",
+];
+
+/// The schema version this build writes.
+pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Brings the database to [`CURRENT_VERSION`], refusing one written by a newer pimlink.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: u32 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(sql("reading the schema version"))?;
+    if version > CURRENT_VERSION {
+        return Err(Error::new(
+            ErrorKind::State,
+            format!(
+                "the status database has schema version {version}, newer than this pimlink \
+                 understands ({CURRENT_VERSION}); upgrade pimlink"
+            ),
+        ));
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn
+            .transaction()
+            .map_err(sql("starting a schema migration"))?;
+        tx.execute_batch(migration)
+            .map_err(sql("applying a schema migration"))?;
+        tx.pragma_update(None, "user_version", index as u32 + 1)
+            .map_err(sql("recording the schema version"))?;
+        tx.commit().map_err(sql("committing a schema migration"))?;
+    }
+    Ok(())
+}
+
+/// Wraps an SQLite error with what was being done.
+pub(crate) fn sql(context: &'static str) -> impl Fn(rusqlite::Error) -> Error {
+    move |e| Error::new(ErrorKind::State, format!("status database: {context}")).with_source(e)
+}
