@@ -26,3 +26,4 @@ pub mod side;
 pub mod status;
 
 pub use side::{PerSide, Side};
+pub mod plan;

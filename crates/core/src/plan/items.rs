@@ -1,0 +1,273 @@
+//! Decisions for the items of one collection.
+
+use std::collections::HashMap;
+
+use crate::flags::{Flag, Flags};
+use crate::item::{ItemEntry, ItemKey};
+use crate::policy::{OnEmpty, SyncPolicy};
+use crate::side::Side;
+use crate::status::{ItemId, StatusItem};
+
+/// One thing to do for one item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ItemAction {
+    /// Copy the item `key` on `from` to the other side with `flags`. `replaces` is a pending row
+    /// of an earlier, interrupted copy whose item never landed: it is dropped when the new copy
+    /// is recorded.
+    Copy {
+        /// The side that has the item.
+        from: Side,
+        /// Its key there.
+        key: ItemKey,
+        /// The flags to deliver it with.
+        flags: Flags,
+        /// A stale pending row to drop.
+        replaces: Option<ItemId>,
+    },
+    /// Bring the flags of a paired item into agreement: set `set_a`/`set_b` where given, then
+    /// record `agreed` (which also confirms an interrupted copy that did land).
+    Flags {
+        /// The row.
+        id: ItemId,
+        /// New flags for the item on A.
+        set_a: Option<(ItemKey, Flags)>,
+        /// New flags for the item on B.
+        set_b: Option<(ItemKey, Flags)>,
+        /// What the status records afterwards.
+        agreed: Flags,
+    },
+    /// Delete the item `key` on `side`, then drop the row.
+    Delete {
+        /// The row.
+        id: ItemId,
+        /// The side to delete on.
+        side: Side,
+        /// The item's key there.
+        key: ItemKey,
+    },
+    /// Drop a row whose item is gone from both sides.
+    Forget {
+        /// The row.
+        id: ItemId,
+    },
+}
+
+/// Why a collection's plan was withheld.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// `side` lists no items although the status knows `known` items there, and the plan would
+    /// delete `deletions` items on the other side.
+    EmptySide {
+        /// The side that looks empty.
+        side: Side,
+        /// How many items the status remembers.
+        known: usize,
+        /// How many deletions the plan would have made.
+        deletions: usize,
+    },
+}
+
+/// The plan for the items of one collection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ItemPlan {
+    /// What to do, in no particular order (the executor groups actions by kind).
+    pub actions: Vec<ItemAction>,
+    /// Set when a safety check withheld every action.
+    pub refused: Option<Refusal>,
+}
+
+/// Plans one collection: `status` as recorded, `a` and `b` as listed now.
+pub fn plan_items(
+    status: &[StatusItem],
+    a: &[ItemEntry],
+    b: &[ItemEntry],
+    policy: &SyncPolicy,
+) -> ItemPlan {
+    let a_by_key: HashMap<&ItemKey, &ItemEntry> = a.iter().map(|e| (&e.key, e)).collect();
+    let b_by_key: HashMap<&ItemKey, &ItemEntry> = b.iter().map(|e| (&e.key, e)).collect();
+    let mut known_a = std::collections::HashSet::new();
+    let mut known_b = std::collections::HashSet::new();
+    let mut actions = Vec::new();
+
+    for row in status {
+        let now_a = row.key_a.as_ref().and_then(|k| a_by_key.get(k).copied());
+        let now_b = row.key_b.as_ref().and_then(|k| b_by_key.get(k).copied());
+        if let Some(k) = &row.key_a {
+            known_a.insert(k);
+        }
+        if let Some(k) = &row.key_b {
+            known_b.insert(k);
+        }
+        actions.extend(decide_known(row, now_a, now_b, policy));
+    }
+    for (side, entries, known) in [(Side::A, a, &known_a), (Side::B, b, &known_b)] {
+        if !policy.copies_new_from(side) {
+            continue;
+        }
+        for entry in entries.iter().filter(|e| !known.contains(&e.key)) {
+            actions.push(ItemAction::Copy {
+                from: side,
+                key: entry.key.clone(),
+                flags: entry.flags.clone(),
+                replaces: None,
+            });
+        }
+    }
+
+    let refused = empty_side_refusal(status, a, b, &actions, policy);
+    if refused.is_some() {
+        actions.clear();
+    }
+    ItemPlan { actions, refused }
+}
+
+/// The decision for an item the status knows.
+fn decide_known(
+    row: &StatusItem,
+    now_a: Option<&ItemEntry>,
+    now_b: Option<&ItemEntry>,
+    policy: &SyncPolicy,
+) -> Option<ItemAction> {
+    if let Some(to) = row.pending {
+        // A copy to `to` was recorded but not confirmed: it landed if the reserved key is there.
+        let landed = match to {
+            Side::A => now_a.is_some(),
+            Side::B => now_b.is_some(),
+        };
+        if !landed {
+            let source = match to {
+                Side::A => now_b,
+                Side::B => now_a,
+            };
+            return Some(match source {
+                Some(entry) if policy.copies_new_from(to.other()) => ItemAction::Copy {
+                    from: to.other(),
+                    key: entry.key.clone(),
+                    flags: entry.flags.clone(),
+                    replaces: Some(row.id),
+                },
+                _ => ItemAction::Forget { id: row.id },
+            });
+        }
+    }
+    match (now_a, now_b) {
+        (Some(a), Some(b)) => {
+            let merge = merge_flags(&row.flags, &a.flags, &b.flags, policy);
+            let set_a = (merge.a != a.flags).then(|| (a.key.clone(), merge.a));
+            let set_b = (merge.b != b.flags).then(|| (b.key.clone(), merge.b));
+            let status_changes = merge.agreed != row.flags || row.pending.is_some();
+            (set_a.is_some() || set_b.is_some() || status_changes).then_some(ItemAction::Flags {
+                id: row.id,
+                set_a,
+                set_b,
+                agreed: merge.agreed,
+            })
+        }
+        (Some(a), None) => policy.deletes_from(Side::B).then(|| ItemAction::Delete {
+            id: row.id,
+            side: Side::A,
+            key: a.key.clone(),
+        }),
+        (None, Some(b)) => policy.deletes_from(Side::A).then(|| ItemAction::Delete {
+            id: row.id,
+            side: Side::B,
+            key: b.key.clone(),
+        }),
+        (None, None) => Some(ItemAction::Forget { id: row.id }),
+    }
+}
+
+/// Flags each side should have, and what to record, after a per-flag three-way merge that only
+/// lets changes through in the directions the policy allows.
+struct Merge {
+    a: Flags,
+    b: Flags,
+    agreed: Flags,
+}
+
+fn merge_flags(base: &Flags, a: &Flags, b: &Flags, policy: &SyncPolicy) -> Merge {
+    let from_a = policy.merges_flags_from(Side::A);
+    let from_b = policy.merges_flags_from(Side::B);
+    let mut merge = Merge {
+        a: a.clone(),
+        b: b.clone(),
+        agreed: base.clone(),
+    };
+    let decide = |was: bool, on_a: bool, on_b: bool| -> (bool, bool, bool) {
+        match (on_a != was, on_b != was) {
+            (true, true) => (on_a, on_b, on_a),
+            (true, false) if from_a => (on_a, on_a, on_a),
+            (false, true) if from_b => (on_b, on_b, on_b),
+            // A change that may not flow stays where it is, and the status keeps the old value
+            // so the change is still seen as one if the policy later allows it.
+            _ => (on_a, on_b, was),
+        }
+    };
+    for flag in Flag::ALL {
+        let (va, vb, agreed) = decide(base.contains(flag), a.contains(flag), b.contains(flag));
+        merge.a.set(flag, va);
+        merge.b.set(flag, vb);
+        merge.agreed.set(flag, agreed);
+    }
+    let keywords: std::collections::BTreeSet<&str> = base
+        .keywords()
+        .chain(a.keywords())
+        .chain(b.keywords())
+        .collect();
+    for keyword in keywords {
+        let has = |f: &Flags| f.keywords().any(|k| k == keyword);
+        let (va, vb, agreed) = decide(has(base), has(a), has(b));
+        merge.a.set_keyword(keyword, va);
+        merge.b.set_keyword(keyword, vb);
+        merge.agreed.set_keyword(keyword, agreed);
+    }
+    merge
+}
+
+/// The empty-side guard: a side that lists nothing although the status remembers items there is
+/// far more often a wiped directory or a broken server than a user who deleted everything.
+fn empty_side_refusal(
+    status: &[StatusItem],
+    a: &[ItemEntry],
+    b: &[ItemEntry],
+    actions: &[ItemAction],
+    policy: &SyncPolicy,
+) -> Option<Refusal> {
+    if policy.on_empty == OnEmpty::Sync {
+        return None;
+    }
+    for (side, listing) in [(Side::A, a), (Side::B, b)] {
+        if !listing.is_empty() {
+            continue;
+        }
+        let known = status
+            .iter()
+            .filter(|row| row.pending != Some(side) && row.key(side).is_some())
+            .count();
+        let deletions = actions
+            .iter()
+            .filter(
+                |action| matches!(action, ItemAction::Delete { side: s, .. } if *s == side.other()),
+            )
+            .count();
+        if known > 0 && deletions > 0 {
+            return Some(Refusal::EmptySide {
+                side,
+                known,
+                deletions,
+            });
+        }
+    }
+    None
+}
+
+/// How many actions of each kind a plan holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlanCounts {
+    /// Copies *from* each side.
+    pub copies: crate::side::PerSide<usize>,
+    /// Flag changes applied to either side.
+    pub flags: usize,
+    /// Deletions *on* each side.
+    pub deletions: crate::side::PerSide<usize>,
+}

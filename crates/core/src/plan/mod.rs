@@ -1,0 +1,15 @@
+//! The planner: a pure function of the status and both sides' listings that returns a [`Plan`].
+//!
+//! Nothing here reads or writes anything. The executor carries a plan out; `--dry-run` prints it.
+//! Keeping the decisions pure is what lets them be tested as tables and properties, and is why
+//! a dry run shows exactly what a real run would do.
+
+mod collections;
+mod items;
+mod render;
+
+pub use collections::{CollectionPlan, CollectionStep, plan_collections};
+pub use items::{ItemAction, ItemPlan, PlanCounts, Refusal, plan_items};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,89 @@
+//! Human-readable plans, for `--dry-run` and `-v`.
+
+use std::fmt;
+
+use super::collections::{CollectionPlan, CollectionStep};
+use super::items::{ItemAction, ItemPlan, Refusal};
+
+impl fmt::Display for CollectionPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = if self.name_a == self.name_b {
+            self.name_a.to_string()
+        } else {
+            format!("{} <-> {}", self.name_a, self.name_b)
+        };
+        match &self.step {
+            CollectionStep::Sync => write!(f, "collection {name}: sync"),
+            CollectionStep::Create(side) => {
+                write!(f, "collection {name}: create on {side}, then sync")
+            }
+            CollectionStep::Skip(why) => write!(f, "collection {name}: skip ({why})"),
+        }
+    }
+}
+
+impl fmt::Display for ItemAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ItemAction::Copy {
+                from, key, flags, ..
+            } => write!(f, "copy {from}->{} {key} [{flags}]", from.other()),
+            ItemAction::Flags {
+                set_a,
+                set_b,
+                agreed,
+                ..
+            } => {
+                let mut parts = Vec::new();
+                if let Some((key, flags)) = set_a {
+                    parts.push(format!("flags on a {key} -> [{flags}]"));
+                }
+                if let Some((key, flags)) = set_b {
+                    parts.push(format!("flags on b {key} -> [{flags}]"));
+                }
+                if parts.is_empty() {
+                    parts.push(format!("record flags [{agreed}]"));
+                }
+                f.write_str(&parts.join("; "))
+            }
+            ItemAction::Delete { side, key, .. } => write!(f, "delete on {side} {key}"),
+            ItemAction::Forget { .. } => f.write_str("forget an item gone from both sides"),
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::EmptySide {
+                side,
+                known,
+                deletions,
+            } => write!(
+                f,
+                "side {side} is empty although {known} items were synced there before; refusing \
+                 to delete {deletions} items on side {} (if the deletion is intended, run again \
+                 with --force or set on_empty = \"sync\" for the pair)",
+                side.other()
+            ),
+        }
+    }
+}
+
+impl ItemPlan {
+    /// Counts of actions by kind: (copies a->b, copies b->a, flag updates, deletions).
+    pub fn counts(&self) -> super::items::PlanCounts {
+        let mut counts = super::items::PlanCounts::default();
+        for action in &self.actions {
+            match action {
+                ItemAction::Copy { from, .. } => *counts.copies.get_mut(*from) += 1,
+                ItemAction::Flags { set_a, set_b, .. } => {
+                    counts.flags += usize::from(set_a.is_some()) + usize::from(set_b.is_some())
+                }
+                ItemAction::Delete { side, .. } => *counts.deletions.get_mut(*side) += 1,
+                ItemAction::Forget { .. } => {}
+            }
+        }
+        counts
+    }
+}

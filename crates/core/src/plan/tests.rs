@@ -1,0 +1,429 @@
+//! The planner's decision table, and a model-based property test of convergence.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::flags::{Flag, Flags};
+use crate::item::{ItemEntry, ItemKey};
+use crate::policy::{Direction, OnEmpty, SyncPolicy};
+use crate::side::Side;
+use crate::status::StatusItem;
+
+fn entry(key: &str, flags: &str) -> ItemEntry {
+    ItemEntry {
+        key: ItemKey::new(key),
+        flags: Flags::from_status_text(flags),
+        size: None,
+    }
+}
+
+fn row(id: i64, a: &str, b: &str, flags: &str, pending: Option<Side>) -> StatusItem {
+    StatusItem {
+        id,
+        key_a: Some(ItemKey::new(a)),
+        key_b: Some(ItemKey::new(b)),
+        flags: Flags::from_status_text(flags),
+        pending,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Now {
+    Absent,
+    Same,
+    Changed,
+}
+
+/// Every combination of (status row or not, pending or not) x (A absent/same/changed) x
+/// (B absent/same/changed), with the expected decision written out by hand.
+#[test]
+fn decision_table() {
+    use Now::*;
+    let policy = SyncPolicy::both_ways();
+    // "S" is the recorded flag; "Changed" on A adds F, on B adds R.
+    let listing = |now: Now, key: &str, extra: &str| match now {
+        Absent => vec![],
+        Same => vec![entry(key, "S")],
+        Changed => vec![entry(key, &format!("{extra}S"))],
+    };
+    type Case = (Option<Option<Side>>, Now, Now, &'static str);
+    let cases: &[Case] = &[
+        // No status row: an item on one side only is new there.
+        (None, Absent, Absent, "nothing"),
+        (None, Same, Absent, "copy a->b"),
+        (None, Changed, Absent, "copy a->b"),
+        (None, Absent, Same, "copy b->a"),
+        (None, Absent, Changed, "copy b->a"),
+        // Paired items.
+        (Some(None), Absent, Absent, "forget"),
+        (Some(None), Same, Absent, "delete on a"),
+        (Some(None), Changed, Absent, "delete on a"),
+        (Some(None), Absent, Same, "delete on b"),
+        (Some(None), Absent, Changed, "delete on b"),
+        (Some(None), Same, Same, "nothing"),
+        (Some(None), Changed, Same, "flags b=FS agreed=FS"),
+        (Some(None), Same, Changed, "flags a=RS agreed=RS"),
+        (Some(None), Changed, Changed, "flags a=FRS b=FRS agreed=FRS"),
+        // A copy to B was in flight: it landed if B has the reserved key.
+        (Some(Some(Side::B)), Absent, Absent, "forget"),
+        (Some(Some(Side::B)), Same, Absent, "copy a->b replacing"),
+        (Some(Some(Side::B)), Changed, Absent, "copy a->b replacing"),
+        (Some(Some(Side::B)), Absent, Same, "delete on b"),
+        (Some(Some(Side::B)), Absent, Changed, "delete on b"),
+        (Some(Some(Side::B)), Same, Same, "flags agreed=S"),
+        (Some(Some(Side::B)), Changed, Same, "flags b=FS agreed=FS"),
+        (Some(Some(Side::B)), Same, Changed, "flags a=RS agreed=RS"),
+        (
+            Some(Some(Side::B)),
+            Changed,
+            Changed,
+            "flags a=FRS b=FRS agreed=FRS",
+        ),
+        // And towards A.
+        (Some(Some(Side::A)), Absent, Absent, "forget"),
+        (Some(Some(Side::A)), Same, Absent, "delete on a"),
+        (Some(Some(Side::A)), Absent, Same, "copy b->a replacing"),
+        (Some(Some(Side::A)), Absent, Changed, "copy b->a replacing"),
+        (Some(Some(Side::A)), Same, Same, "flags agreed=S"),
+        (
+            Some(Some(Side::A)),
+            Changed,
+            Changed,
+            "flags a=FRS b=FRS agreed=FRS",
+        ),
+    ];
+    for (status, now_a, now_b, expected) in cases {
+        let rows: Vec<StatusItem> = status
+            .iter()
+            .map(|pending| row(7, "ka", "kb", "S", *pending))
+            .collect();
+        // Keep a second, untouched pair so that an absent item never makes a side empty (the
+        // empty-side guard is tested on its own).
+        let mut rows = rows;
+        rows.push(row(8, "other-a", "other-b", "", None));
+        let mut a = listing(*now_a, "ka", "F");
+        a.push(entry("other-a", ""));
+        let mut b = listing(*now_b, "kb", "R");
+        b.push(entry("other-b", ""));
+        let plan = plan_items(&rows, &a, &b, &policy);
+        assert_eq!(plan.refused, None);
+        let got = describe(&plan.actions);
+        assert_eq!(
+            &got, expected,
+            "status {status:?}, a {now_a:?}, b {now_b:?}"
+        );
+    }
+}
+
+fn describe(actions: &[ItemAction]) -> String {
+    match actions {
+        [] => "nothing".to_owned(),
+        [ItemAction::Copy { from, replaces, .. }] => format!(
+            "copy {from}->{}{}",
+            from.other(),
+            if replaces.is_some() { " replacing" } else { "" }
+        ),
+        [ItemAction::Delete { side, .. }] => format!("delete on {side}"),
+        [ItemAction::Forget { .. }] => "forget".to_owned(),
+        [
+            ItemAction::Flags {
+                set_a,
+                set_b,
+                agreed,
+                ..
+            },
+        ] => {
+            let mut parts = vec!["flags".to_owned()];
+            if let Some((_, f)) = set_a {
+                parts.push(format!("a={}", f.to_status_text()));
+            }
+            if let Some((_, f)) = set_b {
+                parts.push(format!("b={}", f.to_status_text()));
+            }
+            parts.push(format!("agreed={}", agreed.to_status_text()));
+            parts.join(" ")
+        }
+        more => format!("{more:?}"),
+    }
+}
+
+#[test]
+fn one_way_pairs_neither_push_back_nor_forget_the_blocked_change() {
+    let policy = SyncPolicy {
+        direction: Direction::AToB,
+        ..SyncPolicy::both_ways()
+    };
+    let rows = [row(1, "a1", "b1", "", None), row(2, "a2", "b2", "", None)];
+    // B flagged b1 and deleted b2, and has a new item: none of it may reach A.
+    let a = [entry("a1", ""), entry("a2", ""), entry("a3", "S")];
+    let b = [entry("b1", "F"), entry("b9", "")];
+    let plan = plan_items(&rows, &a, &b, &policy);
+    assert_eq!(
+        plan.actions,
+        vec![ItemAction::Copy {
+            from: Side::A,
+            key: ItemKey::new("a3"),
+            flags: Flags::new().with(Flag::Seen),
+            replaces: None
+        }]
+    );
+}
+
+#[test]
+fn empty_side_guard_refuses_mass_deletion() {
+    let rows = [row(1, "a1", "b1", "", None), row(2, "a2", "b2", "", None)];
+    let b = [entry("b1", ""), entry("b2", "")];
+    let plan = plan_items(&rows, &[], &b, &SyncPolicy::both_ways());
+    assert!(plan.actions.is_empty());
+    assert_eq!(
+        plan.refused,
+        Some(Refusal::EmptySide {
+            side: Side::A,
+            known: 2,
+            deletions: 2
+        })
+    );
+    let message = plan.refused.unwrap().to_string();
+    assert!(message.contains("--force"), "{message}");
+
+    let forced = SyncPolicy {
+        on_empty: OnEmpty::Sync,
+        ..SyncPolicy::both_ways()
+    };
+    let plan = plan_items(&rows, &[], &b, &forced);
+    assert_eq!(plan.refused, None);
+    assert_eq!(plan.actions.len(), 2);
+}
+
+#[test]
+fn empty_side_guard_lets_first_sync_and_partial_deletion_through() {
+    // Nothing known yet: an empty side just receives copies.
+    let plan = plan_items(&[], &[], &[entry("b1", "")], &SyncPolicy::both_ways());
+    assert_eq!(plan.refused, None);
+    // One side lost one of two items: an ordinary deletion.
+    let rows = [row(1, "a1", "b1", "", None), row(2, "a2", "b2", "", None)];
+    let plan = plan_items(
+        &rows,
+        &[entry("a1", "")],
+        &[entry("b1", ""), entry("b2", "")],
+        &SyncPolicy::both_ways(),
+    );
+    assert_eq!(plan.refused, None);
+    assert_eq!(describe(&plan.actions), "delete on b");
+}
+
+#[test]
+fn collections_are_created_or_skipped_per_policy() {
+    use crate::name::CollectionName;
+    use crate::status::StatusCollection;
+    use crate::store::CollectionInfo;
+    let info = |n: &str, selectable| CollectionInfo {
+        name: CollectionName::new(n).unwrap(),
+        selectable,
+    };
+    let a = [
+        info("INBOX", true),
+        info("Only-a", true),
+        info("Parent", false),
+    ];
+    let b = [
+        info("INBOX", true),
+        info("Only-b", true),
+        info("Junk", true),
+    ];
+    let known = [StatusCollection {
+        id: 1,
+        name_a: CollectionName::new("Vanished").unwrap(),
+        name_b: CollectionName::new("Vanished").unwrap(),
+    }];
+    let not_junk = |n: &CollectionName| n.as_str() != "Junk";
+    let plans = plan_collections(&a, &b, &known, not_junk, &SyncPolicy::both_ways());
+    let got: Vec<String> = plans.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        got,
+        [
+            "collection INBOX: sync",
+            "collection Only-a: create on b, then sync",
+            "collection Only-b: create on a, then sync",
+            "collection Vanished: skip (gone from both sides)",
+        ]
+    );
+    let no_create = SyncPolicy {
+        create: crate::side::PerSide { a: false, b: true },
+        ..SyncPolicy::both_ways()
+    };
+    let plans = plan_collections(&a, &b, &[], not_junk, &no_create);
+    assert!(plans[2].to_string().contains("skip (exists only on side b"));
+}
+
+// ---- Model-based property: any history of changes converges, and a second plan is empty. ----
+
+/// An in-memory side: key -> flags.
+type Side_ = BTreeMap<String, Flags>;
+
+fn listing(side: &Side_) -> Vec<ItemEntry> {
+    side.iter()
+        .map(|(k, f)| ItemEntry {
+            key: ItemKey::new(k.clone()),
+            flags: f.clone(),
+            size: None,
+        })
+        .collect()
+}
+
+/// Applies a plan the way the executor does, to in-memory sides and status.
+fn apply(
+    plan: &ItemPlan,
+    a: &mut Side_,
+    b: &mut Side_,
+    status: &mut Vec<StatusItem>,
+    next: &mut i64,
+) {
+    for action in &plan.actions {
+        match action {
+            ItemAction::Copy {
+                from,
+                key,
+                flags,
+                replaces,
+            } => {
+                status.retain(|r| Some(r.id) != *replaces);
+                *next += 1;
+                let new_key = format!("n{next}");
+                let (src_key, dst) = match from {
+                    Side::A => (key.clone(), &mut *b),
+                    Side::B => (key.clone(), &mut *a),
+                };
+                dst.insert(new_key.clone(), flags.clone());
+                let (ka, kb) = match from {
+                    Side::A => (src_key, ItemKey::new(new_key)),
+                    Side::B => (ItemKey::new(new_key), src_key),
+                };
+                status.push(StatusItem {
+                    id: *next,
+                    key_a: Some(ka),
+                    key_b: Some(kb),
+                    flags: flags.clone(),
+                    pending: None,
+                });
+            }
+            ItemAction::Flags {
+                id,
+                set_a,
+                set_b,
+                agreed,
+            } => {
+                if let Some((k, f)) = set_a {
+                    a.insert(k.as_str().to_owned(), f.clone());
+                }
+                if let Some((k, f)) = set_b {
+                    b.insert(k.as_str().to_owned(), f.clone());
+                }
+                let row = status.iter_mut().find(|r| r.id == *id).unwrap();
+                row.flags = agreed.clone();
+                row.pending = None;
+            }
+            ItemAction::Delete { id, side, key } => {
+                match side {
+                    Side::A => a.remove(key.as_str()),
+                    Side::B => b.remove(key.as_str()),
+                };
+                status.retain(|r| r.id != *id);
+            }
+            ItemAction::Forget { id } => status.retain(|r| r.id != *id),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Edit {
+    New(bool, u8),
+    Toggle(bool, usize, u8),
+    Delete(bool, usize),
+}
+
+fn edit_strategy() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        (any::<bool>(), 0u8..64).prop_map(|(s, f)| Edit::New(s, f)),
+        (any::<bool>(), any::<usize>(), 0u8..6).prop_map(|(s, i, f)| Edit::Toggle(s, i, f)),
+        (any::<bool>(), any::<usize>()).prop_map(|(s, i)| Edit::Delete(s, i)),
+    ]
+}
+
+fn edit(e: &Edit, a: &mut Side_, b: &mut Side_, next: &mut i64) {
+    let pick = |on_a: bool| if on_a { 0 } else { 1 };
+    let sides: [&mut Side_; 2] = [a, b];
+    match e {
+        Edit::New(on_a, bits) => {
+            *next += 1;
+            let mut flags = Flags::new();
+            for (i, flag) in Flag::ALL.iter().enumerate() {
+                flags.set(*flag, bits & (1 << i) != 0);
+            }
+            sides
+                .into_iter()
+                .nth(pick(*on_a))
+                .unwrap()
+                .insert(format!("e{next}"), flags);
+        }
+        Edit::Toggle(on_a, i, f) => {
+            let side = sides.into_iter().nth(pick(*on_a)).unwrap();
+            if side.is_empty() {
+                return;
+            }
+            let key = side.keys().nth(i % side.len()).unwrap().clone();
+            let flags = side.get_mut(&key).unwrap();
+            let flag = Flag::ALL[*f as usize];
+            let on = flags.contains(flag);
+            flags.set(flag, !on);
+        }
+        Edit::Delete(on_a, i) => {
+            let side = sides.into_iter().nth(pick(*on_a)).unwrap();
+            // Never empty a side completely: that is the guard's business, tested above.
+            if side.len() < 2 {
+                return;
+            }
+            let key = side.keys().nth(i % side.len()).unwrap().clone();
+            side.remove(&key);
+        }
+    }
+}
+
+fn flag_multiset(side: &Side_) -> Vec<String> {
+    let mut v: Vec<String> = side.values().map(Flags::to_status_text).collect();
+    v.sort();
+    v
+}
+
+proptest! {
+    #[test]
+    fn any_history_converges_and_second_plan_is_empty(
+        rounds in proptest::collection::vec(proptest::collection::vec(edit_strategy(), 0..8), 1..6)
+    ) {
+        let policy = SyncPolicy::both_ways();
+        let (mut a, mut b, mut status, mut next) = (Side_::new(), Side_::new(), Vec::new(), 0i64);
+        for round in &rounds {
+            for e in round {
+                edit(e, &mut a, &mut b, &mut next);
+            }
+            let plan = plan_items(&status, &listing(&a), &listing(&b), &policy);
+            prop_assert_eq!(plan.refused.clone(), None);
+            apply(&plan, &mut a, &mut b, &mut status, &mut next);
+            // Converged: same number of items with the same flags, every item paired.
+            prop_assert_eq!(a.len(), b.len());
+            prop_assert_eq!(status.len(), a.len());
+            prop_assert_eq!(flag_multiset(&a), flag_multiset(&b));
+            for r in &status {
+                let ka = r.key_a.as_ref().unwrap().as_str();
+                let kb = r.key_b.as_ref().unwrap().as_str();
+                prop_assert_eq!(a.get(ka), b.get(kb));
+                prop_assert_eq!(a.get(ka), Some(&r.flags));
+            }
+            // Idempotent: nothing left to do.
+            let again = plan_items(&status, &listing(&a), &listing(&b), &policy);
+            prop_assert!(again.actions.is_empty(), "{:?}", again.actions);
+        }
+    }
+}
