@@ -26,4 +26,5 @@ pub mod side;
 pub mod status;
 
 pub use side::{PerSide, Side};
+pub mod exec;
 pub mod plan;

@@ -271,3 +271,17 @@ pub struct PlanCounts {
     /// Deletions *on* each side.
     pub deletions: crate::side::PerSide<usize>,
 }
+
+impl PlanCounts {
+    /// Counts one more action.
+    pub fn record(&mut self, action: &ItemAction) {
+        match action {
+            ItemAction::Copy { from, .. } => *self.copies.get_mut(*from) += 1,
+            ItemAction::Flags { set_a, set_b, .. } => {
+                self.flags += usize::from(set_a.is_some()) + usize::from(set_b.is_some())
+            }
+            ItemAction::Delete { side, .. } => *self.deletions.get_mut(*side) += 1,
+            ItemAction::Forget { .. } => {}
+        }
+    }
+}

@@ -71,18 +71,11 @@ impl fmt::Display for Refusal {
 }
 
 impl ItemPlan {
-    /// Counts of actions by kind: (copies a->b, copies b->a, flag updates, deletions).
+    /// How many actions of each kind the plan holds.
     pub fn counts(&self) -> super::items::PlanCounts {
         let mut counts = super::items::PlanCounts::default();
         for action in &self.actions {
-            match action {
-                ItemAction::Copy { from, .. } => *counts.copies.get_mut(*from) += 1,
-                ItemAction::Flags { set_a, set_b, .. } => {
-                    counts.flags += usize::from(set_a.is_some()) + usize::from(set_b.is_some())
-                }
-                ItemAction::Delete { side, .. } => *counts.deletions.get_mut(*side) += 1,
-                ItemAction::Forget { .. } => {}
-            }
+            counts.record(action);
         }
         counts
     }

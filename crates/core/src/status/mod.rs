@@ -160,22 +160,29 @@ impl StatusStore {
         Ok(out)
     }
 
-    /// The pairing of `name_a` with `name_b`, created if it does not exist yet.
-    pub fn collection_id(
-        &mut self,
+    /// The pairing of `name_a` with `name_b`, if the status has it.
+    pub fn find_collection(
+        &self,
         name_a: &CollectionName,
         name_b: &CollectionName,
-    ) -> Result<CollectionId> {
-        let existing: Option<i64> = self
-            .conn
+    ) -> Result<Option<CollectionId>> {
+        self.conn
             .query_row(
                 "SELECT id FROM collections WHERE name_a = ?1 AND name_b = ?2",
                 params![name_a.as_str(), name_b.as_str()],
                 |row| row.get(0),
             )
             .optional()
-            .map_err(sql("looking up a collection"))?;
-        if let Some(id) = existing {
+            .map_err(sql("looking up a collection"))
+    }
+
+    /// The pairing of `name_a` with `name_b`, created if it does not exist yet.
+    pub fn collection_id(
+        &mut self,
+        name_a: &CollectionName,
+        name_b: &CollectionName,
+    ) -> Result<CollectionId> {
+        if let Some(id) = self.find_collection(name_a, name_b)? {
             return Ok(id);
         }
         self.conn

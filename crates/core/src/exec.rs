@@ -1,0 +1,434 @@
+//! The executor: the only code that writes to the sides and the status.
+//!
+//! Order of every change, so that a process killed at any point loses and duplicates nothing:
+//! 1. a copy is first recorded as a *pending* row (with the key the destination reserved, when
+//!    it can reserve one);
+//! 2. the side is changed;
+//! 3. the side is flushed (files and directories fsynced, or the server acknowledged);
+//! 4. only then does the status record the result.
+//!
+//! A run that dies between 1 and 4 leaves a pending row: the planner sees whether the item landed
+//! and either confirms it or copies again. Flag changes and deletions need no intent: redoing
+//! them is harmless, and the planner sees a half-done one as already agreed.
+
+use crate::error::{Error, Result};
+use crate::flags::Flags;
+use crate::item::{ItemKey, NewItem};
+use crate::name::CollectionName;
+use crate::plan::{
+    CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts, Refusal, plan_collections,
+    plan_items,
+};
+use crate::policy::SyncPolicy;
+use crate::side::{PerSide, Side};
+use crate::status::{CollectionId, StatusChange, StatusStore};
+use crate::store::MailStore;
+
+/// How many copies are made between two flushes: one fsync of a directory serves them all,
+/// while an interruption redoes at most this many.
+const COPY_BATCH: usize = 256;
+
+/// Options of one run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// Plan and report, change nothing.
+    pub dry_run: bool,
+}
+
+/// Receives what a run plans and does, for display. Every method has an empty default.
+pub trait Observer {
+    /// A collection's step was decided.
+    fn collection_planned(&mut self, _plan: &CollectionPlan) {}
+    /// A collection's items were planned.
+    fn items_planned(&mut self, _collection: &CollectionPlan, _plan: &ItemPlan) {}
+    /// An action was carried out.
+    fn action_done(&mut self, _collection: &CollectionPlan, _action: &ItemAction) {}
+    /// An action failed; the run goes on.
+    fn action_failed(
+        &mut self,
+        _collection: &CollectionPlan,
+        _action: &ItemAction,
+        _error: &Error,
+    ) {
+    }
+}
+
+/// An observer that ignores everything.
+impl Observer for () {}
+
+/// What happened in one collection.
+#[derive(Debug)]
+pub struct CollectionReport {
+    /// The collection and what was decided for it.
+    pub plan: CollectionPlan,
+    /// Actions carried out (in a dry run: planned).
+    pub done: PlanCounts,
+    /// Failures, each naming the item or step.
+    pub errors: Vec<Error>,
+    /// Set when a safety check withheld the collection's changes.
+    pub refused: Option<Refusal>,
+}
+
+/// What happened in one pair.
+#[derive(Debug, Default)]
+pub struct PairReport {
+    /// Per collection, in name order.
+    pub collections: Vec<CollectionReport>,
+}
+
+impl PairReport {
+    /// True if any action or collection failed.
+    pub fn has_errors(&self) -> bool {
+        self.collections.iter().any(|c| !c.errors.is_empty())
+    }
+
+    /// True if a safety check withheld changes somewhere.
+    pub fn has_refusals(&self) -> bool {
+        self.collections.iter().any(|c| c.refused.is_some())
+    }
+}
+
+/// The two sides of a pair and its status, borrowed for one run.
+pub struct Pair<'s, A, B> {
+    /// Side A.
+    pub a: &'s mut A,
+    /// Side B.
+    pub b: &'s mut B,
+    /// The pair's status.
+    pub status: &'s mut StatusStore,
+    /// What the pair may change.
+    pub policy: SyncPolicy,
+}
+
+impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
+    /// Syncs every collection that `selected` accepts. Fails as a whole only when a side cannot
+    /// be listed or the status cannot be read; everything else is reported per collection.
+    pub async fn sync(
+        &mut self,
+        selected: impl Fn(&CollectionName) -> bool,
+        options: RunOptions,
+        observer: &mut dyn Observer,
+    ) -> Result<PairReport> {
+        let on_a = self
+            .a
+            .list_collections()
+            .await
+            .map_err(|e| e.context(format!("listing collections of {}", self.a.describe())))?;
+        let on_b = self
+            .b
+            .list_collections()
+            .await
+            .map_err(|e| e.context(format!("listing collections of {}", self.b.describe())))?;
+        let known = self.status.collections()?;
+        let plans = plan_collections(&on_a, &on_b, &known, selected, &self.policy);
+        let mut report = PairReport::default();
+        for plan in plans {
+            observer.collection_planned(&plan);
+            let mut collection = CollectionReport {
+                plan,
+                done: PlanCounts::default(),
+                errors: Vec::new(),
+                refused: None,
+            };
+            if let Err(error) = self
+                .sync_collection(&mut collection, options, observer)
+                .await
+            {
+                let name = collection.plan.name_a.clone();
+                collection
+                    .errors
+                    .push(error.context(format!("collection {name}")));
+            }
+            report.collections.push(collection);
+        }
+        Ok(report)
+    }
+
+    async fn sync_collection(
+        &mut self,
+        report: &mut CollectionReport,
+        options: RunOptions,
+        observer: &mut dyn Observer,
+    ) -> Result<()> {
+        let plan = report.plan.clone();
+        let missing_on = match &plan.step {
+            CollectionStep::Skip(_) => return Ok(()),
+            CollectionStep::Sync => None,
+            CollectionStep::Create(side) => Some(*side),
+        };
+        if let (Some(side), false) = (missing_on, options.dry_run) {
+            match side {
+                Side::A => self.a.create_collection(&plan.name_a).await?,
+                Side::B => self.b.create_collection(&plan.name_b).await?,
+            }
+        }
+        // In a dry run a collection that would be created has no items yet.
+        let listing_a = if options.dry_run && missing_on == Some(Side::A) {
+            Vec::new()
+        } else {
+            self.a.list_items(&plan.name_a).await?
+        };
+        let listing_b = if options.dry_run && missing_on == Some(Side::B) {
+            Vec::new()
+        } else {
+            self.b.list_items(&plan.name_b).await?
+        };
+        let id = if options.dry_run {
+            self.status.find_collection(&plan.name_a, &plan.name_b)?
+        } else {
+            Some(self.status.collection_id(&plan.name_a, &plan.name_b)?)
+        };
+        let rows = match id {
+            Some(id) => self.status.items(id)?,
+            None => Vec::new(),
+        };
+        let items = plan_items(&rows, &listing_a, &listing_b, &self.policy);
+        observer.items_planned(&plan, &items);
+        report.refused = items.refused.clone();
+        let Some(id) = id.filter(|_| !options.dry_run) else {
+            report.done = items.counts();
+            return Ok(());
+        };
+        let mut run = CollectionRun {
+            pair: self,
+            id,
+            plan: &plan,
+            report,
+            observer,
+        };
+        run.execute(items.actions).await
+    }
+}
+
+/// One collection's execution: groups the plan's actions by kind and carries them out in
+/// batches.
+struct CollectionRun<'r, 's, A, B> {
+    pair: &'r mut Pair<'s, A, B>,
+    id: CollectionId,
+    plan: &'r CollectionPlan,
+    report: &'r mut CollectionReport,
+    observer: &'r mut dyn Observer,
+}
+
+impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
+    async fn execute(&mut self, actions: Vec<ItemAction>) -> Result<()> {
+        let mut forgets = Vec::new();
+        let mut flags = Vec::new();
+        let mut copies = Vec::new();
+        let mut deletes = Vec::new();
+        for action in actions {
+            match action {
+                ItemAction::Forget { .. } => forgets.push(action),
+                ItemAction::Flags { .. } => flags.push(action),
+                ItemAction::Copy { .. } => copies.push(action),
+                ItemAction::Delete { .. } => deletes.push(action),
+            }
+        }
+        self.forget(&forgets)?;
+        self.set_flags(&flags).await?;
+        for batch in copies.chunks(COPY_BATCH) {
+            self.copy(batch).await?;
+        }
+        self.delete(&deletes).await
+    }
+
+    fn forget(&mut self, actions: &[ItemAction]) -> Result<()> {
+        let changes: Vec<StatusChange> = actions
+            .iter()
+            .filter_map(|action| match action {
+                ItemAction::Forget { id } => Some(StatusChange::Remove { id: *id }),
+                _ => None,
+            })
+            .collect();
+        self.pair.status.apply(&changes)?;
+        for action in actions {
+            self.observer.action_done(self.plan, action);
+        }
+        Ok(())
+    }
+
+    async fn set_flags(&mut self, actions: &[ItemAction]) -> Result<()> {
+        let mut done = Vec::new();
+        for action in actions {
+            let ItemAction::Flags {
+                id,
+                set_a,
+                set_b,
+                agreed,
+            } = action
+            else {
+                continue;
+            };
+            let mut result = Ok(());
+            if let Some((key, flags)) = set_a {
+                result = self.pair.a.set_flags(&self.plan.name_a, key, flags).await;
+            }
+            if let (Ok(()), Some((key, flags))) = (&result, set_b) {
+                result = self.pair.b.set_flags(&self.plan.name_b, key, flags).await;
+            }
+            match result {
+                Ok(()) => done.push((
+                    action,
+                    StatusChange::SetFlags {
+                        id: *id,
+                        flags: agreed.clone(),
+                    },
+                )),
+                Err(error) => self.failed(action, error),
+            }
+        }
+        self.flush_and_record(done).await
+    }
+
+    async fn copy(&mut self, batch: &[ItemAction]) -> Result<()> {
+        // 1. Record every copy's intent, with the key the destination reserves for it.
+        let mut intents = Vec::new();
+        let mut reserved = Vec::new();
+        for action in batch {
+            let ItemAction::Copy {
+                from,
+                key,
+                flags,
+                replaces,
+            } = action
+            else {
+                continue;
+            };
+            if let Some(id) = replaces {
+                intents.push(StatusChange::Remove { id: *id });
+            }
+            let reserved_key = match from.other() {
+                Side::A => self.pair.a.reserve_key(),
+                Side::B => self.pair.b.reserve_key(),
+            };
+            reserved.push(reserved_key.clone());
+            intents.push(StatusChange::BeginCopy {
+                collection: self.id,
+                to: from.other(),
+                source_key: key.clone(),
+                reserved_key,
+                flags: flags.clone(),
+            });
+        }
+        let ids = self.pair.status.apply(&intents)?;
+
+        // 2. Copy.
+        let mut done = Vec::new();
+        for ((action, id), reserved_key) in batch.iter().zip(ids).zip(reserved) {
+            let ItemAction::Copy {
+                from, key, flags, ..
+            } = action
+            else {
+                continue;
+            };
+            let names = PerSide {
+                a: &self.plan.name_a,
+                b: &self.plan.name_b,
+            };
+            let result = match from {
+                Side::A => {
+                    copy_one(
+                        &mut *self.pair.a,
+                        &mut *self.pair.b,
+                        names,
+                        key,
+                        flags,
+                        reserved_key,
+                    )
+                    .await
+                }
+                Side::B => {
+                    let names = PerSide {
+                        a: names.b,
+                        b: names.a,
+                    };
+                    copy_one(
+                        &mut *self.pair.b,
+                        &mut *self.pair.a,
+                        names,
+                        key,
+                        flags,
+                        reserved_key,
+                    )
+                    .await
+                }
+            };
+            match result {
+                Ok(new_key) => done.push((
+                    action,
+                    StatusChange::FinishCopy {
+                        id,
+                        to: from.other(),
+                        key: new_key,
+                    },
+                )),
+                Err(error) => self.failed(action, error),
+            }
+        }
+        // 3 and 4.
+        self.flush_and_record(done).await
+    }
+
+    async fn delete(&mut self, actions: &[ItemAction]) -> Result<()> {
+        let mut done = Vec::new();
+        for action in actions {
+            let ItemAction::Delete { id, side, key } = action else {
+                continue;
+            };
+            let result = match side {
+                Side::A => self.pair.a.delete(&self.plan.name_a, key).await,
+                Side::B => self.pair.b.delete(&self.plan.name_b, key).await,
+            };
+            match result {
+                Ok(()) => done.push((action, StatusChange::Remove { id: *id })),
+                Err(error) => self.failed(action, error),
+            }
+        }
+        self.flush_and_record(done).await
+    }
+
+    /// Makes both sides durable, then records `done` in one transaction.
+    async fn flush_and_record(&mut self, done: Vec<(&ItemAction, StatusChange)>) -> Result<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        self.pair.a.flush().await?;
+        self.pair.b.flush().await?;
+        let changes: Vec<StatusChange> = done.iter().map(|(_, change)| change.clone()).collect();
+        self.pair.status.apply(&changes)?;
+        for (action, _) in done {
+            self.report.done.record(action);
+            self.observer.action_done(self.plan, action);
+        }
+        Ok(())
+    }
+
+    fn failed(&mut self, action: &ItemAction, error: Error) {
+        self.observer.action_failed(self.plan, action, &error);
+        let name = &self.plan.name_a;
+        self.report
+            .errors
+            .push(error.context(format!("collection {name}: {action}")));
+    }
+}
+
+/// Reads `key` from `source` and delivers it to `dest`, returning its key there.
+async fn copy_one<S: MailStore, D: MailStore>(
+    source: &mut S,
+    dest: &mut D,
+    names: PerSide<&CollectionName>,
+    key: &ItemKey,
+    flags: &Flags,
+    reserved_key: Option<ItemKey>,
+) -> Result<ItemKey> {
+    let data = source.read(names.a, key).await?;
+    dest.deliver(
+        names.b,
+        NewItem {
+            data,
+            flags,
+            reserved_key,
+        },
+    )
+    .await
+}
