@@ -1,1 +1,86 @@
-//! Maildir storage for pimlink (being written).
+//! Maildir storage for pimlink: a tree of maildirs on local disk, as one side of a sync pair.
+//!
+//! Key types: [`Maildir`] (implements [`pimlink_core::MailStore`]) and [`Layout`]. Not here:
+//! the sync logic (pimlink-core), configuration (the `pimlink` binary), Dovecot's index files
+//! or `dovecot-keywords` mapping (keyword letters are preserved in file names, not
+//! interpreted).
+//!
+//! # Layouts
+//!
+//! Folder names are the engine's [`pimlink_core::CollectionName`]s (`/` between levels), stored
+//! on disk as raw UTF-8 (no modified UTF-7). Any name a layout accepts maps to exactly one
+//! directory and is listed back as the same name.
+//!
+//! - **`verbatim`** (mbsync's `SubFolders Verbatim`): folder `A/B` is the directory `root/A/B`
+//!   holding `cur/ new/ tmp/`; `INBOX` is `root/INBOX`. A directory without `cur/` and `new/`
+//!   that has maildirs below it is listed as a non-selectable parent; other directories (a
+//!   `.notmuch` index) are not listed. Refused: a level named `cur`, `new` or `tmp` (it would
+//!   collide with the parent maildir's own directories).
+//! - **`maildir++`** (Dovecot, Courier): `INBOX` is the root itself (`root/cur` ...); folder
+//!   `A/B` is `root/.A.B`, and subfolders get the customary empty `maildirfolder` file.
+//!   Parents need no directory of their own: `A` is listed as non-selectable if only `.A.B`
+//!   exists. Refused: any level containing `.` (that includes a level starting with `.`), since
+//!   `.` separates levels; and a folder whose `.A.B` name exceeds 255 bytes. `INBOX/x` is
+//!   `root/.INBOX.x`, as Dovecot stores it.
+//!
+//! Both layouts also refuse a level longer than 255 bytes and a first level that equals
+//! `INBOX` only up to case (`Inbox/x`): the engine treats INBOX case-insensitively, so such a
+//! directory could not be addressed unambiguously. Core's `CollectionName` already refuses
+//! empty, `.` and `..` levels and control characters; every path built here is checked again to
+//! stay under the root. While listing, a directory whose name is not UTF-8, or that does not map
+//! back to its own name (`root/inbox`, `root/.INBOX` in Maildir++), is skipped with a warning.
+//!
+//! **Symbolic links**: the root itself may be a symlink (it is resolved once on open). Inside
+//! the root, symlinks are never followed: a symlinked folder is skipped with a warning when
+//! listing and refused when addressed (creating, delivering, reading), and symlinks among the
+//! message files are skipped with a warning; so nothing outside the root is ever read or
+//! written.
+//!
+//! # Messages
+//!
+//! - An item's key is the unique part of its file name (everything before `:2,`); files in
+//!   `new/` and `cur/` are both listed; dot-files and everything in `tmp/` are ignored. If one
+//!   key appears twice, a warning names both files and the copy in `cur/` (then the first by
+//!   file name) is used.
+//! - Flags are the info letters `D F P R S T`; any other letter (Dovecot keywords `a`-`z`) is
+//!   kept in the name when pimlink renames a file to change flags. Keywords of the engine's
+//!   [`pimlink_core::Flags`] cannot be stored and are dropped.
+//! - Delivery writes `tmp/<key>`, sets its mtime to the internal date, fsyncs it, and links it
+//!   to `new/<key>` (no flags) or `cur/<key>:2,<flags>` (so an existing file is never
+//!   replaced), then removes the tmp name. Keys look like
+//!   `<secs>.M<usec>P<pid>Q<n>R<random>.<host>`. A key that already exists is refused.
+//! - A flag change renames the file into `cur/` with the new info part; an unflagged message in
+//!   `new/` stays where it is, and a message that loses all flags in `cur/` keeps `:2,` (as
+//!   Dovecot and mbsync do).
+//! - Mail readers rename files at any time: the store remembers each file's name from the last
+//!   listing and, if it has vanished, rescans the folder once before reporting `NotFound`.
+//! - Durability: changed directories are fsynced in [`pimlink_core::MailStore::flush`], once
+//!   per directory however many messages changed; new folders are fsynced when created.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use pimlink_core::{CollectionName, MailStore};
+//! use pimlink_maildir::{Layout, Maildir};
+//!
+//! # async fn demo() -> pimlink_core::Result<()> {
+//! let mut store = Maildir::open("/home/me/Mail", Layout::Verbatim)?;
+//! let inbox = CollectionName::new("INBOX")?;
+//! store.create_collection(&inbox).await?;
+//! for entry in store.list_items(&inbox).await? {
+//!     println!("{} {}", entry.key, entry.flags);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod filename;
+mod fsutil;
+mod items;
+mod layout;
+mod store;
+mod tree;
+mod unique;
+
+pub use layout::Layout;
+pub use store::Maildir;

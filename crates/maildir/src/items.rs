@@ -1,0 +1,237 @@
+//! Listing the messages of one maildir (its `cur/` and `new/`).
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::path::{Path, PathBuf};
+
+use pimlink_core::{Error, ErrorKind, ItemEntry, ItemKey, Result};
+
+use crate::filename;
+
+/// Which of a maildir's message directories a file is in. The order matters: when one key is
+/// found twice, the copy in `cur/` wins (a mail reader has already seen and possibly flagged it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Sub {
+    /// `cur/`: messages a reader has seen, named `key:2,flags`.
+    Cur,
+    /// `new/`: freshly delivered messages, named `key`.
+    New,
+}
+
+impl Sub {
+    /// The directory's name.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Sub::Cur => "cur",
+            Sub::New => "new",
+        }
+    }
+}
+
+/// Where a message's file is now.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Location {
+    /// `cur/` or `new/`.
+    pub sub: Sub,
+    /// The full file name, info part included.
+    pub file_name: String,
+}
+
+impl Location {
+    /// The file's path inside the maildir `dir`.
+    pub fn path(&self, dir: &Path) -> PathBuf {
+        dir.join(self.sub.dir_name()).join(&self.file_name)
+    }
+
+    /// The info part of the file name (`None` if there is no `:2,`).
+    pub fn info(&self) -> Option<filename::Info> {
+        filename::parse(&self.file_name).info
+    }
+
+    /// The listing entry for the message with `key` stored here.
+    pub fn entry(&self, key: &str) -> ItemEntry {
+        ItemEntry {
+            key: ItemKey::new(key),
+            flags: self.info().map(|info| info.flags).unwrap_or_default(),
+            size: filename::size_hint(key),
+        }
+    }
+}
+
+/// Every message of the maildir `dir`, by key.
+pub(crate) type Index = HashMap<String, Location>;
+
+/// Reads `cur/` and `new/` of the maildir `dir`. Dot-files, non-files and names that are not
+/// UTF-8 are skipped (with a warning where a user would want to know); `tmp/` is never read.
+pub(crate) fn scan(dir: &Path) -> Result<Index> {
+    let mut index = Index::new();
+    for sub in [Sub::Cur, Sub::New] {
+        let sub_dir = dir.join(sub.dir_name());
+        let context = || format!("listing messages in {}", sub_dir.display());
+        let entries = std::fs::read_dir(&sub_dir).map_err(|err| {
+            let kind = err.kind();
+            let error = Error::io(context(), err);
+            if kind == std::io::ErrorKind::NotFound {
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!(
+                        "{} is not a maildir (it has no {}/)",
+                        dir.display(),
+                        sub.dir_name()
+                    ),
+                )
+            } else {
+                error
+            }
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|err| Error::io(context(), err))?;
+            let os_name = entry.file_name();
+            let Some(file_name) = os_name.to_str() else {
+                tracing::warn!(
+                    path = %entry.path().display(),
+                    "skipping a message file whose name is not valid UTF-8"
+                );
+                continue;
+            };
+            if file_name.starts_with('.') {
+                continue;
+            }
+            match entry.file_type() {
+                Ok(kind) if kind.is_file() => {}
+                Ok(kind) if kind.is_symlink() => {
+                    tracing::warn!(
+                        path = %entry.path().display(),
+                        "skipping a symbolic link among messages: pimlink reads only regular \
+                         files, so that a link cannot leak a file from outside the Maildir"
+                    );
+                    continue;
+                }
+                Ok(_) => continue,
+                Err(err) => return Err(Error::io(context(), err)),
+            }
+            let key = filename::parse(file_name).key;
+            if key.is_empty() {
+                tracing::warn!(path = %entry.path().display(), "skipping a message file with an empty unique name");
+                continue;
+            }
+            insert(
+                &mut index,
+                dir,
+                key,
+                Location {
+                    sub,
+                    file_name: file_name.to_owned(),
+                },
+            );
+        }
+    }
+    Ok(index)
+}
+
+/// Records `location` for `key`; if the key is already there, keeps the smaller location (cur/
+/// before new/, then by file name) so that the choice does not depend on directory order.
+fn insert(index: &mut Index, dir: &Path, key: &str, location: Location) {
+    match index.entry(key.to_owned()) {
+        Entry::Vacant(slot) => {
+            slot.insert(location);
+        }
+        Entry::Occupied(mut slot) => {
+            let (kept, dropped) = if location < *slot.get() {
+                (location, slot.get().clone())
+            } else {
+                (slot.get().clone(), location)
+            };
+            tracing::warn!(
+                key,
+                kept = %kept.path(dir).display(),
+                ignored = %dropped.path(dir).display(),
+                "the same Maildir message key appears twice; using one copy and ignoring the other"
+            );
+            slot.insert(kept);
+        }
+    }
+}
+
+/// The index as listing entries, sorted by key.
+pub(crate) fn entries(index: &Index) -> Vec<ItemEntry> {
+    let mut entries: Vec<ItemEntry> = index
+        .iter()
+        .map(|(key, location)| location.entry(key))
+        .collect();
+    entries.sort_by(|a, b| a.key.cmp(&b.key));
+    entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pimlink_core::{Flag, Flags};
+    use std::fs;
+
+    fn maildir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn lists_cur_and_new_and_ignores_tmp_and_dotfiles() {
+        let dir = maildir();
+        let d = dir.path();
+        fs::write(d.join("new/1.a.host"), "x").unwrap();
+        fs::write(d.join("cur/2.b.host,S=5:2,RSa"), "hello").unwrap();
+        fs::write(d.join("cur/.hidden:2,S"), "x").unwrap();
+        fs::write(d.join("tmp/3.c.host"), "x").unwrap();
+        fs::create_dir(d.join("cur/adir")).unwrap();
+        let index = scan(d).unwrap();
+        let entries = entries(&index);
+        let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["1.a.host", "2.b.host,S=5"]);
+        assert!(entries[0].flags.is_empty());
+        assert_eq!(
+            entries[1].flags,
+            Flags::new().with(Flag::Replied).with(Flag::Seen)
+        );
+        assert_eq!(entries[1].size, Some(5));
+    }
+
+    #[test]
+    fn duplicate_keys_pick_one_deterministically() {
+        let dir = maildir();
+        let d = dir.path();
+        fs::write(d.join("new/k"), "x").unwrap();
+        fs::write(d.join("cur/k:2,S"), "x").unwrap();
+        fs::write(d.join("cur/k:2,F"), "x").unwrap();
+        let index = scan(d).unwrap();
+        assert_eq!(index.len(), 1);
+        assert_eq!(
+            index["k"],
+            Location {
+                sub: Sub::Cur,
+                file_name: "k:2,F".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_directory_without_cur_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = scan(dir.path()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        assert!(err.to_string().contains("not a maildir"), "{err}");
+    }
+
+    #[test]
+    fn non_utf8_names_are_skipped() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = maildir();
+        let bad = std::ffi::OsStr::from_bytes(b"bad\xff:2,S");
+        fs::write(dir.path().join("cur").join(bad), "x").unwrap();
+        fs::write(dir.path().join("cur/good:2,S"), "x").unwrap();
+        let index = scan(dir.path()).unwrap();
+        assert_eq!(index.keys().collect::<Vec<_>>(), ["good"]);
+    }
+}

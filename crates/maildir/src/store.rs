@@ -1,0 +1,477 @@
+//! [`Maildir`]: the `MailStore` implementation.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use pimlink_core::{
+    CollectionInfo, CollectionName, Content, Error, ErrorKind, Flags, ItemData, ItemEntry, ItemKey,
+    MailStore, NewItem, Result,
+};
+
+use crate::filename::{self, Info};
+use crate::fsutil::{check_no_symlinks, ensure_dir, fsync_dir, is_maildir};
+use crate::items::{self, Index, Location, Sub};
+use crate::layout::{Layout, MAILDIR_SUBDIRS};
+use crate::tree;
+use crate::unique::KeyMaker;
+
+/// A tree of maildirs under one root directory, in one [`Layout`].
+///
+/// The store remembers where each message file was at the last listing (mail readers rename
+/// files at any time, so every operation that finds a file gone rescans its folder once) and
+/// which directories changed since the last [`MailStore::flush`].
+#[derive(Debug)]
+pub struct Maildir {
+    root: PathBuf,
+    layout: Layout,
+    keys: KeyMaker,
+    /// Where each message was at the last scan, per folder.
+    indexes: HashMap<CollectionName, Index>,
+    /// Folders whose directories were checked to contain no symbolic link.
+    checked: HashSet<CollectionName>,
+    /// Directories whose entries changed and still need an fsync.
+    dirty: BTreeSet<PathBuf>,
+}
+
+impl Maildir {
+    /// Opens the Maildir tree at `root`.
+    ///
+    /// If `root` does not exist it is created, but only if its parent directory exists: a
+    /// mistyped path or an unmounted disk then fails loudly instead of silently starting an
+    /// empty tree somewhere else. `root` itself may be a symbolic link; it is resolved once,
+    /// here, and everything below is addressed from the resolved path.
+    pub fn open(root: impl Into<PathBuf>, layout: Layout) -> Result<Self> {
+        let root = root.into();
+        match std::fs::metadata(&root) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("the Maildir root {} is not a directory", root.display()),
+                ));
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => create_root(&root)?,
+            Err(err) => {
+                return Err(Error::io(
+                    format!("opening the Maildir root {}", root.display()),
+                    err,
+                ));
+            }
+        }
+        let root = root.canonicalize().map_err(|err| {
+            Error::io(
+                format!("resolving the Maildir root {}", root.display()),
+                err,
+            )
+        })?;
+        Ok(Self {
+            root,
+            layout,
+            keys: KeyMaker::new(),
+            indexes: HashMap::new(),
+            checked: HashSet::new(),
+            dirty: BTreeSet::new(),
+        })
+    }
+
+    /// The resolved root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The layout.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// The directory that holds (or would hold) `name`, without touching the disk; an
+    /// [`ErrorKind::InvalidName`] error says why this layout cannot hold the name.
+    pub fn collection_path(&self, name: &CollectionName) -> Result<PathBuf> {
+        let path = self.root.join(self.layout.relative_dir(name)?);
+        // The layout only produces plain relative paths; this guards that promise.
+        if !path.starts_with(&self.root) {
+            return Err(Error::new(
+                ErrorKind::InvalidName,
+                format!("the folder {name:?} would lie outside the Maildir root"),
+            ));
+        }
+        Ok(path)
+    }
+
+    /// Like [`Maildir::collection_path`], and also refuses a folder that is reached through a
+    /// symbolic link inside the root (checked once per folder once it exists).
+    fn collection_dir(&mut self, name: &CollectionName) -> Result<PathBuf> {
+        let path = self.collection_path(name)?;
+        if !self.checked.contains(name) {
+            let relative = path.strip_prefix(&self.root).unwrap_or(Path::new(""));
+            check_no_symlinks(&self.root, relative)?;
+            for sub in MAILDIR_SUBDIRS {
+                check_no_symlinks(&self.root, &relative.join(sub))?;
+            }
+            if path.is_dir() {
+                self.checked.insert(name.clone());
+            }
+        }
+        Ok(path)
+    }
+
+    /// Scans the folder's messages again and remembers where they are.
+    fn rescan(&mut self, name: &CollectionName, dir: &Path) -> Result<&mut Index> {
+        let index = items::scan(dir).map_err(|err| err.context(format!("folder {name}")))?;
+        self.indexes.insert(name.clone(), index);
+        self.index(name, dir)
+    }
+
+    /// The remembered locations of the folder's messages, scanning it if it was never scanned.
+    fn index(&mut self, name: &CollectionName, dir: &Path) -> Result<&mut Index> {
+        if !self.indexes.contains_key(name) {
+            return self.rescan(name, dir);
+        }
+        self.indexes
+            .get_mut(name)
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("folder {name} vanished")))
+    }
+
+    /// Where the message `key` is: from the last scan, or from a fresh one if `fresh`.
+    fn locate(
+        &mut self,
+        name: &CollectionName,
+        dir: &Path,
+        key: &ItemKey,
+        fresh: bool,
+    ) -> Result<Option<Location>> {
+        let index = if fresh {
+            self.rescan(name, dir)?
+        } else {
+            self.index(name, dir)?
+        };
+        Ok(index.get(key.as_str()).cloned())
+    }
+
+    fn mark_dirty(&mut self, dir: &Path, sub: Sub) {
+        self.dirty.insert(dir.join(sub.dir_name()));
+    }
+}
+
+impl MailStore for Maildir {
+    fn describe(&self) -> String {
+        let layout = match self.layout {
+            Layout::Verbatim => "verbatim",
+            Layout::MaildirPlusPlus => "maildir++",
+        };
+        format!("maildir {} ({layout})", self.root.display())
+    }
+
+    async fn list_collections(&mut self) -> Result<Vec<CollectionInfo>> {
+        tree::list_collections(&self.root, self.layout)
+    }
+
+    async fn create_collection(&mut self, name: &CollectionName) -> Result<()> {
+        let dir = self.collection_dir(name)?;
+        let relative = dir.strip_prefix(&self.root).unwrap_or(Path::new(""));
+        let mut created = false;
+        let mut level = self.root.clone();
+        for component in relative.components() {
+            level.push(component);
+            created |= ensure_dir(&level)?;
+        }
+        for sub in MAILDIR_SUBDIRS {
+            created |= ensure_dir(&dir.join(sub))?;
+        }
+        if self.layout == Layout::MaildirPlusPlus && !name.is_inbox() {
+            // Courier and Dovecot mark Maildir++ subfolders with this empty file; some delivery
+            // agents (maildrop) rely on it.
+            let marker = dir.join("maildirfolder");
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&marker)
+                .map_err(|err| Error::io(format!("creating {}", marker.display()), err))?;
+        }
+        if created {
+            // New directory entries are durable only once their parents are synced: the folder
+            // itself (cur/new/tmp) and every level up to the root.
+            let mut path = dir.as_path();
+            loop {
+                fsync_dir(path)?;
+                if path == self.root {
+                    break;
+                }
+                match path.parent() {
+                    Some(parent) => path = parent,
+                    None => break,
+                }
+            }
+        }
+        self.checked.insert(name.clone());
+        Ok(())
+    }
+
+    async fn list_items(&mut self, collection: &CollectionName) -> Result<Vec<ItemEntry>> {
+        let dir = self.collection_dir(collection)?;
+        Ok(items::entries(self.rescan(collection, &dir)?))
+    }
+
+    fn reserve_key(&mut self) -> Option<ItemKey> {
+        Some(ItemKey::new(self.keys.next_key()))
+    }
+
+    async fn read(&mut self, collection: &CollectionName, key: &ItemKey) -> Result<ItemData> {
+        filename::check_existing_key(key.as_str())?;
+        let dir = self.collection_dir(collection)?;
+        for fresh in [false, true] {
+            let Some(location) = self.locate(collection, &dir, key, fresh)? else {
+                break;
+            };
+            let path = location.path(&dir);
+            match File::open(&path) {
+                Ok(file) => {
+                    let internal_date = file.metadata().and_then(|meta| meta.modified()).ok();
+                    return Ok(ItemData {
+                        content: Content::File(file),
+                        internal_date,
+                    });
+                }
+                // A mail reader renamed it (a flag change) since the last scan: look again.
+                Err(err) if err.kind() == io::ErrorKind::NotFound && !fresh => {}
+                Err(err) => return Err(Error::io(format!("reading {}", path.display()), err)),
+            }
+        }
+        Err(not_found(collection, key))
+    }
+
+    async fn deliver(&mut self, collection: &CollectionName, item: NewItem<'_>) -> Result<ItemKey> {
+        let dir = self.collection_dir(collection)?;
+        if !is_maildir(&dir) {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "cannot deliver into folder {collection}: {} is not a maildir",
+                    dir.display()
+                ),
+            ));
+        }
+        let key = match item.reserved_key {
+            Some(key) => key.as_str().to_owned(),
+            None => self.keys.next_key(),
+        };
+        filename::check_new_key(&key)?;
+        if self.index(collection, &dir)?.contains_key(&key) {
+            return Err(exists(collection, &key));
+        }
+        let info = Info::default().with_flags(item.flags);
+        let location = if info.is_empty() {
+            Location {
+                sub: Sub::New,
+                file_name: key.clone(),
+            }
+        } else {
+            Location {
+                sub: Sub::Cur,
+                file_name: filename::format(&key, Some(&info)),
+            }
+        };
+
+        let tmp_dir = dir.join("tmp");
+        ensure_dir(&tmp_dir)?;
+        let tmp = tmp_dir.join(&key);
+        if let Err(err) = write_durably(&tmp, item.data) {
+            // Best effort: a leftover in tmp/ is harmless, readers ignore tmp/.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(err);
+        }
+        let destination = location.path(&dir);
+        place(&tmp, &destination).map_err(|err| {
+            if err.kind() == ErrorKind::Refused {
+                exists(collection, &key)
+            } else {
+                err
+            }
+        })?;
+        self.index(collection, &dir)?
+            .insert(key.clone(), location.clone());
+        self.mark_dirty(&dir, location.sub);
+        Ok(ItemKey::new(key))
+    }
+
+    async fn set_flags(
+        &mut self,
+        collection: &CollectionName,
+        key: &ItemKey,
+        flags: &Flags,
+    ) -> Result<()> {
+        filename::check_existing_key(key.as_str())?;
+        let dir = self.collection_dir(collection)?;
+        for fresh in [false, true] {
+            let Some(location) = self.locate(collection, &dir, key, fresh)? else {
+                break;
+            };
+            let old_info = location.info();
+            let new_info = old_info.clone().unwrap_or_default().with_flags(flags);
+            // An unflagged message in new/ stays there as it is: moving it to cur/ would tell
+            // mail readers it has been seen by a reader. Anything with flags, or that was
+            // already in cur/, goes to cur/ with an info part (`key:2,` when empty, as
+            // Dovecot and mbsync write it).
+            let target = if location.sub == Sub::New
+                && new_info.is_empty()
+                && old_info.as_ref().is_none_or(Info::is_empty)
+            {
+                location.clone()
+            } else {
+                Location {
+                    sub: Sub::Cur,
+                    file_name: filename::format(key.as_str(), Some(&new_info)),
+                }
+            };
+            if target == location {
+                return Ok(());
+            }
+            let (from, to) = (location.path(&dir), target.path(&dir));
+            match std::fs::rename(&from, &to) {
+                Ok(()) => {
+                    self.index(collection, &dir)?
+                        .insert(key.as_str().to_owned(), target.clone());
+                    self.mark_dirty(&dir, location.sub);
+                    self.mark_dirty(&dir, target.sub);
+                    return Ok(());
+                }
+                Err(err) if err.kind() == io::ErrorKind::NotFound && !fresh => {}
+                Err(err) => {
+                    return Err(Error::io(
+                        format!("renaming {} to {}", from.display(), to.display()),
+                        err,
+                    ));
+                }
+            }
+        }
+        Err(not_found(collection, key))
+    }
+
+    async fn delete(&mut self, collection: &CollectionName, key: &ItemKey) -> Result<()> {
+        filename::check_existing_key(key.as_str())?;
+        let dir = self.collection_dir(collection)?;
+        for fresh in [false, true] {
+            let Some(location) = self.locate(collection, &dir, key, fresh)? else {
+                return Ok(());
+            };
+            let path = location.path(&dir);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    self.index(collection, &dir)?.remove(key.as_str());
+                    self.mark_dirty(&dir, location.sub);
+                    return Ok(());
+                }
+                Err(err) if err.kind() == io::ErrorKind::NotFound && !fresh => {}
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                    self.index(collection, &dir)?.remove(key.as_str());
+                    return Ok(());
+                }
+                Err(err) => {
+                    return Err(Error::io(format!("deleting {}", path.display()), err));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        let mut pending = std::mem::take(&mut self.dirty).into_iter();
+        while let Some(dir) = pending.next() {
+            if let Err(err) = fsync_dir(&dir) {
+                // Keep what is not synced yet, so that a later flush tries again.
+                self.dirty.insert(dir);
+                self.dirty.extend(pending);
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Creates a missing root whose parent exists, and makes the new entry durable.
+fn create_root(root: &Path) -> Result<()> {
+    let parent = root
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "the Maildir root {} does not exist, and neither does its parent {}; create \
+                 the parent first (pimlink creates only the last level, so that a mistyped \
+                 path fails)",
+                root.display(),
+                parent.display()
+            ),
+        ));
+    }
+    std::fs::create_dir(root)
+        .map_err(|err| Error::io(format!("creating the Maildir root {}", root.display()), err))?;
+    fsync_dir(parent)
+}
+
+/// Writes `data` to the new file `path`, sets its mtime to the internal date, and fsyncs it.
+/// Large messages are streamed, never held in memory.
+fn write_durably(path: &Path, data: ItemData) -> Result<()> {
+    let context = || format!("writing {}", path.display());
+    // tmp/<key> may be left over from an interrupted delivery of the same reserved key: tmp/ is
+    // scratch space, so it is simply overwritten.
+    let mut file = File::create(path).map_err(|err| Error::io(context(), err))?;
+    match data.content {
+        Content::Bytes(bytes) => file.write_all(&bytes),
+        Content::File(mut source) => io::copy(&mut source, &mut file).map(|_| ()),
+    }
+    .map_err(|err| Error::io(context(), err))?;
+    if let Some(date) = data.internal_date {
+        file.set_modified(date)
+            .map_err(|err| Error::io(format!("setting the mtime of {}", path.display()), err))?;
+    }
+    file.sync_all().map_err(|err| Error::io(context(), err))
+}
+
+/// Moves the written file from tmp/ to its place without ever replacing an existing file:
+/// `link` fails if the destination exists (the Maildir spec's own delivery method). File
+/// systems without hard links fall back to a rename after checking the destination is free.
+fn place(tmp: &Path, destination: &Path) -> Result<()> {
+    let context = || format!("moving {} to {}", tmp.display(), destination.display());
+    match std::fs::hard_link(tmp, destination) {
+        Ok(()) => {
+            if let Err(err) = std::fs::remove_file(tmp) {
+                tracing::warn!(path = %tmp.display(), error = %err, "could not remove a delivered message's temporary file");
+            }
+            Ok(())
+        }
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+            let _ = std::fs::remove_file(tmp);
+            Err(Error::new(ErrorKind::Refused, context()))
+        }
+        Err(_) => {
+            if std::fs::symlink_metadata(destination).is_ok() {
+                let _ = std::fs::remove_file(tmp);
+                return Err(Error::new(ErrorKind::Refused, context()));
+            }
+            std::fs::rename(tmp, destination).map_err(|err| Error::io(context(), err))
+        }
+    }
+}
+
+fn not_found(collection: &CollectionName, key: &ItemKey) -> Error {
+    Error::new(
+        ErrorKind::NotFound,
+        format!("message {key} is no longer in folder {collection}"),
+    )
+}
+
+fn exists(collection: &CollectionName, key: &str) -> Error {
+    Error::new(
+        ErrorKind::Refused,
+        format!(
+            "a message with key {key} already exists in folder {collection}; refusing to \
+             overwrite it"
+        ),
+    )
+}
