@@ -1,1 +1,43 @@
-//! Test harness for pimlink (being written).
+//! Real servers for pimlink's tests: each helper starts a private server on a free loopback
+//! port, in its own temp dir with its own config and users, and stops it when dropped.
+//!
+//! Key types:
+//! - [`Dovecot`] / [`DovecotBuilder`]: Dovecot 2.3 IMAP (Debian `dovecot-imapd`), optionally
+//!   with implicit TLS + STARTTLS, COMPRESS=DEFLATE, a trimmed capability list or the
+//!   one-directory-per-folder layout; seed mail with [`Dovecot::deliver`] or
+//!   [`Dovecot::doveadm`].
+//! - [`Radicale`] / [`RadicaleBuilder`]: Radicale 3 CalDAV/CardDAV (Debian `radicale`) with
+//!   plain htpasswd auth for one user.
+//! - [`tls::generate`]: a throwaway CA and a `localhost` server certificate.
+//!
+//! Guarantees: servers listen on 127.0.0.1 only; `Drop` stops the whole process group and waits
+//! for it; a watchdog kills the server if the test process dies without dropping it. Works as
+//! root (CI; mail is then owned by `nobody`, as Dovecot will not access mail as root) and as an
+//! ordinary user.
+//!
+//! Not for: production use, or anything other than tests. The Debian packages come from
+//! `scripts/deps-debian.txt`, installed by `scripts/test`.
+//!
+//! ```no_run
+//! use std::io::{BufRead, BufReader, Write};
+//! let server = pimlink_testkit::DovecotBuilder::new().compress(true).start()?;
+//! server.deliver(server.user(), "INBOX", b"Subject: hi\r\n\r\nbody\r\n")?;
+//! let stream = std::net::TcpStream::connect((server.host(), server.port()))?;
+//! let mut greeting = String::new();
+//! BufReader::new(&stream).read_line(&mut greeting)?;
+//! assert!(greeting.starts_with("* OK"));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+#![deny(missing_docs)]
+
+mod dovecot;
+mod identity;
+mod net;
+mod process;
+mod radicale;
+pub mod tls;
+
+pub use dovecot::{Dovecot, DovecotBuilder};
+pub use net::{HOST, free_port};
+pub use radicale::{Radicale, RadicaleBuilder};

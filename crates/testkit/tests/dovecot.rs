@@ -1,0 +1,265 @@
+//! The Dovecot harness against the real Dovecot: every builder option is checked through what
+//! a client sees on the wire or on disk.
+
+// Tests may panic on unexpected errors: that is how they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{Imap, process_running_with};
+use pimlink_testkit::{Dovecot, DovecotBuilder};
+
+const MESSAGE: &[u8] = b"From: a@example.org\r\nSubject: seeded\r\n\r\nhello\r\n";
+
+fn login(server: &Dovecot) -> (Imap, String) {
+    let mut imap = Imap::connect(server.host(), server.port());
+    let command = format!("LOGIN {} {}", server.user(), server.password());
+    let (_, status) = imap.ok(&command);
+    (imap, status)
+}
+
+fn count_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |d| d.count())
+}
+
+#[test]
+fn default_server_logs_in_lists_and_reports_seeded_mail() {
+    let server = Dovecot::start().unwrap();
+    assert_eq!(server.host(), "127.0.0.1");
+    assert_eq!((server.user(), server.password()), ("test", "secret"));
+    assert_eq!(server.tls_port(), None);
+    assert!(server.ca_cert_pem().is_none());
+
+    server.deliver("test", "INBOX", MESSAGE).unwrap();
+    server.deliver("test", "Archive.2024", MESSAGE).unwrap();
+    server.deliver("test", "Archive.2024", MESSAGE).unwrap();
+
+    let (mut imap, login_status) = login(&server);
+    assert!(imap.greeting.starts_with("* OK"), "{}", imap.greeting);
+    assert!(!imap.greeting.contains("STARTTLS"), "TLS is off by default");
+    assert!(login_status.contains("UIDPLUS"), "{login_status}");
+    assert!(!login_status.contains("COMPRESS"), "{login_status}");
+
+    let (list, _) = imap.ok("LIST \"\" \"*\"");
+    let names: Vec<&str> = list.iter().filter_map(|l| l.rsplit(' ').next()).collect();
+    assert!(names.contains(&"INBOX"), "{list:?}");
+    assert!(names.contains(&"Archive.2024"), "{list:?}");
+    assert!(
+        list.iter().all(|l| l.contains(" \".\" ")),
+        "Maildir++ delimiter: {list:?}"
+    );
+
+    let (select, _) = imap.ok("SELECT Archive.2024");
+    assert!(select.contains(&"* 2 EXISTS".to_string()), "{select:?}");
+    let (fetch, _) = imap.ok("FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]");
+    assert!(fetch.iter().any(|l| l == "Subject: seeded"), "{fetch:?}");
+
+    // Maildir++ on disk: INBOX at the root, the folder as a dot directory.
+    let maildir = server.mail_dir("test");
+    assert_eq!(
+        count_files(&maildir.join("cur")) + count_files(&maildir.join("new")),
+        1
+    );
+    assert!(maildir.join(".Archive.2024").join("cur").is_dir());
+}
+
+#[test]
+fn wrong_password_is_refused() {
+    let server = Dovecot::start().unwrap();
+    let mut imap = Imap::connect(server.host(), server.port());
+    let (_, status) = imap.command("LOGIN test wrong");
+    assert!(status.starts_with("NO"), "{status}");
+}
+
+#[test]
+fn several_users_each_get_their_own_mail() {
+    let server = DovecotBuilder::new()
+        .users(&[("alice", "pw-a"), ("bob", "pw-b")])
+        .start()
+        .unwrap();
+    assert_eq!((server.user(), server.password()), ("alice", "pw-a"));
+    server.deliver("bob", "INBOX", MESSAGE).unwrap();
+
+    let mut imap = Imap::connect(server.host(), server.port());
+    imap.ok("LOGIN bob pw-b");
+    let (status, _) = imap.ok("STATUS INBOX (MESSAGES)");
+    assert!(status[0].contains("MESSAGES 1"), "{status:?}");
+    let mut imap = Imap::connect(server.host(), server.port());
+    imap.ok("LOGIN alice pw-a");
+    let (status, _) = imap.ok("STATUS INBOX (MESSAGES)");
+    assert!(status[0].contains("MESSAGES 0"), "{status:?}");
+}
+
+#[test]
+fn invalid_users_are_refused_before_starting() {
+    for users in [&[][..], &[("a:b", "x")][..], &[("a", "x\ny")][..]] {
+        let error = DovecotBuilder::new().users(users).start().unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{error}");
+    }
+}
+
+#[test]
+fn compress_adds_compress_deflate() {
+    let server = DovecotBuilder::new().compress(true).start().unwrap();
+    let (mut imap, login_status) = login(&server);
+    assert!(login_status.contains("COMPRESS=DEFLATE"), "{login_status}");
+    imap.ok("COMPRESS DEFLATE");
+}
+
+#[test]
+fn capabilities_override_drops_extensions() {
+    let server = DovecotBuilder::new()
+        .capabilities("IMAP4rev1 LITERAL+ IDLE NAMESPACE")
+        .start()
+        .unwrap();
+    let (mut imap, _) = login(&server);
+    let (caps, _) = imap.ok("CAPABILITY");
+    assert_eq!(caps, vec!["* CAPABILITY IMAP4rev1 LITERAL+ IDLE NAMESPACE"]);
+}
+
+#[test]
+fn one_directory_per_folder_layout() {
+    let server = DovecotBuilder::new().layout(false).start().unwrap();
+    server.deliver("test", "Lists/rust", MESSAGE).unwrap();
+    server.deliver("test", "INBOX", MESSAGE).unwrap();
+
+    let (mut imap, _) = login(&server);
+    let (list, _) = imap.ok("LIST \"\" \"*\"");
+    assert!(
+        list.iter().any(|l| l.ends_with("\"/\" Lists/rust")),
+        "{list:?}"
+    );
+    assert_eq!(
+        list.iter().filter(|l| l.ends_with(" INBOX")).count(),
+        1,
+        "{list:?}"
+    );
+
+    let maildir = server.mail_dir("test");
+    assert!(maildir.join("Lists/rust/cur").is_dir());
+    assert!(maildir.join("INBOX/cur").is_dir());
+}
+
+#[test]
+fn files_written_directly_are_seen_after_chown_mail() {
+    let server = Dovecot::start().unwrap();
+    // Let Dovecot create the Maildir first, as a mail reader would find it.
+    server
+        .doveadm(&["mailbox", "status", "-u", "test", "messages", "INBOX"])
+        .unwrap();
+    let new = server.mail_dir("test").join("new");
+    std::fs::write(new.join("1700000000.seeded.host"), MESSAGE).unwrap();
+    std::fs::write(new.join("1700000001.seeded.host"), MESSAGE).unwrap();
+    server.chown_mail("test").unwrap();
+
+    let (mut imap, _) = login(&server);
+    let (select, _) = imap.ok("SELECT INBOX");
+    assert!(select.contains(&"* 2 EXISTS".to_string()), "{select:?}");
+    // Setting a flag renames the file into cur/: only possible if Dovecot owns the files.
+    imap.ok("STORE 1:2 +FLAGS (\\Seen)");
+    assert_eq!(count_files(&server.mail_dir("test").join("cur")), 2);
+}
+
+#[test]
+fn doveadm_runs_against_this_instance() {
+    let server = Dovecot::start().unwrap();
+    server.deliver("test", "Work", MESSAGE).unwrap();
+    let out = server.doveadm(&["mailbox", "list", "-u", "test"]).unwrap();
+    let names: Vec<&str> = out.lines().collect();
+    assert!(names.contains(&"INBOX") && names.contains(&"Work"), "{out}");
+    let error = server.doveadm(&["no-such-command"]).unwrap_err();
+    assert!(error.to_string().contains("doveadm"), "{error}");
+}
+
+#[test]
+fn tls_port_serves_the_ca_signed_certificate() {
+    let server = DovecotBuilder::new().tls(true).start().unwrap();
+    let tls_port = server.tls_port().unwrap();
+    assert_ne!(tls_port, server.port());
+    let ca = server.ca_cert_pem().unwrap();
+    assert!(
+        std::fs::read_to_string(ca)
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+
+    // The plain port offers STARTTLS and still allows plaintext LOGIN.
+    let (_, login_status) = login(&server);
+    assert!(login_status.starts_with("OK"));
+    let imap = Imap::connect(server.host(), server.port());
+    assert!(imap.greeting.contains("STARTTLS"), "{}", imap.greeting);
+
+    // openssl verifies the chain against our CA and the name; the greeting arrives over TLS.
+    // -ign_eof: keep reading after our LOGOUT until the server closes the connection.
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-brief", "-ign_eof", "-verify_return_error"])
+        .args(["-verify_hostname", "localhost"])
+        .arg("-connect")
+        .arg(format!("127.0.0.1:{tls_port}"))
+        .arg("-CAfile")
+        .arg(ca)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a LOGOUT\r\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stdout.starts_with("* OK"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stdout.contains("a OK Logout completed"), "stdout: {stdout}");
+    assert!(stderr.contains("Verification: OK"), "stderr: {stderr}");
+}
+
+#[test]
+fn drop_stops_every_process_and_deletes_the_directory() {
+    let server = DovecotBuilder::new().tls(true).start().unwrap();
+    let (port, tls_port) = (server.port(), server.tls_port().unwrap());
+    let root = server.root_dir().to_path_buf();
+    // An open session means a running imap process too.
+    let (imap, _) = login(&server);
+    let marker = root.to_string_lossy().into_owned();
+    assert!(process_running_with(&marker));
+
+    drop(server);
+    assert!(!process_running_with(&marker), "a Dovecot process survived");
+    assert!(!root.exists(), "temp dir {root:?} was left behind");
+    for p in [port, tls_port] {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", p)).is_err(),
+            "port {p} still open"
+        );
+    }
+    drop(imap);
+}
+
+#[test]
+fn parallel_servers_get_distinct_ports_and_directories() {
+    let servers: Vec<Dovecot> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3).map(|_| s.spawn(Dovecot::start)).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect()
+    });
+    let mut ports: Vec<u16> = servers.iter().map(Dovecot::port).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), 3);
+    for server in &servers {
+        login(server);
+    }
+}
