@@ -1,0 +1,439 @@
+//! The Maildir store's item operations against a real temporary directory.
+
+use std::fs;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pimlink_core::{
+    CollectionName, Content, ErrorKind, Flag, Flags, ItemData, ItemKey, MailStore, NewItem,
+};
+use pimlink_maildir::{Layout, Maildir};
+
+fn name(text: &str) -> CollectionName {
+    CollectionName::new(text).unwrap()
+}
+
+/// A fresh store with the folder `Box` created, and that folder's directory.
+async fn store_with_box(layout: Layout) -> (tempfile::TempDir, Maildir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Maildir::open(dir.path(), layout).unwrap();
+    store.create_collection(&name("Box")).await.unwrap();
+    let path = store.collection_path(&name("Box")).unwrap();
+    (dir, store, path)
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+fn item(content: &[u8], date: Option<SystemTime>) -> ItemData {
+    ItemData {
+        content: Content::Bytes(content.to_vec()),
+        internal_date: date,
+    }
+}
+
+fn read_all(data: ItemData) -> Vec<u8> {
+    match data.content {
+        Content::Bytes(bytes) => bytes,
+        Content::File(mut file) => {
+            let mut out = Vec::new();
+            file.read_to_end(&mut out).unwrap();
+            out
+        }
+    }
+}
+
+#[tokio::test]
+async fn unflagged_delivery_lands_in_new_with_the_internal_date() {
+    for layout in [Layout::Verbatim, Layout::MaildirPlusPlus] {
+        let (_dir, mut store, path) = store_with_box(layout).await;
+        let date = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        let key = store
+            .deliver(
+                &name("Box"),
+                NewItem {
+                    data: item(b"Subject: hi\n\nbody\n", Some(date)),
+                    flags: &Flags::new(),
+                    reserved_key: None,
+                },
+            )
+            .await
+            .unwrap();
+        store.flush().await.unwrap();
+
+        assert_eq!(files_in(&path.join("new")), [key.as_str()]);
+        assert!(files_in(&path.join("cur")).is_empty());
+        assert!(
+            files_in(&path.join("tmp")).is_empty(),
+            "tmp/ must be empty after delivery"
+        );
+        let file = path.join("new").join(key.as_str());
+        assert_eq!(fs::read(&file).unwrap(), b"Subject: hi\n\nbody\n");
+        assert_eq!(fs::metadata(&file).unwrap().modified().unwrap(), date);
+
+        let data = store.read(&name("Box"), &key).await.unwrap();
+        assert_eq!(data.internal_date, Some(date));
+        assert_eq!(read_all(data), b"Subject: hi\n\nbody\n");
+
+        let listed = store.list_items(&name("Box")).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].key, key);
+        assert!(listed[0].flags.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn flagged_delivery_lands_in_cur_with_sorted_letters_under_the_reserved_key() {
+    let (_dir, mut store, path) = store_with_box(Layout::Verbatim).await;
+    let reserved = store.reserve_key().unwrap();
+    let flags = Flags::new().with(Flag::Seen).with(Flag::Flagged);
+    let key = store
+        .deliver(
+            &name("Box"),
+            NewItem {
+                data: item(b"x", None),
+                flags: &flags,
+                reserved_key: Some(reserved.clone()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(key, reserved);
+    assert_eq!(files_in(&path.join("cur")), [format!("{key}:2,FS")]);
+    assert!(files_in(&path.join("new")).is_empty());
+    // Without an internal date the mtime is the delivery time.
+    let mtime = fs::metadata(path.join("cur").join(format!("{key}:2,FS")))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let age = SystemTime::now().duration_since(mtime).unwrap();
+    assert!(age < Duration::from_secs(60), "{age:?}");
+    let listed = store.list_items(&name("Box")).await.unwrap();
+    assert_eq!(listed[0].flags, flags);
+}
+
+#[tokio::test]
+async fn delivery_over_an_existing_key_fails_and_keeps_the_old_file() {
+    let (_dir, mut store, path) = store_with_box(Layout::Verbatim).await;
+    fs::write(path.join("cur/existing.key:2,S"), b"original").unwrap();
+    for flags in [Flags::new(), Flags::new().with(Flag::Seen)] {
+        let err = store
+            .deliver(
+                &name("Box"),
+                NewItem {
+                    data: item(b"replacement", None),
+                    flags: &flags,
+                    reserved_key: Some(ItemKey::new("existing.key")),
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Refused, "{err}");
+        assert!(err.to_string().contains("already exists"), "{err}");
+    }
+    assert_eq!(
+        fs::read(path.join("cur/existing.key:2,S")).unwrap(),
+        b"original"
+    );
+    assert!(files_in(&path.join("new")).is_empty());
+
+    // A second store that never listed the folder must refuse too.
+    let mut fresh = Maildir::open(store.root(), Layout::Verbatim).unwrap();
+    let err = fresh
+        .deliver(
+            &name("Box"),
+            NewItem {
+                data: item(b"replacement", None),
+                flags: &Flags::new(),
+                reserved_key: Some(ItemKey::new("existing.key")),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Refused, "{err}");
+}
+
+#[tokio::test]
+async fn delivery_refuses_keys_that_are_no_file_name() {
+    let (dir, mut store, _path) = store_with_box(Layout::Verbatim).await;
+    for bad in ["../escape", "a/b", ".hidden", "k:2,S", ""] {
+        let err = store
+            .deliver(
+                &name("Box"),
+                NewItem {
+                    data: item(b"x", None),
+                    flags: &Flags::new(),
+                    reserved_key: Some(ItemKey::new(bad)),
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidName, "{bad:?}: {err}");
+    }
+    assert!(!dir.path().join("escape").exists());
+    assert!(!dir.path().join("Box/escape").exists());
+}
+
+#[tokio::test]
+async fn delivery_streams_a_large_file() {
+    let (_dir, mut store, path) = store_with_box(Layout::MaildirPlusPlus).await;
+    let mut source = tempfile::tempfile().unwrap();
+    let chunk: Vec<u8> = (0..=255u8).cycle().take(64 * 1024).collect();
+    for _ in 0..48 {
+        source.write_all(&chunk).unwrap();
+    }
+    source.rewind().unwrap();
+    let key = store
+        .deliver(
+            &name("Box"),
+            NewItem {
+                data: ItemData {
+                    content: Content::File(source),
+                    internal_date: None,
+                },
+                flags: &Flags::new(),
+                reserved_key: None,
+            },
+        )
+        .await
+        .unwrap();
+    let written = fs::read(path.join("new").join(key.as_str())).unwrap();
+    assert_eq!(written.len(), 48 * chunk.len());
+    assert!(written.chunks(chunk.len()).all(|c| c == chunk.as_slice()));
+}
+
+#[tokio::test]
+async fn delivery_into_a_missing_folder_is_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Maildir::open(dir.path(), Layout::Verbatim).unwrap();
+    let err = store
+        .deliver(
+            &name("Nope"),
+            NewItem {
+                data: item(b"x", None),
+                flags: &Flags::new(),
+                reserved_key: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(!dir.path().join("Nope").exists());
+}
+
+#[tokio::test]
+async fn flag_change_keeps_unknown_letters_and_moves_to_cur() {
+    let (_dir, mut store, path) = store_with_box(Layout::MaildirPlusPlus).await;
+    fs::write(path.join("cur/1.a.host,S=1:2,RSab"), b"1").unwrap();
+    fs::write(path.join("new/2.b.host"), b"2").unwrap();
+    store.list_items(&name("Box")).await.unwrap();
+
+    let flagged = Flags::new().with(Flag::Flagged);
+    store
+        .set_flags(&name("Box"), &ItemKey::new("1.a.host,S=1"), &flagged)
+        .await
+        .unwrap();
+    store
+        .set_flags(&name("Box"), &ItemKey::new("2.b.host"), &flagged)
+        .await
+        .unwrap();
+    assert_eq!(
+        files_in(&path.join("cur")),
+        ["1.a.host,S=1:2,Fab", "2.b.host:2,F"]
+    );
+    assert!(files_in(&path.join("new")).is_empty());
+
+    // Clearing every flag keeps the message in cur/ with an empty info part, letters intact.
+    store
+        .set_flags(&name("Box"), &ItemKey::new("1.a.host,S=1"), &Flags::new())
+        .await
+        .unwrap();
+    store
+        .set_flags(&name("Box"), &ItemKey::new("2.b.host"), &Flags::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        files_in(&path.join("cur")),
+        ["1.a.host,S=1:2,ab", "2.b.host:2,"]
+    );
+    store.flush().await.unwrap();
+
+    let listed = store.list_items(&name("Box")).await.unwrap();
+    assert!(listed.iter().all(|e| e.flags.is_empty()), "{listed:?}");
+    assert_eq!(listed[0].size, Some(1));
+}
+
+#[tokio::test]
+async fn unflagged_message_in_new_stays_put() {
+    let (_dir, mut store, path) = store_with_box(Layout::Verbatim).await;
+    fs::write(path.join("new/3.c.host"), b"3").unwrap();
+    store
+        .set_flags(&name("Box"), &ItemKey::new("3.c.host"), &Flags::new())
+        .await
+        .unwrap();
+    assert_eq!(files_in(&path.join("new")), ["3.c.host"]);
+    assert!(files_in(&path.join("cur")).is_empty());
+}
+
+#[tokio::test]
+async fn files_renamed_behind_the_stores_back_are_found_again() {
+    let (_dir, mut store, path) = store_with_box(Layout::Verbatim).await;
+    fs::write(path.join("new/k1"), b"one").unwrap();
+    fs::write(path.join("new/k2"), b"two").unwrap();
+    fs::write(path.join("new/k3"), b"three").unwrap();
+    assert_eq!(store.list_items(&name("Box")).await.unwrap().len(), 3);
+
+    // A mail reader marks them seen.
+    for key in ["k1", "k2", "k3"] {
+        fs::rename(
+            path.join("new").join(key),
+            path.join("cur").join(format!("{key}:2,S")),
+        )
+        .unwrap();
+    }
+
+    let data = store.read(&name("Box"), &ItemKey::new("k1")).await.unwrap();
+    assert_eq!(read_all(data), b"one");
+
+    let replied = Flags::new().with(Flag::Replied);
+    store
+        .set_flags(&name("Box"), &ItemKey::new("k2"), &replied)
+        .await
+        .unwrap();
+    // The store sets the flags it is told: the reader's S is replaced by R.
+    assert!(path.join("cur/k2:2,R").exists());
+
+    // Renamed again after the store's rescan, then deleted through the store.
+    fs::rename(path.join("cur/k3:2,S"), path.join("cur/k3:2,FS")).unwrap();
+    store
+        .delete(&name("Box"), &ItemKey::new("k3"))
+        .await
+        .unwrap();
+    assert_eq!(files_in(&path.join("cur")), ["k1:2,S", "k2:2,R"]);
+    store.flush().await.unwrap();
+}
+
+#[tokio::test]
+async fn vanished_messages_are_not_found_and_deleting_them_is_fine() {
+    let (_dir, mut store, path) = store_with_box(Layout::Verbatim).await;
+    fs::write(path.join("cur/gone:2,S"), b"x").unwrap();
+    store.list_items(&name("Box")).await.unwrap();
+    fs::remove_file(path.join("cur/gone:2,S")).unwrap();
+
+    let key = ItemKey::new("gone");
+    let err = store.read(&name("Box"), &key).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(err.to_string().contains("gone"), "{err}");
+    let err = store
+        .set_flags(&name("Box"), &key, &Flags::new().with(Flag::Seen))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    store.delete(&name("Box"), &key).await.unwrap();
+    store
+        .delete(&name("Box"), &ItemKey::new("never-existed"))
+        .await
+        .unwrap();
+    // Nothing was created by the failed flag change.
+    assert!(files_in(&path.join("cur")).is_empty());
+}
+
+#[tokio::test]
+async fn duplicate_keys_are_listed_once() {
+    let (_dir, mut store, path) = store_with_box(Layout::Verbatim).await;
+    fs::write(path.join("new/dup"), b"new copy").unwrap();
+    fs::write(path.join("cur/dup:2,S"), b"cur copy").unwrap();
+    fs::write(path.join("cur/dup:2,RS"), b"other cur copy").unwrap();
+    let listed = store.list_items(&name("Box")).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].key.as_str(), "dup");
+    // Deterministic: cur/ before new/, then the smallest file name.
+    assert_eq!(
+        listed[0].flags,
+        Flags::new().with(Flag::Replied).with(Flag::Seen)
+    );
+    let data = store
+        .read(&name("Box"), &ItemKey::new("dup"))
+        .await
+        .unwrap();
+    assert_eq!(read_all(data), b"other cur copy");
+}
+
+#[tokio::test]
+async fn leftovers_in_tmp_and_dot_files_are_ignored() {
+    let (_dir, mut store, path) = store_with_box(Layout::Verbatim).await;
+    fs::write(path.join("tmp/123.leftover.host"), b"half written").unwrap();
+    fs::write(path.join("cur/.dovecot-junk"), b"x").unwrap();
+    fs::write(path.join("new/real"), b"x").unwrap();
+    let listed = store.list_items(&name("Box")).await.unwrap();
+    let keys: Vec<&str> = listed.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["real"]);
+}
+
+#[tokio::test]
+async fn symlinked_message_files_are_not_read() {
+    let (_dir, mut store, path) = store_with_box(Layout::Verbatim).await;
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    std::os::unix::fs::symlink(outside.path(), path.join("cur/link:2,S")).unwrap();
+    assert!(store.list_items(&name("Box")).await.unwrap().is_empty());
+    let err = store
+        .read(&name("Box"), &ItemKey::new("link"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn reserved_keys_are_distinct_and_well_formed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Maildir::open(dir.path(), Layout::Verbatim).unwrap();
+    let a = store.reserve_key().unwrap();
+    let b = store.reserve_key().unwrap();
+    assert_ne!(a, b);
+    for key in [a, b] {
+        let text = key.as_str();
+        assert!(!text.contains('/') && !text.contains(':'), "{text}");
+        let parts: Vec<&str> = text.splitn(3, '.').collect();
+        assert!(parts[0].parse::<u64>().is_ok(), "{text}");
+        assert!(
+            parts[1].starts_with('M') && parts[1].contains('P'),
+            "{text}"
+        );
+        assert!(parts[1].contains('Q') && parts[1].contains('R'), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn open_creates_only_the_last_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("Mail");
+    let store = Maildir::open(&root, Layout::Verbatim).unwrap();
+    assert!(root.is_dir());
+    assert!(store.describe().contains("Mail"));
+
+    let err = Maildir::open(dir.path().join("missing/Mail"), Layout::Verbatim).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    assert!(!dir.path().join("missing").exists());
+
+    fs::write(dir.path().join("file"), b"x").unwrap();
+    let err = Maildir::open(dir.path().join("file"), Layout::Verbatim).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("not a directory"), "{err}");
+}
+
+#[tokio::test]
+async fn listing_a_missing_folder_is_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Maildir::open(dir.path(), Layout::Verbatim).unwrap();
+    let err = store.list_items(&name("Nope")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.to_string().contains("Nope"), "{err}");
+}
