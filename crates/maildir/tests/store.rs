@@ -1,5 +1,8 @@
 //! The Maildir store's item operations against a real temporary directory.
 
+// Test helpers outside #[test] fns are not covered by clippy.toml's allow-unwrap-in-tests.
+#![allow(clippy::unwrap_used)]
+
 use std::fs;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
