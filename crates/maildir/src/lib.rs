@@ -42,6 +42,8 @@
 //!   `new/` and `cur/` are both listed; dot-files and everything in `tmp/` are ignored. If one
 //!   key appears twice, a warning names both files and the copy in `cur/` (then the first by
 //!   file name) is used.
+//! - A listing reports a message's size only when the file name carries Dovecot's `,S=<size>`
+//!   (no `stat` per file, so that listing a large folder stays one `readdir` per directory).
 //! - Flags are the info letters `D F P R S T`; any other letter (Dovecot keywords `a`-`z`) is
 //!   kept in the name when pimlink renames a file to change flags. Keywords of the engine's
 //!   [`pimlink_core::Flags`] cannot be stored and are dropped.

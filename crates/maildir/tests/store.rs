@@ -440,3 +440,29 @@ async fn listing_a_missing_folder_is_not_found() {
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert!(err.to_string().contains("Nope"), "{err}");
 }
+
+#[tokio::test]
+async fn flush_reports_a_directory_it_cannot_sync_and_retries_it_later() {
+    let (_dir, mut store, path) = store_with_box(Layout::Verbatim).await;
+    let key = store
+        .deliver(
+            &name("Box"),
+            NewItem {
+                data: item(b"x", None),
+                flags: &Flags::new(),
+                reserved_key: None,
+            },
+        )
+        .await
+        .unwrap();
+    // The directory to sync disappears before the flush (a user removed the folder).
+    fs::remove_file(path.join("new").join(key.as_str())).unwrap();
+    fs::remove_dir(path.join("new")).unwrap();
+    let err = store.flush().await.unwrap_err();
+    assert!(err.to_string().contains("new"), "{err}");
+    // Still pending, not forgotten: the next flush tries again, and succeeds once the
+    // directory is back.
+    assert!(store.flush().await.is_err());
+    fs::create_dir(path.join("new")).unwrap();
+    store.flush().await.unwrap();
+}
