@@ -1,1 +1,48 @@
-//! IMAP client for pimlink (being written).
+//! pimlink's IMAP client: a pipelining, streaming IMAP4rev1 client with the extensions that make
+//! synchronisation fast (CONDSTORE, QRESYNC, UIDPLUS, MOVE, LITERAL+, LIST-STATUS, COMPRESS,
+//! IDLE), built to survive hostile servers.
+//!
+//! Layers:
+//! - [`proto`]: the sans-IO core (framing, parsing via `imap-codec`, command encoding, tags and
+//!   states). It never touches a socket, so it is tested with replayed transcripts and fuzzed.
+//! - [`transport`]: TCP, TLS (rustls), STARTTLS, tunnel commands, COMPRESS=DEFLATE, timeouts.
+//! - [`client::Client`]: the API the sync engine uses, configured by [`ClientOptions`].
+//!
+//! Key types: [`Client`], [`ClientOptions`], [`Secret`], [`UidRanges`], [`FetchedMessage`].
+//!
+//! Not here: sync decisions and the `MailStore` implementation for IMAP (issue 4), and
+//! configuration files (the binary turns them into [`ClientOptions`]).
+//!
+//! ```no_run
+//! # async fn demo() -> pimlink_core::Result<()> {
+//! use pimlink_imap::{Client, ClientOptions, FetchRequest, Secret, UidRanges};
+//! let options = ClientOptions::new("imap.example.org", "me", Secret::new("pw"));
+//! let mut client = Client::connect(options).await?;
+//! let inbox = client.select("INBOX", Default::default()).await?;
+//! let request = FetchRequest { flags: true, ..FetchRequest::default() };
+//! client.fetch(&UidRanges::all(), &request, |message| { println!("{:?}", message.uid); Ok(()) }).await?;
+//! client.logout().await?;
+//! # let _ = inbox; Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod auth;
+pub mod client;
+mod options;
+pub mod proto;
+mod secret;
+mod tls;
+pub mod transport;
+mod uidset;
+pub mod utf7;
+
+pub use client::{
+    AppendItem, Client, FetchRequest, FetchSummary, FetchedMessage, IdleOutcome, QresyncParams,
+    SelectOptions, SelectedMailbox, StoreMode, StoreOutcome,
+};
+pub use options::{AuthMechanism, ClientOptions, TlsMode};
+pub use proto::response::{ListEntry, MailboxStatus, NamespaceEntry};
+pub use secret::Secret;
+pub use uidset::UidRanges;
