@@ -270,7 +270,7 @@ mod tests {
     #[test]
     fn flags_and_dates() {
         let flags = Flags::new().with(Flag::Seen).with(Flag::Passed);
-        assert_eq!(flag_list(&flags), "(\\Seen $Forwarded)");
+        assert_eq!(flag_list(&flags), "($Forwarded \\Seen)");
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(internal_date(t), "\"14-Nov-2023 22:13:20 +0000\"");
         assert_eq!(

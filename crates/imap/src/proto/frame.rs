@@ -107,7 +107,7 @@ impl Framer {
     pub fn new(limits: FrameLimits, nonce: u64) -> Self {
         Self {
             limits,
-            marker: format!("\0pimlink-spool-{nonce:016x}-").into_bytes(),
+            marker: format!("pimlink-spool-{nonce:016x}-").into_bytes(),
             input: Vec::new(),
             scanned: 0,
             frame: Vec::new(),

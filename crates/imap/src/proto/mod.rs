@@ -11,3 +11,6 @@ pub mod command;
 pub mod frame;
 pub mod response;
 pub mod session;
+
+#[cfg(test)]
+mod transcripts;

@@ -1,0 +1,278 @@
+//! Replayed server output (RFC examples and Dovecot 2.3 captures) through framer and parser.
+
+use super::frame::{FrameEvent, FrameLimits, Framer};
+use super::response::*;
+use crate::uidset::UidRanges;
+use pimlink_core::{Flag, Flags};
+
+/// Frames and parses a whole transcript, fed in `chunk`-byte pieces.
+fn replay(input: &[u8], chunk: usize) -> Result<Vec<Response>, String> {
+    let mut framer = Framer::new(
+        FrameLimits {
+            inline_literal: 16,
+            ..FrameLimits::default()
+        },
+        42,
+    );
+    let mut out = Vec::new();
+    for piece in input.chunks(chunk) {
+        framer.feed(piece);
+        loop {
+            match framer.next_event().map_err(|e| e.to_string())? {
+                None => break,
+                Some(FrameEvent::Frame(frame)) => {
+                    let r = parse_response(&frame.bytes, &|b| framer.marker_index(b))
+                        .map_err(|e| e.to_string())?;
+                    out.push(r);
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    if framer.is_mid_response() {
+        return Err("incomplete".into());
+    }
+    Ok(out)
+}
+
+fn untagged(r: &Response) -> &Untagged {
+    match r {
+        Response::Untagged(u) => u,
+        other => panic!("not untagged: {other:?}"),
+    }
+}
+
+#[test]
+fn dovecot_qresync_select() {
+    let input = b"* OK [CLOSED] Previous mailbox closed.\r\n\
+* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded)\r\n\
+* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded \\*)] Flags permitted.\r\n\
+* 3 EXISTS\r\n\
+* 0 RECENT\r\n\
+* OK [UIDVALIDITY 1700000000] UIDs valid\r\n\
+* OK [UIDNEXT 8] Predicted next UID\r\n\
+* OK [HIGHESTMODSEQ 12] Highest\r\n\
+* VANISHED (EARLIER) 2:3,5\r\n\
+* 2 FETCH (UID 6 FLAGS (\\Seen $Forwarded custom) MODSEQ (11))\r\n\
+p4 OK [READ-WRITE] Select completed (0.001 + 0.000 secs).\r\n";
+    for chunk in [1, 7, input.len()] {
+        let rs = replay(input, chunk).unwrap();
+        assert_eq!(rs.len(), 11);
+        assert_eq!(
+            untagged(&rs[0]),
+            &Untagged::Status {
+                kind: StatusKindOf::Ok,
+                code: Some(ResponseCode::Closed),
+                text: "Previous mailbox closed.".into()
+            }
+        );
+        assert_eq!(untagged(&rs[3]), &Untagged::Exists(3));
+        assert!(matches!(
+            untagged(&rs[5]),
+            Untagged::Status {
+                code: Some(ResponseCode::UidValidity(1_700_000_000)),
+                ..
+            }
+        ));
+        assert!(matches!(
+            untagged(&rs[7]),
+            Untagged::Status {
+                code: Some(ResponseCode::HighestModSeq(12)),
+                ..
+            }
+        ));
+        match untagged(&rs[8]) {
+            Untagged::Vanished { earlier, uids } => {
+                assert!(earlier);
+                assert_eq!(uids.iter().collect::<Vec<_>>(), vec![2, 3, 5]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match untagged(&rs[9]) {
+            Untagged::Fetch(f) => {
+                assert_eq!((f.seq, f.uid, f.modseq), (2, Some(6), Some(11)));
+                let mut expected = Flags::new().with(Flag::Seen).with(Flag::Passed);
+                expected.set_keyword("custom", true);
+                assert_eq!(f.flags.as_ref(), Some(&expected));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            rs[10],
+            Response::Tagged {
+                tag: "p4".into(),
+                kind: StatusKindOf::Ok,
+                code: Some(ResponseCode::ReadWrite),
+                text: "Select completed (0.001 + 0.000 secs).".into()
+            }
+        );
+    }
+}
+
+#[test]
+fn fetch_with_small_and_spooled_bodies() {
+    let input = b"* 1 FETCH (UID 4 RFC822.SIZE 5 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" BODY[] {6}\r\nHi\r\n\r\n)\r\n\
+* 2 FETCH (UID 5 BODY[HEADER.FIELDS (MESSAGE-ID)] {21}\r\nMessage-ID: <a@b>\r\n\r\n BODY[] {20}\r\n01234567890123456789)\r\n";
+    let rs = replay(input, 3).unwrap();
+    match untagged(&rs[0]) {
+        Untagged::Fetch(f) => {
+            assert_eq!(f.body, Some(BodyRef::Inline(b"Hi\r\n\r\n".to_vec())));
+            assert_eq!(f.size, Some(5));
+            let secs = f
+                .internal_date
+                .unwrap()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            assert_eq!(secs, 837_596_665);
+        }
+        other => panic!("{other:?}"),
+    }
+    match untagged(&rs[1]) {
+        Untagged::Fetch(f) => {
+            // Both literals exceed the 16-byte inline cap: spooled in order.
+            assert_eq!(f.header, Some(BodyRef::Spooled(0)));
+            assert_eq!(f.body, Some(BodyRef::Spooled(1)));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn uidplus_codes_and_mailbox_data() {
+    let input = "p1 OK [APPENDUID 38505 3955] APPEND completed\r\n\
+p2 OK [COPYUID 38505 304,319:320 3956:3958] Done\r\n\
+* LIST (\\HasNoChildren \\Sent) \"/\" \"Sent &AMk-l&AOk-ments\"\r\n\
+* LIST (\\Noselect \\HasChildren) \".\" Archive\r\n\
+* STATUS INBOX (MESSAGES 231 UIDNEXT 44292 UIDVALIDITY 1 HIGHESTMODSEQ 7011231777)\r\n\
+* ENABLED QRESYNC\r\n\
+* ID (\"name\" \"Dovecot\" \"version\" NIL)\r\n\
+* NAMESPACE ((\"\" \"/\")) NIL ((\"shared/\" \"/\"))\r\n\
+p3 OK [MODIFIED 7,9] Conditional STORE failed\r\n\
+p4 NO [TRYCREATE] Mailbox doesn't exist: Nope\r\n\
++ Ready for literal data\r\n\
+* BYE Logging out\r\n";
+    let rs = replay(input.as_bytes(), 5).unwrap();
+    assert!(
+        matches!(&rs[0], Response::Tagged { code: Some(ResponseCode::AppendUid { uid_validity: 38505, uids }), .. } if uids.iter().collect::<Vec<_>>() == vec![3955])
+    );
+    match &rs[1] {
+        Response::Tagged {
+            code:
+                Some(ResponseCode::CopyUid {
+                    uid_validity,
+                    source,
+                    destination,
+                }),
+            ..
+        } => {
+            assert_eq!(*uid_validity, 38505);
+            assert_eq!(
+                source.iter().zip(destination.iter()).collect::<Vec<_>>(),
+                vec![(304, 3956), (319, 3957), (320, 3958)]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match untagged(&rs[2]) {
+        Untagged::List(e) => {
+            assert_eq!(e.name, "Sent Éléments");
+            assert_eq!(e.wire_name, b"Sent &AMk-l&AOk-ments");
+            assert_eq!(e.delimiter, Some('/'));
+            assert_eq!(e.special_use(), Some("\\Sent"));
+            assert!(e.selectable());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(untagged(&rs[3]), Untagged::List(e) if !e.selectable() && e.delimiter == Some('.'))
+    );
+    assert_eq!(
+        untagged(&rs[4]),
+        &Untagged::MailboxStatus(MailboxStatus {
+            name: "INBOX".into(),
+            messages: Some(231),
+            uid_next: Some(44292),
+            uid_validity: Some(1),
+            unseen: None,
+            highest_modseq: Some(7_011_231_777),
+        })
+    );
+    assert_eq!(untagged(&rs[5]), &Untagged::Enabled(vec!["QRESYNC".into()]));
+    assert_eq!(
+        untagged(&rs[6]),
+        &Untagged::Id(vec![
+            ("name".into(), Some("Dovecot".into())),
+            ("version".into(), None)
+        ])
+    );
+    match untagged(&rs[7]) {
+        Untagged::Namespace([personal, other, shared]) => {
+            assert_eq!(
+                personal,
+                &vec![NamespaceEntry {
+                    prefix: String::new(),
+                    delimiter: Some('/')
+                }]
+            );
+            assert!(other.is_empty());
+            assert_eq!(shared[0].prefix, "shared/");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(&rs[8], Response::Tagged { code: Some(ResponseCode::Modified(set)), .. } if *set == { let mut s = UidRanges::default(); s.push_range(7, 7); s.push_range(9, 9); s })
+    );
+    assert!(matches!(
+        &rs[9],
+        Response::Tagged {
+            kind: StatusKindOf::No,
+            code: Some(ResponseCode::TryCreate),
+            ..
+        }
+    ));
+    assert!(matches!(&rs[10], Response::Continue(_)));
+    assert!(matches!(untagged(&rs[11]), Untagged::Bye { .. }));
+}
+
+#[test]
+fn greetings() {
+    assert!(
+        matches!(parse_greeting(b"* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN] Dovecot ready.\r\n"), Ok(Greeting::Ok(Some(ResponseCode::Capability(caps)))) if caps.contains(&"SASL-IR".to_string()))
+    );
+    assert!(matches!(
+        parse_greeting(b"* PREAUTH [CAPABILITY IMAP4rev1] Logged in as u\r\n"),
+        Ok(Greeting::PreAuth(_))
+    ));
+    assert!(
+        matches!(parse_greeting(b"* BYE Too many connections\r\n"), Ok(Greeting::Bye(t)) if t == "Too many connections")
+    );
+    assert!(parse_greeting(b"HTTP/1.1 400 Bad Request\r\n").is_err());
+}
+
+#[test]
+fn malformed_responses_are_errors_not_panics() {
+    for bad in [
+        &b"garbage\r\n"[..],
+        b"* 1 FETCH (UID)\r\n",
+        b"* 1 FETCH (BODY[] {3}\r\nabcdef)\r\n",
+        b"* LIST (\\Noselect) \"/\r\n",
+        b"p1 MAYBE done\r\n",
+        b"* 0 FETCH (UID 1)\r\n",
+        b"* VANISHED (EARLIER) 0\r\n",
+        b"* OK [APPENDUID 0 1] x\r\n\x00",
+    ] {
+        assert!(
+            replay(bad, 2).is_err(),
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    // A spool marker forged by the server does not match a real one.
+    let framer = Framer::new(FrameLimits::default(), 42);
+    let forged = b"* 1 FETCH (UID 1 BODY[] {31}\r\npimlink-spool-000000000000002a-)\r\n";
+    let r = parse_response(forged, &|b| framer.marker_index(b)).unwrap();
+    assert!(
+        matches!(untagged(&r), Untagged::Fetch(f) if matches!(f.body, Some(BodyRef::Inline(_))))
+    );
+}
