@@ -1,0 +1,231 @@
+//! The configuration file: where it is, what it may contain, and its conversion into the
+//! checked [`Config`] the commands work from.
+//!
+//! The file is TOML, at `$XDG_CONFIG_HOME/pimlink/config.toml` (or
+//! `~/.config/pimlink/config.toml`) unless `-c FILE` names another. It has three kinds of
+//! table; `docs/config.example.toml` shows every key with its default:
+//! - `[general]` (optional): `state_dir`, where the per-pair status databases live
+//!   (default `$XDG_STATE_HOME/pimlink`, else `~/.local/state/pimlink`).
+//! - `[storage.NAME]`: one per mailbox, server or local tree; `type` says which kind
+//!   ([`StorageKind`] documents the keys each type takes).
+//! - `[pair.NAME]`: two storages `a` and `b` kept in sync, with the policy between them
+//!   ([`PairConfig`]).
+//!
+//! Rules that hold for the whole file:
+//! - NAME is one or more of `A-Z a-z 0-9 _ -`.
+//! - Unknown keys, and keys that do not apply to a storage's type, are errors: a typo must
+//!   not silently fall back to a default. Every error names the file, line, column and key.
+//! - In paths (`state_dir`, `path`, `ca_file`), `~` and `$VAR`/`${VAR}` are expanded (an unset
+//!   variable is an error, `$$` is a literal `$`), and a relative path is relative to the
+//!   directory of the configuration file. Commands (`password_cmd`, `tunnel`) are left to the
+//!   shell.
+//! - Passwords are held in [`Secret`]s; `password_cmd` runs only when
+//!   [`PasswordSource::resolve`] is called.
+//! - Collection patterns are described in the `filter` module: `*` spans levels, `%` does not.
+//!
+//! Layout: `raw` gives located access to the parsed TOML tree, `storage` and `pair` convert
+//! tables into the plain types of `model`, `expand` handles paths, `secret` passwords, `filter`
+//! collection patterns, and `error` the one error type.
+//!
+//! Not here: opening storages or connecting anywhere; `pimlink check` does that.
+
+// The binary uses part of this API so far; the rest (DAV settings, fingerprints, ...) is for
+// the storages still being written.
+#![allow(dead_code)]
+
+mod error;
+mod expand;
+mod filter;
+mod model;
+mod pair;
+mod raw;
+mod secret;
+mod storage;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use toml::de::DeTable;
+
+// The whole model is public for the commands and storages; not every part is used by the
+// binary yet, so the re-exports would otherwise warn.
+#[allow(unused_imports)]
+pub use error::{ConfigError, ConfigErrorKind, Position};
+#[allow(unused_imports)]
+pub use filter::{CollectionFilter, PatternError};
+#[allow(unused_imports)]
+pub use model::{
+    CertFingerprint, Config, Credentials, DavConfig, Family, ImapAuth, ImapConfig, ImapEndpoint,
+    MaildirConfig, MaildirLayout, PairConfig, StorageConfig, StorageKind, TlsMode, Trust,
+    VdirConfig, WebcalConfig,
+};
+// The pair policy types are the engine's own, so a configured pair needs no translation.
+#[allow(unused_imports)]
+pub use pimlink_core::policy::{Direction, OnEmpty, Operations};
+#[allow(unused_imports)]
+pub use pimlink_core::side::PerSide;
+#[allow(unused_imports)]
+pub use secret::{PasswordSource, Secret};
+
+use expand::{Env, ProcessEnv, xdg_dir};
+use raw::{Fields, Source};
+
+/// The configuration file used when `-c` is not given:
+/// `$XDG_CONFIG_HOME/pimlink/config.toml`, else `~/.config/pimlink/config.toml`.
+pub fn default_config_path() -> Result<PathBuf, ConfigError> {
+    default_config_path_in(&ProcessEnv)
+}
+
+fn default_config_path_in(env: &dyn Env) -> Result<PathBuf, ConfigError> {
+    xdg_dir(env, "XDG_CONFIG_HOME", ".config")
+        .map(|dir| dir.join("pimlink").join("config.toml"))
+        .map_err(|why| {
+            ConfigError::new(
+                ConfigErrorKind::Environment,
+                format!("cannot find the configuration file: {why}; name it with -c FILE"),
+            )
+        })
+}
+
+/// Reads, parses and checks the configuration file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    // Made absolute first so that paths relative to the file stay right whatever the current
+    // directory is when they are used.
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let text = std::fs::read_to_string(&path).map_err(|err| {
+        let hint = if err.kind() == std::io::ErrorKind::NotFound {
+            " (create it: docs/config.example.toml shows every key)"
+        } else {
+            ""
+        };
+        ConfigError::in_file(
+            ConfigErrorKind::Io,
+            &path,
+            format!("cannot read the configuration file: {err}{hint}"),
+        )
+    })?;
+    parse(&text, &path)
+}
+
+/// Parses and checks configuration `text`, as if read from `path` (which names the file in
+/// errors and anchors relative paths). Does not touch the file system.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    parse_in(text, path, &ProcessEnv)
+}
+
+/// The top-level tables, in the order they are converted (pairs refer to storages).
+const TOP_LEVEL: &[&str] = &["general", "storage", "pair"];
+
+fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigError> {
+    let document = DeTable::parse(text).map_err(|err| {
+        let span = err.span().unwrap_or(0..0);
+        let message = format!("invalid TOML: {}", err.message().trim_end());
+        ConfigError::at(ConfigErrorKind::Syntax, path, text, span, message)
+    })?;
+    let source = Source { path, text, env };
+    let whole = Fields::from_table(&source, "the file".to_owned(), 0..0, document.get_ref());
+    let mut tables = BTreeMap::new();
+    for (key, value) in whole.entries() {
+        if !TOP_LEVEL.contains(&key.value) {
+            return Err(source.error(
+                key.key,
+                format!(
+                    "unknown table {:?} (expected one of: {})",
+                    key.value,
+                    TOP_LEVEL.join(", ")
+                ),
+            ));
+        }
+        let fields = Fields::new(&source, key.value.to_owned(), key.key, value)?;
+        tables.insert(key.value, fields);
+    }
+
+    let state_dir = match tables.get("general") {
+        Some(general) => {
+            general.only(&["state_dir"], |_| None)?;
+            match general.string("state_dir")? {
+                Some(raw) => Some(storage::path(general, "state_dir", raw)?),
+                None => None,
+            }
+        }
+        None => None,
+    };
+    let state_dir = match state_dir {
+        Some(dir) => dir,
+        None => xdg_dir(env, "XDG_STATE_HOME", ".local/state")
+            .map(|dir| dir.join("pimlink"))
+            .map_err(|why| {
+                ConfigError::in_file(
+                    ConfigErrorKind::Environment,
+                    path,
+                    format!("cannot choose a state directory: {why}; set [general] state_dir"),
+                )
+            })?,
+    };
+
+    let mut storages = BTreeMap::new();
+    if let Some(table) = tables.get("storage") {
+        for (name, value) in table.entries() {
+            let fields = named_table(&source, "storage", &name, value)?;
+            let kind = storage::build(&fields)?;
+            let name = name.value.to_owned();
+            storages.insert(name.clone(), StorageConfig { name, kind });
+        }
+    }
+    let mut pairs = BTreeMap::new();
+    if let Some(table) = tables.get("pair") {
+        for (name, value) in table.entries() {
+            let fields = named_table(&source, "pair", &name, value)?;
+            let pair = pair::build(name.value, &fields, &storages)?;
+            pairs.insert(name.value.to_owned(), pair);
+        }
+    }
+    Ok(Config {
+        path: path.to_owned(),
+        state_dir,
+        storages,
+        pairs,
+    })
+}
+
+/// The `[KIND.NAME]` table `value`, after checking NAME.
+fn named_table<'a, 'i>(
+    source: &'a Source<'a>,
+    kind: &str,
+    name: &raw::Located<&str>,
+    value: &'a toml::Spanned<toml::de::DeValue<'i>>,
+) -> Result<Fields<'a, 'i>, ConfigError> {
+    let valid = !name.value.is_empty()
+        && name
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid {
+        return Err(source.error(
+            name.key.clone(),
+            format!(
+                "{kind} name {:?} is not allowed: use letters, digits, \"_\" and \"-\"",
+                name.value
+            ),
+        ));
+    }
+    if !value.get_ref().is_table() {
+        return Err(source.error(
+            name.key.clone(),
+            format!(
+                "{kind} {:?} must be a table, found {}; write each {kind} as [{kind}.NAME] \
+                 with its keys below",
+                name.value,
+                value.get_ref().type_str()
+            ),
+        ));
+    }
+    Fields::new(
+        source,
+        format!("{kind} {:?}", name.value),
+        name.key.clone(),
+        value,
+    )
+}

@@ -1,0 +1,342 @@
+//! The validated configuration: plain types that the rest of the program uses. Everything here
+//! has been checked; a value of these types is always usable as it stands.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pimlink_core::policy::{Direction, OnEmpty, Operations, SyncPolicy};
+use pimlink_core::side::PerSide;
+
+use super::filter::CollectionFilter;
+use super::secret::PasswordSource;
+
+/// The whole configuration file.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file it was read from; relative paths in it were resolved against its directory.
+    pub path: PathBuf,
+    /// Where the status databases live (`[general] state_dir`).
+    pub state_dir: PathBuf,
+    /// The storages, by name.
+    pub storages: BTreeMap<String, StorageConfig>,
+    /// The pairs, by name.
+    pub pairs: BTreeMap<String, PairConfig>,
+}
+
+/// One `[storage.NAME]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StorageConfig {
+    /// The table key: `[A-Za-z0-9_-]+`.
+    pub name: String,
+    /// The type and its settings.
+    pub kind: StorageKind,
+}
+
+/// A storage's type (the `type` key) with the settings of that type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StorageKind {
+    /// `type = "imap"`: a mailbox on an IMAP server.
+    Imap(ImapConfig),
+    /// `type = "maildir"`: a local tree of Maildir folders.
+    Maildir(MaildirConfig),
+    /// `type = "caldav"`: calendars on a CalDAV server.
+    CalDav(DavConfig),
+    /// `type = "carddav"`: address books on a CardDAV server.
+    CardDav(DavConfig),
+    /// `type = "webcal"`: a read-only calendar feed over HTTP(S).
+    Webcal(WebcalConfig),
+    /// `type = "vdir"`: a local directory of `.ics` or `.vcf` files, one per item.
+    Vdir(VdirConfig),
+}
+
+/// What a storage holds; a pair joins two storages of the same family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// Mail: IMAP and Maildir.
+    Mail,
+    /// Calendars and contacts: CalDAV, CardDAV, webcal and vdir.
+    Dav,
+}
+
+impl StorageKind {
+    /// The type as written in the `type` key.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            StorageKind::Imap(_) => "imap",
+            StorageKind::Maildir(_) => "maildir",
+            StorageKind::CalDav(_) => "caldav",
+            StorageKind::CardDav(_) => "carddav",
+            StorageKind::Webcal(_) => "webcal",
+            StorageKind::Vdir(_) => "vdir",
+        }
+    }
+
+    /// Mail or calendars/contacts.
+    pub fn family(&self) -> Family {
+        match self {
+            StorageKind::Imap(_) | StorageKind::Maildir(_) => Family::Mail,
+            _ => Family::Dav,
+        }
+    }
+
+    /// False for storages that can only be read (webcal feeds).
+    pub fn is_writable(&self) -> bool {
+        !matches!(self, StorageKind::Webcal(_))
+    }
+}
+
+/// The settings of an IMAP storage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImapConfig {
+    /// How to reach the server.
+    pub endpoint: ImapEndpoint,
+    /// The login; `None` only with a tunnel whose server starts pre-authenticated (PREAUTH).
+    pub credentials: Option<Credentials>,
+    /// A forced authentication mechanism (`auth`); `None` lets the client pick the best one the
+    /// server offers.
+    pub auth: Option<ImapAuth>,
+    /// How many connections the storage may open at once (`connections`, default 1).
+    pub connections: NonZeroUsize,
+    /// How long to wait for the server before giving up (`timeout`, default 60 s).
+    pub timeout: Duration,
+}
+
+/// Where an IMAP server is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImapEndpoint {
+    /// A TCP connection (`host`, `port`, `tls`).
+    Tcp {
+        /// Host name or address.
+        host: String,
+        /// Port; defaults to 993 with implicit TLS, 143 otherwise.
+        port: u16,
+        /// How the connection is encrypted.
+        tls: TlsMode,
+        /// Extra trust settings for the server's certificate.
+        trust: Trust,
+    },
+    /// A command whose standard input and output speak IMAP (`tunnel`), run with `sh -c`.
+    Tunnel {
+        /// The command line.
+        command: String,
+    },
+}
+
+/// How an IMAP connection is encrypted (`tls`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsMode {
+    /// `implicit`: TLS from the first byte (port 993). The default.
+    Implicit,
+    /// `starttls`: plain connection upgraded with STARTTLS before login; failure to upgrade is
+    /// an error, never a fallback to plain text.
+    StartTls,
+    /// `none`: no encryption; only for servers on loopback or tests.
+    None,
+}
+
+/// A forced IMAP authentication mechanism (`auth`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImapAuth {
+    /// `login`: the LOGIN command.
+    Login,
+    /// `plain`: AUTHENTICATE PLAIN.
+    Plain,
+    /// `cram-md5`: AUTHENTICATE CRAM-MD5.
+    CramMd5,
+    /// `xoauth2`: AUTHENTICATE XOAUTH2; the password is the access token.
+    XOAuth2,
+    /// `oauthbearer`: AUTHENTICATE OAUTHBEARER; the password is the access token.
+    OAuthBearer,
+}
+
+/// A user name with where its password comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Credentials {
+    /// `user`.
+    pub user: String,
+    /// `password` or `password_cmd`.
+    pub password: PasswordSource,
+}
+
+/// Extra trust for a server certificate, on top of the system's trusted roots.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Trust {
+    /// `ca_file`: a PEM file of additional trusted CA certificates.
+    pub ca_file: Option<PathBuf>,
+    /// `cert_fingerprint`: accept exactly the certificate with this SHA-256 fingerprint, even
+    /// if it is self-signed.
+    pub cert_fingerprint: Option<CertFingerprint>,
+}
+
+/// The SHA-256 fingerprint of a certificate (its DER encoding).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CertFingerprint(pub [u8; 32]);
+
+impl CertFingerprint {
+    /// Parses `sha256:` followed by 64 hexadecimal digits, optionally separated by `:` (the
+    /// form `openssl x509 -fingerprint -sha256` prints, after its `sha256 Fingerprint=`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let hex = text
+            .get(..7)
+            .filter(|prefix| prefix.eq_ignore_ascii_case("sha256:"))
+            .map(|_| &text[7..])
+            .ok_or_else(|| format!("{text:?} must start with \"sha256:\""))?;
+        let digits: Vec<u8> = hex.bytes().filter(|&b| b != b':').collect();
+        let mut out = [0u8; 32];
+        if digits.len() != 64 {
+            return Err(format!(
+                "{text:?} must have 64 hexadecimal digits after \"sha256:\", it has {}",
+                digits.len()
+            ));
+        }
+        for (byte, pair) in out.iter_mut().zip(digits.chunks(2)) {
+            let pair = std::str::from_utf8(pair).ok();
+            *byte = pair
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .ok_or_else(|| format!("{text:?} contains a character that is not hexadecimal"))?;
+        }
+        Ok(Self(out))
+    }
+}
+
+impl fmt::Display for CertFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("sha256:")?;
+        for (i, byte) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{byte:02X}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for CertFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// The settings of a Maildir storage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MaildirConfig {
+    /// The root of the tree (`path`), expanded and absolute.
+    pub path: PathBuf,
+    /// How folder names map to directories (`layout`).
+    pub layout: MaildirLayout,
+}
+
+/// How a Maildir tree stores folders (`layout`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaildirLayout {
+    /// `verbatim` (the default): folder `A/B` is the directory `A/B`, the inbox is `INBOX`.
+    Verbatim,
+    /// `maildir++`: the inbox is the root itself, folder `A/B` is `.A.B` (Dovecot, Courier).
+    MaildirPlusPlus,
+}
+
+/// The settings of a CalDAV or CardDAV storage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DavConfig {
+    /// `url`: where discovery starts (`http://` or `https://`).
+    pub url: String,
+    /// `user` with `password`/`password_cmd`; `None` for a server that needs no login.
+    pub credentials: Option<Credentials>,
+    /// Extra trust for the server's certificate.
+    pub trust: Trust,
+    /// `timeout`, default 60 s.
+    pub timeout: Duration,
+}
+
+/// The settings of a webcal feed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebcalConfig {
+    /// `url`, with `webcal://` already rewritten to `https://`.
+    pub url: String,
+    /// Extra trust for the server's certificate.
+    pub trust: Trust,
+    /// `timeout`, default 60 s.
+    pub timeout: Duration,
+}
+
+/// The settings of a vdir storage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VdirConfig {
+    /// `path`: the directory whose subdirectories are the collections.
+    pub path: PathBuf,
+    /// `fileext`: the extension of item files, with its dot (`.ics`, `.vcf`).
+    pub fileext: String,
+}
+
+/// One `[pair.NAME]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairConfig {
+    /// The table key: `[A-Za-z0-9_-]+`.
+    pub name: String,
+    /// The name of storage `a` (it exists in [`Config::storages`]).
+    pub a: String,
+    /// The name of storage `b` (it exists, differs from `a` and is of the same family).
+    pub b: String,
+    /// Which collections are synced (`collections`, default `["*"]`).
+    pub collections: CollectionFilter,
+    /// Which way changes flow (`direction`, default both).
+    pub direction: Direction,
+    /// Which changes flow (`operations`, default all).
+    pub operations: Operations,
+    /// On which sides missing collections are created (`create`, default both).
+    pub create: PerSide<bool>,
+    /// What to do when a side of a collection suddenly looks empty (`on_empty`, default refuse).
+    pub on_empty: OnEmpty,
+}
+
+impl PairConfig {
+    /// The engine's policy for this pair.
+    pub fn policy(&self) -> SyncPolicy {
+        SyncPolicy {
+            direction: self.direction,
+            operations: self.operations,
+            create: self.create,
+            on_empty: self.on_empty,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_parse_with_or_without_colons() {
+        let colons = format!("sha256:{}", vec!["aB"; 32].join(":"));
+        let plain = format!("SHA256:{}", "ab".repeat(32));
+        let a = CertFingerprint::parse(&colons).unwrap();
+        assert_eq!(a, CertFingerprint::parse(&plain).unwrap());
+        assert_eq!(a.0, [0xab; 32]);
+        assert_eq!(
+            a.to_string(),
+            format!("sha256:{}", vec!["AB"; 32].join(":"))
+        );
+        assert!(
+            CertFingerprint::parse("md5:ab")
+                .unwrap_err()
+                .contains("sha256:")
+        );
+        assert!(
+            CertFingerprint::parse("sha256:abcd")
+                .unwrap_err()
+                .contains("64")
+        );
+        let bad = format!("sha256:{}", "zz".repeat(32));
+        assert!(
+            CertFingerprint::parse(&bad)
+                .unwrap_err()
+                .contains("hexadecimal")
+        );
+        // Multi-byte characters must not be sliced in the middle.
+        assert!(CertFingerprint::parse("shä256:").is_err());
+    }
+}

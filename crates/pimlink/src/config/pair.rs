@@ -1,0 +1,200 @@
+//! `[pair.NAME]` tables: two storages and the policy between them.
+
+use std::collections::BTreeMap;
+
+use pimlink_core::policy::{Direction, OnEmpty, Operations};
+use pimlink_core::side::{PerSide, Side};
+
+use super::error::ConfigError;
+use super::filter::CollectionFilter;
+use super::model::{PairConfig, StorageConfig};
+use super::raw::{Fields, Located};
+
+const KEYS: &[&str] = &[
+    "a",
+    "b",
+    "collections",
+    "direction",
+    "operations",
+    "create",
+    "on_empty",
+];
+
+const DIRECTIONS: &[(&str, Direction)] = &[
+    ("both", Direction::Both),
+    ("a-to-b", Direction::AToB),
+    ("b-to-a", Direction::BToA),
+];
+
+#[derive(Clone, Copy)]
+enum Operation {
+    New,
+    Flags,
+    Delete,
+}
+
+const OPERATIONS: &[(&str, Operation)] = &[
+    ("new", Operation::New),
+    ("flags", Operation::Flags),
+    ("delete", Operation::Delete),
+];
+
+const SIDES: &[(&str, bool)] = &[("a", true), ("b", false)];
+
+/// Converts the table of pair `name`; `storages` are the already validated storages.
+pub(crate) fn build(
+    name: &str,
+    fields: &Fields<'_, '_>,
+    storages: &BTreeMap<String, StorageConfig>,
+) -> Result<PairConfig, ConfigError> {
+    fields.only(KEYS, |_| None)?;
+    let a = side(fields, "a", storages)?;
+    let b = side(fields, "b", storages)?;
+    if a.value.name == b.value.name {
+        return Err(fields.error(
+            b.key,
+            format!(
+                "\"a\" and \"b\" are both storage {:?}; a pair joins two different storages",
+                a.value.name
+            ),
+        ));
+    }
+    let (kind_a, kind_b) = (&a.value.kind, &b.value.kind);
+    if kind_a.family() != kind_b.family() {
+        return Err(fields.error(
+            b.key,
+            format!(
+                "storage {:?} ({}) cannot be paired with storage {:?} ({}): a pair joins two \
+                 mail storages (imap, maildir) or two calendar/contact storages (caldav, \
+                 carddav, webcal, vdir)",
+                b.value.name,
+                kind_b.type_name(),
+                a.value.name,
+                kind_a.type_name()
+            ),
+        ));
+    }
+    let direction = fields.choice("direction", DIRECTIONS)?;
+    let direction_value = direction.as_ref().map_or(Direction::Both, |d| d.value);
+    // A read-only side can only be the source of a one-way pair; say so now rather than fail
+    // on the first write.
+    for (side, storage) in [(Side::A, &a), (Side::B, &b)] {
+        if !storage.value.kind.is_writable() && direction_value.allows_from(side.other()) {
+            let at = direction
+                .as_ref()
+                .map_or(storage.key.clone(), |d| d.at.clone());
+            return Err(fields.error(
+                at,
+                format!(
+                    "storage {:?} ({}) is read-only, so the pair needs direction = \"{side}-to-{}\"",
+                    storage.value.name,
+                    storage.value.kind.type_name(),
+                    side.other(),
+                ),
+            ));
+        }
+    }
+    Ok(PairConfig {
+        name: name.to_owned(),
+        a: a.value.name.clone(),
+        b: b.value.name.clone(),
+        collections: collections(fields)?,
+        direction: direction_value,
+        operations: operations(fields)?,
+        create: create(fields)?,
+        on_empty: fields
+            .choice(
+                "on_empty",
+                &[("refuse", OnEmpty::Refuse), ("sync", OnEmpty::Sync)],
+            )?
+            .map_or(OnEmpty::Refuse, |o| o.value),
+    })
+}
+
+/// The storage named by `key`, which must exist.
+fn side<'s>(
+    fields: &Fields<'_, '_>,
+    key: &str,
+    storages: &'s BTreeMap<String, StorageConfig>,
+) -> Result<Located<&'s StorageConfig>, ConfigError> {
+    let name = fields
+        .string(key)?
+        .ok_or_else(|| fields.missing(key, " (the name of a [storage.NAME])"))?;
+    match storages.get(&name.value) {
+        Some(storage) => Ok(Located {
+            value: storage,
+            key: name.key,
+            at: name.at,
+        }),
+        None => {
+            let known: Vec<&str> = storages.keys().map(String::as_str).collect();
+            let known = if known.is_empty() {
+                "no storage is defined".to_owned()
+            } else {
+                format!("defined: {}", known.join(", "))
+            };
+            Err(fields.error(
+                name.at,
+                format!(
+                    "key {key:?} names storage {:?}, which is not defined ({known})",
+                    name.value
+                ),
+            ))
+        }
+    }
+}
+
+fn collections(fields: &Fields<'_, '_>) -> Result<CollectionFilter, ConfigError> {
+    let Some(patterns) = fields.strings("collections")? else {
+        return Ok(CollectionFilter::all());
+    };
+    let texts: Vec<&str> = patterns.value.iter().map(|p| p.value.as_str()).collect();
+    CollectionFilter::new(&texts).map_err(|err| {
+        let at = patterns
+            .value
+            .get(err.index)
+            .map_or(patterns.at.clone(), |p| p.at.clone());
+        fields.error(at, format!("key \"collections\": {}", err.message))
+    })
+}
+
+fn operations(fields: &Fields<'_, '_>) -> Result<Operations, ConfigError> {
+    let Some(list) = fields.strings("operations")? else {
+        return Ok(Operations::default());
+    };
+    if list.value.is_empty() {
+        return Err(fields.error(
+            list.at,
+            "key \"operations\" is empty, so the pair would change nothing; list some of: new, \
+             flags, delete",
+        ));
+    }
+    let mut ops = Operations {
+        new: false,
+        flags: false,
+        delete: false,
+    };
+    for item in &list.value {
+        match fields.pick("operations", item, OPERATIONS)?.value {
+            Operation::New => ops.new = true,
+            Operation::Flags => ops.flags = true,
+            Operation::Delete => ops.delete = true,
+        }
+    }
+    Ok(ops)
+}
+
+fn create(fields: &Fields<'_, '_>) -> Result<PerSide<bool>, ConfigError> {
+    let Some(list) = fields.strings("create")? else {
+        return Ok(PerSide { a: true, b: true });
+    };
+    let mut create = PerSide { a: false, b: false };
+    for item in &list.value {
+        if fields.pick("create", item, SIDES)?.value {
+            create.a = true;
+        } else {
+            create.b = true;
+        }
+    }
+    Ok(create)
+}

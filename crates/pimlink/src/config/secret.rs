@@ -1,0 +1,154 @@
+//! Passwords: kept out of logs and debug output, and fetched from a command only when needed.
+
+use std::fmt;
+use std::process::{Command, Stdio};
+
+use super::error::{ConfigError, ConfigErrorKind};
+
+/// A password or token. `Debug` and `Display` print `***`, so a secret cannot leak through a
+/// log line or an error message by accident; [`Secret::expose`] is the one way to read it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that sends it to a server.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Where a storage's password comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PasswordSource {
+    /// Written in the configuration file (`password = "..."`).
+    Literal(Secret),
+    /// The first line printed by a shell command (`password_cmd = "pass show mail"`), run only
+    /// when [`PasswordSource::resolve`] is called, so that `pimlink check` of an unrelated pair
+    /// does not pop up a password prompt.
+    Command(String),
+}
+
+impl PasswordSource {
+    /// The password: the literal one, or the first line of the command's standard output with
+    /// its line ending removed.
+    ///
+    /// The command runs as `sh -c COMMAND` with standard input closed. It fails if it cannot be
+    /// started, exits with a non-zero status (the error names the command, the status and the
+    /// first line of its standard error) or prints an empty first line.
+    pub fn resolve(&self) -> Result<Secret, ConfigError> {
+        let command = match self {
+            PasswordSource::Literal(secret) => return Ok(secret.clone()),
+            PasswordSource::Command(command) => command,
+        };
+        let fail = |what: String| {
+            ConfigError::new(
+                ConfigErrorKind::PasswordCommand,
+                format!("password_cmd {command:?} {what}"),
+            )
+        };
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|err| fail(format!("could not be started: {err}")))?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let first = stderr.lines().next().unwrap_or("").trim();
+            let said = if first.is_empty() {
+                String::new()
+            } else {
+                format!(": {first}")
+            };
+            return Err(fail(format!("failed ({}){said}", output.status)));
+        }
+        // Only the first line counts: `pass show` prints the password and then other fields.
+        let stdout = String::from_utf8(output.stdout)
+            .map_err(|_| fail("printed something that is not UTF-8".to_owned()))?;
+        let first = stdout.lines().next().unwrap_or("");
+        if first.is_empty() {
+            return Err(fail(
+                "printed no password (its first line is empty)".to_owned(),
+            ));
+        }
+        Ok(Secret::new(first))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret}"), "***");
+        assert_eq!(format!("{secret:?}"), "***");
+        let source = PasswordSource::Literal(secret.clone());
+        assert!(!format!("{source:?}").contains("hunter2"));
+        assert_eq!(secret.expose(), "hunter2");
+    }
+
+    #[test]
+    fn literal_resolves_to_itself() {
+        let source = PasswordSource::Literal(Secret::new("pw"));
+        assert_eq!(source.resolve().unwrap().expose(), "pw");
+    }
+
+    #[test]
+    fn command_gives_its_first_line_only() {
+        let source = PasswordSource::Command("printf 'first\\r\\nsecond\\nthird\\n'".to_owned());
+        assert_eq!(source.resolve().unwrap().expose(), "first");
+        let source = PasswordSource::Command("printf 'no-newline'".to_owned());
+        assert_eq!(source.resolve().unwrap().expose(), "no-newline");
+    }
+
+    #[test]
+    fn failing_command_names_itself_its_status_and_stderr() {
+        // The command's text must not contain what the checks below look for, since the
+        // message quotes the command.
+        let cmd = "echo 'gpg: decryption failed' >&2; printf 'sec%s\\n' ond >&2; \
+                   printf 'hunt%s\\n' er2; exit 3";
+        let err = PasswordSource::Command(cmd.to_owned())
+            .resolve()
+            .unwrap_err();
+        let msg = err.to_string();
+        assert_eq!(err.kind(), ConfigErrorKind::PasswordCommand);
+        assert!(msg.contains(&format!("{cmd:?}")), "{msg}");
+        assert!(msg.contains("exit status: 3"), "{msg}");
+        assert!(msg.ends_with(": gpg: decryption failed"), "{msg}");
+        assert!(!msg.contains("second"), "{msg}");
+        // Whatever it printed on stdout before failing may be a password: never shown.
+        assert!(!msg.contains("hunter2"), "{msg}");
+    }
+
+    #[test]
+    fn empty_output_is_an_error() {
+        for cmd in ["true", "echo", "printf '\\nlater'"] {
+            let err = PasswordSource::Command(cmd.to_owned())
+                .resolve()
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("printed no password"),
+                "{cmd}: {err}"
+            );
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! `[storage.NAME]` tables: which keys each type takes, and their conversion to
+//! [`StorageKind`].
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::error::ConfigError;
+use super::expand::expand_path;
+use super::model::{
+    CertFingerprint, Credentials, DavConfig, ImapAuth, ImapConfig, ImapEndpoint, MaildirConfig,
+    MaildirLayout, StorageKind, TlsMode, Trust, VdirConfig, WebcalConfig,
+};
+use super::raw::{Fields, Located, names};
+use super::secret::{PasswordSource, Secret};
+
+/// The storage types as written in `type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Type {
+    Imap,
+    Maildir,
+    CalDav,
+    CardDav,
+    Webcal,
+    Vdir,
+}
+
+const TYPES: &[(&str, Type)] = &[
+    ("imap", Type::Imap),
+    ("maildir", Type::Maildir),
+    ("caldav", Type::CalDav),
+    ("carddav", Type::CardDav),
+    ("webcal", Type::Webcal),
+    ("vdir", Type::Vdir),
+];
+
+/// The keys each type accepts; any other key in its table is an error.
+fn keys(ty: Type) -> &'static [&'static str] {
+    match ty {
+        Type::Imap => &[
+            "type",
+            "host",
+            "port",
+            "tls",
+            "user",
+            "password",
+            "password_cmd",
+            "ca_file",
+            "cert_fingerprint",
+            "tunnel",
+            "auth",
+            "connections",
+            "timeout",
+        ],
+        Type::Maildir => &["type", "path", "layout"],
+        Type::CalDav | Type::CardDav => &[
+            "type",
+            "url",
+            "user",
+            "password",
+            "password_cmd",
+            "ca_file",
+            "cert_fingerprint",
+            "timeout",
+        ],
+        Type::Webcal => &["type", "url", "ca_file", "cert_fingerprint", "timeout"],
+        Type::Vdir => &["type", "path", "fileext"],
+    }
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Converts the table of storage `name` (already known to be a valid name).
+pub(crate) fn build(fields: &Fields<'_, '_>) -> Result<StorageKind, ConfigError> {
+    let ty = fields
+        .choice("type", TYPES)?
+        .ok_or_else(|| fields.missing("type", &format!(" (one of: {})", names(TYPES))))?;
+    let type_name = TYPES
+        .iter()
+        .find(|(_, t)| *t == ty.value)
+        .map_or("?", |(n, _)| *n);
+    fields.only(keys(ty.value), |key| {
+        TYPES
+            .iter()
+            .any(|(_, other)| keys(*other).contains(&key))
+            .then(|| format!("key {key:?} does not apply to type {type_name:?}"))
+    })?;
+    Ok(match ty.value {
+        Type::Imap => StorageKind::Imap(imap(fields)?),
+        Type::Maildir => StorageKind::Maildir(MaildirConfig {
+            path: required_path(fields, "path")?,
+            layout: fields
+                .choice(
+                    "layout",
+                    &[
+                        ("verbatim", MaildirLayout::Verbatim),
+                        ("maildir++", MaildirLayout::MaildirPlusPlus),
+                    ],
+                )?
+                .map_or(MaildirLayout::Verbatim, |l| l.value),
+        }),
+        Type::CalDav => StorageKind::CalDav(dav(fields)?),
+        Type::CardDav => StorageKind::CardDav(dav(fields)?),
+        Type::Webcal => StorageKind::Webcal(WebcalConfig {
+            url: webcal_to_https(url(fields, &["http", "https", "webcal", "webcals"])?),
+            trust: trust(fields)?,
+            timeout: timeout(fields)?,
+        }),
+        Type::Vdir => StorageKind::Vdir(VdirConfig {
+            path: required_path(fields, "path")?,
+            fileext: fileext(fields)?,
+        }),
+    })
+}
+
+fn imap(fields: &Fields<'_, '_>) -> Result<ImapConfig, ConfigError> {
+    let host = fields.non_empty("host")?;
+    let tunnel = fields.non_empty("tunnel")?;
+    let endpoint = match (host, tunnel) {
+        (Some(host), Some(tunnel)) => {
+            let second = if host.key.start > tunnel.key.start {
+                host.key
+            } else {
+                tunnel.key
+            };
+            return Err(fields.error(second, "set either \"host\" or \"tunnel\", not both"));
+        }
+        (None, None) => {
+            return Err(fields.missing("host", " (or \"tunnel\", a command that speaks IMAP)"));
+        }
+        (None, Some(tunnel)) => {
+            // These describe a TCP connection, which a tunnel does not have.
+            for key in ["port", "tls", "ca_file", "cert_fingerprint"] {
+                if let Some(key_span) = fields.key_span(key) {
+                    return Err(fields.error(
+                        key_span,
+                        format!("key {key:?} does not apply to a \"tunnel\" connection"),
+                    ));
+                }
+            }
+            ImapEndpoint::Tunnel {
+                command: tunnel.value,
+            }
+        }
+        (Some(host), None) => {
+            let tls = fields
+                .choice(
+                    "tls",
+                    &[
+                        ("implicit", TlsMode::Implicit),
+                        ("starttls", TlsMode::StartTls),
+                        ("none", TlsMode::None),
+                    ],
+                )?
+                .map_or(TlsMode::Implicit, |t| t.value);
+            let default_port = if tls == TlsMode::Implicit { 993 } else { 143 };
+            let port = fields
+                .integer("port", 1..=65535)?
+                .and_then(|p| u16::try_from(p.value).ok())
+                .unwrap_or(default_port);
+            ImapEndpoint::Tcp {
+                host: host.value,
+                port,
+                tls,
+                trust: trust(fields)?,
+            }
+        }
+    };
+    let tunnel = matches!(endpoint, ImapEndpoint::Tunnel { .. });
+    let connections = fields
+        .integer("connections", 1..=64)?
+        .and_then(|c| usize::try_from(c.value).ok())
+        .and_then(NonZeroUsize::new)
+        .unwrap_or(NonZeroUsize::MIN);
+    Ok(ImapConfig {
+        credentials: credentials(fields, !tunnel)?,
+        auth: fields
+            .choice(
+                "auth",
+                &[
+                    ("login", ImapAuth::Login),
+                    ("plain", ImapAuth::Plain),
+                    ("cram-md5", ImapAuth::CramMd5),
+                    ("xoauth2", ImapAuth::XOAuth2),
+                    ("oauthbearer", ImapAuth::OAuthBearer),
+                ],
+            )?
+            .map(|a| a.value),
+        endpoint,
+        connections,
+        timeout: timeout(fields)?,
+    })
+}
+
+fn dav(fields: &Fields<'_, '_>) -> Result<DavConfig, ConfigError> {
+    Ok(DavConfig {
+        url: url(fields, &["http", "https"])?,
+        credentials: credentials(fields, false)?,
+        trust: trust(fields)?,
+        timeout: timeout(fields)?,
+    })
+}
+
+/// `user` with exactly one of `password` and `password_cmd`; all three may be absent unless
+/// `required`.
+fn credentials(
+    fields: &Fields<'_, '_>,
+    required: bool,
+) -> Result<Option<Credentials>, ConfigError> {
+    let user = fields.non_empty("user")?;
+    let password = fields.string("password")?;
+    let command = fields.non_empty("password_cmd")?;
+    let source = match (password, command) {
+        (Some(password), Some(command)) => {
+            let second = if password.key.start > command.key.start {
+                password.key
+            } else {
+                command.key
+            };
+            return Err(fields.error(
+                second,
+                "set either \"password\" or \"password_cmd\", not both",
+            ));
+        }
+        (Some(password), None) => Some((
+            password.key,
+            PasswordSource::Literal(Secret::new(password.value)),
+        )),
+        (None, Some(command)) => Some((command.key, PasswordSource::Command(command.value))),
+        (None, None) => None,
+    };
+    match (user, source) {
+        (Some(user), Some((_, password))) => Ok(Some(Credentials {
+            user: user.value,
+            password,
+        })),
+        (None, None) if !required => Ok(None),
+        (None, Some((key, _))) => Err(fields.error(key, "a password needs a \"user\" too")),
+        (None, None) => Err(fields.missing("user", "")),
+        (Some(user), None) => Err(fields.error(
+            user.key,
+            "\"user\" needs \"password\" or \"password_cmd\" (a command printing the password)",
+        )),
+    }
+}
+
+fn trust(fields: &Fields<'_, '_>) -> Result<Trust, ConfigError> {
+    let cert_fingerprint = match fields.string("cert_fingerprint")? {
+        Some(fp) => Some(
+            CertFingerprint::parse(&fp.value)
+                .map_err(|why| fields.error(fp.at, format!("key \"cert_fingerprint\": {why}")))?,
+        ),
+        None => None,
+    };
+    Ok(Trust {
+        ca_file: optional_path(fields, "ca_file")?,
+        cert_fingerprint,
+    })
+}
+
+fn timeout(fields: &Fields<'_, '_>) -> Result<Duration, ConfigError> {
+    Ok(fields
+        .integer("timeout", 1..=86_400)?
+        .and_then(|t| u64::try_from(t.value).ok())
+        .map_or(DEFAULT_TIMEOUT, Duration::from_secs))
+}
+
+/// A URL with one of `schemes` and a host; nothing more is checked here, the HTTP client will
+/// parse it fully.
+fn url(fields: &Fields<'_, '_>, schemes: &[&str]) -> Result<String, ConfigError> {
+    let url = fields
+        .non_empty("url")?
+        .ok_or_else(|| fields.missing("url", ""))?;
+    let ok = url.value.split_once("://").is_some_and(|(scheme, rest)| {
+        schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme))
+            && !rest.is_empty()
+            && !rest.starts_with('/')
+    }) && !url.value.chars().any(char::is_whitespace);
+    if !ok {
+        let schemes: Vec<String> = schemes.iter().map(|s| format!("{s}://")).collect();
+        return Err(fields.error(
+            url.at,
+            format!(
+                "key \"url\": {:?} is not a URL starting with {} followed by a host",
+                url.value,
+                schemes.join(" or ")
+            ),
+        ));
+    }
+    Ok(url.value)
+}
+
+/// `webcal://` is only a hint for browsers to open a calendar program; the feed is fetched
+/// over HTTPS.
+fn webcal_to_https(url: String) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest))
+            if scheme.eq_ignore_ascii_case("webcal") || scheme.eq_ignore_ascii_case("webcals") =>
+        {
+            format!("https://{rest}")
+        }
+        _ => url,
+    }
+}
+
+fn fileext(fields: &Fields<'_, '_>) -> Result<String, ConfigError> {
+    let ext = fields.string("fileext")?.ok_or_else(|| {
+        fields.missing(
+            "fileext",
+            " (\".ics\" for calendars, \".vcf\" for contacts)",
+        )
+    })?;
+    let ok = ext.value.len() > 1 && ext.value.starts_with('.') && !ext.value.contains(['/', '\0']);
+    if !ok {
+        return Err(fields.error(
+            ext.at,
+            format!(
+                "key \"fileext\": {:?} must be a dot followed by an extension, such as \".ics\"",
+                ext.value
+            ),
+        ));
+    }
+    Ok(ext.value)
+}
+
+fn required_path(fields: &Fields<'_, '_>, key: &str) -> Result<PathBuf, ConfigError> {
+    optional_path(fields, key)?.ok_or_else(|| fields.missing(key, ""))
+}
+
+fn optional_path(fields: &Fields<'_, '_>, key: &str) -> Result<Option<PathBuf>, ConfigError> {
+    fields
+        .string(key)?
+        .map(|raw| path(fields, key, raw))
+        .transpose()
+}
+
+/// Expands a path value; an unset variable is an environment problem, anything else a mistake
+/// in the file.
+pub(crate) fn path(
+    fields: &Fields<'_, '_>,
+    key: &str,
+    raw: Located<String>,
+) -> Result<PathBuf, ConfigError> {
+    let source = fields.source;
+    let base = source.path.parent().unwrap_or(source.path);
+    expand_path(&raw.value, base, source.env).map_err(|why| {
+        ConfigError::at(
+            why.kind,
+            source.path,
+            source.text,
+            raw.at,
+            format!("{}: key {key:?}: {}", fields.context, why.message),
+        )
+    })
+}
