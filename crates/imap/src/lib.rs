@@ -45,4 +45,5 @@ pub use client::{
 pub use options::{AuthMechanism, ClientOptions, TlsMode};
 pub use proto::response::{ListEntry, MailboxStatus, NamespaceEntry};
 pub use secret::Secret;
+pub use tls::fingerprint_hex;
 pub use uidset::UidRanges;

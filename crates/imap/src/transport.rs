@@ -328,10 +328,9 @@ fn decompress_all(
         consumed += (decompress.total_in() - before_in) as usize;
         let produced = decompress.total_out() - before_out;
         if matches!(status, Status::StreamEnd) {
-            return Err(Error::new(
-                ErrorKind::Peer,
-                "server ended the compressed stream",
-            ));
+            // The server finished its deflate stream (it does so when closing after BYE);
+            // whatever follows is not compressed data and is ignored, the next read sees EOF.
+            return Ok(());
         }
         if consumed == input.len() && out.len() < out.capacity() {
             return Ok(());
