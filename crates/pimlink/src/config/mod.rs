@@ -121,7 +121,13 @@ const TOP_LEVEL: &[&str] = &["general", "storage", "pair"];
 fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigError> {
     let document = DeTable::parse(text).map_err(|err| {
         let span = err.span().unwrap_or(0..0);
-        let message = format!("invalid TOML: {}", err.message().trim_end());
+        let mut message = format!("invalid TOML: {}", err.message().trim_end());
+        // toml does not say which key is doubled; its span does.
+        if message.ends_with("duplicate key")
+            && let Some(key) = text.get(span.clone()).filter(|k| !k.is_empty())
+        {
+            message.push_str(&format!(" {key:?}"));
+        }
         ConfigError::at(ConfigErrorKind::Syntax, path, text, span, message)
     })?;
     let source = Source { path, text, env };
@@ -138,17 +144,14 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
                 ),
             ));
         }
-        let fields = Fields::new(&source, key.value.to_owned(), key.key, value)?;
+        let fields = Fields::new(&source, format!("[{}]", key.value), key.key, value)?;
         tables.insert(key.value, fields);
     }
 
     let state_dir = match tables.get("general") {
         Some(general) => {
             general.only(&["state_dir"], |_| None)?;
-            match general.string("state_dir")? {
-                Some(raw) => Some(storage::path(general, "state_dir", raw)?),
-                None => None,
-            }
+            general.path("state_dir")?
         }
         None => None,
     };

@@ -82,6 +82,15 @@ impl StorageKind {
         }
     }
 
+    /// The local directory the storage keeps its items in, if it is a local storage.
+    pub fn local_path(&self) -> Option<&std::path::Path> {
+        match self {
+            StorageKind::Maildir(m) => Some(&m.path),
+            StorageKind::Vdir(v) => Some(&v.path),
+            _ => None,
+        }
+    }
+
     /// False for storages that can only be read (webcal feeds).
     pub fn is_writable(&self) -> bool {
         !matches!(self, StorageKind::Webcal(_))

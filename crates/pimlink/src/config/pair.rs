@@ -74,6 +74,20 @@ pub(crate) fn build(
             ),
         ));
     }
+    // Two names for one directory would make the pair sync a tree with itself.
+    if let (Some(path_a), Some(path_b)) = (kind_a.local_path(), kind_b.local_path())
+        && path_a == path_b
+    {
+        return Err(fields.error(
+            b.key,
+            format!(
+                "storages {:?} and {:?} are the same directory {}",
+                a.value.name,
+                b.value.name,
+                path_a.display()
+            ),
+        ));
+    }
     let direction = fields.choice("direction", DIRECTIONS)?;
     let direction_value = direction.as_ref().map_or(Direction::Both, |d| d.value);
     // A read-only side can only be the source of a one-way pair; say so now rather than fail

@@ -6,13 +6,13 @@
 //! that are valid *for this storage's type*, and the line of any key a later check rejects.
 
 use std::ops::{Range, RangeInclusive};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, ConfigErrorKind};
-use super::expand::Env;
+use super::expand::{Env, expand_path};
 
 /// The file being read: its name and text (for positions) and the environment (for paths).
 pub(crate) struct Source<'a> {
@@ -179,6 +179,27 @@ impl<'a, 'i> Fields<'a, 'i> {
             return Err(self.error(v.at.clone(), format!("key {key:?} must not be empty")));
         }
         Ok(value)
+    }
+
+    /// A path value, expanded as the `expand` module describes. An unset variable is an
+    /// environment problem, anything else a mistake in the file.
+    pub fn path(&self, key: &str) -> Result<Option<PathBuf>, ConfigError> {
+        let Some(raw) = self.string(key)? else {
+            return Ok(None);
+        };
+        let source = self.source;
+        let base = source.path.parent().unwrap_or(source.path);
+        expand_path(&raw.value, base, source.env)
+            .map(Some)
+            .map_err(|why| {
+                ConfigError::at(
+                    why.kind,
+                    source.path,
+                    source.text,
+                    raw.at,
+                    format!("{}: key {key:?}: {}", self.context, why.message),
+                )
+            })
     }
 
     /// An integer value within `range`.

@@ -6,12 +6,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::ConfigError;
-use super::expand::expand_path;
 use super::model::{
     CertFingerprint, Credentials, DavConfig, ImapAuth, ImapConfig, ImapEndpoint, MaildirConfig,
     MaildirLayout, StorageKind, TlsMode, Trust, VdirConfig, WebcalConfig,
 };
-use super::raw::{Fields, Located, names};
+use super::raw::{Fields, names};
 use super::secret::{PasswordSource, Secret};
 
 /// The storage types as written in `type`.
@@ -253,7 +252,7 @@ fn trust(fields: &Fields<'_, '_>) -> Result<Trust, ConfigError> {
         None => None,
     };
     Ok(Trust {
-        ca_file: optional_path(fields, "ca_file")?,
+        ca_file: fields.path("ca_file")?,
         cert_fingerprint,
     })
 }
@@ -324,32 +323,5 @@ fn fileext(fields: &Fields<'_, '_>) -> Result<String, ConfigError> {
 }
 
 fn required_path(fields: &Fields<'_, '_>, key: &str) -> Result<PathBuf, ConfigError> {
-    optional_path(fields, key)?.ok_or_else(|| fields.missing(key, ""))
-}
-
-fn optional_path(fields: &Fields<'_, '_>, key: &str) -> Result<Option<PathBuf>, ConfigError> {
-    fields
-        .string(key)?
-        .map(|raw| path(fields, key, raw))
-        .transpose()
-}
-
-/// Expands a path value; an unset variable is an environment problem, anything else a mistake
-/// in the file.
-pub(crate) fn path(
-    fields: &Fields<'_, '_>,
-    key: &str,
-    raw: Located<String>,
-) -> Result<PathBuf, ConfigError> {
-    let source = fields.source;
-    let base = source.path.parent().unwrap_or(source.path);
-    expand_path(&raw.value, base, source.env).map_err(|why| {
-        ConfigError::at(
-            why.kind,
-            source.path,
-            source.text,
-            raw.at,
-            format!("{}: key {key:?}: {}", fields.context, why.message),
-        )
-    })
+    fields.path(key)?.ok_or_else(|| fields.missing(key, ""))
 }

@@ -313,7 +313,7 @@ fn syntax_errors_have_positions() {
     let err = fails(
         "[storage.a]\ntype = \"imap\"\ntype = \"maildir\"\n",
         3,
-        &["invalid TOML", "duplicate key"],
+        &["invalid TOML", "duplicate key \"type\""],
     );
     assert_eq!(err.kind(), ConfigErrorKind::Syntax);
     fails("[general]\nstate_dir = \n", 2, &["invalid TOML"]);
@@ -341,7 +341,7 @@ fn unknown_keys_are_errors_with_the_expected_keys() {
     fails(
         "[general]\nstatedir = \"/x\"\n",
         2,
-        &["general", "unknown key \"statedir\"", "state_dir"],
+        &["[general]: unknown key \"statedir\"", "state_dir"],
     );
     fails(
         "[storages.x]\ntype = \"imap\"\n",
@@ -399,7 +399,7 @@ fn storage_type_errors() {
     fails(
         "storage = 1\n",
         1,
-        &["storage must be a table, found integer"],
+        &["[storage] must be a table, found integer"],
     );
     fails(
         "[storage]\ntype = \"imap\"\n",
@@ -643,6 +643,17 @@ fn pair_errors_point_at_the_key() {
         "[pair.p]\na = \"x\"\nb = \"y\"\n",
         2,
         &["no storage is defined"],
+    );
+}
+
+#[test]
+fn pairs_cannot_join_a_directory_with_itself() {
+    let text = "[storage.x]\ntype = \"maildir\"\npath = \"/m\"\n[storage.y]\ntype = \"maildir\"\n\
+                path = \"/m/\"\n[pair.p]\na = \"x\"\nb = \"y\"\n";
+    fails(
+        text,
+        line_of(text, "b = "),
+        &["pair \"p\"", "the same directory /m"],
     );
 }
 
