@@ -1,0 +1,147 @@
+//! The command line, defined once: `--help` and the man page are generated from these
+//! definitions.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// Exit statuses, documented in `--help` so that scripts can rely on them.
+pub mod exit {
+    /// Everything was done.
+    pub const OK: u8 = 0;
+    /// Some items or collections failed; the rest was synced. Running again may help.
+    pub const PARTIAL: u8 = 1;
+    /// The command line or the configuration is wrong; nothing was done.
+    pub const USAGE: u8 = 2;
+    /// A storage or the state store could not be opened or reached.
+    pub const UNAVAILABLE: u8 = 3;
+    /// Another pimlink is working on the same pair.
+    pub const BUSY: u8 = 4;
+    /// A safety check refused to apply changes (for example a side that suddenly looks empty).
+    pub const REFUSED: u8 = 5;
+}
+
+const AFTER_HELP: &str = "\
+Exit status:
+  0  everything was done
+  1  some items or collections failed; the rest was synced (running again may help)
+  2  usage or configuration error; nothing was done
+  3  a storage or the state store could not be opened or reached
+  4  a pair is busy: another pimlink is syncing it
+  5  a safety check refused changes (e.g. a side that suddenly looks empty); nothing was deleted
+When several apply, the highest number is returned.
+
+Configuration: $XDG_CONFIG_HOME/pimlink/config.toml (default ~/.config/pimlink/config.toml).
+See pimlink(1) and docs/config.example.toml.";
+
+/// Keeps mail, calendars and contacts in sync between servers and local files.
+#[derive(Debug, Parser)]
+#[command(name = "pimlink", version, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file to read instead of the default.
+    #[arg(short, long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Say more (-v: every change, -vv: debugging, -vvv: protocol traces without secrets).
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Synchronise pairs (all pairs if none is named).
+    #[command(
+        after_help = "Examples:\n  pimlink sync\n  pimlink sync work\n  pimlink sync work/INBOX --dry-run"
+    )]
+    Sync(SyncArgs),
+    /// Validate the configuration and check that every storage of the named pairs can be reached.
+    Check(PairsArg),
+    /// List the collections on both sides of each pair and how they are matched.
+    List(PairsArg),
+    /// Print the version.
+    Version,
+}
+
+/// Arguments of `sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Pairs to sync, optionally narrowed to one collection (`PAIR/COLLECTION`, e.g.
+    /// `work/Lists/rust`). Default: every pair.
+    #[arg(value_name = "PAIR[/COLLECTION]")]
+    pub targets: Vec<String>,
+
+    /// Show exactly what would be done, and do nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Apply deletions even where a side that had items now looks empty (overrides
+    /// `on_empty = "refuse"` for this run).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// A list of pair names.
+#[derive(Debug, Args)]
+pub struct PairsArg {
+    /// Pair names. Default: every pair.
+    #[arg(value_name = "PAIR")]
+    pub pairs: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// docs/pimlink.1 is generated from this definition; this test keeps it current. Run with
+    /// `PIMLINK_UPDATE_DOCS=1` to rewrite it after changing a flag.
+    #[test]
+    fn man_page_is_current() {
+        let mut page = Vec::new();
+        let command = Cli::command();
+        clap_mangen::Man::new(command.clone())
+            .render(&mut page)
+            .unwrap();
+        for sub in command.get_subcommands() {
+            clap_mangen::Man::new(sub.clone())
+                .title(format!("pimlink-{}", sub.get_name()))
+                .render(&mut page)
+                .unwrap();
+        }
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/pimlink.1");
+        if std::env::var_os("PIMLINK_UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &page).unwrap();
+        }
+        let committed = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            committed == page,
+            "docs/pimlink.1 is stale: run PIMLINK_UPDATE_DOCS=1 cargo test -p pimlink man_page"
+        );
+    }
+
+    #[test]
+    fn help_documents_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        for line in [
+            "0  everything was done",
+            "4  a pair is busy",
+            "5  a safety check",
+        ] {
+            assert!(help.contains(line), "{line} missing from:\n{help}");
+        }
+    }
+}

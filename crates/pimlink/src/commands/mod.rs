@@ -1,0 +1,50 @@
+//! One module per command.
+
+pub mod check;
+pub mod list;
+pub mod sync;
+
+use anyhow::Result;
+
+use crate::config::{Config, PairConfig};
+use crate::failure::UsageError;
+
+/// The pairs named on the command line, or every pair when none is named.
+pub fn select_pairs<'c>(config: &'c Config, names: &[String]) -> Result<Vec<&'c PairConfig>> {
+    if names.is_empty() {
+        if config.pairs.is_empty() {
+            return Err(UsageError(format!(
+                "{}: no [pair.NAME] is configured",
+                config.path.display()
+            ))
+            .into());
+        }
+        return Ok(config.pairs.values().collect());
+    }
+    names
+        .iter()
+        .map(|name| {
+            config.pairs.get(name).ok_or_else(|| {
+                let known: Vec<&str> = config.pairs.keys().map(String::as_str).collect();
+                UsageError(format!(
+                    "no pair named {name:?} in {} (configured: {})",
+                    config.path.display(),
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
+                .into()
+            })
+        })
+        .collect()
+}
+
+/// A runtime for one command: pimlink drives its storages from one thread, so a
+/// current-thread runtime is all it needs.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}

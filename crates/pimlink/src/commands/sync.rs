@@ -1,0 +1,121 @@
+//! `pimlink sync`.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use pimlink_core::exec::{Pair, RunOptions};
+use pimlink_core::policy::OnEmpty;
+use pimlink_core::status::StatusStore;
+
+use crate::cli::{SyncArgs, exit};
+use crate::config::{Config, PairConfig};
+use crate::failure::{UsageError, exit_code};
+use crate::output::{Output, PairObserver};
+use crate::storages;
+
+/// Runs `sync` and returns the exit status.
+pub fn run(config: &Config, args: &SyncArgs, output: &Output) -> u8 {
+    let targets = match parse_targets(config, &args.targets) {
+        Ok(targets) => targets,
+        Err(error) => {
+            output.error(&error);
+            return exit_code(&error);
+        }
+    };
+    let mut code = exit::OK;
+    for (pair, only) in targets {
+        let result = sync_pair(config, pair, only.as_deref(), args, output);
+        let pair_code = match result {
+            Ok(code) => code,
+            Err(error) => {
+                let error = error.context(format!("pair {}", pair.name));
+                output.error(&error);
+                exit_code(&error)
+            }
+        };
+        code = code.max(pair_code);
+    }
+    code
+}
+
+/// `PAIR` or `PAIR/COLLECTION` arguments, grouped by pair; `None` means every collection.
+fn parse_targets<'c>(
+    config: &'c Config,
+    targets: &[String],
+) -> Result<Vec<(&'c PairConfig, Option<Vec<String>>)>> {
+    let mut by_pair: BTreeMap<String, Option<Vec<String>>> = BTreeMap::new();
+    for target in targets {
+        let (pair, collection) = match target.split_once('/') {
+            Some((pair, collection)) if !collection.is_empty() => {
+                (pair.to_owned(), Some(collection.to_owned()))
+            }
+            Some(_) => {
+                return Err(UsageError(format!("{target:?}: no collection after '/'")).into());
+            }
+            None => (target.clone(), None),
+        };
+        let entry = by_pair.entry(pair).or_insert_with(|| Some(Vec::new()));
+        match (entry.as_mut(), collection) {
+            (Some(list), Some(collection)) => list.push(collection),
+            // A bare pair name means all of it, whatever else was named.
+            (_, None) => *entry = None,
+            (None, Some(_)) => {}
+        }
+    }
+    let names: Vec<String> = by_pair.keys().cloned().collect();
+    let pairs = super::select_pairs(config, &names)?;
+    if targets.is_empty() {
+        return Ok(pairs.into_iter().map(|pair| (pair, None)).collect());
+    }
+    Ok(pairs
+        .into_iter()
+        .map(|pair| {
+            let only = by_pair.get(&pair.name).cloned().flatten();
+            (pair, only)
+        })
+        .collect())
+}
+
+fn sync_pair(
+    config: &Config,
+    pair: &PairConfig,
+    only: Option<&[String]>,
+    args: &SyncArgs,
+    output: &Output,
+) -> Result<u8> {
+    let mut a = storages::open_mail(config, &pair.a)?;
+    let mut b = storages::open_mail(config, &pair.b)?;
+    let mut status = StatusStore::open(&config.state_dir, &pair.name)
+        .with_context(|| format!("opening the status of pair {}", pair.name))?;
+    let mut policy = pair.policy();
+    if args.force {
+        policy.on_empty = OnEmpty::Sync;
+    }
+    let mut observer = PairObserver::new(output, &pair.name, args.dry_run);
+    let options = RunOptions {
+        dry_run: args.dry_run,
+    };
+    let selected = |name: &pimlink_core::CollectionName| {
+        pair.collections.matches(name.as_str())
+            && only.is_none_or(|only| only.iter().any(|c| c == name.as_str()))
+    };
+    let report = super::runtime()?.block_on(async {
+        Pair {
+            a: &mut a,
+            b: &mut b,
+            status: &mut status,
+            policy,
+        }
+        .sync(selected, options, &mut observer)
+        .await
+    })?;
+    observer.finish(&report);
+    let mut code = exit::OK;
+    if report.has_errors() {
+        code = exit::PARTIAL;
+    }
+    if report.has_refusals() {
+        code = exit::REFUSED;
+    }
+    Ok(code)
+}

@@ -1,0 +1,162 @@
+//! What the user sees: summaries on stdout, errors on stderr, every planned action in a dry
+//! run or with `-v`.
+
+use std::fmt::Write as _;
+
+use pimlink_core::exec::{CollectionReport, Observer, PairReport};
+use pimlink_core::plan::{CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts};
+
+/// Verbosity, resolved from `-v` and `-q`.
+#[derive(Clone, Copy, Debug)]
+pub struct Output {
+    verbose: u8,
+    quiet: bool,
+}
+
+impl Output {
+    /// From the command-line flags.
+    pub fn new(verbose: u8, quiet: bool) -> Self {
+        Self { verbose, quiet }
+    }
+
+    /// A result line (suppressed by `-q`).
+    pub fn info(&self, line: impl AsRef<str>) {
+        if !self.quiet {
+            println!("{}", line.as_ref());
+        }
+    }
+
+    /// An error with its chain of causes, on stderr.
+    pub fn error(&self, error: &anyhow::Error) {
+        eprintln!("pimlink: error: {error:#}");
+    }
+}
+
+/// Prints one pair's progress.
+pub struct PairObserver<'o> {
+    output: &'o Output,
+    pair: String,
+    dry_run: bool,
+}
+
+impl<'o> PairObserver<'o> {
+    /// For pair `pair`.
+    pub fn new(output: &'o Output, pair: &str, dry_run: bool) -> Self {
+        Self {
+            output,
+            pair: pair.to_owned(),
+            dry_run,
+        }
+    }
+
+    /// Prints the per-collection summaries and the pair's totals.
+    pub fn finish(&self, report: &PairReport) {
+        let mut total = PlanCounts::default();
+        let mut errors = 0;
+        for collection in &report.collections {
+            self.collection_summary(collection);
+            add(&mut total, &collection.done);
+            errors += collection.errors.len();
+        }
+        let verb = if self.dry_run {
+            "would change"
+        } else {
+            "changed"
+        };
+        let mut line = format!(
+            "{}: {} collections, {verb}: {}",
+            self.pair,
+            report.collections.len(),
+            describe_counts(&total)
+        );
+        if errors > 0 {
+            let _ = write!(line, ", {errors} errors");
+        }
+        if report.has_refusals() {
+            line.push_str(", some changes refused (see above)");
+        }
+        self.output.info(line);
+    }
+
+    fn collection_summary(&self, collection: &CollectionReport) {
+        let name = &collection.plan.name_a;
+        for error in &collection.errors {
+            eprintln!("pimlink: {}: {error}", self.pair);
+        }
+        if let Some(refusal) = &collection.refused {
+            eprintln!("pimlink: {}: collection {name}: {refusal}", self.pair);
+        }
+        if let CollectionStep::Skip(why) = &collection.plan.step {
+            if self.output.verbose > 0 || self.dry_run {
+                self.output
+                    .info(format!("{}: {name}: skipped ({why})", self.pair));
+            }
+            return;
+        }
+        let counts = &collection.done;
+        if *counts != PlanCounts::default() || self.output.verbose > 0 {
+            self.output.info(format!(
+                "{}: {name}: {}",
+                self.pair,
+                describe_counts(counts)
+            ));
+        }
+    }
+}
+
+impl Observer for PairObserver<'_> {
+    fn collection_planned(&mut self, plan: &CollectionPlan) {
+        if self.dry_run && !matches!(plan.step, CollectionStep::Sync) {
+            self.output.info(format!("{}: {plan}", self.pair));
+        }
+    }
+
+    fn items_planned(&mut self, collection: &CollectionPlan, plan: &ItemPlan) {
+        if !self.dry_run || plan.refused.is_some() {
+            return;
+        }
+        for action in &plan.actions {
+            self.output
+                .info(format!("{}: {}: {action}", self.pair, collection.name_a));
+        }
+    }
+
+    fn action_done(&mut self, collection: &CollectionPlan, action: &ItemAction) {
+        if self.output.verbose > 0 && !self.output.quiet {
+            println!("{}: {}: {action}", self.pair, collection.name_a);
+        }
+    }
+}
+
+fn add(total: &mut PlanCounts, counts: &PlanCounts) {
+    total.copies.a += counts.copies.a;
+    total.copies.b += counts.copies.b;
+    total.flags += counts.flags;
+    total.deletions.a += counts.deletions.a;
+    total.deletions.b += counts.deletions.b;
+}
+
+/// `"3 copied a->b, 1 copied b->a, 2 flag changes, 1 deleted on b"` or `"nothing"`.
+pub fn describe_counts(counts: &PlanCounts) -> String {
+    let mut parts = Vec::new();
+    if counts.copies.a > 0 {
+        parts.push(format!("{} copied a->b", counts.copies.a));
+    }
+    if counts.copies.b > 0 {
+        parts.push(format!("{} copied b->a", counts.copies.b));
+    }
+    if counts.flags > 0 {
+        parts.push(format!("{} flag changes", counts.flags));
+    }
+    if counts.deletions.a > 0 {
+        parts.push(format!("{} deleted on a", counts.deletions.a));
+    }
+    if counts.deletions.b > 0 {
+        parts.push(format!("{} deleted on b", counts.deletions.b));
+    }
+    if parts.is_empty() {
+        "nothing".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}

@@ -1,0 +1,109 @@
+//! Opens the storages a pair names and resolves the pair's policy: the bridge between the
+//! configuration and the engine.
+
+use anyhow::{Result, bail};
+use pimlink_core::item::{ItemData, ItemEntry, NewItem};
+use pimlink_core::{CollectionInfo, CollectionName, Flags, ItemKey, MailStore};
+use pimlink_maildir::Maildir;
+
+use crate::config::{self, Config, StorageKind};
+
+/// A mail storage of any supported type, so that one engine instance serves every combination.
+pub enum MailSide {
+    /// A local Maildir tree.
+    Maildir(Maildir),
+}
+
+/// Opens storage `name` as a mail storage.
+pub fn open_mail(config: &Config, name: &str) -> Result<MailSide> {
+    let Some(storage) = config.storages.get(name) else {
+        bail!("storage {name:?} is not configured");
+    };
+    match &storage.kind {
+        StorageKind::Maildir(maildir) => {
+            let layout = match maildir.layout {
+                config::MaildirLayout::Verbatim => pimlink_maildir::Layout::Verbatim,
+                config::MaildirLayout::MaildirPlusPlus => pimlink_maildir::Layout::MaildirPlusPlus,
+            };
+            Ok(MailSide::Maildir(Maildir::open(
+                maildir.path.clone(),
+                layout,
+            )?))
+        }
+        other => bail!(
+            "storage {name:?}: type {} cannot be synced by this version of pimlink yet",
+            other.type_name()
+        ),
+    }
+}
+
+/// Forwards each `MailStore` method to the storage inside.
+macro_rules! dispatch {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            MailSide::Maildir($store) => $call,
+        }
+    };
+}
+
+impl MailStore for MailSide {
+    fn describe(&self) -> String {
+        dispatch!(self, s => s.describe())
+    }
+
+    async fn list_collections(&mut self) -> pimlink_core::Result<Vec<CollectionInfo>> {
+        dispatch!(self, s => s.list_collections().await)
+    }
+
+    async fn create_collection(&mut self, name: &CollectionName) -> pimlink_core::Result<()> {
+        dispatch!(self, s => s.create_collection(name).await)
+    }
+
+    async fn list_items(
+        &mut self,
+        collection: &CollectionName,
+    ) -> pimlink_core::Result<Vec<ItemEntry>> {
+        dispatch!(self, s => s.list_items(collection).await)
+    }
+
+    fn reserve_key(&mut self) -> Option<ItemKey> {
+        dispatch!(self, s => s.reserve_key())
+    }
+
+    async fn read(
+        &mut self,
+        collection: &CollectionName,
+        key: &ItemKey,
+    ) -> pimlink_core::Result<ItemData> {
+        dispatch!(self, s => s.read(collection, key).await)
+    }
+
+    async fn deliver(
+        &mut self,
+        collection: &CollectionName,
+        item: NewItem<'_>,
+    ) -> pimlink_core::Result<ItemKey> {
+        dispatch!(self, s => s.deliver(collection, item).await)
+    }
+
+    async fn set_flags(
+        &mut self,
+        collection: &CollectionName,
+        key: &ItemKey,
+        flags: &Flags,
+    ) -> pimlink_core::Result<()> {
+        dispatch!(self, s => s.set_flags(collection, key, flags).await)
+    }
+
+    async fn delete(
+        &mut self,
+        collection: &CollectionName,
+        key: &ItemKey,
+    ) -> pimlink_core::Result<()> {
+        dispatch!(self, s => s.delete(collection, key).await)
+    }
+
+    async fn flush(&mut self) -> pimlink_core::Result<()> {
+        dispatch!(self, s => s.flush().await)
+    }
+}

@@ -1,0 +1,197 @@
+//! Helpers for end-to-end tests of the `pimlink` binary on Maildir trees.
+//!
+//! The trees are written and read here directly, not through pimlink-maildir, so that the tests
+//! check the files a mail reader would see.
+
+#![allow(dead_code)] // Each test file uses a different subset.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary world: two Maildir roots, a state dir and a config.
+pub struct World {
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    /// Two verbatim Maildir trees `a` and `b` paired as `p`, with `extra` appended to the pair.
+    pub fn new(extra_pair_keys: &str) -> World {
+        Self::with_layouts("verbatim", "verbatim", extra_pair_keys)
+    }
+
+    /// Like `new`, with the layouts of both sides.
+    pub fn with_layouts(layout_a: &str, layout_b: &str, extra_pair_keys: &str) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("a")).unwrap();
+        fs::create_dir_all(root.join("b")).unwrap();
+        let config = format!(
+            "[general]\nstate_dir = \"{state}\"\n\n\
+             [storage.a]\ntype = \"maildir\"\npath = \"{a}\"\nlayout = \"{layout_a}\"\n\n\
+             [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\nlayout = \"{layout_b}\"\n\n\
+             [pair.p]\na = \"a\"\nb = \"b\"\n{extra_pair_keys}\n",
+            state = root.join("state").display(),
+            a = root.join("a").display(),
+            b = root.join("b").display(),
+        );
+        fs::write(root.join("config.toml"), config).unwrap();
+        World { dir }
+    }
+
+    pub fn root(&self, side: &str) -> PathBuf {
+        self.dir.path().join(side)
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// A command running pimlink with this world's config.
+    pub fn pimlink(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pimlink"));
+        command.arg("-c").arg(self.config()).args(args);
+        command
+    }
+
+    /// Runs pimlink to completion.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run(self.pimlink(args).output().unwrap())
+    }
+
+    /// Runs `sync` and insists that it succeeds.
+    pub fn sync_ok(&self) -> Run {
+        let run = self.run(&["sync"]);
+        assert_eq!(run.code(), 0, "sync failed:\n{run}");
+        run
+    }
+
+    /// Delivers a message with `id` into `folder` (a path under the side's root, e.g. `INBOX`).
+    pub fn deliver(&self, side: &str, folder: &str, id: &str, flags: &str) {
+        deliver(&self.root(side).join(folder), id, flags);
+    }
+
+    /// Every message of a side: folder -> Message-ID -> list of flag strings (one entry per
+    /// copy, so duplicates show).
+    pub fn messages(&self, side: &str) -> Tree {
+        read_tree(&self.root(side))
+    }
+}
+
+/// The result of a run.
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        )
+    }
+}
+
+/// folder (relative path of the maildir) -> Message-ID -> flags of each copy.
+pub type Tree = BTreeMap<String, BTreeMap<String, Vec<String>>>;
+
+/// Writes one message as a delivery agent would (new/ without flags, cur/ with).
+pub fn deliver(maildir: &Path, id: &str, flags: &str) {
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    let body = format!(
+        "From: test@example.org\r\nSubject: message {id}\r\nMessage-ID: <{id}@test>\r\n\r\nbody of {id}\r\n"
+    );
+    let path = if flags.is_empty() {
+        maildir.join("new").join(format!("u-{id}"))
+    } else {
+        maildir.join("cur").join(format!("u-{id}:2,{flags}"))
+    };
+    fs::write(path, body).unwrap();
+}
+
+/// Reads every maildir below `root` (any directory with a `cur` subdirectory).
+pub fn read_tree(root: &Path) -> Tree {
+    let mut tree = Tree::new();
+    visit(root, root, &mut tree);
+    tree
+}
+
+fn visit(root: &Path, dir: &Path, tree: &mut Tree) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    if dir.join("cur").is_dir() {
+        let folder = dir
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let messages = tree.entry(folder).or_default();
+        for sub in ["cur", "new"] {
+            for file in fs::read_dir(dir.join(sub)).unwrap() {
+                let file = file.unwrap();
+                let name = file.file_name().to_string_lossy().into_owned();
+                let flags = name
+                    .split_once(":2,")
+                    .map(|(_, f)| f.to_owned())
+                    .unwrap_or_default();
+                let text = fs::read_to_string(file.path()).unwrap();
+                let id = message_id(&text).unwrap_or_else(|| panic!("no Message-ID in {name}"));
+                messages.entry(id).or_default().push(flags);
+            }
+        }
+    }
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() && !["cur", "new", "tmp"].contains(&name.to_string_lossy().as_ref()) {
+            visit(root, &path, tree);
+        }
+    }
+}
+
+fn message_id(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("Message-ID: <"))
+        .and_then(|rest| rest.split_once('@'))
+        .map(|(id, _)| id.to_owned())
+}
+
+/// Asserts that every message appears exactly once per side and both sides agree.
+pub fn assert_converged(world: &World) -> Tree {
+    let a = world.messages("a");
+    let b = world.messages("b");
+    for (side, tree) in [("a", &a), ("b", &b)] {
+        for (folder, messages) in tree {
+            for (id, copies) in messages {
+                assert_eq!(
+                    copies.len(),
+                    1,
+                    "side {side} folder {folder}: {id} has copies {copies:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(a, b, "sides differ");
+    a
+}

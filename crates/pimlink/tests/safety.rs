@@ -1,0 +1,75 @@
+//! The busy-pair lock and hostile folder names.
+
+mod common;
+
+use std::fs;
+
+use common::World;
+use pimlink_core::status::StatusStore;
+
+#[test]
+fn second_pimlink_on_a_busy_pair_is_refused_with_the_owner_pid() {
+    let world = World::new("");
+    world.deliver("a", "INBOX", "m1", "");
+    let held = StatusStore::open(&world.state_dir(), "p").unwrap();
+    let run = world.run(&["sync"]);
+    assert_eq!(run.code(), 4, "{run}");
+    assert!(
+        run.stderr()
+            .contains(&format!("pair p is busy (pid {})", std::process::id())),
+        "{run}"
+    );
+    assert!(!world.root("b").join("INBOX").exists(), "nothing synced");
+    drop(held);
+    world.sync_ok();
+    assert!(world.root("b").join("INBOX").exists());
+}
+
+#[test]
+fn hostile_folder_names_never_escape_the_root() {
+    let world = World::with_layouts("verbatim", "maildir++", "");
+    // Legitimate odd names.
+    world.deliver("a", "with space", "s1", "");
+    world.deliver("a", "日本語", "u1", "");
+    world.deliver("a", "-rf", "r1", "");
+    // A name maildir++ cannot hold (a '.' inside a level).
+    world.deliver("a", "v1.2", "dot", "");
+    // A symlink out of the root, dressed as a folder.
+    let outside = tempfile::tempdir().unwrap();
+    common::deliver(&outside.path().join("secret"), "secret", "");
+    std::os::unix::fs::symlink(outside.path().join("secret"), world.root("a").join("link"))
+        .unwrap();
+
+    let run = world.run(&["sync"]);
+    // The folder that cannot be created on b fails alone; the rest syncs.
+    assert_eq!(run.code(), 1, "{run}");
+    assert!(run.stderr().contains("v1.2"), "{run}");
+    let b = world.messages("b");
+    assert!(b.contains_key(".with space"), "{b:?}");
+    assert!(b.contains_key(".日本語"), "{b:?}");
+    assert!(b.contains_key(".-rf"), "{b:?}");
+    // Nothing was written outside either root, and the symlinked folder was not copied.
+    assert!(!b.keys().any(|k| k.contains("link")), "{b:?}");
+    let outside_files: Vec<_> = walk(outside.path());
+    assert_eq!(outside_files.len(), 1, "{outside_files:?}");
+    let parent_entries: Vec<String> = fs::read_dir(world.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut parent_entries = parent_entries;
+    parent_entries.sort();
+    assert_eq!(parent_entries, ["a", "b", "config.toml", "state"]);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -1,0 +1,183 @@
+//! End-to-end: Maildir <-> Maildir through the `pimlink` binary.
+
+mod common;
+
+use common::{World, assert_converged};
+use std::fs;
+
+#[test]
+fn changes_on_both_sides_converge_and_a_second_run_does_nothing() {
+    let world = World::new("");
+    for i in 0..5 {
+        world.deliver("a", "INBOX", &format!("a{i}"), "S");
+    }
+    world.deliver("a", "Lists/rust", "list1", "");
+    world.deliver("b", "INBOX", "b0", "");
+    world.deliver("b", "Entwürfe", "draft", "D");
+    let first = world.sync_ok();
+    let tree = assert_converged(&world);
+    assert_eq!(tree["INBOX"].len(), 6);
+    assert_eq!(tree["Lists/rust"]["list1"], [""]);
+    assert_eq!(tree["Entwürfe"]["draft"], ["D"]);
+    assert!(first.stdout().contains("copied"), "{first}");
+
+    // Changes on both sides: flags on each (one flag each on the same message), a deletion on
+    // each side, a new message on each side.
+    let a_inbox = world.root("a").join("INBOX");
+    let b_inbox = world.root("b").join("INBOX");
+    rename_flags(&a_inbox, "a1", "FS");
+    let b_copy_of_a1 = find_file(&b_inbox, "a1");
+    let renamed = b_copy_of_a1.with_file_name(format!(
+        "{}RS",
+        b_copy_of_a1
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches('S')
+    ));
+    fs::rename(&b_copy_of_a1, &renamed).unwrap();
+    fs::remove_file(find_file(&a_inbox, "a2")).unwrap();
+    fs::remove_file(find_file(&b_inbox, "a3")).unwrap();
+    world.deliver("a", "INBOX", "new-on-a", "");
+    world.deliver("b", "INBOX", "new-on-b", "F");
+
+    world.sync_ok();
+    let tree = assert_converged(&world);
+    let inbox = &tree["INBOX"];
+    assert_eq!(inbox["a1"], ["FRS"], "per-flag merge keeps both changes");
+    assert!(
+        !inbox.contains_key("a2") && !inbox.contains_key("a3"),
+        "{inbox:?}"
+    );
+    assert_eq!(inbox["new-on-a"], [""]);
+    assert_eq!(inbox["new-on-b"], ["F"]);
+
+    // Idempotent: the next run changes nothing.
+    let before = (world.messages("a"), world.messages("b"));
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+    assert_eq!((world.messages("a"), world.messages("b")), before);
+}
+
+#[test]
+fn dry_run_lists_every_action_and_changes_nothing() {
+    let world = World::new("");
+    world.deliver("a", "INBOX", "m1", "S");
+    world.deliver("b", "Other", "m2", "");
+    let before = (world.messages("a"), world.messages("b"));
+    let run = world.run(&["sync", "--dry-run"]);
+    assert_eq!(run.code(), 0, "{run}");
+    let out = run.stdout();
+    assert!(out.contains("collection INBOX: create on b"), "{out}");
+    assert!(out.contains("collection Other: create on a"), "{out}");
+    assert!(out.contains("INBOX: copy a->b u-m1 [S]"), "{out}");
+    assert!(out.contains("Other: copy b->a u-m2 [-]"), "{out}");
+    assert!(
+        out.contains("would change: 1 copied a->b, 1 copied b->a"),
+        "{out}"
+    );
+    assert_eq!((world.messages("a"), world.messages("b")), before);
+    assert!(!world.root("b").join("INBOX").exists());
+}
+
+#[test]
+fn emptied_side_is_refused_until_forced() {
+    let world = World::new("");
+    for i in 0..4 {
+        world.deliver("a", "INBOX", &format!("m{i}"), "");
+    }
+    world.sync_ok();
+    // The local tree's INBOX is wiped (a bad script, a failed mount).
+    fs::remove_dir_all(world.root("b").join("INBOX")).unwrap();
+    let run = world.run(&["sync"]);
+    assert_eq!(run.code(), 5, "{run}");
+    assert!(
+        run.stderr().contains("side b is empty although 4 items"),
+        "{run}"
+    );
+    assert_eq!(
+        world.messages("a")["INBOX"].len(),
+        4,
+        "nothing deleted on a"
+    );
+
+    // The user meant it.
+    let run = world.run(&["sync", "--force", "p/INBOX"]);
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(world.messages("a")["INBOX"].is_empty());
+}
+
+#[test]
+fn one_way_pair_mirrors_without_pushing_back() {
+    let world = World::new("direction = \"a-to-b\"\n");
+    world.deliver("a", "INBOX", "m1", "");
+    world.deliver("b", "INBOX", "local-only", "");
+    world.sync_ok();
+    assert!(world.messages("b")["INBOX"].contains_key("m1"));
+    assert!(!world.messages("a")["INBOX"].contains_key("local-only"));
+    // A flag set on b does not reach a, and is not undone on b.
+    rename_flags(&world.root("b").join("INBOX"), "m1", "F");
+    world.sync_ok();
+    assert_eq!(world.messages("a")["INBOX"]["m1"], [""]);
+    assert_eq!(world.messages("b")["INBOX"]["m1"], ["F"]);
+}
+
+#[test]
+fn collection_filter_and_single_collection_target() {
+    let world = World::new("collections = [\"*\", \"!Junk\"]\n");
+    world.deliver("a", "INBOX", "m1", "");
+    world.deliver("a", "Junk", "spam", "");
+    world.deliver("a", "Work", "w1", "");
+    let run = world.run(&["sync", "p/Work"]);
+    assert_eq!(run.code(), 0, "{run}");
+    let b = world.messages("b");
+    assert!(b.contains_key("Work") && !b.contains_key("INBOX"), "{b:?}");
+    world.sync_ok();
+    let b = world.messages("b");
+    assert!(b.contains_key("INBOX") && !b.contains_key("Junk"), "{b:?}");
+}
+
+#[test]
+fn unknown_pair_is_a_usage_error() {
+    let world = World::new("");
+    let run = world.run(&["sync", "nope"]);
+    assert_eq!(run.code(), 2, "{run}");
+    assert!(run.stderr().contains("no pair named \"nope\""), "{run}");
+    assert!(run.stderr().contains("configured: p"), "{run}");
+}
+
+#[test]
+fn help_documents_exit_statuses() {
+    let world = World::new("");
+    let run = world.run(&["--help"]);
+    assert_eq!(run.code(), 0);
+    assert!(run.stdout().contains("4  a pair is busy"), "{run}");
+}
+
+/// Renames the message `id` in `maildir` to carry exactly `flags`, as a mail reader would.
+pub fn rename_flags(maildir: &std::path::Path, id: &str, flags: &str) {
+    let file = find_file(maildir, id);
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    let unique = name.split(":2,").next().unwrap();
+    fs::rename(
+        &file,
+        maildir.join("cur").join(format!("{unique}:2,{flags}")),
+    )
+    .unwrap();
+}
+
+/// The file holding message `id` (by Message-ID) in `maildir`.
+pub fn find_file(maildir: &std::path::Path, id: &str) -> std::path::PathBuf {
+    for sub in ["cur", "new"] {
+        for entry in fs::read_dir(maildir.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            if fs::read_to_string(&path)
+                .unwrap()
+                .contains(&format!("Message-ID: <{id}@test>"))
+            {
+                return path;
+            }
+        }
+    }
+    panic!("message {id} not found in {}", maildir.display());
+}
