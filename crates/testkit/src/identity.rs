@@ -1,6 +1,6 @@
 //! Which system users the servers run as.
 //!
-//! As root, Dovecot runs the way a packaged install does (login processes as `dovenull`,
+//! As root (Cyrus: `cyrus_user` is `nobody`), Dovecot runs the way a packaged install does (login processes as `dovenull`,
 //! internal services as `dovecot`, chrooted logins), but it refuses to access mail as root, so
 //! mail belongs to `nobody`. As an ordinary user, every Dovecot service runs as that user, with
 //! no chroot, and mail belongs to that user.
@@ -30,10 +30,9 @@ impl Identity {
     /// The identity for the current process.
     pub(crate) fn current() -> io::Result<Self> {
         if geteuid().is_root() {
-            let nobody = lookup_user_by_name("nobody", "")?;
-            for needed in ["dovenull", "dovecot"] {
-                lookup_user_by_name(needed, " (created by the dovecot-core package)")?;
-            }
+            // dovenull and dovecot come with dovecot-core; if they are missing, Dovecot says so
+            // in its log, which the start error includes.
+            let nobody = lookup_user_by_name("nobody")?;
             Ok(Identity {
                 root: true,
                 mail_uid: nobody.uid.as_raw(),
@@ -63,10 +62,10 @@ impl Identity {
     }
 }
 
-fn lookup_user_by_name(name: &str, hint: &str) -> io::Result<User> {
+fn lookup_user_by_name(name: &str) -> io::Result<User> {
     User::from_name(name)
         .map_err(io::Error::from)?
-        .ok_or_else(|| not_found(&format!("user {name:?}{hint}")))
+        .ok_or_else(|| not_found(&format!("user {name:?}")))
 }
 
 fn not_found(what: &str) -> io::Error {

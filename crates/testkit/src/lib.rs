@@ -8,6 +8,9 @@
 //!   [`Dovecot::doveadm`].
 //! - [`Radicale`] / [`RadicaleBuilder`]: Radicale 3 CalDAV/CardDAV (Debian `radicale`) with
 //!   plain htpasswd auth for one user.
+//! - [`Cyrus`] / [`CyrusBuilder`]: Cyrus IMAP 3.6, unpacked privately by `scripts/install-deps`
+//!   (its Debian package conflicts with Dovecot's), for running the IMAP suite against a second
+//!   server.
 //! - [`tls::generate`]: a throwaway CA and a `localhost` server certificate.
 //!
 //! Guarantees: servers listen on 127.0.0.1 only; `Drop` stops the whole process group and waits
@@ -31,13 +34,17 @@
 
 #![deny(missing_docs)]
 
+mod cyrus;
 mod dovecot;
+mod fsutil;
 mod identity;
+mod imap_line;
 mod net;
 mod process;
 mod radicale;
 pub mod tls;
 
+pub use cyrus::{Cyrus, CyrusBuilder};
 pub use dovecot::{Dovecot, DovecotBuilder};
 pub use net::{HOST, free_port};
 pub use radicale::{Radicale, RadicaleBuilder};

@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 
 use tempfile::TempDir;
 
+use crate::fsutil;
 use crate::identity::Identity;
 use crate::net::{self, HOST, NotReady};
 use crate::process::ServerProcess;
@@ -129,7 +130,7 @@ impl DovecotBuilder {
             .tempdir()
             .map_err(failed)?;
         let root = dir.path().to_path_buf();
-        check_path(&root).map_err(failed)?;
+        fsutil::check_path(&root).map_err(failed)?;
         prepare_dirs(&root, &self.users, &identity).map_err(failed)?;
         let tls_files = if self.tls {
             Some(tls::generate(&root).map_err(failed)?)
@@ -265,7 +266,7 @@ impl Dovecot {
         if !self.identity.root {
             return Ok(());
         }
-        chown_tree(
+        fsutil::chown_tree(
             &config::home_path(&self.root, user),
             self.identity.mail_uid,
             self.identity.mail_gid,
@@ -338,25 +339,6 @@ fn find_binary(name: &str, known: &[&str]) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(name))
 }
 
-/// Dovecot's config syntax and its unix socket paths are only safe with plain paths.
-fn check_path(root: &Path) -> io::Result<()> {
-    let text = root.to_string_lossy();
-    let plain = text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c));
-    // Unix socket paths are limited to 107 bytes; Dovecot's longest is about 30 below base_dir.
-    if !plain || text.len() > 70 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "temp dir {text:?} is unsuitable for Dovecot (needs a short path without spaces \
-                 or special characters); set TMPDIR=/tmp"
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// Creates run/state/home directories with the owners and modes Dovecot's services need.
 fn prepare_dirs(root: &Path, users: &[(String, String)], id: &Identity) -> io::Result<()> {
     if id.root {
@@ -391,16 +373,6 @@ fn write_private(path: &Path, text: &str, id: &Identity) -> io::Result<()> {
                 )
             })?;
         std::os::unix::fs::chown(path, None, Some(group.gid.as_raw()))?;
-    }
-    Ok(())
-}
-
-fn chown_tree(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
-    if fs::symlink_metadata(path)?.is_dir() {
-        for entry in fs::read_dir(path)? {
-            chown_tree(&entry?.path(), uid, gid)?;
-        }
     }
     Ok(())
 }

@@ -1,0 +1,86 @@
+//! The Cyrus harness against the real Cyrus IMAP (unpacked by scripts/install-deps).
+//!
+//! On a machine without Cyrus these tests fail with the "run scripts/install-deps" message,
+//! unless PIMLINK_SKIP_CYRUS=1 is set.
+
+// Tests may panic on unexpected errors: that is how they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Imap, process_running_with};
+use pimlink_testkit::{Cyrus, CyrusBuilder};
+
+const MESSAGE: &[u8] = b"From: a@example.org\r\nSubject: seeded\r\n\r\nhello\r\n";
+
+fn skip() -> bool {
+    std::env::var_os("PIMLINK_SKIP_CYRUS").is_some() && !Cyrus::available()
+}
+
+#[test]
+fn login_list_and_seeded_mail() {
+    if skip() {
+        return;
+    }
+    let server = Cyrus::start().unwrap();
+    server.deliver("test", "INBOX", MESSAGE).unwrap();
+    server.deliver("test", "Lists/rust", MESSAGE).unwrap();
+    server.deliver("test", "Lists/rust", MESSAGE).unwrap();
+
+    let mut imap = Imap::connect(server.host(), server.port());
+    assert!(imap.greeting.contains("Cyrus"), "{}", imap.greeting);
+    let (_, status) = imap.ok(&format!("LOGIN {} {}", server.user(), server.password()));
+    assert!(status.contains("UIDPLUS"), "{status}");
+    let (list, _) = imap.ok("LIST \"\" \"*\"");
+    assert!(list.iter().any(|l| l.ends_with("\"/\" INBOX")), "{list:?}");
+    assert!(
+        list.iter().any(|l| l.ends_with("\"/\" Lists/rust")),
+        "{list:?}"
+    );
+    let (status, _) = imap.ok("STATUS Lists/rust (MESSAGES)");
+    assert!(status[0].contains("MESSAGES 2"), "{status:?}");
+    let (status, _) = imap.ok("STATUS INBOX (MESSAGES)");
+    assert!(status[0].contains("MESSAGES 1"), "{status:?}");
+
+    let mut other = Imap::connect(server.host(), server.port());
+    let (_, status) = other.command("LOGIN test wrong");
+    assert!(status.starts_with("NO"), "{status}");
+}
+
+#[test]
+fn users_are_separate_and_admin_can_log_in() {
+    if skip() {
+        return;
+    }
+    let server = CyrusBuilder::new()
+        .users(&[("alice", "a"), ("bob", "b")])
+        .start()
+        .unwrap();
+    server.deliver("bob", "INBOX", MESSAGE).unwrap();
+    let mut imap = Imap::connect(server.host(), server.port());
+    imap.ok("LOGIN alice a");
+    let (status, _) = imap.ok("STATUS INBOX (MESSAGES)");
+    assert!(status[0].contains("MESSAGES 0"), "{status:?}");
+
+    let (admin, password) = server.admin();
+    let mut imap = Imap::connect(server.host(), server.port());
+    imap.ok(&format!("LOGIN {admin} {password}"));
+    let (list, _) = imap.ok("LIST \"\" \"*\"");
+    assert!(list.iter().any(|l| l.contains("bob")), "{list:?}");
+}
+
+#[test]
+fn drop_stops_cyrus() {
+    if skip() {
+        return;
+    }
+    let server = Cyrus::start().unwrap();
+    let port = server.port();
+    let root = server.root_dir().to_path_buf();
+    let marker = root.to_string_lossy().into_owned();
+    assert!(process_running_with(&marker));
+    drop(server);
+    assert!(!process_running_with(&marker), "a Cyrus process survived");
+    assert!(!root.exists());
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
