@@ -282,6 +282,28 @@ fn state_dir_falls_back_to_home() {
 }
 
 #[test]
+fn integers_may_use_any_toml_notation() {
+    let config = ok(
+        "[storage.r]\ntype = \"imap\"\nhost = \"h\"\nport = 0x1F90\nuser = \"u\"\n\
+                     password = \"p\"\ntimeout = 1_000\nconnections = +2\n",
+    );
+    let StorageKind::Imap(r) = &config.storages["r"].kind else {
+        panic!("not imap");
+    };
+    let ImapEndpoint::Tcp { port, .. } = &r.endpoint else {
+        panic!("not tcp");
+    };
+    assert_eq!(*port, 8080);
+    assert_eq!(r.timeout, Duration::from_secs(1000));
+    assert_eq!(r.connections.get(), 2);
+    fails(
+        "[storage.r]\ntype = \"imap\"\nhost = \"h\"\nport = 1.5\n",
+        4,
+        &["\"port\" must be an integer, found float"],
+    );
+}
+
+#[test]
 fn tunnel_needs_no_login() {
     let config = ok("[storage.t]\ntype = \"imap\"\ntunnel = \"ssh h imapd\"\n");
     let StorageKind::Imap(t) = &config.storages["t"].kind else {
