@@ -193,7 +193,7 @@ fn pid_of(child: &Child) -> io::Result<Pid> {
 fn spawn_watchdog(pgid: Pid, marker: &Path) -> io::Result<Child> {
     const SCRIPT: &str = r#"
 while kill -0 "$1" 2>/dev/null; do sleep 1; done
-if grep -qF -- "$3" "/proc/$2/cmdline" 2>/dev/null; then kill -KILL -- "-$2"; fi
+if grep -qF -- "$3" "/proc/$2/cmdline" 2>/dev/null; then kill -KILL "-$2"; fi
 "#;
     Command::new("sh")
         .arg("-c")

@@ -263,3 +263,47 @@ fn parallel_servers_get_distinct_ports_and_directories() {
         login(server);
     }
 }
+
+/// Helper for the next test: started in a child process, it starts Dovecot, reports the
+/// server's directory and dies without running destructors, like a test run killed by Ctrl-C.
+#[test]
+#[ignore = "helper, run by watchdog_kills_the_server_when_the_test_process_dies"]
+fn helper_start_dovecot_and_abort() {
+    let Some(report) = std::env::var_os("PIMLINK_TESTKIT_REPORT") else {
+        return;
+    };
+    let server = Dovecot::start().unwrap();
+    std::fs::write(report, server.root_dir().to_string_lossy().as_bytes()).unwrap();
+    std::process::abort();
+}
+
+#[test]
+fn watchdog_kills_the_server_when_the_test_process_dies() {
+    let scratch = tempfile::tempdir().unwrap();
+    let report = scratch.path().join("root");
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "helper_start_dovecot_and_abort",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("PIMLINK_TESTKIT_REPORT", &report)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the helper should have aborted");
+    let root = std::fs::read_to_string(&report).expect("helper did not start Dovecot");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while process_running_with(&root) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let survived = process_running_with(&root);
+    // The aborted process could not delete its temp dir.
+    let _ = std::fs::remove_dir_all(&root);
+    assert!(
+        !survived,
+        "Dovecot of the dead test process is still running"
+    );
+}
