@@ -307,3 +307,56 @@ fn watchdog_kills_the_server_when_the_test_process_dies() {
         "Dovecot of the dead test process is still running"
     );
 }
+
+#[test]
+fn deliver_many_seeds_quickly_in_order() {
+    let server = DovecotBuilder::new().layout(false).start().unwrap();
+    let messages: Vec<Vec<u8>> = (0..500)
+        .map(|i| format!("Subject: bulk {i}\r\n\r\nbody {i}\r\n").into_bytes())
+        .collect();
+    let started = std::time::Instant::now();
+    let n = server
+        .deliver_many("test", "Bulk/2024", messages.iter().map(Vec::as_slice))
+        .unwrap();
+    assert_eq!(n, 500);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    server.deliver_many("test", "INBOX", [MESSAGE]).unwrap();
+
+    let (mut imap, _) = login(&server);
+    let (status, _) = imap.ok("STATUS Bulk/2024 (MESSAGES)");
+    assert!(status[0].contains("MESSAGES 500"), "{status:?}");
+    imap.ok("SELECT Bulk/2024");
+    let (fetch, _) = imap.ok("UID FETCH 1,500 BODY.PEEK[HEADER.FIELDS (SUBJECT)]");
+    let subjects: Vec<&String> = fetch.iter().filter(|l| l.starts_with("Subject:")).collect();
+    assert_eq!(
+        subjects,
+        ["Subject: bulk 0", "Subject: bulk 499"],
+        "{fetch:?}"
+    );
+    let (status, _) = imap.ok("STATUS INBOX (MESSAGES)");
+    assert!(status[0].contains("MESSAGES 1"), "{status:?}");
+}
+
+#[test]
+fn tunnel_command_speaks_preauthenticated_imap() {
+    let server = Dovecot::start().unwrap();
+    server.deliver("test", "INBOX", MESSAGE).unwrap();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(server.tunnel_command("test"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a STATUS INBOX (MESSAGES)\r\nb LOGOUT\r\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("* PREAUTH"), "{stdout}");
+    assert!(stdout.contains("* STATUS INBOX (MESSAGES 1)"), "{stdout}");
+}

@@ -288,6 +288,59 @@ impl Dovecot {
             .map(drop)
     }
 
+    /// Stores many messages in `folder` quickly (for large corpora: about 100 times faster than
+    /// [`Dovecot::deliver`]): creates the folder with doveadm, writes each message as a file in
+    /// its Maildir `new/` and hands the files to Dovecot's mail user. Dovecot assigns UIDs the
+    /// next time the folder is opened, in the order given. Returns how many were written.
+    pub fn deliver_many<'m>(
+        &self,
+        user: &str,
+        folder: &str,
+        messages: impl IntoIterator<Item = &'m [u8]>,
+    ) -> io::Result<usize> {
+        if !folder.eq_ignore_ascii_case("INBOX") {
+            match self.doveadm(&["mailbox", "create", "-u", user, folder]) {
+                Ok(_) => {}
+                Err(e) if e.to_string().contains("already exists") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let dir = PathBuf::from(
+            self.doveadm(&["mailbox", "path", "-u", user, folder])?
+                .trim_end(),
+        );
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir_all(dir.join(sub))?;
+        }
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let pid = std::process::id();
+        let mut count = 0;
+        for message in messages {
+            // Unique per call and ordered: Dovecot sorts new/ by name when assigning UIDs.
+            let name = format!("{stamp}.P{pid}Q{count:09}.pimlink-testkit");
+            let tmp = dir.join("tmp").join(&name);
+            fs::write(&tmp, message)?;
+            fs::rename(&tmp, dir.join("new").join(&name))?;
+            count += 1;
+        }
+        self.chown_mail(user)?;
+        Ok(count)
+    }
+
+    /// A shell command that speaks IMAP on its stdin/stdout, already logged in as `user`
+    /// (greeting `* PREAUTH`): Dovecot's `imap` binary run against this instance, as a mail
+    /// client's `tunnel` option would run it over ssh.
+    pub fn tunnel_command(&self, user: &str) -> String {
+        // Paths pass check_path and user names are validated, so no quoting is needed.
+        format!(
+            "{} -c {} -u {user}",
+            imap_binary().display(),
+            self.conf_path.display()
+        )
+    }
+
     /// Runs `doveadm -c <this instance's config> ARGS...` and returns its standard output; a
     /// non-zero exit becomes an error carrying doveadm's standard error.
     pub fn doveadm(&self, args: &[&str]) -> io::Result<String> {
@@ -324,6 +377,10 @@ impl Dovecot {
 
 fn dovecot_binary() -> PathBuf {
     find_binary("dovecot", &["/usr/sbin/dovecot"])
+}
+
+fn imap_binary() -> PathBuf {
+    find_binary("imap", &["/usr/lib/dovecot/imap"])
 }
 
 fn doveadm_binary() -> PathBuf {
