@@ -4,13 +4,15 @@
 //! Key types:
 //! - [`Dovecot`] / [`DovecotBuilder`]: Dovecot 2.3 IMAP (Debian `dovecot-imapd`), optionally
 //!   with implicit TLS + STARTTLS, COMPRESS=DEFLATE, a trimmed capability list or the
-//!   one-directory-per-folder layout; seed mail with [`Dovecot::deliver`] or
-//!   [`Dovecot::doveadm`].
+//!   one-directory-per-folder layout; seed mail with [`Dovecot::deliver`],
+//!   [`Dovecot::deliver_many`] (bulk) or [`Dovecot::doveadm`]; [`Dovecot::tunnel_command`]
+//!   gives a PREAUTH session over stdin/stdout.
 //! - [`Radicale`] / [`RadicaleBuilder`]: Radicale 3 CalDAV/CardDAV (Debian `radicale`) with
 //!   plain htpasswd auth for one user.
 //! - [`Cyrus`] / [`CyrusBuilder`]: Cyrus IMAP 3.6, unpacked privately by `scripts/install-deps`
 //!   (its Debian package conflicts with Dovecot's), for running the IMAP suite against a second
-//!   server.
+//!   server. [`Cyrus::available`] tells whether it is unpacked; `PIMLINK_CYRUS_DIR` points at
+//!   another unpacked tree.
 //! - [`tls::generate`]: a throwaway CA and a `localhost` server certificate.
 //!
 //! Guarantees: servers listen on 127.0.0.1 only; `Drop` stops the whole process group and waits
