@@ -12,7 +12,6 @@
 //! them is harmless, and the planner sees a half-done one as already agreed.
 
 use crate::error::{Error, Result};
-use crate::flags::Flags;
 use crate::item::{ItemKey, NewItem};
 use crate::name::CollectionName;
 use crate::plan::{
@@ -20,8 +19,8 @@ use crate::plan::{
     plan_items,
 };
 use crate::policy::SyncPolicy;
-use crate::side::{PerSide, Side};
-use crate::status::{CollectionId, StatusChange, StatusStore};
+use crate::side::Side;
+use crate::status::{CollectionId, ItemId, StatusChange, StatusStore};
 use crate::store::MailStore;
 
 /// How many copies are made between two flushes: one fsync of a directory serves them all,
@@ -312,57 +311,64 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         }
         let ids = self.pair.status.apply(&intents)?;
 
-        // 2. Copy.
+        // 2. Read each source side's items in one batch, then deliver them one by one.
         let mut done = Vec::new();
+        let mut pending: Vec<(&ItemAction, ItemId, Option<ItemKey>)> = Vec::new();
         for ((action, id), reserved_key) in batch.iter().zip(ids).zip(reserved) {
-            let ItemAction::Copy {
-                from, key, flags, ..
-            } = action
-            else {
+            pending.push((action, id, reserved_key));
+        }
+        for from in [Side::A, Side::B] {
+            let of_side: Vec<&(&ItemAction, ItemId, Option<ItemKey>)> = pending
+                .iter()
+                .filter(|(action, _, _)| matches!(action, ItemAction::Copy { from: f, .. } if *f == from))
+                .collect();
+            if of_side.is_empty() {
                 continue;
+            }
+            let keys: Vec<ItemKey> = of_side
+                .iter()
+                .filter_map(|(action, _, _)| match action {
+                    ItemAction::Copy { key, .. } => Some(key.clone()),
+                    _ => None,
+                })
+                .collect();
+            let (source_name, dest_name) = match from {
+                Side::A => (&self.plan.name_a, &self.plan.name_b),
+                Side::B => (&self.plan.name_b, &self.plan.name_a),
             };
-            let names = PerSide {
-                a: &self.plan.name_a,
-                b: &self.plan.name_b,
+            let read = match from {
+                Side::A => self.pair.a.read_many(source_name, &keys).await,
+                Side::B => self.pair.b.read_many(source_name, &keys).await,
             };
-            let result = match from {
-                Side::A => {
-                    copy_one(
-                        &mut *self.pair.a,
-                        &mut *self.pair.b,
-                        names,
-                        key,
-                        flags,
-                        reserved_key,
-                    )
-                    .await
+            for ((action, id, reserved_key), data) in of_side.into_iter().zip(read) {
+                let ItemAction::Copy { flags, .. } = action else {
+                    continue;
+                };
+                let result = match data {
+                    Ok(data) => {
+                        let item = NewItem {
+                            data,
+                            flags,
+                            reserved_key: reserved_key.clone(),
+                        };
+                        match from {
+                            Side::A => self.pair.b.deliver(dest_name, item).await,
+                            Side::B => self.pair.a.deliver(dest_name, item).await,
+                        }
+                    }
+                    Err(error) => Err(error),
+                };
+                match result {
+                    Ok(new_key) => done.push((
+                        *action,
+                        StatusChange::FinishCopy {
+                            id: *id,
+                            to: from.other(),
+                            key: new_key,
+                        },
+                    )),
+                    Err(error) => self.failed(action, error),
                 }
-                Side::B => {
-                    let names = PerSide {
-                        a: names.b,
-                        b: names.a,
-                    };
-                    copy_one(
-                        &mut *self.pair.b,
-                        &mut *self.pair.a,
-                        names,
-                        key,
-                        flags,
-                        reserved_key,
-                    )
-                    .await
-                }
-            };
-            match result {
-                Ok(new_key) => done.push((
-                    action,
-                    StatusChange::FinishCopy {
-                        id,
-                        to: from.other(),
-                        key: new_key,
-                    },
-                )),
-                Err(error) => self.failed(action, error),
             }
         }
         // 3 and 4.
@@ -410,25 +416,4 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
             .errors
             .push(error.context(format!("collection {name}: {action}")));
     }
-}
-
-/// Reads `key` from `source` and delivers it to `dest`, returning its key there.
-async fn copy_one<S: MailStore, D: MailStore>(
-    source: &mut S,
-    dest: &mut D,
-    names: PerSide<&CollectionName>,
-    key: &ItemKey,
-    flags: &Flags,
-    reserved_key: Option<ItemKey>,
-) -> Result<ItemKey> {
-    let data = source.read(names.a, key).await?;
-    dest.deliver(
-        names.b,
-        NewItem {
-            data,
-            flags,
-            reserved_key,
-        },
-    )
-    .await
 }

@@ -44,6 +44,22 @@ pub trait MailStore {
     /// Reads one item. [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if it is gone.
     async fn read(&mut self, collection: &CollectionName, key: &ItemKey) -> Result<ItemData>;
 
+    /// Reads many items at once, one result per key in order. Storages with per-request latency
+    /// (IMAP) override this to fetch the whole batch in one pipelined command; the default reads
+    /// one by one. Each item is returned as soon as it is complete, so that a large batch never
+    /// has to sit in memory (big bodies arrive as spooled files).
+    async fn read_many(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<ItemData>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.read(collection, key).await);
+        }
+        out
+    }
+
     /// Delivers a new item and returns its key.
     async fn deliver(&mut self, collection: &CollectionName, item: NewItem<'_>) -> Result<ItemKey>;
 

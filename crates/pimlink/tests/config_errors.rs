@@ -1,6 +1,8 @@
 //! The configuration errors a user sees: the binary must stop with exit status 2 and one line
 //! naming the file, the line and the key, before touching any storage.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
 use std::path::Path;
 use std::process::Command;
 

@@ -1,5 +1,7 @@
 //! SIGKILL at many points of a sync, then a clean run: nothing lost, nothing duplicated.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
 mod common;
 
 use std::process::Stdio;

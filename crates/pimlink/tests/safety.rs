@@ -1,5 +1,7 @@
 //! The busy-pair lock and hostile folder names.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
 mod common;
 
 use std::fs;

@@ -1,5 +1,7 @@
 //! End-to-end: Maildir <-> Maildir through the `pimlink` binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
 mod common;
 
 use common::{World, assert_converged};

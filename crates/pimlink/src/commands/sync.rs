@@ -38,11 +38,11 @@ pub fn run(config: &Config, args: &SyncArgs, output: &Output) -> u8 {
     code
 }
 
+/// A pair to sync and, if the command line narrowed it, the only collections to sync.
+type Target<'c> = (&'c PairConfig, Option<Vec<String>>);
+
 /// `PAIR` or `PAIR/COLLECTION` arguments, grouped by pair; `None` means every collection.
-fn parse_targets<'c>(
-    config: &'c Config,
-    targets: &[String],
-) -> Result<Vec<(&'c PairConfig, Option<Vec<String>>)>> {
+fn parse_targets<'c>(config: &'c Config, targets: &[String]) -> Result<Vec<Target<'c>>> {
     let mut by_pair: BTreeMap<String, Option<Vec<String>>> = BTreeMap::new();
     for target in targets {
         let (pair, collection) = match target.split_once('/') {
