@@ -15,6 +15,7 @@ pub mod flags;
 pub mod item;
 pub mod name;
 pub mod store;
+pub mod item_store;
 
 pub use error::{Error, ErrorKind, Result};
 pub use flags::{Flag, Flags};
