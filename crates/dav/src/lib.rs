@@ -1,0 +1,1 @@
+//! CalDAV, CardDAV and webcal storages for pimlink (work in progress).
