@@ -188,11 +188,12 @@ fn pid_of(child: &Child) -> io::Result<Pid> {
         .map_err(|_| io::Error::other(format!("process id {} out of range", child.id())))
 }
 
-/// A shell loop that waits for the test process to die and then kills the server's group if
-/// it is still the server (its command line still contains `marker`).
+/// A shell loop that waits for the test process to die (or the server's directory, `marker`,
+/// to vanish: a server without its files is useless) and then kills the server's group if it
+/// is still the server (its command line still contains `marker`). dash's `kill` takes no `--`.
 fn spawn_watchdog(pgid: Pid, marker: &Path) -> io::Result<Child> {
     const SCRIPT: &str = r#"
-while kill -0 "$1" 2>/dev/null; do sleep 1; done
+while kill -0 "$1" 2>/dev/null && [ -d "$3" ]; do sleep 1; done
 if grep -qF -- "$3" "/proc/$2/cmdline" 2>/dev/null; then kill -KILL "-$2"; fi
 "#;
     Command::new("sh")

@@ -360,3 +360,19 @@ fn tunnel_command_speaks_preauthenticated_imap() {
     assert!(stdout.starts_with("* PREAUTH"), "{stdout}");
     assert!(stdout.contains("* STATUS INBOX (MESSAGES 1)"), "{stdout}");
 }
+
+#[test]
+fn watchdog_kills_a_server_whose_directory_was_deleted() {
+    let server = Dovecot::start().unwrap();
+    let root = server.root_dir().to_string_lossy().into_owned();
+    // Someone cleaning /tmp behind the harness's back.
+    std::fs::remove_dir_all(server.root_dir()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while process_running_with(&format!("{root}/dovecot.conf"))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!process_running_with(&format!("{root}/dovecot.conf")));
+    drop(server);
+}
