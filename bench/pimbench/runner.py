@@ -1,0 +1,382 @@
+"""The benchmark: set up servers and corpus, run every tool over every scenario, print the table.
+
+Each measured run starts from a reset state: the server's Maildir is link-copied back from the
+pristine copy taken after generation, and the tool's directory is either emptied (initial
+syncs) or link-copied back from its baseline (the state right after its own initial sync). Tools
+take turns within each repeat, in a rotating order, so that slow drifts of the shared machine hit
+all of them alike.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from . import corpus, deps, fsutil, measure, mutate, report, tools
+from .servers import Dovecot, Radicale
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@dataclasses.dataclass
+class Size:
+    messages: int
+    folders: int
+    upload: int
+    large_messages: int
+    large_folders: int
+    calendars: int
+    events: int
+    contacts: int
+    repeat: int
+    timeout: int  # seconds per measured run
+
+
+SIZES = {
+    "quick": Size(messages=1000, folders=10, upload=200, large_messages=10000, large_folders=50,
+                  calendars=2, events=100, contacts=200, repeat=3, timeout=300),
+    "full": Size(messages=20000, folders=10, upload=2000, large_messages=200000,
+                 large_folders=50, calendars=5, events=1000, contacts=2000, repeat=5,
+                 timeout=3600),
+}
+
+# scenario -> (tool classes, account). The large account is used by its scenario only.
+MAIL = "bench"
+LARGE = "large"
+SCENARIOS = {
+    "mail-initial": (tools.MAIL_TOOLS + tools.LIMITS, MAIL),
+    "mail-nochange": (tools.MAIL_TOOLS, MAIL),
+    "mail-incremental": (tools.MAIL_TOOLS, MAIL),
+    "mail-upload": (tools.MAIL_TOOLS, MAIL),
+    "mail-nochange-large": (tools.MAIL_TOOLS, LARGE),
+    "dav-initial": (tools.DAV_TOOLS, MAIL),
+    "dav-nochange": (tools.DAV_TOOLS, MAIL),
+}
+DEFAULT = {
+    "quick": ["mail-initial", "mail-nochange", "mail-incremental", "mail-upload",
+              "dav-initial", "dav-nochange"],
+    "full": list(SCENARIOS),
+}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="bench/run",
+        description="Benchmark pimlink against mbsync, OfflineIMAP and vdirsyncer on private "
+                    "loopback servers (see bench/README.md).")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", dest="size", action="store_const", const="quick",
+                      help="small corpus, about a minute (the default)")
+    size.add_argument("--full", dest="size", action="store_const", const="full",
+                      help="20,000 messages (~700 MB) + the 200,000-message account")
+    p.add_argument("--scenarios", help="comma-separated subset of: " + ", ".join(SCENARIOS))
+    p.add_argument("--tools", help="comma-separated subset of tools (default: all), e.g. "
+                                   "mbsync,raw-fetch")
+    p.add_argument("--repeat", type=int, help="measured runs per tool and scenario")
+    p.add_argument("--messages", type=int, help="override the number of messages")
+    p.add_argument("--seed", type=int, default=20240501, help="corpus seed (default %(default)s)")
+    p.add_argument("--pimlink", help="pimlink binary (default: $PIMLINK, PATH, "
+                                     "target/release/pimlink)")
+    p.add_argument("--build-pimlink", action="store_true",
+                   help="cargo build --release -p pimlink first")
+    p.add_argument("--no-install", action="store_true", help="do not apt-get missing packages")
+    p.add_argument("--workdir", help="parent of the temporary directory (default: $TMPDIR)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--markdown", help="also write the table and machine description here")
+    args = p.parse_args(argv)
+    args.size = args.size or "quick"
+    args.scenarios = (args.scenarios.split(",") if args.scenarios else DEFAULT[args.size])
+    unknown = [s for s in args.scenarios if s not in SCENARIOS]
+    if unknown:
+        p.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+    args.tools = set(args.tools.split(",")) if args.tools else None
+    return args
+
+
+def find_pimlink(args):
+    if args.build_pimlink:
+        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
+        subprocess.run(["cargo", "build", "--release", "-p", "pimlink"], cwd=REPO, check=True)
+        return os.path.join(target, "release", "pimlink")
+    for candidate in (args.pimlink, os.environ.get("PIMLINK"), shutil.which("pimlink"),
+                      os.path.join(REPO, "target", "release", "pimlink")):
+        if candidate and os.access(candidate, os.X_OK):
+            return os.path.abspath(candidate)
+    return None
+
+
+class Bench:
+    def __init__(self, args, work):
+        self.args = args
+        self.size = dataclasses.replace(SIZES[args.size])
+        if args.messages:
+            self.size.messages = args.messages
+        if args.repeat:
+            self.size.repeat = args.repeat
+        self.work = work
+        self.dovecot = None
+        self.radicale = None
+        self.pristine = {}  # account -> pristine server Maildir
+        self.base_count = {}  # account -> messages on the server after generation
+        self.dav_items = (0, 0)
+        self.results = {}
+        self.skipped = {}
+        self.baseline_failed = set()
+        os.makedirs(os.path.join(work, "logs"))
+
+    def say(self, text):
+        print(text, flush=True)
+
+    # ---- servers and corpus ----
+
+    def start_mail(self, accounts):
+        self.dovecot = Dovecot(os.path.join(self.work, "dovecot"), accounts).start()
+        self.say(f"dovecot on 127.0.0.1:{self.dovecot.port}")
+        for account in accounts:
+            if account == LARGE:
+                messages, folders = self.size.large_messages, self.size.large_folders
+                attachments = False  # only the no-change resync uses it: size does not matter
+            else:
+                messages, folders, attachments = self.size.messages, self.size.folders, True
+            live = self.dovecot.mail_dir(account)
+            t = time.perf_counter()
+            stats = corpus.write_dovecot_maildir(live, messages, folders,
+                                                 self.args.seed + len(account), attachments)
+            t_write = time.perf_counter() - t
+            self.dovecot.chown_mail()
+            t = time.perf_counter()
+            self.dovecot.doveadm("force-resync", "-u", account, "*")
+            t_index = time.perf_counter() - t
+            count = mutate.server_count(self.dovecot, account)
+            if count != stats.messages:
+                raise RuntimeError(f"{account}: Dovecot sees {count} messages, "
+                                   f"{stats.messages} were written")
+            self.base_count[account] = count
+            self.pristine[account] = os.path.join(self.work, "pristine", account)
+            fsutil.link_tree(live, self.pristine[account])
+            self.say(f"corpus {account}: {stats.messages} messages, {stats.bytes / 1e6:.0f} MB "
+                     f"in {folders} folders, {stats.attachments} with attachments, "
+                     f"{100 * stats.seen / max(1, stats.messages):.0f}% seen, "
+                     f"{stats.flagged} flagged; written in {t_write:.1f} s, "
+                     f"indexed in {t_index:.1f} s")
+
+    def start_dav(self):
+        self.radicale = Radicale(os.path.join(self.work, "radicale")).start()
+        s = self.size
+        corpus.write_radicale_collections(self.radicale.user_root(), s.calendars, s.events,
+                                          s.contacts, self.args.seed)
+        self.dav_items = (s.calendars * s.events, s.contacts)
+        self.say(f"radicale on 127.0.0.1:{self.radicale.port}: {s.calendars} calendars x "
+                 f"{s.events} events, {s.contacts} contacts")
+
+    def reset_server(self, account):
+        live = self.dovecot.mail_dir(account)
+        fsutil.remove(live)
+        fsutil.link_tree(self.pristine[account], live)
+
+    # ---- tools ----
+
+    def make_tools(self, scenario):
+        classes, account = SCENARIOS[scenario]
+        server = self.radicale if scenario.startswith("dav") else self.dovecot
+        out = []
+        for cls in classes:
+            if self.args.tools and cls.name not in self.args.tools:
+                continue
+            tool = cls(self.work, server, account)
+            reason = tool.available()
+            if reason is None and (account, tool.kind, tool.name) in self.baseline_failed:
+                reason = "baseline sync failed (see log)"
+            if reason:
+                self.skipped[(scenario, tool.name)] = reason
+            out.append(tool)
+        return out
+
+    def baseline_dir(self, tool):
+        return os.path.join(self.work, "baseline", tool.account, tool.kind, tool.name)
+
+    def snapshot(self, tool):
+        fsutil.link_tree(tool.dir, self.baseline_dir(tool))
+
+    def ensure_baseline(self, tool):
+        if os.path.isdir(self.baseline_dir(tool)):
+            return True
+        self.say(f"  baseline: initial sync of {tool.account} with {tool.name} (untimed)")
+        if tool.kind == "dav":
+            tool.clean()
+        else:
+            self.reset_server(tool.account)
+            tool.clean()
+        sample = measure.run(tool.argv(), tool.log, env=tool.env(), timeout=self.size.timeout * 4)
+        problem = self.check(tool, "initial", sample)
+        if problem:
+            self.say(f"  baseline of {tool.name} failed: {problem}; log {tool.log}")
+            self.baseline_failed.add((tool.account, tool.kind, tool.name))
+            return False
+        self.snapshot(tool)
+        return True
+
+    def restore(self, tool):
+        fsutil.remove(tool.dir)
+        fsutil.link_tree(self.baseline_dir(tool), tool.dir)
+
+    # ---- one run ----
+
+    def setup(self, scenario, tool, repeat):
+        seed = self.args.seed + repeat
+        if scenario.startswith("dav"):
+            if scenario == "dav-initial":
+                tool.clean()
+            else:
+                self.restore(tool)
+            return
+        self.reset_server(tool.account)
+        if scenario == "mail-initial":
+            tool.clean()
+            return
+        self.restore(tool)
+        if scenario == "mail-incremental":
+            mutate.server_changes(self.dovecot.port, tool.account, seed)
+            mutate.local_flag_changes(tool.mail, seed)
+        elif scenario == "mail-upload":
+            mutate.local_new_messages(tool.mail, seed, self.size.upload)
+        if tool.stateful:
+            # Leave the second in which set-up touched directories: mbsync and Dovecot treat a
+            # directory modified in the current second specially (mbsync waits for the next
+            # one), and a real sync never starts right after the changes it picks up.
+            time.sleep(1.0 - time.time() % 1.0 + 0.05)
+
+    def expected_server(self, scenario, account):
+        base = self.base_count[account]
+        if scenario == "mail-incremental":
+            return base + 50 - 20
+        if scenario == "mail-upload":
+            return base + self.size.upload
+        return base
+
+    def check(self, tool, scenario, sample):
+        """None if the run did what it should, else what was wrong (the run then counts as
+        failed: a fast wrong answer must not look like a win)."""
+        if sample.timed_out:
+            return f"timed out after {self.size.timeout} s"
+        if sample.status != 0:
+            return f"exit status {sample.status}"
+        if tool.kind == "dav":
+            ics = fsutil.count_files(tool.mail, ".ics")
+            vcf = fsutil.count_files(tool.mail, ".vcf")
+            if (ics, vcf) != self.dav_items:
+                return f"local has {ics} events/{vcf} contacts, expected {self.dav_items}"
+            return None
+        if tool.name == "raw-fetch":
+            return None  # rawfetch --expect checks the count itself
+        expected = self.expected_server(scenario, tool.account)
+        if tool.name == "cp-r+sync":
+            got = fsutil.count_messages(tool.mail)
+            return None if got == expected else f"copied {got} of {expected} messages"
+        server = mutate.server_count(self.dovecot, tool.account)
+        local = fsutil.count_messages(tool.mail)
+        if server != expected or local != expected:
+            return f"server has {server}, local {local} messages, expected {expected}"
+        return None
+
+    def run_one(self, scenario, tool, repeat):
+        initial = scenario in ("mail-initial", "dav-initial")
+        if tool.stateful and not initial and not self.ensure_baseline(tool):
+            self.skipped[(scenario, tool.name)] = "baseline sync failed (see log)"
+            return
+        self.setup(scenario, tool, repeat)
+        argv = tool.argv()
+        if tool.name == "raw-fetch":
+            argv = argv + ["--expect", str(self.expected_server(scenario, tool.account))]
+        sample = measure.run(argv, tool.log, env=tool.env(), timeout=self.size.timeout)
+        problem = self.check(tool, scenario, sample)
+        if problem:
+            sample.status = sample.status or 99
+            with open(tool.log, "a") as log:
+                log.write(f"# CHECK FAILED ({scenario} #{repeat + 1}): {problem}\n")
+        self.results.setdefault((scenario, tool.name), []).append(sample)
+        self.say(f"  {scenario:20} {tool.name:12} #{repeat + 1}  {sample.wall:8.3f} s  "
+                 f"{sample.rss_kb / 1024:7.1f} MB  " + (f"FAILED: {problem}" if problem else "ok"))
+        if initial and tool.stateful and not problem and \
+                not os.path.isdir(self.baseline_dir(tool)):
+            self.snapshot(tool)
+
+    def run(self):
+        mail_accounts = []
+        if any(s.startswith("mail") and s != "mail-nochange-large" for s in self.args.scenarios):
+            mail_accounts.append(MAIL)
+        if "mail-nochange-large" in self.args.scenarios:
+            mail_accounts.append(LARGE)
+        if mail_accounts:
+            self.start_mail(mail_accounts)
+        if any(s.startswith("dav") for s in self.args.scenarios):
+            self.start_dav()
+        order = []
+        for scenario in self.args.scenarios:
+            tool_list = self.make_tools(scenario)
+            order.append((scenario, [t.name for t in tool_list]))
+            runnable = [t for t in tool_list if (scenario, t.name) not in self.skipped]
+            self.say(f"{scenario}: " + ", ".join(t.name for t in runnable)
+                     + "".join(f"; {t.name} skipped: {self.skipped[(scenario, t.name)]}"
+                               for t in tool_list if (scenario, t.name) in self.skipped))
+            for r in range(self.size.repeat):
+                k = r % max(1, len(runnable))
+                for tool in runnable[k:] + runnable[:k]:
+                    if (scenario, tool.name) in self.skipped:
+                        continue
+                    self.run_one(scenario, tool, r)
+        return order
+
+
+def describe(bench, args):
+    s = bench.size
+    parts = [f"size {args.size}: {s.messages} messages in {s.folders} folders"]
+    if "mail-nochange-large" in args.scenarios:
+        parts.append(f"large account {s.large_messages} messages in {s.large_folders} folders")
+    if any(x.startswith("dav") for x in args.scenarios):
+        parts.append(f"{s.calendars} calendars x {s.events} events + {s.contacts} contacts")
+    parts.append(f"upload {s.upload}, {s.repeat} repeats, seed {args.seed}")
+    return "; ".join(parts)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    # SIGTERM (and SIGHUP) unwind like Ctrl-C, so that the finally below stops the servers.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(130))
+    deps.ensure(install=not args.no_install)
+    tools.Pimlink.binary = find_pimlink(args)
+    work = tempfile.mkdtemp(prefix="pimbench-", dir=args.workdir)
+    os.chmod(work, 0o755)  # Dovecot's services (nobody, dovecot) must traverse it
+    bench = Bench(args, work)
+    failed = False
+    try:
+        started = time.perf_counter()
+        order = bench.run()
+        failed = any(not s.ok for v in bench.results.values() for s in v)
+        lines = [f"Run of {time.strftime('%Y-%m-%d %H:%M')} ({describe(bench, args)}), "
+                 f"took {time.perf_counter() - started:.0f} s.", ""]
+        lines += deps.machine(tools.Pimlink.binary) + [""]
+        lines += report.table(bench.results, bench.skipped, order)
+        print("\n" + "\n".join(lines))
+        if args.markdown:
+            with open(args.markdown, "w") as f:
+                f.write("\n".join(lines) + "\n")
+        with open(os.path.join(work, "results.json"), "w") as f:
+            json.dump({f"{k[0]} {k[1]}": [dataclasses.asdict(s) for s in v]
+                       for k, v in bench.results.items()}, f, indent=1)
+    finally:
+        for server in (bench.dovecot, bench.radicale):
+            if server:
+                server.stop()
+        if failed or args.keep:
+            print(f"bench: logs and data kept in {work} (logs/ has every tool's output)")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0

@@ -1,0 +1,335 @@
+"""The contenders: how each tool is configured, started, reset and checked.
+
+Every tool keeps all its files (config, local Maildir or vdir, state, $HOME) in its own directory
+`<work>/tools/<account>/<tool>/`, so that a reset is "delete that directory" and a baseline is a
+link-copy of it. The configs written here are the ones documented in bench/README.md.
+"""
+
+import os
+import shutil
+import subprocess
+
+from . import fsutil
+from .servers import HOST, PASSWORD
+
+
+class Tool:
+    """Base class. `kind` is "mail", "dav" or "limit"; `available()` returns None or the reason
+    the tool is skipped (shown in the table instead of numbers)."""
+
+    name = "?"
+    kind = "mail"
+    stateful = True  # False for the limits, which have no sync state and no baseline
+
+    def __init__(self, work, server, account):
+        self.server = server
+        self.account = account
+        self.dir = os.path.join(work, "tools", account, self.name)
+        self.mail = os.path.join(self.dir, "mail")
+        self.state = os.path.join(self.dir, "state")
+        self.home = os.path.join(self.dir, "home")
+        self.log = os.path.join(work, "logs", f"{account}-{self.name}.log")
+
+    def available(self):
+        return None
+
+    def clean(self):
+        """An empty local side and no sync state: the start of an initial sync."""
+        fsutil.remove(self.dir)
+        for d in (self.mail, self.state, self.home):
+            os.makedirs(d)
+        self.write_config()
+
+    def write_config(self):
+        pass
+
+    def env(self):
+        return dict(os.environ, HOME=self.home, LC_ALL="C.UTF-8")
+
+    def argv(self):
+        raise NotImplementedError
+
+    def stdin(self):
+        return None
+
+
+def _which(name):
+    return shutil.which(name)
+
+
+class Mbsync(Tool):
+    name = "mbsync"
+
+    def available(self):
+        return None if _which("mbsync") else "mbsync not installed (Debian package isync)"
+
+    def write_config(self):
+        with open(os.path.join(self.dir, "mbsyncrc"), "w") as f:
+            f.write(f"""# mbsync config of pimlink's bench/run
+IMAPAccount bench
+Host {HOST}
+Port {self.server.port}
+User {self.account}
+Pass {PASSWORD}
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore remote
+Account bench
+
+MaildirStore local
+Path {self.mail}/
+Inbox {self.mail}/INBOX
+SubFolders Verbatim
+
+Channel bench
+Far :remote:
+Near :local:
+Patterns *
+Sync All
+Create Both
+Expunge Both
+SyncState *
+""")
+
+    def argv(self):
+        return ["mbsync", "-q", "-c", os.path.join(self.dir, "mbsyncrc"), "bench"]
+
+
+class OfflineImap(Tool):
+    name = "offlineimap"
+
+    def available(self):
+        return None if _which("offlineimap") else "offlineimap not installed (package offlineimap3)"
+
+    def write_config(self):
+        with open(os.path.join(self.dir, "offlineimaprc"), "w") as f:
+            f.write(f"""# offlineimap config of pimlink's bench/run: maxconnections at its default; the status
+# backend is sqlite, the only one OfflineIMAP 8 has (it rejects the old status_backend key)
+[general]
+accounts = bench
+metadata = {self.state}
+ui = quiet
+
+[Account bench]
+localrepository = local
+remoterepository = remote
+
+[Repository local]
+type = Maildir
+localfolders = {self.mail}
+sep = /
+
+[Repository remote]
+type = IMAP
+remotehost = {HOST}
+remoteport = {self.server.port}
+remoteuser = {self.account}
+remotepass = {PASSWORD}
+ssl = no
+starttls = no
+""")
+
+    def argv(self):
+        return ["offlineimap", "-o", "-u", "quiet", "-c", os.path.join(self.dir, "offlineimaprc")]
+
+
+class Pimlink(Tool):
+    """pimlink's row. Skipped with "not yet" while the binary cannot sync IMAP: the probe is a
+    dry-run sync against the live server, so the row turns on by itself once it can."""
+
+    name = "pimlink"
+    binary = None  # set by the runner from --pimlink / $PIMLINK / PATH / target/release
+    probe_result = {}
+
+    def available(self):
+        if not self.binary:
+            return "not built (see --pimlink)"
+        key = (self.binary, self.kind)
+        if key not in Pimlink.probe_result:
+            Pimlink.probe_result[key] = self.probe()
+        return Pimlink.probe_result[key]
+
+    def probe(self):
+        self.clean()
+        try:
+            r = subprocess.run(self.argv() + ["--dry-run"], env=self.env(), capture_output=True,
+                               text=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            return "not yet: dry-run probe timed out"
+        finally:
+            fsutil.remove(self.dir)
+        if r.returncode == 0:
+            return None
+        lines = [l for l in (r.stderr + r.stdout).splitlines() if l.strip()]
+        reason = lines[-1].strip() if lines else f"exit {r.returncode}"
+        return "not yet: " + reason[:100]
+
+    def write_config(self):
+        with open(os.path.join(self.dir, "config.toml"), "w") as f:
+            f.write(f"""# pimlink config of pimlink's bench/run
+[general]
+state_dir = "{self.state}"
+
+[storage.server]
+type = "imap"
+host = "{HOST}"
+port = {self.server.port}
+tls = "none"
+user = "{self.account}"
+password = "{PASSWORD}"
+
+[storage.local]
+type = "maildir"
+path = "{self.mail}"
+layout = "verbatim"
+
+[pair.bench]
+a = "server"
+b = "local"
+collections = ["*"]
+create = ["a", "b"]
+""")
+
+    def argv(self):
+        return [self.binary, "-q", "-c", os.path.join(self.dir, "config.toml"), "sync"]
+
+
+class RawFetch(Tool):
+    """Limit: one connection streaming `UID FETCH 1:* BODY.PEEK[]` of every folder, no writes."""
+
+    name = "raw-fetch"
+    kind = "limit"
+    stateful = False
+
+    def argv(self):
+        return ["python3", "-m", "pimbench.rawfetch", HOST, str(self.server.port),
+                self.account, PASSWORD]
+
+    def env(self):
+        return dict(super().env(), PYTHONPATH=os.path.dirname(os.path.dirname(__file__)))
+
+
+class CopySync(Tool):
+    """Limit: `cp -r` of the server's Maildir tree plus `sync` (the cost of just writing it)."""
+
+    name = "cp-r+sync"
+    kind = "limit"
+    stateful = False
+
+    def argv(self):
+        src = self.server.mail_dir(self.account)
+        return ["sh", "-c", 'cp -r "$1" "$2" && sync', "sh", src, os.path.join(self.mail, "copy")]
+
+
+class Vdirsyncer(Tool):
+    name = "vdirsyncer"
+    kind = "dav"
+
+    def available(self):
+        return None if _which("vdirsyncer") else "vdirsyncer not installed"
+
+    def write_config(self):
+        url = f"http://{HOST}:{self.server.port}/"
+        with open(os.path.join(self.dir, "config"), "w") as f:
+            f.write(f"""# vdirsyncer config of pimlink's bench/run
+[general]
+status_path = "{self.state}/"
+
+[pair cal]
+a = "cal_remote"
+b = "cal_local"
+collections = ["from a"]
+
+[storage cal_remote]
+type = "caldav"
+url = "{url}"
+username = "{self.account}"
+password = "{PASSWORD}"
+
+[storage cal_local]
+type = "filesystem"
+path = "{self.mail}/calendars/"
+fileext = ".ics"
+
+[pair card]
+a = "card_remote"
+b = "card_local"
+collections = ["from a"]
+
+[storage card_remote]
+type = "carddav"
+url = "{url}"
+username = "{self.account}"
+password = "{PASSWORD}"
+
+[storage card_local]
+type = "filesystem"
+path = "{self.mail}/contacts/"
+fileext = ".vcf"
+""")
+
+    def clean(self):
+        super().clean()
+        # Discovery (which collections exist, creating the local ones) is set-up, not sync: it
+        # is run here, untimed; it asks before creating each local collection, hence the "y"s.
+        r = subprocess.run(["vdirsyncer", "-c", os.path.join(self.dir, "config"), "discover"],
+                           input="y\n" * 100, env=self.env(), capture_output=True, text=True,
+                           timeout=300)
+        if r.returncode != 0:
+            raise RuntimeError(f"vdirsyncer discover failed: {r.stderr.strip()[-500:]}")
+
+    def argv(self):
+        return ["vdirsyncer", "-v", "WARNING", "-c", os.path.join(self.dir, "config"), "sync"]
+
+
+class PimlinkDav(Pimlink):
+    """pimlink's calendar/contact row, skipped with "not yet" like the mail one."""
+
+    name = "pimlink"
+    kind = "dav"
+
+    def write_config(self):
+        url = f"http://{HOST}:{self.server.port}/"
+        with open(os.path.join(self.dir, "config.toml"), "w") as f:
+            f.write(f"""# pimlink config of pimlink's bench/run
+[general]
+state_dir = "{self.state}"
+
+[storage.cal-remote]
+type = "caldav"
+url = "{url}"
+user = "{self.account}"
+password = "{PASSWORD}"
+
+[storage.cal-local]
+type = "vdir"
+path = "{self.mail}/calendars"
+fileext = ".ics"
+
+[storage.card-remote]
+type = "carddav"
+url = "{url}"
+user = "{self.account}"
+password = "{PASSWORD}"
+
+[storage.card-local]
+type = "vdir"
+path = "{self.mail}/contacts"
+fileext = ".vcf"
+
+[pair.cal]
+a = "cal-remote"
+b = "cal-local"
+create = ["b"]
+
+[pair.card]
+a = "card-remote"
+b = "card-local"
+create = ["b"]
+""")
+
+
+MAIL_TOOLS = [Pimlink, Mbsync, OfflineImap]
+LIMITS = [RawFetch, CopySync]
+DAV_TOOLS = [PimlinkDav, Vdirsyncer]
