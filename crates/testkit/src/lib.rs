@@ -8,7 +8,8 @@
 //!   [`Dovecot::deliver_many`] (bulk) or [`Dovecot::doveadm`]; [`Dovecot::tunnel_command`]
 //!   gives a PREAUTH session over stdin/stdout.
 //! - [`Radicale`] / [`RadicaleBuilder`]: Radicale 3 CalDAV/CardDAV (Debian `radicale`) with
-//!   plain htpasswd auth for one user.
+//!   plain htpasswd auth for one user; seed it with [`Radicale::create_calendar`],
+//!   [`Radicale::create_addressbook`] and [`Radicale::put`].
 //! - [`Cyrus`] / [`CyrusBuilder`]: Cyrus IMAP 3.6, unpacked privately by `scripts/install-deps`
 //!   (its Debian package conflicts with Dovecot's), for running the IMAP suite against a second
 //!   server. [`Cyrus::available`] tells whether it is unpacked; `PIMLINK_CYRUS_DIR` points at
@@ -39,6 +40,7 @@
 mod cyrus;
 mod dovecot;
 mod fsutil;
+mod http_line;
 mod identity;
 mod imap_line;
 mod net;
@@ -48,5 +50,6 @@ pub mod tls;
 
 pub use cyrus::{Cyrus, CyrusBuilder};
 pub use dovecot::{Dovecot, DovecotBuilder};
+pub use http_line::Response;
 pub use net::{HOST, free_port};
 pub use radicale::{Radicale, RadicaleBuilder};

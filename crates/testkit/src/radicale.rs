@@ -7,6 +7,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
+use crate::http_line::{self, Response};
 use crate::net::{self, HOST, NotReady};
 use crate::process::ServerProcess;
 
@@ -174,8 +175,83 @@ impl Radicale {
         self.root.join("collections")
     }
 
+    /// Sends one HTTP request as the user (Basic auth) to `path` (e.g. `/test/cal/`); any
+    /// status is returned, not turned into an error.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<Response> {
+        http_line::request(
+            self.port,
+            method,
+            path,
+            Some((&self.user, &self.password)),
+            headers,
+            body,
+        )
+    }
+
+    /// Creates calendar `name` for the user (MKCALENDAR) and returns its path `/USER/NAME/`.
+    pub fn create_calendar(&self, name: &str) -> io::Result<String> {
+        let path = self.collection_path(name)?;
+        let response = self.request("MKCALENDAR", &path, &[], b"")?;
+        expect(&response, &[201], "MKCALENDAR", &path)?;
+        Ok(path)
+    }
+
+    /// Creates address book `name` for the user (extended MKCOL, RFC 5689) and returns its
+    /// path `/USER/NAME/`.
+    pub fn create_addressbook(&self, name: &str) -> io::Result<String> {
+        let path = self.collection_path(name)?;
+        let body = br#"<?xml version="1.0" encoding="utf-8"?>
+<mkcol xmlns="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav">
+  <set><prop><resourcetype><collection/><CR:addressbook/></resourcetype></prop></set>
+</mkcol>"#;
+        let headers = [("Content-Type", "application/xml; charset=utf-8")];
+        let response = self.request("MKCOL", &path, &headers, body)?;
+        expect(&response, &[201], "MKCOL", &path)?;
+        Ok(path)
+    }
+
+    /// Stores an item (`text/calendar` or `text/vcard`) at `path`, e.g.
+    /// `/test/cal/event1.ics`; returns the ETag the server assigned (empty if none).
+    pub fn put(&self, path: &str, content_type: &str, body: &[u8]) -> io::Result<String> {
+        let response = self.request("PUT", path, &[("Content-Type", content_type)], body)?;
+        expect(&response, &[201, 204], "PUT", path)?;
+        Ok(response.header("etag").unwrap_or_default().to_string())
+    }
+
+    fn collection_path(&self, name: &str) -> io::Result<String> {
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !plain || name.starts_with('.') {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("collection name {name:?}: use ASCII letters, digits, '.', '_' or '-'"),
+            ));
+        }
+        Ok(format!("/{}/{name}/", self.user))
+    }
+
     /// Radicale's output so far (useful in assertion messages).
     pub fn log(&self) -> String {
         self.process.log_tail(usize::MAX)
+    }
+}
+
+fn expect(response: &Response, ok: &[u16], method: &str, path: &str) -> io::Result<()> {
+    if ok.contains(&response.status) {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "Radicale answered {method} {path} with {}: {}",
+            response.status,
+            response.text().trim()
+        )))
     }
 }

@@ -81,3 +81,70 @@ fn drop_stops_radicale_and_deletes_its_directory() {
     assert!(!root.exists());
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+const EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//pimlink//test//EN\r\n\
+BEGIN:VEVENT\r\nUID:event-1@pimlink\r\nDTSTAMP:20240101T000000Z\r\n\
+DTSTART:20240102T100000Z\r\nSUMMARY:Standup\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+const CARD: &str = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:card-1@pimlink\r\nFN:Ada Lovelace\r\n\
+N:Lovelace;Ada;;;\r\nEND:VCARD\r\n";
+
+#[test]
+fn seeding_helpers_create_collections_and_items() {
+    let server = Radicale::start().unwrap();
+    let calendar = server.create_calendar("work").unwrap();
+    assert_eq!(calendar, "/test/work/");
+    let etag = server
+        .put("/test/work/event-1.ics", "text/calendar", EVENT.as_bytes())
+        .unwrap();
+    assert!(!etag.is_empty());
+
+    let book = server.create_addressbook("contacts").unwrap();
+    server
+        .put(&format!("{book}card-1.vcf"), "text/vcard", CARD.as_bytes())
+        .unwrap();
+
+    let listing = server
+        .request("PROPFIND", "/test/", &[("Depth", "1")], b"")
+        .unwrap();
+    assert_eq!(listing.status, 207, "{}", listing.text());
+    let text = listing.text();
+    assert!(
+        text.contains("/test/work/") && text.contains("/test/contacts/"),
+        "{text}"
+    );
+    assert!(
+        text.contains("calendar") && text.contains("addressbook"),
+        "{text}"
+    );
+
+    let event = server
+        .request("GET", "/test/work/event-1.ics", &[], b"")
+        .unwrap();
+    assert_eq!(event.status, 200);
+    assert!(event.text().contains("SUMMARY:Standup"), "{}", event.text());
+    assert_eq!(event.header("ETag"), Some(etag.as_str()));
+}
+
+#[test]
+fn seeding_helpers_report_errors() {
+    let server = Radicale::start().unwrap();
+    for bad in ["", "a/b", "..", "x y"] {
+        let error = server.create_calendar(bad).unwrap_err();
+        assert_eq!(
+            error.kind(),
+            std::io::ErrorKind::InvalidInput,
+            "{bad:?}: {error}"
+        );
+    }
+    server.create_calendar("dup").unwrap();
+    let error = server.create_calendar("dup").unwrap_err();
+    assert!(
+        error.to_string().contains("MKCALENDAR /test/dup/"),
+        "{error}"
+    );
+    let error = server
+        .put("/test/dup/bad.ics", "text/calendar", b"not a calendar")
+        .unwrap_err();
+    assert!(error.to_string().contains("PUT"), "{error}");
+}
