@@ -11,17 +11,22 @@
 //! and either confirms it or copies again. Flag changes and deletions need no intent: redoing
 //! them is harmless, and the planner sees a half-done one as already agreed.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
+use crate::flags::Flags;
+use crate::item::ItemEntry;
 use crate::item::{ItemKey, NewItem};
 use crate::name::CollectionName;
+use crate::plan::pairing::{self, Candidate, ResetRefusal};
 use crate::plan::{
     CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts, Refusal, plan_collections,
     plan_items,
 };
 use crate::policy::SyncPolicy;
-use crate::side::Side;
+use crate::side::{PerSide, Side};
+use crate::status::StatusItem;
 use crate::status::{CollectionId, ItemId, StatusChange, StatusStore};
 use crate::store::MailStore;
+use crate::store::{Known, Listing};
 
 /// How many copies are made between two flushes: one fsync of a directory serves them all,
 /// while an interruption redoes at most this many.
@@ -32,6 +37,9 @@ const COPY_BATCH: usize = 256;
 pub struct RunOptions {
     /// Plan and report, change nothing.
     pub dry_run: bool,
+    /// Override safety refusals that the user confirmed (a re-pairing after a key reset that
+    /// recognised too few items).
+    pub force: bool,
 }
 
 /// Receives what a run plans and does, for display. Every method has an empty default.
@@ -161,27 +169,68 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 Side::B => self.b.create_collection(&plan.name_b).await?,
             }
         }
-        // In a dry run a collection that would be created has no items yet.
-        let listing_a = if options.dry_run && missing_on == Some(Side::A) {
-            Vec::new()
-        } else {
-            self.a.list_items(&plan.name_a).await?
-        };
-        let listing_b = if options.dry_run && missing_on == Some(Side::B) {
-            Vec::new()
-        } else {
-            self.b.list_items(&plan.name_b).await?
-        };
         let id = if options.dry_run {
             self.status.find_collection(&plan.name_a, &plan.name_b)?
         } else {
             Some(self.status.collection_id(&plan.name_a, &plan.name_b)?)
         };
-        let rows = match id {
+        let mut rows = match id {
             Some(id) => self.status.items(id)?,
             None => Vec::new(),
         };
-        let items = plan_items(&rows, &listing_a, &listing_b, &self.policy);
+
+        // List both sides, telling each what the status knows so that it can list
+        // incrementally. In a dry run a collection that would be created has no items yet.
+        let mut listings = PerSide::<Listing>::default();
+        for side in [Side::A, Side::B] {
+            if options.dry_run && missing_on == Some(side) {
+                continue;
+            }
+            let state = match id {
+                Some(id) => self.status.collection_state(id, side)?,
+                None => None,
+            };
+            let known: Vec<(ItemKey, Flags)> = rows
+                .iter()
+                .filter(|row| row.pending != Some(side))
+                .filter_map(|row| row.key(side).map(|key| (key.clone(), row.flags.clone())))
+                .collect();
+            let known = Known {
+                state: state.as_deref(),
+                items: &known,
+            };
+            *listings.get_mut(side) = match side {
+                Side::A => self.a.list_items(&plan.name_a, known).await?,
+                Side::B => self.b.list_items(&plan.name_b, known).await?,
+            };
+        }
+
+        // Where keys cannot be trusted or are unknown, recognise items by content. (A dry run
+        // of a collection the status does not know yet uses a placeholder id: nothing is
+        // written.)
+        {
+            let changes = match self
+                .identify_by_content(id.unwrap_or(0), &plan, &rows, &listings, options.force)
+                .await?
+            {
+                Ok(changes) => changes,
+                Err(refusal) => {
+                    report.errors.push(Error::new(
+                        ErrorKind::Refused,
+                        format!("collection {}: {refusal}", plan.name_a),
+                    ));
+                    return Ok(());
+                }
+            };
+            if let (false, Some(id)) = (options.dry_run || changes.is_empty(), id) {
+                self.status.apply(&changes)?;
+                rows = self.status.items(id)?;
+            } else {
+                apply_in_memory(&mut rows, &changes);
+            }
+        }
+
+        let items = plan_items(&rows, &listings.a.items, &listings.b.items, &self.policy);
         observer.items_planned(&plan, &items);
         report.refused = items.refused.clone();
         let Some(id) = id.filter(|_| !options.dry_run) else {
@@ -195,7 +244,197 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             report,
             observer,
         };
-        run.execute(items.actions).await
+        run.execute(items.actions).await?;
+        // The listing state may only be kept when every change it showed was applied: an
+        // incremental listing next time would not show a change that is still pending.
+        if report.errors.is_empty() && report.refused.is_none() {
+            for side in [Side::A, Side::B] {
+                self.status
+                    .set_collection_state(id, side, listings.get(side).state.as_deref())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Decides, from content fingerprints, the status changes that re-pair a side whose keys
+    /// were reset and that pair items unknown on both sides. Fingerprints are gathered only when
+    /// there is something to match, since they cost a read per item.
+    async fn identify_by_content(
+        &mut self,
+        id: CollectionId,
+        plan: &CollectionPlan,
+        rows: &[StatusItem],
+        listings: &PerSide<Listing>,
+        force: bool,
+    ) -> Result<Result<Vec<StatusChange>, ResetRefusal>> {
+        let mut changes = Vec::new();
+        let mut rows = rows.to_vec();
+        for side in [Side::A, Side::B] {
+            if !listings.get(side).keys_reset || rows.is_empty() {
+                continue;
+            }
+            let other = side.other();
+            let present: std::collections::HashSet<&ItemKey> =
+                listings.get(other).items.iter().map(|e| &e.key).collect();
+            let counterpart_keys: Vec<ItemKey> = rows
+                .iter()
+                .filter_map(|row| row.key(other))
+                .filter(|key| present.contains(key))
+                .cloned()
+                .collect();
+            let counterparts = self
+                .candidates(plan, other, &counterpart_keys, &listings.get(other).items)
+                .await?;
+            let all: Vec<ItemKey> = listings
+                .get(side)
+                .items
+                .iter()
+                .map(|e| e.key.clone())
+                .collect();
+            let now = self
+                .candidates(plan, side, &all, &listings.get(side).items)
+                .await?;
+            match pairing::rekey_after_reset(id, &rows, side, &counterparts, &now, force) {
+                Ok(rekeyed) => {
+                    apply_in_memory(&mut rows, &rekeyed);
+                    changes.extend(rekeyed);
+                }
+                Err(refusal) => return Ok(Err(refusal)),
+            }
+        }
+        // Items the status does not know on each side, plus sources of copies whose
+        // destination key was never learnt.
+        let mut unknown = PerSide::<Vec<ItemKey>>::default();
+        for side in [Side::A, Side::B] {
+            let known: std::collections::HashSet<&ItemKey> =
+                rows.iter().filter_map(|row| row.key(side)).collect();
+            let unresolved: std::collections::HashSet<&ItemKey> = rows
+                .iter()
+                .filter(|row| row.pending == Some(side.other()) && row.key(side.other()).is_none())
+                .filter_map(|row| row.key(side))
+                .collect();
+            *unknown.get_mut(side) = listings
+                .get(side)
+                .items
+                .iter()
+                .map(|e| &e.key)
+                .filter(|key| !known.contains(key) || unresolved.contains(key))
+                .cloned()
+                .collect();
+        }
+        if !unknown.a.is_empty() && !unknown.b.is_empty() {
+            let a = self
+                .candidates(plan, Side::A, &unknown.a, &listings.a.items)
+                .await?;
+            let b = self
+                .candidates(plan, Side::B, &unknown.b, &listings.b.items)
+                .await?;
+            changes.extend(pairing::pair_unknown(id, &rows, &a, &b));
+        }
+        Ok(Ok(changes))
+    }
+
+    /// Fingerprints of `keys` on `side`, with their flags from `listing`. An item that cannot
+    /// be read gets no fingerprint and so matches nothing.
+    async fn candidates(
+        &mut self,
+        plan: &CollectionPlan,
+        side: Side,
+        keys: &[ItemKey],
+        listing: &[ItemEntry],
+    ) -> Result<Vec<Candidate>> {
+        let fingerprints = match side {
+            Side::A => self.a.fingerprints(&plan.name_a, keys).await,
+            Side::B => self.b.fingerprints(&plan.name_b, keys).await,
+        };
+        let flags: std::collections::HashMap<&ItemKey, &Flags> =
+            listing.iter().map(|e| (&e.key, &e.flags)).collect();
+        Ok(keys
+            .iter()
+            .zip(fingerprints)
+            .map(|(key, fingerprint)| Candidate {
+                key: key.clone(),
+                fingerprint: fingerprint.ok().flatten(),
+                flags: flags.get(key).map(|f| (*f).clone()).unwrap_or_default(),
+            })
+            .collect())
+    }
+}
+
+/// Applies status changes to rows in memory: for later matching within the same run, and for a
+/// dry run, which records nothing. New rows get negative ids, which no stored row has.
+fn apply_in_memory(rows: &mut Vec<StatusItem>, changes: &[StatusChange]) {
+    let find = |rows: &mut Vec<StatusItem>, id: ItemId| rows.iter_mut().position(|r| r.id == id);
+    for change in changes {
+        match change {
+            StatusChange::BeginCopy {
+                to,
+                source_key,
+                reserved_key,
+                flags,
+                ..
+            } => {
+                let (key_a, key_b) = match to {
+                    Side::B => (Some(source_key.clone()), reserved_key.clone()),
+                    Side::A => (reserved_key.clone(), Some(source_key.clone())),
+                };
+                let id = -(rows.len() as ItemId) - 1;
+                rows.push(StatusItem {
+                    id,
+                    key_a,
+                    key_b,
+                    flags: flags.clone(),
+                    pending: Some(*to),
+                });
+            }
+            StatusChange::Pair {
+                key_a,
+                key_b,
+                flags,
+                ..
+            } => {
+                let id = -(rows.len() as ItemId) - 1;
+                rows.push(StatusItem {
+                    id,
+                    key_a: Some(key_a.clone()),
+                    key_b: Some(key_b.clone()),
+                    flags: flags.clone(),
+                    pending: None,
+                });
+            }
+            StatusChange::FinishCopy { id, to, key } => {
+                if let Some(i) = find(rows, *id) {
+                    match to {
+                        Side::A => rows[i].key_a = Some(key.clone()),
+                        Side::B => rows[i].key_b = Some(key.clone()),
+                    }
+                    rows[i].pending = None;
+                }
+            }
+            StatusChange::SetFlags { id, flags } => {
+                if let Some(i) = find(rows, *id) {
+                    rows[i].flags = flags.clone();
+                    rows[i].pending = None;
+                }
+            }
+            StatusChange::Remove { id } => rows.retain(|row| row.id != *id),
+            StatusChange::ClearKeys { side, .. } => {
+                for row in rows.iter_mut() {
+                    match side {
+                        Side::A => row.key_a = None,
+                        Side::B => row.key_b = None,
+                    }
+                }
+            }
+            StatusChange::SetKey { id, side, key } => {
+                if let Some(i) = find(rows, *id) {
+                    match side {
+                        Side::A => rows[i].key_a = Some(key.clone()),
+                        Side::B => rows[i].key_b = Some(key.clone()),
+                    }
+                }
+            }
+        }
     }
 }
 

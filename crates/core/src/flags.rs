@@ -152,6 +152,14 @@ impl Flags {
         Flags { system, keywords }
     }
 
+    /// The flags and keywords both sets have.
+    pub fn intersection(a: &Flags, b: &Flags) -> Flags {
+        Flags {
+            system: a.system & b.system,
+            keywords: a.keywords.intersection(&b.keywords).cloned().collect(),
+        }
+    }
+
     /// A compact text form for the status store: Maildir letters, then the keywords, separated
     /// by spaces (`"FS $Junk"`). [`Flags::from_status_text`] reads it back.
     pub fn to_status_text(&self) -> String {

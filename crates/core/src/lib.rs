@@ -13,19 +13,20 @@
 pub mod error;
 pub mod flags;
 pub mod item;
+pub mod item_store;
 pub mod name;
 pub mod store;
-pub mod item_store;
 
 pub use error::{Error, ErrorKind, Result};
 pub use flags::{Flag, Flags};
 pub use item::{Content, ItemData, ItemEntry, ItemKey, NewItem};
 pub use name::CollectionName;
-pub use store::{CollectionInfo, MailStore};
+pub use store::{CollectionInfo, Known, Listing, MailStore};
 pub mod policy;
 pub mod side;
 pub mod status;
 
 pub use side::{PerSide, Side};
 pub mod exec;
+pub mod fingerprint;
 pub mod plan;

@@ -1,7 +1,9 @@
 //! The interface between the engine and a mail storage.
 
 use crate::error::Result;
+use crate::fingerprint::Fingerprint;
 use crate::flags::Flags;
+use crate::item::Content;
 use crate::item::{ItemData, ItemEntry, ItemKey, NewItem};
 use crate::name::CollectionName;
 
@@ -13,6 +15,41 @@ pub struct CollectionInfo {
     /// False for a level that exists only as the parent of others (IMAP `\Noselect`, a Maildir
     /// directory without `cur/new/tmp`): it holds no items and is not synced itself.
     pub selectable: bool,
+}
+
+/// What the status remembers of one side of a collection, handed to
+/// [`MailStore::list_items`] so that a storage able to list incrementally (IMAP with
+/// CONDSTORE/QRESYNC) need not fetch every item's flags again.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Known<'a> {
+    /// The state the storage returned with its last complete listing, if any.
+    pub state: Option<&'a str>,
+    /// The items the status pairs on this side, with the flags both sides last agreed on.
+    pub items: &'a [(ItemKey, Flags)],
+}
+
+/// A collection's items as a storage lists them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// Every item, with its flags now.
+    pub items: Vec<ItemEntry>,
+    /// State to remember for the next listing (IMAP: UIDVALIDITY, HIGHESTMODSEQ, UIDNEXT).
+    /// The engine stores it only after a run that applied every change of the collection.
+    pub state: Option<String>,
+    /// True if the keys the status knows are void: the storage renumbered its items (a new IMAP
+    /// UIDVALIDITY). The engine then recognises the items again by content.
+    pub keys_reset: bool,
+}
+
+impl Listing {
+    /// A complete listing with no state, as local storages give.
+    pub fn complete(items: Vec<ItemEntry>) -> Self {
+        Self {
+            items,
+            state: None,
+            keys_reset: false,
+        }
+    }
 }
 
 /// A storage of mail collections: a Maildir tree, an IMAP account.
@@ -32,8 +69,13 @@ pub trait MailStore {
     /// Creates a collection (and any missing parents). Creating one that exists is not an error.
     async fn create_collection(&mut self, name: &CollectionName) -> Result<()>;
 
-    /// Every item of a collection with its flags.
-    async fn list_items(&mut self, collection: &CollectionName) -> Result<Vec<ItemEntry>>;
+    /// Every item of a collection with its flags. `known` may let the storage list only what
+    /// changed since its last listing; the result must still be complete.
+    async fn list_items(
+        &mut self,
+        collection: &CollectionName,
+        known: Known<'_>,
+    ) -> Result<Listing>;
 
     /// Hands out a fresh key that [`MailStore::deliver`] will use if it is passed back, or `None`
     /// if the storage chooses keys itself on delivery (IMAP UIDs). The engine records a reserved
@@ -56,6 +98,27 @@ pub trait MailStore {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             out.push(self.read(collection, key).await);
+        }
+        out
+    }
+
+    /// The content fingerprints of some items, one result per key in order (`Ok(None)` for an
+    /// item without identifying headers). Storages that can fetch just the headers override
+    /// this; the default reads each item's beginning.
+    async fn fingerprints(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<Option<Fingerprint>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for data in self.read_many(collection, keys).await {
+            out.push(data.and_then(|data| {
+                let read = match data.content {
+                    Content::Bytes(bytes) => Fingerprint::of_message(&bytes[..]),
+                    Content::File(file) => Fingerprint::of_message(file),
+                };
+                read.map_err(|e| crate::Error::io("reading a message's header", e))
+            }));
         }
         out
     }

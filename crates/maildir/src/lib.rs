@@ -69,7 +69,7 @@
 //! let mut store = Maildir::open("/home/me/Mail", Layout::Verbatim)?;
 //! let inbox = CollectionName::new("INBOX")?;
 //! store.create_collection(&inbox).await?;
-//! for entry in store.list_items(&inbox).await? {
+//! for entry in store.list_items(&inbox, Default::default()).await?.items {
 //!     println!("{} {}", entry.key, entry.flags);
 //! }
 //! # Ok(())

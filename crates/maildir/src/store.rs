@@ -6,8 +6,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use pimlink_core::{
-    CollectionInfo, CollectionName, Content, Error, ErrorKind, Flags, ItemData, ItemEntry, ItemKey,
-    MailStore, NewItem, Result,
+    CollectionInfo, CollectionName, Content, Error, ErrorKind, Flags, ItemData, ItemKey, Known,
+    Listing, MailStore, NewItem, Result,
 };
 
 use crate::filename::{self, Info};
@@ -210,9 +210,16 @@ impl MailStore for Maildir {
         Ok(())
     }
 
-    async fn list_items(&mut self, collection: &CollectionName) -> Result<Vec<ItemEntry>> {
+    async fn list_items(
+        &mut self,
+        collection: &CollectionName,
+        _known: Known<'_>,
+    ) -> Result<Listing> {
+        // A directory listing is already as cheap as any incremental scheme could be.
         let dir = self.collection_dir(collection)?;
-        Ok(items::entries(self.rescan(collection, &dir)?))
+        Ok(Listing::complete(items::entries(
+            self.rescan(collection, &dir)?,
+        )))
     }
 
     fn reserve_key(&mut self) -> Option<ItemKey> {

@@ -195,7 +195,11 @@ async fn hostile_names_are_refused_and_create_nothing() {
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidName, "{text}: {err}");
         assert_eq!(
-            store.list_items(&folder).await.unwrap_err().kind(),
+            store
+                .list_items(&folder, Default::default())
+                .await
+                .unwrap_err()
+                .kind(),
             ErrorKind::InvalidName
         );
         assert_eq!(snapshot(sandbox.path()), before, "{layout:?} {text}");
@@ -243,7 +247,10 @@ async fn symlinked_folders_are_neither_listed_nor_entered() {
         let infos = store.list_collections().await.unwrap();
         assert!(infos.is_empty(), "{layout:?}: {infos:?}");
 
-        let err = store.list_items(&name(folder)).await.unwrap_err();
+        let err = store
+            .list_items(&name(folder), Default::default())
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidName, "{err}");
         assert!(err.to_string().contains("symbolic link"), "{err}");
         let err = store
@@ -267,7 +274,10 @@ async fn symlinked_folders_are_neither_listed_nor_entered() {
                 .await
                 .unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidName, "{err}");
-            let err = store.list_items(&name("Parent/victim")).await.unwrap_err();
+            let err = store
+                .list_items(&name("Parent/victim"), Default::default())
+                .await
+                .unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidName, "{err}");
         }
         assert_eq!(snapshot(outside.path()), before_outside, "{layout:?}");

@@ -8,6 +8,7 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use pimlink_core::Known;
 use pimlink_core::{
     CollectionName, Content, ErrorKind, Flag, Flags, ItemData, ItemKey, MailStore, NewItem,
 };
@@ -85,7 +86,11 @@ async fn unflagged_delivery_lands_in_new_with_the_internal_date() {
         assert_eq!(data.internal_date, Some(date));
         assert_eq!(read_all(data), b"Subject: hi\n\nbody\n");
 
-        let listed = store.list_items(&name("Box")).await.unwrap();
+        let listed = store
+            .list_items(&name("Box"), Known::default())
+            .await
+            .unwrap()
+            .items;
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].key, key);
         assert!(listed[0].flags.is_empty());
@@ -118,7 +123,11 @@ async fn flagged_delivery_lands_in_cur_with_sorted_letters_under_the_reserved_ke
         .unwrap();
     let age = SystemTime::now().duration_since(mtime).unwrap();
     assert!(age < Duration::from_secs(60), "{age:?}");
-    let listed = store.list_items(&name("Box")).await.unwrap();
+    let listed = store
+        .list_items(&name("Box"), Known::default())
+        .await
+        .unwrap()
+        .items;
     assert_eq!(listed[0].flags, flags);
 }
 
@@ -236,7 +245,10 @@ async fn flag_change_keeps_unknown_letters_and_moves_to_cur() {
     let (_dir, mut store, path) = store_with_box(Layout::MaildirPlusPlus).await;
     fs::write(path.join("cur/1.a.host,S=1:2,RSab"), b"1").unwrap();
     fs::write(path.join("new/2.b.host"), b"2").unwrap();
-    store.list_items(&name("Box")).await.unwrap();
+    store
+        .list_items(&name("Box"), Known::default())
+        .await
+        .unwrap();
 
     let flagged = Flags::new().with(Flag::Flagged);
     store
@@ -268,7 +280,11 @@ async fn flag_change_keeps_unknown_letters_and_moves_to_cur() {
     );
     store.flush().await.unwrap();
 
-    let listed = store.list_items(&name("Box")).await.unwrap();
+    let listed = store
+        .list_items(&name("Box"), Known::default())
+        .await
+        .unwrap()
+        .items;
     assert!(listed.iter().all(|e| e.flags.is_empty()), "{listed:?}");
     assert_eq!(listed[0].size, Some(1));
 }
@@ -291,7 +307,15 @@ async fn files_renamed_behind_the_stores_back_are_found_again() {
     fs::write(path.join("new/k1"), b"one").unwrap();
     fs::write(path.join("new/k2"), b"two").unwrap();
     fs::write(path.join("new/k3"), b"three").unwrap();
-    assert_eq!(store.list_items(&name("Box")).await.unwrap().len(), 3);
+    assert_eq!(
+        store
+            .list_items(&name("Box"), Known::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        3
+    );
 
     // A mail reader marks them seen.
     for key in ["k1", "k2", "k3"] {
@@ -327,7 +351,10 @@ async fn files_renamed_behind_the_stores_back_are_found_again() {
 async fn vanished_messages_are_not_found_and_deleting_them_is_fine() {
     let (_dir, mut store, path) = store_with_box(Layout::Verbatim).await;
     fs::write(path.join("cur/gone:2,S"), b"x").unwrap();
-    store.list_items(&name("Box")).await.unwrap();
+    store
+        .list_items(&name("Box"), Known::default())
+        .await
+        .unwrap();
     fs::remove_file(path.join("cur/gone:2,S")).unwrap();
 
     let key = ItemKey::new("gone");
@@ -354,7 +381,11 @@ async fn duplicate_keys_are_listed_once() {
     fs::write(path.join("new/dup"), b"new copy").unwrap();
     fs::write(path.join("cur/dup:2,S"), b"cur copy").unwrap();
     fs::write(path.join("cur/dup:2,RS"), b"other cur copy").unwrap();
-    let listed = store.list_items(&name("Box")).await.unwrap();
+    let listed = store
+        .list_items(&name("Box"), Known::default())
+        .await
+        .unwrap()
+        .items;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].key.as_str(), "dup");
     // Deterministic: cur/ before new/, then the smallest file name.
@@ -375,7 +406,11 @@ async fn leftovers_in_tmp_and_dot_files_are_ignored() {
     fs::write(path.join("tmp/123.leftover.host"), b"half written").unwrap();
     fs::write(path.join("cur/.dovecot-junk"), b"x").unwrap();
     fs::write(path.join("new/real"), b"x").unwrap();
-    let listed = store.list_items(&name("Box")).await.unwrap();
+    let listed = store
+        .list_items(&name("Box"), Known::default())
+        .await
+        .unwrap()
+        .items;
     let keys: Vec<&str> = listed.iter().map(|e| e.key.as_str()).collect();
     assert_eq!(keys, ["real"]);
 }
@@ -385,7 +420,14 @@ async fn symlinked_message_files_are_not_read() {
     let (_dir, mut store, path) = store_with_box(Layout::Verbatim).await;
     let outside = tempfile::NamedTempFile::new().unwrap();
     std::os::unix::fs::symlink(outside.path(), path.join("cur/link:2,S")).unwrap();
-    assert!(store.list_items(&name("Box")).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_items(&name("Box"), Known::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     let err = store
         .read(&name("Box"), &ItemKey::new("link"))
         .await
@@ -436,7 +478,10 @@ async fn open_creates_only_the_last_level() {
 async fn listing_a_missing_folder_is_not_found() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Maildir::open(dir.path(), Layout::Verbatim).unwrap();
-    let err = store.list_items(&name("Nope")).await.unwrap_err();
+    let err = store
+        .list_items(&name("Nope"), Known::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert!(err.to_string().contains("Nope"), "{err}");
 }

@@ -2,8 +2,9 @@
 //! configuration and the engine.
 
 use anyhow::{Result, bail};
-use pimlink_core::item::{ItemData, ItemEntry, NewItem};
-use pimlink_core::{CollectionInfo, CollectionName, Flags, ItemKey, MailStore};
+use pimlink_core::fingerprint::Fingerprint;
+use pimlink_core::item::{ItemData, NewItem};
+use pimlink_core::{CollectionInfo, CollectionName, Flags, ItemKey, Known, Listing, MailStore};
 use pimlink_maildir::Maildir;
 
 use crate::config::{self, Config, StorageKind};
@@ -62,8 +63,25 @@ impl MailStore for MailSide {
     async fn list_items(
         &mut self,
         collection: &CollectionName,
-    ) -> pimlink_core::Result<Vec<ItemEntry>> {
-        dispatch!(self, s => s.list_items(collection).await)
+        known: Known<'_>,
+    ) -> pimlink_core::Result<Listing> {
+        dispatch!(self, s => s.list_items(collection, known).await)
+    }
+
+    async fn read_many(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<pimlink_core::Result<ItemData>> {
+        dispatch!(self, s => s.read_many(collection, keys).await)
+    }
+
+    async fn fingerprints(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<pimlink_core::Result<Option<Fingerprint>>> {
+        dispatch!(self, s => s.fingerprints(collection, keys).await)
     }
 
     fn reserve_key(&mut self) -> Option<ItemKey> {

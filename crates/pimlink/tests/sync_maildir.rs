@@ -183,3 +183,32 @@ pub fn find_file(maildir: &std::path::Path, id: &str) -> std::path::PathBuf {
     }
     panic!("message {id} not found in {}", maildir.display());
 }
+
+/// Both sides already hold the same mail and there is no status: a lost state file, or a move
+/// from mbsync/OfflineIMAP with an existing local tree. Nothing may be duplicated, and flags set
+/// on either side end up on both.
+#[test]
+fn lost_status_pairs_existing_mail_by_content_instead_of_duplicating() {
+    let world = World::new("");
+    for i in 0..20 {
+        world.deliver("a", "INBOX", &format!("m{i}"), "");
+    }
+    world.sync_ok();
+    rename_flags(&world.root("a").join("INBOX"), "m3", "S");
+    rename_flags(&world.root("b").join("INBOX"), "m4", "F");
+    world.deliver("a", "INBOX", "only-a", "");
+    world.deliver("b", "INBOX", "only-b", "");
+    std::fs::remove_dir_all(world.state_dir()).unwrap();
+
+    let dry = world.run(&["sync", "--dry-run"]);
+    assert_eq!(dry.code(), 0, "{dry}");
+    assert!(dry.stdout().contains("would change: 1 copied a->b, 1 copied b->a, 2 flag changes"), "{dry}");
+    world.sync_ok();
+    let tree = assert_converged(&world);
+    let inbox = &tree["INBOX"];
+    assert_eq!(inbox.len(), 22);
+    assert_eq!(inbox["m3"], ["S"]);
+    assert_eq!(inbox["m4"], ["F"]);
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}

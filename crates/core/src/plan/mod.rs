@@ -6,6 +6,7 @@
 
 mod collections;
 mod items;
+pub mod pairing;
 mod render;
 
 pub use collections::{CollectionPlan, CollectionStep, plan_collections};

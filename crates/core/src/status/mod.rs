@@ -101,6 +101,34 @@ pub enum StatusChange {
         /// The row.
         id: ItemId,
     },
+    /// Forgets every key on `side` in a collection, before `SetKey` changes give the rows new
+    /// ones (a storage renumbered its items; old and new keys may overlap).
+    ClearKeys {
+        /// The collection.
+        collection: CollectionId,
+        /// The side whose keys are void.
+        side: Side,
+    },
+    /// Gives a row a new key on `side`.
+    SetKey {
+        /// The row.
+        id: ItemId,
+        /// The side.
+        side: Side,
+        /// The new key.
+        key: ItemKey,
+    },
+    /// Records that `key_a` and `key_b` hold the same item, which both sides already had.
+    Pair {
+        /// The collection.
+        collection: CollectionId,
+        /// The key on A.
+        key_a: ItemKey,
+        /// The key on B.
+        key_b: ItemKey,
+        /// The flags both have.
+        flags: Flags,
+    },
 }
 
 /// The status of one pair, locked for this process.
@@ -224,30 +252,7 @@ impl StatusStore {
 
     /// Every item pairing of a collection.
     pub fn items(&self, collection: CollectionId) -> Result<Vec<StatusItem>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, key_a, key_b, flags, pending FROM mail_items
-                 WHERE collection = ?1 ORDER BY id",
-            )
-            .map_err(sql("listing items"))?;
-        let rows = stmt
-            .query_map([collection], |row| {
-                Ok(StatusItem {
-                    id: row.get(0)?,
-                    key_a: row.get::<_, Option<String>>(1)?.map(ItemKey::new),
-                    key_b: row.get::<_, Option<String>>(2)?.map(ItemKey::new),
-                    flags: Flags::from_status_text(&row.get::<_, String>(3)?),
-                    pending: match row.get::<_, Option<String>>(4)?.as_deref() {
-                        Some("a") => Some(Side::A),
-                        Some("b") => Some(Side::B),
-                        _ => None,
-                    },
-                })
-            })
-            .map_err(sql("listing items"))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(sql("listing items"))
+        items_in(&self.conn, collection)
     }
 
     /// Applies `changes` in one transaction and returns the ids of rows that `BeginCopy` changes
@@ -257,6 +262,14 @@ impl StatusStore {
             .conn
             .transaction()
             .map_err(sql("starting a transaction"))?;
+        let created = apply_in(&tx, changes)?;
+        tx.commit().map_err(sql("committing"))?;
+        Ok(created)
+    }
+}
+
+fn apply_in(tx: &rusqlite::Transaction<'_>, changes: &[StatusChange]) -> Result<Vec<ItemId>> {
+    {
         let mut created = Vec::new();
         for change in changes {
             let affected = match change {
@@ -304,6 +317,40 @@ impl StatusStore {
                 StatusChange::Remove { id } => tx
                     .execute("DELETE FROM mail_items WHERE id = ?1", [id])
                     .map_err(sql("removing an item"))?,
+                StatusChange::ClearKeys { collection, side } => {
+                    let query = match side {
+                        Side::A => "UPDATE mail_items SET key_a = NULL WHERE collection = ?1",
+                        Side::B => "UPDATE mail_items SET key_b = NULL WHERE collection = ?1",
+                    };
+                    tx.execute(query, [collection])
+                        .map_err(sql("clearing keys"))?;
+                    continue; // Any number of rows is right.
+                }
+                StatusChange::SetKey { id, side, key } => {
+                    let query = match side {
+                        Side::A => "UPDATE mail_items SET key_a = ?2 WHERE id = ?1",
+                        Side::B => "UPDATE mail_items SET key_b = ?2 WHERE id = ?1",
+                    };
+                    tx.execute(query, params![id, key.as_str()])
+                        .map_err(sql("recording a new key"))?
+                }
+                StatusChange::Pair {
+                    collection,
+                    key_a,
+                    key_b,
+                    flags,
+                } => tx
+                    .execute(
+                        "INSERT INTO mail_items (collection, key_a, key_b, flags, pending)
+                         VALUES (?1, ?2, ?3, ?4, NULL)",
+                        params![
+                            collection,
+                            key_a.as_str(),
+                            key_b.as_str(),
+                            flags.to_status_text()
+                        ],
+                    )
+                    .map_err(sql("recording a pair"))?,
             };
             // A change that matches no row means the plan and the status disagree: stop before
             // recording anything that rests on a wrong picture.
@@ -314,9 +361,34 @@ impl StatusStore {
                 ));
             }
         }
-        tx.commit().map_err(sql("committing"))?;
         Ok(created)
     }
+}
+
+fn items_in(conn: &Connection, collection: CollectionId) -> Result<Vec<StatusItem>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, key_a, key_b, flags, pending FROM mail_items
+             WHERE collection = ?1 ORDER BY id",
+        )
+        .map_err(sql("listing items"))?;
+    let rows = stmt
+        .query_map([collection], |row| {
+            Ok(StatusItem {
+                id: row.get(0)?,
+                key_a: row.get::<_, Option<String>>(1)?.map(ItemKey::new),
+                key_b: row.get::<_, Option<String>>(2)?.map(ItemKey::new),
+                flags: Flags::from_status_text(&row.get::<_, String>(3)?),
+                pending: match row.get::<_, Option<String>>(4)?.as_deref() {
+                    Some("a") => Some(Side::A),
+                    Some("b") => Some(Side::B),
+                    _ => None,
+                },
+            })
+        })
+        .map_err(sql("listing items"))?;
+    rows.collect::<rusqlite::Result<_>>()
+        .map_err(sql("listing items"))
 }
 
 fn stored_name(name: &str) -> Result<CollectionName> {

@@ -94,6 +94,7 @@ fn sync_pair(
     let mut observer = PairObserver::new(output, &pair.name, args.dry_run);
     let options = RunOptions {
         dry_run: args.dry_run,
+        force: args.force,
     };
     let selected = |name: &pimlink_core::CollectionName| {
         pair.collections.matches(name.as_str())
