@@ -5,28 +5,32 @@
 //!
 //! Key types:
 //! - [`CollectionName`], [`ItemKey`], [`Flags`]: the item model, validated at the boundary.
-//! - [`store::MailStore`]: what a storage (Maildir, IMAP) must offer the engine.
+//! - [`store::MailStore`]: what a mail storage (Maildir, IMAP) must offer the engine;
+//!   [`item_store`]: the same for calendar and contact storages (CalDAV, CardDAV, vdir).
+//! - [`status::StatusStore`]: what the last sync saw, per pair, in SQLite.
+//! - [`plan`]: pure decisions ([`plan::plan_collections`], [`plan::plan_items`],
+//!   [`plan::pairing`]); [`exec::Pair::sync`] carries them out.
+//! - [`fingerprint::Fingerprint`]: how a message is recognised by content.
 //!
 //! Not here: any protocol, file format or configuration file. Storages live in their own crates
 //! and depend on this one; this crate depends on none of them.
 
 pub mod error;
+pub mod exec;
+pub mod fingerprint;
 pub mod flags;
 pub mod item;
 pub mod item_store;
 pub mod name;
+pub mod plan;
+pub mod policy;
+pub mod side;
+pub mod status;
 pub mod store;
 
 pub use error::{Error, ErrorKind, Result};
 pub use flags::{Flag, Flags};
 pub use item::{Content, ItemData, ItemEntry, ItemKey, NewItem};
 pub use name::CollectionName;
-pub use store::{CollectionInfo, Known, Listing, MailStore};
-pub mod policy;
-pub mod side;
-pub mod status;
-
 pub use side::{PerSide, Side};
-pub mod exec;
-pub mod fingerprint;
-pub mod plan;
+pub use store::{CollectionInfo, Known, Listing, MailStore};
