@@ -182,6 +182,9 @@ pub struct IdleOutcome {
     pub fetched: Vec<FetchedMessage>,
 }
 
+/// Receives each untagged response and the spool files of its large literals (by index).
+type UntaggedHandler<'a> = dyn FnMut(Untagged, &mut Vec<Option<File>>) -> Result<(), Error> + 'a;
+
 struct Incoming {
     response: Response,
     spooled: Vec<File>,
@@ -654,7 +657,7 @@ impl Client {
     async fn wait(
         &mut self,
         tag: &str,
-        handler: &mut dyn FnMut(Untagged, &mut Vec<Option<File>>) -> Result<(), Error>,
+        handler: &mut UntaggedHandler<'_>,
     ) -> Result<Completion, Error> {
         self.transport.flush().await?;
         let mut first_error = None;

@@ -17,13 +17,15 @@ use crate::tls;
 enum Inner {
     Tcp(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
-    Tunnel {
-        // Kept so that the child is killed when the transport is dropped.
-        _child: Child,
-        stdin: ChildStdin,
-        stdout: ChildStdout,
-    },
+    Tunnel(Box<Tunnel>),
     Closed,
+}
+
+struct Tunnel {
+    // Kept so that the child is killed when the transport is dropped.
+    _child: Child,
+    stdin: ChildStdin,
+    stdout: ChildStdout,
 }
 
 struct Deflate {
@@ -64,11 +66,11 @@ impl Transport {
             let stdin = child.stdin.take();
             let stdout = child.stdout.take();
             match (stdin, stdout) {
-                (Some(stdin), Some(stdout)) => Inner::Tunnel {
+                (Some(stdin), Some(stdout)) => Inner::Tunnel(Box::new(Tunnel {
                     _child: child,
                     stdin,
                     stdout,
-                },
+                })),
                 _ => {
                     return Err(Error::new(
                         ErrorKind::Connection,
@@ -206,9 +208,9 @@ impl Transport {
                     s.write_all(&bytes).await?;
                     s.flush().await
                 }
-                Inner::Tunnel { stdin, .. } => {
-                    stdin.write_all(&bytes).await?;
-                    stdin.flush().await
+                Inner::Tunnel(t) => {
+                    t.stdin.write_all(&bytes).await?;
+                    t.stdin.flush().await
                 }
                 Inner::Closed => Err(std::io::Error::from(std::io::ErrorKind::NotConnected)),
             }
@@ -234,7 +236,7 @@ impl Transport {
                     match &mut self.inner {
                         Inner::Tcp(s) => s.read(buf).await,
                         Inner::Tls(s) => s.read(buf).await,
-                        Inner::Tunnel { stdout, .. } => stdout.read(buf).await,
+                        Inner::Tunnel(t) => t.stdout.read(buf).await,
                         Inner::Closed => Ok(0),
                     }
                 };

@@ -1,6 +1,8 @@
 //! A scripted server on 127.0.0.1 that misbehaves on purpose: every case must give a clear
 //! error and no panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may unwrap.
+
 use std::time::Duration;
 
 use pimlink_core::ErrorKind;
