@@ -1,6 +1,6 @@
 //! The engine of pimlink: what an item and a collection are, the interface every storage
 //! implements, the status store that remembers what the last sync saw, the pure planner that
-//! turns status plus both sides' listings into a [`plan::Plan`], and the executor that carries a
+//! turns status plus both sides' listings into a plan of actions, and the executor that carries a
 //! plan out.
 //!
 //! Key types:
