@@ -26,6 +26,7 @@ use crate::identity::Identity;
 use crate::imap_line::Session;
 use crate::net::{self, HOST};
 use crate::process::ServerProcess;
+use crate::tls::{self, TlsFiles};
 
 /// The SASL realm and Cyrus `servername`; sasldb entries must carry the same realm.
 const SERVERNAME: &str = "pimlink-test";
@@ -39,6 +40,8 @@ pub(crate) const CYRUS_SYSTEM_TREE: &str = "/opt/pimlink-testkit/cyrus";
 #[derive(Debug, Clone)]
 pub struct CyrusBuilder {
     users: Vec<(String, String)>,
+    tls: bool,
+    suppress: Option<String>,
 }
 
 impl Default for CyrusBuilder {
@@ -52,7 +55,24 @@ impl CyrusBuilder {
     pub fn new() -> Self {
         CyrusBuilder {
             users: vec![("test".into(), "secret".into())],
+            tls: false,
+            suppress: None,
         }
+    }
+
+    /// Also listen with implicit TLS on [`Cyrus::tls_port`] and offer STARTTLS on the plain
+    /// port, with a fresh certificate signed by a fresh CA ([`Cyrus::ca_cert_pem`]), like
+    /// [`crate::DovecotBuilder::tls`].
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
+    }
+
+    /// Capabilities Cyrus must not advertise (`suppress_capabilities`, space-separated, e.g.
+    /// `"QRESYNC CONDSTORE"`). Unlike Dovecot's override, this removes rather than replaces.
+    pub fn suppress_capabilities(mut self, caps: &str) -> Self {
+        self.suppress = Some(caps.to_string());
+        self
     }
 
     /// Replace the user list (name, password). The first user is [`Cyrus::user`].
@@ -89,6 +109,13 @@ impl CyrusBuilder {
                 )));
             }
         }
+        if let Some(caps) = &self.suppress {
+            if caps.chars().any(|c| !(c.is_ascii_graphic() || c == ' ')) {
+                return Err(invalid(format!(
+                    "suppress_capabilities {caps:?}: not a plain list"
+                )));
+            }
+        }
         let install = find_install()?;
         let identity = Identity::current()?;
         let dir = tempfile::Builder::new()
@@ -101,11 +128,27 @@ impl CyrusBuilder {
         }
         let admin_password = format!("admin-{}", std::process::id());
         let port = net::free_port()?;
+        let tls = if self.tls {
+            Some((net::free_port()?, tls::generate(&root)?))
+        } else {
+            None
+        };
         let conf = root.join("imapd.conf");
-        fs::write(&conf, render_imapd_conf(&root, &identity))?;
+        let mut imapd_conf = render_imapd_conf(&root, &identity);
+        if let Some((_, files)) = &tls {
+            imapd_conf.push_str(&format!(
+                "tls_server_cert: {}\ntls_server_key: {}\n",
+                files.server_cert.display(),
+                files.server_key.display()
+            ));
+        }
+        if let Some(caps) = &self.suppress {
+            imapd_conf.push_str(&format!("suppress_capabilities: {caps}\n"));
+        }
+        fs::write(&conf, imapd_conf)?;
         fs::write(
             root.join("cyrus.conf"),
-            render_cyrus_conf(&root, &install.bin_dir, port),
+            render_cyrus_conf(&root, &install.bin_dir, port, tls.as_ref().map(|(p, _)| *p)),
         )?;
         let sasldb = root.join("sasldb2");
         saslpasswd(&sasldb, ADMIN, &admin_password)?;
@@ -137,9 +180,12 @@ impl CyrusBuilder {
         for (user, _) in &self.users {
             admin.command(&format!("CREATE \"user/{user}\""))?;
         }
+        let (tls_port, tls_files) = tls.unzip();
         Ok(Cyrus {
             process,
             port,
+            tls_port,
+            tls_files,
             users: self.users,
             root,
             admin_password,
@@ -154,6 +200,8 @@ pub struct Cyrus {
     // The process must stop before its directory is deleted.
     process: ServerProcess,
     port: u16,
+    tls_port: Option<u16>,
+    tls_files: Option<TlsFiles>,
     users: Vec<(String, String)>,
     root: PathBuf,
     admin_password: String,
@@ -180,6 +228,16 @@ impl Cyrus {
     /// The plain IMAP port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The implicit-TLS (IMAPS) port, if TLS is on.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
+    }
+
+    /// The PEM file of the CA that signed the server certificate, if TLS is on.
+    pub fn ca_cert_pem(&self) -> Option<&Path> {
+        self.tls_files.as_ref().map(|f| f.ca_cert.as_path())
     }
 
     /// The first user's name.
@@ -311,8 +369,14 @@ proc_path: {r}/run/proc
     )
 }
 
-fn render_cyrus_conf(root: &Path, bin: &Path, port: u16) -> String {
+fn render_cyrus_conf(root: &Path, bin: &Path, port: u16, tls_port: Option<u16>) -> String {
     let (r, b) = (root.display(), bin.display());
+    // imapd -s: TLS from the first byte.
+    let imaps = tls_port.map_or(String::new(), |p| {
+        format!(
+            "  imaps cmd=\"{b}/imapd -s -C {r}/imapd.conf\" listen=\"127.0.0.1:{p}\" prefork=0\n"
+        )
+    });
     format!(
         "\
 START {{
@@ -320,7 +384,7 @@ START {{
 }}
 SERVICES {{
   imap cmd=\"{b}/imapd -C {r}/imapd.conf\" listen=\"127.0.0.1:{port}\" prefork=0
-}}
+{imaps}}}
 EVENTS {{
 }}
 "

@@ -8,6 +8,9 @@
 
 mod common;
 
+use std::io::Write;
+use std::process::{Command, Stdio};
+
 use common::{Imap, process_running_with};
 use pimlink_testkit::{Cyrus, CyrusBuilder};
 
@@ -83,4 +86,59 @@ fn drop_stops_cyrus() {
     assert!(!process_running_with(&marker), "a Cyrus process survived");
     assert!(!root.exists());
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[test]
+fn tls_port_and_starttls() {
+    if skip() {
+        return;
+    }
+    let server = CyrusBuilder::new().tls(true).start().unwrap();
+    let port = server.tls_port().unwrap();
+    let plain = Imap::connect(server.host(), server.port());
+    assert!(plain.greeting.contains("STARTTLS"), "{}", plain.greeting);
+
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-brief", "-ign_eof", "-verify_return_error"])
+        .args(["-verify_hostname", "localhost", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-CAfile")
+        .arg(server.ca_cert_pem().unwrap())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a LOGIN test secret\r\nb LOGOUT\r\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stdout.starts_with("* OK"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("a OK"), "{stdout}");
+    assert!(stderr.contains("Verification: OK"), "{stderr}");
+}
+
+#[test]
+fn suppressed_capabilities_are_not_advertised() {
+    if skip() {
+        return;
+    }
+    let server = CyrusBuilder::new()
+        .suppress_capabilities("QRESYNC CONDSTORE")
+        .start()
+        .unwrap();
+    let mut imap = Imap::connect(server.host(), server.port());
+    imap.ok("LOGIN test secret");
+    let (caps, _) = imap.ok("CAPABILITY");
+    let caps: Vec<&str> = caps[0].split(' ').collect();
+    assert!(caps.contains(&"UIDPLUS"), "{caps:?}");
+    assert!(
+        !caps.contains(&"QRESYNC") && !caps.contains(&"CONDSTORE"),
+        "{caps:?}"
+    );
 }
