@@ -52,6 +52,10 @@ class Stream:
                     raise ImapError(f"{text!r}: {line.decode(errors='replace').strip()}")
                 return
 
+    def close(self):
+        self.f.close()
+        self.sock.close()
+
     def skip(self, size):
         while size:
             got = self.f.read(min(size, CHUNK))
@@ -78,6 +82,13 @@ def parse_list_name(line):
 
 def fetch_all(host, port, user, password):
     s = Stream(host, port)
+    try:
+        return _fetch_all(s, user, password)
+    finally:
+        s.close()
+
+
+def _fetch_all(s, user, password):
     s.command(f"LOGIN {quote(user)} {quote(password)}")
     names = []
     s.command('LIST "" "*"', on_line=lambda l: names.append(parse_list_name(l)))

@@ -62,6 +62,11 @@ def table(results, skipped, order):
             rss = f"{s['rss_mb']:.1f}" if s["rss_mb"] is not None else "-"
             lines.append(f"| {scenario} | {tool} | {fmt_seconds(s['wall'])} | {span} | {rss} "
                          f"| {runs} | {rt} | {rr} |")
-    notes = sorted({f"- {tool} skipped ({', '.join(sorted(sc for (sc, t) in skipped if t == tool and skipped[(sc, t)] == why))}): {why}"
-                    for (_, tool), why in skipped.items()})
+    # The table shows only the reason's first word; the notes below it give the whole reason,
+    # once per distinct (tool, reason).
+    grouped = {}
+    for (scenario, tool), why in skipped.items():
+        grouped.setdefault((tool, why), []).append(scenario)
+    notes = [f"- {tool} skipped ({', '.join(sorted(scenarios))}): {why}"
+             for (tool, why), scenarios in sorted(grouped.items())]
     return lines + ([""] + notes if notes else [])
