@@ -109,12 +109,12 @@ impl CyrusBuilder {
                 )));
             }
         }
-        if let Some(caps) = &self.suppress {
-            if caps.chars().any(|c| !(c.is_ascii_graphic() || c == ' ')) {
-                return Err(invalid(format!(
-                    "suppress_capabilities {caps:?}: not a plain list"
-                )));
-            }
+        if let Some(caps) = &self.suppress
+            && caps.chars().any(|c| !(c.is_ascii_graphic() || c == ' '))
+        {
+            return Err(invalid(format!(
+                "suppress_capabilities {caps:?}: not a plain list"
+            )));
         }
         let install = find_install()?;
         let identity = Identity::current()?;
