@@ -68,11 +68,21 @@ fn default_server_logs_in_lists_and_reports_seeded_mail() {
 }
 
 #[test]
-fn wrong_password_is_refused() {
+fn wrong_password_is_refused_without_delay() {
     let server = Dovecot::start().unwrap();
     let mut imap = Imap::connect(server.host(), server.port());
+    let started = std::time::Instant::now();
     let (_, status) = imap.command("LOGIN test wrong");
     assert!(status.starts_with("NO"), "{status}");
+    assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+}
+
+#[test]
+fn many_parallel_sessions_of_one_user_are_allowed() {
+    let server = Dovecot::start().unwrap();
+    // Dovecot's default limit is 10 per user and address.
+    let sessions: Vec<Imap> = (0..15).map(|_| login(&server).0).collect();
+    assert_eq!(sessions.len(), 15);
 }
 
 #[test]

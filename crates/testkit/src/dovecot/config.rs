@@ -58,6 +58,9 @@ first_valid_uid = {uid}
 first_valid_gid = {gid}
 disable_plaintext_auth = no
 auth_mechanisms = plain login cram-md5
+# Tests log in with wrong passwords and open many parallel connections on purpose.
+auth_failure_delay = 0
+mail_max_userip_connections = 1000
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN {passwd}
