@@ -140,6 +140,25 @@ fn collection_filter_and_single_collection_target() {
 }
 
 #[test]
+fn inbox_target_is_case_insensitive_and_bad_names_are_usage_errors() {
+    let world = World::new("");
+    world.deliver("a", "INBOX", "m1", "");
+    world.deliver("a", "Other", "o1", "");
+    let run = world.run(&["sync", "p/inbox"]);
+    assert_eq!(run.code(), 0, "{run}");
+    let b = world.messages("b");
+    assert!(b.contains_key("INBOX") && !b.contains_key("Other"), "{b:?}");
+    for bad in ["p/", "p/../x", "p/a//b"] {
+        let run = world.run(&["sync", bad]);
+        assert_eq!(run.code(), 2, "{bad}: {run}");
+        assert!(
+            run.stderr().contains("invalid collection name"),
+            "{bad}: {run}"
+        );
+    }
+}
+
+#[test]
 fn unknown_pair_is_a_usage_error() {
     let world = World::new("");
     let run = world.run(&["sync", "nope"]);
@@ -202,7 +221,11 @@ fn lost_status_pairs_existing_mail_by_content_instead_of_duplicating() {
 
     let dry = world.run(&["sync", "--dry-run"]);
     assert_eq!(dry.code(), 0, "{dry}");
-    assert!(dry.stdout().contains("would change: 1 copied a->b, 1 copied b->a, 2 flag changes"), "{dry}");
+    assert!(
+        dry.stdout()
+            .contains("would change: 1 copied a->b, 1 copied b->a, 2 flag changes"),
+        "{dry}"
+    );
     world.sync_ok();
     let tree = assert_converged(&world);
     let inbox = &tree["INBOX"];

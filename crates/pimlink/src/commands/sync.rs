@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
+use pimlink_core::CollectionName;
 use pimlink_core::exec::{Pair, RunOptions};
 use pimlink_core::policy::OnEmpty;
 use pimlink_core::status::StatusStore;
@@ -46,11 +47,11 @@ fn parse_targets<'c>(config: &'c Config, targets: &[String]) -> Result<Vec<Targe
     let mut by_pair: BTreeMap<String, Option<Vec<String>>> = BTreeMap::new();
     for target in targets {
         let (pair, collection) = match target.split_once('/') {
-            Some((pair, collection)) if !collection.is_empty() => {
-                (pair.to_owned(), Some(collection.to_owned()))
-            }
-            Some(_) => {
-                return Err(UsageError(format!("{target:?}: no collection after '/'")).into());
+            Some((pair, collection)) => {
+                // Normalised as the engine names collections (INBOX in any case is INBOX).
+                let name = CollectionName::new(collection)
+                    .map_err(|e| UsageError(format!("{target:?}: {e}")))?;
+                (pair.to_owned(), Some(name.as_str().to_owned()))
             }
             None => (target.clone(), None),
         };
@@ -96,7 +97,7 @@ fn sync_pair(
         dry_run: args.dry_run,
         force: args.force,
     };
-    let selected = |name: &pimlink_core::CollectionName| {
+    let selected = |name: &CollectionName| {
         pair.collections.matches(name.as_str())
             && only.is_none_or(|only| only.iter().any(|c| c == name.as_str()))
     };
