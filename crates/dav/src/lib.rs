@@ -1,1 +1,5 @@
-//! CalDAV, CardDAV and webcal storages for pimlink (work in progress).
+//! CalDAV, CardDAV and webcal storages for pimlink (in progress).
+
+#![deny(missing_docs)]
+
+pub mod proto;
