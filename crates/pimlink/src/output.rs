@@ -2,7 +2,11 @@
 //! run or with `-v`.
 
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use pimlink_core::Error;
 use pimlink_core::exec::{CollectionReport, Observer, PairReport};
 use pimlink_core::plan::{CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts};
 
@@ -32,11 +36,16 @@ impl Output {
     }
 }
 
+/// Plans with fewer actions than this finish too fast for a progress bar to help.
+const PROGRESS_THRESHOLD: usize = 50;
+
 /// Prints one pair's progress.
 pub struct PairObserver<'o> {
     output: &'o Output,
     pair: String,
     dry_run: bool,
+    /// The progress bar of the collection being synced, on a terminal only.
+    progress: Option<ProgressBar>,
 }
 
 impl<'o> PairObserver<'o> {
@@ -46,11 +55,35 @@ impl<'o> PairObserver<'o> {
             output,
             pair: pair.to_owned(),
             dry_run,
+            progress: None,
         }
     }
 
+    /// A progress bar for `total` actions in `collection`, when a person is watching: stderr is
+    /// a terminal, and neither `-q` nor `-v` (whose per-action lines would fight the bar) is on.
+    fn start_progress(&mut self, collection: &CollectionPlan, total: usize) {
+        if let Some(bar) = self.progress.take() {
+            bar.finish_and_clear();
+        }
+        let watched = std::io::stderr().is_terminal() && !self.output.quiet;
+        if !watched || self.output.verbose > 0 || total < PROGRESS_THRESHOLD {
+            return;
+        }
+        let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} changes, {per_sec}, eta {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(format!("{}: {}", self.pair, collection.name_a));
+        self.progress = Some(bar);
+    }
+
     /// Prints the per-collection summaries and the pair's totals.
-    pub fn finish(&self, report: &PairReport) {
+    pub fn finish(&mut self, report: &PairReport) {
+        if let Some(bar) = self.progress.take() {
+            bar.finish_and_clear();
+        }
         let mut total = PlanCounts::default();
         let mut errors = 0;
         for collection in &report.collections {
@@ -112,7 +145,11 @@ impl Observer for PairObserver<'_> {
     }
 
     fn items_planned(&mut self, collection: &CollectionPlan, plan: &ItemPlan) {
-        if !self.dry_run || plan.refused.is_some() {
+        if !self.dry_run {
+            self.start_progress(collection, plan.actions.len());
+            return;
+        }
+        if plan.refused.is_some() {
             return;
         }
         for action in &plan.actions {
@@ -122,8 +159,23 @@ impl Observer for PairObserver<'_> {
     }
 
     fn action_done(&mut self, collection: &CollectionPlan, action: &ItemAction) {
+        if let Some(bar) = &self.progress {
+            bar.inc(1);
+        }
         if self.output.verbose > 0 && !self.output.quiet {
             println!("{}: {}: {action}", self.pair, collection.name_a);
+        }
+    }
+
+    fn action_failed(
+        &mut self,
+        _collection: &CollectionPlan,
+        _action: &ItemAction,
+        _error: &Error,
+    ) {
+        // The error itself is reported with the collection's summary.
+        if let Some(bar) = &self.progress {
+            bar.inc(1);
         }
     }
 }
