@@ -127,9 +127,9 @@ impl CyrusBuilder {
             fs::create_dir(root.join(sub))?;
         }
         let admin_password = format!("admin-{}", std::process::id());
-        let port = net::free_port()?;
+        let (port, second_port) = net::free_port_pair()?;
         let tls = if self.tls {
-            Some((net::free_port()?, tls::generate(&root)?))
+            Some((second_port, tls::generate(&root)?))
         } else {
             None
         };

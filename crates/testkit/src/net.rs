@@ -24,6 +24,14 @@ pub fn free_port() -> io::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// Two distinct ports that were free a moment ago (both listeners are held while the second is
+/// chosen, so the kernel cannot hand out the same port twice).
+pub(crate) fn free_port_pair() -> io::Result<(u16, u16)> {
+    let first = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    let second = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok((first.local_addr()?.port(), second.local_addr()?.port()))
+}
+
 /// Why a server did not become ready.
 #[derive(Debug)]
 pub(crate) enum NotReady {

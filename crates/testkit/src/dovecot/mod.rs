@@ -137,11 +137,8 @@ impl DovecotBuilder {
         } else {
             None
         };
-        let port = net::free_port().map_err(failed)?;
-        let tls_port = match tls_files {
-            Some(_) => Some(net::free_port().map_err(failed)?),
-            None => None,
-        };
+        let (port, second_port) = net::free_port_pair().map_err(failed)?;
+        let tls_port = tls_files.as_ref().map(|_| second_port);
         let conf = config::render(&config::Params {
             root: &root,
             port,
