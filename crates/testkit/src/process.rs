@@ -2,10 +2,10 @@
 //!
 //! Three layers make sure of that:
 //! - [`ServerProcess`]'s `Drop` kills its whole process group (servers fork workers; killing
-//!   only the parent would leave them behind) and waits until the group is gone.
-//! - A watchdog shell, in a process group of its own so that Ctrl-C on the test run does not take it
-//!   down, kills the group when the test process dies without running `Drop` (SIGKILL, abort,
-//!   Ctrl-C).
+//!   only the parent would leave them behind) and waits until no live member is left.
+//! - A watchdog shell, in a process group of its own so that Ctrl-C on the test run does not
+//!   take it down, kills the group when the test process dies without running `Drop` (SIGKILL,
+//!   abort, Ctrl-C) or when the server's directory is deleted under it.
 //! - Output of the server goes to files in its temp dir, which [`ServerProcess::log_tail`] reads
 //!   for error messages.
 
@@ -62,7 +62,11 @@ impl ServerProcess {
         let child = command.spawn().map_err(|e| {
             io::Error::new(
                 e.kind(),
-                format!("cannot start {name} ({:?}): {e}", command.get_program()),
+                format!(
+                    "cannot start {name} ({:?}): {e}; are the packages of \
+                     scripts/deps-debian.txt installed (scripts/install-deps)?",
+                    command.get_program()
+                ),
             )
         })?;
         let pgid = pid_of(&child)?;
