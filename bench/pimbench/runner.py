@@ -39,7 +39,7 @@ class Size:
 
 
 SIZES = {
-    "quick": Size(messages=1000, folders=10, upload=200, large_messages=10000, large_folders=50,
+    "quick": Size(messages=500, folders=10, upload=100, large_messages=10000, large_folders=50,
                   calendars=2, events=100, contacts=200, repeat=3, timeout=300),
     "full": Size(messages=20000, folders=10, upload=2000, large_messages=200000,
                  large_folders=50, calendars=5, events=1000, contacts=2000, repeat=5,
@@ -352,6 +352,9 @@ def main(argv=None):
         signal.signal(sig, lambda *_: sys.exit(130))
     deps.ensure(install=not args.no_install)
     tools.Pimlink.binary = find_pimlink(args)
+    if tools.Pimlink.binary and "/debug/" in tools.Pimlink.binary:
+        print(f"bench: warning: {tools.Pimlink.binary} looks like a debug build; its numbers "
+              "would not be representative (use --build-pimlink or a release binary)")
     work = tempfile.mkdtemp(prefix="pimbench-", dir=args.workdir)
     os.chmod(work, 0o755)  # Dovecot's services (nobody, dovecot) must traverse it
     bench = Bench(args, work)

@@ -163,7 +163,7 @@ class Pimlink(Tool):
             return None
         lines = [l for l in (r.stderr + r.stdout).splitlines() if l.strip()]
         reason = lines[-1].strip() if lines else f"exit {r.returncode}"
-        return "not yet: " + reason[:100]
+        return "not yet: " + reason[:200].rstrip()
 
     def write_config(self):
         with open(os.path.join(self.dir, "config.toml"), "w") as f:
