@@ -47,17 +47,21 @@
 //! - Flags are the info letters `D F P R S T`; any other letter (Dovecot keywords `a`-`z`) is
 //!   kept in the name when pimlink renames a file to change flags. Keywords of the engine's
 //!   [`pimlink_core::Flags`] cannot be stored and are dropped.
-//! - Delivery writes `tmp/<key>`, sets its mtime to the internal date, fsyncs it, and links it
-//!   to `new/<key>` (no flags) or `cur/<key>:2,<flags>` (so an existing file is never
-//!   replaced), then removes the tmp name. Keys look like
-//!   `<secs>.M<usec>P<pid>Q<n>R<random>.<host>`. A key that already exists is refused.
+//! - Delivery writes `tmp/<key>` and sets its mtime to the internal date. The message becomes
+//!   visible in [`pimlink_core::MailStore::flush`]: every pending delivery is fsynced there, from
+//!   up to 16 threads at once (concurrent fsyncs share the file system's journal commits, about
+//!   ten times faster than one after another), then linked to `new/<key>` (no flags) or
+//!   `cur/<key>:2,<flags>` (so an existing file is never replaced) and its tmp name removed.
+//!   Keys look like `<secs>.M<usec>P<pid>Q<n>R<random>.<host>`. A key that already exists is
+//!   refused, at delivery or at the flush.
 //! - A flag change renames the file into `cur/` with the new info part; an unflagged message in
 //!   `new/` stays where it is, and a message that loses all flags in `cur/` keeps `:2,` (as
 //!   Dovecot and mbsync do).
 //! - Mail readers rename files at any time: the store remembers each file's name from the last
 //!   listing and, if it has vanished, rescans the folder once before reporting `NotFound`.
 //! - Durability: changed directories are fsynced in [`pimlink_core::MailStore::flush`], once
-//!   per directory however many messages changed; new folders are fsynced when created.
+//!   per directory however many messages changed, after the deliveries are placed; new folders
+//!   are fsynced when created.
 //!
 //! # Example
 //!

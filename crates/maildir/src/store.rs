@@ -33,7 +33,26 @@ pub struct Maildir {
     checked: HashSet<CollectionName>,
     /// Directories whose entries changed and still need an fsync.
     dirty: BTreeSet<PathBuf>,
+    /// Delivered messages written to tmp/ but not yet fsynced and linked into place: `flush`
+    /// makes them durable together, since concurrent fsyncs share the file system's journal
+    /// commits (an order of magnitude faster than one fsync after another).
+    unplaced: Vec<Unplaced>,
 }
+
+/// A delivery waiting for `flush`.
+#[derive(Debug)]
+struct Unplaced {
+    collection: CollectionName,
+    key: String,
+    file: File,
+    tmp: PathBuf,
+    destination: PathBuf,
+    dir: PathBuf,
+    sub: Sub,
+}
+
+/// How many fsyncs run at once in `flush`; more stop helping on an ordinary disk.
+const CONCURRENT_FSYNCS: usize = 16;
 
 impl Maildir {
     /// Opens the Maildir tree at `root`.
@@ -73,6 +92,7 @@ impl Maildir {
             indexes: HashMap::new(),
             checked: HashSet::new(),
             dirty: BTreeSet::new(),
+            unplaced: Vec::new(),
         })
     }
 
@@ -285,22 +305,26 @@ impl MailStore for Maildir {
         let tmp_dir = dir.join("tmp");
         ensure_dir(&tmp_dir)?;
         let tmp = tmp_dir.join(&key);
-        if let Err(err) = write_durably(&tmp, item.data) {
-            // Best effort: a leftover in tmp/ is harmless, readers ignore tmp/.
-            let _ = std::fs::remove_file(&tmp);
-            return Err(err);
-        }
-        let destination = location.path(&dir);
-        place(&tmp, &destination).map_err(|err| {
-            if err.kind() == ErrorKind::Refused {
-                exists(collection, &key)
-            } else {
-                err
+        let file = match write_unsynced(&tmp, item.data) {
+            Ok(file) => file,
+            Err(err) => {
+                // Best effort: a leftover in tmp/ is harmless, readers ignore tmp/.
+                let _ = std::fs::remove_file(&tmp);
+                return Err(err);
             }
-        })?;
+        };
+        // Reserve the key now, so that a second delivery of it fails before the flush too.
         self.index(collection, &dir)?
             .insert(key.clone(), location.clone());
-        self.mark_dirty(&dir, location.sub);
+        self.unplaced.push(Unplaced {
+            collection: collection.clone(),
+            key: key.clone(),
+            file,
+            tmp,
+            destination: location.path(&dir),
+            dir,
+            sub: location.sub,
+        });
         Ok(ItemKey::new(key))
     }
 
@@ -385,6 +409,7 @@ impl MailStore for Maildir {
     }
 
     async fn flush(&mut self) -> Result<()> {
+        let placed = self.place_deliveries();
         let mut pending = std::mem::take(&mut self.dirty).into_iter();
         while let Some(dir) = pending.next() {
             if let Err(err) = fsync_dir(&dir) {
@@ -394,8 +419,79 @@ impl MailStore for Maildir {
                 return Err(err);
             }
         }
-        Ok(())
+        placed
     }
+}
+
+impl Maildir {
+    /// fsyncs every pending delivery (concurrently), then links each into new/ or cur/. A
+    /// delivery that fails is dropped from the index (its key is free again) and reported; the
+    /// engine then records none of the batch and finds out next run which ones landed.
+    fn place_deliveries(&mut self) -> Result<()> {
+        let unplaced = std::mem::take(&mut self.unplaced);
+        if unplaced.is_empty() {
+            return Ok(());
+        }
+        let synced = sync_all_concurrently(&unplaced);
+        let mut first_error = None;
+        for (delivery, synced) in unplaced.into_iter().zip(synced) {
+            let result = synced.and_then(|()| {
+                place(&delivery.tmp, &delivery.destination).map_err(|err| {
+                    if err.kind() == ErrorKind::Refused {
+                        exists(&delivery.collection, &delivery.key)
+                    } else {
+                        err
+                    }
+                })
+            });
+            match result {
+                Ok(()) => self.mark_dirty(&delivery.dir, delivery.sub),
+                Err(err) => {
+                    let _ = std::fs::remove_file(&delivery.tmp);
+                    if let Some(index) = self.indexes.get_mut(&delivery.collection) {
+                        index.remove(&delivery.key);
+                    }
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// fsyncs the files of `deliveries` from up to [`CONCURRENT_FSYNCS`] threads; one result each,
+/// in order.
+fn sync_all_concurrently(deliveries: &[Unplaced]) -> Vec<Result<()>> {
+    let threads = CONCURRENT_FSYNCS.min(deliveries.len()).max(1);
+    let chunk = deliveries.len().div_ceil(threads);
+    let sync = |delivery: &Unplaced| {
+        delivery
+            .file
+            .sync_all()
+            .map_err(|err| Error::io(format!("writing {}", delivery.tmp.display()), err))
+    };
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = deliveries
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(sync).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .zip(deliveries.chunks(chunk))
+            .flat_map(|(worker, part)| {
+                worker.join().unwrap_or_else(|_| {
+                    part.iter()
+                        .map(|d| {
+                            Err(Error::new(
+                                ErrorKind::Io,
+                                format!("fsync of {} failed", d.tmp.display()),
+                            ))
+                        })
+                        .collect()
+                })
+            })
+            .collect()
+    })
 }
 
 /// Creates a missing root whose parent exists, and makes the new entry durable.
@@ -423,7 +519,8 @@ fn create_root(root: &Path) -> Result<()> {
 
 /// Writes `data` to the new file `path`, sets its mtime to the internal date, and fsyncs it.
 /// Large messages are streamed, never held in memory.
-fn write_durably(path: &Path, data: ItemData) -> Result<()> {
+/// Writes a message to `path` and stamps its mtime; the fsync is left to `flush`.
+fn write_unsynced(path: &Path, data: ItemData) -> Result<File> {
     let context = || format!("writing {}", path.display());
     // tmp/<key> may be left over from an interrupted delivery of the same reserved key: tmp/ is
     // scratch space, so it is simply overwritten.
@@ -437,7 +534,7 @@ fn write_durably(path: &Path, data: ItemData) -> Result<()> {
         file.set_modified(date)
             .map_err(|err| Error::io(format!("setting the mtime of {}", path.display()), err))?;
     }
-    file.sync_all().map_err(|err| Error::io(context(), err))
+    Ok(file)
 }
 
 /// Moves the written file from tmp/ to its place without ever replacing an existing file:

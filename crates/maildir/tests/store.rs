@@ -71,6 +71,7 @@ async fn unflagged_delivery_lands_in_new_with_the_internal_date() {
             .await
             .unwrap();
         store.flush().await.unwrap();
+        store.flush().await.unwrap();
 
         assert_eq!(files_in(&path.join("new")), [key.as_str()]);
         assert!(files_in(&path.join("cur")).is_empty());
@@ -113,6 +114,7 @@ async fn flagged_delivery_lands_in_cur_with_sorted_letters_under_the_reserved_ke
         )
         .await
         .unwrap();
+    store.flush().await.unwrap();
     assert_eq!(key, reserved);
     assert_eq!(files_in(&path.join("cur")), [format!("{key}:2,FS")]);
     assert!(files_in(&path.join("new")).is_empty());
@@ -216,6 +218,7 @@ async fn delivery_streams_a_large_file() {
         )
         .await
         .unwrap();
+    store.flush().await.unwrap();
     let written = fs::read(path.join("new").join(key.as_str())).unwrap();
     assert_eq!(written.len(), 48 * chunk.len());
     assert!(written.chunks(chunk.len()).all(|c| c == chunk.as_slice()));
@@ -500,8 +503,9 @@ async fn flush_reports_a_directory_it_cannot_sync_and_retries_it_later() {
         )
         .await
         .unwrap();
+    store.flush().await.unwrap();
+    store.delete(&name("Box"), &key).await.unwrap();
     // The directory to sync disappears before the flush (a user removed the folder).
-    fs::remove_file(path.join("new").join(key.as_str())).unwrap();
     fs::remove_dir(path.join("new")).unwrap();
     let err = store.flush().await.unwrap_err();
     assert!(err.to_string().contains("new"), "{err}");
@@ -510,4 +514,57 @@ async fn flush_reports_a_directory_it_cannot_sync_and_retries_it_later() {
     assert!(store.flush().await.is_err());
     fs::create_dir(path.join("new")).unwrap();
     store.flush().await.unwrap();
+}
+
+/// Deliveries become visible, durably, only in `flush` (which fsyncs them together); one that
+/// cannot be placed is reported and its key is free again.
+#[tokio::test]
+async fn deliveries_are_placed_by_flush_and_a_failed_one_frees_its_key() {
+    let (_dir, mut store, path) = store_with_box(Layout::Verbatim).await;
+    let mut keys = Vec::new();
+    for i in 0..40 {
+        let key = store
+            .deliver(
+                &name("Box"),
+                NewItem {
+                    data: item(format!("message {i}").as_bytes(), None),
+                    flags: &Flags::new(),
+                    reserved_key: None,
+                },
+            )
+            .await
+            .unwrap();
+        keys.push(key);
+    }
+    assert!(
+        files_in(&path.join("new")).is_empty(),
+        "nothing visible before flush"
+    );
+    store.flush().await.unwrap();
+    assert_eq!(files_in(&path.join("new")).len(), 40);
+    assert!(files_in(&path.join("tmp")).is_empty());
+    let content = fs::read_to_string(path.join("new").join(keys[7].as_str())).unwrap();
+    assert_eq!(content, "message 7");
+
+    // A file that appears under the same name meanwhile (another program) is never replaced.
+    let reserved = store.reserve_key().unwrap();
+    store
+        .deliver(
+            &name("Box"),
+            NewItem {
+                data: item(b"ours", None),
+                flags: &Flags::new(),
+                reserved_key: Some(reserved.clone()),
+            },
+        )
+        .await
+        .unwrap();
+    fs::write(path.join("new").join(reserved.as_str()), b"theirs").unwrap();
+    let err = store.flush().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Refused, "{err}");
+    assert_eq!(
+        fs::read_to_string(path.join("new").join(reserved.as_str())).unwrap(),
+        "theirs"
+    );
+    assert!(files_in(&path.join("tmp")).is_empty());
 }
