@@ -1,38 +1,10 @@
 //! Passwords: kept out of logs and debug output, and fetched from a command only when needed.
 
-use std::fmt;
 use std::process::{Command, Stdio};
 
 use super::error::{ConfigError, ConfigErrorKind};
 
-/// A password or token. `Debug` and `Display` print `***`, so a secret cannot leak through a
-/// log line or an error message by accident; [`Secret::expose`] is the one way to read it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that sends it to a server.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use pimlink_core::Secret;
 
 /// Where a storage's password comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,8 +71,8 @@ mod tests {
     #[test]
     fn secrets_never_print() {
         let secret = Secret::new("hunter2");
-        assert_eq!(format!("{secret}"), "***");
-        assert_eq!(format!("{secret:?}"), "***");
+        assert_eq!(format!("{secret}"), "<redacted>");
+        assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
         let source = PasswordSource::Literal(secret.clone());
         assert!(!format!("{source:?}").contains("hunter2"));
         assert_eq!(secret.expose(), "hunter2");
