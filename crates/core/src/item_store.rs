@@ -233,9 +233,13 @@ pub struct FetchedItem {
 pub struct Fetched {
     /// The items that were there.
     pub items: Vec<FetchedItem>,
-    /// Requested hrefs that are gone (deleted meanwhile). Every requested href is either here
-    /// or in `items`: a storage never drops one silently.
+    /// Requested hrefs that are gone (deleted meanwhile).
     pub missing: Vec<Href>,
+    /// Requested hrefs the storage could not deliver (a server answering without data, a file
+    /// that is not UTF-8), each with the reason; the engine reports them and goes on with the
+    /// rest. Every requested href is in exactly one of `items`, `missing` and `failed`: a
+    /// storage never drops one silently.
+    pub failed: Vec<(Href, String)>,
 }
 
 /// What changed in a collection since a sync token.

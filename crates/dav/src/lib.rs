@@ -1,5 +1,47 @@
-//! CalDAV, CardDAV and webcal storages for pimlink (in progress).
+//! CalDAV, CardDAV and webcal storages for pimlink.
+//!
+//! Key types:
+//! - [`DavStore`]: a CalDAV or CardDAV account as a
+//!   [`pimlink_core::item_store::ItemStore`]: discovery, PROPFIND listings with etags,
+//!   calendar-/addressbook-multiget, sync-collection (RFC 6578), conditional PUT/DELETE,
+//!   MKCALENDAR / extended MKCOL, PROPPATCH of displayname, color and description.
+//! - [`WebcalStore`]: a read-only iCalendar feed split into one item per UID.
+//! - [`ClientOptions`] / [`TlsOptions`] / [`Secret`]: where and how to connect.
+//! - [`proto`]: the sans-IO layer (request builders and response parsers), usable and tested
+//!   without a network; [`client`] is the only code that touches sockets.
+//!
+//! Not here: sync decisions (pimlink-core), configuration files and `password_cmd` (the
+//! `pimlink` binary), DNS SRV discovery, OAuth.
+//!
+//! Hrefs handed to the engine are canonical absolute paths (see [`proto::href`]); etags are
+//! the server's strings, quotes included, sent back unchanged in `If-Match`.
+//!
+//! ```no_run
+//! use pimlink_core::item_store::{CollectionKind, ItemStore};
+//! use pimlink_dav::{ClientOptions, DavStore, Secret};
+//!
+//! # async fn demo() -> pimlink_core::Result<()> {
+//! let options = ClientOptions::new("https://dav.example/").credentials("me", Secret::new("pw"));
+//! let store = DavStore::discover(&options, CollectionKind::Calendar).await?;
+//! for collection in store.list_collections().await? {
+//!     println!("{} {:?}", collection.id, collection.meta.displayname);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 #![deny(missing_docs)]
 
+pub mod client;
+pub mod discovery;
 pub mod proto;
+mod secret;
+mod storage;
+mod tls;
+mod webcal;
+
+pub use client::ClientOptions;
+pub use secret::Secret;
+pub use storage::DavStore;
+pub use tls::TlsOptions;
+pub use webcal::WebcalStore;

@@ -287,9 +287,14 @@ impl ItemStore for Vdir {
         let mut fetched = Fetched::default();
         for href in hrefs {
             let (_, path) = self.item_path(collection, href)?;
-            match Self::read_item(&path, href)? {
-                Some(item) => fetched.items.push(item),
-                None => fetched.missing.push(href.clone()),
+            match Self::read_item(&path, href) {
+                Ok(Some(item)) => fetched.items.push(item),
+                Ok(None) => fetched.missing.push(href.clone()),
+                // One unreadable file must not stop the others.
+                Err(err) if err.kind() == ErrorKind::Peer => {
+                    fetched.failed.push((href.clone(), err.to_string()));
+                }
+                Err(err) => return Err(err),
             }
         }
         Ok(fetched)

@@ -263,3 +263,28 @@ async fn address_books_use_vcf_and_missing_collections_are_not_found() {
     assert_eq!(err.kind(), ErrorKind::Unsupported);
     assert!(Vdir::open_with_extension(dir.path(), CollectionKind::AddressBook, "vcf").is_err());
 }
+
+#[tokio::test]
+async fn a_non_utf8_file_fails_alone() {
+    let (_dir, store) = setup();
+    let cal = id("cal");
+    store.create_collection(&cal).await.unwrap();
+    let good = store
+        .create_item(&cal, &event("good", "fine"))
+        .await
+        .unwrap();
+    fs::write(store.root().join("cal/latin1.ics"), b"SUMMARY:caf\xe9\r\n").unwrap();
+    let fetched = store
+        .get_many(&cal, &[Href::new("latin1.ics"), good.href.clone()])
+        .await
+        .unwrap();
+    assert_eq!(fetched.items.len(), 1);
+    assert_eq!(fetched.items[0].href, good.href);
+    assert_eq!(fetched.failed.len(), 1);
+    assert_eq!(fetched.failed[0].0, Href::new("latin1.ics"));
+    assert!(
+        fetched.failed[0].1.contains("not UTF-8"),
+        "{:?}",
+        fetched.failed
+    );
+}

@@ -242,10 +242,10 @@ pub fn sync_changes(ms: &Multistatus, collection: &str) -> (Vec<(String, Etag)>,
         }
         if r.is_not_found() {
             deleted.push(r.href.clone());
-        } else if let Some(etag) = r.text(DAV, "getetag") {
-            if !is_collection(r) {
-                changed.push((r.href.clone(), Etag::new(etag)));
-            }
+        } else if let Some(etag) = r.text(DAV, "getetag")
+            && !is_collection(r)
+        {
+            changed.push((r.href.clone(), Etag::new(etag)));
         }
     }
     (changed, deleted)

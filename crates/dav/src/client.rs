@@ -1,0 +1,321 @@
+//! The HTTP transport: carries [`Request`]s built by [`crate::proto`] over one pooled
+//! HTTP/1.1 client (keep-alive; the pool opens more connections when several requests are in
+//! flight), adds basic auth, follows redirects without changing the method, and caps response
+//! sizes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use pimlink_core::{Error, ErrorKind, Result};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+
+use crate::proto::Request;
+use crate::secret::Secret;
+use crate::tls::{TlsOptions, client_config};
+
+/// How many redirects one request may follow.
+const MAX_REDIRECTS: usize = 5;
+
+/// Where and how to connect.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// The URL the user configured (a server root, a principal or a home set).
+    pub url: String,
+    /// User name and password for HTTP basic auth, if the server needs them.
+    pub credentials: Option<(String, Secret)>,
+    /// TLS settings for `https://` URLs.
+    pub tls: TlsOptions,
+    /// The largest response body accepted, in bytes.
+    pub max_body: usize,
+    /// How long one request may take.
+    pub timeout: Duration,
+    /// How many requests may be in flight at once (each needs its own connection). Servers
+    /// cap connections (Radicale accepts 8 by default) and make the rest wait or time out.
+    pub max_in_flight: usize,
+}
+
+impl ClientOptions {
+    /// Options for `url` with no credentials, default TLS, a 256 MiB body cap, a 120 s
+    /// timeout and at most 4 requests in flight.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            credentials: None,
+            tls: TlsOptions::default(),
+            max_body: 256 << 20,
+            timeout: Duration::from_secs(120),
+            max_in_flight: 4,
+        }
+    }
+
+    /// Adds basic-auth credentials.
+    pub fn credentials(mut self, user: impl Into<String>, password: Secret) -> Self {
+        self.credentials = Some((user.into(), password));
+        self
+    }
+}
+
+/// An HTTP response as the storages need it.
+#[derive(Clone, Debug)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The `ETag` header.
+    pub etag: Option<String>,
+    /// The body as text (invalid UTF-8 replaced).
+    pub body: String,
+    /// The URL that finally answered (after redirects).
+    pub url: Url,
+}
+
+impl Response {
+    /// True for 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// A connection pool to one DAV server.
+#[derive(Clone, Debug)]
+pub struct DavClient {
+    http: reqwest::Client,
+    base: Url,
+    credentials: Option<(String, Secret)>,
+    max_body: usize,
+    in_flight: Arc<Semaphore>,
+}
+
+impl DavClient {
+    /// Sets up the client (no connection is made yet).
+    pub fn new(options: &ClientOptions) -> Result<Self> {
+        let base = Url::parse(&options.url).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("invalid URL {:?}: {e}", options.url),
+            )
+        })?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("URL {base} must start with http:// or https://"),
+            ));
+        }
+        let tls = client_config(&options.tls)?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(options.timeout)
+            .connect_timeout(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .http1_only()
+            .user_agent(concat!("pimlink/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                Error::new(ErrorKind::Config, "cannot set up the HTTP client").with_source(e)
+            })?;
+        Ok(Self {
+            http,
+            base,
+            credentials: options.credentials.clone(),
+            max_body: options.max_body,
+            in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+        })
+    }
+
+    /// The configured URL.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// Resolves a target (absolute path or URL) against the configured URL.
+    pub fn resolve(&self, target: &str) -> Result<Url> {
+        self.base.join(target).map_err(|e| {
+            Error::new(
+                ErrorKind::Peer,
+                format!("cannot resolve {target:?} against {}: {e}", self.base),
+            )
+        })
+    }
+
+    /// Sends `request` and returns the response whatever its status; only transport failures
+    /// and oversized bodies are errors.
+    pub async fn send(&self, request: &Request) -> Result<Response> {
+        // The semaphore is never closed, so acquiring only fails if that invariant breaks.
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| Error::new(ErrorKind::Connection, "the HTTP client was shut down"))?;
+        let method = Method::from_bytes(request.method.as_bytes()).map_err(|e| {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!("bad method {}", request.method),
+            )
+            .with_source(e)
+        })?;
+        let mut headers = HeaderMap::new();
+        for (name, value) in &request.headers {
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                Error::new(
+                    ErrorKind::Peer,
+                    format!("header {name} value {value:?} cannot be sent over HTTP"),
+                )
+            })?;
+            headers.insert(HeaderName::from_static(lower(name)), value);
+        }
+        let mut url = self.resolve(&request.target)?;
+        for _ in 0..=MAX_REDIRECTS {
+            let mut builder = self
+                .http
+                .request(method.clone(), url.clone())
+                .headers(headers.clone());
+            if let Some((user, password)) = &self.credentials {
+                builder = builder.basic_auth(user, Some(password.expose()));
+            }
+            if let Some(body) = &request.body {
+                builder = builder.body(body.clone());
+            }
+            let context = || format!("{} {url}", request.method);
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| transport_error(context(), e))?;
+            let status = response.status();
+            if is_redirect(status) {
+                let location = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Peer,
+                            format!("{}: redirect {status} without a Location", context()),
+                        )
+                    })?;
+                let next = url.join(location).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Peer,
+                        format!("{}: bad redirect Location {location:?}: {e}", context()),
+                    )
+                })?;
+                // Credentials go only where the user pointed us: same scheme, host and port.
+                if next.origin() != self.base.origin() {
+                    return Err(Error::new(
+                        ErrorKind::Refused,
+                        format!(
+                            "{}: redirected to another server ({next}); configure that URL \
+                             instead",
+                            context()
+                        ),
+                    ));
+                }
+                url = next;
+                continue;
+            }
+            let etag = response
+                .headers()
+                .get(reqwest::header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = self.read_body(response, &context()).await?;
+            return Ok(Response {
+                status: status.as_u16(),
+                etag,
+                body,
+                url,
+            });
+        }
+        Err(Error::new(
+            ErrorKind::Peer,
+            format!(
+                "{} {}: more than {MAX_REDIRECTS} redirects",
+                request.method, request.target
+            ),
+        ))
+    }
+
+    async fn read_body(&self, mut response: reqwest::Response, context: &str) -> Result<String> {
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| transport_error(context.to_owned(), e))?
+        {
+            if body.len() + chunk.len() > self.max_body {
+                return Err(Error::new(
+                    ErrorKind::Peer,
+                    format!("{context}: response larger than {} bytes", self.max_body),
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8(body)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    }
+}
+
+fn is_redirect(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+}
+
+/// Header names as the `http` crate wants them (lower case, static).
+fn lower(name: &'static str) -> &'static str {
+    match name {
+        "Depth" => "depth",
+        "Content-Type" => "content-type",
+        "If-Match" => "if-match",
+        "If-None-Match" => "if-none-match",
+        other => other,
+    }
+}
+
+fn transport_error(context: String, err: reqwest::Error) -> Error {
+    let kind = if err.is_builder() {
+        ErrorKind::Config
+    } else {
+        ErrorKind::Connection
+    };
+    // reqwest's Display omits the cause (connection refused, certificate errors); walk it.
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Error::new(kind, format!("{context}: {message}"))
+}
+
+/// The error for an unexpected HTTP status, sorted by what the caller can do about it.
+pub fn status_error(context: impl std::fmt::Display, response: &Response) -> Error {
+    let kind = match response.status {
+        401 | 403 => ErrorKind::Config,
+        404 | 410 => ErrorKind::NotFound,
+        412 => ErrorKind::Refused,
+        405 | 501 => ErrorKind::Unsupported,
+        408 | 429 | 500..=599 => ErrorKind::Connection,
+        _ => ErrorKind::Peer,
+    };
+    let hint = match response.status {
+        401 => " (wrong user name or password?)",
+        403 => " (no permission)",
+        412 => " (precondition failed: the item changed since it was last seen)",
+        _ => "",
+    };
+    let snippet: String = response.body.chars().take(200).collect();
+    Error::new(
+        kind,
+        format!(
+            "{context}: HTTP {}{hint}{}",
+            response.status,
+            if snippet.trim().is_empty() {
+                String::new()
+            } else {
+                format!(": {}", snippet.trim())
+            }
+        ),
+    )
+}

@@ -1,0 +1,204 @@
+//! [`WebcalStore`]: a read-only iCalendar feed over HTTP(S), split into one item per UID.
+
+use std::sync::Mutex;
+
+use pimlink_core::item_store::vobject::{content_hash, item_file_name, split_feed};
+use pimlink_core::item_store::{
+    ChangesSince, Collection, CollectionId, CollectionKind, CollectionMeta, Etag, Fetched,
+    FetchedItem, Href, ItemRef, ItemStore, MetaProperty, SyncToken, read_only,
+};
+use pimlink_core::{Error, ErrorKind, Result};
+use tracing::warn;
+
+use crate::client::{ClientOptions, DavClient, status_error};
+use crate::proto::request;
+
+/// A webcal feed as a storage with one collection.
+///
+/// Each item's href is its file name from the UID (a hash of the content for components
+/// without one) and its etag is the [content hash](pimlink_core::item_store::vobject) of the
+/// item, so a feed that rewrites DTSTAMP on every download does not look changed. Items are
+/// served from the last download: [`ItemStore::list_items`] downloads, and
+/// [`ItemStore::get_many`] answers from that download (downloading once if none was made).
+#[derive(Debug)]
+pub struct WebcalStore {
+    client: DavClient,
+    id: CollectionId,
+    last: Mutex<Option<Vec<FetchedItem>>>,
+}
+
+impl WebcalStore {
+    /// A feed at `options.url` (`webcal://` is read as `https://`), listed as one collection
+    /// named `id`.
+    pub fn new(options: &ClientOptions, id: CollectionId) -> Result<Self> {
+        let mut options = options.clone();
+        if let Some(rest) = options.url.strip_prefix("webcal://") {
+            options.url = format!("https://{rest}");
+        }
+        Ok(Self {
+            client: DavClient::new(&options)?,
+            id,
+            last: Mutex::new(None),
+        })
+    }
+
+    fn check_collection(&self, collection: &CollectionId) -> Result<()> {
+        if collection != &self.id {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "webcal feed {} has only the collection {}, not {collection}",
+                    self.client.base(),
+                    self.id
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Downloads and splits the feed.
+    async fn download(&self) -> Result<Vec<FetchedItem>> {
+        let url = self.client.base().to_string();
+        let response = self.client.send(&request::get(&url)).await?;
+        if !response.is_success() {
+            return Err(status_error(format!("GET {url}"), &response));
+        }
+        let split =
+            split_feed(&response.body).map_err(|e| e.context(format!("webcal feed {url}")))?;
+        let mut items: Vec<FetchedItem> = Vec::with_capacity(split.len());
+        for item in split {
+            let hash = content_hash(&item.data);
+            let ident = item.uid.unwrap_or_else(|| hash.as_str().to_owned());
+            let href = Href::new(item_file_name(&ident, ".ics"));
+            if items.iter().any(|i| i.href == href) {
+                warn!(%href, feed = %url, "duplicate item in webcal feed; keeping the first");
+                continue;
+            }
+            items.push(FetchedItem {
+                href,
+                etag: Etag::new(hash.as_str()),
+                data: item.data,
+            });
+        }
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(items.clone());
+        Ok(items)
+    }
+}
+
+impl ItemStore for WebcalStore {
+    fn describe(&self) -> String {
+        format!("webcal {}", self.client.base())
+    }
+
+    fn kind(&self) -> CollectionKind {
+        CollectionKind::Calendar
+    }
+
+    fn read_only(&self) -> bool {
+        true
+    }
+
+    async fn list_collections(&self) -> Result<Vec<Collection>> {
+        Ok(vec![Collection {
+            id: self.id.clone(),
+            kind: CollectionKind::Calendar,
+            location: self.client.base().to_string(),
+            meta: CollectionMeta::default(),
+            supports_sync: false,
+        }])
+    }
+
+    async fn create_collection(&self, _id: &CollectionId) -> Result<Collection> {
+        Err(read_only(self.describe()))
+    }
+
+    async fn delete_collection(&self, _id: &CollectionId) -> Result<()> {
+        Err(read_only(self.describe()))
+    }
+
+    async fn list_items(&self, collection: &CollectionId) -> Result<Vec<ItemRef>> {
+        self.check_collection(collection)?;
+        Ok(self
+            .download()
+            .await?
+            .into_iter()
+            .map(|i| ItemRef {
+                href: i.href,
+                etag: i.etag,
+            })
+            .collect())
+    }
+
+    async fn changes_since(
+        &self,
+        _collection: &CollectionId,
+        _token: Option<&SyncToken>,
+    ) -> Result<ChangesSince> {
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "a webcal feed has no sync tokens",
+        ))
+    }
+
+    async fn get_many(&self, collection: &CollectionId, hrefs: &[Href]) -> Result<Fetched> {
+        self.check_collection(collection)?;
+        let cached = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let items = match cached {
+            Some(items) => items,
+            None => self.download().await?,
+        };
+        let mut fetched = Fetched::default();
+        for href in hrefs {
+            match items.iter().find(|i| &i.href == href) {
+                Some(item) => fetched.items.push(item.clone()),
+                None => fetched.missing.push(href.clone()),
+            }
+        }
+        Ok(fetched)
+    }
+
+    async fn create_item(&self, _collection: &CollectionId, _data: &str) -> Result<ItemRef> {
+        Err(read_only(self.describe()))
+    }
+
+    async fn update_item(
+        &self,
+        _collection: &CollectionId,
+        _href: &Href,
+        _etag: &Etag,
+        _data: &str,
+    ) -> Result<Etag> {
+        Err(read_only(self.describe()))
+    }
+
+    async fn delete_item(
+        &self,
+        _collection: &CollectionId,
+        _href: &Href,
+        _etag: &Etag,
+    ) -> Result<()> {
+        Err(read_only(self.describe()))
+    }
+
+    async fn get_meta(
+        &self,
+        collection: &CollectionId,
+        _property: MetaProperty,
+    ) -> Result<Option<String>> {
+        self.check_collection(collection)?;
+        Ok(None)
+    }
+
+    async fn set_meta(
+        &self,
+        _collection: &CollectionId,
+        _property: MetaProperty,
+        _value: Option<&str>,
+    ) -> Result<()> {
+        Err(read_only(self.describe()))
+    }
+
+    async fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+}
