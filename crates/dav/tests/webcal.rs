@@ -1,0 +1,110 @@
+//! The webcal storage against a tiny HTTP server on loopback that serves one feed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use pimlink_core::ErrorKind;
+use pimlink_core::item_store::vobject::uid;
+use pimlink_core::item_store::{CollectionId, Etag, Href, ItemStore};
+use pimlink_dav::{ClientOptions, WebcalStore};
+
+/// Serves `feed` (shared, so a test can change it) to every request, with `status`.
+fn serve(feed: Arc<Mutex<(u16, String)>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/holidays.ics", listener.local_addr().unwrap());
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            // Read the request head; GET has no body.
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if line == "\r\n" {
+                    break;
+                }
+                line.clear();
+            }
+            let (status, body) = feed.lock().unwrap().clone();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Type: text/calendar\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+fn feed(stamp: &str, summary: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//feed//EN\r\nMETHOD:PUBLISH\r\n\
+         BEGIN:VTIMEZONE\r\nTZID:Europe/Vienna\r\nBEGIN:STANDARD\r\nTZOFFSETTO:+0100\r\n\
+         END:STANDARD\r\nEND:VTIMEZONE\r\n\
+         BEGIN:VEVENT\r\nUID:new-year@feed\r\nDTSTAMP:{stamp}\r\n\
+         DTSTART;TZID=Europe/Vienna:20250101T000000\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\n\
+         BEGIN:VEVENT\r\nUID:labour/day\r\nDTSTAMP:{stamp}\r\nDTSTART:20250501\r\n\
+         SUMMARY:Labour Day\r\nEND:VEVENT\r\n\
+         END:VCALENDAR\r\n"
+    )
+}
+
+#[tokio::test]
+async fn a_feed_is_split_into_items_with_stable_etags() {
+    let shared = Arc::new(Mutex::new((200, feed("20250101T000000Z", "New Year"))));
+    let url = serve(Arc::clone(&shared));
+    let id = CollectionId::new("holidays").unwrap();
+    let store = WebcalStore::new(&ClientOptions::new(&url), id.clone()).unwrap();
+    assert!(store.read_only());
+
+    let collections = store.list_collections().await.unwrap();
+    assert_eq!(collections.len(), 1);
+    assert_eq!(collections[0].id, id);
+
+    let listed = store.list_items(&id).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].href, Href::new("new-year@feed.ics"));
+    let hrefs: Vec<Href> = listed.iter().map(|r| r.href.clone()).collect();
+    let fetched = store.get_many(&id, &hrefs).await.unwrap();
+    assert_eq!(fetched.items.len(), 2);
+    let new_year = &fetched.items[0].data;
+    assert_eq!(uid(new_year).as_deref(), Some("new-year@feed"));
+    assert!(new_year.contains("TZID:Europe/Vienna"), "{new_year}");
+    assert!(!fetched.items[1].data.contains("VTIMEZONE"));
+
+    // A feed that only restamps DTSTAMP keeps its etags; a real change moves one.
+    *shared.lock().unwrap() = (200, feed("20990101T000000Z", "New Year"));
+    assert_eq!(store.list_items(&id).await.unwrap(), listed);
+    *shared.lock().unwrap() = (200, feed("20990101T000000Z", "New Year!"));
+    let relisted = store.list_items(&id).await.unwrap();
+    assert_ne!(relisted[0].etag, listed[0].etag);
+    assert_eq!(relisted[1].etag, listed[1].etag);
+
+    // Writes are refused; errors of the feed are reported.
+    let err = store
+        .create_item(&id, "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    let err = store
+        .delete_item(&id, &hrefs[0], &Etag::new("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    *shared.lock().unwrap() = (200, "<html>maintenance</html>".to_owned());
+    let err = store.list_items(&id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Peer);
+    assert!(err.to_string().contains("holidays.ics"), "{err}");
+    *shared.lock().unwrap() = (404, String::new());
+    let err = store.list_items(&id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    let other = CollectionId::new("other").unwrap();
+    assert_eq!(
+        store.list_items(&other).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
