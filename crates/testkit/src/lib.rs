@@ -47,9 +47,11 @@ mod net;
 mod process;
 mod radicale;
 pub mod tls;
+mod xandikos;
 
 pub use cyrus::{Cyrus, CyrusBuilder};
 pub use dovecot::{Dovecot, DovecotBuilder};
 pub use http_line::Response;
 pub use net::{HOST, free_port};
 pub use radicale::{Radicale, RadicaleBuilder};
+pub use xandikos::Xandikos;
