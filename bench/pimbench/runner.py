@@ -136,7 +136,9 @@ class Bench:
     # ---- servers and corpus ----
 
     def start_mail(self, accounts):
-        self.dovecot = Dovecot(os.path.join(self.work, "dovecot"), accounts).start()
+        # Assigned before start() so that the runner's finally stops it whatever happens.
+        self.dovecot = Dovecot(os.path.join(self.work, "dovecot"), accounts)
+        self.dovecot.start()
         self.say(f"dovecot on 127.0.0.1:{self.dovecot.port}")
         for account in accounts:
             if account == LARGE:
@@ -167,7 +169,8 @@ class Bench:
                      f"indexed in {t_index:.1f} s")
 
     def start_dav(self):
-        self.radicale = Radicale(os.path.join(self.work, "radicale")).start()
+        self.radicale = Radicale(os.path.join(self.work, "radicale"))
+        self.radicale.start()
         s = self.size
         corpus.write_radicale_collections(self.radicale.user_root(), s.calendars, s.events,
                                           s.contacts, self.args.seed)

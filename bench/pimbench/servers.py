@@ -134,6 +134,14 @@ service imap-login {{
         return text + "}\n"
 
     def start(self):
+        try:
+            return self._start()
+        except BaseException:
+            # Including Ctrl-C while waiting for the greeting: leave no server behind.
+            self.stop()
+            raise
+
+    def _start(self):
         os.makedirs(self.root, exist_ok=True)
         if self.is_root:
             # Dovecot's unprivileged services must traverse the directory.
@@ -208,6 +216,13 @@ class Radicale:
         return os.path.join(self.root, "collections", "collection-root", user)
 
     def start(self):
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self):
         os.makedirs(self.root, exist_ok=True)
         with open(os.path.join(self.root, "htpasswd"), "w") as f:
             f.write(f"{USER}:{PASSWORD}\n")

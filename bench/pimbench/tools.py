@@ -24,11 +24,12 @@ class Tool:
     def __init__(self, work, server, account):
         self.server = server
         self.account = account
-        self.dir = os.path.join(work, "tools", account, self.name)
+        # The kind is part of the name: pimlink has a mail and a DAV row.
+        self.dir = os.path.join(work, "tools", account, f"{self.kind}-{self.name}")
         self.mail = os.path.join(self.dir, "mail")
         self.state = os.path.join(self.dir, "state")
         self.home = os.path.join(self.dir, "home")
-        self.log = os.path.join(work, "logs", f"{account}-{self.name}.log")
+        self.log = os.path.join(work, "logs", f"{account}-{self.kind}-{self.name}.log")
 
     def available(self):
         return None
