@@ -276,9 +276,10 @@ impl ItemStore for DavStore {
         match response.status {
             200 | 201 | 204 => {}
             // Something exists there already (405 per RFC 4791, 409 resource-must-be-null
-            // from Radicale): fine if it is a collection of our kind, checked below.
+            // from Radicale, a 207 holding it from Xandikos): fine if it is a collection of
+            // our kind, checked below.
             405 => {}
-            409 if response.body.contains("resource-must-be-null") => {}
+            _ if response.body.contains("resource-must-be-null") => {}
             _ => {
                 return Err(status_error(
                     format!("creating collection {href}"),
@@ -328,6 +329,13 @@ impl ItemStore for DavStore {
             let says_invalid = multistatus::is_invalid_sync_token(&response.body);
             if token.is_some() && (says_invalid || matches!(response.status, 400 | 403 | 409 | 412))
             {
+                return Ok(ChangesSince::TokenInvalid);
+            }
+            // Xandikos 0.2 crashes (HTTP 500) on a token it does not know. Falling back to a
+            // full listing is always safe, only slower; if the server is really broken, the
+            // listing fails and reports it.
+            if token.is_some() && response.status == 500 {
+                warn!(collection = %col, "HTTP 500 on sync-collection with a token; treating the token as invalid");
                 return Ok(ChangesSince::TokenInvalid);
             }
             let mut err = status_error(&context, &response);
