@@ -39,8 +39,10 @@ async fn propfind_props(
                 .map_err(|e| Error::new(ErrorKind::Peer, format!("PROPFIND {target}: {e}")))?;
             Ok(Some(ms))
         }
-        401 | 403 => Err(status_error(format!("PROPFIND {target}"), &response)),
-        // Not a DAV resource (404, 405, an HTML page): try the next candidate.
+        // Wrong credentials fail everywhere: say so instead of trying on.
+        401 => Err(status_error(format!("PROPFIND {target}"), &response)),
+        // Not a DAV resource (404, 405, an HTML page) or someone else's (403, as Radicale
+        // answers for a path outside the user's own): try the next candidate.
         _ => Ok(None),
     }
 }

@@ -338,3 +338,25 @@ async fn many_requests_in_flight_and_multiget_in_batches() {
     }
     assert_eq!(cals.list_items(&cal).await.unwrap().len(), 130);
 }
+
+#[tokio::test]
+async fn discovery_falls_back_to_the_well_known_url() {
+    let server = Radicale::start().unwrap();
+    // A URL that is no DAV resource: discovery must go through /.well-known/caldav, which
+    // Radicale redirects, and the redirect must keep the PROPFIND method.
+    let options = ClientOptions::new(format!("{}nothing/here/", server.url()))
+        .credentials(server.user(), Secret::new(server.password()));
+    let cals = DavStore::discover(&options, CollectionKind::Calendar)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", server.log()));
+    assert_eq!(cals.home(), "/test/");
+    let books = DavStore::discover(&options, CollectionKind::AddressBook)
+        .await
+        .unwrap();
+    assert_eq!(books.home(), "/test/");
+    assert!(
+        server.log().contains("well-known"),
+        "the well-known URL was not asked: {}",
+        server.log()
+    );
+}

@@ -1,0 +1,114 @@
+//! TLS: verification against an extra CA file, certificate pinning, and refusal of an unknown
+//! certificate, against a one-thread rustls server on loopback serving a webcal feed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::thread;
+
+use pimlink_core::ErrorKind;
+use pimlink_core::item_store::vobject::sha256_hex;
+use pimlink_core::item_store::{CollectionId, ItemStore};
+use pimlink_dav::{ClientOptions, TlsOptions, WebcalStore};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+const FEED: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:tls-1\r\n\
+                    SUMMARY:over TLS\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+/// Serves FEED over TLS with `files`' server certificate; returns the URL and the SHA-256 of
+/// the server certificate.
+fn serve(files: &pimlink_testkit::tls::TlsFiles) -> (String, String) {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.server_cert)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let fingerprint = sha256_hex(chain[0].as_ref());
+    let key = PrivateKeyDer::from_pem_file(&files.server_key).unwrap();
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "https://localhost:{}/feed.ics",
+        listener.local_addr().unwrap().port()
+    );
+    thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { return };
+            let config = Arc::clone(&config);
+            thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut reader = BufReader::new(&mut tls);
+                let mut line = String::new();
+                // A client that rejects the certificate ends the handshake here.
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    if line == "\r\n" {
+                        break;
+                    }
+                    line.clear();
+                }
+                let _ = write!(
+                    tls,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{FEED}",
+                    FEED.len()
+                );
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    (url, fingerprint)
+}
+
+async fn fetch(url: &str, tls: TlsOptions) -> pimlink_core::Result<usize> {
+    let mut options = ClientOptions::new(url);
+    options.tls = tls;
+    let id = CollectionId::new("feed").unwrap();
+    let store = WebcalStore::new(&options, id.clone())?;
+    Ok(store.list_items(&id).await?.len())
+}
+
+#[tokio::test]
+async fn verifies_with_an_extra_ca_or_a_pin_and_refuses_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = pimlink_testkit::tls::generate(dir.path()).unwrap();
+    let (url, fingerprint) = serve(&files);
+
+    let err = fetch(&url, TlsOptions::default()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+
+    let with_ca = TlsOptions {
+        extra_ca_file: Some(files.ca_cert.clone()),
+        ..TlsOptions::default()
+    };
+    assert_eq!(fetch(&url, with_ca).await.unwrap(), 1);
+
+    let pinned = TlsOptions {
+        pin_sha256: Some(fingerprint.to_uppercase()),
+        ..TlsOptions::default()
+    };
+    assert_eq!(fetch(&url, pinned).await.unwrap(), 1);
+
+    let wrong_pin = TlsOptions {
+        pin_sha256: Some("00".repeat(32)),
+        ..TlsOptions::default()
+    };
+    let err = fetch(&url, wrong_pin).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    assert!(err.to_string().contains("pinned"), "{err}");
+}
