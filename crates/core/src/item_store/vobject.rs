@@ -17,7 +17,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// Properties left out of [`normalized`] and [`content_hash`]: those servers and feeds
 /// rewrite without the item changing. vdirsyncer's list (`vdirsyncer/vobject.py`).
-pub const VOLATILE_PROPERTIES: [&str; 10] = [
+pub const VOLATILE_PROPERTIES: [&str; 9] = [
     // Radicale rewrites PRODID on upload.
     "PRODID",
     // Webcal feeds add METHOD:PUBLISH.
@@ -33,8 +33,6 @@ pub const VOLATILE_PROPERTIES: [&str; 10] = [
     "DTSTAMP",
     // Some feeds regenerate UIDs on every download; items are matched by UID anyway.
     "UID",
-    // Kept by some clients and rewritten by others without any change to the data.
-    "SEQUENCE",
 ];
 
 /// One unfolded content line: `NAME;PARAMS:VALUE`.
