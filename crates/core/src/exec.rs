@@ -28,9 +28,16 @@ use crate::status::{CollectionId, ItemId, StatusChange, StatusStore};
 use crate::store::MailStore;
 use crate::store::{Known, Listing};
 
-/// How many copies are made between two flushes: one fsync of a directory serves them all,
-/// while an interruption redoes at most this many.
+/// How many copies are made between two flushes: one flush serves them all, while an
+/// interruption redoes at most this many.
 const COPY_BATCH: usize = 256;
+
+/// The most bytes one batch of copies may hold (by the sizes the listings report), so that a
+/// batch of big messages never sits in memory at once whatever the message sizes.
+const COPY_BATCH_BYTES: u64 = 8 * 1024 * 1024;
+
+/// What an item of unknown size counts as against [`COPY_BATCH_BYTES`].
+const UNKNOWN_SIZE: u64 = 64 * 1024;
 
 /// Options of one run.
 #[derive(Clone, Copy, Debug, Default)]
@@ -361,6 +368,31 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     }
 }
 
+/// Splits copies into batches of at most [`COPY_BATCH`] items and [`COPY_BATCH_BYTES`] bytes
+/// (an item bigger than that goes alone).
+fn copy_batches(copies: &[ItemAction]) -> Vec<&[ItemAction]> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (index, action) in copies.iter().enumerate() {
+        let size = match action {
+            ItemAction::Copy { size, .. } => size.unwrap_or(UNKNOWN_SIZE),
+            _ => 0,
+        };
+        let count = index - start;
+        if count > 0 && (count >= COPY_BATCH || bytes + size > COPY_BATCH_BYTES) {
+            batches.push(&copies[start..index]);
+            start = index;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < copies.len() {
+        batches.push(&copies[start..]);
+    }
+    batches
+}
+
 /// Applies status changes to rows in memory: for later matching within the same run, and for a
 /// dry run, which records nothing. New rows get negative ids, which no stored row has.
 fn apply_in_memory(rows: &mut Vec<StatusItem>, changes: &[StatusChange]) {
@@ -464,7 +496,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         }
         self.forget(&forgets)?;
         self.set_flags(&flags).await?;
-        for batch in copies.chunks(COPY_BATCH) {
+        for batch in copy_batches(&copies) {
             self.copy(batch).await?;
         }
         self.delete(&deletes).await
@@ -528,6 +560,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                 key,
                 flags,
                 replaces,
+                ..
             } = action
             else {
                 continue;
@@ -654,5 +687,37 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         self.report
             .errors
             .push(error.context(format!("collection {name}: {action}")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::item::ItemKey;
+
+    fn copy(size: Option<u64>) -> ItemAction {
+        ItemAction::Copy {
+            from: Side::A,
+            key: ItemKey::new("k"),
+            flags: Flags::new(),
+            replaces: None,
+            size,
+        }
+    }
+
+    #[test]
+    fn copy_batches_are_bounded_by_count_and_bytes() {
+        let small: Vec<ItemAction> = (0..600).map(|_| copy(Some(1000))).collect();
+        let sizes: Vec<usize> = copy_batches(&small).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [256, 256, 88]);
+
+        let big: Vec<ItemAction> = (0..5).map(|_| copy(Some(5 * 1024 * 1024))).collect();
+        let sizes: Vec<usize> = copy_batches(&big).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [1, 1, 1, 1, 1], "each alone: two would exceed 8 MiB");
+
+        let huge = [copy(Some(u64::MAX / 2)), copy(None), copy(None)];
+        let sizes: Vec<usize> = copy_batches(&huge).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [1, 2]);
+        assert!(copy_batches(&[]).is_empty());
     }
 }

@@ -23,6 +23,8 @@ pub enum ItemAction {
         flags: Flags,
         /// A stale pending row to drop.
         replaces: Option<ItemId>,
+        /// The item's size as the source listed it, if known: copies are batched by bytes too.
+        size: Option<u64>,
     },
     /// Bring the flags of a paired item into agreement: set `set_a`/`set_b` where given, then
     /// record `agreed` (which also confirms an interrupted copy that did land).
@@ -110,6 +112,7 @@ pub fn plan_items(
                 key: entry.key.clone(),
                 flags: entry.flags.clone(),
                 replaces: None,
+                size: entry.size,
             });
         }
     }
@@ -145,6 +148,7 @@ fn decide_known(
                     key: entry.key.clone(),
                     flags: entry.flags.clone(),
                     replaces: Some(row.id),
+                    size: entry.size,
                 },
                 _ => ItemAction::Forget { id: row.id },
             });

@@ -166,7 +166,8 @@ fn one_way_pairs_neither_push_back_nor_forget_the_blocked_change() {
             from: Side::A,
             key: ItemKey::new("a3"),
             flags: Flags::new().with(Flag::Seen),
-            replaces: None
+            replaces: None,
+            size: None,
         }]
     );
 }
@@ -288,6 +289,7 @@ fn apply(
                 key,
                 flags,
                 replaces,
+                ..
             } => {
                 status.retain(|r| Some(r.id) != *replaces);
                 *next += 1;
