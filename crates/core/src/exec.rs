@@ -16,6 +16,10 @@ use crate::flags::Flags;
 use crate::item::ItemEntry;
 use crate::item::{ItemKey, NewItem};
 use crate::name::CollectionName;
+use std::collections::HashMap;
+
+use crate::fingerprint::Fingerprint;
+use crate::plan::moves;
 use crate::plan::pairing::{self, Candidate, ResetRefusal};
 use crate::plan::{
     CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts, Refusal, plan_collections,
@@ -51,6 +55,16 @@ pub struct RunOptions {
 
 /// Receives what a run plans and does, for display. Every method has an empty default.
 pub trait Observer {
+    /// A message moved between collections on the other side is moved on `side` (in a dry run:
+    /// would be).
+    fn move_planned(
+        &mut self,
+        _from: &CollectionPlan,
+        _to: &CollectionPlan,
+        _side: Side,
+        _key: &ItemKey,
+    ) {
+    }
     /// A collection's step was decided.
     fn collection_planned(&mut self, _plan: &CollectionPlan) {}
     /// A collection's items were planned.
@@ -117,6 +131,9 @@ pub struct Pair<'s, A, B> {
 impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     /// Syncs every collection that `selected` accepts. Fails as a whole only when a side cannot
     /// be listed or the status cannot be read; everything else is reported per collection.
+    ///
+    /// Every collection is planned before any is changed, so that a message moved between
+    /// collections on one side is found and moved on the other side too.
     pub async fn sync(
         &mut self,
         selected: impl Fn(&CollectionName) -> bool,
@@ -135,38 +152,69 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             .map_err(|e| e.context(format!("listing collections of {}", self.b.describe())))?;
         let known = self.status.collections()?;
         let plans = plan_collections(&on_a, &on_b, &known, selected, &self.policy);
-        let mut report = PairReport::default();
+        let mut collections = Vec::new();
         for plan in plans {
             observer.collection_planned(&plan);
-            let mut collection = CollectionReport {
+            let mut report = CollectionReport {
                 plan,
                 done: PlanCounts::default(),
                 errors: Vec::new(),
                 refused: None,
             };
-            if let Err(error) = self
-                .sync_collection(&mut collection, options, observer)
-                .await
-            {
-                let name = collection.plan.name_a.clone();
-                collection
-                    .errors
-                    .push(error.context(format!("collection {name}")));
+            let prepared = match self.prepare_collection(&mut report, options).await {
+                Ok(prepared) => prepared,
+                Err(error) => {
+                    let name = report.plan.name_a.clone();
+                    report
+                        .errors
+                        .push(error.context(format!("collection {name}")));
+                    None
+                }
+            };
+            collections.push((report, prepared));
+        }
+
+        if let Err(error) = self.moves(&mut collections, options, observer).await {
+            // Moves are an optimisation: without them the plans still delete and copy.
+            if let Some((report, _)) = collections.first_mut() {
+                report.errors.push(error.context("finding moved messages"));
+            }
+        }
+
+        let mut report = PairReport::default();
+        for (mut collection, prepared) in collections {
+            if let Some(mut prepared) = prepared {
+                lift_refusal_explained_by_moves(&mut prepared.items);
+                observer.items_planned(&collection.plan, &prepared.items);
+                collection.refused = prepared.items.refused.clone();
+                if collection.refused.is_some() {
+                    // Withheld: nothing of this collection is done.
+                } else if options.dry_run {
+                    let counts = prepared.items.counts();
+                    collection.done.add(&counts);
+                } else if let Err(error) = self.execute(&mut collection, prepared, observer).await {
+                    let name = collection.plan.name_a.clone();
+                    collection
+                        .errors
+                        .push(error.context(format!("collection {name}")));
+                }
             }
             report.collections.push(collection);
         }
         Ok(report)
     }
 
-    async fn sync_collection(
+    /// Creates the collection where needed, lists both sides, recognises items by content where
+    /// keys cannot be trusted, and plans. Nothing but a missing collection and content
+    /// pairings is written here.
+    async fn prepare_collection(
         &mut self,
         report: &mut CollectionReport,
         options: RunOptions,
-        observer: &mut dyn Observer,
-    ) -> Result<()> {
+    ) -> Result<Option<Prepared>> {
         let plan = report.plan.clone();
         let missing_on = match &plan.step {
-            CollectionStep::Skip(_) => return Ok(()),
+            CollectionStep::Skip(_) => return Ok(None),
             CollectionStep::Sync => None,
             CollectionStep::Create(side) => Some(*side),
         };
@@ -215,35 +263,79 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         // Where keys cannot be trusted or are unknown, recognise items by content. (A dry run
         // of a collection the status does not know yet uses a placeholder id: nothing is
         // written.)
+        let changes = match self
+            .identify_by_content(id.unwrap_or(0), &plan, &rows, &listings, options.force)
+            .await?
         {
-            let changes = match self
-                .identify_by_content(id.unwrap_or(0), &plan, &rows, &listings, options.force)
-                .await?
-            {
-                Ok(changes) => changes,
-                Err(refusal) => {
-                    report.errors.push(Error::new(
-                        ErrorKind::Refused,
-                        format!("collection {}: {refusal}", plan.name_a),
-                    ));
-                    return Ok(());
-                }
-            };
-            if let (false, Some(id)) = (options.dry_run || changes.is_empty(), id) {
-                self.status.apply(&changes)?;
-                rows = self.status.items(id)?;
-            } else {
-                apply_in_memory(&mut rows, &changes);
+            Ok(changes) => changes,
+            Err(refusal) => {
+                report.errors.push(Error::new(
+                    ErrorKind::Refused,
+                    format!("collection {}: {refusal}", plan.name_a),
+                ));
+                return Ok(None);
             }
+        };
+        if let (false, Some(id)) = (options.dry_run || changes.is_empty(), id) {
+            self.status.apply(&changes)?;
+            rows = self.status.items(id)?;
+        } else {
+            apply_in_memory(&mut rows, &changes);
         }
 
         let items = plan_items(&rows, &listings.a.items, &listings.b.items, &self.policy);
-        observer.items_planned(&plan, &items);
-        report.refused = items.refused.clone();
-        let Some(id) = id.filter(|_| !options.dry_run) else {
-            report.done = items.counts();
+        // A move keeps the flags the message has where it is moved.
+        let mut deleted_flags = HashMap::new();
+        if items
+            .actions
+            .iter()
+            .any(|a| matches!(a, ItemAction::Delete { .. }))
+        {
+            let flags_of: PerSide<HashMap<&ItemKey, &Flags>> = PerSide {
+                a: listings
+                    .a
+                    .items
+                    .iter()
+                    .map(|e| (&e.key, &e.flags))
+                    .collect(),
+                b: listings
+                    .b
+                    .items
+                    .iter()
+                    .map(|e| (&e.key, &e.flags))
+                    .collect(),
+            };
+            for action in &items.actions {
+                if let ItemAction::Delete { side, key, .. } = action
+                    && let Some(flags) = flags_of.get(*side).get(key)
+                {
+                    deleted_flags.insert((*side, key.clone()), (*flags).clone());
+                }
+            }
+        }
+        Ok(Some(Prepared {
+            id,
+            items,
+            states: PerSide {
+                a: listings.a.state,
+                b: listings.b.state,
+            },
+            deleted_flags,
+        }))
+    }
+
+    /// Carries out a prepared collection's plan, then keeps the listing state if every change
+    /// was applied.
+    async fn execute(
+        &mut self,
+        report: &mut CollectionReport,
+        prepared: Prepared,
+        observer: &mut dyn Observer,
+    ) -> Result<()> {
+        let Some(id) = prepared.id else {
             return Ok(());
         };
+        let plan = report.plan.clone();
         let mut run = CollectionRun {
             pair: self,
             id,
@@ -251,15 +343,222 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             report,
             observer,
         };
-        run.execute(items.actions).await?;
+        run.execute(prepared.items.actions).await?;
         // The listing state may only be kept when every change it showed was applied: an
         // incremental listing next time would not show a change that is still pending.
         if report.errors.is_empty() && report.refused.is_none() {
             for side in [Side::A, Side::B] {
                 self.status
-                    .set_collection_state(id, side, listings.get(side).state.as_deref())?;
+                    .set_collection_state(id, side, prepared.states.get(side).as_deref())?;
             }
         }
+        Ok(())
+    }
+
+    /// Finds messages moved between collections on one side and moves them on the other side
+    /// too, removing the delete and the copy the plans would otherwise make. In a dry run the
+    /// moves are only reported.
+    async fn moves(
+        &mut self,
+        collections: &mut [(CollectionReport, Option<Prepared>)],
+        options: RunOptions,
+        observer: &mut dyn Observer,
+    ) -> Result<()> {
+        let can_move = PerSide {
+            a: self.a.can_move(),
+            b: self.b.can_move(),
+        };
+        // Candidates: deletions on a side that can move, copies towards such a side.
+        let mut deletions: Vec<(usize, usize, Side, ItemKey)> = Vec::new();
+        let mut copies: Vec<(usize, usize, Side, ItemKey)> = Vec::new();
+        for (index, (_, prepared)) in collections.iter().enumerate() {
+            // Refused plans count too: moves may explain why a side looks empty.
+            let Some(prepared) = prepared.as_ref() else {
+                continue;
+            };
+            for (action_index, action) in prepared.items.actions.iter().enumerate() {
+                match action {
+                    ItemAction::Delete { side, key, .. } if *can_move.get(*side) => {
+                        deletions.push((index, action_index, *side, key.clone()));
+                    }
+                    ItemAction::Copy { from, key, .. } if *can_move.get(from.other()) => {
+                        copies.push((index, action_index, *from, key.clone()));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let sides_with_both = [Side::A, Side::B].into_iter().filter(|side| {
+            deletions.iter().any(|d| d.2 == *side) && copies.iter().any(|c| c.2 == side.other())
+        });
+        if sides_with_both.count() == 0 {
+            return Ok(());
+        }
+
+        let vanished: Vec<moves::Vanished> = self
+            .fingerprint_all(collections, &deletions)
+            .await
+            .into_iter()
+            .zip(&deletions)
+            .map(
+                |(fingerprint, (collection, action, on, _))| moves::Vanished {
+                    collection: *collection,
+                    action: *action,
+                    on: *on,
+                    fingerprint,
+                },
+            )
+            .collect();
+        let appeared: Vec<moves::Appeared> = self
+            .fingerprint_all(collections, &copies)
+            .await
+            .into_iter()
+            .zip(&copies)
+            .map(
+                |(fingerprint, (collection, action, from, _))| moves::Appeared {
+                    collection: *collection,
+                    action: *action,
+                    from: *from,
+                    fingerprint,
+                },
+            )
+            .collect();
+
+        let mut done: Vec<(usize, usize)> = Vec::new();
+        for (v, a) in moves::find_moves(&vanished, &appeared) {
+            let (from_index, delete_index, side, key) = &deletions[v];
+            let (to_index, copy_index, _, _) = &copies[a];
+            let from_plan = collections[*from_index].0.plan.clone();
+            let to_plan = collections[*to_index].0.plan.clone();
+            observer.move_planned(&from_plan, &to_plan, *side, key);
+            if !options.dry_run {
+                let result = self
+                    .move_one(
+                        collections,
+                        (*from_index, *delete_index),
+                        (*to_index, *copy_index),
+                        *side,
+                    )
+                    .await;
+                if let Err(error) = result {
+                    // The plans still hold the delete and the copy: nothing is lost.
+                    collections[*from_index]
+                        .0
+                        .errors
+                        .push(error.context(format!(
+                            "moving {key} from {} to {}",
+                            from_plan.name_a, to_plan.name_a
+                        )));
+                    continue;
+                }
+            }
+            collections[*to_index].0.done.moves += 1;
+            done.push((*from_index, *delete_index));
+            done.push((*to_index, *copy_index));
+        }
+        // Drop the replaced actions, highest index first so that the others stay valid.
+        done.sort_unstable_by(|x, y| y.cmp(x));
+        for (collection, action) in done {
+            if let Some(prepared) = collections[collection].1.as_mut() {
+                prepared.items.actions.remove(action);
+            }
+        }
+        Ok(())
+    }
+
+    /// Fingerprints of the items named by `(collection, action, side, key)`, in order, read on
+    /// `side` (the side that has each item).
+    async fn fingerprint_all(
+        &mut self,
+        collections: &[(CollectionReport, Option<Prepared>)],
+        items: &[(usize, usize, Side, ItemKey)],
+    ) -> Vec<Option<Fingerprint>> {
+        let mut out = vec![None; items.len()];
+        let mut groups: HashMap<(usize, Side), Vec<usize>> = HashMap::new();
+        for (position, (collection, _, side, _)) in items.iter().enumerate() {
+            groups
+                .entry((*collection, *side))
+                .or_default()
+                .push(position);
+        }
+        for ((collection, side), positions) in groups {
+            let plan = &collections[collection].0.plan;
+            let keys: Vec<ItemKey> = positions.iter().map(|p| items[*p].3.clone()).collect();
+            let fingerprints = match side {
+                Side::A => self.a.fingerprints(&plan.name_a, &keys).await,
+                Side::B => self.b.fingerprints(&plan.name_b, &keys).await,
+            };
+            for (position, fingerprint) in positions.into_iter().zip(fingerprints) {
+                out[position] = fingerprint.ok().flatten();
+            }
+        }
+        out
+    }
+
+    /// Moves one message on `side` from the collection of the delete action to that of the
+    /// copy action, gives it the flags it has on the other side, and records the new pairing.
+    async fn move_one(
+        &mut self,
+        collections: &[(CollectionReport, Option<Prepared>)],
+        (from_index, delete_index): (usize, usize),
+        (to_index, copy_index): (usize, usize),
+        side: Side,
+    ) -> Result<()> {
+        let (from_report, Some(from)) = &collections[from_index] else {
+            return Ok(());
+        };
+        let (to_report, Some(to)) = &collections[to_index] else {
+            return Ok(());
+        };
+        let (
+            ItemAction::Delete { id, key, .. },
+            ItemAction::Copy {
+                key: other_key,
+                flags,
+                ..
+            },
+        ) = (
+            &from.items.actions[delete_index],
+            &to.items.actions[copy_index],
+        )
+        else {
+            return Ok(());
+        };
+        let Some(to_id) = to.id else {
+            return Ok(());
+        };
+        let names = |plan: &CollectionPlan| match side {
+            Side::A => plan.name_a.clone(),
+            Side::B => plan.name_b.clone(),
+        };
+        let (from_name, to_name) = (names(&from_report.plan), names(&to_report.plan));
+        let new_key = match side {
+            Side::A => self.a.move_item(&from_name, key, &to_name).await?,
+            Side::B => self.b.move_item(&from_name, key, &to_name).await?,
+        };
+        if from.deleted_flags.get(&(side, key.clone())) != Some(flags) {
+            match side {
+                Side::A => self.a.set_flags(&to_name, &new_key, flags).await?,
+                Side::B => self.b.set_flags(&to_name, &new_key, flags).await?,
+            }
+        }
+        match side {
+            Side::A => self.a.flush().await?,
+            Side::B => self.b.flush().await?,
+        }
+        let (key_a, key_b) = match side {
+            Side::A => (new_key, other_key.clone()),
+            Side::B => (other_key.clone(), new_key),
+        };
+        self.status.apply(&[
+            StatusChange::Remove { id: *id },
+            StatusChange::Pair {
+                collection: to_id,
+                key_a,
+                key_b,
+                flags: flags.clone(),
+            },
+        ])?;
         Ok(())
     }
 
@@ -468,6 +767,37 @@ fn apply_in_memory(rows: &mut Vec<StatusItem>, changes: &[StatusChange]) {
             }
         }
     }
+}
+
+/// Lifts an empty-side refusal once moves have replaced every deletion it withheld: a folder
+/// whose messages were all moved elsewhere is empty on purpose. Otherwise the refusal stands,
+/// with the count of deletions still planned.
+fn lift_refusal_explained_by_moves(items: &mut ItemPlan) {
+    let Some(Refusal::EmptySide { side, known, .. }) = items.refused.clone() else {
+        return;
+    };
+    let deletions = items
+        .actions
+        .iter()
+        .filter(|action| matches!(action, ItemAction::Delete { side: s, .. } if *s == side.other()))
+        .count();
+    items.refused = (deletions > 0).then_some(Refusal::EmptySide {
+        side,
+        known,
+        deletions,
+    });
+}
+
+/// A collection planned and ready to be carried out.
+struct Prepared {
+    /// Its status id (None only in a dry run of a collection the status does not know).
+    id: Option<CollectionId>,
+    /// What to do.
+    items: ItemPlan,
+    /// The listing state of each side, kept if every change is applied.
+    states: PerSide<Option<String>>,
+    /// The flags of items the plan deletes, so that a move can keep them.
+    deleted_flags: HashMap<(Side, ItemKey), Flags>,
 }
 
 /// One collection's execution: groups the plan's actions by kind and carries them out in

@@ -135,6 +135,28 @@ pub trait MailStore {
         flags: &Flags,
     ) -> Result<()>;
 
+    /// True if [`MailStore::move_item`] can move items between collections of this storage.
+    fn can_move(&self) -> bool {
+        false
+    }
+
+    /// Moves an item to another collection of this storage and returns its key there (IMAP
+    /// `UID MOVE`, a rename between Maildir folders). Only called when
+    /// [`MailStore::can_move`] is true; the engine uses it when a message was moved on the
+    /// other side, instead of deleting it here and copying it back.
+    async fn move_item(
+        &mut self,
+        from: &CollectionName,
+        key: &ItemKey,
+        to: &CollectionName,
+    ) -> Result<ItemKey> {
+        let _ = (from, key, to);
+        Err(crate::Error::new(
+            crate::ErrorKind::Unsupported,
+            format!("{} cannot move messages between folders", self.describe()),
+        ))
+    }
+
     /// Removes an item. An item that is already gone is not an error.
     async fn delete(&mut self, collection: &CollectionName, key: &ItemKey) -> Result<()>;
 

@@ -328,6 +328,71 @@ impl MailStore for Maildir {
         Ok(ItemKey::new(key))
     }
 
+    fn can_move(&self) -> bool {
+        true
+    }
+
+    /// Renames the file into the other folder's `new/` or `cur/` under the same name, so the
+    /// key, the flags and the file's identity (inode) stay as they are.
+    async fn move_item(
+        &mut self,
+        from: &CollectionName,
+        key: &ItemKey,
+        to: &CollectionName,
+    ) -> Result<ItemKey> {
+        filename::check_existing_key(key.as_str())?;
+        let from_dir = self.collection_dir(from)?;
+        let to_dir = self.collection_dir(to)?;
+        if !is_maildir(&to_dir) {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "cannot move into folder {to}: {} is not a maildir",
+                    to_dir.display()
+                ),
+            ));
+        }
+        if self.index(to, &to_dir)?.contains_key(key.as_str()) {
+            return Err(exists(to, key.as_str()));
+        }
+        for fresh in [false, true] {
+            let Some(location) = self.locate(from, &from_dir, key, fresh)? else {
+                break;
+            };
+            let (source, target) = (location.path(&from_dir), location.path(&to_dir));
+            // A hard link refuses an existing name, which a rename would silently replace.
+            match std::fs::hard_link(&source, &target) {
+                Ok(()) => {
+                    std::fs::remove_file(&source).map_err(|err| {
+                        Error::io(
+                            format!("removing {} after moving it", source.display()),
+                            err,
+                        )
+                    })?;
+                    if let Some(index) = self.indexes.get_mut(from) {
+                        index.remove(key.as_str());
+                    }
+                    self.index(to, &to_dir)?
+                        .insert(key.as_str().to_owned(), location.clone());
+                    self.mark_dirty(&from_dir, location.sub);
+                    self.mark_dirty(&to_dir, location.sub);
+                    return Ok(key.clone());
+                }
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+                    return Err(exists(to, key.as_str()));
+                }
+                Err(err) if err.kind() == io::ErrorKind::NotFound && !fresh => {}
+                Err(err) => {
+                    return Err(Error::io(
+                        format!("moving {} to {}", source.display(), target.display()),
+                        err,
+                    ));
+                }
+            }
+        }
+        Err(not_found(from, key))
+    }
+
     async fn set_flags(
         &mut self,
         collection: &CollectionName,

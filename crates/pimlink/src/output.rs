@@ -6,9 +6,9 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use pimlink_core::Error;
 use pimlink_core::exec::{CollectionReport, Observer, PairReport};
 use pimlink_core::plan::{CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts};
+use pimlink_core::{Error, ItemKey, Side};
 
 /// Verbosity, resolved from `-v` and `-q`.
 #[derive(Clone, Copy, Debug)]
@@ -88,7 +88,7 @@ impl<'o> PairObserver<'o> {
         let mut errors = 0;
         for collection in &report.collections {
             self.collection_summary(collection);
-            add(&mut total, &collection.done);
+            total.add(&collection.done);
             errors += collection.errors.len();
         }
         let verb = if self.dry_run {
@@ -167,6 +167,21 @@ impl Observer for PairObserver<'_> {
         }
     }
 
+    fn move_planned(
+        &mut self,
+        from: &CollectionPlan,
+        to: &CollectionPlan,
+        side: Side,
+        key: &ItemKey,
+    ) {
+        if self.dry_run || self.output.verbose > 0 && !self.output.quiet {
+            self.output.info(format!(
+                "{}: move on {side} {key}: {} -> {}",
+                self.pair, from.name_a, to.name_a
+            ));
+        }
+    }
+
     fn action_failed(
         &mut self,
         _collection: &CollectionPlan,
@@ -180,14 +195,6 @@ impl Observer for PairObserver<'_> {
     }
 }
 
-fn add(total: &mut PlanCounts, counts: &PlanCounts) {
-    total.copies.a += counts.copies.a;
-    total.copies.b += counts.copies.b;
-    total.flags += counts.flags;
-    total.deletions.a += counts.deletions.a;
-    total.deletions.b += counts.deletions.b;
-}
-
 /// `"3 copied a->b, 1 copied b->a, 2 flag changes, 1 deleted on b"` or `"nothing"`.
 pub fn describe_counts(counts: &PlanCounts) -> String {
     let mut parts = Vec::new();
@@ -196,6 +203,9 @@ pub fn describe_counts(counts: &PlanCounts) -> String {
     }
     if counts.copies.b > 0 {
         parts.push(format!("{} copied b->a", counts.copies.b));
+    }
+    if counts.moves > 0 {
+        parts.push(format!("{} moved", counts.moves));
     }
     if counts.flags > 0 {
         parts.push(format!("{} flag changes", counts.flags));

@@ -113,6 +113,19 @@ impl MailStore for MailSide {
         dispatch!(self, s => s.set_flags(collection, key, flags).await)
     }
 
+    fn can_move(&self) -> bool {
+        dispatch!(self, s => s.can_move())
+    }
+
+    async fn move_item(
+        &mut self,
+        from: &CollectionName,
+        key: &ItemKey,
+        to: &CollectionName,
+    ) -> pimlink_core::Result<ItemKey> {
+        dispatch!(self, s => s.move_item(from, key, to).await)
+    }
+
     async fn delete(
         &mut self,
         collection: &CollectionName,

@@ -235,3 +235,89 @@ fn lost_status_pairs_existing_mail_by_content_instead_of_duplicating() {
     let again = world.sync_ok();
     assert!(again.stdout().contains("changed: nothing"), "{again}");
 }
+
+/// Moves a message file from one folder to another, as a mail reader does.
+fn move_message(maildir_root: &std::path::Path, from: &str, to: &str, id: &str) {
+    let file = find_file(&maildir_root.join(from), id);
+    let sub = file.parent().unwrap().file_name().unwrap().to_owned();
+    let target = maildir_root
+        .join(to)
+        .join(sub)
+        .join(file.file_name().unwrap());
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir_root.join(to).join(sub)).unwrap();
+    }
+    std::fs::rename(&file, target).unwrap();
+}
+
+fn inode(path: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).unwrap().ino()
+}
+
+/// A message moved between folders on one side is moved on the other side too (the same file,
+/// not a deletion and a new copy), with the flags it has where it was moved to.
+#[test]
+fn messages_moved_between_folders_are_moved_not_recopied() {
+    let world = World::new("");
+    for i in 0..5 {
+        world.deliver("a", "INBOX", &format!("m{i}"), "");
+    }
+    world.deliver("a", "Archive", "old", "S");
+    world.sync_ok();
+    let a = world.root("a");
+    let before = inode(&find_file(&a.join("INBOX"), "m1"));
+
+    // On b, m1 is moved to Archive and flagged there, and m2 is moved to a new folder.
+    move_message(&world.root("b"), "INBOX", "Archive", "m1");
+    rename_flags(&world.root("b").join("Archive"), "m1", "F");
+    common::deliver(&world.root("b").join("Lists"), "list-mail", "");
+    move_message(&world.root("b"), "INBOX", "Lists", "m2");
+
+    let dry = world.run(&["sync", "--dry-run"]);
+    assert!(
+        dry.stdout().contains("move on a u-m1: INBOX -> Archive"),
+        "{dry}"
+    );
+    let run = world.sync_ok();
+    assert!(run.stdout().contains("Archive: 1 moved"), "{run}");
+    let tree = assert_converged(&world);
+    assert!(!tree["INBOX"].contains_key("m1") && !tree["INBOX"].contains_key("m2"));
+    assert_eq!(tree["Archive"]["m1"], ["F"]);
+    assert_eq!(tree["Lists"]["m2"], [""]);
+    assert_eq!(
+        inode(&find_file(&a.join("Archive"), "m1")),
+        before,
+        "moved, not copied"
+    );
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+/// Moving every message out of a folder empties it on purpose: the empty-side guard must not
+/// stop the moves, and nothing may be duplicated.
+#[test]
+fn emptying_a_folder_by_moving_everything_is_not_a_mass_deletion() {
+    let world = World::new("");
+    for i in 0..4 {
+        world.deliver("a", "INBOX", &format!("m{i}"), "");
+    }
+    world.sync_ok();
+    for i in 0..4 {
+        move_message(&world.root("b"), "INBOX", "Archive", &format!("m{i}"));
+    }
+    let run = world.sync_ok();
+    assert!(run.stdout().contains("4 moved"), "{run}");
+    let tree = assert_converged(&world);
+    assert!(tree["INBOX"].is_empty());
+    assert_eq!(tree["Archive"].len(), 4);
+
+    // A folder emptied by deletion is still refused.
+    for sub in ["cur", "new"] {
+        for entry in std::fs::read_dir(world.root("b").join("Archive").join(sub)).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+    }
+    let run = world.run(&["sync"]);
+    assert_eq!(run.code(), 5, "{run}");
+}

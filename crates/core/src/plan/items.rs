@@ -72,7 +72,8 @@ pub enum Refusal {
 /// The plan for the items of one collection.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ItemPlan {
-    /// What to do, in no particular order (the executor groups actions by kind).
+    /// What to do, in no particular order (the executor groups actions by kind). When
+    /// `refused` is set, none of them may be carried out.
     pub actions: Vec<ItemAction>,
     /// Set when a safety check withheld every action.
     pub refused: Option<Refusal>,
@@ -117,10 +118,9 @@ pub fn plan_items(
         }
     }
 
+    // A refused plan keeps its actions: the executor runs none of them, but moves between
+    // collections found later may explain the deletions and lift the refusal.
     let refused = empty_side_refusal(status, a, b, &actions, policy);
-    if refused.is_some() {
-        actions.clear();
-    }
     ItemPlan { actions, refused }
 }
 
@@ -230,7 +230,7 @@ fn merge_flags(base: &Flags, a: &Flags, b: &Flags, policy: &SyncPolicy) -> Merge
 
 /// The empty-side guard: a side that lists nothing although the status remembers items there is
 /// far more often a wiped directory or a broken server than a user who deleted everything.
-fn empty_side_refusal(
+pub(crate) fn empty_side_refusal(
     status: &[StatusItem],
     a: &[ItemEntry],
     b: &[ItemEntry],
@@ -274,9 +274,21 @@ pub struct PlanCounts {
     pub flags: usize,
     /// Deletions *on* each side.
     pub deletions: crate::side::PerSide<usize>,
+    /// Messages moved into this collection on one side because they were moved on the other.
+    pub moves: usize,
 }
 
 impl PlanCounts {
+    /// Adds another count to this one.
+    pub fn add(&mut self, other: &PlanCounts) {
+        self.copies.a += other.copies.a;
+        self.copies.b += other.copies.b;
+        self.flags += other.flags;
+        self.deletions.a += other.deletions.a;
+        self.deletions.b += other.deletions.b;
+        self.moves += other.moves;
+    }
+
     /// Counts one more action.
     pub fn record(&mut self, action: &ItemAction) {
         match action {

@@ -177,7 +177,11 @@ fn empty_side_guard_refuses_mass_deletion() {
     let rows = [row(1, "a1", "b1", "", None), row(2, "a2", "b2", "", None)];
     let b = [entry("b1", ""), entry("b2", "")];
     let plan = plan_items(&rows, &[], &b, &SyncPolicy::both_ways());
-    assert!(plan.actions.is_empty());
+    assert_eq!(
+        plan.actions.len(),
+        2,
+        "kept, for move detection; never executed"
+    );
     assert_eq!(
         plan.refused,
         Some(Refusal::EmptySide {

@@ -31,6 +31,40 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (collection, key_a),
         UNIQUE (collection, key_b)
     );",
+    // 2: calendar and contact collections (paired by id, with sync tokens per side) and their
+    // items (paired by UID, with href, etag and normalised content hash per side), and the
+    // collection metadata both sides last agreed on. The mail tables are not touched.
+    "CREATE TABLE dav_collections (
+        id INTEGER PRIMARY KEY,
+        -- The pair's name for the collection (the id, or an alias from the configuration).
+        name TEXT NOT NULL UNIQUE,
+        id_a TEXT NOT NULL,
+        id_b TEXT NOT NULL,
+        -- RFC 6578 sync tokens, stored only after every change they reported was handled.
+        token_a TEXT,
+        token_b TEXT
+    );
+    CREATE TABLE dav_items (
+        id INTEGER PRIMARY KEY,
+        collection INTEGER NOT NULL REFERENCES dav_collections(id) ON DELETE CASCADE,
+        uid TEXT NOT NULL,
+        href_a TEXT NOT NULL,
+        etag_a TEXT NOT NULL,
+        hash_a TEXT NOT NULL,
+        href_b TEXT NOT NULL,
+        etag_b TEXT NOT NULL,
+        hash_b TEXT NOT NULL,
+        UNIQUE (collection, uid)
+    );
+    CREATE INDEX dav_items_href_a ON dav_items (collection, href_a);
+    CREATE INDEX dav_items_href_b ON dav_items (collection, href_b);
+    CREATE TABLE dav_meta (
+        collection INTEGER NOT NULL REFERENCES dav_collections(id) ON DELETE CASCADE,
+        property TEXT NOT NULL,
+        -- NULL: both sides agreed the property is unset.
+        value TEXT,
+        PRIMARY KEY (collection, property)
+    );",
 ];
 
 /// The schema version this build writes.
