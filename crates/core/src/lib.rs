@@ -21,6 +21,7 @@ pub mod fingerprint;
 pub mod flags;
 pub mod item;
 pub mod item_store;
+pub mod items;
 pub mod name;
 pub mod plan;
 pub mod policy;

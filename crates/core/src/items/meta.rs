@@ -87,19 +87,39 @@ mod tests {
             value: v.map(str::to_owned),
         };
         // (status, a, b) -> action
-        let table: [(Option<Option<&str>>, Option<&str>, Option<&str>, MetaAction); 9] = [
+        type Row<'a> = (
+            Option<Option<&'a str>>,
+            Option<&'a str>,
+            Option<&'a str>,
+            MetaAction,
+        );
+        let table: [Row<'_>; 9] = [
             (None, None, None, MetaAction::Record(None)),
             (Some(None), None, None, MetaAction::Nothing),
             (None, Some("Work"), None, set(Side::B, Some("Work"))),
             (None, None, Some("Work"), set(Side::A, Some("Work"))),
-            (None, Some("x"), Some("x"), MetaAction::Record(Some("x".into()))),
-            (Some(Some("x")), Some("y"), Some("x"), set(Side::B, Some("y"))),
+            (
+                None,
+                Some("x"),
+                Some("x"),
+                MetaAction::Record(Some("x".into())),
+            ),
+            (
+                Some(Some("x")),
+                Some("y"),
+                Some("x"),
+                set(Side::B, Some("y")),
+            ),
             (Some(Some("x")), Some("x"), None, set(Side::A, None)),
             (Some(Some("x")), Some("y"), Some("z"), MetaAction::Conflict),
             (None, Some("y"), Some("z"), MetaAction::Conflict),
         ];
         for (status, a, b, want) in table {
-            assert_eq!(plan_meta(status, a, b, &both), want, "{status:?} {a:?} {b:?}");
+            assert_eq!(
+                plan_meta(status, a, b, &both),
+                want,
+                "{status:?} {a:?} {b:?}"
+            );
         }
     }
 

@@ -88,3 +88,23 @@ pub struct ItemPolicy {
     /// Collection deletion.
     pub on_delete: OnDelete,
 }
+
+/// A change to the item rows of one collection, applied in batches by
+/// [`StatusStore::apply_items`](crate::status::StatusStore::apply_items).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RowChange {
+    /// Both sides now hold the item `uid` in these versions (inserts or replaces the row).
+    Record {
+        /// The item's UID.
+        uid: String,
+        /// The version on A.
+        a: ItemVersion,
+        /// The version on B.
+        b: ItemVersion,
+    },
+    /// The item is gone from both sides (or was deleted on purpose): drop its row.
+    Remove {
+        /// The item's UID.
+        uid: String,
+    },
+}

@@ -201,15 +201,7 @@ pub fn plan_items(
         .collect();
     let mut actions: Vec<ItemAction> = uids
         .into_iter()
-        .filter_map(|uid| {
-            decide(
-                uid,
-                rows.get(uid).copied(),
-                a.get(uid),
-                b.get(uid),
-                policy,
-            )
-        })
+        .filter_map(|uid| decide(uid, rows.get(uid).copied(), a.get(uid), b.get(uid), policy))
         .collect();
     let refused = empty_side_refusal(status, a, b, &actions, policy);
     if refused.is_some() {
@@ -231,7 +223,8 @@ pub fn decide(
         None => true,
         Some(row) => !now.same_version(row.side(side)) && now.hash != row.side(side).hash,
     };
-    let moved = |side: Side, now: &ItemVersion| row.is_some_and(|r| !now.same_version(r.side(side)));
+    let moved =
+        |side: Side, now: &ItemVersion| row.is_some_and(|r| !now.same_version(r.side(side)));
     let sync = &policy.sync;
     match (row, a, b) {
         (_, None, None) => row.map(|_| ItemAction::Forget { uid }),
@@ -245,10 +238,8 @@ pub fn decide(
             let present = if a.is_some() { Side::A } else { Side::B };
             if changed(present, now) {
                 // A change beats a deletion: the item comes back on the side that deleted it.
-                sync.copies_new_from(present).then_some(ItemAction::Copy {
-                    uid,
-                    from: present,
-                })
+                sync.copies_new_from(present)
+                    .then_some(ItemAction::Copy { uid, from: present })
             } else {
                 sync.deletes_from(present.other())
                     .then_some(ItemAction::Delete { uid, side: present })
@@ -311,7 +302,9 @@ fn empty_side_refusal(
         }
         let deletions = actions
             .iter()
-            .filter(|action| matches!(action, ItemAction::Delete { side: s, .. } if *s == side.other()))
+            .filter(
+                |action| matches!(action, ItemAction::Delete { side: s, .. } if *s == side.other()),
+            )
             .count();
         if deletions > 0 {
             return Some(Refusal::EmptySide {

@@ -5,6 +5,7 @@
 //! made it durable, and records an intent (a *pending* row) before every copy, which is how an
 //! interrupted run is resumed without losing or duplicating an item.
 
+mod items;
 mod lock;
 mod schema;
 
