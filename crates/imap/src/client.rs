@@ -20,7 +20,7 @@ use crate::proto::command::{self, CommandText, LiteralData, Part};
 use crate::proto::frame::{Frame, FrameEvent, Framer};
 use crate::proto::response::{
     BodyRef, ContinueData, FetchData, Greeting, ListEntry, MailboxStatus, NamespaceEntry, Response,
-    ResponseCode, StatusKindOf, Untagged, parse_greeting, parse_response,
+    ResponseCode, StatusKindOf, Untagged, parse_greeting, parse_response_names,
 };
 use crate::proto::session::{Completion, Session, State};
 use crate::transport::Transport;
@@ -183,7 +183,11 @@ pub struct IdleOutcome {
 }
 
 /// Receives each untagged response and the spool files of its large literals (by index).
-type UntaggedHandler<'a> = dyn FnMut(Untagged, &mut Vec<Option<File>>) -> Result<(), Error> + 'a;
+///
+/// A generic bound rather than `dyn FnMut`: a trait object would make every command's future
+/// `!Send`, and the engine runs clients on spawned tasks (one per connection).
+trait UntaggedHandler: FnMut(Untagged, &mut Vec<Option<File>>) -> Result<(), Error> {}
+impl<F: FnMut(Untagged, &mut Vec<Option<File>>) -> Result<(), Error>> UntaggedHandler for F {}
 
 struct Incoming {
     response: Response,
@@ -272,6 +276,11 @@ impl Client {
         }
         if client.options.compress && client.has("COMPRESS=DEFLATE") {
             client.start_compression().await?;
+        }
+        if client.has("UTF8=ACCEPT") {
+            // RFC 6855: folder names then travel as UTF-8 both ways, which is what pimlink's
+            // names are; modified UTF-7 stays the fallback for servers without it.
+            client.enable(&["UTF8=ACCEPT"]).await?;
         }
         Ok(client)
     }
@@ -382,6 +391,13 @@ impl Client {
     /// True if the connection uses TLS.
     pub fn is_tls(&self) -> bool {
         self.transport.is_tls()
+    }
+
+    /// The number of messages in the selected mailbox as the server last reported it
+    /// (`EXISTS`, less the `EXPUNGE`s since): after [`Client::noop`] or [`Client::idle`] this
+    /// shows mail that other connections added.
+    pub fn exists(&self) -> u32 {
+        self.exists
     }
 
     /// The connection state.
@@ -657,7 +673,7 @@ impl Client {
     async fn wait(
         &mut self,
         tag: &str,
-        handler: &mut UntaggedHandler<'_>,
+        handler: &mut impl UntaggedHandler,
     ) -> Result<Completion, Error> {
         self.transport.flush().await?;
         let mut first_error = None;
@@ -758,7 +774,8 @@ impl Client {
         };
         trace!(target: "pimlink_imap::wire", "S: {}", escape_for_log(&frame.bytes));
         let framer = &self.framer;
-        let response = parse_response(&frame.bytes, &|b| framer.marker_index(b))
+        let utf8 = self.utf8();
+        let response = parse_response_names(&frame.bytes, &|b| framer.marker_index(b), utf8)
             .map_err(|e| self.session.fail(peer(e.to_string())))?;
         Ok(Some(Incoming { response, spooled }))
     }
@@ -1162,6 +1179,11 @@ impl Client {
             })
             .await?;
         let done = check(done, &format!("{verb} {mailbox:?}"))?;
+        if !self.has("CONDSTORE") {
+            // Cyrus reports HIGHESTMODSEQ on every SELECT; with CONDSTORE disabled (because
+            // it is broken on this server) the engine must not build on it.
+            selected.highest_modseq = None;
+        }
         if matches!(done.code, Some(ResponseCode::ReadOnly)) {
             selected.read_only = true;
         }

@@ -94,9 +94,13 @@ impl CommandText {
 
     /// Appends a mailbox name, encoding it as modified UTF-7 unless `utf8` is true (UTF8=ACCEPT
     /// enabled). `INBOX` in any case is sent as `INBOX`.
-    pub fn mailbox(self, name: &str, utf8: bool) -> Self {
+    pub fn mailbox(mut self, name: &str, utf8: bool) -> Self {
         let wire = mailbox_wire_name(name, utf8);
-        self.string(&wire)
+        self.push_text(b" ");
+        // RFC 6855 section 3: once UTF8=ACCEPT is enabled, quoted strings may carry UTF-8,
+        // which saves the round trip a synchronising literal costs.
+        self.push_string_with(&wire, false, utf8);
+        self
     }
 
     /// Appends a literal argument, e.g. an APPEND message.
@@ -123,10 +127,15 @@ impl CommandText {
     }
 
     fn push_string(&mut self, value: &[u8], secret: bool) {
+        self.push_string_with(value, secret, false);
+    }
+
+    fn push_string_with(&mut self, value: &[u8], secret: bool, utf8: bool) {
         let quotable = value
             .iter()
-            .all(|&b| b != 0 && b != b'\r' && b != b'\n' && b.is_ascii())
-            && value.len() < 1000;
+            .all(|&b| b != 0 && b != b'\r' && b != b'\n' && (b.is_ascii() || utf8))
+            && value.len() < 1000
+            && (!utf8 || std::str::from_utf8(value).is_ok());
         if quotable {
             let mut quoted = Vec::with_capacity(value.len() + 2);
             quoted.push(b'"');
@@ -250,8 +259,19 @@ mod tests {
         );
         assert_eq!(
             text(CommandText::new("SELECT").mailbox("Entwürfe", true)),
-            "SELECT {9}"
+            "SELECT \"Entwürfe\""
         );
+        // With UTF8=ACCEPT '&' is an ordinary character; CR/LF still need a literal.
+        assert_eq!(
+            text(CommandText::new("SELECT").mailbox("R&D", true)),
+            "SELECT \"R&D\""
+        );
+        assert_eq!(
+            text(CommandText::new("SELECT").mailbox("a\r\nü", true)),
+            "SELECT {5}"
+        );
+        // Without it, 8-bit text never goes out quoted, even through string().
+        assert_eq!(text(CommandText::new("X").string("ü".as_bytes())), "X {2}");
         assert_eq!(
             text(CommandText::new("SELECT").mailbox("inbox", false)),
             "SELECT \"INBOX\""

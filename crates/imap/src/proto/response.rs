@@ -322,9 +322,20 @@ pub fn parse_greeting(frame: &[u8]) -> Result<Greeting, ParseError> {
 }
 
 /// Parses one complete frame. `marker` maps spooled-literal placeholders back to their index.
+/// Mailbox names are read as modified UTF-7 (UTF8=ACCEPT not enabled).
 pub fn parse_response(
     frame: &[u8],
     marker: &dyn Fn(&[u8]) -> Option<u32>,
+) -> Result<Response, ParseError> {
+    parse_response_names(frame, marker, false)
+}
+
+/// Like [`parse_response`]; `utf8_names` says UTF8=ACCEPT is enabled, so mailbox names are
+/// UTF-8 as sent (`&` is then an ordinary character, not the start of modified UTF-7).
+pub fn parse_response_names(
+    frame: &[u8],
+    marker: &dyn Fn(&[u8]) -> Option<u32>,
+    utf8_names: bool,
 ) -> Result<Response, ParseError> {
     let (rest, response) = match ResponseCodec::new().decode(frame) {
         Ok(ok) => ok,
@@ -360,7 +371,7 @@ pub fn parse_response(
             code: bye.code.map(convert_code),
             text: bye.text.to_string(),
         }),
-        WireResponse::Data(data) => Response::Untagged(convert_data(data, marker)?),
+        WireResponse::Data(data) => Response::Untagged(convert_data(data, marker, utf8_names)?),
     })
 }
 
@@ -447,15 +458,16 @@ fn from_uid_set(set: &UidSet) -> UidRanges {
     ranges
 }
 
-fn mailbox_name(mailbox: &Mailbox<'_>) -> (String, Vec<u8>) {
+fn mailbox_name(mailbox: &Mailbox<'_>, utf8: bool) -> (String, Vec<u8>) {
     match mailbox {
         Mailbox::Inbox => ("INBOX".to_owned(), b"INBOX".to_vec()),
         Mailbox::Other(other) => {
             let wire = other.as_ref().to_vec();
             let text = String::from_utf8_lossy(&wire).into_owned();
-            // With UTF8=ACCEPT names arrive as UTF-8 (not valid modified UTF-7 if non-ASCII);
-            // otherwise decode, keeping the raw text if the server sent invalid UTF-7.
-            let name = if text.is_ascii() {
+            // With UTF8=ACCEPT enabled names arrive as UTF-8. Otherwise decode modified UTF-7,
+            // keeping the raw text if the server sent invalid UTF-7 or (a harmless deviation)
+            // raw UTF-8 without being asked to.
+            let name = if !utf8 && text.is_ascii() {
                 utf7::decode(&text).unwrap_or(text)
             } else {
                 text
@@ -469,8 +481,9 @@ fn list_entry(
     items: Vec<FlagNameAttribute<'_>>,
     delimiter: Option<imap_codec::imap_types::core::QuotedChar>,
     mailbox: Mailbox<'_>,
+    utf8: bool,
 ) -> ListEntry {
-    let (name, wire_name) = mailbox_name(&mailbox);
+    let (name, wire_name) = mailbox_name(&mailbox, utf8);
     ListEntry {
         attributes: items.iter().map(ToString::to_string).collect(),
         delimiter: delimiter.map(|d| d.inner()),
@@ -567,6 +580,7 @@ fn convert_fetch(
 fn convert_data(
     data: Data<'_>,
     marker: &dyn Fn(&[u8]) -> Option<u32>,
+    utf8: bool,
 ) -> Result<Untagged, ParseError> {
     Ok(match data {
         Data::Capability(caps) => {
@@ -579,15 +593,15 @@ fn convert_data(
             items,
             delimiter,
             mailbox,
-        } => Untagged::List(list_entry(items, delimiter, mailbox)),
+        } => Untagged::List(list_entry(items, delimiter, mailbox, utf8)),
         Data::Lsub {
             items,
             delimiter,
             mailbox,
-        } => Untagged::Lsub(list_entry(items, delimiter, mailbox)),
+        } => Untagged::Lsub(list_entry(items, delimiter, mailbox, utf8)),
         Data::Status { mailbox, items } => {
             let mut status = MailboxStatus {
-                name: mailbox_name(&mailbox).0,
+                name: mailbox_name(&mailbox, utf8).0,
                 ..MailboxStatus::default()
             };
             for item in items.iter() {

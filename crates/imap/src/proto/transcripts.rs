@@ -276,3 +276,28 @@ fn malformed_responses_are_errors_not_panics() {
         matches!(untagged(&r), Untagged::Fetch(f) if matches!(f.body, Some(BodyRef::Inline(_))))
     );
 }
+
+#[test]
+fn utf8_accept_names_are_taken_as_sent() {
+    let lines: [&[u8]; 3] = [
+        "* LIST () \"/\" \"Entwürfe/R&-D\"\r\n".as_bytes(),
+        b"* LIST () \"/\" \"R&-D\"\r\n",
+        "* STATUS \"Café &AOk-\" (MESSAGES 1)\r\n".as_bytes(),
+    ];
+    let names = |utf8: bool| -> Vec<String> {
+        lines
+            .iter()
+            .map(
+                |line| match parse_response_names(line, &|_| None, utf8).unwrap() {
+                    Response::Untagged(Untagged::List(e)) => e.name,
+                    Response::Untagged(Untagged::MailboxStatus(s)) => s.name,
+                    other => panic!("{other:?}"),
+                },
+            )
+            .collect()
+    };
+    // UTF8=ACCEPT enabled: '&' is an ordinary character, nothing is decoded.
+    assert_eq!(names(true), ["Entwürfe/R&-D", "R&-D", "Café &AOk-"]);
+    // Not enabled: ASCII names are modified UTF-7; stray UTF-8 is kept as sent.
+    assert_eq!(names(false), ["Entwürfe/R&-D", "R&D", "Café &AOk-"]);
+}
