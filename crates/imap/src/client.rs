@@ -1711,6 +1711,7 @@ fn check(done: Completion, what: &str) -> Result<Completion, Error> {
                 Some(ResponseCode::Other(c)) if c.eq_ignore_ascii_case("NONEXISTENT") => {
                     ErrorKind::NotFound
                 }
+                None if says_not_found(&done.text) => ErrorKind::NotFound,
                 _ => ErrorKind::Peer,
             };
             Err(Error::new(
@@ -1725,6 +1726,24 @@ fn check(done: Completion, what: &str) -> Result<Completion, Error> {
     }
 }
 
+/// Servers without RFC 5530 codes (Cyrus 3.6: `NO Mailbox does not exist`) only say it in
+/// words; these are the wordings of Cyrus, Dovecot, Courier, Exchange and Gmail.
+fn says_not_found(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    [
+        "does not exist",
+        "doesn't exist",
+        "no such mailbox",
+        "no such folder",
+        "mailbox not found",
+        "folder not found",
+        "unknown mailbox",
+        "nonexistent mailbox",
+    ]
+    .iter()
+    .any(|phrase| text.contains(phrase))
+}
+
 fn quote(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
@@ -1736,4 +1755,44 @@ fn quote(text: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no(code: Option<ResponseCode>, text: &str) -> ErrorKind {
+        let done = Completion {
+            kind: StatusKindOf::No,
+            code,
+            text: text.to_owned(),
+        };
+        check(done, "SELECT \"X\"").unwrap_err().kind()
+    }
+
+    #[test]
+    fn missing_mailboxes_are_not_found_with_or_without_a_code() {
+        assert_eq!(no(Some(ResponseCode::TryCreate), "x"), ErrorKind::NotFound);
+        assert_eq!(
+            no(Some(ResponseCode::Other("NONEXISTENT".into())), "x"),
+            ErrorKind::NotFound
+        );
+        // Cyrus 3.6 sends no code.
+        assert_eq!(no(None, "Mailbox does not exist"), ErrorKind::NotFound);
+        assert_eq!(no(None, "Over quota"), ErrorKind::Peer);
+        // A code that says something else wins over the wording.
+        assert_eq!(
+            no(
+                Some(ResponseCode::Other("OVERQUOTA".into())),
+                "folder not found"
+            ),
+            ErrorKind::Peer
+        );
+        let bad = Completion {
+            kind: StatusKindOf::Bad,
+            code: None,
+            text: "Mailbox does not exist".into(),
+        };
+        assert_eq!(check(bad, "X").unwrap_err().kind(), ErrorKind::Peer);
+    }
 }

@@ -108,7 +108,18 @@ async fn mailbox_commands(server: &Server, d: char) {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("Renamed"), "{err}");
-    // The failed SELECT did not break the connection.
+    // The engine tells "gone" from other failures by the kind, whatever the server's wording.
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    let err = client
+        .append("Renamed", item("nowhere", Flags::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    let err = client.status("Renamed").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    let err = client.delete("Renamed").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    // The failed commands did not break the connection.
     client.noop().await.unwrap();
     client.logout().await.unwrap();
 }
