@@ -675,8 +675,21 @@ pub async fn disabled_extensions_are_not_used(flavor: Flavor) {
         return;
     };
     let mut o = server.options();
-    o.disabled_extensions = vec!["QRESYNC".into(), "CONDSTORE".into()];
+    o.disabled_extensions = vec!["QRESYNC".into(), "CONDSTORE".into(), "LITERAL+".into()];
     let mut client = Client::connect(o).await.unwrap();
+    // Without LITERAL+ each APPEND waits for the server's "+" before its message.
+    let appended = client
+        .append_many(
+            "INBOX",
+            vec![item("sync-1", Flags::new()), item("sync-2", Flags::new())],
+        )
+        .await
+        .unwrap();
+    let uids: Vec<u32> = appended
+        .into_iter()
+        .map(|r| r.unwrap().unwrap().1)
+        .collect();
+    assert_eq!(uids, vec![1, 2]);
     let selected = client
         .select(
             "INBOX",
@@ -694,6 +707,7 @@ pub async fn disabled_extensions_are_not_used(flavor: Flavor) {
         .unwrap();
     assert!(!selected.qresync_used);
     assert!(selected.highest_modseq.is_none());
+    assert_eq!(selected.exists, 2);
     let err = client
         .fetch(
             &UidRanges::all(),
@@ -706,4 +720,47 @@ pub async fn disabled_extensions_are_not_used(flavor: Flavor) {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported);
+
+    // EXAMINE: read-only, so a flag change changes nothing (Cyrus refuses it with NO,
+    // Dovecot answers OK and ignores it).
+    let examined = client
+        .select(
+            "INBOX",
+            SelectOptions {
+                read_only: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(examined.read_only && examined.exists == 2, "{examined:?}");
+    let outcome = client
+        .store(
+            &UidRanges::single(1),
+            StoreMode::Add,
+            &Flags::new().with(Flag::Flagged),
+            None,
+        )
+        .await;
+    match server.flavor() {
+        Flavor::Cyrus => assert!(outcome.is_err(), "{outcome:?}"),
+        Flavor::Dovecot => assert!(outcome.unwrap().updated.is_empty()),
+    }
+    let mut flagged = Vec::new();
+    client
+        .fetch(
+            &UidRanges::all(),
+            &FetchRequest {
+                flags: true,
+                ..Default::default()
+            },
+            |m| {
+                flagged.push(m.flags.unwrap().contains(Flag::Flagged));
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(flagged, vec![false, false]);
+    client.logout().await.unwrap();
 }
