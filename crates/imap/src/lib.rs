@@ -34,6 +34,7 @@ pub mod client;
 mod options;
 pub mod proto;
 mod secret;
+pub mod store;
 mod tls;
 pub mod transport;
 mod uidset;
@@ -46,5 +47,6 @@ pub use client::{
 pub use options::{AuthMechanism, ClientOptions, TlsMode};
 pub use proto::response::{ListEntry, MailboxStatus, NamespaceEntry};
 pub use secret::Secret;
+pub use store::ImapStore;
 pub use tls::fingerprint_hex;
 pub use uidset::UidRanges;

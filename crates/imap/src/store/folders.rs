@@ -1,0 +1,184 @@
+//! Listing and creating folders, and the folder bookkeeping every other command relies on:
+//! which server folder an engine name is, and selecting it.
+
+use pimlink_core::{CollectionInfo, CollectionName, Error, ErrorKind};
+use tracing::{debug, warn};
+
+use super::names::{canonical_name, server_name, server_name_prefixes};
+use super::{Folder, FolderMemory, ImapStore, Selected};
+use crate::client::{SelectOptions, SelectedMailbox};
+
+impl ImapStore {
+    /// LIST "" "*" as the engine's collections; remembers each folder's server name.
+    pub(super) async fn list_folders(&mut self) -> Result<Vec<CollectionInfo>, Error> {
+        let entries = self.client().await?.list("", "*").await?;
+        self.folders.clear();
+        let mut out = Vec::with_capacity(entries.len());
+        for entry in entries {
+            if self.delimiter.is_none() || entry.name.eq_ignore_ascii_case("INBOX") {
+                self.delimiter = Some(entry.delimiter);
+            }
+            let name = match canonical_name(&entry.name, entry.delimiter) {
+                Ok(name) => name,
+                Err(why) => {
+                    warn!(
+                        "{}: skipping folder {:?}: {why}",
+                        self.describe_quiet(),
+                        entry.name
+                    );
+                    continue;
+                }
+            };
+            if let Some(existing) = self.folders.get(&name) {
+                warn!(
+                    "{}: skipping folder {:?}: it has the same name as {:?}",
+                    self.describe_quiet(),
+                    entry.name,
+                    existing.server
+                );
+                continue;
+            }
+            let selectable = entry.selectable();
+            self.folders.insert(
+                name.clone(),
+                Folder {
+                    server: entry.name,
+                    selectable,
+                },
+            );
+            out.push(CollectionInfo { name, selectable });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn describe_quiet(&self) -> String {
+        format!("imap {}@{}", self.options.user, self.options.host)
+    }
+
+    /// The server's hierarchy delimiter (`LIST "" ""` if no LIST told it yet).
+    async fn delimiter(&mut self) -> Result<Option<char>, Error> {
+        if let Some(delimiter) = self.delimiter {
+            return Ok(delimiter);
+        }
+        let entries = self.client().await?.list("", "").await?;
+        let delimiter = entries.first().and_then(|e| e.delimiter);
+        self.delimiter = Some(delimiter);
+        Ok(delimiter)
+    }
+
+    /// The server name of an engine folder: as listed, else built with the delimiter.
+    pub(super) async fn server_folder(&mut self, name: &CollectionName) -> Result<String, Error> {
+        if let Some(folder) = self.folders.get(name) {
+            return Ok(folder.server.clone());
+        }
+        let delimiter = self.delimiter().await?;
+        server_name(name, delimiter)
+    }
+
+    /// CREATE `name` and any missing parent. An existing folder is not an error.
+    pub(super) async fn create_folder(&mut self, name: &CollectionName) -> Result<(), Error> {
+        if name.is_inbox() || self.folders.get(name).is_some_and(|f| f.selectable) {
+            return Ok(());
+        }
+        let delimiter = self.delimiter().await?;
+        let prefixes = server_name_prefixes(name, delimiter)?;
+        let last = prefixes.len() - 1;
+        for (index, (engine_name, server)) in prefixes.into_iter().enumerate() {
+            if engine_name.is_inbox()
+                || self.folders.get(&engine_name).is_some_and(|f| f.selectable)
+            {
+                continue;
+            }
+            let client = self.client().await?;
+            match client.create(&server).await {
+                Ok(()) => {}
+                Err(error) if error.kind() == ErrorKind::Connection => return Err(error),
+                Err(error) => {
+                    // It may exist already (another client, a race), or be a parent the server
+                    // keeps as \Noselect; only the folder itself must end up selectable.
+                    let listed = client.list("", &server).await?;
+                    let found = listed.iter().find(|e| e.name == server);
+                    let ok = match found {
+                        Some(entry) => entry.selectable() || index < last,
+                        None => index < last,
+                    };
+                    if !ok {
+                        return Err(error.context(format!("creating folder {engine_name}")));
+                    }
+                    debug!("CREATE {server:?} failed but is not needed: {error}");
+                    continue;
+                }
+            }
+            self.folders.insert(
+                engine_name,
+                Folder {
+                    server,
+                    selectable: true,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Selects `name` (read-write, with CONDSTORE when offered) unless it already is; returns
+    /// its server name and UIDVALIDITY.
+    pub(super) async fn ensure_selected(
+        &mut self,
+        name: &CollectionName,
+    ) -> Result<(String, u32), Error> {
+        let server = self.server_folder(name).await?;
+        if let Some(selected) = self.selected.as_ref().filter(|s| s.server == server) {
+            return Ok((server, selected.uid_validity));
+        }
+        let options = SelectOptions {
+            condstore: true,
+            ..SelectOptions::default()
+        };
+        let mailbox = self.select(&server, options).await?;
+        let validity = self.note_selected(&server, &mailbox)?;
+        Ok((server, validity))
+    }
+
+    /// SELECT, counted, forgetting the previous selection first (a failed SELECT leaves none).
+    pub(super) async fn select(
+        &mut self,
+        server: &str,
+        options: SelectOptions,
+    ) -> Result<SelectedMailbox, Error> {
+        self.selected = None;
+        self.stats.selects += 1;
+        let client = self.client().await?;
+        client.select(server, options).await
+    }
+
+    /// Records a successful SELECT; returns the folder's UIDVALIDITY.
+    pub(super) fn note_selected(
+        &mut self,
+        server: &str,
+        mailbox: &SelectedMailbox,
+    ) -> Result<u32, Error> {
+        let validity = mailbox.uid_validity.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Peer,
+                format!("the server sent no UIDVALIDITY when selecting {server:?}"),
+            )
+        })?;
+        let memory = self.memory.entry(server.to_owned()).or_default();
+        if memory.uid_validity != validity {
+            *memory = FolderMemory {
+                uid_validity: validity,
+                ..FolderMemory::default()
+            };
+        }
+        // A stale floor only makes the search for an appended message longer, never wrong.
+        if memory.append_floor.is_none() {
+            memory.append_floor = mailbox.uid_next;
+        }
+        self.selected = Some(Selected {
+            server: server.to_owned(),
+            uid_validity: validity,
+        });
+        Ok(validity)
+    }
+}

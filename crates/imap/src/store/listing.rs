@@ -1,0 +1,221 @@
+//! `list_items`: complete listings, and incremental ones from a known state.
+
+use std::collections::{BTreeMap, HashMap};
+
+use pimlink_core::{CollectionName, Error, ErrorKind, Flags, ItemEntry, Known, Listing};
+use tracing::{debug, warn};
+
+use super::keys::MessageKey;
+use super::state::ListState;
+use super::{ImapStore, chunks};
+use crate::client::{FetchRequest, QresyncParams, SelectOptions, SelectedMailbox};
+use crate::uidset::UidRanges;
+
+/// The most UID ranges sent as QRESYNC's known-uids: beyond that the command line would get
+/// long, and leaving them out only makes the server report more VANISHED UIDs.
+const MAX_KNOWN_RANGES: usize = 1000;
+
+/// A folder's messages: UID -> (flags, size if known).
+type Messages = BTreeMap<u32, (Flags, Option<u64>)>;
+
+impl ImapStore {
+    pub(super) async fn list_messages(
+        &mut self,
+        collection: &CollectionName,
+        known: Known<'_>,
+    ) -> Result<Listing, Error> {
+        let server = self.server_folder(collection).await?;
+        let state = known.state.and_then(ListState::parse);
+        let parsed: Vec<Option<(MessageKey, &Flags)>> = known
+            .items
+            .iter()
+            .map(|(key, flags)| MessageKey::parse(key).map(|k| (k, flags)))
+            .collect();
+        let keys_of_state = |validity: u32| {
+            parsed
+                .iter()
+                .all(|p| p.is_some_and(|(k, _)| k.uid_validity == validity))
+        };
+
+        let client = self.client().await?;
+        let qresync = match state {
+            Some(ListState {
+                uid_validity,
+                highest_modseq: Some(modseq),
+                ..
+            }) if client.has("QRESYNC") && keys_of_state(uid_validity) => {
+                let uids = UidRanges::from_uids(parsed.iter().flatten().map(|(k, _)| k.uid));
+                Some(QresyncParams {
+                    uid_validity,
+                    modseq,
+                    known_uids: (uids.ranges().len() <= MAX_KNOWN_RANGES).then_some(uids),
+                })
+            }
+            _ => None,
+        };
+        let options = SelectOptions {
+            read_only: false,
+            condstore: true,
+            qresync,
+        };
+        let mailbox = self.select(&server, options).await?;
+        let validity = self.note_selected(&server, &mailbox)?;
+        let now = ListState {
+            uid_validity: validity,
+            uid_next: mailbox.uid_next,
+            highest_modseq: mailbox.highest_modseq,
+        };
+        let keys_reset = !keys_of_state(validity);
+        if keys_reset {
+            warn!(
+                "{server:?}: the status knows keys of another UIDVALIDITY than the folder's \
+                 {validity}; listing everything and recognising messages by content"
+            );
+        }
+
+        let incremental = match state {
+            Some(before) if !keys_reset && before.uid_validity == validity => {
+                let base: Messages = parsed
+                    .iter()
+                    .flatten()
+                    .map(|(k, flags)| (k.uid, ((*flags).clone(), None)))
+                    .collect();
+                self.apply_changes(&server, before, &mailbox, base).await?
+            }
+            _ => None,
+        };
+        let messages = match incremental {
+            Some(messages) => messages,
+            None => self.fetch_all(&server).await?,
+        };
+
+        let memory = self.memory.entry(server).or_default();
+        memory.flags = messages
+            .iter()
+            .map(|(uid, (flags, _))| (*uid, flags.clone()))
+            .collect();
+        let items = messages
+            .into_iter()
+            .map(|(uid, (flags, size))| ItemEntry {
+                key: MessageKey::new(validity, uid).item_key(),
+                flags,
+                size,
+            })
+            .collect();
+        Ok(Listing {
+            items,
+            state: Some(now.to_string()),
+            keys_reset,
+        })
+    }
+
+    /// The folder now, from what the status knew plus what the server reported as changed, or
+    /// `None` when a complete listing is needed.
+    async fn apply_changes(
+        &mut self,
+        server: &str,
+        before: ListState,
+        mailbox: &SelectedMailbox,
+        mut messages: Messages,
+    ) -> Result<Option<Messages>, Error> {
+        let exists = mailbox.exists as usize;
+        if mailbox.qresync_used && mailbox.highest_modseq.is_some() {
+            messages.retain(|uid, _| !mailbox.vanished.contains(*uid));
+            let mut new = Vec::new();
+            for changed in &mailbox.changed {
+                let Some(flags) = &changed.flags else {
+                    continue;
+                };
+                let entry = messages.entry(changed.uid).or_insert_with(|| {
+                    new.push(changed.uid);
+                    (Flags::new(), None)
+                });
+                entry.0 = flags.clone();
+            }
+            if messages.len() != exists {
+                warn!(
+                    "{server:?}: {} messages after applying QRESYNC changes, but the server \
+                     holds {exists}; listing everything",
+                    messages.len()
+                );
+                return Ok(None);
+            }
+            if !new.is_empty() {
+                self.fetch_sizes(&new, &mut messages).await?;
+            }
+            debug!(
+                "{server:?}: incremental listing, {} changed, {} new",
+                mailbox.changed.len(),
+                new.len()
+            );
+            return Ok(Some(messages));
+        }
+        let unchanged = before.highest_modseq.is_some()
+            && mailbox.highest_modseq == before.highest_modseq
+            && mailbox.uid_next.is_some()
+            && mailbox.uid_next == before.uid_next
+            && messages.len() == exists;
+        if unchanged {
+            debug!("{server:?}: unchanged since the last listing");
+            return Ok(Some(messages));
+        }
+        Ok(None)
+    }
+
+    /// RFC822.SIZE of some messages (new ones found incrementally), for batching and size
+    /// limits. A message that vanished meanwhile just keeps an unknown size.
+    async fn fetch_sizes(&mut self, uids: &[u32], messages: &mut Messages) -> Result<(), Error> {
+        let request = FetchRequest {
+            size: true,
+            ..FetchRequest::default()
+        };
+        for set in chunks(uids) {
+            self.stats.fetches += 1;
+            let client = self.client().await?;
+            client
+                .fetch(&set, &request, |message| {
+                    if let (Some(entry), Some(size)) =
+                        (messages.get_mut(&message.uid), message.size)
+                    {
+                        entry.1 = Some(u64::from(size));
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// UID FETCH 1:* (FLAGS RFC822.SIZE).
+    async fn fetch_all(&mut self, server: &str) -> Result<Messages, Error> {
+        let request = FetchRequest {
+            flags: true,
+            size: true,
+            ..FetchRequest::default()
+        };
+        self.stats.fetches += 1;
+        let client = self.client().await?;
+        let mut messages = Messages::new();
+        let mut without_flags = HashMap::new();
+        client
+            .fetch(&UidRanges::all(), &request, |message| {
+                match message.flags {
+                    Some(flags) => {
+                        messages.insert(message.uid, (flags, message.size.map(u64::from)));
+                    }
+                    None => {
+                        without_flags.insert(message.uid, ());
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        if let Some(uid) = without_flags.keys().find(|uid| !messages.contains_key(uid)) {
+            return Err(Error::new(
+                ErrorKind::Peer,
+                format!("{server:?}: the server listed UID {uid} without its flags"),
+            ));
+        }
+        Ok(messages)
+    }
+}

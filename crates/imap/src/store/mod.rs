@@ -1,0 +1,356 @@
+//! The IMAP storage: [`ImapStore`], one side of a sync pair on an IMAP account.
+//!
+//! # Connection
+//! The store connects on first use (listing collections of a Maildir-only pair never touches
+//! the server) over one connection, and resolves the password only then. A connection that
+//! drops mid-run surfaces as an [`ErrorKind::Connection`] error from the call that noticed it;
+//! the store does not reconnect by itself yet.
+//!
+//! # Names
+//! `LIST "" "*"` gives the folders; the server's hierarchy delimiter becomes `/` (see
+//! [`names`] for the names that cannot be represented and are skipped with a warning), `INBOX`
+//! in any case is `INBOX`, and `\Noselect`/`\NonExistent` folders are listed as not selectable.
+//!
+//! # Keys and listings
+//! An item's key is `UIDVALIDITY:UID` ([`keys`]). [`MailStore::list_items`] returns a state
+//! (`v1 uidvalidity=.. uidnext=.. highestmodseq=..`, [`state`]) and, given that state back with
+//! the same UIDVALIDITY, lists incrementally:
+//! - with QRESYNC: `SELECT ... (QRESYNC (uidvalidity modseq known-uids))`; the VANISHED and
+//!   FETCH responses of the SELECT are applied to the flags the status last agreed on. No FETCH
+//!   at all when nothing changed, one `UID FETCH (RFC822.SIZE)` of the new messages otherwise.
+//! - with only CONDSTORE: when HIGHESTMODSEQ, UIDNEXT and the message count are all unchanged
+//!   the known items are returned as they are; otherwise a full listing (CONDSTORE alone cannot
+//!   report expunges, and one `UID FETCH 1:* (FLAGS)` is a single round trip).
+//! - without CONDSTORE: a full `UID FETCH 1:* (FLAGS RFC822.SIZE)`.
+//!
+//! An incremental result whose size differs from the server's message count is discarded for a
+//! full listing, so a status that misses items (or holds phantom ones) heals itself. A known key
+//! with another UIDVALIDITY than the folder's makes a full listing with `keys_reset`.
+//!
+//! # Writes
+//! - [`MailStore::deliver`] APPENDs with flags and internal date, converting bare LF line ends
+//!   to CRLF ([`crlf`]). The key is APPENDUID's UID (UIDPLUS); its UIDVALIDITY must be the one
+//!   the folder was listed with. Without UIDPLUS the message is found again among the UIDs at or
+//!   above the folder's UIDNEXT before the APPEND by its content fingerprint (Message-ID, Date,
+//!   From, Subject); if it cannot be found the call fails and the engine's pending copy plus
+//!   content pairing settle it next run. A message without any of those headers is refused on
+//!   such a server, since nothing could ever recognise it again.
+//! - [`MailStore::set_flags`] and [`MailStore::delete`] are queued and carried out in
+//!   [`MailStore::flush`], one `UID STORE` per distinct change and folder. Flags change by
+//!   `+FLAGS`/`-FLAGS` relative to what the listing showed, so a flag someone else set on the
+//!   server meanwhile is not wiped; only a message the listing did not show gets `FLAGS`.
+//!   Deletions are `+FLAGS (\Deleted)` then one `UID EXPUNGE` per folder. A server without
+//!   UIDPLUS gets no deletions: a plain EXPUNGE would also remove messages that someone else
+//!   marked `\Deleted` and meant to keep until they expunge, and the client has no EXPUNGE
+//!   command yet; such a delete fails with [`ErrorKind::Unsupported`] and is retried next run.
+//! - Every write checks the key's UIDVALIDITY against the selected folder first.
+//!
+//! Not here: reconnecting, several connections, UID MOVE between folders, IDLE.
+
+mod crlf;
+mod folders;
+mod keys;
+mod listing;
+mod names;
+mod reading;
+mod state;
+mod writing;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use pimlink_core::fingerprint::Fingerprint;
+use pimlink_core::{
+    CollectionInfo, CollectionName, Error, ErrorKind, Flags, ItemData, ItemKey, Known, Listing,
+    MailStore, NewItem,
+};
+
+use crate::client::Client;
+use crate::options::ClientOptions;
+use crate::secret::Secret;
+
+/// Produces the password when the store first connects (e.g. by running a `password_cmd`).
+pub type PasswordProvider = Box<dyn Fn() -> Result<Secret, Error> + Send + Sync>;
+
+/// Counts of the commands the store sent, for tests and benchmarks (e.g. "an unchanged folder
+/// costs no FETCH").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Connections opened.
+    pub connects: u64,
+    /// SELECT commands.
+    pub selects: u64,
+    /// UID FETCH commands.
+    pub fetches: u64,
+    /// APPEND commands.
+    pub appends: u64,
+    /// UID STORE commands.
+    pub stores: u64,
+    /// UID EXPUNGE commands.
+    pub expunges: u64,
+}
+
+/// A mail storage on an IMAP account. See the [module docs](self) for its behaviour.
+pub struct ImapStore {
+    options: ClientOptions,
+    password: Option<PasswordProvider>,
+    client: Option<Client>,
+    /// The server's hierarchy delimiter, once known (`Some(None)`: a flat server).
+    delimiter: Option<Option<char>>,
+    /// Server folders by engine name, from the last LIST.
+    folders: HashMap<CollectionName, Folder>,
+    /// The folder the connection has selected.
+    selected: Option<Selected>,
+    /// What this run learnt per server folder.
+    memory: HashMap<String, FolderMemory>,
+    /// Flag changes and deletions waiting for [`MailStore::flush`], per server folder.
+    pending: BTreeMap<String, PendingFolder>,
+    stats: StoreStats,
+}
+
+#[derive(Clone, Debug)]
+struct Folder {
+    server: String,
+    selectable: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Selected {
+    server: String,
+    uid_validity: u32,
+}
+
+/// Per folder: its UIDVALIDITY, the flags of its messages as the listing showed them (or as
+/// this run set them), and the lowest UID a message appended now can get.
+#[derive(Debug, Default)]
+struct FolderMemory {
+    uid_validity: u32,
+    flags: HashMap<u32, Flags>,
+    append_floor: Option<u32>,
+}
+
+/// The order flag stores are applied in; deletions come after all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum FlagOp {
+    Replace,
+    Add,
+    Remove,
+}
+
+#[derive(Debug, Default)]
+struct PendingFolder {
+    uid_validity: u32,
+    /// (operation, flags as status text) -> (flags, UIDs).
+    flag_changes: BTreeMap<(FlagOp, String), (Flags, Vec<u32>)>,
+    deletions: Vec<u32>,
+}
+
+impl ImapStore {
+    /// A store for the account `options` describe; `options.password` is used as it is.
+    pub fn new(options: ClientOptions) -> Self {
+        Self {
+            options,
+            password: None,
+            client: None,
+            delimiter: None,
+            folders: HashMap::new(),
+            selected: None,
+            memory: HashMap::new(),
+            pending: BTreeMap::new(),
+            stats: StoreStats::default(),
+        }
+    }
+
+    /// A store whose password comes from `password` when it first connects (not before, so
+    /// that a password command does not run for a run that never needs the server).
+    pub fn with_password_provider(options: ClientOptions, password: PasswordProvider) -> Self {
+        Self {
+            password: Some(password),
+            ..Self::new(options)
+        }
+    }
+
+    /// The commands sent so far.
+    pub fn stats(&self) -> StoreStats {
+        self.stats
+    }
+
+    /// True once the store has connected.
+    pub fn is_connected(&self) -> bool {
+        self.client.is_some()
+    }
+
+    /// Logs out, if connected. Dropping the store without it just closes the connection.
+    pub async fn logout(&mut self) -> Result<(), Error> {
+        match self.client.take() {
+            Some(client) => client.logout().await,
+            None => Ok(()),
+        }
+    }
+
+    /// The connection, opened on first use.
+    async fn client(&mut self) -> Result<&mut Client, Error> {
+        if self.client.is_none() {
+            let mut options = self.options.clone();
+            if let Some(provider) = &self.password {
+                options.password = provider()?;
+            }
+            let client = Client::connect(options)
+                .await
+                .map_err(|e| e.context(self.describe()))?;
+            self.stats.connects += 1;
+            self.client = Some(client);
+        }
+        self.client
+            .as_mut()
+            .ok_or_else(|| Error::new(ErrorKind::Connection, "not connected"))
+    }
+}
+
+impl fmt::Debug for ImapStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImapStore")
+            .field("server", &self.describe())
+            .field("connected", &self.client.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A copy of `error` for each of several results (errors are not `Clone`).
+fn copy_error(error: &Error) -> Error {
+    Error::new(error.kind(), error.to_string())
+}
+
+impl MailStore for ImapStore {
+    fn describe(&self) -> String {
+        match &self.options.tunnel {
+            Some(command) => format!("imap {} via tunnel {command:?}", self.options.user),
+            None => format!(
+                "imap {}@{}:{}",
+                self.options.user,
+                self.options.host,
+                self.options.effective_port()
+            ),
+        }
+    }
+
+    async fn list_collections(&mut self) -> Result<Vec<CollectionInfo>, Error> {
+        self.list_folders().await
+    }
+
+    async fn create_collection(&mut self, name: &CollectionName) -> Result<(), Error> {
+        self.create_folder(name).await
+    }
+
+    async fn list_items(
+        &mut self,
+        collection: &CollectionName,
+        known: Known<'_>,
+    ) -> Result<Listing, Error> {
+        self.list_messages(collection, known)
+            .await
+            .map_err(|e| e.context(format!("listing {collection}")))
+    }
+
+    fn reserve_key(&mut self) -> Option<ItemKey> {
+        None
+    }
+
+    async fn read(
+        &mut self,
+        collection: &CollectionName,
+        key: &ItemKey,
+    ) -> Result<ItemData, Error> {
+        let mut results = self
+            .read_messages(collection, std::slice::from_ref(key))
+            .await;
+        results
+            .pop()
+            .unwrap_or_else(|| Err(Error::new(ErrorKind::NotFound, format!("{key} not read"))))
+    }
+
+    async fn read_many(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<ItemData, Error>> {
+        self.read_messages(collection, keys).await
+    }
+
+    async fn fingerprints(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<Option<Fingerprint>, Error>> {
+        self.read_fingerprints(collection, keys).await
+    }
+
+    async fn deliver(
+        &mut self,
+        collection: &CollectionName,
+        item: NewItem<'_>,
+    ) -> Result<ItemKey, Error> {
+        self.append_message(collection, item)
+            .await
+            .map_err(|e| e.context(format!("delivering to {collection} on {}", self.describe())))
+    }
+
+    async fn set_flags(
+        &mut self,
+        collection: &CollectionName,
+        key: &ItemKey,
+        flags: &Flags,
+    ) -> Result<(), Error> {
+        self.queue_flags(collection, key, flags).await
+    }
+
+    async fn delete(&mut self, collection: &CollectionName, key: &ItemKey) -> Result<(), Error> {
+        self.queue_delete(collection, key).await
+    }
+
+    async fn flush(&mut self) -> Result<(), Error> {
+        self.flush_pending().await
+    }
+}
+
+/// The most UID ranges one command carries, so that command lines stay far below servers'
+/// limits (Dovecot's is 64 KiB) however scattered the UIDs are.
+const MAX_RANGES_PER_COMMAND: usize = 500;
+
+/// `uids` as a few UID sets of at most [`MAX_RANGES_PER_COMMAND`] ranges each.
+fn chunks(uids: &[u32]) -> Vec<crate::uidset::UidRanges> {
+    let all = crate::uidset::UidRanges::from_uids(uids.iter().copied());
+    all.ranges()
+        .chunks(MAX_RANGES_PER_COMMAND)
+        .map(|ranges| {
+            let mut set = crate::uidset::UidRanges::default();
+            for &(a, b) in ranges {
+                set.push_range(a, b);
+            }
+            set
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_every_uid_once_and_stay_small() {
+        let uids: Vec<u32> = (1..=3000).map(|n| n * 2).collect();
+        let sets = chunks(&uids);
+        assert_eq!(sets.len(), 6);
+        assert!(
+            sets.iter()
+                .all(|s| s.ranges().len() <= MAX_RANGES_PER_COMMAND)
+        );
+        let back: Vec<u32> = sets
+            .iter()
+            .flat_map(|s| s.iter().collect::<Vec<_>>())
+            .collect();
+        assert_eq!(back, uids);
+        assert!(chunks(&[]).is_empty());
+        assert_eq!(chunks(&[5, 4, 3]).len(), 1);
+    }
+}
