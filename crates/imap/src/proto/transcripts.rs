@@ -301,3 +301,41 @@ fn utf8_accept_names_are_taken_as_sent() {
     // Not enabled: ASCII names are modified UTF-7; stray UTF-8 is kept as sent.
     assert_eq!(names(false), ["Entwürfe/R&-D", "R&D", "Café &AOk-"]);
 }
+
+/// Cyrus with its default namespace (no `altnamespace`, no `unixhierarchysep`): personal
+/// folders live under `INBOX.` with `.` as delimiter. The client passes names through as
+/// the server spells them; mapping `INBOX.` away is the store's job.
+#[test]
+fn cyrus_default_namespace() {
+    let input = "* NAMESPACE ((\"INBOX.\" \".\")) ((\"user.\" \".\")) ((\"\" \".\"))\r\n\
+* LIST (\\HasChildren) \".\" INBOX\r\n\
+* LIST (\\HasNoChildren) \".\" INBOX.Sent\r\n\
+* LIST (\\HasNoChildren) \".\" \"INBOX.Entw&APw-rfe\"\r\n\
+a2 NO Mailbox does not exist\r\n";
+    let rs = replay(input.as_bytes(), 7).unwrap();
+    match untagged(&rs[0]) {
+        Untagged::Namespace([personal, other, shared]) => {
+            assert_eq!(personal[0].prefix, "INBOX.");
+            assert_eq!(personal[0].delimiter, Some('.'));
+            assert_eq!(other[0].prefix, "user.");
+            assert_eq!(shared[0].prefix, "");
+        }
+        other => panic!("{other:?}"),
+    }
+    let names: Vec<(&str, Option<char>)> = rs[1..4]
+        .iter()
+        .map(|r| match untagged(r) {
+            Untagged::List(e) => (e.name.as_str(), e.delimiter),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("INBOX", Some('.')),
+            ("INBOX.Sent", Some('.')),
+            ("INBOX.Entwürfe", Some('.'))
+        ]
+    );
+    assert!(matches!(&rs[4], Response::Tagged { code: None, .. }));
+}
