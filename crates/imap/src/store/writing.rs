@@ -49,6 +49,8 @@ impl ImapStore {
         };
         self.stats.appends += 1;
         let appended = self.client().await?.append(&server, append).await?;
+        // A UIDPLUS the user disabled (as broken) is not trusted for APPENDUID either.
+        let appended = appended.filter(|_| uidplus);
         let uid = match (appended, wanted) {
             (Some((validity, uid)), _) => {
                 let known = self.memory.get(&server).map(|m| m.uid_validity);

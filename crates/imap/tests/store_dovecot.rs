@@ -1,0 +1,622 @@
+//! The IMAP storage (`ImapStore`) against a private Dovecot: names, complete and incremental
+//! listings under each extension set, UIDVALIDITY changes, batch reads of big messages, APPEND
+//! line ends, deliveries without UIDPLUS, queued flag changes and deletions.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::time::Duration;
+
+use pimlink_core::{
+    CollectionName, Content, ErrorKind, Flag, Flags, ItemData, ItemKey, Known, Listing, MailStore,
+    NewItem,
+};
+use pimlink_imap::{
+    Client, ClientOptions, FetchRequest, ImapStore, Secret, StoreMode, TlsMode, UidRanges,
+};
+use pimlink_testkit::{Dovecot, DovecotBuilder};
+
+/// Dovecot's list without QRESYNC: CONDSTORE alone.
+const CONDSTORE_ONLY: &str =
+    "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UNSELECT NAMESPACE UIDPLUS CONDSTORE MOVE";
+/// Neither CONDSTORE, QRESYNC nor UIDPLUS: an old or minimal server.
+const MINIMAL: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UNSELECT NAMESPACE";
+
+fn options(server: &Dovecot) -> ClientOptions {
+    let mut options =
+        ClientOptions::new(server.host(), server.user(), Secret::new(server.password()));
+    options.port = Some(server.port());
+    options.tls = TlsMode::None;
+    options.read_timeout = Duration::from_secs(20);
+    options
+}
+
+fn store(server: &Dovecot) -> ImapStore {
+    ImapStore::new(options(server))
+}
+
+fn name(text: &str) -> CollectionName {
+    CollectionName::new(text).unwrap()
+}
+
+fn message(id: &str) -> Vec<u8> {
+    format!(
+        "From: test@example.org\r\nSubject: message {id}\r\nMessage-ID: <{id}@test>\r\n\
+         Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nbody of {id}\r\n"
+    )
+    .into_bytes()
+}
+
+/// key -> flags, for comparing listings.
+fn flags_by_key(listing: &Listing) -> BTreeMap<ItemKey, Flags> {
+    listing
+        .items
+        .iter()
+        .map(|e| (e.key.clone(), e.flags.clone()))
+        .collect()
+}
+
+fn known_of(listing: &Listing) -> Vec<(ItemKey, Flags)> {
+    listing
+        .items
+        .iter()
+        .map(|e| (e.key.clone(), e.flags.clone()))
+        .collect()
+}
+
+fn uid_of(key: &ItemKey) -> u32 {
+    key.as_str().split_once(':').unwrap().1.parse().unwrap()
+}
+
+fn content_bytes(data: ItemData) -> Vec<u8> {
+    match data.content {
+        Content::Bytes(bytes) => bytes,
+        Content::File(mut file) => {
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).unwrap();
+            bytes
+        }
+    }
+}
+
+/// Another client, as a mail reader on another machine would be.
+async fn other_client(server: &Dovecot, folder: &str) -> Client {
+    let mut client = Client::connect(options(server)).await.unwrap();
+    client.select(folder, Default::default()).await.unwrap();
+    client
+}
+
+#[tokio::test]
+async fn folders_are_listed_with_slashes_and_created_with_parents() {
+    let server = DovecotBuilder::new().start().unwrap();
+    server
+        .deliver(server.user(), "Lists.rust", &message("l1"))
+        .unwrap();
+    server
+        .deliver(server.user(), "Entwürfe.日本語 & co", &message("e1"))
+        .unwrap();
+    let mut store = store(&server);
+    assert!(!store.is_connected(), "nothing happens before first use");
+    assert_eq!(
+        store.describe(),
+        format!("imap {}@127.0.0.1:{}", server.user(), server.port())
+    );
+    let listed = store.list_collections().await.unwrap();
+    let names: Vec<&str> = listed.iter().map(|c| c.name.as_str()).collect();
+    for expected in ["INBOX", "Lists/rust", "Entwürfe/日本語 & co"] {
+        assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
+
+    store
+        .create_collection(&name("New/Sub/Leaf"))
+        .await
+        .unwrap();
+    store
+        .create_collection(&name("New/Sub/Leaf"))
+        .await
+        .unwrap(); // exists: fine
+    store
+        .create_collection(&name("Ünïcode/Ordner"))
+        .await
+        .unwrap();
+    let err = store
+        .create_collection(&name("has.dot/x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidName, "{err}");
+    let listed = store.list_collections().await.unwrap();
+    let selectable: Vec<&str> = listed
+        .iter()
+        .filter(|c| c.selectable)
+        .map(|c| c.name.as_str())
+        .collect();
+    for expected in ["New", "New/Sub", "New/Sub/Leaf", "Ünïcode/Ordner"] {
+        assert!(
+            selectable.contains(&expected),
+            "{expected} in {selectable:?}"
+        );
+    }
+    // The server sees the levels with its own delimiter, in modified UTF-7 on the wire.
+    let mailboxes = server
+        .doveadm(&["mailbox", "list", "-u", server.user()])
+        .unwrap();
+    assert!(
+        mailboxes.lines().any(|l| l == "New.Sub.Leaf"),
+        "{mailboxes}"
+    );
+    assert!(
+        mailboxes.lines().any(|l| l == "Ünïcode.Ordner"),
+        "{mailboxes}"
+    );
+    // An empty folder can be listed and selected.
+    let listing = store
+        .list_items(&name("New/Sub/Leaf"), Known::default())
+        .await
+        .unwrap();
+    assert!(listing.items.is_empty());
+}
+
+/// Lists, changes the folder from another client (a flag, an expunge, new mail), lists again
+/// from the state and checks the result equals a complete listing. Returns the store's stats of
+/// an unchanged relisting (FETCH commands).
+async fn incremental_listing_matches_a_complete_one(caps: Option<&str>) -> u64 {
+    let mut builder = DovecotBuilder::new();
+    if let Some(caps) = caps {
+        builder = builder.capabilities(caps);
+    }
+    let server = builder.start().unwrap();
+    for i in 0..6 {
+        server
+            .deliver(server.user(), "INBOX", &message(&format!("m{i}")))
+            .unwrap();
+    }
+    let mut store = store(&server);
+    let inbox = name("INBOX");
+    let first = store.list_items(&inbox, Known::default()).await.unwrap();
+    assert_eq!(first.items.len(), 6);
+    assert!(!first.keys_reset);
+    assert!(first.items.iter().all(|e| e.size.is_some()));
+    let state = first.state.clone().expect("a state");
+    assert!(state.starts_with("v1 uidvalidity="), "{state}");
+
+    // Unchanged: with CONDSTORE, no FETCH at all.
+    let known = known_of(&first);
+    let before = store.stats();
+    let again = store
+        .list_items(
+            &inbox,
+            Known {
+                state: Some(&state),
+                items: &known,
+            },
+        )
+        .await
+        .unwrap();
+    let unchanged_fetches = store.stats().fetches - before.fetches;
+    assert_eq!(store.stats().selects - before.selects, 1);
+    assert_eq!(flags_by_key(&again), flags_by_key(&first));
+
+    // Another client: flags m1, expunges m2; a new message arrives.
+    let uids: Vec<u32> = first.items.iter().map(|e| uid_of(&e.key)).collect();
+    let mut other = other_client(&server, "INBOX").await;
+    other
+        .store(
+            &UidRanges::single(uids[1]),
+            StoreMode::Add,
+            &Flags::new().with(Flag::Flagged).with(Flag::Seen),
+            None,
+        )
+        .await
+        .unwrap();
+    other
+        .store(
+            &UidRanges::single(uids[2]),
+            StoreMode::Add,
+            &Flags::new().with(Flag::Trashed),
+            None,
+        )
+        .await
+        .unwrap();
+    if other.has("UIDPLUS") {
+        other
+            .uid_expunge(&UidRanges::single(uids[2]))
+            .await
+            .unwrap();
+    } else {
+        // No UIDPLUS: the other client expunges with a CLOSE-like EXPUNGE through doveadm.
+        server
+            .doveadm(&[
+                "expunge",
+                "-u",
+                server.user(),
+                "mailbox",
+                "INBOX",
+                "uid",
+                &uids[2].to_string(),
+            ])
+            .unwrap();
+    }
+    other.logout().await.unwrap();
+    server
+        .deliver(server.user(), "INBOX", &message("new"))
+        .unwrap();
+
+    let incremental = store
+        .list_items(
+            &inbox,
+            Known {
+                state: Some(&state),
+                items: &known,
+            },
+        )
+        .await
+        .unwrap();
+    let complete = self::store(&server)
+        .list_items(&inbox, Known::default())
+        .await
+        .unwrap();
+    assert_eq!(flags_by_key(&incremental), flags_by_key(&complete));
+    assert_eq!(incremental.items.len(), 6, "6 - 1 expunged + 1 new");
+    assert_eq!(incremental.state, complete.state);
+    assert!(!incremental.keys_reset);
+    let changed = &flags_by_key(&incremental)[&first.items[1].key];
+    assert!(changed.contains(Flag::Flagged) && changed.contains(Flag::Seen));
+    assert!(!flags_by_key(&incremental).contains_key(&first.items[2].key));
+    let new = incremental
+        .items
+        .iter()
+        .find(|e| !known.iter().any(|(k, _)| *k == e.key))
+        .unwrap();
+    assert_eq!(
+        new.size,
+        Some(message("new").len() as u64),
+        "new mail has its size"
+    );
+    unchanged_fetches
+}
+
+#[tokio::test]
+async fn qresync_listing_is_incremental_and_costs_no_fetch_when_unchanged() {
+    assert_eq!(incremental_listing_matches_a_complete_one(None).await, 0);
+}
+
+#[tokio::test]
+async fn condstore_listing_is_incremental_and_costs_no_fetch_when_unchanged() {
+    assert_eq!(
+        incremental_listing_matches_a_complete_one(Some(CONDSTORE_ONLY)).await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn listing_without_condstore_fetches_everything_every_time() {
+    assert_eq!(
+        incremental_listing_matches_a_complete_one(Some(MINIMAL)).await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_status_that_misses_items_gets_a_complete_listing() {
+    let server = DovecotBuilder::new().start().unwrap();
+    for i in 0..3 {
+        server
+            .deliver(server.user(), "INBOX", &message(&format!("m{i}")))
+            .unwrap();
+    }
+    let mut store = store(&server);
+    let inbox = name("INBOX");
+    let first = store.list_items(&inbox, Known::default()).await.unwrap();
+    // The status knows only two of the three (e.g. the third was never copied).
+    let known: Vec<(ItemKey, Flags)> = known_of(&first).into_iter().take(2).collect();
+    let listing = store
+        .list_items(
+            &inbox,
+            Known {
+                state: first.state.as_deref(),
+                items: &known,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(flags_by_key(&listing), flags_by_key(&first));
+}
+
+#[tokio::test]
+async fn a_new_uidvalidity_resets_the_keys() {
+    let server = DovecotBuilder::new().start().unwrap();
+    for i in 0..3 {
+        server
+            .deliver(server.user(), "Box", &message(&format!("m{i}")))
+            .unwrap();
+    }
+    let mut store = store(&server);
+    let folder = name("Box");
+    let first = store.list_items(&folder, Known::default()).await.unwrap();
+    let known = known_of(&first);
+    drop(store);
+    // The folder is deleted and recreated with the same messages: new UIDVALIDITY.
+    server
+        .doveadm(&["mailbox", "delete", "-u", server.user(), "Box"])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    for i in 0..3 {
+        server
+            .deliver(server.user(), "Box", &message(&format!("m{i}")))
+            .unwrap();
+    }
+    let mut store = self::store(&server);
+    for state in [first.state.as_deref(), None] {
+        let listing = store
+            .list_items(
+                &folder,
+                Known {
+                    state,
+                    items: &known,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(listing.keys_reset, "state {state:?}");
+        assert_eq!(listing.items.len(), 3);
+        assert_ne!(listing.state, first.state);
+    }
+    // A stale key is refused for writes and reads: it names another numbering.
+    let stale = &known[0].0;
+    let err = store
+        .set_flags(&folder, stale, &Flags::new().with(Flag::Seen))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Refused, "{err}");
+    let read = store.read(&folder, stale).await.unwrap_err();
+    assert_eq!(read.kind(), ErrorKind::NotFound, "{read}");
+}
+
+#[tokio::test]
+async fn read_many_streams_big_messages_and_reports_missing_ones_alone() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let mut big =
+        b"From: big@example.org\r\nSubject: big\r\nMessage-ID: <big@test>\r\n\r\n".to_vec();
+    while big.len() < 6 * 1024 * 1024 {
+        big.extend_from_slice(
+            b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrs\r\n",
+        );
+    }
+    server
+        .deliver(server.user(), "INBOX", &message("small"))
+        .unwrap();
+    server.deliver(server.user(), "INBOX", &big).unwrap();
+    let mut store = store(&server);
+    let inbox = name("INBOX");
+    let listing = store.list_items(&inbox, Known::default()).await.unwrap();
+    let keys: Vec<ItemKey> = listing.items.iter().map(|e| e.key.clone()).collect();
+    let validity = keys[0].as_str().split_once(':').unwrap().0.to_owned();
+    let missing = ItemKey::new(format!("{validity}:999"));
+    let junk = ItemKey::new("junk");
+    let request = [keys[1].clone(), missing.clone(), keys[0].clone(), junk];
+    let before = store.stats().fetches;
+    let mut results = store.read_many(&inbox, &request).await;
+    assert_eq!(store.stats().fetches - before, 1, "one FETCH for the batch");
+    assert_eq!(results.len(), 4);
+    assert_eq!(
+        results[3].as_ref().unwrap_err().kind(),
+        ErrorKind::InvalidName
+    );
+    assert_eq!(results[1].as_ref().unwrap_err().kind(), ErrorKind::NotFound);
+    let small = results.remove(2).unwrap();
+    let big_read = results.remove(0).unwrap();
+    assert!(
+        matches!(big_read.content, Content::File(_)),
+        "a big body arrives as a spool file"
+    );
+    assert!(big_read.internal_date.is_some());
+    assert_eq!(content_bytes(big_read), big);
+    assert_eq!(content_bytes(small), message("small"));
+
+    let fingerprints = store.fingerprints(&inbox, &keys).await;
+    let expected = pimlink_core::fingerprint::Fingerprint::of_message(&big[..]).unwrap();
+    assert_eq!(fingerprints[1].as_ref().unwrap(), &expected);
+    assert!(fingerprints[0].as_ref().unwrap().is_some());
+}
+
+#[tokio::test]
+async fn appended_lf_messages_arrive_with_crlf_flags_and_date() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let mut store = store(&server);
+    let inbox = name("INBOX");
+    store.list_items(&inbox, Known::default()).await.unwrap();
+    let lf = b"From: a@b\nSubject: lf\nMessage-ID: <lf@test>\n\nline one\nline two\n".to_vec();
+    let crlf = b"From: a@b\r\nSubject: lf\r\nMessage-ID: <lf@test>\r\n\r\nline one\r\nline two\r\n";
+    let date = std::time::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    let flags = Flags::new().with(Flag::Seen).with(Flag::Passed);
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(&lf).unwrap();
+    file.seek(SeekFrom::Start(0)).unwrap();
+    let mut keys = Vec::new();
+    for content in [Content::Bytes(lf.clone()), Content::File(file)] {
+        let item = NewItem {
+            data: ItemData {
+                content,
+                internal_date: Some(date),
+            },
+            flags: &flags,
+            reserved_key: None,
+        };
+        keys.push(store.deliver(&inbox, item).await.unwrap());
+    }
+    for key in &keys {
+        let data = store.read(&inbox, key).await.unwrap();
+        assert_eq!(data.internal_date, Some(date));
+        assert_eq!(content_bytes(data), crlf);
+    }
+    let listing = self::store(&server)
+        .list_items(&inbox, Known::default())
+        .await
+        .unwrap();
+    assert_eq!(listing.items.len(), 2);
+    for entry in &listing.items {
+        assert!(keys.contains(&entry.key));
+        assert_eq!(entry.flags, flags, "$Forwarded and \\Seen");
+        assert_eq!(entry.size, Some(crlf.len() as u64));
+    }
+}
+
+#[tokio::test]
+async fn without_uidplus_appended_messages_are_found_by_content() {
+    let server = DovecotBuilder::new().capabilities(MINIMAL).start().unwrap();
+    server
+        .deliver(server.user(), "INBOX", &message("before"))
+        .unwrap();
+    let mut store = store(&server);
+    let inbox = name("INBOX");
+    store.list_items(&inbox, Known::default()).await.unwrap();
+    let flags = Flags::new().with(Flag::Flagged);
+    let mut keys = Vec::new();
+    let fetches_before = store.stats().fetches;
+    // Two copies of one message, and another one: each gets its own key.
+    for id in ["a", "a", "b"] {
+        let item = NewItem {
+            data: ItemData {
+                content: Content::Bytes(message(id)),
+                internal_date: None,
+            },
+            flags: &flags,
+            reserved_key: None,
+        };
+        keys.push(store.deliver(&inbox, item).await.unwrap());
+    }
+    assert_eq!(store.stats().appends, 3);
+    assert_eq!(
+        store.stats().fetches - fetches_before,
+        3,
+        "each APPEND was followed by a search for it (no APPENDUID used)"
+    );
+    let unique: std::collections::BTreeSet<&ItemKey> = keys.iter().collect();
+    assert_eq!(unique.len(), 3, "{keys:?}");
+    for (key, id) in keys.iter().zip(["a", "a", "b"]) {
+        assert_eq!(
+            content_bytes(store.read(&inbox, key).await.unwrap()),
+            message(id)
+        );
+    }
+    // A message nothing could recognise later is not uploaded at all.
+    let anonymous = NewItem {
+        data: ItemData {
+            content: Content::Bytes(b"X-Nothing: here\r\n\r\nbody\r\n".to_vec()),
+            internal_date: None,
+        },
+        flags: &flags,
+        reserved_key: None,
+    };
+    let err = store.deliver(&inbox, anonymous).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    // Deleting needs UID EXPUNGE.
+    let err = store.delete(&inbox, &keys[0]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    let listing = store.list_items(&inbox, Known::default()).await.unwrap();
+    assert_eq!(listing.items.len(), 4);
+}
+
+#[tokio::test]
+async fn flag_changes_and_deletions_are_written_at_the_flush() {
+    let server = DovecotBuilder::new().start().unwrap();
+    for i in 0..4 {
+        server
+            .deliver(server.user(), "INBOX", &message(&format!("m{i}")))
+            .unwrap();
+    }
+    let mut store = store(&server);
+    let inbox = name("INBOX");
+    let listing = store.list_items(&inbox, Known::default()).await.unwrap();
+    let keys: Vec<ItemKey> = listing.items.iter().map(|e| e.key.clone()).collect();
+    // Someone else flags m0 after our listing; our change of \Seen must not wipe it.
+    let mut other = other_client(&server, "INBOX").await;
+    other
+        .store(
+            &UidRanges::single(uid_of(&keys[0])),
+            StoreMode::Add,
+            &Flags::new().with(Flag::Flagged),
+            None,
+        )
+        .await
+        .unwrap();
+    let seen = Flags::new().with(Flag::Seen);
+    let mut with_keyword = seen.clone();
+    with_keyword.set_keyword("$Work", true);
+    store.set_flags(&inbox, &keys[0], &seen).await.unwrap();
+    store.set_flags(&inbox, &keys[1], &seen).await.unwrap();
+    store
+        .set_flags(&inbox, &keys[2], &with_keyword)
+        .await
+        .unwrap();
+    store.delete(&inbox, &keys[3]).await.unwrap();
+    let before = store.stats();
+    assert_eq!(before.stores, 0, "nothing is written before the flush");
+    store.flush().await.unwrap();
+    let after = store.stats();
+    assert_eq!(
+        after.stores, 3,
+        "one STORE per distinct change: +S, +S $Work, +T"
+    );
+    assert_eq!(after.expunges, 1);
+    store.flush().await.unwrap();
+    assert_eq!(store.stats(), after, "an empty flush sends nothing");
+
+    // What another client sees (after a NOOP: expunges are not reported during a FETCH).
+    other.noop().await.unwrap();
+    let mut flags = BTreeMap::new();
+    other
+        .fetch(
+            &UidRanges::all(),
+            &FetchRequest {
+                flags: true,
+                ..FetchRequest::default()
+            },
+            |m| {
+                flags.insert(m.uid, m.flags.unwrap());
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(flags.len(), 3, "{flags:?}");
+    assert_eq!(flags[&uid_of(&keys[0])], seen.clone().with(Flag::Flagged));
+    assert_eq!(flags[&uid_of(&keys[1])], seen);
+    assert_eq!(flags[&uid_of(&keys[2])], with_keyword);
+
+    // Removing flags works the same way.
+    store
+        .set_flags(&inbox, &keys[2], &Flags::new())
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    let listing = self::store(&server)
+        .list_items(&inbox, Known::default())
+        .await
+        .unwrap();
+    assert!(flags_by_key(&listing)[&keys[2]].is_empty());
+}
+
+#[tokio::test]
+async fn password_provider_runs_only_when_connecting() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = calls.clone();
+    let password = server.password().to_owned();
+    let mut options = options(&server);
+    options.password = Secret::new("wrong");
+    let mut store = ImapStore::with_password_provider(
+        options,
+        Box::new(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(Secret::new(password.clone()))
+        }),
+    );
+    store.flush().await.unwrap();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+    store.list_collections().await.unwrap();
+    store.list_collections().await.unwrap();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(store.stats().connects, 1);
+}
