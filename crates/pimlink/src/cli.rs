@@ -67,6 +67,17 @@ pub enum Command {
     Check(PairsArg),
     /// List the collections on both sides of each pair and how they are matched.
     List(PairsArg),
+    /// List the calendars or address books a caldav, carddav, webcal or vdir storage holds,
+    /// with the ids a pair's `collections` refers to.
+    #[command(after_help = "Example:\n  pimlink discover my-caldav")]
+    Discover(StorageArg),
+    /// Sync calendar/contact pairs, handing each item changed differently on both sides to the
+    /// pair's `conflict_resolution` command (run as COMMAND... FILE_A FILE_B; when it leaves
+    /// both files equal, that text is written to both sides).
+    ResolveConflicts(ResolveArgs),
+    /// Give every calendar/contact item of a storage that has no UID a new one, so that it
+    /// can be synced.
+    Repair(RepairArgs),
     /// Print the version.
     Version,
 }
@@ -87,6 +98,38 @@ pub struct SyncArgs {
     /// `on_empty = "refuse"` for this run).
     #[arg(long)]
     pub force: bool,
+}
+
+/// One storage name.
+#[derive(Debug, Args)]
+pub struct StorageArg {
+    /// A storage name (`[storage.NAME]`).
+    #[arg(value_name = "STORAGE")]
+    pub storage: String,
+}
+
+/// Arguments of `resolve-conflicts`.
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// Pair names. Default: every calendar/contact pair with a conflict_resolution command.
+    #[arg(value_name = "PAIR")]
+    pub pairs: Vec<String>,
+
+    /// Show what would be done, and do nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+}
+
+/// Arguments of `repair`.
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// A caldav, carddav or vdir storage name.
+    #[arg(value_name = "STORAGE")]
+    pub storage: String,
+
+    /// Show which items would get a UID, and change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
 }
 
 /// A list of pair names.

@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod config;
 mod failure;
+mod item_storages;
 mod output;
 mod storages;
 
@@ -30,6 +31,13 @@ fn main() -> ExitCode {
                 Command::Sync(args) => commands::sync::run(&config, args, &output),
                 Command::Check(args) => commands::check::run(&config, &args.pairs, &output),
                 Command::List(args) => commands::list::run(&config, &args.pairs, &output),
+                Command::Discover(args) => commands::discover::run(&config, &args.storage, &output),
+                Command::ResolveConflicts(args) => {
+                    commands::resolve::run(&config, &args.pairs, args.dry_run, &output)
+                }
+                Command::Repair(args) => {
+                    commands::repair::run(&config, &args.storage, args.dry_run, &output)
+                }
                 Command::Version => cli::exit::OK,
             },
             Err(error) => {

@@ -23,6 +23,11 @@ impl Output {
         Self { verbose, quiet }
     }
 
+    /// How many `-v` were given.
+    pub fn verbose(&self) -> u8 {
+        self.verbose
+    }
+
     /// A result line (suppressed by `-q`).
     pub fn info(&self, line: impl AsRef<str>) {
         if !self.quiet {

@@ -32,6 +32,9 @@ pub fn run(config: &Config, pairs: &[String], output: &Output) -> u8 {
 }
 
 fn list_pair(config: &Config, pair: &PairConfig, output: &Output) -> Result<()> {
+    if super::sync::pair_family(config, pair) == Some(crate::config::Family::Dav) {
+        return list_dav_pair(config, pair, output);
+    }
     let mut a = storages::open_mail(config, &pair.a)?;
     let mut b = storages::open_mail(config, &pair.b)?;
     let (on_a, on_b) = super::runtime()?.block_on(async {
@@ -74,6 +77,82 @@ fn list_pair(config: &Config, pair: &PairConfig, output: &Output) -> Result<()> 
         output.info(format!(
             "  not selected by `collections`: {}",
             excluded.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// `list` for a calendar/contact pair: collections by id, matched as the pair's `collections`
+/// selects them.
+fn list_dav_pair(config: &Config, pair: &PairConfig, output: &Output) -> Result<()> {
+    use pimlink_core::item_store::{CollectionId, ItemStore};
+    use pimlink_core::items::{ExplicitCollection, ItemPolicy, Selection, plan_collections};
+
+    let kind = crate::item_storages::pair_kind(config, &pair.a, &pair.b)?;
+    let (describe_a, describe_b, on_a, on_b) = super::runtime()?.block_on(async {
+        let a = crate::item_storages::open(config, &pair.a, kind).await?;
+        let b = crate::item_storages::open(config, &pair.b, kind).await?;
+        let ids = |list: Vec<pimlink_core::item_store::Collection>| {
+            list.into_iter().map(|c| c.id).collect::<Vec<_>>()
+        };
+        let on_a = ids(a.list_collections().await?);
+        let on_b = ids(b.list_collections().await?);
+        anyhow::Ok((a.describe(), b.describe(), on_a, on_b))
+    })?;
+    let known = if config
+        .state_dir
+        .join(format!("{}.sqlite", pair.name))
+        .exists()
+    {
+        StatusStore::open(&config.state_dir, &pair.name)?.dav_collections()?
+    } else {
+        Vec::new()
+    };
+    output.info(format!(
+        "pair {}: a = {} ({describe_a}), b = {} ({describe_b})",
+        pair.name, pair.a, pair.b
+    ));
+    let dav = pair.dav.clone().unwrap_or_default();
+    let patterns = dav.collections.patterns.clone();
+    let matches =
+        move |id: &CollectionId| patterns.as_ref().is_some_and(|p| p.matches(id.as_str()));
+    let mut explicit = Vec::new();
+    for (name, a, b) in &dav.collections.explicit {
+        explicit.push(ExplicitCollection {
+            name: name.clone(),
+            a: CollectionId::new(a.as_str())?,
+            b: CollectionId::new(b.as_str())?,
+        });
+    }
+    let selection = Selection {
+        from_a: dav.collections.from_a,
+        from_b: dav.collections.from_b,
+        explicit,
+        matches: &matches,
+    };
+    let policy = ItemPolicy {
+        sync: pair.policy(),
+        conflict: dav.conflict.clone(),
+        on_delete: dav.on_delete,
+    };
+    let plans = plan_collections(&on_a, &on_b, &known, &selection, &policy);
+    for plan in &plans {
+        output.info(format!("  {plan}"));
+    }
+    let excluded: std::collections::BTreeSet<&str> = on_a
+        .iter()
+        .chain(&on_b)
+        .map(CollectionId::as_str)
+        .filter(|id| {
+            !plans
+                .iter()
+                .any(|p| p.a.as_str() == *id || p.b.as_str() == *id)
+        })
+        .collect();
+    if !excluded.is_empty() {
+        output.info(format!(
+            "  not selected by `collections`: {}",
+            excluded.into_iter().collect::<Vec<_>>().join(", ")
         ));
     }
     Ok(())

@@ -1,7 +1,11 @@
 //! One module per command.
 
 pub mod check;
+pub mod dav_sync;
+pub mod discover;
 pub mod list;
+pub mod repair;
+pub mod resolve;
 pub mod sync;
 
 use anyhow::Result;

@@ -9,7 +9,7 @@ use pimlink_core::policy::OnEmpty;
 use pimlink_core::status::StatusStore;
 
 use crate::cli::{SyncArgs, exit};
-use crate::config::{Config, PairConfig};
+use crate::config::{Config, Family, PairConfig};
 use crate::failure::{UsageError, exit_code};
 use crate::output::{Output, PairObserver};
 use crate::storages;
@@ -84,6 +84,17 @@ fn sync_pair(
     args: &SyncArgs,
     output: &Output,
 ) -> Result<u8> {
+    if pair_family(config, pair) == Some(Family::Dav) {
+        return super::dav_sync::sync_pair(
+            config,
+            pair,
+            only,
+            args.dry_run,
+            args.force,
+            super::dav_sync::Conflicts::AsConfigured,
+            output,
+        );
+    }
     let mut a = storages::open_mail(config, &pair.a)?;
     let mut b = storages::open_mail(config, &pair.b)?;
     let mut status = StatusStore::open(&config.state_dir, &pair.name)
@@ -120,4 +131,9 @@ fn sync_pair(
         code = exit::REFUSED;
     }
     Ok(code)
+}
+
+/// Mail or calendars/contacts: a pair's storages are of one family (the configuration checked).
+pub fn pair_family(config: &Config, pair: &PairConfig) -> Option<Family> {
+    config.storages.get(&pair.a).map(|s| s.kind.family())
 }

@@ -33,6 +33,7 @@
 // the storages still being written.
 #![allow(dead_code)]
 
+mod dav_pair;
 mod error;
 mod expand;
 mod filter;
@@ -51,6 +52,8 @@ use toml::de::DeTable;
 
 // The whole model is public for the commands and storages; not every part is used by the
 // binary yet, so the re-exports would otherwise warn.
+#[allow(unused_imports)]
+pub use dav_pair::{DavCollections, DavPairConfig};
 #[allow(unused_imports)]
 pub use error::{ConfigError, ConfigErrorKind, Position};
 #[allow(unused_imports)]

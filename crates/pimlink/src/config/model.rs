@@ -10,6 +10,7 @@ use std::time::Duration;
 use pimlink_core::policy::{Direction, OnEmpty, Operations, SyncPolicy};
 use pimlink_core::side::PerSide;
 
+use super::dav_pair::DavPairConfig;
 use super::filter::CollectionFilter;
 use super::secret::PasswordSource;
 
@@ -300,6 +301,8 @@ pub struct PairConfig {
     pub create: PerSide<bool>,
     /// What to do when a side of a collection suddenly looks empty (`on_empty`, default refuse).
     pub on_empty: OnEmpty,
+    /// The settings only calendar/contact pairs have; `None` for mail pairs.
+    pub dav: Option<DavPairConfig>,
 }
 
 impl PairConfig {

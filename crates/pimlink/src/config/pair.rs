@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use pimlink_core::policy::{Direction, OnEmpty, Operations};
 use pimlink_core::side::{PerSide, Side};
 
+use super::dav_pair;
 use super::error::ConfigError;
 use super::filter::CollectionFilter;
-use super::model::{PairConfig, StorageConfig};
+use super::model::{Family, PairConfig, StorageConfig};
 use super::raw::{Fields, Located};
 
 const KEYS: &[&str] = &[
@@ -18,6 +19,9 @@ const KEYS: &[&str] = &[
     "operations",
     "create",
     "on_empty",
+    "conflict_resolution",
+    "on_delete",
+    "metadata",
 ];
 
 const DIRECTIONS: &[(&str, Direction)] = &[
@@ -108,11 +112,20 @@ pub(crate) fn build(
             ));
         }
     }
+    // Calendar pairs name collections by id, with "from a"/"from b" and aliases; mail pairs
+    // use folder patterns only.
+    let (collections, dav) = if kind_a.family() == Family::Dav {
+        (CollectionFilter::all(), Some(dav_pair::build(fields)?))
+    } else {
+        dav_pair::refuse_in_mail_pair(fields)?;
+        (collections(fields)?, None)
+    };
     Ok(PairConfig {
         name: name.to_owned(),
         a: a.value.name.clone(),
         b: b.value.name.clone(),
-        collections: collections(fields)?,
+        collections,
+        dav,
         direction: direction_value,
         operations: operations(fields)?,
         create: create(fields)?,

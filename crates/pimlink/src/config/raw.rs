@@ -141,6 +141,12 @@ impl<'a, 'i> Fields<'a, 'i> {
         self.get(key).map(|(key_span, _)| key_span)
     }
 
+    /// The raw value of `key` with where its key is, for values of mixed shape (a string or an
+    /// array) that the typed accessors cannot read.
+    pub fn raw(&self, key: &str) -> Option<(Range<usize>, &'a Spanned<DeValue<'i>>)> {
+        self.get(key)
+    }
+
     fn get(&self, key: &str) -> Option<(Range<usize>, &'a Spanned<DeValue<'i>>)> {
         self.table.get_key_value(key).map(|(k, v)| (k.span(), v))
     }

@@ -1,0 +1,248 @@
+//! `pimlink sync` and `pimlink resolve-conflicts` for calendar/contact pairs: resolves the
+//! pair's policy and collection selection from the configuration, opens both storages, runs the
+//! engine in `pimlink_core::items` and prints what it did.
+
+use anyhow::{Context, Result};
+use pimlink_core::item_store::CollectionId;
+use pimlink_core::item_store::MetaProperty;
+use pimlink_core::items::{
+    CollectionPlan, CollectionReport, CollectionStep, ConflictPolicy, ConflictResolver,
+    ExplicitCollection, ItemAction, ItemCounts, ItemPair, ItemPlan, ItemPolicy, MetaAction,
+    Observer, PairReport, RunOptions, Selection,
+};
+use pimlink_core::policy::OnEmpty;
+use pimlink_core::status::StatusStore;
+
+use crate::cli::exit;
+use crate::config::{Config, DavPairConfig, PairConfig};
+use crate::item_storages;
+use crate::output::Output;
+
+/// How a run treats conflicts.
+pub enum Conflicts<'c> {
+    /// As the pair's `conflict_resolution` says; a command is not run (conflicts it would
+    /// resolve are reported).
+    AsConfigured,
+    /// Through this resolver (`pimlink resolve-conflicts`).
+    Resolve(&'c mut dyn ConflictResolver),
+}
+
+/// Syncs one calendar/contact pair; returns the exit status.
+pub fn sync_pair(
+    config: &Config,
+    pair: &PairConfig,
+    only: Option<&[String]>,
+    dry_run: bool,
+    force: bool,
+    conflicts: Conflicts<'_>,
+    output: &Output,
+) -> Result<u8> {
+    let dav = pair.dav.clone().unwrap_or_default();
+    let mut policy = ItemPolicy {
+        sync: pair.policy(),
+        conflict: dav.conflict.clone(),
+        on_delete: dav.on_delete,
+    };
+    if force {
+        policy.sync.on_empty = OnEmpty::Sync;
+    }
+    let explicit = explicit_collections(&dav)?;
+    let patterns = dav.collections.patterns.clone();
+    let matches =
+        move |id: &CollectionId| patterns.as_ref().is_some_and(|p| p.matches(id.as_str()));
+    let selection = Selection {
+        from_a: dav.collections.from_a,
+        from_b: dav.collections.from_b,
+        explicit,
+        matches: &matches,
+    };
+    let only_filter = |name: &str| only.is_none_or(|only| only.iter().any(|c| c.as_str() == name));
+    let kind = item_storages::pair_kind(config, &pair.a, &pair.b)?;
+    let mut status = StatusStore::open(&config.state_dir, &pair.name)
+        .with_context(|| format!("opening the status of pair {}", pair.name))?;
+    let mut observer = DavObserver::new(output, &pair.name, dry_run);
+    let report = super::runtime()?.block_on(async {
+        let a = item_storages::open(config, &pair.a, kind)
+            .await
+            .with_context(|| format!("storage {}", pair.a))?;
+        let b = item_storages::open(config, &pair.b, kind)
+            .await
+            .with_context(|| format!("storage {}", pair.b))?;
+        let resolver = match conflicts {
+            Conflicts::AsConfigured => None,
+            Conflicts::Resolve(resolver) => Some(resolver),
+        };
+        let report = ItemPair {
+            a: &a,
+            b: &b,
+            status: &mut status,
+            policy,
+            metadata: dav.metadata.clone(),
+        }
+        .sync(
+            &selection,
+            &only_filter,
+            RunOptions { dry_run },
+            &mut observer,
+            resolver,
+        )
+        .await?;
+        anyhow::Ok(report)
+    })?;
+    observer.finish(&report);
+    let mut code = exit::OK;
+    if report.has_errors() {
+        code = exit::PARTIAL;
+    }
+    if report.has_refusals() {
+        code = exit::REFUSED;
+    }
+    Ok(code)
+}
+
+fn explicit_collections(dav: &DavPairConfig) -> Result<Vec<ExplicitCollection>> {
+    dav.collections
+        .explicit
+        .iter()
+        .map(|(name, a, b)| {
+            Ok(ExplicitCollection {
+                name: name.clone(),
+                a: CollectionId::new(a.as_str())?,
+                b: CollectionId::new(b.as_str())?,
+            })
+        })
+        .collect()
+}
+
+/// True if the pair resolves conflicts with a command (`resolve-conflicts` needs one).
+pub fn conflict_command(pair: &PairConfig) -> Option<&[String]> {
+    match pair.dav.as_ref().map(|d| &d.conflict) {
+        Some(ConflictPolicy::Command(command)) => Some(command),
+        _ => None,
+    }
+}
+
+/// Prints one calendar/contact pair's progress and summary.
+struct DavObserver<'o> {
+    output: &'o Output,
+    pair: String,
+    dry_run: bool,
+}
+
+impl<'o> DavObserver<'o> {
+    fn new(output: &'o Output, pair: &str, dry_run: bool) -> Self {
+        Self {
+            output,
+            pair: pair.to_owned(),
+            dry_run,
+        }
+    }
+
+    fn finish(&self, report: &PairReport) {
+        let mut total = ItemCounts::default();
+        let mut errors = 0;
+        let mut meta = 0;
+        for collection in &report.collections {
+            self.collection_summary(collection);
+            total.add(&collection.done);
+            errors += collection.errors.len();
+            meta += collection.meta_changed;
+        }
+        let verb = if self.dry_run {
+            "would change"
+        } else {
+            "changed"
+        };
+        let mut line = format!(
+            "{}: {} collections, {verb}: {total}",
+            self.pair,
+            report.collections.len()
+        );
+        if meta > 0 {
+            line.push_str(&format!(", {meta} metadata properties"));
+        }
+        if errors > 0 {
+            line.push_str(&format!(", {errors} errors"));
+        }
+        if report.has_refusals() {
+            line.push_str(", some changes refused (see above)");
+        }
+        self.output.info(line);
+    }
+
+    fn collection_summary(&self, collection: &CollectionReport) {
+        let name = &collection.plan.name;
+        for warning in &collection.warnings {
+            eprintln!("pimlink: {}: warning: {warning}", self.pair);
+        }
+        for error in &collection.errors {
+            eprintln!("pimlink: {}: {error}", self.pair);
+        }
+        if let Some(refusal) = &collection.refused {
+            eprintln!("pimlink: {}: collection {name}: {refusal}", self.pair);
+        }
+        if let CollectionStep::Skip(why) = &collection.plan.step {
+            self.output
+                .info(format!("{}: {name}: skipped ({why})", self.pair));
+            return;
+        }
+        if collection.done != ItemCounts::default() || self.output.verbose() > 0 {
+            self.output
+                .info(format!("{}: {name}: {}", self.pair, collection.done));
+        }
+    }
+}
+
+impl Observer for DavObserver<'_> {
+    fn collection_planned(&mut self, plan: &CollectionPlan) {
+        if !matches!(plan.step, CollectionStep::Sync | CollectionStep::Skip(_))
+            && (self.dry_run || self.output.verbose() > 0)
+        {
+            self.output.info(format!("{}: {plan}", self.pair));
+        }
+    }
+
+    fn items_planned(&mut self, collection: &CollectionPlan, plan: &ItemPlan) {
+        if !self.dry_run || plan.refused.is_some() {
+            return;
+        }
+        for action in plan.actions.iter().filter(|a| visible(a)) {
+            self.output
+                .info(format!("{}: {}: {action}", self.pair, collection.name));
+        }
+    }
+
+    fn action_done(&mut self, collection: &CollectionPlan, action: &ItemAction) {
+        if self.output.verbose() > 0 && visible(action) {
+            self.output
+                .info(format!("{}: {}: {action}", self.pair, collection.name));
+        }
+    }
+
+    fn meta_planned(
+        &mut self,
+        collection: &CollectionPlan,
+        property: MetaProperty,
+        action: &MetaAction,
+    ) {
+        if let MetaAction::Set { on, value } = action
+            && (self.dry_run || self.output.verbose() > 0)
+        {
+            self.output.info(format!(
+                "{}: {}: set {} on {on} to {:?}",
+                self.pair,
+                collection.name,
+                property.name(),
+                value.as_deref().unwrap_or("")
+            ));
+        }
+    }
+}
+
+/// Status-only actions are not worth a line of output.
+fn visible(action: &ItemAction) -> bool {
+    !matches!(
+        action,
+        ItemAction::Record { .. } | ItemAction::Forget { .. }
+    )
+}

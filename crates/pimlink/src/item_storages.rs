@@ -1,0 +1,224 @@
+//! Opens the calendar and contact storages a pair names (caldav, carddav, webcal, vdir): the
+//! bridge between their configuration and the engine's [`ItemStore`] interface. Passwords
+//! (`password_cmd`) are resolved here, only when a storage is actually connected.
+
+use anyhow::{Context, Result, bail};
+use pimlink_core::item_store::{
+    ChangesSince, Collection, CollectionId, CollectionKind, Etag, Fetched, Href, ItemRef,
+    ItemStore, MetaProperty, SyncToken,
+};
+use pimlink_dav::{ClientOptions, DavStore, TlsOptions, WebcalStore};
+use pimlink_vdir::Vdir;
+
+use crate::config::{Config, Credentials, DavConfig, StorageKind, Trust};
+
+/// A calendar/contact storage of any supported type, so one engine instance serves every
+/// combination.
+pub enum ItemSide {
+    /// A CalDAV or CardDAV account.
+    Dav(DavStore),
+    /// A read-only iCalendar feed.
+    Webcal(WebcalStore),
+    /// A local vdir.
+    Vdir(Vdir),
+}
+
+/// What the storage named `name` holds, if its type says so (a vdir holds whatever its pair
+/// syncs; its `fileext` decides only when both sides are vdirs).
+pub fn declared_kind(config: &Config, name: &str) -> Result<Option<CollectionKind>> {
+    let storage = config
+        .storages
+        .get(name)
+        .with_context(|| format!("storage {name:?} is not configured"))?;
+    Ok(match &storage.kind {
+        StorageKind::CalDav(_) | StorageKind::Webcal(_) => Some(CollectionKind::Calendar),
+        StorageKind::CardDav(_) => Some(CollectionKind::AddressBook),
+        StorageKind::Vdir(_) => None,
+        other => bail!(
+            "storage {name:?} ({}) holds mail, not calendars or contacts",
+            other.type_name()
+        ),
+    })
+}
+
+/// What a pair of storages `a` and `b` syncs: calendars or address books.
+pub fn pair_kind(config: &Config, a: &str, b: &str) -> Result<CollectionKind> {
+    match (declared_kind(config, a)?, declared_kind(config, b)?) {
+        (Some(x), Some(y)) if x != y => bail!(
+            "storages {a:?} and {b:?} hold different things (calendars and address books) and \
+             cannot be paired"
+        ),
+        (Some(kind), _) | (None, Some(kind)) => Ok(kind),
+        (None, None) => Ok(vdir_kind(config, a)),
+    }
+}
+
+/// A vdir's kind from its file extension: `.vcf` means contacts, anything else calendars.
+fn vdir_kind(config: &Config, name: &str) -> CollectionKind {
+    match config.storages.get(name).map(|s| &s.kind) {
+        Some(StorageKind::Vdir(v)) if v.fileext.eq_ignore_ascii_case(".vcf") => {
+            CollectionKind::AddressBook
+        }
+        _ => CollectionKind::Calendar,
+    }
+}
+
+/// Opens storage `name` for collections of `kind`, connecting (and running `password_cmd`)
+/// if it is a server.
+pub async fn open(config: &Config, name: &str, kind: CollectionKind) -> Result<ItemSide> {
+    let storage = config
+        .storages
+        .get(name)
+        .with_context(|| format!("storage {name:?} is not configured"))?;
+    Ok(match &storage.kind {
+        StorageKind::CalDav(dav) | StorageKind::CardDav(dav) => {
+            let options = dav_options(dav)?;
+            ItemSide::Dav(
+                DavStore::discover(&options, kind)
+                    .await
+                    .with_context(|| format!("connecting to {}", dav.url))?,
+            )
+        }
+        StorageKind::Webcal(webcal) => {
+            let mut options = ClientOptions::new(webcal.url.clone());
+            options.tls = tls(&webcal.trust);
+            options.timeout = webcal.timeout;
+            // The feed is one collection, named after the storage.
+            let id = CollectionId::new(name)?;
+            ItemSide::Webcal(WebcalStore::new(&options, id)?)
+        }
+        StorageKind::Vdir(vdir) => {
+            ItemSide::Vdir(Vdir::open_with_extension(&vdir.path, kind, &vdir.fileext)?)
+        }
+        other => bail!(
+            "storage {name:?} ({}) holds mail, not calendars or contacts",
+            other.type_name()
+        ),
+    })
+}
+
+/// The HTTP client options of a CalDAV/CardDAV storage, with its password resolved.
+pub fn dav_options(dav: &DavConfig) -> Result<ClientOptions> {
+    let mut options = ClientOptions::new(dav.url.clone());
+    if let Some(Credentials { user, password }) = &dav.credentials {
+        options = options.credentials(user.clone(), password.resolve()?);
+    }
+    options.tls = tls(&dav.trust);
+    options.timeout = dav.timeout;
+    Ok(options)
+}
+
+fn tls(trust: &Trust) -> TlsOptions {
+    TlsOptions {
+        extra_ca_file: trust.ca_file.clone(),
+        pin_sha256: trust
+            .cert_fingerprint
+            .map(|fp| fp.0.iter().map(|b| format!("{b:02x}")).collect()),
+        client_cert: None,
+    }
+}
+
+/// Forwards each `ItemStore` method to the storage inside.
+macro_rules! dispatch {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            ItemSide::Dav($store) => $call,
+            ItemSide::Webcal($store) => $call,
+            ItemSide::Vdir($store) => $call,
+        }
+    };
+}
+
+impl ItemStore for ItemSide {
+    fn describe(&self) -> String {
+        dispatch!(self, s => s.describe())
+    }
+
+    fn kind(&self) -> CollectionKind {
+        dispatch!(self, s => s.kind())
+    }
+
+    fn read_only(&self) -> bool {
+        dispatch!(self, s => s.read_only())
+    }
+
+    async fn list_collections(&self) -> pimlink_core::Result<Vec<Collection>> {
+        dispatch!(self, s => s.list_collections().await)
+    }
+
+    async fn create_collection(&self, id: &CollectionId) -> pimlink_core::Result<Collection> {
+        dispatch!(self, s => s.create_collection(id).await)
+    }
+
+    async fn delete_collection(&self, id: &CollectionId) -> pimlink_core::Result<()> {
+        dispatch!(self, s => s.delete_collection(id).await)
+    }
+
+    async fn list_items(&self, collection: &CollectionId) -> pimlink_core::Result<Vec<ItemRef>> {
+        dispatch!(self, s => s.list_items(collection).await)
+    }
+
+    async fn changes_since(
+        &self,
+        collection: &CollectionId,
+        token: Option<&SyncToken>,
+    ) -> pimlink_core::Result<ChangesSince> {
+        dispatch!(self, s => s.changes_since(collection, token).await)
+    }
+
+    async fn get_many(
+        &self,
+        collection: &CollectionId,
+        hrefs: &[Href],
+    ) -> pimlink_core::Result<Fetched> {
+        dispatch!(self, s => s.get_many(collection, hrefs).await)
+    }
+
+    async fn create_item(
+        &self,
+        collection: &CollectionId,
+        data: &str,
+    ) -> pimlink_core::Result<ItemRef> {
+        dispatch!(self, s => s.create_item(collection, data).await)
+    }
+
+    async fn update_item(
+        &self,
+        collection: &CollectionId,
+        href: &Href,
+        etag: &Etag,
+        data: &str,
+    ) -> pimlink_core::Result<Etag> {
+        dispatch!(self, s => s.update_item(collection, href, etag, data).await)
+    }
+
+    async fn delete_item(
+        &self,
+        collection: &CollectionId,
+        href: &Href,
+        etag: &Etag,
+    ) -> pimlink_core::Result<()> {
+        dispatch!(self, s => s.delete_item(collection, href, etag).await)
+    }
+
+    async fn get_meta(
+        &self,
+        collection: &CollectionId,
+        property: MetaProperty,
+    ) -> pimlink_core::Result<Option<String>> {
+        dispatch!(self, s => s.get_meta(collection, property).await)
+    }
+
+    async fn set_meta(
+        &self,
+        collection: &CollectionId,
+        property: MetaProperty,
+        value: Option<&str>,
+    ) -> pimlink_core::Result<()> {
+        dispatch!(self, s => s.set_meta(collection, property, value).await)
+    }
+
+    async fn flush(&self) -> pimlink_core::Result<()> {
+        dispatch!(self, s => s.flush().await)
+    }
+}
