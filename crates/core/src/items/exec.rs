@@ -501,10 +501,15 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                     }
                 };
             }
-            let recorded = match id {
+            let mut recorded = match id {
                 Some(id) => self.status.dav_meta(id, property)?,
                 None => None,
             };
+            // A collection created by this run has only the defaults its server gave it (a
+            // display name made from its path, say): the source's values win.
+            if let (None, CollectionStep::Create(created)) = (&recorded, &plan.step) {
+                recorded = Some(values.get(*created).clone());
+            }
             let action = plan_meta(
                 recorded.as_ref().map(|v| v.as_deref()),
                 values.a.as_deref(),

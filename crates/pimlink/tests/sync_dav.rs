@@ -1,0 +1,648 @@
+//! End-to-end: CalDAV (a private Radicale, and Xandikos) <-> vdir through the `pimlink` binary.
+//!
+//! Server-side state is changed and inspected over HTTP and on Radicale's own storage
+//! directory; the vdir is read as khal would read it, file by file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use pimlink_testkit::{Radicale, Xandikos};
+
+fn event(uid: &str, summary: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//pimlink//test//EN\r\nBEGIN:VEVENT\r\n\
+         UID:{uid}\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240102T100000Z\r\n\
+         SUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+/// uid -> SUMMARY of every item in a directory of `.ics` files (hidden files skipped).
+fn items_in(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !entry.path().is_file() || name.ends_with(".props") {
+            continue;
+        }
+        let text = fs::read_to_string(entry.path()).unwrap();
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().to_owned())
+        };
+        let uid = field("UID:").unwrap_or_else(|| format!("<no uid: {name}>"));
+        let previous = out.insert(uid.clone(), field("SUMMARY:").unwrap_or_default());
+        assert!(previous.is_none(), "UID {uid} twice in {}", dir.display());
+    }
+    out
+}
+
+/// What a run printed and how it ended.
+struct Run(Output);
+
+impl Run {
+    fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code(),
+            self.stdout(),
+            String::from_utf8_lossy(&self.0.stderr)
+        )
+    }
+}
+
+/// A temporary world: a vdir, a state directory and a config pairing a server with the vdir.
+struct World {
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    /// `remote` is the storage table of the server side (`a`); `extra` goes into the pair.
+    fn new(remote: &str, extra_pair_keys: &str) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let config = format!(
+            "[general]\nstate_dir = \"{state}\"\n\n[storage.remote]\n{remote}\n\n\
+             [storage.local]\ntype = \"vdir\"\npath = \"{vdir}\"\nfileext = \".ics\"\n\n\
+             [pair.p]\na = \"remote\"\nb = \"local\"\n{extra_pair_keys}\n",
+            state = root.join("state").display(),
+            vdir = root.join("vdir").display(),
+        );
+        fs::create_dir_all(root.join("vdir")).unwrap();
+        fs::write(root.join("config.toml"), config).unwrap();
+        World { dir }
+    }
+
+    fn radicale(server: &Radicale, extra_pair_keys: &str) -> World {
+        Self::new(
+            &format!(
+                "type = \"caldav\"\nurl = \"{}\"\nuser = \"{}\"\npassword_cmd = \"echo {}\"",
+                server.url(),
+                server.user(),
+                server.password()
+            ),
+            extra_pair_keys,
+        )
+    }
+
+    fn vdir(&self, collection: &str) -> PathBuf {
+        self.dir.path().join("vdir").join(collection)
+    }
+
+    fn local(&self, collection: &str) -> BTreeMap<String, String> {
+        items_in(&self.vdir(collection))
+    }
+
+    fn write_local(&self, collection: &str, uid: &str, summary: &str) {
+        fs::create_dir_all(self.vdir(collection)).unwrap();
+        fs::write(
+            self.vdir(collection).join(format!("{uid}.ics")),
+            event(uid, summary),
+        )
+        .unwrap();
+    }
+
+    fn pimlink(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pimlink"));
+        command
+            .arg("-c")
+            .arg(self.dir.path().join("config.toml"))
+            .args(args);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        Run(self.pimlink(args).output().unwrap())
+    }
+
+    fn sync_ok(&self) -> Run {
+        let run = self.run(&["sync"]);
+        assert_eq!(run.code(), 0, "sync failed:\n{run}");
+        run
+    }
+
+    fn status_db(&self) -> PathBuf {
+        self.dir.path().join("state").join("p.sqlite")
+    }
+
+    fn sql(&self, query: &str) -> String {
+        let out = Command::new("sqlite3")
+            .arg(self.status_db())
+            .arg(query)
+            .output()
+            .expect("sqlite3 (Debian package sqlite3) is installed");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+/// Radicale's items of calendar `name` as stored on its disk.
+fn remote(server: &Radicale, name: &str) -> BTreeMap<String, String> {
+    items_in(
+        &server
+            .storage_dir()
+            .join("collection-root")
+            .join(server.user())
+            .join(name),
+    )
+}
+
+fn put(server: &Radicale, calendar: &str, uid: &str, summary: &str) {
+    server
+        .put(
+            &format!("/{}/{calendar}/{uid}.ics", server.user()),
+            "text/calendar",
+            event(uid, summary).as_bytes(),
+        )
+        .unwrap();
+}
+
+fn delete(server: &Radicale, calendar: &str, uid: &str) {
+    let response = server
+        .request(
+            "DELETE",
+            &format!("/{}/{calendar}/{uid}.ics", server.user()),
+            &[],
+            b"",
+        )
+        .unwrap();
+    assert!(response.status < 300, "DELETE: {}", response.status);
+}
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn discovery_initial_sync_both_ways_changes_deletions_and_a_quiet_second_run() {
+    let server = Radicale::start().unwrap();
+    server.create_calendar("work").unwrap();
+    put(&server, "work", "w1", "standup");
+    put(&server, "work", "w2", "review");
+    let world = World::radicale(&server, "");
+    world.write_local("home", "h1", "dentist");
+
+    let discover = world.run(&["discover", "remote"]);
+    assert_eq!(discover.code(), 0, "{discover}");
+    assert!(discover.stdout().contains("  work"), "{discover}");
+    assert!(discover.stdout().contains("[sync-token]"), "{discover}");
+
+    let first = world.sync_ok();
+    assert_eq!(
+        world.local("work"),
+        map(&[("w1", "standup"), ("w2", "review")])
+    );
+    assert_eq!(
+        remote(&server, "home"),
+        map(&[("h1", "dentist")]),
+        "{first}"
+    );
+    assert!(first.stdout().contains("created"), "{first}");
+
+    // Changes on both sides: an edit on each, a deletion on each, a new item on each.
+    put(&server, "work", "w1", "standup moved");
+    world.write_local("home", "h1", "dentist at 10");
+    delete(&server, "work", "w2");
+    world.write_local("home", "h2", "gym");
+    put(&server, "home", "h3", "from the server");
+    let second = world.sync_ok();
+    assert_eq!(
+        world.local("work"),
+        map(&[("w1", "standup moved")]),
+        "{second}"
+    );
+    let home = map(&[
+        ("h1", "dentist at 10"),
+        ("h2", "gym"),
+        ("h3", "from the server"),
+    ]);
+    assert_eq!(world.local("home"), home, "{second}");
+    assert_eq!(remote(&server, "home"), home, "{second}");
+    fs::remove_file(world.vdir("home").join("h2.ics")).unwrap();
+    world.sync_ok();
+    assert!(!remote(&server, "home").contains_key("h2"));
+
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
+fn a_server_rewriting_volatile_properties_is_not_a_change() {
+    let server = Radicale::start().unwrap();
+    server.create_calendar("c").unwrap();
+    put(&server, "c", "e1", "same");
+    let world = World::radicale(&server, "");
+    world.sync_ok();
+    // Same item, new DTSTAMP and PRODID on the server, new file (new etag) locally.
+    let rewritten = event("e1", "same")
+        .replace("20240101T000000Z", "20250505T050505Z")
+        .replace("-//pimlink//test//EN", "-//Other//EN");
+    server
+        .put(
+            &format!("/{}/c/e1.ics", server.user()),
+            "text/calendar",
+            rewritten.as_bytes(),
+        )
+        .unwrap();
+    world.write_local("c", "e1", "same");
+    let run = world.sync_ok();
+    assert!(run.stdout().contains("changed: nothing"), "{run}");
+}
+
+#[test]
+fn conflicts_under_each_policy() {
+    for (policy, want_remote, want_local, code) in [
+        ("", "server edit", "local edit", 1),
+        (
+            "conflict_resolution = \"keep a\"",
+            "server edit",
+            "server edit",
+            0,
+        ),
+        (
+            "conflict_resolution = \"keep b\"",
+            "local edit",
+            "local edit",
+            0,
+        ),
+    ] {
+        let server = Radicale::start().unwrap();
+        server.create_calendar("c").unwrap();
+        put(&server, "c", "x", "original");
+        let world = World::radicale(&server, policy);
+        world.sync_ok();
+        put(&server, "c", "x", "server edit");
+        world.write_local("c", "x", "local edit");
+        let run = world.run(&["sync"]);
+        assert_eq!(run.code(), code, "{policy}: {run}");
+        assert_eq!(remote(&server, "c")["x"], want_remote, "{policy}");
+        assert_eq!(world.local("c")["x"], want_local, "{policy}");
+        if code == 1 {
+            assert!(
+                format!("{run}").contains("changed differently on both sides"),
+                "{run}"
+            );
+        }
+    }
+
+    // A command merges: this one takes b's version for both files.
+    let server = Radicale::start().unwrap();
+    server.create_calendar("c").unwrap();
+    put(&server, "c", "x", "original");
+    let world = World::radicale(
+        &server,
+        "conflict_resolution = [\"sh\", \"-c\", \"cp \\\"$2\\\" \\\"$1\\\"\", \"merge\"]",
+    );
+    world.sync_ok();
+    put(&server, "c", "x", "server edit");
+    world.write_local("c", "x", "local edit");
+    let sync = world.run(&["sync"]);
+    assert_eq!(
+        sync.code(),
+        1,
+        "a plain sync does not run the command: {sync}"
+    );
+    let resolve = world.run(&["resolve-conflicts"]);
+    assert_eq!(resolve.code(), 0, "{resolve}");
+    assert_eq!(remote(&server, "c")["x"], "local edit");
+    assert_eq!(world.local("c")["x"], "local edit");
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
+fn an_emptied_side_is_refused_until_forced() {
+    let server = Radicale::start().unwrap();
+    server.create_calendar("c").unwrap();
+    for i in 0..3 {
+        put(&server, "c", &format!("e{i}"), "x");
+    }
+    let world = World::radicale(&server, "");
+    world.sync_ok();
+    for entry in fs::read_dir(world.vdir("c")).unwrap() {
+        fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let refused = world.run(&["sync"]);
+    assert_eq!(refused.code(), 5, "{refused}");
+    assert!(format!("{refused}").contains("is empty"), "{refused}");
+    assert_eq!(remote(&server, "c").len(), 3);
+    let forced = world.run(&["sync", "--force"]);
+    assert_eq!(forced.code(), 0, "{forced}");
+    assert!(remote(&server, "c").is_empty(), "{forced}");
+}
+
+#[test]
+fn collections_are_created_with_metadata_and_deleted_by_policy() {
+    let server = Radicale::start().unwrap();
+    let world = World::radicale(
+        &server,
+        "metadata = [\"displayname\", \"color\"]\non_delete = \"delete\"",
+    );
+    world.write_local("family", "f1", "birthday");
+    fs::write(world.vdir("family").join("displayname"), "Family").unwrap();
+    fs::write(world.vdir("family").join("color"), "#ff8800").unwrap();
+    let dry = world.run(&["sync", "--dry-run"]);
+    assert_eq!(dry.code(), 0, "{dry}");
+    assert!(dry.stdout().contains("create on a"), "{dry}");
+    assert!(dry.stdout().contains("copy b->a f1"), "{dry}");
+    assert!(
+        remote(&server, "family").is_empty(),
+        "dry run changed nothing"
+    );
+    world.sync_ok();
+    assert_eq!(remote(&server, "family"), map(&[("f1", "birthday")]));
+    let discover = world.run(&["discover", "remote"]);
+    assert!(discover.stdout().contains("\"Family\""), "{discover}");
+    assert!(
+        discover.stdout().to_lowercase().contains("#ff8800"),
+        "{discover}"
+    );
+
+    // A rename on the server reaches the vdir.
+    let body = r#"<?xml version="1.0" encoding="utf-8"?>
+<propertyupdate xmlns="DAV:"><set><prop><displayname>Familie</displayname></prop></set></propertyupdate>"#;
+    let path = format!("/{}/family/", server.user());
+    let response = server
+        .request(
+            "PROPPATCH",
+            &path,
+            &[("Content-Type", "application/xml")],
+            body.as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(response.status, 207);
+    world.sync_ok();
+    assert_eq!(
+        fs::read_to_string(world.vdir("family").join("displayname"))
+            .unwrap()
+            .trim(),
+        "Familie"
+    );
+
+    // Deleting the collection locally deletes it on the server (on_delete = "delete").
+    fs::remove_dir_all(world.vdir("family")).unwrap();
+    let run = world.sync_ok();
+    let discover = world.run(&["discover", "remote"]);
+    assert!(!discover.stdout().contains("family"), "{run}\n{discover}");
+}
+
+#[test]
+fn sync_tokens_are_stored_used_and_recovered_when_invalid() {
+    let server = Radicale::start().unwrap();
+    server.create_calendar("c").unwrap();
+    put(&server, "c", "e1", "one");
+    let world = World::radicale(&server, "");
+    world.sync_ok();
+    let token = world.sql("SELECT token_a FROM dav_collections WHERE name = 'c'");
+    assert!(!token.is_empty(), "a token is stored");
+    put(&server, "c", "e2", "two");
+    world.sync_ok();
+    let newer = world.sql("SELECT token_a FROM dav_collections WHERE name = 'c'");
+    assert_ne!(newer, token, "the token moves on");
+    assert_eq!(world.local("c").len(), 2);
+
+    // An invalidated token (a server that lost its history) falls back to a full listing.
+    world.sql("UPDATE dav_collections SET token_a = 'http://radicale.org/ns/sync/bogus'");
+    put(&server, "c", "e3", "three");
+    delete(&server, "c", "e1");
+    let run = world.sync_ok();
+    assert_eq!(
+        world.local("c"),
+        map(&[("e2", "two"), ("e3", "three")]),
+        "{run}"
+    );
+    let recovered = world.sql("SELECT token_a FROM dav_collections WHERE name = 'c'");
+    assert!(
+        !recovered.contains("bogus"),
+        "a fresh token is stored: {recovered}"
+    );
+}
+
+#[test]
+fn items_without_uid_are_reported_and_repaired() {
+    let server = Radicale::start().unwrap();
+    let world = World::radicale(&server, "");
+    world.write_local("c", "ok", "fine");
+    fs::write(
+        world.vdir("c").join("nouid.ics"),
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nDTSTAMP:20240101T000000Z\r\n\
+         DTSTART:20240102T100000Z\r\nSUMMARY:orphan\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+    )
+    .unwrap();
+    let run = world.run(&["sync"]);
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(format!("{run}").contains("has no UID"), "{run}");
+    assert_eq!(remote(&server, "c").len(), 1);
+
+    let repair = world.run(&["repair", "local"]);
+    assert_eq!(repair.code(), 0, "{repair}");
+    assert!(repair.stdout().contains("1 items repaired"), "{repair}");
+    world.sync_ok();
+    let on_server = remote(&server, "c");
+    assert_eq!(on_server.len(), 2, "{on_server:?}");
+    assert!(on_server.values().any(|s| s == "orphan"));
+}
+
+#[test]
+fn kill_during_a_sync_then_a_clean_run_converges_without_duplicates() {
+    let server = Radicale::start().unwrap();
+    let world = World::radicale(&server, "");
+    for i in 0..150 {
+        world.write_local("big", &format!("item{i:03}"), &format!("event {i}"));
+    }
+    let mut child = world
+        .pimlink(&["sync"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it in the middle: once some items reached the server, before all did.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while remote(&server, "big").len() < 20
+        && std::time::Instant::now() < deadline
+        && child.try_wait().unwrap().is_none()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // SIGKILL, as a crash or power loss would stop it.
+    let _ = child.kill();
+    let _ = child.wait();
+    let partial = remote(&server, "big").len();
+    world.sync_ok();
+    assert_eq!(
+        remote(&server, "big").len(),
+        150,
+        "after kill at {partial} items"
+    );
+    assert_eq!(world.local("big").len(), 150);
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
+fn webcal_feed_into_a_vdir() {
+    let feed = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:feed\r\n\
+        BEGIN:VEVENT\r\nUID:hol-1\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101\r\nSUMMARY:New Year\r\nEND:VEVENT\r\n\
+        BEGIN:VEVENT\r\nUID:hol-2\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20241225\r\nSUMMARY:Christmas\r\nEND:VEVENT\r\n\
+        END:VCALENDAR\r\n";
+    let url = serve_forever(feed);
+    let world = World::new(
+        &format!("type = \"webcal\"\nurl = \"{url}\""),
+        "direction = \"a-to-b\"",
+    );
+    world.sync_ok();
+    assert_eq!(
+        world.local("remote"),
+        map(&[("hol-1", "New Year"), ("hol-2", "Christmas")])
+    );
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+/// Serves `body` as `text/calendar` to every request on a loopback port; returns its URL.
+fn serve_forever(body: &'static str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://127.0.0.1:{port}/holidays.ics")
+}
+
+#[test]
+fn xandikos_both_directions_and_changes() {
+    let server = Xandikos::start().unwrap();
+    let world = World::new(
+        &format!("type = \"caldav\"\nurl = \"{}\"", server.url()),
+        "",
+    );
+    world.write_local("calendar", "l1", "local one");
+    world.sync_ok();
+    world.write_local("calendar", "l2", "local two");
+    world.write_local("calendar", "l1", "local one edited");
+    let run = world.sync_ok();
+    assert!(
+        run.stdout().contains("2 ") || run.stdout().contains("created"),
+        "{run}"
+    );
+    // A second vdir paired with the same server sees exactly what the first one wrote.
+    let other = World::new(
+        &format!("type = \"caldav\"\nurl = \"{}\"", server.url()),
+        "",
+    );
+    other.sync_ok();
+    assert_eq!(
+        other.local("calendar"),
+        map(&[("l1", "local one edited"), ("l2", "local two")])
+    );
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
+fn pimlink_writes_the_same_vdir_as_vdirsyncer() {
+    let server = Radicale::start().unwrap();
+    for name in ["work", "home"] {
+        server.create_calendar(name).unwrap();
+        for i in 0..5 {
+            put(
+                &server,
+                name,
+                &format!("{name}-{i}"),
+                &format!("{name} event {i}"),
+            );
+        }
+    }
+    let world = World::radicale(&server, "");
+    world.sync_ok();
+
+    let vds = world.dir.path().join("vdirsyncer");
+    fs::create_dir_all(vds.join("vdir")).unwrap();
+    fs::write(
+        vds.join("config"),
+        format!(
+            "[general]\nstatus_path = \"{status}\"\n\n[pair p]\na = \"remote\"\nb = \"local\"\n\
+             collections = [\"from a\"]\n\n[storage remote]\ntype = \"caldav\"\nurl = \"{url}\"\n\
+             username = \"{user}\"\npassword = \"{password}\"\n\n[storage local]\n\
+             type = \"filesystem\"\npath = \"{vdir}\"\nfileext = \".ics\"\n",
+            status = vds.join("status").display(),
+            url = server.url(),
+            user = server.user(),
+            password = server.password(),
+            vdir = vds.join("vdir").display(),
+        ),
+    )
+    .unwrap();
+    let vdirsyncer = |args: &[&str]| {
+        let out = Command::new("vdirsyncer")
+            .env("VDIRSYNCER_CONFIG", vds.join("config"))
+            .args(args)
+            .output()
+            .expect("vdirsyncer (Debian package vdirsyncer) is installed");
+        assert!(
+            out.status.success(),
+            "vdirsyncer {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // vdirsyncer asks before creating local collections; they exist already.
+    for name in ["work", "home"] {
+        fs::create_dir_all(vds.join("vdir").join(name)).unwrap();
+    }
+    vdirsyncer(&["discover", "p"]);
+    vdirsyncer(&["sync"]);
+    for name in ["work", "home"] {
+        let theirs = items_in(&vds.join("vdir").join(name));
+        assert_eq!(theirs.len(), 5, "{name}");
+        assert_eq!(world.local(name), theirs, "{name}");
+        // The same file names too, so khal sees the same tree.
+        let names = |dir: &Path| {
+            let mut v: Vec<String> = fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".ics"))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            names(&world.vdir(name)),
+            names(&vds.join("vdir").join(name))
+        );
+    }
+}
