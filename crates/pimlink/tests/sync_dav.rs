@@ -646,3 +646,76 @@ fn pimlink_writes_the_same_vdir_as_vdirsyncer() {
         );
     }
 }
+
+#[test]
+fn carddav_address_books_sync_with_a_vcf_vdir() {
+    let server = Radicale::start().unwrap();
+    server.create_addressbook("contacts").unwrap();
+    let card = |uid: &str, name: &str| {
+        format!(
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\nN:{name};;;;\r\nEND:VCARD\r\n"
+        )
+    };
+    server
+        .put(
+            &format!("/{}/contacts/alice.vcf", server.user()),
+            "text/vcard",
+            card("alice", "Alice").as_bytes(),
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir_all(root.join("cards/contacts")).unwrap();
+    fs::write(root.join("cards/contacts/bob.vcf"), card("bob", "Bob")).unwrap();
+    fs::write(
+        root.join("config.toml"),
+        format!(
+            "[general]\nstate_dir = \"{state}\"\n\n[storage.remote]\ntype = \"carddav\"\n\
+             url = \"{url}\"\nuser = \"{user}\"\npassword = \"{password}\"\n\n\
+             [storage.local]\ntype = \"vdir\"\npath = \"{cards}\"\nfileext = \".vcf\"\n\n\
+             [pair.p]\na = \"remote\"\nb = \"local\"\n",
+            state = root.join("state").display(),
+            url = server.url(),
+            user = server.user(),
+            password = server.password(),
+            cards = root.join("cards").display(),
+        ),
+    )
+    .unwrap();
+    let run = Run(Command::new(env!("CARGO_BIN_EXE_pimlink"))
+        .arg("-c")
+        .arg(root.join("config.toml"))
+        .arg("sync")
+        .output()
+        .unwrap());
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(root.join("cards/contacts/alice.vcf").is_file(), "{run}");
+    let on_server = server
+        .storage_dir()
+        .join("collection-root")
+        .join(server.user())
+        .join("contacts");
+    let names: Vec<String> = fs::read_dir(on_server)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert!(names.iter().any(|n| n == "bob.vcf"), "{names:?}");
+}
+
+#[test]
+fn duplicate_uids_in_one_collection_are_reported_and_left_alone() {
+    let server = Radicale::start().unwrap();
+    let world = World::radicale(&server, "");
+    world.write_local("c", "single", "fine");
+    fs::write(world.vdir("c").join("copy1.ics"), event("twin", "first")).unwrap();
+    fs::write(world.vdir("c").join("copy2.ics"), event("twin", "second")).unwrap();
+    let run = world.run(&["sync"]);
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(format!("{run}").contains("is used by two items"), "{run}");
+    assert_eq!(remote(&server, "c"), map(&[("single", "fine")]));
+    // Once one copy is gone, the other is synced.
+    fs::remove_file(world.vdir("c").join("copy2.ics")).unwrap();
+    world.sync_ok();
+    assert_eq!(remote(&server, "c")["twin"], "first");
+}
