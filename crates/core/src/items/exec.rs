@@ -303,13 +303,10 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                 .map(|r| &mut **r as &mut dyn ConflictResolver),
             pending: Vec::new(),
         };
-        for action in &items.actions {
-            run.execute(action).await?;
-            if run.pending.len() >= BATCH {
-                run.flush_and_record().await?;
-            }
+        for batch in items.actions.chunks(BATCH) {
+            run.execute(batch).await;
+            run.flush_and_record().await?;
         }
-        run.flush_and_record().await?;
         self.sync_meta(&plan, Some(id), report, observer).await?;
 
         // A token may be kept only when every change it reported was handled; otherwise the
@@ -606,9 +603,29 @@ struct Run<'r, 's, A, B> {
 }
 
 impl<A: ItemStore, B: ItemStore> Run<'_, '_, A, B> {
-    async fn execute(&mut self, action: &ItemAction) -> Result<()> {
+    /// Carries out a batch: the writes concurrently (a DAV client keeps several requests in
+    /// flight), conflicts one by one (a resolver may ask the user).
+    async fn execute(&mut self, batch: &[ItemAction]) {
+        let (conflicts, writes): (Vec<&ItemAction>, Vec<&ItemAction>) = batch
+            .iter()
+            .partition(|a| matches!(a, ItemAction::Conflict { .. }));
+        let results = {
+            let this = &*self;
+            join_all(writes.iter().map(|action| this.write(action)).collect()).await
+        };
+        for (action, result) in writes.into_iter().zip(results) {
+            self.finish(action, result);
+        }
+        for action in conflicts {
+            let result = self.conflict(action.uid()).await;
+            self.finish(action, result);
+        }
+    }
+
+    /// Carries out one action other than a conflict; returns what to record.
+    async fn write(&self, action: &ItemAction) -> Result<RowChange> {
         let uid = action.uid().to_owned();
-        let result = match action {
+        match action {
             ItemAction::Record { .. } => self.versions(&uid).map(|(a, b)| RowChange::Record {
                 uid: uid.clone(),
                 a,
@@ -618,8 +635,11 @@ impl<A: ItemStore, B: ItemStore> Run<'_, '_, A, B> {
             ItemAction::Copy { from, .. } => self.copy(&uid, *from).await,
             ItemAction::Update { from, .. } => self.update(&uid, *from).await,
             ItemAction::Delete { side, .. } => self.delete(&uid, *side).await,
-            ItemAction::Conflict { .. } => self.conflict(&uid).await,
-        };
+            ItemAction::Conflict { .. } => Err(unresolved()),
+        }
+    }
+
+    fn finish(&mut self, action: &ItemAction, result: Result<RowChange>) {
         match result {
             Ok(change) => self.pending.push((action.clone(), change)),
             Err(error) => {
@@ -629,7 +649,6 @@ impl<A: ItemStore, B: ItemStore> Run<'_, '_, A, B> {
                     .push(error.context(format!("collection {name}: {action}")));
             }
         }
-        Ok(())
     }
 
     /// Both sides' current versions of `uid`.
@@ -646,7 +665,7 @@ impl<A: ItemStore, B: ItemStore> Run<'_, '_, A, B> {
     }
 
     /// The content of `uid` on `side`, fetched now if the listing did not need it.
-    async fn content(&mut self, uid: &str, side: Side) -> Result<String> {
+    async fn content(&self, uid: &str, side: Side) -> Result<String> {
         if let Some(data) = self.views.get(side).content.get(uid) {
             return Ok(data.clone());
         }
@@ -683,7 +702,7 @@ impl<A: ItemStore, B: ItemStore> Run<'_, '_, A, B> {
         Ok(item.data)
     }
 
-    async fn copy(&mut self, uid: &str, from: Side) -> Result<RowChange> {
+    async fn copy(&self, uid: &str, from: Side) -> Result<RowChange> {
         let data = self.content(uid, from).await?;
         let source = self.views.get(from).now.get(uid).cloned().ok_or_else(|| {
             Error::new(
@@ -702,7 +721,7 @@ impl<A: ItemStore, B: ItemStore> Run<'_, '_, A, B> {
         Ok(row(uid, from, source, copy))
     }
 
-    async fn update(&mut self, uid: &str, from: Side) -> Result<RowChange> {
+    async fn update(&self, uid: &str, from: Side) -> Result<RowChange> {
         let data = self.content(uid, from).await?;
         let (a, b) = self.versions(uid)?;
         let (source, target) = match from {
@@ -720,7 +739,7 @@ impl<A: ItemStore, B: ItemStore> Run<'_, '_, A, B> {
         Ok(row(uid, from, source, written))
     }
 
-    async fn delete(&mut self, uid: &str, side: Side) -> Result<RowChange> {
+    async fn delete(&self, uid: &str, side: Side) -> Result<RowChange> {
         let version = self.views.get(side).now.get(uid).cloned().ok_or_else(|| {
             Error::new(
                 ErrorKind::State,
@@ -782,6 +801,34 @@ impl<A: ItemStore, B: ItemStore> Run<'_, '_, A, B> {
     }
 }
 
+/// Runs `futures` concurrently on the current task and returns their outputs in order. (The
+/// engine depends on no async runtime; the storages' own clients bound how many requests are
+/// really in flight.)
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    // Every slot was filled before poll_fn returned Ready.
+    outputs.into_iter().flatten().collect()
+}
+
 fn unresolved() -> Error {
     Error::new(
         ErrorKind::Refused,
@@ -800,5 +847,30 @@ fn row(uid: &str, from: Side, source: ItemVersion, copy: ItemVersion) -> RowChan
         uid: uid.to_owned(),
         a,
         b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn join_all_runs_futures_together_and_keeps_their_order() {
+        let started = std::time::Instant::now();
+        let futures: Vec<_> = [30u64, 10, 20]
+            .into_iter()
+            .map(|ms| async move {
+                tokio::time::sleep(std::time::Duration::from_millis(ms * 3)).await;
+                ms
+            })
+            .collect();
+        assert_eq!(join_all(futures).await, [30, 10, 20]);
+        // Together, not one after the other (which would take 180 ms).
+        assert!(started.elapsed() < std::time::Duration::from_millis(170));
+        assert!(
+            join_all(Vec::<std::future::Ready<u8>>::new())
+                .await
+                .is_empty()
+        );
     }
 }
