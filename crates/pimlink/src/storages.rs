@@ -4,15 +4,22 @@
 use anyhow::{Result, bail};
 use pimlink_core::fingerprint::Fingerprint;
 use pimlink_core::item::{ItemData, NewItem};
-use pimlink_core::{CollectionInfo, CollectionName, Flags, ItemKey, Known, Listing, MailStore};
+use pimlink_core::{
+    CollectionInfo, CollectionName, ErrorKind, Flags, ItemKey, Known, Listing, MailStore,
+};
+use pimlink_imap::{ClientOptions, ImapStore};
 use pimlink_maildir::Maildir;
 
-use crate::config::{self, Config, StorageKind};
+use crate::config::{self, Config, ImapConfig, ImapEndpoint, StorageKind};
 
 /// A mail storage of any supported type, so that one engine instance serves every combination.
+// Two values per run (one per side) live on the stack; boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum MailSide {
     /// A local Maildir tree.
     Maildir(Maildir),
+    /// An account on an IMAP server.
+    Imap(ImapStore),
 }
 
 /// Opens storage `name` as a mail storage.
@@ -31,10 +38,70 @@ pub fn open_mail(config: &Config, name: &str) -> Result<MailSide> {
                 layout,
             )?))
         }
+        StorageKind::Imap(imap) => Ok(MailSide::Imap(imap_store(imap))),
         other => bail!(
             "storage {name:?}: type {} cannot be synced by this version of pimlink yet",
             other.type_name()
         ),
+    }
+}
+
+/// The IMAP store of a configured account. Nothing connects here: the store connects, and runs
+/// a `password_cmd`, on first use.
+fn imap_store(imap: &ImapConfig) -> ImapStore {
+    let user = imap
+        .credentials
+        .as_ref()
+        .map(|c| c.user.clone())
+        .unwrap_or_default();
+    let mut options = match &imap.endpoint {
+        ImapEndpoint::Tcp {
+            host,
+            port,
+            tls,
+            trust,
+        } => {
+            let mut options = ClientOptions::new(host.clone(), user, Default::default());
+            options.port = Some(*port);
+            options.tls = match tls {
+                config::TlsMode::Implicit => pimlink_imap::TlsMode::Implicit,
+                config::TlsMode::StartTls => pimlink_imap::TlsMode::StartTls,
+                config::TlsMode::None => pimlink_imap::TlsMode::None,
+            };
+            options.ca_file = trust.ca_file.clone();
+            options.cert_fingerprint = trust
+                .cert_fingerprint
+                .map(|f| f.0.iter().map(|b| format!("{b:02x}")).collect());
+            options
+        }
+        ImapEndpoint::Tunnel { command } => {
+            // The host is only a label for messages; the tunnel carries the connection.
+            let mut options = ClientOptions::new("tunnel", user, Default::default());
+            options.tunnel = Some(command.clone());
+            options.tls = pimlink_imap::TlsMode::None;
+            options
+        }
+    };
+    options.auth_mechanism = imap.auth.map(|auth| match auth {
+        config::ImapAuth::Login => pimlink_imap::AuthMechanism::Login,
+        config::ImapAuth::Plain => pimlink_imap::AuthMechanism::Plain,
+        config::ImapAuth::CramMd5 => pimlink_imap::AuthMechanism::CramMd5,
+        config::ImapAuth::XOAuth2 => pimlink_imap::AuthMechanism::XOAuth2,
+        config::ImapAuth::OAuthBearer => pimlink_imap::AuthMechanism::OAuthBearer,
+    });
+    options.connect_timeout = imap.timeout;
+    options.read_timeout = imap.timeout;
+    match imap.credentials.as_ref().map(|c| c.password.clone()) {
+        Some(source) => ImapStore::with_password_provider(
+            options,
+            Box::new(move || {
+                source
+                    .resolve()
+                    .map(|secret| pimlink_imap::Secret::new(secret.expose()))
+                    .map_err(|e| pimlink_core::Error::new(ErrorKind::Config, e.to_string()))
+            }),
+        ),
+        None => ImapStore::new(options),
     }
 }
 
@@ -43,6 +110,7 @@ macro_rules! dispatch {
     ($self:ident, $store:ident => $call:expr) => {
         match $self {
             MailSide::Maildir($store) => $call,
+            MailSide::Imap($store) => $call,
         }
     };
 }

@@ -76,49 +76,64 @@ impl ImapStore {
         server_name(name, delimiter)
     }
 
-    /// CREATE `name` and any missing parent. An existing folder is not an error.
+    /// CREATE `name`. An existing folder is not an error. Parents are left to the server
+    /// (RFC 3501 asks it to create them, and a Maildir++ server keeps them as mere
+    /// `\NonExistent` levels, mirroring a local parent directory); only if the CREATE fails are
+    /// the missing parents created first and the CREATE tried again.
     pub(super) async fn create_folder(&mut self, name: &CollectionName) -> Result<(), Error> {
         if name.is_inbox() || self.folders.get(name).is_some_and(|f| f.selectable) {
             return Ok(());
         }
         let delimiter = self.delimiter().await?;
-        let prefixes = server_name_prefixes(name, delimiter)?;
-        let last = prefixes.len() - 1;
-        for (index, (engine_name, server)) in prefixes.into_iter().enumerate() {
-            if engine_name.is_inbox()
-                || self.folders.get(&engine_name).is_some_and(|f| f.selectable)
-            {
-                continue;
-            }
-            let client = self.client().await?;
-            match client.create(&server).await {
-                Ok(()) => {}
-                Err(error) if error.kind() == ErrorKind::Connection => return Err(error),
-                Err(error) => {
-                    // It may exist already (another client, a race), or be a parent the server
-                    // keeps as \Noselect; only the folder itself must end up selectable.
-                    let listed = client.list("", &server).await?;
-                    let found = listed.iter().find(|e| e.name == server);
-                    let ok = match found {
-                        Some(entry) => entry.selectable() || index < last,
-                        None => index < last,
-                    };
-                    if !ok {
-                        return Err(error.context(format!("creating folder {engine_name}")));
+        let mut prefixes = server_name_prefixes(name, delimiter)?;
+        let Some((_, server)) = prefixes.pop() else {
+            return Ok(());
+        };
+        let first = match self.create_one(&server).await? {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                for (parent, parent_server) in prefixes {
+                    if parent.is_inbox() || self.folders.contains_key(&parent) {
+                        continue;
                     }
-                    debug!("CREATE {server:?} failed but is not needed: {error}");
-                    continue;
+                    if let Err(error) = self.create_one(&parent_server).await? {
+                        debug!("CREATE {parent_server:?} (a parent) failed: {error}");
+                    }
+                }
+                match self.create_one(&server).await? {
+                    Ok(()) => Ok(()),
+                    Err(_) => Err(error),
                 }
             }
-            self.folders.insert(
-                engine_name,
-                Folder {
-                    server,
-                    selectable: true,
-                },
-            );
-        }
+        };
+        first.map_err(|e| e.context(format!("creating folder {name}")))?;
+        self.folders.insert(
+            name.clone(),
+            Folder {
+                server,
+                selectable: true,
+            },
+        );
         Ok(())
+    }
+
+    /// CREATE one server folder: `Ok(Err(_))` if the server refused and the folder does not
+    /// exist as a selectable one now; `Err(_)` if the connection failed.
+    async fn create_one(&mut self, server: &str) -> Result<Result<(), Error>, Error> {
+        let client = self.client().await?;
+        match client.create(server).await {
+            Ok(()) => Ok(Ok(())),
+            Err(error) if error.kind() == ErrorKind::Connection => Err(error),
+            Err(error) => {
+                // It may exist already (another client, a race).
+                let listed = client.list("", server).await?;
+                if listed.iter().any(|e| e.name == server && e.selectable()) {
+                    Ok(Ok(()))
+                } else {
+                    Ok(Err(error))
+                }
+            }
+        }
     }
 
     /// Selects `name` (read-write, with CONDSTORE when offered) unless it already is; returns

@@ -1,0 +1,539 @@
+//! End-to-end: IMAP <-> Maildir and IMAP <-> IMAP through the `pimlink` binary, against a
+//! private Dovecot. The server side is inspected with pimlink's own IMAP client, the Maildir
+//! side by reading the files.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
+mod common;
+
+use std::fs;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{Tree, World};
+use pimlink_core::{Flag, Flags};
+use pimlink_imap::{Client, ClientOptions, FetchRequest, Secret, StoreMode, TlsMode, UidRanges};
+use pimlink_testkit::{Dovecot, DovecotBuilder};
+
+/// Dovecot without UIDPLUS, CONDSTORE and QRESYNC.
+const MINIMAL: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UNSELECT NAMESPACE";
+
+fn imap_storage(name: &str, server: &Dovecot, user: &str, password: &str) -> String {
+    format!(
+        "[storage.{name}]\ntype = \"imap\"\nhost = \"{}\"\nport = {}\ntls = \"none\"\n\
+         user = \"{user}\"\npassword = \"{password}\"\n\n",
+        server.host(),
+        server.port()
+    )
+}
+
+/// A world whose side a is the server's first user and side b a verbatim Maildir.
+fn imap_maildir_world(server: &Dovecot, extra_pair_keys: &str) -> World {
+    let world = World::new("");
+    let config = format!(
+        "[general]\nstate_dir = \"{state}\"\n\n{a}\
+         [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\nlayout = \"verbatim\"\n\n\
+         [pair.p]\na = \"a\"\nb = \"b\"\n{extra_pair_keys}\n",
+        state = world.state_dir().display(),
+        a = imap_storage("a", server, server.user(), server.password()),
+        b = world.root("b").display(),
+    );
+    fs::write(world.config(), config).unwrap();
+    world
+}
+
+fn message(id: &str) -> Vec<u8> {
+    format!(
+        "From: test@example.org\r\nSubject: message {id}\r\nMessage-ID: <{id}@test>\r\n\
+         Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nbody of {id}\r\n"
+    )
+    .into_bytes()
+}
+
+fn options(server: &Dovecot, user: &str, password: &str) -> ClientOptions {
+    let mut options = ClientOptions::new(server.host(), user, Secret::new(password));
+    options.port = Some(server.port());
+    options.tls = TlsMode::None;
+    options.read_timeout = Duration::from_secs(20);
+    options
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// Every message on the server: folder (with '/') -> Message-ID -> Maildir flag letters per copy.
+fn server_tree(server: &Dovecot, user: &str, password: &str) -> Tree {
+    block_on(async {
+        let mut client = Client::connect(options(server, user, password))
+            .await
+            .unwrap();
+        let mut tree = Tree::new();
+        for entry in client.list("", "*").await.unwrap() {
+            if !entry.selectable() {
+                continue;
+            }
+            let folder = match entry.delimiter {
+                Some(d) => entry.name.replace(d, "/"),
+                None => entry.name.clone(),
+            };
+            let selected = client
+                .select(&entry.name, Default::default())
+                .await
+                .unwrap();
+            let messages = tree.entry(folder).or_default();
+            if selected.exists == 0 {
+                continue;
+            }
+            let request = FetchRequest {
+                flags: true,
+                header_fields: vec!["MESSAGE-ID".to_owned()],
+                ..FetchRequest::default()
+            };
+            client
+                .fetch(&UidRanges::all(), &request, |m| {
+                    let header = String::from_utf8(m.header.unwrap()).unwrap();
+                    let id = header
+                        .split_once('<')
+                        .and_then(|(_, rest)| rest.split_once('@'))
+                        .map(|(id, _)| id.to_owned())
+                        .unwrap_or_else(|| panic!("no Message-ID in {header:?}"));
+                    messages
+                        .entry(id)
+                        .or_default()
+                        .push(m.flags.unwrap().maildir_letters());
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        }
+        client.logout().await.unwrap();
+        tree
+    })
+}
+
+/// Changes flags of the message `id` in `folder` on the server, as another mail client would.
+fn server_flags(
+    server: &Dovecot,
+    user: &str,
+    folder: &str,
+    id: &str,
+    mode: StoreMode,
+    flags: Flags,
+) {
+    block_on(async {
+        let mut client = Client::connect(options(server, user, password_of(server, user)))
+            .await
+            .unwrap();
+        client.select(folder, Default::default()).await.unwrap();
+        let uid = uid_of(&mut client, id).await;
+        client
+            .store(&UidRanges::single(uid), mode, &flags, None)
+            .await
+            .unwrap();
+        if flags.contains(Flag::Trashed) && mode == StoreMode::Add {
+            client.uid_expunge(&UidRanges::single(uid)).await.unwrap();
+        }
+        client.logout().await.unwrap();
+    })
+}
+
+fn password_of<'s>(server: &'s Dovecot, user: &str) -> &'s str {
+    if user == server.user() {
+        server.password()
+    } else {
+        "secret-bob"
+    }
+}
+
+async fn uid_of(client: &mut Client, id: &str) -> u32 {
+    let request = FetchRequest {
+        header_fields: vec!["MESSAGE-ID".to_owned()],
+        ..FetchRequest::default()
+    };
+    let mut found = None;
+    client
+        .fetch(&UidRanges::all(), &request, |m| {
+            let header = String::from_utf8(m.header.unwrap()).unwrap();
+            if header.contains(&format!("<{id}@")) {
+                found = Some(m.uid);
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    found.unwrap_or_else(|| panic!("{id} not on the server"))
+}
+
+/// Asserts every message is there once per side and both sides agree; returns the tree.
+fn assert_same(server: &Tree, local: &Tree) -> Tree {
+    for (side, tree) in [("server", server), ("local", local)] {
+        for (folder, messages) in tree {
+            for (id, copies) in messages {
+                assert_eq!(
+                    copies.len(),
+                    1,
+                    "{side} {folder}: {id} has copies {copies:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(server, local, "server and Maildir differ");
+    server.clone()
+}
+
+fn find_file(maildir: &std::path::Path, id: &str) -> std::path::PathBuf {
+    for sub in ["cur", "new"] {
+        for entry in fs::read_dir(maildir.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            if fs::read_to_string(&path)
+                .unwrap()
+                .contains(&format!("<{id}@"))
+            {
+                return path;
+            }
+        }
+    }
+    panic!("{id} not in {}", maildir.display())
+}
+
+fn set_local_flags(maildir: &std::path::Path, id: &str, letters: &str) {
+    let from = find_file(maildir, id);
+    let name = from.file_name().unwrap().to_string_lossy().into_owned();
+    let base = name
+        .split_once(":2,")
+        .map(|(b, _)| b.to_owned())
+        .unwrap_or(name);
+    fs::rename(
+        &from,
+        maildir.join("cur").join(format!("{base}:2,{letters}")),
+    )
+    .unwrap();
+}
+
+#[test]
+fn imap_and_maildir_converge_with_changes_on_both_sides() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    for i in 0..5 {
+        server
+            .deliver(&user, "INBOX", &message(&format!("s{i}")))
+            .unwrap();
+    }
+    server
+        .deliver(&user, "Lists.rust", &message("list1"))
+        .unwrap();
+    server_flags(
+        &server,
+        &user,
+        "INBOX",
+        "s1",
+        StoreMode::Add,
+        Flags::new().with(Flag::Seen),
+    );
+    let world = imap_maildir_world(&server, "");
+    world.deliver("b", "INBOX", "l0", "");
+    world.deliver("b", "Entwürfe", "draft", "D");
+    world.deliver("b", "Ünïcode/Ordner", "u1", "FS");
+
+    let first = world.sync_ok();
+    let tree = assert_same(
+        &server_tree(&server, &user, server.password()),
+        &world.messages("b"),
+    );
+    assert_eq!(tree["INBOX"].len(), 6, "{first}");
+    assert_eq!(tree["INBOX"]["s1"], ["S"]);
+    assert_eq!(tree["Lists/rust"]["list1"], [""]);
+    assert_eq!(tree["Entwürfe"]["draft"], ["D"]);
+    assert_eq!(tree["Ünïcode/Ordner"]["u1"], ["FS"]);
+
+    // Changes on both sides: one flag each on s1, a flag on each side's own message, a
+    // deletion on each side, new mail on each side, a new folder on each side.
+    let inbox = world.root("b").join("INBOX");
+    set_local_flags(&inbox, "s1", "FS");
+    server_flags(
+        &server,
+        &user,
+        "INBOX",
+        "s1",
+        StoreMode::Add,
+        Flags::new().with(Flag::Replied),
+    );
+    server_flags(
+        &server,
+        &user,
+        "INBOX",
+        "l0",
+        StoreMode::Add,
+        Flags::new().with(Flag::Passed),
+    );
+    set_local_flags(&inbox, "s2", "S");
+    fs::remove_file(find_file(&inbox, "s3")).unwrap();
+    server_flags(
+        &server,
+        &user,
+        "INBOX",
+        "s4",
+        StoreMode::Add,
+        Flags::new().with(Flag::Trashed),
+    );
+    server
+        .deliver(&user, "INBOX", &message("new-on-server"))
+        .unwrap();
+    world.deliver("b", "INBOX", "new-local", "F");
+    server.deliver(&user, "Server.Neu", &message("sn")).unwrap();
+    world.deliver("b", "Local/Sub", "ls", "");
+
+    world.sync_ok();
+    let tree = assert_same(
+        &server_tree(&server, &user, server.password()),
+        &world.messages("b"),
+    );
+    let inbox_tree = &tree["INBOX"];
+    assert_eq!(
+        inbox_tree["s1"],
+        ["FRS"],
+        "per-flag merge keeps both changes"
+    );
+    assert_eq!(inbox_tree["l0"], ["P"]);
+    assert_eq!(inbox_tree["s2"], ["S"]);
+    assert!(
+        !inbox_tree.contains_key("s3") && !inbox_tree.contains_key("s4"),
+        "{inbox_tree:?}"
+    );
+    assert_eq!(inbox_tree["new-on-server"], [""]);
+    assert_eq!(inbox_tree["new-local"], ["F"]);
+    assert_eq!(tree["Server/Neu"]["sn"], [""]);
+    assert_eq!(tree["Local/Sub"]["ls"], [""]);
+
+    // Idempotent.
+    let before = (
+        server_tree(&server, &user, server.password()),
+        world.messages("b"),
+    );
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+    assert_eq!(
+        (
+            server_tree(&server, &user, server.password()),
+            world.messages("b")
+        ),
+        before
+    );
+
+    // Downloaded files hold the server's bytes.
+    let file = fs::read(find_file(&world.root("b").join("Lists/rust"), "list1")).unwrap();
+    assert_eq!(file, message("list1"));
+}
+
+#[test]
+fn a_recreated_server_folder_is_recognised_by_content() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    for i in 0..4 {
+        server
+            .deliver(&user, "Box", &message(&format!("m{i}")))
+            .unwrap();
+    }
+    let world = imap_maildir_world(&server, "");
+    world.sync_ok();
+
+    // The folder is deleted and recreated with the same messages: a new UIDVALIDITY, new UIDs.
+    // Meanwhile a message is flagged locally.
+    server
+        .doveadm(&["mailbox", "delete", "-u", &user, "Box"])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    for i in 0..4 {
+        server
+            .deliver(&user, "Box", &message(&format!("m{i}")))
+            .unwrap();
+    }
+    set_local_flags(&world.root("b").join("Box"), "m1", "F");
+    let run = world.sync_ok();
+    let tree = assert_same(
+        &server_tree(&server, &user, server.password()),
+        &world.messages("b"),
+    );
+    assert_eq!(tree["Box"].len(), 4, "no duplicates, nothing lost: {run}");
+    assert_eq!(
+        tree["Box"]["m1"],
+        ["F"],
+        "the local change reached the new copy"
+    );
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
+fn a_server_without_uidplus_condstore_or_qresync_syncs_too() {
+    let server = DovecotBuilder::new().capabilities(MINIMAL).start().unwrap();
+    let user = server.user().to_owned();
+    for i in 0..3 {
+        server
+            .deliver(&user, "INBOX", &message(&format!("s{i}")))
+            .unwrap();
+    }
+    let world = imap_maildir_world(&server, "");
+    for i in 0..3 {
+        world.deliver("b", "INBOX", &format!("l{i}"), "S");
+    }
+    world.deliver("b", "Archiv", "a0", "");
+    world.sync_ok();
+    let tree = assert_same(
+        &server_tree(&server, &user, server.password()),
+        &world.messages("b"),
+    );
+    assert_eq!(tree["INBOX"].len(), 6);
+    assert_eq!(tree["INBOX"]["l1"], ["S"]);
+
+    server_flags(
+        &server,
+        &user,
+        "INBOX",
+        "s0",
+        StoreMode::Add,
+        Flags::new().with(Flag::Flagged),
+    );
+    set_local_flags(&world.root("b").join("INBOX"), "s1", "S");
+    world.deliver("b", "INBOX", "l-new", "");
+    world.sync_ok();
+    let tree = assert_same(
+        &server_tree(&server, &user, server.password()),
+        &world.messages("b"),
+    );
+    assert_eq!(tree["INBOX"]["s0"], ["F"]);
+    assert_eq!(tree["INBOX"]["s1"], ["S"]);
+    assert_eq!(tree["INBOX"]["l-new"], [""]);
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+/// Kills `pimlink sync` after increasing delays until one run completes on its own.
+fn sync_with_kills(world: &World) -> usize {
+    let mut kills = 0;
+    let mut delay = Duration::from_millis(5);
+    loop {
+        let mut child = world
+            .pimlink(&["-q", "sync"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while started.elapsed() < delay {
+            if child.try_wait().unwrap().is_some() {
+                return kills;
+            }
+            std::thread::sleep(Duration::from_micros(300));
+        }
+        if child.try_wait().unwrap().is_some() {
+            return kills;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        delay += Duration::from_millis(7);
+        assert!(kills < 2000, "sync never completed");
+    }
+}
+
+#[test]
+fn killed_initial_download_resumes_with_every_message_once() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    let inbox: Vec<Vec<u8>> = (0..400).map(|i| message(&format!("m{i}"))).collect();
+    server
+        .deliver_many(&user, "INBOX", inbox.iter().map(Vec::as_slice))
+        .unwrap();
+    let other: Vec<Vec<u8>> = (0..100).map(|i| message(&format!("o{i}"))).collect();
+    server
+        .deliver_many(&user, "Other", other.iter().map(Vec::as_slice))
+        .unwrap();
+    let world = imap_maildir_world(&server, "");
+    world.deliver("b", "INBOX", "local", "S");
+    let kills = sync_with_kills(&world);
+    assert!(
+        kills >= 3,
+        "the kills should interrupt the sync several times, got {kills}"
+    );
+    world.sync_ok();
+    let tree = assert_same(
+        &server_tree(&server, &user, server.password()),
+        &world.messages("b"),
+    );
+    assert_eq!(tree["INBOX"].len(), 401);
+    assert_eq!(tree["Other"].len(), 100);
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
+fn two_imap_accounts_sync_with_each_other() {
+    let server = DovecotBuilder::new()
+        .users(&[("alice", "secret-alice"), ("bob", "secret-bob")])
+        .start()
+        .unwrap();
+    for i in 0..4 {
+        server
+            .deliver("alice", "INBOX", &message(&format!("a{i}")))
+            .unwrap();
+    }
+    server
+        .deliver("alice", "Projekte.Größe", &message("deep"))
+        .unwrap();
+    server.deliver("bob", "INBOX", &message("b0")).unwrap();
+    server_flags(
+        &server,
+        "alice",
+        "INBOX",
+        "a1",
+        StoreMode::Add,
+        Flags::new().with(Flag::Seen),
+    );
+    let world = World::new("");
+    let config = format!(
+        "[general]\nstate_dir = \"{state}\"\n\n{a}{b}[pair.p]\na = \"a\"\nb = \"b\"\n",
+        state = world.state_dir().display(),
+        a = imap_storage("a", &server, "alice", "secret-alice"),
+        b = imap_storage("b", &server, "bob", "secret-bob"),
+    );
+    fs::write(world.config(), config).unwrap();
+    world.sync_ok();
+    let alice = server_tree(&server, "alice", "secret-alice");
+    let bob = server_tree(&server, "bob", "secret-bob");
+    assert_same(&alice, &bob);
+    assert_eq!(alice["INBOX"].len(), 5);
+    assert_eq!(alice["INBOX"]["a1"], ["S"]);
+    assert_eq!(alice["Projekte/Größe"]["deep"], [""]);
+
+    server_flags(
+        &server,
+        "bob",
+        "INBOX",
+        "a2",
+        StoreMode::Add,
+        Flags::new().with(Flag::Flagged),
+    );
+    server_flags(
+        &server,
+        "alice",
+        "INBOX",
+        "a3",
+        StoreMode::Add,
+        Flags::new().with(Flag::Trashed),
+    );
+    server.deliver("bob", "INBOX", &message("b1")).unwrap();
+    world.sync_ok();
+    let alice = server_tree(&server, "alice", "secret-alice");
+    assert_same(&alice, &server_tree(&server, "bob", "secret-bob"));
+    assert_eq!(alice["INBOX"]["a2"], ["F"]);
+    assert!(!alice["INBOX"].contains_key("a3"));
+    assert!(alice["INBOX"].contains_key("b1"));
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
