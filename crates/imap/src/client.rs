@@ -1068,6 +1068,46 @@ impl Client {
         status.ok_or_else(|| peer(format!("server answered STATUS {mailbox:?} without data")))
     }
 
+    /// STATUS of several mailboxes, pipelined: every command goes out before the first reply
+    /// is read, so the whole list costs one round trip (for servers without LIST-STATUS).
+    /// Each mailbox gets its own result, in order; a missing one is `NotFound`.
+    pub async fn status_many(
+        &mut self,
+        mailboxes: &[&str],
+    ) -> Result<Vec<Result<MailboxStatus, Error>>, Error> {
+        let items = if self.has("CONDSTORE") {
+            "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ)"
+        } else {
+            "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN)"
+        };
+        let utf8 = self.utf8();
+        let mut tags = Vec::with_capacity(mailboxes.len());
+        for mailbox in mailboxes {
+            let cmd = CommandText::new("STATUS")
+                .mailbox(mailbox, utf8)
+                .atom(items);
+            tags.push(self.send(cmd).await?);
+        }
+        let mut results = Vec::with_capacity(tags.len());
+        for (tag, mailbox) in tags.iter().zip(mailboxes) {
+            // The server answers in order, so the data before this tag's completion is its own.
+            let mut status = None;
+            let done = self
+                .wait(tag, &mut |u, _| {
+                    if let Untagged::MailboxStatus(s) = u {
+                        status = Some(s);
+                    }
+                    Ok(())
+                })
+                .await?;
+            results.push(check(done, &format!("STATUS {mailbox:?}")).and_then(|_| {
+                status
+                    .ok_or_else(|| peer(format!("server answered STATUS {mailbox:?} without data")))
+            }));
+        }
+        Ok(results)
+    }
+
     /// CREATE a mailbox.
     pub async fn create(&mut self, mailbox: &str) -> Result<(), Error> {
         let cmd = CommandText::new("CREATE").mailbox(mailbox, self.utf8());

@@ -1,6 +1,7 @@
 //! pimlink's IMAP client: a pipelining, streaming IMAP4rev1 client with the extensions that make
 //! synchronisation fast (CONDSTORE, QRESYNC, UIDPLUS, MOVE, LITERAL+, LIST-STATUS, COMPRESS,
-//! IDLE), built to survive hostile servers.
+//! IDLE, UTF8=ACCEPT), built to survive hostile servers. Tested against Dovecot and Cyrus.
+//! One [`Client`] is one connection; open several for parallel work (their futures are `Send`).
 //!
 //! Layers:
 //! - [`proto`]: the sans-IO core (framing, parsing via `imap-codec`, command encoding, tags and

@@ -88,6 +88,21 @@ async fn mailbox_commands(server: &Server, d: char) {
         status.uid_validity.is_some() && status.highest_modseq.is_some(),
         "{status:?}"
     );
+    let statuses = client
+        .status_many(&["INBOX", &nested, "Renamed", "Missing"])
+        .await
+        .unwrap();
+    assert_eq!(statuses.len(), 4);
+    for (status, name) in statuses[..3].iter().zip(["INBOX", &nested, "Renamed"]) {
+        let status = status.as_ref().unwrap();
+        assert_eq!((status.name.as_str(), status.messages), (name, Some(0)));
+    }
+    assert_eq!(
+        statuses[3].as_ref().unwrap_err().kind(),
+        ErrorKind::NotFound,
+        "{:?}",
+        statuses[3]
+    );
     let with_status = client.list_status("*").await.unwrap();
     assert!(
         with_status
