@@ -537,3 +537,37 @@ fn two_imap_accounts_sync_with_each_other() {
     let again = world.sync_ok();
     assert!(again.stdout().contains("changed: nothing"), "{again}");
 }
+
+/// Prints how long an unchanged resync of a big folder takes with QRESYNC and with a plain
+/// server (`cargo test -p pimlink --test sync_imap -- --ignored --nocapture measure`).
+#[test]
+#[ignore = "a measurement, not a check"]
+fn measure_unchanged_resync() {
+    for caps in [None, Some(MINIMAL)] {
+        let mut builder = DovecotBuilder::new();
+        if let Some(caps) = caps {
+            builder = builder.capabilities(caps);
+        }
+        let server = builder.start().unwrap();
+        let messages: Vec<Vec<u8>> = (0..5000).map(|i| message(&format!("m{i}"))).collect();
+        server
+            .deliver_many(server.user(), "INBOX", messages.iter().map(Vec::as_slice))
+            .unwrap();
+        let world = imap_maildir_world(&server, "");
+        let started = Instant::now();
+        world.sync_ok();
+        let initial = started.elapsed();
+        let started = Instant::now();
+        let again = world.sync_ok();
+        let unchanged = started.elapsed();
+        assert!(again.stdout().contains("changed: nothing"), "{again}");
+        eprintln!(
+            "{}: initial download of 5000 messages {initial:?}, unchanged resync {unchanged:?}",
+            if caps.is_some() {
+                "no CONDSTORE/QRESYNC"
+            } else {
+                "QRESYNC"
+            }
+        );
+    }
+}
