@@ -623,3 +623,49 @@ async fn password_provider_runs_only_when_connecting() {
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert_eq!(store.stats().connects, 1);
 }
+
+#[tokio::test]
+async fn messages_move_between_folders_with_their_flags() {
+    for caps in [None, Some(CONDSTORE_ONLY.replace(" MOVE", ""))] {
+        let mut builder = DovecotBuilder::new();
+        if let Some(caps) = &caps {
+            builder = builder.capabilities(caps);
+        }
+        let server = builder.start().unwrap();
+        server
+            .deliver(server.user(), "INBOX", &message("mv"))
+            .unwrap();
+        server
+            .deliver(server.user(), "INBOX", &message("stay"))
+            .unwrap();
+        let mut store = store(&server);
+        assert!(!store.can_move(), "not known before connecting");
+        let inbox = name("INBOX");
+        let archive = name("Archive/2024");
+        store.create_collection(&archive).await.unwrap();
+        store.list_items(&archive, Known::default()).await.unwrap();
+        let listing = store.list_items(&inbox, Known::default()).await.unwrap();
+        assert!(store.can_move());
+        let key = listing.items[0].key.clone();
+        store
+            .set_flags(&inbox, &key, &Flags::new().with(Flag::Flagged))
+            .await
+            .unwrap();
+        store.flush().await.unwrap();
+        let moved = store.move_item(&inbox, &key, &archive).await.unwrap();
+        assert_ne!(moved, key);
+        assert_eq!(
+            content_bytes(store.read(&archive, &moved).await.unwrap()),
+            message("mv")
+        );
+        let mut fresh = self::store(&server);
+        let left = fresh.list_items(&inbox, Known::default()).await.unwrap();
+        assert_eq!(left.items.len(), 1, "{caps:?}: {left:?}");
+        assert_ne!(left.items[0].key, key);
+        let there = fresh.list_items(&archive, Known::default()).await.unwrap();
+        assert_eq!(there.items.len(), 1);
+        assert_eq!(there.items[0].key, moved);
+        assert_eq!(there.items[0].flags, Flags::new().with(Flag::Flagged));
+        assert_eq!(store.stats().appends, 0, "moved, not uploaded");
+    }
+}

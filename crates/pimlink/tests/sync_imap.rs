@@ -538,6 +538,45 @@ fn two_imap_accounts_sync_with_each_other() {
     assert!(again.stdout().contains("changed: nothing"), "{again}");
 }
 
+#[test]
+fn a_message_moved_locally_is_moved_on_the_server() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    for i in 0..3 {
+        server
+            .deliver(&user, "INBOX", &message(&format!("m{i}")))
+            .unwrap();
+    }
+    server.deliver(&user, "Archive", &message("old")).unwrap();
+    let world = imap_maildir_world(&server, "");
+    world.sync_ok();
+    // The mail reader moves m1 into Archive and marks it read.
+    let from = find_file(&world.root("b").join("INBOX"), "m1");
+    let name = from.file_name().unwrap().to_string_lossy().into_owned();
+    let base = name
+        .split_once(":2,")
+        .map(|(b, _)| b.to_owned())
+        .unwrap_or(name);
+    fs::rename(
+        &from,
+        world
+            .root("b")
+            .join("Archive/cur")
+            .join(format!("{base}:2,S")),
+    )
+    .unwrap();
+    let run = world.sync_ok();
+    assert!(run.stdout().contains("1 moved"), "{run}");
+    let tree = assert_same(
+        &server_tree(&server, &user, server.password()),
+        &world.messages("b"),
+    );
+    assert!(!tree["INBOX"].contains_key("m1"));
+    assert_eq!(tree["Archive"]["m1"], ["S"]);
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
 /// Prints how long an unchanged resync of a big folder takes with QRESYNC and with a plain
 /// server (`cargo test -p pimlink --test sync_imap -- --ignored --nocapture measure`).
 #[test]

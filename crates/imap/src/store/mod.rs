@@ -43,14 +43,17 @@
 //!   UIDPLUS gets no deletions: a plain EXPUNGE would also remove messages that someone else
 //!   marked `\Deleted` and meant to keep until they expunge, and the client has no EXPUNGE
 //!   command yet; such a delete fails with [`ErrorKind::Unsupported`] and is retried next run.
+//! - [`MailStore::move_item`] is UID MOVE (or UID COPY, `\Deleted`, UID EXPUNGE without
+//!   MOVE); the new key comes from COPYUID, so moves are offered only with UIDPLUS.
 //! - Every write checks the key's UIDVALIDITY against the selected folder first.
 //!
-//! Not here: reconnecting, several connections, UID MOVE between folders, IDLE.
+//! Not here: reconnecting, several connections, IDLE.
 
 mod crlf;
 mod folders;
 mod keys;
 mod listing;
+mod moving;
 mod names;
 mod reading;
 mod state;
@@ -302,6 +305,19 @@ impl MailStore for ImapStore {
         flags: &Flags,
     ) -> Result<(), Error> {
         self.queue_flags(collection, key, flags).await
+    }
+
+    fn can_move(&self) -> bool {
+        self.moves_supported()
+    }
+
+    async fn move_item(
+        &mut self,
+        from: &CollectionName,
+        key: &ItemKey,
+        to: &CollectionName,
+    ) -> Result<ItemKey, Error> {
+        self.move_message(from, key, to).await
     }
 
     async fn delete(&mut self, collection: &CollectionName, key: &ItemKey) -> Result<(), Error> {
