@@ -669,3 +669,25 @@ async fn messages_move_between_folders_with_their_flags() {
         assert_eq!(store.stats().appends, 0, "moved, not uploaded");
     }
 }
+
+#[tokio::test]
+async fn a_dropped_connection_is_a_connection_error_not_an_empty_folder() {
+    let server = DovecotBuilder::new().start().unwrap();
+    server
+        .deliver(server.user(), "INBOX", &message("m"))
+        .unwrap();
+    let mut store = store(&server);
+    let inbox = name("INBOX");
+    let listing = store.list_items(&inbox, Known::default()).await.unwrap();
+    assert_eq!(listing.items.len(), 1);
+    drop(server); // stops Dovecot and every connection to it
+    let err = store
+        .list_items(&inbox, Known::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    let reads = store
+        .read_many(&inbox, &[listing.items[0].key.clone()])
+        .await;
+    assert_eq!(reads[0].as_ref().unwrap_err().kind(), ErrorKind::Connection);
+}
