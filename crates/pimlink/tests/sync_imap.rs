@@ -472,6 +472,54 @@ fn killed_initial_download_resumes_with_every_message_once() {
     assert!(again.stdout().contains("changed: nothing"), "{again}");
 }
 
+/// Kills pimlink during an upload of local mail (and a download) to a server with or without
+/// UIDPLUS, then checks a clean run leaves every message exactly once on both sides.
+fn killed_upload_resumes(caps: Option<&str>) {
+    let mut builder = DovecotBuilder::new();
+    if let Some(caps) = caps {
+        builder = builder.capabilities(caps);
+    }
+    let server = builder.start().unwrap();
+    let user = server.user().to_owned();
+    let remote: Vec<Vec<u8>> = (0..100).map(|i| message(&format!("r{i}"))).collect();
+    server
+        .deliver_many(&user, "INBOX", remote.iter().map(Vec::as_slice))
+        .unwrap();
+    let world = imap_maildir_world(&server, "");
+    for i in 0..200 {
+        let flags = ["", "S", "FS"][i % 3];
+        world.deliver("b", "INBOX", &format!("l{i}"), flags);
+        if i % 4 == 0 {
+            world.deliver("b", "Sent", &format!("s{i}"), "S");
+        }
+    }
+    let kills = sync_with_kills(&world);
+    assert!(
+        kills >= 3,
+        "the kills should interrupt the sync, got {kills}"
+    );
+    world.sync_ok();
+    let tree = assert_same(
+        &server_tree(&server, &user, server.password()),
+        &world.messages("b"),
+    );
+    assert_eq!(tree["INBOX"].len(), 300);
+    assert_eq!(tree["INBOX"]["l2"], ["FS"]);
+    assert_eq!(tree["Sent"].len(), 50);
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
+fn killed_upload_resumes_with_every_message_once() {
+    killed_upload_resumes(None);
+}
+
+#[test]
+fn killed_upload_without_uidplus_resumes_with_every_message_once() {
+    killed_upload_resumes(Some(MINIMAL));
+}
+
 #[test]
 fn two_imap_accounts_sync_with_each_other() {
     let server = DovecotBuilder::new()
