@@ -126,6 +126,21 @@ pub trait MailStore {
     /// Delivers a new item and returns its key.
     async fn deliver(&mut self, collection: &CollectionName, item: NewItem<'_>) -> Result<ItemKey>;
 
+    /// Delivers several new items to one collection, one result per item in order. Storages
+    /// with per-request latency (IMAP) override this to send the whole batch before waiting for
+    /// any answer; the default delivers one by one.
+    async fn deliver_many(
+        &mut self,
+        collection: &CollectionName,
+        items: Vec<NewItem<'_>>,
+    ) -> Vec<Result<ItemKey>> {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            out.push(self.deliver(collection, item).await);
+        }
+        out
+    }
+
     /// Replaces an item's flags. [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if it is
     /// gone.
     async fn set_flags(

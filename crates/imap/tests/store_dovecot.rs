@@ -691,3 +691,70 @@ async fn a_dropped_connection_is_a_connection_error_not_an_empty_folder() {
         .await;
     assert_eq!(reads[0].as_ref().unwrap_err().kind(), ErrorKind::Connection);
 }
+
+#[tokio::test]
+async fn a_batch_of_deliveries_is_pipelined_and_fails_per_message() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let mut store = store(&server);
+    let folder = name("Batch");
+    store.create_collection(&folder).await.unwrap();
+    store.list_items(&folder, Known::default()).await.unwrap();
+    let flags = Flags::new().with(Flag::Seen);
+    let mut items = Vec::new();
+    for i in 0..40 {
+        let content = if i == 7 {
+            Content::Bytes(Vec::new()) // Dovecot refuses an empty message
+        } else if i % 2 == 0 {
+            let mut file = tempfile::tempfile().unwrap();
+            file.write_all(
+                &String::from_utf8(message(&format!("b{i}")))
+                    .unwrap()
+                    .replace("\r\n", "\n")
+                    .into_bytes(),
+            )
+            .unwrap();
+            file.seek(SeekFrom::Start(0)).unwrap();
+            Content::File(file)
+        } else {
+            Content::Bytes(message(&format!("b{i}")))
+        };
+        items.push(NewItem {
+            data: ItemData {
+                content,
+                internal_date: None,
+            },
+            flags: &flags,
+            reserved_key: None,
+        });
+    }
+    let results = store.deliver_many(&folder, items).await;
+    assert_eq!(results.len(), 40);
+    assert!(results[7].is_err(), "{:?}", results[7]);
+    let keys: Vec<ItemKey> = results
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 7)
+        .map(|(_, r)| r.as_ref().unwrap().clone())
+        .collect();
+    let unique: std::collections::BTreeSet<&ItemKey> = keys.iter().collect();
+    assert_eq!(unique.len(), 39);
+    let reads = store.read_many(&folder, &keys).await;
+    for ((i, _), read) in results
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 7)
+        .zip(reads)
+    {
+        assert_eq!(
+            content_bytes(read.unwrap()),
+            message(&format!("b{i}")),
+            "b{i}"
+        );
+    }
+    let listing = self::store(&server)
+        .list_items(&folder, Known::default())
+        .await
+        .unwrap();
+    assert_eq!(listing.items.len(), 39);
+    assert!(listing.items.iter().all(|e| e.flags == flags));
+}

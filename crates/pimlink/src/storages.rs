@@ -172,6 +172,14 @@ impl MailStore for MailSide {
         dispatch!(self, s => s.deliver(collection, item).await)
     }
 
+    async fn deliver_many(
+        &mut self,
+        collection: &CollectionName,
+        items: Vec<NewItem<'_>>,
+    ) -> Vec<pimlink_core::Result<ItemKey>> {
+        dispatch!(self, s => s.deliver_many(collection, items).await)
+    }
+
     async fn set_flags(
         &mut self,
         collection: &CollectionName,

@@ -29,7 +29,8 @@
 //!
 //! # Writes
 //! - [`MailStore::deliver`] APPENDs with flags and internal date, converting bare LF line ends
-//!   to CRLF ([`crlf`]). The key is APPENDUID's UID (UIDPLUS); its UIDVALIDITY must be the one
+//!   to CRLF ([`crlf`]); [`MailStore::deliver_many`] pipelines a batch of APPENDs (all sent
+//!   before the first answer is read, with LITERAL+) when the server has UIDPLUS. The key is APPENDUID's UID (UIDPLUS); its UIDVALIDITY must be the one
 //!   the folder was listed with. Without UIDPLUS the message is found again among the UIDs at or
 //!   above the folder's UIDNEXT before the APPEND by its content fingerprint (Message-ID, Date,
 //!   From, Subject); if it cannot be found the call fails and the engine's pending copy plus
@@ -296,6 +297,19 @@ impl MailStore for ImapStore {
         self.append_message(collection, item)
             .await
             .map_err(|e| e.context(format!("delivering to {collection} on {}", self.describe())))
+    }
+
+    async fn deliver_many(
+        &mut self,
+        collection: &CollectionName,
+        items: Vec<NewItem<'_>>,
+    ) -> Vec<Result<ItemKey, Error>> {
+        let context = format!("delivering to {collection} on {}", self.describe());
+        self.append_messages(collection, items)
+            .await
+            .into_iter()
+            .map(|result| result.map_err(|e| e.context(&context)))
+            .collect()
     }
 
     async fn set_flags(

@@ -7,7 +7,7 @@ use pimlink_core::{CollectionName, Content, Error, ErrorKind, Flag, Flags, ItemK
 use tracing::debug;
 
 use super::keys::MessageKey;
-use super::{FlagOp, ImapStore, PendingFolder, crlf};
+use super::{FlagOp, ImapStore, PendingFolder, copy_error, crlf};
 use crate::client::{AppendItem, FetchRequest, StoreMode};
 use crate::uidset::UidRanges;
 
@@ -91,6 +91,98 @@ impl ImapStore {
         memory.append_floor = Some(uid.saturating_add(1));
         memory.flags.insert(uid, item.flags.clone());
         Ok(MessageKey::new(validity, uid).item_key())
+    }
+
+    /// APPENDs a batch, pipelined when APPENDUID will name each message's UID; without UIDPLUS
+    /// each message must be searched for right after its APPEND, so they go one by one.
+    pub(super) async fn append_messages(
+        &mut self,
+        collection: &CollectionName,
+        items: Vec<NewItem<'_>>,
+    ) -> Vec<Result<ItemKey, Error>> {
+        let uidplus = match self.client().await {
+            Ok(client) => client.has("UIDPLUS"),
+            Err(error) => return items.iter().map(|_| Err(copy_error(&error))).collect(),
+        };
+        if !uidplus || items.len() < 2 {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(self.append_message(collection, item).await);
+            }
+            return out;
+        }
+        let server = match self.server_folder(collection).await {
+            Ok(server) => server,
+            Err(error) => return items.iter().map(|_| Err(copy_error(&error))).collect(),
+        };
+        // Line ends are converted first; a message that fails that is left out of the batch.
+        let mut results: Vec<Option<Result<ItemKey, Error>>> = Vec::with_capacity(items.len());
+        let mut batch = Vec::with_capacity(items.len());
+        let mut flags = Vec::with_capacity(items.len());
+        for item in items {
+            match crlf::content_to_crlf(item.data.content, self.options.spool_dir.as_deref()) {
+                Ok(content) => {
+                    results.push(None);
+                    flags.push(item.flags.clone());
+                    batch.push(AppendItem {
+                        content,
+                        flags: item.flags.clone(),
+                        internal_date: item.data.internal_date,
+                    });
+                }
+                Err(e) => results.push(Some(Err(Error::io("converting line ends to CRLF", e)))),
+            }
+        }
+        self.stats.appends += batch.len() as u64;
+        let appended = match self.client().await {
+            Ok(client) => client.append_many(&server, batch).await,
+            Err(error) => Err(error),
+        };
+        let mut appended = match appended {
+            Ok(appended) => appended.into_iter(),
+            Err(error) => {
+                return results
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|| Err(copy_error(&error))))
+                    .collect();
+            }
+        };
+        let known = self.memory.get(&server).map(|m| m.uid_validity);
+        let mut flags = flags.into_iter();
+        results
+            .into_iter()
+            .map(|slot| {
+                if let Some(done) = slot {
+                    return done;
+                }
+                let item_flags = flags.next().unwrap_or_default();
+                match appended.next() {
+                    Some(Ok(Some((validity, uid)))) => {
+                        if known.is_some_and(|known| known != validity) {
+                            return Err(Error::new(
+                                ErrorKind::Refused,
+                                format!(
+                                    "the server reports UIDVALIDITY {validity} for an appended \
+                                     message, but the folder was listed with {}: it was \
+                                     renumbered during the run",
+                                    known.unwrap_or_default()
+                                ),
+                            ));
+                        }
+                        let memory = self.memory.entry(server.clone()).or_default();
+                        memory.uid_validity = validity;
+                        memory.flags.insert(uid, item_flags);
+                        Ok(MessageKey::new(validity, uid).item_key())
+                    }
+                    Some(Ok(None)) => Err(Error::new(
+                        ErrorKind::Peer,
+                        "the server offers UIDPLUS but sent no APPENDUID",
+                    )),
+                    Some(Err(error)) => Err(error),
+                    None => Err(Error::new(ErrorKind::Peer, "APPEND produced no result")),
+                }
+            })
+            .collect()
     }
 
     /// The UID of the message just appended to the selected folder `server` without UIDPLUS:
