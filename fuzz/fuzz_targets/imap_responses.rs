@@ -4,10 +4,12 @@
 
 use libfuzzer_sys::fuzz_target;
 use pimlink_imap::proto::frame::{FrameEvent, FrameLimits, Framer};
-use pimlink_imap::proto::response::{parse_greeting, parse_response};
+use pimlink_imap::proto::response::{parse_greeting, parse_response_names};
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_greeting(data);
+    // Mailbox names are modified UTF-7, or raw UTF-8 once UTF8=ACCEPT is enabled: both modes.
+    let utf8 = data.first().is_some_and(|b| b & 0x80 != 0);
     let limits = FrameLimits { max_line: 4096, inline_literal: 64, max_frame: 1 << 16 };
     let mut framer = Framer::new(limits, 7);
     // Feed in uneven pieces: framing must not depend on how reads split the stream.
@@ -17,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
         loop {
             match framer.next_event() {
                 Ok(Some(FrameEvent::Frame(frame))) => {
-                    let _ = parse_response(&frame.bytes, &|b| framer.marker_index(b));
+                    let _ = parse_response_names(&frame.bytes, &|b| framer.marker_index(b), utf8);
                 }
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => break,

@@ -365,6 +365,8 @@ notifysocket: {r}/run/notify
 lmtpsocket: {r}/run/lmtp
 mboxname_lockpath: {r}/run/lock
 proc_path: {r}/run/proc
+# No idled runs here, so IDLE falls back to polling: every second rather than every 60.
+imapidlepoll: 1
 "
     )
 }
