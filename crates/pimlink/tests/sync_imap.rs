@@ -625,6 +625,31 @@ fn a_message_moved_locally_is_moved_on_the_server() {
     assert!(again.stdout().contains("changed: nothing"), "{again}");
 }
 
+#[test]
+fn a_tunnel_account_syncs_without_a_password() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    server.deliver(&user, "INBOX", &message("t0")).unwrap();
+    let world = World::new("");
+    let config = format!(
+        "[general]\nstate_dir = \"{state}\"\n\n[storage.a]\ntype = \"imap\"\ntunnel = {tunnel:?}\n\n\
+         [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\n\n[pair.p]\na = \"a\"\nb = \"b\"\n",
+        state = world.state_dir().display(),
+        tunnel = server.tunnel_command(&user),
+        b = world.root("b").display(),
+    );
+    fs::write(world.config(), config).unwrap();
+    world.deliver("b", "INBOX", "local", "S");
+    world.sync_ok();
+    let tree = assert_same(
+        &server_tree(&server, &user, server.password()),
+        &world.messages("b"),
+    );
+    assert_eq!(tree["INBOX"].len(), 2);
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
 /// Prints how long an unchanged resync of a big folder takes with QRESYNC and with a plain
 /// server (`cargo test -p pimlink --test sync_imap -- --ignored --nocapture measure`).
 #[test]
@@ -648,8 +673,15 @@ fn measure_unchanged_resync() {
         let again = world.sync_ok();
         let unchanged = started.elapsed();
         assert!(again.stdout().contains("changed: nothing"), "{again}");
+        for i in 0..2000 {
+            world.deliver("b", "Up", &format!("u{i}"), "S");
+        }
+        let started = Instant::now();
+        world.sync_ok();
+        let upload = started.elapsed();
         eprintln!(
-            "{}: initial download of 5000 messages {initial:?}, unchanged resync {unchanged:?}",
+            "{}: initial download of 5000 messages {initial:?}, unchanged resync {unchanged:?}, \
+             upload of 2000 messages {upload:?}",
             if caps.is_some() {
                 "no CONDSTORE/QRESYNC"
             } else {

@@ -228,6 +228,7 @@ fn copy_error(error: &Error) -> Error {
 impl MailStore for ImapStore {
     fn describe(&self) -> String {
         match &self.options.tunnel {
+            Some(command) if self.options.user.is_empty() => format!("imap via tunnel {command:?}"),
             Some(command) => format!("imap {} via tunnel {command:?}", self.options.user),
             None => format!(
                 "imap {}@{}:{}",
