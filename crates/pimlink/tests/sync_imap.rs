@@ -650,6 +650,39 @@ fn a_tunnel_account_syncs_without_a_password() {
     assert!(again.stdout().contains("changed: nothing"), "{again}");
 }
 
+#[test]
+fn password_cmd_runs_only_for_a_pair_that_needs_the_server() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    server.deliver(&user, "INBOX", &message("p0")).unwrap();
+    let world = World::new("");
+    let marker = world.dir.path().join("password-asked");
+    let config = format!(
+        "[general]\nstate_dir = \"{state}\"\n\n\
+         [storage.mail]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
+         user = \"{user}\"\npassword_cmd = \"touch {marker} && echo {password}\"\n\n\
+         [storage.a]\ntype = \"maildir\"\npath = \"{a}\"\n\n\
+         [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\n\n\
+         [pair.local]\na = \"a\"\nb = \"b\"\n\n[pair.remote]\na = \"mail\"\nb = \"b\"\n",
+        state = world.state_dir().display(),
+        host = server.host(),
+        port = server.port(),
+        password = server.password(),
+        marker = marker.display(),
+        a = world.root("a").display(),
+        b = world.root("b").display(),
+    );
+    fs::write(world.config(), config).unwrap();
+    world.deliver("a", "INBOX", "local", "");
+    let run = world.run(&["sync", "local"]);
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(!marker.exists(), "a Maildir-only pair ran password_cmd");
+    let run = world.run(&["sync", "remote"]);
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(marker.exists());
+    assert!(world.messages("b")["INBOX"].contains_key("p0"));
+}
+
 /// Prints how long an unchanged resync of a big folder takes with QRESYNC and with a plain
 /// server (`cargo test -p pimlink --test sync_imap -- --ignored --nocapture measure`).
 #[test]
