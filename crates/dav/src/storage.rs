@@ -126,7 +126,7 @@ impl DavStore {
                 .resolve(&found.href)
                 .map_or(found.href.clone(), |u| u.to_string()),
             meta: found.meta,
-            supports_sync: found.sync_token.is_some(),
+            supports_sync: found.supports_sync,
         })
     }
 

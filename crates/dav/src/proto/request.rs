@@ -101,12 +101,13 @@ pub fn propfind(target: &str, depth: Depth, props: &[(&str, &str)]) -> Request {
     ))
 }
 
-/// The properties that describe a collection.
-pub const COLLECTION_PROPS: [(&str, &str); 8] = [
+/// The properties that describe a collection. Deliberately neither `sync-token` nor `getctag`:
+/// servers compute those per request from every item (Radicale 3: 0.9 s and 0.2 s for a home
+/// of 7,000 items), and the sync only needs to know whether sync-collection is offered.
+pub const COLLECTION_PROPS: [(&str, &str); 7] = [
     (DAV, "resourcetype"),
     (DAV, "displayname"),
-    (DAV, "sync-token"),
-    (CALENDARSERVER, "getctag"),
+    (DAV, "supported-report-set"),
     (APPLE_ICAL, "calendar-color"),
     (CALDAV, "calendar-description"),
     (CARDDAV, "addressbook-description"),
