@@ -47,6 +47,8 @@
 //! - Flags are the info letters `D F P R S T`; any other letter (Dovecot keywords `a`-`z`) is
 //!   kept in the name when pimlink renames a file to change flags. Keywords of the engine's
 //!   [`pimlink_core::Flags`] cannot be stored and are dropped.
+//! - Delivered messages get LF line ends (IMAP's CRLF becomes LF; a lone CR stays), as Unix
+//!   mail readers and mbsync expect.
 //! - Delivery writes `tmp/<key>` and sets its mtime to the internal date. The message becomes
 //!   visible in [`pimlink_core::MailStore::flush`]: every pending delivery is fsynced there, from
 //!   up to 16 threads at once (concurrent fsyncs share the file system's journal commits, about
@@ -84,6 +86,7 @@ mod filename;
 mod fsutil;
 mod items;
 mod layout;
+mod lineend;
 mod store;
 mod tree;
 mod unique;

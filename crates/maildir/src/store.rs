@@ -14,6 +14,7 @@ use crate::filename::{self, Info};
 use crate::fsutil::{check_no_symlinks, ensure_dir, fsync_dir, is_maildir};
 use crate::items::{self, Index, Location, Sub};
 use crate::layout::{Layout, MAILDIR_SUBDIRS};
+use crate::lineend::CrlfToLf;
 use crate::tree;
 use crate::unique::KeyMaker;
 
@@ -584,17 +585,28 @@ fn create_root(root: &Path) -> Result<()> {
 
 /// Writes `data` to the new file `path`, sets its mtime to the internal date, and fsyncs it.
 /// Large messages are streamed, never held in memory.
-/// Writes a message to `path` and stamps its mtime; the fsync is left to `flush`.
+/// Writes a message to `path` with LF line ends and stamps its mtime; the fsync is left to
+/// `flush`.
 fn write_unsynced(path: &Path, data: ItemData) -> Result<File> {
     let context = || format!("writing {}", path.display());
     // tmp/<key> may be left over from an interrupted delivery of the same reserved key: tmp/ is
     // scratch space, so it is simply overwritten.
-    let mut file = File::create(path).map_err(|err| Error::io(context(), err))?;
+    let file = File::create(path).map_err(|err| Error::io(context(), err))?;
+    // Buffered, so that the line-end conversion does not turn into one write per chunk.
+    let mut writer = CrlfToLf::new(io::BufWriter::new(file));
     match data.content {
-        Content::Bytes(bytes) => file.write_all(&bytes),
-        Content::File(mut source) => io::copy(&mut source, &mut file).map(|_| ()),
+        Content::Bytes(bytes) => writer.write_all(&bytes),
+        Content::File(mut source) => io::copy(&mut source, &mut writer).map(|_| ()),
     }
     .map_err(|err| Error::io(context(), err))?;
+    let file = writer
+        .finish()
+        .and_then(|buffered| {
+            buffered
+                .into_inner()
+                .map_err(io::IntoInnerError::into_error)
+        })
+        .map_err(|err| Error::io(context(), err))?;
     if let Some(date) = data.internal_date {
         file.set_modified(date)
             .map_err(|err| Error::io(format!("setting the mtime of {}", path.display()), err))?;

@@ -325,9 +325,12 @@ fn imap_and_maildir_converge_with_changes_on_both_sides() {
         before
     );
 
-    // Downloaded files hold the server's bytes.
+    // Downloaded files hold the server's bytes, with LF line ends as in any Unix Maildir.
     let file = fs::read(find_file(&world.root("b").join("Lists/rust"), "list1")).unwrap();
-    assert_eq!(file, message("list1"));
+    let expected = String::from_utf8(message("list1"))
+        .unwrap()
+        .replace("\r\n", "\n");
+    assert_eq!(file, expected.into_bytes());
 }
 
 #[test]

@@ -4,9 +4,8 @@
 //!
 //! What mbsync does (found by running it here): it stores messages with LF line ends (it
 //! converts the server's CRLF) and inserts an `X-TUID: <12 characters>` header at the end of
-//! the header of every message it downloads. pimlink's Maildir store writes the server's bytes
-//! as they come (CRLF) until the Maildir side converts line ends; the strict comparison below is
-//! ignored until then.
+//! the header of every message it downloads. pimlink's Maildir store converts line ends the same
+//! way, so the strict comparison below holds.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
 
@@ -197,7 +196,6 @@ fn pimlink_downloads_the_messages_flags_and_text_mbsync_downloads() {
 }
 
 #[test]
-#[ignore = "the Maildir store keeps the server's CRLF line ends; mbsync writes LF (reported)"]
 fn pimlink_writes_the_same_bytes_as_mbsync() {
     let (theirs, ours) = both_downloads();
     assert_eq!(ours, theirs);
