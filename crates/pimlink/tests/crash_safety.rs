@@ -4,41 +4,9 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{World, assert_converged};
-
-/// Kills `pimlink sync` after increasing delays until one run completes on its own, so that the
-/// kills land all over the run: during listing, between intents and deliveries, between
-/// deliveries and the flush, between the flush and the status commit.
-fn sync_with_kills(world: &World) -> usize {
-    let mut kills = 0;
-    let mut delay = Duration::from_millis(2);
-    loop {
-        let mut child = world
-            .pimlink(&["-q", "sync"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while started.elapsed() < delay {
-            if child.try_wait().unwrap().is_some() {
-                return kills;
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        if child.try_wait().unwrap().is_some() {
-            return kills;
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
-        delay += Duration::from_millis(3);
-        assert!(kills < 2000, "sync never completed");
-    }
-}
+use common::{World, assert_converged, sync_with_kills};
 
 #[test]
 fn killed_initial_sync_resumes_without_loss_or_duplicates() {
@@ -51,7 +19,7 @@ fn killed_initial_sync_resumes_without_loss_or_duplicates() {
         world.deliver("b", "INBOX", &format!("b{i}"), "S");
         world.deliver("b", &format!("Folder{}", i % 3), &format!("bf{i}"), "");
     }
-    let kills = sync_with_kills(&world);
+    let kills = sync_with_kills(&world, Duration::from_millis(2), Duration::from_millis(3));
     assert!(
         kills >= 3,
         "the kills should interrupt the sync several times, got {kills}"
@@ -97,7 +65,7 @@ fn killed_sync_with_changes_on_both_sides_resumes_correctly() {
         world.deliver("a", "INBOX", &format!("na{i}"), "F");
         world.deliver("b", "INBOX", &format!("nb{i}"), "");
     }
-    sync_with_kills(&world);
+    sync_with_kills(&world, Duration::from_millis(2), Duration::from_millis(3));
     world.sync_ok();
     let tree = assert_converged(&world);
     let inbox = &tree["INBOX"];

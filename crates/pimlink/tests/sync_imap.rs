@@ -7,10 +7,9 @@
 mod common;
 
 use std::fs;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Tree, World};
+use common::{Tree, World, sync_with_kills};
 use pimlink_core::{Flag, Flags};
 use pimlink_imap::{Client, ClientOptions, FetchRequest, Secret, StoreMode, TlsMode, UidRanges};
 use pimlink_testkit::{Dovecot, DovecotBuilder};
@@ -416,35 +415,6 @@ fn a_server_without_uidplus_condstore_or_qresync_syncs_too() {
     assert!(again.stdout().contains("changed: nothing"), "{again}");
 }
 
-/// Kills `pimlink sync` after increasing delays until one run completes on its own.
-fn sync_with_kills(world: &World) -> usize {
-    let mut kills = 0;
-    let mut delay = Duration::from_millis(5);
-    loop {
-        let mut child = world
-            .pimlink(&["-q", "sync"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while started.elapsed() < delay {
-            if child.try_wait().unwrap().is_some() {
-                return kills;
-            }
-            std::thread::sleep(Duration::from_micros(300));
-        }
-        if child.try_wait().unwrap().is_some() {
-            return kills;
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
-        delay += Duration::from_millis(7);
-        assert!(kills < 2000, "sync never completed");
-    }
-}
-
 #[test]
 fn killed_initial_download_resumes_with_every_message_once() {
     let server = DovecotBuilder::new().start().unwrap();
@@ -459,7 +429,7 @@ fn killed_initial_download_resumes_with_every_message_once() {
         .unwrap();
     let world = imap_maildir_world(&server, "");
     world.deliver("b", "INBOX", "local", "S");
-    let kills = sync_with_kills(&world);
+    let kills = sync_with_kills(&world, Duration::from_millis(5), Duration::from_millis(7));
     assert!(
         kills >= 3,
         "the kills should interrupt the sync several times, got {kills}"
@@ -496,7 +466,7 @@ fn killed_upload_resumes(caps: Option<&str>) {
             world.deliver("b", "Sent", &format!("s{i}"), "S");
         }
     }
-    let kills = sync_with_kills(&world);
+    let kills = sync_with_kills(&world, Duration::from_millis(5), Duration::from_millis(7));
     assert!(
         kills >= 3,
         "the kills should interrupt the sync, got {kills}"

@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// A temporary world: two Maildir roots, a state dir and a config.
 pub struct World {
@@ -194,4 +195,36 @@ pub fn assert_converged(world: &World) -> Tree {
     }
     assert_eq!(a, b, "sides differ");
     a
+}
+
+/// Kills `pimlink sync` with SIGKILL after increasing delays (`first`, then `step` longer each
+/// time) until one run completes on its own, so that the kills land all over the run: during
+/// listing, between intents and deliveries, between deliveries and the flush, between the flush
+/// and the status commit. Returns how many runs were killed.
+pub fn sync_with_kills(world: &World, first: Duration, step: Duration) -> usize {
+    let mut kills = 0;
+    let mut delay = first;
+    loop {
+        let mut child = world
+            .pimlink(&["-q", "sync"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while started.elapsed() < delay {
+            if child.try_wait().unwrap().is_some() {
+                return kills;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if child.try_wait().unwrap().is_some() {
+            return kills;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+        delay += step;
+        assert!(kills < 2000, "sync never completed");
+    }
 }
