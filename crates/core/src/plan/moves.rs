@@ -2,9 +2,8 @@
 //! collections, so that the other side moves its copy instead of deleting it and receiving it
 //! again.
 
-use std::collections::HashMap;
-
 use crate::fingerprint::Fingerprint;
+use crate::plan::pairing::unique_by_fingerprint;
 use crate::side::Side;
 
 /// A message the plan would delete on `on` in collection `collection` (its action `action`)
@@ -44,14 +43,14 @@ pub struct Appeared {
 pub fn find_moves(vanished: &[Vanished], appeared: &[Appeared]) -> Vec<(usize, usize)> {
     let mut moves = Vec::new();
     for side in [Side::A, Side::B] {
-        let gone = unique(
+        let gone = unique_by_fingerprint(
             vanished
                 .iter()
                 .enumerate()
                 .filter(|(_, v)| v.on == side)
                 .filter_map(|(i, v)| v.fingerprint.as_ref().map(|fp| (fp, i))),
         );
-        let new = unique(
+        let new = unique_by_fingerprint(
             appeared
                 .iter()
                 .enumerate()
@@ -68,20 +67,6 @@ pub fn find_moves(vanished: &[Vanished], appeared: &[Appeared]) -> Vec<(usize, u
     }
     moves.sort_unstable();
     moves
-}
-
-fn unique<'a>(
-    items: impl Iterator<Item = (&'a Fingerprint, usize)>,
-) -> HashMap<&'a Fingerprint, usize> {
-    let mut seen: HashMap<&Fingerprint, Option<usize>> = HashMap::new();
-    for (fp, index) in items {
-        seen.entry(fp)
-            .and_modify(|slot| *slot = None)
-            .or_insert(Some(index));
-    }
-    seen.into_iter()
-        .filter_map(|(fp, index)| index.map(|index| (fp, index)))
-        .collect()
 }
 
 #[cfg(test)]

@@ -44,19 +44,29 @@ impl std::fmt::Display for ResetRefusal {
     }
 }
 
-/// Fingerprints that occur exactly once among `items`: an ambiguous one matches nothing.
-fn unique_index(items: &[Candidate]) -> HashMap<&Fingerprint, &Candidate> {
-    let mut seen: HashMap<&Fingerprint, Option<&Candidate>> = HashMap::new();
-    for item in items {
-        if let Some(fp) = &item.fingerprint {
-            seen.entry(fp)
-                .and_modify(|slot| *slot = None)
-                .or_insert(Some(item));
-        }
+/// The values whose fingerprint occurs exactly once among `items`: an ambiguous fingerprint
+/// matches nothing, so that two identical messages are never taken for one another.
+pub(crate) fn unique_by_fingerprint<'a, T>(
+    items: impl Iterator<Item = (&'a Fingerprint, T)>,
+) -> HashMap<&'a Fingerprint, T> {
+    let mut seen: HashMap<&Fingerprint, Option<T>> = HashMap::new();
+    for (fp, value) in items {
+        seen.entry(fp)
+            .and_modify(|slot| *slot = None)
+            .or_insert(Some(value));
     }
     seen.into_iter()
-        .filter_map(|(fp, item)| item.map(|item| (fp, item)))
+        .filter_map(|(fp, value)| value.map(|value| (fp, value)))
         .collect()
+}
+
+/// Candidates by fingerprint, for those whose fingerprint is unique among `items`.
+fn unique_index(items: &[Candidate]) -> HashMap<&Fingerprint, &Candidate> {
+    unique_by_fingerprint(
+        items
+            .iter()
+            .filter_map(|item| item.fingerprint.as_ref().map(|fp| (fp, item))),
+    )
 }
 
 /// After `side` reset its keys (a new UIDVALIDITY), finds each row's item again on that side by
