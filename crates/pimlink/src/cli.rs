@@ -32,7 +32,8 @@ Exit status:
 When several apply, the highest number is returned.
 
 Configuration: $XDG_CONFIG_HOME/pimlink/config.toml (default ~/.config/pimlink/config.toml).
-See pimlink(1) and docs/config.example.toml.";
+Every key of the file is described in pimlink-config(5) (docs/pimlink-config.5) and shown in
+docs/config.example.toml.";
 
 /// Keeps mail, calendars and contacts in sync between servers and local files.
 #[derive(Debug, Parser)]

@@ -34,6 +34,8 @@
 #![allow(dead_code)]
 
 mod dav_pair;
+#[cfg(test)]
+mod docs;
 mod error;
 mod expand;
 mod filter;
@@ -121,6 +123,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 /// The top-level tables, in the order they are converted (pairs refer to storages).
 const TOP_LEVEL: &[&str] = &["general", "storage", "pair"];
 
+/// The keys of `[general]`.
+const GENERAL_KEYS: &[&str] = &["state_dir"];
+
 fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigError> {
     let document = DeTable::parse(text).map_err(|err| {
         let span = err.span().unwrap_or(0..0);
@@ -153,7 +158,7 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
 
     let state_dir = match tables.get("general") {
         Some(general) => {
-            general.only(&["state_dir"], |_| None)?;
+            general.only(GENERAL_KEYS, |_| None)?;
             general.path("state_dir")?
         }
         None => None,

@@ -11,7 +11,7 @@ use super::filter::CollectionFilter;
 use super::model::{Family, PairConfig, StorageConfig};
 use super::raw::{Fields, Located};
 
-const KEYS: &[&str] = &[
+pub(super) const KEYS: &[&str] = &[
     "a",
     "b",
     "collections",

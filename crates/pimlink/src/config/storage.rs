@@ -33,6 +33,12 @@ const TYPES: &[(&str, Type)] = &[
     ("vdir", Type::Vdir),
 ];
 
+/// Every storage type as written in `type`, with the keys its table accepts.
+#[cfg(test)]
+pub(super) fn keys_by_type() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
+    TYPES.iter().map(|&(name, ty)| (name, keys(ty)))
+}
+
 /// The keys each type accepts; any other key in its table is an error.
 fn keys(ty: Type) -> &'static [&'static str] {
     match ty {

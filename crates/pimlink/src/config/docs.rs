@@ -1,0 +1,174 @@
+//! Keeps the user documentation complete: every key the parser accepts must head an entry in
+//! the man page docs/pimlink-config.5 and appear in docs/config.example.toml. A key added to the
+//! parser without documentation fails here, naming the key and the file to fix.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::{GENERAL_KEYS, pair, storage};
+
+fn read_doc(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// Where a key must have its man page entry: the `.SH` section, and for a storage type the
+/// `.SS` subsection that names it (a storage section's entries before any subsection, such
+/// as `type`, apply to every type).
+#[derive(Debug)]
+struct Place {
+    section: &'static str,
+    storage_type: Option<&'static str>,
+}
+
+/// Every key the parser accepts, with where it must be documented.
+fn accepted_keys() -> Vec<(Place, &'static str)> {
+    let mut keys: Vec<(Place, &'static str)> = Vec::new();
+    for key in GENERAL_KEYS {
+        let place = Place {
+            section: "[general]",
+            storage_type: None,
+        };
+        keys.push((place, key));
+    }
+    for (ty, type_keys) in storage::keys_by_type() {
+        for key in type_keys {
+            keys.push((
+                Place {
+                    section: "STORAGES",
+                    storage_type: Some(ty),
+                },
+                key,
+            ));
+        }
+    }
+    for key in pair::KEYS {
+        keys.push((
+            Place {
+                section: "PAIRS",
+                storage_type: None,
+            },
+            key,
+        ));
+    }
+    keys
+}
+
+/// One tagged paragraph of the man page (`.TP` then a `.B`/`.BR key ...` line): the words of
+/// its bold line, and the section and subsection titles it stands under.
+struct Entry {
+    section: String,
+    subsection: String,
+    words: BTreeSet<String>,
+}
+
+fn man_page_entries(page: &str) -> Vec<Entry> {
+    let title = |line: &str| {
+        line.split_once(' ')
+            .map_or("", |(_, t)| t)
+            .trim_matches('"')
+            .to_owned()
+    };
+    let (mut section, mut subsection) = (String::new(), String::new());
+    let mut entries = Vec::new();
+    let lines: Vec<&str> = page.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.starts_with(".SH") {
+            section = title(line);
+            subsection.clear();
+        } else if line.starts_with(".SS") {
+            subsection = title(line);
+        } else if line.trim() == ".TP"
+            && let Some(next) = lines.get(i + 1).filter(|next| next.starts_with(".B"))
+        {
+            let words = next
+                .split_once(' ')
+                .map_or("", |(_, rest)| rest)
+                .split(|c: char| c.is_whitespace() || c == '"' || c == ',')
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect();
+            entries.push(Entry {
+                section: section.clone(),
+                subsection: subsection.clone(),
+                words,
+            });
+        }
+    }
+    entries
+}
+
+fn has_entry(entries: &[Entry], place: &Place, key: &str) -> bool {
+    entries.iter().any(|entry| {
+        entry.words.contains(key)
+            && entry.section == place.section
+            && match place.storage_type {
+                None => true,
+                Some(ty) => {
+                    entry.subsection.is_empty()
+                        || entry.subsection.contains(&format!("\\(dq{ty}\\(dq"))
+                }
+            }
+    })
+}
+
+/// True if some line of the example sets `key`, possibly commented out (`# key = ...`).
+fn example_sets(example: &str, key: &str) -> bool {
+    example.lines().any(|line| {
+        let line = line.trim_start().trim_start_matches('#').trim_start();
+        line.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    })
+}
+
+#[test]
+fn every_key_is_documented() {
+    let page = read_doc("pimlink-config.5");
+    let example = read_doc("config.example.toml");
+    let entries = man_page_entries(&page);
+    let mut missing = Vec::new();
+    for (place, key) in accepted_keys() {
+        if !has_entry(&entries, &place, key) {
+            missing.push(format!(
+                "key {key:?} has no entry in docs/pimlink-config.5 at {place:?}"
+            ));
+        }
+        if !example_sets(&example, key) {
+            missing.push(format!(
+                "key {key:?} ({place:?}) is not shown in docs/config.example.toml"
+            ));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "undocumented keys:\n{}",
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn the_check_sees_a_missing_entry() {
+    // "port" is only mentioned in body text, and "timeout" only under another type.
+    let page = ".SH STORAGES\n.TP\n.BR type \" = \" t\n.SS \"type = \\(dqimap\\(dq\"\n.TP\n\
+                .BR host \" = \" name\nthe port is 993\n.TP\n.BR user \", \" password\n\
+                .SS \"type = \\(dqwebcal\\(dq\"\n.TP\n.B timeout\n";
+    let entries = man_page_entries(page);
+    let imap = Place {
+        section: "STORAGES",
+        storage_type: Some("imap"),
+    };
+    for key in ["type", "host", "user", "password"] {
+        assert!(has_entry(&entries, &imap, key), "{key}");
+    }
+    assert!(!has_entry(&entries, &imap, "port"));
+    assert!(!has_entry(&entries, &imap, "timeout"));
+    let general = Place {
+        section: "[general]",
+        storage_type: None,
+    };
+    assert!(!has_entry(&entries, &general, "host"));
+    assert!(example_sets("# port = 993\n", "port"));
+    assert!(!example_sets("# the port is 993\n", "port"));
+}
