@@ -19,6 +19,7 @@ use crate::name::CollectionName;
 use std::collections::HashMap;
 
 use crate::fingerprint::Fingerprint;
+use crate::plan::late_copies;
 use crate::plan::moves;
 use crate::plan::pairing::{self, Candidate, ResetRefusal};
 use crate::plan::{
@@ -95,6 +96,21 @@ pub struct CollectionReport {
     pub errors: Vec<Error>,
     /// Set when a safety check withheld the collection's changes.
     pub refused: Option<Refusal>,
+    /// Late copies of interrupted uploads found (see `plan::late_copies`): none of them is
+    /// copied to the other side.
+    pub late_copies: Vec<LateCopyOutcome>,
+}
+
+/// What became of a late copy of an interrupted upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LateCopyOutcome {
+    /// The side it is on.
+    pub side: Side,
+    /// Its key there.
+    pub key: ItemKey,
+    /// Removed (false in a dry run, or when the side cannot delete it: it is then left
+    /// there, its record kept so that it is never taken for new mail).
+    pub removed: bool,
 }
 
 /// What happened in one pair.
@@ -160,6 +176,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 done: PlanCounts::default(),
                 errors: Vec::new(),
                 refused: None,
+                late_copies: Vec::new(),
             };
             let prepared = match self.prepare_collection(&mut report, options).await {
                 Ok(prepared) => prepared,
@@ -281,6 +298,11 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             rows = self.status.items(id)?;
         } else {
             apply_in_memory(&mut rows, &changes);
+        }
+
+        if let Some(id) = id {
+            self.remove_late_copies(id, &plan, &rows, &mut listings, report, options.dry_run)
+                .await?;
         }
 
         let items = plan_items(&rows, &listings.a.items, &listings.b.items, &self.policy);
@@ -640,6 +662,107 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         Ok(Ok(changes))
     }
 
+    /// Removes messages that an interrupted run's APPEND stored after a later run had given
+    /// that copy up and made it again (`plan::late_copies`), and takes them out of `listings`
+    /// so that they are not copied back as new mail. Costs nothing unless a copy was given up.
+    async fn remove_late_copies(
+        &mut self,
+        id: CollectionId,
+        plan: &CollectionPlan,
+        rows: &[StatusItem],
+        listings: &mut PerSide<Listing>,
+        report: &mut CollectionReport,
+        dry_run: bool,
+    ) -> Result<()> {
+        let abandoned = self.status.abandoned_copies(id)?;
+        if abandoned.is_empty() {
+            return Ok(());
+        }
+        let mut unknown = PerSide::<Vec<Candidate>>::default();
+        let mut sources = PerSide::<Vec<Candidate>>::default();
+        for side in [Side::A, Side::B] {
+            let source_side = side.other();
+            let listed: std::collections::HashSet<&ItemKey> = listings
+                .get(source_side)
+                .items
+                .iter()
+                .map(|e| &e.key)
+                .collect();
+            let source_keys: Vec<ItemKey> = abandoned
+                .iter()
+                .filter(|record| record.side == side && listed.contains(&record.source_key))
+                .map(|record| record.source_key.clone())
+                .collect();
+            let known: std::collections::HashSet<&ItemKey> =
+                rows.iter().filter_map(|row| row.key(side)).collect();
+            let unknown_keys: Vec<ItemKey> = listings
+                .get(side)
+                .items
+                .iter()
+                .map(|e| &e.key)
+                .filter(|key| !known.contains(key))
+                .cloned()
+                .collect();
+            if source_keys.is_empty() || unknown_keys.is_empty() {
+                continue;
+            }
+            *unknown.get_mut(side) = self
+                .candidates(plan, side, &unknown_keys, &listings.get(side).items)
+                .await?;
+            *sources.get_mut(source_side) = self
+                .candidates(
+                    plan,
+                    source_side,
+                    &source_keys,
+                    &listings.get(source_side).items,
+                )
+                .await?;
+        }
+        let late = late_copies::find(&abandoned, rows, &unknown, &sources);
+        let (mut removed, mut kept) = (Vec::new(), Vec::new());
+        for copy in &late {
+            // Whatever happens, a late copy is not offered to the planner as new mail.
+            listings
+                .get_mut(copy.side)
+                .items
+                .retain(|entry| entry.key != copy.key);
+            let mut outcome = LateCopyOutcome {
+                side: copy.side,
+                key: copy.key.clone(),
+                removed: false,
+            };
+            if !dry_run {
+                let result = match copy.side {
+                    Side::A => self.a.delete(&plan.name_a, &copy.key).await,
+                    Side::B => self.b.delete(&plan.name_b, &copy.key).await,
+                };
+                match result {
+                    Ok(()) => {
+                        outcome.removed = true;
+                        removed.push(copy.abandoned);
+                    }
+                    // Left in place and reported; its record must outlive it.
+                    Err(error) if error.kind() == ErrorKind::Unsupported => {
+                        kept.push(copy.abandoned)
+                    }
+                    Err(error) => report.errors.push(error.context(format!(
+                        "removing {}, a late duplicate of an interrupted upload, on {}",
+                        copy.key, copy.side
+                    ))),
+                }
+            }
+            report.late_copies.push(outcome);
+        }
+        if !removed.is_empty() || !kept.is_empty() {
+            // Durable before the records that would find them again are dropped.
+            self.a.flush().await?;
+            self.b.flush().await?;
+            self.status.keep_abandoned_copies(&kept)?;
+            self.status.forget_abandoned_copies(&removed)?;
+        }
+        Ok(())
+    }
+
     /// Fingerprints of `keys` on `side`, with their flags from `listing`. An item that cannot
     /// be read gets no fingerprint and so matches nothing.
     async fn candidates(
@@ -910,6 +1033,27 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                 reserved_key,
                 flags: flags.clone(),
             });
+        }
+        // A stale copy to a side that picks its own keys may still land (the server finishing
+        // an APPEND of the interrupted run): remember it before copying again, so that a late
+        // arrival is recognised as ours (plan::late_copies).
+        let mut abandoned = PerSide::<Vec<ItemKey>>::default();
+        for (action, reserved_key) in batch.iter().zip(&reserved) {
+            if let ItemAction::Copy {
+                from,
+                key,
+                replaces: Some(_),
+                ..
+            } = action
+                && reserved_key.is_none()
+            {
+                abandoned.get_mut(from.other()).push(key.clone());
+            }
+        }
+        for side in [Side::A, Side::B] {
+            self.pair
+                .status
+                .record_abandoned_copies(self.id, side, abandoned.get(side))?;
         }
         let ids = self.pair.status.apply(&intents)?;
 

@@ -211,6 +211,20 @@ impl<'o> PairObserver<'o> {
         for error in &collection.errors {
             eprintln!("pimlink: {}: {error}", self.pair);
         }
+        for late in &collection.late_copies {
+            let what = if late.removed {
+                "removed"
+            } else if self.dry_run {
+                "would remove"
+            } else {
+                "left (this side cannot delete it)"
+            };
+            self.output.info(format!(
+                "{}: {name}: {what} {} on {}: a late duplicate that the server stored for an \
+                 interrupted upload after it was made again; it is not copied",
+                self.pair, late.key, late.side
+            ));
+        }
         if let Some(refusal) = &collection.refused {
             eprintln!("pimlink: {}: collection {name}: {refusal}", self.pair);
         }

@@ -493,6 +493,105 @@ fn killed_upload_without_uidplus_resumes_with_every_message_once() {
     killed_upload_resumes(Some(MINIMAL));
 }
 
+/// Runs `query` on the pair's status database with the sqlite3 tool.
+fn status_sql(world: &World, query: &str) -> String {
+    let out = std::process::Command::new("sqlite3")
+        .arg(world.state_dir().join("p.sqlite"))
+        .arg(query)
+        .output()
+        .expect("sqlite3 (Debian package sqlite3) is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A run killed while an APPEND was in flight leaves a pending row without the server's UID.
+/// The next run does not find the message and uploads it again; then the server finishes the
+/// old APPEND (Dovecot completes a dead connection's command whose literal it had received).
+/// That late message must not come back to the Maildir as new mail. The kill tests meet this
+/// race only by chance; here each step is made to happen. Without UIDPLUS and with it.
+fn a_late_append_of_an_interrupted_run_is_removed_not_duplicated(caps: Option<&str>) {
+    let mut builder = DovecotBuilder::new();
+    if let Some(caps) = caps {
+        builder = builder.capabilities(caps);
+    }
+    let server = builder.start().unwrap();
+    let user = server.user().to_owned();
+    let world = imap_maildir_world(&server, "");
+    world.deliver("b", "INBOX", "m1", "");
+    world.sync_ok();
+
+    // As if a run had recorded its intent to upload m2 and was killed during the APPEND.
+    world.deliver("b", "INBOX", "m2", "S");
+    status_sql(
+        &world,
+        "INSERT INTO mail_items (collection, key_a, key_b, flags, pending) \
+         SELECT id, NULL, 'u-m2', 'S', 'a' FROM collections WHERE name_a = 'INBOX'",
+    );
+    let resumed = world.sync_ok();
+    assert!(resumed.stdout().contains("1 copied b->a"), "{resumed}");
+    assert_eq!(
+        status_sql(&world, "SELECT count(*) FROM mail_abandoned_copies"),
+        "1",
+        "the given-up upload is recorded before the new one"
+    );
+
+    // The server now stores the interrupted run's APPEND; the user also gets new mail.
+    let local_m2 = fs::read(find_file(&world.root("b").join("INBOX"), "m2")).unwrap();
+    server.deliver(&user, "INBOX", &local_m2).unwrap();
+    server.deliver(&user, "INBOX", &message("new")).unwrap();
+
+    let dry = world.run(&["sync", "--dry-run"]);
+    assert!(dry.stdout().contains("would remove"), "{dry}");
+    let cleaned = world.sync_ok();
+    assert!(cleaned.stdout().contains("late duplicate"), "{cleaned}");
+    let server_now = server_tree(&server, &user, server.password());
+    let local = world.messages("b");
+    assert_eq!(local["INBOX"].len(), 3, "{local:?}");
+    assert_eq!(
+        local["INBOX"]["m2"],
+        ["S"],
+        "never copied back to the Maildir"
+    );
+    if caps.is_none() {
+        assert_same(&server_now, &local);
+        assert_eq!(
+            status_sql(&world, "SELECT count(*) FROM mail_abandoned_copies"),
+            "0"
+        );
+    } else {
+        // Without UID EXPUNGE the late copy cannot be deleted alone: it stays on the server,
+        // reported, and its record stays so that it is never taken for new mail.
+        assert!(
+            cleaned
+                .stdout()
+                .contains("left (this side cannot delete it)"),
+            "{cleaned}"
+        );
+        assert_eq!(server_now["INBOX"]["m2"].len(), 2, "{server_now:?}");
+        assert_eq!(
+            status_sql(&world, "SELECT count(*) FROM mail_abandoned_copies"),
+            "1"
+        );
+    }
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+    assert_eq!(world.messages("b"), local);
+}
+
+#[test]
+fn a_late_append_of_an_interrupted_run_is_removed_not_duplicated_with_uidplus() {
+    a_late_append_of_an_interrupted_run_is_removed_not_duplicated(None);
+}
+
+#[test]
+fn a_late_append_of_an_interrupted_run_is_removed_not_duplicated_without_uidplus() {
+    a_late_append_of_an_interrupted_run_is_removed_not_duplicated(Some(MINIMAL));
+}
+
 #[test]
 fn two_imap_accounts_sync_with_each_other() {
     let server = DovecotBuilder::new()

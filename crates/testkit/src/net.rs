@@ -11,8 +11,10 @@ use crate::process::ServerProcess;
 pub const HOST: &str = "127.0.0.1";
 
 /// How long a server may take to become ready. Generous, because CI machines are slow and
-/// shared; a healthy Dovecot is ready in well under a second.
-pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// shared; a healthy Dovecot is ready in well under a second. 30 s was seen to be too short
+/// for Radicale (a Python start) on two cores busy with six compilers; waiting longer costs
+/// nothing unless a server is broken.
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(120);
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A port that was free on 127.0.0.1 a moment ago.

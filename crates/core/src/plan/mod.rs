@@ -6,6 +6,7 @@
 
 mod collections;
 mod items;
+pub mod late_copies;
 pub mod moves;
 pub mod pairing;
 mod render;

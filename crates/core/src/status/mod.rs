@@ -5,6 +5,7 @@
 //! made it durable, and records an intent (a *pending* row) before every copy, which is how an
 //! interrupted run is resumed without losing or duplicating an item.
 
+mod abandoned;
 mod items;
 mod lock;
 mod schema;
@@ -13,6 +14,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use abandoned::AbandonedCopy;
 pub use lock::PairLock;
 use schema::sql;
 

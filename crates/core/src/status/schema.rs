@@ -65,6 +65,21 @@ const MIGRATIONS: &[&str] = &[
         value TEXT,
         PRIMARY KEY (collection, property)
     );",
+    // 3: copies given up after an interrupted run, to a side that chooses its own keys (IMAP,
+    // where the UID of an APPEND in flight is never learnt). The server may still finish the
+    // old APPEND after the next run has listed the folder and copied again; the late message
+    // is then recognised by the fingerprint of its source and removed, not taken for new mail.
+    "CREATE TABLE mail_abandoned_copies (
+        id INTEGER PRIMARY KEY,
+        collection INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        -- The side the copy went to.
+        side TEXT NOT NULL CHECK (side IN ('a', 'b')),
+        -- The item's key on the other side.
+        source_key TEXT NOT NULL,
+        -- Unix seconds; old records expire (a late APPEND lands within minutes, not days).
+        abandoned_at INTEGER NOT NULL
+    );
+    CREATE INDEX mail_abandoned_copies_collection ON mail_abandoned_copies (collection);",
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,204 @@
+//! Recognising late copies: messages an interrupted run's APPEND stored after a later run had
+//! already given that copy up and made it again (see `status::AbandonedCopy`).
+//!
+//! Such a message is unknown to the status, so without this it would look like new mail and be
+//! copied back: a duplicate on both sides. It is recognised, and may be removed, only when all
+//! of these hold, so that mail the user put there is never taken for it:
+//! - a copy to that side of an item was given up (an abandoned-copy record names the item);
+//! - that item is now paired with another message on the same side (the copy made again);
+//! - the unknown message has the item's fingerprint (Message-ID, Date, From, Subject).
+//!
+//! Each record accounts for one late message at most.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::fingerprint::Fingerprint;
+use crate::item::ItemKey;
+use crate::plan::pairing::Candidate;
+use crate::side::{PerSide, Side};
+use crate::status::{AbandonedCopy, StatusItem};
+
+/// A late copy found: the message `key` on `side`, accounted for by the record `abandoned`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LateCopy {
+    /// The abandoned-copy record it matches.
+    pub abandoned: i64,
+    /// The side it is on.
+    pub side: Side,
+    /// Its key there.
+    pub key: ItemKey,
+}
+
+/// Finds late copies. `unknown` holds the fingerprints of the items each side lists that no
+/// row knows; `sources` the fingerprints of the abandoned copies' source items, on the side
+/// they are on.
+pub fn find(
+    abandoned: &[AbandonedCopy],
+    rows: &[StatusItem],
+    unknown: &PerSide<Vec<Candidate>>,
+    sources: &PerSide<Vec<Candidate>>,
+) -> Vec<LateCopy> {
+    let mut found = Vec::new();
+    let mut claimed: HashSet<(Side, &ItemKey)> = HashSet::new();
+    for record in abandoned {
+        let side = record.side;
+        let source_side = side.other();
+        let copied_again = rows.iter().any(|row| {
+            row.pending.is_none()
+                && row.key(source_side) == Some(&record.source_key)
+                && row.key(side).is_some()
+        });
+        if !copied_again {
+            continue;
+        }
+        let source_fingerprints: HashMap<&ItemKey, &Fingerprint> = sources
+            .get(source_side)
+            .iter()
+            .filter_map(|c| c.fingerprint.as_ref().map(|f| (&c.key, f)))
+            .collect();
+        let Some(fingerprint) = source_fingerprints.get(&record.source_key) else {
+            continue;
+        };
+        let late = unknown.get(side).iter().find(|candidate| {
+            candidate.fingerprint.as_ref() == Some(*fingerprint)
+                && !claimed.contains(&(side, &candidate.key))
+        });
+        if let Some(late) = late {
+            claimed.insert((side, &late.key));
+            found.push(LateCopy {
+                abandoned: record.id,
+                side,
+                key: late.key.clone(),
+            });
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flags::Flags;
+
+    fn fingerprint(text: &str) -> Fingerprint {
+        let message = format!("Message-ID: <{text}@x>\r\nSubject: {text}\r\n\r\nbody\r\n");
+        Fingerprint::of_message(message.as_bytes())
+            .unwrap()
+            .unwrap()
+    }
+
+    fn candidate(key: &str, text: &str) -> Candidate {
+        Candidate {
+            key: ItemKey::new(key),
+            fingerprint: Some(fingerprint(text)),
+            flags: Flags::default(),
+        }
+    }
+
+    fn paired(id: i64, key_a: &str, key_b: &str) -> StatusItem {
+        StatusItem {
+            id,
+            key_a: Some(ItemKey::new(key_a)),
+            key_b: Some(ItemKey::new(key_b)),
+            flags: Flags::default(),
+            pending: None,
+        }
+    }
+
+    fn record(id: i64, side: Side, source_key: &str) -> AbandonedCopy {
+        AbandonedCopy {
+            id,
+            side,
+            source_key: ItemKey::new(source_key),
+        }
+    }
+
+    /// Side A is the server the copies went to; side B holds the sources.
+    fn sides(unknown_a: Vec<Candidate>, sources_b: Vec<Candidate>) -> [PerSide<Vec<Candidate>>; 2] {
+        [
+            PerSide {
+                a: unknown_a,
+                b: Vec::new(),
+            },
+            PerSide {
+                a: Vec::new(),
+                b: sources_b,
+            },
+        ]
+    }
+
+    #[test]
+    fn a_late_message_with_the_sources_fingerprint_is_found_once_per_record() {
+        let rows = [paired(1, "uid-10", "local-1")];
+        let [unknown, sources] = sides(
+            vec![candidate("uid-9", "m1"), candidate("uid-11", "m1")],
+            vec![candidate("local-1", "m1")],
+        );
+        let one = find(&[record(7, Side::A, "local-1")], &rows, &unknown, &sources);
+        assert_eq!(
+            one,
+            [LateCopy {
+                abandoned: 7,
+                side: Side::A,
+                key: ItemKey::new("uid-9")
+            }]
+        );
+        // Two attempts were given up: both late messages are accounted for.
+        let two = [record(7, Side::A, "local-1"), record(8, Side::A, "local-1")];
+        let found = find(&two, &rows, &unknown, &sources);
+        assert_eq!(found.len(), 2);
+        assert_ne!(found[0].key, found[1].key);
+    }
+
+    #[test]
+    fn nothing_is_found_without_every_condition() {
+        let rows = [paired(1, "uid-10", "local-1")];
+        let [unknown, sources] = sides(
+            vec![candidate("uid-11", "m1")],
+            vec![candidate("local-1", "m1")],
+        );
+        // No record.
+        assert!(find(&[], &rows, &unknown, &sources).is_empty());
+        // The record is for the other side.
+        assert!(find(&[record(7, Side::B, "local-1")], &rows, &unknown, &sources).is_empty());
+        // The source was not copied again (its copy is still pending, or it has no row).
+        let pending = [StatusItem {
+            key_a: None,
+            pending: Some(Side::A),
+            ..paired(1, "x", "local-1")
+        }];
+        assert!(
+            find(
+                &[record(7, Side::A, "local-1")],
+                &pending,
+                &unknown,
+                &sources
+            )
+            .is_empty()
+        );
+        assert!(find(&[record(7, Side::A, "local-1")], &[], &unknown, &sources).is_empty());
+        // A different message: the user's own mail is never taken for a late copy.
+        let [other, sources] = sides(
+            vec![candidate("uid-11", "m2")],
+            vec![candidate("local-1", "m1")],
+        );
+        assert!(find(&[record(7, Side::A, "local-1")], &rows, &other, &sources).is_empty());
+        // The source could not be fingerprinted.
+        let unreadable = PerSide {
+            a: Vec::new(),
+            b: vec![Candidate {
+                fingerprint: None,
+                ..candidate("local-1", "m1")
+            }],
+        };
+        assert!(
+            find(
+                &[record(7, Side::A, "local-1")],
+                &rows,
+                &unknown,
+                &unreadable
+            )
+            .is_empty()
+        );
+    }
+}
