@@ -463,14 +463,18 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                     )
                     .await;
                 if let Err(error) = result {
-                    // The plans still hold the delete and the copy: nothing is lost.
+                    // The move may have happened (its answer lost with the connection), so the
+                    // copy is left for the next run, which pairs a moved message by content
+                    // or copies one that stayed: copying now could duplicate it. The delete
+                    // stays: the message is gone from there on the other side.
                     collections[*from_index]
                         .0
                         .errors
                         .push(error.context(format!(
-                            "moving {key} from {} to {}",
+                            "moving {key} from {} to {} (the copy is left for the next run)",
                             from_plan.name_a, to_plan.name_a
                         )));
+                    done.push((*to_index, *copy_index));
                     continue;
                 }
             }

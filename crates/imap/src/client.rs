@@ -394,6 +394,12 @@ impl Client {
     }
 
     /// The number of messages in the selected mailbox as the server last reported it
+    /// True when the connection can carry no more commands: it failed (EOF, timeout, a response
+    /// that could not be read) or the server said BYE. A new connection is needed then.
+    pub fn is_broken(&self) -> bool {
+        self.session.is_failed() || self.bye.is_some()
+    }
+
     /// (`EXISTS`, less the `EXPUNGE`s since): after [`Client::noop`] or [`Client::idle`] this
     /// shows mail that other connections added.
     pub fn exists(&self) -> u32 {
@@ -1437,6 +1443,7 @@ impl Client {
             }
         }
         let mut results = Vec::with_capacity(tags.len());
+        let mut lost: Option<Error> = None;
         for tag in tags {
             let tag = match tag {
                 Ok(tag) => tag,
@@ -1445,7 +1452,21 @@ impl Client {
                     continue;
                 }
             };
-            let done = self.wait(&tag, &mut |_, _| Ok(())).await?;
+            if let Some(error) = &lost {
+                // The connection failed: what became of this APPEND is unknown.
+                results.push(Err(Error::new(error.kind(), error.to_string())));
+                continue;
+            }
+            let done = match self.wait(&tag, &mut |_, _| Ok(())).await {
+                Ok(done) => done,
+                // The APPENDs answered so far keep their results (and UIDs).
+                Err(error) if !results.is_empty() => {
+                    results.push(Err(Error::new(error.kind(), error.to_string())));
+                    lost = Some(error);
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             results.push(check(done, &format!("APPEND to {mailbox:?}")).map(
                 |done| match done.code {
                     Some(ResponseCode::AppendUid { uid_validity, uids }) => {

@@ -15,6 +15,9 @@
 //!   server. [`Cyrus::available`] tells whether it is unpacked; `PIMLINK_CYRUS_DIR` points at
 //!   another unpacked tree.
 //! - [`tls::generate`]: a throwaway CA and a `localhost` server certificate.
+//! - [`CutProxy`]: a loopback TCP proxy in front of a server that cuts each connection after
+//!   as many bytes as the test's plan says ([`Cut`]), to test dropped connections; with
+//!   [`TestRng`], a seeded generator, the cut points are random but replayable.
 //!
 //! Guarantees: servers listen on 127.0.0.1 only; `Drop` stops the whole process group and waits
 //! for it; a watchdog kills the server if the test process dies without dropping it. Works as
@@ -45,7 +48,9 @@ mod identity;
 mod imap_line;
 mod net;
 mod process;
+mod proxy;
 mod radicale;
+mod rng;
 pub mod tls;
 mod xandikos;
 
@@ -53,5 +58,7 @@ pub use cyrus::{Cyrus, CyrusBuilder};
 pub use dovecot::{Dovecot, DovecotBuilder};
 pub use http_line::Response;
 pub use net::{HOST, free_port};
+pub use proxy::{ConnectionRecord, Cut, CutProxy, Direction};
 pub use radicale::{Radicale, RadicaleBuilder};
+pub use rng::TestRng;
 pub use xandikos::Xandikos;

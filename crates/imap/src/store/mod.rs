@@ -2,9 +2,15 @@
 //!
 //! # Connection
 //! The store connects on first use (listing collections of a Maildir-only pair never touches
-//! the server) over one connection, and resolves the password only then. A connection that
-//! drops mid-run surfaces as an [`ErrorKind::Connection`] error from the call that noticed it;
-//! the store does not reconnect by itself yet.
+//! the server) over one connection, and resolves the password only then. When the connection
+//! drops or times out ([`ErrorKind::Connection`]), the store reconnects (logs in again, selects
+//! the folder again) and repeats the operation if repeating it is safe: listings, reads, CREATE,
+//! flag stores and `UID EXPUNGE` of known UIDs, up to [`RetryPolicy::retries`] times with a
+//! capped exponential backoff ([`retry`], [`connection`]). An APPEND or MOVE whose answer was
+//! lost is not repeated: the engine's pending copy is confirmed by content next run, so the
+//! message lands exactly once. When reconnecting fails, the operation fails with a
+//! `Connection` error (the engine goes on with other collections), and later operations of
+//! the run get one attempt each until a connection works again.
 //!
 //! # Names
 //! `LIST "" "*"` gives the folders; the server's hierarchy delimiter becomes `/` (see
@@ -48,8 +54,9 @@
 //!   MOVE); the new key comes from COPYUID, so moves are offered only with UIDPLUS.
 //! - Every write checks the key's UIDVALIDITY against the selected folder first.
 //!
-//! Not here: reconnecting, several connections, IDLE.
+//! Not here: several connections, IDLE.
 
+mod connection;
 mod crlf;
 mod folders;
 mod keys;
@@ -57,6 +64,7 @@ mod listing;
 mod moving;
 mod names;
 mod reading;
+mod retry;
 mod state;
 mod writing;
 
@@ -72,6 +80,8 @@ use pimlink_core::{
 use crate::client::Client;
 use crate::options::ClientOptions;
 use crate::secret::Secret;
+use retry::Repeat;
+pub use retry::RetryPolicy;
 
 /// Produces the password when the store first connects (e.g. by running a `password_cmd`).
 pub type PasswordProvider = Box<dyn Fn() -> Result<Secret, Error> + Send + Sync>;
@@ -92,6 +102,8 @@ pub struct StoreStats {
     pub stores: u64,
     /// UID EXPUNGE commands.
     pub expunges: u64,
+    /// Operations tried again after their connection failed.
+    pub retries: u64,
 }
 
 /// A mail storage on an IMAP account. See the [module docs](self) for its behaviour.
@@ -110,6 +122,12 @@ pub struct ImapStore {
     /// Flag changes and deletions waiting for [`MailStore::flush`], per server folder.
     pending: BTreeMap<String, PendingFolder>,
     stats: StoreStats,
+    /// When and how to reconnect and retry.
+    retry: RetryPolicy,
+    /// The last attempt to connect failed.
+    connect_failed: bool,
+    /// Reconnecting failed and no connection has worked since.
+    unreachable: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -162,6 +180,9 @@ impl ImapStore {
             memory: HashMap::new(),
             pending: BTreeMap::new(),
             stats: StoreStats::default(),
+            retry: RetryPolicy::default(),
+            connect_failed: false,
+            unreachable: false,
         }
     }
 
@@ -172,6 +193,11 @@ impl ImapStore {
             password: Some(password),
             ..Self::new(options)
         }
+    }
+
+    /// Replaces the reconnect schedule ([`RetryPolicy::default`] otherwise).
+    pub fn set_retry_policy(&mut self, policy: RetryPolicy) {
+        self.retry = policy;
     }
 
     /// The commands sent so far.
@@ -192,16 +218,20 @@ impl ImapStore {
         }
     }
 
-    /// The connection, opened on first use.
+    /// The connection, opened on first use and again after it failed.
     async fn client(&mut self) -> Result<&mut Client, Error> {
+        if self.client.as_ref().is_some_and(Client::is_broken) {
+            self.drop_connection();
+        }
         if self.client.is_none() {
             let mut options = self.options.clone();
             if let Some(provider) = &self.password {
                 options.password = provider()?;
             }
-            let client = Client::connect(options)
-                .await
-                .map_err(|e| e.context(self.describe()))?;
+            let connected = Client::connect(options).await;
+            self.connect_failed = connected.is_err();
+            let client = connected.map_err(|e| e.context(self.describe()))?;
+            self.unreachable = false;
             self.stats.connects += 1;
             self.client = Some(client);
         }
@@ -240,11 +270,23 @@ impl MailStore for ImapStore {
     }
 
     async fn list_collections(&mut self) -> Result<Vec<CollectionInfo>, Error> {
-        self.list_folders().await
+        let mut failures = 0;
+        loop {
+            match self.list_folders().await {
+                Ok(folders) => return Ok(folders),
+                Err(e) => self.after_failure(e, Repeat::Safe, &mut failures).await?,
+            }
+        }
     }
 
     async fn create_collection(&mut self, name: &CollectionName) -> Result<(), Error> {
-        self.create_folder(name).await
+        let mut failures = 0;
+        loop {
+            match self.create_folder(name).await {
+                Ok(()) => return Ok(()),
+                Err(e) => self.after_failure(e, Repeat::Safe, &mut failures).await?,
+            }
+        }
     }
 
     async fn list_items(
@@ -252,9 +294,17 @@ impl MailStore for ImapStore {
         collection: &CollectionName,
         known: Known<'_>,
     ) -> Result<Listing, Error> {
-        self.list_messages(collection, known)
-            .await
-            .map_err(|e| e.context(format!("listing {collection}")))
+        let mut failures = 0;
+        loop {
+            // A listing cut short is never used: only a complete one returns.
+            match self.list_messages(collection, known).await {
+                Ok(listing) => return Ok(listing),
+                Err(e) => self
+                    .after_failure(e, Repeat::Safe, &mut failures)
+                    .await
+                    .map_err(|e| e.context(format!("listing {collection}")))?,
+            }
+        }
     }
 
     fn reserve_key(&mut self) -> Option<ItemKey> {
@@ -319,7 +369,13 @@ impl MailStore for ImapStore {
         key: &ItemKey,
         flags: &Flags,
     ) -> Result<(), Error> {
-        self.queue_flags(collection, key, flags).await
+        let mut failures = 0;
+        loop {
+            match self.queue_flags(collection, key, flags).await {
+                Ok(()) => return Ok(()),
+                Err(e) => self.after_failure(e, Repeat::Safe, &mut failures).await?,
+            }
+        }
     }
 
     fn can_move(&self) -> bool {
@@ -336,7 +392,13 @@ impl MailStore for ImapStore {
     }
 
     async fn delete(&mut self, collection: &CollectionName, key: &ItemKey) -> Result<(), Error> {
-        self.queue_delete(collection, key).await
+        let mut failures = 0;
+        loop {
+            match self.queue_delete(collection, key).await {
+                Ok(()) => return Ok(()),
+                Err(e) => self.after_failure(e, Repeat::Safe, &mut failures).await?,
+            }
+        }
     }
 
     async fn flush(&mut self) -> Result<(), Error> {

@@ -5,6 +5,7 @@ use pimlink_core::{CollectionName, Error, ErrorKind, Flag, Flags, ItemKey};
 
 use super::ImapStore;
 use super::keys::MessageKey;
+use super::retry::Repeat;
 use crate::client::StoreMode;
 use crate::uidset::UidRanges;
 
@@ -22,26 +23,31 @@ impl ImapStore {
         to: &CollectionName,
     ) -> Result<ItemKey, Error> {
         let parsed = MessageKey::parse_or_err(key)?;
-        let (from_server, validity) = self.ensure_selected(from).await?;
+        let mut failures = 0;
+        let (from_server, validity, to_server) = loop {
+            let target = match self.ensure_selected(from).await {
+                Ok((from_server, validity)) => self
+                    .server_folder(to)
+                    .await
+                    .map(|to_server| (from_server, validity, to_server)),
+                Err(error) => Err(error),
+            };
+            match target {
+                Ok(target) => break target,
+                Err(e) => self.after_failure(e, Repeat::Safe, &mut failures).await?,
+            }
+        };
         if parsed.uid_validity != validity {
             return Err(Error::new(
                 ErrorKind::Refused,
                 format!("{key}: {from} has UIDVALIDITY {validity} now; not moving by a stale key"),
             ));
         }
-        let to_server = self.server_folder(to).await?;
         let set = UidRanges::single(parsed.uid);
-        let client = self.client().await?;
-        let copied = if client.has("MOVE") {
-            client.uid_move(&set, &to_server).await?
-        } else {
-            let copied = client.uid_copy(&set, &to_server).await?;
-            if copied.is_some() {
-                let deleted = Flags::new().with(Flag::Trashed);
-                client.store(&set, StoreMode::Add, &deleted, None).await?;
-                client.uid_expunge(&set).await?;
-            }
-            copied
+        // A MOVE whose answer was lost may have happened: it is not repeated.
+        let copied = match self.move_once(&set, &to_server).await {
+            Ok(copied) => copied,
+            Err(error) => return Err(self.unsafe_failure(error).await),
         };
         let target = copied
             .and_then(|c| {
@@ -68,5 +74,24 @@ impl ImapStore {
             memory.flags.insert(target.uid, flags);
         }
         Ok(target.item_key())
+    }
+
+    /// UID MOVE, or UID COPY + `\Deleted` + UID EXPUNGE, of `set` in the selected folder.
+    async fn move_once(
+        &mut self,
+        set: &UidRanges,
+        to_server: &str,
+    ) -> Result<Option<crate::client::CopyUids>, Error> {
+        let client = self.client().await?;
+        if client.has("MOVE") {
+            return client.uid_move(set, to_server).await;
+        }
+        let copied = client.uid_copy(set, to_server).await?;
+        if copied.is_some() {
+            let deleted = Flags::new().with(Flag::Trashed);
+            client.store(set, StoreMode::Add, &deleted, None).await?;
+            client.uid_expunge(set).await?;
+        }
+        Ok(copied)
     }
 }

@@ -6,6 +6,7 @@ use pimlink_core::fingerprint::{FIELDS, Fingerprint};
 use pimlink_core::{CollectionName, Error, ErrorKind, ItemData, ItemKey};
 
 use super::keys::MessageKey;
+use super::retry::Repeat;
 use super::{ImapStore, chunks, copy_error};
 use crate::client::{FetchRequest, FetchedMessage};
 
@@ -60,7 +61,8 @@ impl ImapStore {
 
     /// Fetches `keys` in a few commands and turns each message into a result with `convert`.
     /// A key of another UIDVALIDITY, or one whose UID did not come back, gets its own error;
-    /// the others are unaffected. A failed command fails the keys it carried.
+    /// the others are unaffected. A failed command fails the keys it carried; when the
+    /// connection failed, the keys not received yet are asked for again after reconnecting.
     async fn fetch_for_keys<T>(
         &mut self,
         collection: &CollectionName,
@@ -69,14 +71,58 @@ impl ImapStore {
         mut convert: impl FnMut(FetchedMessage) -> Result<T, Error>,
     ) -> Vec<Result<T, Error>> {
         let mut slots: Slots<T> = keys.iter().map(|_| None).collect();
+        let mut failures = 0;
+        while let Some(lost) = self
+            .fetch_into_slots(collection, keys, request, &mut convert, &mut slots)
+            .await
+        {
+            if let Err(error) = self.after_failure(lost, Repeat::Safe, &mut failures).await {
+                // Not received: unknown, not gone.
+                for slot in slots.iter_mut().filter(|slot| slot.is_none()) {
+                    *slot = Some(Err(copy_error(&error)));
+                }
+                break;
+            }
+        }
+        slots
+            .into_iter()
+            .zip(keys)
+            .map(|(slot, key)| {
+                slot.unwrap_or_else(|| {
+                    Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!("{key} is not in {collection} (any more)"),
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// One pass of [`Self::fetch_for_keys`] over the keys whose slot is still empty. Returns the
+    /// error if the connection failed; the keys not received then keep empty slots.
+    async fn fetch_into_slots<T>(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+        request: &FetchRequest,
+        convert: &mut impl FnMut(FetchedMessage) -> Result<T, Error>,
+        slots: &mut Slots<T>,
+    ) -> Option<Error> {
         let validity = match self.ensure_selected(collection).await {
             Ok((_, validity)) => validity,
+            Err(error) if error.kind() == ErrorKind::Connection => return Some(error),
             Err(error) => {
-                return keys.iter().map(|_| Err(copy_error(&error))).collect();
+                for slot in slots.iter_mut().filter(|slot| slot.is_none()) {
+                    *slot = Some(Err(copy_error(&error)));
+                }
+                return None;
             }
         };
         let mut by_uid: HashMap<u32, Vec<usize>> = HashMap::new();
         for (index, key) in keys.iter().enumerate() {
+            if slots[index].is_some() {
+                continue;
+            }
             match MessageKey::parse_or_err(key) {
                 Ok(parsed) if parsed.uid_validity == validity => {
                     by_uid.entry(parsed.uid).or_default().push(index);
@@ -93,7 +139,6 @@ impl ImapStore {
             }
         }
         let uids: Vec<u32> = by_uid.keys().copied().collect();
-        let mut connection_lost = None;
         for set in chunks(&uids) {
             self.stats.fetches += 1;
             let result = match self.client().await {
@@ -120,6 +165,9 @@ impl ImapStore {
                 Err(error) => Err(error),
             };
             if let Err(error) = result {
+                if error.kind() == ErrorKind::Connection {
+                    return Some(error);
+                }
                 for uid in set.iter() {
                     for &index in by_uid.get(&uid).into_iter().flatten() {
                         if slots[index].is_none() {
@@ -127,25 +175,8 @@ impl ImapStore {
                         }
                     }
                 }
-                if error.kind() == ErrorKind::Connection {
-                    connection_lost = Some(error);
-                    break;
-                }
             }
         }
-        slots
-            .into_iter()
-            .zip(keys)
-            .map(|(slot, key)| {
-                slot.unwrap_or_else(|| match &connection_lost {
-                    // Not asked for before the connection dropped: unknown, not gone.
-                    Some(error) => Err(copy_error(error)),
-                    None => Err(Error::new(
-                        ErrorKind::NotFound,
-                        format!("{key} is not in {collection} (any more)"),
-                    )),
-                })
-            })
-            .collect()
+        None
     }
 }

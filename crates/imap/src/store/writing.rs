@@ -7,6 +7,7 @@ use pimlink_core::{CollectionName, Content, Error, ErrorKind, Flag, Flags, ItemK
 use tracing::debug;
 
 use super::keys::MessageKey;
+use super::retry::Repeat;
 use super::{FlagOp, ImapStore, PendingFolder, copy_error, crlf};
 use crate::client::{AppendItem, FetchRequest, StoreMode};
 use crate::uidset::UidRanges;
@@ -17,8 +18,14 @@ impl ImapStore {
         collection: &CollectionName,
         item: NewItem<'_>,
     ) -> Result<ItemKey, Error> {
-        let server = self.server_folder(collection).await?;
-        let uidplus = self.client().await?.has("UIDPLUS");
+        // Everything before the APPEND itself is safe to repeat after reconnecting.
+        let mut failures = 0;
+        let (server, uidplus) = loop {
+            match self.append_target(collection).await {
+                Ok(target) => break target,
+                Err(e) => self.after_failure(e, Repeat::Safe, &mut failures).await?,
+            }
+        };
         let mut content = item.data.content;
         // Without UIDPLUS the message must be recognisable afterwards, by content.
         let mut wanted = None;
@@ -33,7 +40,6 @@ impl ImapStore {
                 )
             })?;
             wanted = Some(fingerprint);
-            let (server, _) = self.ensure_selected(collection).await?;
             floor = self
                 .memory
                 .get(&server)
@@ -48,7 +54,14 @@ impl ImapStore {
             internal_date: item.data.internal_date,
         };
         self.stats.appends += 1;
-        let appended = self.client().await?.append(&server, append).await?;
+        let appended = match self.client().await {
+            Ok(client) => client.append(&server, append).await,
+            Err(error) => Err(error),
+        };
+        let appended = match appended {
+            Ok(appended) => appended,
+            Err(error) => return Err(self.unsafe_failure(error).await),
+        };
         // A UIDPLUS the user disabled (as broken) is not trusted for APPENDUID either.
         let appended = appended.filter(|_| uidplus);
         let uid = match (appended, wanted) {
@@ -70,7 +83,20 @@ impl ImapStore {
                 memory.flags.insert(uid, item.flags.clone());
                 return Ok(MessageKey::new(validity, uid).item_key());
             }
-            (None, Some(fingerprint)) => self.find_appended(&server, floor, &fingerprint).await?,
+            (None, Some(fingerprint)) => {
+                // The APPEND succeeded; looking for it is a read, repeated after reconnecting.
+                let mut failures = 0;
+                loop {
+                    let found = match self.ensure_selected(collection).await {
+                        Ok(_) => self.find_appended(&server, floor, &fingerprint).await,
+                        Err(error) => Err(error),
+                    };
+                    match found {
+                        Ok(uid) => break uid,
+                        Err(e) => self.after_failure(e, Repeat::Safe, &mut failures).await?,
+                    }
+                }
+            }
             (None, None) => {
                 return Err(Error::new(
                     ErrorKind::Peer,
@@ -93,6 +119,20 @@ impl ImapStore {
         Ok(MessageKey::new(validity, uid).item_key())
     }
 
+    /// The server folder to append to and whether the server has UIDPLUS; without it, the
+    /// folder is selected too (the appended message is looked for there).
+    async fn append_target(
+        &mut self,
+        collection: &CollectionName,
+    ) -> Result<(String, bool), Error> {
+        let server = self.server_folder(collection).await?;
+        let uidplus = self.client().await?.has("UIDPLUS");
+        if !uidplus {
+            self.ensure_selected(collection).await?;
+        }
+        Ok((server, uidplus))
+    }
+
     /// APPENDs a batch, pipelined when APPENDUID will name each message's UID; without UIDPLUS
     /// each message must be searched for right after its APPEND, so they go one by one.
     pub(super) async fn append_messages(
@@ -100,9 +140,15 @@ impl ImapStore {
         collection: &CollectionName,
         items: Vec<NewItem<'_>>,
     ) -> Vec<Result<ItemKey, Error>> {
-        let uidplus = match self.client().await {
-            Ok(client) => client.has("UIDPLUS"),
-            Err(error) => return items.iter().map(|_| Err(copy_error(&error))).collect(),
+        let mut failures = 0;
+        let uidplus = loop {
+            let error = match self.client().await {
+                Ok(client) => break client.has("UIDPLUS"),
+                Err(error) => error,
+            };
+            if let Err(error) = self.after_failure(error, Repeat::Safe, &mut failures).await {
+                return items.iter().map(|_| Err(copy_error(&error))).collect();
+            }
         };
         if !uidplus || items.len() < 2 {
             let mut out = Vec::with_capacity(items.len());
@@ -139,8 +185,18 @@ impl ImapStore {
             Err(error) => Err(error),
         };
         let mut appended = match appended {
-            Ok(appended) => appended.into_iter(),
+            Ok(appended) => {
+                if appended
+                    .iter()
+                    .any(|r| r.as_ref().is_err_and(|e| e.kind() == ErrorKind::Connection))
+                {
+                    // The batch's later APPENDs have unknown results; never repeated here.
+                    self.drop_connection();
+                }
+                appended.into_iter()
+            }
             Err(error) => {
+                let error = self.unsafe_failure(error).await;
                 return results
                     .into_iter()
                     .map(|r| r.unwrap_or_else(|| Err(copy_error(&error))))
@@ -322,58 +378,72 @@ impl ImapStore {
 
     /// Carries out the queued flag changes, then the deletions, folder by folder. The queue is
     /// emptied whatever happens: the engine records nothing of a batch whose flush failed, so
-    /// the next run plans those changes again.
+    /// the next run plans those changes again. A folder whose connection failed is done again
+    /// from its start after reconnecting: every command of it is safe to repeat.
     pub(super) async fn flush_pending(&mut self) -> Result<(), Error> {
         let pending = std::mem::take(&mut self.pending);
         for (server, folder) in pending {
             if folder.flag_changes.is_empty() && folder.deletions.is_empty() {
                 continue;
             }
-            let validity = match self.selected.as_ref().filter(|s| s.server == server) {
-                Some(selected) => selected.uid_validity,
-                None => {
-                    let options = crate::client::SelectOptions {
-                        condstore: true,
-                        ..Default::default()
-                    };
-                    let mailbox = self.select(&server, options).await?;
-                    self.note_selected(&server, &mailbox)?
+            let mut failures = 0;
+            loop {
+                match self.flush_folder(&server, &folder).await {
+                    Ok(()) => break,
+                    Err(e) => self.after_failure(e, Repeat::Safe, &mut failures).await?,
                 }
-            };
-            if validity != folder.uid_validity {
-                return Err(Error::new(
-                    ErrorKind::Refused,
-                    format!(
-                        "{server:?} was renumbered (UIDVALIDITY {} -> {validity}) before its \
-                         changes were written; they are left for the next run",
-                        folder.uid_validity
-                    ),
-                ));
             }
-            for ((op, _), (flags, uids)) in &folder.flag_changes {
-                let mode = match op {
-                    FlagOp::Replace => StoreMode::Replace,
-                    FlagOp::Add => StoreMode::Add,
-                    FlagOp::Remove => StoreMode::Remove,
+        }
+        Ok(())
+    }
+
+    /// The queued changes of one server folder: flag stores, then `\Deleted` and UID EXPUNGE
+    /// of exactly the UIDs to delete.
+    async fn flush_folder(&mut self, server: &str, folder: &PendingFolder) -> Result<(), Error> {
+        let validity = match self.selected.as_ref().filter(|s| s.server == server) {
+            Some(selected) => selected.uid_validity,
+            None => {
+                let options = crate::client::SelectOptions {
+                    condstore: true,
+                    ..Default::default()
                 };
-                self.stats.stores += 1;
-                let set = UidRanges::from_uids(uids.iter().copied());
-                self.client().await?.store(&set, mode, flags, None).await?;
+                let mailbox = self.select(server, options).await?;
+                self.note_selected(server, &mailbox)?
             }
-            if !folder.deletions.is_empty() {
-                let set = UidRanges::from_uids(folder.deletions.iter().copied());
-                let deleted = Flags::new().with(Flag::Trashed);
-                self.stats.stores += 1;
-                self.client()
-                    .await?
-                    .store(&set, StoreMode::Add, &deleted, None)
-                    .await?;
-                self.stats.expunges += 1;
-                self.client().await?.uid_expunge(&set).await?;
-                if let Some(memory) = self.memory.get_mut(&server) {
-                    for uid in &folder.deletions {
-                        memory.flags.remove(uid);
-                    }
+        };
+        if validity != folder.uid_validity {
+            return Err(Error::new(
+                ErrorKind::Refused,
+                format!(
+                    "{server:?} was renumbered (UIDVALIDITY {} -> {validity}) before its \
+                     changes were written; they are left for the next run",
+                    folder.uid_validity
+                ),
+            ));
+        }
+        for ((op, _), (flags, uids)) in &folder.flag_changes {
+            let mode = match op {
+                FlagOp::Replace => StoreMode::Replace,
+                FlagOp::Add => StoreMode::Add,
+                FlagOp::Remove => StoreMode::Remove,
+            };
+            self.stats.stores += 1;
+            let set = UidRanges::from_uids(uids.iter().copied());
+            self.client().await?.store(&set, mode, flags, None).await?;
+        }
+        if !folder.deletions.is_empty() {
+            let set = UidRanges::from_uids(folder.deletions.iter().copied());
+            let deleted = Flags::new().with(Flag::Trashed);
+            self.stats.stores += 1;
+            self.client()
+                .await?
+                .store(&set, StoreMode::Add, &deleted, None)
+                .await?;
+            self.stats.expunges += 1;
+            self.client().await?.uid_expunge(&set).await?;
+            if let Some(memory) = self.memory.get_mut(server) {
+                for uid in &folder.deletions {
+                    memory.flags.remove(uid);
                 }
             }
         }

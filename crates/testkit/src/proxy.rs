@@ -1,0 +1,249 @@
+//! A loopback TCP proxy that cuts connections after a chosen number of bytes, for testing what
+//! a client does when its connection drops at any point (mid-command, mid-literal, between
+//! responses).
+//!
+//! Each accepted connection asks the test's plan ([`CutProxy::set_plan`]) what to do with it:
+//! pass everything, or forward exactly N bytes in one direction (or N in both together) and
+//! then shut both sockets down, so that client and server each see the connection end there.
+//! Every connection is recorded ([`CutProxy::connections`]) with the bytes it carried, so a
+//! failing test can print what happened and replay it.
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+
+use crate::net::HOST;
+
+/// Which bytes count towards a cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Client to server (commands, APPEND literals).
+    ToServer,
+    /// Server to client (responses, FETCH literals).
+    ToClient,
+    /// Both together.
+    Both,
+}
+
+/// What the proxy does with one connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    /// Forward everything.
+    Never,
+    /// Forward exactly `bytes` bytes counted in `direction`, then close the connection.
+    After {
+        /// Bytes forwarded before the cut.
+        bytes: u64,
+        /// Which bytes count.
+        direction: Direction,
+    },
+    /// Refuse at once: accept and close before forwarding anything.
+    Refuse,
+}
+
+/// What one connection did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionRecord {
+    /// 0 for the first connection the proxy accepted.
+    pub index: usize,
+    /// What the plan said.
+    pub cut: Cut,
+    /// Bytes forwarded client -> server.
+    pub to_server: u64,
+    /// Bytes forwarded server -> client.
+    pub to_client: u64,
+    /// True once the proxy cut it (rather than one of the ends closing it).
+    pub was_cut: bool,
+}
+
+type Plan = Box<dyn FnMut(usize) -> Cut + Send>;
+
+struct Shared {
+    plan: Mutex<Plan>,
+    records: Mutex<Vec<Arc<Tracked>>>,
+    stop: AtomicBool,
+}
+
+struct Tracked {
+    index: usize,
+    cut: Cut,
+    to_server: AtomicU64,
+    to_client: AtomicU64,
+    was_cut: AtomicBool,
+}
+
+/// A proxy on a free port of 127.0.0.1 in front of `127.0.0.1:target`. Stops when dropped
+/// (open connections end when their ends close them).
+pub struct CutProxy {
+    port: u16,
+    shared: Arc<Shared>,
+}
+
+impl CutProxy {
+    /// Starts a proxy to `127.0.0.1:target` that passes everything until a plan is set.
+    pub fn start(target: u16) -> io::Result<CutProxy> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let port = listener.local_addr()?.port();
+        let shared = Arc::new(Shared {
+            plan: Mutex::new(Box::new(|_| Cut::Never)),
+            records: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+        });
+        let accepting = Arc::clone(&shared);
+        thread::Builder::new()
+            .name(format!("cut-proxy-{port}"))
+            .spawn(move || accept_loop(&listener, target, &accepting))?;
+        Ok(CutProxy { port, shared })
+    }
+
+    /// The address to connect to instead of the server.
+    pub fn host(&self) -> &'static str {
+        HOST
+    }
+
+    /// The proxy's port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Sets what happens to each later connection: `plan` gets the connection's index (counting
+    /// every connection since the proxy started) and returns its fate.
+    pub fn set_plan(&self, plan: impl FnMut(usize) -> Cut + Send + 'static) {
+        *self
+            .shared
+            .plan
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Box::new(plan);
+    }
+
+    /// Lets every later connection through untouched.
+    pub fn pass_all(&self) {
+        self.set_plan(|_| Cut::Never);
+    }
+
+    /// Every connection so far, in the order they were accepted.
+    pub fn connections(&self) -> Vec<ConnectionRecord> {
+        self.shared
+            .records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|t| ConnectionRecord {
+                index: t.index,
+                cut: t.cut,
+                to_server: t.to_server.load(Ordering::SeqCst),
+                to_client: t.to_client.load(Ordering::SeqCst),
+                was_cut: t.was_cut.load(Ordering::SeqCst),
+            })
+            .collect()
+    }
+}
+
+impl Drop for CutProxy {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Wakes the accept loop so that it sees the flag.
+        let _ = TcpStream::connect((HOST, self.port));
+    }
+}
+
+fn accept_loop(listener: &TcpListener, target: u16, shared: &Arc<Shared>) {
+    for client in listener.incoming() {
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(client) = client else { continue };
+        let index = shared
+            .records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        let cut = (shared.plan.lock().unwrap_or_else(PoisonError::into_inner))(index);
+        let tracked = Arc::new(Tracked {
+            index,
+            cut,
+            to_server: AtomicU64::new(0),
+            to_client: AtomicU64::new(0),
+            was_cut: AtomicBool::new(false),
+        });
+        shared
+            .records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::clone(&tracked));
+        if cut == Cut::Refuse {
+            tracked.was_cut.store(true, Ordering::SeqCst);
+            let _ = client.shutdown(Shutdown::Both);
+            continue;
+        }
+        let Ok(server) = TcpStream::connect((HOST, target)) else {
+            let _ = client.shutdown(Shutdown::Both);
+            continue;
+        };
+        let _ = client.set_nodelay(true);
+        let _ = server.set_nodelay(true);
+        let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else {
+            continue;
+        };
+        let up = Arc::clone(&tracked);
+        let _ = thread::Builder::new()
+            .name(format!("cut-proxy-up-{index}"))
+            .spawn(move || forward(client, server, &up, Direction::ToServer));
+        let down = tracked;
+        let _ = thread::Builder::new()
+            .name(format!("cut-proxy-down-{index}"))
+            .spawn(move || forward(server2, client2, &down, Direction::ToClient));
+    }
+}
+
+/// Copies `from` to `to` until either end closes or the cut is reached; then closes both.
+fn forward(mut from: TcpStream, mut to: TcpStream, tracked: &Tracked, direction: Direction) {
+    let mut buf = vec![0u8; 16 << 10];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let (allowed, cut_now) = budget(tracked, direction, n as u64);
+        if allowed > 0 && to.write_all(&buf[..allowed as usize]).is_err() {
+            break;
+        }
+        if cut_now {
+            tracked.was_cut.store(true, Ordering::SeqCst);
+            break;
+        }
+    }
+    let _ = from.shutdown(Shutdown::Both);
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+/// How many of `n` bytes just read may be forwarded, and whether the cut is reached; counts
+/// the forwarded bytes.
+fn budget(tracked: &Tracked, direction: Direction, n: u64) -> (u64, bool) {
+    let counter = match direction {
+        Direction::ToServer => &tracked.to_server,
+        _ => &tracked.to_client,
+    };
+    let limit = match tracked.cut {
+        Cut::After {
+            bytes,
+            direction: d,
+        } if d == direction || d == Direction::Both => Some((bytes, d)),
+        _ => None,
+    };
+    let Some((bytes, counted)) = limit else {
+        counter.fetch_add(n, Ordering::SeqCst);
+        return (n, tracked.was_cut.load(Ordering::SeqCst));
+    };
+    let used = match counted {
+        Direction::Both => {
+            tracked.to_server.load(Ordering::SeqCst) + tracked.to_client.load(Ordering::SeqCst)
+        }
+        _ => counter.load(Ordering::SeqCst),
+    };
+    let allowed = n.min(bytes.saturating_sub(used));
+    counter.fetch_add(allowed, Ordering::SeqCst);
+    (allowed, allowed < n || used + allowed >= bytes)
+}
