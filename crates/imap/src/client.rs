@@ -400,6 +400,31 @@ impl Client {
         self.session.is_failed() || self.bye.is_some()
     }
 
+    /// True if the server has closed the connection (or said BYE) since the last command,
+    /// found out without waiting: whatever already arrived is read (and kept for the next
+    /// command). Worth asking before a command that must not be sent twice, because a
+    /// connection that died while idle would otherwise swallow it with an unknown outcome.
+    pub async fn poll_closed(&mut self) -> bool {
+        if self.is_broken() {
+            return true;
+        }
+        if !self.backlog.is_empty() {
+            return false;
+        }
+        match self.read_wire_until(Some(Instant::now())).await {
+            Ok(None) => false,
+            Ok(Some(incoming)) => {
+                let bye = matches!(&incoming.response, Response::Untagged(Untagged::Bye { .. }));
+                if let Response::Untagged(untagged @ Untagged::Bye { .. }) = &incoming.response {
+                    self.observe(untagged);
+                }
+                self.backlog.push_back(incoming);
+                bye
+            }
+            Err(_) => true,
+        }
+    }
+
     /// (`EXISTS`, less the `EXPUNGE`s since): after [`Client::noop`] or [`Client::idle`] this
     /// shows mail that other connections added.
     pub fn exists(&self) -> u32 {

@@ -68,6 +68,8 @@ struct Shared {
 
 struct Tracked {
     index: usize,
+    /// The client's end, to cut the connection from outside.
+    client: Mutex<Option<TcpStream>>,
     cut: Cut,
     to_server: AtomicU64,
     to_client: AtomicU64,
@@ -123,6 +125,27 @@ impl CutProxy {
         self.set_plan(|_| Cut::Never);
     }
 
+    /// Cuts every connection that is open now, as if the network failed.
+    pub fn cut_open_connections(&self) {
+        for tracked in self
+            .shared
+            .records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let client = tracked
+                .client
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(client) = client {
+                tracked.was_cut.store(true, Ordering::SeqCst);
+                let _ = client.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
     /// Every connection so far, in the order they were accepted.
     pub fn connections(&self) -> Vec<ConnectionRecord> {
         self.shared
@@ -163,6 +186,7 @@ fn accept_loop(listener: &TcpListener, target: u16, shared: &Arc<Shared>) {
         let cut = (shared.plan.lock().unwrap_or_else(PoisonError::into_inner))(index);
         let tracked = Arc::new(Tracked {
             index,
+            client: Mutex::new(client.try_clone().ok()),
             cut,
             to_server: AtomicU64::new(0),
             to_client: AtomicU64::new(0),

@@ -12,12 +12,26 @@ use tracing::warn;
 
 use super::ImapStore;
 use super::retry::{Decision, Repeat};
+use crate::client::Client;
 
 impl ImapStore {
     /// Forgets the connection and the folder it had selected.
     pub(super) fn drop_connection(&mut self) {
         self.client = None;
         self.selected = None;
+    }
+
+    /// The connection, checked (without waiting) not to have been closed by the server while
+    /// idle; for commands that must not be sent twice, so that they never go down a dead one.
+    pub(super) async fn live_client(&mut self) -> Result<&mut Client, Error> {
+        if self.client().await?.poll_closed().await {
+            self.drop_connection();
+            return Err(Error::new(
+                ErrorKind::Connection,
+                format!("{} had closed the connection", self.describe()),
+            ));
+        }
+        self.client().await
     }
 
     /// Called with the error of a failed attempt `failures` (counted here) of an operation:

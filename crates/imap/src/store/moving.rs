@@ -26,10 +26,13 @@ impl ImapStore {
         let mut failures = 0;
         let (from_server, validity, to_server) = loop {
             let target = match self.ensure_selected(from).await {
-                Ok((from_server, validity)) => self
-                    .server_folder(to)
-                    .await
-                    .map(|to_server| (from_server, validity, to_server)),
+                Ok((from_server, validity)) => match self.server_folder(to).await {
+                    Ok(to_server) => self
+                        .live_client()
+                        .await
+                        .map(|_| (from_server, validity, to_server)),
+                    Err(error) => Err(error),
+                },
                 Err(error) => Err(error),
             };
             match target {

@@ -130,6 +130,7 @@ impl ImapStore {
         if !uidplus {
             self.ensure_selected(collection).await?;
         }
+        self.live_client().await?;
         Ok((server, uidplus))
     }
 
@@ -142,7 +143,7 @@ impl ImapStore {
     ) -> Vec<Result<ItemKey, Error>> {
         let mut failures = 0;
         let uidplus = loop {
-            let error = match self.client().await {
+            let error = match self.live_client().await {
                 Ok(client) => break client.has("UIDPLUS"),
                 Err(error) => error,
             };
