@@ -70,6 +70,10 @@ impl ImapStore {
                     self.unreachable = true;
                 }
                 Err(match (*failures, repeat) {
+                    (1, Repeat::Safe) if self.unreachable => error.context(format!(
+                        "{}: reconnecting failed earlier in this run, so this was tried once",
+                        self.describe()
+                    )),
                     (_, Repeat::Unsafe) => error.context(
                         "the connection failed before the server answered, so whether the \
                          change was made is unknown; it is not repeated blindly",

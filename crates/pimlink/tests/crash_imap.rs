@@ -1,0 +1,647 @@
+//! Crash tests of IMAP <-> Maildir pairs (issue 4): the IMAP connection dropped at random byte
+//! offsets by pimlink-testkit's cutting proxy, and pimlink killed with SIGKILL at random
+//! moments, during an initial sync and during syncs with changes on both sides. After the
+//! interrupted runs a clean run must leave both sides with every message exactly once with the
+//! right flags, and a further run must change nothing.
+//!
+//! Every random choice comes from a seeded generator; the seed (`PIMLINK_TEST_SEED` replays
+//! one) and every cut or kill are printed, and the test output shows them on failure.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{Run, Tree, World};
+use pimlink_core::{Flag, Flags};
+use pimlink_imap::{Client, ClientOptions, FetchRequest, Secret, StoreMode, TlsMode, UidRanges};
+use pimlink_testkit::{Cut, CutProxy, Direction, Dovecot, DovecotBuilder, TestRng};
+
+/// folder -> Message-ID -> Maildir flag letters: what both sides must hold, once each.
+type Expected = BTreeMap<String, BTreeMap<String, String>>;
+
+/// A Dovecot and a cutting proxy in front of it, with `users` accounts `u0`, `u1`, ...
+fn server_and_proxy(users: usize) -> (Dovecot, CutProxy) {
+    let accounts: Vec<(String, String)> = (0..users)
+        .map(|i| (format!("u{i}"), format!("secret-{i}")))
+        .collect();
+    let accounts: Vec<(&str, &str)> = accounts
+        .iter()
+        .map(|(u, p)| (u.as_str(), p.as_str()))
+        .collect();
+    let server = DovecotBuilder::new().users(&accounts).start().unwrap();
+    let proxy = CutProxy::start(server.port()).unwrap();
+    (server, proxy)
+}
+
+/// A world whose side `a` is account `u{account}` on the server (through the proxy) and side
+/// `b` a verbatim Maildir.
+struct Net<'s> {
+    server: &'s Dovecot,
+    proxy: &'s CutProxy,
+    account: usize,
+    world: World,
+}
+
+impl<'s> Net<'s> {
+    fn new(server: &'s Dovecot, proxy: &'s CutProxy, account: usize) -> Net<'s> {
+        let world = World::new("");
+        let config = format!(
+            "[general]\nstate_dir = \"{state}\"\n\n\
+             [storage.a]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
+             user = \"{user}\"\npassword = \"{password}\"\ntimeout = 20\n\n\
+             [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\nlayout = \"verbatim\"\n\n\
+             [pair.p]\na = \"a\"\nb = \"b\"\n",
+            state = world.state_dir().display(),
+            host = proxy.host(),
+            port = proxy.port(),
+            user = format!("u{account}"),
+            password = format!("secret-{account}"),
+            b = world.root("b").display(),
+        );
+        fs::write(world.config(), config).unwrap();
+        Net {
+            server,
+            proxy,
+            account,
+            world,
+        }
+    }
+
+    fn user(&self) -> String {
+        format!("u{}", self.account)
+    }
+
+    fn options(&self) -> ClientOptions {
+        let mut options = ClientOptions::new(
+            self.server.host(),
+            self.user(),
+            Secret::new(format!("secret-{}", self.account)),
+        );
+        options.port = Some(self.server.port());
+        options.tls = TlsMode::None;
+        options.read_timeout = Duration::from_secs(20);
+        options
+    }
+
+    /// Runs `sync` while the proxy cuts connections as `rng` decides; returns the exit status
+    /// and prints what was cut.
+    fn cut_run(&self, label: &str, rng: &mut TestRng, max_bytes: u64) -> i32 {
+        let mut plan_rng = TestRng::new(rng.next_u64());
+        let first = self.proxy.connections().len();
+        self.proxy
+            .set_plan(move |_| random_cut(&mut plan_rng, max_bytes));
+        let run = self.world.run(&["-q", "sync"]);
+        self.proxy.pass_all();
+        let records = &self.proxy.connections()[first..];
+        let cuts: Vec<String> = records
+            .iter()
+            .map(|r| match r.cut {
+                Cut::After { bytes, direction } if r.was_cut => {
+                    format!("{bytes}{}", direction_letter(direction))
+                }
+                Cut::Refuse => "refused".to_owned(),
+                _ => format!("uncut({}+{})", r.to_server, r.to_client),
+            })
+            .collect();
+        eprintln!(
+            "{label}: exit {}, {} connections, cuts [{}]",
+            run.code(),
+            records.len(),
+            cuts.join(" ")
+        );
+        let code = run.code();
+        for line in run.stderr().lines().take(5) {
+            eprintln!("    {line}");
+        }
+        assert!(
+            [0, 1, 3].contains(&code),
+            "a dropped connection must end in success, failed items or an unreachable \
+             storage, never a refusal or a crash:\n{run}"
+        );
+        assert!(
+            code == 0 || run.stderr().contains("connection"),
+            "failures must name the dropped connection:\n{run}"
+        );
+        code
+    }
+
+    /// A run with the proxy passing everything, which must succeed.
+    fn clean_run(&self) -> Run {
+        self.proxy.pass_all();
+        self.world.sync_ok()
+    }
+
+    /// Both sides hold exactly `expected`, and another run changes nothing.
+    fn assert_synced(&self, expected: &Expected, context: &str) {
+        let want: Tree = expected
+            .iter()
+            .map(|(folder, messages)| {
+                let messages = messages
+                    .iter()
+                    .map(|(id, flags)| (id.clone(), vec![flags.clone()]))
+                    .collect();
+                (folder.clone(), messages)
+            })
+            .collect();
+        let server = without_empty(server_tree(self));
+        let local = without_empty(self.world.messages("b"));
+        assert_eq!(
+            server, want,
+            "{context}: the server differs from the expected state"
+        );
+        assert_eq!(
+            local, want,
+            "{context}: the Maildir differs from the expected state"
+        );
+        let again = self.clean_run();
+        assert!(
+            again.stdout().contains("changed: nothing"),
+            "{context}: a further run changed something:\n{again}"
+        );
+    }
+}
+
+fn direction_letter(direction: Direction) -> &'static str {
+    match direction {
+        Direction::ToServer => ">",
+        Direction::ToClient => "<",
+        Direction::Both => "<>",
+    }
+}
+
+/// A cut at a random offset (spread over the orders of magnitude up to `max_bytes`, so the
+/// greeting, login and SELECT are hit as often as the middle of a big FETCH or APPEND) in a
+/// random direction, or now and then no cut at all.
+fn random_cut(rng: &mut TestRng, max_bytes: u64) -> Cut {
+    if rng.chance(1, 10) {
+        return Cut::Never;
+    }
+    let direction = match rng.range(0, 10) {
+        0..=5 => Direction::ToClient,
+        6..=8 => Direction::ToServer,
+        _ => Direction::Both,
+    };
+    // The client sends much less than it receives, except while uploading.
+    let max = match direction {
+        Direction::ToServer => max_bytes / 4,
+        _ => max_bytes,
+    };
+    Cut::After {
+        bytes: rng.log_range(1, max),
+        direction,
+    }
+}
+
+/// Folders without messages are left out: a folder created on both sides but emptied is
+/// not a difference in mail.
+fn without_empty(tree: Tree) -> Tree {
+    tree.into_iter().filter(|(_, m)| !m.is_empty()).collect()
+}
+
+fn message(id: &str, size: usize) -> Vec<u8> {
+    let mut text = format!(
+        "From: test@example.org\r\nSubject: message {id}\r\nMessage-ID: <{id}@test>\r\n\
+         Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nbody of {id}\r\n"
+    );
+    while text.len() < size {
+        text.push_str("a line of text to give the message some size, as mail has\r\n");
+    }
+    text.into_bytes()
+}
+
+/// A message size: mostly small, sometimes a few KB, rarely bigger than the 256 KiB that the
+/// client spools to disk.
+fn random_size(rng: &mut TestRng) -> usize {
+    match rng.range(0, 100) {
+        0 => 300 << 10,
+        1..=20 => rng.range(2_000, 30_000) as usize,
+        _ => rng.range(100, 1_500) as usize,
+    }
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+fn id_of(header: &[u8]) -> String {
+    let header = String::from_utf8_lossy(header);
+    header
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(id, _)| id.to_owned())
+        .unwrap_or_else(|| panic!("no Message-ID in {header:?}"))
+}
+
+/// Message-ID -> (UID, flags) of a selected folder.
+async fn folder_messages(client: &mut Client) -> BTreeMap<String, Vec<(u32, Flags)>> {
+    let request = FetchRequest {
+        flags: true,
+        header_fields: vec!["MESSAGE-ID".to_owned()],
+        ..FetchRequest::default()
+    };
+    let mut out: BTreeMap<String, Vec<(u32, Flags)>> = BTreeMap::new();
+    if client.exists() == 0 {
+        return out;
+    }
+    client
+        .fetch(&UidRanges::all(), &request, |m| {
+            let id = id_of(&m.header.unwrap());
+            out.entry(id).or_default().push((m.uid, m.flags.unwrap()));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    out
+}
+
+/// Every message on the server, asked directly (not through the proxy).
+fn server_tree(net: &Net<'_>) -> Tree {
+    block_on(async {
+        let mut client = Client::connect(net.options()).await.unwrap();
+        let mut tree = Tree::new();
+        for entry in client.list("", "*").await.unwrap() {
+            if !entry.selectable() {
+                continue;
+            }
+            let folder = match entry.delimiter {
+                Some(d) => entry.name.replace(d, "/"),
+                None => entry.name.clone(),
+            };
+            client
+                .select(&entry.name, Default::default())
+                .await
+                .unwrap();
+            let messages = tree.entry(folder).or_default();
+            for (id, copies) in folder_messages(&mut client).await {
+                for (_, flags) in copies {
+                    messages
+                        .entry(id.clone())
+                        .or_default()
+                        .push(flags.maildir_letters());
+                }
+            }
+        }
+        client.logout().await.unwrap();
+        tree
+    })
+}
+
+/// Flags from Maildir letters.
+fn flags_of(letters: &str) -> Flags {
+    let mut flags = Flags::new();
+    for (letter, flag) in [
+        ('D', Flag::Draft),
+        ('F', Flag::Flagged),
+        ('P', Flag::Passed),
+        ('R', Flag::Replied),
+        ('S', Flag::Seen),
+    ] {
+        if letters.contains(letter) {
+            flags.set(flag, true);
+        }
+    }
+    flags
+}
+
+/// Server folder name of an engine folder (Dovecot's delimiter is '.').
+fn server_folder(folder: &str) -> String {
+    folder.replace('/', ".")
+}
+
+/// Sets flags on and deletes messages on the server, as another mail client would.
+fn edit_server(net: &Net<'_>, flags: &[(String, String, String)], deletions: &[(String, String)]) {
+    block_on(async {
+        let mut client = Client::connect(net.options()).await.unwrap();
+        let folders: BTreeSet<&String> = flags
+            .iter()
+            .map(|(f, _, _)| f)
+            .chain(deletions.iter().map(|(f, _)| f))
+            .collect();
+        for folder in folders {
+            client
+                .select(&server_folder(folder), Default::default())
+                .await
+                .unwrap();
+            let uids = folder_messages(&mut client).await;
+            let uid = |id: &str| uids[id][0].0;
+            for (_, id, letters) in flags.iter().filter(|(f, _, _)| f == folder) {
+                client
+                    .store(
+                        &UidRanges::single(uid(id)),
+                        StoreMode::Replace,
+                        &flags_of(letters),
+                        None,
+                    )
+                    .await
+                    .unwrap();
+            }
+            for (_, id) in deletions.iter().filter(|(f, _)| f == folder) {
+                let set = UidRanges::single(uid(id));
+                let deleted = Flags::new().with(Flag::Trashed);
+                client
+                    .store(&set, StoreMode::Add, &deleted, None)
+                    .await
+                    .unwrap();
+                client.uid_expunge(&set).await.unwrap();
+            }
+        }
+        client.logout().await.unwrap();
+    })
+}
+
+/// The file of message `id` in a Maildir folder.
+fn local_file(maildir: &Path, id: &str) -> PathBuf {
+    let needle = format!("<{id}@test>");
+    for sub in ["cur", "new"] {
+        for entry in fs::read_dir(maildir.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            let head = fs::read(&path).unwrap();
+            let head = String::from_utf8_lossy(&head[..head.len().min(300)]).into_owned();
+            if head.contains(&needle) {
+                return path;
+            }
+        }
+    }
+    panic!("{id} not in {}", maildir.display())
+}
+
+fn set_local_flags(maildir: &Path, id: &str, letters: &str) {
+    let from = local_file(maildir, id);
+    let name = from.file_name().unwrap().to_string_lossy().into_owned();
+    let base = name
+        .split_once(":2,")
+        .map_or(name.clone(), |(b, _)| b.to_owned());
+    fs::rename(
+        &from,
+        maildir.join("cur").join(format!("{base}:2,{letters}")),
+    )
+    .unwrap();
+}
+
+/// Writes a message into a local folder as a delivery agent would.
+fn deliver_local(maildir: &Path, id: &str, size: usize, letters: &str) {
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    let text = String::from_utf8(message(id, size))
+        .unwrap()
+        .replace("\r\n", "\n");
+    let path = if letters.is_empty() {
+        maildir.join("new").join(format!("u-{id}"))
+    } else {
+        maildir.join("cur").join(format!("u-{id}:2,{letters}"))
+    };
+    fs::write(path, text).unwrap();
+}
+
+const LETTERS: [&str; 6] = ["", "S", "FS", "RS", "F", "DS"];
+
+/// Mail on both sides before a first sync: `server_count` messages over three server folders,
+/// some with flags, and `local_count` over two local folders (one not on the server).
+fn seed_both_sides(
+    net: &Net<'_>,
+    rng: &mut TestRng,
+    server_count: usize,
+    local_count: usize,
+) -> Expected {
+    let mut expected = Expected::new();
+    let folders = ["INBOX", "Archive", "Lists/rust"];
+    let mut by_folder: BTreeMap<&str, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+    for i in 0..server_count {
+        let folder = folders[i % 3];
+        let id = format!("s{i}");
+        by_folder
+            .entry(folder)
+            .or_default()
+            .push((id.clone(), message(&id, random_size(rng))));
+    }
+    let user = net.user();
+    for (folder, messages) in &by_folder {
+        net.server
+            .deliver_many(
+                &user,
+                &server_folder(folder),
+                messages.iter().map(|(_, m)| &m[..]),
+            )
+            .unwrap();
+    }
+    let mut flag_changes = Vec::new();
+    for (folder, messages) in &by_folder {
+        for (id, _) in messages {
+            let letters = LETTERS[rng.range(0, LETTERS.len() as u64) as usize];
+            if !letters.is_empty() {
+                flag_changes.push((folder.to_string(), id.clone(), letters.to_owned()));
+            }
+            expected
+                .entry(folder.to_string())
+                .or_default()
+                .insert(id.clone(), letters.to_owned());
+        }
+    }
+    edit_server(net, &flag_changes, &[]);
+    for i in 0..local_count {
+        let folder = ["INBOX", "Sent"][i % 2];
+        let id = format!("l{i}");
+        let letters = LETTERS[rng.range(0, LETTERS.len() as u64) as usize];
+        deliver_local(
+            &net.world.root("b").join(folder),
+            &id,
+            random_size(rng),
+            letters,
+        );
+        expected
+            .entry(folder.to_owned())
+            .or_default()
+            .insert(id, letters.to_owned());
+    }
+    expected
+}
+
+/// Random changes on both sides, each message touched at most once: new mail, flag changes
+/// and deletions on the server and in the Maildir. Updates `expected`.
+fn change_both_sides(net: &Net<'_>, rng: &mut TestRng, round: usize, expected: &mut Expected) {
+    let mut all: Vec<(String, String)> = expected
+        .iter()
+        .flat_map(|(f, m)| m.keys().map(move |id| (f.clone(), id.clone())))
+        .collect();
+    let mut pick = |rng: &mut TestRng| {
+        let index = rng.range(0, all.len() as u64) as usize;
+        all.swap_remove(index)
+    };
+    let (mut server_flags, mut server_deletions) = (Vec::new(), Vec::new());
+    for _ in 0..12 {
+        let (folder, id) = pick(rng);
+        let letters = LETTERS[rng.range(0, LETTERS.len() as u64) as usize].to_owned();
+        expected
+            .get_mut(&folder)
+            .unwrap()
+            .insert(id.clone(), letters.clone());
+        server_flags.push((folder, id, letters));
+    }
+    for _ in 0..6 {
+        let (folder, id) = pick(rng);
+        expected.get_mut(&folder).unwrap().remove(&id);
+        server_deletions.push((folder, id));
+    }
+    edit_server(net, &server_flags, &server_deletions);
+    for _ in 0..12 {
+        let (folder, id) = pick(rng);
+        let letters = LETTERS[rng.range(0, LETTERS.len() as u64) as usize].to_owned();
+        set_local_flags(&net.world.root("b").join(&folder), &id, &letters);
+        expected.get_mut(&folder).unwrap().insert(id, letters);
+    }
+    for _ in 0..6 {
+        let (folder, id) = pick(rng);
+        fs::remove_file(local_file(&net.world.root("b").join(&folder), &id)).unwrap();
+        expected.get_mut(&folder).unwrap().remove(&id);
+    }
+    let user = net.user();
+    for i in 0..15 {
+        let folder = ["INBOX", "Archive"][i % 2];
+        let id = format!("r{round}s{i}");
+        net.server
+            .deliver(&user, folder, &message(&id, random_size(rng)))
+            .unwrap();
+        expected
+            .entry(folder.to_owned())
+            .or_default()
+            .insert(id, String::new());
+        let folder = ["INBOX", "Sent"][i % 2];
+        let id = format!("r{round}l{i}");
+        let letters = LETTERS[rng.range(0, LETTERS.len() as u64) as usize];
+        deliver_local(
+            &net.world.root("b").join(folder),
+            &id,
+            random_size(rng),
+            letters,
+        );
+        expected
+            .entry(folder.to_owned())
+            .or_default()
+            .insert(id, letters.to_owned());
+    }
+}
+
+#[test]
+fn dropped_connections_during_an_initial_sync_lose_and_duplicate_nothing() {
+    let seed = TestRng::seed_from_env("PIMLINK_TEST_SEED", 0x1d5e_ed04);
+    let mut rng = TestRng::new(seed);
+    // Each round is a first sync of another account into another Maildir.
+    let rounds = 5;
+    let (server, proxy) = server_and_proxy(rounds);
+    for round in 0..rounds {
+        let net = Net::new(&server, &proxy, round);
+        let expected = seed_both_sides(&net, &mut rng, 240, 60);
+        // Runs with random cuts until one gets through; each makes some progress.
+        for run in 1..=20 {
+            let label = format!("round {round} run {run}");
+            if net.cut_run(&label, &mut rng, 400_000) == 0 {
+                break;
+            }
+        }
+        net.clean_run();
+        net.assert_synced(&expected, &format!("round {round}"));
+    }
+    let cuts = proxy.connections().iter().filter(|r| r.was_cut).count();
+    assert!(cuts >= 20, "only {cuts} connections were cut");
+}
+
+#[test]
+fn dropped_connections_during_syncs_with_changes_on_both_sides_lose_and_duplicate_nothing() {
+    let seed = TestRng::seed_from_env("PIMLINK_TEST_SEED", 0xc4a2_6e5b);
+    let mut rng = TestRng::new(seed);
+    let (server, proxy) = server_and_proxy(1);
+    let net = Net::new(&server, &proxy, 0);
+    let mut expected = seed_both_sides(&net, &mut rng, 150, 40);
+    net.clean_run();
+    net.assert_synced(&expected, "after the first sync");
+    for round in 0..4 {
+        change_both_sides(&net, &mut rng, round, &mut expected);
+        for run in 0..3 {
+            net.cut_run(&format!("round {round} run {run}"), &mut rng, 60_000);
+        }
+        net.clean_run();
+        net.assert_synced(&expected, &format!("after round {round}"));
+    }
+}
+
+#[test]
+fn one_dropped_connection_is_survived_within_the_run() {
+    // Downloads and flag changes from the server are all safe to repeat: with one cut per
+    // run, anywhere, the run reconnects and completes on its own.
+    let seed = TestRng::seed_from_env("PIMLINK_TEST_SEED", 0x0e_c07);
+    let mut rng = TestRng::new(seed);
+    let (server, proxy) = server_and_proxy(1);
+    let net = Net::new(&server, &proxy, 0);
+    let mut expected = seed_both_sides(&net, &mut rng, 60, 0);
+    net.clean_run();
+    let user = net.user();
+    for round in 0..16 {
+        for i in 0..10 {
+            let id = format!("d{round}-{i}");
+            net.server
+                .deliver(&user, "INBOX", &message(&id, random_size(&mut rng)))
+                .unwrap();
+            expected
+                .entry("INBOX".to_owned())
+                .or_default()
+                .insert(id, String::new());
+        }
+        let (folder, id) = {
+            let archive = &expected["Archive"];
+            let ids: Vec<&String> = archive.keys().collect();
+            (
+                "Archive".to_owned(),
+                ids[rng.range(0, ids.len() as u64) as usize].clone(),
+            )
+        };
+        let letters = LETTERS[rng.range(0, LETTERS.len() as u64) as usize].to_owned();
+        edit_server(&net, &[(folder.clone(), id.clone(), letters.clone())], &[]);
+        expected.get_mut(&folder).unwrap().insert(id, letters);
+
+        let first = net.proxy.connections().len();
+        // The client sends little here (commands only), the server a lot.
+        let (direction, at) = if rng.chance(1, 2) {
+            (Direction::ToClient, rng.log_range(1, 40_000))
+        } else {
+            (Direction::ToServer, rng.log_range(1, 1_500))
+        };
+        net.proxy.set_plan(move |index| {
+            if index == first {
+                Cut::After {
+                    bytes: at,
+                    direction,
+                }
+            } else {
+                Cut::Never
+            }
+        });
+        let run = net.world.run(&["-q", "sync"]);
+        net.proxy.pass_all();
+        let record = &net.proxy.connections()[first];
+        eprintln!(
+            "round {round}: cut at {at}{} (cut: {}), exit {}",
+            direction_letter(direction),
+            record.was_cut,
+            run.code()
+        );
+        assert_eq!(
+            run.code(),
+            0,
+            "one dropped connection must not fail the run:\n{run}"
+        );
+        let server = without_empty(server_tree(&net));
+        let local = without_empty(net.world.messages("b"));
+        assert_eq!(server, local, "round {round}: the sides differ");
+    }
+    net.assert_synced(&expected, "after the single cuts");
+}
