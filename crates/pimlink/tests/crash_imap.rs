@@ -16,7 +16,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Run, Tree, World};
+use common::{Run, Tree, World, sync_with_kills};
 use pimlink_core::{Flag, Flags};
 use pimlink_imap::{Client, ClientOptions, FetchRequest, Secret, StoreMode, TlsMode, UidRanges};
 use pimlink_testkit::{Cut, CutProxy, Direction, Dovecot, DovecotBuilder, TestRng};
@@ -644,4 +644,37 @@ fn one_dropped_connection_is_survived_within_the_run() {
         assert_eq!(server, local, "round {round}: the sides differ");
     }
     net.assert_synced(&expected, "after the single cuts");
+}
+
+#[test]
+fn killed_syncs_of_an_imap_pair_lose_and_duplicate_nothing() {
+    // SIGKILL at random moments (no cuts): a first sync in both directions, then rounds of
+    // changes on both sides.
+    let seed = TestRng::seed_from_env("PIMLINK_TEST_SEED", 0x4b11_1ed5);
+    let mut rng = TestRng::new(seed);
+    let (server, proxy) = server_and_proxy(1);
+    let net = Net::new(&server, &proxy, 0);
+    let mut expected = seed_both_sides(&net, &mut rng, 240, 60);
+    let kills = sync_with_kills(
+        &net.world,
+        Duration::from_millis(5),
+        Duration::from_millis(7),
+    );
+    assert!(
+        kills >= 3,
+        "the kills should interrupt the first sync, got {kills}"
+    );
+    net.clean_run();
+    net.assert_synced(&expected, "after the killed first sync");
+    for round in 0..3 {
+        change_both_sides(&net, &mut rng, round, &mut expected);
+        let kills = sync_with_kills(
+            &net.world,
+            Duration::from_millis(5),
+            Duration::from_millis(5),
+        );
+        eprintln!("round {round}: {kills} kills");
+        net.clean_run();
+        net.assert_synced(&expected, &format!("after killed round {round}"));
+    }
 }

@@ -197,14 +197,25 @@ pub fn assert_converged(world: &World) -> Tree {
     a
 }
 
-/// Kills `pimlink sync` with SIGKILL after increasing delays (`first`, then `step` longer each
-/// time) until one run completes on its own, so that the kills land all over the run: during
-/// listing, between intents and deliveries, between deliveries and the flush, between the flush
-/// and the status commit. Returns how many runs were killed.
+/// Kills `pimlink sync` with SIGKILL after random delays until one run completes on its own,
+/// so that the kills land all over the run: during listing, between intents and deliveries,
+/// between deliveries and the flush, between the flush and the status commit. Kill number k
+/// comes at a random moment between `first` and `first + 2k * step` (seeded: the seed and
+/// every delay are printed; `PIMLINK_TEST_SEED` replays them), so early moments are hit
+/// throughout and the bound grows until a run gets through. Returns how many runs were killed.
 pub fn sync_with_kills(world: &World, first: Duration, step: Duration) -> usize {
+    // Each call of a test process draws other delays, reproducibly.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let seed = pimlink_testkit::TestRng::seed_from_env("PIMLINK_TEST_SEED", 0x0005_eed0_f4b1);
+    eprintln!("kill loop {call} of this test");
+    let mut rng = pimlink_testkit::TestRng::new(seed ^ call.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut kills = 0;
-    let mut delay = first;
+    let mut delays = Vec::new();
     loop {
+        let bound = first + step * (2 * kills as u32 + 1);
+        let micros = rng.range(first.as_micros() as u64, bound.as_micros() as u64);
+        let delay = Duration::from_micros(micros);
         let mut child = world
             .pimlink(&["-q", "sync"])
             .stdout(Stdio::null())
@@ -214,17 +225,19 @@ pub fn sync_with_kills(world: &World, first: Duration, step: Duration) -> usize 
         let started = Instant::now();
         while started.elapsed() < delay {
             if child.try_wait().unwrap().is_some() {
+                eprintln!("killed after (ms): {}", delays.join(" "));
                 return kills;
             }
             std::thread::sleep(Duration::from_micros(200));
         }
         if child.try_wait().unwrap().is_some() {
+            eprintln!("killed after (ms): {}", delays.join(" "));
             return kills;
         }
         child.kill().unwrap();
         child.wait().unwrap();
         kills += 1;
-        delay += step;
+        delays.push(format!("{:.1}", micros as f64 / 1000.0));
         assert!(kills < 2000, "sync never completed");
     }
 }
