@@ -53,14 +53,12 @@ impl<'s> Net<'s> {
         let config = format!(
             "[general]\nstate_dir = \"{state}\"\n\n\
              [storage.a]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
-             user = \"{user}\"\npassword = \"{password}\"\ntimeout = 20\n\n\
+             user = \"u{account}\"\npassword = \"secret-{account}\"\ntimeout = 20\n\n\
              [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\nlayout = \"verbatim\"\n\n\
              [pair.p]\na = \"a\"\nb = \"b\"\n",
             state = world.state_dir().display(),
             host = proxy.host(),
             port = proxy.port(),
-            user = format!("u{account}"),
-            password = format!("secret-{account}"),
             b = world.root("b").display(),
         );
         fs::write(world.config(), config).unwrap();
