@@ -252,6 +252,45 @@ async fn an_append_whose_answer_was_lost_is_not_repeated() {
 }
 
 #[tokio::test]
+async fn a_server_that_stops_answering_times_out_and_the_read_goes_on_over_a_new_connection() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let corpus: Vec<Vec<u8>> = (0..5).map(|i| message(&format!("m{i}"), 20_000)).collect();
+    server
+        .deliver_many(server.user(), "INBOX", corpus.iter().map(Vec::as_slice))
+        .unwrap();
+    let proxy = CutProxy::start(server.port()).unwrap();
+    let mut options = options(&server, proxy.port());
+    options.read_timeout = Duration::from_secs(1);
+    let mut store = ImapStore::new(options);
+    let inbox = name("INBOX");
+    let listing = store.list_items(&inbox, Known::default()).await.unwrap();
+    let keys: Vec<ItemKey> = listing.items.iter().map(|e| e.key.clone()).collect();
+
+    // The next connection hangs in the middle of the bodies (after 30 000 bytes).
+    let at = proxy.connections().len();
+    proxy.set_plan(move |index| {
+        if index == at {
+            Cut::StallAfter {
+                bytes: 30_000,
+                direction: Direction::ToClient,
+            }
+        } else {
+            Cut::Never
+        }
+    });
+    proxy.cut_open_connections();
+    let read = store.read_many(&inbox, &keys).await;
+    let read: Vec<Vec<u8>> = read.into_iter().map(|r| bytes_of(r.unwrap())).collect();
+    assert_eq!(read, corpus);
+    assert!(proxy.connections()[at].was_cut);
+    assert_eq!(
+        store.stats().retries,
+        2,
+        "the dead idle one, then the hung one"
+    );
+}
+
+#[tokio::test]
 async fn an_unreachable_server_fails_the_operation_and_later_ones_try_once() {
     let server = DovecotBuilder::new().start().unwrap();
     server

@@ -39,6 +39,15 @@ pub enum Cut {
         /// Which bytes count.
         direction: Direction,
     },
+    /// Forward exactly `bytes` bytes counted in `direction`, then forward nothing more in that
+    /// direction (what arrives is discarded) but keep the connection open: a server or network
+    /// that hangs, for testing timeouts.
+    StallAfter {
+        /// Bytes forwarded before the stall.
+        bytes: u64,
+        /// Which direction stalls.
+        direction: Direction,
+    },
     /// Refuse at once: accept and close before forwarding anything.
     Refuse,
 }
@@ -236,6 +245,10 @@ fn forward(mut from: TcpStream, mut to: TcpStream, tracked: &Tracked, direction:
         }
         if cut_now {
             tracked.was_cut.store(true, Ordering::SeqCst);
+            if matches!(tracked.cut, Cut::StallAfter { .. }) {
+                // Swallow the rest until an end gives up on the connection.
+                while matches!(from.read(&mut buf), Ok(n) if n > 0) {}
+            }
             break;
         }
     }
@@ -252,6 +265,10 @@ fn budget(tracked: &Tracked, direction: Direction, n: u64) -> (u64, bool) {
     };
     let limit = match tracked.cut {
         Cut::After {
+            bytes,
+            direction: d,
+        }
+        | Cut::StallAfter {
             bytes,
             direction: d,
         } if d == direction || d == Direction::Both => Some((bytes, d)),
