@@ -185,9 +185,11 @@ async fn an_append_whose_answer_was_lost_is_not_repeated() {
         reserved_key: None,
     };
 
-    // A reference APPEND on a fresh connection tells how many bytes the server sends up to
-    // and including its answer.
+    // A reference LIST + APPEND on a fresh connection tells how many bytes the server sends up
+    // to and including the APPEND's answer. (The LIST finds the old connection dead and opens
+    // the new one, so the APPEND never depends on when the cut reaches the client.)
     proxy.cut_open_connections();
+    store.list_collections().await.unwrap();
     store.deliver(&inbox, deliver("reference")).await.unwrap();
     let reference = proxy.connections().last().unwrap().to_client;
 
@@ -205,6 +207,7 @@ async fn an_append_whose_answer_was_lost_is_not_repeated() {
         }
     });
     proxy.cut_open_connections();
+    store.list_collections().await.unwrap();
     let appends = store.stats().appends;
     let err = store
         .deliver(&inbox, deliver("answer-lost"))
@@ -234,6 +237,7 @@ async fn an_append_whose_answer_was_lost_is_not_repeated() {
         }
     });
     proxy.cut_open_connections();
+    store.list_collections().await.unwrap();
     let err = store
         .deliver(&inbox, deliver("cut-mid-literal"))
         .await
