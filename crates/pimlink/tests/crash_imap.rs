@@ -676,3 +676,54 @@ fn killed_syncs_of_an_imap_pair_lose_and_duplicate_nothing() {
         net.assert_synced(&expected, &format!("after killed round {round}"));
     }
 }
+
+#[test]
+fn a_server_that_stays_unreachable_fails_its_folders_and_the_run_goes_on() {
+    let seed = TestRng::seed_from_env("PIMLINK_TEST_SEED", 0x0dea_d5e7);
+    let mut rng = TestRng::new(seed);
+    let (server, proxy) = server_and_proxy(1);
+    let net = Net::new(&server, &proxy, 0);
+    let expected = seed_both_sides(&net, &mut rng, 150, 20);
+    // A second pair of two Maildir trees in the same config, which must sync regardless.
+    let c = net.world.dir.path().join("c");
+    let d = net.world.dir.path().join("d");
+    common::deliver(&c.join("INBOX"), "c1", "S");
+    let mut config = fs::read_to_string(net.world.config()).unwrap();
+    config.push_str(&format!(
+        "\n[storage.c]\ntype = \"maildir\"\npath = \"{}\"\n\n\
+         [storage.d]\ntype = \"maildir\"\npath = \"{}\"\n\n[pair.q]\na = \"c\"\nb = \"d\"\n",
+        c.display(),
+        d.display()
+    ));
+    fs::write(net.world.config(), config).unwrap();
+
+    // The first connection dies for good a little after the folder list (about 1 KB); every
+    // later one is refused.
+    proxy.set_plan(|index| match index {
+        0 => Cut::After {
+            bytes: 2_500,
+            direction: Direction::ToClient,
+        },
+        _ => Cut::Refuse,
+    });
+    let run = net.world.run(&["sync"]);
+    proxy.pass_all();
+    eprintln!("{run}");
+    assert_eq!(run.code(), 1, "folders failed, the rest went on:\n{run}");
+    let stderr = run.stderr();
+    assert!(stderr.contains("failed 5 times in a row"), "{run}");
+    assert!(stderr.contains("so this was tried once"), "{run}");
+    assert_eq!(
+        proxy.connections().len(),
+        1 + 4 + 3,
+        "one schedule for the first folder, one try for each of the three others"
+    );
+    assert_eq!(
+        common::read_tree(&d)["INBOX"]["c1"],
+        ["S"],
+        "the other pair synced"
+    );
+    // Nothing was lost on either side meanwhile, and a clean run completes the sync.
+    net.clean_run();
+    net.assert_synced(&expected, "after the server came back");
+}

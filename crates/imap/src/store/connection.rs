@@ -53,8 +53,7 @@ impl ImapStore {
         {
             Decision::Retry(wait) => {
                 warn!(
-                    "{}: {error}; reconnecting in {} ms (retry {} of {})",
-                    self.describe(),
+                    "{error}; reconnecting in {} ms (retry {} of {})",
                     wait.as_millis(),
                     failures,
                     self.retry.retries
@@ -70,19 +69,15 @@ impl ImapStore {
                     self.unreachable = true;
                 }
                 Err(match (*failures, repeat) {
-                    (1, Repeat::Safe) if self.unreachable => error.context(format!(
-                        "{}: reconnecting failed earlier in this run, so this was tried once",
-                        self.describe()
-                    )),
+                    (1, Repeat::Safe) if self.unreachable => error
+                        .context("reconnecting failed earlier in this run, so this was tried once"),
                     (_, Repeat::Unsafe) => error.context(
                         "the connection failed before the server answered, so whether the \
                          change was made is unknown; it is not repeated blindly",
                     ),
                     (1, _) => error,
                     (n, _) => error.context(format!(
-                        "{}: the connection failed {n} times in a row; giving up on this \
-                         operation",
-                        self.describe()
+                        "the connection failed {n} times in a row; giving up on this operation"
                     )),
                 })
             }

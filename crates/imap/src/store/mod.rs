@@ -128,6 +128,8 @@ pub struct ImapStore {
     connect_failed: bool,
     /// Reconnecting failed and no connection has worked since.
     unreachable: bool,
+    /// Whether the last connection offered UIDPLUS (kept while reconnecting).
+    uidplus: Option<bool>,
 }
 
 #[derive(Clone, Debug)]
@@ -183,6 +185,7 @@ impl ImapStore {
             retry: RetryPolicy::default(),
             connect_failed: false,
             unreachable: false,
+            uidplus: None,
         }
     }
 
@@ -232,6 +235,7 @@ impl ImapStore {
             self.connect_failed = connected.is_err();
             let client = connected.map_err(|e| e.context(self.describe()))?;
             self.unreachable = false;
+            self.uidplus = Some(client.has("UIDPLUS"));
             self.stats.connects += 1;
             self.client = Some(client);
         }

@@ -13,7 +13,8 @@ impl ImapStore {
     /// True when a move can report where the message went: COPYUID needs UIDPLUS, which also
     /// gives the UID EXPUNGE a server without MOVE needs.
     pub(super) fn moves_supported(&self) -> bool {
-        self.client.as_ref().is_some_and(|c| c.has("UIDPLUS"))
+        // Asked between operations, perhaps while a failed connection waits to be reopened.
+        self.uidplus == Some(true)
     }
 
     pub(super) async fn move_message(
