@@ -333,3 +333,30 @@ async fn an_unreachable_server_fails_the_operation_and_later_ones_try_once() {
     let listing = store.list_items(&inbox, Known::default()).await.unwrap();
     assert_eq!(listing.items.len(), 1);
 }
+
+#[tokio::test]
+async fn the_password_is_asked_for_once_however_often_the_store_reconnects() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let server = DovecotBuilder::new().start().unwrap();
+    let proxy = CutProxy::start(server.port()).unwrap();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&asked);
+    let password = server.password().to_owned();
+    let mut options = options(&server, proxy.port());
+    options.password = Secret::new("not this one");
+    let mut store = ImapStore::with_password_provider(
+        options,
+        Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(Secret::new(password.as_str()))
+        }),
+    );
+    for _ in 0..3 {
+        store.list_collections().await.unwrap();
+        proxy.cut_open_connections();
+    }
+    store.list_collections().await.unwrap();
+    assert_eq!(store.stats().connects, 4);
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+}

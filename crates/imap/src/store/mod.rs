@@ -83,7 +83,8 @@ use crate::secret::Secret;
 use retry::Repeat;
 pub use retry::RetryPolicy;
 
-/// Produces the password when the store first connects (e.g. by running a `password_cmd`).
+/// Produces the password when the store first connects (e.g. by running a `password_cmd`);
+/// asked once, reconnects reuse it.
 pub type PasswordProvider = Box<dyn Fn() -> Result<Secret, Error> + Send + Sync>;
 
 /// Counts of the commands the store sent, for tests and benchmarks (e.g. "an unchanged folder
@@ -227,11 +228,18 @@ impl ImapStore {
             self.drop_connection();
         }
         if self.client.is_none() {
-            let mut options = self.options.clone();
-            if let Some(provider) = &self.password {
-                options.password = provider()?;
+            // The password is resolved once: a reconnect must not run a password command (and
+            // perhaps prompt) again.
+            if let Some(provider) = self.password.take() {
+                match provider() {
+                    Ok(secret) => self.options.password = secret,
+                    Err(error) => {
+                        self.password = Some(provider);
+                        return Err(error);
+                    }
+                }
             }
-            let connected = Client::connect(options).await;
+            let connected = Client::connect(self.options.clone()).await;
             self.connect_failed = connected.is_err();
             let client = connected.map_err(|e| e.context(self.describe()))?;
             self.unreachable = false;
