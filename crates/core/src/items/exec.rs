@@ -856,17 +856,31 @@ mod tests {
 
     #[tokio::test]
     async fn join_all_runs_futures_together_and_keeps_their_order() {
-        let started = std::time::Instant::now();
-        let futures: Vec<_> = [30u64, 10, 20]
+        // Each future waits at a barrier that opens only when all three are there: run one
+        // after the other they would wait forever. The first then finishes last, so the order
+        // of the results is that of the futures, not of their completion.
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(3));
+        let futures: Vec<_> = [30u8, 10, 20]
             .into_iter()
-            .map(|ms| async move {
-                tokio::time::sleep(std::time::Duration::from_millis(ms * 3)).await;
-                ms
+            .enumerate()
+            .map(|(index, value)| {
+                let barrier = barrier.clone();
+                async move {
+                    barrier.wait().await;
+                    if index == 0 {
+                        for _ in 0..3 {
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                    value
+                }
             })
             .collect();
-        assert_eq!(join_all(futures).await, [30, 10, 20]);
-        // Together, not one after the other (which would take 180 ms).
-        assert!(started.elapsed() < std::time::Duration::from_millis(170));
+        // Not a speed limit: only turns a deadlock (futures run one by one) into a failure.
+        let joined = tokio::time::timeout(std::time::Duration::from_secs(60), join_all(futures))
+            .await
+            .expect("join_all polls its futures together");
+        assert_eq!(joined, [30, 10, 20]);
         assert!(
             join_all(Vec::<std::future::Ready<u8>>::new())
                 .await
