@@ -433,3 +433,74 @@ proptest! {
         }
     }
 }
+
+/// A keyword one side cannot store is neither removed from the side that has it nor copied to
+/// the side that cannot hold it; shared keywords merge as flags do; a pair that ignores
+/// keywords leaves every keyword where it is.
+#[test]
+fn keywords_merge_only_where_both_sides_hold_them() {
+    use crate::keywords::{KeywordScope, KeywordSupport, resolve};
+    use crate::side::PerSide;
+    let policy = SyncPolicy::both_ways();
+    let b_support = KeywordSupport::Limited {
+        known: ["$Junk".to_owned()].into(),
+        room: 0,
+        why: "full".into(),
+    };
+    let on_a = ["$Junk".to_owned(), "big".to_owned()].into();
+    let (scope, notes) = resolve(
+        PerSide {
+            a: &KeywordSupport::Any,
+            b: &b_support,
+        },
+        PerSide {
+            a: &on_a,
+            b: &Default::default(),
+        },
+    );
+    assert_eq!(notes.len(), 1);
+    let status = [row(1, "a1", "b1", "S", None)];
+    // A added both keywords; B can store only $Junk.
+    let plan = plan_items_scoped(
+        &status,
+        &[entry("a1", "S $Junk big"), entry("a2", "F big $Junk")],
+        &[entry("b1", "S")],
+        &policy,
+        &scope,
+    );
+    assert!(plan.actions.contains(&ItemAction::Flags {
+        id: 1,
+        set_a: None,
+        set_b: Some((ItemKey::new("b1"), Flags::from_status_text("S $Junk"))),
+        agreed: Flags::from_status_text("S $Junk"),
+    }));
+    assert!(plan.actions.iter().any(|a| matches!(a,
+        ItemAction::Copy { from: Side::A, flags, .. } if *flags == Flags::from_status_text("F $Junk"))));
+    // Next run: B still lacks "big"; nothing to do, and "big" stays on A.
+    let status = [row(1, "a1", "b1", "S $Junk", None)];
+    let plan = plan_items_scoped(
+        &status,
+        &[entry("a1", "S $Junk big")],
+        &[entry("b1", "S $Junk")],
+        &policy,
+        &scope,
+    );
+    assert_eq!(plan.actions, []);
+    // Ignored keywords: B dropping $Junk is not propagated, A's keywords stay.
+    let plan = plan_items_scoped(
+        &status,
+        &[entry("a1", "S $Junk big")],
+        &[entry("b1", "FS")],
+        &policy,
+        &KeywordScope::none(),
+    );
+    assert_eq!(
+        plan.actions,
+        [ItemAction::Flags {
+            id: 1,
+            set_a: Some((ItemKey::new("a1"), Flags::from_status_text("FS $Junk big"))),
+            set_b: None,
+            agreed: Flags::from_status_text("FS $Junk"),
+        }]
+    );
+}
