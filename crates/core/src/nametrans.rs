@@ -163,6 +163,24 @@ impl NameTranslation {
         (rules.to_side_unchecked(&pair).as_ref() == Some(name)).then_some(pair)
     }
 
+    /// Why folder `name` on `side` is not part of the pair (for a message), when
+    /// [`NameTranslation::to_pair`] gives `None`.
+    pub fn why_excluded(&self, side: Side, name: &CollectionName) -> String {
+        let rules = self.sides.get(side);
+        match rules.to_pair_unchecked(name) {
+            None => match &rules.prefix {
+                Some(prefix) => format!("it is outside the prefix {prefix:?} of side {side}"),
+                None => "it has no name in the pair".to_owned(),
+            },
+            Some(pair) => match rules.to_side_unchecked(&pair) {
+                Some(other) => format!(
+                    "its name in the pair, {pair:?}, belongs to folder {other:?} on side {side}"
+                ),
+                None => format!("its name in the pair, {pair:?}, has no way back"),
+            },
+        }
+    }
+
     /// The folder on `side` for the pair's name `name`, or `None` if it has none (the name
     /// would translate to a folder that belongs to another pair name).
     pub fn to_side(&self, side: Side, name: &CollectionName) -> Option<CollectionName> {
