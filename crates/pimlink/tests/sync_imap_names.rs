@@ -265,7 +265,11 @@ fn keywords_sync_both_ways_through_dovecot_keyword_letters() {
     );
     fs::write(copy.config(), config).unwrap();
     let run = copy.sync_ok();
-    assert_eq!(maildir_flags(&copy.root("b").join("INBOX")), expected, "{run}");
+    assert_eq!(
+        maildir_flags(&copy.root("b").join("INBOX")),
+        expected,
+        "{run}"
+    );
 }
 
 #[test]
@@ -348,7 +352,10 @@ fn folder_names_translate_both_ways_and_collisions_are_refused() {
         server_flags(&server, "Lists.rust"),
         map(&[("r1", ""), ("r2", "S")])
     );
-    assert_eq!(server_flags(&server, "Archive"), map(&[("a1", ""), ("a2", "")]));
+    assert_eq!(
+        server_flags(&server, "Archive"),
+        map(&[("a1", ""), ("a2", "")])
+    );
     assert_eq!(server_flags(&server, "Lists.newlocal"), map(&[("n1", "")]));
     assert!(!world.root("b").join("Elsewhere").exists());
     let again = world.sync_ok();

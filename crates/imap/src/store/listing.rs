@@ -241,3 +241,26 @@ impl ImapStore {
         Ok(messages)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permanentflags_decide_which_keywords_a_folder_takes() {
+        let flags = |list: &[&str]| list.iter().map(|f| (*f).to_owned()).collect::<Vec<_>>();
+        assert_eq!(keyword_support(&[]), KeywordSupport::Any);
+        assert_eq!(
+            keyword_support(&flags(&["\\Seen", "$Junk", "\\*"])),
+            KeywordSupport::Any
+        );
+        let KeywordSupport::Limited { known, room, why } =
+            keyword_support(&flags(&["\\Seen", "\\Deleted", "$Forwarded", "$Junk"]))
+        else {
+            panic!("limited expected");
+        };
+        assert_eq!(known.into_iter().collect::<Vec<_>>(), ["$Junk"]);
+        assert_eq!(room, 0);
+        assert!(why.contains("PERMANENTFLAGS"), "{why}");
+    }
+}
