@@ -35,6 +35,15 @@ impl fmt::Display for TranslationError {
     }
 }
 
+/// Why a folder is not part of the pair.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Exclusion {
+    /// It lies outside the side's prefix: by design.
+    Outside(String),
+    /// Its translated name belongs to another folder: worth a warning.
+    Collision(String),
+}
+
 /// One side's rules.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct SideRules {
@@ -165,19 +174,19 @@ impl NameTranslation {
 
     /// Why folder `name` on `side` is not part of the pair (for a message), when
     /// [`NameTranslation::to_pair`] gives `None`.
-    pub fn why_excluded(&self, side: Side, name: &CollectionName) -> String {
+    pub fn why_excluded(&self, side: Side, name: &CollectionName) -> Exclusion {
         let rules = self.sides.get(side);
         match rules.to_pair_unchecked(name) {
-            None => match &rules.prefix {
+            None => Exclusion::Outside(match &rules.prefix {
                 Some(prefix) => format!("it is outside the prefix {prefix:?} of side {side}"),
                 None => "it has no name in the pair".to_owned(),
-            },
-            Some(pair) => match rules.to_side_unchecked(&pair) {
+            }),
+            Some(pair) => Exclusion::Collision(match rules.to_side_unchecked(&pair) {
                 Some(other) => format!(
                     "its name in the pair, {pair:?}, belongs to folder {other:?} on side {side}"
                 ),
                 None => format!("its name in the pair, {pair:?}, has no way back"),
-            },
+            }),
         }
     }
 
@@ -254,6 +263,14 @@ mod tests {
         assert_eq!(t.to_pair(Side::A, &name("[Gmail]")), None);
         // Would collide with the map entry's pair name: left out on both sides.
         assert_eq!(t.to_pair(Side::A, &name("[Gmail]/Sent")), None);
+        assert!(matches!(
+            t.why_excluded(Side::A, &name("[Gmail]/Sent")),
+            Exclusion::Collision(why) if why.contains("\"[Gmail]/Sent Mail\"")
+        ));
+        assert!(matches!(
+            t.why_excluded(Side::A, &name("Other")),
+            Exclusion::Outside(why) if why.contains("prefix")
+        ));
         assert_eq!(
             t.to_pair(Side::B, &name("Sent Mail")),
             Some(name("Sent Mail"))

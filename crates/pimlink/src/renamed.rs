@@ -5,7 +5,7 @@
 
 use pimlink_core::fingerprint::Fingerprint;
 use pimlink_core::item::{ItemData, NewItem};
-use pimlink_core::nametrans::NameTranslation;
+use pimlink_core::nametrans::{Exclusion, NameTranslation};
 use pimlink_core::{
     CollectionInfo, CollectionName, Error, ErrorKind, Flags, ItemKey, Known, Listing, MailStore,
     Result, Side,
@@ -59,12 +59,18 @@ impl<S: MailStore> MailStore for Renamed<S> {
                     name,
                     selectable: info.selectable,
                 }),
-                None if info.selectable => tracing::info!(
-                    "{}: folder {} is not synced: {}",
-                    self.inner.describe(),
-                    info.name,
-                    self.names.why_excluded(self.side, &info.name)
-                ),
+                None if info.selectable => match self.names.why_excluded(self.side, &info.name) {
+                    Exclusion::Outside(why) => tracing::debug!(
+                        "{}: folder {} is not synced: {why}",
+                        self.inner.describe(),
+                        info.name
+                    ),
+                    Exclusion::Collision(why) => tracing::warn!(
+                        "{}: folder {} is not synced: {why}",
+                        self.inner.describe(),
+                        info.name
+                    ),
+                },
                 None => {}
             }
         }

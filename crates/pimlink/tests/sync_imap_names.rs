@@ -25,8 +25,11 @@ fn message(id: &str) -> Vec<u8> {
 }
 
 fn options(server: &Dovecot) -> ClientOptions {
-    let mut options =
-        ClientOptions::new(server.host(), server.user(), Secret::new(server.password()));
+    options_for(server, server.user(), server.password())
+}
+
+fn options_for(server: &Dovecot, user: &str, password: &str) -> ClientOptions {
+    let mut options = ClientOptions::new(server.host(), user, Secret::new(password));
     options.port = Some(server.port());
     options.tls = TlsMode::None;
     options.read_timeout = Duration::from_secs(20);
@@ -64,8 +67,12 @@ fn world(server: &Dovecot, storage_extra: &str, pair_extra: &str) -> World {
 
 /// Message-ID -> flags as status text (`"S $Junk work"`) of every message in a server folder.
 fn server_flags(server: &Dovecot, folder: &str) -> BTreeMap<String, String> {
+    user_flags(options(server), folder)
+}
+
+fn user_flags(options: ClientOptions, folder: &str) -> BTreeMap<String, String> {
     block_on(async {
-        let mut client = Client::connect(options(server)).await.unwrap();
+        let mut client = Client::connect(options).await.unwrap();
         let selected = client.select(folder, Default::default()).await.unwrap();
         let mut out = BTreeMap::new();
         if selected.exists > 0 {
@@ -91,8 +98,12 @@ fn server_flags(server: &Dovecot, folder: &str) -> BTreeMap<String, String> {
 
 /// Changes flags on the server as another mail client would.
 fn store(server: &Dovecot, folder: &str, id: &str, mode: StoreMode, flags: &str) {
+    user_store(options(server), folder, id, mode, flags);
+}
+
+fn user_store(options: ClientOptions, folder: &str, id: &str, mode: StoreMode, flags: &str) {
     block_on(async {
-        let mut client = Client::connect(options(server)).await.unwrap();
+        let mut client = Client::connect(options).await.unwrap();
         client.select(folder, Default::default()).await.unwrap();
         let request = FetchRequest {
             header_fields: vec!["MESSAGE-ID".to_owned()],
@@ -379,4 +390,98 @@ fn folder_names_translate_both_ways_and_collisions_are_refused() {
             && refused.stderr().contains("would both be synced as"),
         "{refused}"
     );
+}
+
+#[test]
+fn keywords_beyond_26_letters_are_reported_and_kept_on_the_server() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    server.deliver(&user, "INBOX", &message("s1")).unwrap();
+    let words: Vec<String> = (0..30).map(|i| format!("k{i:02}")).collect();
+    store(
+        &server,
+        "INBOX",
+        "s1",
+        StoreMode::Add,
+        &format!("S {}", words.join(" ")),
+    );
+    let all = format!("S {}", words.join(" "));
+    let world = world(&server, "", "");
+    let first = world.sync_ok();
+    let output = format!("{}{}", first.stdout(), first.stderr());
+    assert!(
+        output.contains("k26, k27, k28, k29") && output.contains("26 Maildir keyword letters"),
+        "{first}"
+    );
+    let inbox = world.root("b").join("INBOX");
+    let fitted = format!("S {}", words[..26].join(" "));
+    assert_eq!(maildir_flags(&inbox), map(&[("s1", fitted.as_str())]));
+    assert_eq!(server_flags(&server, "INBOX"), map(&[("s1", all.as_str())]));
+
+    // A local flag change reaches the server without touching the keywords that did not fit.
+    let name = fs::read_dir(inbox.join("cur"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    let letters = name.split_once(":2,").unwrap().1.replace('S', "FS");
+    set_letters(&inbox, "s1", &letters);
+    world.sync_ok();
+    assert_eq!(
+        server_flags(&server, "INBOX"),
+        map(&[("s1", format!("F{all}").as_str())])
+    );
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+    assert_eq!(
+        maildir_flags(&inbox),
+        map(&[("s1", format!("FS {}", words[..26].join(" ")).as_str())])
+    );
+}
+
+#[test]
+fn keywords_sync_between_two_imap_accounts() {
+    let server = DovecotBuilder::new()
+        .users(&[("test", "secret"), ("bob", "secret-bob")])
+        .start()
+        .unwrap();
+    server.deliver("test", "INBOX", &message("s1")).unwrap();
+    server.deliver("bob", "INBOX", &message("b1")).unwrap();
+    let test = || options_for(&server, "test", "secret");
+    let bob = || options_for(&server, "bob", "secret-bob");
+    user_store(test(), "INBOX", "s1", StoreMode::Add, "S $Junk work");
+    user_store(bob(), "INBOX", "b1", StoreMode::Add, " todo");
+    let world = World::new("");
+    let storage = |name: &str, user: &str, password: &str| {
+        format!(
+            "[storage.{name}]\ntype = \"imap\"\nhost = \"{}\"\nport = {}\ntls = \"none\"\n\
+             user = \"{user}\"\npassword = \"{password}\"\n\n",
+            server.host(),
+            server.port()
+        )
+    };
+    let config = format!(
+        "[general]\nstate_dir = \"{}\"\n\n{}{}[pair.p]\na = \"a\"\nb = \"b\"\n",
+        world.state_dir().display(),
+        storage("a", "test", "secret"),
+        storage("b", "bob", "secret-bob"),
+    );
+    fs::write(world.config(), config).unwrap();
+    world.sync_ok();
+    let expected = map(&[("b1", " todo"), ("s1", "S $Junk work")]);
+    assert_eq!(user_flags(test(), "INBOX"), expected);
+    assert_eq!(user_flags(bob(), "INBOX"), expected);
+
+    user_store(bob(), "INBOX", "s1", StoreMode::Remove, " work");
+    user_store(test(), "INBOX", "s1", StoreMode::Add, " later");
+    user_store(test(), "INBOX", "b1", StoreMode::Remove, " todo");
+    world.sync_ok();
+    let expected = map(&[("b1", ""), ("s1", "S $Junk later")]);
+    assert_eq!(user_flags(test(), "INBOX"), expected);
+    assert_eq!(user_flags(bob(), "INBOX"), expected);
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
 }
