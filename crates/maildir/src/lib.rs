@@ -49,7 +49,8 @@
 //!   so the engine never plans more than 26; a keyword that still finds no letter is dropped
 //!   here with a warning (the engine keeps it on the other side). Any other letter, and a letter
 //!   the file does not map, is kept in the name when pimlink renames a file to change flags. A
-//!   file pimlink does not understand is read as far as it can be and never rewritten. In the
+//!   file pimlink does not understand is read as far as it can be and never rewritten. A message
+//!   moved to another folder gets that folder's letters for its keywords. In the
 //!   `verbatim` layout a folder level named `dovecot-keywords` is refused (it would collide with
 //!   the parent's file).
 //! - Delivered messages get LF line ends (IMAP's CRLF becomes LF; a lone CR stays), as Unix

@@ -224,6 +224,38 @@ impl Maildir {
         Ok(filename::parse_info(&info.letters()))
     }
 
+    /// Where a message at `location` in `from` goes in `to`: the same name, except that its
+    /// keyword letters are translated, since each folder's `dovecot-keywords` gives letters
+    /// their own meaning.
+    fn relettered(
+        &mut self,
+        from: &CollectionName,
+        from_dir: &Path,
+        to: &CollectionName,
+        to_dir: &Path,
+        key: &ItemKey,
+        location: &Location,
+    ) -> Result<Location> {
+        let Some(info) = location.info() else {
+            return Ok(location.clone());
+        };
+        let source_map = self.keyword_map(from, from_dir)?.clone();
+        if !info.other.chars().any(|c| source_map.is_mapped(c)) {
+            return Ok(location.clone());
+        }
+        let mut flags = info.flags.clone();
+        let unmapped = source_map.read_letters(&info.other, &mut flags);
+        let plain = Info {
+            flags: info.flags.clone(),
+            other: unmapped,
+        };
+        let target = self.info_for(to, to_dir, &plain, &flags)?;
+        Ok(Location {
+            sub: location.sub,
+            file_name: filename::format(key.as_str(), Some(&target)),
+        })
+    }
+
     fn mark_dirty(&mut self, dir: &Path, sub: Sub) {
         self.dirty.insert(dir.join(sub.dir_name()));
     }
@@ -418,7 +450,8 @@ impl MailStore for Maildir {
             let Some(location) = self.locate(from, &from_dir, key, fresh)? else {
                 break;
             };
-            let (source, target) = (location.path(&from_dir), location.path(&to_dir));
+            let moved = self.relettered(from, &from_dir, to, &to_dir, key, &location)?;
+            let (source, target) = (location.path(&from_dir), moved.path(&to_dir));
             // A hard link refuses an existing name, which a rename would silently replace.
             match std::fs::hard_link(&source, &target) {
                 Ok(()) => {
@@ -432,9 +465,9 @@ impl MailStore for Maildir {
                         index.remove(key.as_str());
                     }
                     self.index(to, &to_dir)?
-                        .insert(key.as_str().to_owned(), location.clone());
+                        .insert(key.as_str().to_owned(), moved.clone());
                     self.mark_dirty(&from_dir, location.sub);
-                    self.mark_dirty(&to_dir, location.sub);
+                    self.mark_dirty(&to_dir, moved.sub);
                     return Ok(key.clone());
                 }
                 Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
