@@ -11,7 +11,9 @@ use pimlink_core::{
     Result, Side,
 };
 
-/// `inner` as side `side` of a pair with `names`.
+/// `inner` as side `side` of a pair with `names`. Every `MailStore` method is forwarded, also
+/// those with default bodies: a storage's override (batched IMAP reads, APPENDs) must not be lost
+/// behind the wrapper, so a new trait method needs a forward here too.
 pub struct Renamed<S> {
     inner: S,
     side: Side,
