@@ -372,6 +372,17 @@ fn folder_names_translate_both_ways_and_collisions_are_refused() {
     let again = world.sync_ok();
     assert!(again.stdout().contains("changed: nothing"), "{again}");
 
+    // `pimlink list` shows the pair's names.
+    let list = world.run(&["list"]);
+    assert_eq!(list.code(), 0, "{list}");
+    assert!(
+        list.stdout().contains("old/archive")
+            && list.stdout().contains("newlocal")
+            && !list.stdout().contains("Lists/")
+            && !list.stdout().contains("Elsewhere"),
+        "{list}"
+    );
+
     // A map that would join two folders is refused before anything runs, naming the line.
     let config = fs::read_to_string(world.config()).unwrap().replace(
         "folder_map = [[\"Archive\", \"old/archive\"]]",
