@@ -24,7 +24,7 @@ use crate::plan::moves;
 use crate::plan::pairing::{self, Candidate, ResetRefusal};
 use crate::plan::{
     CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts, Refusal, plan_collections,
-    plan_items,
+    plan_items_scoped,
 };
 use crate::policy::SyncPolicy;
 use crate::side::{PerSide, Side};
@@ -305,7 +305,14 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 .await?;
         }
 
-        let items = plan_items(&rows, &listings.a.items, &listings.b.items, &self.policy);
+        let scope = keyword_scope(&plan, &listings, &self.policy);
+        let items = plan_items_scoped(
+            &rows,
+            &listings.a.items,
+            &listings.b.items,
+            &self.policy,
+            &scope,
+        );
         // A move keeps the flags the message has where it is moved.
         let mut deleted_flags = HashMap::new();
         if items
@@ -1166,6 +1173,42 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
             .errors
             .push(error.context(format!("collection {name}: {action}")));
     }
+}
+
+/// Which keywords each side can hold in this collection; keywords that cannot be synced are
+/// reported (once per collection and side), never dropped on the side that has them.
+fn keyword_scope(
+    plan: &CollectionPlan,
+    listings: &PerSide<Listing>,
+    policy: &SyncPolicy,
+) -> crate::keywords::KeywordScope {
+    use crate::keywords::{KeywordScope, keywords_of, resolve};
+    if policy.ignore_keywords {
+        return KeywordScope::none();
+    }
+    let on_a = keywords_of(listings.a.items.iter().map(|e| &e.flags));
+    let on_b = keywords_of(listings.b.items.iter().map(|e| &e.flags));
+    let (scope, unsyncable) = resolve(
+        PerSide {
+            a: &listings.a.keywords,
+            b: &listings.b.keywords,
+        },
+        PerSide { a: &on_a, b: &on_b },
+    );
+    for note in unsyncable {
+        let name = match note.side {
+            Side::A => &plan.name_a,
+            Side::B => &plan.name_b,
+        };
+        tracing::warn!(
+            "collection {name}: keywords {} are not synced to side {} ({}); they are kept \
+             where they are",
+            note.keywords.join(", "),
+            note.side,
+            note.why
+        );
+    }
+    scope
 }
 
 #[cfg(test)]

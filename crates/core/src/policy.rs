@@ -69,6 +69,9 @@ pub struct SyncPolicy {
     pub create: PerSide<bool>,
     /// The empty-side guard.
     pub on_empty: OnEmpty,
+    /// True if keywords are left alone on both sides (the pair's `keywords = false`, as
+    /// mbsync does); system flags are synced either way.
+    pub ignore_keywords: bool,
 }
 
 impl SyncPolicy {

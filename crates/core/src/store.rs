@@ -5,6 +5,7 @@ use crate::fingerprint::Fingerprint;
 use crate::flags::Flags;
 use crate::item::Content;
 use crate::item::{ItemData, ItemEntry, ItemKey, NewItem};
+use crate::keywords::KeywordSupport;
 use crate::name::CollectionName;
 
 /// A collection as a storage lists it.
@@ -39,6 +40,8 @@ pub struct Listing {
     /// True if the keys the status knows are void: the storage renumbered its items (a new IMAP
     /// UIDVALIDITY). The engine then recognises the items again by content.
     pub keys_reset: bool,
+    /// Which keywords the side can store in this collection.
+    pub keywords: KeywordSupport,
 }
 
 impl Listing {
@@ -48,6 +51,7 @@ impl Listing {
             items,
             state: None,
             keys_reset: false,
+            keywords: KeywordSupport::Any,
         }
     }
 }

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use pimlink_core::{Error, ErrorKind, ItemEntry, ItemKey, Result};
 
 use crate::filename;
+use crate::keywords::KeywordMap;
+use pimlink_core::Flags;
 
 /// Which of a maildir's message directories a file is in. The order matters: when one key is
 /// found twice, the copy in `cur/` wins (a mail reader has already seen and possibly flagged it).
@@ -48,11 +50,20 @@ impl Location {
         filename::parse(&self.file_name).info
     }
 
-    /// The listing entry for the message with `key` stored here.
-    pub fn entry(&self, key: &str) -> ItemEntry {
+    /// The listing entry for the message with `key` stored here; `keywords` reads the
+    /// keyword letters.
+    pub fn entry(&self, key: &str, keywords: &KeywordMap) -> ItemEntry {
+        let flags = match self.info() {
+            Some(info) => {
+                let mut flags = info.flags;
+                keywords.read_letters(&info.other, &mut flags);
+                flags
+            }
+            None => Flags::new(),
+        };
         ItemEntry {
             key: ItemKey::new(key),
-            flags: self.info().map(|info| info.flags).unwrap_or_default(),
+            flags,
             size: filename::size_hint(key),
         }
     }
@@ -154,10 +165,10 @@ fn insert(index: &mut Index, dir: &Path, key: &str, location: Location) {
 }
 
 /// The index as listing entries, sorted by key.
-pub(crate) fn entries(index: &Index) -> Vec<ItemEntry> {
+pub(crate) fn entries(index: &Index, keywords: &KeywordMap) -> Vec<ItemEntry> {
     let mut entries: Vec<ItemEntry> = index
         .iter()
-        .map(|(key, location)| location.entry(key))
+        .map(|(key, location)| location.entry(key, keywords))
         .collect();
     entries.sort_by(|a, b| a.key.cmp(&b.key));
     entries
@@ -166,7 +177,7 @@ pub(crate) fn entries(index: &Index) -> Vec<ItemEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pimlink_core::{Flag, Flags};
+    use pimlink_core::Flag;
     use std::fs;
 
     fn maildir() -> tempfile::TempDir {
@@ -187,14 +198,13 @@ mod tests {
         fs::write(d.join("tmp/3.c.host"), "x").unwrap();
         fs::create_dir(d.join("cur/adir")).unwrap();
         let index = scan(d).unwrap();
-        let entries = entries(&index);
+        let entries = entries(&index, &KeywordMap::parse("0 x\n"));
         let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, ["1.a.host", "2.b.host,S=5"]);
         assert!(entries[0].flags.is_empty());
-        assert_eq!(
-            entries[1].flags,
-            Flags::new().with(Flag::Replied).with(Flag::Seen)
-        );
+        let mut expected = Flags::new().with(Flag::Replied).with(Flag::Seen);
+        expected.set_keyword("x", true);
+        assert_eq!(entries[1].flags, expected);
         assert_eq!(entries[1].size, Some(5));
     }
 

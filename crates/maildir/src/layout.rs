@@ -34,6 +34,15 @@ impl Layout {
                 let mut path = PathBuf::new();
                 for level in name.levels() {
                     check_level_common(name, level)?;
+                    if level == crate::keywords::FILE_NAME {
+                        return Err(refused(
+                            name,
+                            &format!(
+                                "the level {level:?} would collide with a parent maildir's \
+                                 keyword file"
+                            ),
+                        ));
+                    }
                     if MAILDIR_SUBDIRS.contains(&level) {
                         return Err(refused(
                             name,
@@ -223,6 +232,11 @@ mod tests {
             (Layout::Verbatim, "cur".into(), "collide"),
             (Layout::Verbatim, "A/new".into(), "collide"),
             (Layout::Verbatim, "tmp/x".into(), "collide"),
+            (
+                Layout::Verbatim,
+                "A/dovecot-keywords".into(),
+                "keyword file",
+            ),
             (Layout::Verbatim, long.clone(), "256 bytes"),
             (Layout::Verbatim, "Inbox/x".into(), "case"),
             (Layout::MaildirPlusPlus, "a.b".into(), "contains '.'"),
@@ -277,6 +291,7 @@ mod tests {
             level != "."
                 && level != ".."
                 && !MAILDIR_SUBDIRS.contains(&level.as_str())
+                && level != crate::keywords::FILE_NAME
                 && !level.eq_ignore_ascii_case("INBOX")
         })
     }

@@ -1,9 +1,7 @@
 //! Maildir storage for pimlink: a tree of maildirs on local disk, as one side of a sync pair.
 //!
 //! Key types: [`Maildir`] (implements [`pimlink_core::MailStore`]) and [`Layout`]. Not here:
-//! the sync logic (pimlink-core), configuration (the `pimlink` binary), Dovecot's index files
-//! or `dovecot-keywords` mapping (keyword letters are preserved in file names, not
-//! interpreted).
+//! the sync logic (pimlink-core), configuration (the `pimlink` binary), Dovecot's index files.
 //!
 //! # Layouts
 //!
@@ -44,9 +42,17 @@
 //!   file name) is used.
 //! - A listing reports a message's size only when the file name carries Dovecot's `,S=<size>`
 //!   (no `stat` per file, so that listing a large folder stays one `readdir` per directory).
-//! - Flags are the info letters `D F P R S T`; any other letter (Dovecot keywords `a`-`z`) is
-//!   kept in the name when pimlink renames a file to change flags. Keywords of the engine's
-//!   [`pimlink_core::Flags`] cannot be stored and are dropped.
+//! - Flags are the info letters `D F P R S T`. Keywords are the letters `a`-`z` as Dovecot's
+//!   `dovecot-keywords` file in each maildir maps them (see `keywords.rs`): read on every
+//!   listing, and extended (written under `tmp/`, fsynced, renamed, directory fsynced) before a
+//!   file name uses a new letter. A listing reports the mapped keywords plus the free letters,
+//!   so the engine never plans more than 26; a keyword that still finds no letter is dropped
+//!   here with a warning (the engine keeps it on the other side). Any other letter, and a letter
+//!   the file does not map, is kept in the name when pimlink renames a file to change flags. A
+//!   file pimlink does not understand is read as far as it can be and never rewritten. A message
+//!   moved to another folder gets that folder's letters for its keywords. In the
+//!   `verbatim` layout a folder level named `dovecot-keywords` is refused (it would collide with
+//!   the parent's file).
 //! - Delivered messages get LF line ends (IMAP's CRLF becomes LF; a lone CR stays), as Unix
 //!   mail readers and mbsync expect.
 //! - Delivery writes `tmp/<key>` and sets its mtime to the internal date. The message becomes
@@ -85,6 +91,7 @@
 mod filename;
 mod fsutil;
 mod items;
+mod keywords;
 mod layout;
 mod lineend;
 mod store;

@@ -13,6 +13,7 @@ use pimlink_core::{
 use crate::filename::{self, Info};
 use crate::fsutil::{check_no_symlinks, ensure_dir, fsync_dir, is_maildir};
 use crate::items::{self, Index, Location, Sub};
+use crate::keywords::{self, KeywordMap};
 use crate::layout::{Layout, MAILDIR_SUBDIRS};
 use crate::lineend::CrlfToLf;
 use crate::tree;
@@ -34,6 +35,8 @@ pub struct Maildir {
     checked: HashSet<CollectionName>,
     /// Directories whose entries changed and still need an fsync.
     dirty: BTreeSet<PathBuf>,
+    /// Each folder's keyword letters, as last read or extended.
+    keywords: HashMap<CollectionName, KeywordMap>,
     /// Delivered messages written to tmp/ but not yet fsynced and linked into place: `flush`
     /// makes them durable together, since concurrent fsyncs share the file system's journal
     /// commits (an order of magnitude faster than one fsync after another).
@@ -93,6 +96,7 @@ impl Maildir {
             indexes: HashMap::new(),
             checked: HashSet::new(),
             dirty: BTreeSet::new(),
+            keywords: HashMap::new(),
             unplaced: Vec::new(),
         })
     }
@@ -171,6 +175,87 @@ impl Maildir {
         Ok(index.get(key.as_str()).cloned())
     }
 
+    /// The folder's keyword mapping, read if this run has not read it yet.
+    fn keyword_map(&mut self, name: &CollectionName, dir: &Path) -> Result<&mut KeywordMap> {
+        if !self.keywords.contains_key(name) {
+            let map = keywords::load(dir)?;
+            self.keywords.insert(name.clone(), map);
+        }
+        self.keywords
+            .get_mut(name)
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("folder {name} vanished")))
+    }
+
+    /// The info part for `flags` on a message whose info part was `old`: the system flags, the
+    /// keyword letters (new letters are saved to the folder's keyword file first), and every
+    /// letter of `old` that is not a mapped keyword letter.
+    fn info_for(
+        &mut self,
+        name: &CollectionName,
+        dir: &Path,
+        old: &Info,
+        flags: &Flags,
+    ) -> Result<Info> {
+        let map = self.keyword_map(name, dir)?;
+        let before = map.clone();
+        let (letters, changed, dropped) = map.letters_for(flags);
+        let kept: String = old
+            .other
+            .chars()
+            .filter(|c| !before.is_mapped(*c))
+            .collect();
+        if changed {
+            let map = map.clone();
+            if let Err(err) = keywords::save(dir, &map) {
+                // The letters are not durable, so they must not be used.
+                self.keywords.insert(name.clone(), before);
+                return Err(err.context(format!("folder {name}")));
+            }
+        }
+        if !dropped.is_empty() {
+            tracing::warn!(
+                "folder {name}: no Maildir keyword letter for {}; not stored here",
+                dropped.join(", ")
+            );
+        }
+        let mut info = old.with_flags(flags);
+        info.other = kept;
+        info.other.push_str(&letters);
+        Ok(filename::parse_info(&info.letters()))
+    }
+
+    /// Where a message at `location` in `from` goes in `to`: the same name, except that its
+    /// keyword letters are translated, since each folder's `dovecot-keywords` gives letters
+    /// their own meaning.
+    fn relettered(
+        &mut self,
+        from: &CollectionName,
+        from_dir: &Path,
+        to: &CollectionName,
+        to_dir: &Path,
+        key: &ItemKey,
+        location: &Location,
+    ) -> Result<Location> {
+        let Some(info) = location.info() else {
+            return Ok(location.clone());
+        };
+        let source_map = self.keyword_map(from, from_dir)?.clone();
+        if !info.other.chars().any(|c| source_map.is_mapped(c)) {
+            return Ok(location.clone());
+        }
+        let mut flags = info.flags.clone();
+        let unmapped = source_map.read_letters(&info.other, &mut flags);
+        let plain = Info {
+            flags: info.flags.clone(),
+            other: unmapped,
+        };
+        let target = self.info_for(to, to_dir, &plain, &flags)?;
+        Ok(Location {
+            sub: location.sub,
+            file_name: filename::format(key.as_str(), Some(&target)),
+        })
+    }
+
     fn mark_dirty(&mut self, dir: &Path, sub: Sub) {
         self.dirty.insert(dir.join(sub.dir_name()));
     }
@@ -238,9 +323,14 @@ impl MailStore for Maildir {
     ) -> Result<Listing> {
         // A directory listing is already as cheap as any incremental scheme could be.
         let dir = self.collection_dir(collection)?;
-        Ok(Listing::complete(items::entries(
-            self.rescan(collection, &dir)?,
-        )))
+        // Read afresh: Dovecot or another run may have added letters since.
+        let map =
+            keywords::load(&dir).map_err(|err| err.context(format!("folder {collection}")))?;
+        let entries = items::entries(self.rescan(collection, &dir)?, &map);
+        let mut listing = Listing::complete(entries);
+        listing.keywords = map.support();
+        self.keywords.insert(collection.clone(), map);
+        Ok(listing)
     }
 
     fn reserve_key(&mut self) -> Option<ItemKey> {
@@ -290,7 +380,7 @@ impl MailStore for Maildir {
         if self.index(collection, &dir)?.contains_key(&key) {
             return Err(exists(collection, &key));
         }
-        let info = Info::default().with_flags(item.flags);
+        let info = self.info_for(collection, &dir, &Info::default(), item.flags)?;
         let location = if info.is_empty() {
             Location {
                 sub: Sub::New,
@@ -360,7 +450,8 @@ impl MailStore for Maildir {
             let Some(location) = self.locate(from, &from_dir, key, fresh)? else {
                 break;
             };
-            let (source, target) = (location.path(&from_dir), location.path(&to_dir));
+            let moved = self.relettered(from, &from_dir, to, &to_dir, key, &location)?;
+            let (source, target) = (location.path(&from_dir), moved.path(&to_dir));
             // A hard link refuses an existing name, which a rename would silently replace.
             match std::fs::hard_link(&source, &target) {
                 Ok(()) => {
@@ -374,9 +465,9 @@ impl MailStore for Maildir {
                         index.remove(key.as_str());
                     }
                     self.index(to, &to_dir)?
-                        .insert(key.as_str().to_owned(), location.clone());
+                        .insert(key.as_str().to_owned(), moved.clone());
                     self.mark_dirty(&from_dir, location.sub);
-                    self.mark_dirty(&to_dir, location.sub);
+                    self.mark_dirty(&to_dir, moved.sub);
                     return Ok(key.clone());
                 }
                 Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
@@ -407,7 +498,12 @@ impl MailStore for Maildir {
                 break;
             };
             let old_info = location.info();
-            let new_info = old_info.clone().unwrap_or_default().with_flags(flags);
+            let new_info = self.info_for(
+                collection,
+                &dir,
+                &old_info.clone().unwrap_or_default(),
+                flags,
+            )?;
             // An unflagged message in new/ stays there as it is: moving it to cur/ would tell
             // mail readers it has been seen by a reader. Anything with flags, or that was
             // already in cur/, goes to cur/ with an info part (`key:2,` when empty, as

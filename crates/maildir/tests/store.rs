@@ -568,3 +568,55 @@ async fn deliveries_are_placed_by_flush_and_a_failed_one_frees_its_key() {
     );
     assert!(files_in(&path.join("tmp")).is_empty());
 }
+
+/// Keywords are letters under each folder's own `dovecot-keywords`: set_flags adds letters to
+/// the file before using them, and a move translates the letters to the target's mapping.
+#[tokio::test]
+async fn keyword_letters_follow_each_folders_mapping() {
+    let (_dir, mut store, from) = store_with_box(Layout::Verbatim).await;
+    store.create_collection(&name("Other")).await.unwrap();
+    let to = store.collection_path(&name("Other")).unwrap();
+    fs::write(from.join("dovecot-keywords"), "0 $Junk\n").unwrap();
+    fs::write(to.join("dovecot-keywords"), "0 other\n").unwrap();
+    fs::write(from.join("cur/1.a.host:2,Sa"), b"1").unwrap();
+    let listed = store
+        .list_items(&name("Box"), Known::default())
+        .await
+        .unwrap();
+    let mut expected = Flags::new().with(Flag::Seen);
+    expected.set_keyword("$Junk", true);
+    assert_eq!(listed.items[0].flags, expected);
+
+    expected.set_keyword("work", true);
+    let key = ItemKey::new("1.a.host");
+    store
+        .set_flags(&name("Box"), &key, &expected)
+        .await
+        .unwrap();
+    assert_eq!(
+        fs::read_to_string(from.join("dovecot-keywords")).unwrap(),
+        "0 $Junk\n1 work\n"
+    );
+    assert_eq!(files_in(&from.join("cur")), ["1.a.host:2,Sab"]);
+
+    store
+        .list_items(&name("Other"), Known::default())
+        .await
+        .unwrap();
+    store
+        .move_item(&name("Box"), &key, &name("Other"))
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    assert_eq!(files_in(&to.join("cur")), ["1.a.host:2,Sbc"]);
+    assert_eq!(
+        fs::read_to_string(to.join("dovecot-keywords")).unwrap(),
+        "0 other\n1 $Junk\n2 work\n"
+    );
+    let listed = store
+        .list_items(&name("Other"), Known::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.items[0].flags, expected);
+    assert!(files_in(&to.join("tmp")).is_empty());
+}

@@ -8,6 +8,7 @@ mod config;
 mod failure;
 mod item_storages;
 mod output;
+mod renamed;
 mod storages;
 
 use std::process::ExitCode;

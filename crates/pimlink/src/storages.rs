@@ -22,6 +22,24 @@ pub enum MailSide {
     Imap(ImapStore),
 }
 
+/// Opens side `side` of the mail pair `pair`, seen through the pair's name translation.
+pub fn open_pair_side(
+    config: &Config,
+    pair: &config::PairConfig,
+    side: pimlink_core::Side,
+) -> Result<crate::renamed::Renamed<MailSide>> {
+    let name = match side {
+        pimlink_core::Side::A => &pair.a,
+        pimlink_core::Side::B => &pair.b,
+    };
+    let store = open_mail(config, name)?;
+    Ok(crate::renamed::Renamed::new(
+        store,
+        side,
+        pair.names.translation.clone(),
+    ))
+}
+
 /// Opens storage `name` as a mail storage.
 pub fn open_mail(config: &Config, name: &str) -> Result<MailSide> {
     let Some(storage) = config.storages.get(name) else {
@@ -91,7 +109,7 @@ fn imap_store(imap: &ImapConfig) -> ImapStore {
     });
     options.connect_timeout = imap.timeout;
     options.read_timeout = imap.timeout;
-    match imap.credentials.as_ref().map(|c| c.password.clone()) {
+    let mut store = match imap.credentials.as_ref().map(|c| c.password.clone()) {
         Some(source) => ImapStore::with_password_provider(
             options,
             Box::new(move || {
@@ -102,7 +120,9 @@ fn imap_store(imap: &ImapConfig) -> ImapStore {
             }),
         ),
         None => ImapStore::new(options),
-    }
+    };
+    store.set_subscribed_only(imap.subscribed_only);
+    store
 }
 
 /// Forwards each `MailStore` method to the storage inside.

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crate::flags::{Flag, Flags};
 use crate::item::{ItemEntry, ItemKey};
+use crate::keywords::KeywordScope;
 use crate::policy::{OnEmpty, SyncPolicy};
 use crate::side::Side;
 use crate::status::{ItemId, StatusItem};
@@ -79,12 +80,26 @@ pub struct ItemPlan {
     pub refused: Option<Refusal>,
 }
 
-/// Plans one collection: `status` as recorded, `a` and `b` as listed now.
+/// Plans one collection: `status` as recorded, `a` and `b` as listed now; both sides hold
+/// every keyword.
 pub fn plan_items(
     status: &[StatusItem],
     a: &[ItemEntry],
     b: &[ItemEntry],
     policy: &SyncPolicy,
+) -> ItemPlan {
+    plan_items_scoped(status, a, b, policy, &KeywordScope::all())
+}
+
+/// [`plan_items`] where `keywords` says which keywords each side can hold: only keywords both
+/// hold are merged and copied; any other keyword is left as it is on each side (see
+/// [`crate::keywords`]).
+pub fn plan_items_scoped(
+    status: &[StatusItem],
+    a: &[ItemEntry],
+    b: &[ItemEntry],
+    policy: &SyncPolicy,
+    keywords: &KeywordScope,
 ) -> ItemPlan {
     let a_by_key: HashMap<&ItemKey, &ItemEntry> = a.iter().map(|e| (&e.key, e)).collect();
     let b_by_key: HashMap<&ItemKey, &ItemEntry> = b.iter().map(|e| (&e.key, e)).collect();
@@ -101,7 +116,7 @@ pub fn plan_items(
         if let Some(k) = &row.key_b {
             known_b.insert(k);
         }
-        actions.extend(decide_known(row, now_a, now_b, policy));
+        actions.extend(decide_known(row, now_a, now_b, policy, keywords));
     }
     for (side, entries, known) in [(Side::A, a, &known_a), (Side::B, b, &known_b)] {
         if !policy.copies_new_from(side) {
@@ -111,7 +126,7 @@ pub fn plan_items(
             actions.push(ItemAction::Copy {
                 from: side,
                 key: entry.key.clone(),
-                flags: entry.flags.clone(),
+                flags: keywords.fit(side.other(), &entry.flags),
                 replaces: None,
                 size: entry.size,
             });
@@ -130,6 +145,7 @@ fn decide_known(
     now_a: Option<&ItemEntry>,
     now_b: Option<&ItemEntry>,
     policy: &SyncPolicy,
+    keywords: &KeywordScope,
 ) -> Option<ItemAction> {
     if let Some(to) = row.pending {
         // A copy to `to` was recorded but not confirmed: it landed if the reserved key is there.
@@ -146,7 +162,7 @@ fn decide_known(
                 Some(entry) if policy.copies_new_from(to.other()) => ItemAction::Copy {
                     from: to.other(),
                     key: entry.key.clone(),
-                    flags: entry.flags.clone(),
+                    flags: keywords.fit(to, &entry.flags),
                     replaces: Some(row.id),
                     size: entry.size,
                 },
@@ -156,7 +172,7 @@ fn decide_known(
     }
     match (now_a, now_b) {
         (Some(a), Some(b)) => {
-            let merge = merge_flags(&row.flags, &a.flags, &b.flags, policy);
+            let merge = merge_flags(&row.flags, &a.flags, &b.flags, policy, keywords);
             let set_a = (merge.a != a.flags).then(|| (a.key.clone(), merge.a));
             let set_b = (merge.b != b.flags).then(|| (b.key.clone(), merge.b));
             let status_changes = merge.agreed != row.flags || row.pending.is_some();
@@ -189,7 +205,13 @@ struct Merge {
     agreed: Flags,
 }
 
-fn merge_flags(base: &Flags, a: &Flags, b: &Flags, policy: &SyncPolicy) -> Merge {
+fn merge_flags(
+    base: &Flags,
+    a: &Flags,
+    b: &Flags,
+    policy: &SyncPolicy,
+    scope: &KeywordScope,
+) -> Merge {
     let from_a = policy.merges_flags_from(Side::A);
     let from_b = policy.merges_flags_from(Side::B);
     let mut merge = Merge {
@@ -220,7 +242,13 @@ fn merge_flags(base: &Flags, a: &Flags, b: &Flags, policy: &SyncPolicy) -> Merge
         .collect();
     for keyword in keywords {
         let has = |f: &Flags| f.keywords().any(|k| k == keyword);
-        let (va, vb, agreed) = decide(has(base), has(a), has(b));
+        // A keyword one side cannot store is not a change on that side: leave both as they are
+        // and keep the status's value.
+        let (va, vb, agreed) = if scope.shared(keyword) {
+            decide(has(base), has(a), has(b))
+        } else {
+            (has(a), has(b), has(base))
+        };
         merge.a.set_keyword(keyword, va);
         merge.b.set_keyword(keyword, vb);
         merge.agreed.set_keyword(keyword, agreed);

@@ -12,7 +12,7 @@ pub mod pairing;
 mod render;
 
 pub use collections::{CollectionPlan, CollectionStep, plan_collections};
-pub use items::{ItemAction, ItemPlan, PlanCounts, Refusal, plan_items};
+pub use items::{ItemAction, ItemPlan, PlanCounts, Refusal, plan_items, plan_items_scoped};
 
 #[cfg(test)]
 mod tests;

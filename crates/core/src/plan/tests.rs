@@ -433,3 +433,158 @@ proptest! {
         }
     }
 }
+
+/// A keyword one side cannot store is neither removed from the side that has it nor copied to
+/// the side that cannot hold it; shared keywords merge as flags do; a pair that ignores
+/// keywords leaves every keyword where it is.
+#[test]
+fn keywords_merge_only_where_both_sides_hold_them() {
+    use crate::keywords::{KeywordScope, KeywordSupport, resolve};
+    use crate::side::PerSide;
+    let policy = SyncPolicy::both_ways();
+    let b_support = KeywordSupport::Limited {
+        known: ["$Junk".to_owned()].into(),
+        room: 0,
+        why: "full".into(),
+    };
+    let on_a = ["$Junk".to_owned(), "big".to_owned()].into();
+    let (scope, notes) = resolve(
+        PerSide {
+            a: &KeywordSupport::Any,
+            b: &b_support,
+        },
+        PerSide {
+            a: &on_a,
+            b: &Default::default(),
+        },
+    );
+    assert_eq!(notes.len(), 1);
+    let status = [row(1, "a1", "b1", "S", None)];
+    // A added both keywords; B can store only $Junk.
+    let plan = plan_items_scoped(
+        &status,
+        &[entry("a1", "S $Junk big"), entry("a2", "F big $Junk")],
+        &[entry("b1", "S")],
+        &policy,
+        &scope,
+    );
+    assert!(plan.actions.contains(&ItemAction::Flags {
+        id: 1,
+        set_a: None,
+        set_b: Some((ItemKey::new("b1"), Flags::from_status_text("S $Junk"))),
+        agreed: Flags::from_status_text("S $Junk"),
+    }));
+    assert!(plan.actions.iter().any(|a| matches!(a,
+        ItemAction::Copy { from: Side::A, flags, .. } if *flags == Flags::from_status_text("F $Junk"))));
+    // Next run: B still lacks "big"; nothing to do, and "big" stays on A.
+    let status = [row(1, "a1", "b1", "S $Junk", None)];
+    let plan = plan_items_scoped(
+        &status,
+        &[entry("a1", "S $Junk big")],
+        &[entry("b1", "S $Junk")],
+        &policy,
+        &scope,
+    );
+    assert_eq!(plan.actions, []);
+    // Ignored keywords: B dropping $Junk is not propagated, A's keywords stay.
+    let plan = plan_items_scoped(
+        &status,
+        &[entry("a1", "S $Junk big")],
+        &[entry("b1", "FS")],
+        &policy,
+        &KeywordScope::none(),
+    );
+    assert_eq!(
+        plan.actions,
+        [ItemAction::Flags {
+            id: 1,
+            set_a: Some((ItemKey::new("a1"), Flags::from_status_text("FS $Junk big"))),
+            set_b: None,
+            agreed: Flags::from_status_text("FS $Junk"),
+        }]
+    );
+}
+
+fn keyword_flags() -> impl Strategy<Value = Flags> {
+    (
+        0u8..4,
+        proptest::collection::btree_set(proptest::sample::select(vec!["k1", "k2", "k3"]), 0..3),
+    )
+        .prop_map(|(bits, words)| {
+            let mut flags = Flags::new();
+            flags.set(Flag::Seen, bits & 1 != 0);
+            flags.set(Flag::Flagged, bits & 2 != 0);
+            for w in words {
+                flags.set_keyword(w, true);
+            }
+            flags
+        })
+}
+
+proptest! {
+    /// Whatever both sides and the status hold, and whichever keywords side B can store: a
+    /// keyword B cannot store keeps its value on each side (never removed from A, never set on
+    /// B), the status keeps its old value for it, and a shared keyword follows the three-way
+    /// merge. Running the plan once more changes nothing.
+    #[test]
+    fn keywords_a_side_cannot_store_are_never_changed(
+        base in keyword_flags(),
+        on_a in keyword_flags(),
+        on_b in keyword_flags(),
+        known in proptest::collection::btree_set(proptest::sample::select(vec!["k1", "k2", "k3"]), 0..3),
+        room in 0usize..3,
+    ) {
+        use crate::keywords::{KeywordSupport, keywords_of, resolve};
+        use crate::side::PerSide;
+        let support = KeywordSupport::Limited {
+            known: known.iter().map(|k| (*k).to_owned()).collect(),
+            room,
+            why: "test".into(),
+        };
+        let words_a = keywords_of([&on_a]);
+        let words_b = keywords_of([&on_b]);
+        let (scope, _) = resolve(
+            PerSide { a: &KeywordSupport::Any, b: &support },
+            PerSide { a: &words_a, b: &words_b },
+        );
+        let policy = SyncPolicy::both_ways();
+        let status = [StatusItem {
+            id: 1,
+            key_a: Some(ItemKey::new("a")),
+            key_b: Some(ItemKey::new("b")),
+            flags: base.clone(),
+            pending: None,
+        }];
+        let a = [ItemEntry { key: ItemKey::new("a"), flags: on_a.clone(), size: None }];
+        let b = [ItemEntry { key: ItemKey::new("b"), flags: on_b.clone(), size: None }];
+        let plan = plan_items_scoped(&status, &a, &b, &policy, &scope);
+        let (mut now_a, mut now_b, mut agreed) = (on_a.clone(), on_b.clone(), base.clone());
+        for action in &plan.actions {
+            if let ItemAction::Flags { set_a, set_b, agreed: new, .. } = action {
+                if let Some((_, f)) = set_a { now_a = f.clone(); }
+                if let Some((_, f)) = set_b { now_b = f.clone(); }
+                agreed = new.clone();
+            }
+        }
+        let has = |f: &Flags, k: &str| f.keywords().any(|x| x == k);
+        for k in ["k1", "k2", "k3"] {
+            if scope.shared(k) {
+                let expected = if has(&on_a, k) != has(&base, k) { has(&on_a, k) } else { has(&on_b, k) };
+                prop_assert_eq!(has(&now_a, k), expected, "{}", k);
+                prop_assert_eq!(has(&now_b, k), expected, "{}", k);
+            } else {
+                prop_assert_eq!(has(&now_a, k), has(&on_a, k), "{} changed on a", k);
+                prop_assert_eq!(has(&now_b, k), has(&on_b, k), "{} changed on b", k);
+                prop_assert_eq!(has(&agreed, k), has(&base, k), "{} changed in the status", k);
+            }
+            if !scope.holds(Side::B, k) {
+                prop_assert!(!has(&now_b, k) || has(&on_b, k));
+            }
+        }
+        let status = [StatusItem { flags: agreed, ..status[0].clone() }];
+        let a = [ItemEntry { flags: now_a, ..a[0].clone() }];
+        let b = [ItemEntry { flags: now_b, ..b[0].clone() }];
+        let again = plan_items_scoped(&status, &a, &b, &policy, &scope);
+        prop_assert!(again.actions.is_empty(), "{:?}", again.actions);
+    }
+}

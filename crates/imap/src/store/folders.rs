@@ -11,12 +11,37 @@ use crate::client::{SelectOptions, SelectedMailbox};
 impl ImapStore {
     /// LIST "" "*" as the engine's collections; remembers each folder's server name.
     pub(super) async fn list_folders(&mut self) -> Result<Vec<CollectionInfo>, Error> {
-        let entries = self.client().await?.list("", "*").await?;
+        let client = self.client().await?;
+        let entries = client.list("", "*").await?;
+        let subscribed: Option<std::collections::HashSet<String>> = if self.subscribed_only {
+            let client = self.client().await?;
+            Some(
+                client
+                    .lsub("", "*")
+                    .await?
+                    .into_iter()
+                    .map(|e| e.name)
+                    .collect(),
+            )
+        } else {
+            None
+        };
         self.folders.clear();
         let mut out = Vec::with_capacity(entries.len());
         for entry in entries {
             if self.delimiter.is_none() || entry.name.eq_ignore_ascii_case("INBOX") {
                 self.delimiter = Some(entry.delimiter);
+            }
+            if let Some(subscribed) = &subscribed
+                && !entry.name.eq_ignore_ascii_case("INBOX")
+                && !subscribed.contains(&entry.name)
+            {
+                debug!(
+                    "{}: not subscribed, skipped: {:?}",
+                    self.describe_quiet(),
+                    entry.name
+                );
+                continue;
             }
             let name = match canonical_name(&entry.name, entry.delimiter) {
                 Ok(name) => name,
@@ -107,6 +132,15 @@ impl ImapStore {
             }
         };
         first.map_err(|e| e.context(format!("creating folder {name}")))?;
+        let client = self.client().await?;
+        match client.subscribe(&server).await {
+            Ok(()) => {}
+            Err(error) if error.kind() == ErrorKind::Connection => return Err(error),
+            Err(error) => warn!(
+                "{}: could not subscribe to {server:?}: {error}",
+                self.describe_quiet()
+            ),
+        }
         self.folders.insert(
             name.clone(),
             Folder {

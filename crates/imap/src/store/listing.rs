@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use pimlink_core::keywords::KeywordSupport;
 use pimlink_core::{CollectionName, Error, ErrorKind, Flags, ItemEntry, Known, Listing};
 use tracing::{debug, warn};
 
@@ -17,6 +18,25 @@ const MAX_KNOWN_RANGES: usize = 1000;
 
 /// A folder's messages: UID -> (flags, size if known).
 type Messages = BTreeMap<u32, (Flags, Option<u64>)>;
+
+/// What keywords the folder accepts, from its PERMANENTFLAGS: `\\*` (or no PERMANENTFLAGS at
+/// all, RFC 3501 7.1) means any; otherwise only the keywords listed, and new ones would be
+/// kept only for the session, so they are not synced there.
+fn keyword_support(permanent: &[String]) -> KeywordSupport {
+    if permanent.is_empty() || permanent.iter().any(|f| f == "\\*") {
+        return KeywordSupport::Any;
+    }
+    KeywordSupport::Limited {
+        known: permanent
+            .iter()
+            .filter(|f| !f.starts_with('\\') && !f.eq_ignore_ascii_case("$Forwarded"))
+            .cloned()
+            .collect(),
+        room: 0,
+        why: "the server does not allow new keywords in this folder (no \\* in PERMANENTFLAGS)"
+            .to_owned(),
+    }
+}
 
 impl ImapStore {
     pub(super) async fn list_messages(
@@ -65,6 +85,7 @@ impl ImapStore {
             uid_next: mailbox.uid_next,
             highest_modseq: mailbox.highest_modseq,
         };
+        let keywords = keyword_support(&mailbox.permanent_flags);
         let keys_reset = !keys_of_state(validity);
         if keys_reset {
             warn!(
@@ -106,6 +127,7 @@ impl ImapStore {
             items,
             state: Some(now.to_string()),
             keys_reset,
+            keywords,
         })
     }
 
@@ -217,5 +239,28 @@ impl ImapStore {
             ));
         }
         Ok(messages)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permanentflags_decide_which_keywords_a_folder_takes() {
+        let flags = |list: &[&str]| list.iter().map(|f| (*f).to_owned()).collect::<Vec<_>>();
+        assert_eq!(keyword_support(&[]), KeywordSupport::Any);
+        assert_eq!(
+            keyword_support(&flags(&["\\Seen", "$Junk", "\\*"])),
+            KeywordSupport::Any
+        );
+        let KeywordSupport::Limited { known, room, why } =
+            keyword_support(&flags(&["\\Seen", "\\Deleted", "$Forwarded", "$Junk"]))
+        else {
+            panic!("limited expected");
+        };
+        assert_eq!(known.into_iter().collect::<Vec<_>>(), ["$Junk"]);
+        assert_eq!(room, 0);
+        assert!(why.contains("PERMANENTFLAGS"), "{why}");
     }
 }

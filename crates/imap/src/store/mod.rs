@@ -131,6 +131,8 @@ pub struct ImapStore {
     unreachable: bool,
     /// Whether the last connection offered UIDPLUS (kept while reconnecting).
     uidplus: Option<bool>,
+    /// List only subscribed folders (and INBOX).
+    subscribed_only: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -187,6 +189,7 @@ impl ImapStore {
             connect_failed: false,
             unreachable: false,
             uidplus: None,
+            subscribed_only: false,
         }
     }
 
@@ -202,6 +205,12 @@ impl ImapStore {
     /// Replaces the reconnect schedule ([`RetryPolicy::default`] otherwise).
     pub fn set_retry_policy(&mut self, policy: RetryPolicy) {
         self.retry = policy;
+    }
+
+    /// Lists only the folders the account subscribed to (LSUB), plus INBOX, which always
+    /// exists; folders it creates are subscribed either way.
+    pub fn set_subscribed_only(&mut self, on: bool) {
+        self.subscribed_only = on;
     }
 
     /// The commands sent so far.

@@ -35,8 +35,8 @@ fn list_pair(config: &Config, pair: &PairConfig, output: &Output) -> Result<()> 
     if super::sync::pair_family(config, pair) == Some(crate::config::Family::Dav) {
         return list_dav_pair(config, pair, output);
     }
-    let mut a = storages::open_mail(config, &pair.a)?;
-    let mut b = storages::open_mail(config, &pair.b)?;
+    let mut a = storages::open_pair_side(config, pair, pimlink_core::Side::A)?;
+    let mut b = storages::open_pair_side(config, pair, pimlink_core::Side::B)?;
     let (on_a, on_b) = super::runtime()?.block_on(async {
         let on_a = a.list_collections().await?;
         let on_b = b.list_collections().await?;

@@ -95,8 +95,8 @@ fn sync_pair(
             output,
         );
     }
-    let mut a = storages::open_mail(config, &pair.a)?;
-    let mut b = storages::open_mail(config, &pair.b)?;
+    let mut a = storages::open_pair_side(config, pair, pimlink_core::Side::A)?;
+    let mut b = storages::open_pair_side(config, pair, pimlink_core::Side::B)?;
     let mut status = StatusStore::open(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
     let mut policy = pair.policy();

@@ -12,6 +12,7 @@ use pimlink_core::side::PerSide;
 
 use super::dav_pair::DavPairConfig;
 use super::filter::CollectionFilter;
+use super::mail_names::MailNames;
 use super::secret::PasswordSource;
 
 /// The whole configuration file.
@@ -112,6 +113,8 @@ pub struct ImapConfig {
     pub connections: NonZeroUsize,
     /// How long to wait for the server before giving up (`timeout`, default 60 s).
     pub timeout: Duration,
+    /// Sync only subscribed folders and INBOX (`subscribed_only`, default false).
+    pub subscribed_only: bool,
 }
 
 /// Where an IMAP server is.
@@ -303,6 +306,8 @@ pub struct PairConfig {
     pub on_empty: OnEmpty,
     /// The settings only calendar/contact pairs have; `None` for mail pairs.
     pub dav: Option<DavPairConfig>,
+    /// Name translation and keywords (mail pairs; the identity and true otherwise).
+    pub names: MailNames,
 }
 
 impl PairConfig {
@@ -313,6 +318,7 @@ impl PairConfig {
             operations: self.operations,
             create: self.create,
             on_empty: self.on_empty,
+            ignore_keywords: !self.names.keywords,
         }
     }
 }

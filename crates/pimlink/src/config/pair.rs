@@ -8,6 +8,7 @@ use pimlink_core::side::{PerSide, Side};
 use super::dav_pair;
 use super::error::ConfigError;
 use super::filter::CollectionFilter;
+use super::mail_names;
 use super::model::{Family, PairConfig, StorageConfig};
 use super::raw::{Fields, Located};
 
@@ -51,7 +52,8 @@ pub(crate) fn build(
     fields: &Fields<'_, '_>,
     storages: &BTreeMap<String, StorageConfig>,
 ) -> Result<PairConfig, ConfigError> {
-    fields.only(KEYS, |_| None)?;
+    let keys: Vec<&str> = KEYS.iter().chain(mail_names::KEYS).copied().collect();
+    fields.only(&keys, |_| None)?;
     let a = side(fields, "a", storages)?;
     let b = side(fields, "b", storages)?;
     if a.value.name == b.value.name {
@@ -114,11 +116,16 @@ pub(crate) fn build(
     }
     // Calendar pairs name collections by id, with "from a"/"from b" and aliases; mail pairs
     // use folder patterns only.
-    let (collections, dav) = if kind_a.family() == Family::Dav {
-        (CollectionFilter::all(), Some(dav_pair::build(fields)?))
+    let (collections, dav, names) = if kind_a.family() == Family::Dav {
+        mail_names::refuse_in_dav_pair(fields)?;
+        (
+            CollectionFilter::all(),
+            Some(dav_pair::build(fields)?),
+            None,
+        )
     } else {
         dav_pair::refuse_in_mail_pair(fields)?;
-        (collections(fields)?, None)
+        (collections(fields)?, None, Some(mail_names::build(fields)?))
     };
     Ok(PairConfig {
         name: name.to_owned(),
@@ -126,6 +133,7 @@ pub(crate) fn build(
         b: b.value.name.clone(),
         collections,
         dav,
+        names: names.unwrap_or_default(),
         direction: direction_value,
         operations: operations(fields)?,
         create: create(fields)?,

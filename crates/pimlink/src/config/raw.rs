@@ -208,6 +208,21 @@ impl<'a, 'i> Fields<'a, 'i> {
             })
     }
 
+    /// A boolean value.
+    pub fn boolean(&self, key: &str) -> Result<Option<Located<bool>>, ConfigError> {
+        let Some((key_span, value)) = self.get(key) else {
+            return Ok(None);
+        };
+        match value.get_ref() {
+            DeValue::Boolean(b) => Ok(Some(Located {
+                value: *b,
+                key: key_span,
+                at: value.span(),
+            })),
+            _ => Err(self.wrong_type(key, "true or false", value)),
+        }
+    }
+
     /// An integer value within `range`.
     pub fn integer(
         &self,

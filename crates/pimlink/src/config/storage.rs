@@ -56,6 +56,7 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "auth",
             "connections",
             "timeout",
+            "subscribed_only",
         ],
         Type::Maildir => &["type", "path", "layout"],
         Type::CalDav | Type::CardDav => &[
@@ -194,6 +195,7 @@ fn imap(fields: &Fields<'_, '_>) -> Result<ImapConfig, ConfigError> {
         endpoint,
         connections,
         timeout: timeout(fields)?,
+        subscribed_only: fields.boolean("subscribed_only")?.is_some_and(|b| b.value),
     })
 }
 

@@ -757,3 +757,116 @@ fn load_reads_the_file_and_reports_a_missing_one() {
     );
     assert!(msg.contains("config.example.toml"), "{msg}");
 }
+
+#[test]
+fn name_translation_keywords_and_subscriptions_convert() {
+    use pimlink_core::{CollectionName, Side};
+    let name = |n: &str| CollectionName::new(n).unwrap();
+    let config = ok(r#"
+[storage.gmail]
+type = "imap"
+host = "imap.example.com"
+user = "me"
+password = "x"
+subscribed_only = true
+
+[storage.local]
+type = "maildir"
+path = "/m/local"
+
+[pair.mail]
+a = "gmail"
+b = "local"
+prefix_a = "[Gmail]/"
+folder_map = [["[Gmail]/Sent Mail", "Sent"], ["INBOX", "inbox-main"]]
+keywords = false
+"#);
+    let StorageKind::Imap(imap) = &config.storages["gmail"].kind else {
+        panic!("not imap");
+    };
+    assert!(imap.subscribed_only);
+    let pair = &config.pairs["mail"];
+    assert!(!pair.names.keywords);
+    assert!(pair.policy().ignore_keywords);
+    let t = &pair.names.translation;
+    assert_eq!(
+        t.to_pair(Side::A, &name("[Gmail]/Sent Mail")),
+        Some(name("Sent"))
+    );
+    assert_eq!(
+        t.to_pair(Side::A, &name("[Gmail]/Drafts")),
+        Some(name("Drafts"))
+    );
+    assert_eq!(t.to_pair(Side::A, &name("INBOX")), Some(name("inbox-main")));
+    assert_eq!(
+        t.to_side(Side::B, &name("inbox-main")),
+        Some(name("inbox-main"))
+    );
+    assert_eq!(t.to_side(Side::A, &name("INBOX")), None);
+    assert_eq!(t.to_pair(Side::A, &name("Elsewhere")), None);
+
+    // Defaults: no translation, keywords synced, every folder listed.
+    let config = ok(&with_maildirs("a = \"one\"\nb = \"two\"\n"));
+    let pair = &config.pairs["p"];
+    assert!(pair.names.keywords && pair.names.translation.is_identity());
+    assert!(!pair.policy().ignore_keywords);
+}
+
+#[test]
+fn name_translation_errors_point_at_the_entry() {
+    let check = |pair: &str, needle: &str, parts: &[&str]| {
+        let text = with_maildirs(pair);
+        fails(&text, line_of(&text, needle), parts);
+    };
+    let base = "a = \"one\"\nb = \"two\"\n";
+    check(
+        &format!("{base}folder_map = [\n  [\"x\", \"y\"],\n  [\"w\", \"y\"],\n]\n"),
+        "[\"w\"",
+        &["key \"folder_map\"", "would both be synced as \"y\""],
+    );
+    check(
+        &format!("{base}folder_map = [\n  [\"x\", \"y\"],\n  [\"x\", \"z\"],\n]\n"),
+        "[\"x\", \"z\"]",
+        &["key \"folder_map\"", "\"x\" on side a is mapped twice"],
+    );
+    check(
+        &format!("{base}folder_map = [[\"INBOX\", \"Inbox\"]]\n"),
+        "folder_map",
+        &["\"Inbox\" is INBOX"],
+    );
+    check(
+        &format!("{base}folder_map = [[\"a\", \"b\", \"c\"]]\n"),
+        "folder_map",
+        &["must be an array of [\"name on a\", \"name on b\"] pairs"],
+    );
+    check(
+        &format!("{base}folder_map = \"a\"\n"),
+        "folder_map",
+        &["must be an array"],
+    );
+    check(
+        &format!("{base}prefix_b = \"INBOX.\"\n"),
+        "prefix_b",
+        &["key \"prefix_b\"", "'/' between levels"],
+    );
+    check(
+        &format!("{base}prefix_a = \"a//b\"\n"),
+        "prefix_a",
+        &["key \"prefix_a\"", "empty level"],
+    );
+    check(
+        &format!("{base}keywords = \"no\"\n"),
+        "keywords",
+        &["key \"keywords\" must be true or false"],
+    );
+    let text = "[storage.cal]\ntype = \"vdir\"\npath = \"/c\"\nfileext = \".ics\"\n\
+                [storage.cal2]\ntype = \"vdir\"\npath = \"/d\"\nfileext = \".ics\"\n\
+                [pair.p]\na = \"cal\"\nb = \"cal2\"\nkeywords = true\n";
+    fails(
+        text,
+        line_of(text, "keywords"),
+        &["applies only to mail pairs"],
+    );
+    let text = "[storage.m]\ntype = \"maildir\"\npath = \"/m\"\nsubscribed_only = true\n";
+    fails(text, line_of(text, "subscribed_only"), &["subscribed_only"]);
+}

@@ -1,0 +1,180 @@
+//! A mail storage seen through a pair's name translation (`prefix_a`, `prefix_b`,
+//! `folder_map`): the engine, the status and the collection patterns see the pair's names;
+//! the storage sees its own, and still validates them (a translated name it cannot hold is
+//! refused there, naming the folder).
+
+use pimlink_core::fingerprint::Fingerprint;
+use pimlink_core::item::{ItemData, NewItem};
+use pimlink_core::nametrans::{Exclusion, NameTranslation};
+use pimlink_core::{
+    CollectionInfo, CollectionName, Error, ErrorKind, Flags, ItemKey, Known, Listing, MailStore,
+    Result, Side,
+};
+
+/// `inner` as side `side` of a pair with `names`. Every `MailStore` method is forwarded, also
+/// those with default bodies: a storage's override (batched IMAP reads, APPENDs) must not be lost
+/// behind the wrapper, so a new trait method needs a forward here too.
+pub struct Renamed<S> {
+    inner: S,
+    side: Side,
+    names: NameTranslation,
+}
+
+impl<S: MailStore> Renamed<S> {
+    /// Wraps a storage.
+    pub fn new(inner: S, side: Side, names: NameTranslation) -> Self {
+        Self { inner, side, names }
+    }
+
+    /// The storage's own name for the pair's `name`.
+    fn own(&self, name: &CollectionName) -> Result<CollectionName> {
+        if self.names.is_identity() {
+            return Ok(name.clone());
+        }
+        self.names.to_side(self.side, name).ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidName,
+                format!(
+                    "folder {name} has no name on side {} under the pair's name translation: \
+                     it would be the name of another folder there",
+                    self.side
+                ),
+            )
+        })
+    }
+}
+
+impl<S: MailStore> MailStore for Renamed<S> {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    async fn list_collections(&mut self) -> Result<Vec<CollectionInfo>> {
+        let listed = self.inner.list_collections().await?;
+        if self.names.is_identity() {
+            return Ok(listed);
+        }
+        let mut out = Vec::with_capacity(listed.len());
+        for info in listed {
+            match self.names.to_pair(self.side, &info.name) {
+                Some(name) => out.push(CollectionInfo {
+                    name,
+                    selectable: info.selectable,
+                }),
+                None if info.selectable => match self.names.why_excluded(self.side, &info.name) {
+                    Exclusion::Outside(why) => tracing::debug!(
+                        "{}: folder {} is not synced: {why}",
+                        self.inner.describe(),
+                        info.name
+                    ),
+                    Exclusion::Collision(why) => tracing::warn!(
+                        "{}: folder {} is not synced: {why}",
+                        self.inner.describe(),
+                        info.name
+                    ),
+                },
+                None => {}
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    async fn create_collection(&mut self, name: &CollectionName) -> Result<()> {
+        let own = self.own(name)?;
+        self.inner.create_collection(&own).await
+    }
+
+    async fn list_items(
+        &mut self,
+        collection: &CollectionName,
+        known: Known<'_>,
+    ) -> Result<Listing> {
+        let own = self.own(collection)?;
+        self.inner.list_items(&own, known).await
+    }
+
+    fn reserve_key(&mut self) -> Option<ItemKey> {
+        self.inner.reserve_key()
+    }
+
+    async fn read(&mut self, collection: &CollectionName, key: &ItemKey) -> Result<ItemData> {
+        let own = self.own(collection)?;
+        self.inner.read(&own, key).await
+    }
+
+    async fn read_many(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<ItemData>> {
+        match self.own(collection) {
+            Ok(own) => self.inner.read_many(&own, keys).await,
+            Err(error) => keys.iter().map(|_| Err(copy(&error))).collect(),
+        }
+    }
+
+    async fn fingerprints(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<Option<Fingerprint>>> {
+        match self.own(collection) {
+            Ok(own) => self.inner.fingerprints(&own, keys).await,
+            Err(error) => keys.iter().map(|_| Err(copy(&error))).collect(),
+        }
+    }
+
+    async fn deliver(&mut self, collection: &CollectionName, item: NewItem<'_>) -> Result<ItemKey> {
+        let own = self.own(collection)?;
+        self.inner.deliver(&own, item).await
+    }
+
+    async fn deliver_many(
+        &mut self,
+        collection: &CollectionName,
+        items: Vec<NewItem<'_>>,
+    ) -> Vec<Result<ItemKey>> {
+        match self.own(collection) {
+            Ok(own) => self.inner.deliver_many(&own, items).await,
+            Err(error) => items.iter().map(|_| Err(copy(&error))).collect(),
+        }
+    }
+
+    async fn set_flags(
+        &mut self,
+        collection: &CollectionName,
+        key: &ItemKey,
+        flags: &Flags,
+    ) -> Result<()> {
+        let own = self.own(collection)?;
+        self.inner.set_flags(&own, key, flags).await
+    }
+
+    fn can_move(&self) -> bool {
+        self.inner.can_move()
+    }
+
+    async fn move_item(
+        &mut self,
+        from: &CollectionName,
+        key: &ItemKey,
+        to: &CollectionName,
+    ) -> Result<ItemKey> {
+        let (from, to) = (self.own(from)?, self.own(to)?);
+        self.inner.move_item(&from, key, &to).await
+    }
+
+    async fn delete(&mut self, collection: &CollectionName, key: &ItemKey) -> Result<()> {
+        let own = self.own(collection)?;
+        self.inner.delete(&own, key).await
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        self.inner.flush().await
+    }
+}
+
+fn copy(error: &Error) -> Error {
+    Error::new(error.kind(), error.to_string())
+}
