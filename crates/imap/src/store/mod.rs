@@ -352,6 +352,14 @@ impl MailStore for ImapStore {
         self.read_fingerprints(collection, keys).await
     }
 
+    async fn dates(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<Option<std::time::SystemTime>, Error>> {
+        self.read_dates(collection, keys).await
+    }
+
     async fn deliver(
         &mut self,
         collection: &CollectionName,

@@ -39,6 +39,7 @@ mod docs;
 mod error;
 mod expand;
 mod filter;
+mod limits;
 mod model;
 mod pair;
 mod raw;

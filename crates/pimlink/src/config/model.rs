@@ -7,7 +7,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pimlink_core::policy::{Direction, OnEmpty, Operations, SyncPolicy};
+use pimlink_core::policy::{Direction, Limits, OnEmpty, Operations, SyncPolicy};
 use pimlink_core::side::PerSide;
 
 use super::dav_pair::DavPairConfig;
@@ -303,6 +303,8 @@ pub struct PairConfig {
     pub on_empty: OnEmpty,
     /// The settings only calendar/contact pairs have; `None` for mail pairs.
     pub dav: Option<DavPairConfig>,
+    /// What the near side of a mail pair keeps (`max_size`, `max_messages`, `max_age`, `near`).
+    pub limits: Limits,
 }
 
 impl PairConfig {
@@ -313,6 +315,7 @@ impl PairConfig {
             operations: self.operations,
             create: self.create,
             on_empty: self.on_empty,
+            limits: self.limits,
         }
     }
 }

@@ -8,6 +8,7 @@ use pimlink_core::side::{PerSide, Side};
 use super::dav_pair;
 use super::error::ConfigError;
 use super::filter::CollectionFilter;
+use super::limits;
 use super::model::{Family, PairConfig, StorageConfig};
 use super::raw::{Fields, Located};
 
@@ -51,7 +52,8 @@ pub(crate) fn build(
     fields: &Fields<'_, '_>,
     storages: &BTreeMap<String, StorageConfig>,
 ) -> Result<PairConfig, ConfigError> {
-    fields.only(KEYS, |_| None)?;
+    let keys: Vec<&str> = KEYS.iter().chain(limits::LIMIT_KEYS).copied().collect();
+    fields.only(&keys, |_| None)?;
     let a = side(fields, "a", storages)?;
     let b = side(fields, "b", storages)?;
     if a.value.name == b.value.name {
@@ -115,11 +117,13 @@ pub(crate) fn build(
     // Calendar pairs name collections by id, with "from a"/"from b" and aliases; mail pairs
     // use folder patterns only.
     let (collections, dav) = if kind_a.family() == Family::Dav {
+        limits::refuse_in_dav_pair(fields)?;
         (CollectionFilter::all(), Some(dav_pair::build(fields)?))
     } else {
         dav_pair::refuse_in_mail_pair(fields)?;
         (collections(fields)?, None)
     };
+    let limits = limits::build(fields, (kind_a, kind_b), direction_value)?;
     Ok(PairConfig {
         name: name.to_owned(),
         a: a.value.name.clone(),
@@ -135,6 +139,7 @@ pub(crate) fn build(
                 &[("refuse", OnEmpty::Refuse), ("sync", OnEmpty::Sync)],
             )?
             .map_or(OnEmpty::Refuse, |o| o.value),
+        limits,
     })
 }
 
