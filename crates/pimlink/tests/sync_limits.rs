@@ -293,7 +293,10 @@ fn max_age_and_max_messages_expire_locally_and_never_on_the_server() {
     append(&server, "r3", "S", 3, 10);
     append(&server, "r2", "S", 2, 10);
     append(&server, "r1", "S", 1, 10);
-    let world = world(&server, "max_age = \"90d\"\nmax_messages = 2");
+    let world = world(
+        &server,
+        "max_age = \"90d\"\nmax_messages = 2\nmax_size = \"1M\"",
+    );
 
     let dry = sync(&world, &["--dry-run"]);
     let out = dry.stdout();

@@ -360,6 +360,14 @@ impl MailStore for ImapStore {
         self.read_dates(collection, keys).await
     }
 
+    async fn sizes(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<Option<u64>, Error>> {
+        self.read_sizes(collection, keys).await
+    }
+
     async fn deliver(
         &mut self,
         collection: &CollectionName,

@@ -76,6 +76,23 @@ impl ImapStore {
         .await
     }
 
+    /// `UID FETCH (RFC822.SIZE)` of the keys, for `max_size` where a listing did not carry the
+    /// size (an incremental listing knows only the flags of messages it had seen before).
+    pub(super) async fn read_sizes(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<Option<u64>, Error>> {
+        let request = FetchRequest {
+            size: true,
+            ..FetchRequest::default()
+        };
+        self.fetch_for_keys(collection, keys, &request, |message| {
+            Ok(message.size.map(u64::from))
+        })
+        .await
+    }
+
     /// Fetches `keys` in a few commands and turns each message into a result with `convert`.
     /// A key of another UIDVALIDITY, or one whose UID did not come back, gets its own error;
     /// the others are unaffected. A failed command fails the keys it carried; when the
