@@ -20,6 +20,7 @@ use std::collections::HashMap;
 
 use crate::fingerprint::Fingerprint;
 use crate::plan::late_copies;
+use crate::plan::limits;
 use crate::plan::moves;
 use crate::plan::pairing::{self, Candidate, ResetRefusal};
 use crate::plan::{
@@ -209,11 +210,14 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 } else if options.dry_run {
                     let counts = prepared.items.counts();
                     collection.done.add(&counts);
-                } else if let Err(error) = self.execute(&mut collection, prepared, observer).await {
-                    let name = collection.plan.name_a.clone();
-                    collection
-                        .errors
-                        .push(error.context(format!("collection {name}")));
+                } else {
+                    collection.done.held_back = prepared.items.held_back.len();
+                    if let Err(error) = self.execute(&mut collection, prepared, observer).await {
+                        let name = collection.plan.name_a.clone();
+                        collection
+                            .errors
+                            .push(error.context(format!("collection {name}")));
+                    }
                 }
             }
             report.collections.push(collection);
@@ -305,14 +309,29 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 .await?;
         }
 
+        self.fill_in_sizes(&plan, &rows, &mut listings).await;
         let scope = keyword_scope(&plan, &listings, &self.policy);
-        let items = plan_items_scoped(
+        let mut items = plan_items_scoped(
             &rows,
             &listings.a.items,
             &listings.b.items,
             &self.policy,
             &scope,
         );
+        if self.policy.limits.near.is_some() || rows.iter().any(|row| row.expired.is_some()) {
+            let dates = self
+                .far_dates(id, &plan, &listings, options.dry_run)
+                .await?;
+            limits::apply_limits(
+                &mut items,
+                &rows,
+                &listings.a.items,
+                &listings.b.items,
+                &dates,
+                &self.policy,
+                std::time::SystemTime::now(),
+            );
+        }
         // A move keeps the flags the message has where it is moved.
         let mut deleted_flags = HashMap::new();
         if items
@@ -774,6 +793,96 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         Ok(())
     }
 
+    /// Asks the far side for the sizes its listing did not give (a Maildir file without `S=`
+    /// in its name), of the items `max_size` may have to judge: those the near side does not
+    /// hold. A size that cannot be read stays unknown, and such an item is copied.
+    async fn fill_in_sizes(
+        &mut self,
+        plan: &CollectionPlan,
+        rows: &[StatusItem],
+        listings: &mut PerSide<Listing>,
+    ) {
+        let limits = self.policy.limits;
+        let (Some(near), Some(_)) = (limits.near, limits.max_size) else {
+            return;
+        };
+        let far = near.other();
+        let on_both: std::collections::HashSet<&ItemKey> = rows
+            .iter()
+            .filter(|row| row.expired.is_none() && row.pending.is_none())
+            .filter_map(|row| row.key(far))
+            .collect();
+        let (indexes, keys): (Vec<usize>, Vec<ItemKey>) = listings
+            .get(far)
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.size.is_none() && !on_both.contains(&e.key))
+            .map(|(index, e)| (index, e.key.clone()))
+            .unzip();
+        if keys.is_empty() {
+            return;
+        }
+        let sizes = match far {
+            Side::A => self.a.sizes(&plan.name_a, &keys).await,
+            Side::B => self.b.sizes(&plan.name_b, &keys).await,
+        };
+        let items = &mut listings.get_mut(far).items;
+        for (index, found) in indexes.into_iter().zip(sizes) {
+            if let Ok(Some(found)) = found {
+                items[index].size = Some(found);
+            }
+        }
+    }
+
+    /// The arrival dates of the far side's items, when the limits order by date. An item whose
+    /// date cannot be read gets none, which keeps it (it counts as newest).
+    async fn far_dates(
+        &mut self,
+        id: Option<CollectionId>,
+        plan: &CollectionPlan,
+        listings: &PerSide<Listing>,
+        dry_run: bool,
+    ) -> Result<HashMap<ItemKey, std::time::SystemTime>> {
+        let limits = self.policy.limits;
+        let Some(near) = limits.near.filter(|_| limits.needs_dates()) else {
+            return Ok(HashMap::new());
+        };
+        let far = near.other();
+        let mut dates = match id {
+            Some(id) => self.status.item_dates(id, far)?,
+            None => HashMap::new(),
+        };
+        let missing: Vec<ItemKey> = listings
+            .get(far)
+            .items
+            .iter()
+            .filter(|e| !dates.contains_key(&e.key))
+            .map(|e| e.key.clone())
+            .collect();
+        let fetched = if missing.is_empty() {
+            Vec::new()
+        } else {
+            match far {
+                Side::A => self.a.dates(&plan.name_a, &missing).await,
+                Side::B => self.b.dates(&plan.name_b, &missing).await,
+            }
+        };
+        // Whole seconds, as the cache keeps them, so that a date read fresh and the same date
+        // read from the cache order alike.
+        let new: Vec<(ItemKey, std::time::SystemTime)> = missing
+            .into_iter()
+            .zip(fetched)
+            .filter_map(|(key, date)| date.ok().flatten().map(|date| (key, whole_seconds(date))))
+            .collect();
+        if let (Some(id), false) = (id, dry_run) {
+            let present = listings.get(far).items.iter().map(|e| &e.key).collect();
+            self.status.update_item_dates(id, far, &new, &present)?;
+        }
+        dates.extend(new);
+        Ok(dates)
+    }
+
     /// Fingerprints of `keys` on `side`, with their flags from `listing`. An item that cannot
     /// be read gets no fingerprint and so matches nothing.
     async fn candidates(
@@ -799,6 +908,14 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             })
             .collect())
     }
+}
+
+/// `date` without its fraction of a second.
+fn whole_seconds(date: std::time::SystemTime) -> std::time::SystemTime {
+    let since = date
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(since.as_secs())
 }
 
 /// Splits copies into batches of at most [`COPY_BATCH`] items and [`COPY_BATCH_BYTES`] bytes
@@ -850,6 +967,7 @@ fn apply_in_memory(rows: &mut Vec<StatusItem>, changes: &[StatusChange]) {
                     key_b,
                     flags: flags.clone(),
                     pending: Some(*to),
+                    expired: None,
                 });
             }
             StatusChange::Pair {
@@ -865,6 +983,7 @@ fn apply_in_memory(rows: &mut Vec<StatusItem>, changes: &[StatusChange]) {
                     key_b: Some(key_b.clone()),
                     flags: flags.clone(),
                     pending: None,
+                    expired: None,
                 });
             }
             StatusChange::FinishCopy { id, to, key } => {
@@ -888,6 +1007,19 @@ fn apply_in_memory(rows: &mut Vec<StatusItem>, changes: &[StatusChange]) {
                     match side {
                         Side::A => row.key_a = None,
                         Side::B => row.key_b = None,
+                    }
+                }
+            }
+            StatusChange::BeginExpire { id, side } => {
+                if let Some(i) = find(rows, *id) {
+                    rows[i].expired = Some(*side);
+                }
+            }
+            StatusChange::FinishExpire { id, side } => {
+                if let Some(i) = find(rows, *id) {
+                    match side {
+                        Side::A => rows[i].key_a = None,
+                        Side::B => rows[i].key_b = None,
                     }
                 }
             }
@@ -950,12 +1082,14 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         let mut flags = Vec::new();
         let mut copies = Vec::new();
         let mut deletes = Vec::new();
+        let mut expires = Vec::new();
         for action in actions {
             match action {
                 ItemAction::Forget { .. } => forgets.push(action),
                 ItemAction::Flags { .. } => flags.push(action),
                 ItemAction::Copy { .. } => copies.push(action),
                 ItemAction::Delete { .. } => deletes.push(action),
+                ItemAction::Expire { .. } => expires.push(action),
             }
         }
         self.forget(&forgets)?;
@@ -963,7 +1097,49 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         for batch in copy_batches(&copies) {
             self.copy(batch).await?;
         }
-        self.delete(&deletes).await
+        self.delete(&deletes).await?;
+        self.expire(&expires).await
+    }
+
+    /// Removes items from the near side that the limits no longer keep. The row is marked
+    /// first, so that a run killed after the removal sees an unfinished expiry, never a
+    /// deletion to carry to the far side.
+    async fn expire(&mut self, actions: &[ItemAction]) -> Result<()> {
+        if actions.is_empty() {
+            return Ok(());
+        }
+        let marks: Vec<StatusChange> = actions
+            .iter()
+            .filter_map(|action| match action {
+                ItemAction::Expire { id, side, .. } => Some(StatusChange::BeginExpire {
+                    id: *id,
+                    side: *side,
+                }),
+                _ => None,
+            })
+            .collect();
+        self.pair.status.apply(&marks)?;
+        let mut done = Vec::new();
+        for action in actions {
+            let ItemAction::Expire { id, side, key } = action else {
+                continue;
+            };
+            let result = match side {
+                Side::A => self.pair.a.delete(&self.plan.name_a, key).await,
+                Side::B => self.pair.b.delete(&self.plan.name_b, key).await,
+            };
+            match result {
+                Ok(()) => done.push((
+                    action,
+                    StatusChange::FinishExpire {
+                        id: *id,
+                        side: *side,
+                    },
+                )),
+                Err(error) => self.failed(action, error),
+            }
+        }
+        self.flush_and_record(done).await
     }
 
     fn forget(&mut self, actions: &[ItemAction]) -> Result<()> {

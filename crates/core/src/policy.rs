@@ -72,6 +72,8 @@ pub struct SyncPolicy {
     /// True if keywords are left alone on both sides (the pair's `keywords = false`, as
     /// mbsync does); system flags are synced either way.
     pub ignore_keywords: bool,
+    /// What the near side keeps (`max_size`, `max_messages`, `max_age`).
+    pub limits: Limits,
 }
 
 impl SyncPolicy {
@@ -101,5 +103,33 @@ impl SyncPolicy {
     /// True if a collection found only on the other side may be created on `on`.
     pub fn creates_on(&self, on: Side) -> bool {
         *self.create.get(on) && self.direction.allows_from(on.other())
+    }
+}
+
+/// What the near side keeps: mbsync's `MaxSize`/`MaxMessages` and OfflineIMAP's
+/// `maxsize`/`maxage`. Limits only ever hold copies back from the near side or remove copies
+/// there; the far side is never changed because of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// The side that keeps only what the limits allow (the local side, usually a Maildir).
+    pub near: Option<Side>,
+    /// Messages bigger than this many bytes are not copied to the near side.
+    pub max_size: Option<u64>,
+    /// The near side keeps only the newest this many messages of each collection.
+    pub max_messages: Option<usize>,
+    /// The near side keeps only messages that arrived less than this long ago.
+    pub max_age: Option<std::time::Duration>,
+}
+
+impl Limits {
+    /// True if any limit is set (and a near side named).
+    pub fn active(&self) -> bool {
+        self.near.is_some()
+            && (self.max_size.is_some() || self.max_messages.is_some() || self.max_age.is_some())
+    }
+
+    /// True if the limits need the arrival dates of the far side's messages.
+    pub fn needs_dates(&self) -> bool {
+        self.near.is_some() && (self.max_messages.is_some() || self.max_age.is_some())
     }
 }

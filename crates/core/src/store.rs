@@ -127,6 +127,45 @@ pub trait MailStore {
         out
     }
 
+    /// When each of some items arrived (IMAP INTERNALDATE, Maildir mtime), one result per key in
+    /// order (`Ok(None)` if the storage does not know). Only pairs with `max_messages` or
+    /// `max_age` ask. Storages that can fetch just the dates override this; the default opens
+    /// each item.
+    async fn dates(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<Option<std::time::SystemTime>>> {
+        self.read_many(collection, keys)
+            .await
+            .into_iter()
+            .map(|data| data.map(|data| data.internal_date))
+            .collect()
+    }
+
+    /// The sizes of some items in bytes, one result per key in order, for `max_size` where the
+    /// listing did not tell (a Maildir file without `S=` in its name). The default opens each
+    /// item; a file is not read.
+    async fn sizes(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<Option<u64>>> {
+        self.read_many(collection, keys)
+            .await
+            .into_iter()
+            .map(|data| {
+                data.and_then(|data| match data.content {
+                    Content::Bytes(bytes) => Ok(Some(bytes.len() as u64)),
+                    Content::File(file) => file
+                        .metadata()
+                        .map(|meta| Some(meta.len()))
+                        .map_err(|e| crate::Error::io("reading a message's size", e)),
+                })
+            })
+            .collect()
+    }
+
     /// Delivers a new item and returns its key.
     async fn deliver(&mut self, collection: &CollectionName, item: NewItem<'_>) -> Result<ItemKey>;
 

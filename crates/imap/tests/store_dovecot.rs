@@ -758,3 +758,42 @@ async fn a_batch_of_deliveries_is_pipelined_and_fails_per_message() {
     assert_eq!(listing.items.len(), 39);
     assert!(listing.items.iter().all(|e| e.flags == flags));
 }
+
+/// What the pair limits ask for: sizes and arrival dates of some messages, one UID FETCH each,
+/// matching what a complete listing and the APPEND said.
+#[tokio::test]
+async fn sizes_and_dates_of_messages_cost_one_fetch_each() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let mut store = store(&server);
+    let inbox = name("INBOX");
+    let date = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    for id in ["a", "b"] {
+        let flags = Flags::new();
+        let item = NewItem {
+            data: ItemData {
+                content: Content::Bytes(message(id)),
+                internal_date: Some(date),
+            },
+            flags: &flags,
+            reserved_key: None,
+        };
+        store.deliver(&inbox, item).await.unwrap();
+    }
+    store.flush().await.unwrap();
+    let listing = store.list_items(&inbox, Known::default()).await.unwrap();
+    let keys: Vec<ItemKey> = listing.items.iter().map(|e| e.key.clone()).collect();
+    assert_eq!(keys.len(), 2);
+
+    let before = store.stats().fetches;
+    let sizes = store.sizes(&inbox, &keys).await;
+    assert_eq!(store.stats().fetches, before + 1);
+    for (size, entry) in sizes.into_iter().zip(&listing.items) {
+        assert_eq!(size.unwrap(), entry.size);
+        assert!(entry.size.is_some());
+    }
+    let dates = store.dates(&inbox, &keys).await;
+    assert_eq!(store.stats().fetches, before + 2);
+    for found in dates {
+        assert_eq!(found.unwrap(), Some(date));
+    }
+}

@@ -99,6 +99,12 @@ pub struct SyncArgs {
     /// `on_empty = "refuse"` for this run).
     #[arg(long)]
     pub force: bool,
+
+    /// Copy messages bigger than the pair's `max_size` too, this run (e.g.
+    /// `pimlink sync --fetch-big work/INBOX`). Once copied they stay; later runs keep the limit
+    /// for new mail.
+    #[arg(long)]
+    pub fetch_big: bool,
 }
 
 /// One storage name.

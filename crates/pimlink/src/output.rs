@@ -197,6 +197,13 @@ impl<'o> PairObserver<'o> {
             report.collections.len(),
             describe_counts(&total)
         );
+        if total.held_back > 0 {
+            let _ = write!(
+                line,
+                "; {} not copied because of the limits (max_size, max_messages, max_age)",
+                total.held_back
+            );
+        }
         if errors > 0 {
             let _ = write!(line, ", {errors} errors");
         }
@@ -236,7 +243,11 @@ impl<'o> PairObserver<'o> {
             return;
         }
         let counts = &collection.done;
-        if *counts != PlanCounts::default() || self.output.verbose > 0 {
+        let changed = PlanCounts {
+            held_back: 0,
+            ..*counts
+        };
+        if changed != PlanCounts::default() || self.output.verbose > 0 {
             self.output.info(format!(
                 "{}: {name}: {}",
                 self.pair,
@@ -264,6 +275,10 @@ impl Observer for PairObserver<'_> {
         for action in &plan.actions {
             self.output
                 .info(format!("{}: {}: {action}", self.pair, collection.name_a));
+        }
+        for held in &plan.held_back {
+            self.output
+                .info(format!("{}: {}: {held}", self.pair, collection.name_a));
         }
     }
 
@@ -319,6 +334,9 @@ pub fn describe_counts(counts: &PlanCounts) -> String {
     }
     if counts.deletions.b > 0 {
         parts.push(format!("{} deleted on b", counts.deletions.b));
+    }
+    if counts.expired > 0 {
+        parts.push(format!("{} expired", counts.expired));
     }
     if parts.is_empty() {
         "nothing".to_owned()

@@ -53,6 +53,17 @@ pub enum ItemAction {
         /// The row.
         id: ItemId,
     },
+    /// Remove the item `key` from `side` because the pair's limits (`max_messages`, `max_age`)
+    /// no longer keep it there; the other side keeps it and the row remembers the expiry, so
+    /// that it is neither copied back nor taken for a deletion.
+    Expire {
+        /// The row.
+        id: ItemId,
+        /// The (near) side to remove it from.
+        side: Side,
+        /// The item's key there.
+        key: ItemKey,
+    },
 }
 
 /// Why a collection's plan was withheld.
@@ -78,6 +89,8 @@ pub struct ItemPlan {
     pub actions: Vec<ItemAction>,
     /// Set when a safety check withheld every action.
     pub refused: Option<Refusal>,
+    /// Copies the pair's limits hold back (not actions: nothing is done about them).
+    pub held_back: Vec<super::limits::HeldBack>,
 }
 
 /// Plans one collection: `status` as recorded, `a` and `b` as listed now; both sides hold
@@ -116,7 +129,13 @@ pub fn plan_items_scoped(
         if let Some(k) = &row.key_b {
             known_b.insert(k);
         }
-        actions.extend(decide_known(row, now_a, now_b, policy, keywords));
+        if let Some(side) = row.expired {
+            actions.extend(super::limits::decide_expired(
+                row, side, now_a, now_b, policy,
+            ));
+        } else {
+            actions.extend(decide_known(row, now_a, now_b, policy, keywords));
+        }
     }
     for (side, entries, known) in [(Side::A, a, &known_a), (Side::B, b, &known_b)] {
         if !policy.copies_new_from(side) {
@@ -136,7 +155,11 @@ pub fn plan_items_scoped(
     // A refused plan keeps its actions: the executor runs none of them, but moves between
     // collections found later may explain the deletions and lift the refusal.
     let refused = empty_side_refusal(status, a, b, &actions, policy);
-    ItemPlan { actions, refused }
+    ItemPlan {
+        actions,
+        refused,
+        held_back: Vec::new(),
+    }
 }
 
 /// The decision for an item the status knows.
@@ -304,6 +327,10 @@ pub struct PlanCounts {
     pub deletions: crate::side::PerSide<usize>,
     /// Messages moved into this collection on one side because they were moved on the other.
     pub moves: usize,
+    /// Items removed from the near side by the pair's limits.
+    pub expired: usize,
+    /// Copies the pair's limits held back.
+    pub held_back: usize,
 }
 
 impl PlanCounts {
@@ -315,6 +342,8 @@ impl PlanCounts {
         self.deletions.a += other.deletions.a;
         self.deletions.b += other.deletions.b;
         self.moves += other.moves;
+        self.expired += other.expired;
+        self.held_back += other.held_back;
     }
 
     /// Counts one more action.
@@ -325,6 +354,7 @@ impl PlanCounts {
                 self.flags += usize::from(set_a.is_some()) + usize::from(set_b.is_some())
             }
             ItemAction::Delete { side, .. } => *self.deletions.get_mut(*side) += 1,
+            ItemAction::Expire { .. } => self.expired += 1,
             ItemAction::Forget { .. } => {}
         }
     }

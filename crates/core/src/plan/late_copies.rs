@@ -102,6 +102,7 @@ mod tests {
             key_b: Some(ItemKey::new(key_b)),
             flags: Flags::default(),
             pending: None,
+            expired: None,
         }
     }
 

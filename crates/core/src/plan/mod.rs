@@ -7,6 +7,7 @@
 mod collections;
 mod items;
 pub mod late_copies;
+pub mod limits;
 pub mod moves;
 pub mod pairing;
 mod render;
@@ -14,5 +15,7 @@ mod render;
 pub use collections::{CollectionPlan, CollectionStep, plan_collections};
 pub use items::{ItemAction, ItemPlan, PlanCounts, Refusal, plan_items, plan_items_scoped};
 
+#[cfg(test)]
+mod limits_tests;
 #[cfg(test)]
 mod tests;

@@ -92,6 +92,11 @@ pub fn rekey_after_reset(
     let mut matched = 0;
     let mut looked_for = 0;
     for row in rows {
+        // Expired on the reset side: there is nothing there to find, and the row must stay so
+        // that the item is not downloaded again.
+        if row.expired == Some(side) && row.key(side).is_none() {
+            continue;
+        }
         let counterpart = row
             .key(side.other())
             .and_then(|key| by_key.get(key))
@@ -199,6 +204,7 @@ mod tests {
             key_b: Some(ItemKey::new(b)),
             flags: Flags::new(),
             pending: None,
+            expired: None,
         }
     }
 
@@ -251,6 +257,25 @@ mod tests {
     }
 
     #[test]
+    fn reset_keeps_rows_expired_on_that_side_and_does_not_count_them() {
+        let mut expired = row(2, "2", "m2");
+        expired.key_a = None;
+        expired.expired = Some(Side::A);
+        let rows = [row(1, "1", "m1"), expired];
+        let counterparts = [cand("m1", Some("x1"), ""), cand("m2", Some("x2"), "")];
+        let now = [cand("11", Some("x1"), "")];
+        let changes = rekey_after_reset(9, &rows, Side::A, &counterparts, &now, false).unwrap();
+        assert_eq!(
+            changes[1..],
+            [StatusChange::SetKey {
+                id: 1,
+                side: Side::A,
+                key: ItemKey::new("11")
+            }]
+        );
+    }
+
+    #[test]
     fn reset_of_an_emptied_side_drops_rows_for_the_empty_side_guard() {
         let rows = [row(1, "1", "m1")];
         let counterparts = [cand("m1", Some("x1"), "")];
@@ -266,6 +291,7 @@ mod tests {
             key_b: None,
             flags: Flags::new(),
             pending: Some(Side::B),
+            expired: None,
         };
         let a = [cand("a1", Some("m"), "")];
         let b = [cand("77", Some("m"), "")];

@@ -48,6 +48,9 @@ impl fmt::Display for ItemAction {
             }
             ItemAction::Delete { side, key, .. } => write!(f, "delete on {side} {key}"),
             ItemAction::Forget { .. } => f.write_str("forget an item gone from both sides"),
+            ItemAction::Expire { side, key, .. } => {
+                write!(f, "expire on {side} {key} (kept on {})", side.other())
+            }
         }
     }
 }
@@ -77,6 +80,7 @@ impl ItemPlan {
         for action in &self.actions {
             counts.record(action);
         }
+        counts.held_back = self.held_back.len();
         counts
     }
 }

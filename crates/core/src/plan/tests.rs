@@ -26,6 +26,7 @@ fn row(id: i64, a: &str, b: &str, flags: &str, pending: Option<Side>) -> StatusI
         key_b: Some(ItemKey::new(b)),
         flags: Flags::from_status_text(flags),
         pending,
+        expired: None,
     }
 }
 
@@ -313,6 +314,7 @@ fn apply(
                     key_b: Some(kb),
                     flags: flags.clone(),
                     pending: None,
+                    expired: None,
                 });
             }
             ItemAction::Flags {
@@ -339,6 +341,7 @@ fn apply(
                 status.retain(|r| r.id != *id);
             }
             ItemAction::Forget { id } => status.retain(|r| r.id != *id),
+            ItemAction::Expire { .. } => unreachable!("no limits in these tests"),
         }
     }
 }
@@ -554,6 +557,7 @@ proptest! {
             key_b: Some(ItemKey::new("b")),
             flags: base.clone(),
             pending: None,
+            expired: None,
         }];
         let a = [ItemEntry { key: ItemKey::new("a"), flags: on_a.clone(), size: None }];
         let b = [ItemEntry { key: ItemKey::new("b"), flags: on_b.clone(), size: None }];

@@ -6,6 +6,7 @@
 //! interrupted run is resumed without losing or duplicating an item.
 
 mod abandoned;
+mod dates;
 mod items;
 mod lock;
 mod schema;
@@ -54,6 +55,9 @@ pub struct StatusItem {
     pub flags: Flags,
     /// `Some(side)` while a copy to `side` is in flight.
     pub pending: Option<Side>,
+    /// `Some(side)` when the pair's limits removed the item from `side` (or are removing it:
+    /// the key there is kept until the removal is durable). The other side keeps the item.
+    pub expired: Option<Side>,
 }
 
 impl StatusItem {
@@ -120,6 +124,21 @@ pub enum StatusChange {
         side: Side,
         /// The new key.
         key: ItemKey,
+    },
+    /// The item of row `id` is about to be removed from `side` by the pair's limits: from now
+    /// on its absence there is an expiry, not a deletion.
+    BeginExpire {
+        /// The row.
+        id: ItemId,
+        /// The side it is removed from.
+        side: Side,
+    },
+    /// The expiry of row `id` on `side` is durable: the key there is forgotten.
+    FinishExpire {
+        /// The row.
+        id: ItemId,
+        /// The side it was removed from.
+        side: Side,
     },
     /// Records that `key_a` and `key_b` hold the same item, which both sides already had.
     Pair {
@@ -337,6 +356,24 @@ fn apply_in(tx: &rusqlite::Transaction<'_>, changes: &[StatusChange]) -> Result<
                     tx.execute(query, params![id, key.as_str()])
                         .map_err(sql("recording a new key"))?
                 }
+                StatusChange::BeginExpire { id, side } => tx
+                    .execute(
+                        "UPDATE mail_items SET expired = ?2 WHERE id = ?1 AND pending IS NULL",
+                        params![id, side.as_str()],
+                    )
+                    .map_err(sql("recording an expiry"))?,
+                StatusChange::FinishExpire { id, side } => {
+                    let query = match side {
+                        Side::A => {
+                            "UPDATE mail_items SET key_a = NULL WHERE id = ?1 AND expired = 'a'"
+                        }
+                        Side::B => {
+                            "UPDATE mail_items SET key_b = NULL WHERE id = ?1 AND expired = 'b'"
+                        }
+                    };
+                    tx.execute(query, [id])
+                        .map_err(sql("recording a finished expiry"))?
+                }
                 StatusChange::Pair {
                     collection,
                     key_a,
@@ -371,7 +408,7 @@ fn apply_in(tx: &rusqlite::Transaction<'_>, changes: &[StatusChange]) -> Result<
 fn items_in(conn: &Connection, collection: CollectionId) -> Result<Vec<StatusItem>> {
     let mut stmt = conn
         .prepare(
-            "SELECT id, key_a, key_b, flags, pending FROM mail_items
+            "SELECT id, key_a, key_b, flags, pending, expired FROM mail_items
              WHERE collection = ?1 ORDER BY id",
         )
         .map_err(sql("listing items"))?;
@@ -382,16 +419,22 @@ fn items_in(conn: &Connection, collection: CollectionId) -> Result<Vec<StatusIte
                 key_a: row.get::<_, Option<String>>(1)?.map(ItemKey::new),
                 key_b: row.get::<_, Option<String>>(2)?.map(ItemKey::new),
                 flags: Flags::from_status_text(&row.get::<_, String>(3)?),
-                pending: match row.get::<_, Option<String>>(4)?.as_deref() {
-                    Some("a") => Some(Side::A),
-                    Some("b") => Some(Side::B),
-                    _ => None,
-                },
+                pending: stored_side(row.get::<_, Option<String>>(4)?.as_deref()),
+                expired: stored_side(row.get::<_, Option<String>>(5)?.as_deref()),
             })
         })
         .map_err(sql("listing items"))?;
     rows.collect::<rusqlite::Result<_>>()
         .map_err(sql("listing items"))
+}
+
+/// A side as the CHECK constraints allow it in the status.
+fn stored_side(text: Option<&str>) -> Option<Side> {
+    match text {
+        Some("a") => Some(Side::A),
+        Some("b") => Some(Side::B),
+        _ => None,
+    }
 }
 
 fn stored_name(name: &str) -> Result<CollectionName> {

@@ -80,6 +80,21 @@ const MIGRATIONS: &[&str] = &[
         abandoned_at INTEGER NOT NULL
     );
     CREATE INDEX mail_abandoned_copies_collection ON mail_abandoned_copies (collection);",
+    // 4: a mail item removed from one side by the pair's limits (max_messages, max_age) while
+    // the other side keeps it. 'a' or 'b' names the side it was expired on; that side's key
+    // stays set until the removal is durable, so an interrupted expiry is finished, never
+    // mistaken for a deletion to propagate. And the arrival dates that max_messages/max_age
+    // order by, per side and key, cached because they never change for a key and fetching them
+    // every run would cost a command per folder that an unchanged folder otherwise does not need.
+    "ALTER TABLE mail_items ADD COLUMN expired TEXT CHECK (expired IN ('a', 'b'));
+    CREATE TABLE mail_dates (
+        collection INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        side TEXT NOT NULL CHECK (side IN ('a', 'b')),
+        key TEXT NOT NULL,
+        -- Seconds since the Unix epoch.
+        date INTEGER NOT NULL,
+        PRIMARY KEY (collection, side, key)
+    );",
 ];
 
 /// The schema version this build writes.

@@ -361,6 +361,22 @@ impl MailStore for ImapStore {
         self.read_fingerprints(collection, keys).await
     }
 
+    async fn dates(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<Option<std::time::SystemTime>, Error>> {
+        self.read_dates(collection, keys).await
+    }
+
+    async fn sizes(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<Option<u64>, Error>> {
+        self.read_sizes(collection, keys).await
+    }
+
     async fn deliver(
         &mut self,
         collection: &CollectionName,

@@ -1,6 +1,7 @@
 //! Reading messages and their identifying headers, a batch per UID FETCH.
 
 use std::collections::HashMap;
+use std::time::SystemTime;
 
 use pimlink_core::fingerprint::{FIELDS, Fingerprint};
 use pimlink_core::{CollectionName, Error, ErrorKind, ItemData, ItemKey};
@@ -55,6 +56,39 @@ impl ImapStore {
             let header = message.header.unwrap_or_default();
             Fingerprint::of_message(&header[..])
                 .map_err(|e| Error::io("reading a message header", e))
+        })
+        .await
+    }
+
+    /// `UID FETCH (INTERNALDATE)` of the keys: what `max_age` and `max_messages` order by.
+    pub(super) async fn read_dates(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<Option<SystemTime>, Error>> {
+        let request = FetchRequest {
+            internal_date: true,
+            ..FetchRequest::default()
+        };
+        self.fetch_for_keys(collection, keys, &request, |message| {
+            Ok(message.internal_date)
+        })
+        .await
+    }
+
+    /// `UID FETCH (RFC822.SIZE)` of the keys, for `max_size` where a listing did not carry the
+    /// size (an incremental listing knows only the flags of messages it had seen before).
+    pub(super) async fn read_sizes(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<Option<u64>, Error>> {
+        let request = FetchRequest {
+            size: true,
+            ..FetchRequest::default()
+        };
+        self.fetch_for_keys(collection, keys, &request, |message| {
+            Ok(message.size.map(u64::from))
         })
         .await
     }

@@ -103,6 +103,9 @@ fn sync_pair(
     if args.force {
         policy.on_empty = OnEmpty::Sync;
     }
+    if args.fetch_big {
+        policy.limits.max_size = None;
+    }
     let mut observer = PairObserver::new(output, &pair.name, args.dry_run);
     let options = RunOptions {
         dry_run: args.dry_run,

@@ -39,6 +39,7 @@ mod docs;
 mod error;
 mod expand;
 mod filter;
+mod limits;
 mod mail_names;
 mod model;
 mod pair;

@@ -7,7 +7,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pimlink_core::policy::{Direction, OnEmpty, Operations, SyncPolicy};
+use pimlink_core::policy::{Direction, Limits, OnEmpty, Operations, SyncPolicy};
 use pimlink_core::side::PerSide;
 
 use super::dav_pair::DavPairConfig;
@@ -308,6 +308,8 @@ pub struct PairConfig {
     pub dav: Option<DavPairConfig>,
     /// Name translation and keywords (mail pairs; the identity and true otherwise).
     pub names: MailNames,
+    /// What the near side of a mail pair keeps (`max_size`, `max_messages`, `max_age`, `near`).
+    pub limits: Limits,
 }
 
 impl PairConfig {
@@ -319,6 +321,7 @@ impl PairConfig {
             create: self.create,
             on_empty: self.on_empty,
             ignore_keywords: !self.names.keywords,
+            limits: self.limits,
         }
     }
 }

@@ -8,6 +8,7 @@ use pimlink_core::side::{PerSide, Side};
 use super::dav_pair;
 use super::error::ConfigError;
 use super::filter::CollectionFilter;
+use super::limits;
 use super::mail_names;
 use super::model::{Family, PairConfig, StorageConfig};
 use super::raw::{Fields, Located};
@@ -52,7 +53,12 @@ pub(crate) fn build(
     fields: &Fields<'_, '_>,
     storages: &BTreeMap<String, StorageConfig>,
 ) -> Result<PairConfig, ConfigError> {
-    let keys: Vec<&str> = KEYS.iter().chain(mail_names::KEYS).copied().collect();
+    let keys: Vec<&str> = KEYS
+        .iter()
+        .chain(mail_names::KEYS)
+        .chain(limits::LIMIT_KEYS)
+        .copied()
+        .collect();
     fields.only(&keys, |_| None)?;
     let a = side(fields, "a", storages)?;
     let b = side(fields, "b", storages)?;
@@ -118,6 +124,7 @@ pub(crate) fn build(
     // use folder patterns only.
     let (collections, dav, names) = if kind_a.family() == Family::Dav {
         mail_names::refuse_in_dav_pair(fields)?;
+        limits::refuse_in_dav_pair(fields)?;
         (
             CollectionFilter::all(),
             Some(dav_pair::build(fields)?),
@@ -127,6 +134,7 @@ pub(crate) fn build(
         dav_pair::refuse_in_mail_pair(fields)?;
         (collections(fields)?, None, Some(mail_names::build(fields)?))
     };
+    let limits = limits::build(fields, (kind_a, kind_b), direction_value)?;
     Ok(PairConfig {
         name: name.to_owned(),
         a: a.value.name.clone(),
@@ -143,6 +151,7 @@ pub(crate) fn build(
                 &[("refuse", OnEmpty::Refuse), ("sync", OnEmpty::Sync)],
             )?
             .map_or(OnEmpty::Refuse, |o| o.value),
+        limits,
     })
 }
 

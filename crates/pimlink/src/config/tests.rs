@@ -3,6 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use pimlink_core::policy::Limits;
+use pimlink_core::side::Side;
+
 use super::expand::tests::MapEnv;
 use super::*;
 
@@ -869,4 +872,108 @@ fn name_translation_errors_point_at_the_entry() {
     );
     let text = "[storage.m]\ntype = \"maildir\"\npath = \"/m\"\nsubscribed_only = true\n";
     fails(text, line_of(text, "subscribed_only"), &["subscribed_only"]);
+}
+
+const IMAP_AND_MAILDIR: &str = r#"
+[storage.remote]
+type = "imap"
+host = "127.0.0.1"
+user = "u"
+password = "p"
+
+[storage.local]
+type = "maildir"
+path = "/m/local"
+"#;
+
+#[test]
+fn limits_convert_and_default_to_the_maildir_side() {
+    let text = format!(
+        "{IMAP_AND_MAILDIR}\n[pair.p]\na = \"remote\"\nb = \"local\"\nmax_size = \"10M\"\n\
+         max_messages = 500\nmax_age = \"90d\"\n"
+    );
+    let limits = ok(&text).pairs["p"].limits;
+    assert_eq!(limits.near, Some(Side::B));
+    assert_eq!(limits.max_size, Some(10 << 20));
+    assert_eq!(limits.max_messages, Some(500));
+    assert_eq!(limits.max_age, Some(Duration::from_secs(90 * 86_400)));
+    assert_eq!(ok(&text).pairs["p"].policy().limits, limits);
+
+    // Bytes and days as plain integers; an explicit near side.
+    let text =
+        with_maildirs("a = \"one\"\nb = \"two\"\nnear = \"a\"\nmax_size = 2048\nmax_age = 30\n");
+    let limits = ok(&text).pairs["p"].limits;
+    assert_eq!(limits.near, Some(Side::A));
+    assert_eq!(limits.max_size, Some(2048));
+    assert_eq!(limits.max_age, Some(Duration::from_secs(30 * 86_400)));
+    assert_eq!(limits.max_messages, None);
+
+    // A one-way pair limits its receiving side; no limits, no near side.
+    let text =
+        with_maildirs("a = \"one\"\nb = \"two\"\ndirection = \"b-to-a\"\nmax_messages = 5\n");
+    assert_eq!(ok(&text).pairs["p"].limits.near, Some(Side::A));
+    let text = with_maildirs("a = \"one\"\nb = \"two\"\n");
+    assert_eq!(ok(&text).pairs["p"].limits, Limits::default());
+}
+
+#[test]
+fn limit_errors_point_at_the_key() {
+    let check = |pair: &str, needle: &str, parts: &[&str]| {
+        let text = with_maildirs(pair);
+        fails(&text, line_of(&text, needle), parts);
+    };
+    check(
+        "a = \"one\"\nb = \"two\"\nmax_size = \"10X\"\n",
+        "max_size",
+        &["\"max_size\"", "\"10X\" is not a size"],
+    );
+    check(
+        "a = \"one\"\nb = \"two\"\nmax_size = 0\n",
+        "max_size",
+        &["\"max_size\" must be between 1"],
+    );
+    check(
+        "a = \"one\"\nb = \"two\"\nmax_size = [1]\n",
+        "max_size",
+        &["\"max_size\" must be a size"],
+    );
+    check(
+        "a = \"one\"\nb = \"two\"\nmax_age = \"3 months\"\n",
+        "max_age",
+        &["\"max_age\"", "not an age", "90d"],
+    );
+    check(
+        "a = \"one\"\nb = \"two\"\nmax_messages = -1\n",
+        "max_messages",
+        &["\"max_messages\" must be between 1"],
+    );
+    check(
+        "a = \"one\"\nb = \"two\"\nmax_messages = \"5\"\n",
+        "max_messages",
+        &["\"max_messages\" must be an integer"],
+    );
+    // Two Maildirs: which one is local cannot be guessed.
+    check(
+        "a = \"one\"\nb = \"two\"\nmax_age = \"9d\"\n",
+        "max_age",
+        &["near = \"a\" or near = \"b\""],
+    );
+    check(
+        "a = \"one\"\nb = \"two\"\nnear = \"c\"\n",
+        "near",
+        &["\"near\"", "a, b"],
+    );
+    check(
+        "a = \"one\"\nb = \"two\"\ndirection = \"b-to-a\"\nnear = \"b\"\nmax_messages = 3\n",
+        "near = ",
+        &["side b receives no copies"],
+    );
+    let text = "[storage.x]\ntype = \"vdir\"\npath = \"/x\"\nfileext = \".ics\"\n\
+                [storage.y]\ntype = \"vdir\"\npath = \"/y\"\nfileext = \".ics\"\n\
+                [pair.p]\na = \"x\"\nb = \"y\"\nmax_messages = 3\n";
+    fails(
+        text,
+        line_of(text, "max_messages"),
+        &["\"max_messages\" applies only to mail pairs"],
+    );
 }

@@ -1,0 +1,483 @@
+//! End-to-end: the limits of a mail pair (`max_size`, `max_messages`, `max_age`) through the
+//! `pimlink` binary, IMAP (a private Dovecot) <-> Maildir, with changes on both sides between
+//! runs and a last run that changes nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
+mod common;
+
+use std::fs;
+use std::time::{Duration, SystemTime};
+
+use common::{Run, Tree, World, sync_with_kills};
+use pimlink_core::{Flag, Flags};
+use pimlink_imap::{AppendItem, Client, ClientOptions, FetchRequest, Secret, TlsMode, UidRanges};
+use pimlink_testkit::{Dovecot, DovecotBuilder};
+
+const DAY: u64 = 86_400;
+
+/// A world whose side a is the server's user and side b a verbatim Maildir (the near side).
+fn world(server: &Dovecot, pair_keys: &str) -> World {
+    let world = World::new("");
+    write_config(&world, server, pair_keys);
+    world
+}
+
+fn write_config(world: &World, server: &Dovecot, pair_keys: &str) {
+    let config = format!(
+        "[general]\nstate_dir = \"{state}\"\n\n\
+         [storage.a]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
+         user = \"{user}\"\npassword = \"{password}\"\n\n\
+         [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\nlayout = \"verbatim\"\n\n\
+         [pair.p]\na = \"a\"\nb = \"b\"\n{pair_keys}\n",
+        state = world.state_dir().display(),
+        host = server.host(),
+        port = server.port(),
+        user = server.user(),
+        password = server.password(),
+        b = world.root("b").display(),
+    );
+    fs::write(world.config(), config).unwrap();
+}
+
+fn message(id: &str, body_size: usize) -> Vec<u8> {
+    format!(
+        "From: test@example.org\r\nSubject: message {id}\r\nMessage-ID: <{id}@test>\r\n\
+         Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nbody of {id}\r\n{}\r\n",
+        "x".repeat(body_size)
+    )
+    .into_bytes()
+}
+
+fn options(server: &Dovecot) -> ClientOptions {
+    let mut options =
+        ClientOptions::new(server.host(), server.user(), Secret::new(server.password()));
+    options.port = Some(server.port());
+    options.tls = TlsMode::None;
+    options.read_timeout = Duration::from_secs(20);
+    options
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// APPENDs message `id` to the server's INBOX as having arrived `age_days` ago.
+fn append(server: &Dovecot, id: &str, flags: &str, age_days: u64, body_size: usize) {
+    block_on(async {
+        let mut client = Client::connect(options(server)).await.unwrap();
+        let item = AppendItem {
+            content: pimlink_core::Content::Bytes(message(id, body_size)),
+            flags: Flags::from_status_text(flags),
+            internal_date: Some(SystemTime::now() - Duration::from_secs(age_days * DAY)),
+        };
+        client.append("INBOX", item).await.unwrap();
+        client.logout().await.unwrap();
+    })
+}
+
+/// APPENDs many messages to INBOX over one connection: (id, flags, age).
+fn append_many(server: &Dovecot, messages: &[(String, &str, Duration)]) {
+    block_on(async {
+        let mut client = Client::connect(options(server)).await.unwrap();
+        let items = messages
+            .iter()
+            .map(|(id, flags, age)| AppendItem {
+                content: pimlink_core::Content::Bytes(message(id, 10)),
+                flags: Flags::from_status_text(flags),
+                internal_date: Some(SystemTime::now() - *age),
+            })
+            .collect();
+        for result in client.append_many("INBOX", items).await.unwrap() {
+            result.unwrap();
+        }
+        client.logout().await.unwrap();
+    })
+}
+
+/// Message-ID -> flags of each copy in the server's INBOX.
+fn server_inbox(server: &Dovecot) -> std::collections::BTreeMap<String, Vec<String>> {
+    block_on(async {
+        let mut client = Client::connect(options(server)).await.unwrap();
+        client.select("INBOX", Default::default()).await.unwrap();
+        let mut out = std::collections::BTreeMap::<String, Vec<String>>::new();
+        let request = FetchRequest {
+            flags: true,
+            header_fields: vec!["MESSAGE-ID".to_owned()],
+            ..FetchRequest::default()
+        };
+        client
+            .fetch(&UidRanges::all(), &request, |m| {
+                let header = String::from_utf8(m.header.unwrap()).unwrap();
+                let id = header
+                    .split_once('<')
+                    .and_then(|(_, rest)| rest.split_once('@'))
+                    .map(|(id, _)| id.to_owned())
+                    .unwrap();
+                out.entry(id)
+                    .or_default()
+                    .push(m.flags.unwrap().maildir_letters());
+                Ok(())
+            })
+            .await
+            .unwrap();
+        client.logout().await.unwrap();
+        out
+    })
+}
+
+/// Changes the flags of `id` on the server as another mail client would (`None` expunges it).
+fn server_set(server: &Dovecot, id: &str, flags: Option<&str>) {
+    block_on(async {
+        let mut client = Client::connect(options(server)).await.unwrap();
+        client.select("INBOX", Default::default()).await.unwrap();
+        let request = FetchRequest {
+            header_fields: vec!["MESSAGE-ID".to_owned()],
+            ..FetchRequest::default()
+        };
+        let mut uid = None;
+        client
+            .fetch(&UidRanges::all(), &request, |m| {
+                let header = String::from_utf8(m.header.unwrap()).unwrap();
+                if header.contains(&format!("<{id}@")) {
+                    uid = Some(m.uid);
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let uids = UidRanges::single(uid.unwrap());
+        let (mode, flags) = match flags {
+            Some(f) => (pimlink_imap::StoreMode::Replace, Flags::from_status_text(f)),
+            None => (
+                pimlink_imap::StoreMode::Add,
+                Flags::new().with(Flag::Trashed),
+            ),
+        };
+        client.store(&uids, mode, &flags, None).await.unwrap();
+        if flags.contains(Flag::Trashed) {
+            client.uid_expunge(&uids).await.unwrap();
+        }
+        client.logout().await.unwrap();
+    })
+}
+
+/// Message-ID -> flags of each copy in the local INBOX.
+fn local_inbox(world: &World) -> std::collections::BTreeMap<String, Vec<String>> {
+    let tree: Tree = world.messages("b");
+    tree.get("INBOX").cloned().unwrap_or_default()
+}
+
+fn local_file(world: &World, id: &str) -> std::path::PathBuf {
+    let inbox = world.root("b").join("INBOX");
+    for sub in ["cur", "new"] {
+        for entry in fs::read_dir(inbox.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            if fs::read_to_string(&path)
+                .unwrap()
+                .contains(&format!("<{id}@"))
+            {
+                return path;
+            }
+        }
+    }
+    panic!("{id} not in the local INBOX")
+}
+
+fn set_local_flags(world: &World, id: &str, letters: &str) {
+    let from = local_file(world, id);
+    let name = from.file_name().unwrap().to_string_lossy().into_owned();
+    let base = name
+        .split_once(":2,")
+        .map_or(name.clone(), |(b, _)| b.to_owned());
+    let to = world
+        .root("b")
+        .join("INBOX/cur")
+        .join(format!("{base}:2,{letters}"));
+    fs::rename(&from, to).unwrap();
+}
+
+fn ids(map: &std::collections::BTreeMap<String, Vec<String>>) -> Vec<&str> {
+    map.keys().map(String::as_str).collect()
+}
+
+/// Runs `sync` with `args` and insists that it succeeds.
+fn sync(world: &World, args: &[&str]) -> Run {
+    let mut all = vec!["sync"];
+    all.extend_from_slice(args);
+    let run = world.run(&all);
+    assert_eq!(run.code(), 0, "sync failed:\n{run}");
+    run
+}
+
+#[test]
+fn max_size_leaves_big_messages_on_the_server_until_asked_for() {
+    let server = DovecotBuilder::new().start().unwrap();
+    append(&server, "small", "S", 1, 100);
+    append(&server, "big", "S", 1, 20_000);
+    let world = world(&server, "max_size = \"10k\"");
+
+    let dry = sync(&world, &["--dry-run"]);
+    assert!(
+        dry.stdout().contains("not copied a->b") && dry.stdout().contains("bigger than max_size"),
+        "{dry}"
+    );
+    assert!(local_inbox(&world).is_empty(), "a dry run changes nothing");
+
+    let first = sync(&world, &[]);
+    assert!(
+        first
+            .stdout()
+            .contains("1 not copied because of the limits"),
+        "{first}"
+    );
+    assert_eq!(ids(&local_inbox(&world)), ["small"]);
+
+    // Changes on both sides: a big message written locally is uploaded (the limit keeps big
+    // mail off the near side only), the big one is flagged on the server, small is answered
+    // locally.
+    world.deliver("b", "INBOX", "local-big", "S");
+    fs::write(
+        local_file(&world, "local-big"),
+        message("local-big", 20_000),
+    )
+    .unwrap();
+    server_set(&server, "big", Some("FS"));
+    set_local_flags(&world, "small", "RS");
+    sync(&world, &[]);
+    let on_server = server_inbox(&server);
+    assert_eq!(ids(&on_server), ["big", "local-big", "small"]);
+    assert_eq!(on_server["small"], ["RS"]);
+    assert_eq!(on_server["big"], ["FS"], "never touched by the limit");
+    assert_eq!(ids(&local_inbox(&world)), ["local-big", "small"]);
+
+    // Idempotent: nothing changes on either side.
+    let before = (server_inbox(&server), local_inbox(&world));
+    let again = sync(&world, &[]);
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+    assert_eq!((server_inbox(&server), local_inbox(&world)), before);
+
+    // Asked for, it is fetched, and stays.
+    let fetched = sync(&world, &["--fetch-big", "p/INBOX"]);
+    assert!(fetched.stdout().contains("1 copied a->b"), "{fetched}");
+    let local = local_inbox(&world);
+    assert_eq!(ids(&local), ["big", "local-big", "small"]);
+    assert_eq!(local["big"], ["FS"]);
+    let again = sync(&world, &[]);
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+    assert_eq!(ids(&local_inbox(&world)), ["big", "local-big", "small"]);
+
+    // Raising the limit fetches the next big message too.
+    append(&server, "big2", "", 1, 20_000);
+    let held = sync(&world, &[]);
+    assert!(held.stdout().contains("1 not copied"), "{held}");
+    write_config(&world, &server, "max_size = \"1M\"");
+    sync(&world, &[]);
+    assert_eq!(
+        ids(&local_inbox(&world)),
+        ["big", "big2", "local-big", "small"]
+    );
+    assert_eq!(server_inbox(&server).len(), 4);
+}
+
+#[test]
+fn max_age_and_max_messages_expire_locally_and_never_on_the_server() {
+    let server = DovecotBuilder::new().start().unwrap();
+    append(&server, "old-read", "S", 200, 10);
+    append(&server, "old-unread", "", 200, 10);
+    append(&server, "old-flagged", "FS", 200, 10);
+    append(&server, "r3", "S", 3, 10);
+    append(&server, "r2", "S", 2, 10);
+    append(&server, "r1", "S", 1, 10);
+    let world = world(
+        &server,
+        "max_age = \"90d\"\nmax_messages = 2\nmax_size = \"1M\"",
+    );
+
+    let dry = sync(&world, &["--dry-run"]);
+    let out = dry.stdout();
+    assert!(out.contains("older than max_age"), "{dry}");
+    assert!(
+        out.contains("not among the 2 newest (max_messages)"),
+        "{dry}"
+    );
+    assert!(local_inbox(&world).is_empty());
+
+    // The two newest, plus the unread and the flagged one whatever their age.
+    sync(&world, &[]);
+    assert_eq!(
+        ids(&local_inbox(&world)),
+        ["old-flagged", "old-unread", "r1", "r2"]
+    );
+
+    // Changes on both sides: new mail on the server pushes r2 out; old-unread is read locally
+    // (the flag must reach the server before the message may expire); r1 is answered on the
+    // server.
+    append(&server, "n0", "S", 0, 10);
+    set_local_flags(&world, "old-unread", "S");
+    server_set(&server, "r1", Some("RS"));
+    sync(&world, &[]);
+    let local = local_inbox(&world);
+    assert_eq!(ids(&local), ["n0", "old-flagged", "old-unread", "r1"]);
+    assert_eq!(local["r1"], ["RS"]);
+    assert_eq!(server_inbox(&server)["old-unread"], ["S"]);
+
+    let dry = sync(&world, &["--dry-run"]);
+    assert!(dry.stdout().contains("expire on b"), "{dry}");
+    let run = sync(&world, &[]);
+    assert!(run.stdout().contains("1 expired"), "{run}");
+    assert_eq!(ids(&local_inbox(&world)), ["n0", "old-flagged", "r1"]);
+
+    // The server still holds every message, with the flags made on either side.
+    let on_server = server_inbox(&server);
+    assert_eq!(
+        ids(&on_server),
+        [
+            "n0",
+            "old-flagged",
+            "old-read",
+            "old-unread",
+            "r1",
+            "r2",
+            "r3"
+        ]
+    );
+    assert!(on_server.values().all(|copies| copies.len() == 1));
+
+    // Idempotent: expired messages do not come back and are not deleted on the server.
+    let before = (server_inbox(&server), local_inbox(&world));
+    let again = sync(&world, &[]);
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+    assert_eq!((server_inbox(&server), local_inbox(&world)), before);
+
+    // An expired message deleted on the server is simply forgotten; one marked unread there is
+    // kept again, so it comes back.
+    server_set(&server, "r2", None);
+    server_set(&server, "old-read", Some(""));
+    sync(&world, &[]);
+    assert_eq!(
+        ids(&local_inbox(&world)),
+        ["n0", "old-flagged", "old-read", "r1"]
+    );
+    assert_eq!(server_inbox(&server).len(), 6);
+    let again = sync(&world, &[]);
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
+fn killed_downloads_and_expiries_resume_without_loss_or_deletion_on_the_server() {
+    let server = DovecotBuilder::new().start().unwrap();
+    // 200 messages a day apart; every tenth unread.
+    let old: Vec<(String, &str, Duration)> = (0..200)
+        .map(|i| {
+            let flags = if i % 10 == 0 { "" } else { "S" };
+            (
+                format!("m{i:03}"),
+                flags,
+                Duration::from_secs((i + 1) * DAY),
+            )
+        })
+        .collect();
+    append_many(&server, &old);
+    let world = world(&server, "max_messages = 50");
+    let expected_old: Vec<String> = (0..200)
+        .filter(|i| *i < 50 || i % 10 == 0)
+        .map(|i| format!("m{i:03}"))
+        .collect();
+
+    let kills = sync_with_kills(&world, Duration::from_millis(5), Duration::from_millis(7));
+    assert!(
+        kills >= 2,
+        "the kills should interrupt the sync, got {kills}"
+    );
+    sync(&world, &[]);
+    let local = local_inbox(&world);
+    assert_eq!(ids(&local), expected_old);
+    assert!(local.values().all(|copies| copies.len() == 1), "{local:?}");
+    assert_eq!(server_inbox(&server).len(), 200);
+
+    // 60 newer messages, a minute apart: the 50 newest of them replace every read old message
+    // on the near side, killed all along the way.
+    let new: Vec<(String, &str, Duration)> = (0..60)
+        .map(|j| (format!("n{j:02}"), "S", Duration::from_secs(60 * (j + 1))))
+        .collect();
+    append_many(&server, &new);
+    let kills = sync_with_kills(&world, Duration::from_millis(5), Duration::from_millis(7));
+    assert!(
+        kills >= 2,
+        "the kills should interrupt the sync, got {kills}"
+    );
+    sync(&world, &[]);
+    let mut expected: Vec<String> = (0..50).map(|j| format!("n{j:02}")).collect();
+    expected.extend((0..200).filter(|i| i % 10 == 0).map(|i| format!("m{i:03}")));
+    expected.sort();
+    let local = local_inbox(&world);
+    assert_eq!(ids(&local), expected);
+    assert!(local.values().all(|copies| copies.len() == 1), "{local:?}");
+    let on_server = server_inbox(&server);
+    assert_eq!(on_server.len(), 260, "expiry never deletes on the server");
+    assert!(on_server.values().all(|copies| copies.len() == 1));
+    let again = sync(&world, &[]);
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
+fn max_size_between_maildirs_reads_sizes_the_listing_does_not_give() {
+    let world = World::new("near = \"b\"\nmax_size = \"1k\"\nmax_age = \"30d\"");
+    world.deliver("a", "INBOX", "small", "S");
+    world.deliver("a", "INBOX", "big", "S");
+    let inbox = world.root("a").join("INBOX/cur");
+    fs::write(inbox.join("u-big:2,S"), message("big", 5000)).unwrap();
+    // An old message, by its mtime (a Maildir's arrival date), unread: kept whatever its age.
+    world.deliver("a", "INBOX", "old-unread", "");
+    world.deliver("a", "INBOX", "old-read", "S");
+    let old = SystemTime::now() - Duration::from_secs(60 * DAY);
+    for name in ["new/u-old-unread", "cur/u-old-read:2,S"] {
+        let file = fs::File::options()
+            .write(true)
+            .open(world.root("a").join("INBOX").join(name))
+            .unwrap();
+        file.set_modified(old).unwrap();
+    }
+    let run = sync(&world, &[]);
+    assert!(
+        run.stdout().contains("2 not copied because of the limits"),
+        "{run}"
+    );
+    assert_eq!(ids(&local_inbox(&world)), ["old-unread", "small"]);
+    let again = sync(&world, &[]);
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+    assert_eq!(world.messages("a")["INBOX"].len(), 4);
+}
+
+/// What the limits cost an unchanged resync of 5000 messages (run with `--ignored`; timing is
+/// printed, never asserted).
+#[test]
+#[ignore]
+fn measure_unchanged_resync_with_limits() {
+    for keys in [
+        "",
+        "max_size = \"10M\"",
+        "max_age = \"90d\"",
+        "max_messages = 1000",
+    ] {
+        let server = DovecotBuilder::new().start().unwrap();
+        let messages: Vec<Vec<u8>> = (0..5000).map(|i| message(&format!("m{i}"), 10)).collect();
+        server
+            .deliver_many(server.user(), "INBOX", messages.iter().map(Vec::as_slice))
+            .unwrap();
+        let world = world(&server, keys);
+        let started = std::time::Instant::now();
+        sync(&world, &[]);
+        let initial = started.elapsed();
+        let started = std::time::Instant::now();
+        let again = sync(&world, &[]);
+        let unchanged = started.elapsed();
+        assert!(again.stdout().contains("changed: nothing"), "{again}");
+        eprintln!("{keys:?}: initial {initial:?}, unchanged resync {unchanged:?}");
+    }
+}
