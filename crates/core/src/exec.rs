@@ -305,7 +305,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         }
 
         if let Some(id) = id {
-            self.remove_late_copies(id, &plan, &rows, &mut listings, report, options.dry_run)
+            self.remove_late_copies(id, &plan, &mut rows, &mut listings, report, options.dry_run)
                 .await?;
         }
 
@@ -699,7 +699,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         &mut self,
         id: CollectionId,
         plan: &CollectionPlan,
-        rows: &[StatusItem],
+        rows: &mut Vec<StatusItem>,
         listings: &mut PerSide<Listing>,
         report: &mut CollectionReport,
         dry_run: bool,
@@ -748,9 +748,28 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 )
                 .await?;
         }
-        let late = late_copies::find(&abandoned, rows, &unknown, &sources);
+        let found = late_copies::find(&abandoned, rows, &unknown, &sources);
+        // A pending copy confirmed among identical candidates: the message is on the side
+        // already (the server listed it), so recording it is safe before anything else.
+        let confirmed: Vec<StatusChange> = found
+            .landed
+            .iter()
+            .map(|landed| StatusChange::FinishCopy {
+                id: landed.row,
+                to: landed.side,
+                key: landed.key.clone(),
+            })
+            .collect();
+        if !confirmed.is_empty() {
+            if dry_run {
+                apply_in_memory(rows, &confirmed);
+            } else {
+                self.status.apply(&confirmed)?;
+                *rows = self.status.items(id)?;
+            }
+        }
         let (mut removed, mut kept) = (Vec::new(), Vec::new());
-        for copy in &late {
+        for copy in &found.late {
             // Whatever happens, a late copy is not offered to the planner as new mail.
             listings
                 .get_mut(copy.side)

@@ -582,6 +582,43 @@ fn a_late_append_of_an_interrupted_run_is_removed_not_duplicated(caps: Option<&s
     assert_eq!(world.messages("b"), local);
 }
 
+/// Two interrupted runs in a row, both killed during the APPEND of m2: the first attempt was
+/// given up by the second run, and both attempts then arrive. Neither UID is known, and two
+/// identical unknown messages defeat content pairing; without care the next run would upload
+/// m2 a third time. It must confirm one and remove the other.
+#[test]
+fn two_interrupted_uploads_of_one_message_leave_it_once() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    let world = imap_maildir_world(&server, "");
+    world.deliver("b", "INBOX", "m1", "");
+    world.sync_ok();
+
+    // Without flags: the server copies are delivered as they arrive, without the APPEND's.
+    world.deliver("b", "INBOX", "m2", "");
+    status_sql(
+        &world,
+        "INSERT INTO mail_items (collection, key_a, key_b, flags, pending) \
+         SELECT id, NULL, 'u-m2', '', 'a' FROM collections WHERE name_a = 'INBOX'; \
+         INSERT INTO mail_abandoned_copies (collection, side, source_key, abandoned_at) \
+         SELECT id, 'a', 'u-m2', strftime('%s', 'now') FROM collections WHERE name_a = 'INBOX'",
+    );
+    let local_m2 = fs::read(find_file(&world.root("b").join("INBOX"), "m2")).unwrap();
+    server.deliver(&user, "INBOX", &local_m2).unwrap();
+    server.deliver(&user, "INBOX", &local_m2).unwrap();
+
+    let run = world.sync_ok();
+    assert!(run.stdout().contains("late duplicate"), "{run}");
+    assert!(!run.stdout().contains("copied b->a"), "{run}");
+    let tree = assert_same(
+        &server_tree(&server, &user, server.password()),
+        &world.messages("b"),
+    );
+    assert_eq!(tree["INBOX"].len(), 2, "{tree:?}");
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
 #[test]
 fn a_late_append_of_an_interrupted_run_is_removed_not_duplicated_with_uidplus() {
     a_late_append_of_an_interrupted_run_is_removed_not_duplicated(None);
