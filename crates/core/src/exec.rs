@@ -395,10 +395,9 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         // The listing state may only be kept when every change it showed was applied: an
         // incremental listing next time would not show a change that is still pending.
         if report.errors.is_empty() && report.refused.is_none() {
-            for side in [Side::A, Side::B] {
-                self.status
-                    .set_collection_state(id, side, prepared.states.get(side).as_deref())?;
-            }
+            let states = &prepared.states;
+            self.status
+                .set_collection_states(id, states.a.as_deref(), states.b.as_deref())?;
         }
         Ok(())
     }

@@ -161,9 +161,10 @@ async fn folders_are_listed_with_slashes_and_created_below_missing_parents() {
 }
 
 /// Lists, changes the folder from another client (a flag, an expunge, new mail), lists again
-/// from the state and checks the result equals a complete listing. Returns the store's stats of
-/// an unchanged relisting (FETCH commands).
-async fn incremental_listing_matches_a_complete_one(caps: Option<&str>) -> u64 {
+/// from the state and checks the result equals a complete listing. Returns the FETCH commands
+/// of an unchanged relisting, the complete listings the changed one fell back to, and the
+/// FETCHes that the new message's fingerprint cost afterwards.
+async fn incremental_listing_matches_a_complete_one(caps: Option<&str>) -> (u64, u64, u64) {
     let mut builder = DovecotBuilder::new();
     if let Some(caps) = caps {
         builder = builder.capabilities(caps);
@@ -245,6 +246,7 @@ async fn incremental_listing_matches_a_complete_one(caps: Option<&str>) -> u64 {
         .deliver(server.user(), "INBOX", &message("new"))
         .unwrap();
 
+    let before = store.stats();
     let incremental = store
         .list_items(
             &inbox,
@@ -255,6 +257,7 @@ async fn incremental_listing_matches_a_complete_one(caps: Option<&str>) -> u64 {
         )
         .await
         .unwrap();
+    let full_listings = store.stats().full_listings - before.full_listings;
     let complete = self::store(&server)
         .list_items(&inbox, Known::default())
         .await
@@ -276,19 +279,38 @@ async fn incremental_listing_matches_a_complete_one(caps: Option<&str>) -> u64 {
         Some(message("new").len() as u64),
         "new mail has its size"
     );
-    unchanged_fetches
+    // The new message's fingerprint came with the listing where the server could say what is
+    // new; it equals the one read from the server.
+    let fetches = store.stats().fetches;
+    let cached = store.fingerprints(&inbox, &[new.key.clone()]).await;
+    let fingerprint_fetches = store.stats().fetches - fetches;
+    let fresh = self::store(&server)
+        .fingerprints(&inbox, &[new.key.clone()])
+        .await;
+    assert_eq!(
+        cached[0].as_ref().unwrap(),
+        fresh[0].as_ref().unwrap(),
+        "same fingerprint"
+    );
+    assert!(cached[0].as_ref().unwrap().is_some());
+    (unchanged_fetches, full_listings, fingerprint_fetches)
 }
 
 #[tokio::test]
 async fn qresync_listing_is_incremental_and_costs_no_fetch_when_unchanged() {
-    assert_eq!(incremental_listing_matches_a_complete_one(None).await, 0);
+    // New mail, a flag change and an expunge are all found without listing every message.
+    assert_eq!(
+        incremental_listing_matches_a_complete_one(None).await,
+        (0, 0, 0)
+    );
 }
 
 #[tokio::test]
 async fn condstore_listing_is_incremental_and_costs_no_fetch_when_unchanged() {
+    // CONDSTORE alone cannot report expunges: a changed folder is listed in full.
     assert_eq!(
         incremental_listing_matches_a_complete_one(Some(CONDSTORE_ONLY)).await,
-        0
+        (0, 1, 1)
     );
 }
 
@@ -296,7 +318,7 @@ async fn condstore_listing_is_incremental_and_costs_no_fetch_when_unchanged() {
 async fn listing_without_condstore_fetches_everything_every_time() {
     assert_eq!(
         incremental_listing_matches_a_complete_one(Some(MINIMAL)).await,
-        1
+        (1, 1, 1)
     );
 }
 
@@ -796,4 +818,130 @@ async fn sizes_and_dates_of_messages_cost_one_fetch_each() {
     for found in dates {
         assert_eq!(found.unwrap(), Some(date));
     }
+}
+
+/// Lists two folders as a first run, then as later runs would (a new store, the LIST first):
+/// returns the SELECTs the unchanged run cost, and checks that a folder changed by another
+/// client is listed in full while the unchanged one keeps working for writes.
+async fn unchanged_folders_after_a_list(caps: Option<&str>) -> u64 {
+    let mut builder = DovecotBuilder::new();
+    if let Some(caps) = caps {
+        builder = builder.capabilities(caps);
+    }
+    let server = builder.start().unwrap();
+    for i in 0..3 {
+        server
+            .deliver(server.user(), "INBOX", &message(&format!("i{i}")))
+            .unwrap();
+    }
+    for i in 0..2 {
+        server
+            .deliver(server.user(), "Other", &message(&format!("o{i}")))
+            .unwrap();
+    }
+    let (inbox, other) = (name("INBOX"), name("Other"));
+    let mut first = store(&server);
+    first.list_collections().await.unwrap();
+    let mut listed = BTreeMap::new();
+    for folder in [&inbox, &other] {
+        let listing = first.list_items(folder, Known::default()).await.unwrap();
+        listed.insert(folder.clone(), listing);
+    }
+
+    // A later run with nothing changed.
+    let mut second = store(&server);
+    second.list_collections().await.unwrap();
+    for folder in [&inbox, &other] {
+        let before = &listed[folder];
+        let state = before.state.clone().unwrap();
+        let known = known_of(before);
+        let again = second
+            .list_items(
+                folder,
+                Known {
+                    state: Some(&state),
+                    items: &known,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(flags_by_key(&again), flags_by_key(before));
+        assert_eq!(again.state, before.state);
+    }
+    let unchanged_selects = second.stats().selects;
+    // The counters serve one listing only: asking again selects.
+    let state = listed[&inbox].state.clone().unwrap();
+    let known = known_of(&listed[&inbox]);
+    let known_inbox = Known {
+        state: Some(&state),
+        items: &known,
+    };
+    second.list_items(&inbox, known_inbox).await.unwrap();
+    assert_eq!(second.stats().selects, unchanged_selects + 1);
+
+    // Another client flags a message in Other; a later run lists it, not INBOX.
+    let o0 = listed[&other].items[0].key.clone();
+    let mut client = other_client(&server, "Other").await;
+    client
+        .store(
+            &UidRanges::single(uid_of(&o0)),
+            StoreMode::Add,
+            &Flags::new().with(Flag::Flagged),
+            None,
+        )
+        .await
+        .unwrap();
+    client.logout().await.unwrap();
+    let mut third = store(&server);
+    third.list_collections().await.unwrap();
+    let state_other = listed[&other].state.clone().unwrap();
+    let known_other = known_of(&listed[&other]);
+    let changed = third
+        .list_items(
+            &other,
+            Known {
+                state: Some(&state_other),
+                items: &known_other,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(flags_by_key(&changed)[&o0].contains(Flag::Flagged));
+    let selects_for_changed = third.stats().selects;
+    assert_eq!(selects_for_changed, 1, "the changed folder is selected");
+    let inbox_again = third.list_items(&inbox, known_inbox).await.unwrap();
+    assert_eq!(flags_by_key(&inbox_again), flags_by_key(&listed[&inbox]));
+
+    // Writes to a folder listed without a SELECT still work: the flush selects it.
+    let i1 = listed[&inbox].items[1].key.clone();
+    third
+        .set_flags(&inbox, &i1, &Flags::new().with(Flag::Seen))
+        .await
+        .unwrap();
+    third.flush().await.unwrap();
+    let fresh = store(&server)
+        .list_items(&inbox, Known::default())
+        .await
+        .unwrap();
+    assert_eq!(flags_by_key(&fresh)[&i1], Flags::new().with(Flag::Seen));
+    unchanged_selects
+}
+
+#[tokio::test]
+async fn with_list_status_unchanged_folders_are_not_selected() {
+    assert_eq!(unchanged_folders_after_a_list(None).await, 0);
+}
+
+#[tokio::test]
+async fn with_pipelined_status_unchanged_folders_are_not_selected() {
+    // CONDSTORE without LIST-STATUS: one STATUS per folder, pipelined after the LIST.
+    assert_eq!(
+        unchanged_folders_after_a_list(Some(CONDSTORE_ONLY)).await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn without_condstore_every_folder_is_selected() {
+    assert_eq!(unchanged_folders_after_a_list(Some(MINIMAL)).await, 2);
 }

@@ -832,3 +832,56 @@ fn measure_unchanged_resync() {
         );
     }
 }
+
+/// Runs whose server folders are unchanged skip them by the LIST's counters; changes made only
+/// on the Maildir side must still reach the server, and changes made on the server after such a
+/// run must still be found.
+#[test]
+fn local_changes_in_a_folder_unchanged_on_the_server_are_synced() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    for i in 0..4 {
+        server
+            .deliver(&user, "INBOX", &message(&format!("s{i}")))
+            .unwrap();
+    }
+    let world = imap_maildir_world(&server, "");
+    world.sync_ok();
+    // A second run makes the listing states settle (the first one recorded them before its
+    // own downloads), so that the next runs see the server folder unchanged.
+    world.sync_ok();
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+
+    let inbox = world.root("b").join("INBOX");
+    set_local_flags(&inbox, "s1", "FS");
+    fs::remove_file(find_file(&inbox, "s2")).unwrap();
+    world.deliver("b", "INBOX", "local-new", "S");
+    world.sync_ok();
+    let tree = assert_same(
+        &server_tree(&server, &user, server.password()),
+        &world.messages("b"),
+    );
+    assert_eq!(tree["INBOX"]["s1"], ["FS"]);
+    assert!(!tree["INBOX"].contains_key("s2"));
+    assert_eq!(tree["INBOX"]["local-new"], ["S"]);
+
+    // Settled again, then a change on the server only.
+    world.sync_ok();
+    server_flags(
+        &server,
+        &user,
+        "INBOX",
+        "s3",
+        StoreMode::Add,
+        Flags::new().with(Flag::Flagged),
+    );
+    world.sync_ok();
+    let tree = assert_same(
+        &server_tree(&server, &user, server.password()),
+        &world.messages("b"),
+    );
+    assert_eq!(tree["INBOX"]["s3"], ["F"]);
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}

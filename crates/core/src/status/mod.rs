@@ -272,6 +272,25 @@ impl StatusStore {
         Ok(())
     }
 
+    /// Records the storage-specific state of both sides of a collection in one statement,
+    /// and writes nothing (so costs no fsync) when both are what is recorded already, as after
+    /// a run that found nothing changed.
+    pub fn set_collection_states(
+        &mut self,
+        id: CollectionId,
+        state_a: Option<&str>,
+        state_b: Option<&str>,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE collections SET state_a = ?2, state_b = ?3 \
+                 WHERE id = ?1 AND (state_a IS NOT ?2 OR state_b IS NOT ?3)",
+                params![id, state_a, state_b],
+            )
+            .map_err(sql("writing collection state"))?;
+        Ok(())
+    }
+
     /// Every item pairing of a collection.
     pub fn items(&self, collection: CollectionId) -> Result<Vec<StatusItem>> {
         items_in(&self.conn, collection)
@@ -463,6 +482,34 @@ mod tests {
         );
         // Another pair is independent.
         StatusStore::open(dir.path(), "other").unwrap();
+    }
+
+    #[test]
+    fn collection_states_are_written_together_and_only_when_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StatusStore::open(dir.path(), "p").unwrap();
+        let inbox = CollectionName::new("INBOX").unwrap();
+        let id = store.collection_id(&inbox, &inbox).unwrap();
+        store.set_collection_states(id, Some("a1"), None).unwrap();
+        assert_eq!(store.conn.changes(), 1);
+        assert_eq!(
+            store.collection_state(id, Side::A).unwrap().as_deref(),
+            Some("a1")
+        );
+        assert_eq!(store.collection_state(id, Side::B).unwrap(), None);
+        // The same again writes nothing, so the commit needs no fsync.
+        store.set_collection_states(id, Some("a1"), None).unwrap();
+        assert_eq!(store.conn.changes(), 0);
+        store
+            .set_collection_states(id, Some("a1"), Some("b1"))
+            .unwrap();
+        assert_eq!(store.conn.changes(), 1);
+        assert_eq!(
+            store.collection_state(id, Side::B).unwrap().as_deref(),
+            Some("b1")
+        );
+        store.set_collection_states(id, None, Some("b1")).unwrap();
+        assert_eq!(store.collection_state(id, Side::A).unwrap(), None);
     }
 
     #[test]

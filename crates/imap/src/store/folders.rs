@@ -5,14 +5,16 @@ use pimlink_core::{CollectionInfo, CollectionName, Error, ErrorKind};
 use tracing::{debug, warn};
 
 use super::names::{canonical_name, server_name, server_name_prefixes};
+use super::state::{Counters, ListState};
 use super::{Folder, FolderMemory, ImapStore, Selected};
 use crate::client::{SelectOptions, SelectedMailbox};
+use crate::proto::response::{ListEntry, MailboxStatus};
 
 impl ImapStore {
-    /// LIST "" "*" as the engine's collections; remembers each folder's server name.
+    /// LIST "" "*" as the engine's collections; remembers each folder's server name and, with
+    /// CONDSTORE, its counters now (see [`ImapStore::folder_counters`]).
     pub(super) async fn list_folders(&mut self) -> Result<Vec<CollectionInfo>, Error> {
-        let client = self.client().await?;
-        let entries = client.list("", "*").await?;
+        let entries = self.list_with_counters().await?;
         let subscribed: Option<std::collections::HashSet<String>> = if self.subscribed_only {
             let client = self.client().await?;
             Some(
@@ -28,7 +30,7 @@ impl ImapStore {
         };
         self.folders.clear();
         let mut out = Vec::with_capacity(entries.len());
-        for entry in entries {
+        for (entry, status) in entries {
             if self.delimiter.is_none() || entry.name.eq_ignore_ascii_case("INBOX") {
                 self.delimiter = Some(entry.delimiter);
             }
@@ -64,17 +66,61 @@ impl ImapStore {
                 continue;
             }
             let selectable = entry.selectable();
+            let counters = status
+                .filter(|_| selectable)
+                .and_then(|status| counters_of(&status));
             self.folders.insert(
                 name.clone(),
                 Folder {
                     server: entry.name,
                     selectable,
+                    counters,
                 },
             );
             out.push(CollectionInfo { name, selectable });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    /// The folders, each with its STATUS when the server can tell every folder's HIGHESTMODSEQ
+    /// cheaply: in the LIST itself (LIST-STATUS), else by STATUS commands pipelined after it.
+    /// Without CONDSTORE the counters could not prove a folder unchanged, so none are asked.
+    async fn list_with_counters(
+        &mut self,
+    ) -> Result<Vec<(ListEntry, Option<MailboxStatus>)>, Error> {
+        let client = self.client().await?;
+        if !client.has("CONDSTORE") {
+            let entries = client.list("", "*").await?;
+            return Ok(entries.into_iter().map(|e| (e, None)).collect());
+        }
+        if client.has("LIST-STATUS") {
+            return client.list_status("*").await;
+        }
+        let entries = client.list("", "*").await?;
+        let selectable: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.selectable())
+            .map(|e| e.name.as_str())
+            .collect();
+        let mut statuses = client.status_many(&selectable).await?.into_iter();
+        Ok(entries
+            .into_iter()
+            .map(|entry| {
+                let status = if entry.selectable() {
+                    statuses.next().and_then(Result::ok)
+                } else {
+                    None
+                };
+                (entry, status)
+            })
+            .collect())
+    }
+
+    /// The counters the last LIST showed for `name`, taken: they describe the folder before
+    /// this run changed anything, so they may serve one listing only.
+    pub(super) fn folder_counters(&mut self, name: &CollectionName) -> Option<Counters> {
+        self.folders.get_mut(name)?.counters.take()
     }
 
     fn describe_quiet(&self) -> String {
@@ -146,6 +192,7 @@ impl ImapStore {
             Folder {
                 server,
                 selectable: true,
+                counters: None,
             },
         );
         Ok(())
@@ -230,4 +277,18 @@ impl ImapStore {
         });
         Ok(validity)
     }
+}
+
+/// A folder's STATUS as the listing state it would have, if it reports everything that can
+/// prove it unchanged (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, MESSAGES).
+fn counters_of(status: &MailboxStatus) -> Option<Counters> {
+    Some(Counters {
+        state: ListState {
+            uid_validity: status.uid_validity?,
+            uid_next: Some(status.uid_next?),
+            highest_modseq: Some(status.highest_modseq?),
+            any_keywords: false,
+        },
+        messages: status.messages?,
+    })
 }

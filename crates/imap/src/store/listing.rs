@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use pimlink_core::fingerprint::{FIELDS, Fingerprint};
 use pimlink_core::keywords::KeywordSupport;
 use pimlink_core::{CollectionName, Error, ErrorKind, Flags, ItemEntry, Known, Listing};
 use tracing::{debug, warn};
@@ -57,6 +58,30 @@ impl ImapStore {
                 .all(|p| p.is_some_and(|(k, _)| k.uid_validity == validity))
         };
 
+        // Counters from the LIST equal to those of the last complete listing mean nothing was
+        // added, expunged or re-flagged since (a flag change or, on QRESYNC servers, an expunge
+        // raises HIGHESTMODSEQ; an expunge also lowers MESSAGES, new mail raises UIDNEXT): the
+        // known items are the folder, and it need not even be selected.
+        if let (Some(before), Some(now)) = (state, self.folder_counters(collection))
+            && now.state.uid_validity == before.uid_validity
+            && now.state.uid_next == before.uid_next
+            && now.state.highest_modseq == before.highest_modseq
+            && before.any_keywords
+            && before.highest_modseq.is_some()
+            && before.uid_next.is_some()
+            && keys_of_state(before.uid_validity)
+        {
+            let messages: BTreeMap<u32, Flags> = parsed
+                .iter()
+                .flatten()
+                .map(|(k, flags)| (k.uid, (*flags).clone()))
+                .collect();
+            if messages.len() == parsed.len() && messages.len() == now.messages as usize {
+                debug!("{server:?}: unchanged since the last listing, by its LIST counters");
+                return Ok(self.unchanged_listing(server, before, messages));
+            }
+        }
+
         let client = self.client().await?;
         let qresync = match state {
             Some(ListState {
@@ -80,12 +105,13 @@ impl ImapStore {
         };
         let mailbox = self.select(&server, options).await?;
         let validity = self.note_selected(&server, &mailbox)?;
+        let keywords = keyword_support(&mailbox.permanent_flags);
         let now = ListState {
             uid_validity: validity,
             uid_next: mailbox.uid_next,
             highest_modseq: mailbox.highest_modseq,
+            any_keywords: keywords == KeywordSupport::Any,
         };
-        let keywords = keyword_support(&mailbox.permanent_flags);
         let keys_reset = !keys_of_state(validity);
         if keys_reset {
             warn!(
@@ -131,6 +157,42 @@ impl ImapStore {
         })
     }
 
+    /// The listing of a folder known unchanged without selecting it; remembers its flags and
+    /// UIDNEXT as a SELECT would, for the writes that may follow.
+    fn unchanged_listing(
+        &mut self,
+        server: String,
+        state: ListState,
+        messages: BTreeMap<u32, Flags>,
+    ) -> Listing {
+        let memory = self.memory.entry(server).or_default();
+        if memory.uid_validity != state.uid_validity {
+            *memory = super::FolderMemory {
+                uid_validity: state.uid_validity,
+                ..super::FolderMemory::default()
+            };
+        }
+        if memory.append_floor.is_none() {
+            memory.append_floor = state.uid_next;
+        }
+        memory.flags = messages.clone().into_iter().collect();
+        let items = messages
+            .into_iter()
+            .map(|(uid, flags)| ItemEntry {
+                key: MessageKey::new(state.uid_validity, uid).item_key(),
+                flags,
+                size: None,
+            })
+            .collect();
+        Listing {
+            items,
+            state: Some(state.to_string()),
+            keys_reset: false,
+            // Only a state recorded with any-keyword support lets a folder be skipped.
+            keywords: KeywordSupport::Any,
+        }
+    }
+
     /// The folder now, from what the status knew plus what the server reported as changed, or
     /// `None` when a complete listing is needed.
     async fn apply_changes(
@@ -143,6 +205,14 @@ impl ImapStore {
         let exists = mailbox.exists as usize;
         if mailbox.qresync_used && mailbox.highest_modseq.is_some() {
             messages.retain(|uid, _| !mailbox.vanished.contains(*uid));
+            // With known-uids the server reports changes of those UIDs only, so new mail is
+            // asked for by UID range: flags, size and the identifying headers in one FETCH.
+            let mut arrived = 0;
+            if let (Some(floor), Some(next)) = (before.uid_next, mailbox.uid_next)
+                && next > floor
+            {
+                arrived = self.fetch_new(server, floor, &mut messages).await?;
+            }
             let mut new = Vec::new();
             for changed in &mailbox.changed {
                 let Some(flags) = &changed.flags else {
@@ -168,7 +238,7 @@ impl ImapStore {
             debug!(
                 "{server:?}: incremental listing, {} changed, {} new",
                 mailbox.changed.len(),
-                new.len()
+                arrived + new.len()
             );
             return Ok(Some(messages));
         }
@@ -182,6 +252,55 @@ impl ImapStore {
             return Ok(Some(messages));
         }
         Ok(None)
+    }
+
+    /// `UID FETCH floor:* (FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (...)])`: the messages
+    /// that arrived since UIDNEXT was `floor`, added to `messages`; their fingerprints are
+    /// kept, since the engine asks for exactly those when it looks for moved messages. Returns
+    /// how many arrived.
+    async fn fetch_new(
+        &mut self,
+        server: &str,
+        floor: u32,
+        messages: &mut Messages,
+    ) -> Result<usize, Error> {
+        let request = FetchRequest {
+            flags: true,
+            size: true,
+            header_fields: FIELDS.iter().map(|f| f.to_ascii_uppercase()).collect(),
+            ..FetchRequest::default()
+        };
+        let mut range = UidRanges::default();
+        range.push_range(floor, u32::MAX);
+        self.stats.fetches += 1;
+        let client = self.client().await?;
+        let mut fingerprints = HashMap::new();
+        let mut arrived = 0;
+        client
+            .fetch(&range, &request, |message| {
+                // `floor:*` also names the highest UID when it is below the floor.
+                if message.uid < floor {
+                    return Ok(());
+                }
+                let Some(flags) = message.flags else {
+                    return Err(Error::new(
+                        ErrorKind::Peer,
+                        format!("the server listed UID {} without its flags", message.uid),
+                    ));
+                };
+                let header = message.header.unwrap_or_default();
+                if let Ok(fingerprint) = Fingerprint::of_message(&header[..]) {
+                    fingerprints.insert(message.uid, fingerprint);
+                }
+                messages.insert(message.uid, (flags, message.size.map(u64::from)));
+                arrived += 1;
+                Ok(())
+            })
+            .await?;
+        if let Some(memory) = self.memory.get_mut(server) {
+            memory.fingerprints.extend(fingerprints);
+        }
+        Ok(arrived)
     }
 
     /// RFC822.SIZE of some messages (new ones found incrementally), for batching and size
@@ -216,6 +335,7 @@ impl ImapStore {
             ..FetchRequest::default()
         };
         self.stats.fetches += 1;
+        self.stats.full_listings += 1;
         let client = self.client().await?;
         let mut messages = Messages::new();
         let mut without_flags = HashMap::new();

@@ -97,6 +97,8 @@ pub struct StoreStats {
     pub selects: u64,
     /// UID FETCH commands.
     pub fetches: u64,
+    /// Listings that fetched every message's flags (`UID FETCH 1:*`), not only changes.
+    pub full_listings: u64,
     /// APPEND commands.
     pub appends: u64,
     /// UID STORE commands.
@@ -139,6 +141,8 @@ pub struct ImapStore {
 struct Folder {
     server: String,
     selectable: bool,
+    /// Its counters from the LIST, until a listing uses them.
+    counters: Option<state::Counters>,
 }
 
 #[derive(Clone, Debug)]
@@ -154,6 +158,8 @@ struct FolderMemory {
     uid_validity: u32,
     flags: HashMap<u32, Flags>,
     append_floor: Option<u32>,
+    /// Fingerprints fetched with new mail during the listing (`None`: no identifying header).
+    fingerprints: HashMap<u32, Option<Fingerprint>>,
 }
 
 /// The order flag stores are applied in; deletions come after all of them.

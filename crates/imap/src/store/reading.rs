@@ -48,16 +48,49 @@ impl ImapStore {
         collection: &CollectionName,
         keys: &[ItemKey],
     ) -> Vec<Result<Option<Fingerprint>, Error>> {
-        let request = FetchRequest {
-            header_fields: FIELDS.iter().map(|f| f.to_ascii_uppercase()).collect(),
-            ..FetchRequest::default()
+        // New mail had its headers fetched with the listing; only the rest costs a FETCH.
+        let server = match self.server_folder(collection).await {
+            Ok(server) => server,
+            Err(error) => return keys.iter().map(|_| Err(copy_error(&error))).collect(),
         };
-        self.fetch_for_keys(collection, keys, &request, |message| {
-            let header = message.header.unwrap_or_default();
-            Fingerprint::of_message(&header[..])
-                .map_err(|e| Error::io("reading a message header", e))
-        })
-        .await
+        let mut out: Vec<Option<Result<Option<Fingerprint>, Error>>> = keys
+            .iter()
+            .map(|key| self.cached_fingerprint(&server, key).map(Ok))
+            .collect();
+        let missing: Vec<usize> = (0..keys.len()).filter(|&i| out[i].is_none()).collect();
+        if !missing.is_empty() {
+            let request = FetchRequest {
+                header_fields: FIELDS.iter().map(|f| f.to_ascii_uppercase()).collect(),
+                ..FetchRequest::default()
+            };
+            let wanted: Vec<ItemKey> = missing.iter().map(|&i| keys[i].clone()).collect();
+            let fetched = self
+                .fetch_for_keys(collection, &wanted, &request, |message| {
+                    let header = message.header.unwrap_or_default();
+                    Fingerprint::of_message(&header[..])
+                        .map_err(|e| Error::io("reading a message header", e))
+                })
+                .await;
+            for (index, result) in missing.into_iter().zip(fetched) {
+                out[index] = Some(result);
+            }
+        }
+        out.into_iter()
+            .map(|slot| {
+                slot.unwrap_or_else(|| Err(Error::new(ErrorKind::NotFound, "no fingerprint")))
+            })
+            .collect()
+    }
+
+    /// The fingerprint the listing fetched for `key`, if it did and the key is of the
+    /// folder's current UIDVALIDITY.
+    fn cached_fingerprint(&self, server: &str, key: &ItemKey) -> Option<Option<Fingerprint>> {
+        let memory = self.memory.get(server)?;
+        let parsed = MessageKey::parse(key)?;
+        if parsed.uid_validity != memory.uid_validity {
+            return None;
+        }
+        memory.fingerprints.get(&parsed.uid).cloned()
     }
 
     /// `UID FETCH (INTERNALDATE)` of the keys: what `max_age` and `max_messages` order by.

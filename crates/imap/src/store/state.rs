@@ -16,6 +16,18 @@ pub(crate) struct ListState {
     pub uid_next: Option<u32>,
     /// `HIGHESTMODSEQ`, if the folder has mod-sequences (CONDSTORE).
     pub highest_modseq: Option<u64>,
+    /// The folder took any keyword (PERMANENTFLAGS with `\\*`) when it was selected: a folder
+    /// listed without a SELECT reports that again, so it may be skipped only with this set.
+    pub any_keywords: bool,
+}
+
+/// A folder's counters as LIST-STATUS or STATUS reported them at the start of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Counters {
+    /// The listing state the folder would have now.
+    pub state: ListState,
+    /// `MESSAGES`.
+    pub messages: u32,
 }
 
 impl ListState {
@@ -33,6 +45,7 @@ impl ListState {
                 "uidvalidity" => uid_validity = Some(value.parse().ok()?),
                 "uidnext" => state.uid_next = Some(value.parse().ok()?),
                 "highestmodseq" => state.highest_modseq = Some(value.parse().ok()?),
+                "keywords" if value == "any" => state.any_keywords = true,
                 _ => return None,
             }
         }
@@ -50,6 +63,9 @@ impl fmt::Display for ListState {
         if let Some(modseq) = self.highest_modseq {
             write!(f, " highestmodseq={modseq}")?;
         }
+        if self.any_keywords {
+            write!(f, " keywords=any")?;
+        }
         Ok(())
     }
 }
@@ -64,10 +80,11 @@ mod tests {
             uid_validity: 7,
             uid_next: Some(100),
             highest_modseq: Some(123_456_789_012),
+            any_keywords: true,
         };
         assert_eq!(
             full.to_string(),
-            "v1 uidvalidity=7 uidnext=100 highestmodseq=123456789012"
+            "v1 uidvalidity=7 uidnext=100 highestmodseq=123456789012 keywords=any"
         );
         assert_eq!(ListState::parse(&full.to_string()), Some(full));
         let bare = ListState {
@@ -82,6 +99,7 @@ mod tests {
             "v1 uidnext=3",
             "v1 uidvalidity=x",
             "v1 uidvalidity=1 color=red",
+            "v1 uidvalidity=1 keywords=some",
             "v1 uidvalidity=1  uidnext=2",
         ] {
             assert_eq!(ListState::parse(bad), None, "{bad:?}");
