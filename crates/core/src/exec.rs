@@ -1111,11 +1111,15 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
             }
         }
         self.forget(&forgets)?;
-        self.set_flags(&flags).await?;
+        // Flag changes and deletions need no intent, so one flush and one transaction at the
+        // end serve both (each flush and commit is an fsync); the copies' flushes on the way
+        // only make them durable sooner.
+        let mut done = self.set_flags(&flags).await;
         for batch in copy_batches(&copies) {
             self.copy(batch).await?;
         }
-        self.delete(&deletes).await?;
+        done.extend(self.delete(&deletes).await);
+        self.flush_and_record(done).await?;
         self.expire(&expires).await
     }
 
@@ -1175,7 +1179,11 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         Ok(())
     }
 
-    async fn set_flags(&mut self, actions: &[ItemAction]) -> Result<()> {
+    /// Sets flags on the sides; returns the changes to record once the sides are flushed.
+    async fn set_flags<'a>(
+        &mut self,
+        actions: &'a [ItemAction],
+    ) -> Vec<(&'a ItemAction, StatusChange)> {
         let mut done = Vec::new();
         for action in actions {
             let ItemAction::Flags {
@@ -1205,7 +1213,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                 Err(error) => self.failed(action, error),
             }
         }
-        self.flush_and_record(done).await
+        done
     }
 
     async fn copy(&mut self, batch: &[ItemAction]) -> Result<()> {
@@ -1326,7 +1334,11 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         self.flush_and_record(done).await
     }
 
-    async fn delete(&mut self, actions: &[ItemAction]) -> Result<()> {
+    /// Deletes on the sides; returns the changes to record once the sides are flushed.
+    async fn delete<'a>(
+        &mut self,
+        actions: &'a [ItemAction],
+    ) -> Vec<(&'a ItemAction, StatusChange)> {
         let mut done = Vec::new();
         for action in actions {
             let ItemAction::Delete { id, side, key } = action else {
@@ -1341,7 +1353,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                 Err(error) => self.failed(action, error),
             }
         }
-        self.flush_and_record(done).await
+        done
     }
 
     /// Makes both sides durable, then records `done` in one transaction.
