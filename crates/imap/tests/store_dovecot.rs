@@ -282,10 +282,12 @@ async fn incremental_listing_matches_a_complete_one(caps: Option<&str>) -> (u64,
     // The new message's fingerprint came with the listing where the server could say what is
     // new; it equals the one read from the server.
     let fetches = store.stats().fetches;
-    let cached = store.fingerprints(&inbox, &[new.key.clone()]).await;
+    let cached = store
+        .fingerprints(&inbox, std::slice::from_ref(&new.key))
+        .await;
     let fingerprint_fetches = store.stats().fetches - fetches;
     let fresh = self::store(&server)
-        .fingerprints(&inbox, &[new.key.clone()])
+        .fingerprints(&inbox, std::slice::from_ref(&new.key))
         .await;
     assert_eq!(
         cached[0].as_ref().unwrap(),
