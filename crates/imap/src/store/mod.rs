@@ -21,9 +21,15 @@
 //! An item's key is `UIDVALIDITY:UID` ([`keys`]). [`MailStore::list_items`] returns a state
 //! (`v1 uidvalidity=.. uidnext=.. highestmodseq=..`, [`state`]) and, given that state back with
 //! the same UIDVALIDITY, lists incrementally:
+//! - with CONDSTORE, not at all when the folder's counters from the run's first LIST (LIST-STATUS,
+//!   else STATUS pipelined after the LIST) equal that state and MESSAGES equals the number of
+//!   known items: the known items are returned and the folder is not even selected. The counters
+//!   serve one listing, since they describe the folder before this run wrote to it.
 //! - with QRESYNC: `SELECT ... (QRESYNC (uidvalidity modseq known-uids))`; the VANISHED and
-//!   FETCH responses of the SELECT are applied to the flags the status last agreed on. No FETCH
-//!   at all when nothing changed, one `UID FETCH (RFC822.SIZE)` of the new messages otherwise.
+//!   FETCH responses of the SELECT are applied to the flags the status last agreed on. Since the
+//!   server reports changes of known UIDs only, new mail is one `UID FETCH <old UIDNEXT>:*` of
+//!   flags, size and identifying headers (kept, so that the engine's search for moved messages
+//!   costs no further FETCH). No FETCH at all when nothing changed.
 //! - with only CONDSTORE: when HIGHESTMODSEQ, UIDNEXT and the message count are all unchanged
 //!   the known items are returned as they are; otherwise a full listing (CONDSTORE alone cannot
 //!   report expunges, and one `UID FETCH 1:* (FLAGS)` is a single round trip).
