@@ -12,7 +12,7 @@
 //! them is harmless, and the planner sees a half-done one as already agreed.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::flags::Flags;
+use crate::flags::{Flag, Flags};
 use crate::item::ItemEntry;
 use crate::item::{ItemKey, NewItem};
 use crate::name::CollectionName;
@@ -24,8 +24,8 @@ use crate::plan::limits;
 use crate::plan::moves;
 use crate::plan::pairing::{self, Candidate, ResetRefusal};
 use crate::plan::{
-    CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts, Refusal, plan_collections,
-    plan_items_scoped,
+    CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts, Refusal, create_or_skip,
+    held_for_read_only, plan_collections, plan_items_scoped, plan_removal,
 };
 use crate::policy::SyncPolicy;
 use crate::side::{PerSide, Side};
@@ -69,6 +69,8 @@ pub trait Observer {
     }
     /// A collection's step was decided.
     fn collection_planned(&mut self, _plan: &CollectionPlan) {}
+    /// Changes that a read-only side would receive wait there: `held` per side.
+    fn held_back(&mut self, _collection: &CollectionPlan, _held: PerSide<usize>) {}
     /// A collection's items were planned.
     fn items_planned(&mut self, _collection: &CollectionPlan, _plan: &ItemPlan) {}
     /// An action was carried out.
@@ -168,7 +170,13 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             .await
             .map_err(|e| e.context(format!("listing collections of {}", self.b.describe())))?;
         let known = self.status.collections()?;
-        let plans = plan_collections(&on_a, &on_b, &known, selected, &self.policy);
+        let mut plans = plan_collections(&on_a, &on_b, &known, selected, &self.policy);
+        for plan in &mut plans {
+            if let Err(error) = self.confirm_removal(plan).await {
+                // Keep the collection and its items: removing is never a fallback.
+                plan.step = CollectionStep::Skip(format!("deciding whether to remove it: {error}"));
+            }
+        }
         let mut collections = Vec::new();
         for plan in plans {
             observer.collection_planned(&plan);
@@ -204,6 +212,9 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             if let Some(mut prepared) = prepared {
                 lift_refusal_explained_by_moves(&mut prepared.items);
                 observer.items_planned(&collection.plan, &prepared.items);
+                if prepared.held != PerSide::default() {
+                    observer.held_back(&collection.plan, prepared.held);
+                }
                 collection.refused = prepared.items.refused.clone();
                 if collection.refused.is_some() {
                     // Withheld: nothing of this collection is done.
@@ -225,6 +236,93 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         Ok(report)
     }
 
+    /// Checks a planned removal of a collection deleted on the other side against what it
+    /// holds on `side` now: it stays a removal only if every message there is paired (see
+    /// [`crate::plan::plan_removal`]); otherwise it is recreated on the other side (or
+    /// skipped), as without `remove`.
+    async fn confirm_removal(&mut self, plan: &mut CollectionPlan) -> Result<()> {
+        let CollectionStep::Remove(side) = plan.step else {
+            return Ok(());
+        };
+        if self.removal_items(plan, side).await?.is_none() {
+            tracing::info!(
+                "collection {}: deleted on side {} but holding unsynced messages on side \
+                 {side}; kept",
+                plan.name_a,
+                side.other()
+            );
+            plan.step = create_or_skip(side.other(), true, &self.policy);
+        }
+        Ok(())
+    }
+
+    /// The deletions that empty a collection before its removal on `side`, or `None` if it
+    /// holds anything that is not paired.
+    async fn removal_items(
+        &mut self,
+        plan: &CollectionPlan,
+        side: Side,
+    ) -> Result<Option<(Option<CollectionId>, ItemPlan, Listing)>> {
+        let id = self.status.find_collection(&plan.name_a, &plan.name_b)?;
+        let rows = match id {
+            Some(id) => self.status.items(id)?,
+            None => Vec::new(),
+        };
+        let listing = match side {
+            Side::A => self.a.list_items(&plan.name_a, Known::default()).await?,
+            Side::B => self.b.list_items(&plan.name_b, Known::default()).await?,
+        };
+        let policy = self.policy.in_collection(&plan.name_a, &plan.name_b);
+        Ok(plan_removal(&rows, side, &listing.items, &policy).map(|items| (id, items, listing)))
+    }
+
+    /// Plans a confirmed removal: the deletions of its paired messages on `side`.
+    async fn prepare_removal(
+        &mut self,
+        plan: &CollectionPlan,
+        side: Side,
+    ) -> Result<Option<Prepared>> {
+        let Some((id, items, listing)) = self.removal_items(plan, side).await? else {
+            return Err(Error::new(
+                ErrorKind::Refused,
+                format!(
+                    "not removed on side {side}: messages arrived there since the plan was made; \
+                     the next run decides again"
+                ),
+            ));
+        };
+        let mut listings = PerSide::<Listing>::default();
+        *listings.get_mut(side) = listing;
+        let deleted_flags = deleted_flags_of(&listings, &items);
+        Ok(Some(Prepared {
+            id,
+            items,
+            states: PerSide::default(),
+            deleted_flags,
+            held: PerSide::default(),
+        }))
+    }
+
+    /// Removes the emptied collection on `side` and forgets it, once every deletion in it
+    /// succeeded.
+    async fn finish_removal(
+        &mut self,
+        report: &CollectionReport,
+        id: CollectionId,
+        plan: &CollectionPlan,
+        side: Side,
+    ) -> Result<()> {
+        if !report.errors.is_empty() {
+            return Ok(());
+        }
+        match side {
+            Side::A => self.a.delete_collection(&plan.name_a).await?,
+            Side::B => self.b.delete_collection(&plan.name_b).await?,
+        }
+        self.status.forget_collection(id)?;
+        Ok(())
+    }
+
     /// Creates the collection where needed, lists both sides, recognises items by content where
     /// keys cannot be trusted, and plans. Nothing but a missing collection and content
     /// pairings is written here.
@@ -238,6 +336,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             CollectionStep::Skip(_) => return Ok(None),
             CollectionStep::Sync => None,
             CollectionStep::Create(side) => Some(*side),
+            CollectionStep::Remove(side) => return self.prepare_removal(&plan, *side).await,
         };
         if let (Some(side), false) = (missing_on, options.dry_run) {
             match side {
@@ -310,14 +409,10 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         }
 
         self.fill_in_sizes(&plan, &rows, &mut listings).await;
-        let scope = keyword_scope(&plan, &listings, &self.policy);
-        let mut items = plan_items_scoped(
-            &rows,
-            &listings.a.items,
-            &listings.b.items,
-            &self.policy,
-            &scope,
-        );
+        let policy = self.policy.in_collection(&plan.name_a, &plan.name_b);
+        let scope = keyword_scope(&plan, &listings, &policy);
+        let mut items =
+            plan_items_scoped(&rows, &listings.a.items, &listings.b.items, &policy, &scope);
         if self.policy.limits.near.is_some() || rows.iter().any(|row| row.expired.is_some()) {
             let dates = self
                 .far_dates(id, &plan, &listings, options.dry_run)
@@ -328,39 +423,13 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 &listings.a.items,
                 &listings.b.items,
                 &dates,
-                &self.policy,
+                &policy,
                 std::time::SystemTime::now(),
             );
         }
-        // A move keeps the flags the message has where it is moved.
-        let mut deleted_flags = HashMap::new();
-        if items
-            .actions
-            .iter()
-            .any(|a| matches!(a, ItemAction::Delete { .. }))
-        {
-            let flags_of: PerSide<HashMap<&ItemKey, &Flags>> = PerSide {
-                a: listings
-                    .a
-                    .items
-                    .iter()
-                    .map(|e| (&e.key, &e.flags))
-                    .collect(),
-                b: listings
-                    .b
-                    .items
-                    .iter()
-                    .map(|e| (&e.key, &e.flags))
-                    .collect(),
-            };
-            for action in &items.actions {
-                if let ItemAction::Delete { side, key, .. } = action
-                    && let Some(flags) = flags_of.get(*side).get(key)
-                {
-                    deleted_flags.insert((*side, key.clone()), (*flags).clone());
-                }
-            }
-        }
+        // A move or a trash copy keeps the flags the message has where it goes.
+        let deleted_flags = deleted_flags_of(&listings, &items);
+        let held = held_for_read_only(&rows, &listings.a.items, &listings.b.items, &policy);
         Ok(Some(Prepared {
             id,
             items,
@@ -369,6 +438,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 b: listings.b.state,
             },
             deleted_flags,
+            held,
         }))
     }
 
@@ -391,7 +461,11 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             report,
             observer,
         };
-        run.execute(prepared.items.actions).await?;
+        run.execute(prepared.items.actions, &prepared.deleted_flags)
+            .await?;
+        if let CollectionStep::Remove(side) = plan.step {
+            return self.finish_removal(report, id, &plan, side).await;
+        }
         // The listing state may only be kept when every change it showed was applied: an
         // incremental listing next time would not show a change that is still pending.
         if report.errors.is_empty() && report.refused.is_none() {
@@ -423,9 +497,23 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             let Some(prepared) = prepared.as_ref() else {
                 continue;
             };
+            // A row deleted on both sides (a message marked \Deleted), or whose other side keeps
+            // the message, is no message that moved.
+            let mut deletes_per_row: HashMap<ItemId, usize> = HashMap::new();
+            for action in &prepared.items.actions {
+                if let ItemAction::Delete { id, .. } = action {
+                    *deletes_per_row.entry(*id).or_default() += 1;
+                }
+            }
             for (action_index, action) in prepared.items.actions.iter().enumerate() {
                 match action {
-                    ItemAction::Delete { side, key, .. } if *can_move.get(*side) => {
+                    ItemAction::Delete {
+                        id,
+                        side,
+                        key,
+                        keep_row: false,
+                        ..
+                    } if *can_move.get(*side) && deletes_per_row.get(id) == Some(&1) => {
                         deletions.push((index, action_index, *side, key.clone()));
                     }
                     ItemAction::Copy { from, key, .. } if *can_move.get(from.other()) => {
@@ -936,6 +1024,49 @@ fn whole_seconds(date: std::time::SystemTime) -> std::time::SystemTime {
     std::time::UNIX_EPOCH + std::time::Duration::from_secs(since.as_secs())
 }
 
+/// Moves `key` from `from` into the trash collection `trash` of `store` (see
+/// `CollectionRun::trash`).
+async fn trash_one<S: MailStore>(
+    store: &mut S,
+    from: &CollectionName,
+    key: &ItemKey,
+    trash: &CollectionName,
+    flags: Option<&Flags>,
+) -> Result<()> {
+    if !store.can_move() && !store.can_delete() {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "{} can neither move nor delete messages; not copied into the trash",
+                store.describe()
+            ),
+        ));
+    }
+    store.create_collection(trash).await?;
+    // The copy in the trash is a plain message again: a \Deleted mark there would let the next
+    // expunge of the trash lose it.
+    let kept = flags.map(|f| f.clone().without(Flag::Trashed));
+    if store.can_move() {
+        let moved = store.move_item(from, key, trash).await?;
+        if let (Some(kept), Some(flags)) = (&kept, flags)
+            && kept != flags
+        {
+            store.set_flags(trash, &moved, kept).await?;
+        }
+        return Ok(());
+    }
+    let data = store.read(from, key).await?;
+    let item = NewItem {
+        data,
+        flags: &kept.unwrap_or_default(),
+        reserved_key: store.reserve_key(),
+    };
+    store.deliver(trash, item).await?;
+    // The copy must be durable before the original goes.
+    store.flush().await?;
+    store.delete(from, key).await
+}
+
 /// Splits copies into batches of at most [`COPY_BATCH`] items and [`COPY_BATCH_BYTES`] bytes
 /// (an item bigger than that goes alone).
 fn copy_batches(copies: &[ItemAction]) -> Vec<&[ItemAction]> {
@@ -1053,6 +1184,40 @@ fn apply_in_memory(rows: &mut Vec<StatusItem>, changes: &[StatusChange]) {
     }
 }
 
+/// The flags, as listed, of the items a plan deletes: a move or a trash copy keeps them.
+fn deleted_flags_of(
+    listings: &PerSide<Listing>,
+    items: &ItemPlan,
+) -> HashMap<(Side, ItemKey), Flags> {
+    let mut wanted: PerSide<std::collections::HashSet<&ItemKey>> = PerSide::default();
+    for action in &items.actions {
+        if let ItemAction::Delete { side, key, .. } = action {
+            wanted.get_mut(*side).insert(key);
+        }
+    }
+    let mut out = HashMap::new();
+    for side in [Side::A, Side::B] {
+        for entry in &listings.get(side).items {
+            if wanted.get(side).contains(&entry.key) {
+                out.insert((side, entry.key.clone()), entry.flags.clone());
+            }
+        }
+    }
+    // A message the plan marks \Deleted before removing it has that mark when it goes.
+    for action in &items.actions {
+        if let ItemAction::Flags { set_a, set_b, .. } = action {
+            for (side, set) in [(Side::A, set_a), (Side::B, set_b)] {
+                if let Some((key, flags)) = set
+                    && let Some(known) = out.get_mut(&(side, key.clone()))
+                {
+                    *known = flags.clone();
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Lifts an empty-side refusal once moves have replaced every deletion it withheld: a folder
 /// whose messages were all moved elsewhere is empty on purpose. Otherwise the refusal stands,
 /// with the count of deletions still planned.
@@ -1060,11 +1225,7 @@ fn lift_refusal_explained_by_moves(items: &mut ItemPlan) {
     let Some(Refusal::EmptySide { side, known, .. }) = items.refused.clone() else {
         return;
     };
-    let deletions = items
-        .actions
-        .iter()
-        .filter(|action| matches!(action, ItemAction::Delete { side: s, .. } if *s == side.other()))
-        .count();
+    let deletions = crate::plan::removals_on(&items.actions, side.other());
     items.refused = (deletions > 0).then_some(Refusal::EmptySide {
         side,
         known,
@@ -1082,6 +1243,8 @@ struct Prepared {
     states: PerSide<Option<String>>,
     /// The flags of items the plan deletes, so that a move can keep them.
     deleted_flags: HashMap<(Side, ItemKey), Flags>,
+    /// Changes waiting on read-only sides, for the report.
+    held: PerSide<usize>,
 }
 
 /// One collection's execution: groups the plan's actions by kind and carries them out in
@@ -1095,7 +1258,11 @@ struct CollectionRun<'r, 's, A, B> {
 }
 
 impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
-    async fn execute(&mut self, actions: Vec<ItemAction>) -> Result<()> {
+    async fn execute(
+        &mut self,
+        actions: Vec<ItemAction>,
+        deleted_flags: &HashMap<(Side, ItemKey), Flags>,
+    ) -> Result<()> {
         let mut forgets = Vec::new();
         let mut flags = Vec::new();
         let mut copies = Vec::new();
@@ -1114,12 +1281,16 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         // Flag changes and deletions need no intent, so one flush and one transaction at the
         // end serve both (each flush and commit is an fsync); the copies' flushes on the way
         // only make them durable sooner.
-        let mut done = self.set_flags(&flags).await;
+        let done = self.set_flags(&flags).await;
         for batch in copy_batches(&copies) {
             self.copy(batch).await?;
         }
-        done.extend(self.delete(&deletes).await);
-        self.flush_and_record(done).await?;
+        let mut done: Vec<(&ItemAction, Option<StatusChange>)> = done
+            .into_iter()
+            .map(|(action, change)| (action, Some(change)))
+            .collect();
+        done.extend(self.delete(&deletes, deleted_flags).await);
+        self.flush_and_record_some(done).await?;
         self.expire(&expires).await
     }
 
@@ -1334,36 +1505,100 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         self.flush_and_record(done).await
     }
 
-    /// Deletes on the sides; returns the changes to record once the sides are flushed.
+    /// Deletes on the sides (through the trash where the side has one); returns the changes to
+    /// record once the sides are flushed.
     async fn delete<'a>(
         &mut self,
         actions: &'a [ItemAction],
-    ) -> Vec<(&'a ItemAction, StatusChange)> {
-        let mut done = Vec::new();
+        deleted_flags: &HashMap<(Side, ItemKey), Flags>,
+    ) -> Vec<(&'a ItemAction, Option<StatusChange>)> {
+        let mut done: Vec<(&ItemAction, Option<ItemId>)> = Vec::new();
+        let mut failed_rows = std::collections::HashSet::new();
         for action in actions {
-            let ItemAction::Delete { id, side, key } = action else {
+            let ItemAction::Delete {
+                id,
+                side,
+                key,
+                trash,
+                keep_row,
+            } = action
+            else {
                 continue;
             };
-            let result = match side {
-                Side::A => self.pair.a.delete(&self.plan.name_a, key).await,
-                Side::B => self.pair.b.delete(&self.plan.name_b, key).await,
+            let result = match trash {
+                Some(trash) => {
+                    let flags = deleted_flags.get(&(*side, key.clone()));
+                    self.trash(*side, key, trash, flags).await
+                }
+                None => match side {
+                    Side::A => self.pair.a.delete(&self.plan.name_a, key).await,
+                    Side::B => self.pair.b.delete(&self.plan.name_b, key).await,
+                },
             };
             match result {
-                Ok(()) => done.push((action, StatusChange::Remove { id: *id })),
-                Err(error) => self.failed(action, error),
+                Ok(()) => done.push((action, (!keep_row).then_some(*id))),
+                Err(error) => {
+                    failed_rows.insert(*id);
+                    self.failed(action, error);
+                }
             }
         }
-        done
+        // A row deleted on both sides is dropped once, and only if both deletions succeeded:
+        // otherwise the side that still has the message would see it as new next time.
+        let mut dropped = std::collections::HashSet::new();
+        done.into_iter()
+            .map(|(action, drop)| {
+                let change = drop
+                    .filter(|id| !failed_rows.contains(id) && dropped.insert(*id))
+                    .map(|id| StatusChange::Remove { id });
+                (action, change)
+            })
+            .collect()
+    }
+
+    /// Moves `key` on `side` into that side's trash collection (created if missing) instead of
+    /// deleting it: a move where the storage can, else a copy with the flags it had and then
+    /// a delete. A run killed between the copy and the delete trashes it again next time: a
+    /// duplicate in the trash, never a loss.
+    async fn trash(
+        &mut self,
+        side: Side,
+        key: &ItemKey,
+        trash: &CollectionName,
+        flags: Option<&Flags>,
+    ) -> Result<()> {
+        let name = match side {
+            Side::A => &self.plan.name_a,
+            Side::B => &self.plan.name_b,
+        };
+        let context = |e: Error| e.context(format!("moving {key} into {trash}"));
+        match side {
+            Side::A => trash_one(&mut *self.pair.a, name, key, trash, flags).await,
+            Side::B => trash_one(&mut *self.pair.b, name, key, trash, flags).await,
+        }
+        .map_err(context)
     }
 
     /// Makes both sides durable, then records `done` in one transaction.
     async fn flush_and_record(&mut self, done: Vec<(&ItemAction, StatusChange)>) -> Result<()> {
+        let done = done
+            .into_iter()
+            .map(|(action, change)| (action, Some(change)))
+            .collect();
+        self.flush_and_record_some(done).await
+    }
+
+    /// Like [`Self::flush_and_record`], for actions of which some change no status.
+    async fn flush_and_record_some(
+        &mut self,
+        done: Vec<(&ItemAction, Option<StatusChange>)>,
+    ) -> Result<()> {
         if done.is_empty() {
             return Ok(());
         }
         self.pair.a.flush().await?;
         self.pair.b.flush().await?;
-        let changes: Vec<StatusChange> = done.iter().map(|(_, change)| change.clone()).collect();
+        let changes: Vec<StatusChange> = done.iter().filter_map(|(_, c)| c.clone()).collect();
         self.pair.status.apply(&changes)?;
         for (action, _) in done {
             self.report.done.record(action);

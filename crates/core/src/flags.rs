@@ -104,6 +104,12 @@ impl Flags {
         self
     }
 
+    /// The same flags without `flag`.
+    pub fn without(mut self, flag: Flag) -> Self {
+        self.set(flag, false);
+        self
+    }
+
     /// The set system flags, in Maildir letter order.
     pub fn system_flags(&self) -> impl Iterator<Item = Flag> + '_ {
         Flag::ALL.into_iter().filter(|flag| self.contains(*flag))

@@ -1,5 +1,6 @@
 //! What a pair is allowed to change: the user's choices, resolved from the configuration.
 
+use crate::name::CollectionName;
 use crate::side::{PerSide, Side};
 
 /// Which way changes flow between the sides of a pair.
@@ -58,8 +59,37 @@ pub enum OnEmpty {
     Sync,
 }
 
+/// How one side of a pair may be written: mbsync's per-side `Expunge`, `Remove` and `Trash`,
+/// OfflineIMAP's `readonly`. See `crate::plan` (module `sides`) for what each one decides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SideOptions {
+    /// Never write this side: no copies, flag changes, deletions or new collections. Changes it
+    /// would need stay pending, as with a one-way pair.
+    pub read_only: bool,
+    /// Remove messages here (deleted on the other side, or marked `\Deleted` by the user).
+    /// Without it a deletion from the other side only marks the message `\Deleted` here.
+    pub expunge: bool,
+    /// Before a message is removed here, move it into this collection of this side.
+    pub trash: Option<CollectionName>,
+    /// Remove a collection here that was deleted on the other side, if that loses nothing.
+    pub remove: bool,
+}
+
+impl Default for SideOptions {
+    /// Writable, expunging, no trash, collections are recreated rather than removed: how a pair
+    /// behaves without these keys.
+    fn default() -> Self {
+        Self {
+            read_only: false,
+            expunge: true,
+            trash: None,
+            remove: false,
+        }
+    }
+}
+
 /// The resolved policy of one pair.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct SyncPolicy {
     /// Which way changes flow.
     pub direction: Direction,
@@ -74,6 +104,8 @@ pub struct SyncPolicy {
     pub ignore_keywords: bool,
     /// What the near side keeps (`max_size`, `max_messages`, `max_age`).
     pub limits: Limits,
+    /// How each side may be written.
+    pub sides: PerSide<SideOptions>,
 }
 
 impl SyncPolicy {
@@ -85,24 +117,55 @@ impl SyncPolicy {
         }
     }
 
+    /// True if changes made on `from` may be written to the other side: the direction lets
+    /// them flow and the other side is not read-only.
+    pub fn flows_from(&self, from: Side) -> bool {
+        self.direction.allows_from(from) && !self.sides.get(from.other()).read_only
+    }
+
     /// True if new items found on `from` are copied to the other side.
     pub fn copies_new_from(&self, from: Side) -> bool {
-        self.operations.new && self.direction.allows_from(from)
+        self.operations.new && self.flows_from(from)
     }
 
     /// True if flag changes made on `from` are applied to the other side.
     pub fn merges_flags_from(&self, from: Side) -> bool {
-        self.operations.flags && self.direction.allows_from(from)
+        self.operations.flags && self.flows_from(from)
     }
 
     /// True if deletions made on `from` are applied to the other side.
     pub fn deletes_from(&self, from: Side) -> bool {
-        self.operations.delete && self.direction.allows_from(from)
+        self.operations.delete && self.flows_from(from)
     }
 
     /// True if a collection found only on the other side may be created on `on`.
     pub fn creates_on(&self, on: Side) -> bool {
-        *self.create.get(on) && self.direction.allows_from(on.other())
+        *self.create.get(on) && self.flows_from(on.other())
+    }
+
+    /// True if messages marked `\Deleted` on `on` are removed there: the side expunges, the
+    /// pair may write it, and deletions are an operation of the pair.
+    pub fn expunges_on(&self, on: Side) -> bool {
+        let side = self.sides.get(on);
+        side.expunge && !side.read_only && self.deletes_from(on.other())
+    }
+
+    /// True if a collection deleted on the other side may be removed on `on`.
+    pub fn removes_collections_on(&self, on: Side) -> bool {
+        self.sides.get(on).remove && self.expunges_on(on)
+    }
+
+    /// The policy for one collection (named `name_a`/`name_b` on the sides): a side's trash
+    /// folder is not used inside the trash folder itself, where removing is final.
+    pub fn in_collection(&self, name_a: &CollectionName, name_b: &CollectionName) -> SyncPolicy {
+        let mut policy = self.clone();
+        for (side, name) in [(Side::A, name_a), (Side::B, name_b)] {
+            let options = policy.sides.get_mut(side);
+            if options.trash.as_ref() == Some(name) {
+                options.trash = None;
+            }
+        }
+        policy
     }
 }
 

@@ -73,6 +73,17 @@ pub trait MailStore {
     /// Creates a collection (and any missing parents). Creating one that exists is not an error.
     async fn create_collection(&mut self, name: &CollectionName) -> Result<()>;
 
+    /// Removes an empty collection (`remove` in a pair: it was deleted on the other side and
+    /// the engine already deleted every message it held here). Must fail, removing nothing,
+    /// if the collection still holds messages: something arrived since the engine looked.
+    /// Sub-collections are kept. A collection that is already gone is not an error.
+    async fn delete_collection(&mut self, name: &CollectionName) -> Result<()> {
+        Err(crate::Error::new(
+            crate::ErrorKind::Unsupported,
+            format!("{} cannot remove folder {name}", self.describe()),
+        ))
+    }
+
     /// Every item of a collection with its flags. `known` may let the storage list only what
     /// changed since its last listing; the result must still be complete.
     async fn list_items(
@@ -213,6 +224,13 @@ pub trait MailStore {
             crate::ErrorKind::Unsupported,
             format!("{} cannot move messages between folders", self.describe()),
         ))
+    }
+
+    /// False if [`MailStore::delete`] is known to fail here (an IMAP server without UIDPLUS),
+    /// so that the engine does not copy a message into a trash folder it then cannot remove
+    /// from its folder (every run would add another copy).
+    fn can_delete(&self) -> bool {
+        true
     }
 
     /// Removes an item. An item that is already gone is not an error.

@@ -94,6 +94,7 @@ mod items;
 mod keywords;
 mod layout;
 mod lineend;
+mod remove;
 mod store;
 mod tree;
 mod unique;

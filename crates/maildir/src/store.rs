@@ -316,6 +316,23 @@ impl MailStore for Maildir {
         Ok(())
     }
 
+    async fn delete_collection(&mut self, name: &CollectionName) -> Result<()> {
+        if name.is_inbox() {
+            return Err(Error::new(
+                ErrorKind::Refused,
+                "INBOX is never removed".to_owned(),
+            ));
+        }
+        let dir = self.collection_dir(name)?;
+        // Whatever is pending in it must be on disk before its directories go.
+        self.flush().await?;
+        crate::remove::remove_folder(&self.root, &dir)
+            .map_err(|e| e.context(format!("removing folder {name}")))?;
+        self.indexes.remove(name);
+        self.checked.remove(name);
+        Ok(())
+    }
+
     async fn list_items(
         &mut self,
         collection: &CollectionName,

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use pimlink_core::exec::{CollectionReport, Observer, PairReport};
 use pimlink_core::plan::{CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts};
-use pimlink_core::{Error, ItemKey, Side};
+use pimlink_core::{Error, ItemKey, PerSide, Side};
 
 /// Verbosity, resolved from `-v` and `-q`.
 #[derive(Clone, Copy, Debug)]
@@ -242,6 +242,17 @@ impl<'o> PairObserver<'o> {
             }
             return;
         }
+        if let CollectionStep::Remove(side) = &collection.plan.step
+            && collection.errors.is_empty()
+        {
+            let verb = if self.dry_run {
+                "would be removed"
+            } else {
+                "removed"
+            };
+            self.output
+                .info(format!("{}: {name}: {verb} on side {side}", self.pair));
+        }
         let counts = &collection.done;
         let changed = PlanCounts {
             held_back: 0,
@@ -279,6 +290,18 @@ impl Observer for PairObserver<'_> {
         for held in &plan.held_back {
             self.output
                 .info(format!("{}: {}: {held}", self.pair, collection.name_a));
+        }
+    }
+
+    fn held_back(&mut self, collection: &CollectionPlan, held: PerSide<usize>) {
+        for side in [Side::A, Side::B] {
+            let count = *held.get(side);
+            if count > 0 {
+                self.output.info(format!(
+                    "{}: {}: {count} changes wait for side {side}, which is read-only",
+                    self.pair, collection.name_a
+                ));
+            }
         }
     }
 

@@ -85,6 +85,11 @@ impl<S: MailStore> MailStore for Renamed<S> {
         self.inner.create_collection(&own).await
     }
 
+    async fn delete_collection(&mut self, name: &CollectionName) -> Result<()> {
+        let own = self.own(name)?;
+        self.inner.delete_collection(&own).await
+    }
+
     async fn list_items(
         &mut self,
         collection: &CollectionName,
@@ -153,6 +158,10 @@ impl<S: MailStore> MailStore for Renamed<S> {
 
     fn can_move(&self) -> bool {
         self.inner.can_move()
+    }
+
+    fn can_delete(&self) -> bool {
+        self.inner.can_delete()
     }
 
     async fn move_item(

@@ -148,6 +148,10 @@ impl MailStore for MailSide {
         dispatch!(self, s => s.create_collection(name).await)
     }
 
+    async fn delete_collection(&mut self, name: &CollectionName) -> pimlink_core::Result<()> {
+        dispatch!(self, s => s.delete_collection(name).await)
+    }
+
     async fn list_items(
         &mut self,
         collection: &CollectionName,
@@ -211,6 +215,10 @@ impl MailStore for MailSide {
 
     fn can_move(&self) -> bool {
         dispatch!(self, s => s.can_move())
+    }
+
+    fn can_delete(&self) -> bool {
+        dispatch!(self, s => s.can_delete())
     }
 
     async fn move_item(

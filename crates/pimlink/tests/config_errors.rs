@@ -47,7 +47,9 @@ fn unknown_key() {
     check(
         "[storage.local]\ntype = \"maildir\"\npth = \"~/Mail\"\n",
         3,
-        &["storage \"local\": unknown key \"pth\" (expected one of: type, path, layout)"],
+        &[
+            "storage \"local\": unknown key \"pth\" (expected one of: type, path, layout, read_only, trash)",
+        ],
     );
 }
 

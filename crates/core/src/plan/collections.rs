@@ -15,6 +15,9 @@ pub enum CollectionStep {
     Sync,
     /// Create it on this side, then sync its items.
     Create(Side),
+    /// It was deleted on the other side: delete its items on this side (every one of them is
+    /// paired, so nothing unsynced is lost) and then remove it here. See `plan_removal`.
+    Remove(Side),
     /// Leave it alone, for the reason given.
     Skip(String),
 }
@@ -63,13 +66,34 @@ pub fn plan_collections(
         .chain(known_names.iter().copied())
         .collect();
 
+    // A side on which every collection the status knows is gone looks wiped (an emptied tree,
+    // a server that answered LIST with nothing), not like a user who deleted all folders: its
+    // missing collections are never a reason to remove them on the other side.
+    let looks_wiped = |side: Side| {
+        !known_names.is_empty()
+            && known_names
+                .iter()
+                .all(|name| sides.get(side).get(*name) != Some(&true))
+    };
+    let wiped = PerSide {
+        a: looks_wiped(Side::A),
+        b: looks_wiped(Side::B),
+    };
     let mut plans = Vec::new();
     for name in names.into_iter().filter(|name| selected(name)) {
         let has = |side: Side| sides.get(side).get(name).copied() == Some(true);
+        let known = known_names.contains(name);
+        let missing = |side: Side| {
+            if *wiped.get(side) {
+                create_or_skip(side, known, policy)
+            } else {
+                missing_on(side, name, known, policy)
+            }
+        };
         let step = match (has(Side::A), has(Side::B)) {
             (true, true) => CollectionStep::Sync,
-            (true, false) => create_or_skip(Side::B, known_names.contains(name), policy),
-            (false, true) => create_or_skip(Side::A, known_names.contains(name), policy),
+            (true, false) => missing(Side::B),
+            (false, true) => missing(Side::A),
             (false, false) => CollectionStep::Skip("gone from both sides".to_owned()),
         };
         plans.push(CollectionPlan {
@@ -81,7 +105,26 @@ pub fn plan_collections(
     plans
 }
 
-fn create_or_skip(missing_on: Side, known: bool, policy: &SyncPolicy) -> CollectionStep {
+/// A collection one side lacks. One that was synced before was deleted there: with `remove`
+/// on the other side it is removed there too (confirmed against its items by the executor,
+/// which falls back to [`create_or_skip`]); otherwise it is recreated, which leads into the
+/// empty-side guard instead of deleting the other side's items.
+fn missing_on(
+    missing_on: Side,
+    name: &CollectionName,
+    known: bool,
+    policy: &SyncPolicy,
+) -> CollectionStep {
+    let other = missing_on.other();
+    // INBOX cannot be removed on IMAP and is the root of a Maildir++ tree.
+    if known && !name.is_inbox() && policy.removes_collections_on(other) {
+        return CollectionStep::Remove(other);
+    }
+    create_or_skip(missing_on, known, policy)
+}
+
+/// Recreates a collection on the side that lacks it, or leaves it alone if the pair may not.
+pub fn create_or_skip(missing_on: Side, known: bool, policy: &SyncPolicy) -> CollectionStep {
     if policy.creates_on(missing_on) {
         return CollectionStep::Create(missing_on);
     }

@@ -5,9 +5,12 @@ use std::collections::HashMap;
 use crate::flags::{Flag, Flags};
 use crate::item::{ItemEntry, ItemKey};
 use crate::keywords::KeywordScope;
+use crate::name::CollectionName;
 use crate::policy::{OnEmpty, SyncPolicy};
-use crate::side::Side;
+use crate::side::{PerSide, Side};
 use crate::status::{ItemId, StatusItem};
+
+use super::sides;
 
 /// One thing to do for one item.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,7 +42,7 @@ pub enum ItemAction {
         /// What the status records afterwards.
         agreed: Flags,
     },
-    /// Delete the item `key` on `side`, then drop the row.
+    /// Delete the item `key` on `side`, then drop the row (unless `keep_row`).
     Delete {
         /// The row.
         id: ItemId,
@@ -47,6 +50,13 @@ pub enum ItemAction {
         side: Side,
         /// The item's key there.
         key: ItemKey,
+        /// Move the item into this collection of `side` instead of removing it (the side's
+        /// trash folder).
+        trash: Option<CollectionName>,
+        /// Keep the row: the other side still holds the item, marked `\Deleted`, on a side that
+        /// does not expunge. When several deletions of one row are planned, the row is dropped
+        /// only if all of them succeed.
+        keep_row: bool,
     },
     /// Drop a row whose item is gone from both sides.
     Forget {
@@ -141,7 +151,10 @@ pub fn plan_items_scoped(
         if !policy.copies_new_from(side) {
             continue;
         }
-        for entry in entries.iter().filter(|e| !known.contains(&e.key)) {
+        for entry in entries
+            .iter()
+            .filter(|e| !known.contains(&e.key) && !sides::deleted_anyway(e, policy))
+        {
             actions.push(ItemAction::Copy {
                 from: side,
                 key: entry.key.clone(),
@@ -169,7 +182,7 @@ fn decide_known(
     now_b: Option<&ItemEntry>,
     policy: &SyncPolicy,
     keywords: &KeywordScope,
-) -> Option<ItemAction> {
+) -> Vec<ItemAction> {
     if let Some(to) = row.pending {
         // A copy to `to` was recorded but not confirmed: it landed if the reserved key is there.
         let landed = match to {
@@ -181,7 +194,7 @@ fn decide_known(
                 Side::A => now_b,
                 Side::B => now_a,
             };
-            return Some(match source {
+            return vec![match source {
                 Some(entry) if policy.copies_new_from(to.other()) => ItemAction::Copy {
                     from: to.other(),
                     key: entry.key.clone(),
@@ -190,42 +203,26 @@ fn decide_known(
                     size: entry.size,
                 },
                 _ => ItemAction::Forget { id: row.id },
-            });
+            }];
         }
     }
     match (now_a, now_b) {
         (Some(a), Some(b)) => {
             let merge = merge_flags(&row.flags, &a.flags, &b.flags, policy, keywords);
-            let set_a = (merge.a != a.flags).then(|| (a.key.clone(), merge.a));
-            let set_b = (merge.b != b.flags).then(|| (b.key.clone(), merge.b));
-            let status_changes = merge.agreed != row.flags || row.pending.is_some();
-            (set_a.is_some() || set_b.is_some() || status_changes).then_some(ItemAction::Flags {
-                id: row.id,
-                set_a,
-                set_b,
-                agreed: merge.agreed,
-            })
+            sides::both_present(row, PerSide { a, b }, merge, policy)
         }
-        (Some(a), None) => policy.deletes_from(Side::B).then(|| ItemAction::Delete {
-            id: row.id,
-            side: Side::A,
-            key: a.key.clone(),
-        }),
-        (None, Some(b)) => policy.deletes_from(Side::A).then(|| ItemAction::Delete {
-            id: row.id,
-            side: Side::B,
-            key: b.key.clone(),
-        }),
-        (None, None) => Some(ItemAction::Forget { id: row.id }),
+        (Some(a), None) => sides::gone_from(Side::B, row, a, policy),
+        (None, Some(b)) => sides::gone_from(Side::A, row, b, policy),
+        (None, None) => vec![ItemAction::Forget { id: row.id }],
     }
 }
 
 /// Flags each side should have, and what to record, after a per-flag three-way merge that only
 /// lets changes through in the directions the policy allows.
-struct Merge {
-    a: Flags,
-    b: Flags,
-    agreed: Flags,
+pub(super) struct Merge {
+    pub(super) a: Flags,
+    pub(super) b: Flags,
+    pub(super) agreed: Flags,
 }
 
 fn merge_flags(
@@ -299,12 +296,7 @@ pub(crate) fn empty_side_refusal(
             .iter()
             .filter(|row| row.pending != Some(side) && row.key(side).is_some())
             .count();
-        let deletions = actions
-            .iter()
-            .filter(
-                |action| matches!(action, ItemAction::Delete { side: s, .. } if *s == side.other()),
-            )
-            .count();
+        let deletions = removals_on(actions, side.other());
         if known > 0 && deletions > 0 {
             return Some(Refusal::EmptySide {
                 side,
@@ -314,6 +306,26 @@ pub(crate) fn empty_side_refusal(
         }
     }
     None
+}
+
+/// How many messages `actions` delete on `side`, or mark `\\Deleted` there (on a side that does
+/// not expunge, that is how a deletion arrives): what the empty-side guard weighs.
+pub(crate) fn removals_on(actions: &[ItemAction], side: Side) -> usize {
+    actions
+        .iter()
+        .filter(|action| match action {
+            ItemAction::Delete { side: s, .. } => *s == side,
+            ItemAction::Flags { set_a, set_b, .. } => {
+                let set = match side {
+                    Side::A => set_a,
+                    Side::B => set_b,
+                };
+                set.as_ref()
+                    .is_some_and(|(_, flags)| flags.contains(Flag::Trashed))
+            }
+            _ => false,
+        })
+        .count()
 }
 
 /// How many actions of each kind a plan holds.

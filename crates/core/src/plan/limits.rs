@@ -88,6 +88,8 @@ pub(super) fn decide_expired(
             id: row.id,
             side,
             key: entry.key.clone(),
+            trash: policy.sides.get(side).trash.clone(),
+            keep_row: false,
         }),
         // The expiry was interrupted: finish it (removing an item that is already gone is not
         // an error, and the row then forgets the key).

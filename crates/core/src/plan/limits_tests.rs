@@ -141,7 +141,7 @@ impl World {
                     let row = self.status.iter_mut().find(|r| r.id == *id).unwrap();
                     row.flags = agreed.clone();
                 }
-                ItemAction::Delete { id, side, key } => {
+                ItemAction::Delete { id, side, key, .. } => {
                     match side {
                         Side::A => self.far.remove(key.as_str()),
                         Side::B => self.near.remove(key.as_str()),

@@ -11,11 +11,16 @@ pub mod limits;
 pub mod moves;
 pub mod pairing;
 mod render;
+mod sides;
 
-pub use collections::{CollectionPlan, CollectionStep, plan_collections};
+pub use collections::{CollectionPlan, CollectionStep, create_or_skip, plan_collections};
+pub(crate) use items::removals_on;
 pub use items::{ItemAction, ItemPlan, PlanCounts, Refusal, plan_items, plan_items_scoped};
+pub use sides::{held_for_read_only, plan_removal};
 
 #[cfg(test)]
 mod limits_tests;
+#[cfg(test)]
+mod sides_tests;
 #[cfg(test)]
 mod tests;

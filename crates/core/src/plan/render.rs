@@ -17,6 +17,11 @@ impl fmt::Display for CollectionPlan {
             CollectionStep::Create(side) => {
                 write!(f, "collection {name}: create on {side}, then sync")
             }
+            CollectionStep::Remove(side) => write!(
+                f,
+                "collection {name}: remove on {side} (deleted on {})",
+                side.other()
+            ),
             CollectionStep::Skip(why) => write!(f, "collection {name}: skip ({why})"),
         }
     }
@@ -46,7 +51,22 @@ impl fmt::Display for ItemAction {
                 }
                 f.write_str(&parts.join("; "))
             }
-            ItemAction::Delete { side, key, .. } => write!(f, "delete on {side} {key}"),
+            ItemAction::Delete {
+                side,
+                key,
+                trash,
+                keep_row,
+                ..
+            } => {
+                write!(f, "delete on {side} {key}")?;
+                if let Some(trash) = trash {
+                    write!(f, " (into {trash})")?;
+                }
+                if *keep_row {
+                    write!(f, " (kept on {}, marked deleted)", side.other())?;
+                }
+                Ok(())
+            }
             ItemAction::Forget { .. } => f.write_str("forget an item gone from both sides"),
             ItemAction::Expire { side, key, .. } => {
                 write!(f, "expire on {side} {key} (kept on {})", side.other())

@@ -11,7 +11,7 @@ use crate::policy::{Direction, OnEmpty, SyncPolicy};
 use crate::side::Side;
 use crate::status::StatusItem;
 
-fn entry(key: &str, flags: &str) -> ItemEntry {
+pub(super) fn entry(key: &str, flags: &str) -> ItemEntry {
     ItemEntry {
         key: ItemKey::new(key),
         flags: Flags::from_status_text(flags),
@@ -19,7 +19,7 @@ fn entry(key: &str, flags: &str) -> ItemEntry {
     }
 }
 
-fn row(id: i64, a: &str, b: &str, flags: &str, pending: Option<Side>) -> StatusItem {
+pub(super) fn row(id: i64, a: &str, b: &str, flags: &str, pending: Option<Side>) -> StatusItem {
     StatusItem {
         id,
         key_a: Some(ItemKey::new(a)),
@@ -118,7 +118,7 @@ fn decision_table() {
     }
 }
 
-fn describe(actions: &[ItemAction]) -> String {
+pub(super) fn describe(actions: &[ItemAction]) -> String {
     match actions {
         [] => "nothing".to_owned(),
         [ItemAction::Copy { from, replaces, .. }] => format!(
@@ -267,9 +267,9 @@ fn collections_are_created_or_skipped_per_policy() {
 // ---- Model-based property: any history of changes converges, and a second plan is empty. ----
 
 /// An in-memory side: key -> flags.
-type Side_ = BTreeMap<String, Flags>;
+pub(super) type Side_ = BTreeMap<String, Flags>;
 
-fn listing(side: &Side_) -> Vec<ItemEntry> {
+pub(super) fn listing(side: &Side_) -> Vec<ItemEntry> {
     side.iter()
         .map(|(k, f)| ItemEntry {
             key: ItemKey::new(k.clone()),
@@ -280,7 +280,7 @@ fn listing(side: &Side_) -> Vec<ItemEntry> {
 }
 
 /// Applies a plan the way the executor does, to in-memory sides and status.
-fn apply(
+pub(super) fn apply(
     plan: &ItemPlan,
     a: &mut Side_,
     b: &mut Side_,
@@ -333,12 +333,20 @@ fn apply(
                 row.flags = agreed.clone();
                 row.pending = None;
             }
-            ItemAction::Delete { id, side, key } => {
+            ItemAction::Delete {
+                id,
+                side,
+                key,
+                keep_row,
+                ..
+            } => {
                 match side {
                     Side::A => a.remove(key.as_str()),
                     Side::B => b.remove(key.as_str()),
                 };
-                status.retain(|r| r.id != *id);
+                if !keep_row {
+                    status.retain(|r| r.id != *id);
+                }
             }
             ItemAction::Forget { id } => status.retain(|r| r.id != *id),
             ItemAction::Expire { .. } => unreachable!("no limits in these tests"),
@@ -347,13 +355,13 @@ fn apply(
 }
 
 #[derive(Clone, Debug)]
-enum Edit {
+pub(super) enum Edit {
     New(bool, u8),
     Toggle(bool, usize, u8),
     Delete(bool, usize),
 }
 
-fn edit_strategy() -> impl Strategy<Value = Edit> {
+pub(super) fn edit_strategy() -> impl Strategy<Value = Edit> {
     prop_oneof![
         (any::<bool>(), 0u8..64).prop_map(|(s, f)| Edit::New(s, f)),
         (any::<bool>(), any::<usize>(), 0u8..6).prop_map(|(s, i, f)| Edit::Toggle(s, i, f)),
@@ -361,7 +369,7 @@ fn edit_strategy() -> impl Strategy<Value = Edit> {
     ]
 }
 
-fn edit(e: &Edit, a: &mut Side_, b: &mut Side_, next: &mut i64) {
+pub(super) fn edit(e: &Edit, a: &mut Side_, b: &mut Side_, next: &mut i64) {
     let pick = |on_a: bool| if on_a { 0 } else { 1 };
     let sides: [&mut Side_; 2] = [a, b];
     match e {
@@ -400,7 +408,7 @@ fn edit(e: &Edit, a: &mut Side_, b: &mut Side_, next: &mut i64) {
     }
 }
 
-fn flag_multiset(side: &Side_) -> Vec<String> {
+pub(super) fn flag_multiset(side: &Side_) -> Vec<String> {
     let mut v: Vec<String> = side.values().map(Flags::to_status_text).collect();
     v.sort();
     v
@@ -412,14 +420,18 @@ proptest! {
         rounds in proptest::collection::vec(proptest::collection::vec(edit_strategy(), 0..8), 1..6)
     ) {
         let policy = SyncPolicy::both_ways();
-        let (mut a, mut b, mut status, mut next) = (Side_::new(), Side_::new(), Vec::new(), 0i64);
+        let (mut a_all, mut b_all, mut status, mut next) =
+            (Side_::new(), Side_::new(), Vec::new(), 0i64);
         for round in &rounds {
             for e in round {
-                edit(e, &mut a, &mut b, &mut next);
+                edit(e, &mut a_all, &mut b_all, &mut next);
             }
-            let plan = plan_items(&status, &listing(&a), &listing(&b), &policy);
+            let plan = plan_items(&status, &listing(&a_all), &listing(&b_all), &policy);
             prop_assert_eq!(plan.refused.clone(), None);
-            apply(&plan, &mut a, &mut b, &mut status, &mut next);
+            apply(&plan, &mut a_all, &mut b_all, &mut status, &mut next);
+            // A new message marked \Deleted is not copied (both sides expunge): it stays
+            // where it is, unpaired. Everything else converges.
+            let (a, b) = (paired(&a_all, &status, Side::A), paired(&b_all, &status, Side::B));
             // Converged: same number of items with the same flags, every item paired.
             prop_assert_eq!(a.len(), b.len());
             prop_assert_eq!(status.len(), a.len());
@@ -431,7 +443,7 @@ proptest! {
                 prop_assert_eq!(a.get(ka), Some(&r.flags));
             }
             // Idempotent: nothing left to do.
-            let again = plan_items(&status, &listing(&a), &listing(&b), &policy);
+            let again = plan_items(&status, &listing(&a_all), &listing(&b_all), &policy);
             prop_assert!(again.actions.is_empty(), "{:?}", again.actions);
         }
     }
@@ -591,4 +603,22 @@ proptest! {
         let again = plan_items_scoped(&status, &a, &b, &policy, &scope);
         prop_assert!(again.actions.is_empty(), "{:?}", again.actions);
     }
+}
+
+/// The items of `side` that the status pairs; asserts that every other one is marked
+/// \Deleted.
+fn paired(side: &Side_, status: &[StatusItem], which: Side) -> Side_ {
+    let keys: std::collections::HashSet<&str> = status
+        .iter()
+        .filter_map(|r| r.key(which).map(ItemKey::as_str))
+        .collect();
+    let (paired, unpaired): (Side_, Side_) = side
+        .clone()
+        .into_iter()
+        .partition(|(k, _)| keys.contains(k.as_str()));
+    assert!(
+        unpaired.values().all(|f| f.contains(Flag::Trashed)),
+        "unpaired and not marked deleted: {unpaired:?}"
+    );
+    paired
 }

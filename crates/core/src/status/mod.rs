@@ -244,6 +244,14 @@ impl StatusStore {
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Drops a collection pairing with its items (a collection removed on both sides).
+    pub fn forget_collection(&mut self, id: CollectionId) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM collections WHERE id = ?1", [id])
+            .map_err(sql("dropping a collection"))?;
+        Ok(())
+    }
+
     /// The storage-specific state recorded for `side` of a collection.
     pub fn collection_state(&self, id: CollectionId, side: Side) -> Result<Option<String>> {
         let query = match side {
@@ -517,6 +525,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         drop(StatusStore::open(dir.path(), "p").unwrap());
         StatusStore::open(dir.path(), "p").unwrap();
+    }
+
+    #[test]
+    fn a_forgotten_collection_takes_its_items_along() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StatusStore::open(dir.path(), "p").unwrap();
+        let (old, kept) = (
+            CollectionName::new("Old").unwrap(),
+            CollectionName::new("Kept").unwrap(),
+        );
+        let id = store.collection_id(&old, &old).unwrap();
+        let other = store.collection_id(&kept, &kept).unwrap();
+        for collection in [id, other] {
+            let pair = StatusChange::Pair {
+                collection,
+                key_a: key("a"),
+                key_b: key("b"),
+                flags: Flags::new(),
+            };
+            store.apply(&[pair]).unwrap();
+        }
+        store.forget_collection(id).unwrap();
+        assert_eq!(store.find_collection(&old, &old).unwrap(), None);
+        assert!(store.items(id).unwrap().is_empty());
+        assert_eq!(store.items(other).unwrap().len(), 1);
     }
 
     #[test]

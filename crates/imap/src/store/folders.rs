@@ -217,6 +217,42 @@ impl ImapStore {
         }
     }
 
+    /// DELETE `name` if it holds no message (a pair's `remove`). The server would delete the
+    /// messages with the folder, so the count is checked first (STATUS, after leaving the
+    /// folder); a message that arrives between the STATUS and the DELETE is the one window
+    /// left, as narrow as one round trip. A folder that is not listed is already gone.
+    pub(super) async fn delete_folder(&mut self, name: &CollectionName) -> Result<(), Error> {
+        if name.is_inbox() {
+            return Err(Error::new(ErrorKind::Refused, "INBOX is never removed"));
+        }
+        let Some(folder) = self.folders.get(name).filter(|f| f.selectable).cloned() else {
+            return Ok(());
+        };
+        self.flush_pending().await?;
+        if self.selected.take().is_some() {
+            self.client().await?.unselect().await?;
+        }
+        let client = self.client().await?;
+        let status = client.status(&folder.server).await?;
+        match status.messages {
+            Some(0) => {}
+            count => {
+                return Err(Error::new(
+                    ErrorKind::Refused,
+                    format!(
+                        "folder {name} still holds {} messages on the server; kept",
+                        count.map_or("some".to_owned(), |n| n.to_string())
+                    ),
+                ));
+            }
+        }
+        client.delete(&folder.server).await?;
+        self.folders.remove(name);
+        self.memory.remove(&folder.server);
+        self.pending.remove(&folder.server);
+        Ok(())
+    }
+
     /// Selects `name` (read-write, with CONDSTORE when offered) unless it already is; returns
     /// its server name and UIDVALIDITY.
     pub(super) async fn ensure_selected(

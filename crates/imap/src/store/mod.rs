@@ -322,6 +322,12 @@ impl MailStore for ImapStore {
         }
     }
 
+    async fn delete_collection(&mut self, name: &CollectionName) -> Result<(), Error> {
+        self.delete_folder(name)
+            .await
+            .map_err(|e| e.context(format!("removing folder {name}")))
+    }
+
     async fn list_items(
         &mut self,
         collection: &CollectionName,
@@ -428,6 +434,11 @@ impl MailStore for ImapStore {
     }
 
     fn can_move(&self) -> bool {
+        self.moves_supported()
+    }
+
+    fn can_delete(&self) -> bool {
+        // UID EXPUNGE needs UIDPLUS too (see `queue_delete`).
         self.moves_supported()
     }
 

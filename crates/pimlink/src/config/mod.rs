@@ -45,6 +45,9 @@ mod model;
 mod pair;
 mod raw;
 mod secret;
+mod sides;
+#[cfg(test)]
+mod sides_tests;
 mod storage;
 #[cfg(test)]
 mod tests;
@@ -65,12 +68,12 @@ pub use filter::{CollectionFilter, PatternError};
 #[allow(unused_imports)]
 pub use model::{
     CertFingerprint, Config, Credentials, DavConfig, Family, ImapAuth, ImapConfig, ImapEndpoint,
-    MaildirConfig, MaildirLayout, PairConfig, StorageConfig, StorageKind, TlsMode, Trust,
-    VdirConfig, WebcalConfig,
+    MailStorageOptions, MaildirConfig, MaildirLayout, PairConfig, StorageConfig, StorageKind,
+    TlsMode, Trust, VdirConfig, WebcalConfig,
 };
 // The pair policy types are the engine's own, so a configured pair needs no translation.
 #[allow(unused_imports)]
-pub use pimlink_core::policy::{Direction, OnEmpty, Operations};
+pub use pimlink_core::policy::{Direction, OnEmpty, Operations, SideOptions};
 #[allow(unused_imports)]
 pub use pimlink_core::side::PerSide;
 #[allow(unused_imports)]
@@ -183,8 +186,13 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
         for (name, value) in table.entries() {
             let fields = named_table(&source, "storage", &name, value)?;
             let kind = storage::build(&fields)?;
+            let mail = if kind.family() == model::Family::Mail {
+                sides::storage(&fields)?
+            } else {
+                MailStorageOptions::default()
+            };
             let name = name.value.to_owned();
-            storages.insert(name.clone(), StorageConfig { name, kind });
+            storages.insert(name.clone(), StorageConfig { name, kind, mail });
         }
     }
     let mut pairs = BTreeMap::new();

@@ -7,7 +7,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pimlink_core::policy::{Direction, Limits, OnEmpty, Operations, SyncPolicy};
+use pimlink_core::policy::{Direction, Limits, OnEmpty, Operations, SideOptions, SyncPolicy};
 use pimlink_core::side::PerSide;
 
 use super::dav_pair::DavPairConfig;
@@ -35,6 +35,17 @@ pub struct StorageConfig {
     pub name: String,
     /// The type and its settings.
     pub kind: StorageKind,
+    /// `read_only` and `trash` of a mail storage (defaults for other types).
+    pub mail: MailStorageOptions,
+}
+
+/// What a mail storage says about how pairs may write it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MailStorageOptions {
+    /// `read_only`: no pair ever writes this storage (default false).
+    pub read_only: bool,
+    /// `trash`: the folder messages deleted here by a sync are moved into (default none).
+    pub trash: Option<pimlink_core::CollectionName>,
 }
 
 /// A storage's type (the `type` key) with the settings of that type.
@@ -310,6 +321,9 @@ pub struct PairConfig {
     pub names: MailNames,
     /// What the near side of a mail pair keeps (`max_size`, `max_messages`, `max_age`, `near`).
     pub limits: Limits,
+    /// How each side may be written: `read_only`, `expunge`, `remove` here and `read_only`,
+    /// `trash` of the storages (defaults for calendar/contact pairs).
+    pub sides: PerSide<SideOptions>,
 }
 
 impl PairConfig {
@@ -322,6 +336,7 @@ impl PairConfig {
             on_empty: self.on_empty,
             ignore_keywords: !self.names.keywords,
             limits: self.limits,
+            sides: self.sides.clone(),
         }
     }
 }

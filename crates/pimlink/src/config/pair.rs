@@ -12,6 +12,7 @@ use super::limits;
 use super::mail_names;
 use super::model::{Family, PairConfig, StorageConfig};
 use super::raw::{Fields, Located};
+use super::sides;
 
 pub(super) const KEYS: &[&str] = &[
     "a",
@@ -24,6 +25,10 @@ pub(super) const KEYS: &[&str] = &[
     "conflict_resolution",
     "on_delete",
     "metadata",
+    // config/sides.rs
+    "read_only",
+    "expunge",
+    "remove",
 ];
 
 const DIRECTIONS: &[(&str, Direction)] = &[
@@ -122,17 +127,24 @@ pub(crate) fn build(
     }
     // Calendar pairs name collections by id, with "from a"/"from b" and aliases; mail pairs
     // use folder patterns only.
-    let (collections, dav, names) = if kind_a.family() == Family::Dav {
+    let (collections, dav, names, side_options) = if kind_a.family() == Family::Dav {
         mail_names::refuse_in_dav_pair(fields)?;
         limits::refuse_in_dav_pair(fields)?;
+        sides::refuse_in_dav_pair(fields)?;
         (
             CollectionFilter::all(),
             Some(dav_pair::build(fields)?),
             None,
+            PerSide::default(),
         )
     } else {
         dav_pair::refuse_in_mail_pair(fields)?;
-        (collections(fields)?, None, Some(mail_names::build(fields)?))
+        (
+            collections(fields)?,
+            None,
+            Some(mail_names::build(fields)?),
+            sides::pair(fields, a.value, b.value, direction_value)?,
+        )
     };
     let limits = limits::build(fields, (kind_a, kind_b), direction_value)?;
     Ok(PairConfig {
@@ -152,6 +164,7 @@ pub(crate) fn build(
             )?
             .map_or(OnEmpty::Refuse, |o| o.value),
         limits,
+        sides: side_options,
     })
 }
 

@@ -57,8 +57,10 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "connections",
             "timeout",
             "subscribed_only",
+            "read_only",
+            "trash",
         ],
-        Type::Maildir => &["type", "path", "layout"],
+        Type::Maildir => &["type", "path", "layout", "read_only", "trash"],
         Type::CalDav | Type::CardDav => &[
             "type",
             "url",

@@ -19,7 +19,7 @@ fn env() -> MapEnv {
     ])
 }
 
-fn ok(text: &str) -> Config {
+pub(super) fn ok(text: &str) -> Config {
     match parse_in(text, Path::new(FILE), &env()) {
         Ok(config) => config,
         Err(err) => panic!("unexpected error: {err}"),
@@ -28,7 +28,7 @@ fn ok(text: &str) -> Config {
 
 /// Parses `text`, expects an error on `line`, and checks that the message contains each of
 /// `parts` (typically the key and what is wrong with it).
-fn fails(text: &str, line: usize, parts: &[&str]) -> ConfigError {
+pub(super) fn fails(text: &str, line: usize, parts: &[&str]) -> ConfigError {
     let err = match parse_in(text, Path::new(FILE), &env()) {
         Ok(config) => panic!("expected an error, got {config:?}"),
         Err(err) => err,
@@ -44,7 +44,7 @@ fn fails(text: &str, line: usize, parts: &[&str]) -> ConfigError {
     err
 }
 
-const MAILDIRS: &str = r#"
+pub(super) const MAILDIRS: &str = r#"
 [storage.one]
 type = "maildir"
 path = "/m/one"
@@ -54,12 +54,12 @@ type = "maildir"
 path = "/m/two"
 "#;
 
-fn with_maildirs(pair: &str) -> String {
+pub(super) fn with_maildirs(pair: &str) -> String {
     format!("{MAILDIRS}\n[pair.p]\n{pair}")
 }
 
 /// The line of the first occurrence of `needle` in `text`.
-fn line_of(text: &str, needle: &str) -> usize {
+pub(super) fn line_of(text: &str, needle: &str) -> usize {
     let offset = text
         .find(needle)
         .unwrap_or_else(|| panic!("{needle:?} not in text"));
@@ -351,7 +351,7 @@ fn unknown_keys_are_errors_with_the_expected_keys() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{FILE}:5:1: storage \"local\": unknown key \"pth\" (expected one of: type, path, layout)"
+            "{FILE}:5:1: storage \"local\": unknown key \"pth\" (expected one of: type, path, layout, read_only, trash)"
         )
     );
     assert_eq!(err.kind(), ConfigErrorKind::Invalid);
