@@ -41,6 +41,7 @@
 #![deny(missing_docs)]
 
 mod cyrus;
+pub mod dns;
 mod dovecot;
 mod fsutil;
 mod http_line;
