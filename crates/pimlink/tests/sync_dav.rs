@@ -522,6 +522,55 @@ fn webcal_feed_into_a_vdir() {
     assert!(again.stdout().contains("changed: nothing"), "{again}");
 }
 
+#[test]
+fn webcal_over_tls_with_a_client_certificate_into_a_named_collection() {
+    let feed = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:feed\r\n\
+        BEGIN:VEVENT\r\nUID:tls-1\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101\r\nSUMMARY:Secret\r\nEND:VEVENT\r\n\
+        END:VCALENDAR\r\n";
+    let certs = tempfile::tempdir().unwrap();
+    let files = pimlink_testkit::tls::generate(certs.path()).unwrap();
+    let client = pimlink_testkit::https::client_cert(certs.path(), &files).unwrap();
+    let server =
+        pimlink_testkit::https::HttpsServer::start(&files, "text/calendar", feed.into(), true)
+            .unwrap();
+    let storage = |client_cert: &str| {
+        format!(
+            "type = \"webcal\"\nurl = \"https://localhost:{}/holidays.ics\"\n\
+             ca_file = \"{}\"\ncollection_id = \"holidays\"\n{client_cert}",
+            server.port(),
+            files.ca_cert.display()
+        )
+    };
+
+    // Without the certificate the server refuses the handshake: a clear error, nothing synced.
+    let world = World::new(&storage(""), "direction = \"a-to-b\"");
+    let run = world.run(&["sync"]);
+    assert_ne!(run.code(), 0, "{run}");
+    assert!(world.local("holidays").is_empty(), "{run}");
+    assert_eq!(server.served(), 0);
+
+    let world = World::new(
+        &storage(&format!(
+            "client_cert = \"{}\"\nclient_key = \"{}\"",
+            client.cert.display(),
+            client.key.display()
+        )),
+        "direction = \"a-to-b\"",
+    );
+    world.sync_ok();
+    // The feed's collection is `collection_id`, so the vdir directory is named after it.
+    assert_eq!(world.local("holidays"), map(&[("tls-1", "Secret")]));
+    assert!(!world.vdir("remote").exists());
+
+    // One PEM file holding certificate and key works the same.
+    let world = World::new(
+        &storage(&format!("client_cert = \"{}\"", client.combined.display())),
+        "direction = \"a-to-b\"",
+    );
+    world.sync_ok();
+    assert_eq!(world.local("holidays"), map(&[("tls-1", "Secret")]));
+}
+
 /// Serves `body` as `text/calendar` to every request on a loopback port; returns its URL.
 fn serve_forever(body: &'static str) -> String {
     use std::io::{Read, Write};

@@ -45,6 +45,7 @@ pub mod dns;
 mod dovecot;
 mod fsutil;
 mod http_line;
+pub mod https;
 mod identity;
 mod imap_line;
 mod net;
