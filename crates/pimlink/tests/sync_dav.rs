@@ -411,6 +411,46 @@ fn collections_are_created_with_metadata_and_deleted_by_policy() {
 }
 
 #[test]
+fn named_collections_that_exist_nowhere_are_created_on_both_sides() {
+    let server = Radicale::start().unwrap();
+    let world = World::radicale(
+        &server,
+        "collections = [\"from a\", \"from b\", \"work\", \"team*\", [\"home\", \"personal\", \"privat\"]]",
+    );
+    let on_server = |name: &str| {
+        server
+            .storage_dir()
+            .join("collection-root")
+            .join(server.user())
+            .join(name)
+            .is_dir()
+    };
+    let dry = world.run(&["sync", "--dry-run"]);
+    assert_eq!(dry.code(), 0, "{dry}");
+    assert!(
+        dry.stdout().contains("collection work: create on a and b"),
+        "{dry}"
+    );
+    assert!(!on_server("work") && !world.vdir("work").exists(), "{dry}");
+
+    let run = world.sync_ok();
+    assert!(on_server("work") && on_server("personal"), "{run}");
+    assert!(
+        world.vdir("work").is_dir() && world.vdir("privat").is_dir(),
+        "{run}"
+    );
+    // A pattern with wildcards names no collection: nothing is made up from it.
+    assert!(!on_server("team*") && !world.vdir("team").exists(), "{run}");
+
+    // They are ordinary synced collections from now on.
+    world.write_local("privat", "p1", "dentist");
+    world.sync_ok();
+    assert_eq!(remote(&server, "personal"), map(&[("p1", "dentist")]));
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
 fn sync_tokens_are_stored_used_and_recovered_when_invalid() {
     let server = Radicale::start().unwrap();
     server.create_calendar("c").unwrap();
