@@ -28,7 +28,10 @@ fn items_in(dir: &Path) -> BTreeMap<String, String> {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !entry.path().is_file() || name.ends_with(".props") {
+        // Metadata files (vdirsyncer's displayname/color, Radicale's .props) are no items.
+        let metadata = ["displayname", "color", "description"].contains(&name.as_str());
+        if name.starts_with('.') || !entry.path().is_file() || name.ends_with(".props") || metadata
+        {
             continue;
         }
         let text = fs::read_to_string(entry.path()).unwrap();
@@ -544,20 +547,27 @@ fn kill_during_a_sync_then_a_clean_run_converges_without_duplicates() {
 
 #[test]
 fn webcal_feed_into_a_vdir() {
-    let feed = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:feed\r\n\
+    let feed = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:feed\r\nX-WR-CALNAME:Holidays\\, public\r\n\
         BEGIN:VEVENT\r\nUID:hol-1\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101\r\nSUMMARY:New Year\r\nEND:VEVENT\r\n\
         BEGIN:VEVENT\r\nUID:hol-2\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20241225\r\nSUMMARY:Christmas\r\nEND:VEVENT\r\n\
         END:VCALENDAR\r\n";
     let url = serve_forever(feed);
     let world = World::new(
         &format!("type = \"webcal\"\nurl = \"{url}\""),
-        "direction = \"a-to-b\"",
+        "direction = \"a-to-b\"\nmetadata = [\"displayname\", \"color\"]",
     );
     world.sync_ok();
+    // Without `collection_id` the feed's collection is named after the storage.
     assert_eq!(
         world.local("remote"),
         map(&[("hol-1", "New Year"), ("hol-2", "Christmas")])
     );
+    // The feed's X-WR-CALNAME is its display name.
+    assert_eq!(
+        fs::read_to_string(world.vdir("remote").join("displayname")).unwrap(),
+        "Holidays, public"
+    );
+    assert!(!world.vdir("remote").join("color").exists());
     let again = world.sync_ok();
     assert!(again.stdout().contains("changed: nothing"), "{again}");
 }
