@@ -486,6 +486,59 @@ fn sync_tokens_are_stored_used_and_recovered_when_invalid() {
 }
 
 #[test]
+fn unreadable_and_rejected_items_fail_alone_and_invalid_data_is_synced_as_is() {
+    let server = Radicale::start().unwrap();
+    let world = World::radicale(&server, "");
+    world.write_local("c", "good", "fine");
+    // Not UTF-8: cannot even be read as text.
+    fs::write(
+        world.vdir("c").join("latin1.ics"),
+        b"BEGIN:VCALENDAR\r\nSUMMARY:caf\xe9\r\n",
+    )
+    .unwrap();
+    // Has a UID but is no valid iCalendar: the server refuses it.
+    fs::write(
+        world.vdir("c").join("broken.ics"),
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:broken\r\nDTSTART:not a date\r\n\
+         END:VCALENDAR\r\n",
+    )
+    .unwrap();
+    let run = world.run(&["sync"]);
+    assert_eq!(run.code(), 1, "a partial run: {run}");
+    let text = format!("{run}");
+    assert!(text.contains("latin1.ics"), "{run}");
+    assert!(text.contains("broken"), "{run}");
+    assert_eq!(remote(&server, "c"), map(&[("good", "fine")]), "{run}");
+    // The failures are retried, not forgotten, and still do not hold up the rest.
+    world.write_local("c", "later", "also fine");
+    let again = world.run(&["sync"]);
+    assert_eq!(again.code(), 1, "{again}");
+    assert_eq!(
+        remote(&server, "c"),
+        map(&[("good", "fine"), ("later", "also fine")]),
+        "{again}"
+    );
+
+    // Between two vdirs (no server to judge it), invalid data travels byte for byte.
+    let other = tempfile::tempdir().unwrap();
+    let world = World::new(
+        &format!(
+            "type = \"vdir\"\npath = \"{}\"\nfileext = \".ics\"",
+            other.path().display()
+        ),
+        "",
+    );
+    let broken = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:broken\r\nDTSTART:not a date\r\n\
+                  X-WEIRD;;=:\r\nEND:VCALENDAR\r\n";
+    fs::create_dir_all(other.path().join("c")).unwrap();
+    fs::write(other.path().join("c").join("broken.ics"), broken).unwrap();
+    world.sync_ok();
+    let copied: Vec<_> = fs::read_dir(world.vdir("c")).unwrap().flatten().collect();
+    assert_eq!(copied.len(), 1, "{copied:?}");
+    assert_eq!(fs::read_to_string(copied[0].path()).unwrap(), broken);
+}
+
+#[test]
 fn items_without_uid_are_reported_and_repaired() {
     let server = Radicale::start().unwrap();
     let world = World::radicale(&server, "");
