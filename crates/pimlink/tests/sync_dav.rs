@@ -414,6 +414,39 @@ fn collections_are_created_with_metadata_and_deleted_by_policy() {
 }
 
 #[test]
+fn a_one_way_pair_publishes_items_and_description_and_leaves_the_mirror_alone() {
+    let server = Radicale::start().unwrap();
+    let world = World::radicale(
+        &server,
+        "direction = \"b-to-a\"\nmetadata = [\"description\"]",
+    );
+    world.write_local("pub", "p1", "talk");
+    fs::write(world.vdir("pub").join("description"), "Public talks\n").unwrap();
+    world.sync_ok();
+    assert_eq!(remote(&server, "pub"), map(&[("p1", "talk")]));
+    let props = server
+        .storage_dir()
+        .join("collection-root")
+        .join(server.user())
+        .join("pub")
+        .join(".Radicale.props");
+    let props = fs::read_to_string(&props).unwrap();
+    assert!(
+        props.contains("Public talks"),
+        "PROPPATCH description: {props}"
+    );
+
+    // The mirror's own additions stay where they are and do not come back.
+    put(&server, "pub", "extra", "server only");
+    let run = world.sync_ok();
+    assert_eq!(world.local("pub"), map(&[("p1", "talk")]), "{run}");
+    assert_eq!(
+        remote(&server, "pub"),
+        map(&[("extra", "server only"), ("p1", "talk")])
+    );
+}
+
+#[test]
 fn named_collections_that_exist_nowhere_are_created_on_both_sides() {
     let server = Radicale::start().unwrap();
     let world = World::radicale(

@@ -447,6 +447,15 @@ fn named_collections_on_neither_side_are_created_on_both() {
             ("work".to_owned(), CollectionStep::Create(Side::B)),
         ]
     );
+    // "from a" without "from b": a collection only on b is not selected, unless a pattern
+    // picks it.
+    assert_eq!(
+        steps(&[], &["bonly", "team-x"], &policy()),
+        [
+            ("home".to_owned(), CollectionStep::CreateBoth),
+            ("team-x".to_owned(), CollectionStep::Create(Side::A)),
+        ]
+    );
     // Once one side has it, it is an ordinary one-sided collection.
     assert_eq!(
         steps(&[], &["privat"], &policy()),
