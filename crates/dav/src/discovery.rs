@@ -117,7 +117,7 @@ pub async fn discover(
     let configured = client.base().path().to_owned();
     let mut tried = Vec::new();
     // A host that does not answer at all may still name its service in DNS (a domain whose
-    // DAV server is hosted elsewhere); its error is the answer when DNS names nothing.
+    // DAV server is hosted elsewhere); its error is reported when DNS names nothing either.
     let mut unreachable = None;
     if !options.srv_first {
         match home_on(&client, kind, &[&configured, well_known(kind)], &mut tried).await {
@@ -156,12 +156,24 @@ pub async fn discover(
             }
         }
     }
-    if options.srv_first
-        && let Some(home) = home_on(&client, kind, &[well_known(kind)], &mut tried).await?
-    {
-        return Ok((client, home));
+    if options.srv_first {
+        match home_on(&client, kind, &[well_known(kind)], &mut tried).await {
+            Ok(Some(home)) => return Ok((client, home)),
+            Ok(None) => {}
+            Err(err) if err.kind() == ErrorKind::Connection => unreachable = Some(err),
+            Err(err) => return Err(err),
+        }
     }
-    Err(unreachable.unwrap_or_else(|| not_found(kind, options.url.as_str(), &tried)))
+    // Keep the kind of an unreachable server (a transient failure, not a missing service),
+    // but say everything that was tried.
+    Err(match unreachable {
+        Some(err) => err.context(format!(
+            "no {} found (asked {})",
+            home_set_prop(kind).1,
+            tried.join(", ")
+        )),
+        None => not_found(kind, options.url.as_str(), &tried),
+    })
 }
 
 fn not_found(kind: CollectionKind, url: &str, tried: &[String]) -> Error {

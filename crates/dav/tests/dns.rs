@@ -116,9 +116,15 @@ async fn a_domain_alone_asks_only_for_the_tls_service_first() {
         !asked.iter().any(|q| q.starts_with("_caldav._tcp")),
         "{asked:?}"
     );
-    // Then the domain's own well-known path, which has no address here.
+    // Then the domain's own well-known path, which has no address here; the error says all
+    // that was asked.
     assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
-    assert!(err.to_string().contains("example.test"), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("_caldavs._tcp.example.test"), "{err}");
+    assert!(
+        text.contains("https://example.test/.well-known/caldav"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
