@@ -12,6 +12,7 @@ use pimlink_core::{Error, ErrorKind, Result};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
+use crate::dns::{Dns, host_resolver};
 use crate::proto::Request;
 use crate::secret::Secret;
 use crate::tls::{TlsOptions, client_config};
@@ -35,6 +36,11 @@ pub struct ClientOptions {
     /// How many requests may be in flight at once (each needs its own connection). Servers
     /// cap connections (Radicale accepts 8 by default) and make the rest wait or time out.
     pub max_in_flight: usize,
+    /// The resolver for RFC 6764 SRV/TXT lookups (see [`crate::discovery`]).
+    pub dns: Dns,
+    /// The URL names only a domain (`https://DOMAIN/`): discovery asks DNS SRV before the
+    /// domain's own well-known path, as RFC 6764 section 6 orders it.
+    pub srv_first: bool,
 }
 
 impl ClientOptions {
@@ -48,7 +54,17 @@ impl ClientOptions {
             max_body: 256 << 20,
             timeout: Duration::from_secs(120),
             max_in_flight: 4,
+            dns: Dns::System,
+            srv_first: false,
         }
+    }
+
+    /// Options for a service known only by its domain: discovery starts with the DNS SRV
+    /// records of `domain`, then tries `https://DOMAIN/.well-known/...`.
+    pub fn for_domain(domain: &str) -> Self {
+        let mut options = Self::new(format!("https://{}/", domain.trim_end_matches('.')));
+        options.srv_first = true;
+        options
     }
 
     /// Adds basic-auth credentials.
@@ -97,6 +113,11 @@ impl DavClient {
                 format!("invalid URL {:?}: {e}", options.url),
             )
         })?;
+        Self::for_url(options, base)
+    }
+
+    /// A client like one made from `options` but for `base` (a server found through DNS).
+    pub(crate) fn for_url(options: &ClientOptions, base: Url) -> Result<Self> {
         if !matches!(base.scheme(), "http" | "https") {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -104,7 +125,11 @@ impl DavClient {
             ));
         }
         let tls = client_config(&options.tls)?;
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(resolver) = host_resolver(&options.dns) {
+            builder = builder.dns_resolver(resolver);
+        }
+        let http = builder
             .tls_backend_preconfigured(tls)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(options.timeout)

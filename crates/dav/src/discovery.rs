@@ -2,13 +2,16 @@
 //! 7.1.1): the configured URL or `/.well-known/caldav|carddav` -> `current-user-principal` ->
 //! `calendar-home-set` / `addressbook-home-set`.
 //!
-//! DNS SRV/TXT lookups are not done here: the configured URL must name the server.
+//! When neither the configured URL nor its well-known path leads to a home set and the URL's
+//! host is a domain name, the DNS SRV/TXT records of RFC 6764 name further servers to try (see
+//! the `dns` module); a storage configured by `domain` alone asks DNS first.
 
 use pimlink_core::item_store::CollectionKind;
 use pimlink_core::{Error, ErrorKind, Result};
 use tracing::debug;
 
-use crate::client::{DavClient, status_error};
+use crate::client::{ClientOptions, DavClient, status_error};
+use crate::dns;
 use crate::proto::multistatus::{self, Multistatus};
 use crate::proto::request::{Depth, propfind};
 use crate::proto::{CALDAV, CARDDAV, DAV};
@@ -47,13 +50,21 @@ async fn propfind_props(
     }
 }
 
-/// The canonical path of the home set of `kind` for the client's user.
-pub async fn find_home(client: &DavClient, kind: CollectionKind) -> Result<String> {
+/// Looks for the home set starting at each of `starts` (paths on `client`'s server) in turn;
+/// records what it asked in `tried`.
+async fn home_on(
+    client: &DavClient,
+    kind: CollectionKind,
+    starts: &[&str],
+    tried: &mut Vec<String>,
+) -> Result<Option<String>> {
     let home_prop = home_set_prop(kind);
-    let configured = client.base().path().to_owned();
-    let mut tried = Vec::new();
-    for start in [configured.as_str(), well_known(kind)] {
-        tried.push(start.to_owned());
+    for start in starts {
+        tried.push(
+            client
+                .resolve(start)
+                .map_or_else(|_| (*start).to_owned(), |u| u.to_string()),
+        );
         let props = [(DAV, "current-user-principal"), home_prop];
         let Some(ms) = propfind_props(client, start, &props).await? else {
             continue;
@@ -63,8 +74,8 @@ pub async fn find_home(client: &DavClient, kind: CollectionKind) -> Result<Strin
         };
         // The configured URL may already be the principal.
         if let Some(home) = first.href_in(home_prop.0, home_prop.1) {
-            debug!(%home, "home set found on the configured URL");
-            return Ok(home);
+            debug!(%home, start, "home set found");
+            return Ok(Some(home));
         }
         let Some(principal) = first.href_in(DAV, "current-user-principal") else {
             continue;
@@ -76,17 +87,102 @@ pub async fn find_home(client: &DavClient, kind: CollectionKind) -> Result<Strin
                 .and_then(|r| r.href_in(home_prop.0, home_prop.1))
         {
             debug!(%principal, %home, "home set found through the principal");
-            return Ok(home);
+            return Ok(Some(home));
         }
         tried.push(principal);
     }
-    Err(Error::new(
+    Ok(None)
+}
+
+/// The canonical path of the home set of `kind` on `client`'s server, starting at the
+/// configured URL and then the server's well-known path.
+pub async fn find_home(client: &DavClient, kind: CollectionKind) -> Result<String> {
+    let configured = client.base().path().to_owned();
+    let mut tried = Vec::new();
+    match home_on(client, kind, &[&configured, well_known(kind)], &mut tried).await? {
+        Some(home) => Ok(home),
+        None => Err(not_found(kind, client.base().as_str(), &tried)),
+    }
+}
+
+/// Finds the home set of `kind` for `options`: the configured URL, its server's well-known
+/// path, then (RFC 6764) the services the DNS SRV records of its host name; with
+/// [`ClientOptions::srv_first`] DNS comes first. Returns the client for the server that
+/// answered, which DNS may have named.
+pub async fn discover(
+    options: &ClientOptions,
+    kind: CollectionKind,
+) -> Result<(DavClient, String)> {
+    let client = DavClient::new(options)?;
+    let configured = client.base().path().to_owned();
+    let mut tried = Vec::new();
+    // A host that does not answer at all may still name its service in DNS (a domain whose
+    // DAV server is hosted elsewhere); its error is reported when DNS names nothing either.
+    let mut unreachable = None;
+    if !options.srv_first {
+        match home_on(&client, kind, &[&configured, well_known(kind)], &mut tried).await {
+            Ok(Some(home)) => return Ok((client, home)),
+            Ok(None) => {}
+            Err(err) if err.kind() == ErrorKind::Connection => unreachable = Some(err),
+            Err(err) => return Err(err),
+        }
+    }
+    let base = client.base().clone();
+    if let Some(domain) = base.host_str().filter(|h| dns::is_domain(h)) {
+        let allow_plain = base.scheme() == "http";
+        let services =
+            dns::services(&options.dns, kind, domain, allow_plain, well_known(kind)).await;
+        if services.is_empty() {
+            tried.push(format!(
+                "DNS SRV {}",
+                dns::service_names(kind, domain, allow_plain)
+                    .into_iter()
+                    .map(|(_, name)| name)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ));
+        }
+        for url in services {
+            let path = url.path().to_owned();
+            let found = DavClient::for_url(options, url)?;
+            match home_on(&found, kind, &[&path], &mut tried).await {
+                Ok(Some(home)) => return Ok((found, home)),
+                Ok(None) => {}
+                // An unreachable SRV target is a reason to try the next one (RFC 2782).
+                Err(err) if err.kind() == ErrorKind::Connection => {
+                    debug!(url = %found.base(), %err, "SRV target unreachable");
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+    if options.srv_first {
+        match home_on(&client, kind, &[well_known(kind)], &mut tried).await {
+            Ok(Some(home)) => return Ok((client, home)),
+            Ok(None) => {}
+            Err(err) if err.kind() == ErrorKind::Connection => unreachable = Some(err),
+            Err(err) => return Err(err),
+        }
+    }
+    // Keep the kind of an unreachable server (a transient failure, not a missing service),
+    // but say everything that was tried.
+    Err(match unreachable {
+        Some(err) => err.context(format!(
+            "no {} found (asked {})",
+            home_set_prop(kind).1,
+            tried.join(", ")
+        )),
+        None => not_found(kind, options.url.as_str(), &tried),
+    })
+}
+
+fn not_found(kind: CollectionKind, url: &str, tried: &[String]) -> Error {
+    Error::new(
         ErrorKind::NotFound,
         format!(
-            "no {} found on {} (asked {}); configure the URL of the home set or principal",
-            home_prop.1,
-            client.base(),
+            "no {} found for {url} (asked {}); configure the URL of the home set or principal",
+            home_set_prop(kind).1,
             tried.join(", ")
         ),
-    ))
+    )
 }

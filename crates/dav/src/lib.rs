@@ -11,7 +11,7 @@
 //!   without a network; [`client`] is the only code that touches sockets.
 //!
 //! Not here: sync decisions (pimlink-core), configuration files and `password_cmd` (the
-//! `pimlink` binary), DNS SRV discovery, OAuth.
+//! `pimlink` binary), OAuth.
 //!
 //! Hrefs handed to the engine are canonical absolute paths (see [`proto::href`]); etags are
 //! the server's strings, quotes included, sent back unchanged in `If-Match`.
@@ -34,6 +34,7 @@
 
 pub mod client;
 pub mod discovery;
+mod dns;
 pub mod proto;
 mod secret;
 mod storage;
@@ -41,6 +42,7 @@ mod tls;
 mod webcal;
 
 pub use client::ClientOptions;
+pub use dns::Dns;
 pub use secret::Secret;
 pub use storage::DavStore;
 pub use tls::TlsOptions;

@@ -12,7 +12,7 @@ use pimlink_core::{Error, ErrorKind, Result};
 use tracing::warn;
 
 use crate::client::{ClientOptions, DavClient, Response, status_error};
-use crate::discovery::find_home;
+use crate::discovery;
 use crate::proto::href::{canonical, is_direct_child, join, last_segment};
 use crate::proto::multistatus::{self, FoundCollection, MultigetEntry, Multistatus};
 use crate::proto::request::{self, COLLECTION_PROPS, Depth, Precondition};
@@ -45,10 +45,10 @@ fn parse_ms(context: &str, response: &Response) -> Result<Multistatus> {
 }
 
 impl DavStore {
-    /// Connects: finds the home set of `kind` from `options.url` (see [`crate::discovery`]).
+    /// Connects: finds the home set of `kind` from `options.url`, or through DNS SRV records
+    /// (see [`crate::discovery`]).
     pub async fn discover(options: &ClientOptions, kind: CollectionKind) -> Result<Self> {
-        let client = DavClient::new(options)?;
-        let home = find_home(&client, kind).await?;
+        let (client, home) = discovery::discover(options, kind).await?;
         Ok(Self::with_client(client, kind, home))
     }
 

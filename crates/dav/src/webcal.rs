@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use pimlink_core::item_store::vobject::{content_hash, item_file_name, split_feed};
+use pimlink_core::item_store::vobject::{content_hash, content_lines, item_file_name, split_feed};
 use pimlink_core::item_store::{
     ChangesSince, Collection, CollectionId, CollectionKind, CollectionMeta, Etag, Fetched,
     FetchedItem, Href, ItemRef, ItemStore, MetaProperty, SyncToken, read_only,
@@ -20,11 +20,69 @@ use crate::proto::request;
 /// item, so a feed that rewrites DTSTAMP on every download does not look changed. Items are
 /// served from the last download: [`ItemStore::list_items`] downloads, and
 /// [`ItemStore::get_many`] answers from that download (downloading once if none was made).
+///
+/// The feed's own name and colour (`X-WR-CALNAME`, `X-WR-CALDESC`, `X-APPLE-CALENDAR-COLOR`
+/// on the VCALENDAR) are the collection's metadata, so a pair with `metadata` gives the vdir
+/// a `displayname` as a CalDAV calendar would.
 #[derive(Debug)]
 pub struct WebcalStore {
     client: DavClient,
     id: CollectionId,
-    last: Mutex<Option<Vec<FetchedItem>>>,
+    last: Mutex<Option<Download>>,
+}
+
+/// One download of the feed, split.
+#[derive(Clone, Debug, Default)]
+struct Download {
+    items: Vec<FetchedItem>,
+    meta: CollectionMeta,
+}
+
+/// The calendar-level properties of a feed, read from the lines before its first component.
+fn feed_meta(raw: &str) -> CollectionMeta {
+    let mut meta = CollectionMeta::default();
+    let mut depth = 0usize;
+    for line in content_lines(raw) {
+        if line.is("BEGIN") {
+            depth += 1;
+            if depth > 1 {
+                break;
+            }
+            continue;
+        }
+        let slot = if line.is("X-WR-CALNAME") {
+            &mut meta.displayname
+        } else if line.is("X-WR-CALDESC") {
+            &mut meta.description
+        } else if line.is("X-APPLE-CALENDAR-COLOR") {
+            &mut meta.color
+        } else {
+            continue;
+        };
+        let value = unescape_text(line.value());
+        if slot.is_none() && !value.trim().is_empty() {
+            *slot = Some(value.trim().to_owned());
+        }
+    }
+    meta
+}
+
+/// RFC 5545 TEXT escapes (`\\`, `\,`, `\;`, `\n`).
+fn unescape_text(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n' | 'N') => out.push('\n'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 impl WebcalStore {
@@ -57,7 +115,7 @@ impl WebcalStore {
     }
 
     /// Downloads and splits the feed.
-    async fn download(&self) -> Result<Vec<FetchedItem>> {
+    async fn download(&self) -> Result<Download> {
         let url = self.client.base().to_string();
         let response = self.client.send(&request::get(&url)).await?;
         if !response.is_success() {
@@ -80,8 +138,21 @@ impl WebcalStore {
                 data: item.data,
             });
         }
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(items.clone());
-        Ok(items)
+        let download = Download {
+            items,
+            meta: feed_meta(&response.body),
+        };
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(download.clone());
+        Ok(download)
+    }
+
+    /// The last download, or a new one if none was made.
+    async fn latest(&self) -> Result<Download> {
+        let cached = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match cached {
+            Some(download) => Ok(download),
+            None => self.download().await,
+        }
     }
 }
 
@@ -121,6 +192,7 @@ impl ItemStore for WebcalStore {
         Ok(self
             .download()
             .await?
+            .items
             .into_iter()
             .map(|i| ItemRef {
                 href: i.href,
@@ -142,11 +214,7 @@ impl ItemStore for WebcalStore {
 
     async fn get_many(&self, collection: &CollectionId, hrefs: &[Href]) -> Result<Fetched> {
         self.check_collection(collection)?;
-        let cached = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let items = match cached {
-            Some(items) => items,
-            None => self.download().await?,
-        };
+        let items = self.latest().await?.items;
         let mut fetched = Fetched::default();
         for href in hrefs {
             match items.iter().find(|i| &i.href == href) {
@@ -183,10 +251,15 @@ impl ItemStore for WebcalStore {
     async fn get_meta(
         &self,
         collection: &CollectionId,
-        _property: MetaProperty,
+        property: MetaProperty,
     ) -> Result<Option<String>> {
         self.check_collection(collection)?;
-        Ok(None)
+        let meta = self.latest().await?.meta;
+        Ok(match property {
+            MetaProperty::DisplayName => meta.displayname,
+            MetaProperty::Color => meta.color,
+            MetaProperty::Description => meta.description,
+        })
     }
 
     async fn set_meta(
@@ -200,5 +273,22 @@ impl ItemStore for WebcalStore {
 
     async fn flush(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_meta_comes_from_the_calendar_not_its_events() {
+        let feed = "BEGIN:VCALENDAR\r\nX-WR-CALNAME:Holidays\\, public\r\n\
+                    X-APPLE-CALENDAR-COLOR:#FF0000\r\nBEGIN:VEVENT\r\nUID:1\r\n\
+                    X-WR-CALDESC:not the calendar's\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let meta = feed_meta(feed);
+        assert_eq!(meta.displayname.as_deref(), Some("Holidays, public"));
+        assert_eq!(meta.color.as_deref(), Some("#FF0000"));
+        assert_eq!(meta.description, None);
+        assert_eq!(unescape_text("a\\nb\\\\c\\;"), "a\nb\\c;");
     }
 }

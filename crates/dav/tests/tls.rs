@@ -112,3 +112,35 @@ async fn verifies_with_an_extra_ca_or_a_pin_and_refuses_otherwise() {
     assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
     assert!(err.to_string().contains("pinned"), "{err}");
 }
+
+#[tokio::test]
+async fn a_client_certificate_is_presented_when_the_server_demands_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = pimlink_testkit::tls::generate(dir.path()).unwrap();
+    let client = pimlink_testkit::https::client_cert(dir.path(), &files).unwrap();
+    let server =
+        pimlink_testkit::https::HttpsServer::start(&files, "text/calendar", FEED.into(), true)
+            .unwrap();
+    let url = format!("https://localhost:{}/feed.ics", server.port());
+    let trusted = |client_cert| TlsOptions {
+        extra_ca_file: Some(files.ca_cert.clone()),
+        client_cert,
+        ..TlsOptions::default()
+    };
+
+    let err = fetch(&url, trusted(None)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    assert_eq!(server.served(), 0);
+
+    let separate = Some((client.cert.clone(), client.key.clone()));
+    assert_eq!(fetch(&url, trusted(separate)).await.unwrap(), 1);
+    let combined = Some((client.combined.clone(), client.combined.clone()));
+    assert_eq!(fetch(&url, trusted(combined)).await.unwrap(), 1);
+    assert_eq!(server.served(), 2);
+
+    // A key file without a key is a configuration error naming the file.
+    let keyless = Some((client.cert.clone(), client.cert.clone()));
+    let err = fetch(&url, trusted(keyless)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("client.pem"), "{err}");
+}

@@ -10,7 +10,7 @@ use pimlink_core::item_store::{
 use pimlink_dav::{ClientOptions, DavStore, TlsOptions, WebcalStore};
 use pimlink_vdir::Vdir;
 
-use crate::config::{Config, Credentials, DavConfig, StorageKind, Trust};
+use crate::config::{ClientCert, Config, Credentials, DavConfig, StorageKind, Trust};
 
 /// A calendar/contact storage of any supported type, so one engine instance serves every
 /// combination.
@@ -81,10 +81,11 @@ pub async fn open(config: &Config, name: &str, kind: CollectionKind) -> Result<I
         }
         StorageKind::Webcal(webcal) => {
             let mut options = ClientOptions::new(webcal.url.clone());
-            options.tls = tls(&webcal.trust);
+            options.tls = tls(&webcal.trust, webcal.client_cert.as_ref());
             options.timeout = webcal.timeout;
-            // The feed is one collection, named after the storage.
-            let id = CollectionId::new(name)?;
+            // The feed is one collection: `collection_id`, or else the storage's name, which
+            // the user chose and which is a valid id by the rules for storage names.
+            let id = CollectionId::new(webcal.collection_id.as_deref().unwrap_or(name))?;
             ItemSide::Webcal(WebcalStore::new(&options, id)?)
         }
         StorageKind::Vdir(vdir) => {
@@ -99,22 +100,25 @@ pub async fn open(config: &Config, name: &str, kind: CollectionKind) -> Result<I
 
 /// The HTTP client options of a CalDAV/CardDAV storage, with its password resolved.
 pub fn dav_options(dav: &DavConfig) -> Result<ClientOptions> {
-    let mut options = ClientOptions::new(dav.url.clone());
+    let mut options = match &dav.domain {
+        Some(domain) => ClientOptions::for_domain(domain),
+        None => ClientOptions::new(dav.url.clone()),
+    };
     if let Some(Credentials { user, password }) = &dav.credentials {
         options = options.credentials(user.clone(), password.resolve()?);
     }
-    options.tls = tls(&dav.trust);
+    options.tls = tls(&dav.trust, dav.client_cert.as_ref());
     options.timeout = dav.timeout;
     Ok(options)
 }
 
-fn tls(trust: &Trust) -> TlsOptions {
+fn tls(trust: &Trust, client_cert: Option<&ClientCert>) -> TlsOptions {
     TlsOptions {
         extra_ca_file: trust.ca_file.clone(),
         pin_sha256: trust
             .cert_fingerprint
             .map(|fp| fp.0.iter().map(|b| format!("{b:02x}")).collect()),
-        client_cert: None,
+        client_cert: client_cert.map(|c| (c.cert.clone(), c.key.clone())),
     }
 }
 

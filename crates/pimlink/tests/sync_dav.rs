@@ -28,7 +28,10 @@ fn items_in(dir: &Path) -> BTreeMap<String, String> {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !entry.path().is_file() || name.ends_with(".props") {
+        // Metadata files (vdirsyncer's displayname/color, Radicale's .props) are no items.
+        let metadata = ["displayname", "color", "description"].contains(&name.as_str());
+        if name.starts_with('.') || !entry.path().is_file() || name.ends_with(".props") || metadata
+        {
             continue;
         }
         let text = fs::read_to_string(entry.path()).unwrap();
@@ -411,6 +414,79 @@ fn collections_are_created_with_metadata_and_deleted_by_policy() {
 }
 
 #[test]
+fn a_one_way_pair_publishes_items_and_description_and_leaves_the_mirror_alone() {
+    let server = Radicale::start().unwrap();
+    let world = World::radicale(
+        &server,
+        "direction = \"b-to-a\"\nmetadata = [\"description\"]",
+    );
+    world.write_local("pub", "p1", "talk");
+    fs::write(world.vdir("pub").join("description"), "Public talks\n").unwrap();
+    world.sync_ok();
+    assert_eq!(remote(&server, "pub"), map(&[("p1", "talk")]));
+    let props = server
+        .storage_dir()
+        .join("collection-root")
+        .join(server.user())
+        .join("pub")
+        .join(".Radicale.props");
+    let props = fs::read_to_string(&props).unwrap();
+    assert!(
+        props.contains("Public talks"),
+        "PROPPATCH description: {props}"
+    );
+
+    // The mirror's own additions stay where they are and do not come back.
+    put(&server, "pub", "extra", "server only");
+    let run = world.sync_ok();
+    assert_eq!(world.local("pub"), map(&[("p1", "talk")]), "{run}");
+    assert_eq!(
+        remote(&server, "pub"),
+        map(&[("extra", "server only"), ("p1", "talk")])
+    );
+}
+
+#[test]
+fn named_collections_that_exist_nowhere_are_created_on_both_sides() {
+    let server = Radicale::start().unwrap();
+    let world = World::radicale(
+        &server,
+        "collections = [\"from a\", \"from b\", \"work\", \"team*\", [\"home\", \"personal\", \"privat\"]]",
+    );
+    let on_server = |name: &str| {
+        server
+            .storage_dir()
+            .join("collection-root")
+            .join(server.user())
+            .join(name)
+            .is_dir()
+    };
+    let dry = world.run(&["sync", "--dry-run"]);
+    assert_eq!(dry.code(), 0, "{dry}");
+    assert!(
+        dry.stdout().contains("collection work: create on a and b"),
+        "{dry}"
+    );
+    assert!(!on_server("work") && !world.vdir("work").exists(), "{dry}");
+
+    let run = world.sync_ok();
+    assert!(on_server("work") && on_server("personal"), "{run}");
+    assert!(
+        world.vdir("work").is_dir() && world.vdir("privat").is_dir(),
+        "{run}"
+    );
+    // A pattern with wildcards names no collection: nothing is made up from it.
+    assert!(!on_server("team*") && !world.vdir("team").exists(), "{run}");
+
+    // They are ordinary synced collections from now on.
+    world.write_local("privat", "p1", "dentist");
+    world.sync_ok();
+    assert_eq!(remote(&server, "personal"), map(&[("p1", "dentist")]));
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
 fn sync_tokens_are_stored_used_and_recovered_when_invalid() {
     let server = Radicale::start().unwrap();
     server.create_calendar("c").unwrap();
@@ -440,6 +516,59 @@ fn sync_tokens_are_stored_used_and_recovered_when_invalid() {
         !recovered.contains("bogus"),
         "a fresh token is stored: {recovered}"
     );
+}
+
+#[test]
+fn unreadable_and_rejected_items_fail_alone_and_invalid_data_is_synced_as_is() {
+    let server = Radicale::start().unwrap();
+    let world = World::radicale(&server, "");
+    world.write_local("c", "good", "fine");
+    // Not UTF-8: cannot even be read as text.
+    fs::write(
+        world.vdir("c").join("latin1.ics"),
+        b"BEGIN:VCALENDAR\r\nSUMMARY:caf\xe9\r\n",
+    )
+    .unwrap();
+    // Has a UID but is no valid iCalendar: the server refuses it.
+    fs::write(
+        world.vdir("c").join("broken.ics"),
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:broken\r\nDTSTART:not a date\r\n\
+         END:VCALENDAR\r\n",
+    )
+    .unwrap();
+    let run = world.run(&["sync"]);
+    assert_eq!(run.code(), 1, "a partial run: {run}");
+    let text = format!("{run}");
+    assert!(text.contains("latin1.ics"), "{run}");
+    assert!(text.contains("broken"), "{run}");
+    assert_eq!(remote(&server, "c"), map(&[("good", "fine")]), "{run}");
+    // The failures are retried, not forgotten, and still do not hold up the rest.
+    world.write_local("c", "later", "also fine");
+    let again = world.run(&["sync"]);
+    assert_eq!(again.code(), 1, "{again}");
+    assert_eq!(
+        remote(&server, "c"),
+        map(&[("good", "fine"), ("later", "also fine")]),
+        "{again}"
+    );
+
+    // Between two vdirs (no server to judge it), invalid data travels byte for byte.
+    let other = tempfile::tempdir().unwrap();
+    let world = World::new(
+        &format!(
+            "type = \"vdir\"\npath = \"{}\"\nfileext = \".ics\"",
+            other.path().display()
+        ),
+        "",
+    );
+    let broken = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:broken\r\nDTSTART:not a date\r\n\
+                  X-WEIRD;;=:\r\nEND:VCALENDAR\r\n";
+    fs::create_dir_all(other.path().join("c")).unwrap();
+    fs::write(other.path().join("c").join("broken.ics"), broken).unwrap();
+    world.sync_ok();
+    let copied: Vec<_> = fs::read_dir(world.vdir("c")).unwrap().flatten().collect();
+    assert_eq!(copied.len(), 1, "{copied:?}");
+    assert_eq!(fs::read_to_string(copied[0].path()).unwrap(), broken);
 }
 
 #[test]
@@ -504,22 +633,78 @@ fn kill_during_a_sync_then_a_clean_run_converges_without_duplicates() {
 
 #[test]
 fn webcal_feed_into_a_vdir() {
-    let feed = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:feed\r\n\
+    let feed = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:feed\r\nX-WR-CALNAME:Holidays\\, public\r\n\
         BEGIN:VEVENT\r\nUID:hol-1\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101\r\nSUMMARY:New Year\r\nEND:VEVENT\r\n\
         BEGIN:VEVENT\r\nUID:hol-2\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20241225\r\nSUMMARY:Christmas\r\nEND:VEVENT\r\n\
         END:VCALENDAR\r\n";
     let url = serve_forever(feed);
     let world = World::new(
         &format!("type = \"webcal\"\nurl = \"{url}\""),
-        "direction = \"a-to-b\"",
+        "direction = \"a-to-b\"\nmetadata = [\"displayname\", \"color\"]",
     );
     world.sync_ok();
+    // Without `collection_id` the feed's collection is named after the storage.
     assert_eq!(
         world.local("remote"),
         map(&[("hol-1", "New Year"), ("hol-2", "Christmas")])
     );
+    // The feed's X-WR-CALNAME is its display name.
+    assert_eq!(
+        fs::read_to_string(world.vdir("remote").join("displayname")).unwrap(),
+        "Holidays, public"
+    );
+    assert!(!world.vdir("remote").join("color").exists());
     let again = world.sync_ok();
     assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
+fn webcal_over_tls_with_a_client_certificate_into_a_named_collection() {
+    let feed = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:feed\r\n\
+        BEGIN:VEVENT\r\nUID:tls-1\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101\r\nSUMMARY:Secret\r\nEND:VEVENT\r\n\
+        END:VCALENDAR\r\n";
+    let certs = tempfile::tempdir().unwrap();
+    let files = pimlink_testkit::tls::generate(certs.path()).unwrap();
+    let client = pimlink_testkit::https::client_cert(certs.path(), &files).unwrap();
+    let server =
+        pimlink_testkit::https::HttpsServer::start(&files, "text/calendar", feed.into(), true)
+            .unwrap();
+    let storage = |client_cert: &str| {
+        format!(
+            "type = \"webcal\"\nurl = \"https://localhost:{}/holidays.ics\"\n\
+             ca_file = \"{}\"\ncollection_id = \"holidays\"\n{client_cert}",
+            server.port(),
+            files.ca_cert.display()
+        )
+    };
+
+    // Without the certificate the server refuses the handshake: a clear error, nothing synced.
+    let world = World::new(&storage(""), "direction = \"a-to-b\"");
+    let run = world.run(&["sync"]);
+    assert_ne!(run.code(), 0, "{run}");
+    assert!(world.local("holidays").is_empty(), "{run}");
+    assert_eq!(server.served(), 0);
+
+    let world = World::new(
+        &storage(&format!(
+            "client_cert = \"{}\"\nclient_key = \"{}\"",
+            client.cert.display(),
+            client.key.display()
+        )),
+        "direction = \"a-to-b\"",
+    );
+    world.sync_ok();
+    // The feed's collection is `collection_id`, so the vdir directory is named after it.
+    assert_eq!(world.local("holidays"), map(&[("tls-1", "Secret")]));
+    assert!(!world.vdir("remote").exists());
+
+    // One PEM file holding certificate and key works the same.
+    let world = World::new(
+        &storage(&format!("client_cert = \"{}\"", client.combined.display())),
+        "direction = \"a-to-b\"",
+    );
+    world.sync_ok();
+    assert_eq!(world.local("holidays"), map(&[("tls-1", "Secret")]));
 }
 
 /// Serves `body` as `text/calendar` to every request on a loopback port; returns its URL.

@@ -41,9 +41,11 @@
 #![deny(missing_docs)]
 
 mod cyrus;
+pub mod dns;
 mod dovecot;
 mod fsutil;
 mod http_line;
+pub mod https;
 mod identity;
 mod imap_line;
 mod net;

@@ -81,7 +81,7 @@ pub fn generate(dir: &Path) -> io::Result<TlsFiles> {
     Ok(files)
 }
 
-fn openssl(command: &mut Command) -> io::Result<()> {
+pub(crate) fn openssl(command: &mut Command) -> io::Result<()> {
     let output = command.output().map_err(|e| {
         io::Error::new(
             e.kind(),

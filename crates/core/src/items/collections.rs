@@ -75,6 +75,8 @@ pub enum CollectionStep {
     Sync,
     /// Create it on this side, then sync its items.
     Create(Side),
+    /// Named in the selection but on neither side yet: create it on both (empty).
+    CreateBoth,
     /// It was synced before and is gone from the other side: delete it on this side too
     /// (`on_delete = "delete"`), and drop its status.
     Delete(Side),
@@ -119,6 +121,7 @@ impl fmt::Display for CollectionPlan {
             CollectionStep::Create(side) => {
                 write!(f, "collection {name}: create on {side}, then sync")
             }
+            CollectionStep::CreateBoth => write!(f, "collection {name}: create on a and b"),
             CollectionStep::Delete(side) => write!(
                 f,
                 "collection {name}: delete on {side} (deleted on {}, on_delete = \"delete\")",
@@ -175,6 +178,7 @@ pub fn plan_collections(
     }
 
     let known_names: BTreeSet<&str> = known.iter().map(|k| k.name.as_str()).collect();
+    let named: BTreeSet<&str> = selection.explicit.iter().map(|e| e.name.as_str()).collect();
     chosen
         .into_iter()
         .map(|(name, (id_a, id_b))| {
@@ -184,6 +188,8 @@ pub fn plan_collections(
                 (true, false) => missing_on(Side::B, was_synced, policy),
                 (false, true) => missing_on(Side::A, was_synced, policy),
                 (false, false) if was_synced => CollectionStep::Forget,
+                // The user named it: make it exist, as pimsync and vdirsyncer do.
+                (false, false) if named.contains(name.as_str()) => create_both(policy),
                 (false, false) => CollectionStep::Skip("exists on neither side".to_owned()),
             };
             CollectionPlan {
@@ -194,6 +200,18 @@ pub fn plan_collections(
             }
         })
         .collect()
+}
+
+fn create_both(policy: &ItemPolicy) -> CollectionStep {
+    match [Side::A, Side::B]
+        .into_iter()
+        .find(|side| !policy.sync.creates_on(*side))
+    {
+        None => CollectionStep::CreateBoth,
+        Some(side) => CollectionStep::Skip(format!(
+            "exists on neither side; the pair does not create collections on {side}"
+        )),
+    }
 }
 
 fn missing_on(side: Side, was_synced: bool, policy: &ItemPolicy) -> CollectionStep {

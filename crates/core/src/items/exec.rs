@@ -236,13 +236,16 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                 }
                 return Ok(());
             }
-            CollectionStep::Sync => None,
-            CollectionStep::Create(side) => Some(*side),
+            CollectionStep::Sync => Vec::new(),
+            CollectionStep::Create(side) => vec![*side],
+            CollectionStep::CreateBoth => vec![Side::A, Side::B],
         };
-        if let (Some(side), false) = (missing_on, options.dry_run) {
-            let id = plan.id(side);
-            let created = on!(self, side, s => s.create_collection(id).await)?;
-            *supports_sync.get_mut(side) = created.supports_sync;
+        if !options.dry_run {
+            for &side in &missing_on {
+                let id = plan.id(side);
+                let created = on!(self, side, s => s.create_collection(id).await)?;
+                *supports_sync.get_mut(side) = created.supports_sync;
+            }
         }
         let id = match (known, options.dry_run) {
             (Some(id), _) => Some(id),
@@ -259,7 +262,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
 
         let mut views: PerSide<SideView> = PerSide::default();
         for side in [Side::A, Side::B] {
-            if options.dry_run && missing_on == Some(side) {
+            if options.dry_run && missing_on.contains(&side) {
                 continue; // It would be created empty.
             }
             let token = match id {

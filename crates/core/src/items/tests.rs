@@ -417,3 +417,60 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn named_collections_on_neither_side_are_created_on_both() {
+    let id = |s: &str| crate::item_store::CollectionId::new(s).unwrap();
+    let selection = Selection {
+        from_a: true,
+        from_b: false,
+        explicit: vec![ExplicitCollection {
+            name: "home".to_owned(),
+            a: id("personal"),
+            b: id("privat"),
+        }],
+        matches: &|c| c.as_str().starts_with("team"),
+    };
+    let steps =
+        |on_a: &[&str], on_b: &[&str], policy: &ItemPolicy| -> Vec<(String, CollectionStep)> {
+            let on_a: Vec<_> = on_a.iter().map(|s| id(s)).collect();
+            let on_b: Vec<_> = on_b.iter().map(|s| id(s)).collect();
+            plan_collections(&on_a, &on_b, &[], &selection, policy)
+                .into_iter()
+                .map(|p| (p.name, p.step))
+                .collect()
+        };
+    assert_eq!(
+        steps(&["work"], &[], &policy()),
+        [
+            ("home".to_owned(), CollectionStep::CreateBoth),
+            ("work".to_owned(), CollectionStep::Create(Side::B)),
+        ]
+    );
+    // "from a" without "from b": a collection only on b is not selected, unless a pattern
+    // picks it.
+    assert_eq!(
+        steps(&[], &["bonly", "team-x"], &policy()),
+        [
+            ("home".to_owned(), CollectionStep::CreateBoth),
+            ("team-x".to_owned(), CollectionStep::Create(Side::A)),
+        ]
+    );
+    // Once one side has it, it is an ordinary one-sided collection.
+    assert_eq!(
+        steps(&[], &["privat"], &policy()),
+        [("home".to_owned(), CollectionStep::Create(Side::A))]
+    );
+    // A pair that may not create on a side leaves a named collection alone, saying why.
+    let one_way = with_direction(Direction::AToB);
+    let planned = steps(&[], &[], &one_way);
+    assert!(
+        matches!(&planned[0].1, CollectionStep::Skip(why) if why.contains("does not create")),
+        "{planned:?}"
+    );
+    let rendered = plan_collections(&[], &[], &[], &selection, &policy())[0].to_string();
+    assert_eq!(
+        rendered,
+        "collection home (a: personal, b: privat): create on a and b"
+    );
+}

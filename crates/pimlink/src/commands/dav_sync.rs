@@ -100,9 +100,10 @@ pub fn sync_pair(
     Ok(code)
 }
 
-fn explicit_collections(dav: &DavPairConfig) -> Result<Vec<ExplicitCollection>> {
+/// The collections the pair names (see [`crate::config::DavCollections::named`]).
+pub fn explicit_collections(dav: &DavPairConfig) -> Result<Vec<ExplicitCollection>> {
     dav.collections
-        .explicit
+        .named()
         .iter()
         .map(|(name, a, b)| {
             Ok(ExplicitCollection {

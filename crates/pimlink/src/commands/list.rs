@@ -86,7 +86,7 @@ fn list_pair(config: &Config, pair: &PairConfig, output: &Output) -> Result<()> 
 /// selects them.
 fn list_dav_pair(config: &Config, pair: &PairConfig, output: &Output) -> Result<()> {
     use pimlink_core::item_store::{CollectionId, ItemStore};
-    use pimlink_core::items::{ExplicitCollection, ItemPolicy, Selection, plan_collections};
+    use pimlink_core::items::{ItemPolicy, Selection, plan_collections};
 
     let kind = crate::item_storages::pair_kind(config, &pair.a, &pair.b)?;
     let (describe_a, describe_b, on_a, on_b) = super::runtime()?.block_on(async {
@@ -116,14 +116,7 @@ fn list_dav_pair(config: &Config, pair: &PairConfig, output: &Output) -> Result<
     let patterns = dav.collections.patterns.clone();
     let matches =
         move |id: &CollectionId| patterns.as_ref().is_some_and(|p| p.matches(id.as_str()));
-    let mut explicit = Vec::new();
-    for (name, a, b) in &dav.collections.explicit {
-        explicit.push(ExplicitCollection {
-            name: name.clone(),
-            a: CollectionId::new(a.as_str())?,
-            b: CollectionId::new(b.as_str())?,
-        });
-    }
+    let explicit = super::dav_sync::explicit_collections(&dav)?;
     let selection = Selection {
         from_a: dav.collections.from_a,
         from_b: dav.collections.from_b,

@@ -27,6 +27,27 @@ pub struct DavCollections {
     pub explicit: Vec<(String, String, String)>,
 }
 
+impl DavCollections {
+    /// Every collection the user named: the `[name, a, b]` entries, and each pattern without
+    /// wildcards (`"work"`) as a collection of that id on both sides. These are created on
+    /// both sides when neither has them yet.
+    pub fn named(&self) -> Vec<(String, String, String)> {
+        let mut named = self.explicit.clone();
+        let literal = |p: &&String| !p.starts_with('!') && !p.contains(['*', '%', '?', '\\']);
+        for id in self
+            .patterns
+            .iter()
+            .flat_map(|p| p.patterns())
+            .filter(literal)
+        {
+            if !named.iter().any(|(name, _, _)| name == id) {
+                named.push((id.clone(), id.clone(), id.clone()));
+            }
+        }
+        named
+    }
+}
+
 impl Default for DavCollections {
     /// Every collection of both sides.
     fn default() -> Self {

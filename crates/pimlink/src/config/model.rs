@@ -266,14 +266,30 @@ pub enum MaildirLayout {
 /// The settings of a CalDAV or CardDAV storage.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DavConfig {
-    /// `url`: where discovery starts (`http://` or `https://`).
+    /// `url`: where discovery starts (`http://` or `https://`); `https://DOMAIN/` when only
+    /// `domain` is given.
     pub url: String,
+    /// `domain`: the service is known only by its domain, so discovery asks DNS SRV records
+    /// first (RFC 6764).
+    pub domain: Option<String>,
     /// `user` with `password`/`password_cmd`; `None` for a server that needs no login.
     pub credentials: Option<Credentials>,
     /// Extra trust for the server's certificate.
     pub trust: Trust,
+    /// `client_cert` / `client_key`: a TLS client certificate.
+    pub client_cert: Option<ClientCert>,
     /// `timeout`, default 60 s.
     pub timeout: Duration,
+}
+
+/// A TLS client certificate (`client_cert`, `client_key`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientCert {
+    /// A PEM file with the certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// A PEM file with the private key; the certificate file itself when `client_key` is
+    /// not set (one PEM holding both).
+    pub key: PathBuf,
 }
 
 /// The settings of a webcal feed.
@@ -281,8 +297,13 @@ pub struct DavConfig {
 pub struct WebcalConfig {
     /// `url`, with `webcal://` already rewritten to `https://`.
     pub url: String,
+    /// `collection_id`: the id of the feed's one collection (what a pair's `collections`
+    /// names, and the directory name in a vdir); `None` means the storage's name.
+    pub collection_id: Option<String>,
     /// Extra trust for the server's certificate.
     pub trust: Trust,
+    /// `client_cert` / `client_key`: a TLS client certificate.
+    pub client_cert: Option<ClientCert>,
     /// `timeout`, default 60 s.
     pub timeout: Duration,
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::error::ConfigError;
 use super::model::{
-    CertFingerprint, Credentials, DavConfig, ImapAuth, ImapConfig, ImapEndpoint, MaildirConfig,
-    MaildirLayout, StorageKind, TlsMode, Trust, VdirConfig, WebcalConfig,
+    CertFingerprint, ClientCert, Credentials, DavConfig, ImapAuth, ImapConfig, ImapEndpoint,
+    MaildirConfig, MaildirLayout, StorageKind, TlsMode, Trust, VdirConfig, WebcalConfig,
 };
 use super::raw::{Fields, names};
 use super::secret::{PasswordSource, Secret};
@@ -64,14 +64,26 @@ fn keys(ty: Type) -> &'static [&'static str] {
         Type::CalDav | Type::CardDav => &[
             "type",
             "url",
+            "domain",
             "user",
             "password",
             "password_cmd",
             "ca_file",
             "cert_fingerprint",
+            "client_cert",
+            "client_key",
             "timeout",
         ],
-        Type::Webcal => &["type", "url", "ca_file", "cert_fingerprint", "timeout"],
+        Type::Webcal => &[
+            "type",
+            "url",
+            "collection_id",
+            "ca_file",
+            "cert_fingerprint",
+            "client_cert",
+            "client_key",
+            "timeout",
+        ],
         Type::Vdir => &["type", "path", "fileext"],
     }
 }
@@ -111,7 +123,9 @@ pub(crate) fn build(fields: &Fields<'_, '_>) -> Result<StorageKind, ConfigError>
         Type::CardDav => StorageKind::CardDav(dav(fields)?),
         Type::Webcal => StorageKind::Webcal(WebcalConfig {
             url: webcal_to_https(url(fields, &["http", "https", "webcal", "webcals"])?),
+            collection_id: collection_id(fields)?,
             trust: trust(fields)?,
+            client_cert: client_cert(fields)?,
             timeout: timeout(fields)?,
         }),
         Type::Vdir => StorageKind::Vdir(VdirConfig {
@@ -202,12 +216,92 @@ fn imap(fields: &Fields<'_, '_>) -> Result<ImapConfig, ConfigError> {
 }
 
 fn dav(fields: &Fields<'_, '_>) -> Result<DavConfig, ConfigError> {
+    let domain = match (fields.key_span("url"), fields.non_empty("domain")?) {
+        (Some(url), Some(domain)) => {
+            let second = if url.start > domain.key.start {
+                url
+            } else {
+                domain.key
+            };
+            return Err(fields.error(second, "set either \"url\" or \"domain\", not both"));
+        }
+        (_, Some(domain)) => Some(domain_name(fields, domain)?),
+        (_, None) => None,
+    };
+    let url = match &domain {
+        Some(domain) => format!("https://{domain}/"),
+        None => url(fields, &["http", "https"]).map_err(|err| {
+            if fields.key_span("url").is_none() {
+                fields.missing(
+                    "url",
+                    " (or \"domain\", to find the server through DNS SRV records)",
+                )
+            } else {
+                err
+            }
+        })?,
+    };
     Ok(DavConfig {
-        url: url(fields, &["http", "https"])?,
+        url,
+        domain,
         credentials: credentials(fields, false)?,
         trust: trust(fields)?,
+        client_cert: client_cert(fields)?,
         timeout: timeout(fields)?,
     })
+}
+
+/// A DNS name such as `example.com`: letters, digits, `-` and dots, at least two labels.
+fn domain_name(
+    fields: &Fields<'_, '_>,
+    domain: super::raw::Located<String>,
+) -> Result<String, ConfigError> {
+    let name = domain.value.trim_end_matches('.');
+    let labels_ok = name.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    });
+    if !labels_ok || !name.contains('.') || name.len() > 253 {
+        return Err(fields.error(
+            domain.at,
+            format!(
+                "key \"domain\": {:?} is not a domain name such as \"example.com\" (for a URL \
+                 use \"url\")",
+                domain.value
+            ),
+        ));
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
+/// `client_cert` (a PEM file with the chain, and the key unless `client_key` names another).
+fn client_cert(fields: &Fields<'_, '_>) -> Result<Option<ClientCert>, ConfigError> {
+    match (fields.path("client_cert")?, fields.path("client_key")?) {
+        (Some(cert), key) => Ok(Some(ClientCert {
+            key: key.unwrap_or_else(|| cert.clone()),
+            cert,
+        })),
+        (None, Some(_)) => Err(fields.error(
+            fields.key_span("client_key").unwrap_or_default(),
+            "\"client_key\" needs \"client_cert\" (the certificate it belongs to)",
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+/// `collection_id` of a webcal storage: must be usable as a collection id (and so as a vdir
+/// directory name).
+fn collection_id(fields: &Fields<'_, '_>) -> Result<Option<String>, ConfigError> {
+    let Some(id) = fields.non_empty("collection_id")? else {
+        return Ok(None);
+    };
+    match pimlink_core::item_store::CollectionId::new(&id.value) {
+        Ok(_) => Ok(Some(id.value)),
+        Err(why) => Err(fields.error(id.at, format!("key \"collection_id\": {why}"))),
+    }
 }
 
 /// `user` with exactly one of `password` and `password_cmd`; all three may be absent unless

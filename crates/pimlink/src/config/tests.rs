@@ -977,3 +977,96 @@ fn limit_errors_point_at_the_key() {
         &["\"max_messages\" applies only to mail pairs"],
     );
 }
+
+#[test]
+fn dav_domain_client_cert_and_webcal_collection_id_convert() {
+    let config = ok(r#"
+[storage.cal]
+type = "caldav"
+domain = "Example.COM."
+client_cert = "~/certs/me.pem"
+
+[storage.cards]
+type = "carddav"
+url = "https://dav.example.com/"
+client_cert = "certs/me.crt"
+client_key = "certs/me.key"
+
+[storage.feed]
+type = "webcal"
+url = "https://example.net/h.ics"
+collection_id = "holidays"
+"#);
+    let StorageKind::CalDav(cal) = &config.storages["cal"].kind else {
+        panic!("not caldav");
+    };
+    assert_eq!(cal.domain.as_deref(), Some("example.com"));
+    assert_eq!(cal.url, "https://example.com/");
+    assert_eq!(
+        cal.client_cert,
+        Some(ClientCert {
+            cert: PathBuf::from("/home/u/certs/me.pem"),
+            key: PathBuf::from("/home/u/certs/me.pem"),
+        })
+    );
+    let StorageKind::CardDav(cards) = &config.storages["cards"].kind else {
+        panic!("not carddav");
+    };
+    assert_eq!(cards.domain, None);
+    assert_eq!(
+        cards.client_cert,
+        Some(ClientCert {
+            cert: PathBuf::from("/home/u/.config/pimlink/certs/me.crt"),
+            key: PathBuf::from("/home/u/.config/pimlink/certs/me.key"),
+        })
+    );
+    let StorageKind::Webcal(feed) = &config.storages["feed"].kind else {
+        panic!("not webcal");
+    };
+    assert_eq!(feed.collection_id.as_deref(), Some("holidays"));
+    assert_eq!(feed.client_cert, None);
+}
+
+#[test]
+fn dav_domain_client_cert_and_collection_id_errors_point_at_the_key() {
+    fails(
+        "[storage.c]\ntype = \"caldav\"\nurl = \"https://x.org/\"\ndomain = \"x.org\"\n",
+        4,
+        &["either \"url\" or \"domain\""],
+    );
+    fails(
+        "[storage.c]\ntype = \"caldav\"\ndomain = \"https://x.org/\"\n",
+        3,
+        &["\"domain\"", "not a domain name"],
+    );
+    fails(
+        "[storage.c]\ntype = \"caldav\"\ndomain = \"localhost\"\n",
+        3,
+        &["\"domain\"", "not a domain name"],
+    );
+    fails(
+        "[storage.c]\ntype = \"carddav\"\n",
+        1,
+        &["\"url\"", "\"domain\""],
+    );
+    fails(
+        "[storage.c]\ntype = \"carddav\"\nurl = \"https://x.org/\"\nclient_key = \"k.pem\"\n",
+        4,
+        &["\"client_key\" needs \"client_cert\""],
+    );
+    fails(
+        "[storage.c]\ntype = \"webcal\"\nurl = \"https://x.org/f.ics\"\ncollection_id = \"a/b\"\n",
+        4,
+        &["\"collection_id\""],
+    );
+    fails(
+        "[storage.c]\ntype = \"caldav\"\nurl = \"https://x.org/\"\ncollection_id = \"x\"\n",
+        4,
+        &["\"collection_id\" does not apply to type \"caldav\""],
+    );
+    fails(
+        "[storage.v]\ntype = \"vdir\"\npath = \"/v\"\nfileext = \".ics\"\nclient_cert = \"c\"\n",
+        5,
+        &["\"client_cert\" does not apply to type \"vdir\""],
+    );
+}
