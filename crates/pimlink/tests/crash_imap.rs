@@ -11,12 +11,12 @@
 
 mod common;
 
+use common::{Run, Tree, World, block_on, find_file, set_local_flags, sync_with_kills};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use common::{Run, Tree, World, sync_with_kills};
 use pimlink_core::{Flag, Flags};
 use pimlink_imap::{Client, ClientOptions, FetchRequest, Secret, StoreMode, TlsMode, UidRanges};
 use pimlink_testkit::{Cut, CutProxy, Direction, Dovecot, DovecotBuilder, TestRng};
@@ -222,14 +222,6 @@ fn random_size(rng: &mut TestRng) -> usize {
     }
 }
 
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
 fn id_of(header: &[u8]) -> String {
     let header = String::from_utf8_lossy(header);
     header
@@ -356,35 +348,6 @@ fn edit_server(net: &Net<'_>, flags: &[(String, String, String)], deletions: &[(
     })
 }
 
-/// The file of message `id` in a Maildir folder.
-fn local_file(maildir: &Path, id: &str) -> PathBuf {
-    let needle = format!("<{id}@test>");
-    for sub in ["cur", "new"] {
-        for entry in fs::read_dir(maildir.join(sub)).unwrap() {
-            let path = entry.unwrap().path();
-            let head = fs::read(&path).unwrap();
-            let head = String::from_utf8_lossy(&head[..head.len().min(300)]).into_owned();
-            if head.contains(&needle) {
-                return path;
-            }
-        }
-    }
-    panic!("{id} not in {}", maildir.display())
-}
-
-fn set_local_flags(maildir: &Path, id: &str, letters: &str) {
-    let from = local_file(maildir, id);
-    let name = from.file_name().unwrap().to_string_lossy().into_owned();
-    let base = name
-        .split_once(":2,")
-        .map_or(name.clone(), |(b, _)| b.to_owned());
-    fs::rename(
-        &from,
-        maildir.join("cur").join(format!("{base}:2,{letters}")),
-    )
-    .unwrap();
-}
-
 /// Writes a message into a local folder as a delivery agent would.
 fn deliver_local(maildir: &Path, id: &str, size: usize, letters: &str) {
     for sub in ["cur", "new", "tmp"] {
@@ -499,7 +462,7 @@ fn change_both_sides(net: &Net<'_>, rng: &mut TestRng, round: usize, expected: &
     }
     for _ in 0..6 {
         let (folder, id) = pick(rng);
-        fs::remove_file(local_file(&net.world.root("b").join(&folder), &id)).unwrap();
+        fs::remove_file(find_file(&net.world.root("b").join(&folder), &id)).unwrap();
         expected.get_mut(&folder).unwrap().remove(&id);
     }
     let user = net.user();

@@ -6,10 +6,10 @@
 
 mod common;
 
+use common::{Tree, World, block_on, find_file, set_local_flags, sync_with_kills};
 use std::fs;
 use std::time::{Duration, Instant};
 
-use common::{Tree, World, sync_with_kills};
 use pimlink_core::{Flag, Flags};
 use pimlink_imap::{Client, ClientOptions, FetchRequest, Secret, StoreMode, TlsMode, UidRanges};
 use pimlink_testkit::{Dovecot, DovecotBuilder};
@@ -55,14 +55,6 @@ fn options(server: &Dovecot, user: &str, password: &str) -> ClientOptions {
     options.tls = TlsMode::None;
     options.read_timeout = Duration::from_secs(20);
     options
-}
-
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
 }
 
 /// Every message on the server: folder (with '/') -> Message-ID -> Maildir flag letters per copy.
@@ -183,35 +175,6 @@ fn assert_same(server: &Tree, local: &Tree) -> Tree {
     }
     assert_eq!(server, local, "server and Maildir differ");
     server.clone()
-}
-
-fn find_file(maildir: &std::path::Path, id: &str) -> std::path::PathBuf {
-    for sub in ["cur", "new"] {
-        for entry in fs::read_dir(maildir.join(sub)).unwrap() {
-            let path = entry.unwrap().path();
-            if fs::read_to_string(&path)
-                .unwrap()
-                .contains(&format!("<{id}@"))
-            {
-                return path;
-            }
-        }
-    }
-    panic!("{id} not in {}", maildir.display())
-}
-
-fn set_local_flags(maildir: &std::path::Path, id: &str, letters: &str) {
-    let from = find_file(maildir, id);
-    let name = from.file_name().unwrap().to_string_lossy().into_owned();
-    let base = name
-        .split_once(":2,")
-        .map(|(b, _)| b.to_owned())
-        .unwrap_or(name);
-    fs::rename(
-        &from,
-        maildir.join("cur").join(format!("{base}:2,{letters}")),
-    )
-    .unwrap();
 }
 
 #[test]

@@ -6,12 +6,12 @@
 
 mod common;
 
+use common::{World, block_on};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use common::World;
 use pimlink_core::{Flag, Flags};
 use pimlink_imap::{Client, ClientOptions, FetchRequest, Secret, StoreMode, TlsMode, UidRanges};
 use pimlink_testkit::{Dovecot, DovecotBuilder};
@@ -34,14 +34,6 @@ fn options_for(server: &Dovecot, user: &str, password: &str) -> ClientOptions {
     options.tls = TlsMode::None;
     options.read_timeout = Duration::from_secs(20);
     options
-}
-
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
 }
 
 /// A world whose side a is the server's user (with `storage_extra` keys) and side b a

@@ -6,10 +6,10 @@
 
 mod common;
 
+use common::{Run, Tree, World, block_on, sync_with_kills};
 use std::fs;
 use std::time::{Duration, SystemTime};
 
-use common::{Run, Tree, World, sync_with_kills};
 use pimlink_core::{Flag, Flags};
 use pimlink_imap::{AppendItem, Client, ClientOptions, FetchRequest, Secret, TlsMode, UidRanges};
 use pimlink_testkit::{Dovecot, DovecotBuilder};
@@ -56,14 +56,6 @@ fn options(server: &Dovecot) -> ClientOptions {
     options.tls = TlsMode::None;
     options.read_timeout = Duration::from_secs(20);
     options
-}
-
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
 }
 
 /// APPENDs message `id` to the server's INBOX as having arrived `age_days` ago.

@@ -7,11 +7,11 @@
 
 mod common;
 
+use common::{Run, Tree, World, block_on, find_file, set_local_flags};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Run, Tree, World};
 use pimlink_core::{Flag, Flags};
 use pimlink_imap::{Client, ClientOptions, FetchRequest, Secret, StoreMode, TlsMode, UidRanges};
 use pimlink_testkit::{Dovecot, DovecotBuilder};
@@ -43,14 +43,6 @@ fn message(id: &str) -> Vec<u8> {
          Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nbody of {id}\r\n"
     )
     .into_bytes()
-}
-
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
 }
 
 async fn connect(server: &Dovecot) -> Client {
@@ -154,34 +146,6 @@ fn server_store_then(
         }
         client.logout().await.unwrap();
     })
-}
-
-fn find_file(maildir: &Path, id: &str) -> PathBuf {
-    for sub in ["cur", "new"] {
-        for entry in fs::read_dir(maildir.join(sub)).unwrap() {
-            let path = entry.unwrap().path();
-            if fs::read_to_string(&path)
-                .unwrap()
-                .contains(&format!("<{id}@"))
-            {
-                return path;
-            }
-        }
-    }
-    panic!("{id} not in {}", maildir.display())
-}
-
-fn set_local_flags(maildir: &Path, id: &str, letters: &str) {
-    let from = find_file(maildir, id);
-    let name = from.file_name().unwrap().to_string_lossy().into_owned();
-    let base = name
-        .split_once(":2,")
-        .map_or(name.clone(), |(b, _)| b.to_owned());
-    fs::rename(
-        &from,
-        maildir.join("cur").join(format!("{base}:2,{letters}")),
-    )
-    .unwrap();
 }
 
 /// Every path below `root` with its length: what "never written" is checked against.

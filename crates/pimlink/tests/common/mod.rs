@@ -241,3 +241,44 @@ pub fn sync_with_kills(world: &World, first: Duration, step: Duration) -> usize 
         assert!(kills < 2000, "sync never completed");
     }
 }
+
+/// Runs `future` to completion on a runtime of its own (the tests are synchronous).
+pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// The file of the message whose Message-ID is `<id@...>` in the Maildir folder `maildir`.
+/// Only the start of each file is read (as bytes: bodies need not be UTF-8).
+pub fn find_file(maildir: &Path, id: &str) -> PathBuf {
+    let needle = format!("<{id}@");
+    for sub in ["cur", "new"] {
+        for entry in fs::read_dir(maildir.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            let head = fs::read(&path).unwrap();
+            let head = String::from_utf8_lossy(&head[..head.len().min(4096)]).into_owned();
+            if head.contains(&needle) {
+                return path;
+            }
+        }
+    }
+    panic!("{id} not in {}", maildir.display())
+}
+
+/// Gives the message `id` in the Maildir folder `maildir` the flag letters `letters`, as a mail
+/// reader does: by renaming its file into cur/.
+pub fn set_local_flags(maildir: &Path, id: &str, letters: &str) {
+    let from = find_file(maildir, id);
+    let name = from.file_name().unwrap().to_string_lossy().into_owned();
+    let base = name
+        .split_once(":2,")
+        .map_or(name.clone(), |(b, _)| b.to_owned());
+    fs::rename(
+        &from,
+        maildir.join("cur").join(format!("{base}:2,{letters}")),
+    )
+    .unwrap();
+}
