@@ -460,7 +460,28 @@ impl MailStore for Maildir {
                 ),
             ));
         }
-        if self.index(to, &to_dir)?.contains_key(key.as_str()) {
+        if let Some(existing) = self.index(to, &to_dir)?.get(key.as_str()).cloned() {
+            // A move killed between its link and its unlink left one file under both names:
+            // finish it. Any other message with that key is never overwritten.
+            if let Some(location) = self.locate(from, &from_dir, key, false)?
+                && same_file(&location.path(&from_dir), &existing.path(&to_dir))
+            {
+                let source = location.path(&from_dir);
+                std::fs::remove_file(&source).map_err(|err| {
+                    Error::io(
+                        format!(
+                            "removing {} to finish an interrupted move",
+                            source.display()
+                        ),
+                        err,
+                    )
+                })?;
+                if let Some(index) = self.indexes.get_mut(from) {
+                    index.remove(key.as_str());
+                }
+                self.mark_dirty(&from_dir, location.sub);
+                return Ok(key.clone());
+            }
             return Err(exists(to, key.as_str()));
         }
         for fresh in [false, true] {
@@ -750,6 +771,15 @@ fn place(tmp: &Path, destination: &Path) -> Result<()> {
             }
             std::fs::rename(tmp, destination).map_err(|err| Error::io(context(), err))
         }
+    }
+}
+
+/// True if `a` and `b` name the same file (one inode reached by two hard links).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::symlink_metadata(a), std::fs::symlink_metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 

@@ -620,3 +620,48 @@ async fn keyword_letters_follow_each_folders_mapping() {
     assert_eq!(listed.items[0].flags, expected);
     assert!(files_in(&to.join("tmp")).is_empty());
 }
+
+/// A move is a hard link and an unlink; a run killed between the two leaves one file in both
+/// folders. Moving it again finishes the move instead of failing on every later run, while a
+/// different message that has the key in the target is still never overwritten.
+#[tokio::test]
+async fn a_move_interrupted_between_link_and_unlink_is_finished() {
+    let (_dir, mut store, from) = store_with_box(Layout::Verbatim).await;
+    store.create_collection(&name("Trash")).await.unwrap();
+    let to = store.collection_path(&name("Trash")).unwrap();
+    fs::write(from.join("cur/1.a.host:2,S"), b"one").unwrap();
+    fs::hard_link(from.join("cur/1.a.host:2,S"), to.join("cur/1.a.host:2,S")).unwrap();
+    fs::write(from.join("cur/2.b.host:2,S"), b"two").unwrap();
+    fs::write(
+        to.join("cur/2.b.host:2,"),
+        b"another message with the same key",
+    )
+    .unwrap();
+    for folder in ["Box", "Trash"] {
+        store
+            .list_items(&name(folder), Known::default())
+            .await
+            .unwrap();
+    }
+
+    let key = ItemKey::new("1.a.host");
+    let moved = store
+        .move_item(&name("Box"), &key, &name("Trash"))
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    assert_eq!(moved, key);
+    assert_eq!(files_in(&from.join("cur")), ["2.b.host:2,S"]);
+    assert_eq!(files_in(&to.join("cur")), ["1.a.host:2,S", "2.b.host:2,"]);
+
+    let err = store
+        .move_item(&name("Box"), &ItemKey::new("2.b.host"), &name("Trash"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("refusing to overwrite"), "{err}");
+    assert_eq!(
+        fs::read(to.join("cur/2.b.host:2,")).unwrap(),
+        b"another message with the same key"
+    );
+    assert_eq!(fs::read(from.join("cur/2.b.host:2,S")).unwrap(), b"two");
+}

@@ -518,8 +518,11 @@ fn killed_runs_with_trash_and_deleted_marks_lose_and_duplicate_nothing() {
         fs::remove_file(find_file(&a_inbox, &format!("m{i:03}"))).unwrap();
     }
     let kills = common::sync_with_kills(&world, Duration::from_millis(2), Duration::from_millis(3));
+    // At least one run must have been interrupted for the test to mean anything; more are
+    // not guaranteed: on a quiet machine this Maildir-only sync can finish within the third
+    // kill's random window.
     assert!(
-        kills >= 3,
+        kills >= 1,
         "the kills should interrupt the sync, got {kills}"
     );
     world.sync_ok();
