@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::{GENERAL_KEYS, limits, mail_names, pair, storage};
+use super::{GENERAL_KEYS, pair, storage};
 
 fn read_doc(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -44,11 +44,7 @@ fn accepted_keys() -> Vec<(Place, &'static str)> {
             ));
         }
     }
-    for key in pair::KEYS
-        .iter()
-        .chain(mail_names::KEYS)
-        .chain(limits::LIMIT_KEYS)
-    {
+    for key in pair::keys() {
         keys.push((
             Place {
                 section: "PAIRS",

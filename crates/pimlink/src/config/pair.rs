@@ -14,7 +14,8 @@ use super::model::{Family, PairConfig, StorageConfig};
 use super::raw::{Fields, Located};
 use super::sides;
 
-pub(super) const KEYS: &[&str] = &[
+/// The keys of every pair, whichever storages it joins.
+const COMMON_KEYS: &[&str] = &[
     "a",
     "b",
     "collections",
@@ -22,14 +23,18 @@ pub(super) const KEYS: &[&str] = &[
     "operations",
     "create",
     "on_empty",
-    "conflict_resolution",
-    "on_delete",
-    "metadata",
-    // config/sides.rs
-    "read_only",
-    "expunge",
-    "remove",
 ];
+
+/// Every key a pair table may hold; each kind of pair then refuses the keys of the other kind.
+pub(super) fn keys() -> impl Iterator<Item = &'static str> {
+    COMMON_KEYS
+        .iter()
+        .chain(dav_pair::DAV_KEYS)
+        .chain(sides::PAIR_KEYS)
+        .chain(mail_names::KEYS)
+        .chain(limits::LIMIT_KEYS)
+        .copied()
+}
 
 const DIRECTIONS: &[(&str, Direction)] = &[
     ("both", Direction::Both),
@@ -58,12 +63,7 @@ pub(crate) fn build(
     fields: &Fields<'_, '_>,
     storages: &BTreeMap<String, StorageConfig>,
 ) -> Result<PairConfig, ConfigError> {
-    let keys: Vec<&str> = KEYS
-        .iter()
-        .chain(mail_names::KEYS)
-        .chain(limits::LIMIT_KEYS)
-        .copied()
-        .collect();
+    let keys: Vec<&str> = keys().collect();
     fields.only(&keys, |_| None)?;
     let a = side(fields, "a", storages)?;
     let b = side(fields, "b", storages)?;
