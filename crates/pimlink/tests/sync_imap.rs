@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Tree, World, block_on, find_file, set_local_flags, sync_with_kills};
+use common::{Tree, World, block_on, find_file, set_local_flags, sync_with_kills, uid_of};
 use std::fs;
 use std::time::{Duration, Instant};
 
@@ -139,25 +139,6 @@ fn password_of<'s>(server: &'s Dovecot, user: &str) -> &'s str {
     } else {
         "secret-bob"
     }
-}
-
-async fn uid_of(client: &mut Client, id: &str) -> u32 {
-    let request = FetchRequest {
-        header_fields: vec!["MESSAGE-ID".to_owned()],
-        ..FetchRequest::default()
-    };
-    let mut found = None;
-    client
-        .fetch(&UidRanges::all(), &request, |m| {
-            let header = String::from_utf8(m.header.unwrap()).unwrap();
-            if header.contains(&format!("<{id}@")) {
-                found = Some(m.uid);
-            }
-            Ok(())
-        })
-        .await
-        .unwrap();
-    found.unwrap_or_else(|| panic!("{id} not on the server"))
 }
 
 /// Asserts every message is there once per side and both sides agree; returns the tree.

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{World, block_on};
+use common::{World, block_on, uid_of};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
@@ -97,24 +97,10 @@ fn user_store(options: ClientOptions, folder: &str, id: &str, mode: StoreMode, f
     block_on(async {
         let mut client = Client::connect(options).await.unwrap();
         client.select(folder, Default::default()).await.unwrap();
-        let request = FetchRequest {
-            header_fields: vec!["MESSAGE-ID".to_owned()],
-            ..FetchRequest::default()
-        };
-        let mut uid = None;
-        client
-            .fetch(&UidRanges::all(), &request, |m| {
-                let header = String::from_utf8(m.header.unwrap()).unwrap();
-                if header.contains(&format!("<{id}@")) {
-                    uid = Some(m.uid);
-                }
-                Ok(())
-            })
-            .await
-            .unwrap();
+        let uid = uid_of(&mut client, id).await;
         client
             .store(
-                &UidRanges::single(uid.unwrap()),
+                &UidRanges::single(uid),
                 mode,
                 &Flags::from_status_text(flags),
                 None,

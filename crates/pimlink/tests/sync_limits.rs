@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Run, Tree, World, block_on, sync_with_kills};
+use common::{Run, Tree, World, block_on, sync_with_kills, uid_of};
 use std::fs;
 use std::time::{Duration, SystemTime};
 
@@ -127,22 +127,8 @@ fn server_set(server: &Dovecot, id: &str, flags: Option<&str>) {
     block_on(async {
         let mut client = Client::connect(options(server)).await.unwrap();
         client.select("INBOX", Default::default()).await.unwrap();
-        let request = FetchRequest {
-            header_fields: vec!["MESSAGE-ID".to_owned()],
-            ..FetchRequest::default()
-        };
-        let mut uid = None;
-        client
-            .fetch(&UidRanges::all(), &request, |m| {
-                let header = String::from_utf8(m.header.unwrap()).unwrap();
-                if header.contains(&format!("<{id}@")) {
-                    uid = Some(m.uid);
-                }
-                Ok(())
-            })
-            .await
-            .unwrap();
-        let uids = UidRanges::single(uid.unwrap());
+        let uid = uid_of(&mut client, id).await;
+        let uids = UidRanges::single(uid);
         let (mode, flags) = match flags {
             Some(f) => (pimlink_imap::StoreMode::Replace, Flags::from_status_text(f)),
             None => (

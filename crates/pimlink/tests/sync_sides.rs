@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Run, Tree, World, block_on, find_file, set_local_flags};
+use common::{Run, Tree, World, block_on, find_file, set_local_flags, uid_of};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -124,22 +124,8 @@ fn server_store_then(
     block_on(async {
         let mut client = connect(server).await;
         client.select(folder, Default::default()).await.unwrap();
-        let request = FetchRequest {
-            header_fields: vec!["MESSAGE-ID".to_owned()],
-            ..FetchRequest::default()
-        };
-        let mut found = None;
-        client
-            .fetch(&UidRanges::all(), &request, |m| {
-                let header = String::from_utf8(m.header.unwrap()).unwrap();
-                if header.contains(&format!("<{id}@")) {
-                    found = Some(m.uid);
-                }
-                Ok(())
-            })
-            .await
-            .unwrap();
-        let uid = UidRanges::single(found.unwrap_or_else(|| panic!("{id} not in {folder}")));
+        let uid = uid_of(&mut client, id).await;
+        let uid = UidRanges::single(uid);
         client.store(&uid, mode, &flags, None).await.unwrap();
         if expunge {
             client.uid_expunge(&uid).await.unwrap();

@@ -282,3 +282,23 @@ pub fn set_local_flags(maildir: &Path, id: &str, letters: &str) {
     )
     .unwrap();
 }
+
+/// The UID of the message whose Message-ID is `<id@...>` in the folder `client` has selected.
+pub async fn uid_of(client: &mut pimlink_imap::Client, id: &str) -> u32 {
+    let request = pimlink_imap::FetchRequest {
+        header_fields: vec!["MESSAGE-ID".to_owned()],
+        ..pimlink_imap::FetchRequest::default()
+    };
+    let mut found = None;
+    client
+        .fetch(&pimlink_imap::UidRanges::all(), &request, |m| {
+            let header = String::from_utf8(m.header.unwrap()).unwrap();
+            if header.contains(&format!("<{id}@")) {
+                found = Some(m.uid);
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    found.unwrap_or_else(|| panic!("{id} not in the selected folder"))
+}
