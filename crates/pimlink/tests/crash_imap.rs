@@ -11,6 +11,7 @@
 
 mod common;
 
+use common::imap::{dovecot_options, folder_messages, server_tree, sized_message};
 use common::{Run, Tree, World, block_on, find_file, set_local_flags, sync_with_kills};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -18,7 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use pimlink_core::{Flag, Flags};
-use pimlink_imap::{Client, ClientOptions, FetchRequest, Secret, StoreMode, TlsMode, UidRanges};
+use pimlink_imap::{Client, ClientOptions, StoreMode, UidRanges};
 use pimlink_testkit::{Cut, CutProxy, Direction, Dovecot, DovecotBuilder, TestRng};
 
 /// folder -> Message-ID -> Maildir flag letters: what both sides must hold, once each.
@@ -75,15 +76,8 @@ impl<'s> Net<'s> {
     }
 
     fn options(&self) -> ClientOptions {
-        let mut options = ClientOptions::new(
-            self.server.host(),
-            self.user(),
-            Secret::new(format!("secret-{}", self.account)),
-        );
-        options.port = Some(self.server.port());
-        options.tls = TlsMode::None;
-        options.read_timeout = Duration::from_secs(20);
-        options
+        let password = format!("secret-{}", self.account);
+        dovecot_options(self.server, &self.user(), &password)
     }
 
     /// Runs `sync` while the proxy cuts connections as `rng` decides; returns the exit status
@@ -146,7 +140,7 @@ impl<'s> Net<'s> {
                 (folder.clone(), messages)
             })
             .collect();
-        let server = without_empty(server_tree(self));
+        let server = without_empty(server_tree(self.options()));
         let local = without_empty(self.world.messages("b"));
         assert_eq!(
             server, want,
@@ -201,17 +195,6 @@ fn without_empty(tree: Tree) -> Tree {
     tree.into_iter().filter(|(_, m)| !m.is_empty()).collect()
 }
 
-fn message(id: &str, size: usize) -> Vec<u8> {
-    let mut text = format!(
-        "From: test@example.org\r\nSubject: message {id}\r\nMessage-ID: <{id}@test>\r\n\
-         Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nbody of {id}\r\n"
-    );
-    while text.len() < size {
-        text.push_str("a line of text to give the message some size, as mail has\r\n");
-    }
-    text.into_bytes()
-}
-
 /// A message size: mostly small, sometimes a few KB, rarely bigger than the 256 KiB that the
 /// client spools to disk.
 fn random_size(rng: &mut TestRng) -> usize {
@@ -220,69 +203,6 @@ fn random_size(rng: &mut TestRng) -> usize {
         1..=20 => rng.range(2_000, 30_000) as usize,
         _ => rng.range(100, 1_500) as usize,
     }
-}
-
-fn id_of(header: &[u8]) -> String {
-    let header = String::from_utf8_lossy(header);
-    header
-        .split_once('<')
-        .and_then(|(_, rest)| rest.split_once('@'))
-        .map(|(id, _)| id.to_owned())
-        .unwrap_or_else(|| panic!("no Message-ID in {header:?}"))
-}
-
-/// Message-ID -> (UID, flags) of a selected folder.
-async fn folder_messages(client: &mut Client) -> BTreeMap<String, Vec<(u32, Flags)>> {
-    let request = FetchRequest {
-        flags: true,
-        header_fields: vec!["MESSAGE-ID".to_owned()],
-        ..FetchRequest::default()
-    };
-    let mut out: BTreeMap<String, Vec<(u32, Flags)>> = BTreeMap::new();
-    if client.exists() == 0 {
-        return out;
-    }
-    client
-        .fetch(&UidRanges::all(), &request, |m| {
-            let id = id_of(&m.header.unwrap());
-            out.entry(id).or_default().push((m.uid, m.flags.unwrap()));
-            Ok(())
-        })
-        .await
-        .unwrap();
-    out
-}
-
-/// Every message on the server, asked directly (not through the proxy).
-fn server_tree(net: &Net<'_>) -> Tree {
-    block_on(async {
-        let mut client = Client::connect(net.options()).await.unwrap();
-        let mut tree = Tree::new();
-        for entry in client.list("", "*").await.unwrap() {
-            if !entry.selectable() {
-                continue;
-            }
-            let folder = match entry.delimiter {
-                Some(d) => entry.name.replace(d, "/"),
-                None => entry.name.clone(),
-            };
-            client
-                .select(&entry.name, Default::default())
-                .await
-                .unwrap();
-            let messages = tree.entry(folder).or_default();
-            for (id, copies) in folder_messages(&mut client).await {
-                for (_, flags) in copies {
-                    messages
-                        .entry(id.clone())
-                        .or_default()
-                        .push(flags.maildir_letters());
-                }
-            }
-        }
-        client.logout().await.unwrap();
-        tree
-    })
 }
 
 /// Flags from Maildir letters.
@@ -353,7 +273,7 @@ fn deliver_local(maildir: &Path, id: &str, size: usize, letters: &str) {
     for sub in ["cur", "new", "tmp"] {
         fs::create_dir_all(maildir.join(sub)).unwrap();
     }
-    let text = String::from_utf8(message(id, size))
+    let text = String::from_utf8(sized_message(id, size))
         .unwrap()
         .replace("\r\n", "\n");
     let path = if letters.is_empty() {
@@ -383,7 +303,7 @@ fn seed_both_sides(
         by_folder
             .entry(folder)
             .or_default()
-            .push((id.clone(), message(&id, random_size(rng))));
+            .push((id.clone(), sized_message(&id, random_size(rng))));
     }
     let user = net.user();
     for (folder, messages) in &by_folder {
@@ -470,7 +390,7 @@ fn change_both_sides(net: &Net<'_>, rng: &mut TestRng, round: usize, expected: &
         let folder = ["INBOX", "Archive"][i % 2];
         let id = format!("r{round}s{i}");
         net.server
-            .deliver(&user, folder, &message(&id, random_size(rng)))
+            .deliver(&user, folder, &sized_message(&id, random_size(rng)))
             .unwrap();
         expected
             .entry(folder.to_owned())
@@ -550,7 +470,7 @@ fn one_dropped_connection_is_survived_within_the_run() {
         for i in 0..10 {
             let id = format!("d{round}-{i}");
             net.server
-                .deliver(&user, "INBOX", &message(&id, random_size(&mut rng)))
+                .deliver(&user, "INBOX", &sized_message(&id, random_size(&mut rng)))
                 .unwrap();
             expected
                 .entry("INBOX".to_owned())
@@ -600,7 +520,7 @@ fn one_dropped_connection_is_survived_within_the_run() {
             0,
             "one dropped connection must not fail the run:\n{run}"
         );
-        let server = without_empty(server_tree(&net));
+        let server = without_empty(server_tree(net.options()));
         let local = without_empty(net.world.messages("b"));
         assert_eq!(server, local, "round {round}: the sides differ");
     }

@@ -6,12 +6,13 @@
 
 mod common;
 
+use common::imap::{dovecot_options, message, user_tree};
 use common::{Tree, World, block_on, find_file, set_local_flags, sync_with_kills, uid_of};
 use std::fs;
 use std::time::{Duration, Instant};
 
 use pimlink_core::{Flag, Flags};
-use pimlink_imap::{Client, ClientOptions, FetchRequest, Secret, StoreMode, TlsMode, UidRanges};
+use pimlink_imap::{Client, StoreMode, UidRanges};
 use pimlink_testkit::{Dovecot, DovecotBuilder};
 
 /// Dovecot without UIDPLUS, CONDSTORE and QRESYNC.
@@ -41,72 +42,6 @@ fn imap_maildir_world(server: &Dovecot, extra_pair_keys: &str) -> World {
     world
 }
 
-fn message(id: &str) -> Vec<u8> {
-    format!(
-        "From: test@example.org\r\nSubject: message {id}\r\nMessage-ID: <{id}@test>\r\n\
-         Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nbody of {id}\r\n"
-    )
-    .into_bytes()
-}
-
-fn options(server: &Dovecot, user: &str, password: &str) -> ClientOptions {
-    let mut options = ClientOptions::new(server.host(), user, Secret::new(password));
-    options.port = Some(server.port());
-    options.tls = TlsMode::None;
-    options.read_timeout = Duration::from_secs(20);
-    options
-}
-
-/// Every message on the server: folder (with '/') -> Message-ID -> Maildir flag letters per copy.
-fn server_tree(server: &Dovecot, user: &str, password: &str) -> Tree {
-    block_on(async {
-        let mut client = Client::connect(options(server, user, password))
-            .await
-            .unwrap();
-        let mut tree = Tree::new();
-        for entry in client.list("", "*").await.unwrap() {
-            if !entry.selectable() {
-                continue;
-            }
-            let folder = match entry.delimiter {
-                Some(d) => entry.name.replace(d, "/"),
-                None => entry.name.clone(),
-            };
-            let selected = client
-                .select(&entry.name, Default::default())
-                .await
-                .unwrap();
-            let messages = tree.entry(folder).or_default();
-            if selected.exists == 0 {
-                continue;
-            }
-            let request = FetchRequest {
-                flags: true,
-                header_fields: vec!["MESSAGE-ID".to_owned()],
-                ..FetchRequest::default()
-            };
-            client
-                .fetch(&UidRanges::all(), &request, |m| {
-                    let header = String::from_utf8(m.header.unwrap()).unwrap();
-                    let id = header
-                        .split_once('<')
-                        .and_then(|(_, rest)| rest.split_once('@'))
-                        .map(|(id, _)| id.to_owned())
-                        .unwrap_or_else(|| panic!("no Message-ID in {header:?}"));
-                    messages
-                        .entry(id)
-                        .or_default()
-                        .push(m.flags.unwrap().maildir_letters());
-                    Ok(())
-                })
-                .await
-                .unwrap();
-        }
-        client.logout().await.unwrap();
-        tree
-    })
-}
-
 /// Changes flags of the message `id` in `folder` on the server, as another mail client would.
 fn server_flags(
     server: &Dovecot,
@@ -117,7 +52,7 @@ fn server_flags(
     flags: Flags,
 ) {
     block_on(async {
-        let mut client = Client::connect(options(server, user, password_of(server, user)))
+        let mut client = Client::connect(dovecot_options(server, user, password_of(server, user)))
             .await
             .unwrap();
         client.select(folder, Default::default()).await.unwrap();
@@ -185,7 +120,7 @@ fn imap_and_maildir_converge_with_changes_on_both_sides() {
 
     let first = world.sync_ok();
     let tree = assert_same(
-        &server_tree(&server, &user, server.password()),
+        &user_tree(&server, &user, server.password()),
         &world.messages("b"),
     );
     assert_eq!(tree["INBOX"].len(), 6, "{first}");
@@ -233,7 +168,7 @@ fn imap_and_maildir_converge_with_changes_on_both_sides() {
 
     world.sync_ok();
     let tree = assert_same(
-        &server_tree(&server, &user, server.password()),
+        &user_tree(&server, &user, server.password()),
         &world.messages("b"),
     );
     let inbox_tree = &tree["INBOX"];
@@ -255,14 +190,14 @@ fn imap_and_maildir_converge_with_changes_on_both_sides() {
 
     // Idempotent.
     let before = (
-        server_tree(&server, &user, server.password()),
+        user_tree(&server, &user, server.password()),
         world.messages("b"),
     );
     let again = world.sync_ok();
     assert!(again.stdout().contains("changed: nothing"), "{again}");
     assert_eq!(
         (
-            server_tree(&server, &user, server.password()),
+            user_tree(&server, &user, server.password()),
             world.messages("b")
         ),
         before
@@ -302,7 +237,7 @@ fn a_recreated_server_folder_is_recognised_by_content() {
     set_local_flags(&world.root("b").join("Box"), "m1", "F");
     let run = world.sync_ok();
     let tree = assert_same(
-        &server_tree(&server, &user, server.password()),
+        &user_tree(&server, &user, server.password()),
         &world.messages("b"),
     );
     assert_eq!(tree["Box"].len(), 4, "no duplicates, nothing lost: {run}");
@@ -331,7 +266,7 @@ fn a_server_without_uidplus_condstore_or_qresync_syncs_too() {
     world.deliver("b", "Archiv", "a0", "");
     world.sync_ok();
     let tree = assert_same(
-        &server_tree(&server, &user, server.password()),
+        &user_tree(&server, &user, server.password()),
         &world.messages("b"),
     );
     assert_eq!(tree["INBOX"].len(), 6);
@@ -349,7 +284,7 @@ fn a_server_without_uidplus_condstore_or_qresync_syncs_too() {
     world.deliver("b", "INBOX", "l-new", "");
     world.sync_ok();
     let tree = assert_same(
-        &server_tree(&server, &user, server.password()),
+        &user_tree(&server, &user, server.password()),
         &world.messages("b"),
     );
     assert_eq!(tree["INBOX"]["s0"], ["F"]);
@@ -380,7 +315,7 @@ fn killed_initial_download_resumes_with_every_message_once() {
     );
     world.sync_ok();
     let tree = assert_same(
-        &server_tree(&server, &user, server.password()),
+        &user_tree(&server, &user, server.password()),
         &world.messages("b"),
     );
     assert_eq!(tree["INBOX"].len(), 401);
@@ -417,7 +352,7 @@ fn killed_upload_resumes(caps: Option<&str>) {
     );
     world.sync_ok();
     let tree = assert_same(
-        &server_tree(&server, &user, server.password()),
+        &user_tree(&server, &user, server.password()),
         &world.messages("b"),
     );
     assert_eq!(tree["INBOX"].len(), 300);
@@ -492,7 +427,7 @@ fn a_late_append_of_an_interrupted_run_is_removed_not_duplicated(caps: Option<&s
     assert!(dry.stdout().contains("would remove"), "{dry}");
     let cleaned = world.sync_ok();
     assert!(cleaned.stdout().contains("late duplicate"), "{cleaned}");
-    let server_now = server_tree(&server, &user, server.password());
+    let server_now = user_tree(&server, &user, server.password());
     let local = world.messages("b");
     assert_eq!(local["INBOX"].len(), 3, "{local:?}");
     assert_eq!(
@@ -555,7 +490,7 @@ fn two_interrupted_uploads_of_one_message_leave_it_once() {
     assert!(run.stdout().contains("late duplicate"), "{run}");
     assert!(!run.stdout().contains("copied b->a"), "{run}");
     let tree = assert_same(
-        &server_tree(&server, &user, server.password()),
+        &user_tree(&server, &user, server.password()),
         &world.messages("b"),
     );
     assert_eq!(tree["INBOX"].len(), 2, "{tree:?}");
@@ -605,8 +540,8 @@ fn two_imap_accounts_sync_with_each_other() {
     );
     fs::write(world.config(), config).unwrap();
     world.sync_ok();
-    let alice = server_tree(&server, "alice", "secret-alice");
-    let bob = server_tree(&server, "bob", "secret-bob");
+    let alice = user_tree(&server, "alice", "secret-alice");
+    let bob = user_tree(&server, "bob", "secret-bob");
     assert_same(&alice, &bob);
     assert_eq!(alice["INBOX"].len(), 5);
     assert_eq!(alice["INBOX"]["a1"], ["S"]);
@@ -630,8 +565,8 @@ fn two_imap_accounts_sync_with_each_other() {
     );
     server.deliver("bob", "INBOX", &message("b1")).unwrap();
     world.sync_ok();
-    let alice = server_tree(&server, "alice", "secret-alice");
-    assert_same(&alice, &server_tree(&server, "bob", "secret-bob"));
+    let alice = user_tree(&server, "alice", "secret-alice");
+    assert_same(&alice, &user_tree(&server, "bob", "secret-bob"));
     assert_eq!(alice["INBOX"]["a2"], ["F"]);
     assert!(!alice["INBOX"].contains_key("a3"));
     assert!(alice["INBOX"].contains_key("b1"));
@@ -669,7 +604,7 @@ fn a_message_moved_locally_is_moved_on_the_server() {
     let run = world.sync_ok();
     assert!(run.stdout().contains("1 moved"), "{run}");
     let tree = assert_same(
-        &server_tree(&server, &user, server.password()),
+        &user_tree(&server, &user, server.password()),
         &world.messages("b"),
     );
     assert!(!tree["INBOX"].contains_key("m1"));
@@ -695,7 +630,7 @@ fn a_tunnel_account_syncs_without_a_password() {
     world.deliver("b", "INBOX", "local", "S");
     world.sync_ok();
     let tree = assert_same(
-        &server_tree(&server, &user, server.password()),
+        &user_tree(&server, &user, server.password()),
         &world.messages("b"),
     );
     assert_eq!(tree["INBOX"].len(), 2);
@@ -803,7 +738,7 @@ fn local_changes_in_a_folder_unchanged_on_the_server_are_synced() {
     world.deliver("b", "INBOX", "local-new", "S");
     world.sync_ok();
     let tree = assert_same(
-        &server_tree(&server, &user, server.password()),
+        &user_tree(&server, &user, server.password()),
         &world.messages("b"),
     );
     assert_eq!(tree["INBOX"]["s1"], ["FS"]);
@@ -822,7 +757,7 @@ fn local_changes_in_a_folder_unchanged_on_the_server_are_synced() {
     );
     world.sync_ok();
     let tree = assert_same(
-        &server_tree(&server, &user, server.password()),
+        &user_tree(&server, &user, server.password()),
         &world.messages("b"),
     );
     assert_eq!(tree["INBOX"]["s3"], ["F"]);

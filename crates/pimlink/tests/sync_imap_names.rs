@@ -6,34 +6,18 @@
 
 mod common;
 
+use common::imap::{dovecot_options, message};
 use common::{World, block_on, uid_of};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::time::Duration;
 
 use pimlink_core::{Flag, Flags};
-use pimlink_imap::{Client, ClientOptions, FetchRequest, Secret, StoreMode, TlsMode, UidRanges};
+use pimlink_imap::{Client, ClientOptions, FetchRequest, StoreMode, UidRanges};
 use pimlink_testkit::{Dovecot, DovecotBuilder};
 
-fn message(id: &str) -> Vec<u8> {
-    format!(
-        "From: test@example.org\r\nSubject: message {id}\r\nMessage-ID: <{id}@test>\r\n\
-         Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nbody of {id}\r\n"
-    )
-    .into_bytes()
-}
-
 fn options(server: &Dovecot) -> ClientOptions {
-    options_for(server, server.user(), server.password())
-}
-
-fn options_for(server: &Dovecot, user: &str, password: &str) -> ClientOptions {
-    let mut options = ClientOptions::new(server.host(), user, Secret::new(password));
-    options.port = Some(server.port());
-    options.tls = TlsMode::None;
-    options.read_timeout = Duration::from_secs(20);
-    options
+    dovecot_options(server, server.user(), server.password())
 }
 
 /// A world whose side a is the server's user (with `storage_extra` keys) and side b a
@@ -439,8 +423,8 @@ fn keywords_sync_between_two_imap_accounts() {
         .unwrap();
     server.deliver("test", "INBOX", &message("s1")).unwrap();
     server.deliver("bob", "INBOX", &message("b1")).unwrap();
-    let test = || options_for(&server, "test", "secret");
-    let bob = || options_for(&server, "bob", "secret-bob");
+    let test = || dovecot_options(&server, "test", "secret");
+    let bob = || dovecot_options(&server, "bob", "secret-bob");
     user_store(test(), "INBOX", "s1", StoreMode::Add, "S $Junk work");
     user_store(bob(), "INBOX", "b1", StoreMode::Add, " todo");
     let world = World::new("");

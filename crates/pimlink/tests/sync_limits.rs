@@ -6,12 +6,13 @@
 
 mod common;
 
+use common::imap::{dovecot_options, sized_message, user_tree};
 use common::{Run, Tree, World, block_on, sync_with_kills, uid_of};
 use std::fs;
 use std::time::{Duration, SystemTime};
 
 use pimlink_core::{Flag, Flags};
-use pimlink_imap::{AppendItem, Client, ClientOptions, FetchRequest, Secret, TlsMode, UidRanges};
+use pimlink_imap::{AppendItem, Client, UidRanges};
 use pimlink_testkit::{Dovecot, DovecotBuilder};
 
 const DAY: u64 = 86_400;
@@ -40,30 +41,14 @@ fn write_config(world: &World, server: &Dovecot, pair_keys: &str) {
     fs::write(world.config(), config).unwrap();
 }
 
-fn message(id: &str, body_size: usize) -> Vec<u8> {
-    format!(
-        "From: test@example.org\r\nSubject: message {id}\r\nMessage-ID: <{id}@test>\r\n\
-         Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nbody of {id}\r\n{}\r\n",
-        "x".repeat(body_size)
-    )
-    .into_bytes()
-}
-
-fn options(server: &Dovecot) -> ClientOptions {
-    let mut options =
-        ClientOptions::new(server.host(), server.user(), Secret::new(server.password()));
-    options.port = Some(server.port());
-    options.tls = TlsMode::None;
-    options.read_timeout = Duration::from_secs(20);
-    options
-}
-
 /// APPENDs message `id` to the server's INBOX as having arrived `age_days` ago.
 fn append(server: &Dovecot, id: &str, flags: &str, age_days: u64, body_size: usize) {
     block_on(async {
-        let mut client = Client::connect(options(server)).await.unwrap();
+        let mut client = Client::connect(dovecot_options(server, server.user(), server.password()))
+            .await
+            .unwrap();
         let item = AppendItem {
-            content: pimlink_core::Content::Bytes(message(id, body_size)),
+            content: pimlink_core::Content::Bytes(sized_message(id, body_size)),
             flags: Flags::from_status_text(flags),
             internal_date: Some(SystemTime::now() - Duration::from_secs(age_days * DAY)),
         };
@@ -75,11 +60,13 @@ fn append(server: &Dovecot, id: &str, flags: &str, age_days: u64, body_size: usi
 /// APPENDs many messages to INBOX over one connection: (id, flags, age).
 fn append_many(server: &Dovecot, messages: &[(String, &str, Duration)]) {
     block_on(async {
-        let mut client = Client::connect(options(server)).await.unwrap();
+        let mut client = Client::connect(dovecot_options(server, server.user(), server.password()))
+            .await
+            .unwrap();
         let items = messages
             .iter()
             .map(|(id, flags, age)| AppendItem {
-                content: pimlink_core::Content::Bytes(message(id, 10)),
+                content: pimlink_core::Content::Bytes(sized_message(id, 10)),
                 flags: Flags::from_status_text(flags),
                 internal_date: Some(SystemTime::now() - *age),
             })
@@ -91,41 +78,12 @@ fn append_many(server: &Dovecot, messages: &[(String, &str, Duration)]) {
     })
 }
 
-/// Message-ID -> flags of each copy in the server's INBOX.
-fn server_inbox(server: &Dovecot) -> std::collections::BTreeMap<String, Vec<String>> {
-    block_on(async {
-        let mut client = Client::connect(options(server)).await.unwrap();
-        client.select("INBOX", Default::default()).await.unwrap();
-        let mut out = std::collections::BTreeMap::<String, Vec<String>>::new();
-        let request = FetchRequest {
-            flags: true,
-            header_fields: vec!["MESSAGE-ID".to_owned()],
-            ..FetchRequest::default()
-        };
-        client
-            .fetch(&UidRanges::all(), &request, |m| {
-                let header = String::from_utf8(m.header.unwrap()).unwrap();
-                let id = header
-                    .split_once('<')
-                    .and_then(|(_, rest)| rest.split_once('@'))
-                    .map(|(id, _)| id.to_owned())
-                    .unwrap();
-                out.entry(id)
-                    .or_default()
-                    .push(m.flags.unwrap().maildir_letters());
-                Ok(())
-            })
-            .await
-            .unwrap();
-        client.logout().await.unwrap();
-        out
-    })
-}
-
 /// Changes the flags of `id` on the server as another mail client would (`None` expunges it).
 fn server_set(server: &Dovecot, id: &str, flags: Option<&str>) {
     block_on(async {
-        let mut client = Client::connect(options(server)).await.unwrap();
+        let mut client = Client::connect(dovecot_options(server, server.user(), server.password()))
+            .await
+            .unwrap();
         client.select("INBOX", Default::default()).await.unwrap();
         let uid = uid_of(&mut client, id).await;
         let uids = UidRanges::single(uid);
@@ -221,7 +179,7 @@ fn max_size_leaves_big_messages_on_the_server_until_asked_for() {
     world.deliver("b", "INBOX", "local-big", "S");
     fs::write(
         local_file(&world, "local-big"),
-        message("local-big", 20_000),
+        sized_message("local-big", 20_000),
     )
     .unwrap();
     server_set(&server, "big", Some("FS"));
@@ -409,7 +367,7 @@ fn max_size_between_maildirs_reads_sizes_the_listing_does_not_give() {
     world.deliver("a", "INBOX", "small", "S");
     world.deliver("a", "INBOX", "big", "S");
     let inbox = world.root("a").join("INBOX/cur");
-    fs::write(inbox.join("u-big:2,S"), message("big", 5000)).unwrap();
+    fs::write(inbox.join("u-big:2,S"), sized_message("big", 5000)).unwrap();
     // An old message, by its mtime (a Maildir's arrival date), unread: kept whatever its age.
     world.deliver("a", "INBOX", "old-unread", "");
     world.deliver("a", "INBOX", "old-read", "S");
@@ -444,7 +402,9 @@ fn measure_unchanged_resync_with_limits() {
         "max_messages = 1000",
     ] {
         let server = DovecotBuilder::new().start().unwrap();
-        let messages: Vec<Vec<u8>> = (0..5000).map(|i| message(&format!("m{i}"), 10)).collect();
+        let messages: Vec<Vec<u8>> = (0..5000)
+            .map(|i| sized_message(&format!("m{i}"), 10))
+            .collect();
         server
             .deliver_many(server.user(), "INBOX", messages.iter().map(Vec::as_slice))
             .unwrap();
@@ -458,4 +418,10 @@ fn measure_unchanged_resync_with_limits() {
         assert!(again.stdout().contains("changed: nothing"), "{again}");
         eprintln!("{keys:?}: initial {initial:?}, unchanged resync {unchanged:?}");
     }
+}
+
+/// Message-ID -> flags of each copy in the server's INBOX.
+fn server_inbox(server: &Dovecot) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut tree = user_tree(server, server.user(), server.password());
+    tree.remove("INBOX").unwrap_or_default()
 }

@@ -7,13 +7,14 @@
 
 mod common;
 
+use common::imap::{dovecot_options, message, user_tree};
 use common::{Run, Tree, World, block_on, find_file, set_local_flags, uid_of};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pimlink_core::{Flag, Flags};
-use pimlink_imap::{Client, ClientOptions, FetchRequest, Secret, StoreMode, TlsMode, UidRanges};
+use pimlink_imap::{Client, StoreMode, UidRanges};
 use pimlink_testkit::{Dovecot, DovecotBuilder};
 
 /// A world: side a is the server's user (with `a_keys` in its storage table), side b a
@@ -37,71 +38,6 @@ fn world(server: &Dovecot, a_keys: &str, b_keys: &str, pair_keys: &str) -> World
     world
 }
 
-fn message(id: &str) -> Vec<u8> {
-    format!(
-        "From: test@example.org\r\nSubject: message {id}\r\nMessage-ID: <{id}@test>\r\n\
-         Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nbody of {id}\r\n"
-    )
-    .into_bytes()
-}
-
-async fn connect(server: &Dovecot) -> Client {
-    let mut options =
-        ClientOptions::new(server.host(), server.user(), Secret::new(server.password()));
-    options.port = Some(server.port());
-    options.tls = TlsMode::None;
-    options.read_timeout = Duration::from_secs(20);
-    Client::connect(options).await.unwrap()
-}
-
-/// Every message on the server: folder (with '/') -> Message-ID -> flag letters per copy.
-fn server_tree(server: &Dovecot) -> Tree {
-    block_on(async {
-        let mut client = connect(server).await;
-        let mut tree = Tree::new();
-        for entry in client.list("", "*").await.unwrap() {
-            if !entry.selectable() {
-                continue;
-            }
-            let folder = match entry.delimiter {
-                Some(d) => entry.name.replace(d, "/"),
-                None => entry.name.clone(),
-            };
-            let selected = client
-                .select(&entry.name, Default::default())
-                .await
-                .unwrap();
-            let messages = tree.entry(folder).or_default();
-            if selected.exists == 0 {
-                continue;
-            }
-            let request = FetchRequest {
-                flags: true,
-                header_fields: vec!["MESSAGE-ID".to_owned()],
-                ..FetchRequest::default()
-            };
-            client
-                .fetch(&UidRanges::all(), &request, |m| {
-                    let header = String::from_utf8(m.header.unwrap()).unwrap();
-                    let id = header
-                        .split_once('<')
-                        .and_then(|(_, rest)| rest.split_once('@'))
-                        .map(|(id, _)| id.to_owned())
-                        .unwrap();
-                    messages
-                        .entry(id)
-                        .or_default()
-                        .push(m.flags.unwrap().maildir_letters());
-                    Ok(())
-                })
-                .await
-                .unwrap();
-        }
-        client.logout().await.unwrap();
-        tree
-    })
-}
-
 /// Changes the flags of message `id` in `folder` on the server as another client would, and
 /// expunges it afterwards if `expunge`.
 fn server_store(server: &Dovecot, folder: &str, id: &str, mode: StoreMode, flags: Flags) {
@@ -122,7 +58,9 @@ fn server_store_then(
     expunge: bool,
 ) {
     block_on(async {
-        let mut client = connect(server).await;
+        let mut client = Client::connect(dovecot_options(server, server.user(), server.password()))
+            .await
+            .unwrap();
         client.select(folder, Default::default()).await.unwrap();
         let uid = uid_of(&mut client, id).await;
         let uid = UidRanges::single(uid);
@@ -577,4 +515,9 @@ fn a_server_that_cannot_delete_gets_no_trash_copies() {
         assert_eq!(ids(&tree, "INBOX"), ["s0", "s1"], "{run}");
         assert!(!tree.contains_key("Trash"), "{run}");
     }
+}
+
+/// Every message of the test user on the server.
+fn server_tree(server: &Dovecot) -> Tree {
+    user_tree(server, server.user(), server.password())
 }

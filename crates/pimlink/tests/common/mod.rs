@@ -112,6 +112,8 @@ impl std::fmt::Display for Run {
 }
 
 /// folder (relative path of the maildir) -> Message-ID -> flags of each copy.
+pub mod imap;
+
 pub type Tree = BTreeMap<String, BTreeMap<String, Vec<String>>>;
 
 /// Writes one message as a delivery agent would (new/ without flags, cur/ with).

@@ -1,0 +1,106 @@
+//! Helpers for end-to-end tests against an IMAP server: test messages, and reading what the
+//! server holds directly (not through pimlink) to compare with what a sync produced.
+
+use super::{Tree, block_on};
+use pimlink_core::Flags;
+use pimlink_imap::{Client, ClientOptions, FetchRequest, Secret, TlsMode, UidRanges};
+use pimlink_testkit::Dovecot;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A small message whose Message-ID is `<id@test>`.
+pub fn message(id: &str) -> Vec<u8> {
+    sized_message(id, 0)
+}
+
+/// A message whose Message-ID is `<id@test>`, padded with lines of text to at least `size`
+/// bytes (short lines, as real mail has).
+pub fn sized_message(id: &str, size: usize) -> Vec<u8> {
+    let mut text = format!(
+        "From: test@example.org\r\nSubject: message {id}\r\nMessage-ID: <{id}@test>\r\n\
+         Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nbody of {id}\r\n"
+    );
+    while text.len() < size {
+        text.push_str("a line of text to give the message some size, as mail has\r\n");
+    }
+    text.into_bytes()
+}
+
+/// How to reach `user` on the test Dovecot: plain text on loopback, patient reads.
+pub fn dovecot_options(server: &Dovecot, user: &str, password: &str) -> ClientOptions {
+    let mut options = ClientOptions::new(server.host(), user, Secret::new(password));
+    options.port = Some(server.port());
+    options.tls = TlsMode::None;
+    options.read_timeout = Duration::from_secs(20);
+    options
+}
+
+/// The `id` of a `Message-ID: <id@...>` header.
+pub fn message_id_of(header: &[u8]) -> String {
+    let header = String::from_utf8_lossy(header);
+    header
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(id, _)| id.to_owned())
+        .unwrap_or_else(|| panic!("no Message-ID in {header:?}"))
+}
+
+/// Message-ID -> (UID, flags) of every copy in the folder `client` has selected.
+pub async fn folder_messages(client: &mut Client) -> BTreeMap<String, Vec<(u32, Flags)>> {
+    let mut out: BTreeMap<String, Vec<(u32, Flags)>> = BTreeMap::new();
+    if client.exists() == 0 {
+        return out;
+    }
+    let request = FetchRequest {
+        flags: true,
+        header_fields: vec!["MESSAGE-ID".to_owned()],
+        ..FetchRequest::default()
+    };
+    client
+        .fetch(&UidRanges::all(), &request, |m| {
+            let id = message_id_of(&m.header.unwrap());
+            out.entry(id).or_default().push((m.uid, m.flags.unwrap()));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    out
+}
+
+/// Every message on the server: folder (with '/') -> Message-ID -> Maildir flag letters per
+/// copy. Every selectable folder is listed, empty ones too.
+pub fn server_tree(options: ClientOptions) -> Tree {
+    block_on(async {
+        let mut client = Client::connect(options).await.unwrap();
+        let mut tree = Tree::new();
+        for entry in client.list("", "*").await.unwrap() {
+            if !entry.selectable() {
+                continue;
+            }
+            let folder = match entry.delimiter {
+                Some(d) => entry.name.replace(d, "/"),
+                None => entry.name.clone(),
+            };
+            client
+                .select(&entry.name, Default::default())
+                .await
+                .unwrap();
+            let messages = tree.entry(folder).or_default();
+            for (id, copies) in folder_messages(&mut client).await {
+                for (_, flags) in copies {
+                    messages
+                        .entry(id.clone())
+                        .or_default()
+                        .push(flags.maildir_letters());
+                }
+            }
+        }
+        client.logout().await.unwrap();
+        tree
+    })
+}
+
+/// [`server_tree`] of `user` on the test Dovecot.
+pub fn user_tree(server: &Dovecot, user: &str, password: &str) -> Tree {
+    server_tree(dovecot_options(server, user, password))
+}
