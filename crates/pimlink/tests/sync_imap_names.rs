@@ -6,14 +6,14 @@
 
 mod common;
 
-use common::imap::{dovecot_options, message};
+use common::imap::{dovecot_options, folder_messages, message};
 use common::{World, block_on, uid_of};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
 use pimlink_core::{Flag, Flags};
-use pimlink_imap::{Client, ClientOptions, FetchRequest, StoreMode, UidRanges};
+use pimlink_imap::{Client, ClientOptions, StoreMode, UidRanges};
 use pimlink_testkit::{Dovecot, DovecotBuilder};
 
 fn options(server: &Dovecot) -> ClientOptions {
@@ -49,26 +49,13 @@ fn server_flags(server: &Dovecot, folder: &str) -> BTreeMap<String, String> {
 fn user_flags(options: ClientOptions, folder: &str) -> BTreeMap<String, String> {
     block_on(async {
         let mut client = Client::connect(options).await.unwrap();
-        let selected = client.select(folder, Default::default()).await.unwrap();
-        let mut out = BTreeMap::new();
-        if selected.exists > 0 {
-            let request = FetchRequest {
-                flags: true,
-                header_fields: vec!["MESSAGE-ID".to_owned()],
-                ..FetchRequest::default()
-            };
-            client
-                .fetch(&UidRanges::all(), &request, |m| {
-                    let header = String::from_utf8(m.header.unwrap()).unwrap();
-                    let id = header.split_once('<').unwrap().1.split_once('@').unwrap().0;
-                    out.insert(id.to_owned(), m.flags.unwrap().to_status_text());
-                    Ok(())
-                })
-                .await
-                .unwrap();
-        }
+        client.select(folder, Default::default()).await.unwrap();
+        let messages = folder_messages(&mut client).await;
         client.logout().await.unwrap();
-        out
+        messages
+            .into_iter()
+            .map(|(id, copies)| (id, copies[0].1.to_status_text()))
+            .collect()
     })
 }
 
