@@ -278,10 +278,45 @@ impl ImapStore {
         server: &str,
         options: SelectOptions,
     ) -> Result<SelectedMailbox, Error> {
+        self.flush_before_leaving(server).await;
+        self.select_only(server, options).await
+    }
+
+    /// [`Self::select`] without sending the queued changes of the folder it leaves.
+    pub(super) async fn select_only(
+        &mut self,
+        server: &str,
+        options: SelectOptions,
+    ) -> Result<SelectedMailbox, Error> {
         self.selected = None;
         self.stats.selects += 1;
         let client = self.client().await?;
         client.select(server, options).await
+    }
+
+    /// Sends the queued flag changes and deletions of the selected folder before the
+    /// connection selects `next`, another one: in the selection they were made for, instead
+    /// of selecting the folder again at the flush. If that fails they stay queued, and the
+    /// flush carries them out (selecting the folder again) or reports the error; every one of
+    /// those commands is safe to repeat. The engine records them only after its flush, which
+    /// finds nothing left to send.
+    async fn flush_before_leaving(&mut self, next: &str) {
+        let Some(current) = self.selected.as_ref().map(|s| s.server.clone()) else {
+            return;
+        };
+        if current == next {
+            return;
+        }
+        let Some(folder) = self.pending.remove(&current) else {
+            return;
+        };
+        if folder.flag_changes.is_empty() && folder.deletions.is_empty() {
+            return;
+        }
+        if let Err(error) = self.flush_folder(&current, &folder).await {
+            debug!("{current:?}: its changes wait for the flush: {error}");
+            self.pending.insert(current, folder);
+        }
     }
 
     /// Records a successful SELECT; returns the folder's UIDVALIDITY.

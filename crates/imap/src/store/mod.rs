@@ -69,6 +69,7 @@ mod keys;
 mod listing;
 mod moving;
 mod names;
+mod prefetch;
 mod reading;
 mod retry;
 mod state;
@@ -139,6 +140,8 @@ pub struct ImapStore {
     unreachable: bool,
     /// Whether the last connection offered UIDPLUS (kept while reconnecting).
     uidplus: Option<bool>,
+    /// Bytes of bodies read ahead and not handed out yet ([`prefetch`]).
+    prefetched_bytes: u64,
     /// List only subscribed folders (and INBOX).
     subscribed_only: bool,
 }
@@ -166,6 +169,8 @@ struct FolderMemory {
     append_floor: Option<u32>,
     /// Fingerprints fetched with new mail during the listing (`None`: no identifying header).
     fingerprints: HashMap<u32, Option<Fingerprint>>,
+    /// Bodies of new mail read with the listing, and their sizes ([`prefetch`]).
+    bodies: HashMap<u32, (pimlink_core::ItemData, u64)>,
 }
 
 /// The order flag stores are applied in; deletions come after all of them.
@@ -201,6 +206,7 @@ impl ImapStore {
             connect_failed: false,
             unreachable: false,
             uidplus: None,
+            prefetched_bytes: 0,
             subscribed_only: false,
         }
     }

@@ -400,7 +400,11 @@ impl ImapStore {
 
     /// The queued changes of one server folder: flag stores, then `\Deleted` and UID EXPUNGE
     /// of exactly the UIDs to delete.
-    async fn flush_folder(&mut self, server: &str, folder: &PendingFolder) -> Result<(), Error> {
+    pub(super) async fn flush_folder(
+        &mut self,
+        server: &str,
+        folder: &PendingFolder,
+    ) -> Result<(), Error> {
         let validity = match self.selected.as_ref().filter(|s| s.server == server) {
             Some(selected) => selected.uid_validity,
             None => {
@@ -408,7 +412,9 @@ impl ImapStore {
                     condstore: true,
                     ..Default::default()
                 };
-                let mailbox = self.select(server, options).await?;
+                // Not `select`: its own flush of the folder it leaves would recurse here; the
+                // flush that called this carries out every folder's queue anyway.
+                let mailbox = self.select_only(server, options).await?;
                 self.note_selected(server, &mailbox)?
             }
         };
