@@ -14,7 +14,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::flags::{Flag, Flags};
 use crate::item::ItemEntry;
-use crate::item::{ItemKey, NewItem};
+use crate::item::{ItemData, ItemKey, NewItem};
 use crate::name::CollectionName;
 use std::collections::HashMap;
 
@@ -387,6 +387,8 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             None => Vec::new(),
         };
 
+        self.settle_unconfirmed(&plan, &rows).await;
+
         // List both sides, telling each what the status knows so that it can list
         // incrementally. In a dry run a collection that would be created has no items yet.
         let mut listings = PerSide::<Listing>::default();
@@ -474,6 +476,29 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             held,
             flagged: HashMap::new(),
         }))
+    }
+
+    /// Before a side that an interrupted run may have been copying to is listed to confirm
+    /// those copies (rows still pending towards it), lets it finish storing what that run had
+    /// in flight ([`MailStore::settle`]): a copy that lands after the listing would be made
+    /// again now and be there twice until the next run removes the late one. Waiting is best
+    /// effort: if it fails, the late-copy check of the next run still removes such a copy.
+    async fn settle_unconfirmed(&mut self, plan: &CollectionPlan, rows: &[StatusItem]) {
+        for side in [Side::A, Side::B] {
+            if !rows.iter().any(|row| row.pending == Some(side)) {
+                continue;
+            }
+            let result = match side {
+                Side::A => self.a.settle(&plan.name_a).await,
+                Side::B => self.b.settle(&plan.name_b).await,
+            };
+            if let Err(error) = result {
+                tracing::warn!(
+                    "collection {}: waiting for side {side} to finish earlier copies: {error}",
+                    plan.name_a
+                );
+            }
+        }
     }
 
     /// Carries out a prepared collection's plan, then keeps the listing state if every change
@@ -1553,24 +1578,8 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                 Side::A => self.pair.a.read_many(source_name, &keys).await,
                 Side::B => self.pair.b.read_many(source_name, &keys).await,
             };
-            for ((action, id, reserved_key), data) in of_side.into_iter().zip(read) {
-                let ItemAction::Copy { flags, .. } = action else {
-                    continue;
-                };
-                let result = match data {
-                    Ok(data) => {
-                        let item = NewItem {
-                            data,
-                            flags,
-                            reserved_key: reserved_key.clone(),
-                        };
-                        match from {
-                            Side::A => self.pair.b.deliver(dest_name, item).await,
-                            Side::B => self.pair.a.deliver(dest_name, item).await,
-                        }
-                    }
-                    Err(error) => Err(error),
-                };
+            let delivered = self.deliver_read(from, dest_name, &of_side, read).await;
+            for ((action, id, _), result) in of_side.into_iter().zip(delivered) {
                 match result {
                     Ok(new_key) => done.push((
                         *action,
@@ -1585,6 +1594,49 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
             }
         }
         Ok(done)
+    }
+
+    /// Delivers what was read for `copies` (from side `from`) to `dest` on the other side in
+    /// one `deliver_many`, which an IMAP side pipelines; one result per copy, in order.
+    async fn deliver_read(
+        &mut self,
+        from: Side,
+        dest: &CollectionName,
+        copies: &[&(&ItemAction, ItemId, Option<ItemKey>)],
+        read: Vec<Result<ItemData>>,
+    ) -> Vec<Result<ItemKey>> {
+        let mut results: Vec<Option<Result<ItemKey>>> = Vec::with_capacity(copies.len());
+        let mut items = Vec::with_capacity(copies.len());
+        let mut read = read.into_iter();
+        for (action, _, reserved_key) in copies {
+            match (action, read.next()) {
+                (ItemAction::Copy { flags, .. }, Some(Ok(data))) => {
+                    results.push(None);
+                    items.push(NewItem {
+                        data,
+                        flags,
+                        reserved_key: reserved_key.clone(),
+                    });
+                }
+                (_, Some(Err(error))) => results.push(Some(Err(error))),
+                _ => results.push(Some(Err(Error::new(ErrorKind::NotFound, "not read")))),
+            }
+        }
+        let mut delivered = match from {
+            Side::A => self.pair.b.deliver_many(dest, items).await,
+            Side::B => self.pair.a.deliver_many(dest, items).await,
+        }
+        .into_iter();
+        results
+            .into_iter()
+            .map(|slot| {
+                slot.unwrap_or_else(|| {
+                    delivered
+                        .next()
+                        .unwrap_or_else(|| Err(Error::new(ErrorKind::Io, "not delivered")))
+                })
+            })
+            .collect()
     }
 
     /// Deletes on the sides (through the trash where the side has one); returns the changes to

@@ -41,9 +41,12 @@
 //!
 //! # Writes
 //! - [`MailStore::deliver`] APPENDs with flags and internal date, converting bare LF line ends
-//!   to CRLF ([`crlf`]); [`MailStore::deliver_many`] pipelines a batch of APPENDs (all sent
-//!   before the first answer is read, with LITERAL+) when the server has UIDPLUS. The key is APPENDUID's UID (UIDPLUS); its UIDVALIDITY must be the one
-//!   the folder was listed with. Without UIDPLUS the message is found again among the UIDs at or
+//!   to CRLF ([`crlf`]); [`MailStore::deliver_many`] pipelines a batch of APPENDs (up to
+//!   32 sent before the first answer is read, with LITERAL+) when the server has UIDPLUS;
+//!   [`MailStore::settle`] waits for a folder's counters to stop moving, so that APPENDs a
+//!   killed run left in flight have landed before the folder is listed ([`settle`]). The
+//!   key is APPENDUID's UID (UIDPLUS); its UIDVALIDITY must be the one the folder was listed
+//!   with. Without UIDPLUS the message is found again among the UIDs at or
 //!   above the folder's UIDNEXT before the APPEND by its content fingerprint (Message-ID, Date,
 //!   From, Subject); if it cannot be found the call fails and the engine's pending copy plus
 //!   content pairing settle it next run. A message without any of those headers is refused on
@@ -72,6 +75,7 @@ mod names;
 mod prefetch;
 mod reading;
 mod retry;
+mod settle;
 mod state;
 mod writing;
 
@@ -422,6 +426,10 @@ impl MailStore for ImapStore {
             .into_iter()
             .map(|result| result.map_err(|e| e.context(&context)))
             .collect()
+    }
+
+    async fn settle(&mut self, collection: &CollectionName) -> Result<(), Error> {
+        self.settle_folder(collection).await
     }
 
     async fn set_flags(
