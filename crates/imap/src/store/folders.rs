@@ -260,6 +260,15 @@ impl ImapStore {
         name: &CollectionName,
     ) -> Result<(String, u32), Error> {
         let server = self.server_folder(name).await?;
+        // A selection belongs to its connection: one that broke (perhaps under an operation
+        // that shrugged the failure off, like a read-ahead) has none left.
+        if self
+            .client
+            .as_ref()
+            .is_none_or(crate::client::Client::is_broken)
+        {
+            self.drop_connection();
+        }
         if let Some(selected) = self.selected.as_ref().filter(|s| s.server == server) {
             return Ok((server, selected.uid_validity));
         }
@@ -316,6 +325,7 @@ impl ImapStore {
         if let Err(error) = self.flush_folder(&current, &folder).await {
             debug!("{current:?}: its changes wait for the flush: {error}");
             self.pending.insert(current, folder);
+            self.forget_broken_connection(&error);
         }
     }
 

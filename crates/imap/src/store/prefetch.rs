@@ -53,6 +53,7 @@ impl ImapStore {
                 Ok(client) => client,
                 Err(error) => {
                     debug!("{server:?}: reading new mail ahead failed: {error}");
+                    self.forget_broken_connection(&error);
                     return;
                 }
             };
@@ -72,6 +73,7 @@ impl ImapStore {
                 .await;
             if let Err(error) = result {
                 debug!("{server:?}: reading new mail ahead failed: {error}");
+                self.forget_broken_connection(&error);
                 return;
             }
         }
