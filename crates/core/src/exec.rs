@@ -14,7 +14,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::flags::{Flag, Flags};
 use crate::item::ItemEntry;
-use crate::item::{ItemKey, NewItem};
+use crate::item::{ItemData, ItemKey, NewItem};
 use crate::name::CollectionName;
 use std::collections::HashMap;
 
@@ -188,7 +188,12 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 late_copies: Vec::new(),
             };
             let prepared = match self.prepare_collection(&mut report, options).await {
-                Ok(prepared) => prepared,
+                Ok(Some(mut prepared)) => {
+                    self.set_flags_while_selected(&report, &mut prepared, options)
+                        .await;
+                    Some(prepared)
+                }
+                Ok(None) => None,
                 Err(error) => {
                     let name = report.plan.name_a.clone();
                     report
@@ -234,6 +239,33 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             report.collections.push(collection);
         }
         Ok(report)
+    }
+
+    /// Makes a prepared collection's flag changes on the sides at once, while the collection
+    /// is still the one each side just listed (an IMAP store still has the folder selected and
+    /// sends its flag stores before it selects another): waiting until every collection is
+    /// planned would cost a second SELECT per changed folder. Flag changes take no part in
+    /// moves, so planning the other collections first would not change them. Nothing is
+    /// recorded here: the results join the collection's last transaction, after its flush.
+    /// A withheld plan, or a dry run, changes nothing.
+    async fn set_flags_while_selected(
+        &mut self,
+        report: &CollectionReport,
+        prepared: &mut Prepared,
+        options: RunOptions,
+    ) {
+        if options.dry_run || prepared.items.refused.is_some() || prepared.id.is_none() {
+            return;
+        }
+        for action in &prepared.items.actions {
+            if let ItemAction::Flags {
+                id, set_a, set_b, ..
+            } = action
+            {
+                let result = set_flags_on(self, &report.plan, set_a, set_b).await;
+                prepared.flagged.insert(*id, result);
+            }
+        }
     }
 
     /// Checks a planned removal of a collection deleted on the other side against what it
@@ -300,6 +332,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             states: PerSide::default(),
             deleted_flags,
             held: PerSide::default(),
+            flagged: HashMap::new(),
         }))
     }
 
@@ -353,6 +386,8 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             Some(id) => self.status.items(id)?,
             None => Vec::new(),
         };
+
+        self.settle_unconfirmed(&plan, &rows).await;
 
         // List both sides, telling each what the status knows so that it can list
         // incrementally. In a dry run a collection that would be created has no items yet.
@@ -439,7 +474,31 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             },
             deleted_flags,
             held,
+            flagged: HashMap::new(),
         }))
+    }
+
+    /// Before a side that an interrupted run may have been copying to is listed to confirm
+    /// those copies (rows still pending towards it), lets it finish storing what that run had
+    /// in flight ([`MailStore::settle`]): a copy that lands after the listing would be made
+    /// again now and be there twice until the next run removes the late one. Waiting is best
+    /// effort: if it fails, the late-copy check of the next run still removes such a copy.
+    async fn settle_unconfirmed(&mut self, plan: &CollectionPlan, rows: &[StatusItem]) {
+        for side in [Side::A, Side::B] {
+            if !rows.iter().any(|row| row.pending == Some(side)) {
+                continue;
+            }
+            let result = match side {
+                Side::A => self.a.settle(&plan.name_a).await,
+                Side::B => self.b.settle(&plan.name_b).await,
+            };
+            if let Err(error) = result {
+                tracing::warn!(
+                    "collection {}: waiting for side {side} to finish earlier copies: {error}",
+                    plan.name_a
+                );
+            }
+        }
     }
 
     /// Carries out a prepared collection's plan, then keeps the listing state if every change
@@ -461,14 +520,22 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             report,
             observer,
         };
-        run.execute(prepared.items.actions, &prepared.deleted_flags)
+        let removal = matches!(plan.step, CollectionStep::Remove(_));
+        let states = (!removal).then_some(&prepared.states);
+        let states_kept = run
+            .execute(
+                prepared.items.actions,
+                &prepared.deleted_flags,
+                prepared.flagged,
+                states,
+            )
             .await?;
         if let CollectionStep::Remove(side) = plan.step {
             return self.finish_removal(report, id, &plan, side).await;
         }
         // The listing state may only be kept when every change it showed was applied: an
         // incremental listing next time would not show a change that is still pending.
-        if report.errors.is_empty() && report.refused.is_none() {
+        if !states_kept && report.errors.is_empty() && report.refused.is_none() {
             let states = &prepared.states;
             self.status
                 .set_collection_states(id, states.a.as_deref(), states.b.as_deref())?;
@@ -1245,6 +1312,26 @@ struct Prepared {
     deleted_flags: HashMap<(Side, ItemKey), Flags>,
     /// Changes waiting on read-only sides, for the report.
     held: PerSide<usize>,
+    /// Flag changes already made on the sides while the collection was still selected there
+    /// (see [`Pair::set_flags_while_selected`]), by row: recorded with the rest of the
+    /// collection, after its flush.
+    flagged: HashMap<ItemId, Result<()>>,
+}
+
+/// Sets a flag change's flags on the sides that need them: A first, B only if A succeeded.
+async fn set_flags_on<A: MailStore, B: MailStore>(
+    pair: &mut Pair<'_, A, B>,
+    plan: &CollectionPlan,
+    set_a: &Option<(ItemKey, Flags)>,
+    set_b: &Option<(ItemKey, Flags)>,
+) -> Result<()> {
+    if let Some((key, flags)) = set_a {
+        pair.a.set_flags(&plan.name_a, key, flags).await?;
+    }
+    if let Some((key, flags)) = set_b {
+        pair.b.set_flags(&plan.name_b, key, flags).await?;
+    }
+    Ok(())
 }
 
 /// One collection's execution: groups the plan's actions by kind and carries them out in
@@ -1258,11 +1345,15 @@ struct CollectionRun<'r, 's, A, B> {
 }
 
 impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
+    /// Returns whether the listing `states` were recorded (with the collection's last
+    /// changes, in their transaction).
     async fn execute(
         &mut self,
         actions: Vec<ItemAction>,
         deleted_flags: &HashMap<(Side, ItemKey), Flags>,
-    ) -> Result<()> {
+        flagged: HashMap<ItemId, Result<()>>,
+        states: Option<&PerSide<Option<String>>>,
+    ) -> Result<bool> {
         let mut forgets = Vec::new();
         let mut flags = Vec::new();
         let mut copies = Vec::new();
@@ -1281,17 +1372,26 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         // Flag changes and deletions need no intent, so one flush and one transaction at the
         // end serve both (each flush and commit is an fsync); the copies' flushes on the way
         // only make them durable sooner.
-        let done = self.set_flags(&flags).await;
-        for batch in copy_batches(&copies) {
-            self.copy(batch).await?;
+        let done = self.set_flags(&flags, flagged).await;
+        let batches = copy_batches(&copies);
+        let mut last_copies = Vec::new();
+        for (index, batch) in batches.iter().enumerate() {
+            if index + 1 == batches.len() {
+                last_copies = self.copy_unrecorded(batch).await?;
+            } else {
+                self.copy(batch).await?;
+            }
         }
         let mut done: Vec<(&ItemAction, Option<StatusChange>)> = done
             .into_iter()
+            .chain(last_copies)
             .map(|(action, change)| (action, Some(change)))
             .collect();
         done.extend(self.delete(&deletes, deleted_flags).await);
-        self.flush_and_record_some(done).await?;
-        self.expire(&expires).await
+        let states = states.filter(|_| expires.is_empty());
+        let states_kept = self.flush_and_record_last(done, states).await?;
+        self.expire(&expires).await?;
+        Ok(states_kept)
     }
 
     /// Removes items from the near side that the limits no longer keep. The row is marked
@@ -1354,6 +1454,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
     async fn set_flags<'a>(
         &mut self,
         actions: &'a [ItemAction],
+        mut flagged: HashMap<ItemId, Result<()>>,
     ) -> Vec<(&'a ItemAction, StatusChange)> {
         let mut done = Vec::new();
         for action in actions {
@@ -1366,13 +1467,10 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
             else {
                 continue;
             };
-            let mut result = Ok(());
-            if let Some((key, flags)) = set_a {
-                result = self.pair.a.set_flags(&self.plan.name_a, key, flags).await;
-            }
-            if let (Ok(()), Some((key, flags))) = (&result, set_b) {
-                result = self.pair.b.set_flags(&self.plan.name_b, key, flags).await;
-            }
+            let result = match flagged.remove(id) {
+                Some(result) => result,
+                None => set_flags_on(self.pair, self.plan, set_a, set_b).await,
+            };
             match result {
                 Ok(()) => done.push((
                     action,
@@ -1388,6 +1486,16 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
     }
 
     async fn copy(&mut self, batch: &[ItemAction]) -> Result<()> {
+        let done = self.copy_unrecorded(batch).await?;
+        self.flush_and_record(done).await
+    }
+
+    /// Steps 1 and 2 of a batch of copies: the intents are recorded and the items delivered;
+    /// returns the results to record once the sides are flushed (3 and 4).
+    async fn copy_unrecorded<'a>(
+        &mut self,
+        batch: &'a [ItemAction],
+    ) -> Result<Vec<(&'a ItemAction, StatusChange)>> {
         // 1. Record every copy's intent, with the key the destination reserves for it.
         let mut intents = Vec::new();
         let mut reserved = Vec::new();
@@ -1470,24 +1578,8 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                 Side::A => self.pair.a.read_many(source_name, &keys).await,
                 Side::B => self.pair.b.read_many(source_name, &keys).await,
             };
-            for ((action, id, reserved_key), data) in of_side.into_iter().zip(read) {
-                let ItemAction::Copy { flags, .. } = action else {
-                    continue;
-                };
-                let result = match data {
-                    Ok(data) => {
-                        let item = NewItem {
-                            data,
-                            flags,
-                            reserved_key: reserved_key.clone(),
-                        };
-                        match from {
-                            Side::A => self.pair.b.deliver(dest_name, item).await,
-                            Side::B => self.pair.a.deliver(dest_name, item).await,
-                        }
-                    }
-                    Err(error) => Err(error),
-                };
+            let delivered = self.deliver_read(from, dest_name, &of_side, read).await;
+            for ((action, id, _), result) in of_side.into_iter().zip(delivered) {
                 match result {
                     Ok(new_key) => done.push((
                         *action,
@@ -1501,8 +1593,50 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                 }
             }
         }
-        // 3 and 4.
-        self.flush_and_record(done).await
+        Ok(done)
+    }
+
+    /// Delivers what was read for `copies` (from side `from`) to `dest` on the other side in
+    /// one `deliver_many`, which an IMAP side pipelines; one result per copy, in order.
+    async fn deliver_read(
+        &mut self,
+        from: Side,
+        dest: &CollectionName,
+        copies: &[&(&ItemAction, ItemId, Option<ItemKey>)],
+        read: Vec<Result<ItemData>>,
+    ) -> Vec<Result<ItemKey>> {
+        let mut results: Vec<Option<Result<ItemKey>>> = Vec::with_capacity(copies.len());
+        let mut items = Vec::with_capacity(copies.len());
+        let mut read = read.into_iter();
+        for (action, _, reserved_key) in copies {
+            match (action, read.next()) {
+                (ItemAction::Copy { flags, .. }, Some(Ok(data))) => {
+                    results.push(None);
+                    items.push(NewItem {
+                        data,
+                        flags,
+                        reserved_key: reserved_key.clone(),
+                    });
+                }
+                (_, Some(Err(error))) => results.push(Some(Err(error))),
+                _ => results.push(Some(Err(Error::new(ErrorKind::NotFound, "not read")))),
+            }
+        }
+        let mut delivered = match from {
+            Side::A => self.pair.b.deliver_many(dest, items).await,
+            Side::B => self.pair.a.deliver_many(dest, items).await,
+        }
+        .into_iter();
+        results
+            .into_iter()
+            .map(|slot| {
+                slot.unwrap_or_else(|| {
+                    delivered
+                        .next()
+                        .unwrap_or_else(|| Err(Error::new(ErrorKind::Io, "not delivered")))
+                })
+            })
+            .collect()
     }
 
     /// Deletes on the sides (through the trash where the side has one); returns the changes to
@@ -1605,6 +1739,42 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
             self.observer.action_done(self.plan, action);
         }
         Ok(())
+    }
+
+    /// The collection's last [`Self::flush_and_record_some`]: when `states` are given and
+    /// nothing failed, the listing states are recorded in the same transaction (one commit,
+    /// so one fsync, fewer per collection). Returns whether they were.
+    async fn flush_and_record_last(
+        &mut self,
+        done: Vec<(&ItemAction, Option<StatusChange>)>,
+        states: Option<&PerSide<Option<String>>>,
+    ) -> Result<bool> {
+        let states = states.filter(|_| !done.is_empty());
+        if states.is_none() {
+            self.flush_and_record_some(done).await?;
+            return Ok(false);
+        }
+        self.pair.a.flush().await?;
+        self.pair.b.flush().await?;
+        let changes: Vec<StatusChange> = done.iter().filter_map(|(_, c)| c.clone()).collect();
+        let states =
+            states.filter(|_| self.report.errors.is_empty() && self.report.refused.is_none());
+        match states {
+            Some(states) => self.pair.status.apply_and_set_states(
+                &changes,
+                self.id,
+                states.a.as_deref(),
+                states.b.as_deref(),
+            )?,
+            None => {
+                self.pair.status.apply(&changes)?;
+            }
+        }
+        for (action, _) in done {
+            self.report.done.record(action);
+            self.observer.action_done(self.plan, action);
+        }
+        Ok(states.is_some())
     }
 
     fn failed(&mut self, action: &ItemAction, error: Error) {

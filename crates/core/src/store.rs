@@ -195,6 +195,15 @@ pub trait MailStore {
         out
     }
 
+    /// Waits until the storage has finished storing what an interrupted earlier run may still
+    /// have had in flight to `collection` (a server working through the commands of a
+    /// connection that died), so that a listing made next shows all of it. The engine calls it
+    /// before it lists a collection holding copies of such a run that are not confirmed yet.
+    /// The default has nothing to wait for.
+    async fn settle(&mut self, _collection: &CollectionName) -> Result<()> {
+        Ok(())
+    }
+
     /// Replaces an item's flags. [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if it is
     /// gone.
     async fn set_flags(

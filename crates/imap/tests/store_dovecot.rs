@@ -947,3 +947,144 @@ async fn with_pipelined_status_unchanged_folders_are_not_selected() {
 async fn without_condstore_every_folder_is_selected() {
     assert_eq!(unchanged_folders_after_a_list(Some(MINIMAL)).await, 2);
 }
+
+/// Lists `folder` of a fresh store incrementally from `before`.
+async fn list_from(store: &mut ImapStore, folder: &CollectionName, before: &Listing) -> Listing {
+    let state = before.state.clone().unwrap();
+    let known = known_of(before);
+    store
+        .list_items(
+            folder,
+            Known {
+                state: Some(&state),
+                items: &known,
+            },
+        )
+        .await
+        .unwrap()
+}
+
+/// Flag changes queued for a folder are sent in its selection, before the store selects the
+/// next folder, and the flush then has nothing left to send (nor to select); the bodies of new
+/// mail found by the incremental listing are read in that selection too, so reading them later
+/// costs no command.
+#[tokio::test]
+async fn a_folder_is_written_and_its_new_mail_read_in_the_selection_of_its_listing() {
+    let server = DovecotBuilder::new().start().unwrap();
+    for folder in ["INBOX", "Other"] {
+        for i in 0..3 {
+            server
+                .deliver(server.user(), folder, &message(&format!("{folder}{i}")))
+                .unwrap();
+        }
+    }
+    let (inbox, other) = (name("INBOX"), name("Other"));
+    let mut first = store(&server);
+    first.list_collections().await.unwrap();
+    let before_inbox = first.list_items(&inbox, Known::default()).await.unwrap();
+    let before_other = first.list_items(&other, Known::default()).await.unwrap();
+    first.logout().await.unwrap();
+    server
+        .deliver(server.user(), "INBOX", &message("new-in-inbox"))
+        .unwrap();
+    server
+        .deliver(server.user(), "Other", &message("new-in-other"))
+        .unwrap();
+
+    let mut second = store(&server);
+    second.list_collections().await.unwrap();
+    let inbox_now = list_from(&mut second, &inbox, &before_inbox).await;
+    let new_key = inbox_now
+        .items
+        .iter()
+        .map(|e| e.key.clone())
+        .find(|k| !before_inbox.items.iter().any(|e| &e.key == k))
+        .unwrap();
+    let i0 = before_inbox.items[0].key.clone();
+    let flagged = Flags::new().with(Flag::Flagged);
+    second.set_flags(&inbox, &i0, &flagged).await.unwrap();
+    // Selecting Other sends INBOX's queued store first.
+    list_from(&mut second, &other, &before_other).await;
+    let mut watcher = other_client(&server, "INBOX").await;
+    let mut seen = Vec::new();
+    watcher
+        .fetch(
+            &UidRanges::single(uid_of(&i0)),
+            &FetchRequest {
+                flags: true,
+                ..FetchRequest::default()
+            },
+            |m| {
+                seen.push(m.flags.unwrap());
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+    watcher.logout().await.unwrap();
+    assert_eq!(seen, [flagged], "the store was sent before leaving INBOX");
+    let stats = second.stats();
+    assert_eq!(stats.selects, 2);
+    assert_eq!(stats.stores, 1);
+
+    // The flush finds nothing left, and the new message is read without a command.
+    second.flush().await.unwrap();
+    let read = second
+        .read_many(&inbox, std::slice::from_ref(&new_key))
+        .await;
+    let body = content_bytes(read.into_iter().next().unwrap().unwrap());
+    assert_eq!(body, message("new-in-inbox"));
+    let after = second.stats();
+    assert_eq!(
+        (after.selects, after.stores, after.fetches),
+        (stats.selects, stats.stores, stats.fetches),
+        "no SELECT, STORE or FETCH after the listings"
+    );
+    // A body is handed out once; reading it again fetches it.
+    let again = second
+        .read_many(&inbox, std::slice::from_ref(&new_key))
+        .await;
+    assert_eq!(
+        content_bytes(again.into_iter().next().unwrap().unwrap()),
+        message("new-in-inbox")
+    );
+    assert_eq!(second.stats().selects, stats.selects + 1);
+}
+
+/// `deliver_many` with more messages than one window of pipelined APPENDs: every message lands
+/// once, under the UID its key names, and `settle` returns on a folder nobody writes to.
+#[tokio::test]
+async fn many_deliveries_go_in_windows_and_a_quiet_folder_settles() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let inbox = name("INBOX");
+    let mut store = store(&server);
+    store.list_collections().await.unwrap();
+    store.list_items(&inbox, Known::default()).await.unwrap();
+    let contents: Vec<Vec<u8>> = (0..75).map(|i| message(&format!("w{i}"))).collect();
+    let flags = Flags::new().with(Flag::Seen);
+    let items = contents
+        .iter()
+        .map(|content| NewItem {
+            data: ItemData {
+                content: Content::Bytes(content.clone()),
+                internal_date: None,
+            },
+            flags: &flags,
+            reserved_key: None,
+        })
+        .collect();
+    let keys: Vec<ItemKey> = store
+        .deliver_many(&inbox, items)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(store.stats().appends, 75);
+    store.settle(&inbox).await.unwrap();
+    let read = store.read_many(&inbox, &keys).await;
+    for (content, data) in contents.iter().zip(read) {
+        assert_eq!(&content_bytes(data.unwrap()), content);
+    }
+    let listing = store.list_items(&inbox, Known::default()).await.unwrap();
+    assert_eq!(listing.items.len(), 75);
+}

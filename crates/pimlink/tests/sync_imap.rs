@@ -7,7 +7,7 @@
 mod common;
 
 use common::imap::{dovecot_options, message, user_tree};
-use common::{Tree, World, block_on, find_file, set_local_flags, sync_with_kills, uid_of};
+use common::{Run, Tree, World, block_on, find_file, set_local_flags, sync_with_kills, uid_of};
 use std::fs;
 use std::time::{Duration, Instant};
 
@@ -761,6 +761,96 @@ fn local_changes_in_a_folder_unchanged_on_the_server_are_synced() {
         &world.messages("b"),
     );
     assert_eq!(tree["INBOX"]["s3"], ["F"]);
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+/// The client's SELECT commands in a run's wire log (RUST_LOG=pimlink_imap::wire=trace), by
+/// folder name as sent.
+fn selects_in(run: &common::Run) -> Vec<String> {
+    run.stderr()
+        .lines()
+        .filter_map(|line| line.split_once("C: ").map(|(_, command)| command))
+        .filter_map(|command| {
+            let mut words = command.split_whitespace();
+            let _tag = words.next()?;
+            words
+                .next()
+                .filter(|verb| verb.eq_ignore_ascii_case("SELECT"))
+                .and_then(|_| words.next())
+                .map(|folder| folder.trim_matches('"').to_owned())
+        })
+        .collect()
+}
+
+/// An incremental run selects each folder changed on the server once: it lists it and writes
+/// the local changes (flag stores) and reads its new mail in that same selection, although
+/// every collection is planned before any is carried out. Folders unchanged on the server are
+/// not selected at all.
+#[test]
+fn an_incremental_run_selects_each_changed_folder_once() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    let folders = ["INBOX", "Alpha", "Beta", "Quiet"];
+    for folder in folders {
+        for i in 0..4 {
+            server
+                .deliver(&user, folder, &message(&format!("{folder}-{i}")))
+                .unwrap();
+        }
+    }
+    let world = imap_maildir_world(&server, "");
+    world.sync_ok();
+    world.sync_ok();
+    assert!(world.sync_ok().stdout().contains("changed: nothing"));
+
+    // In three folders: new mail, a flag change and an expunge on the server, and a flag
+    // change on the Maildir side that must be stored on the server.
+    for folder in ["INBOX", "Alpha", "Beta"] {
+        server
+            .deliver(&user, folder, &message(&format!("{folder}-new")))
+            .unwrap();
+        let flagged = Flags::new().with(Flag::Flagged);
+        server_flags(
+            &server,
+            &user,
+            folder,
+            &format!("{folder}-0"),
+            StoreMode::Add,
+            flagged,
+        );
+        let deleted = Flags::new().with(Flag::Trashed);
+        server_flags(
+            &server,
+            &user,
+            folder,
+            &format!("{folder}-1"),
+            StoreMode::Add,
+            deleted,
+        );
+        set_local_flags(&world.root("b").join(folder), &format!("{folder}-2"), "RS");
+    }
+    let run = Run(world
+        .pimlink(&["sync"])
+        .env("RUST_LOG", "warn,pimlink_imap::wire=trace")
+        .output()
+        .unwrap());
+    assert_eq!(run.code(), 0, "{run}");
+    let mut selects = selects_in(&run);
+    selects.sort();
+    assert_eq!(selects, ["Alpha", "Beta", "INBOX"], "SELECTs of the run");
+
+    let tree = assert_same(
+        &user_tree(&server, &user, server.password()),
+        &world.messages("b"),
+    );
+    for folder in ["INBOX", "Alpha", "Beta"] {
+        assert_eq!(tree[folder][&format!("{folder}-0")], ["F"]);
+        assert!(!tree[folder].contains_key(&format!("{folder}-1")));
+        assert_eq!(tree[folder][&format!("{folder}-2")], ["RS"]);
+        assert_eq!(tree[folder][&format!("{folder}-new")], [""]);
+    }
+    assert_eq!(tree["Quiet"].len(), 4);
     let again = world.sync_ok();
     assert!(again.stdout().contains("changed: nothing"), "{again}");
 }

@@ -299,6 +299,30 @@ impl StatusStore {
         Ok(())
     }
 
+    /// [`Self::apply`] and [`Self::set_collection_states`] in one transaction: a
+    /// collection's last changes and the listing states that may be kept only with them cost
+    /// one commit.
+    pub fn apply_and_set_states(
+        &mut self,
+        changes: &[StatusChange],
+        id: CollectionId,
+        state_a: Option<&str>,
+        state_b: Option<&str>,
+    ) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql("starting a transaction"))?;
+        apply_in(&tx, changes)?;
+        tx.execute(
+            "UPDATE collections SET state_a = ?2, state_b = ?3 \
+             WHERE id = ?1 AND (state_a IS NOT ?2 OR state_b IS NOT ?3)",
+            params![id, state_a, state_b],
+        )
+        .map_err(sql("writing collection state"))?;
+        tx.commit().map_err(sql("committing"))
+    }
+
     /// Every item pairing of a collection.
     pub fn items(&self, collection: CollectionId) -> Result<Vec<StatusItem>> {
         items_in(&self.conn, collection)

@@ -21,6 +21,17 @@ impl ImapStore {
         self.selected = None;
     }
 
+    /// After an operation failed with `error` and goes on without it (a read-ahead, an early
+    /// flush): drops the connection if it broke, so that the next command reconnects and
+    /// selects again instead of trusting a selection the server no longer has.
+    pub(super) fn forget_broken_connection(&mut self, error: &Error) {
+        if error.kind() == ErrorKind::Connection
+            || self.client.as_ref().is_some_and(Client::is_broken)
+        {
+            self.drop_connection();
+        }
+    }
+
     /// The connection, checked (without waiting) not to have been closed by the server while
     /// idle; for commands that must not be sent twice, so that they never go down a dead one.
     pub(super) async fn live_client(&mut self) -> Result<&mut Client, Error> {

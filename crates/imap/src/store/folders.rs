@@ -260,6 +260,15 @@ impl ImapStore {
         name: &CollectionName,
     ) -> Result<(String, u32), Error> {
         let server = self.server_folder(name).await?;
+        // A selection belongs to its connection: one that broke (perhaps under an operation
+        // that shrugged the failure off, like a read-ahead) has none left.
+        if self
+            .client
+            .as_ref()
+            .is_none_or(crate::client::Client::is_broken)
+        {
+            self.drop_connection();
+        }
         if let Some(selected) = self.selected.as_ref().filter(|s| s.server == server) {
             return Ok((server, selected.uid_validity));
         }
@@ -278,10 +287,46 @@ impl ImapStore {
         server: &str,
         options: SelectOptions,
     ) -> Result<SelectedMailbox, Error> {
+        self.flush_before_leaving(server).await;
+        self.select_only(server, options).await
+    }
+
+    /// [`Self::select`] without sending the queued changes of the folder it leaves.
+    pub(super) async fn select_only(
+        &mut self,
+        server: &str,
+        options: SelectOptions,
+    ) -> Result<SelectedMailbox, Error> {
         self.selected = None;
         self.stats.selects += 1;
         let client = self.client().await?;
         client.select(server, options).await
+    }
+
+    /// Sends the queued flag changes and deletions of the selected folder before the
+    /// connection selects `next`, another one: in the selection they were made for, instead
+    /// of selecting the folder again at the flush. If that fails they stay queued, and the
+    /// flush carries them out (selecting the folder again) or reports the error; every one of
+    /// those commands is safe to repeat. The engine records them only after its flush, which
+    /// finds nothing left to send.
+    async fn flush_before_leaving(&mut self, next: &str) {
+        let Some(current) = self.selected.as_ref().map(|s| s.server.clone()) else {
+            return;
+        };
+        if current == next {
+            return;
+        }
+        let Some(folder) = self.pending.remove(&current) else {
+            return;
+        };
+        if folder.flag_changes.is_empty() && folder.deletions.is_empty() {
+            return;
+        }
+        if let Err(error) = self.flush_folder(&current, &folder).await {
+            debug!("{current:?}: its changes wait for the flush: {error}");
+            self.pending.insert(current, folder);
+            self.forget_broken_connection(&error);
+        }
     }
 
     /// Records a successful SELECT; returns the folder's UIDVALIDITY.

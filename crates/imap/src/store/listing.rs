@@ -132,7 +132,17 @@ impl ImapStore {
             _ => None,
         };
         let messages = match incremental {
-            Some(messages) => messages,
+            Some(messages) => {
+                // New mail is read now, while the folder is selected (see `prefetch`).
+                if let Some(floor) = state.and_then(|s| s.uid_next) {
+                    let new: Vec<(u32, Option<u64>)> = messages
+                        .range(floor..)
+                        .map(|(uid, (_, size))| (*uid, *size))
+                        .collect();
+                    self.prefetch_bodies(&server, &new).await;
+                }
+                messages
+            }
             None => self.fetch_all(&server).await?,
         };
 

@@ -41,9 +41,12 @@
 //!
 //! # Writes
 //! - [`MailStore::deliver`] APPENDs with flags and internal date, converting bare LF line ends
-//!   to CRLF ([`crlf`]); [`MailStore::deliver_many`] pipelines a batch of APPENDs (all sent
-//!   before the first answer is read, with LITERAL+) when the server has UIDPLUS. The key is APPENDUID's UID (UIDPLUS); its UIDVALIDITY must be the one
-//!   the folder was listed with. Without UIDPLUS the message is found again among the UIDs at or
+//!   to CRLF ([`crlf`]); [`MailStore::deliver_many`] pipelines a batch of APPENDs (up to
+//!   32 sent before the first answer is read, with LITERAL+) when the server has UIDPLUS;
+//!   [`MailStore::settle`] waits for a folder's counters to stop moving, so that APPENDs a
+//!   killed run left in flight have landed before the folder is listed ([`settle`]). The
+//!   key is APPENDUID's UID (UIDPLUS); its UIDVALIDITY must be the one the folder was listed
+//!   with. Without UIDPLUS the message is found again among the UIDs at or
 //!   above the folder's UIDNEXT before the APPEND by its content fingerprint (Message-ID, Date,
 //!   From, Subject); if it cannot be found the call fails and the engine's pending copy plus
 //!   content pairing settle it next run. A message without any of those headers is refused on
@@ -69,8 +72,10 @@ mod keys;
 mod listing;
 mod moving;
 mod names;
+mod prefetch;
 mod reading;
 mod retry;
+mod settle;
 mod state;
 mod writing;
 
@@ -139,6 +144,8 @@ pub struct ImapStore {
     unreachable: bool,
     /// Whether the last connection offered UIDPLUS (kept while reconnecting).
     uidplus: Option<bool>,
+    /// Bytes of bodies read ahead and not handed out yet ([`prefetch`]).
+    prefetched_bytes: u64,
     /// List only subscribed folders (and INBOX).
     subscribed_only: bool,
 }
@@ -166,6 +173,8 @@ struct FolderMemory {
     append_floor: Option<u32>,
     /// Fingerprints fetched with new mail during the listing (`None`: no identifying header).
     fingerprints: HashMap<u32, Option<Fingerprint>>,
+    /// Bodies of new mail read with the listing, and their sizes ([`prefetch`]).
+    bodies: HashMap<u32, (pimlink_core::ItemData, u64)>,
 }
 
 /// The order flag stores are applied in; deletions come after all of them.
@@ -201,6 +210,7 @@ impl ImapStore {
             connect_failed: false,
             unreachable: false,
             uidplus: None,
+            prefetched_bytes: 0,
             subscribed_only: false,
         }
     }
@@ -416,6 +426,10 @@ impl MailStore for ImapStore {
             .into_iter()
             .map(|result| result.map_err(|e| e.context(&context)))
             .collect()
+    }
+
+    async fn settle(&mut self, collection: &CollectionName) -> Result<(), Error> {
+        self.settle_folder(collection).await
     }
 
     async fn set_flags(

@@ -22,6 +22,35 @@ impl ImapStore {
         collection: &CollectionName,
         keys: &[ItemKey],
     ) -> Vec<Result<ItemData, Error>> {
+        // Bodies read ahead with the listing need no command (nor a SELECT).
+        let mut out: Vec<Option<Result<ItemData, Error>>> =
+            match self.server_folder(collection).await {
+                Ok(server) => keys
+                    .iter()
+                    .map(|key| self.take_prefetched(&server, key).map(Ok))
+                    .collect(),
+                Err(_) => keys.iter().map(|_| None).collect(),
+            };
+        let missing: Vec<usize> = (0..keys.len()).filter(|&i| out[i].is_none()).collect();
+        if missing.is_empty() {
+            return out.into_iter().flatten().collect();
+        }
+        let wanted: Vec<ItemKey> = missing.iter().map(|&i| keys[i].clone()).collect();
+        let fetched = self.fetch_bodies(collection, &wanted).await;
+        for (index, result) in missing.into_iter().zip(fetched) {
+            out[index] = Some(result);
+        }
+        out.into_iter()
+            .map(|slot| slot.unwrap_or_else(|| Err(Error::new(ErrorKind::NotFound, "not read"))))
+            .collect()
+    }
+
+    /// `UID FETCH (BODY.PEEK[] INTERNALDATE)` of the keys.
+    async fn fetch_bodies(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<ItemData, Error>> {
         let request = FetchRequest {
             body: true,
             internal_date: true,
