@@ -146,6 +146,12 @@ opaque_text!(
     /// An RFC 6578 sync token: the server's name for "the state of a collection now".
     SyncToken
 );
+opaque_text!(
+    /// A marker of a whole collection that changes whenever any of its items does (CalendarServer's
+    /// `getctag`), or that the engine derives from a listing of every item and its etag. Opaque:
+    /// only compared for equality with the one recorded after the last clean sync.
+    CollectionState
+);
 
 /// A collection's descriptive properties, each absent when unset.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -206,6 +212,9 @@ pub struct Collection {
     pub meta: CollectionMeta,
     /// Whether [`ItemStore::changes_since`] works on it (the server advertised a sync token).
     pub supports_sync: bool,
+    /// Its [`CollectionState`] as of the listing, if the storage learns one with the listing
+    /// at no extra cost (a server's `getctag`); `None` means "unknown", never "unchanged".
+    pub state: Option<CollectionState>,
 }
 
 /// An item as a listing reports it: where it is and which version it is at.

@@ -127,6 +127,7 @@ impl DavStore {
                 .map_or(found.href.clone(), |u| u.to_string()),
             meta: found.meta,
             supports_sync: found.supports_sync,
+            state: found.ctag,
         })
     }
 

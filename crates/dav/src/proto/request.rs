@@ -101,10 +101,12 @@ pub fn propfind(target: &str, depth: Depth, props: &[(&str, &str)]) -> Request {
     ))
 }
 
-/// The properties that describe a collection. Deliberately neither `sync-token` nor `getctag`:
-/// servers compute those per request from every item (Radicale 3: 0.9 s and 0.2 s for a home
-/// of 7,000 items), and the sync only needs to know whether sync-collection is offered.
-pub const COLLECTION_PROPS: [(&str, &str); 7] = [
+/// The properties that describe a collection. `getctag` lets a run skip a collection that did
+/// not change without asking it anything more (one listing instead of a sync-collection REPORT
+/// per collection); servers that do not know it simply leave it out. Not `sync-token`: servers
+/// compute it per request from every item and its history (Radicale 3: about 1 s for a home of
+/// 7,000 items, against 0.2 s for `getctag`), and the REPORT returns it anyway.
+pub const COLLECTION_PROPS: [(&str, &str); 8] = [
     (DAV, "resourcetype"),
     (DAV, "displayname"),
     (DAV, "supported-report-set"),
@@ -112,6 +114,7 @@ pub const COLLECTION_PROPS: [(&str, &str); 7] = [
     (CALDAV, "calendar-description"),
     (CARDDAV, "addressbook-description"),
     (CALDAV, "supported-calendar-component-set"),
+    (CALENDARSERVER, "getctag"),
 ];
 
 /// Depth-1 `PROPFIND` on a home set: its collections and their metadata.
