@@ -7,8 +7,10 @@
 //! [`Etag`] that changes whenever the item does; every write is conditional on the etag the
 //! engine last saw. The methods are shaped for speed over a network:
 //! - [`ItemStore::list_items`] returns only hrefs and etags (one PROPFIND or one `readdir`);
+//! - [`Collection::state`] (a server's `getctag`, read with the collection listing) lets the
+//!   engine skip a collection unchanged since the last clean sync without asking it anything;
 //! - [`ItemStore::changes_since`] asks "what changed since this token" (RFC 6578), so a
-//!   no-change sync costs one question per collection;
+//!   collection that did change costs one question plus what changed;
 //! - [`ItemStore::get_many`] fetches many items in one request (calendar-multiget);
 //! - methods take `&self`, so the engine may run several requests on one storage at once
 //!   (HTTP keep-alive with several requests in flight).

@@ -924,7 +924,16 @@ fn collections_unchanged_on_both_sides_are_skipped_and_changes_on_either_side_ar
         server.create_calendar(calendar).unwrap();
         put(&server, calendar, &format!("{calendar}1"), "first");
     }
-    let world = World::radicale(&server, "");
+    let world = World::new(
+        &format!(
+            "type = \"caldav\"\nurl = \"{}\"\nuser = \"{}\"\npassword_cmd = \"echo {}\"\n\
+             skip_unchanged = true",
+            server.url(),
+            server.user(),
+            server.password()
+        ),
+        "",
+    );
     world.sync_ok();
     assert!(reports(&server, "quiet") > 0, "{}", server.log());
 
@@ -1059,7 +1068,8 @@ fn a_server_without_getctag_is_asked_for_changes_every_run() {
     put(&server, "c", "e1", "one");
     let world = World::new(
         &format!(
-            "type = \"caldav\"\nurl = \"{}\"\nuser = \"{}\"\npassword_cmd = \"echo {}\"",
+            "type = \"caldav\"\nurl = \"{}\"\nuser = \"{}\"\npassword_cmd = \"echo {}\"\n\
+             skip_unchanged = true",
             without_getctag(server.port()),
             server.user(),
             server.password()
