@@ -7,8 +7,10 @@
 //! [`Etag`] that changes whenever the item does; every write is conditional on the etag the
 //! engine last saw. The methods are shaped for speed over a network:
 //! - [`ItemStore::list_items`] returns only hrefs and etags (one PROPFIND or one `readdir`);
+//! - [`Collection::state`] (a server's `getctag`, read with the collection listing) lets the
+//!   engine skip a collection unchanged since the last clean sync without asking it anything;
 //! - [`ItemStore::changes_since`] asks "what changed since this token" (RFC 6578), so a
-//!   no-change sync costs one question per collection;
+//!   collection that did change costs one question plus what changed;
 //! - [`ItemStore::get_many`] fetches many items in one request (calendar-multiget);
 //! - methods take `&self`, so the engine may run several requests on one storage at once
 //!   (HTTP keep-alive with several requests in flight).
@@ -146,6 +148,12 @@ opaque_text!(
     /// An RFC 6578 sync token: the server's name for "the state of a collection now".
     SyncToken
 );
+opaque_text!(
+    /// A marker of a whole collection that changes whenever any of its items does (CalendarServer's
+    /// `getctag`), or that the engine derives from a listing of every item and its etag. Opaque:
+    /// only compared for equality with the one recorded after the last clean sync.
+    CollectionState
+);
 
 /// A collection's descriptive properties, each absent when unset.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -206,6 +214,9 @@ pub struct Collection {
     pub meta: CollectionMeta,
     /// Whether [`ItemStore::changes_since`] works on it (the server advertised a sync token).
     pub supports_sync: bool,
+    /// Its [`CollectionState`] as of the listing, if the storage learns one with the listing
+    /// at no extra cost (a server's `getctag`); `None` means "unknown", never "unchanged".
+    pub state: Option<CollectionState>,
 }
 
 /// An item as a listing reports it: where it is and which version it is at.

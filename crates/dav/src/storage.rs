@@ -34,6 +34,8 @@ pub struct DavStore {
     /// Collection id -> canonical href, learnt from listings (servers may name a collection's
     /// path differently from the id we would build).
     hrefs: Mutex<HashMap<CollectionId, String>>,
+    /// Whether collection listings ask for `getctag` (see [`DavStore::ask_ctag`]).
+    ask_ctag: bool,
 }
 
 fn parse_ms(context: &str, response: &Response) -> Result<Multistatus> {
@@ -70,7 +72,16 @@ impl DavStore {
             kind,
             home,
             hrefs: Mutex::new(HashMap::new()),
+            ask_ctag: false,
         }
+    }
+
+    /// Makes collection listings ask each collection's `getctag`, so that the engine can skip
+    /// collections unchanged since the last clean sync (the `skip_unchanged` key). Costly on
+    /// servers that compute it from every item (see [`request::list_collections`]).
+    pub fn ask_ctag(mut self, ask: bool) -> Self {
+        self.ask_ctag = ask;
+        self
     }
 
     /// The home set's canonical path.
@@ -127,6 +138,7 @@ impl DavStore {
                 .map_or(found.href.clone(), |u| u.to_string()),
             meta: found.meta,
             supports_sync: found.supports_sync,
+            state: found.ctag,
         })
     }
 
@@ -258,7 +270,9 @@ impl ItemStore for DavStore {
     }
 
     async fn list_collections(&self) -> Result<Vec<Collection>> {
-        let response = self.send(&request::list_collections(&self.home)).await?;
+        let response = self
+            .send(&request::list_collections(&self.home, self.ask_ctag))
+            .await?;
         let ms = parse_ms(&format!("PROPFIND {}", self.home), &response)?;
         let mut out: Vec<Collection> = multistatus::collections(&ms, &self.home, self.kind)
             .into_iter()

@@ -176,6 +176,7 @@ impl ItemStore for WebcalStore {
             location: self.client.base().to_string(),
             meta: CollectionMeta::default(),
             supports_sync: false,
+            state: None,
         }])
     }
 

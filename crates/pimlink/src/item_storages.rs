@@ -76,7 +76,8 @@ pub async fn open(config: &Config, name: &str, kind: CollectionKind) -> Result<I
             ItemSide::Dav(
                 DavStore::discover(&options, kind)
                     .await
-                    .with_context(|| format!("connecting to {}", dav.url))?,
+                    .with_context(|| format!("connecting to {}", dav.url))?
+                    .ask_ctag(dav.skip_unchanged),
             )
         }
         StorageKind::Webcal(webcal) => {

@@ -904,3 +904,200 @@ fn duplicate_uids_in_one_collection_are_reported_and_left_alone() {
     world.sync_ok();
     assert_eq!(remote(&server, "c")["twin"], "first");
 }
+
+/// How many `method` requests for `path` (e.g. `/user/cal/`) Radicale has logged so far.
+fn requests(server: &Radicale, method: &str, path: &str) -> usize {
+    server
+        .log()
+        .matches(&format!("{method} request for '{path}'"))
+        .count()
+}
+
+fn reports(server: &Radicale, calendar: &str) -> usize {
+    requests(server, "REPORT", &format!("/{}/{calendar}/", server.user()))
+}
+
+#[test]
+fn collections_unchanged_on_both_sides_are_skipped_and_changes_on_either_side_are_not() {
+    let server = Radicale::start().unwrap();
+    for calendar in ["quiet", "busy"] {
+        server.create_calendar(calendar).unwrap();
+        put(&server, calendar, &format!("{calendar}1"), "first");
+    }
+    let world = World::new(
+        &format!(
+            "type = \"caldav\"\nurl = \"{}\"\nuser = \"{}\"\npassword_cmd = \"echo {}\"\n\
+             skip_unchanged = true",
+            server.url(),
+            server.user(),
+            server.password()
+        ),
+        "",
+    );
+    world.sync_ok();
+    assert!(reports(&server, "quiet") > 0, "{}", server.log());
+
+    // Nothing changed anywhere: neither collection is asked for its changes.
+    let before = (reports(&server, "quiet"), reports(&server, "busy"));
+    let run = world.sync_ok();
+    assert!(run.stdout().contains("changed: nothing"), "{run}");
+    assert_eq!(
+        (reports(&server, "quiet"), reports(&server, "busy")),
+        before,
+        "an unchanged collection is skipped:\n{}",
+        server.log()
+    );
+
+    // A change on the server, in one collection only.
+    put(&server, "busy", "busy2", "from the server");
+    let run = world.sync_ok();
+    assert_eq!(
+        world.local("busy"),
+        map(&[("busy1", "first"), ("busy2", "from the server")]),
+        "{run}"
+    );
+    assert_eq!(
+        reports(&server, "quiet"),
+        before.0,
+        "quiet is still skipped"
+    );
+    assert!(reports(&server, "busy") > before.1, "busy is asked");
+    delete(&server, "busy", "busy1");
+    let run = world.sync_ok();
+    assert_eq!(
+        world.local("busy"),
+        map(&[("busy2", "from the server")]),
+        "{run}"
+    );
+
+    // Changes in the vdir: a new file, an edit in place (the directory's mtime does not
+    // move), a deletion; each synced by the next run.
+    world.write_local("quiet", "quiet2", "new here");
+    world.sync_ok();
+    assert_eq!(
+        remote(&server, "quiet"),
+        map(&[("quiet1", "first"), ("quiet2", "new here")])
+    );
+    // Each upload leaves the server's getctag unrecorded (see below); one more run records it,
+    // so that the next change is the only one the run could notice.
+    world.sync_ok();
+    world.write_local("quiet", "quiet1", "edited here");
+    world.sync_ok();
+    assert_eq!(
+        remote(&server, "quiet"),
+        map(&[("quiet1", "edited here"), ("quiet2", "new here")])
+    );
+    world.sync_ok();
+    fs::remove_file(world.vdir("quiet").join("quiet2.ics")).unwrap();
+    world.sync_ok();
+    assert_eq!(remote(&server, "quiet"), map(&[("quiet1", "edited here")]));
+
+    // Our own uploads moved the server's getctag to a value not recorded: one more run asks,
+    // and from then on both collections are skipped again.
+    world.sync_ok();
+    let before = (reports(&server, "quiet"), reports(&server, "busy"));
+    world.sync_ok();
+    assert_eq!(
+        (reports(&server, "quiet"), reports(&server, "busy")),
+        before,
+        "{}",
+        server.log()
+    );
+    // An upload moves the server's getctag from the value seen before it to one not seen, so
+    // the old value must not stay recorded: servers derive it from content (Radicale hashes
+    // every item), and someone undoing the upload on the server brings it back.
+    world.write_local("quiet", "quiet1", "edited again");
+    world.sync_ok();
+    put(&server, "quiet", "quiet1", "edited here");
+    let run = world.sync_ok();
+    assert_eq!(
+        world.local("quiet"),
+        map(&[("quiet1", "edited here")]),
+        "{run}"
+    );
+}
+
+/// A loopback HTTP relay in front of Radicale that deletes `getctag` from every request
+/// body, so that Radicale answers like a server that does not know the property. Radicale
+/// answers HTTP/1.0 and closes each connection, so one request per connection is enough.
+fn without_getctag(port: u16) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    fn relay(client: TcpStream, port: u16) -> std::io::Result<()> {
+        let mut reader = BufReader::new(client.try_clone()?);
+        let mut head = String::new();
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(());
+            }
+            if line == "\r\n" {
+                break;
+            }
+            match line.to_ascii_lowercase().strip_prefix("content-length:") {
+                Some(value) => length = value.trim().parse().unwrap(),
+                None => head.push_str(&line),
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        let body = String::from_utf8(body)
+            .unwrap()
+            .replace("<cs:getctag/>", "");
+        let mut server = TcpStream::connect(("127.0.0.1", port))?;
+        write!(server, "{head}Content-Length: {}\r\n\r\n{body}", body.len())?;
+        let mut client = client;
+        std::io::copy(&mut server, &mut client)?;
+        Ok(())
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let relay_port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            std::thread::spawn(move || relay(client, port));
+        }
+    });
+    format!("http://127.0.0.1:{relay_port}/")
+}
+
+#[test]
+fn a_server_without_getctag_is_asked_for_changes_every_run() {
+    let server = Radicale::start().unwrap();
+    server.create_calendar("c").unwrap();
+    put(&server, "c", "e1", "one");
+    let world = World::new(
+        &format!(
+            "type = \"caldav\"\nurl = \"{}\"\nuser = \"{}\"\npassword_cmd = \"echo {}\"\n\
+             skip_unchanged = true",
+            without_getctag(server.port()),
+            server.user(),
+            server.password()
+        ),
+        "",
+    );
+    world.sync_ok();
+    assert_eq!(world.local("c"), map(&[("e1", "one")]));
+    let state = world.sql("SELECT ifnull(state_a, 'none') FROM dav_collections WHERE name = 'c'");
+    assert_eq!(
+        state, "none",
+        "no getctag, no state recorded for the server side"
+    );
+    for round in 0..2 {
+        let before = reports(&server, "c");
+        world.sync_ok();
+        assert_eq!(
+            reports(&server, "c"),
+            before + 1,
+            "round {round}: {}",
+            server.log()
+        );
+    }
+    put(&server, "c", "e2", "two");
+    let run = world.sync_ok();
+    assert_eq!(
+        world.local("c"),
+        map(&[("e1", "one"), ("e2", "two")]),
+        "{run}"
+    );
+}

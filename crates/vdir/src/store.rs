@@ -147,6 +147,8 @@ impl Vdir {
             location: dir.display().to_string(),
             meta: Self::read_all_meta(dir)?,
             supports_sync: false,
+            // The engine derives one from the listing it needs anyway.
+            state: None,
         })
     }
 

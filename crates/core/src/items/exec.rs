@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::error::{Error, ErrorKind, Result};
 use crate::item_store::vobject::{content_hash, uid as item_uid};
 use crate::item_store::{
-    ChangesSince, Collection, CollectionId, Href, ItemRef, ItemStore, MetaProperty, SyncToken,
+    ChangesSince, Collection, CollectionId, CollectionState, Href, ItemRef, ItemStore,
+    MetaProperty, SyncToken,
 };
 use crate::plan::Refusal;
 use crate::side::{PerSide, Side};
@@ -23,6 +24,7 @@ use super::collections::{CollectionPlan, CollectionStep, Selection, plan_collect
 use super::meta::{MetaAction, plan_meta};
 use super::model::{ItemPolicy, ItemVersion, RowChange, StatusRow};
 use super::plan::{ItemAction, ItemCounts, ItemPlan, plan_items};
+use super::skip::{self, Observed};
 
 /// How many hrefs are fetched per request, and how many writes are made between two flushes
 /// (an interruption redoes at most this many, which costs nothing but time).
@@ -127,6 +129,29 @@ macro_rules! on {
             }
         }
     };
+}
+
+/// What a run learnt of each side's state before reading the collection.
+struct Probe {
+    /// The states now, compared with those recorded.
+    now: PerSide<Option<CollectionState>>,
+    /// Where they came from, to decide what to record after a clean run.
+    observed: PerSide<Observed>,
+    /// Full listings taken to compute a digest, handed to the sync instead of listing again.
+    listed: PerSide<Option<Vec<ItemRef>>>,
+}
+
+impl Default for Probe {
+    fn default() -> Self {
+        Self {
+            now: PerSide::default(),
+            observed: PerSide {
+                a: Observed::Unknown,
+                b: Observed::Unknown,
+            },
+            listed: PerSide::default(),
+        }
+    }
 }
 
 /// One side of a collection as the planner needs it.
@@ -255,6 +280,27 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                     .dav_collection_id(&plan.name, &plan.a, &plan.b)?,
             ),
         };
+        let mut probe = self
+            .probe(&plan, listed, &supports_sync, &missing_on)
+            .await?;
+        if let Some(known) = known {
+            let recorded = PerSide {
+                a: self.status.dav_state(known, Side::A)?,
+                b: self.status.dav_state(known, Side::B)?,
+            };
+            if skip::unchanged(&plan.step, &recorded, &probe.now) {
+                tracing::debug!(collection = %plan.name, "unchanged on both sides since the last clean sync");
+                self.sync_meta(&plan, id, report, observer).await?;
+                return Ok(());
+            }
+            // Only a clean end of this run may record states again: an interrupted or failed
+            // run must leave none that a later run could mistake for agreement.
+            if !options.dry_run && (recorded.a.is_some() || recorded.b.is_some()) {
+                for side in [Side::A, Side::B] {
+                    self.status.set_dav_state(known, side, None)?;
+                }
+            }
+        }
         let rows = match id {
             Some(id) => self.status.dav_items(id)?,
             None => Vec::new(),
@@ -269,9 +315,14 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                 Some(id) if *supports_sync.get(side) => self.status.dav_token(id, side)?,
                 _ => None,
             };
-            *views.get_mut(side) = self
-                .view(side, &plan, &rows, token, *supports_sync.get(side), report)
-                .await?;
+            let listing = match probe.listed.get_mut(side).take() {
+                Some(items) => Listing::Full { items, token: None },
+                None => {
+                    self.listing(side, plan.id(side), token, *supports_sync.get(side))
+                        .await?
+                }
+            };
+            *views.get_mut(side) = self.view(side, &plan, &rows, listing, report).await?;
         }
 
         // An item excluded on one side is left alone on both: planning it with half the
@@ -321,19 +372,89 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                     self.status.set_dav_token(id, side, Some(token))?;
                 }
             }
+            self.record_states(id, &probe.observed, &items.actions)?;
         }
         Ok(())
     }
 
-    /// Lists `side` of a collection (by sync token where possible), fetches every item whose
-    /// version the status does not know, and returns the side by UID.
+    /// Learns each side's [`CollectionState`] before the collection is read: the marker its
+    /// listing carried, or, for a side without sync tokens (which is listed in full anyway), a
+    /// digest of that listing, kept for the sync to use.
+    async fn probe(
+        &self,
+        plan: &CollectionPlan,
+        listed: &PerSide<Vec<Collection>>,
+        supports_sync: &PerSide<bool>,
+        missing_on: &[Side],
+    ) -> Result<Probe> {
+        let mut probe = Probe::default();
+        for side in [Side::A, Side::B] {
+            if missing_on.contains(&side) {
+                // Created by this run: nothing to compare now, but a side that is listed in
+                // full can still be recorded from the rows the run leaves.
+                if !*supports_sync.get(side) {
+                    *probe.observed.get_mut(side) = Observed::Listing;
+                }
+                continue;
+            }
+            let collection = plan.id(side);
+            let marker = listed
+                .get(side)
+                .iter()
+                .find(|c| c.id == *collection)
+                .and_then(|c| c.state.as_ref());
+            if let Some(marker) = marker {
+                let state = skip::marker_state(marker);
+                *probe.observed.get_mut(side) = Observed::Marker(state.clone());
+                *probe.now.get_mut(side) = Some(state);
+            } else if !*supports_sync.get(side) {
+                let items = on!(self, side, s => s.list_items(collection).await)
+                    .map_err(|e| e.context(format!("listing {collection} on {side}")))?;
+                *probe.now.get_mut(side) = Some(skip::listing_state(
+                    items.iter().map(|i| (&i.href, &i.etag)),
+                ));
+                *probe.observed.get_mut(side) = Observed::Listing;
+                *probe.listed.get_mut(side) = Some(items);
+            }
+        }
+        Ok(probe)
+    }
+
+    /// Records, after a clean run, the states the next run compares with (see `skip`).
+    fn record_states(
+        &mut self,
+        id: i64,
+        observed: &PerSide<Observed>,
+        actions: &[ItemAction],
+    ) -> Result<()> {
+        let needs_rows = [Side::A, Side::B]
+            .into_iter()
+            .any(|side| *observed.get(side) == Observed::Listing);
+        let rows = if needs_rows {
+            self.status.dav_items(id)?
+        } else {
+            Vec::new()
+        };
+        for side in [Side::A, Side::B] {
+            let state = skip::to_record(observed.get(side), skip::writes_to(actions, side), || {
+                skip::listing_state(
+                    rows.iter()
+                        .map(|r| (&r.side(side).href, &r.side(side).etag)),
+                )
+            });
+            self.status.set_dav_state(id, side, state.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Takes `side`'s listing of a collection (full, or since a sync token), fetches every item
+    /// whose version the status does not know, and returns the side by UID.
     async fn view(
         &self,
         side: Side,
         plan: &CollectionPlan,
         rows: &[StatusRow],
-        token: Option<SyncToken>,
-        supports_sync: bool,
+        listing: Listing,
         report: &mut CollectionReport,
     ) -> Result<SideView> {
         let collection = plan.id(side);
@@ -342,7 +463,6 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
         let mut view = SideView::default();
         let mut to_fetch: Vec<Href> = Vec::new();
         // Which UID the status had at each href we fetch, so a failed fetch can exclude it.
-        let listing = self.listing(side, collection, token, supports_sync).await?;
         match listing {
             Listing::Full { items, token } => {
                 view.token = token;

@@ -5,7 +5,8 @@
 //!   [`ItemPolicy`] (conflict resolution, `on_delete`, plus the shared [`SyncPolicy`]).
 //! - [`plan_items`]: the pure per-UID decision table (see the `plan` module docs);
 //!   [`plan_collections`]: which collections are synced, created or deleted; [`plan_meta`]:
-//!   the three-way merge of display name, colour and description.
+//!   the three-way merge of display name, colour and description; `skip`: whether a
+//!   collection unchanged on both sides since its last clean sync can be left alone.
 //! - [`ItemPair::sync`]: the executor, the only code that writes, with per-action errors and
 //!   sync tokens stored only after a clean collection.
 //!
@@ -22,6 +23,7 @@ mod exec;
 mod meta;
 pub mod model;
 mod plan;
+mod skip;
 
 pub use collections::{
     CollectionPlan, CollectionStep, ExplicitCollection, KnownCollection, Selection,

@@ -8,7 +8,7 @@ use super::StatusStore;
 use super::schema::sql;
 use crate::error::{Error, ErrorKind, Result};
 use crate::item_store::vobject::ContentHash;
-use crate::item_store::{CollectionId, Etag, Href, MetaProperty, SyncToken};
+use crate::item_store::{CollectionId, CollectionState, Etag, Href, MetaProperty, SyncToken};
 use crate::items::{ItemVersion, KnownCollection, RowChange, StatusRow};
 use crate::side::Side;
 
@@ -126,6 +126,39 @@ impl StatusStore {
         self.conn
             .execute(query, params![collection, token.map(SyncToken::as_str)])
             .map_err(sql("writing a sync token"))?;
+        Ok(())
+    }
+
+    /// The [`CollectionState`] recorded for `side` of a collection after its last clean sync.
+    pub fn dav_state(&self, collection: i64, side: Side) -> Result<Option<CollectionState>> {
+        let query = match side {
+            Side::A => "SELECT state_a FROM dav_collections WHERE id = ?1",
+            Side::B => "SELECT state_b FROM dav_collections WHERE id = ?1",
+        };
+        let state: Option<String> = self
+            .conn
+            .query_row(query, [collection], |row| row.get(0))
+            .map_err(sql("reading a collection state"))?;
+        Ok(state.map(CollectionState::new))
+    }
+
+    /// Records (or with `None` clears) the [`CollectionState`] of `side` of a collection.
+    pub fn set_dav_state(
+        &mut self,
+        collection: i64,
+        side: Side,
+        state: Option<&CollectionState>,
+    ) -> Result<()> {
+        let query = match side {
+            Side::A => "UPDATE dav_collections SET state_a = ?2 WHERE id = ?1",
+            Side::B => "UPDATE dav_collections SET state_b = ?2 WHERE id = ?1",
+        };
+        self.conn
+            .execute(
+                query,
+                params![collection, state.map(CollectionState::as_str)],
+            )
+            .map_err(sql("writing a collection state"))?;
         Ok(())
     }
 

@@ -95,6 +95,11 @@ const MIGRATIONS: &[&str] = &[
         date INTEGER NOT NULL,
         PRIMARY KEY (collection, side, key)
     );",
+    // 5: per side of a calendar/contact collection, the CollectionState (a server's getctag, or
+    // a digest of a vdir's listing) it had when a clean sync last left both sides agreeing; a
+    // later run that finds both unchanged skips the collection without reading its items.
+    "ALTER TABLE dav_collections ADD COLUMN state_a TEXT;
+    ALTER TABLE dav_collections ADD COLUMN state_b TEXT;",
 ];
 
 /// The schema version this build writes.

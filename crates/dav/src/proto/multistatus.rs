@@ -1,11 +1,11 @@
 //! `207 Multi-Status` bodies and what they answer: principals, home sets, collections, etags,
 //! multiget items and sync-collection changes.
 
-use pimlink_core::item_store::{CollectionKind, CollectionMeta, Etag, SyncToken};
+use pimlink_core::item_store::{CollectionKind, CollectionMeta, CollectionState, Etag, SyncToken};
 
 use super::href::canonical;
 use super::xml::{self, Element};
-use super::{APPLE_ICAL, CALDAV, CARDDAV, DAV, ProtoError};
+use super::{APPLE_ICAL, CALDAV, CALENDARSERVER, CARDDAV, DAV, ProtoError};
 
 /// One `<response>`: an href, its own status (for whole-resource answers such as a deleted
 /// member in sync-collection) and the properties that came back with a 2xx status.
@@ -107,6 +107,8 @@ pub struct FoundCollection {
     pub meta: CollectionMeta,
     /// Whether the server offers the sync-collection REPORT (RFC 6578) on it.
     pub supports_sync: bool,
+    /// Its `getctag`, which changes whenever any of its items does; `None` if not given.
+    pub ctag: Option<CollectionState>,
 }
 
 /// Whether a listed collection offers sync-collection: its `supported-report-set` names the
@@ -163,6 +165,7 @@ pub fn collections(ms: &Multistatus, home: &str, kind: CollectionKind) -> Vec<Fo
                     description,
                 },
                 supports_sync: offers_sync(r),
+                ctag: r.text(CALENDARSERVER, "getctag").map(CollectionState::new),
             }
         })
         .collect()
@@ -297,6 +300,30 @@ mod tests {
         assert_eq!(books.len(), 1);
         assert_eq!(books[0].href, "/test/book/");
         assert!(!books[0].supports_sync);
+    }
+
+    #[test]
+    fn getctag_is_the_collection_state_and_absent_or_empty_means_unknown() {
+        let body = r#"<multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:CS="http://calendarserver.org/ns/">
+<response><href>/u/tagged/</href><propstat><prop><resourcetype><C:calendar/><collection/></resourcetype><CS:getctag>"abc"</CS:getctag></prop><status>HTTP/1.1 200 OK</status></propstat></response>
+<response><href>/u/unknown/</href><propstat><prop><resourcetype><C:calendar/><collection/></resourcetype></prop><status>HTTP/1.1 200 OK</status></propstat>
+<propstat><prop><CS:getctag/></prop><status>HTTP/1.1 404 Not Found</status></propstat></response>
+<response><href>/u/empty/</href><propstat><prop><resourcetype><C:calendar/><collection/></resourcetype><CS:getctag>  </CS:getctag></prop><status>HTTP/1.1 200 OK</status></propstat></response>
+</multistatus>"#;
+        let ms = parse(body).unwrap();
+        let found: Vec<(String, Option<String>)> =
+            collections(&ms, "/u/", CollectionKind::Calendar)
+                .into_iter()
+                .map(|c| (c.href, c.ctag.map(|t| t.as_str().to_owned())))
+                .collect();
+        assert_eq!(
+            found,
+            [
+                ("/u/tagged/".to_owned(), Some("\"abc\"".to_owned())),
+                ("/u/unknown/".to_owned(), None),
+                ("/u/empty/".to_owned(), None),
+            ]
+        );
     }
 
     #[test]

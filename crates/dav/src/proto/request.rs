@@ -114,9 +114,18 @@ pub const COLLECTION_PROPS: [(&str, &str); 7] = [
     (CALDAV, "supported-calendar-component-set"),
 ];
 
-/// Depth-1 `PROPFIND` on a home set: its collections and their metadata.
-pub fn list_collections(home: &str) -> Request {
-    propfind(home, Depth::One, &COLLECTION_PROPS)
+/// Depth-1 `PROPFIND` on a home set: its collections and their metadata, and with `ctag`
+/// each one's `getctag`, which lets a run skip a collection that did not change without
+/// asking it anything more. Only on request: servers that store the ctag answer it at no
+/// cost, but Radicale 3 computes it from every item of every collection in the home (about
+/// 1 s for 7,000 items on a loaded machine, as much as one sync-collection REPORT per
+/// collection).
+pub fn list_collections(home: &str, ctag: bool) -> Request {
+    let mut props = COLLECTION_PROPS.to_vec();
+    if ctag {
+        props.push((CALENDARSERVER, "getctag"));
+    }
+    propfind(home, Depth::One, &props)
 }
 
 /// Depth-1 `PROPFIND` on a collection: every member's etag.
@@ -237,9 +246,17 @@ mod tests {
     use crate::proto::xml;
 
     #[test]
+    fn getctag_is_asked_only_on_request() {
+        let body = |ctag| list_collections("/home/", ctag).body.unwrap_or_default();
+        assert!(!body(false).contains("getctag"));
+        assert!(body(true).contains("<cs:getctag/>"));
+    }
+
+    #[test]
     fn bodies_are_well_formed_and_escaped() {
         let requests = [
-            list_collections("/home/"),
+            list_collections("/home/", false),
+            list_collections("/home/", true),
             list_etags("/home/cal/"),
             multiget(
                 CollectionKind::Calendar,

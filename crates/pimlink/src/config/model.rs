@@ -280,6 +280,9 @@ pub struct DavConfig {
     pub client_cert: Option<ClientCert>,
     /// `timeout`, default 60 s.
     pub timeout: Duration,
+    /// `skip_unchanged`: ask every collection's `getctag` and skip those unchanged on both
+    /// sides since the last clean sync. Default false.
+    pub skip_unchanged: bool,
 }
 
 /// A TLS client certificate (`client_cert`, `client_key`).

@@ -73,6 +73,7 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "client_cert",
             "client_key",
             "timeout",
+            "skip_unchanged",
         ],
         Type::Webcal => &[
             "type",
@@ -248,6 +249,7 @@ fn dav(fields: &Fields<'_, '_>) -> Result<DavConfig, ConfigError> {
         trust: trust(fields)?,
         client_cert: client_cert(fields)?,
         timeout: timeout(fields)?,
+        skip_unchanged: fields.boolean("skip_unchanged")?.is_some_and(|b| b.value),
     })
 }
 

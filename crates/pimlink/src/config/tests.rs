@@ -174,6 +174,7 @@ url = "https://dav.example.com/"
 user = "me"
 password_cmd = "pass show dav"
 timeout = 5
+skip_unchanged = true
 
 [storage.cards]
 type = "carddav"
@@ -209,10 +210,12 @@ b = "local"
         })
     );
     assert_eq!(cal.timeout, Duration::from_secs(5));
+    assert!(cal.skip_unchanged);
     let StorageKind::CardDav(cards) = &config.storages["cards"].kind else {
         panic!("not carddav");
     };
     assert_eq!(cards.credentials, None);
+    assert!(!cards.skip_unchanged, "off by default");
     let StorageKind::Webcal(feed) = &config.storages["feed"].kind else {
         panic!("not webcal");
     };
@@ -1048,6 +1051,16 @@ fn dav_domain_client_cert_and_collection_id_errors_point_at_the_key() {
         "[storage.c]\ntype = \"carddav\"\n",
         1,
         &["\"url\"", "\"domain\""],
+    );
+    fails(
+        "[storage.c]\ntype = \"caldav\"\nurl = \"https://x.org/\"\nskip_unchanged = \"yes\"\n",
+        4,
+        &["skip_unchanged"],
+    );
+    fails(
+        "[storage.c]\ntype = \"vdir\"\npath = \"/c\"\nskip_unchanged = true\n",
+        4,
+        &["skip_unchanged"],
     );
     fails(
         "[storage.c]\ntype = \"carddav\"\nurl = \"https://x.org/\"\nclient_key = \"k.pem\"\n",
