@@ -116,6 +116,13 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                     }
                     record = unchanged::may_record(&outcome, &taken.stamps);
                 }
+                if !record {
+                    tracing::debug!(
+                        "collection {}: not recorded as settled: {outcome:?}, stamps {:?}",
+                        report.plan.name_a,
+                        taken.stamps
+                    );
+                }
                 match (record, taken.stamps.a, taken.stamps.b) {
                     (true, Some(a), Some(b)) => self.status.record_settled(
                         id,
