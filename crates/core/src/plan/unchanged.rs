@@ -372,10 +372,14 @@ mod tests {
         assert!(may_record(&clean, &stamps));
         let mut copied = PlanCounts::default();
         copied.copies.a = 1;
-        let mut held_back = PlanCounts::default();
-        held_back.held_back = 1;
-        let mut moved = PlanCounts::default();
-        moved.moves = 1;
+        let held_back = PlanCounts {
+            held_back: 1,
+            ..PlanCounts::default()
+        };
+        let moved = PlanCounts {
+            moves: 1,
+            ..PlanCounts::default()
+        };
         let spoiled = [
             Outcome {
                 dry_run: true,
