@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::imap::message;
 use common::{Run, World, find_file, set_local_flags};
 use std::fs;
 use std::path::Path;
@@ -14,14 +15,6 @@ use std::time::{Duration, SystemTime};
 use pimlink_testkit::{Dovecot, DovecotBuilder};
 
 const FOLDERS: [&str; 3] = ["INBOX", "Work", "Archive"];
-
-fn message(id: &str) -> Vec<u8> {
-    format!(
-        "From: test@example.org\r\nSubject: message {id}\r\nMessage-ID: <{id}@test>\r\n\
-         Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nbody of {id}\r\n"
-    )
-    .into_bytes()
-}
 
 fn write_config(world: &World, server: &Dovecot, extra_pair_keys: &str) {
     let config = format!(
