@@ -33,6 +33,9 @@ use crate::status::StatusItem;
 use crate::status::{CollectionId, ItemId, StatusChange, StatusStore};
 use crate::store::MailStore;
 use crate::store::{Known, Listing};
+use unchanged::{Check, Taken};
+
+mod unchanged;
 
 /// How many copies are made between two flushes: one flush serves them all, while an
 /// interruption redoes at most this many.
@@ -102,6 +105,9 @@ pub struct CollectionReport {
     /// Late copies of interrupted uploads found (see `plan::late_copies`): none of them is
     /// copied to the other side.
     pub late_copies: Vec<LateCopyOutcome>,
+    /// Left alone without listing it: unchanged on both sides since its last settled run
+    /// (see `plan::unchanged`).
+    pub unchanged: bool,
 }
 
 /// What became of a late copy of an interrupted upload.
@@ -186,6 +192,15 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 errors: Vec::new(),
                 refused: None,
                 late_copies: Vec::new(),
+                unchanged: false,
+            };
+            let taken = match self.unchanged_check(&report.plan).await {
+                Check::Unchanged => {
+                    report.unchanged = true;
+                    collections.push((report, None));
+                    continue;
+                }
+                Check::Listed(taken) => taken,
             };
             let prepared = match self.prepare_collection(&mut report, options).await {
                 Ok(Some(mut prepared)) => {
@@ -202,6 +217,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                     None
                 }
             };
+            let prepared = prepared.map(|prepared| Prepared { taken, ..prepared });
             collections.push((report, prepared));
         }
 
@@ -215,6 +231,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         let mut report = PairReport::default();
         for (mut collection, prepared) in collections {
             if let Some(mut prepared) = prepared {
+                let settle = (prepared.id, prepared.taken.take(), prepared.held);
                 lift_refusal_explained_by_moves(&mut prepared.items);
                 observer.items_planned(&collection.plan, &prepared.items);
                 if prepared.held != PerSide::default() {
@@ -235,6 +252,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                             .push(error.context(format!("collection {name}")));
                     }
                 }
+                self.settle(settle, &mut collection, options.dry_run);
             }
             report.collections.push(collection);
         }
@@ -333,6 +351,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             deleted_flags,
             held: PerSide::default(),
             flagged: HashMap::new(),
+            taken: None,
         }))
     }
 
@@ -475,6 +494,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             deleted_flags,
             held,
             flagged: HashMap::new(),
+            taken: None,
         }))
     }
 
@@ -1316,6 +1336,8 @@ struct Prepared {
     /// (see [`Pair::set_flags_while_selected`]), by row: recorded with the rest of the
     /// collection, after its flush.
     flagged: HashMap<ItemId, Result<()>>,
+    /// The stamps taken before the listing, recorded if the run leaves the collection settled.
+    taken: Option<Taken>,
 }
 
 /// Sets a flag change's flags on the sides that need them: A first, B only if A succeeded.

@@ -38,4 +38,4 @@ pub use item::{Content, ItemData, ItemEntry, ItemKey, NewItem};
 pub use name::CollectionName;
 pub use secret::Secret;
 pub use side::{PerSide, Side};
-pub use store::{CollectionInfo, Known, Listing, MailStore};
+pub use store::{ChangeStamp, CollectionInfo, Known, Listing, MailStore};

@@ -29,6 +29,18 @@ pub struct Known<'a> {
     pub items: &'a [(ItemKey, Flags)],
 }
 
+/// What a storage can tell cheaply, without listing a collection, that changes whenever its
+/// items do (see `plan::unchanged`): IMAP counters from LIST-STATUS, Maildir directory times.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeStamp {
+    /// Equal tokens mean the items are as they were (given `newest` was settled).
+    pub token: String,
+    /// For a stamp made of file times, the newest of them: a change within the same clock tick
+    /// would not show, so the engine trusts the stamp only once that time is clearly past.
+    /// `None` for exact counters.
+    pub newest: Option<std::time::SystemTime>,
+}
+
 /// A collection's items as a storage lists them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Listing {
@@ -82,6 +94,14 @@ pub trait MailStore {
             crate::ErrorKind::Unsupported,
             format!("{} cannot remove folder {name}", self.describe()),
         ))
+    }
+
+    /// A stamp of the collection as it is now, got without listing it, or `None` if the
+    /// storage cannot tell cheaply (the default). Asked before the collection is listed; must
+    /// change with every delivery, removal and flag change.
+    async fn change_stamp(&mut self, collection: &CollectionName) -> Result<Option<ChangeStamp>> {
+        let _ = collection;
+        Ok(None)
     }
 
     /// Every item of a collection with its flags. `known` may let the storage list only what

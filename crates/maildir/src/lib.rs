@@ -95,6 +95,7 @@ mod keywords;
 mod layout;
 mod lineend;
 mod remove;
+mod stamp;
 mod store;
 mod tree;
 mod unique;

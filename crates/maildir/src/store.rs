@@ -6,8 +6,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use pimlink_core::{
-    CollectionInfo, CollectionName, Content, Error, ErrorKind, Flags, ItemData, ItemKey, Known,
-    Listing, MailStore, NewItem, Result,
+    ChangeStamp, CollectionInfo, CollectionName, Content, Error, ErrorKind, Flags, ItemData,
+    ItemKey, Known, Listing, MailStore, NewItem, Result,
 };
 
 use crate::filename::{self, Info};
@@ -331,6 +331,12 @@ impl MailStore for Maildir {
         self.indexes.remove(name);
         self.checked.remove(name);
         Ok(())
+    }
+
+    async fn change_stamp(&mut self, collection: &CollectionName) -> Result<Option<ChangeStamp>> {
+        let dir = self.collection_dir(collection)?;
+        crate::stamp::stamp(&dir)
+            .map_err(|err| Error::io(format!("reading the times of folder {collection}"), err))
     }
 
     async fn list_items(

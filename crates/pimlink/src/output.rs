@@ -253,6 +253,15 @@ impl<'o> PairObserver<'o> {
             self.output
                 .info(format!("{}: {name}: {verb} on side {side}", self.pair));
         }
+        if collection.unchanged {
+            if self.output.verbose > 0 {
+                self.output.info(format!(
+                    "{}: {name}: unchanged since the last sync (not listed)",
+                    self.pair
+                ));
+            }
+            return;
+        }
         let counts = &collection.done;
         let changed = PlanCounts {
             held_back: 0,

@@ -90,6 +90,14 @@ impl<S: MailStore> MailStore for Renamed<S> {
         self.inner.delete_collection(&own).await
     }
 
+    async fn change_stamp(
+        &mut self,
+        collection: &CollectionName,
+    ) -> Result<Option<pimlink_core::ChangeStamp>> {
+        let own = self.own(collection)?;
+        self.inner.change_stamp(&own).await
+    }
+
     async fn list_items(
         &mut self,
         collection: &CollectionName,

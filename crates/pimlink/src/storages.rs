@@ -152,6 +152,13 @@ impl MailStore for MailSide {
         dispatch!(self, s => s.delete_collection(name).await)
     }
 
+    async fn change_stamp(
+        &mut self,
+        collection: &CollectionName,
+    ) -> pimlink_core::Result<Option<pimlink_core::ChangeStamp>> {
+        dispatch!(self, s => s.change_stamp(collection).await)
+    }
+
     async fn list_items(
         &mut self,
         collection: &CollectionName,

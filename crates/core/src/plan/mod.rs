@@ -12,6 +12,7 @@ pub mod moves;
 pub mod pairing;
 mod render;
 mod sides;
+pub mod unchanged;
 
 pub use collections::{CollectionPlan, CollectionStep, create_or_skip, plan_collections};
 pub(crate) use items::removals_on;

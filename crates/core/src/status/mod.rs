@@ -10,6 +10,7 @@ mod dates;
 mod items;
 mod lock;
 mod schema;
+mod settled;
 
 use std::path::Path;
 

@@ -100,6 +100,23 @@ const MIGRATIONS: &[&str] = &[
     // later run that finds both unchanged skips the collection without reading its items.
     "ALTER TABLE dav_collections ADD COLUMN state_a TEXT;
     ALTER TABLE dav_collections ADD COLUMN state_b TEXT;",
+    // 6: the stamps each side gave (without listing) before the last run that left a
+    // collection settled, so that a later run seeing the same stamps skips the collection
+    // without reading its rows or listing it (plan::unchanged). Dropped whenever a run leaves
+    // the collection unsettled.
+    "CREATE TABLE mail_settled (
+        collection INTEGER PRIMARY KEY REFERENCES collections(id) ON DELETE CASCADE,
+        token_a TEXT NOT NULL,
+        -- The newest file time the stamp rests on, in nanoseconds since the Unix epoch; NULL for
+        -- exact counters.
+        newest_a INTEGER,
+        token_b TEXT NOT NULL,
+        newest_b INTEGER,
+        -- When the stamps were taken, in nanoseconds since the Unix epoch.
+        taken_at INTEGER NOT NULL,
+        -- What shaped the plan (plan::unchanged::plan_fingerprint).
+        fingerprint TEXT NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

@@ -1,7 +1,7 @@
 //! Listing and creating folders, and the folder bookkeeping every other command relies on:
 //! which server folder an engine name is, and selecting it.
 
-use pimlink_core::{CollectionInfo, CollectionName, Error, ErrorKind};
+use pimlink_core::{ChangeStamp, CollectionInfo, CollectionName, Error, ErrorKind};
 use tracing::{debug, warn};
 
 use super::names::{canonical_name, server_name, server_name_prefixes};
@@ -121,6 +121,23 @@ impl ImapStore {
     /// this run changed anything, so they may serve one listing only.
     pub(super) fn folder_counters(&mut self, name: &CollectionName) -> Option<Counters> {
         self.folders.get_mut(name)?.counters.take()
+    }
+
+    /// The folder's counters from the run's first LIST as a change stamp (see
+    /// `pimlink_core::plan::unchanged`), without taking them: `None` without CONDSTORE (a
+    /// flag change would not show) or before a LIST. UIDNEXT grows with every new message,
+    /// MESSAGES falls with every expunge that no new message offsets, HIGHESTMODSEQ grows with
+    /// every flag change, and a new UIDVALIDITY voids everything.
+    pub(super) fn counters_stamp(&self, name: &CollectionName) -> Option<ChangeStamp> {
+        let counters = self.folders.get(name)?.counters?;
+        let state = counters.state;
+        Some(ChangeStamp {
+            token: format!(
+                "v1 uidvalidity={} uidnext={} messages={} highestmodseq={}",
+                state.uid_validity, state.uid_next?, counters.messages, state.highest_modseq?
+            ),
+            newest: None,
+        })
     }
 
     fn describe_quiet(&self) -> String {

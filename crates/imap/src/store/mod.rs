@@ -338,6 +338,13 @@ impl MailStore for ImapStore {
             .map_err(|e| e.context(format!("removing folder {name}")))
     }
 
+    async fn change_stamp(
+        &mut self,
+        collection: &CollectionName,
+    ) -> Result<Option<pimlink_core::ChangeStamp>, Error> {
+        Ok(self.counters_stamp(collection))
+    }
+
     async fn list_items(
         &mut self,
         collection: &CollectionName,

@@ -1,0 +1,216 @@
+//! The stamps of settled collections (schema 5, `mail_settled`; see `plan::unchanged`).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{OptionalExtension, params};
+
+use super::schema::sql;
+use super::{CollectionId, StatusStore};
+use crate::error::Result;
+use crate::plan::unchanged::Settled;
+use crate::side::PerSide;
+use crate::store::ChangeStamp;
+
+impl StatusStore {
+    /// What the last settled run recorded of a collection, if any. A record this build cannot
+    /// read (a time out of range) reads as none: the collection is then listed, which is safe.
+    pub fn settled(&self, collection: CollectionId) -> Result<Option<Settled>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT token_a, newest_a, token_b, newest_b, taken_at, fingerprint
+                 FROM mail_settled WHERE collection = ?1",
+                [collection],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, Option<i64>>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, Option<i64>>(3)?,
+                        row.get::<_, i64>(4)?,
+                        row.get::<_, String>(5)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(sql("reading a settled collection"))?;
+        let Some((token_a, newest_a, token_b, newest_b, taken_at, fingerprint)) = row else {
+            return Ok(None);
+        };
+        let stamp = |token: String, newest: Option<i64>| -> Option<ChangeStamp> {
+            let newest = match newest {
+                Some(ns) => Some(from_nanos(ns)?),
+                None => None,
+            };
+            Some(ChangeStamp { token, newest })
+        };
+        let (Some(a), Some(b), Some(taken_at)) = (
+            stamp(token_a, newest_a),
+            stamp(token_b, newest_b),
+            from_nanos(taken_at),
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(Settled {
+            stamps: PerSide { a, b },
+            taken_at,
+            fingerprint,
+        }))
+    }
+
+    /// Records a collection as settled with `settled`'s stamps, replacing any earlier record.
+    pub fn record_settled(&mut self, collection: CollectionId, settled: &Settled) -> Result<()> {
+        let (Some(newest_a), Some(newest_b), Some(taken_at)) = (
+            optional_nanos(settled.stamps.a.newest),
+            optional_nanos(settled.stamps.b.newest),
+            to_nanos(settled.taken_at),
+        ) else {
+            // A time this schema cannot hold: no record, so the collection is listed next time.
+            return self.forget_settled(collection);
+        };
+        self.conn
+            .execute(
+                "INSERT INTO mail_settled
+                     (collection, token_a, newest_a, token_b, newest_b, taken_at, fingerprint)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (collection) DO UPDATE SET
+                     token_a = ?2, newest_a = ?3, token_b = ?4, newest_b = ?5, taken_at = ?6,
+                     fingerprint = ?7",
+                params![
+                    collection,
+                    settled.stamps.a.token,
+                    newest_a,
+                    settled.stamps.b.token,
+                    newest_b,
+                    taken_at,
+                    settled.fingerprint
+                ],
+            )
+            .map_err(sql("recording a settled collection"))?;
+        Ok(())
+    }
+
+    /// Drops the settled record of a collection (costs no write if there is none).
+    pub fn forget_settled(&mut self, collection: CollectionId) -> Result<()> {
+        self.conn
+            .execute(
+                "DELETE FROM mail_settled WHERE collection = ?1",
+                [collection],
+            )
+            .map_err(sql("dropping a settled collection"))?;
+        Ok(())
+    }
+
+    /// True if the collection has a copy in flight or a record of an abandoned one: a later run
+    /// may have work to do there even if neither side changes.
+    pub fn has_open_rows(&self, collection: CollectionId) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM mail_items
+                                WHERE collection = ?1 AND pending IS NOT NULL)
+                     OR EXISTS (SELECT 1 FROM mail_abandoned_copies WHERE collection = ?1)",
+                [collection],
+                |row| row.get(0),
+            )
+            .map_err(sql("looking for pending copies"))
+    }
+}
+
+fn to_nanos(time: SystemTime) -> Option<i64> {
+    i64::try_from(time.duration_since(UNIX_EPOCH).ok()?.as_nanos()).ok()
+}
+
+/// `Some(None)` for no time, `None` for a time that does not fit.
+fn optional_nanos(time: Option<SystemTime>) -> Option<Option<i64>> {
+    match time {
+        None => Some(None),
+        Some(time) => to_nanos(time).map(Some),
+    }
+}
+
+fn from_nanos(nanos: i64) -> Option<SystemTime> {
+    let nanos = u64::try_from(nanos).ok()?;
+    UNIX_EPOCH.checked_add(Duration::from_nanos(nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flags::Flags;
+    use crate::item::ItemKey;
+    use crate::name::CollectionName;
+    use crate::side::Side;
+    use crate::status::StatusChange;
+
+    fn settled(token: &str) -> Settled {
+        Settled {
+            stamps: PerSide {
+                a: ChangeStamp {
+                    token: format!("{token}-a"),
+                    newest: None,
+                },
+                b: ChangeStamp {
+                    token: format!("{token}-b"),
+                    newest: Some(UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789)),
+                },
+            },
+            taken_at: UNIX_EPOCH + Duration::new(1_700_000_005, 1),
+            fingerprint: "v1 00".to_owned(),
+        }
+    }
+
+    #[test]
+    fn records_round_trip_are_replaced_and_go_with_their_collection() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StatusStore::open(dir.path(), "p").unwrap();
+        let inbox = CollectionName::new("INBOX").unwrap();
+        let id = store.collection_id(&inbox, &inbox).unwrap();
+        assert_eq!(store.settled(id).unwrap(), None);
+        store.record_settled(id, &settled("one")).unwrap();
+        assert_eq!(store.settled(id).unwrap(), Some(settled("one")));
+        store.record_settled(id, &settled("two")).unwrap();
+        assert_eq!(store.settled(id).unwrap(), Some(settled("two")));
+        store.forget_settled(id).unwrap();
+        assert_eq!(store.settled(id).unwrap(), None);
+        store.record_settled(id, &settled("three")).unwrap();
+        store.forget_collection(id).unwrap();
+        let id = store.collection_id(&inbox, &inbox).unwrap();
+        assert_eq!(store.settled(id).unwrap(), None);
+    }
+
+    #[test]
+    fn pending_copies_and_abandoned_ones_are_open_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StatusStore::open(dir.path(), "p").unwrap();
+        let inbox = CollectionName::new("INBOX").unwrap();
+        let id = store.collection_id(&inbox, &inbox).unwrap();
+        assert!(!store.has_open_rows(id).unwrap());
+        store
+            .apply(&[StatusChange::Pair {
+                collection: id,
+                key_a: ItemKey::new("1"),
+                key_b: ItemKey::new("x"),
+                flags: Flags::new(),
+            }])
+            .unwrap();
+        assert!(!store.has_open_rows(id).unwrap());
+        let created = store
+            .apply(&[StatusChange::BeginCopy {
+                collection: id,
+                to: Side::A,
+                source_key: ItemKey::new("y"),
+                reserved_key: None,
+                flags: Flags::new(),
+            }])
+            .unwrap();
+        assert!(store.has_open_rows(id).unwrap());
+        store
+            .apply(&[StatusChange::Remove { id: created[0] }])
+            .unwrap();
+        assert!(!store.has_open_rows(id).unwrap());
+        store
+            .record_abandoned_copies(id, Side::A, &[ItemKey::new("y")])
+            .unwrap();
+        assert!(store.has_open_rows(id).unwrap());
+    }
+}

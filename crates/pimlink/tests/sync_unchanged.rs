@@ -1,0 +1,270 @@
+//! End-to-end: collections unchanged on both sides since their last settled run are skipped
+//! without being listed (core `plan::unchanged`), and every kind of change made after such a
+//! run is still seen. IMAP (a private Dovecot) <-> a verbatim Maildir.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
+mod common;
+
+use common::imap::message;
+use common::{Run, World, find_file, set_local_flags};
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use pimlink_testkit::{Dovecot, DovecotBuilder};
+
+const FOLDERS: [&str; 3] = ["INBOX", "Work", "Archive"];
+
+fn write_config(world: &World, server: &Dovecot, extra_pair_keys: &str) {
+    let config = format!(
+        "[general]\nstate_dir = \"{state}\"\n\n\
+         [storage.a]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
+         user = \"{user}\"\npassword = \"{password}\"\n\n\
+         [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\nlayout = \"verbatim\"\n\n\
+         [pair.p]\na = \"a\"\nb = \"b\"\n{extra_pair_keys}\n",
+        state = world.state_dir().display(),
+        host = server.host(),
+        port = server.port(),
+        user = server.user(),
+        password = server.password(),
+        b = world.root("b").display(),
+    );
+    fs::write(world.config(), config).unwrap();
+}
+
+/// A server with two messages in each of [`FOLDERS`] (`inbox-0`, `work-1`, ...), synced to a
+/// Maildir and settled: the last run listed nothing.
+fn settled_world(extra_pair_keys: &str) -> (Dovecot, World) {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    for folder in FOLDERS {
+        for i in 0..2 {
+            let id = format!("{}-{i}", folder.to_lowercase());
+            server.deliver(&user, folder, &message(&id)).unwrap();
+        }
+    }
+    let world = World::new("");
+    write_config(&world, &server, extra_pair_keys);
+    world.sync_ok();
+    settle(&world);
+    (server, world)
+}
+
+/// Waits until the last changes are clearly older than the next listing, runs the sync that
+/// records the folders as settled, and checks that the run after it lists none of them.
+fn settle(world: &World) {
+    std::thread::sleep(Duration::from_millis(1100));
+    world.sync_ok();
+    let run = sync_verbose(world);
+    for folder in FOLDERS {
+        assert!(unchanged(&run, folder), "{folder} not skipped:\n{run}");
+    }
+}
+
+fn sync_verbose(world: &World) -> Run {
+    let run = world.run(&["-vv", "sync"]);
+    assert_eq!(run.code(), 0, "sync failed:\n{run}");
+    run
+}
+
+fn unchanged(run: &Run, folder: &str) -> bool {
+    run.stdout()
+        .contains(&format!("p: {folder}: unchanged since the last sync"))
+}
+
+/// The flags (`doveadm fetch` form, e.g. `\Seen \Flagged`) of the server's message `id` in
+/// `folder`, or `None` if it is not there.
+fn server_flags(server: &Dovecot, folder: &str, id: &str) -> Option<String> {
+    let out = server
+        .doveadm(&[
+            "fetch",
+            "-u",
+            server.user(),
+            "flags",
+            "mailbox",
+            folder,
+            "header",
+            "Message-ID",
+            &format!("<{id}@test>"),
+        ])
+        .unwrap();
+    out.lines()
+        .find_map(|line| line.strip_prefix("flags:"))
+        .map(|flags| flags.trim().to_owned())
+}
+
+fn doveadm_on(server: &Dovecot, verb: &[&str], folder: &str, id: &str) {
+    let mut args: Vec<&str> = verb.to_vec();
+    let message_id = format!("<{id}@test>");
+    args.extend(["-u", server.user()]);
+    args.extend(["mailbox", folder, "header", "Message-ID", &message_id]);
+    server.doveadm(&args).unwrap();
+}
+
+fn local_ids(world: &World, folder: &str) -> Vec<String> {
+    world
+        .messages("b")
+        .get(folder)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn local_flags(world: &World, folder: &str, id: &str) -> Vec<String> {
+    world.messages("b")[folder][id].clone()
+}
+
+fn mtime(path: &Path) -> SystemTime {
+    fs::metadata(path).unwrap().modified().unwrap()
+}
+
+fn set_mtime(path: &Path, time: SystemTime) {
+    fs::File::open(path).unwrap().set_modified(time).unwrap();
+}
+
+#[test]
+fn an_unchanged_folder_is_not_listed() {
+    let (server, world) = settled_world("");
+    // A flag change whose directory time is put back as it was: invisible without a listing,
+    // so it is not synced while the folder counts as unchanged.
+    let inbox = world.root("b").join("INBOX");
+    let (cur, new) = (inbox.join("cur"), inbox.join("new"));
+    let before = (mtime(&cur), mtime(&new));
+    set_local_flags(&inbox, "inbox-0", "FS");
+    set_mtime(&cur, before.0);
+    set_mtime(&new, before.1);
+    let run = sync_verbose(&world);
+    assert!(unchanged(&run, "INBOX"), "{run}");
+    let flags = server_flags(&server, "INBOX", "inbox-0").unwrap();
+    assert!(
+        !flags.contains("Flagged"),
+        "INBOX was listed: {flags}\n{run}"
+    );
+    // Once the directory shows the change, it is synced.
+    set_mtime(&cur, SystemTime::now());
+    let run = sync_verbose(&world);
+    assert!(!unchanged(&run, "INBOX"), "{run}");
+    let flags = server_flags(&server, "INBOX", "inbox-0").unwrap();
+    assert!(flags.contains("Flagged"), "{flags}\n{run}");
+}
+
+#[test]
+fn local_changes_after_a_skipped_run_are_seen() {
+    let (server, world) = settled_world("");
+    let b = world.root("b");
+    // A flag change (a rename in cur/), a new file in new/, a deletion.
+    set_local_flags(&b.join("INBOX"), "inbox-1", "FS");
+    world.deliver("b", "Work", "new-local", "");
+    fs::remove_file(find_file(&b.join("Archive"), "archive-0")).unwrap();
+    let run = sync_verbose(&world);
+    for folder in FOLDERS {
+        assert!(!unchanged(&run, folder), "{folder}:\n{run}");
+    }
+    let flags = server_flags(&server, "INBOX", "inbox-1").unwrap();
+    assert!(flags.contains("Flagged"), "{flags}\n{run}");
+    assert!(
+        server_flags(&server, "Work", "new-local").is_some(),
+        "{run}"
+    );
+    assert_eq!(server_flags(&server, "Archive", "archive-0"), None, "{run}");
+}
+
+#[test]
+fn a_local_move_between_two_folders_is_seen_while_the_third_is_skipped() {
+    let (server, world) = settled_world("");
+    let b = world.root("b");
+    let from = find_file(&b.join("Work"), "work-0");
+    fs::rename(&from, b.join("Archive/cur").join(from.file_name().unwrap())).unwrap();
+    let run = sync_verbose(&world);
+    assert!(unchanged(&run, "INBOX"), "{run}");
+    assert!(
+        !unchanged(&run, "Work") && !unchanged(&run, "Archive"),
+        "{run}"
+    );
+    assert_eq!(server_flags(&server, "Work", "work-0"), None, "{run}");
+    assert!(
+        server_flags(&server, "Archive", "work-0").is_some(),
+        "{run}"
+    );
+    assert_eq!(local_ids(&world, "Archive").len(), 3);
+}
+
+#[test]
+fn server_changes_after_a_skipped_run_are_seen() {
+    let (server, world) = settled_world("");
+    let user = server.user().to_owned();
+    doveadm_on(&server, &["flags", "add", "\\Flagged"], "INBOX", "inbox-0");
+    server
+        .deliver(&user, "Work", &message("new-remote"))
+        .unwrap();
+    doveadm_on(&server, &["expunge"], "Archive", "archive-1");
+    let run = sync_verbose(&world);
+    for folder in FOLDERS {
+        assert!(!unchanged(&run, folder), "{folder}:\n{run}");
+    }
+    assert_eq!(local_flags(&world, "INBOX", "inbox-0"), ["F"], "{run}");
+    assert!(local_ids(&world, "Work").contains(&"new-remote".to_owned()));
+    assert_eq!(local_ids(&world, "Archive"), ["archive-0"], "{run}");
+}
+
+#[test]
+fn a_new_uidvalidity_after_a_skipped_run_is_seen() {
+    let (server, world) = settled_world("");
+    let user = server.user().to_owned();
+    // Recreated with the same messages and one more: a new UIDVALIDITY, new UIDs.
+    server
+        .doveadm(&["mailbox", "delete", "-u", &user, "Work"])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    for id in ["work-0", "work-1", "work-2"] {
+        server.deliver(&user, "Work", &message(id)).unwrap();
+    }
+    let run = sync_verbose(&world);
+    assert!(!unchanged(&run, "Work"), "{run}");
+    assert!(unchanged(&run, "INBOX"), "{run}");
+    assert_eq!(
+        local_ids(&world, "Work"),
+        ["work-0", "work-1", "work-2"],
+        "{run}"
+    );
+    settle(&world);
+}
+
+#[test]
+fn a_config_change_lists_again() {
+    // Flags are not synced at first: a local flag change waits, and the folder settles.
+    let (server, world) = settled_world("operations = [\"new\", \"delete\"]");
+    set_local_flags(&world.root("b").join("INBOX"), "inbox-0", "FS");
+    settle(&world);
+    let flags = server_flags(&server, "INBOX", "inbox-0").unwrap();
+    assert!(!flags.contains("Flagged"), "{flags}");
+    // With flags synced, the same unchanged folders are listed again and the flag goes up.
+    write_config(&world, &server, "");
+    let run = sync_verbose(&world);
+    assert!(!unchanged(&run, "INBOX"), "{run}");
+    let flags = server_flags(&server, "INBOX", "inbox-0").unwrap();
+    assert!(flags.contains("Flagged"), "{flags}\n{run}");
+}
+
+#[test]
+fn a_directory_time_too_close_to_the_listing_is_not_trusted() {
+    let (server, world) = settled_world("");
+    // A directory time that is not clearly older than the listing (here: ahead of it, as a
+    // change in the same clock tick as the listing would look) is recorded by a settled run...
+    let inbox = world.root("b").join("INBOX");
+    let close = SystemTime::now() + Duration::from_secs(30);
+    for sub in ["cur", "new"] {
+        set_mtime(&inbox.join(sub), close);
+    }
+    let run = sync_verbose(&world);
+    assert!(!unchanged(&run, "INBOX"), "{run}");
+    // ...and a change that leaves the times exactly as recorded is still found.
+    set_local_flags(&inbox, "inbox-1", "FS");
+    for sub in ["cur", "new"] {
+        set_mtime(&inbox.join(sub), close);
+    }
+    let run = sync_verbose(&world);
+    assert!(!unchanged(&run, "INBOX"), "{run}");
+    let flags = server_flags(&server, "INBOX", "inbox-1").unwrap();
+    assert!(flags.contains("Flagged"), "{flags}\n{run}");
+}
