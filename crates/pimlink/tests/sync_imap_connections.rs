@@ -363,3 +363,36 @@ fn killed_sync_over_four_connections_leaves_every_message_once() {
     let again = world.sync_ok();
     assert!(again.stdout().contains("changed: nothing"), "{again}");
 }
+
+/// A server that allows fewer connections than configured (here: only the first) costs the
+/// extra ones, not the folders: a lane that never connects gives its folder back.
+#[test]
+fn folders_are_all_synced_when_the_server_refuses_extra_connections() {
+    let server = DovecotBuilder::new()
+        .users(&[("four", "secret-four")])
+        .start()
+        .unwrap();
+    fill_server(&server, "four");
+    let proxy = CutProxy::start(server.port()).unwrap();
+    let world = world(&imap_storage("a", proxy.port(), "four", 4), None);
+    fill_local(&world);
+    proxy.set_plan(|index| {
+        if index == 0 {
+            pimlink_testkit::Cut::Never
+        } else {
+            pimlink_testkit::Cut::Refuse
+        }
+    });
+    let run = world.sync_ok();
+    assert!(
+        proxy.connections().len() > 1,
+        "extra connections were tried: {run}"
+    );
+    proxy.pass_all();
+    let local = world.messages("b");
+    assert_same(&user_tree(&server, "four", "secret-four"), &local);
+    assert_eq!(local["F3"].len(), 7);
+    assert_eq!(local["L2"]["l2-3"], ["RS"]);
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}

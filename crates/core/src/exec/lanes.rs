@@ -18,7 +18,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use super::{CollectionReport, Observer, Pair, Prepared, RunOptions};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::item::ItemKey;
 use crate::plan::{CollectionPlan, CollectionStep, ItemAction, ItemPlan};
 use crate::side::{PerSide, Side};
@@ -98,13 +98,26 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             async move {
                 let mut observer = Shared(observer);
                 let mut done = Vec::new();
+                // The first lane's handles have already reached both sides.
+                let mut connected = lane == 0;
                 loop {
                     // Taken out before the await: the queue is never borrowed across one.
                     let next = queue.borrow_mut().pop_front();
                     let Some((index, plan)) = next else {
                         break;
                     };
-                    let prepared = pair.prepare_one(plan, options, &mut observer).await;
+                    let prepared = pair.prepare_one(plan.clone(), options, &mut observer).await;
+                    if !connected && failed_to_connect(&prepared.0) {
+                        // The server may allow fewer connections than configured: the
+                        // collection goes back to the lanes that have one.
+                        tracing::warn!(
+                            "an extra connection failed ({}); going on with fewer",
+                            prepared.0.errors[0]
+                        );
+                        queue.borrow_mut().push_front((index, plan));
+                        break;
+                    }
+                    connected = true;
                     done.push((index, lane, prepared));
                 }
                 done
@@ -115,6 +128,14 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             .into_iter()
             .flatten()
             .collect();
+        // Given back by a lane that gave up after the others had finished.
+        let left: Vec<(usize, CollectionPlan)> = queue.borrow_mut().drain(..).collect();
+        for (index, plan) in left {
+            let prepared = pairs[0]
+                .prepare_one(plan, options, &mut Shared(&observer))
+                .await;
+            all.push((index, 0, prepared));
+        }
         all.sort_by_key(|(index, _, _)| *index);
         all.into_iter()
             .map(|(_, lane, prepared)| (prepared, lane))
@@ -180,6 +201,14 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         }
         pairs
     }
+}
+
+/// True if preparing a collection failed because a side could not be reached.
+fn failed_to_connect(report: &CollectionReport) -> bool {
+    report
+        .errors
+        .iter()
+        .any(|error| error.kind() == ErrorKind::Connection)
 }
 
 /// The run's observer, lent to each lane in turn: borrowed only inside each call, never across
