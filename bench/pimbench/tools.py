@@ -166,6 +166,12 @@ class Pimlink(Tool):
         reason = lines[-1].strip() if lines else f"exit {r.returncode}"
         return "not yet: " + reason[:200].rstrip()
 
+    @staticmethod
+    def connections_line():
+        """`connections = N` from PIMBENCH_CONNECTIONS, to compare settings; else the default."""
+        n = os.environ.get("PIMBENCH_CONNECTIONS", "").strip()
+        return f"connections = {int(n)}\n" if n else ""
+
     def write_config(self):
         with open(os.path.join(self.dir, "config.toml"), "w") as f:
             f.write(f"""# pimlink config of pimlink's bench/run
@@ -179,7 +185,7 @@ port = {self.server.port}
 tls = "none"
 user = "{self.account}"
 password = "{PASSWORD}"
-
+{self.connections_line()}
 [storage.local]
 type = "maildir"
 path = "{self.mail}"

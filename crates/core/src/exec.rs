@@ -37,6 +37,8 @@ use unchanged::{Check, Taken};
 
 mod unchanged;
 
+mod lanes;
+
 /// How many copies are made between two flushes: one flush serves them all, while an
 /// interruption redoes at most this many.
 const COPY_BATCH: usize = 256;
@@ -183,43 +185,10 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 plan.step = CollectionStep::Skip(format!("deciding whether to remove it: {error}"));
             }
         }
-        let mut collections = Vec::new();
-        for plan in plans {
-            observer.collection_planned(&plan);
-            let mut report = CollectionReport {
-                plan,
-                done: PlanCounts::default(),
-                errors: Vec::new(),
-                refused: None,
-                late_copies: Vec::new(),
-                unchanged: false,
-            };
-            let taken = match self.unchanged_check(&report.plan).await {
-                Check::Unchanged => {
-                    report.unchanged = true;
-                    collections.push((report, None));
-                    continue;
-                }
-                Check::Listed(taken) => taken,
-            };
-            let prepared = match self.prepare_collection(&mut report, options).await {
-                Ok(Some(mut prepared)) => {
-                    self.set_flags_while_selected(&report, &mut prepared, options)
-                        .await;
-                    Some(prepared)
-                }
-                Ok(None) => None,
-                Err(error) => {
-                    let name = report.plan.name_a.clone();
-                    report
-                        .errors
-                        .push(error.context(format!("collection {name}")));
-                    None
-                }
-            };
-            let prepared = prepared.map(|prepared| Prepared { taken, ..prepared });
-            collections.push((report, prepared));
-        }
+        let mut lanes = self.open_lanes(&plans);
+        let (mut collections, lane_of) = self
+            .prepare_on_lanes(&mut lanes, plans, options, observer)
+            .await;
 
         if let Err(error) = self.moves(&mut collections, options, observer).await {
             // Moves are an optimisation: without them the plans still delete and copy.
@@ -228,35 +197,88 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             }
         }
 
-        let mut report = PairReport::default();
-        for (mut collection, prepared) in collections {
-            if let Some(mut prepared) = prepared {
-                let settle = (prepared.id, prepared.taken.take(), prepared.held);
-                lift_refusal_explained_by_moves(&mut prepared.items);
-                observer.items_planned(&collection.plan, &prepared.items);
-                if prepared.held != PerSide::default() {
-                    observer.held_back(&collection.plan, prepared.held);
-                }
-                collection.refused = prepared.items.refused.clone();
-                if collection.refused.is_some() {
-                    // Withheld: nothing of this collection is done.
-                } else if options.dry_run {
-                    let counts = prepared.items.counts();
-                    collection.done.add(&counts);
-                } else {
-                    collection.done.held_back = prepared.items.held_back.len();
-                    if let Err(error) = self.execute(&mut collection, prepared, observer).await {
-                        let name = collection.plan.name_a.clone();
-                        collection
-                            .errors
-                            .push(error.context(format!("collection {name}")));
-                    }
-                }
-                self.settle(settle, &mut collection, options.dry_run);
+        let collections = self
+            .execute_on_lanes(&mut lanes, collections, &lane_of, options, observer)
+            .await;
+        Ok(PairReport { collections })
+    }
+
+    /// Lists and plans one collection; a failure is kept in its report.
+    async fn prepare_one(
+        &mut self,
+        plan: CollectionPlan,
+        options: RunOptions,
+        observer: &mut dyn Observer,
+    ) -> (CollectionReport, Option<Prepared>) {
+        observer.collection_planned(&plan);
+        let mut report = CollectionReport {
+            plan,
+            done: PlanCounts::default(),
+            errors: Vec::new(),
+            refused: None,
+            late_copies: Vec::new(),
+            unchanged: false,
+        };
+        let taken = match self.unchanged_check(&report.plan).await {
+            Check::Unchanged => {
+                report.unchanged = true;
+                return (report, None);
             }
-            report.collections.push(collection);
+            Check::Listed(taken) => taken,
+        };
+        let prepared = match self.prepare_collection(&mut report, options).await {
+            Ok(Some(mut prepared)) => {
+                self.set_flags_while_selected(&report, &mut prepared, options)
+                    .await;
+                Some(prepared)
+            }
+            Ok(None) => None,
+            Err(error) => {
+                let name = report.plan.name_a.clone();
+                report
+                    .errors
+                    .push(error.context(format!("collection {name}")));
+                None
+            }
+        };
+        let prepared = prepared.map(|prepared| Prepared { taken, ..prepared });
+        (report, prepared)
+    }
+
+    /// Carries out one planned collection (in a dry run: counts what it would do); a failure
+    /// is kept in its report.
+    async fn execute_one(
+        &mut self,
+        mut collection: CollectionReport,
+        prepared: Option<Prepared>,
+        options: RunOptions,
+        observer: &mut dyn Observer,
+    ) -> CollectionReport {
+        if let Some(mut prepared) = prepared {
+            let settle = (prepared.id, prepared.taken.take(), prepared.held);
+            lift_refusal_explained_by_moves(&mut prepared.items);
+            observer.items_planned(&collection.plan, &prepared.items);
+            if prepared.held != PerSide::default() {
+                observer.held_back(&collection.plan, prepared.held);
+            }
+            collection.refused = prepared.items.refused.clone();
+            if collection.refused.is_some() {
+                // Withheld: nothing of this collection is done.
+            } else if options.dry_run {
+                let counts = prepared.items.counts();
+                collection.done.add(&counts);
+            } else {
+                collection.done.held_back = prepared.items.held_back.len();
+                if let Err(error) = self.execute(&mut collection, prepared, observer).await {
+                    let name = collection.plan.name_a.clone();
+                    collection
+                        .errors
+                        .push(error.context(format!("collection {name}")));
+                }
+            }
+            self.settle(settle, &mut collection, options.dry_run);
         }
-        Ok(report)
+        collection
     }
 
     /// Makes a prepared collection's flag changes on the sides at once, while the collection

@@ -79,6 +79,31 @@ pub trait MailStore {
     /// A short human description for messages, e.g. `maildir ~/Mail` or `imap user@host`.
     fn describe(&self) -> String;
 
+    /// How many handles on this storage may work at the same time, this one included (the
+    /// `connections` of an IMAP account), or `None` for a storage that sets no limit (a local
+    /// one). The engine syncs that many collections at once, the smaller of the two sides'
+    /// limits, each on handles of its own from [`MailStore::another_handle`]; with no limit on
+    /// either side it syncs one after another, since local work gains nothing from interleaving.
+    fn concurrency(&self) -> Option<usize> {
+        Some(1)
+    }
+
+    /// Another handle on the same storage, with a connection of its own (opened on first use,
+    /// reconnecting and retrying as this one does), for syncing other collections at the same
+    /// time. The engine asks for it after [`MailStore::list_collections`], so the handle may
+    /// start from what this one learnt of the collections. It lists, changes and flushes each
+    /// collection given to it on its own; only the engine's search for moved messages later
+    /// works on those collections through the first handle.
+    fn another_handle(&self) -> Result<Self>
+    where
+        Self: Sized,
+    {
+        Err(crate::Error::new(
+            crate::ErrorKind::Unsupported,
+            format!("{} has a single connection", self.describe()),
+        ))
+    }
+
     /// Every collection, including non-selectable parents.
     async fn list_collections(&mut self) -> Result<Vec<CollectionInfo>>;
 

@@ -196,7 +196,15 @@ impl Maildir {
         old: &Info,
         flags: &Flags,
     ) -> Result<Info> {
-        let map = self.keyword_map(name, dir)?;
+        let mut map = self.keyword_map(name, dir)?;
+        if map.clone().letters_for(flags).1 {
+            // Another handle on this tree (the engine syncs folders concurrently) or the mail
+            // server may have given out letters since this one read the file: extend the file
+            // as it is now, so that no letter gets two meanings.
+            let fresh = keywords::load(dir)?;
+            self.keywords.insert(name.clone(), fresh);
+            map = self.keyword_map(name, dir)?;
+        }
         let before = map.clone();
         let (letters, changed, dropped) = map.letters_for(flags);
         let kept: String = old
@@ -268,6 +276,14 @@ impl MailStore for Maildir {
             Layout::MaildirPlusPlus => "maildir++",
         };
         format!("maildir {} ({layout})", self.root.display())
+    }
+
+    fn concurrency(&self) -> Option<usize> {
+        None
+    }
+
+    fn another_handle(&self) -> Result<Self> {
+        Maildir::open(self.root.clone(), self.layout)
     }
 
     async fn list_collections(&mut self) -> Result<Vec<CollectionInfo>> {

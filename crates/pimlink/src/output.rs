@@ -4,11 +4,11 @@
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use pimlink_core::exec::{CollectionReport, Observer, PairReport};
 use pimlink_core::plan::{CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts};
-use pimlink_core::{Error, ItemKey, PerSide, Side};
+use pimlink_core::{CollectionName, Error, ItemKey, PerSide, Side};
 
 /// Verbosity, resolved from `-v` and `-q`.
 #[derive(Clone, Copy, Debug)]
@@ -51,6 +51,11 @@ struct Progress {
 }
 
 impl Progress {
+    /// True once every action it counts was reported.
+    fn complete(&self) -> bool {
+        self.tally.changes_done >= self.tally.changes_total
+    }
+
     fn advance(&mut self, action: &ItemAction) {
         self.tally.changes_done += 1;
         if self.tally.bytes_total > 0 {
@@ -118,8 +123,10 @@ pub struct PairObserver<'o> {
     output: &'o Output,
     pair: String,
     dry_run: bool,
-    /// The progress bar of the collection being synced, on a terminal only.
-    progress: Option<Progress>,
+    /// The progress bars of the collections being synced (several at once when the pair uses
+    /// several connections), on a terminal only.
+    progress: Vec<(CollectionName, Progress)>,
+    bars: MultiProgress,
 }
 
 impl<'o> PairObserver<'o> {
@@ -129,7 +136,8 @@ impl<'o> PairObserver<'o> {
             output,
             pair: pair.to_owned(),
             dry_run,
-            progress: None,
+            progress: Vec::new(),
+            bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
         }
     }
 
@@ -138,9 +146,13 @@ impl<'o> PairObserver<'o> {
     /// When the plan copies items of known size the bar measures bytes (the slow part, and the
     /// rate a user compares with their line); the message counts changes either way.
     fn start_progress(&mut self, collection: &CollectionPlan, actions: &[ItemAction]) {
-        if let Some(progress) = self.progress.take() {
-            progress.bar.finish_and_clear();
-        }
+        self.progress.retain(|(_, progress)| {
+            let done = progress.complete();
+            if done {
+                progress.bar.finish_and_clear();
+            }
+            !done
+        });
         let watched = std::io::stderr().is_terminal() && !self.output.quiet;
         if !watched || self.output.verbose > 0 || actions.len() < PROGRESS_THRESHOLD {
             return;
@@ -158,7 +170,7 @@ impl<'o> PairObserver<'o> {
                 "{prefix} [{bar:30}] {msg}, {rate}, eta {eta}",
             )
         };
-        let bar = ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::stderr());
+        let bar = self.bars.add(ProgressBar::new(length));
         if let Ok(style) = ProgressStyle::with_template(template) {
             // indicatif's {per_sec} prints four decimals; changes per second need none.
             let style = style.with_key(
@@ -171,12 +183,24 @@ impl<'o> PairObserver<'o> {
         }
         bar.set_prefix(format!("{}: {}", self.pair, collection.name_a));
         bar.set_message(tally.message());
-        self.progress = Some(Progress { bar, tally });
+        self.progress
+            .push((collection.name_a.clone(), Progress { bar, tally }));
+    }
+
+    /// Moves the bar of `collection` on by `action`.
+    fn advance(&mut self, collection: &CollectionPlan, action: &ItemAction) {
+        if let Some((_, progress)) = self
+            .progress
+            .iter_mut()
+            .find(|(name, _)| *name == collection.name_a)
+        {
+            progress.advance(action);
+        }
     }
 
     /// Prints the per-collection summaries and the pair's totals.
     pub fn finish(&mut self, report: &PairReport) {
-        if let Some(progress) = self.progress.take() {
+        for (_, progress) in self.progress.drain(..) {
             progress.bar.finish_and_clear();
         }
         let mut total = PlanCounts::default();
@@ -315,9 +339,7 @@ impl Observer for PairObserver<'_> {
     }
 
     fn action_done(&mut self, collection: &CollectionPlan, action: &ItemAction) {
-        if let Some(progress) = &mut self.progress {
-            progress.advance(action);
-        }
+        self.advance(collection, action);
         if self.output.verbose > 0 && !self.output.quiet {
             println!("{}: {}: {action}", self.pair, collection.name_a);
         }
@@ -338,11 +360,9 @@ impl Observer for PairObserver<'_> {
         }
     }
 
-    fn action_failed(&mut self, _collection: &CollectionPlan, action: &ItemAction, _error: &Error) {
+    fn action_failed(&mut self, collection: &CollectionPlan, action: &ItemAction, _error: &Error) {
         // The error itself is reported with the collection's summary.
-        if let Some(progress) = &mut self.progress {
-            progress.advance(action);
-        }
+        self.advance(collection, action);
     }
 }
 

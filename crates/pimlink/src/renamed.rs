@@ -49,6 +49,18 @@ impl<S: MailStore> MailStore for Renamed<S> {
         self.inner.describe()
     }
 
+    fn concurrency(&self) -> Option<usize> {
+        self.inner.concurrency()
+    }
+
+    fn another_handle(&self) -> Result<Self> {
+        Ok(Self::new(
+            self.inner.another_handle()?,
+            self.side,
+            self.names.clone(),
+        ))
+    }
+
     async fn list_collections(&mut self) -> Result<Vec<CollectionInfo>> {
         let listed = self.inner.list_collections().await?;
         if self.names.is_identity() {

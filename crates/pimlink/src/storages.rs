@@ -122,6 +122,7 @@ fn imap_store(imap: &ImapConfig) -> ImapStore {
         None => ImapStore::new(options),
     };
     store.set_subscribed_only(imap.subscribed_only);
+    store.set_connections(imap.connections.get());
     store
 }
 
@@ -138,6 +139,17 @@ macro_rules! dispatch {
 impl MailStore for MailSide {
     fn describe(&self) -> String {
         dispatch!(self, s => s.describe())
+    }
+
+    fn concurrency(&self) -> Option<usize> {
+        dispatch!(self, s => s.concurrency())
+    }
+
+    fn another_handle(&self) -> pimlink_core::Result<Self> {
+        Ok(match self {
+            MailSide::Maildir(s) => MailSide::Maildir(s.another_handle()?),
+            MailSide::Imap(s) => MailSide::Imap(s.another_handle()?),
+        })
     }
 
     async fn list_collections(&mut self) -> pimlink_core::Result<Vec<CollectionInfo>> {

@@ -10,7 +10,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 
@@ -73,6 +73,10 @@ struct Shared {
     plan: Mutex<Plan>,
     records: Mutex<Vec<Arc<Tracked>>>,
     stop: AtomicBool,
+    /// Connections open now (accepted, not yet closed on both ends).
+    open: AtomicUsize,
+    /// The most that were open at once.
+    most_open: AtomicUsize,
 }
 
 struct Tracked {
@@ -83,6 +87,8 @@ struct Tracked {
     to_server: AtomicU64,
     to_client: AtomicU64,
     was_cut: AtomicBool,
+    /// Forwarding directions still running; the connection counts as open until both end.
+    directions: AtomicUsize,
 }
 
 /// A proxy on a free port of 127.0.0.1 in front of `127.0.0.1:target`. Stops when dropped
@@ -101,6 +107,8 @@ impl CutProxy {
             plan: Mutex::new(Box::new(|_| Cut::Never)),
             records: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
+            open: AtomicUsize::new(0),
+            most_open: AtomicUsize::new(0),
         });
         let accepting = Arc::clone(&shared);
         thread::Builder::new()
@@ -155,6 +163,19 @@ impl CutProxy {
         }
     }
 
+    /// The most connections that were open through the proxy at the same time, since it started
+    /// or since the last [`CutProxy::reset_most_open`]: how a test sees that a client used
+    /// several connections at once.
+    pub fn most_open(&self) -> usize {
+        self.shared.most_open.load(Ordering::SeqCst)
+    }
+
+    /// Starts counting [`CutProxy::most_open`] afresh from the connections open now.
+    pub fn reset_most_open(&self) {
+        let open = self.shared.open.load(Ordering::SeqCst);
+        self.shared.most_open.store(open, Ordering::SeqCst);
+    }
+
     /// Every connection so far, in the order they were accepted.
     pub fn connections(&self) -> Vec<ConnectionRecord> {
         self.shared
@@ -200,6 +221,7 @@ fn accept_loop(listener: &TcpListener, target: u16, shared: &Arc<Shared>) {
             to_server: AtomicU64::new(0),
             to_client: AtomicU64::new(0),
             was_cut: AtomicBool::new(false),
+            directions: AtomicUsize::new(2),
         });
         shared
             .records
@@ -220,14 +242,29 @@ fn accept_loop(listener: &TcpListener, target: u16, shared: &Arc<Shared>) {
         let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else {
             continue;
         };
-        let up = Arc::clone(&tracked);
+        let open = shared.open.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.most_open.fetch_max(open, Ordering::SeqCst);
+        let (up, up_shared) = (Arc::clone(&tracked), Arc::clone(shared));
         let _ = thread::Builder::new()
             .name(format!("cut-proxy-up-{index}"))
-            .spawn(move || forward(client, server, &up, Direction::ToServer));
-        let down = tracked;
+            .spawn(move || {
+                forward(client, server, &up, Direction::ToServer);
+                closed(&up, &up_shared);
+            });
+        let (down, down_shared) = (tracked, Arc::clone(shared));
         let _ = thread::Builder::new()
             .name(format!("cut-proxy-down-{index}"))
-            .spawn(move || forward(server2, client2, &down, Direction::ToClient));
+            .spawn(move || {
+                forward(server2, client2, &down, Direction::ToClient);
+                closed(&down, &down_shared);
+            });
+    }
+}
+
+/// Called as each direction of a connection ends: the second one closes the connection.
+fn closed(tracked: &Tracked, shared: &Shared) {
+    if tracked.directions.fetch_sub(1, Ordering::SeqCst) == 1 {
+        shared.open.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

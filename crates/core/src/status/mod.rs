@@ -12,7 +12,7 @@ mod lock;
 mod schema;
 mod settled;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -158,8 +158,9 @@ pub enum StatusChange {
 #[derive(Debug)]
 pub struct StatusStore {
     conn: Connection,
-    // Held for its Drop; the lock must outlive every write through `conn`.
-    _lock: PairLock,
+    // Held for its Drop; the lock must outlive every write through `conn`. Shared by the
+    // connections of one run (see `StatusStore::share`).
+    _lock: std::sync::Arc<PairLock>,
 }
 
 impl StatusStore {
@@ -169,19 +170,26 @@ impl StatusStore {
             .map_err(|e| Error::io(format!("creating state directory {}", dir.display()), e))?;
         let lock = PairLock::acquire(&dir.join(format!("{pair}.lock")), pair)?;
         let path = dir.join(format!("{pair}.sqlite"));
-        let mut conn = Connection::open(&path).map_err(|e| {
-            Error::new(
-                ErrorKind::State,
-                format!("opening status database {}", path.display()),
-            )
-            .with_source(e)
-        })?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .and_then(|()| conn.pragma_update(None, "synchronous", "FULL"))
-            .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
-            .map_err(sql("configuring the database"))?;
+        let mut conn = connect(&path)?;
         schema::migrate(&mut conn).map_err(|e| e.context(path.display()))?;
-        Ok(StatusStore { conn, _lock: lock })
+        Ok(StatusStore {
+            conn,
+            _lock: std::sync::Arc::new(lock),
+        })
+    }
+
+    /// Another connection to the same status under the same lock, for collections synced
+    /// concurrently: each writes its changes in transactions of its own, as one connection
+    /// would. SQLite (in WAL mode) serialises the writes; since every transaction begins and
+    /// commits within one call, none waits for another.
+    pub fn share(&self) -> Result<StatusStore> {
+        let path = self.conn.path().map(PathBuf::from).ok_or_else(|| {
+            Error::new(ErrorKind::State, "the status database has no file to share")
+        })?;
+        Ok(StatusStore {
+            conn: connect(&path)?,
+            _lock: self._lock.clone(),
+        })
     }
 
     /// Every collection pairing.
@@ -455,6 +463,22 @@ fn apply_in(tx: &rusqlite::Transaction<'_>, changes: &[StatusChange]) -> Result<
         }
         Ok(created)
     }
+}
+
+/// A connection to the status database at `path`, configured as every connection must be.
+fn connect(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(|e| {
+        Error::new(
+            ErrorKind::State,
+            format!("opening status database {}", path.display()),
+        )
+        .with_source(e)
+    })?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .and_then(|()| conn.pragma_update(None, "synchronous", "FULL"))
+        .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
+        .map_err(sql("configuring the database"))?;
+    Ok(conn)
 }
 
 fn items_in(conn: &Connection, collection: CollectionId) -> Result<Vec<StatusItem>> {

@@ -63,7 +63,13 @@
 //!   MOVE); the new key comes from COPYUID, so moves are offered only with UIDPLUS.
 //! - Every write checks the key's UIDVALIDITY against the selected folder first.
 //!
-//! Not here: several connections, IDLE.
+//! # Several connections
+//! [`MailStore::another_handle`] gives the engine another store on the account, up to
+//! `connections` in all ([`ImapStore::set_connections`]): each has its connection (opened on
+//! first use, reconnecting and retrying as above) and its own memory of the folders it lists, so
+//! the engine keeps each folder on one store from its listing to its last flush.
+//!
+//! Not here: IDLE.
 
 mod connection;
 mod crlf;
@@ -148,6 +154,9 @@ pub struct ImapStore {
     prefetched_bytes: u64,
     /// List only subscribed folders (and INBOX).
     subscribed_only: bool,
+    /// How many connections the account may have open at once (see
+    /// [`MailStore::another_handle`]).
+    connections: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -212,6 +221,7 @@ impl ImapStore {
             uidplus: None,
             prefetched_bytes: 0,
             subscribed_only: false,
+            connections: 1,
         }
     }
 
@@ -233,6 +243,12 @@ impl ImapStore {
     /// exists; folders it creates are subscribed either way.
     pub fn set_subscribed_only(&mut self, on: bool) {
         self.subscribed_only = on;
+    }
+
+    /// How many connections the engine may open to the account at once, each syncing other
+    /// folders (1 unless set; at least 1).
+    pub fn set_connections(&mut self, connections: usize) {
+        self.connections = connections.max(1);
     }
 
     /// The commands sent so far.
@@ -310,6 +326,32 @@ impl MailStore for ImapStore {
                 self.options.effective_port()
             ),
         }
+    }
+
+    fn concurrency(&self) -> Option<usize> {
+        Some(self.connections)
+    }
+
+    /// A store on the same account that knows the folders this one listed but none of their
+    /// messages (it lists those itself) and logs in on first use with the password this one
+    /// resolved.
+    fn another_handle(&self) -> Result<Self, Error> {
+        if self.password.is_some() {
+            // Resolving it again could run a password command (and prompt) a second time.
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("{} has not logged in yet", self.describe()),
+            ));
+        }
+        Ok(Self {
+            delimiter: self.delimiter,
+            folders: self.folders.clone(),
+            retry: self.retry,
+            uidplus: self.uidplus,
+            subscribed_only: self.subscribed_only,
+            connections: self.connections,
+            ..Self::new(self.options.clone())
+        })
     }
 
     async fn list_collections(&mut self) -> Result<Vec<CollectionInfo>, Error> {

@@ -120,7 +120,7 @@ pub struct ImapConfig {
     /// A forced authentication mechanism (`auth`); `None` lets the client pick the best one the
     /// server offers.
     pub auth: Option<ImapAuth>,
-    /// How many connections the storage may open at once (`connections`, default 1).
+    /// How many connections the storage may open at once (`connections`, default 4).
     pub connections: NonZeroUsize,
     /// How long to wait for the server before giving up (`timeout`, default 60 s).
     pub timeout: Duration,

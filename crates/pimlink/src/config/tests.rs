@@ -261,7 +261,7 @@ fn defaults_apply_when_keys_are_absent() {
     };
     assert_eq!((*port, *tls), (993, TlsMode::Implicit));
     assert_eq!(trust, &Trust::default());
-    assert_eq!(r.connections.get(), 1);
+    assert_eq!(r.connections.get(), 4);
     assert_eq!(r.timeout, Duration::from_secs(60));
     assert_eq!(r.auth, None);
     let StorageKind::Imap(s) = &config.storages["s"].kind else {

@@ -1,0 +1,398 @@
+//! End-to-end: folders synced concurrently over several IMAP connections (`connections`).
+//! Each test runs the same changes through an account with `connections = 4` and through an
+//! account with `connections = 1` and demands identical results; a testkit proxy in front of
+//! the server counts the connections open at the same time, so that a sequential executor
+//! fails the tests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
+mod common;
+
+use common::imap::{dovecot_options, message, user_tree};
+use common::{Tree, World, block_on, find_file, set_local_flags, sync_with_kills, uid_of};
+use std::fs;
+use std::time::Duration;
+
+use pimlink_core::{Flag, Flags};
+use pimlink_imap::{Client, StoreMode, UidRanges};
+use pimlink_testkit::{CutProxy, Dovecot, DovecotBuilder};
+
+/// Folders on the server, and folders only on the Maildir side.
+const SERVER_FOLDERS: usize = 8;
+const LOCAL_FOLDERS: usize = 4;
+
+fn password(user: &str) -> String {
+    format!("secret-{user}")
+}
+
+/// An IMAP storage section for `user`, reached at `port`.
+fn imap_storage(name: &str, port: u16, user: &str, connections: usize) -> String {
+    format!(
+        "[storage.{name}]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
+         user = \"{user}\"\npassword = \"{}\"\nconnections = {connections}\n\n",
+        password(user)
+    )
+}
+
+/// A world pairing `a` (an IMAP storage section) with a verbatim Maildir `b`, or with the
+/// IMAP section `b` if given.
+fn world(a: &str, b: Option<&str>) -> World {
+    let world = World::new("");
+    let b = match b {
+        Some(b) => b.to_owned(),
+        None => format!(
+            "[storage.b]\ntype = \"maildir\"\npath = \"{}\"\nlayout = \"verbatim\"\n\n",
+            world.root("b").display()
+        ),
+    };
+    let config = format!(
+        "[general]\nstate_dir = \"{state}\"\n\n{a}{b}[pair.p]\na = \"a\"\nb = \"b\"\n",
+        state = world.state_dir().display(),
+    );
+    fs::write(world.config(), config).unwrap();
+    world
+}
+
+/// Mail in several server folders of `user`, some of it flagged.
+fn fill_server(server: &Dovecot, user: &str) {
+    for f in 0..SERVER_FOLDERS {
+        let messages: Vec<Vec<u8>> = (0..6).map(|i| message(&format!("s{f}-{i}"))).collect();
+        server
+            .deliver_many(user, &format!("F{f}"), messages.iter().map(Vec::as_slice))
+            .unwrap();
+    }
+    server_change(server, user, "F1", "s1-2", StoreMode::Add, Flag::Seen);
+}
+
+/// Mail in local folders, new and known to the server.
+fn fill_local(world: &World) {
+    for f in 0..LOCAL_FOLDERS {
+        for i in 0..5 {
+            let flags = ["", "S", "FS", "RS", "D"][i];
+            world.deliver("b", &format!("L{f}"), &format!("l{f}-{i}"), flags);
+        }
+    }
+    world.deliver("b", "F3", "local-in-f3", "F");
+}
+
+/// Changes `id` in `folder` on the server as another client would; `Flag::Trashed` with
+/// `Add` expunges it.
+fn server_change(
+    server: &Dovecot,
+    user: &str,
+    folder: &str,
+    id: &str,
+    mode: StoreMode,
+    flag: Flag,
+) {
+    block_on(async {
+        let mut client = Client::connect(dovecot_options(server, user, &password(user)))
+            .await
+            .unwrap();
+        client.select(folder, Default::default()).await.unwrap();
+        let uid = uid_of(&mut client, id).await;
+        let flags = Flags::new().with(flag);
+        client
+            .store(&UidRanges::single(uid), mode, &flags, None)
+            .await
+            .unwrap();
+        if flag == Flag::Trashed && mode == StoreMode::Add {
+            client.uid_expunge(&UidRanges::single(uid)).await.unwrap();
+        }
+        client.logout().await.unwrap();
+    })
+}
+
+/// Every message once per side, and both sides alike.
+fn assert_same(a: &Tree, b: &Tree) {
+    for (side, tree) in [("a", a), ("b", b)] {
+        for (folder, messages) in tree {
+            for (id, copies) in messages {
+                assert_eq!(
+                    copies.len(),
+                    1,
+                    "{side} {folder}: {id} has copies {copies:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(a, b, "the sides differ");
+}
+
+/// Syncs `world` and returns how many connections were open through `proxy` at once.
+fn sync_counting(world: &World, proxy: &CutProxy) -> usize {
+    proxy.reset_most_open();
+    world.sync_ok();
+    proxy.most_open()
+}
+
+#[test]
+fn folders_synced_over_four_connections_end_as_over_one_imap_maildir() {
+    let server = DovecotBuilder::new()
+        .users(&[("four", "secret-four"), ("one", "secret-one")])
+        .start()
+        .unwrap();
+    let worlds: Vec<(usize, &str, CutProxy, World)> = [(4, "four"), (1, "one")]
+        .into_iter()
+        .map(|(connections, user)| {
+            fill_server(&server, user);
+            let proxy = CutProxy::start(server.port()).unwrap();
+            let world = world(&imap_storage("a", proxy.port(), user, connections), None);
+            fill_local(&world);
+            (connections, user, proxy, world)
+        })
+        .collect();
+
+    let check = |round: &str| -> Tree {
+        let mut trees = Vec::new();
+        for (_, user, _, world) in &worlds {
+            let remote = user_tree(&server, user, &password(user));
+            let local = world.messages("b");
+            assert_same(&remote, &local);
+            trees.push(local);
+        }
+        assert_eq!(trees[0], trees[1], "{round}: 4 connections and 1 differ");
+        trees.swap_remove(0)
+    };
+
+    for (connections, _, proxy, world) in &worlds {
+        let open = sync_counting(world, proxy);
+        if *connections == 1 {
+            assert_eq!(open, 1, "connections = 1 must use one connection");
+        } else {
+            assert!(
+                open > 1,
+                "connections = {connections}: only {open} open at once"
+            );
+        }
+    }
+    let tree = check("first sync");
+    assert_eq!(tree.len(), SERVER_FOLDERS + LOCAL_FOLDERS + 1, "{tree:?}");
+    assert_eq!(tree["F1"]["s1-2"], ["S"]);
+    assert_eq!(tree["F3"].len(), 7);
+    assert_eq!(tree["L2"]["l2-3"], ["RS"]);
+
+    // The same changes on both sides of both worlds, spread over the folders.
+    for (_, user, _, world) in &worlds {
+        for f in 0..SERVER_FOLDERS {
+            let folder = format!("F{f}");
+            let local = world.root("b").join(&folder);
+            match f % 4 {
+                0 => set_local_flags(&local, &format!("s{f}-0"), "FS"),
+                1 => fs::remove_file(find_file(&local, &format!("s{f}-1"))).unwrap(),
+                2 => server_change(
+                    &server,
+                    user,
+                    &folder,
+                    &format!("s{f}-2"),
+                    StoreMode::Add,
+                    Flag::Flagged,
+                ),
+                _ => server_change(
+                    &server,
+                    user,
+                    &folder,
+                    &format!("s{f}-3"),
+                    StoreMode::Add,
+                    Flag::Trashed,
+                ),
+            }
+            server
+                .deliver(user, &folder, &message(&format!("new-s{f}")))
+                .unwrap();
+            world.deliver("b", &folder, &format!("new-l{f}"), "S");
+        }
+        set_local_flags(&world.root("b").join("L1"), "l1-0", "R");
+    }
+    for (connections, _, proxy, world) in &worlds {
+        let open = sync_counting(world, proxy);
+        assert_eq!(
+            open > 1,
+            *connections > 1,
+            "connections = {connections}: {open}"
+        );
+    }
+    let tree = check("after changes on both sides");
+    assert_eq!(tree["F0"]["s0-0"], ["FS"]);
+    assert!(!tree["F1"].contains_key("s1-1"));
+    assert_eq!(tree["F2"]["s2-2"], ["F"]);
+    assert!(!tree["F3"].contains_key("s3-3"));
+    assert_eq!(tree["L1"]["l1-0"], ["R"]);
+    for f in 0..SERVER_FOLDERS {
+        assert_eq!(tree[&format!("F{f}")][&format!("new-s{f}")], [""]);
+        assert_eq!(tree[&format!("F{f}")][&format!("new-l{f}")], ["S"]);
+    }
+    for (_, _, _, world) in &worlds {
+        let again = world.sync_ok();
+        assert!(again.stdout().contains("changed: nothing"), "{again}");
+    }
+}
+
+#[test]
+fn folders_synced_over_four_connections_end_as_over_one_imap_imap() {
+    let users = ["a4", "b4", "a1", "b1"];
+    let accounts: Vec<(String, String)> =
+        users.iter().map(|u| (u.to_string(), password(u))).collect();
+    let accounts: Vec<(&str, &str)> = accounts
+        .iter()
+        .map(|(u, p)| (u.as_str(), p.as_str()))
+        .collect();
+    let server = DovecotBuilder::new().users(&accounts).start().unwrap();
+    let mut worlds = Vec::new();
+    for (connections, a, b) in [(4, "a4", "b4"), (1, "a1", "b1")] {
+        fill_server(&server, a);
+        for f in 0..LOCAL_FOLDERS {
+            let messages: Vec<Vec<u8>> = (0..4).map(|i| message(&format!("b{f}-{i}"))).collect();
+            server
+                .deliver_many(b, &format!("B{f}"), messages.iter().map(Vec::as_slice))
+                .unwrap();
+        }
+        server.deliver(b, "F2", &message("b-in-f2")).unwrap();
+        server_change(&server, b, "B1", "b1-1", StoreMode::Add, Flag::Flagged);
+        // Side a through a counting proxy, side b straight to the server.
+        let proxy = CutProxy::start(server.port()).unwrap();
+        let world = world(
+            &imap_storage("a", proxy.port(), a, connections),
+            Some(&imap_storage("b", server.port(), b, connections)),
+        );
+        worlds.push((connections, a, b, proxy, world));
+    }
+    let check = |round: &str| {
+        let mut trees = Vec::new();
+        for (_, a, b, _, _) in &worlds {
+            let tree_a = user_tree(&server, a, &password(a));
+            assert_same(&tree_a, &user_tree(&server, b, &password(b)));
+            trees.push(tree_a);
+        }
+        assert_eq!(trees[0], trees[1], "{round}: 4 connections and 1 differ");
+        trees.swap_remove(0)
+    };
+    for (connections, _, _, proxy, world) in &worlds {
+        let open = sync_counting(world, proxy);
+        assert_eq!(
+            open > 1,
+            *connections > 1,
+            "connections = {connections}: {open}"
+        );
+    }
+    let tree = check("first sync");
+    assert_eq!(tree["B1"]["b1-1"], ["F"]);
+    assert_eq!(tree["F2"].len(), 7);
+    assert_eq!(tree["F1"]["s1-2"], ["S"]);
+
+    for (_, a, b, _, _) in &worlds {
+        for f in 0..SERVER_FOLDERS {
+            let folder = format!("F{f}");
+            let user = if f % 2 == 0 { *a } else { *b };
+            server_change(
+                &server,
+                user,
+                &folder,
+                &format!("s{f}-4"),
+                StoreMode::Add,
+                Flag::Replied,
+            );
+            server_change(
+                &server,
+                user,
+                &folder,
+                &format!("s{f}-5"),
+                StoreMode::Add,
+                Flag::Trashed,
+            );
+            server
+                .deliver(user, &folder, &message(&format!("new{f}")))
+                .unwrap();
+        }
+    }
+    for (connections, _, _, proxy, world) in &worlds {
+        let open = sync_counting(world, proxy);
+        assert_eq!(
+            open > 1,
+            *connections > 1,
+            "connections = {connections}: {open}"
+        );
+    }
+    let tree = check("after changes on both sides");
+    for f in 0..SERVER_FOLDERS {
+        let folder = &tree[&format!("F{f}")];
+        assert_eq!(folder[&format!("s{f}-4")], ["R"]);
+        assert!(!folder.contains_key(&format!("s{f}-5")));
+        assert_eq!(folder[&format!("new{f}")], [""]);
+    }
+    for (_, _, _, _, world) in &worlds {
+        let again = world.sync_ok();
+        assert!(again.stdout().contains("changed: nothing"), "{again}");
+    }
+}
+
+/// SIGKILL at random moments of an initial sync that downloads and uploads in many folders
+/// over four connections; a clean run then leaves every message exactly once.
+#[test]
+fn killed_sync_over_four_connections_leaves_every_message_once() {
+    let server = DovecotBuilder::new()
+        .users(&[("four", "secret-four")])
+        .start()
+        .unwrap();
+    for f in 0..SERVER_FOLDERS {
+        let messages: Vec<Vec<u8>> = (0..60).map(|i| message(&format!("s{f}-{i}"))).collect();
+        server
+            .deliver_many("four", &format!("F{f}"), messages.iter().map(Vec::as_slice))
+            .unwrap();
+    }
+    let world = world(&imap_storage("a", server.port(), "four", 4), None);
+    for f in 0..SERVER_FOLDERS {
+        for i in 0..25 {
+            let flags = ["", "S", "FS"][i % 3];
+            world.deliver("b", &format!("F{f}"), &format!("l{f}-{i}"), flags);
+        }
+    }
+    let kills = sync_with_kills(&world, Duration::from_millis(5), Duration::from_millis(7));
+    assert!(
+        kills >= 3,
+        "the kills should interrupt the sync several times, got {kills}"
+    );
+    world.sync_ok();
+    let local = world.messages("b");
+    assert_same(&user_tree(&server, "four", "secret-four"), &local);
+    for f in 0..SERVER_FOLDERS {
+        let folder = &local[&format!("F{f}")];
+        assert_eq!(folder.len(), 85, "F{f}");
+        assert_eq!(folder[&format!("l{f}-2")], ["FS"]);
+    }
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+/// A server that allows fewer connections than configured (here: only the first) costs the
+/// extra ones, not the folders: a lane that never connects gives its folder back.
+#[test]
+fn folders_are_all_synced_when_the_server_refuses_extra_connections() {
+    let server = DovecotBuilder::new()
+        .users(&[("four", "secret-four")])
+        .start()
+        .unwrap();
+    fill_server(&server, "four");
+    let proxy = CutProxy::start(server.port()).unwrap();
+    let world = world(&imap_storage("a", proxy.port(), "four", 4), None);
+    fill_local(&world);
+    proxy.set_plan(|index| {
+        if index == 0 {
+            pimlink_testkit::Cut::Never
+        } else {
+            pimlink_testkit::Cut::Refuse
+        }
+    });
+    let run = world.sync_ok();
+    assert!(
+        proxy.connections().len() > 1,
+        "extra connections were tried: {run}"
+    );
+    proxy.pass_all();
+    let local = world.messages("b");
+    assert_same(&user_tree(&server, "four", "secret-four"), &local);
+    assert_eq!(local["F3"].len(), 7);
+    assert_eq!(local["L2"]["l2-3"], ["RS"]);
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
