@@ -860,3 +860,53 @@ fn an_incremental_run_selects_each_changed_folder_once() {
     let again = world.sync_ok();
     assert!(again.stdout().contains("changed: nothing"), "{again}");
 }
+
+/// An upload into a folder unchanged on the server selects it once before its APPENDs: Dovecot
+/// opens a mailbox for every APPEND into a folder that is not the selected one, which made
+/// uploads twice as slow as mbsync's (bench mail-upload).
+#[test]
+fn an_upload_selects_its_folder_before_appending() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    for i in 0..3 {
+        server
+            .deliver(&user, "Quiet", &message(&format!("q{i}")))
+            .unwrap();
+    }
+    let world = imap_maildir_world(&server, "");
+    let config = fs::read_to_string(world.config())
+        .unwrap()
+        .replace("tls = \"none\"\n", "tls = \"none\"\nconnections = 1\n");
+    fs::write(world.config(), config).unwrap();
+    world.sync_ok();
+    world.sync_ok();
+    for i in 0..3 {
+        common::deliver(&world.root("b").join("Quiet"), &format!("up{i}"), "S");
+    }
+    let run = Run(world
+        .pimlink(&["sync"])
+        .env("RUST_LOG", "warn,pimlink_imap::wire=trace")
+        .output()
+        .unwrap());
+    assert_eq!(run.code(), 0, "{run}");
+    let commands: Vec<String> = run
+        .stderr()
+        .lines()
+        .filter_map(|line| line.split_once("C: ").map(|(_, command)| command))
+        .filter_map(|command| command.split_whitespace().nth(1).map(str::to_uppercase))
+        .filter(|verb| verb == "SELECT" || verb == "APPEND")
+        .collect();
+    assert_eq!(
+        commands.first().map(String::as_str),
+        Some("SELECT"),
+        "{commands:?}"
+    );
+    assert_eq!(selects_in(&run), ["Quiet"]);
+    assert_eq!(commands.iter().filter(|c| *c == "APPEND").count(), 3);
+
+    let tree = assert_same(
+        &user_tree(&server, &user, server.password()),
+        &world.messages("b"),
+    );
+    assert_eq!(tree["Quiet"].len(), 6);
+}
