@@ -114,3 +114,21 @@ def server_count(server, user):
     if not m:
         raise RuntimeError(f"doveadm mailbox status: unexpected output {out!r}")
     return int(m.group(1))
+
+
+def enable_modseqs(port, user):
+    """SELECTs every folder with CONDSTORE once. Dovecot starts tracking modseqs in a mailbox's
+    index at its first CONDSTORE use; a corpus indexed by `doveadm force-resync` has none yet,
+    so without this every reset restores an index without them and each run's first CONDSTORE
+    or QRESYNC SELECT hands out fresh modseqs to every message: all 20,000 would look changed to
+    a client that asks what changed since its last run, which no long-lived server does."""
+    imap = _connect(port, user)
+    try:
+        for name in _folders(imap):
+            typ, data = imap._simple_command("SELECT", _q(name) + " (CONDSTORE)")
+            if typ != "OK":
+                raise RuntimeError(f"SELECT {name} (CONDSTORE): {typ} {data}")
+            imap.state = "SELECTED"
+            imap.close()
+    finally:
+        imap.logout()

@@ -160,6 +160,7 @@ class Bench:
                 raise RuntimeError(f"{account}: Dovecot sees {count} messages, "
                                    f"{stats.messages} were written")
             self.base_count[account] = count
+            mutate.enable_modseqs(self.dovecot.port, account)
             self.pristine[account] = os.path.join(self.work, "pristine", account)
             fsutil.link_tree(live, self.pristine[account])
             self.say(f"corpus {account}: {stats.messages} messages, {stats.bytes / 1e6:.0f} MB "
