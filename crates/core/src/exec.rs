@@ -1156,11 +1156,13 @@ async fn trash_one<S: MailStore>(
     // expunge of the trash lose it.
     let kept = flags.map(|f| f.clone().without(Flag::Trashed));
     if store.can_move() {
-        let moved = store.move_item(from, key, trash).await?;
-        if let (Some(kept), Some(flags)) = (&kept, flags)
-            && kept != flags
-        {
-            store.set_flags(trash, &moved, kept).await?;
+        match (&kept, flags) {
+            (Some(kept), Some(flags)) if kept != flags => {
+                store.move_item_with_flags(from, key, trash, kept).await?;
+            }
+            _ => {
+                store.move_item(from, key, trash).await?;
+            }
         }
         return Ok(());
     }

@@ -280,6 +280,22 @@ pub trait MailStore {
         ))
     }
 
+    /// [`MailStore::move_item`], giving the moved item `flags`: in one step where the storage
+    /// can (a Maildir rename), so that an interruption never leaves the item moved with its
+    /// old flags (a message moved into the trash still marked \Deleted would be lost by the
+    /// next expunge of the trash, which no sync looks at).
+    async fn move_item_with_flags(
+        &mut self,
+        from: &CollectionName,
+        key: &ItemKey,
+        to: &CollectionName,
+        flags: &Flags,
+    ) -> Result<ItemKey> {
+        let moved = self.move_item(from, key, to).await?;
+        self.set_flags(to, &moved, flags).await?;
+        Ok(moved)
+    }
+
     /// False if [`MailStore::delete`] is known to fail here (an IMAP server without UIDPLUS),
     /// so that the engine does not copy a message into a trash folder it then cannot remove
     /// from its folder (every run would add another copy).

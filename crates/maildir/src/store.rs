@@ -264,6 +264,117 @@ impl Maildir {
         })
     }
 
+    /// Moves `key` from `from` to `to` (see [`MailStore::move_item`]), with `flags` in the new
+    /// name when given.
+    fn move_as(
+        &mut self,
+        from: &CollectionName,
+        key: &ItemKey,
+        to: &CollectionName,
+        flags: Option<&Flags>,
+    ) -> Result<ItemKey> {
+        filename::check_existing_key(key.as_str())?;
+        let from_dir = self.collection_dir(from)?;
+        let to_dir = self.collection_dir(to)?;
+        if !is_maildir(&to_dir) {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "cannot move into folder {to}: {} is not a maildir",
+                    to_dir.display()
+                ),
+            ));
+        }
+        if let Some(existing) = self.index(to, &to_dir)?.get(key.as_str()).cloned() {
+            // A move killed between its link and its unlink left one file under both names:
+            // finish it. Any other message with that key is never overwritten.
+            if let Some(location) = self.locate(from, &from_dir, key, false)?
+                && same_file(&location.path(&from_dir), &existing.path(&to_dir))
+            {
+                let source = location.path(&from_dir);
+                std::fs::remove_file(&source).map_err(|err| {
+                    Error::io(
+                        format!(
+                            "removing {} to finish an interrupted move",
+                            source.display()
+                        ),
+                        err,
+                    )
+                })?;
+                if let Some(index) = self.indexes.get_mut(from) {
+                    index.remove(key.as_str());
+                }
+                self.mark_dirty(&from_dir, location.sub);
+                return Ok(key.clone());
+            }
+            return Err(exists(to, key.as_str()));
+        }
+        for fresh in [false, true] {
+            let Some(location) = self.locate(from, &from_dir, key, fresh)? else {
+                break;
+            };
+            let mut moved = self.relettered(from, &from_dir, to, &to_dir, key, &location)?;
+            if let Some(flags) = flags {
+                moved = self.with_flags(to, &to_dir, key, moved, flags)?;
+            }
+            let (source, target) = (location.path(&from_dir), moved.path(&to_dir));
+            // A hard link refuses an existing name, which a rename would silently replace.
+            match std::fs::hard_link(&source, &target) {
+                Ok(()) => {
+                    std::fs::remove_file(&source).map_err(|err| {
+                        Error::io(
+                            format!("removing {} after moving it", source.display()),
+                            err,
+                        )
+                    })?;
+                    if let Some(index) = self.indexes.get_mut(from) {
+                        index.remove(key.as_str());
+                    }
+                    self.index(to, &to_dir)?
+                        .insert(key.as_str().to_owned(), moved.clone());
+                    self.mark_dirty(&from_dir, location.sub);
+                    self.mark_dirty(&to_dir, moved.sub);
+                    return Ok(key.clone());
+                }
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+                    return Err(exists(to, key.as_str()));
+                }
+                Err(err) if err.kind() == io::ErrorKind::NotFound && !fresh => {}
+                Err(err) => {
+                    return Err(Error::io(
+                        format!("moving {} to {}", source.display(), target.display()),
+                        err,
+                    ));
+                }
+            }
+        }
+        Err(not_found(from, key))
+    }
+
+    /// Where `location` (in folder `name`) goes when its flags become `flags`: as
+    /// [`MailStore::set_flags`] names it.
+    fn with_flags(
+        &mut self,
+        name: &CollectionName,
+        dir: &Path,
+        key: &ItemKey,
+        location: Location,
+        flags: &Flags,
+    ) -> Result<Location> {
+        let old_info = location.info();
+        let new_info = self.info_for(name, dir, &old_info.clone().unwrap_or_default(), flags)?;
+        if location.sub == Sub::New
+            && new_info.is_empty()
+            && old_info.as_ref().is_none_or(Info::is_empty)
+        {
+            return Ok(location);
+        }
+        Ok(Location {
+            sub: Sub::Cur,
+            file_name: filename::format(key.as_str(), Some(&new_info)),
+        })
+    }
+
     fn mark_dirty(&mut self, dir: &Path, sub: Sub) {
         self.dirty.insert(dir.join(sub.dir_name()));
     }
@@ -470,79 +581,21 @@ impl MailStore for Maildir {
         key: &ItemKey,
         to: &CollectionName,
     ) -> Result<ItemKey> {
-        filename::check_existing_key(key.as_str())?;
-        let from_dir = self.collection_dir(from)?;
-        let to_dir = self.collection_dir(to)?;
-        if !is_maildir(&to_dir) {
-            return Err(Error::new(
-                ErrorKind::NotFound,
-                format!(
-                    "cannot move into folder {to}: {} is not a maildir",
-                    to_dir.display()
-                ),
-            ));
-        }
-        if let Some(existing) = self.index(to, &to_dir)?.get(key.as_str()).cloned() {
-            // A move killed between its link and its unlink left one file under both names:
-            // finish it. Any other message with that key is never overwritten.
-            if let Some(location) = self.locate(from, &from_dir, key, false)?
-                && same_file(&location.path(&from_dir), &existing.path(&to_dir))
-            {
-                let source = location.path(&from_dir);
-                std::fs::remove_file(&source).map_err(|err| {
-                    Error::io(
-                        format!(
-                            "removing {} to finish an interrupted move",
-                            source.display()
-                        ),
-                        err,
-                    )
-                })?;
-                if let Some(index) = self.indexes.get_mut(from) {
-                    index.remove(key.as_str());
-                }
-                self.mark_dirty(&from_dir, location.sub);
-                return Ok(key.clone());
-            }
-            return Err(exists(to, key.as_str()));
-        }
-        for fresh in [false, true] {
-            let Some(location) = self.locate(from, &from_dir, key, fresh)? else {
-                break;
-            };
-            let moved = self.relettered(from, &from_dir, to, &to_dir, key, &location)?;
-            let (source, target) = (location.path(&from_dir), moved.path(&to_dir));
-            // A hard link refuses an existing name, which a rename would silently replace.
-            match std::fs::hard_link(&source, &target) {
-                Ok(()) => {
-                    std::fs::remove_file(&source).map_err(|err| {
-                        Error::io(
-                            format!("removing {} after moving it", source.display()),
-                            err,
-                        )
-                    })?;
-                    if let Some(index) = self.indexes.get_mut(from) {
-                        index.remove(key.as_str());
-                    }
-                    self.index(to, &to_dir)?
-                        .insert(key.as_str().to_owned(), moved.clone());
-                    self.mark_dirty(&from_dir, location.sub);
-                    self.mark_dirty(&to_dir, moved.sub);
-                    return Ok(key.clone());
-                }
-                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
-                    return Err(exists(to, key.as_str()));
-                }
-                Err(err) if err.kind() == io::ErrorKind::NotFound && !fresh => {}
-                Err(err) => {
-                    return Err(Error::io(
-                        format!("moving {} to {}", source.display(), target.display()),
-                        err,
-                    ));
-                }
-            }
-        }
-        Err(not_found(from, key))
+        self.move_as(from, key, to, None)
+    }
+
+    /// The move and the new flags are one link under the new name.
+    async fn move_item_with_flags(
+        &mut self,
+        from: &CollectionName,
+        key: &ItemKey,
+        to: &CollectionName,
+        flags: &Flags,
+    ) -> Result<ItemKey> {
+        self.move_as(from, key, to, Some(flags))?;
+        // A move finished from an earlier interrupted one kept the name it had.
+        self.set_flags(to, key, flags).await?;
+        Ok(key.clone())
     }
 
     async fn set_flags(
@@ -557,28 +610,11 @@ impl MailStore for Maildir {
             let Some(location) = self.locate(collection, &dir, key, fresh)? else {
                 break;
             };
-            let old_info = location.info();
-            let new_info = self.info_for(
-                collection,
-                &dir,
-                &old_info.clone().unwrap_or_default(),
-                flags,
-            )?;
             // An unflagged message in new/ stays there as it is: moving it to cur/ would tell
             // mail readers it has been seen by a reader. Anything with flags, or that was
             // already in cur/, goes to cur/ with an info part (`key:2,` when empty, as
             // Dovecot and mbsync write it).
-            let target = if location.sub == Sub::New
-                && new_info.is_empty()
-                && old_info.as_ref().is_none_or(Info::is_empty)
-            {
-                location.clone()
-            } else {
-                Location {
-                    sub: Sub::Cur,
-                    file_name: filename::format(key.as_str(), Some(&new_info)),
-                }
-            };
+            let target = self.with_flags(collection, &dir, key, location.clone(), flags)?;
             if target == location {
                 return Ok(());
             }

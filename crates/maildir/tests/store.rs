@@ -665,3 +665,35 @@ async fn a_move_interrupted_between_link_and_unlink_is_finished() {
     );
     assert_eq!(fs::read(from.join("cur/2.b.host:2,S")).unwrap(), b"two");
 }
+
+/// A move into the trash gives the message its new flags in the same rename (the trash copy
+/// loses its \Deleted mark, or the next expunge of the trash would lose it), also when it
+/// finishes a move an earlier run left half done.
+#[tokio::test]
+async fn a_move_with_flags_names_the_moved_file_with_them() {
+    let (_dir, mut store, from) = store_with_box(Layout::Verbatim).await;
+    store.create_collection(&name("Trash")).await.unwrap();
+    let to = store.collection_path(&name("Trash")).unwrap();
+    fs::write(from.join("cur/1.a.host:2,ST"), b"one").unwrap();
+    fs::write(from.join("cur/2.b.host:2,T"), b"two").unwrap();
+    fs::hard_link(from.join("cur/2.b.host:2,T"), to.join("cur/2.b.host:2,T")).unwrap();
+    for folder in ["Box", "Trash"] {
+        store
+            .list_items(&name(folder), Known::default())
+            .await
+            .unwrap();
+    }
+
+    let seen = Flags::new().with(Flag::Seen);
+    for key in ["1.a.host", "2.b.host"] {
+        let moved = store
+            .move_item_with_flags(&name("Box"), &ItemKey::new(key), &name("Trash"), &seen)
+            .await
+            .unwrap();
+        assert_eq!(moved.as_str(), key);
+    }
+    store.flush().await.unwrap();
+    assert!(files_in(&from.join("cur")).is_empty());
+    assert_eq!(files_in(&to.join("cur")), ["1.a.host:2,S", "2.b.host:2,S"]);
+    assert_eq!(fs::read(to.join("cur/1.a.host:2,S")).unwrap(), b"one");
+}

@@ -194,6 +194,19 @@ impl<S: MailStore> MailStore for Renamed<S> {
         self.inner.move_item(&from, key, &to).await
     }
 
+    async fn move_item_with_flags(
+        &mut self,
+        from: &CollectionName,
+        key: &ItemKey,
+        to: &CollectionName,
+        flags: &Flags,
+    ) -> Result<ItemKey> {
+        let (from, to) = (self.own(from)?, self.own(to)?);
+        self.inner
+            .move_item_with_flags(&from, key, &to, flags)
+            .await
+    }
+
     async fn delete(&mut self, collection: &CollectionName, key: &ItemKey) -> Result<()> {
         let own = self.own(collection)?;
         self.inner.delete(&own, key).await

@@ -249,6 +249,16 @@ impl MailStore for MailSide {
         dispatch!(self, s => s.move_item(from, key, to).await)
     }
 
+    async fn move_item_with_flags(
+        &mut self,
+        from: &CollectionName,
+        key: &ItemKey,
+        to: &CollectionName,
+        flags: &Flags,
+    ) -> pimlink_core::Result<ItemKey> {
+        dispatch!(self, s => s.move_item_with_flags(from, key, to, flags).await)
+    }
+
     async fn delete(
         &mut self,
         collection: &CollectionName,
