@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::imap::{dovecot_options, message, user_tree};
+use common::imap::{dovecot_options, message, user_tree, write_imap_maildir_config};
 use common::{Run, Tree, World, block_on, find_file, set_local_flags, sync_with_kills, uid_of};
 use std::fs;
 use std::time::{Duration, Instant};
@@ -30,15 +30,7 @@ fn imap_storage(name: &str, server: &Dovecot, user: &str, password: &str) -> Str
 /// A world whose side a is the server's first user and side b a verbatim Maildir.
 fn imap_maildir_world(server: &Dovecot, extra_pair_keys: &str) -> World {
     let world = World::new("");
-    let config = format!(
-        "[general]\nstate_dir = \"{state}\"\n\n{a}\
-         [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\nlayout = \"verbatim\"\n\n\
-         [pair.p]\na = \"a\"\nb = \"b\"\n{extra_pair_keys}\n",
-        state = world.state_dir().display(),
-        a = imap_storage("a", server, server.user(), server.password()),
-        b = world.root("b").display(),
-    );
-    fs::write(world.config(), config).unwrap();
+    write_imap_maildir_config(&world, server, "", "", extra_pair_keys);
     world
 }
 

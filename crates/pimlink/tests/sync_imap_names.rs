@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::imap::{dovecot_options, folder_messages, message};
+use common::imap::{dovecot_options, folder_messages, message, write_imap_maildir_config};
 use common::{World, block_on, uid_of};
 use std::collections::BTreeMap;
 use std::fs;
@@ -24,20 +24,7 @@ fn options(server: &Dovecot) -> ClientOptions {
 /// verbatim Maildir.
 fn world(server: &Dovecot, storage_extra: &str, pair_extra: &str) -> World {
     let world = World::new("");
-    let config = format!(
-        "[general]\nstate_dir = \"{state}\"\n\n\
-         [storage.a]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
-         user = \"{user}\"\npassword = \"{password}\"\n{storage_extra}\n\n\
-         [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\nlayout = \"verbatim\"\n\n\
-         [pair.p]\na = \"a\"\nb = \"b\"\n{pair_extra}\n",
-        state = world.state_dir().display(),
-        host = server.host(),
-        port = server.port(),
-        user = server.user(),
-        password = server.password(),
-        b = world.root("b").display(),
-    );
-    fs::write(world.config(), config).unwrap();
+    write_imap_maildir_config(&world, server, storage_extra, "", pair_extra);
     world
 }
 

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::imap::{dovecot_options, sized_message, user_tree};
+use common::imap::{dovecot_options, sized_message, user_tree, write_imap_maildir_config};
 use common::{Run, Tree, World, block_on, sync_with_kills, uid_of};
 use std::fs;
 use std::time::{Duration, SystemTime};
@@ -25,20 +25,7 @@ fn world(server: &Dovecot, pair_keys: &str) -> World {
 }
 
 fn write_config(world: &World, server: &Dovecot, pair_keys: &str) {
-    let config = format!(
-        "[general]\nstate_dir = \"{state}\"\n\n\
-         [storage.a]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
-         user = \"{user}\"\npassword = \"{password}\"\n\n\
-         [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\nlayout = \"verbatim\"\n\n\
-         [pair.p]\na = \"a\"\nb = \"b\"\n{pair_keys}\n",
-        state = world.state_dir().display(),
-        host = server.host(),
-        port = server.port(),
-        user = server.user(),
-        password = server.password(),
-        b = world.root("b").display(),
-    );
-    fs::write(world.config(), config).unwrap();
+    write_imap_maildir_config(world, server, "", "", pair_keys);
 }
 
 /// APPENDs message `id` to the server's INBOX as having arrived `age_days` ago.

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::imap::{dovecot_options, message, user_tree};
+use common::imap::{dovecot_options, message, user_tree, write_imap_maildir_config};
 use common::{Run, Tree, World, block_on, find_file, set_local_flags, uid_of};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,20 +21,7 @@ use pimlink_testkit::{Dovecot, DovecotBuilder};
 /// verbatim Maildir (with `b_keys`), paired with `pair_keys`.
 fn world(server: &Dovecot, a_keys: &str, b_keys: &str, pair_keys: &str) -> World {
     let world = World::new("");
-    let config = format!(
-        "[general]\nstate_dir = \"{state}\"\n\n\
-         [storage.a]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
-         user = \"{user}\"\npassword = \"{password}\"\n{a_keys}\n\n\
-         [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\nlayout = \"verbatim\"\n{b_keys}\n\n\
-         [pair.p]\na = \"a\"\nb = \"b\"\n{pair_keys}\n",
-        state = world.state_dir().display(),
-        host = server.host(),
-        port = server.port(),
-        user = server.user(),
-        password = server.password(),
-        b = world.root("b").display(),
-    );
-    fs::write(world.config(), config).unwrap();
+    write_imap_maildir_config(&world, server, a_keys, b_keys, pair_keys);
     world
 }
 

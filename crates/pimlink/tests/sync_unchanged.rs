@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::imap::message;
+use common::imap::{message, write_imap_maildir_config};
 use common::{Run, World, find_file, set_local_flags};
 use std::fs;
 use std::path::Path;
@@ -17,20 +17,7 @@ use pimlink_testkit::{Dovecot, DovecotBuilder};
 const FOLDERS: [&str; 3] = ["INBOX", "Work", "Archive"];
 
 fn write_config(world: &World, server: &Dovecot, extra_pair_keys: &str) {
-    let config = format!(
-        "[general]\nstate_dir = \"{state}\"\n\n\
-         [storage.a]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
-         user = \"{user}\"\npassword = \"{password}\"\n\n\
-         [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\nlayout = \"verbatim\"\n\n\
-         [pair.p]\na = \"a\"\nb = \"b\"\n{extra_pair_keys}\n",
-        state = world.state_dir().display(),
-        host = server.host(),
-        port = server.port(),
-        user = server.user(),
-        password = server.password(),
-        b = world.root("b").display(),
-    );
-    fs::write(world.config(), config).unwrap();
+    write_imap_maildir_config(world, server, "", "", extra_pair_keys);
 }
 
 /// A server with two messages in each of [`FOLDERS`] (`inbox-0`, `work-1`, ...), synced to a

@@ -104,3 +104,28 @@ pub fn server_tree(options: ClientOptions) -> Tree {
 pub fn user_tree(server: &Dovecot, user: &str, password: &str) -> Tree {
     server_tree(dovecot_options(server, user, password))
 }
+
+/// Writes `world`'s config: side a the test Dovecot's user (with `a_keys`), side b the
+/// verbatim Maildir `b` (with `b_keys`), paired as `p` with `pair_keys`.
+pub fn write_imap_maildir_config(
+    world: &super::World,
+    server: &Dovecot,
+    a_keys: &str,
+    b_keys: &str,
+    pair_keys: &str,
+) {
+    let config = format!(
+        "[general]\nstate_dir = \"{state}\"\n\n\
+         [storage.a]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
+         user = \"{user}\"\npassword = \"{password}\"\n{a_keys}\n\n\
+         [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\nlayout = \"verbatim\"\n{b_keys}\n\n\
+         [pair.p]\na = \"a\"\nb = \"b\"\n{pair_keys}\n",
+        state = world.state_dir().display(),
+        host = server.host(),
+        port = server.port(),
+        user = server.user(),
+        password = server.password(),
+        b = world.root("b").display(),
+    );
+    std::fs::write(world.config(), config).unwrap();
+}
