@@ -41,6 +41,8 @@ pub struct Maildir {
     /// makes them durable together, since concurrent fsyncs share the file system's journal
     /// commits (an order of magnitude faster than one fsync after another).
     unplaced: Vec<Unplaced>,
+    /// tmp/ directories this handle found or created: checked once, not once per delivery.
+    tmp_ready: HashSet<PathBuf>,
 }
 
 /// A delivery waiting for `flush`.
@@ -98,6 +100,7 @@ impl Maildir {
             dirty: BTreeSet::new(),
             keywords: HashMap::new(),
             unplaced: Vec::new(),
+            tmp_ready: HashSet::new(),
         })
     }
 
@@ -544,13 +547,18 @@ impl MailStore for Maildir {
         };
 
         let tmp_dir = dir.join("tmp");
-        ensure_dir(&tmp_dir)?;
+        if !self.tmp_ready.contains(&tmp_dir) {
+            ensure_dir(&tmp_dir)?;
+            self.tmp_ready.insert(tmp_dir.clone());
+        }
         let tmp = tmp_dir.join(&key);
         let file = match write_unsynced(&tmp, item.data) {
             Ok(file) => file,
             Err(err) => {
                 // Best effort: a leftover in tmp/ is harmless, readers ignore tmp/.
                 let _ = std::fs::remove_file(&tmp);
+                // Perhaps tmp/ went away: the next delivery checks it again.
+                self.tmp_ready.remove(&tmp_dir);
                 return Err(err);
             }
         };
