@@ -298,14 +298,7 @@ impl StatusStore {
         state_a: Option<&str>,
         state_b: Option<&str>,
     ) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE collections SET state_a = ?2, state_b = ?3 \
-                 WHERE id = ?1 AND (state_a IS NOT ?2 OR state_b IS NOT ?3)",
-                params![id, state_a, state_b],
-            )
-            .map_err(sql("writing collection state"))?;
-        Ok(())
+        set_states_in(&self.conn, id, state_a, state_b)
     }
 
     /// [`Self::apply`] and [`Self::set_collection_states`] in one transaction: a
@@ -323,12 +316,7 @@ impl StatusStore {
             .transaction()
             .map_err(sql("starting a transaction"))?;
         apply_in(&tx, changes)?;
-        tx.execute(
-            "UPDATE collections SET state_a = ?2, state_b = ?3 \
-             WHERE id = ?1 AND (state_a IS NOT ?2 OR state_b IS NOT ?3)",
-            params![id, state_a, state_b],
-        )
-        .map_err(sql("writing collection state"))?;
+        set_states_in(&tx, id, state_a, state_b)?;
         tx.commit().map_err(sql("committing"))
     }
 
@@ -348,6 +336,23 @@ impl StatusStore {
         tx.commit().map_err(sql("committing"))?;
         Ok(created)
     }
+}
+
+/// Keeps both listing states of collection `id`; an unchanged row is not written, so that a
+/// no-change run commits nothing.
+fn set_states_in(
+    conn: &rusqlite::Connection,
+    id: CollectionId,
+    state_a: Option<&str>,
+    state_b: Option<&str>,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE collections SET state_a = ?2, state_b = ?3 \
+         WHERE id = ?1 AND (state_a IS NOT ?2 OR state_b IS NOT ?3)",
+        params![id, state_a, state_b],
+    )
+    .map_err(sql("writing collection state"))?;
+    Ok(())
 }
 
 fn apply_in(tx: &rusqlite::Transaction<'_>, changes: &[StatusChange]) -> Result<Vec<ItemId>> {
