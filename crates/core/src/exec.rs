@@ -1419,14 +1419,13 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         // end serve both (each flush and commit is an fsync); the copies' flushes on the way
         // only make them durable sooner.
         let done = self.set_flags(&flags, flagged).await;
-        let batches = copy_batches(&copies);
+        // The last batch is recorded with the flag changes and deletions, in one transaction.
         let mut last_copies = Vec::new();
-        for (index, batch) in batches.iter().enumerate() {
-            if index + 1 == batches.len() {
-                last_copies = self.copy_unrecorded(batch).await?;
-            } else {
+        if let Some((last, earlier)) = copy_batches(&copies).split_last() {
+            for batch in earlier {
                 self.copy(batch).await?;
             }
+            last_copies = self.copy_unrecorded(last).await?;
         }
         let mut done: Vec<(&ItemAction, Option<StatusChange>)> = done
             .into_iter()
@@ -1435,7 +1434,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
             .collect();
         done.extend(self.delete(&deletes, deleted_flags).await);
         let states = states.filter(|_| expires.is_empty());
-        let states_kept = self.flush_and_record_last(done, states).await?;
+        let states_kept = self.flush_and_record_some(done, states).await?;
         self.expire(&expires).await?;
         Ok(states_kept)
     }
@@ -1765,39 +1764,20 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
             .into_iter()
             .map(|(action, change)| (action, Some(change)))
             .collect();
-        self.flush_and_record_some(done).await
-    }
-
-    /// Like [`Self::flush_and_record`], for actions of which some change no status.
-    async fn flush_and_record_some(
-        &mut self,
-        done: Vec<(&ItemAction, Option<StatusChange>)>,
-    ) -> Result<()> {
-        if done.is_empty() {
-            return Ok(());
-        }
-        self.pair.a.flush().await?;
-        self.pair.b.flush().await?;
-        let changes: Vec<StatusChange> = done.iter().filter_map(|(_, c)| c.clone()).collect();
-        self.pair.status.apply(&changes)?;
-        for (action, _) in done {
-            self.report.done.record(action);
-            self.observer.action_done(self.plan, action);
-        }
+        self.flush_and_record_some(done, None).await?;
         Ok(())
     }
 
-    /// The collection's last [`Self::flush_and_record_some`]: when `states` are given and
-    /// nothing failed, the listing states are recorded in the same transaction (one commit,
-    /// so one fsync, fewer per collection). Returns whether they were.
-    async fn flush_and_record_last(
+    /// Like [`Self::flush_and_record`], for actions of which some change no status. For the
+    /// collection's last changes, `states` are the listing states to keep with them: recorded
+    /// in the same transaction (one commit, so one fsync fewer per collection) when there is
+    /// something to record and nothing failed. Returns whether they were.
+    async fn flush_and_record_some(
         &mut self,
         done: Vec<(&ItemAction, Option<StatusChange>)>,
         states: Option<&PerSide<Option<String>>>,
     ) -> Result<bool> {
-        let states = states.filter(|_| !done.is_empty());
-        if states.is_none() {
-            self.flush_and_record_some(done).await?;
+        if done.is_empty() {
             return Ok(false);
         }
         self.pair.a.flush().await?;
