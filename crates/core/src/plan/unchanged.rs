@@ -16,6 +16,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::item_store::vobject::sha256_hex;
 use crate::plan::{CollectionStep, PlanCounts};
 use crate::policy::SyncPolicy;
 use crate::side::{PerSide, Side};
@@ -169,14 +170,8 @@ pub fn may_record(outcome: &Outcome, stamps: &PerSide<Option<ChangeStamp>>) -> b
 /// pimlink (a newer planner may decide differently).
 pub fn plan_fingerprint(policy: &SyncPolicy) -> String {
     let text = format!("{} {policy:?}", env!("CARGO_PKG_VERSION"));
-    // FNV-1a: stable across builds and Rust versions, unlike std's hasher. A collision only
-    // costs a skipped listing after a config change, and needs 2^64 luck.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("v1 {hash:016x}")
+    // A digest that is stable across builds and Rust versions, unlike std's hasher.
+    format!("v2 {}", sha256_hex(text.as_bytes()))
 }
 
 #[cfg(test)]
