@@ -331,20 +331,31 @@ fn seed_both_sides(
     edit_server(net, &flag_changes, &[]);
     for i in 0..local_count {
         let folder = ["INBOX", "Sent"][i % 2];
-        let id = format!("l{i}");
-        let letters = LETTERS[rng.range(0, LETTERS.len() as u64) as usize];
-        deliver_local(
-            &net.world.root("b").join(folder),
-            &id,
-            random_size(rng),
-            letters,
-        );
-        expected
-            .entry(folder.to_owned())
-            .or_default()
-            .insert(id, letters.to_owned());
+        deliver_random_local(net, rng, folder, format!("l{i}"), &mut expected);
     }
     expected
+}
+
+/// Delivers message `id` of a random size and random flags into the local `folder`, and
+/// expects it there with those flags.
+fn deliver_random_local(
+    net: &Net<'_>,
+    rng: &mut TestRng,
+    folder: &str,
+    id: String,
+    expected: &mut Expected,
+) {
+    let letters = LETTERS[rng.range(0, LETTERS.len() as u64) as usize];
+    deliver_local(
+        &net.world.root("b").join(folder),
+        &id,
+        random_size(rng),
+        letters,
+    );
+    expected
+        .entry(folder.to_owned())
+        .or_default()
+        .insert(id, letters.to_owned());
 }
 
 /// Random changes on both sides, each message touched at most once: new mail, flag changes
@@ -397,18 +408,7 @@ fn change_both_sides(net: &Net<'_>, rng: &mut TestRng, round: usize, expected: &
             .or_default()
             .insert(id, String::new());
         let folder = ["INBOX", "Sent"][i % 2];
-        let id = format!("r{round}l{i}");
-        let letters = LETTERS[rng.range(0, LETTERS.len() as u64) as usize];
-        deliver_local(
-            &net.world.root("b").join(folder),
-            &id,
-            random_size(rng),
-            letters,
-        );
-        expected
-            .entry(folder.to_owned())
-            .or_default()
-            .insert(id, letters.to_owned());
+        deliver_random_local(net, rng, folder, format!("r{round}l{i}"), expected);
     }
 }
 
