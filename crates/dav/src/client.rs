@@ -81,6 +81,8 @@ pub struct Response {
     pub status: u16,
     /// The `ETag` header.
     pub etag: Option<String>,
+    /// The `Date` header: when the server answered, by its own clock.
+    pub date: Option<String>,
     /// The body as text (invalid UTF-8 replaced).
     pub body: String,
     /// The URL that finally answered (after redirects).
@@ -245,10 +247,16 @@ impl DavClient {
                 .get(reqwest::header::ETAG)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
+            let date = response
+                .headers()
+                .get(reqwest::header::DATE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             let body = self.read_body(response, &context()).await?;
             return Ok(Response {
                 status: status.as_u16(),
                 etag,
+                date,
                 body,
                 url,
             });

@@ -43,6 +43,7 @@ mod webcal;
 
 pub use client::ClientOptions;
 pub use dns::Dns;
+pub use proto::stamp::ChangeStamp;
 pub use secret::Secret;
 pub use storage::DavStore;
 pub use tls::TlsOptions;

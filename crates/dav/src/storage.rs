@@ -5,8 +5,8 @@ use std::sync::Mutex;
 
 use pimlink_core::item_store::vobject::{content_hash, item_file_name, uid};
 use pimlink_core::item_store::{
-    Changes, ChangesSince, Collection, CollectionId, CollectionKind, Etag, Fetched, FetchedItem,
-    Href, ItemRef, ItemStore, MetaProperty, SyncToken, precondition_failed,
+    Changes, ChangesSince, Collection, CollectionId, CollectionKind, CollectionState, Etag,
+    Fetched, FetchedItem, Href, ItemRef, ItemStore, MetaProperty, SyncToken, precondition_failed,
 };
 use pimlink_core::{Error, ErrorKind, Result};
 use tracing::warn;
@@ -16,6 +16,7 @@ use crate::discovery;
 use crate::proto::href::{canonical, is_direct_child, join, last_segment};
 use crate::proto::multistatus::{self, FoundCollection, MultigetEntry, Multistatus};
 use crate::proto::request::{self, COLLECTION_PROPS, Depth, Precondition};
+use crate::proto::stamp::{self, ChangeStamp};
 use crate::proto::{DAV, Request};
 
 /// How many hrefs one multiget asks for. Servers cap request sizes; 100 hrefs keep a request
@@ -34,8 +35,8 @@ pub struct DavStore {
     /// Collection id -> canonical href, learnt from listings (servers may name a collection's
     /// path differently from the id we would build).
     hrefs: Mutex<HashMap<CollectionId, String>>,
-    /// Whether collection listings ask for `getctag` (see [`DavStore::ask_ctag`]).
-    ask_ctag: bool,
+    /// Which change stamp collection listings ask for (see [`DavStore::change_stamp`]).
+    stamp: ChangeStamp,
 }
 
 fn parse_ms(context: &str, response: &Response) -> Result<Multistatus> {
@@ -72,15 +73,16 @@ impl DavStore {
             kind,
             home,
             hrefs: Mutex::new(HashMap::new()),
-            ask_ctag: false,
+            stamp: ChangeStamp::Off,
         }
     }
 
-    /// Makes collection listings ask each collection's `getctag`, so that the engine can skip
-    /// collections unchanged since the last clean sync (the `skip_unchanged` key). Costly on
-    /// servers that compute it from every item (see [`request::list_collections`]).
-    pub fn ask_ctag(mut self, ask: bool) -> Self {
-        self.ask_ctag = ask;
+    /// Makes collection listings ask each collection's change stamp, so that the engine can
+    /// skip collections unchanged since the last clean sync (the `skip_unchanged` key). Each
+    /// source is only as good as the server's promise to move it (see [`crate::proto::stamp`]),
+    /// and `getctag` is costly on servers that compute it from every item.
+    pub fn change_stamp(mut self, stamp: ChangeStamp) -> Self {
+        self.stamp = stamp;
         self
     }
 
@@ -120,7 +122,11 @@ impl DavStore {
         self.client.send(request).await
     }
 
-    fn to_collection(&self, found: FoundCollection) -> Option<Collection> {
+    fn to_collection(
+        &self,
+        found: FoundCollection,
+        state: Option<CollectionState>,
+    ) -> Option<Collection> {
         let id = match CollectionId::new(last_segment(&found.href)) {
             Ok(id) => id,
             Err(err) => {
@@ -138,7 +144,7 @@ impl DavStore {
                 .map_or(found.href.clone(), |u| u.to_string()),
             meta: found.meta,
             supports_sync: found.supports_sync,
-            state: found.ctag,
+            state,
         })
     }
 
@@ -155,7 +161,7 @@ impl DavStore {
             .map_or("/", |(p, _)| p);
         multistatus::collections(&ms, parent, self.kind)
             .into_iter()
-            .find_map(|found| self.to_collection(found))
+            .find_map(|found| self.to_collection(found, None))
             .ok_or_else(|| {
                 Error::new(
                     ErrorKind::NotFound,
@@ -271,12 +277,22 @@ impl ItemStore for DavStore {
 
     async fn list_collections(&self) -> Result<Vec<Collection>> {
         let response = self
-            .send(&request::list_collections(&self.home, self.ask_ctag))
+            .send(&request::list_collections(&self.home, self.stamp))
             .await?;
         let ms = parse_ms(&format!("PROPFIND {}", self.home), &response)?;
         let mut out: Vec<Collection> = multistatus::collections(&ms, &self.home, self.kind)
             .into_iter()
-            .filter_map(|found| self.to_collection(found))
+            .filter_map(|found| {
+                let state = match self.stamp {
+                    ChangeStamp::Off => None,
+                    ChangeStamp::Ctag => stamp::from_ctag(found.ctag.as_ref().map(|c| c.as_str())),
+                    ChangeStamp::LastModified => stamp::from_last_modified(
+                        found.last_modified.as_deref(),
+                        response.date.as_deref(),
+                    ),
+                };
+                self.to_collection(found, state)
+            })
             .collect();
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)

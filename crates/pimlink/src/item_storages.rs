@@ -7,10 +7,12 @@ use pimlink_core::item_store::{
     ChangesSince, Collection, CollectionId, CollectionKind, Etag, Fetched, Href, ItemRef,
     ItemStore, MetaProperty, SyncToken,
 };
-use pimlink_dav::{ClientOptions, DavStore, TlsOptions, WebcalStore};
+use pimlink_dav::{ChangeStamp, ClientOptions, DavStore, TlsOptions, WebcalStore};
 use pimlink_vdir::Vdir;
 
-use crate::config::{ClientCert, Config, Credentials, DavConfig, StorageKind, Trust};
+use crate::config::{
+    ClientCert, Config, Credentials, DavConfig, SkipUnchanged, StorageKind, Trust,
+};
 
 /// A calendar/contact storage of any supported type, so one engine instance serves every
 /// combination.
@@ -63,6 +65,15 @@ fn vdir_kind(config: &Config, name: &str) -> CollectionKind {
     }
 }
 
+/// The change stamp a storage's `skip_unchanged` trusts.
+fn change_stamp(skip: SkipUnchanged) -> ChangeStamp {
+    match skip {
+        SkipUnchanged::Off => ChangeStamp::Off,
+        SkipUnchanged::Ctag => ChangeStamp::Ctag,
+        SkipUnchanged::LastModified => ChangeStamp::LastModified,
+    }
+}
+
 /// Opens storage `name` for collections of `kind`, connecting (and running `password_cmd`)
 /// if it is a server.
 pub async fn open(config: &Config, name: &str, kind: CollectionKind) -> Result<ItemSide> {
@@ -77,7 +88,7 @@ pub async fn open(config: &Config, name: &str, kind: CollectionKind) -> Result<I
                 DavStore::discover(&options, kind)
                     .await
                     .with_context(|| format!("connecting to {}", dav.url))?
-                    .ask_ctag(dav.skip_unchanged),
+                    .change_stamp(change_stamp(dav.skip_unchanged)),
             )
         }
         StorageKind::Webcal(webcal) => {

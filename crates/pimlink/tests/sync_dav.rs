@@ -1017,13 +1017,14 @@ fn collections_unchanged_on_both_sides_are_skipped_and_changes_on_either_side_ar
     );
 }
 
-/// A loopback HTTP relay in front of Radicale that deletes `getctag` from every request
-/// body, so that Radicale answers like a server that does not know the property. Radicale
-/// answers HTTP/1.0 and closes each connection, so one request per connection is enough.
-fn without_getctag(port: u16) -> String {
+/// A loopback HTTP relay in front of Radicale that deletes `property` (as pimlink spells it,
+/// e.g. `<cs:getctag/>`) from every request body, so that Radicale answers like a server that
+/// does not know the property. Radicale answers HTTP/1.0 and closes each connection, so one
+/// request per connection is enough.
+fn without(port: u16, property: &'static str) -> String {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{TcpListener, TcpStream};
-    fn relay(client: TcpStream, port: u16) -> std::io::Result<()> {
+    fn relay(client: TcpStream, port: u16, property: &str) -> std::io::Result<()> {
         let mut reader = BufReader::new(client.try_clone()?);
         let mut head = String::new();
         let mut length = 0;
@@ -1042,9 +1043,7 @@ fn without_getctag(port: u16) -> String {
         }
         let mut body = vec![0; length];
         reader.read_exact(&mut body)?;
-        let body = String::from_utf8(body)
-            .unwrap()
-            .replace("<cs:getctag/>", "");
+        let body = String::from_utf8(body).unwrap().replace(property, "");
         let mut server = TcpStream::connect(("127.0.0.1", port))?;
         write!(server, "{head}Content-Length: {}\r\n\r\n{body}", body.len())?;
         let mut client = client;
@@ -1055,7 +1054,7 @@ fn without_getctag(port: u16) -> String {
     let relay_port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
-            std::thread::spawn(move || relay(client, port));
+            std::thread::spawn(move || relay(client, port, property));
         }
     });
     format!("http://127.0.0.1:{relay_port}/")
@@ -1070,7 +1069,7 @@ fn a_server_without_getctag_is_asked_for_changes_every_run() {
         &format!(
             "type = \"caldav\"\nurl = \"{}\"\nuser = \"{}\"\npassword_cmd = \"echo {}\"\n\
              skip_unchanged = true",
-            without_getctag(server.port()),
+            without(server.port(), "<cs:getctag/>"),
             server.user(),
             server.password()
         ),
@@ -1086,6 +1085,187 @@ fn a_server_without_getctag_is_asked_for_changes_every_run() {
     for round in 0..2 {
         let before = reports(&server, "c");
         world.sync_ok();
+        assert_eq!(
+            reports(&server, "c"),
+            before + 1,
+            "round {round}: {}",
+            server.log()
+        );
+    }
+    put(&server, "c", "e2", "two");
+    let run = world.sync_ok();
+    assert_eq!(
+        world.local("c"),
+        map(&[("e1", "one"), ("e2", "two")]),
+        "{run}"
+    );
+}
+
+/// The storage table of a Radicale account with `skip_unchanged = "last-modified"`, reached
+/// at `url` (Radicale itself or a relay in front of it).
+fn last_modified_storage(server: &Radicale, url: &str) -> String {
+    format!(
+        "type = \"caldav\"\nurl = \"{url}\"\nuser = \"{}\"\npassword_cmd = \"echo {}\"\n\
+         skip_unchanged = \"last-modified\"",
+        server.user(),
+        server.password()
+    )
+}
+
+/// Waits until a last-modified time of now is old enough for pimlink to trust it: it must be
+/// 3 s older than the server's clock (pimlink_dav::proto::stamp::MIN_AGE), and it is rounded
+/// down to the second.
+fn until_trusted() {
+    std::thread::sleep(std::time::Duration::from_secs(4));
+}
+
+/// What the status recorded for calendar `name` on the server side.
+fn server_state(world: &World, name: &str) -> String {
+    world.sql(&format!(
+        "SELECT ifnull(state_a, 'none') FROM dav_collections WHERE name = '{name}'"
+    ))
+}
+
+#[test]
+fn last_modified_skips_unchanged_collections_and_changes_on_either_side_still_sync() {
+    let server = Radicale::start().unwrap();
+    for calendar in ["quiet", "busy"] {
+        server.create_calendar(calendar).unwrap();
+        put(&server, calendar, &format!("{calendar}1"), "first");
+    }
+    let world = World::new(&last_modified_storage(&server, &server.url()), "");
+    let counts = || (reports(&server, "quiet"), reports(&server, "busy"));
+    world.sync_ok();
+    assert_eq!(world.local("busy"), map(&[("busy1", "first")]));
+    until_trusted();
+    world.sync_ok();
+    assert!(
+        server_state(&world, "quiet").starts_with("marker last-modified "),
+        "{}",
+        server_state(&world, "quiet")
+    );
+
+    // Nothing changed anywhere: neither collection is asked for its changes.
+    let before = counts();
+    let run = world.sync_ok();
+    assert!(run.stdout().contains("changed: nothing"), "{run}");
+    assert_eq!(counts(), before, "skipped:\n{}", server.log());
+
+    // Server changes after a skipped run: an addition, then an edit and a deletion. Each is
+    // made old enough to be trusted, so only the moved last-modified can tell the run.
+    put(&server, "busy", "busy2", "from the server");
+    until_trusted();
+    let run = world.sync_ok();
+    assert_eq!(
+        world.local("busy"),
+        map(&[("busy1", "first"), ("busy2", "from the server")]),
+        "{run}"
+    );
+    let after = counts();
+    assert_eq!(after.0, before.0, "quiet is still skipped");
+    assert!(after.1 > before.1, "busy is asked");
+    // The run wrote only to the vdir: the server's stamp it saw is recorded, and kept.
+    world.sync_ok();
+    assert_eq!(counts(), after, "{}", server.log());
+    put(&server, "busy", "busy2", "edited on the server");
+    delete(&server, "busy", "busy1");
+    until_trusted();
+    let run = world.sync_ok();
+    assert_eq!(
+        world.local("busy"),
+        map(&[("busy2", "edited on the server")]),
+        "{run}"
+    );
+
+    // Vdir changes after a skipped run: a new file, an edit in place, a deletion.
+    let before = counts();
+    world.sync_ok();
+    assert_eq!(
+        counts().0,
+        before.0,
+        "quiet is skipped before the vdir changes"
+    );
+    world.write_local("quiet", "quiet2", "new here");
+    world.sync_ok();
+    assert_eq!(
+        remote(&server, "quiet"),
+        map(&[("quiet1", "first"), ("quiet2", "new here")])
+    );
+    // The upload moved the server's last-modified to a value this run did not see: nothing
+    // is recorded for it until a run sees it settled.
+    assert_eq!(server_state(&world, "quiet"), "none");
+    until_trusted();
+    world.sync_ok();
+    let before = counts();
+    world.sync_ok();
+    assert_eq!(counts(), before, "skipped again:\n{}", server.log());
+    world.write_local("quiet", "quiet1", "edited here");
+    world.sync_ok();
+    assert_eq!(
+        remote(&server, "quiet"),
+        map(&[("quiet1", "edited here"), ("quiet2", "new here")])
+    );
+    until_trusted();
+    world.sync_ok();
+    let before = counts();
+    world.sync_ok();
+    assert_eq!(counts(), before, "skipped again:\n{}", server.log());
+    fs::remove_file(world.vdir("quiet").join("quiet2.ics")).unwrap();
+    world.sync_ok();
+    assert_eq!(remote(&server, "quiet"), map(&[("quiet1", "edited here")]));
+}
+
+#[test]
+fn a_last_modified_too_close_to_the_servers_clock_is_not_trusted() {
+    let server = Radicale::start().unwrap();
+    server.create_calendar("c").unwrap();
+    put(&server, "c", "e1", "one");
+    // An item file dated an hour ahead: Radicale's last-modified is then always later than
+    // its own Date header, as a change made in the current second would be.
+    let file = server
+        .storage_dir()
+        .join("collection-root")
+        .join(server.user())
+        .join("c")
+        .join("e1.ics");
+    fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(3600))
+        .unwrap();
+    let world = World::new(&last_modified_storage(&server, &server.url()), "");
+    world.sync_ok();
+    assert_eq!(world.local("c"), map(&[("e1", "one")]));
+    until_trusted();
+    for round in 0..2 {
+        let before = reports(&server, "c");
+        world.sync_ok();
+        assert_eq!(server_state(&world, "c"), "none", "round {round}");
+        assert_eq!(
+            reports(&server, "c"),
+            before + 1,
+            "round {round}: {}",
+            server.log()
+        );
+    }
+}
+
+#[test]
+fn a_server_without_getlastmodified_is_asked_for_changes_every_run() {
+    let server = Radicale::start().unwrap();
+    server.create_calendar("c").unwrap();
+    put(&server, "c", "e1", "one");
+    let url = without(server.port(), "<d:getlastmodified/>");
+    let world = World::new(&last_modified_storage(&server, &url), "");
+    world.sync_ok();
+    assert_eq!(world.local("c"), map(&[("e1", "one")]));
+    // Old enough that a last-modified, had the server sent one, would be trusted.
+    until_trusted();
+    for round in 0..2 {
+        let before = reports(&server, "c");
+        world.sync_ok();
+        assert_eq!(server_state(&world, "c"), "none", "round {round}");
         assert_eq!(
             reports(&server, "c"),
             before + 1,

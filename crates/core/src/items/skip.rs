@@ -2,14 +2,15 @@
 //! and what to record for the next run to decide that: pure functions, tested by tables.
 //!
 //! Each side of a collection has a [`CollectionState`] now, from one of two sources:
-//! - a *marker* the storage read with its collection listing (a server's `getctag`), which
-//!   changes whenever any item changes;
+//! - a *marker* the storage read with its collection listing (a server's `getctag`, or its
+//!   `getlastmodified` where the storage trusts it), which changes whenever any item changes;
 //! - a *digest* of the side's full listing (every href and etag), for storages that list
 //!   cheaply and have no marker (a vdir: one `readdir` and a `stat` per file).
 //!
-//! A side with neither (a server without `getctag`) has no state, and its collection is synced
-//! as before: an unknown state never means "unchanged". The two sources are stored with
-//! different prefixes so that one can never be compared with the other.
+//! A side with neither (a server without `getctag`, a last-modified too recent to trust) has no
+//! state, and its collection is synced as before: an unknown state never means "unchanged".
+//! The two sources are stored with different prefixes so that one can never be compared with
+//! the other.
 //!
 //! What is recorded after a clean run must equal what the next run will see if nothing else
 //! changes, and must never equal it when something did:

@@ -5,6 +5,7 @@
 pub mod href;
 pub mod multistatus;
 pub mod request;
+pub mod stamp;
 pub mod xml;
 
 use std::fmt;

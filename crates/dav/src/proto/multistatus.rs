@@ -109,6 +109,9 @@ pub struct FoundCollection {
     pub supports_sync: bool,
     /// Its `getctag`, which changes whenever any of its items does; `None` if not given.
     pub ctag: Option<CollectionState>,
+    /// Its `getlastmodified` as sent (an HTTP date); `None` if not given. What it is worth
+    /// depends on the server (see [`super::stamp`]).
+    pub last_modified: Option<String>,
 }
 
 /// Whether a listed collection offers sync-collection: its `supported-report-set` names the
@@ -166,6 +169,7 @@ pub fn collections(ms: &Multistatus, home: &str, kind: CollectionKind) -> Vec<Fo
                 },
                 supports_sync: offers_sync(r),
                 ctag: r.text(CALENDARSERVER, "getctag").map(CollectionState::new),
+                last_modified: r.text(DAV, "getlastmodified"),
             }
         })
         .collect()
@@ -320,6 +324,33 @@ mod tests {
             found,
             [
                 ("/u/tagged/".to_owned(), Some("\"abc\"".to_owned())),
+                ("/u/unknown/".to_owned(), None),
+                ("/u/empty/".to_owned(), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn getlastmodified_is_kept_as_sent_and_absent_or_empty_means_none() {
+        let body = r#"<multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+<response><href>/u/dated/</href><propstat><prop><resourcetype><C:calendar/><collection/></resourcetype><getlastmodified>Fri, 27 Nov 2026 20:15:00 GMT</getlastmodified></prop><status>HTTP/1.1 200 OK</status></propstat></response>
+<response><href>/u/unknown/</href><propstat><prop><resourcetype><C:calendar/><collection/></resourcetype></prop><status>HTTP/1.1 200 OK</status></propstat>
+<propstat><prop><getlastmodified/></prop><status>HTTP/1.1 404 Not Found</status></propstat></response>
+<response><href>/u/empty/</href><propstat><prop><resourcetype><C:calendar/><collection/></resourcetype><getlastmodified/></prop><status>HTTP/1.1 200 OK</status></propstat></response>
+</multistatus>"#;
+        let ms = parse(body).unwrap();
+        let found: Vec<(String, Option<String>)> =
+            collections(&ms, "/u/", CollectionKind::Calendar)
+                .into_iter()
+                .map(|c| (c.href, c.last_modified))
+                .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "/u/dated/".to_owned(),
+                    Some("Fri, 27 Nov 2026 20:15:00 GMT".to_owned())
+                ),
                 ("/u/unknown/".to_owned(), None),
                 ("/u/empty/".to_owned(), None),
             ]

@@ -3,6 +3,7 @@
 use pimlink_core::item_store::{CollectionKind, Etag, MetaProperty, SyncToken};
 use quick_xml::escape::escape;
 
+use super::stamp::ChangeStamp;
 use super::{APPLE_ICAL, CALDAV, CALENDARSERVER, CARDDAV, DAV};
 
 /// The `Depth` header.
@@ -114,16 +115,18 @@ pub const COLLECTION_PROPS: [(&str, &str); 7] = [
     (CALDAV, "supported-calendar-component-set"),
 ];
 
-/// Depth-1 `PROPFIND` on a home set: its collections and their metadata, and with `ctag`
-/// each one's `getctag`, which lets a run skip a collection that did not change without
-/// asking it anything more. Only on request: servers that store the ctag answer it at no
-/// cost, but Radicale 3 computes it from every item of every collection in the home (about
-/// 1 s for 7,000 items on a loaded machine, as much as one sync-collection REPORT per
-/// collection).
-pub fn list_collections(home: &str, ctag: bool) -> Request {
+/// Depth-1 `PROPFIND` on a home set: its collections and their metadata, and each one's change
+/// stamp if `stamp` asks for one, which lets a run skip a collection that did not change
+/// without asking it anything more (see [`super::stamp`]). Only on request: servers that store
+/// the ctag answer it at no cost, but Radicale 3 computes it from every item of every
+/// collection in the home (about 1 s for 7,000 items on a loaded machine, as much as one
+/// sync-collection REPORT per collection); its `getlastmodified` costs a `stat` per item.
+pub fn list_collections(home: &str, stamp: ChangeStamp) -> Request {
     let mut props = COLLECTION_PROPS.to_vec();
-    if ctag {
-        props.push((CALENDARSERVER, "getctag"));
+    match stamp {
+        ChangeStamp::Off => {}
+        ChangeStamp::Ctag => props.push((CALENDARSERVER, "getctag")),
+        ChangeStamp::LastModified => props.push((DAV, "getlastmodified")),
     }
     propfind(home, Depth::One, &props)
 }
@@ -246,17 +249,32 @@ mod tests {
     use crate::proto::xml;
 
     #[test]
-    fn getctag_is_asked_only_on_request() {
-        let body = |ctag| list_collections("/home/", ctag).body.unwrap_or_default();
-        assert!(!body(false).contains("getctag"));
-        assert!(body(true).contains("<cs:getctag/>"));
+    fn a_change_stamp_is_asked_only_on_request() {
+        let body = |stamp| list_collections("/home/", stamp).body.unwrap_or_default();
+        // (stamp, asks getctag, asks getlastmodified)
+        let table = [
+            (ChangeStamp::Off, false, false),
+            (ChangeStamp::Ctag, true, false),
+            (ChangeStamp::LastModified, false, true),
+        ];
+        for (stamp, ctag, modified) in table {
+            let body = body(stamp);
+            assert_eq!(body.contains("<cs:getctag/>"), ctag, "{stamp:?}");
+            assert_eq!(body.contains("<d:getlastmodified/>"), modified, "{stamp:?}");
+            // Never the properties Radicale computes from every item.
+            assert!(
+                !body.contains("getetag") && !body.contains("sync-token"),
+                "{body}"
+            );
+        }
     }
 
     #[test]
     fn bodies_are_well_formed_and_escaped() {
         let requests = [
-            list_collections("/home/", false),
-            list_collections("/home/", true),
+            list_collections("/home/", ChangeStamp::Off),
+            list_collections("/home/", ChangeStamp::Ctag),
+            list_collections("/home/", ChangeStamp::LastModified),
             list_etags("/home/cal/"),
             multiget(
                 CollectionKind::Calendar,

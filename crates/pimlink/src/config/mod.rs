@@ -68,8 +68,8 @@ pub use filter::{CollectionFilter, PatternError};
 #[allow(unused_imports)]
 pub use model::{
     CertFingerprint, ClientCert, Config, Credentials, DavConfig, Family, ImapAuth, ImapConfig,
-    ImapEndpoint, MailStorageOptions, MaildirConfig, MaildirLayout, PairConfig, StorageConfig,
-    StorageKind, TlsMode, Trust, VdirConfig, WebcalConfig,
+    ImapEndpoint, MailStorageOptions, MaildirConfig, MaildirLayout, PairConfig, SkipUnchanged,
+    StorageConfig, StorageKind, TlsMode, Trust, VdirConfig, WebcalConfig,
 };
 // The pair policy types are the engine's own, so a configured pair needs no translation.
 #[allow(unused_imports)]

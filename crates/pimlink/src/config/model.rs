@@ -280,9 +280,22 @@ pub struct DavConfig {
     pub client_cert: Option<ClientCert>,
     /// `timeout`, default 60 s.
     pub timeout: Duration,
-    /// `skip_unchanged`: ask every collection's `getctag` and skip those unchanged on both
-    /// sides since the last clean sync. Default false.
-    pub skip_unchanged: bool,
+    /// `skip_unchanged`: which change stamp the collection listing asks for, to skip
+    /// collections unchanged on both sides since the last clean sync. Default off.
+    pub skip_unchanged: SkipUnchanged,
+}
+
+/// The values of a CalDAV/CardDAV storage's `skip_unchanged`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SkipUnchanged {
+    /// `false`: every collection is asked for its changes on every run.
+    #[default]
+    Off,
+    /// `true` or `"ctag"`: trust `CS:getctag`.
+    Ctag,
+    /// `"last-modified"`: trust the collection's `DAV:getlastmodified` (servers that move it
+    /// with every member change, such as Radicale).
+    LastModified,
 }
 
 /// A TLS client certificate (`client_cert`, `client_key`).

@@ -8,9 +8,10 @@ use std::time::Duration;
 use super::error::ConfigError;
 use super::model::{
     CertFingerprint, ClientCert, Credentials, DavConfig, ImapAuth, ImapConfig, ImapEndpoint,
-    MaildirConfig, MaildirLayout, StorageKind, TlsMode, Trust, VdirConfig, WebcalConfig,
+    MaildirConfig, MaildirLayout, SkipUnchanged, StorageKind, TlsMode, Trust, VdirConfig,
+    WebcalConfig,
 };
-use super::raw::{Fields, names};
+use super::raw::{Fields, Located, names};
 use super::secret::{PasswordSource, Secret};
 
 /// `connections` when not set: folders synced four at a time overlap their round trips (the
@@ -257,8 +258,44 @@ fn dav(fields: &Fields<'_, '_>) -> Result<DavConfig, ConfigError> {
         trust: trust(fields)?,
         client_cert: client_cert(fields)?,
         timeout: timeout(fields)?,
-        skip_unchanged: fields.boolean("skip_unchanged")?.is_some_and(|b| b.value),
+        skip_unchanged: skip_unchanged(fields)?,
     })
+}
+
+/// `skip_unchanged`: `true` (kept from when the ctag was the only choice), `false`, or the name
+/// of the change stamp to trust.
+fn skip_unchanged(fields: &Fields<'_, '_>) -> Result<SkipUnchanged, ConfigError> {
+    const CHOICES: [(&str, SkipUnchanged); 2] = [
+        ("ctag", SkipUnchanged::Ctag),
+        ("last-modified", SkipUnchanged::LastModified),
+    ];
+    let Some((key, value)) = fields.raw("skip_unchanged") else {
+        return Ok(SkipUnchanged::Off);
+    };
+    let raw = value.get_ref();
+    if let Some(on) = raw.as_bool() {
+        return Ok(if on {
+            SkipUnchanged::Ctag
+        } else {
+            SkipUnchanged::Off
+        });
+    }
+    let Some(text) = raw.as_str() else {
+        return Err(fields.error(
+            value.span(),
+            format!(
+                "key \"skip_unchanged\" must be true, false, \"ctag\" or \"last-modified\", \
+                 found {}",
+                raw.type_str()
+            ),
+        ));
+    };
+    let text = Located {
+        value: text.to_owned(),
+        key,
+        at: value.span(),
+    };
+    Ok(fields.pick("skip_unchanged", &text, &CHOICES)?.value)
 }
 
 /// A DNS name such as `example.com`: letters, digits, `-` and dots, at least two labels.

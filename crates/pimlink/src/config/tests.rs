@@ -210,12 +210,12 @@ b = "local"
         })
     );
     assert_eq!(cal.timeout, Duration::from_secs(5));
-    assert!(cal.skip_unchanged);
+    assert_eq!(cal.skip_unchanged, SkipUnchanged::Ctag);
     let StorageKind::CardDav(cards) = &config.storages["cards"].kind else {
         panic!("not carddav");
     };
     assert_eq!(cards.credentials, None);
-    assert!(!cards.skip_unchanged, "off by default");
+    assert_eq!(cards.skip_unchanged, SkipUnchanged::Off, "off by default");
     let StorageKind::Webcal(feed) = &config.storages["feed"].kind else {
         panic!("not webcal");
     };
@@ -1055,7 +1055,15 @@ fn dav_domain_client_cert_and_collection_id_errors_point_at_the_key() {
     fails(
         "[storage.c]\ntype = \"caldav\"\nurl = \"https://x.org/\"\nskip_unchanged = \"yes\"\n",
         4,
-        &["skip_unchanged"],
+        &["skip_unchanged", "\"yes\"", "ctag, last-modified"],
+    );
+    fails(
+        "[storage.c]\ntype = \"caldav\"\nurl = \"https://x.org/\"\nskip_unchanged = 1\n",
+        4,
+        &[
+            "skip_unchanged",
+            "true, false, \"ctag\" or \"last-modified\"",
+        ],
     );
     fails(
         "[storage.c]\ntype = \"vdir\"\npath = \"/c\"\nskip_unchanged = true\n",
