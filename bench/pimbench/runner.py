@@ -206,16 +206,18 @@ class Bench:
         return os.path.join(self.work, "baseline", tool.account, tool.kind, tool.name)
 
     def snapshot(self, tool):
-        if tool.kind != "dav":
-            self.settle(tool)
+        self.settle(tool)
         fsutil.link_tree(tool.dir, self.baseline_dir(tool))
 
     def settle(self, tool):
         """One untimed resync after the initial sync, more than a second later, so that the
         baseline is a tool's state after an ordinary resync: most real no-change runs follow
         another resync, not the initial download (pimlink skips a folder unchanged since its
-        last settled run, which the initial download is not). Every tool gets it."""
-        time.sleep(1.2)
+        last settled run, which the initial download is not). Every tool gets it. For DAV the
+        wait is 4 s: the initial sync's first REPORT makes Radicale create its cache directory
+        inside each collection, which moves the collection's last-modified, and pimlink trusts
+        a last-modified only once it is 3 s old (skip_unchanged = "last-modified")."""
+        time.sleep(4.0 if tool.kind == "dav" else 1.2)
         sample = measure.run(tool.argv(), tool.log, env=tool.env(), timeout=self.size.timeout * 4)
         if sample.status != 0:
             self.say(f"  settling resync of {tool.name} failed (exit {sample.status}); "

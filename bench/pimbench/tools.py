@@ -308,6 +308,8 @@ type = "caldav"
 url = "{url}"
 user = "{self.account}"
 password = "{PASSWORD}"
+# Radicale moves a collection's last-modified with every item change (see pimlink-config(5)).
+skip_unchanged = "last-modified"
 
 [storage.cal-local]
 type = "vdir"
@@ -319,6 +321,7 @@ type = "carddav"
 url = "{url}"
 user = "{self.account}"
 password = "{PASSWORD}"
+skip_unchanged = "last-modified"
 
 [storage.card-local]
 type = "vdir"
