@@ -7,6 +7,10 @@ import shutil
 # changes rename, expunges unlink), so a reset may share them by hard link. Everything else
 # (indexes, uidlists, state files, journals) is appended to or rewritten, so it is copied.
 SHARED_DIRS = ("cur", "new")
+# The same holds for vdir items: vdirsyncer and pimlink replace a file (temp file + rename) and
+# never write into it. Sharing matters there: both take a vdir item's etag from its mtime and
+# inode, so a copied file has a new etag and a restored baseline looked entirely edited.
+SHARED_EXTENSIONS = (".ics", ".vcf")
 
 
 def remove(path):
@@ -27,7 +31,7 @@ def link_tree(src, dst):
         share = os.path.basename(dirpath) in SHARED_DIRS
         for name in filenames:
             s, d = os.path.join(dirpath, name), os.path.join(target, name)
-            if share:
+            if share or name.endswith(SHARED_EXTENSIONS):
                 os.link(s, d)
             else:
                 shutil.copy2(s, d)

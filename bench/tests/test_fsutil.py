@@ -35,6 +35,20 @@ class LinkTreeTest(unittest.TestCase):
                              int(os.stat(os.path.join(dst, sub)).st_mtime), sub)
         self.assertEqual(fsutil.count_messages(dst), 1)
 
+    def test_vdir_items_linked_metadata_copied(self):
+        cal = os.path.join(self.src, "calendars", "work")
+        os.makedirs(cal)
+        for name in ("e1.ics", "displayname"):
+            with open(os.path.join(cal, name), "w") as f:
+                f.write(name)
+        dst = os.path.join(self.tmp, "dst")
+        fsutil.link_tree(self.src, dst)
+        s, d = (os.path.join(r, "calendars", "work", "e1.ics") for r in (self.src, dst))
+        # Same inode and mtime: the same etag for vdirsyncer and pimlink, as an untouched vdir.
+        self.assertEqual(os.stat(s).st_ino, os.stat(d).st_ino)
+        s, d = (os.path.join(r, "calendars", "work", "displayname") for r in (self.src, dst))
+        self.assertNotEqual(os.stat(s).st_ino, os.stat(d).st_ino)
+
     def test_toggle_flag_keeps_ascii_order(self):
         path = os.path.join(self.src, "INBOX", "cur", "1.x:2,S")
         path = fsutil.toggle_flag(path, "F")
