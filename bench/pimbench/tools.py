@@ -155,7 +155,7 @@ class Pimlink(Tool):
         self.clean()
         try:
             r = subprocess.run(self.argv() + ["--dry-run"], env=self.env(), capture_output=True,
-                               text=True, timeout=120)
+                               text=True, timeout=600)
         except subprocess.TimeoutExpired:
             return "not yet: dry-run probe timed out"
         finally:
