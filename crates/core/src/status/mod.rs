@@ -303,7 +303,10 @@ impl StatusStore {
 
     /// [`Self::apply`] and [`Self::set_collection_states`] in one transaction: a
     /// collection's last changes and the listing states that may be kept only with them cost
-    /// one commit.
+    /// one commit. The collection's settled record (see `plan::unchanged`) goes in the same
+    /// transaction: the run ends by dropping or rewriting it anyway (`exec::unchanged`), and a
+    /// [`Self::forget_settled`] that finds no row commits nothing, so this saves that commit's
+    /// fsync.
     pub fn apply_and_set_states(
         &mut self,
         changes: &[StatusChange],
@@ -317,6 +320,7 @@ impl StatusStore {
             .map_err(sql("starting a transaction"))?;
         apply_in(&tx, changes)?;
         set_states_in(&tx, id, state_a, state_b)?;
+        settled::forget_settled_in(&tx, id)?;
         tx.commit().map_err(sql("committing"))
     }
 
