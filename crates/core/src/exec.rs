@@ -1599,7 +1599,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                 .status
                 .record_abandoned_copies(self.id, side, abandoned.get(side))?;
         }
-        let ids = self.pair.status.apply(&intents)?;
+        let ids = self.pair.status.apply_awaited(intents).await?;
 
         // 2. Read each source side's items in one batch, then deliver them one by one.
         let mut done = Vec::new();
@@ -1793,14 +1793,19 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         let states =
             states.filter(|_| self.report.errors.is_empty() && self.report.refused.is_none());
         match states {
-            Some(states) => self.pair.status.apply_and_set_states(
-                &changes,
-                self.id,
-                states.a.as_deref(),
-                states.b.as_deref(),
-            )?,
+            Some(states) => {
+                self.pair
+                    .status
+                    .apply_and_set_states_awaited(
+                        changes,
+                        self.id,
+                        states.a.clone(),
+                        states.b.clone(),
+                    )
+                    .await?
+            }
             None => {
-                self.pair.status.apply(&changes)?;
+                self.pair.status.apply_awaited(changes).await?;
             }
         }
         for (action, _) in done {

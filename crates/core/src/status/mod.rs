@@ -9,6 +9,7 @@ mod abandoned;
 mod dates;
 mod items;
 mod lock;
+mod offthread;
 mod schema;
 mod settled;
 
@@ -180,8 +181,9 @@ impl StatusStore {
 
     /// Another connection to the same status under the same lock, for collections synced
     /// concurrently: each writes its changes in transactions of its own, as one connection
-    /// would. SQLite (in WAL mode) serialises the writes; since every transaction begins and
-    /// commits within one call, none waits for another.
+    /// would. SQLite (in WAL mode) serialises the writes; every transaction begins and commits
+    /// within one call, so a writer waits (in SQLite's busy handler) at most for another's
+    /// commit, which may be running on a thread of its own (`offthread.rs`).
     pub fn share(&self) -> Result<StatusStore> {
         let path = self.conn.path().map(PathBuf::from).ok_or_else(|| {
             Error::new(ErrorKind::State, "the status database has no file to share")

@@ -92,6 +92,20 @@ impl StatusStore {
 
     /// Drops the settled record of a collection (costs no write if there is none).
     pub fn forget_settled(&mut self, collection: CollectionId) -> Result<()> {
+        // Looked for first: a DELETE takes the database's write lock even when it finds
+        // nothing, and so waits (blocking the runtime) for another lane's commit in progress;
+        // usually the collection's last transaction has dropped the record already.
+        let recorded: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM mail_settled WHERE collection = ?1)",
+                [collection],
+                |row| row.get(0),
+            )
+            .map_err(sql("looking for a settled collection"))?;
+        if !recorded {
+            return Ok(());
+        }
         forget_settled_in(&self.conn, collection)
     }
 
@@ -219,6 +233,27 @@ mod tests {
         assert_eq!(std::fs::metadata(&wal).unwrap().len(), before);
         store.forget_settled(other).unwrap();
         assert!(std::fs::metadata(&wal).unwrap().len() > before);
+    }
+
+    #[test]
+    fn forgetting_a_record_that_is_not_there_takes_no_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StatusStore::open(dir.path(), "p").unwrap();
+        let inbox = CollectionName::new("INBOX").unwrap();
+        let id = store.collection_id(&inbox, &inbox).unwrap();
+        // Another lane's connection in the middle of a write (its commit on a thread of its
+        // own): a writer here would have to wait for it; with no wait allowed, it fails.
+        let mut other = store.share().unwrap();
+        let tx = other
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        store.conn.busy_timeout(std::time::Duration::ZERO).unwrap();
+        store.forget_settled(id).unwrap();
+        tx.commit().unwrap();
+        store.record_settled(id, &settled("one")).unwrap();
+        store.forget_settled(id).unwrap();
+        assert_eq!(store.settled(id).unwrap(), None);
     }
 
     #[test]
