@@ -190,7 +190,10 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             .prepare_on_lanes(&mut lanes, plans, options, observer)
             .await;
 
-        if let Err(error) = self.moves(&mut collections, options, observer).await {
+        if let Err(error) = self
+            .moves(&mut collections, (&mut lanes, &lane_of), options, observer)
+            .await
+        {
             // Moves are an optimisation: without them the plans still delete and copy.
             if let Some((report, _)) = collections.first_mut() {
                 report.errors.push(error.context("finding moved messages"));
@@ -591,6 +594,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     async fn moves(
         &mut self,
         collections: &mut [(CollectionReport, Option<Prepared>)],
+        (lanes, lane_of): (&mut [lanes::Lane<A, B>], &[usize]),
         options: RunOptions,
         observer: &mut dyn Observer,
     ) -> Result<()> {
@@ -640,7 +644,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         }
 
         let vanished: Vec<moves::Vanished> = self
-            .fingerprint_all(collections, &deletions)
+            .fingerprint_all(collections, &deletions, lanes, lane_of)
             .await
             .into_iter()
             .zip(&deletions)
@@ -654,7 +658,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             )
             .collect();
         let appeared: Vec<moves::Appeared> = self
-            .fingerprint_all(collections, &copies)
+            .fingerprint_all(collections, &copies, lanes, lane_of)
             .await
             .into_iter()
             .zip(&copies)
@@ -715,11 +719,14 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     }
 
     /// Fingerprints of the items named by `(collection, action, side, key)`, in order, read on
-    /// `side` (the side that has each item).
+    /// `side` (the side that has each item), by the lane that listed the collection
+    /// (`lane_of`).
     async fn fingerprint_all(
         &mut self,
         collections: &[(CollectionReport, Option<Prepared>)],
         items: &[(usize, usize, Side, ItemKey)],
+        lanes: &mut [lanes::Lane<A, B>],
+        lane_of: &[usize],
     ) -> Vec<Option<Fingerprint>> {
         let mut out = vec![None; items.len()];
         let mut groups: HashMap<(usize, Side), Vec<usize>> = HashMap::new();
@@ -732,10 +739,10 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         for ((collection, side), positions) in groups {
             let plan = &collections[collection].0.plan;
             let keys: Vec<ItemKey> = positions.iter().map(|p| items[*p].3.clone()).collect();
-            let fingerprints = match side {
-                Side::A => self.a.fingerprints(&plan.name_a, &keys).await,
-                Side::B => self.b.fingerprints(&plan.name_b, &keys).await,
-            };
+            let lane = lane_of.get(collection).copied().unwrap_or(0);
+            let fingerprints = self
+                .fingerprints_on_lane(lanes, lane, plan, side, &keys)
+                .await;
             for (position, fingerprint) in positions.into_iter().zip(fingerprints) {
                 out[position] = fingerprint.ok().flatten();
             }
@@ -1592,7 +1599,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                 .status
                 .record_abandoned_copies(self.id, side, abandoned.get(side))?;
         }
-        let ids = self.pair.status.apply(&intents)?;
+        let ids = self.pair.status.apply_awaited(intents).await?;
 
         // 2. Read each source side's items in one batch, then deliver them one by one.
         let mut done = Vec::new();
@@ -1786,14 +1793,19 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         let states =
             states.filter(|_| self.report.errors.is_empty() && self.report.refused.is_none());
         match states {
-            Some(states) => self.pair.status.apply_and_set_states(
-                &changes,
-                self.id,
-                states.a.as_deref(),
-                states.b.as_deref(),
-            )?,
+            Some(states) => {
+                self.pair
+                    .status
+                    .apply_and_set_states_awaited(
+                        changes,
+                        self.id,
+                        states.a.clone(),
+                        states.b.clone(),
+                    )
+                    .await?
+            }
             None => {
-                self.pair.status.apply(&changes)?;
+                self.pair.status.apply_awaited(changes).await?;
             }
         }
         for (action, _) in done {

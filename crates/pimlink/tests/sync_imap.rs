@@ -781,6 +781,19 @@ fn selects_in(run: &common::Run) -> Vec<String> {
 /// not selected at all.
 #[test]
 fn an_incremental_run_selects_each_changed_folder_once() {
+    incremental_run_selects_each_changed_folder_once(1);
+}
+
+/// The same over four connections: the search for moved messages (new mail in one folder, an
+/// expunged message in another) reads each folder's fingerprints on the connection that listed
+/// it, which has them from its listing, instead of selecting the other connections' folders
+/// again on the first one.
+#[test]
+fn an_incremental_run_over_four_connections_selects_each_changed_folder_once() {
+    incremental_run_selects_each_changed_folder_once(4);
+}
+
+fn incremental_run_selects_each_changed_folder_once(connections: usize) {
     let server = DovecotBuilder::new().start().unwrap();
     let user = server.user().to_owned();
     let folders = ["INBOX", "Alpha", "Beta", "Quiet"];
@@ -792,11 +805,10 @@ fn an_incremental_run_selects_each_changed_folder_once() {
         }
     }
     let world = imap_maildir_world(&server, "");
-    // One connection: this counts one store's SELECTs. With several, the search for moved
-    // messages runs on the first connection, which then selects folders that the others listed.
-    let config = fs::read_to_string(world.config())
-        .unwrap()
-        .replace("tls = \"none\"\n", "tls = \"none\"\nconnections = 1\n");
+    let config = fs::read_to_string(world.config()).unwrap().replace(
+        "tls = \"none\"\n",
+        &format!("tls = \"none\"\nconnections = {connections}\n"),
+    );
     fs::write(world.config(), config).unwrap();
     world.sync_ok();
     world.sync_ok();

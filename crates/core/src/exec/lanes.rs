@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 
 use super::{CollectionReport, Observer, Pair, Prepared, RunOptions};
 use crate::error::{Error, ErrorKind};
+use crate::fingerprint::Fingerprint;
 use crate::item::ItemKey;
 use crate::plan::{CollectionPlan, CollectionStep, ItemAction, ItemPlan};
 use crate::side::{PerSide, Side};
@@ -200,6 +201,30 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             });
         }
         pairs
+    }
+}
+
+impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
+    /// Fingerprints of `keys` in the collection `plan` on `side`, read through the handles of
+    /// `lane` (0 is this pair's own): the lane that listed the collection. Its handle still
+    /// holds what the listing learnt (an IMAP handle keeps the fingerprints of the new
+    /// messages it fetched), where another handle would select the folder again to read them.
+    pub(super) async fn fingerprints_on_lane(
+        &mut self,
+        lanes: &mut [Lane<A, B>],
+        lane: usize,
+        plan: &CollectionPlan,
+        side: Side,
+        keys: &[ItemKey],
+    ) -> Vec<crate::Result<Option<Fingerprint>>> {
+        let (a, b) = match lane.checked_sub(1).and_then(|extra| lanes.get_mut(extra)) {
+            Some(lane) => (&mut lane.a, &mut lane.b),
+            None => (&mut *self.a, &mut *self.b),
+        };
+        match side {
+            Side::A => a.fingerprints(&plan.name_a, keys).await,
+            Side::B => b.fingerprints(&plan.name_b, keys).await,
+        }
     }
 }
 

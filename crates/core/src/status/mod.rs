@@ -9,6 +9,7 @@ mod abandoned;
 mod dates;
 mod items;
 mod lock;
+mod offthread;
 mod schema;
 mod settled;
 
@@ -180,8 +181,9 @@ impl StatusStore {
 
     /// Another connection to the same status under the same lock, for collections synced
     /// concurrently: each writes its changes in transactions of its own, as one connection
-    /// would. SQLite (in WAL mode) serialises the writes; since every transaction begins and
-    /// commits within one call, none waits for another.
+    /// would. SQLite (in WAL mode) serialises the writes; every transaction begins and commits
+    /// within one call, so a writer waits (in SQLite's busy handler) at most for another's
+    /// commit, which may be running on a thread of its own (`offthread.rs`).
     pub fn share(&self) -> Result<StatusStore> {
         let path = self.conn.path().map(PathBuf::from).ok_or_else(|| {
             Error::new(ErrorKind::State, "the status database has no file to share")
@@ -303,7 +305,10 @@ impl StatusStore {
 
     /// [`Self::apply`] and [`Self::set_collection_states`] in one transaction: a
     /// collection's last changes and the listing states that may be kept only with them cost
-    /// one commit.
+    /// one commit. The collection's settled record (see `plan::unchanged`) goes in the same
+    /// transaction: the run ends by dropping or rewriting it anyway (`exec::unchanged`), and a
+    /// [`Self::forget_settled`] that finds no row commits nothing, so this saves that commit's
+    /// fsync.
     pub fn apply_and_set_states(
         &mut self,
         changes: &[StatusChange],
@@ -317,6 +322,7 @@ impl StatusStore {
             .map_err(sql("starting a transaction"))?;
         apply_in(&tx, changes)?;
         set_states_in(&tx, id, state_a, state_b)?;
+        settled::forget_settled_in(&tx, id)?;
         tx.commit().map_err(sql("committing"))
     }
 

@@ -92,13 +92,21 @@ impl StatusStore {
 
     /// Drops the settled record of a collection (costs no write if there is none).
     pub fn forget_settled(&mut self, collection: CollectionId) -> Result<()> {
-        self.conn
-            .execute(
-                "DELETE FROM mail_settled WHERE collection = ?1",
+        // Looked for first: a DELETE takes the database's write lock even when it finds
+        // nothing, and so waits (blocking the runtime) for another lane's commit in progress;
+        // usually the collection's last transaction has dropped the record already.
+        let recorded: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM mail_settled WHERE collection = ?1)",
                 [collection],
+                |row| row.get(0),
             )
-            .map_err(sql("dropping a settled collection"))?;
-        Ok(())
+            .map_err(sql("looking for a settled collection"))?;
+        if !recorded {
+            return Ok(());
+        }
+        forget_settled_in(&self.conn, collection)
     }
 
     /// True if the collection has a copy in flight or a record of an abandoned one: a later run
@@ -114,6 +122,20 @@ impl StatusStore {
             )
             .map_err(sql("looking for pending copies"))
     }
+}
+
+/// Drops the settled record of a collection, inside whatever transaction `conn` is in. Deleting
+/// no row writes no page, so a commit that only did this costs no fsync.
+pub(super) fn forget_settled_in(
+    conn: &rusqlite::Connection,
+    collection: CollectionId,
+) -> Result<()> {
+    conn.execute(
+        "DELETE FROM mail_settled WHERE collection = ?1",
+        [collection],
+    )
+    .map_err(sql("dropping a settled collection"))?;
+    Ok(())
 }
 
 fn to_nanos(time: SystemTime) -> Option<i64> {
@@ -175,6 +197,62 @@ mod tests {
         store.record_settled(id, &settled("three")).unwrap();
         store.forget_collection(id).unwrap();
         let id = store.collection_id(&inbox, &inbox).unwrap();
+        assert_eq!(store.settled(id).unwrap(), None);
+    }
+
+    #[test]
+    fn a_collections_last_changes_drop_its_settled_record_in_their_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StatusStore::open(dir.path(), "p").unwrap();
+        let inbox = CollectionName::new("INBOX").unwrap();
+        let work = CollectionName::new("Work").unwrap();
+        let id = store.collection_id(&inbox, &inbox).unwrap();
+        let other = store.collection_id(&work, &work).unwrap();
+        store.record_settled(id, &settled("one")).unwrap();
+        store.record_settled(other, &settled("two")).unwrap();
+        let pair = StatusChange::Pair {
+            collection: id,
+            key_a: ItemKey::new("1"),
+            key_b: ItemKey::new("x"),
+            flags: Flags::new(),
+        };
+        store
+            .apply_and_set_states(&[pair], id, Some("sa"), Some("sb"))
+            .unwrap();
+        assert_eq!(store.settled(id).unwrap(), None);
+        assert_eq!(store.settled(other).unwrap(), Some(settled("two")));
+        assert_eq!(
+            store.collection_state(id, Side::A).unwrap().as_deref(),
+            Some("sa")
+        );
+        // What the run does afterwards deletes nothing and so writes nothing to the log: no
+        // commit, no fsync.
+        let wal = dir.path().join("p.sqlite-wal");
+        let before = std::fs::metadata(&wal).unwrap().len();
+        store.forget_settled(id).unwrap();
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), before);
+        store.forget_settled(other).unwrap();
+        assert!(std::fs::metadata(&wal).unwrap().len() > before);
+    }
+
+    #[test]
+    fn forgetting_a_record_that_is_not_there_takes_no_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StatusStore::open(dir.path(), "p").unwrap();
+        let inbox = CollectionName::new("INBOX").unwrap();
+        let id = store.collection_id(&inbox, &inbox).unwrap();
+        // Another lane's connection in the middle of a write (its commit on a thread of its
+        // own): a writer here would have to wait for it; with no wait allowed, it fails.
+        let mut other = store.share().unwrap();
+        let tx = other
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        store.conn.busy_timeout(std::time::Duration::ZERO).unwrap();
+        store.forget_settled(id).unwrap();
+        tx.commit().unwrap();
+        store.record_settled(id, &settled("one")).unwrap();
+        store.forget_settled(id).unwrap();
         assert_eq!(store.settled(id).unwrap(), None);
     }
 
