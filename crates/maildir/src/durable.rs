@@ -172,7 +172,11 @@ mod tests {
             (256, false, Strategy::FsyncEach),
         ];
         for (files, trusted, expected) in table {
-            assert_eq!(strategy(files, trusted), expected, "{files} files, {trusted}");
+            assert_eq!(
+                strategy(files, trusted),
+                expected,
+                "{files} files, {trusted}"
+            );
         }
     }
 
@@ -207,7 +211,11 @@ mod tests {
         std::fs::write(&tmp, "second").unwrap();
         let err = place(&tmp, &dest).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Refused);
-        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "new", "kept as it was");
+        assert_eq!(
+            std::fs::read_to_string(&dest).unwrap(),
+            "new",
+            "kept as it was"
+        );
         assert!(!tmp.exists(), "the refused tmp file is removed");
     }
 

@@ -94,10 +94,15 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn the_runtime_goes_on_while_the_job_blocks() {
-        // The job waits for a message the runtime's other task sends: with a blocking flush
-        // on this single thread, that message could never be sent.
+        // The job waits for a message the runtime's other task sends: were the job run on this
+        // single thread, that message could not be sent before the job gave up waiting (the
+        // timeout only keeps a broken version from hanging; it measures nothing).
         let (send, receive) = std::sync::mpsc::channel::<u8>();
-        let job = run(move || receive.recv().ok());
+        let job = run(move || {
+            receive
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .ok()
+        });
         let other = async move {
             tokio::task::yield_now().await;
             send.send(7).ok();
