@@ -72,6 +72,33 @@ pub(crate) fn kernel_at_least(release: &str, (major, minor): (u32, u32)) -> bool
     }
 }
 
+/// The file systems (`statfs` magic numbers) whose `syncfs` writes and commits every dirty file
+/// as each file's `fsync` would: ext2/3/4, XFS, Btrfs, F2FS, and tmpfs (where neither writes
+/// anything). On others (network and FUSE file systems, overlays), whose `syncfs` may do less,
+/// files keep their fsyncs.
+const THOROUGH_SYNCFS: [u32; 5] = [
+    0xEF53,      // ext2, ext3, ext4
+    0x5846_5342, // XFS
+    0x9123_683E, // Btrfs
+    0xF2F5_2010, // F2FS
+    0x0102_1994, // tmpfs
+];
+
+/// True if `file` lies on a file system of [`THOROUGH_SYNCFS`].
+pub(crate) fn syncfs_is_thorough(file: &File) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // The magic numbers are 32 bits; `f_type` is a signed long on most targets.
+        #[allow(clippy::unnecessary_cast)]
+        rustix::fs::fstatfs(file).is_ok_and(|stat| THOROUGH_SYNCFS.contains(&(stat.f_type as u32)))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        false
+    }
+}
+
 /// Writes out the file system holding `file` and commits its journal; errors include writeback
 /// errors since `file` was opened.
 pub(crate) fn syncfs(file: &File) -> io::Result<()> {
@@ -245,6 +272,14 @@ mod tests {
         std::fs::write(&tmp, "y").unwrap();
         let err = rename_noreplace(&tmp, &dest).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_system_outside_the_list_is_not_trusted_with_syncfs() {
+        // procfs is no file system to deliver mail to, but it is always there and not listed.
+        let file = File::open("/proc/self/status").unwrap();
+        assert!(!syncfs_is_thorough(&file));
     }
 
     #[test]

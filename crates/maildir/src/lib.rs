@@ -59,7 +59,8 @@
 //!   visible in [`pimlink_core::MailStore::flush`], which runs on a thread of its own so that
 //!   other folders' downloads go on meanwhile: the pending deliveries of a folder are made
 //!   durable there with one `syncfs` when there are at least 32 of them (on Linux 5.8 and
-//!   later, where `syncfs` reports write errors), else with an fsync each from up to 16 threads
+//!   later, where `syncfs` reports write errors, and on local file systems: ext2/3/4, XFS,
+//!   Btrfs, F2FS, tmpfs), else with an fsync each from up to 16 threads
 //!   at once (concurrent fsyncs share the file system's journal commits); then each is renamed
 //!   to `new/<key>` (no flags) or `cur/<key>:2,<flags>` with `RENAME_NOREPLACE`, or linked and
 //!   its tmp name removed where the file system refuses that flag, so that an existing file is

@@ -777,10 +777,12 @@ fn sync_deliveries(deliveries: &[Unplaced]) -> Vec<Result<()>> {
     for (index, delivery) in deliveries.iter().enumerate() {
         groups.entry(&delivery.dir).or_default().push(index);
     }
-    let trusted = durable::syncfs_reports_errors();
     let mut results: Vec<Option<Result<()>>> = deliveries.iter().map(|_| None).collect();
     let mut one_by_one = Vec::new();
     for members in groups.into_values() {
+        let trusted = members.len() >= durable::SYNCFS_MIN_FILES
+            && durable::syncfs_reports_errors()
+            && durable::syncfs_is_thorough(&deliveries[members[0]].file);
         match durable::strategy(members.len(), trusted) {
             Strategy::SyncFs => {
                 // Through the descriptor of a file of this batch: it was opened before the
