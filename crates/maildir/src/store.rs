@@ -785,8 +785,10 @@ fn sync_deliveries(deliveries: &[Unplaced]) -> Vec<Result<()>> {
             && durable::syncfs_is_thorough(&deliveries[members[0]].file);
         match durable::strategy(members.len(), trusted) {
             Strategy::SyncFs => {
-                // Through the descriptor of a file of this batch: it was opened before the
-                // data was written, so a writeback error of any of them is reported here.
+                // Through the descriptor of the group's first file: it was opened before any
+                // of the group's data was written, so a writeback error of any of them since
+                // is reported here (syncfs checks the file system's error sequence against
+                // the one the descriptor saw when it was opened).
                 let outcome = durable::syncfs(&deliveries[members[0]].file);
                 for &index in &members {
                     results[index] = Some(outcome.as_ref().map(|_| ()).map_err(|err| {
