@@ -32,29 +32,29 @@ impl<W: Write> CrlfToLf<W> {
 }
 
 impl<W: Write> Write for CrlfToLf<W> {
+    /// Copies the runs between CRs as slices, found with `memchr` (a byte-at-a-time loop was the
+    /// largest share of an initial download's CPU time).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut out = Vec::with_capacity(buf.len() + 1);
-        let mut bytes = buf.iter().copied().peekable();
+        let Some(&first) = buf.first() else {
+            return Ok(0);
+        };
         if self.held_cr {
             self.held_cr = false;
-            if bytes.peek() != Some(&b'\n') && !buf.is_empty() {
-                out.push(b'\r');
-            } else if buf.is_empty() {
-                self.held_cr = true;
+            if first != b'\n' {
+                self.inner.write_all(b"\r")?;
             }
         }
-        while let Some(byte) = bytes.next() {
-            if byte == b'\r' {
-                match bytes.peek() {
-                    Some(b'\n') => {} // Dropped: the LF follows.
-                    Some(_) => out.push(b'\r'),
-                    None => self.held_cr = true,
-                }
-            } else {
-                out.push(byte);
+        let mut rest = buf;
+        while let Some(at) = memchr::memchr(b'\r', rest) {
+            self.inner.write_all(&rest[..at])?;
+            match rest.get(at + 1) {
+                Some(b'\n') => {} // Dropped: the LF follows.
+                Some(_) => self.inner.write_all(b"\r")?,
+                None => self.held_cr = true,
             }
+            rest = &rest[at + 1..];
         }
-        self.inner.write_all(&out)?;
+        self.inner.write_all(rest)?;
         Ok(buf.len())
     }
 

@@ -1,6 +1,6 @@
 //! [`Maildir`]: the `MailStore` implementation.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -10,6 +10,7 @@ use pimlink_core::{
     ItemKey, Known, Listing, MailStore, NewItem, Result,
 };
 
+use crate::durable::{self, Strategy};
 use crate::filename::{self, Info};
 use crate::fsutil::{check_no_symlinks, ensure_dir, fsync_dir, is_maildir};
 use crate::items::{self, Index, Location, Sub};
@@ -59,6 +60,10 @@ struct Unplaced {
 
 /// How many fsyncs run at once in `flush`; more stop helping on an ordinary disk.
 const CONCURRENT_FSYNCS: usize = 16;
+
+/// The write buffer of a delivery: a large message takes one `write` per 64 KiB instead of
+/// per 8 KiB (std's default); one delivery is written at a time, so it costs 64 KiB once.
+const WRITE_BUFFER: usize = 64 * 1024;
 
 impl Maildir {
     /// Opens the Maildir tree at `root`.
@@ -674,63 +679,148 @@ impl MailStore for Maildir {
         Ok(())
     }
 
+    /// Runs on a thread of its own (see `offthread.rs`), so that other folders' downloads go on
+    /// while this handle waits for the disk.
     async fn flush(&mut self) -> Result<()> {
-        let placed = self.place_deliveries();
-        let mut pending = std::mem::take(&mut self.dirty).into_iter();
-        while let Some(dir) = pending.next() {
-            if let Err(err) = fsync_dir(&dir) {
-                // Keep what is not synced yet, so that a later flush tries again.
-                self.dirty.insert(dir);
-                self.dirty.extend(pending);
-                return Err(err);
+        let unplaced = std::mem::take(&mut self.unplaced);
+        let dirty = std::mem::take(&mut self.dirty);
+        if unplaced.is_empty() && dirty.is_empty() {
+            return Ok(());
+        }
+        let dirs = dirty.clone();
+        let outcome = crate::offthread::run(move || flush_blocking(unplaced, dirty)).await;
+        let Some(outcome) = outcome else {
+            // The directories changed before this flush still need their fsync.
+            self.dirty = dirs;
+            return Err(Error::new(
+                ErrorKind::Io,
+                "the thread flushing the Maildir failed; nothing of this batch is recorded"
+                    .to_owned(),
+            ));
+        };
+        for (collection, key) in &outcome.failed {
+            if let Some(index) = self.indexes.get_mut(collection) {
+                index.remove(key);
             }
         }
-        placed
+        // Keep what is not synced yet, so that a later flush tries again.
+        self.dirty.extend(outcome.unsynced_dirs);
+        match (outcome.dir_error, outcome.placing_error) {
+            (Some(err), _) | (None, Some(err)) => Err(err),
+            (None, None) => Ok(()),
+        }
     }
 }
 
-impl Maildir {
-    /// fsyncs every pending delivery (concurrently), then links each into new/ or cur/. A
-    /// delivery that fails is dropped from the index (its key is free again) and reported; the
-    /// engine then records none of the batch and finds out next run which ones landed.
-    fn place_deliveries(&mut self) -> Result<()> {
-        let unplaced = std::mem::take(&mut self.unplaced);
-        if unplaced.is_empty() {
-            return Ok(());
-        }
-        let synced = sync_all_concurrently(&unplaced);
-        let mut first_error = None;
-        for (delivery, synced) in unplaced.into_iter().zip(synced) {
-            let result = synced.and_then(|()| {
-                place(&delivery.tmp, &delivery.destination).map_err(|err| {
-                    if err.kind() == ErrorKind::Refused {
-                        exists(&delivery.collection, &delivery.key)
-                    } else {
-                        err
-                    }
-                })
-            });
-            match result {
-                Ok(()) => self.mark_dirty(&delivery.dir, delivery.sub),
-                Err(err) => {
-                    let _ = std::fs::remove_file(&delivery.tmp);
-                    if let Some(index) = self.indexes.get_mut(&delivery.collection) {
-                        index.remove(&delivery.key);
-                    }
-                    first_error.get_or_insert(err);
+/// What a flush did, for the handle to update its index and its list of dirty directories.
+struct Flushed {
+    /// Deliveries that failed: their keys are free again.
+    failed: Vec<(CollectionName, String)>,
+    /// Directories still to fsync after a failure.
+    unsynced_dirs: BTreeSet<PathBuf>,
+    /// The first delivery that failed.
+    placing_error: Option<Error>,
+    /// The directory fsync that failed.
+    dir_error: Option<Error>,
+}
+
+/// The blocking part of a flush: makes every pending delivery durable and moves it into new/
+/// or cur/, then fsyncs every changed directory (`dirty` and those the deliveries changed).
+/// A delivery that fails is removed from tmp/ and reported; the engine then records none of the
+/// batch and finds out next run which ones landed.
+fn flush_blocking(unplaced: Vec<Unplaced>, mut dirty: BTreeSet<PathBuf>) -> Flushed {
+    let mut flushed = Flushed {
+        failed: Vec::new(),
+        unsynced_dirs: BTreeSet::new(),
+        placing_error: None,
+        dir_error: None,
+    };
+    let synced = sync_deliveries(&unplaced);
+    for (delivery, synced) in unplaced.into_iter().zip(synced) {
+        let result = synced.and_then(|()| {
+            durable::place(&delivery.tmp, &delivery.destination).map_err(|err| {
+                if err.kind() == ErrorKind::Refused {
+                    exists(&delivery.collection, &delivery.key)
+                } else {
+                    err
                 }
+            })
+        });
+        match result {
+            Ok(()) => {
+                dirty.insert(delivery.dir.join(delivery.sub.dir_name()));
+            }
+            Err(err) => {
+                let _ = std::fs::remove_file(&delivery.tmp);
+                flushed.failed.push((delivery.collection, delivery.key));
+                flushed.placing_error.get_or_insert(err);
             }
         }
-        first_error.map_or(Ok(()), Err)
     }
+    let mut pending = dirty.into_iter();
+    while let Some(dir) = pending.next() {
+        if let Err(err) = fsync_dir(&dir) {
+            flushed.unsynced_dirs.insert(dir);
+            flushed.unsynced_dirs.extend(pending);
+            flushed.dir_error = Some(err);
+            break;
+        }
+    }
+    flushed
+}
+
+/// Makes the files of `deliveries` durable, one result each, in order: per folder, one
+/// `syncfs` for a large group (see `durable.rs`), else an fsync per file from up to
+/// [`CONCURRENT_FSYNCS`] threads.
+fn sync_deliveries(deliveries: &[Unplaced]) -> Vec<Result<()>> {
+    let mut groups: BTreeMap<&Path, Vec<usize>> = BTreeMap::new();
+    for (index, delivery) in deliveries.iter().enumerate() {
+        groups.entry(&delivery.dir).or_default().push(index);
+    }
+    let mut results: Vec<Option<Result<()>>> = deliveries.iter().map(|_| None).collect();
+    let mut one_by_one = Vec::new();
+    for members in groups.into_values() {
+        let trusted = members.len() >= durable::SYNCFS_MIN_FILES
+            && durable::syncfs_reports_errors()
+            && durable::syncfs_is_thorough(&deliveries[members[0]].file);
+        match durable::strategy(members.len(), trusted) {
+            Strategy::SyncFs => {
+                // Through the descriptor of the group's first file: it was opened before any
+                // of the group's data was written, so a writeback error of any of them since
+                // is reported here (syncfs checks the file system's error sequence against
+                // the one the descriptor saw when it was opened).
+                let outcome = durable::syncfs(&deliveries[members[0]].file);
+                for &index in &members {
+                    results[index] = Some(outcome.as_ref().map(|_| ()).map_err(|err| {
+                        Error::io(
+                            format!("writing {}", deliveries[index].tmp.display()),
+                            io::Error::new(err.kind(), err.to_string()),
+                        )
+                    }));
+                }
+            }
+            Strategy::FsyncEach => one_by_one.extend(members),
+        }
+    }
+    let chosen: Vec<&Unplaced> = one_by_one.iter().map(|&index| &deliveries[index]).collect();
+    for (index, result) in one_by_one.into_iter().zip(sync_all_concurrently(&chosen)) {
+        results[index] = Some(result);
+    }
+    results
+        .into_iter()
+        .map(|result| result.unwrap_or_else(|| Err(Error::new(ErrorKind::Io, "not synced"))))
+        .collect()
 }
 
 /// fsyncs the files of `deliveries` from up to [`CONCURRENT_FSYNCS`] threads; one result each,
 /// in order.
-fn sync_all_concurrently(deliveries: &[Unplaced]) -> Vec<Result<()>> {
+fn sync_all_concurrently(deliveries: &[&Unplaced]) -> Vec<Result<()>> {
+    if deliveries.is_empty() {
+        return Vec::new();
+    }
     let threads = CONCURRENT_FSYNCS.min(deliveries.len()).max(1);
     let chunk = deliveries.len().div_ceil(threads);
-    let sync = |delivery: &Unplaced| {
+    let sync = |delivery: &&Unplaced| {
         delivery
             .file
             .sync_all()
@@ -783,17 +873,15 @@ fn create_root(root: &Path) -> Result<()> {
     fsync_dir(parent)
 }
 
-/// Writes `data` to the new file `path`, sets its mtime to the internal date, and fsyncs it.
-/// Large messages are streamed, never held in memory.
 /// Writes a message to `path` with LF line ends and stamps its mtime; the fsync is left to
-/// `flush`.
+/// `flush`. Large messages are streamed, never held in memory.
 fn write_unsynced(path: &Path, data: ItemData) -> Result<File> {
     let context = || format!("writing {}", path.display());
     // tmp/<key> may be left over from an interrupted delivery of the same reserved key: tmp/ is
     // scratch space, so it is simply overwritten.
     let file = File::create(path).map_err(|err| Error::io(context(), err))?;
     // Buffered, so that the line-end conversion does not turn into one write per chunk.
-    let mut writer = CrlfToLf::new(io::BufWriter::new(file));
+    let mut writer = CrlfToLf::new(io::BufWriter::with_capacity(WRITE_BUFFER, file));
     match data.content {
         Content::Bytes(bytes) => writer.write_all(&bytes),
         Content::File(mut source) => io::copy(&mut source, &mut writer).map(|_| ()),
@@ -812,32 +900,6 @@ fn write_unsynced(path: &Path, data: ItemData) -> Result<File> {
             .map_err(|err| Error::io(format!("setting the mtime of {}", path.display()), err))?;
     }
     Ok(file)
-}
-
-/// Moves the written file from tmp/ to its place without ever replacing an existing file:
-/// `link` fails if the destination exists (the Maildir spec's own delivery method). File
-/// systems without hard links fall back to a rename after checking the destination is free.
-fn place(tmp: &Path, destination: &Path) -> Result<()> {
-    let context = || format!("moving {} to {}", tmp.display(), destination.display());
-    match std::fs::hard_link(tmp, destination) {
-        Ok(()) => {
-            if let Err(err) = std::fs::remove_file(tmp) {
-                tracing::warn!(path = %tmp.display(), error = %err, "could not remove a delivered message's temporary file");
-            }
-            Ok(())
-        }
-        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
-            let _ = std::fs::remove_file(tmp);
-            Err(Error::new(ErrorKind::Refused, context()))
-        }
-        Err(_) => {
-            if std::fs::symlink_metadata(destination).is_ok() {
-                let _ = std::fs::remove_file(tmp);
-                return Err(Error::new(ErrorKind::Refused, context()));
-            }
-            std::fs::rename(tmp, destination).map_err(|err| Error::io(context(), err))
-        }
-    }
 }
 
 /// True if `a` and `b` name the same file (one inode reached by two hard links).

@@ -697,3 +697,93 @@ async fn a_move_with_flags_names_the_moved_file_with_them() {
     assert_eq!(files_in(&to.join("cur")), ["1.a.host:2,S", "2.b.host:2,S"]);
     assert_eq!(fs::read(to.join("cur/1.a.host:2,S")).unwrap(), b"one");
 }
+
+/// One flush over two folders: the big group (one `syncfs`) and the small one (an fsync per
+/// file) both land whole, with their dates and flags, and a refused delivery in the big group
+/// fails alone and frees its key.
+#[tokio::test]
+async fn a_flush_over_two_folders_places_every_delivery_whichever_way_it_syncs() {
+    let (_dir, mut store, big) = store_with_box(Layout::Verbatim).await;
+    store.create_collection(&name("Small")).await.unwrap();
+    let small = store.collection_path(&name("Small")).unwrap();
+    let date = UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    let seen = Flags::new().with(Flag::Seen);
+    let mut delivered = Vec::new();
+    for i in 0..70 {
+        let folder = if i % 10 == 3 { "Small" } else { "Box" };
+        let flags = if i % 2 == 0 {
+            seen.clone()
+        } else {
+            Flags::new()
+        };
+        let key = store
+            .deliver(
+                &name(folder),
+                NewItem {
+                    data: item(format!("message {i}").as_bytes(), Some(date)),
+                    flags: &flags,
+                    reserved_key: None,
+                },
+            )
+            .await
+            .unwrap();
+        delivered.push((folder, key, i));
+    }
+    // Another program takes one of the big group's names meanwhile.
+    let (_, taken, _) = delivered
+        .iter()
+        .find(|(f, _, i)| *f == "Box" && i % 2 == 1)
+        .unwrap();
+    let taken = taken.clone();
+    fs::write(big.join("new").join(taken.as_str()), b"theirs").unwrap();
+
+    let err = store.flush().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Refused, "{err}");
+    for (folder, key, i) in &delivered {
+        if *key == taken {
+            continue;
+        }
+        let dir = if *folder == "Box" { &big } else { &small };
+        let path = if i % 2 == 0 {
+            dir.join("cur").join(format!("{}:2,S", key.as_str()))
+        } else {
+            dir.join("new").join(key.as_str())
+        };
+        assert_eq!(fs::read_to_string(&path).unwrap(), format!("message {i}"));
+        let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+        assert_eq!(mtime, date, "{}", path.display());
+    }
+    assert_eq!(
+        files_in(&big.join("new")).len() + files_in(&big.join("cur")).len(),
+        63
+    );
+    assert_eq!(
+        files_in(&small.join("new")).len() + files_in(&small.join("cur")).len(),
+        7
+    );
+    assert!(files_in(&big.join("tmp")).is_empty());
+    assert!(files_in(&small.join("tmp")).is_empty());
+    assert_eq!(
+        fs::read_to_string(big.join("new").join(taken.as_str())).unwrap(),
+        "theirs"
+    );
+
+    // The refused key is free again in the store, and the flush after a failure works.
+    fs::remove_file(big.join("new").join(taken.as_str())).unwrap();
+    store
+        .deliver(
+            &name("Box"),
+            NewItem {
+                data: item(b"again", None),
+                flags: &Flags::new(),
+                reserved_key: Some(taken.clone()),
+            },
+        )
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    assert_eq!(
+        fs::read_to_string(big.join("new").join(taken.as_str())).unwrap(),
+        "again"
+    );
+}
