@@ -25,6 +25,7 @@ pub mod items;
 pub mod keywords;
 pub mod name;
 pub mod nametrans;
+pub mod offthread;
 pub mod plan;
 pub mod policy;
 pub mod secret;

@@ -100,7 +100,6 @@ mod items;
 mod keywords;
 mod layout;
 mod lineend;
-mod offthread;
 mod remove;
 mod stamp;
 mod store;

@@ -679,7 +679,7 @@ impl MailStore for Maildir {
         Ok(())
     }
 
-    /// Runs on a thread of its own (see `offthread.rs`), so that other folders' downloads go on
+    /// Runs on a thread of its own (see `pimlink_core::offthread`), so that other folders' downloads go on
     /// while this handle waits for the disk.
     async fn flush(&mut self) -> Result<()> {
         let unplaced = std::mem::take(&mut self.unplaced);
@@ -688,7 +688,9 @@ impl MailStore for Maildir {
             return Ok(());
         }
         let dirs = dirty.clone();
-        let outcome = crate::offthread::run(move || flush_blocking(unplaced, dirty)).await;
+        let outcome =
+            pimlink_core::offthread::run("maildir-flush", move || flush_blocking(unplaced, dirty))
+                .await;
         let Some(outcome) = outcome else {
             // The directories changed before this flush still need their fsync.
             self.dirty = dirs;

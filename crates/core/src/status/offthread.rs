@@ -13,11 +13,11 @@
 
 use rusqlite::Connection;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use super::schema::sql;
 use super::{CollectionId, ItemId, StatusChange, StatusStore, apply_in, set_states_in, settled};
 use crate::error::{Error, ErrorKind, Result};
+use crate::offthread;
 
 impl StatusStore {
     /// [`StatusStore::apply`], committed on a thread of its own.
@@ -65,35 +65,13 @@ where
     // The connection is lent to the thread and a placeholder stands in meanwhile; the
     // placeholder has no tables, so a use of it by mistake fails instead of writing elsewhere.
     let placeholder = Connection::open_in_memory().map_err(sql("opening a placeholder"))?;
-    let lent = std::mem::replace(conn, placeholder);
-    // Both travel through a slot so that they are still here if no thread can be started.
-    let slot = Arc::new(Mutex::new(Some((lent, job))));
-    let (done, outcome) = tokio::sync::oneshot::channel();
-    let for_thread = Arc::clone(&slot);
-    let body = move || {
-        let taken = for_thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some((mut lent, job)) = taken {
-            let result = catch_unwind(AssertUnwindSafe(|| job(&mut lent))).ok();
-            let _ = done.send((lent, result));
-        }
-    };
-    let returned = match std::thread::Builder::new()
-        .name("status-commit".to_owned())
-        .spawn(body)
-    {
-        Ok(_) => outcome.await.ok(),
-        Err(_) => slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .map(|(mut lent, job)| {
-                let result = catch_unwind(AssertUnwindSafe(|| job(&mut lent))).ok();
-                (lent, result)
-            }),
-    };
+    let mut lent = std::mem::replace(conn, placeholder);
+    // The job's panic is caught inside, so that the connection comes back either way.
+    let returned = offthread::run("status-commit", move || {
+        let result = catch_unwind(AssertUnwindSafe(|| job(&mut lent))).ok();
+        (lent, result)
+    })
+    .await;
     match returned {
         Some((lent, result)) => {
             *conn = lent;

@@ -1,10 +1,10 @@
-//! Running a blocking job (fsyncs) on a thread of its own and awaiting it.
+//! Running a blocking job (fsyncs, status commits) on a thread of its own and awaiting it.
 //!
 //! Why: the engine runs on a single-threaded runtime and syncs several folders at once
-//! ("lanes" that interleave at their awaits). A flush that blocked the runtime for its fsyncs
-//! would stop every other lane's downloads and writes with it, so the disk and the network would
-//! take turns instead of working at the same time. Awaiting the job lets them overlap. Written
-//! against `std` only, so the store does not tie itself to one async runtime.
+//! ("lanes" that interleave at their awaits). A job that blocked the runtime while it waits for
+//! the disk would stop every other lane's downloads and writes with it, so the disk and the
+//! network would take turns instead of working at the same time. Awaiting the job lets them
+//! overlap. Written against `std` only, so stores do not tie themselves to one async runtime.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -20,12 +20,13 @@ struct Slot<T> {
 }
 
 /// The future of [`run`]: ready with the job's result, or `None` if the job panicked.
-pub(crate) struct OffThread<T> {
+pub struct OffThread<T> {
     slot: Arc<Mutex<Slot<T>>>,
 }
 
-/// Starts `job` on a new thread; if no thread can be started, runs it here and now.
-pub(crate) fn run<T, F>(job: F) -> OffThread<T>
+/// Starts `job` on a new thread named `name`; if no thread can be started, runs it here and
+/// now.
+pub fn run<T, F>(name: &str, job: F) -> OffThread<T>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
@@ -51,7 +52,7 @@ where
         }
     };
     if std::thread::Builder::new()
-        .name("maildir-flush".to_owned())
+        .name(name.to_owned())
         .spawn(body)
         .is_err()
     {
@@ -83,12 +84,12 @@ mod tests {
 
     #[tokio::test]
     async fn the_job_result_arrives() {
-        assert_eq!(run(|| 6 * 7).await, Some(42));
+        assert_eq!(run("test", || 6 * 7).await, Some(42));
     }
 
     #[tokio::test]
     async fn a_panicking_job_gives_none() {
-        let result: Option<u8> = run(|| panic!("job failed")).await;
+        let result: Option<u8> = run("test", || panic!("job failed")).await;
         assert_eq!(result, None);
     }
 
@@ -98,7 +99,7 @@ mod tests {
         // single thread, that message could not be sent before the job gave up waiting (the
         // timeout only keeps a broken version from hanging; it measures nothing).
         let (send, receive) = std::sync::mpsc::channel::<u8>();
-        let job = run(move || {
+        let job = run("test", move || {
             receive
                 .recv_timeout(std::time::Duration::from_secs(60))
                 .ok()
