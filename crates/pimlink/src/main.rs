@@ -21,6 +21,7 @@ use output::Output;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose, cli.quiet);
+    raise_open_file_limit();
     let output = Output::new(cli.verbose, cli.quiet);
     let code = match &cli.command {
         Command::Version => {
@@ -56,6 +57,23 @@ fn load_config(cli: &Cli) -> anyhow::Result<config::Config> {
         None => config::default_config_path()?,
     };
     Ok(config::load(&path)?)
+}
+
+/// A download keeps each message file it wrote open until its batch is made durable (up to a
+/// few hundred per connection), so several connections can need more descriptors than the soft
+/// limit of 1,024 that systemd services and most login shells start with. The hard limit is
+/// usually far higher and raising the soft one up to it needs no privilege, as many servers do
+/// at start. If it cannot be raised, pimlink goes on: only a large download could then fail,
+/// with an error naming the file it could not open.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current.is_some() && limit.current != limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(error) = setrlimit(Resource::Nofile, limit) {
+            tracing::debug!("could not raise the open-file limit: {error}");
+        }
+    }
 }
 
 /// Diagnostics go to stderr through `tracing`; `RUST_LOG` overrides the level from `-v`.

@@ -396,3 +396,41 @@ fn folders_are_all_synced_when_the_server_refuses_extra_connections() {
     let again = world.sync_ok();
     assert!(again.stdout().contains("changed: nothing"), "{again}");
 }
+
+/// Downloads keep each written file open until their batch is made durable, up to a few
+/// hundred per connection: under a soft open-file limit of 1,024 (systemd's and many shells'
+/// default) four connections could run out of descriptors. pimlink raises its soft limit to the
+/// hard one at start, so a low soft limit must not fail a download.
+#[test]
+fn an_initial_download_over_four_connections_fits_a_low_soft_open_file_limit() {
+    let server = DovecotBuilder::new()
+        .users(&[("u", "secret-u")])
+        .start()
+        .unwrap();
+    for f in 0..4 {
+        let messages: Vec<Vec<u8>> = (0..100).map(|i| message(&format!("m{f}-{i}"))).collect();
+        server
+            .deliver_many("u", &format!("F{f}"), messages.iter().map(Vec::as_slice))
+            .unwrap();
+    }
+    let world = world(&imap_storage("a", server.port(), "u", 4), None);
+    let mut command = std::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg("ulimit -Sn 128 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_pimlink"))
+        .arg("-c")
+        .arg(world.config())
+        .arg("sync");
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "sync under a soft limit of 128 open files failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let local = world.messages("b");
+    for f in 0..4 {
+        let folder = local.get(&format!("F{f}")).map_or(0, |m| m.len());
+        assert_eq!(folder, 100, "F{f} has {folder} of 100 messages");
+    }
+}
