@@ -32,9 +32,10 @@ use crate::uidset::UidRanges;
 
 /// The most messages in one MULTIAPPEND. Dovecot writes and fsyncs each message as it arrives
 /// and makes them visible together when the command ends; for a client that died, that is
-/// what it may still be storing, unseen. 32 small messages take it about 0.15 s on a loaded
-/// 2-core machine, well within the quiet time [`settle`](super::settle) waits for; a larger
-/// batch gains little (most of the saved work is per command, already 32 times less).
+/// what it may still be storing, unseen. 32 small messages took it 0.13-0.15 s on a 2-core
+/// machine at load 7-8, a fraction of the quiet time [`settle`](super::settle) waits for on
+/// such a server; a larger batch gains little (the work saved is per command, already 32
+/// times less).
 pub(super) const BATCH_MESSAGES: usize = 32;
 
 /// The most bytes in one MULTIAPPEND (a single larger message goes alone). Bounds the copy of a
