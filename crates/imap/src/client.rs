@@ -158,6 +158,16 @@ pub struct AppendItem {
     pub internal_date: Option<SystemTime>,
 }
 
+/// What became of a MULTIAPPEND ([`Client::multiappend`]).
+#[derive(Debug)]
+pub enum MultiAppend {
+    /// The server stored every message. With UIDPLUS: its APPENDUID code, the UIDVALIDITY and
+    /// the UIDs as the server wrote them (one per message, in the order sent; check it).
+    Stored(Option<(u32, UidRanges)>),
+    /// The server refused the command (NO or BAD): none of the messages was stored.
+    Refused(Error),
+}
+
 /// The UIDs of copied or moved messages (COPYUID).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CopyUids {
@@ -598,6 +608,28 @@ impl Client {
     /// Puts a command on the wire (or in the write buffer) and returns its tag. Synchronising
     /// literals wait for the server's `+`; responses that arrive meanwhile are kept for later.
     async fn send(&mut self, cmd: CommandText) -> Result<String, Error> {
+        let name = cmd.name.clone();
+        match self.send_or_refused(cmd).await? {
+            Ok(tag) => Ok(tag),
+            Err(refused) => {
+                let message = format!(
+                    "server refused {name} before its literal: {}",
+                    describe(&refused)
+                );
+                // We cannot send the rest of this command; the stream is still in step
+                // because the server already finished it.
+                Err(self.session.fail(peer(message)))
+            }
+        }
+    }
+
+    /// Like [`Client::send`], but a command that the server completed instead of asking for
+    /// one of its synchronising literals comes back as that completion (`Err`), with the
+    /// session intact: the server is done with the command and nothing more of it was sent.
+    async fn send_or_refused(
+        &mut self,
+        cmd: CommandText,
+    ) -> Result<Result<String, Completion>, Error> {
         self.session.check()?;
         let name = cmd.name.clone();
         let tag = self.session.begin(&name);
@@ -623,7 +655,9 @@ impl Client {
                         trace!(target: "pimlink_imap::wire", "C: {}", log);
                         log.clear();
                         self.transport.flush().await?;
-                        self.wait_continue(&tag, &name).await?;
+                        if let Some(refused) = self.wait_continue(&tag).await? {
+                            return Ok(Err(refused));
+                        }
                     }
                     if secret {
                         log.push_str(&format!("{{{len}}}<redacted>"));
@@ -636,12 +670,19 @@ impl Client {
         }
         trace!(target: "pimlink_imap::wire", "C: {}", log);
         self.transport.queue(b"\r\n");
-        Ok(tag)
+        Ok(Ok(tag))
     }
 
     async fn queue_literal(&mut self, data: LiteralData) -> Result<(), Error> {
         match data {
-            LiteralData::Bytes(bytes) => self.transport.queue(&bytes),
+            LiteralData::Bytes(bytes) => {
+                self.transport.queue(&bytes);
+                // A MULTIAPPEND carries many literals: the write buffer must not grow to hold
+                // all of them.
+                if self.transport.queued() > 1 << 20 {
+                    self.transport.flush().await?;
+                }
+            }
             LiteralData::File(mut file, len) => {
                 let mut remaining = len;
                 let mut chunk = vec![0u8; 256 << 10];
@@ -671,27 +712,21 @@ impl Client {
         Ok(())
     }
 
-    async fn wait_continue(&mut self, tag: &str, name: &str) -> Result<(), Error> {
+    /// Waits for the `+` that asks for a synchronising literal of command `tag`; the command's
+    /// completion if the server finished it instead.
+    async fn wait_continue(&mut self, tag: &str) -> Result<Option<Completion>, Error> {
         loop {
             let incoming = self.read_wire().await?;
             match incoming.response {
-                Response::Continue(_) => return Ok(()),
+                Response::Continue(_) => return Ok(None),
                 Response::Tagged {
                     tag: t,
                     kind,
                     code,
                     text,
                 } if t == tag => {
-                    let completion = Completion { kind, code, text };
-                    let message = format!(
-                        "server refused {name} before its literal: {}",
-                        describe(&completion)
-                    );
-                    self.session.complete(&t, completion)?;
-                    self.session.take_completion(tag);
-                    // We cannot send the rest of this command; the stream is still in step
-                    // because the server already finished it.
-                    return Err(self.session.fail(peer(message)));
+                    self.session.complete(&t, Completion { kind, code, text })?;
+                    return Ok(self.session.take_completion(tag));
                 }
                 _ => self.backlog.push_back(incoming),
             }
@@ -1444,22 +1479,8 @@ impl Client {
     ) -> Result<Vec<Result<Option<(u32, u32)>, Error>>, Error> {
         let mut tags = Vec::with_capacity(items.len());
         for item in items {
-            let mut cmd = CommandText::new("APPEND").mailbox(mailbox, self.utf8());
-            cmd = cmd.atom(command::flag_list(&item.flags));
-            if let Some(date) = item.internal_date {
-                cmd = cmd.atom(command::internal_date(date));
-            }
-            let data = match item.content {
-                Content::Bytes(bytes) => LiteralData::Bytes(bytes),
-                Content::File(file) => {
-                    let len = file
-                        .metadata()
-                        .map_err(|e| Error::io("reading a message's size", e))?
-                        .len();
-                    LiteralData::File(file, len)
-                }
-            };
-            cmd = cmd.literal(data);
+            let message = append_message(item)?;
+            let cmd = command::append(mailbox, self.utf8(), vec![message]);
             match self.send(cmd).await {
                 Ok(tag) => tags.push(Ok(tag)),
                 // A synchronising literal refused: this message failed, the stream is intact.
@@ -1502,6 +1523,48 @@ impl Client {
             ));
         }
         Ok(results)
+    }
+
+    /// APPENDs several messages in one command (MULTIAPPEND, RFC 3502), which the server
+    /// stores together in one transaction: all of them or, if it refuses any, none. With
+    /// LITERAL+ the whole command goes out without waiting; otherwise each message waits for
+    /// the server's `+`. `Err` means the outcome is unknown (the connection failed).
+    pub async fn multiappend(
+        &mut self,
+        mailbox: &str,
+        items: Vec<AppendItem>,
+    ) -> Result<MultiAppend, Error> {
+        if !self.has("MULTIAPPEND") {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "server does not offer MULTIAPPEND",
+            ));
+        }
+        let count = items.len();
+        let what = format!("APPEND of {count} messages to {mailbox:?}");
+        let messages = items
+            .into_iter()
+            .map(append_message)
+            .collect::<Result<Vec<_>, Error>>()?;
+        let cmd = command::append(mailbox, self.utf8(), messages);
+        let done = match self.send_or_refused(cmd).await? {
+            Ok(tag) => self.wait(&tag, &mut |_, _| Ok(())).await?,
+            Err(refused) if refused.kind != StatusKindOf::Ok => refused,
+            Err(odd) => {
+                let message = format!(
+                    "server completed {what} before it was sent: {}",
+                    describe(&odd)
+                );
+                return Err(self.session.fail(peer(message)));
+            }
+        };
+        Ok(match check(done, &what) {
+            Ok(done) => MultiAppend::Stored(match done.code {
+                Some(ResponseCode::AppendUid { uid_validity, uids }) => Some((uid_validity, uids)),
+                _ => None,
+            }),
+            Err(error) => MultiAppend::Refused(error),
+        })
     }
 
     /// UID EXPUNGE (UIDPLUS): removes only these messages, if marked `\Deleted`.
@@ -1616,7 +1679,10 @@ impl Client {
         }
         let tag = self.send(CommandText::new("IDLE")).await?;
         self.transport.flush().await?;
-        self.wait_continue(&tag, "IDLE").await?;
+        if let Some(refused) = self.wait_continue(&tag).await? {
+            let message = format!("server refused IDLE: {}", describe(&refused));
+            return Err(self.session.fail(peer(message)));
+        }
         self.session.state = State::Idling;
         let mut outcome = IdleOutcome::default();
         let deadline = Instant::now() + timeout;
@@ -1773,6 +1839,25 @@ fn to_message(
         body,
         header,
     }))
+}
+
+/// A message to APPEND as the encoder takes it.
+fn append_message(item: AppendItem) -> Result<command::AppendMessage, Error> {
+    let data = match item.content {
+        Content::Bytes(bytes) => LiteralData::Bytes(bytes),
+        Content::File(file) => {
+            let len = file
+                .metadata()
+                .map_err(|e| Error::io("reading a message's size", e))?
+                .len();
+            LiteralData::File(file, len)
+        }
+    };
+    Ok(command::AppendMessage {
+        flags: item.flags,
+        internal_date: item.internal_date,
+        data,
+    })
 }
 
 fn describe(done: &Completion) -> String {

@@ -42,8 +42,8 @@ mod uidset;
 pub mod utf7;
 
 pub use client::{
-    AppendItem, Client, FetchRequest, FetchSummary, FetchedMessage, IdleOutcome, QresyncParams,
-    SelectOptions, SelectedMailbox, StoreMode, StoreOutcome,
+    AppendItem, Client, FetchRequest, FetchSummary, FetchedMessage, IdleOutcome, MultiAppend,
+    QresyncParams, SelectOptions, SelectedMailbox, StoreMode, StoreOutcome,
 };
 pub use options::{AuthMechanism, ClientOptions, TlsMode};
 pub use proto::response::{ListEntry, MailboxStatus, NamespaceEntry};

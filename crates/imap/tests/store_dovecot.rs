@@ -1088,3 +1088,135 @@ async fn many_deliveries_go_in_windows_and_a_quiet_folder_settles() {
     let listing = store.list_items(&inbox, Known::default()).await.unwrap();
     assert_eq!(listing.items.len(), 75);
 }
+
+/// `deliver_many` on a server with MULTIAPPEND sends APPENDs of several messages, bounded by
+/// count and bytes (a large message goes alone), and each key names its own message with its
+/// own flags: with LITERAL+, with synchronising literals, and (no MULTIAPPEND) one by one.
+#[tokio::test]
+async fn deliveries_go_in_multiappend_batches_and_each_key_names_its_message() {
+    for (disabled, multiappends) in [
+        (vec![], 3),
+        (vec!["LITERAL+".to_owned()], 3),
+        (vec!["MULTIAPPEND".to_owned()], 0),
+    ] {
+        let server = DovecotBuilder::new().start().unwrap();
+        let inbox = name("INBOX");
+        let mut options = options(&server);
+        options.disabled_extensions = disabled.clone();
+        let mut store = ImapStore::new(options);
+        store.list_collections().await.unwrap();
+        store.list_items(&inbox, Known::default()).await.unwrap();
+        // 40 small messages (a batch of 32 and one of 8), a large one (alone), 30 small.
+        let contents: Vec<Vec<u8>> = (0..71)
+            .map(|i| {
+                let mut m = message(&format!("b{i}"));
+                if i == 40 {
+                    m.extend(b"0123456789abcdef0123456789abcdef\r\n".repeat(48 << 10));
+                }
+                m
+            })
+            .collect();
+        let choices = [
+            Flags::new(),
+            Flags::new().with(Flag::Seen),
+            Flags::new().with(Flag::Flagged),
+            Flags::new().with(Flag::Seen).with(Flag::Replied),
+            Flags::new().with(Flag::Draft),
+        ];
+        let flags: Vec<&Flags> = (0..71).map(|i| &choices[(i * 7 + i / 5) % 5]).collect();
+        let items = contents
+            .iter()
+            .zip(&flags)
+            .map(|(content, flags)| NewItem {
+                data: ItemData {
+                    content: Content::Bytes(content.clone()),
+                    internal_date: None,
+                },
+                flags,
+                reserved_key: None,
+            })
+            .collect();
+        let keys: Vec<ItemKey> = store
+            .deliver_many(&inbox, items)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let stats = store.stats();
+        assert_eq!(stats.appends, 71, "{disabled:?}");
+        assert_eq!(stats.multiappends, multiappends, "{disabled:?}");
+        let read = store.read_many(&inbox, &keys).await;
+        for (content, data) in contents.iter().zip(read) {
+            assert_eq!(&content_bytes(data.unwrap()), content, "{disabled:?}");
+        }
+        let listing = self::store(&server)
+            .list_items(&inbox, Known::default())
+            .await
+            .unwrap();
+        let listed = flags_by_key(&listing);
+        assert_eq!(listed.len(), 71);
+        for (key, flags) in keys.iter().zip(&flags) {
+            assert_eq!(&&listed[key], flags, "{key} ({disabled:?})");
+        }
+    }
+}
+
+/// A MULTIAPPEND that the server refuses stores nothing; the store then sends the batch's
+/// messages one by one, so that only the message the server will not take (here an empty
+/// one: Dovecot refuses zero-byte messages) fails.
+#[tokio::test]
+async fn a_refused_multiappend_is_sent_again_message_by_message() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let inbox = name("INBOX");
+    let mut store = store(&server);
+    store.list_collections().await.unwrap();
+    store.list_items(&inbox, Known::default()).await.unwrap();
+    let contents: Vec<Vec<u8>> = (0..5)
+        .map(|i| match i {
+            2 => Vec::new(),
+            _ => message(&format!("r{i}")),
+        })
+        .collect();
+    let flags = Flags::new().with(Flag::Seen);
+    let items = contents
+        .iter()
+        .map(|content| NewItem {
+            data: ItemData {
+                content: Content::Bytes(content.clone()),
+                internal_date: None,
+            },
+            flags: &flags,
+            reserved_key: None,
+        })
+        .collect();
+    let results = store.deliver_many(&inbox, items).await;
+    assert_eq!(store.stats().multiappends, 1);
+    assert_eq!(
+        store.stats().appends,
+        10,
+        "5 in the MULTIAPPEND, then each alone"
+    );
+    let (ok, failed): (Vec<_>, Vec<_>) = results
+        .into_iter()
+        .enumerate()
+        .partition(|(_, r)| r.is_ok());
+    assert_eq!(
+        failed.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        [2],
+        "{failed:?}"
+    );
+    let keys: Vec<ItemKey> = ok.into_iter().map(|(_, r)| r.unwrap()).collect();
+    let read = store.read_many(&inbox, &keys).await;
+    for (content, data) in [0, 1, 3, 4].map(|i| &contents[i]).iter().zip(read) {
+        assert_eq!(&&content_bytes(data.unwrap()), content);
+    }
+    let listing = self::store(&server)
+        .list_items(&inbox, Known::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        listing.items.len(),
+        4,
+        "nothing of the refused batch stayed"
+    );
+}

@@ -614,3 +614,54 @@ fn a_server_that_stays_unreachable_fails_its_folders_and_the_run_goes_on() {
     net.clean_run();
     net.assert_synced(&expected, "after the server came back");
 }
+
+/// A connection cut in the middle of a MULTIAPPEND leaves none of its messages on the server
+/// (the command never ended, and Dovecot drops a command whose client is gone), the run does
+/// not send the batch again (its outcome is unknown to the client: repeating it could store it
+/// twice), and the next run uploads each of the messages once.
+#[test]
+fn a_multiappend_cut_midway_stores_none_of_its_messages() {
+    let (server, proxy) = server_and_proxy(1);
+    let net = Net::new(&server, &proxy, 0);
+    let user = net.user();
+    server
+        .deliver(&user, "INBOX", &sized_message("s0", 500))
+        .unwrap();
+    net.clean_run();
+    let mut expected = Expected::new();
+    expected
+        .entry("INBOX".to_owned())
+        .or_default()
+        .insert("s0".to_owned(), String::new());
+    let inbox = net.world.root("b").join("INBOX");
+    for i in 0..10 {
+        let letters = LETTERS[i % LETTERS.len()];
+        deliver_local(&inbox, &format!("l{i}"), 20_000, letters);
+        expected
+            .get_mut("INBOX")
+            .unwrap()
+            .insert(format!("l{i}"), letters.to_owned());
+    }
+    // A connection sends a few KB before its APPEND (login, LIST, SELECT); the ten messages
+    // are one command of 200 KB: a cut after 100 KB falls in its middle.
+    let first = proxy.connections().len();
+    proxy.set_plan(|_| Cut::After {
+        bytes: 100_000,
+        direction: Direction::ToServer,
+    });
+    let run = net.world.run(&["-q", "sync"]);
+    proxy.pass_all();
+    assert!(
+        proxy.connections()[first..].iter().any(|r| r.was_cut),
+        "the upload's connection was cut:\n{run}"
+    );
+    assert_eq!(run.code(), 1, "the uploads failed:\n{run}");
+    let on_server = without_empty(server_tree(net.options()));
+    assert_eq!(
+        on_server["INBOX"].keys().collect::<Vec<_>>(),
+        ["s0"],
+        "nothing of the cut command was stored"
+    );
+    net.clean_run();
+    net.assert_synced(&expected, "after the cut MULTIAPPEND");
+}

@@ -906,11 +906,107 @@ fn an_upload_selects_its_folder_before_appending() {
         "{commands:?}"
     );
     assert_eq!(selects_in(&run), ["Quiet"]);
-    assert_eq!(commands.iter().filter(|c| *c == "APPEND").count(), 3);
+    assert_eq!(
+        appends_in(&run),
+        [3],
+        "one APPEND of the three messages (MULTIAPPEND)"
+    );
 
     let tree = assert_same(
         &user_tree(&server, &user, server.password()),
         &world.messages("b"),
     );
     assert_eq!(tree["Quiet"].len(), 6);
+}
+
+/// The number of messages of each APPEND command in a run's wire log, in order. With LITERAL+
+/// a command is one line, each message's literal logged as `{N}<N bytes>`.
+fn appends_in(run: &common::Run) -> Vec<usize> {
+    run.stderr()
+        .lines()
+        .filter_map(|line| line.split_once("C: ").map(|(_, command)| command))
+        .filter(|command| {
+            command
+                .split_whitespace()
+                .nth(1)
+                .is_some_and(|verb| verb.eq_ignore_ascii_case("APPEND"))
+        })
+        .map(|command| command.matches(" bytes>").count())
+        .collect()
+}
+
+/// An upload of many messages into a folder goes in APPEND commands of several messages each
+/// (MULTIAPPEND), and the status pairs every local message with the server UID of that very
+/// message: the uid-set of each APPENDUID is mapped in the order the messages were sent.
+#[test]
+fn an_upload_goes_in_multiappends_and_each_message_is_recorded_with_its_own_uid() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    for i in 0..3 {
+        server
+            .deliver(&user, "Quiet", &message(&format!("q{i}")))
+            .unwrap();
+    }
+    let world = imap_maildir_world(&server, "");
+    let config = fs::read_to_string(world.config())
+        .unwrap()
+        .replace("tls = \"none\"\n", "tls = \"none\"\nconnections = 1\n");
+    fs::write(world.config(), config).unwrap();
+    world.sync_ok();
+    let letters = ["", "S", "FS", "RS", "D"];
+    for i in 0..70 {
+        let flags = letters[i * 3 % letters.len()];
+        common::deliver(&world.root("b").join("Quiet"), &format!("up{i}"), flags);
+    }
+    let run = Run(world
+        .pimlink(&["sync"])
+        .env("RUST_LOG", "warn,pimlink_imap::wire=trace")
+        .output()
+        .unwrap());
+    assert_eq!(run.code(), 0, "{run}");
+    let appends = appends_in(&run);
+    assert!(
+        appends.len() >= 3 && appends.iter().sum::<usize>() == 70,
+        "APPEND commands (messages each): {appends:?}"
+    );
+    assert!(
+        appends.iter().all(|&n| n > 1),
+        "every APPEND carries several messages: {appends:?}"
+    );
+
+    // Each row's server key names the message its Maildir key does.
+    let on_server = block_on(async {
+        let options = dovecot_options(&server, &user, server.password());
+        let mut client = Client::connect(options).await.unwrap();
+        client.select("Quiet", Default::default()).await.unwrap();
+        let messages = common::imap::folder_messages(&mut client).await;
+        client.logout().await.unwrap();
+        messages
+    });
+    let uid_of_id: std::collections::BTreeMap<String, u32> = on_server
+        .iter()
+        .map(|(id, copies)| {
+            assert_eq!(copies.len(), 1, "{id} once on the server");
+            (id.clone(), copies[0].0)
+        })
+        .collect();
+    let rows = status_sql(
+        &world,
+        "SELECT key_a || ' ' || key_b FROM mail_items WHERE key_b LIKE 'u-up%'",
+    );
+    let rows: Vec<&str> = rows.lines().collect();
+    assert_eq!(rows.len(), 70, "{rows:?}");
+    for row in rows {
+        let (key_a, key_b) = row.split_once(' ').unwrap();
+        let uid: u32 = key_a.split_once(':').unwrap().1.parse().unwrap();
+        let id = key_b.strip_prefix("u-").unwrap();
+        assert_eq!(uid_of_id[id], uid, "{id} is recorded as {key_a}");
+    }
+    let tree = assert_same(
+        &user_tree(&server, &user, server.password()),
+        &world.messages("b"),
+    );
+    assert_eq!(tree["Quiet"].len(), 73);
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
 }

@@ -434,3 +434,34 @@ fn an_initial_download_over_four_connections_fits_a_low_soft_open_file_limit() {
         assert_eq!(folder, 100, "F{f} has {folder} of 100 messages");
     }
 }
+
+/// An upload into folders unchanged on the server (changes on the Maildir side only) goes over
+/// several connections too. Listing such folders needs no round trip, and the first lane used
+/// to take every one of them before the others ran, uploading into all of them alone.
+#[test]
+fn an_upload_into_folders_unchanged_on_the_server_goes_over_several_connections() {
+    let server = DovecotBuilder::new()
+        .users(&[("up", "secret-up")])
+        .start()
+        .unwrap();
+    fill_server(&server, "up");
+    let proxy = CutProxy::start(server.port()).unwrap();
+    let world = world(&imap_storage("a", proxy.port(), "up", 4), None);
+    world.sync_ok();
+    world.sync_ok();
+    for f in 0..SERVER_FOLDERS {
+        for i in 0..5 {
+            world.deliver("b", &format!("F{f}"), &format!("up{f}-{i}"), "S");
+        }
+    }
+    let open = sync_counting(&world, &proxy);
+    assert!(open > 1, "the upload used {open} connection(s) at once");
+    let remote = user_tree(&server, "up", &password("up"));
+    let local = world.messages("b");
+    assert_same(&remote, &local);
+    for f in 0..SERVER_FOLDERS {
+        assert_eq!(local[&format!("F{f}")].len(), 11);
+    }
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}

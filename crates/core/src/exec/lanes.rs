@@ -119,7 +119,11 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                         break;
                     }
                     connected = true;
+                    let to_carry_out = prepared.1.is_some();
                     done.push((index, lane, prepared));
+                    if to_carry_out {
+                        yield_to_other_lanes().await;
+                    }
                 }
                 done
             }
@@ -226,6 +230,24 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             Side::B => b.fingerprints(&plan.name_b, keys).await,
         }
     }
+}
+
+/// Lets the other lanes take the next collections. A lane whose collections need no round trip
+/// to be listed (folders unchanged on the server, only local changes: an upload) never
+/// waits, so without this it would take every collection before the others first ran, and
+/// carry all of them out alone, over one connection. Unchanged collections, which are not
+/// carried out, are left to whichever lane is running.
+async fn yield_to_other_lanes() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await;
 }
 
 /// True if preparing a collection failed because a side could not be reached.

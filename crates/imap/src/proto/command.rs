@@ -160,6 +160,31 @@ impl CommandText {
     }
 }
 
+/// A message of an APPEND command.
+#[derive(Debug)]
+pub struct AppendMessage {
+    /// Its flags (`()` when empty: the list is always sent).
+    pub flags: pimlink_core::Flags,
+    /// Its internal date, if it is to be set.
+    pub internal_date: Option<SystemTime>,
+    /// The message (CRLF line ends).
+    pub data: LiteralData,
+}
+
+/// `APPEND mailbox (flags) "date" {n}...`, one flag list, date and literal per message: with
+/// more than one message this is a MULTIAPPEND (RFC 3502).
+pub fn append(mailbox: &str, utf8: bool, messages: Vec<AppendMessage>) -> CommandText {
+    let mut cmd = CommandText::new("APPEND").mailbox(mailbox, utf8);
+    for message in messages {
+        cmd = cmd.atom(flag_list(&message.flags));
+        if let Some(date) = message.internal_date {
+            cmd = cmd.atom(internal_date(date));
+        }
+        cmd = cmd.literal(message.data);
+    }
+    cmd
+}
+
 /// The bytes a mailbox name is sent as.
 pub fn mailbox_wire_name(name: &str, utf8: bool) -> Vec<u8> {
     if name.eq_ignore_ascii_case("INBOX") {
@@ -285,6 +310,33 @@ mod tests {
             .secret_string(b"pw")
             .into_parts();
         assert!(matches!(parts.last(), Some(Part::SecretText(t)) if t == b"\"pw\""));
+    }
+
+    #[test]
+    fn an_append_of_several_messages_is_one_command_with_a_literal_each() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let message = |flags: Flags, internal_date, text: &str| AppendMessage {
+            flags,
+            internal_date,
+            data: LiteralData::Bytes(text.as_bytes().to_vec()),
+        };
+        let cmd = append(
+            "Entwürfe",
+            false,
+            vec![
+                message(Flags::new().with(Flag::Seen), Some(t), "one\r\n"),
+                message(Flags::new(), None, "second\r\n"),
+                message(Flags::new().with(Flag::Flagged), Some(t), "3\r\n"),
+            ],
+        );
+        assert_eq!(cmd.name, "APPEND");
+        assert_eq!(
+            text(cmd),
+            "APPEND \"Entw&APw-rfe\" (\\Seen) \"14-Nov-2023 22:13:20 +0000\" {5} () {8} \
+             (\\Flagged) \"14-Nov-2023 22:13:20 +0000\" {3}"
+        );
+        let single = append("INBOX", true, vec![message(Flags::new(), None, "x")]);
+        assert_eq!(text(single), "APPEND \"INBOX\" () {1}");
     }
 
     #[test]

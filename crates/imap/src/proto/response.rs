@@ -87,11 +87,11 @@ pub enum ResponseCode {
     NoModSeq,
     /// `MODIFIED set`: UIDs that failed an UNCHANGEDSINCE test.
     Modified(UidRanges),
-    /// `APPENDUID uidvalidity uid`
+    /// `APPENDUID uidvalidity uid-set`: one UID, or a set answering a MULTIAPPEND.
     AppendUid {
         /// UIDVALIDITY of the target mailbox.
         uid_validity: u32,
-        /// The UIDs the appended messages got.
+        /// The UIDs the appended messages got, as written (see `multiappend::uids_in_order`).
         uids: UidRanges,
     },
     /// `COPYUID uidvalidity source destination`
@@ -421,13 +421,21 @@ fn convert_code(code: Code<'_>) -> ResponseCode {
         },
         Code::Closed => ResponseCode::Closed,
         Code::CompressionActive => ResponseCode::CompressionActive,
-        other => {
-            let text = format!("{other:?}");
-            // `Other` codes print as `Other(CodeOther(b"..."))`; keep just the payload.
-            let text = text.split('"').nth(1).map(str::to_owned).unwrap_or(text);
-            ResponseCode::Other(text)
-        }
+        // imap-codec reads APPENDUID with one UID only; the uid-set that answers a MULTIAPPEND
+        // (RFC 4315 section 3) reaches us as an unknown code.
+        Code::Other(other) => match append_uid_set(other.inner()) {
+            Some((uid_validity, uids)) => ResponseCode::AppendUid { uid_validity, uids },
+            None => unknown_code(&Code::Other(other)),
+        },
+        other => unknown_code(&other),
     }
+}
+
+fn unknown_code(code: &Code<'_>) -> ResponseCode {
+    let text = format!("{code:?}");
+    // `Other` codes print as `Other(CodeOther(b"..."))`; keep just the payload.
+    let text = text.split('"').nth(1).map(str::to_owned).unwrap_or(text);
+    ResponseCode::Other(text)
 }
 
 fn from_sequence_set(set: &SequenceSet) -> UidRanges {
@@ -444,6 +452,31 @@ fn from_sequence_set(set: &SequenceSet) -> UidRanges {
         }
     }
     ranges
+}
+
+/// `APPENDUID nz-number SP uid-set` (RFC 4315), the ranges kept as written; `None` for anything
+/// else, which then stays an unknown code.
+fn append_uid_set(code: &[u8]) -> Option<(u32, UidRanges)> {
+    let text = std::str::from_utf8(code).ok()?;
+    let (name, rest) = text.split_once(' ')?;
+    if !name.eq_ignore_ascii_case("APPENDUID") {
+        return None;
+    }
+    let (validity, set) = rest.split_once(' ')?;
+    let mut uids = UidRanges::default();
+    for element in set.split(',') {
+        let (a, b) = element.split_once(':').unwrap_or((element, element));
+        uids.push_range(nz_number(a)?, nz_number(b)?);
+    }
+    Some((nz_number(validity)?, uids))
+}
+
+/// A non-zero 32-bit number in decimal digits only (no sign, no `*`).
+fn nz_number(text: &str) -> Option<u32> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<NonZeroU32>().ok().map(NonZeroU32::get)
 }
 
 fn from_uid_set(set: &UidSet) -> UidRanges {

@@ -339,3 +339,41 @@ a2 NO Mailbox does not exist\r\n";
     );
     assert!(matches!(&rs[4], Response::Tagged { code: None, .. }));
 }
+
+#[test]
+fn appenduid_of_a_multiappend_carries_a_uid_set_in_the_order_written() {
+    // Dovecot 2.3.19 answering a MULTIAPPEND of 8 and one of 4; then malformed sets, which
+    // stay unknown codes (and so give no UIDs at all).
+    let input =
+        b"p7 OK [APPENDUID 1795810126 1:8] Append completed (0.057 + 0.000 + 0.056 secs).\r\n\
+p8 OK [APPENDUID 38505 3955:3956,3960,3958] Append completed\r\n\
+p9 OK [APPENDUID 38505 0:2] x\r\n\
+p10 OK [APPENDUID 38505 2:*] x\r\n\
+p11 OK [APPENDUID 0 2:3] x\r\n\
+p12 OK [APPENDUID 38505 2,,3] x\r\n";
+    let rs = replay(input, 4).unwrap();
+    let code = |r: &Response| match r {
+        Response::Tagged { code, .. } => code.clone(),
+        other => panic!("{other:?}"),
+    };
+    match code(&rs[0]) {
+        Some(ResponseCode::AppendUid { uid_validity, uids }) => {
+            assert_eq!(uid_validity, 1_795_810_126);
+            assert_eq!(uids.iter().collect::<Vec<_>>(), (1..=8).collect::<Vec<_>>());
+        }
+        other => panic!("{other:?}"),
+    }
+    match code(&rs[1]) {
+        Some(ResponseCode::AppendUid { uid_validity, uids }) => {
+            assert_eq!(uid_validity, 38505);
+            assert_eq!(uids.ranges(), [(3955, 3956), (3960, 3960), (3958, 3958)]);
+        }
+        other => panic!("{other:?}"),
+    }
+    for r in &rs[2..] {
+        assert!(
+            matches!(code(r), Some(ResponseCode::Other(text)) if text.starts_with("APPENDUID")),
+            "{r:?}"
+        );
+    }
+}

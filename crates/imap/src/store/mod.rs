@@ -41,9 +41,10 @@
 //!
 //! # Writes
 //! - [`MailStore::deliver`] APPENDs with flags and internal date, converting bare LF line ends
-//!   to CRLF ([`crlf`]); [`MailStore::deliver_many`] pipelines a batch of APPENDs (up to
-//!   32 sent before the first answer is read, with LITERAL+) when the server has UIDPLUS;
-//!   [`MailStore::settle`] waits for a folder's counters to stop moving, so that APPENDs a
+//!   to CRLF ([`crlf`]); [`MailStore::deliver_many`] sends a batch in MULTIAPPEND commands
+//!   of up to 32 messages each ([`multiappend`]) when the server has MULTIAPPEND and UIDPLUS,
+//!   else pipelines APPENDs (up to 32 sent before the first answer is read, with LITERAL+)
+//!   when it has UIDPLUS; [`MailStore::settle`] waits for a folder's counters to stop moving, so that APPENDs a
 //!   killed run left in flight have landed before the folder is listed ([`settle`]). The
 //!   key is APPENDUID's UID (UIDPLUS); its UIDVALIDITY must be the one the folder was listed
 //!   with. Without UIDPLUS the message is found again among the UIDs at or
@@ -77,6 +78,7 @@ mod folders;
 mod keys;
 mod listing;
 mod moving;
+mod multiappend;
 mod names;
 mod prefetch;
 mod reading;
@@ -116,8 +118,10 @@ pub struct StoreStats {
     pub fetches: u64,
     /// Listings that fetched every message's flags (`UID FETCH 1:*`), not only changes.
     pub full_listings: u64,
-    /// APPEND commands.
+    /// Messages sent by APPEND (one command each, or several in one MULTIAPPEND).
     pub appends: u64,
+    /// MULTIAPPEND commands (APPENDs of several messages).
+    pub multiappends: u64,
     /// UID STORE commands.
     pub stores: u64,
     /// UID EXPUNGE commands.

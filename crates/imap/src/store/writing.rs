@@ -149,9 +149,9 @@ impl ImapStore {
         items: Vec<NewItem<'_>>,
     ) -> Vec<Result<ItemKey, Error>> {
         let mut failures = 0;
-        let uidplus = loop {
+        let (uidplus, multiappend) = loop {
             let error = match self.live_client().await {
-                Ok(client) => break client.has("UIDPLUS"),
+                Ok(client) => break (client.has("UIDPLUS"), client.has("MULTIAPPEND")),
                 Err(error) => error,
             };
             if let Err(error) = self.after_failure(error, Repeat::Safe, &mut failures).await {
@@ -164,6 +164,9 @@ impl ImapStore {
                 out.push(self.append_message(collection, item).await);
             }
             return out;
+        }
+        if multiappend {
+            return self.multiappend_messages(collection, items).await;
         }
         let mut out = Vec::with_capacity(items.len());
         let mut items = items.into_iter();
@@ -182,41 +185,68 @@ impl ImapStore {
         collection: &CollectionName,
         items: Vec<NewItem<'_>>,
     ) -> Vec<Result<ItemKey, Error>> {
-        // Dovecot opens (and syncs the index of) a mailbox for every APPEND to a folder that is
-        // not the selected one, but reuses the selected one: selecting the folder first makes an
-        // upload of many messages about as fast as mbsync's. A failed SELECT leaves the APPENDs
-        // to be sent without it.
-        let server = match self.ensure_selected(collection).await {
-            Ok((server, _)) => server,
+        let server = match self.append_folder(collection).await {
+            Ok(server) => server,
+            Err(error) => return items.iter().map(|_| Err(copy_error(&error))).collect(),
+        };
+        let (slots, batch) = self.prepare_appends(items);
+        let appended = self.append_pipelined(&server, batch).await;
+        fill_slots(slots, appended)
+    }
+
+    /// The server folder of `collection`, selected if possible. Dovecot opens (and syncs the
+    /// index of) a mailbox for every APPEND to a folder that is not the selected one, but
+    /// reuses the selected one: selecting the folder first makes an upload of many messages
+    /// about as fast as mbsync's. A failed SELECT leaves the APPENDs to be sent without it.
+    pub(super) async fn append_folder(
+        &mut self,
+        collection: &CollectionName,
+    ) -> Result<String, Error> {
+        match self.ensure_selected(collection).await {
+            Ok((server, _)) => Ok(server),
             Err(error) => {
                 debug!("SELECT before APPEND failed, appending without it: {error}");
-                match self.server_folder(collection).await {
-                    Ok(server) => server,
-                    Err(error) => return items.iter().map(|_| Err(copy_error(&error))).collect(),
-                }
+                self.server_folder(collection).await
             }
-        };
-        // Line ends are converted first; a message that fails that is left out of the batch.
-        let mut results: Vec<Option<Result<ItemKey, Error>>> = Vec::with_capacity(items.len());
+        }
+    }
+
+    /// The messages with CRLF line ends, ready to send, and a slot per item: `None` where the
+    /// result of the APPEND goes, the error for a message that failed the conversion (it is
+    /// left out of the batch).
+    pub(super) fn prepare_appends(
+        &self,
+        items: Vec<NewItem<'_>>,
+    ) -> (Vec<Option<Result<ItemKey, Error>>>, Vec<AppendItem>) {
+        let mut slots = Vec::with_capacity(items.len());
         let mut batch = Vec::with_capacity(items.len());
-        let mut flags = Vec::with_capacity(items.len());
         for item in items {
             match crlf::content_to_crlf(item.data.content, self.options.spool_dir.as_deref()) {
                 Ok(content) => {
-                    results.push(None);
-                    flags.push(item.flags.clone());
+                    slots.push(None);
                     batch.push(AppendItem {
                         content,
                         flags: item.flags.clone(),
                         internal_date: item.data.internal_date,
                     });
                 }
-                Err(e) => results.push(Some(Err(Error::io("converting line ends to CRLF", e)))),
+                Err(e) => slots.push(Some(Err(Error::io("converting line ends to CRLF", e)))),
             }
         }
+        (slots, batch)
+    }
+
+    /// One APPEND per message of `batch`, all sent before the first answer is read; a result
+    /// per message, in order.
+    pub(super) async fn append_pipelined(
+        &mut self,
+        server: &str,
+        batch: Vec<AppendItem>,
+    ) -> Vec<Result<ItemKey, Error>> {
+        let flags: Vec<Flags> = batch.iter().map(|item| item.flags.clone()).collect();
         self.stats.appends += batch.len() as u64;
         let appended = match self.client().await {
-            Ok(client) => client.append_many(&server, batch).await,
+            Ok(client) => client.append_many(server, batch).await,
             Err(error) => Err(error),
         };
         let mut appended = match appended {
@@ -232,46 +262,28 @@ impl ImapStore {
             }
             Err(error) => {
                 let error = self.unsafe_failure(error).await;
-                return results
-                    .into_iter()
-                    .map(|r| r.unwrap_or_else(|| Err(copy_error(&error))))
-                    .collect();
+                return flags.iter().map(|_| Err(copy_error(&error))).collect();
             }
         };
-        let known = self.memory.get(&server).map(|m| m.uid_validity);
-        let mut flags = flags.into_iter();
-        results
+        let known = self.memory.get(server).map(|m| m.uid_validity);
+        flags
             .into_iter()
-            .map(|slot| {
-                if let Some(done) = slot {
-                    return done;
-                }
-                let item_flags = flags.next().unwrap_or_default();
-                match appended.next() {
-                    Some(Ok(Some((validity, uid)))) => {
-                        if known.is_some_and(|known| known != validity) {
-                            return Err(Error::new(
-                                ErrorKind::Refused,
-                                format!(
-                                    "the server reports UIDVALIDITY {validity} for an appended \
-                                     message, but the folder was listed with {}: it was \
-                                     renumbered during the run",
-                                    known.unwrap_or_default()
-                                ),
-                            ));
-                        }
-                        let memory = self.memory.entry(server.clone()).or_default();
-                        memory.uid_validity = validity;
-                        memory.flags.insert(uid, item_flags);
-                        Ok(MessageKey::new(validity, uid).item_key())
+            .map(|item_flags| match appended.next() {
+                Some(Ok(Some((validity, uid)))) => {
+                    if known.is_some_and(|known| known != validity) {
+                        return Err(renumbered(validity, known));
                     }
-                    Some(Ok(None)) => Err(Error::new(
-                        ErrorKind::Peer,
-                        "the server offers UIDPLUS but sent no APPENDUID",
-                    )),
-                    Some(Err(error)) => Err(error),
-                    None => Err(Error::new(ErrorKind::Peer, "APPEND produced no result")),
+                    let memory = self.memory.entry(server.to_owned()).or_default();
+                    memory.uid_validity = validity;
+                    memory.flags.insert(uid, item_flags);
+                    Ok(MessageKey::new(validity, uid).item_key())
                 }
+                Some(Ok(None)) => Err(Error::new(
+                    ErrorKind::Peer,
+                    "the server offers UIDPLUS but sent no APPENDUID",
+                )),
+                Some(Err(error)) => Err(error),
+                None => Err(Error::new(ErrorKind::Peer, "APPEND produced no result")),
             })
             .collect()
     }
@@ -500,6 +512,37 @@ impl PendingFolder {
             .or_insert_with(|| (flags, Vec::new()));
         entry.1.push(uid);
     }
+}
+
+/// The results in order: each slot's own (a message that was not sent) or the next of
+/// `results` (those of the messages sent, in order).
+pub(super) fn fill_slots(
+    slots: Vec<Option<Result<ItemKey, Error>>>,
+    results: Vec<Result<ItemKey, Error>>,
+) -> Vec<Result<ItemKey, Error>> {
+    let mut results = results.into_iter();
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.unwrap_or_else(|| {
+                results.next().unwrap_or_else(|| {
+                    Err(Error::new(ErrorKind::Peer, "APPEND produced no result"))
+                })
+            })
+        })
+        .collect()
+}
+
+/// The error for an APPEND answered with another UIDVALIDITY than the folder was listed with.
+pub(super) fn renumbered(validity: u32, known: Option<u32>) -> Error {
+    Error::new(
+        ErrorKind::Refused,
+        format!(
+            "the server reports UIDVALIDITY {validity} for an appended message, but the folder \
+             was listed with {}: it was renumbered during the run",
+            known.unwrap_or_default()
+        ),
+    )
 }
 
 /// The flags to add and to remove to get from `before` to `after`.
