@@ -793,6 +793,42 @@ fn an_incremental_run_over_four_connections_selects_each_changed_folder_once() {
     incremental_run_selects_each_changed_folder_once(4);
 }
 
+/// An IMAP <-> Maildir world on `server` whose IMAP side uses `connections` connections.
+fn imap_maildir_world_over(server: &Dovecot, connections: usize) -> World {
+    let world = imap_maildir_world(server, "");
+    let config = fs::read_to_string(world.config()).unwrap().replace(
+        "tls = \"none\"\n",
+        &format!("tls = \"none\"\nconnections = {connections}\n"),
+    );
+    fs::write(world.config(), config).unwrap();
+    world
+}
+
+/// Runs `sync` with the IMAP wire log on stderr and insists that it succeeds.
+fn sync_logging_wire(world: &World) -> Run {
+    let run = Run(world
+        .pimlink(&["sync"])
+        .env("RUST_LOG", "warn,pimlink_imap::wire=trace")
+        .output()
+        .unwrap());
+    assert_eq!(run.code(), 0, "{run}");
+    run
+}
+
+/// A server with three messages in `Quiet`, and a world over one connection that has synced it.
+fn quiet_folder_synced() -> (Dovecot, String, World) {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    for i in 0..3 {
+        server
+            .deliver(&user, "Quiet", &message(&format!("q{i}")))
+            .unwrap();
+    }
+    let world = imap_maildir_world_over(&server, 1);
+    world.sync_ok();
+    (server, user, world)
+}
+
 fn incremental_run_selects_each_changed_folder_once(connections: usize) {
     let server = DovecotBuilder::new().start().unwrap();
     let user = server.user().to_owned();
@@ -804,12 +840,7 @@ fn incremental_run_selects_each_changed_folder_once(connections: usize) {
                 .unwrap();
         }
     }
-    let world = imap_maildir_world(&server, "");
-    let config = fs::read_to_string(world.config()).unwrap().replace(
-        "tls = \"none\"\n",
-        &format!("tls = \"none\"\nconnections = {connections}\n"),
-    );
-    fs::write(world.config(), config).unwrap();
+    let world = imap_maildir_world_over(&server, connections);
     world.sync_ok();
     world.sync_ok();
     assert!(world.sync_ok().stdout().contains("changed: nothing"));
@@ -840,12 +871,7 @@ fn incremental_run_selects_each_changed_folder_once(connections: usize) {
         );
         set_local_flags(&world.root("b").join(folder), &format!("{folder}-2"), "RS");
     }
-    let run = Run(world
-        .pimlink(&["sync"])
-        .env("RUST_LOG", "warn,pimlink_imap::wire=trace")
-        .output()
-        .unwrap());
-    assert_eq!(run.code(), 0, "{run}");
+    let run = sync_logging_wire(&world);
     let mut selects = selects_in(&run);
     selects.sort();
     assert_eq!(selects, ["Alpha", "Beta", "INBOX"], "SELECTs of the run");
@@ -870,29 +896,12 @@ fn incremental_run_selects_each_changed_folder_once(connections: usize) {
 /// uploads twice as slow as mbsync's (bench mail-upload).
 #[test]
 fn an_upload_selects_its_folder_before_appending() {
-    let server = DovecotBuilder::new().start().unwrap();
-    let user = server.user().to_owned();
-    for i in 0..3 {
-        server
-            .deliver(&user, "Quiet", &message(&format!("q{i}")))
-            .unwrap();
-    }
-    let world = imap_maildir_world(&server, "");
-    let config = fs::read_to_string(world.config())
-        .unwrap()
-        .replace("tls = \"none\"\n", "tls = \"none\"\nconnections = 1\n");
-    fs::write(world.config(), config).unwrap();
-    world.sync_ok();
+    let (server, user, world) = quiet_folder_synced();
     world.sync_ok();
     for i in 0..3 {
         common::deliver(&world.root("b").join("Quiet"), &format!("up{i}"), "S");
     }
-    let run = Run(world
-        .pimlink(&["sync"])
-        .env("RUST_LOG", "warn,pimlink_imap::wire=trace")
-        .output()
-        .unwrap());
-    assert_eq!(run.code(), 0, "{run}");
+    let run = sync_logging_wire(&world);
     let commands: Vec<String> = run
         .stderr()
         .lines()
@@ -940,30 +949,13 @@ fn appends_in(run: &common::Run) -> Vec<usize> {
 /// message: the uid-set of each APPENDUID is mapped in the order the messages were sent.
 #[test]
 fn an_upload_goes_in_multiappends_and_each_message_is_recorded_with_its_own_uid() {
-    let server = DovecotBuilder::new().start().unwrap();
-    let user = server.user().to_owned();
-    for i in 0..3 {
-        server
-            .deliver(&user, "Quiet", &message(&format!("q{i}")))
-            .unwrap();
-    }
-    let world = imap_maildir_world(&server, "");
-    let config = fs::read_to_string(world.config())
-        .unwrap()
-        .replace("tls = \"none\"\n", "tls = \"none\"\nconnections = 1\n");
-    fs::write(world.config(), config).unwrap();
-    world.sync_ok();
+    let (server, user, world) = quiet_folder_synced();
     let letters = ["", "S", "FS", "RS", "D"];
     for i in 0..70 {
         let flags = letters[i * 3 % letters.len()];
         common::deliver(&world.root("b").join("Quiet"), &format!("up{i}"), flags);
     }
-    let run = Run(world
-        .pimlink(&["sync"])
-        .env("RUST_LOG", "warn,pimlink_imap::wire=trace")
-        .output()
-        .unwrap());
-    assert_eq!(run.code(), 0, "{run}");
+    let run = sync_logging_wire(&world);
     let appends = appends_in(&run);
     assert!(
         appends.len() >= 3 && appends.iter().sum::<usize>() == 70,
