@@ -4,8 +4,8 @@ use std::time::{Duration, SystemTime};
 
 use pimlink_core::{Content, ErrorKind, Flag, Flags};
 use pimlink_imap::{
-    AppendItem, AuthMechanism, Client, FetchRequest, QresyncParams, Secret, SelectOptions,
-    StoreMode, TlsMode, UidRanges,
+    AppendItem, AuthMechanism, Client, FetchRequest, MultiAppend, QresyncParams, Secret,
+    SelectOptions, StoreMode, TlsMode, UidRanges,
 };
 
 use super::{Flavor, Server, Setup, bytes, item, message, skipped};
@@ -778,4 +778,62 @@ pub async fn disabled_extensions_are_not_used(flavor: Flavor) {
         .unwrap();
     assert_eq!(flagged, vec![false, false]);
     client.logout().await.unwrap();
+}
+
+/// One MULTIAPPEND of three messages: the server stores all of them, and its APPENDUID names one
+/// UID per message, each the UID of that very message, with its flags.
+pub async fn multiappend_gives_each_message_its_own_uid(flavor: Flavor) {
+    let Some(server) = start(flavor, Setup::default()) else {
+        return;
+    };
+    let mut client = Client::connect(server.options()).await.unwrap();
+    if !client.has("MULTIAPPEND") {
+        skipped(flavor, "the server does not offer MULTIAPPEND");
+        return;
+    }
+    client.create("Batch").await.unwrap();
+    let sent = [
+        ("m-one", Flags::new().with(Flag::Seen)),
+        ("m-two", Flags::new()),
+        ("m-three", Flags::new().with(Flag::Flagged)),
+    ];
+    let items = sent
+        .iter()
+        .map(|(subject, flags)| item(subject, flags.clone()))
+        .collect();
+    let outcome = client.multiappend("Batch", items).await.unwrap();
+    let MultiAppend::Stored(Some((_, uids))) = outcome else {
+        panic!("MULTIAPPEND not stored with an APPENDUID: {outcome:?}");
+    };
+    let uids: Vec<u32> = uids.iter().collect();
+    assert_eq!(uids.len(), 3, "{uids:?}");
+
+    client
+        .select("Batch", SelectOptions::default())
+        .await
+        .unwrap();
+    let request = FetchRequest {
+        flags: true,
+        header_fields: vec!["SUBJECT".into()],
+        ..Default::default()
+    };
+    let mut got = Vec::new();
+    client
+        .fetch(&UidRanges::all(), &request, |m| {
+            got.push(m);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 3);
+    for ((subject, flags), uid) in sent.iter().zip(&uids) {
+        let stored = got.iter().find(|m| m.uid == *uid).unwrap();
+        let header = format!("Subject: {subject}\r\n\r\n");
+        assert_eq!(
+            stored.header.as_deref(),
+            Some(header.as_bytes()),
+            "UID {uid}"
+        );
+        assert_eq!(stored.flags.as_ref(), Some(flags), "UID {uid}");
+    }
 }

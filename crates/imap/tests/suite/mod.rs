@@ -32,6 +32,7 @@ macro_rules! suite_cases {
             tunnel_command_with_preauth,
             tunnel_command_with_login,
             disabled_extensions_are_not_used,
+            multiappend_gives_each_message_its_own_uid,
         );
     };
     ($flavor:expr; $($case:ident),* $(,)?) => {
