@@ -32,7 +32,10 @@ pub fn open_pair_side(
         pimlink_core::Side::A => &pair.a,
         pimlink_core::Side::B => &pair.b,
     };
-    let store = open_mail(config, name)?;
+    let mut store = open_mail(config, name)?;
+    if let MailSide::Imap(imap) = &mut store {
+        imap.set_examine_only(pair.sides.get(side).read_only);
+    }
     Ok(crate::renamed::Renamed::new(
         store,
         side,

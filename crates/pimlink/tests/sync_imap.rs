@@ -6,8 +6,10 @@
 
 mod common;
 
-use common::imap::{dovecot_options, message, user_tree, write_imap_maildir_config};
-use common::{Run, Tree, World, block_on, find_file, set_local_flags, sync_with_kills, uid_of};
+use common::imap::{
+    client_verbs, dovecot_options, message, sync_logging_wire, user_tree, write_imap_maildir_config,
+};
+use common::{Tree, World, block_on, find_file, set_local_flags, sync_with_kills, uid_of};
 use std::fs;
 use std::time::{Duration, Instant};
 
@@ -804,17 +806,6 @@ fn imap_maildir_world_over(server: &Dovecot, connections: usize) -> World {
     world
 }
 
-/// Runs `sync` with the IMAP wire log on stderr and insists that it succeeds.
-fn sync_logging_wire(world: &World) -> Run {
-    let run = Run(world
-        .pimlink(&["sync"])
-        .env("RUST_LOG", "warn,pimlink_imap::wire=trace")
-        .output()
-        .unwrap());
-    assert_eq!(run.code(), 0, "{run}");
-    run
-}
-
 /// A server with three messages in `Quiet`, and a world over one connection that has synced it.
 fn quiet_folder_synced() -> (Dovecot, String, World) {
     let server = DovecotBuilder::new().start().unwrap();
@@ -902,11 +893,8 @@ fn an_upload_selects_its_folder_before_appending() {
         common::deliver(&world.root("b").join("Quiet"), &format!("up{i}"), "S");
     }
     let run = sync_logging_wire(&world);
-    let commands: Vec<String> = run
-        .stderr()
-        .lines()
-        .filter_map(|line| line.split_once("C: ").map(|(_, command)| command))
-        .filter_map(|command| command.split_whitespace().nth(1).map(str::to_uppercase))
+    let commands: Vec<String> = client_verbs(&run)
+        .into_iter()
         .filter(|verb| verb == "SELECT" || verb == "APPEND")
         .collect();
     assert_eq!(

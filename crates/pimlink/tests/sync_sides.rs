@@ -7,7 +7,9 @@
 
 mod common;
 
-use common::imap::{dovecot_options, message, user_tree, write_imap_maildir_config};
+use common::imap::{
+    client_verbs, dovecot_options, message, sync_logging_wire, user_tree, write_imap_maildir_config,
+};
 use common::{Run, Tree, World, block_on, find_file, set_local_flags, uid_of};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -385,7 +387,12 @@ fn a_read_only_server_side_of_a_pair_is_never_written() {
             .contains("changes wait for side a, which is read-only"),
         "{dry}"
     );
-    let run = world.sync_ok();
+    let run = sync_logging_wire(&world);
+    // A side the pair never writes is only ever EXAMINEd, so that the server changes nothing
+    // either (SELECT would clear \Recent).
+    let verbs = client_verbs(&run);
+    assert!(verbs.iter().any(|v| v == "EXAMINE"), "{verbs:?}");
+    assert!(!verbs.iter().any(|v| v == "SELECT"), "{verbs:?}");
     let tree = server_tree(&server);
     assert_eq!(tree["INBOX"]["s0"], [""], "{run}");
     assert_eq!(tree["INBOX"]["s1"], ["S"], "{run}");

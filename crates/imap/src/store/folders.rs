@@ -316,6 +316,10 @@ impl ImapStore {
     ) -> Result<SelectedMailbox, Error> {
         self.selected = None;
         self.stats.selects += 1;
+        let options = SelectOptions {
+            read_only: options.read_only || self.examine_only,
+            ..options
+        };
         let client = self.client().await?;
         client.select(server, options).await
     }

@@ -161,6 +161,9 @@ pub struct ImapStore {
     /// How many connections the account may have open at once (see
     /// [`MailStore::another_handle`]).
     connections: usize,
+    /// Open folders with EXAMINE: the pair never writes this side, and the server then
+    /// promises not to change it for us either (no \Recent cleared).
+    examine_only: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -225,6 +228,7 @@ impl ImapStore {
             uidplus: None,
             prefetched_bytes: 0,
             subscribed_only: false,
+            examine_only: false,
             connections: 1,
         }
     }
@@ -247,6 +251,12 @@ impl ImapStore {
     /// exists; folders it creates are subscribed either way.
     pub fn set_subscribed_only(&mut self, on: bool) {
         self.subscribed_only = on;
+    }
+
+    /// Opens every folder read-only (EXAMINE instead of SELECT), for a side the pair never
+    /// writes.
+    pub fn set_examine_only(&mut self, on: bool) {
+        self.examine_only = on;
     }
 
     /// How many connections the engine may open to the account at once, each syncing other
@@ -354,6 +364,7 @@ impl MailStore for ImapStore {
             uidplus: self.uidplus,
             subscribed_only: self.subscribed_only,
             connections: self.connections,
+            examine_only: self.examine_only,
             ..Self::new(self.options.clone())
         })
     }

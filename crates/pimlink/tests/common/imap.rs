@@ -1,7 +1,7 @@
 //! Helpers for end-to-end tests against an IMAP server: test messages, and reading what the
 //! server holds directly (not through pimlink) to compare with what a sync produced.
 
-use super::{Tree, block_on};
+use super::{Run, Tree, World, block_on};
 use pimlink_core::Flags;
 use pimlink_imap::{Client, ClientOptions, FetchRequest, Secret, TlsMode, UidRanges};
 use pimlink_testkit::Dovecot;
@@ -128,4 +128,25 @@ pub fn write_imap_maildir_config(
         b = world.root("b").display(),
     );
     std::fs::write(world.config(), config).unwrap();
+}
+
+/// Runs `sync` with the IMAP wire log on stderr and insists that it succeeds.
+pub fn sync_logging_wire(world: &World) -> Run {
+    let run = Run(world
+        .pimlink(&["sync"])
+        .env("RUST_LOG", "warn,pimlink_imap::wire=trace")
+        .output()
+        .unwrap());
+    assert_eq!(run.code(), 0, "{run}");
+    run
+}
+
+/// The verbs of the commands pimlink sent, upper case and in order, from the wire log of a
+/// run made by [`sync_logging_wire`].
+pub fn client_verbs(run: &Run) -> Vec<String> {
+    run.stderr()
+        .lines()
+        .filter_map(|line| line.split_once("C: ").map(|(_, command)| command))
+        .filter_map(|command| command.split_whitespace().nth(1).map(str::to_uppercase))
+        .collect()
 }
