@@ -205,6 +205,44 @@ def write_dovecot_maildir(root, messages, folders, seed, attachments=True, tag="
     return stats
 
 
+def write_huge_maildir(root, sizes_mib, small, seed):
+    """An INBOX with one message of each size in `sizes_mib` (a base64 attachment of that many
+    MiB) among `small` ordinary ones, for the peak memory of downloading very large messages.
+    Returns MailStats like write_dovecot_maildir."""
+    rng = random.Random(seed)
+    pools = Pools(random.Random(seed ^ 0x5EED))
+    stats = MailStats(per_folder={"INBOX": 0})
+    inbox = os.path.join(root, "INBOX")
+    maildir_dirs(inbox)
+    messages = [make_message(rng, pools, "h", i, False)[:2] for i in range(small)]
+    for j, mib in enumerate(sizes_mib):
+        msg, ts, _ = make_message(rng, pools, "H", j, False)
+        head, _, body = msg.partition(b"\n\n")
+        boundary = f"=_pimbench_huge_{j}"
+        attachment = b"".join(pools.attachment(rng, 1 << 20) for _ in range(mib))
+        msg = (
+            head.replace(b"Content-Type: text/plain; charset=utf-8",
+                         f'Content-Type: multipart/mixed; boundary="{boundary}"'.encode())
+            + f"\n\n--{boundary}\nContent-Type: text/plain; charset=utf-8\n\n".encode() + body
+            + f"\n--{boundary}\nContent-Type: application/octet-stream\n"
+              f"Content-Transfer-Encoding: base64\n\n".encode()
+            + attachment + f"\n--{boundary}--\n".encode()
+        )
+        messages.append((msg, ts))
+        stats.attachments += 1
+    for i, (msg, ts) in enumerate(messages):
+        vsize = len(msg) + msg.count(b"\n")
+        path = os.path.join(inbox, "cur", f"{ts}.M{i}P2.pimbench,S={len(msg)},W={vsize}:2,S")
+        with open(path, "wb") as f:
+            f.write(msg)
+        os.utime(path, (ts, ts))
+        stats.messages += 1
+        stats.bytes += len(msg)
+        stats.seen += 1
+        stats.per_folder["INBOX"] += 1
+    return stats
+
+
 def extra_messages(count, seed, tag):
     """`count` further messages (arrivals on the server, local drafts to upload), no big
     attachments so that the incremental scenarios measure sync logic, not bulk transfer."""

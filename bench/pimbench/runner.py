@@ -36,28 +36,35 @@ class Size:
     contacts: int
     repeat: int
     timeout: int  # seconds per measured run
+    huge_mib: tuple = ()  # the very large messages of the huge account, in MiB
 
 
 SIZES = {
     "quick": Size(messages=500, folders=10, upload=100, large_messages=10000, large_folders=50,
-                  calendars=2, events=100, contacts=200, repeat=3, timeout=300),
+                  calendars=2, events=100, contacts=200, repeat=3, timeout=300,
+                  huge_mib=(8, 24)),
     "full": Size(messages=20000, folders=10, upload=2000, large_messages=200000,
                  large_folders=50, calendars=5, events=1000, contacts=2000, repeat=5,
-                 timeout=3600),
+                 timeout=3600, huge_mib=(40, 100, 200)),
 }
 
 # scenario -> (tool classes, account). The large account is used by its scenario only.
 MAIL = "bench"
 LARGE = "large"
+HUGE = "huge"
+HUGE_SMALL = 50  # ordinary messages beside the huge ones
 SCENARIOS = {
     "mail-initial": (tools.MAIL_TOOLS + tools.LIMITS, MAIL),
     "mail-nochange": (tools.MAIL_TOOLS, MAIL),
     "mail-incremental": (tools.MAIL_TOOLS, MAIL),
     "mail-upload": (tools.MAIL_TOOLS, MAIL),
     "mail-nochange-large": (tools.MAIL_TOOLS, LARGE),
+    "mail-initial-huge": (tools.MAIL_TOOLS, HUGE),
     "dav-initial": (tools.DAV_TOOLS, MAIL),
     "dav-nochange": (tools.DAV_TOOLS, MAIL),
 }
+# Scenarios that start from an empty local side.
+INITIAL = ("mail-initial", "mail-initial-huge", "dav-initial")
 DEFAULT = {
     "quick": ["mail-initial", "mail-nochange", "mail-incremental", "mail-upload",
               "dav-initial", "dav-nochange"],
@@ -141,33 +148,43 @@ class Bench:
         self.dovecot.start()
         self.say(f"dovecot on 127.0.0.1:{self.dovecot.port}")
         for account in accounts:
+            live = self.dovecot.mail_dir(account)
+            if account == HUGE:
+                t = time.perf_counter()
+                stats = corpus.write_huge_maildir(live, self.size.huge_mib, HUGE_SMALL,
+                                                  self.args.seed + len(account))
+                self.add_corpus(account, stats, 1, time.perf_counter() - t)
+                continue
             if account == LARGE:
                 messages, folders = self.size.large_messages, self.size.large_folders
                 attachments = False  # only the no-change resync uses it: size does not matter
             else:
                 messages, folders, attachments = self.size.messages, self.size.folders, True
-            live = self.dovecot.mail_dir(account)
             t = time.perf_counter()
             stats = corpus.write_dovecot_maildir(live, messages, folders,
                                                  self.args.seed + len(account), attachments)
-            t_write = time.perf_counter() - t
-            self.dovecot.chown_mail()
-            t = time.perf_counter()
-            self.dovecot.doveadm("force-resync", "-u", account, "*")
-            t_index = time.perf_counter() - t
-            count = mutate.server_count(self.dovecot, account)
-            if count != stats.messages:
-                raise RuntimeError(f"{account}: Dovecot sees {count} messages, "
-                                   f"{stats.messages} were written")
-            self.base_count[account] = count
-            mutate.enable_modseqs(self.dovecot.port, account)
-            self.pristine[account] = os.path.join(self.work, "pristine", account)
-            fsutil.link_tree(live, self.pristine[account])
-            self.say(f"corpus {account}: {stats.messages} messages, {stats.bytes / 1e6:.0f} MB "
-                     f"in {folders} folders, {stats.attachments} with attachments, "
-                     f"{100 * stats.seen / max(1, stats.messages):.0f}% seen, "
-                     f"{stats.flagged} flagged; written in {t_write:.1f} s, "
-                     f"indexed in {t_index:.1f} s")
+            self.add_corpus(account, stats, folders, time.perf_counter() - t)
+
+    def add_corpus(self, account, stats, folders, t_write):
+        """Indexes the corpus just written for `account` and keeps its pristine copy."""
+        live = self.dovecot.mail_dir(account)
+        self.dovecot.chown_mail()
+        t = time.perf_counter()
+        self.dovecot.doveadm("force-resync", "-u", account, "*")
+        t_index = time.perf_counter() - t
+        count = mutate.server_count(self.dovecot, account)
+        if count != stats.messages:
+            raise RuntimeError(f"{account}: Dovecot sees {count} messages, "
+                               f"{stats.messages} were written")
+        self.base_count[account] = count
+        mutate.enable_modseqs(self.dovecot.port, account)
+        self.pristine[account] = os.path.join(self.work, "pristine", account)
+        fsutil.link_tree(live, self.pristine[account])
+        self.say(f"corpus {account}: {stats.messages} messages, {stats.bytes / 1e6:.0f} MB "
+                 f"in {folders} folders, {stats.attachments} with attachments, "
+                 f"{100 * stats.seen / max(1, stats.messages):.0f}% seen, "
+                 f"{stats.flagged} flagged; written in {t_write:.1f} s, "
+                 f"indexed in {t_index:.1f} s")
 
     def start_dav(self):
         self.radicale = Radicale(os.path.join(self.work, "radicale"))
@@ -256,7 +273,7 @@ class Bench:
                 self.restore(tool)
             return
         self.reset_server(tool.account)
-        if scenario == "mail-initial":
+        if scenario in INITIAL:
             tool.clean()
             return
         self.restore(tool)
@@ -305,7 +322,7 @@ class Bench:
         return None
 
     def run_one(self, scenario, tool, repeat):
-        initial = scenario in ("mail-initial", "dav-initial")
+        initial = scenario in INITIAL
         if tool.stateful and not initial and not self.ensure_baseline(tool):
             self.skipped[(scenario, tool.name)] = "baseline sync failed (see log)"
             return
@@ -328,10 +345,10 @@ class Bench:
 
     def run(self):
         mail_accounts = []
-        if any(s.startswith("mail") and s != "mail-nochange-large" for s in self.args.scenarios):
-            mail_accounts.append(MAIL)
-        if "mail-nochange-large" in self.args.scenarios:
-            mail_accounts.append(LARGE)
+        for scenario in self.args.scenarios:
+            account = SCENARIOS[scenario][1]
+            if scenario.startswith("mail") and account not in mail_accounts:
+                mail_accounts.append(account)
         if mail_accounts:
             self.start_mail(mail_accounts)
         if any(s.startswith("dav") for s in self.args.scenarios):
@@ -358,6 +375,9 @@ def describe(bench, args):
     parts = [f"size {args.size}: {s.messages} messages in {s.folders} folders"]
     if "mail-nochange-large" in args.scenarios:
         parts.append(f"large account {s.large_messages} messages in {s.large_folders} folders")
+    if "mail-initial-huge" in args.scenarios:
+        sizes = ", ".join(f"{m}" for m in s.huge_mib)
+        parts.append(f"huge account: messages of {sizes} MiB among {HUGE_SMALL} small ones")
     if any(x.startswith("dav") for x in args.scenarios):
         parts.append(f"{s.calendars} calendars x {s.events} events + {s.contacts} contacts")
     parts.append(f"upload {s.upload}, {s.repeat} repeats, seed {args.seed}")

@@ -56,6 +56,20 @@ class CorpusTest(unittest.TestCase):
         self.assertGreater(stats.attachments, 0)
         self.assertGreater(stats.bytes, stats.attachments * corpus.ATTACH_MIN)
 
+    def test_huge_messages_have_the_asked_sizes_and_exact_names(self):
+        root = tempfile.mkdtemp(prefix="pimbench-test-")
+        self.addCleanup(lambda: fsutil.remove(root))
+        stats = corpus.write_huge_maildir(root, (3, 5), 4, 11)
+        cur = os.path.join(root, "INBOX", "cur")
+        sizes = sorted(os.path.getsize(os.path.join(cur, n)) for n in os.listdir(cur))
+        self.assertEqual((stats.messages, stats.attachments), (6, 2))
+        self.assertEqual(len(sizes), 6)
+        mib = 1 << 20
+        self.assertTrue(3 * mib <= sizes[-2] < 3 * mib + 65536, sizes)
+        self.assertTrue(5 * mib <= sizes[-1] < 5 * mib + 65536, sizes)
+        for name in os.listdir(cur):
+            self.assertIn(f",S={os.path.getsize(os.path.join(cur, name))},", name)
+
     def test_folder_names_are_stable_and_unique(self):
         self.assertEqual(corpus.folder_names(50), corpus.folder_names(50))
         self.assertEqual(len(set(corpus.folder_names(50))), 50)
