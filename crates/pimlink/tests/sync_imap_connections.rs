@@ -376,13 +376,37 @@ fn folders_are_all_synced_when_the_server_refuses_extra_connections() {
     let proxy = CutProxy::start(server.port()).unwrap();
     let world = world(&imap_storage("a", proxy.port(), "four", 4), None);
     fill_local(&world);
-    proxy.set_plan(|index| {
-        if index == 0 {
-            pimlink_testkit::Cut::Never
-        } else {
-            pimlink_testkit::Cut::Refuse
-        }
-    });
+    // Only the next run's first connection gets through.
+    let refuse_extra = || {
+        let first = proxy.connections().len();
+        proxy.set_plan(move |index| {
+            if index == first {
+                pimlink_testkit::Cut::Never
+            } else {
+                pimlink_testkit::Cut::Refuse
+            }
+        });
+    };
+    // A dry run prints each folder's plan once, although lanes that could not connect handed
+    // their folders back to be planned again.
+    refuse_extra();
+    let dry = world.run(&["sync", "--dry-run"]);
+    assert_eq!(dry.code(), 0, "{dry}");
+    let stdout = dry.stdout();
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    // F3 exists on both sides (fill_local puts a message into it): no line of its own.
+    for f in (0..SERVER_FOLDERS).filter(|f| *f != 3) {
+        let line = format!("collection F{f}: create on b");
+        assert!(stdout.contains(&line), "{line:?} missing:\n{dry}");
+    }
+    lines.sort_unstable();
+    let repeated: Vec<&&str> = lines
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| &w[0])
+        .collect();
+    assert!(repeated.is_empty(), "printed twice: {repeated:?}\n{dry}");
+    refuse_extra();
     let run = world.sync_ok();
     assert!(
         proxy.connections().len() > 1,

@@ -107,7 +107,19 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                     let Some((index, plan)) = next else {
                         break;
                     };
-                    let prepared = pair.prepare_one(plan.clone(), options, &mut observer).await;
+                    let prepared = if connected {
+                        pair.prepare_one(plan.clone(), options, &mut observer).await
+                    } else {
+                        let mut first = UntilConnected {
+                            inner: &mut observer,
+                            held: None,
+                        };
+                        let prepared = pair.prepare_one(plan.clone(), options, &mut first).await;
+                        if !failed_to_connect(&prepared.0) {
+                            first.release();
+                        }
+                        prepared
+                    };
                     if !connected && failed_to_connect(&prepared.0) {
                         // The server may allow fewer connections than configured: the
                         // collection goes back to the lanes that have one.
@@ -286,6 +298,55 @@ impl Observer for Shared<'_, '_> {
     }
     fn action_failed(&mut self, collection: &CollectionPlan, action: &ItemAction, error: &Error) {
         self.0.borrow_mut().action_failed(collection, action, error);
+    }
+}
+
+/// The observer of a lane's first collection, before the lane has reached the servers: the
+/// collection's plan is announced only once its listing got through, so that a collection
+/// handed back because the connection failed is not announced twice (a dry run would print
+/// its line again when another lane plans it).
+struct UntilConnected<'l, 'o, 'x> {
+    inner: &'l mut Shared<'o, 'x>,
+    held: Option<CollectionPlan>,
+}
+
+impl UntilConnected<'_, '_, '_> {
+    fn release(&mut self) {
+        if let Some(plan) = self.held.take() {
+            self.inner.collection_planned(&plan);
+        }
+    }
+}
+
+impl Observer for UntilConnected<'_, '_, '_> {
+    fn move_planned(
+        &mut self,
+        from: &CollectionPlan,
+        to: &CollectionPlan,
+        side: Side,
+        key: &ItemKey,
+    ) {
+        self.release();
+        self.inner.move_planned(from, to, side, key);
+    }
+    fn collection_planned(&mut self, plan: &CollectionPlan) {
+        self.held = Some(plan.clone());
+    }
+    fn held_back(&mut self, collection: &CollectionPlan, held: PerSide<usize>) {
+        self.release();
+        self.inner.held_back(collection, held);
+    }
+    fn items_planned(&mut self, collection: &CollectionPlan, plan: &ItemPlan) {
+        self.release();
+        self.inner.items_planned(collection, plan);
+    }
+    fn action_done(&mut self, collection: &CollectionPlan, action: &ItemAction) {
+        self.release();
+        self.inner.action_done(collection, action);
+    }
+    fn action_failed(&mut self, collection: &CollectionPlan, action: &ItemAction, error: &Error) {
+        self.release();
+        self.inner.action_failed(collection, action, error);
     }
 }
 
