@@ -203,6 +203,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         let collections = self
             .execute_on_lanes(&mut lanes, collections, &lane_of, options, observer)
             .await;
+        self.close_handles(&mut lanes).await;
         Ok(PairReport { collections })
     }
 

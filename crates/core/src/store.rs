@@ -309,4 +309,8 @@ pub trait MailStore {
     /// Makes every change made so far durable (fsync of files and directories, or the server's
     /// acknowledgement). Only after this returns may the engine record those changes.
     async fn flush(&mut self) -> Result<()>;
+
+    /// Ends the session at the end of a run (IMAP: LOGOUT), so that a server sees a clean end
+    /// instead of a dropped connection. Nothing depends on it: failures are ignored.
+    async fn close(&mut self) {}
 }

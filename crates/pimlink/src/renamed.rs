@@ -215,6 +215,10 @@ impl<S: MailStore> MailStore for Renamed<S> {
     async fn flush(&mut self) -> Result<()> {
         self.inner.flush().await
     }
+
+    async fn close(&mut self) {
+        self.inner.close().await
+    }
 }
 
 fn copy(error: &Error) -> Error {

@@ -273,4 +273,8 @@ impl MailStore for MailSide {
     async fn flush(&mut self) -> pimlink_core::Result<()> {
         dispatch!(self, s => s.flush().await)
     }
+
+    async fn close(&mut self) {
+        dispatch!(self, s => s.close().await)
+    }
 }

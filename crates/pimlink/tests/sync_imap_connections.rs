@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::imap::{dovecot_options, message, user_tree};
+use common::imap::{client_verbs, dovecot_options, message, sync_logging_wire, user_tree};
 use common::{Tree, World, block_on, find_file, set_local_flags, sync_with_kills, uid_of};
 use std::fs;
 use std::time::Duration;
@@ -488,4 +488,21 @@ fn an_upload_into_folders_unchanged_on_the_server_goes_over_several_connections(
     }
     let again = world.sync_ok();
     assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+/// Every connection a run opens, the extra ones included, ends with LOGOUT, so that the server
+/// sees clean ends rather than dropped connections.
+#[test]
+fn every_connection_of_a_run_ends_with_logout() {
+    let server = DovecotBuilder::new()
+        .users(&[("u", "secret-u")])
+        .start()
+        .unwrap();
+    fill_server(&server, "u");
+    let world = world(&imap_storage("a", server.port(), "u", 4), None);
+    let verbs = client_verbs(&sync_logging_wire(&world));
+    let count = |verb: &str| verbs.iter().filter(|v| *v == verb).count();
+    let logins = count("AUTHENTICATE") + count("LOGIN");
+    assert!(logins > 1, "several connections: {verbs:?}");
+    assert_eq!(count("LOGOUT"), logins, "{verbs:?}");
 }

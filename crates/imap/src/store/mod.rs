@@ -542,7 +542,15 @@ impl MailStore for ImapStore {
     async fn flush(&mut self) -> Result<(), Error> {
         self.flush_pending().await
     }
+
+    async fn close(&mut self) {
+        // Bounded, so that a server that stopped answering cannot hold up the end of a run.
+        let _ = tokio::time::timeout(LOGOUT_WAIT, self.logout()).await;
+    }
 }
+
+/// How long the LOGOUT at the end of a run may wait for the server's answer.
+const LOGOUT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The most UID ranges one command carries, so that command lines stay far below servers'
 /// limits (Dovecot's is 64 KiB) however scattered the UIDs are.
