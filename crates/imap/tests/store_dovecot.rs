@@ -69,6 +69,18 @@ fn uid_of(key: &ItemKey) -> u32 {
     key.as_str().split_once(':').unwrap().1.parse().unwrap()
 }
 
+/// A message to deliver from memory, without an internal date.
+fn bytes_item(content: Vec<u8>, flags: &Flags) -> NewItem<'_> {
+    NewItem {
+        data: ItemData {
+            content: Content::Bytes(content),
+            internal_date: None,
+        },
+        flags,
+        reserved_key: None,
+    }
+}
+
 fn content_bytes(data: ItemData) -> Vec<u8> {
     match data.content {
         Content::Bytes(bytes) => bytes,
@@ -503,14 +515,7 @@ async fn without_uidplus_appended_messages_are_found_by_content() {
     let fetches_before = store.stats().fetches;
     // Two copies of one message, and another one: each gets its own key.
     for id in ["a", "a", "b"] {
-        let item = NewItem {
-            data: ItemData {
-                content: Content::Bytes(message(id)),
-                internal_date: None,
-            },
-            flags: &flags,
-            reserved_key: None,
-        };
+        let item = bytes_item(message(id), &flags);
         keys.push(store.deliver(&inbox, item).await.unwrap());
     }
     assert_eq!(store.stats().appends, 3);
@@ -528,14 +533,7 @@ async fn without_uidplus_appended_messages_are_found_by_content() {
         );
     }
     // A message nothing could recognise later is not uploaded at all.
-    let anonymous = NewItem {
-        data: ItemData {
-            content: Content::Bytes(b"X-Nothing: here\r\n\r\nbody\r\n".to_vec()),
-            internal_date: None,
-        },
-        flags: &flags,
-        reserved_key: None,
-    };
+    let anonymous = bytes_item(b"X-Nothing: here\r\n\r\nbody\r\n".to_vec(), &flags);
     let err = store.deliver(&inbox, anonymous).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
     // Deleting needs UID EXPUNGE.
@@ -1064,14 +1062,7 @@ async fn many_deliveries_go_in_windows_and_a_quiet_folder_settles() {
     let flags = Flags::new().with(Flag::Seen);
     let items = contents
         .iter()
-        .map(|content| NewItem {
-            data: ItemData {
-                content: Content::Bytes(content.clone()),
-                internal_date: None,
-            },
-            flags: &flags,
-            reserved_key: None,
-        })
+        .map(|content| bytes_item(content.clone(), &flags))
         .collect();
     let keys: Vec<ItemKey> = store
         .deliver_many(&inbox, items)
@@ -1127,14 +1118,7 @@ async fn deliveries_go_in_multiappend_batches_and_each_key_names_its_message() {
         let items = contents
             .iter()
             .zip(&flags)
-            .map(|(content, flags)| NewItem {
-                data: ItemData {
-                    content: Content::Bytes(content.clone()),
-                    internal_date: None,
-                },
-                flags,
-                reserved_key: None,
-            })
+            .map(|(content, flags)| bytes_item(content.clone(), flags))
             .collect();
         let keys: Vec<ItemKey> = store
             .deliver_many(&inbox, items)
@@ -1180,14 +1164,7 @@ async fn a_refused_multiappend_is_sent_again_message_by_message() {
     let flags = Flags::new().with(Flag::Seen);
     let items = contents
         .iter()
-        .map(|content| NewItem {
-            data: ItemData {
-                content: Content::Bytes(content.clone()),
-                internal_date: None,
-            },
-            flags: &flags,
-            reserved_key: None,
-        })
+        .map(|content| bytes_item(content.clone(), &flags))
         .collect();
     let results = store.deliver_many(&inbox, items).await;
     assert_eq!(store.stats().multiappends, 1);
