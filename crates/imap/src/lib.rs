@@ -36,7 +36,6 @@ mod options;
 pub mod proto;
 mod secret;
 pub mod store;
-mod tls;
 pub mod transport;
 mod uidset;
 pub mod utf7;
@@ -45,9 +44,10 @@ pub use client::{
     AppendItem, Client, FetchRequest, FetchSummary, FetchedMessage, IdleOutcome, MultiAppend,
     QresyncParams, SelectOptions, SelectedMailbox, StoreMode, StoreOutcome,
 };
-pub use options::{AuthMechanism, ClientOptions, TlsMode};
+pub use options::{AuthMechanism, ClientOptions};
 pub use proto::response::{ListEntry, MailboxStatus, NamespaceEntry};
 pub use secret::Secret;
 pub use store::ImapStore;
-pub use tls::fingerprint_hex;
 pub use uidset::UidRanges;
+// ClientOptions carries these; re-exported so that a user of this crate needs no other.
+pub use pimlink_tls::{CertFingerprint, ClientCert, TlsMode, Trust};

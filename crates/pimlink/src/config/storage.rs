@@ -135,7 +135,6 @@ pub(crate) fn build(fields: &Fields<'_, '_>) -> Result<StorageKind, ConfigError>
             url: webcal_to_https(url(fields, &["http", "https", "webcal", "webcals"])?),
             collection_id: collection_id(fields)?,
             trust: trust(fields)?,
-            client_cert: client_cert(fields)?,
             timeout: timeout(fields)?,
         }),
         Type::Vdir => StorageKind::Vdir(VdirConfig {
@@ -256,7 +255,6 @@ fn dav(fields: &Fields<'_, '_>) -> Result<DavConfig, ConfigError> {
         domain,
         credentials: credentials(fields, false)?,
         trust: trust(fields)?,
-        client_cert: client_cert(fields)?,
         timeout: timeout(fields)?,
         skip_unchanged: skip_unchanged(fields)?,
     })
@@ -405,6 +403,7 @@ fn trust(fields: &Fields<'_, '_>) -> Result<Trust, ConfigError> {
     Ok(Trust {
         ca_file: fields.path("ca_file")?,
         cert_fingerprint,
+        client_cert: client_cert(fields)?,
     })
 }
 

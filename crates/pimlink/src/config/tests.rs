@@ -120,6 +120,7 @@ on_empty = "sync"
             trust: Trust {
                 ca_file: Some(PathBuf::from("/home/u/.config/pimlink/certs/ca.pem")),
                 cert_fingerprint: Some(CertFingerprint(fingerprint)),
+                client_cert: None,
             },
         }
     );
@@ -1006,7 +1007,7 @@ collection_id = "holidays"
     assert_eq!(cal.domain.as_deref(), Some("example.com"));
     assert_eq!(cal.url, "https://example.com/");
     assert_eq!(
-        cal.client_cert,
+        cal.trust.client_cert,
         Some(ClientCert {
             cert: PathBuf::from("/home/u/certs/me.pem"),
             key: PathBuf::from("/home/u/certs/me.pem"),
@@ -1017,7 +1018,7 @@ collection_id = "holidays"
     };
     assert_eq!(cards.domain, None);
     assert_eq!(
-        cards.client_cert,
+        cards.trust.client_cert,
         Some(ClientCert {
             cert: PathBuf::from("/home/u/.config/pimlink/certs/me.crt"),
             key: PathBuf::from("/home/u/.config/pimlink/certs/me.key"),
@@ -1027,7 +1028,7 @@ collection_id = "holidays"
         panic!("not webcal");
     };
     assert_eq!(feed.collection_id.as_deref(), Some("holidays"));
-    assert_eq!(feed.client_cert, None);
+    assert_eq!(feed.trust.client_cert, None);
 }
 
 #[test]
