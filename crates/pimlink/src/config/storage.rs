@@ -61,6 +61,8 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "password_cmd",
             "ca_file",
             "cert_fingerprint",
+            "client_cert",
+            "client_key",
             "tunnel",
             "auth",
             "connections",
@@ -161,7 +163,14 @@ fn imap(fields: &Fields<'_, '_>) -> Result<ImapConfig, ConfigError> {
         }
         (None, Some(tunnel)) => {
             // These describe a TCP connection, which a tunnel does not have.
-            for key in ["port", "tls", "ca_file", "cert_fingerprint"] {
+            for key in [
+                "port",
+                "tls",
+                "ca_file",
+                "cert_fingerprint",
+                "client_cert",
+                "client_key",
+            ] {
                 if let Some(key_span) = fields.key_span(key) {
                     return Err(fields.error(
                         key_span,

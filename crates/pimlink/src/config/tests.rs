@@ -326,6 +326,34 @@ fn tunnel_needs_no_login() {
 }
 
 #[test]
+fn imap_takes_a_client_certificate_but_a_tunnel_does_not() {
+    let config = ok(
+        "[storage.r]\ntype = \"imap\"\nhost = \"h\"\nuser = \"u\"\npassword = \"p\"\n\
+                     client_cert = \"certs/me.pem\"\nclient_key = \"~/me.key\"\n",
+    );
+    let StorageKind::Imap(r) = &config.storages["r"].kind else {
+        panic!("not imap");
+    };
+    let ImapEndpoint::Tcp { trust, .. } = &r.endpoint else {
+        panic!("not tcp");
+    };
+    assert_eq!(
+        trust.client_cert,
+        Some(ClientCert {
+            cert: PathBuf::from("/home/u/.config/pimlink/certs/me.pem"),
+            key: PathBuf::from("/home/u/me.key"),
+        })
+    );
+    for key in ["client_cert", "client_key"] {
+        fails(
+            &format!("[storage.t]\ntype = \"imap\"\ntunnel = \"ssh x\"\n{key} = \"c.pem\"\n"),
+            4,
+            &[&format!("{key:?} does not apply to a \"tunnel\"")],
+        );
+    }
+}
+
+#[test]
 fn the_documented_example_parses() {
     let text = include_str!("../../../../docs/config.example.toml");
     let config = ok(text);
