@@ -7,9 +7,12 @@
 //! - [`proto`]: the sans-IO core (framing, parsing via `imap-codec`, command encoding, tags and
 //!   states). It never touches a socket, so it is tested with replayed transcripts and fuzzed.
 //! - [`transport`]: TCP, TLS (rustls), STARTTLS, tunnel commands, COMPRESS=DEFLATE, timeouts.
+//!   Which certificates to trust ([`Trust`], [`CertFingerprint`]) and the rustls configuration
+//!   come from pimlink-tls, shared with pimlink-dav.
 //! - [`client::Client`]: the API the sync engine uses, configured by [`ClientOptions`].
 //!
-//! Key types: [`Client`], [`ClientOptions`], [`Secret`], [`UidRanges`], [`FetchedMessage`].
+//! Key types: [`Client`], [`ClientOptions`] (with its [`TlsMode`] and [`Trust`]), [`Secret`],
+//! [`UidRanges`], [`FetchedMessage`].
 //!
 //! Not here: sync decisions and the `MailStore` implementation for IMAP (issue 4), and
 //! configuration files (the binary turns them into [`ClientOptions`]).
