@@ -9,13 +9,13 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use pimlink_core::{Error, ErrorKind, Result};
+use pimlink_tls::Trust;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
 use crate::dns::{Dns, host_resolver};
 use crate::proto::Request;
 use crate::secret::Secret;
-use crate::tls::{TlsOptions, client_config};
 
 /// How many redirects one request may follow.
 const MAX_REDIRECTS: usize = 5;
@@ -27,8 +27,9 @@ pub struct ClientOptions {
     pub url: String,
     /// User name and password for HTTP basic auth, if the server needs them.
     pub credentials: Option<(String, Secret)>,
-    /// TLS settings for `https://` URLs.
-    pub tls: TlsOptions,
+    /// Which server certificates `https://` URLs accept, and the client certificate to
+    /// present.
+    pub trust: Trust,
     /// The largest response body accepted, in bytes.
     pub max_body: usize,
     /// How long one request may take.
@@ -50,7 +51,7 @@ impl ClientOptions {
         Self {
             url: url.into(),
             credentials: None,
-            tls: TlsOptions::default(),
+            trust: Trust::default(),
             max_body: 256 << 20,
             timeout: Duration::from_secs(120),
             max_in_flight: 4,
@@ -126,7 +127,8 @@ impl DavClient {
                 format!("URL {base} must start with http:// or https://"),
             ));
         }
-        let tls = client_config(&options.tls)?;
+        let mut tls = pimlink_tls::client_config(&options.trust)?;
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         let mut builder = reqwest::Client::builder();
         if let Some(resolver) = host_resolver(&options.dns) {
             builder = builder.dns_resolver(resolver);

@@ -6,7 +6,8 @@
 //!   calendar-/addressbook-multiget, sync-collection (RFC 6578), conditional PUT/DELETE,
 //!   MKCALENDAR / extended MKCOL, PROPPATCH of displayname, color and description.
 //! - [`WebcalStore`]: a read-only iCalendar feed split into one item per UID.
-//! - [`ClientOptions`] / [`TlsOptions`] / [`Secret`]: where and how to connect.
+//! - [`ClientOptions`] / [`Trust`] / [`Secret`]: where and how to connect; [`Trust`] and the
+//!   rustls configuration come from pimlink-tls, shared with pimlink-imap.
 //! - [`proto`]: the sans-IO layer (request builders and response parsers), usable and tested
 //!   without a network; [`client`] is the only code that touches sockets.
 //!
@@ -38,7 +39,6 @@ mod dns;
 pub mod proto;
 mod secret;
 mod storage;
-mod tls;
 mod webcal;
 
 pub use client::ClientOptions;
@@ -46,5 +46,6 @@ pub use dns::Dns;
 pub use proto::stamp::ChangeStamp;
 pub use secret::Secret;
 pub use storage::DavStore;
-pub use tls::TlsOptions;
 pub use webcal::WebcalStore;
+// ClientOptions carries these; re-exported so that a user of this crate needs no other.
+pub use pimlink_tls::{CertFingerprint, ClientCert, Trust};

@@ -12,10 +12,11 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::{Duration, Instant, SystemTime};
 
 use pimlink_core::{Content, Error, ErrorKind, Flags};
+use pimlink_tls::TlsMode;
 use tracing::{debug, trace, warn};
 
 use crate::auth;
-use crate::options::{AuthMechanism, ClientOptions, TlsMode};
+use crate::options::{AuthMechanism, ClientOptions};
 use crate::proto::command::{self, CommandText, LiteralData, Part};
 use crate::proto::frame::{Frame, FrameEvent, Framer};
 use crate::proto::response::{

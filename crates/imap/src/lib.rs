@@ -7,9 +7,12 @@
 //! - [`proto`]: the sans-IO core (framing, parsing via `imap-codec`, command encoding, tags and
 //!   states). It never touches a socket, so it is tested with replayed transcripts and fuzzed.
 //! - [`transport`]: TCP, TLS (rustls), STARTTLS, tunnel commands, COMPRESS=DEFLATE, timeouts.
+//!   Which certificates to trust ([`Trust`], [`CertFingerprint`]) and the rustls configuration
+//!   come from pimlink-tls, shared with pimlink-dav.
 //! - [`client::Client`]: the API the sync engine uses, configured by [`ClientOptions`].
 //!
-//! Key types: [`Client`], [`ClientOptions`], [`Secret`], [`UidRanges`], [`FetchedMessage`].
+//! Key types: [`Client`], [`ClientOptions`] (with its [`TlsMode`] and [`Trust`]), [`Secret`],
+//! [`UidRanges`], [`FetchedMessage`].
 //!
 //! Not here: sync decisions and the `MailStore` implementation for IMAP (issue 4), and
 //! configuration files (the binary turns them into [`ClientOptions`]).
@@ -36,7 +39,6 @@ mod options;
 pub mod proto;
 mod secret;
 pub mod store;
-mod tls;
 pub mod transport;
 mod uidset;
 pub mod utf7;
@@ -45,9 +47,10 @@ pub use client::{
     AppendItem, Client, FetchRequest, FetchSummary, FetchedMessage, IdleOutcome, MultiAppend,
     QresyncParams, SelectOptions, SelectedMailbox, StoreMode, StoreOutcome,
 };
-pub use options::{AuthMechanism, ClientOptions, TlsMode};
+pub use options::{AuthMechanism, ClientOptions};
 pub use proto::response::{ListEntry, MailboxStatus, NamespaceEntry};
 pub use secret::Secret;
 pub use store::ImapStore;
-pub use tls::fingerprint_hex;
 pub use uidset::UidRanges;
+// ClientOptions carries these; re-exported so that a user of this crate needs no other.
+pub use pimlink_tls::{CertFingerprint, ClientCert, TlsMode, Trust};

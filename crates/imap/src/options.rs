@@ -3,19 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use pimlink_tls::{TlsMode, Trust};
+
 use crate::proto::frame::FrameLimits;
 use crate::secret::Secret;
-
-/// How the connection is secured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TlsMode {
-    /// TLS from the first byte (port 993).
-    Implicit,
-    /// Plain TCP, then STARTTLS before logging in (port 143). Refused if not offered.
-    StartTls,
-    /// No TLS at all; only when configured explicitly (loopback, tunnels).
-    None,
-}
 
 /// A SASL mechanism (or LOGIN) to force instead of letting the client choose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,11 +32,9 @@ pub struct ClientOptions {
     pub port: Option<u16>,
     /// How to secure the connection.
     pub tls: TlsMode,
-    /// An extra CA certificate file (PEM) trusted besides the system roots.
-    pub ca_file: Option<PathBuf>,
-    /// A pinned SHA-256 fingerprint of the server certificate (hex, colons allowed). When set,
-    /// a certificate with this fingerprint is accepted whoever signed it.
-    pub cert_fingerprint: Option<String>,
+    /// Which server certificates to accept (system roots, an extra CA file or a pinned
+    /// certificate) and the client certificate to present.
+    pub trust: Trust,
     /// A command whose stdin/stdout carries IMAP instead of a socket (`sh -c` runs it).
     pub tunnel: Option<String>,
     /// Login name.
@@ -77,8 +66,7 @@ impl ClientOptions {
             host: host.into(),
             port: None,
             tls: TlsMode::Implicit,
-            ca_file: None,
-            cert_fingerprint: None,
+            trust: Trust::default(),
             tunnel: None,
             user: user.into(),
             password,

@@ -1,10 +1,12 @@
 //! The byte pipe under a connection: TCP, TLS, a tunnel command, optionally compressed.
 
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use pimlink_core::{Error, ErrorKind};
+use pimlink_tls::TlsMode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -12,7 +14,6 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use crate::options::ClientOptions;
-use crate::tls;
 
 enum Inner {
     Tcp(TcpStream),
@@ -103,7 +104,7 @@ impl Transport {
             read_timeout: options.read_timeout,
             description,
         };
-        if options.tunnel.is_none() && options.tls == crate::options::TlsMode::Implicit {
+        if options.tunnel.is_none() && options.tls == TlsMode::Implicit {
             tokio::time::timeout(options.connect_timeout, transport.start_tls(options))
                 .await
                 .map_err(|_| {
@@ -134,8 +135,8 @@ impl Transport {
                 "TLS can only be started on a plain TCP connection",
             ));
         };
-        let config = tls::client_config(options)?;
-        let name = tls::server_name(&options.host)?;
+        let config = Arc::new(pimlink_tls::client_config(&options.trust)?);
+        let name = pimlink_tls::server_name(&options.host)?;
         let stream = TlsConnector::from(config)
             .connect(name, tcp)
             .await

@@ -7,12 +7,10 @@ use pimlink_core::item_store::{
     ChangesSince, Collection, CollectionId, CollectionKind, Etag, Fetched, Href, ItemRef,
     ItemStore, MetaProperty, SyncToken,
 };
-use pimlink_dav::{ChangeStamp, ClientOptions, DavStore, TlsOptions, WebcalStore};
+use pimlink_dav::{ChangeStamp, ClientOptions, DavStore, WebcalStore};
 use pimlink_vdir::Vdir;
 
-use crate::config::{
-    ClientCert, Config, Credentials, DavConfig, SkipUnchanged, StorageKind, Trust,
-};
+use crate::config::{Config, Credentials, DavConfig, SkipUnchanged, StorageKind};
 
 /// A calendar/contact storage of any supported type, so one engine instance serves every
 /// combination.
@@ -93,7 +91,7 @@ pub async fn open(config: &Config, name: &str, kind: CollectionKind) -> Result<I
         }
         StorageKind::Webcal(webcal) => {
             let mut options = ClientOptions::new(webcal.url.clone());
-            options.tls = tls(&webcal.trust, webcal.client_cert.as_ref());
+            options.trust = webcal.trust.clone();
             options.timeout = webcal.timeout;
             // The feed is one collection: `collection_id`, or else the storage's name, which
             // the user chose and which is a valid id by the rules for storage names.
@@ -119,19 +117,9 @@ pub fn dav_options(dav: &DavConfig) -> Result<ClientOptions> {
     if let Some(Credentials { user, password }) = &dav.credentials {
         options = options.credentials(user.clone(), password.resolve()?);
     }
-    options.tls = tls(&dav.trust, dav.client_cert.as_ref());
+    options.trust = dav.trust.clone();
     options.timeout = dav.timeout;
     Ok(options)
-}
-
-fn tls(trust: &Trust, client_cert: Option<&ClientCert>) -> TlsOptions {
-    TlsOptions {
-        extra_ca_file: trust.ca_file.clone(),
-        pin_sha256: trust
-            .cert_fingerprint
-            .map(|fp| fp.0.iter().map(|b| format!("{b:02x}")).collect()),
-        client_cert: client_cert.map(|c| (c.cert.clone(), c.key.clone())),
-    }
 }
 
 /// Forwards each `ItemStore` method to the storage inside.

@@ -84,15 +84,8 @@ fn imap_store(imap: &ImapConfig) -> ImapStore {
         } => {
             let mut options = ClientOptions::new(host.clone(), user, Default::default());
             options.port = Some(*port);
-            options.tls = match tls {
-                config::TlsMode::Implicit => pimlink_imap::TlsMode::Implicit,
-                config::TlsMode::StartTls => pimlink_imap::TlsMode::StartTls,
-                config::TlsMode::None => pimlink_imap::TlsMode::None,
-            };
-            options.ca_file = trust.ca_file.clone();
-            options.cert_fingerprint = trust
-                .cert_fingerprint
-                .map(|f| f.0.iter().map(|b| format!("{b:02x}")).collect());
+            options.tls = *tls;
+            options.trust = trust.clone();
             options
         }
         ImapEndpoint::Tunnel { command } => {

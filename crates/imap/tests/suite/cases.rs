@@ -557,7 +557,7 @@ pub async fn tls_implicit_starttls_pinning_and_refusal(flavor: Flavor) {
     let mut implicit = server.options();
     implicit.tls = TlsMode::Implicit;
     implicit.port = server.tls_port();
-    implicit.ca_file = Some(ca.clone());
+    implicit.trust.ca_file = Some(ca.clone());
     let client = Client::connect(implicit.clone())
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", server.log()));
@@ -566,7 +566,7 @@ pub async fn tls_implicit_starttls_pinning_and_refusal(flavor: Flavor) {
 
     let mut starttls = server.options();
     starttls.tls = TlsMode::StartTls;
-    starttls.ca_file = Some(ca.clone());
+    starttls.trust.ca_file = Some(ca.clone());
     let client = Client::connect(starttls).await.unwrap();
     assert!(client.is_tls());
     assert!(
@@ -576,7 +576,7 @@ pub async fn tls_implicit_starttls_pinning_and_refusal(flavor: Flavor) {
     client.logout().await.unwrap();
 
     let mut untrusted = implicit.clone();
-    untrusted.ca_file = None;
+    untrusted.trust.ca_file = None;
     let err = Client::connect(untrusted).await.err().unwrap();
     assert!(err.to_string().contains("TLS handshake"), "{err}");
 
@@ -584,15 +584,15 @@ pub async fn tls_implicit_starttls_pinning_and_refusal(flavor: Flavor) {
     use rustls_pki_types::pem::PemObject;
     let der = rustls_pki_types::CertificateDer::from_pem_slice(&pem).unwrap();
     let mut pinned = implicit.clone();
-    pinned.ca_file = None;
-    pinned.cert_fingerprint = Some(pimlink_imap::fingerprint_hex(der.as_ref()));
+    pinned.trust.ca_file = None;
+    pinned.trust.cert_fingerprint = Some(pimlink_imap::CertFingerprint::of(der.as_ref()));
     Client::connect(pinned.clone())
         .await
         .unwrap()
         .logout()
         .await
         .unwrap();
-    pinned.cert_fingerprint = Some("00".repeat(32));
+    pinned.trust.cert_fingerprint = Some(pimlink_imap::CertFingerprint([0; 32]));
     assert!(Client::connect(pinned).await.is_err());
 }
 

@@ -2,13 +2,14 @@
 //! has been checked; a value of these types is always usable as it stands.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use pimlink_core::policy::{Direction, Limits, OnEmpty, Operations, SideOptions, SyncPolicy};
 use pimlink_core::side::PerSide;
+// The TLS settings are pimlink-tls's own types, so that the storages take them as they are.
+pub use pimlink_tls::{CertFingerprint, ClientCert, TlsMode, Trust};
 
 use super::dav_pair::DavPairConfig;
 use super::filter::CollectionFilter;
@@ -139,7 +140,7 @@ pub enum ImapEndpoint {
         port: u16,
         /// How the connection is encrypted.
         tls: TlsMode,
-        /// Extra trust settings for the server's certificate.
+        /// Extra trust for the server's certificate, and the client certificate to present.
         trust: Trust,
     },
     /// A command whose standard input and output speak IMAP (`tunnel`), run with `sh -c`.
@@ -147,18 +148,6 @@ pub enum ImapEndpoint {
         /// The command line.
         command: String,
     },
-}
-
-/// How an IMAP connection is encrypted (`tls`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TlsMode {
-    /// `implicit`: TLS from the first byte (port 993). The default.
-    Implicit,
-    /// `starttls`: plain connection upgraded with STARTTLS before login; failure to upgrade is
-    /// an error, never a fallback to plain text.
-    StartTls,
-    /// `none`: no encryption; only for servers on loopback or tests.
-    None,
 }
 
 /// A forced IMAP authentication mechanism (`auth`).
@@ -183,66 +172,6 @@ pub struct Credentials {
     pub user: String,
     /// `password` or `password_cmd`.
     pub password: PasswordSource,
-}
-
-/// Extra trust for a server certificate, on top of the system's trusted roots.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Trust {
-    /// `ca_file`: a PEM file of additional trusted CA certificates.
-    pub ca_file: Option<PathBuf>,
-    /// `cert_fingerprint`: accept exactly the certificate with this SHA-256 fingerprint, even
-    /// if it is self-signed.
-    pub cert_fingerprint: Option<CertFingerprint>,
-}
-
-/// The SHA-256 fingerprint of a certificate (its DER encoding).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct CertFingerprint(pub [u8; 32]);
-
-impl CertFingerprint {
-    /// Parses `sha256:` followed by 64 hexadecimal digits, optionally separated by `:` (the
-    /// form `openssl x509 -fingerprint -sha256` prints, after its `sha256 Fingerprint=`).
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let hex = text
-            .get(..7)
-            .filter(|prefix| prefix.eq_ignore_ascii_case("sha256:"))
-            .map(|_| &text[7..])
-            .ok_or_else(|| format!("{text:?} must start with \"sha256:\""))?;
-        let digits: Vec<u8> = hex.bytes().filter(|&b| b != b':').collect();
-        let mut out = [0u8; 32];
-        if digits.len() != 64 {
-            return Err(format!(
-                "{text:?} must have 64 hexadecimal digits after \"sha256:\", it has {}",
-                digits.len()
-            ));
-        }
-        for (byte, pair) in out.iter_mut().zip(digits.chunks(2)) {
-            let pair = std::str::from_utf8(pair).ok();
-            *byte = pair
-                .and_then(|p| u8::from_str_radix(p, 16).ok())
-                .ok_or_else(|| format!("{text:?} contains a character that is not hexadecimal"))?;
-        }
-        Ok(Self(out))
-    }
-}
-
-impl fmt::Display for CertFingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("sha256:")?;
-        for (i, byte) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(":")?;
-            }
-            write!(f, "{byte:02X}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for CertFingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
 }
 
 /// The settings of a Maildir storage.
@@ -274,10 +203,8 @@ pub struct DavConfig {
     pub domain: Option<String>,
     /// `user` with `password`/`password_cmd`; `None` for a server that needs no login.
     pub credentials: Option<Credentials>,
-    /// Extra trust for the server's certificate.
+    /// Extra trust for the server's certificate, and the client certificate to present.
     pub trust: Trust,
-    /// `client_cert` / `client_key`: a TLS client certificate.
-    pub client_cert: Option<ClientCert>,
     /// `timeout`, default 60 s.
     pub timeout: Duration,
     /// `skip_unchanged`: which change stamp the collection listing asks for, to skip
@@ -298,16 +225,6 @@ pub enum SkipUnchanged {
     LastModified,
 }
 
-/// A TLS client certificate (`client_cert`, `client_key`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientCert {
-    /// A PEM file with the certificate chain, leaf first.
-    pub cert: PathBuf,
-    /// A PEM file with the private key; the certificate file itself when `client_key` is
-    /// not set (one PEM holding both).
-    pub key: PathBuf,
-}
-
 /// The settings of a webcal feed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WebcalConfig {
@@ -316,10 +233,8 @@ pub struct WebcalConfig {
     /// `collection_id`: the id of the feed's one collection (what a pair's `collections`
     /// names, and the directory name in a vdir); `None` means the storage's name.
     pub collection_id: Option<String>,
-    /// Extra trust for the server's certificate.
+    /// Extra trust for the server's certificate, and the client certificate to present.
     pub trust: Trust,
-    /// `client_cert` / `client_key`: a TLS client certificate.
-    pub client_cert: Option<ClientCert>,
     /// `timeout`, default 60 s.
     pub timeout: Duration,
 }
@@ -375,41 +290,5 @@ impl PairConfig {
             limits: self.limits,
             sides: self.sides.clone(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fingerprints_parse_with_or_without_colons() {
-        let colons = format!("sha256:{}", vec!["aB"; 32].join(":"));
-        let plain = format!("SHA256:{}", "ab".repeat(32));
-        let a = CertFingerprint::parse(&colons).unwrap();
-        assert_eq!(a, CertFingerprint::parse(&plain).unwrap());
-        assert_eq!(a.0, [0xab; 32]);
-        assert_eq!(
-            a.to_string(),
-            format!("sha256:{}", vec!["AB"; 32].join(":"))
-        );
-        assert!(
-            CertFingerprint::parse("md5:ab")
-                .unwrap_err()
-                .contains("sha256:")
-        );
-        assert!(
-            CertFingerprint::parse("sha256:abcd")
-                .unwrap_err()
-                .contains("64")
-        );
-        let bad = format!("sha256:{}", "zz".repeat(32));
-        assert!(
-            CertFingerprint::parse(&bad)
-                .unwrap_err()
-                .contains("hexadecimal")
-        );
-        // Multi-byte characters must not be sliced in the middle.
-        assert!(CertFingerprint::parse("shä256:").is_err());
     }
 }

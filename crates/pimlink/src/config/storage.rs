@@ -61,6 +61,8 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "password_cmd",
             "ca_file",
             "cert_fingerprint",
+            "client_cert",
+            "client_key",
             "tunnel",
             "auth",
             "connections",
@@ -135,7 +137,6 @@ pub(crate) fn build(fields: &Fields<'_, '_>) -> Result<StorageKind, ConfigError>
             url: webcal_to_https(url(fields, &["http", "https", "webcal", "webcals"])?),
             collection_id: collection_id(fields)?,
             trust: trust(fields)?,
-            client_cert: client_cert(fields)?,
             timeout: timeout(fields)?,
         }),
         Type::Vdir => StorageKind::Vdir(VdirConfig {
@@ -162,7 +163,14 @@ fn imap(fields: &Fields<'_, '_>) -> Result<ImapConfig, ConfigError> {
         }
         (None, Some(tunnel)) => {
             // These describe a TCP connection, which a tunnel does not have.
-            for key in ["port", "tls", "ca_file", "cert_fingerprint"] {
+            for key in [
+                "port",
+                "tls",
+                "ca_file",
+                "cert_fingerprint",
+                "client_cert",
+                "client_key",
+            ] {
                 if let Some(key_span) = fields.key_span(key) {
                     return Err(fields.error(
                         key_span,
@@ -256,7 +264,6 @@ fn dav(fields: &Fields<'_, '_>) -> Result<DavConfig, ConfigError> {
         domain,
         credentials: credentials(fields, false)?,
         trust: trust(fields)?,
-        client_cert: client_cert(fields)?,
         timeout: timeout(fields)?,
         skip_unchanged: skip_unchanged(fields)?,
     })
@@ -405,6 +412,7 @@ fn trust(fields: &Fields<'_, '_>) -> Result<Trust, ConfigError> {
     Ok(Trust {
         ca_file: fields.path("ca_file")?,
         cert_fingerprint,
+        client_cert: client_cert(fields)?,
     })
 }
 

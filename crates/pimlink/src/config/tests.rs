@@ -120,6 +120,7 @@ on_empty = "sync"
             trust: Trust {
                 ca_file: Some(PathBuf::from("/home/u/.config/pimlink/certs/ca.pem")),
                 cert_fingerprint: Some(CertFingerprint(fingerprint)),
+                client_cert: None,
             },
         }
     );
@@ -322,6 +323,34 @@ fn tunnel_needs_no_login() {
         }
     );
     assert_eq!(t.credentials, None);
+}
+
+#[test]
+fn imap_takes_a_client_certificate_but_a_tunnel_does_not() {
+    let config = ok(
+        "[storage.r]\ntype = \"imap\"\nhost = \"h\"\nuser = \"u\"\npassword = \"p\"\n\
+                     client_cert = \"certs/me.pem\"\nclient_key = \"~/me.key\"\n",
+    );
+    let StorageKind::Imap(r) = &config.storages["r"].kind else {
+        panic!("not imap");
+    };
+    let ImapEndpoint::Tcp { trust, .. } = &r.endpoint else {
+        panic!("not tcp");
+    };
+    assert_eq!(
+        trust.client_cert,
+        Some(ClientCert {
+            cert: PathBuf::from("/home/u/.config/pimlink/certs/me.pem"),
+            key: PathBuf::from("/home/u/me.key"),
+        })
+    );
+    for key in ["client_cert", "client_key"] {
+        fails(
+            &format!("[storage.t]\ntype = \"imap\"\ntunnel = \"ssh x\"\n{key} = \"c.pem\"\n"),
+            4,
+            &[&format!("{key:?} does not apply to a \"tunnel\"")],
+        );
+    }
 }
 
 #[test]
@@ -1006,7 +1035,7 @@ collection_id = "holidays"
     assert_eq!(cal.domain.as_deref(), Some("example.com"));
     assert_eq!(cal.url, "https://example.com/");
     assert_eq!(
-        cal.client_cert,
+        cal.trust.client_cert,
         Some(ClientCert {
             cert: PathBuf::from("/home/u/certs/me.pem"),
             key: PathBuf::from("/home/u/certs/me.pem"),
@@ -1017,7 +1046,7 @@ collection_id = "holidays"
     };
     assert_eq!(cards.domain, None);
     assert_eq!(
-        cards.client_cert,
+        cards.trust.client_cert,
         Some(ClientCert {
             cert: PathBuf::from("/home/u/.config/pimlink/certs/me.crt"),
             key: PathBuf::from("/home/u/.config/pimlink/certs/me.key"),
@@ -1027,7 +1056,7 @@ collection_id = "holidays"
         panic!("not webcal");
     };
     assert_eq!(feed.collection_id.as_deref(), Some("holidays"));
-    assert_eq!(feed.client_cert, None);
+    assert_eq!(feed.trust.client_cert, None);
 }
 
 #[test]

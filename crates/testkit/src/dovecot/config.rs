@@ -14,6 +14,8 @@ pub(crate) struct Params<'a> {
     pub port: u16,
     /// Implicit-TLS port and the certificate files; `None` means `ssl = no`.
     pub tls: Option<(u16, &'a TlsFiles)>,
+    /// With TLS: refuse to log in clients without a certificate signed by the test CA.
+    pub require_client_cert: bool,
     pub compress: bool,
     pub capabilities: Option<&'a str>,
     pub maildir_plus_plus: bool,
@@ -99,6 +101,15 @@ mail_location = {location}
                 files.server_cert.display(),
                 files.server_key.display()
             );
+            if p.require_client_cert {
+                // The throwaway CA publishes no revocation list, which Dovecot wants by default.
+                let _ = write!(
+                    c,
+                    "ssl_ca = <{}\nssl_verify_client_cert = yes\nssl_require_crl = no\n\
+                     auth_ssl_require_client_cert = yes\n",
+                    files.ca_cert.display()
+                );
+            }
         }
         None => c.push_str("ssl = no\n"),
     }
@@ -186,12 +197,14 @@ mod tests {
             root: Path::new("/t"),
             port: 1143,
             tls: None,
+            require_client_cert: false,
             compress: false,
             capabilities: None,
             maildir_plus_plus: true,
             identity: &id,
         });
         assert!(text.contains("ssl = no\n"));
+        assert!(!text.contains("ssl_verify_client_cert"));
         assert!(text.contains("port = 1143\n"));
         assert!(text.contains("port = 0\n"), "imaps listener must be off");
         assert!(text.contains("mail_location = maildir:%h/Maildir\n"));
@@ -209,6 +222,7 @@ mod tests {
             root: Path::new("/t"),
             port: 1143,
             tls: Some((1993, &tls)),
+            require_client_cert: true,
             compress: true,
             capabilities: Some("IMAP4rev1 IDLE"),
             maildir_plus_plus: false,
@@ -216,6 +230,8 @@ mod tests {
         });
         assert!(text.contains("ssl = yes\nssl_cert = </t/server.pem\nssl_key = </t/server.key\n"));
         assert!(text.contains("port = 1993\n"));
+        assert!(text.contains("ssl_ca = </t/ca.pem\nssl_verify_client_cert = yes\n"));
+        assert!(text.contains("auth_ssl_require_client_cert = yes\n"));
         assert!(text.contains("mail_plugins = $mail_plugins imap_zlib"));
         assert!(text.contains("imap_capability = IMAP4rev1 IDLE\n"));
         assert!(text.contains("LAYOUT=fs:INBOX=%h/Maildir/INBOX"));

@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use tempfile::TempDir;
 
 use crate::fsutil;
+use crate::https::{self, ClientFiles};
 use crate::identity::Identity;
 use crate::net::{self, HOST, NotReady};
 use crate::process::ServerProcess;
@@ -27,6 +28,7 @@ const PORT_ATTEMPTS: usize = 5;
 #[derive(Debug, Clone)]
 pub struct DovecotBuilder {
     tls: bool,
+    client_certs: bool,
     compress: bool,
     capabilities: Option<String>,
     maildir_plus_plus: bool,
@@ -44,6 +46,7 @@ impl DovecotBuilder {
     pub fn new() -> Self {
         DovecotBuilder {
             tls: false,
+            client_certs: false,
             compress: false,
             capabilities: None,
             maildir_plus_plus: true,
@@ -56,6 +59,14 @@ impl DovecotBuilder {
     /// ([`Dovecot::ca_cert_pem`]).
     pub fn tls(mut self, on: bool) -> Self {
         self.tls = on;
+        self
+    }
+
+    /// Turns TLS on (see [`DovecotBuilder::tls`]) and refuses to log in a client that presents
+    /// no certificate signed by the test CA; [`Dovecot::client_cert`] is one that passes.
+    pub fn require_client_cert(mut self, on: bool) -> Self {
+        self.client_certs = on;
+        self.tls |= on;
         self
     }
 
@@ -137,12 +148,17 @@ impl DovecotBuilder {
         } else {
             None
         };
+        let client_files = match (&tls_files, self.client_certs) {
+            (Some(files), true) => Some(https::client_cert(&root, files).map_err(failed)?),
+            _ => None,
+        };
         let (port, second_port) = net::free_port_pair().map_err(failed)?;
         let tls_port = tls_files.as_ref().map(|_| second_port);
         let conf = config::render(&config::Params {
             root: &root,
             port,
             tls: tls_port.zip(tls_files.as_ref()),
+            require_client_cert: client_files.is_some(),
             compress: self.compress,
             capabilities: self.capabilities.as_deref(),
             maildir_plus_plus: self.maildir_plus_plus,
@@ -169,6 +185,7 @@ impl DovecotBuilder {
             port,
             tls_port,
             tls_files,
+            client_files,
             conf_path,
             root,
             users: self.users.clone(),
@@ -190,6 +207,7 @@ pub struct Dovecot {
     port: u16,
     tls_port: Option<u16>,
     tls_files: Option<TlsFiles>,
+    client_files: Option<ClientFiles>,
     conf_path: PathBuf,
     root: PathBuf,
     users: Vec<(String, String)>,
@@ -222,6 +240,12 @@ impl Dovecot {
     /// extra trust anchor.
     pub fn ca_cert_pem(&self) -> Option<&Path> {
         self.tls_files.as_ref().map(|f| f.ca_cert.as_path())
+    }
+
+    /// A client certificate signed by the test CA, when the server requires one
+    /// ([`DovecotBuilder::require_client_cert`]).
+    pub fn client_cert(&self) -> Option<&ClientFiles> {
+        self.client_files.as_ref()
     }
 
     /// The first user's name.
