@@ -358,6 +358,38 @@ fn an_emptied_side_is_refused_until_forced() {
     assert!(remote(&server, "c").is_empty(), "{forced}");
 }
 
+/// A vdir wiped to one item of a calendar (issue 12) is refused too: the server keeps every
+/// item until the run is forced.
+#[test]
+fn a_side_that_lost_most_items_is_refused_until_forced() {
+    let server = Radicale::start().unwrap();
+    server.create_calendar("c").unwrap();
+    for i in 0..10 {
+        put(&server, "c", &format!("e{i}"), "x");
+    }
+    let world = World::radicale(&server, "");
+    world.sync_ok();
+    for i in 0..9 {
+        fs::remove_file(world.vdir("c").join(format!("e{i}.ics"))).unwrap();
+    }
+    let refused = world.run(&["sync"]);
+    assert_eq!(refused.code(), 5, "{refused}");
+    for part in [
+        "collection c: side b no longer has 9 of the 10 items",
+        "max_delete",
+        "pimlink sync --force p/c",
+    ] {
+        assert!(
+            format!("{refused}").contains(part),
+            "{part:?} missing: {refused}"
+        );
+    }
+    assert_eq!(remote(&server, "c").len(), 10, "{refused}");
+    let forced = world.run(&["sync", "--force", "p/c"]);
+    assert_eq!(forced.code(), 0, "{forced}");
+    assert_eq!(remote(&server, "c").len(), 1, "{forced}");
+}
+
 #[test]
 fn collections_are_created_with_metadata_and_deleted_by_policy() {
     let server = Radicale::start().unwrap();

@@ -10,7 +10,7 @@ use pimlink_core::items::{
     ExplicitCollection, ItemAction, ItemCounts, ItemPair, ItemPlan, ItemPolicy, MetaAction,
     Observer, PairReport, RunOptions, Selection,
 };
-use pimlink_core::policy::OnEmpty;
+use pimlink_core::policy::{MaxDelete, OnEmpty};
 use pimlink_core::status::StatusStore;
 
 use crate::cli::exit;
@@ -45,6 +45,7 @@ pub fn sync_pair(
     };
     if force {
         policy.sync.on_empty = OnEmpty::Sync;
+        policy.sync.max_delete = MaxDelete::UNLIMITED;
     }
     let explicit = explicit_collections(&dav)?;
     let patterns = dav.collections.patterns.clone();
@@ -180,7 +181,7 @@ impl<'o> DavObserver<'o> {
             eprintln!("pimlink: {}: {error}", self.pair);
         }
         if let Some(refusal) = &collection.refused {
-            eprintln!("pimlink: {}: collection {name}: {refusal}", self.pair);
+            crate::output::report_refusal(&self.pair, name, refusal);
         }
         if let CollectionStep::Skip(why) = &collection.plan.step {
             self.output

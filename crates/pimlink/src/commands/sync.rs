@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use pimlink_core::CollectionName;
 use pimlink_core::exec::{Pair, RunOptions};
-use pimlink_core::policy::OnEmpty;
+use pimlink_core::policy::{MaxDelete, OnEmpty};
 use pimlink_core::status::StatusStore;
 
 use crate::cli::{SyncArgs, exit};
@@ -102,6 +102,7 @@ fn sync_pair(
     let mut policy = pair.policy();
     if args.force {
         policy.on_empty = OnEmpty::Sync;
+        policy.max_delete = MaxDelete::UNLIMITED;
     }
     if args.fetch_big {
         policy.limits.max_size = None;
