@@ -49,8 +49,11 @@ pub fn sync_pair(
     }
     let explicit = explicit_collections(&dav)?;
     let patterns = dav.collections.patterns.clone();
-    let matches =
-        move |id: &CollectionId| patterns.as_ref().is_some_and(|p| p.matches(id.as_str()));
+    let seen = super::patterns::SeenNames::default();
+    let matches = |id: &CollectionId| {
+        seen.note(id.as_str());
+        patterns.as_ref().is_some_and(|p| p.matches(id.as_str()))
+    };
     let selection = Selection {
         from_a: dav.collections.from_a,
         from_b: dav.collections.from_b,
@@ -90,6 +93,9 @@ pub fn sync_pair(
         .await?;
         anyhow::Ok(report)
     })?;
+    if let Some(patterns) = &patterns {
+        seen.warn_unmatched(&pair.name, patterns);
+    }
     observer.finish(&report);
     let mut code = exit::OK;
     if report.has_errors() {
@@ -101,10 +107,10 @@ pub fn sync_pair(
     Ok(code)
 }
 
-/// The collections the pair names (see [`crate::config::DavCollections::named`]).
+/// The collections the pair names explicitly (`[name, id on a, id on b]`).
 pub fn explicit_collections(dav: &DavPairConfig) -> Result<Vec<ExplicitCollection>> {
     dav.collections
-        .named()
+        .explicit
         .iter()
         .map(|(name, a, b)| {
             Ok(ExplicitCollection {
@@ -187,6 +193,17 @@ impl<'o> DavObserver<'o> {
             self.output
                 .info(format!("{}: {name}: skipped ({why})", self.pair));
             return;
+        }
+        // A new collection is worth a line of its own: the item counts do not show it. (A dry
+        // run printed the plan already.)
+        let created = match collection.plan.step {
+            CollectionStep::Create(side) => Some(format!("side {side}")),
+            CollectionStep::CreateBoth => Some("sides a and b".to_owned()),
+            _ => None,
+        };
+        if let (Some(sides), false, true) = (created, self.dry_run, collection.errors.is_empty()) {
+            self.output
+                .info(format!("{}: {name}: created on {sides}", self.pair));
         }
         if collection.done != ItemCounts::default() || self.output.verbose() > 0 {
             self.output

@@ -112,7 +112,9 @@ fn sync_pair(
         dry_run: args.dry_run,
         force: args.force,
     };
+    let seen = super::patterns::SeenNames::default();
     let selected = |name: &CollectionName| {
+        seen.note(name.as_str());
         pair.collections.matches(name.as_str())
             && only.is_none_or(|only| only.iter().any(|c| c == name.as_str()))
     };
@@ -126,6 +128,7 @@ fn sync_pair(
         .sync(selected, options, &mut observer)
         .await
     })?;
+    seen.warn_unmatched(&pair.name, &pair.collections);
     observer.finish(&report);
     let mut code = exit::OK;
     if report.has_errors() {
