@@ -33,6 +33,9 @@ Exit status:
      collection than max_delete allows); nothing was deleted there
 When several apply, the highest number is returned.
 
+Warnings and errors on stderr are coloured only when stderr is a terminal, and not at all when
+NO_COLOR is set to a non-empty value.
+
 Configuration: $XDG_CONFIG_HOME/pimlink/config.toml (default ~/.config/pimlink/config.toml).
 Every key of the file is described in pimlink-config(5) (docs/pimlink-config.5) and shown in
 docs/config.example.toml.";

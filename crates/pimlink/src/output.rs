@@ -41,6 +41,13 @@ impl Output {
     }
 }
 
+/// True if diagnostics on stderr may be coloured: only for a person watching (stderr is a
+/// terminal; cron mail and the journal would get the escape codes as text), and not when
+/// `NO_COLOR` is set to anything but the empty string (<https://no-color.org>).
+pub fn colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
 /// Plans with fewer actions than this finish too fast for a progress bar to help.
 const PROGRESS_THRESHOLD: usize = 50;
 
@@ -431,6 +438,19 @@ mod tests {
             replaces: None,
             size,
         }
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(colour(true, None));
+        assert!(
+            colour(true, Some(OsStr::new(""))),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(true, Some(OsStr::new("0"))), "any value, even 0");
+        assert!(!colour(false, None));
     }
 
     #[test]
