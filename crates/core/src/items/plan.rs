@@ -302,12 +302,7 @@ fn empty_side_refusal(
         if !now.is_empty() {
             continue;
         }
-        let deletions = actions
-            .iter()
-            .filter(
-                |action| matches!(action, ItemAction::Delete { side: s, .. } if *s == side.other()),
-            )
-            .count();
+        let deletions = deletions_on(actions, side.other()).count();
         if deletions > 0 {
             return Some(Refusal::EmptySide {
                 side,
@@ -338,11 +333,7 @@ fn share_refusal(
         if now.is_empty() {
             continue;
         }
-        let mut rows: Vec<RowId> = actions
-            .iter()
-            .filter(
-                |action| matches!(action, ItemAction::Delete { side: s, .. } if *s == side.other()),
-            )
+        let mut rows: Vec<RowId> = deletions_on(actions, side.other())
             .filter_map(|action| ids.get(action.uid()).copied())
             .collect();
         rows.sort_unstable();
@@ -358,4 +349,11 @@ fn share_refusal(
         }
     }
     None
+}
+
+/// The deletions `actions` make on `side`.
+fn deletions_on(actions: &[ItemAction], side: Side) -> impl Iterator<Item = &ItemAction> {
+    actions
+        .iter()
+        .filter(move |action| matches!(action, ItemAction::Delete { side: s, .. } if *s == side))
 }
