@@ -1337,19 +1337,40 @@ fn deleted_flags_of(
     out
 }
 
-/// Lifts an empty-side refusal once moves have replaced every deletion it withheld: a folder
-/// whose messages were all moved elsewhere is empty on purpose. Otherwise the refusal stands,
-/// with the count of deletions still planned.
+/// Lifts a refusal once moves have replaced the deletions it withheld: a folder whose
+/// messages were all (or mostly) moved elsewhere was emptied on purpose. Otherwise the refusal
+/// stands, with the count of deletions still planned.
 fn lift_refusal_explained_by_moves(items: &mut ItemPlan) {
-    let Some(Refusal::EmptySide { side, known, .. }) = items.refused.clone() else {
-        return;
+    items.refused = match items.refused.take() {
+        Some(Refusal::EmptySide { side, known, .. }) => {
+            let deletions = crate::plan::removals_on(&items.actions, side.other());
+            (deletions > 0).then_some(Refusal::EmptySide {
+                side,
+                known,
+                deletions,
+            })
+        }
+        Some(Refusal::TooManyDeletions {
+            side,
+            known,
+            limit,
+            rows,
+            ..
+        }) => {
+            let deletions =
+                crate::plan::max_delete::still_withheld(&items.actions, side.other(), &rows);
+            limit
+                .refuses(deletions, known)
+                .then_some(Refusal::TooManyDeletions {
+                    side,
+                    known,
+                    deletions,
+                    limit,
+                    rows,
+                })
+        }
+        None => None,
     };
-    let deletions = crate::plan::removals_on(&items.actions, side.other());
-    items.refused = (deletions > 0).then_some(Refusal::EmptySide {
-        side,
-        known,
-        deletions,
-    });
 }
 
 /// A collection planned and ready to be carried out.

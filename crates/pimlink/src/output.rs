@@ -41,6 +41,13 @@ impl Output {
     }
 }
 
+/// True if diagnostics on stderr may be coloured: only for a person watching (stderr is a
+/// terminal; cron mail and the journal would get the escape codes as text), and not when
+/// `NO_COLOR` is set to anything but the empty string (<https://no-color.org>).
+pub fn colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
 /// Plans with fewer actions than this finish too fast for a progress bar to help.
 const PROGRESS_THRESHOLD: usize = 50;
 
@@ -257,7 +264,7 @@ impl<'o> PairObserver<'o> {
             ));
         }
         if let Some(refusal) = &collection.refused {
-            eprintln!("pimlink: {}: collection {name}: {refusal}", self.pair);
+            report_refusal(&self.pair, name.as_str(), refusal);
         }
         if let CollectionStep::Skip(why) = &collection.plan.step {
             if self.output.verbose > 0 || self.dry_run {
@@ -366,6 +373,27 @@ impl Observer for PairObserver<'_> {
     }
 }
 
+/// Reports a collection whose changes a safety check withheld, on stderr, with the command
+/// that lets them through once.
+pub fn report_refusal(pair: &str, collection: &str, refusal: &impl std::fmt::Display) {
+    eprintln!("pimlink: {pair}: collection {collection}: {refusal}");
+    eprintln!(
+        "pimlink: {pair}: collection {collection}: to apply these changes once: pimlink sync \
+         --force {}",
+        shell_word(&format!("{pair}/{collection}"))
+    );
+}
+
+/// `word` as a shell reads it back: quoted unless it is made of harmless characters only.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+@%:,".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// `"3 copied a->b, 1 copied b->a, 2 flag changes, 1 deleted on b"` or `"nothing"`.
 pub fn describe_counts(counts: &PlanCounts) -> String {
     let mut parts = Vec::new();
@@ -410,6 +438,27 @@ mod tests {
             replaces: None,
             size,
         }
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(colour(true, None));
+        assert!(
+            colour(true, Some(OsStr::new(""))),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(true, Some(OsStr::new("0"))), "any value, even 0");
+        assert!(!colour(false, None));
+    }
+
+    #[test]
+    fn commands_in_hints_survive_the_shell() {
+        assert_eq!(shell_word("work/Lists/rust"), "work/Lists/rust");
+        assert_eq!(shell_word("p/with space"), "'p/with space'");
+        assert_eq!(shell_word("p/it's"), "'p/it'\\''s'");
+        assert_eq!(shell_word("p/$HOME"), "'p/$HOME'");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use pimlink_core::items::{
     ExplicitCollection, ItemAction, ItemCounts, ItemPair, ItemPlan, ItemPolicy, MetaAction,
     Observer, PairReport, RunOptions, Selection,
 };
-use pimlink_core::policy::OnEmpty;
+use pimlink_core::policy::{MaxDelete, OnEmpty};
 use pimlink_core::status::StatusStore;
 
 use crate::cli::exit;
@@ -45,11 +45,15 @@ pub fn sync_pair(
     };
     if force {
         policy.sync.on_empty = OnEmpty::Sync;
+        policy.sync.max_delete = MaxDelete::UNLIMITED;
     }
     let explicit = explicit_collections(&dav)?;
     let patterns = dav.collections.patterns.clone();
-    let matches =
-        move |id: &CollectionId| patterns.as_ref().is_some_and(|p| p.matches(id.as_str()));
+    let seen = super::patterns::SeenNames::default();
+    let matches = |id: &CollectionId| {
+        seen.note(id.as_str());
+        patterns.as_ref().is_some_and(|p| p.matches(id.as_str()))
+    };
     let selection = Selection {
         from_a: dav.collections.from_a,
         from_b: dav.collections.from_b,
@@ -89,6 +93,9 @@ pub fn sync_pair(
         .await?;
         anyhow::Ok(report)
     })?;
+    if let Some(patterns) = &patterns {
+        seen.warn_unmatched(&pair.name, patterns);
+    }
     observer.finish(&report);
     let mut code = exit::OK;
     if report.has_errors() {
@@ -100,10 +107,10 @@ pub fn sync_pair(
     Ok(code)
 }
 
-/// The collections the pair names (see [`crate::config::DavCollections::named`]).
+/// The collections the pair names explicitly (`[name, id on a, id on b]`).
 pub fn explicit_collections(dav: &DavPairConfig) -> Result<Vec<ExplicitCollection>> {
     dav.collections
-        .named()
+        .explicit
         .iter()
         .map(|(name, a, b)| {
             Ok(ExplicitCollection {
@@ -180,12 +187,23 @@ impl<'o> DavObserver<'o> {
             eprintln!("pimlink: {}: {error}", self.pair);
         }
         if let Some(refusal) = &collection.refused {
-            eprintln!("pimlink: {}: collection {name}: {refusal}", self.pair);
+            crate::output::report_refusal(&self.pair, name, refusal);
         }
         if let CollectionStep::Skip(why) = &collection.plan.step {
             self.output
                 .info(format!("{}: {name}: skipped ({why})", self.pair));
             return;
+        }
+        // A new collection is worth a line of its own: the item counts do not show it. (A dry
+        // run printed the plan already.)
+        let created = match collection.plan.step {
+            CollectionStep::Create(side) => Some(format!("side {side}")),
+            CollectionStep::CreateBoth => Some("sides a and b".to_owned()),
+            _ => None,
+        };
+        if let (Some(sides), false, true) = (created, self.dry_run, collection.errors.is_empty()) {
+            self.output
+                .info(format!("{}: {name}: created on {sides}", self.pair));
         }
         if collection.done != ItemCounts::default() || self.output.verbose() > 0 {
             self.output

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use pimlink_core::CollectionName;
 use pimlink_core::exec::{Pair, RunOptions};
-use pimlink_core::policy::OnEmpty;
+use pimlink_core::policy::{MaxDelete, OnEmpty};
 use pimlink_core::status::StatusStore;
 
 use crate::cli::{SyncArgs, exit};
@@ -102,6 +102,7 @@ fn sync_pair(
     let mut policy = pair.policy();
     if args.force {
         policy.on_empty = OnEmpty::Sync;
+        policy.max_delete = MaxDelete::UNLIMITED;
     }
     if args.fetch_big {
         policy.limits.max_size = None;
@@ -111,7 +112,9 @@ fn sync_pair(
         dry_run: args.dry_run,
         force: args.force,
     };
+    let seen = super::patterns::SeenNames::default();
     let selected = |name: &CollectionName| {
+        seen.note(name.as_str());
         pair.collections.matches(name.as_str())
             && only.is_none_or(|only| only.iter().any(|c| c == name.as_str()))
     };
@@ -125,6 +128,7 @@ fn sync_pair(
         .sync(selected, options, &mut observer)
         .await
     })?;
+    seen.warn_unmatched(&pair.name, &pair.collections);
     observer.finish(&report);
     let mut code = exit::OK;
     if report.has_errors() {
