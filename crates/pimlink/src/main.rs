@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod failure;
 mod item_storages;
+mod no_state;
 mod output;
 mod renamed;
 mod storages;

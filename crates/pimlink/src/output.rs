@@ -10,6 +10,8 @@ use pimlink_core::exec::{CollectionReport, Observer, PairReport};
 use pimlink_core::plan::{CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts};
 use pimlink_core::{CollectionName, Error, ItemKey, PerSide, Side};
 
+use crate::no_state::NoStateNotice;
+
 /// Verbosity, resolved from `-v` and `-q`.
 #[derive(Clone, Copy, Debug)]
 pub struct Output {
@@ -127,6 +129,8 @@ pub struct PairObserver<'o> {
     /// several connections), on a terminal only.
     progress: Vec<(CollectionName, Progress)>,
     bars: MultiProgress,
+    /// Set when the pair's status knew nothing at the start of the run.
+    pub no_state: Option<NoStateNotice>,
 }
 
 impl<'o> PairObserver<'o> {
@@ -138,6 +142,7 @@ impl<'o> PairObserver<'o> {
             dry_run,
             progress: Vec::new(),
             bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            no_state: None,
         }
     }
 
@@ -323,6 +328,12 @@ impl Observer for PairObserver<'_> {
         for held in &plan.held_back {
             self.output
                 .info(format!("{}: {}: {held}", self.pair, collection.name_a));
+        }
+    }
+
+    fn matching_by_content(&mut self, collection: &CollectionPlan, items: PerSide<usize>) {
+        if let Some(notice) = &mut self.no_state {
+            notice.tell(collection.name_a.as_str(), items);
         }
     }
 

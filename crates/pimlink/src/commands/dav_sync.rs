@@ -3,6 +3,7 @@
 //! engine in `pimlink_core::items` and prints what it did.
 
 use anyhow::{Context, Result};
+use pimlink_core::PerSide;
 use pimlink_core::item_store::CollectionId;
 use pimlink_core::item_store::MetaProperty;
 use pimlink_core::items::{
@@ -16,6 +17,7 @@ use pimlink_core::status::StatusStore;
 use crate::cli::exit;
 use crate::config::{Config, DavPairConfig, PairConfig};
 use crate::item_storages;
+use crate::no_state::{Items, NoStateNotice};
 use crate::output::Output;
 
 /// How a run treats conflicts.
@@ -61,6 +63,7 @@ pub fn sync_pair(
     let mut status = StatusStore::open(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
     let mut observer = DavObserver::new(output, &pair.name, dry_run);
+    observer.no_state = NoStateNotice::new(&pair.name, &status, Items::Dav)?;
     let report = super::runtime()?.block_on(async {
         let a = item_storages::open(config, &pair.a, kind)
             .await
@@ -128,6 +131,8 @@ struct DavObserver<'o> {
     output: &'o Output,
     pair: String,
     dry_run: bool,
+    /// Set when the pair's status knew nothing at the start of the run.
+    no_state: Option<NoStateNotice>,
 }
 
 impl<'o> DavObserver<'o> {
@@ -136,6 +141,7 @@ impl<'o> DavObserver<'o> {
             output,
             pair: pair.to_owned(),
             dry_run,
+            no_state: None,
         }
     }
 
@@ -200,6 +206,12 @@ impl Observer for DavObserver<'_> {
             && (self.dry_run || self.output.verbose() > 0)
         {
             self.output.info(format!("{}: {plan}", self.pair));
+        }
+    }
+
+    fn matching_by_content(&mut self, collection: &CollectionPlan, items: PerSide<usize>) {
+        if let Some(notice) = &mut self.no_state {
+            notice.tell(&collection.name, items);
         }
     }
 
