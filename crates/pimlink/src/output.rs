@@ -10,6 +10,7 @@ use pimlink_core::exec::{CollectionReport, Observer, PairReport};
 use pimlink_core::plan::{CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts};
 use pimlink_core::{CollectionName, Error, ItemKey, PerSide, Side};
 
+use crate::error_groups;
 use crate::no_state::NoStateNotice;
 
 /// Verbosity, resolved from `-v` and `-q`.
@@ -244,8 +245,9 @@ impl<'o> PairObserver<'o> {
 
     fn collection_summary(&self, collection: &CollectionReport) {
         let name = &collection.plan.name_a;
-        for error in &collection.errors {
-            eprintln!("pimlink: {}: {error}", self.pair);
+        let verbose = self.output.verbose > 0;
+        for line in error_groups::lines(name.as_str(), &collection.errors, verbose) {
+            eprintln!("pimlink: {}: {line}", self.pair);
         }
         for late in &collection.late_copies {
             let what = if late.removed {

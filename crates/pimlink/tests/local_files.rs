@@ -202,3 +202,128 @@ fn a_lost_state_is_announced_before_mail_and_items_are_matched() {
     let again = world.sync_ok();
     assert!(!again.stderr().contains("warning"), "{again}");
 }
+
+/// Runs the shell `script` in a mount namespace of its own, in which a tmpfs of `size` is
+/// mounted on `dir`: a real disk that really fills up, and goes away with the namespace (so
+/// nothing is left mounted whatever happens). The script finds the mount point in `$DIR`,
+/// pimlink in `$PIMLINK` and the world's config in `$CONFIG`; exit status 99 means the mount
+/// failed. Returns false, after saying why, when the test is to be skipped: only if
+/// `PIMLINK_TEST_SKIP_TMPFS` is set (a machine that cannot mount a tmpfs must not pass a test
+/// it did not run).
+fn on_a_small_disk(world: &World, dir: &Path, size: &str, script: &str) -> bool {
+    if std::env::var_os("PIMLINK_TEST_SKIP_TMPFS").is_some() {
+        eprintln!("skipped: PIMLINK_TEST_SKIP_TMPFS is set");
+        return false;
+    }
+    let mut unshare = std::process::Command::new("unshare");
+    if !rustix::process::geteuid().is_root() {
+        unshare.arg("--user").arg("--map-root-user");
+    }
+    let status = unshare
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "mount -t tmpfs -o size={size} tmpfs \"$DIR\" || exit 99\n{script}"
+        ))
+        .env("DIR", dir)
+        .env("PIMLINK", env!("CARGO_BIN_EXE_pimlink"))
+        .env("CONFIG", world.config())
+        .status()
+        .expect("running unshare (util-linux); set PIMLINK_TEST_SKIP_TMPFS=1 to skip");
+    assert_ne!(
+        status.code(),
+        Some(99),
+        "could not mount a tmpfs on {}",
+        dir.display()
+    );
+    assert!(status.success(), "the script failed: {status}");
+    true
+}
+
+/// What a run inside `on_a_small_disk` left in `<world>/<name>.{code,out,err}`.
+fn recorded(world: &World, name: &str) -> (i32, String) {
+    let read = |ext: &str| fs::read_to_string(world.dir.path().join(format!("{name}.{ext}")));
+    let code = read("code").unwrap().trim().parse().unwrap();
+    (
+        code,
+        format!("{}{}", read("out").unwrap(), read("err").unwrap()),
+    )
+}
+
+/// Runs pimlink with `$1...` inside the script, recording as `recorded` reads it.
+const RECORD: &str = "record() { name=$1; shift; \"$PIMLINK\" -c \"$CONFIG\" \"$@\" \
+    > \"$OUT/$name.out\" 2> \"$OUT/$name.err\"; echo $? > \"$OUT/$name.code\"; }\n";
+
+#[test]
+fn a_full_maildir_disk_is_one_line_per_folder_and_every_failure_with_v() {
+    let world = World::new("");
+    let body = "x".repeat(8 * 1024);
+    for (n, folder) in ["INBOX", "Lists/rust"].into_iter().enumerate() {
+        for i in 0..60 {
+            let id = format!("f{n}-{i}");
+            world.deliver("a", folder, &id, "");
+            let file = common::find_file(&world.root("a").join(folder), &id);
+            let mut text = fs::read_to_string(&file).unwrap();
+            text.push_str(&body);
+            fs::write(&file, text).unwrap();
+        }
+    }
+    // 960 KiB of mail for a 256 KiB disk.
+    let script = format!(
+        "OUT=\"{}\"\n{RECORD}record quiet sync\nrecord verbose -v sync\n",
+        world.dir.path().display()
+    );
+    if !on_a_small_disk(&world, &world.root("b"), "256k", &script) {
+        return;
+    }
+    let (code, quiet) = recorded(&world, "quiet");
+    assert_eq!(code, 1, "{quiet}");
+    let failures: Vec<&str> = quiet
+        .lines()
+        .filter(|l| l.starts_with("pimlink: p:"))
+        .collect();
+    assert_eq!(failures.len(), 2, "one line per folder:\n{quiet}");
+    for (line, folder) in failures.iter().zip(["INBOX", "Lists/rust"]) {
+        assert!(
+            line.starts_with(&format!("pimlink: p: collection {folder}: ")),
+            "{line}"
+        );
+        assert!(line.contains("changes failed, the disk is full"), "{line}");
+        assert!(line.contains("-v lists each"), "{line}");
+    }
+    let (code, verbose) = recorded(&world, "verbose");
+    assert_eq!(code, 1, "{verbose}");
+    let each = verbose
+        .lines()
+        .filter(|l| l.contains("No space left on device"))
+        .count();
+    assert!(each > 60, "{verbose}");
+}
+
+#[test]
+fn a_state_disk_already_full_is_reported_as_full_naming_the_directory() {
+    let world = World::new("");
+    world.deliver("a", "INBOX", "m1", "");
+    fs::create_dir_all(world.state_dir()).unwrap();
+    let script = format!(
+        "OUT=\"{out}\"\n{RECORD}record first sync\n\
+         dd if=/dev/zero of=\"$DIR/fill\" bs=4096 2>/dev/null\n\
+         cp \"{a}/new/u-m1\" \"{a}/new/u-m2\"\n\
+         record full sync\n",
+        out = world.dir.path().display(),
+        a = world.root("a").join("INBOX").display()
+    );
+    if !on_a_small_disk(&world, &world.state_dir(), "512k", &script) {
+        return;
+    }
+    let (code, first) = recorded(&world, "first");
+    assert_eq!(code, 0, "{first}");
+    let (code, full) = recorded(&world, "full");
+    assert_eq!(code, 3, "{full}");
+    let said = format!(
+        "the disk holding the state directory {} is full",
+        world.state_dir().display()
+    );
+    assert!(full.contains(&said), "{full}");
+    // Nothing was synced without a state to record it in.
+    assert_eq!(world.messages("b")["INBOX"].len(), 1);
+}

@@ -16,6 +16,7 @@ use pimlink_core::status::StatusStore;
 
 use crate::cli::exit;
 use crate::config::{Config, DavPairConfig, PairConfig};
+use crate::error_groups;
 use crate::item_storages;
 use crate::no_state::{Items, NoStateNotice};
 use crate::output::Output;
@@ -182,8 +183,9 @@ impl<'o> DavObserver<'o> {
         for warning in &collection.warnings {
             eprintln!("pimlink: {}: warning: {warning}", self.pair);
         }
-        for error in &collection.errors {
-            eprintln!("pimlink: {}: {error}", self.pair);
+        let verbose = self.output.verbose() > 0;
+        for line in error_groups::lines(name, &collection.errors, verbose) {
+            eprintln!("pimlink: {}: {line}", self.pair);
         }
         if let Some(refusal) = &collection.refused {
             eprintln!("pimlink: {}: collection {name}: {refusal}", self.pair);
