@@ -49,7 +49,7 @@ fn reader(dir: PathBuf, stop: Arc<AtomicBool>, done: Arc<Done>) {
             fs::rename(from, dir.join(name_in_state(&name, states[i] + 1))).unwrap();
             states[i] += 1;
             let renames = done.renames.fetch_add(1, Ordering::SeqCst) + 1;
-            if renames % 50 == 0 && alive > MESSAGES / 2 {
+            if renames.is_multiple_of(50) && alive > MESSAGES / 2 {
                 alive -= 1;
                 fs::remove_file(dir.join(name_in_state(&key(alive), states[alive]))).unwrap();
                 done.deletions.fetch_add(1, Ordering::SeqCst);

@@ -98,12 +98,22 @@ pub(crate) fn create(path: &Path, init: impl FnOnce(&mut Connection) -> Result<(
     })?;
     let placed = std::fs::File::open(&fresh)
         .and_then(|file| file.sync_all())
-        // A link fails if the name exists: a status that appeared meanwhile is never replaced.
-        .and_then(|()| std::fs::hard_link(&fresh, path))
-        .and_then(|()| std::fs::remove_file(&fresh))
+        .and_then(|()| place(&fresh, path))
         .and_then(|()| std::fs::File::open(dir))
         .and_then(|dir| dir.sync_all());
     placed.map_err(|e| in_dir(Error::io(format!("creating {}", path.display()), e)))
+}
+
+/// Gives `fresh` the name `path`, never replacing a file there: a link fails if the name
+/// exists. A file system without hard links gets a rename after a check; the pair's lock keeps
+/// other pimlink runs away meanwhile.
+fn place(fresh: &Path, path: &Path) -> std::io::Result<()> {
+    match std::fs::hard_link(fresh, path) {
+        Ok(()) => std::fs::remove_file(fresh),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) if path.exists() => Err(std::io::ErrorKind::AlreadyExists.into()),
+        Err(_) => std::fs::rename(fresh, path),
+    }
 }
 
 /// A connection to the existing database at `path`, configured as every connection must be.
