@@ -32,7 +32,11 @@ fn key(i: usize) -> String {
 #[derive(Default)]
 struct Done {
     renames: AtomicUsize,
-    /// Messages deleted, highest index first: the first `n` deleted are the `n` highest.
+    /// Messages about to be deleted, highest index first: counted before the file goes, so
+    /// that a listing never expects one that may already be gone.
+    doomed: AtomicUsize,
+    /// Messages deleted, highest index first: counted after the file went, so that a listing
+    /// never forbids one that may still be there.
     deletions: AtomicUsize,
 }
 
@@ -51,6 +55,7 @@ fn reader(dir: PathBuf, stop: Arc<AtomicBool>, done: Arc<Done>) {
             let renames = done.renames.fetch_add(1, Ordering::SeqCst) + 1;
             if renames.is_multiple_of(50) && alive > MESSAGES / 2 {
                 alive -= 1;
+                done.doomed.fetch_add(1, Ordering::SeqCst);
                 fs::remove_file(dir.join(name_in_state(&key(alive), states[alive]))).unwrap();
                 done.deletions.fetch_add(1, Ordering::SeqCst);
             }
@@ -102,10 +107,10 @@ fn a_listing_has_every_message_a_reader_renames_and_none_it_deleted_before() {
         let listing = rt
             .block_on(store.list_items(&inbox, Default::default()))
             .unwrap();
-        let deleted_after = done.deletions.load(Ordering::SeqCst);
+        let doomed_after = done.doomed.load(Ordering::SeqCst);
         let keys: std::collections::BTreeSet<&str> =
             listing.items.iter().map(|e| e.key.as_str()).collect();
-        let missing: Vec<usize> = (0..MESSAGES - deleted_after)
+        let missing: Vec<usize> = (0..MESSAGES - doomed_after)
             .filter(|&i| !keys.contains(key(i).as_str()))
             .collect();
         let resurrected: Vec<usize> = (MESSAGES - deleted_before..MESSAGES)
