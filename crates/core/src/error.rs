@@ -73,6 +73,31 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
+
+    /// The underlying cause, if one was attached (an I/O error, an SQLite error): callers that
+    /// report many failures group them by it. Not [`std::error::Error::source`], since the cause
+    /// is already part of this error's `Display`.
+    pub fn cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
+
+    /// True if the cause is a full disk or an exhausted quota (`ENOSPC`, `EDQUOT`, SQLite's
+    /// "database or disk is full").
+    pub fn is_disk_full(&self) -> bool {
+        let Some(cause) = self.cause() else {
+            return false;
+        };
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            );
+        }
+        cause
+            .downcast_ref::<rusqlite::Error>()
+            .and_then(rusqlite::Error::sqlite_error_code)
+            == Some(rusqlite::ErrorCode::DiskFull)
+    }
 }
 
 impl fmt::Display for Error {

@@ -78,6 +78,10 @@ pub trait Observer {
     fn held_back(&mut self, _collection: &CollectionPlan, _held: PerSide<usize>) {}
     /// A collection's items were planned.
     fn items_planned(&mut self, _collection: &CollectionPlan, _plan: &ItemPlan) {}
+    /// The status knows no item of this collection although both sides hold some (`items`
+    /// per side: a first sync, or a lost state). They are about to be matched by content;
+    /// nothing has been changed for the collection yet.
+    fn matching_by_content(&mut self, _collection: &CollectionPlan, _items: PerSide<usize>) {}
     /// An action was carried out.
     fn action_done(&mut self, _collection: &CollectionPlan, _action: &ItemAction) {}
     /// An action failed; the run goes on.
@@ -230,7 +234,10 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             }
             Check::Listed(taken) => taken,
         };
-        let prepared = match self.prepare_collection(&mut report, options).await {
+        let prepared = match self
+            .prepare_collection(&mut report, options, observer)
+            .await
+        {
             Ok(Some(mut prepared)) => {
                 self.set_flags_while_selected(&report, &mut prepared, options)
                     .await;
@@ -408,6 +415,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         &mut self,
         report: &mut CollectionReport,
         options: RunOptions,
+        observer: &mut dyn Observer,
     ) -> Result<Option<Prepared>> {
         let plan = report.plan.clone();
         let missing_on = match &plan.step {
@@ -458,6 +466,14 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 Side::A => self.a.list_items(&plan.name_a, known).await?,
                 Side::B => self.b.list_items(&plan.name_b, known).await?,
             };
+        }
+
+        if rows.is_empty() && !listings.a.items.is_empty() && !listings.b.items.is_empty() {
+            let items = PerSide {
+                a: listings.a.items.len(),
+                b: listings.b.items.len(),
+            };
+            observer.matching_by_content(&plan, items);
         }
 
         // Where keys cannot be trusted or are unknown, recognise items by content. (A dry run

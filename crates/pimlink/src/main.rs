@@ -5,8 +5,10 @@
 mod cli;
 mod commands;
 mod config;
+mod error_groups;
 mod failure;
 mod item_storages;
+mod no_state;
 mod output;
 mod renamed;
 mod storages;

@@ -10,6 +10,9 @@ use pimlink_core::exec::{CollectionReport, Observer, PairReport};
 use pimlink_core::plan::{CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts};
 use pimlink_core::{CollectionName, Error, ItemKey, PerSide, Side};
 
+use crate::error_groups;
+use crate::no_state::NoStateNotice;
+
 /// Verbosity, resolved from `-v` and `-q`.
 #[derive(Clone, Copy, Debug)]
 pub struct Output {
@@ -134,6 +137,8 @@ pub struct PairObserver<'o> {
     /// several connections), on a terminal only.
     progress: Vec<(CollectionName, Progress)>,
     bars: MultiProgress,
+    /// Set when the pair's status knew nothing at the start of the run.
+    pub no_state: Option<NoStateNotice>,
 }
 
 impl<'o> PairObserver<'o> {
@@ -145,6 +150,7 @@ impl<'o> PairObserver<'o> {
             dry_run,
             progress: Vec::new(),
             bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            no_state: None,
         }
     }
 
@@ -246,8 +252,9 @@ impl<'o> PairObserver<'o> {
 
     fn collection_summary(&self, collection: &CollectionReport) {
         let name = &collection.plan.name_a;
-        for error in &collection.errors {
-            eprintln!("pimlink: {}: {error}", self.pair);
+        let verbose = self.output.verbose > 0;
+        for line in error_groups::lines(name.as_str(), &collection.errors, verbose) {
+            eprintln!("pimlink: {}: {line}", self.pair);
         }
         for late in &collection.late_copies {
             let what = if late.removed {
@@ -330,6 +337,12 @@ impl Observer for PairObserver<'_> {
         for held in &plan.held_back {
             self.output
                 .info(format!("{}: {}: {held}", self.pair, collection.name_a));
+        }
+    }
+
+    fn matching_by_content(&mut self, collection: &CollectionPlan, items: PerSide<usize>) {
+        if let Some(notice) = &mut self.no_state {
+            notice.tell(collection.name_a.as_str(), items);
         }
     }
 

@@ -36,7 +36,9 @@ pub fn run(config: &Config, pairs: &[String], output: &Output) -> u8 {
             }
         }
     }
-    if let Err(error) = std::fs::create_dir_all(&config.state_dir)
+    if let Err(error) = pimlink_core::private::dir_builder()
+        .recursive(true)
+        .create(&config.state_dir)
         .with_context(|| format!("state directory {}", config.state_dir.display()))
     {
         output.error(&error);

@@ -3,6 +3,7 @@
 //! engine in `pimlink_core::items` and prints what it did.
 
 use anyhow::{Context, Result};
+use pimlink_core::PerSide;
 use pimlink_core::item_store::CollectionId;
 use pimlink_core::item_store::MetaProperty;
 use pimlink_core::items::{
@@ -15,7 +16,9 @@ use pimlink_core::status::StatusStore;
 
 use crate::cli::exit;
 use crate::config::{Config, DavPairConfig, PairConfig};
+use crate::error_groups;
 use crate::item_storages;
+use crate::no_state::{Items, NoStateNotice};
 use crate::output::Output;
 
 /// How a run treats conflicts.
@@ -65,6 +68,7 @@ pub fn sync_pair(
     let mut status = StatusStore::open(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
     let mut observer = DavObserver::new(output, &pair.name, dry_run);
+    observer.no_state = NoStateNotice::new(&pair.name, &status, Items::Dav)?;
     let report = super::runtime()?.block_on(async {
         let a = item_storages::open(config, &pair.a, kind)
             .await
@@ -135,6 +139,8 @@ struct DavObserver<'o> {
     output: &'o Output,
     pair: String,
     dry_run: bool,
+    /// Set when the pair's status knew nothing at the start of the run.
+    no_state: Option<NoStateNotice>,
 }
 
 impl<'o> DavObserver<'o> {
@@ -143,6 +149,7 @@ impl<'o> DavObserver<'o> {
             output,
             pair: pair.to_owned(),
             dry_run,
+            no_state: None,
         }
     }
 
@@ -183,8 +190,9 @@ impl<'o> DavObserver<'o> {
         for warning in &collection.warnings {
             eprintln!("pimlink: {}: warning: {warning}", self.pair);
         }
-        for error in &collection.errors {
-            eprintln!("pimlink: {}: {error}", self.pair);
+        let verbose = self.output.verbose() > 0;
+        for line in error_groups::lines(name, &collection.errors, verbose) {
+            eprintln!("pimlink: {}: {line}", self.pair);
         }
         if let Some(refusal) = &collection.refused {
             crate::output::report_refusal(&self.pair, name, refusal);
@@ -218,6 +226,12 @@ impl Observer for DavObserver<'_> {
             && (self.dry_run || self.output.verbose() > 0)
         {
             self.output.info(format!("{}: {plan}", self.pair));
+        }
+    }
+
+    fn matching_by_content(&mut self, collection: &CollectionPlan, items: PerSide<usize>) {
+        if let Some(notice) = &mut self.no_state {
+            notice.tell(&collection.name, items);
         }
     }
 

@@ -11,6 +11,7 @@ use pimlink_core::status::StatusStore;
 use crate::cli::{SyncArgs, exit};
 use crate::config::{Config, Family, PairConfig};
 use crate::failure::{UsageError, exit_code};
+use crate::no_state::{Items, NoStateNotice};
 use crate::output::{Output, PairObserver};
 use crate::storages;
 
@@ -108,6 +109,7 @@ fn sync_pair(
         policy.limits.max_size = None;
     }
     let mut observer = PairObserver::new(output, &pair.name, args.dry_run);
+    observer.no_state = NoStateNotice::new(&pair.name, &status, Items::Mail)?;
     let options = RunOptions {
         dry_run: args.dry_run,
         force: args.force,
