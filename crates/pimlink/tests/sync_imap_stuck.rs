@@ -102,6 +102,7 @@ fn a_message_too_big_to_download_is_reported_and_the_rest_of_its_folder_arrives(
         .find(|line| line.contains("UID 31"))
         .unwrap_or_else(|| panic!("the failure names the message's UID:\n{run}"));
     assert!(report.contains("INBOX"), "names the folder: {report}");
+    assert!(report.contains("1.3 MB"), "names the size: {report}");
     assert!(report.contains("connection"), "names the cause: {report}");
     // The big message is tried within the retry schedule, the small ones need a few
     // connections of their own: nothing near a loop.
@@ -113,4 +114,93 @@ fn a_message_too_big_to_download_is_reported_and_the_rest_of_its_folder_arrives(
     // Once the network is back, the next run fetches it.
     let again = world.sync_ok();
     assert!(world.messages("b")["INBOX"].contains_key("big"), "{again}");
+}
+
+/// Uploads differ: an APPEND whose connection failed may have been stored, so it is not sent
+/// again in the same run, and the messages sent in the same MULTIAPPEND share its fate. What
+/// must not happen is that they share it in every run: from the next run on, a copy that
+/// failed before is uploaded on its own, after the others.
+#[test]
+fn a_message_too_big_to_upload_fails_alone_from_the_next_run_on() {
+    const CUT: u64 = 500_000;
+    let server = Dovecot::start().unwrap();
+    let proxy = CutProxy::start(server.port()).unwrap();
+    let world = world_behind(&server, &proxy);
+    // A first run creates the state, with the server's INBOX known.
+    world.sync_ok();
+    let inbox = world.root("b").join("INBOX");
+    let ids: Vec<String> = (0..40).map(|i| format!("small{i:03}")).collect();
+    let local_message = |name: &str, message: Vec<u8>| {
+        fs::write(inbox.join("new").join(name), message).unwrap();
+    };
+    // 30 small messages and the big one fit one MULTIAPPEND batch (1 MiB), which is cut in
+    // the big one's middle; the other 10 go in a batch of their own. The names sort in that
+    // order.
+    for (i, id) in ids[..30].iter().enumerate() {
+        local_message(&format!("1000.{i:03}.host"), sized_message(id, 10_000));
+    }
+    local_message("1000.500.host", sized_message("big", 700_000));
+    for (i, id) in ids[30..].iter().enumerate() {
+        local_message(
+            &format!("1000.{:03}.host", 600 + i),
+            sized_message(id, 10_000),
+        );
+    }
+    let server_inbox = || {
+        let tree = server_tree(common::imap::dovecot_options(
+            &server,
+            server.user(),
+            server.password(),
+        ));
+        tree.get("INBOX").cloned().unwrap_or_default()
+    };
+
+    proxy.set_plan(|_| Cut::After {
+        bytes: CUT,
+        direction: Direction::ToServer,
+    });
+    let first = world.run(&["sync"]);
+    eprintln!("first run, cut:\n{first}");
+    assert_eq!(first.code(), 1, "{first}");
+    assert!(
+        !server_inbox().contains_key("big"),
+        "the big one cannot arrive"
+    );
+
+    let before = proxy.connections().len();
+    let run = world.run(&["sync"]);
+    proxy.pass_all();
+    let connections = proxy.connections().len() - before;
+    eprintln!("second run, cut: {connections} connections\n{run}");
+    let inbox_now = server_inbox();
+    let missing: Vec<&String> = ids
+        .iter()
+        .filter(|id| !inbox_now.contains_key(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the second run uploads every small message; missing {missing:?}:\n{run}"
+    );
+    assert!(!inbox_now.contains_key("big"), "the big one cannot arrive");
+    for (id, copies) in &inbox_now {
+        assert_eq!(copies.len(), 1, "{id} was uploaded once");
+    }
+    assert_eq!(run.code(), 1, "one message failed, the rest synced:\n{run}");
+    let stderr = run.stderr();
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("copy b->a")).collect();
+    assert_eq!(errors.len(), 1, "only the big one failed:\n{run}");
+    let report = errors[0];
+    assert!(report.contains("1000.500.host"), "names the file: {report}");
+    assert!(report.contains("INBOX"), "names the folder: {report}");
+    assert!(report.contains("700 KB"), "names the size: {report}");
+    assert!(report.contains("connection"), "names the cause: {report}");
+    assert!(
+        connections <= 5,
+        "{connections} connections: the run must not loop"
+    );
+
+    let again = world.sync_ok();
+    let inbox_now = server_inbox();
+    assert_eq!(inbox_now["big"].len(), 1, "{again}");
+    assert_eq!(inbox_now.len(), 41, "{again}");
 }
