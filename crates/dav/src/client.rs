@@ -325,7 +325,8 @@ fn transport_error(context: String, err: reqwest::Error) -> Error {
 /// The error for an unexpected HTTP status, sorted by what the caller can do about it.
 pub fn status_error(context: impl std::fmt::Display, response: &Response) -> Error {
     let kind = match response.status {
-        401 | 403 => ErrorKind::Config,
+        401 => ErrorKind::Auth,
+        403 => ErrorKind::Config,
         404 | 410 => ErrorKind::NotFound,
         412 => ErrorKind::Refused,
         405 | 501 => ErrorKind::Unsupported,

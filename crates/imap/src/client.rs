@@ -532,18 +532,19 @@ impl Client {
             }
         };
         if done.kind != StatusKindOf::Ok {
-            let kind = match &done.code {
+            // RFC 5530: UNAVAILABLE is the server's trouble, not the credentials'.
+            let (kind, outcome) = match &done.code {
                 Some(ResponseCode::Other(code)) if code.eq_ignore_ascii_case("UNAVAILABLE") => {
-                    ErrorKind::Connection
+                    (ErrorKind::Connection, "failed")
                 }
-                _ => ErrorKind::Config,
+                _ => (ErrorKind::Auth, "was refused"),
             };
             return Err(Error::new(
                 kind,
                 format!(
-                    "login as {:?} with {mechanism:?} failed: {}",
+                    "login as {:?} with {mechanism} {outcome}: {}",
                     self.options.user,
-                    describe(&done)
+                    server_words(&done)
                 ),
             ));
         }
@@ -1866,9 +1867,14 @@ fn describe(done: &Completion) -> String {
         StatusKindOf::No => "NO",
         StatusKindOf::Bad => "BAD",
     };
+    format!("{kind} {}", server_words(done))
+}
+
+/// The response code and text of a completion, as the server wrote them.
+fn server_words(done: &Completion) -> String {
     match &done.code {
-        Some(code) => format!("{kind} [{code:?}] {}", done.text),
-        None => format!("{kind} {}", done.text),
+        Some(code) => format!("[{code}] {}", done.text),
+        None => done.text.clone(),
     }
 }
 

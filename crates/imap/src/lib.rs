@@ -48,6 +48,6 @@ pub use client::{
 pub use options::{AuthMechanism, ClientOptions, TlsMode};
 pub use proto::response::{ListEntry, MailboxStatus, NamespaceEntry};
 pub use secret::Secret;
-pub use store::ImapStore;
+pub use store::{ImapStore, RefusedLogin};
 pub use tls::fingerprint_hex;
 pub use uidset::UidRanges;

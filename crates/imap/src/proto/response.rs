@@ -7,14 +7,15 @@ use std::num::NonZeroU32;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use imap_codec::decode::{Decoder, GreetingDecodeError, ResponseDecodeError};
+use imap_codec::encode::Encoder;
 use imap_codec::imap_types::core::{IString, NString};
 use imap_codec::imap_types::extensions::uidplus::{UidElement, UidSet};
 use imap_codec::imap_types::fetch::{MessageDataItem, Section};
 use imap_codec::imap_types::flag::{Flag as WireFlag, FlagFetch, FlagNameAttribute, FlagPerm};
 use imap_codec::imap_types::mailbox::Mailbox;
 use imap_codec::imap_types::response::{
-    Code, CommandContinuationRequest, Data, GreetingKind, Response as WireResponse,
-    Status as WireStatus, StatusKind,
+    Code, CommandContinuationRequest, Data, Greeting as WireGreeting, GreetingKind,
+    Response as WireResponse, Status as WireStatus, StatusKind,
 };
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 use imap_codec::imap_types::status::StatusDataItem;
@@ -425,17 +426,55 @@ fn convert_code(code: Code<'_>) -> ResponseCode {
         // (RFC 4315 section 3) reaches us as an unknown code.
         Code::Other(other) => match append_uid_set(other.inner()) {
             Some((uid_validity, uids)) => ResponseCode::AppendUid { uid_validity, uids },
-            None => unknown_code(&Code::Other(other)),
+            None => unknown_code(Code::Other(other)),
         },
-        other => unknown_code(&other),
+        other => unknown_code(other),
     }
 }
 
-fn unknown_code(code: &Code<'_>) -> ResponseCode {
-    let text = format!("{code:?}");
-    // `Other` codes print as `Other(CodeOther(b"..."))`; keep just the payload.
-    let text = text.split('"').nth(1).map(str::to_owned).unwrap_or(text);
-    ResponseCode::Other(text)
+/// A code the client does not act on, as the server wrote it (`AUTHENTICATIONFAILED`,
+/// `BADCHARSET (UTF-8)`): encoded back into a greeting, whose form around the code is fixed.
+fn unknown_code(code: Code<'_>) -> ResponseCode {
+    let text = WireGreeting::ok(Some(code), "x").ok().and_then(|greeting| {
+        let wire = GreetingCodec::new().encode(&greeting).dump();
+        let wire = String::from_utf8_lossy(&wire);
+        wire.strip_prefix("* OK [")
+            .and_then(|rest| rest.strip_suffix("] x\r\n"))
+            .map(str::to_owned)
+    });
+    ResponseCode::Other(text.unwrap_or_else(|| "?".to_owned()))
+}
+
+impl fmt::Display for ResponseCode {
+    /// As written on the wire, without the brackets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResponseCode::Alert => f.write_str("ALERT"),
+            ResponseCode::Capability(caps) => write!(f, "CAPABILITY {}", caps.join(" ")),
+            ResponseCode::PermanentFlags(flags) => {
+                write!(f, "PERMANENTFLAGS ({})", flags.join(" "))
+            }
+            ResponseCode::ReadOnly => f.write_str("READ-ONLY"),
+            ResponseCode::ReadWrite => f.write_str("READ-WRITE"),
+            ResponseCode::TryCreate => f.write_str("TRYCREATE"),
+            ResponseCode::UidNext(n) => write!(f, "UIDNEXT {n}"),
+            ResponseCode::UidValidity(n) => write!(f, "UIDVALIDITY {n}"),
+            ResponseCode::HighestModSeq(n) => write!(f, "HIGHESTMODSEQ {n}"),
+            ResponseCode::NoModSeq => f.write_str("NOMODSEQ"),
+            ResponseCode::Modified(set) => write!(f, "MODIFIED {set}"),
+            ResponseCode::AppendUid { uid_validity, uids } => {
+                write!(f, "APPENDUID {uid_validity} {uids}")
+            }
+            ResponseCode::CopyUid {
+                uid_validity,
+                source,
+                destination,
+            } => write!(f, "COPYUID {uid_validity} {source} {destination}"),
+            ResponseCode::Closed => f.write_str("CLOSED"),
+            ResponseCode::CompressionActive => f.write_str("COMPRESSIONACTIVE"),
+            ResponseCode::Other(text) => f.write_str(text),
+        }
+    }
 }
 
 fn from_sequence_set(set: &SequenceSet) -> UidRanges {

@@ -377,3 +377,36 @@ p12 OK [APPENDUID 38505 2,,3] x\r\n";
         );
     }
 }
+
+/// Response codes reach error messages as the server wrote them, never as Rust debug output.
+#[test]
+fn response_codes_print_as_the_server_wrote_them() {
+    let table: [(&[u8], &str); 7] = [
+        (
+            b"a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n",
+            "AUTHENTICATIONFAILED",
+        ),
+        (
+            b"a1 NO [BADCHARSET (UTF-8)] charset\r\n",
+            "BADCHARSET (UTF-8)",
+        ),
+        (b"a1 NO [OVERQUOTA] full\r\n", "OVERQUOTA"),
+        (b"a1 NO [TRYCREATE] no mailbox\r\n", "TRYCREATE"),
+        (b"a1 OK [UIDVALIDITY 7] ok\r\n", "UIDVALIDITY 7"),
+        (b"a1 OK [APPENDUID 7 3:5] ok\r\n", "APPENDUID 7 3:5"),
+        (
+            b"a1 OK [PERMANENTFLAGS (\\Seen \\*)] ok\r\n",
+            "PERMANENTFLAGS (\\Seen \\*)",
+        ),
+    ];
+    for (wire, expected) in table {
+        let responses = replay(wire, wire.len()).unwrap();
+        let Response::Tagged {
+            code: Some(code), ..
+        } = &responses[0]
+        else {
+            panic!("{}", String::from_utf8_lossy(wire));
+        };
+        assert_eq!(code.to_string(), expected);
+    }
+}
