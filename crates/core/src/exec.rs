@@ -172,12 +172,12 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             .a
             .list_collections()
             .await
-            .map_err(|e| e.context(format!("listing collections of {}", self.a.describe())))?;
+            .map_err(|e| failing::listing_error(e, &self.a.describe()))?;
         let on_b = self
             .b
             .list_collections()
             .await
-            .map_err(|e| e.context(format!("listing collections of {}", self.b.describe())))?;
+            .map_err(|e| failing::listing_error(e, &self.b.describe()))?;
         let known = self.status.collections()?;
         let mut plans = plan_collections(&on_a, &on_b, &known, selected, &self.policy);
         for plan in &mut plans {

@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod config;
+mod endpoint;
 mod failure;
 mod item_storages;
 mod output;

@@ -1,5 +1,5 @@
-//! Keeping one item that keeps failing from holding up the others, and naming it when it
-//! fails.
+//! Failures: keeping one item that keeps failing from holding up the others, and saying
+//! what failed.
 //!
 //! A copy that failed in an earlier run (the status still holds its pending row, so the plan
 //! says it `replaces` that row) may fail again for the same reason: a message larger than
@@ -11,6 +11,7 @@
 
 use std::ops::Range;
 
+use crate::error::{Error, ErrorKind};
 use crate::item::Content;
 use crate::plan::{CollectionPlan, ItemAction};
 
@@ -64,6 +65,16 @@ pub(super) fn failure_context(
     match size {
         Some(size) => format!("collection {name}: {action} ({})", human_size(size)),
         None => format!("collection {name}: {action}"),
+    }
+}
+
+/// The error of a side whose collections could not be listed. A refused login says which
+/// account it was in the storage's own words (the program knows it by its configured name).
+pub(super) fn listing_error(error: Error, side: &str) -> Error {
+    if error.kind() == ErrorKind::Auth {
+        error
+    } else {
+        error.context(format!("listing collections of {side}"))
     }
 }
 

@@ -30,7 +30,7 @@ pub fn run(config: &Config, pairs: &[String], output: &Output) -> u8 {
         match check_storage(config, name) {
             Ok(line) => output.info(format!("storage {name}: ok, {line}")),
             Err(error) => {
-                let error = error.context(format!("storage {name}"));
+                let error = crate::failure::in_storage(error, name);
                 output.error(&error);
                 code = code.max(exit_code(&error));
             }

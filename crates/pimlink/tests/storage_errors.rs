@@ -1,0 +1,118 @@
+//! What a user sees when a server refuses the credentials (issue 12): exit status 3 (a storage
+//! could not be opened), and one message naming the storage, its host, the mechanism and the
+//! server's own words, with a hint at what to check; no internal formatting of protocol
+//! values.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
+mod common;
+
+use common::{Run, World};
+use std::fs;
+
+use pimlink_testkit::{Dovecot, Radicale};
+
+/// A world whose side `a` is `storage_a` (a TOML table body) and side `b` a Maildir or vdir.
+fn world_with(storage_a: &str, local: &str) -> World {
+    let world = World::new("");
+    let config = format!(
+        "[general]\nstate_dir = \"{state}\"\n\n[storage.work]\n{storage_a}\n\n\
+         [storage.local]\n{local}\npath = \"{b}\"\n\n\
+         [pair.p]\na = \"work\"\nb = \"local\"\n",
+        state = world.state_dir().display(),
+        b = world.root("b").display(),
+    );
+    fs::write(world.config(), config).unwrap();
+    world
+}
+
+const MAILDIR: &str = "type = \"maildir\"\nlayout = \"verbatim\"";
+const VDIR: &str = "type = \"vdir\"\nfileext = \".ics\"";
+
+/// The error lines of a run, without the internal Debug formatting of any type.
+fn error_lines(run: &Run) -> String {
+    let stderr = run.stderr();
+    eprint!("{stderr}");
+    for debug in ["Other(", "Some(", "Plain", "[Other", "\\\""] {
+        assert!(
+            !stderr.contains(debug),
+            "internal formatting ({debug}) in:\n{stderr}"
+        );
+    }
+    stderr
+}
+
+#[test]
+fn a_wrong_imap_password_names_the_storage_the_mechanism_and_the_servers_words() {
+    let server = Dovecot::start().unwrap();
+    for (auth, mechanism) in [
+        ("plain", "AUTHENTICATE PLAIN"),
+        ("login", "LOGIN"),
+        ("cram-md5", "AUTHENTICATE CRAM-MD5"),
+    ] {
+        let world = world_with(
+            &format!(
+                "type = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
+                 user = \"{user}\"\npassword_cmd = \"echo not-the-password-42\"\nauth = \"{auth}\"",
+                host = server.host(),
+                port = server.port(),
+                user = server.user(),
+            ),
+            MAILDIR,
+        );
+        for command in ["sync", "check"] {
+            let run = world.run(&[command]);
+            assert_eq!(
+                run.code(),
+                3,
+                "{auth} {command}: storage unavailable:\n{run}"
+            );
+            let stderr = error_lines(&run);
+            let expected = format!(
+                "storage \"work\" (127.0.0.1): login as \"{user}\" with {mechanism} was \
+                 refused: [AUTHENTICATIONFAILED] Authentication failed.",
+                user = server.user()
+            );
+            assert!(stderr.contains(&expected), "{auth} {command}:\n{stderr}");
+            assert!(
+                stderr.contains("Check the user name and the password (password_cmd)."),
+                "{auth} {command}: a hint at what to check:\n{stderr}"
+            );
+            assert!(
+                !stderr.contains("not-the-password-42"),
+                "no password in:\n{stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_wrong_dav_password_names_the_storage_and_the_servers_answer() {
+    let server = Radicale::start().unwrap();
+    let world = world_with(
+        &format!(
+            "type = \"caldav\"\nurl = \"{}\"\nuser = \"{}\"\npassword = \"not-the-password-42\"",
+            server.url(),
+            server.user(),
+        ),
+        VDIR,
+    );
+    for command in ["sync", "check"] {
+        let run = world.run(&[command]);
+        assert_eq!(run.code(), 3, "{command}: storage unavailable:\n{run}");
+        let stderr = error_lines(&run);
+        assert!(
+            stderr.contains("storage \"work\" (127.0.0.1)"),
+            "{command}: names the storage and its host:\n{stderr}"
+        );
+        assert!(stderr.contains("HTTP 401"), "{command}:\n{stderr}");
+        assert!(
+            stderr.contains("Check the user name and the password (password)."),
+            "{command}: a hint at what to check:\n{stderr}"
+        );
+        assert!(
+            !stderr.contains("not-the-password-42"),
+            "no password in:\n{stderr}"
+        );
+    }
+}
