@@ -25,7 +25,7 @@ use crate::plan::moves;
 use crate::plan::pairing::{self, Candidate, ResetRefusal};
 use crate::plan::{
     CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts, Refusal, create_or_skip,
-    held_for_read_only, plan_collections, plan_items_scoped, plan_removal,
+    held_for_read_only, hold_unlisted, plan_collections, plan_items_scoped, plan_removal,
 };
 use crate::policy::SyncPolicy;
 use crate::side::{PerSide, Side};
@@ -180,6 +180,11 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             .map_err(|e| failing::listing_error(e, &self.b.describe()))?;
         let known = self.status.collections()?;
         let mut plans = plan_collections(&on_a, &on_b, &known, selected, &self.policy);
+        let incomplete = PerSide {
+            a: self.a.collections_incomplete(),
+            b: self.b.collections_incomplete(),
+        };
+        hold_unlisted(&mut plans, &known, incomplete);
         for plan in &mut plans {
             if let Err(error) = self.confirm_removal(plan).await {
                 // Keep the collection and its items: removing is never a fallback.

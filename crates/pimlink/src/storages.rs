@@ -170,6 +170,10 @@ impl MailStore for MailSide {
         dispatch!(self, s => s.list_collections().await)
     }
 
+    fn collections_incomplete(&self) -> bool {
+        dispatch!(self, s => s.collections_incomplete())
+    }
+
     async fn create_collection(&mut self, name: &CollectionName) -> pimlink_core::Result<()> {
         dispatch!(self, s => s.create_collection(name).await)
     }

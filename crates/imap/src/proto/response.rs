@@ -22,6 +22,7 @@ use imap_codec::imap_types::status::StatusDataItem;
 use imap_codec::{GreetingCodec, ResponseCodec};
 use pimlink_core::{Flag, Flags};
 
+use super::escape::{escape_bytes, escape_text};
 use crate::uidset::UidRanges;
 use crate::utf7;
 
@@ -29,7 +30,7 @@ use crate::utf7;
 /// because the byte stream can no longer be trusted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
-    /// The start of the offending response, for the error message.
+    /// The start of the offending response, escaped, for the error message.
     pub excerpt: String,
 }
 
@@ -37,7 +38,7 @@ impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "server sent a response that cannot be parsed: {:?}",
+            "server sent a response that cannot be parsed: {}",
             self.excerpt
         )
     }
@@ -45,11 +46,29 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+/// How much of a refused response a message shows.
+const EXCERPT: usize = 200;
+
 fn parse_error(bytes: &[u8]) -> ParseError {
-    let cut = bytes.len().min(200);
     ParseError {
-        excerpt: String::from_utf8_lossy(&bytes[..cut]).into_owned(),
+        excerpt: escape_bytes(bytes, EXCERPT),
     }
+}
+
+/// A refused frame that is the data of one folder (`* LIST`, `* LSUB`, `* STATUS`): the framer
+/// found where it ends, so the stream is still in step and only that folder is lost; the
+/// command goes on without it. Any other refused response still fails the connection.
+fn unreadable_folder_data(frame: &[u8]) -> Option<Untagged> {
+    let rest = frame.strip_prefix(b"* ")?;
+    let verb = ["LIST", "LSUB", "STATUS"].into_iter().find(|verb| {
+        rest.get(..=verb.len()).is_some_and(|head| {
+            head[..verb.len()].eq_ignore_ascii_case(verb.as_bytes()) && head[verb.len()] == b' '
+        })
+    })?;
+    Some(Untagged::Unreadable {
+        verb,
+        excerpt: escape_bytes(frame, EXCERPT),
+    })
 }
 
 /// The result of a command or a status message.
@@ -264,6 +283,14 @@ pub enum Untagged {
     Namespace([Vec<NamespaceEntry>; 3]),
     /// Anything else, described briefly; the client ignores it.
     Other(String),
+    /// A `LIST`, `LSUB` or `STATUS` response that cannot be parsed (e.g. a NUL in a folder
+    /// name): that folder is left out, the rest of the answer is used.
+    Unreadable {
+        /// `LIST`, `LSUB` or `STATUS`.
+        verb: &'static str,
+        /// The response, escaped ([`escape_bytes`]).
+        excerpt: String,
+    },
 }
 
 /// One parsed server response.
@@ -338,17 +365,22 @@ pub fn parse_response_names(
     marker: &dyn Fn(&[u8]) -> Option<u32>,
     utf8_names: bool,
 ) -> Result<Response, ParseError> {
+    let refused = || match unreadable_folder_data(frame) {
+        Some(unreadable) => Ok(Response::Untagged(unreadable)),
+        None => Err(parse_error(frame)),
+    };
     let (rest, response) = match ResponseCodec::new().decode(frame) {
         Ok(ok) => ok,
-        Err(ResponseDecodeError::Incomplete | ResponseDecodeError::LiteralFound { .. }) => {
-            // The framer delivered a complete response, so "incomplete" means the literal
-            // lengths and the syntax disagree: malformed.
-            return Err(parse_error(frame));
-        }
-        Err(ResponseDecodeError::Failed) => return Err(parse_error(frame)),
+        // The framer delivered a complete response, so "incomplete" means the literal lengths
+        // and the syntax disagree: malformed.
+        Err(
+            ResponseDecodeError::Incomplete
+            | ResponseDecodeError::LiteralFound { .. }
+            | ResponseDecodeError::Failed,
+        ) => return refused(),
     };
     if !rest.is_empty() {
-        return Err(parse_error(frame));
+        return refused();
     }
     Ok(match response {
         WireResponse::CommandContinuationRequest(req) => Response::Continue(match req {
@@ -442,7 +474,7 @@ fn unknown_code(code: Code<'_>) -> ResponseCode {
             .and_then(|rest| rest.strip_suffix("] x\r\n"))
             .map(str::to_owned)
     });
-    ResponseCode::Other(text.unwrap_or_else(|| "?".to_owned()))
+    ResponseCode::Other(text.map_or_else(|| "?".to_owned(), |text| escape_text(&text)))
 }
 
 impl fmt::Display for ResponseCode {

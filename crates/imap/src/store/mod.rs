@@ -166,6 +166,8 @@ pub struct ImapStore {
     examine_only: bool,
     /// How a refused login is reported ([`ImapStore::set_refused_login`]).
     refused_login: Option<RefusedLogin>,
+    /// The last folder list left out folders it could not read.
+    folders_incomplete: bool,
 }
 
 /// Describes a refused login for the user ([`ImapStore::set_refused_login`]).
@@ -236,6 +238,7 @@ impl ImapStore {
             examine_only: false,
             connections: 1,
             refused_login: None,
+            folders_incomplete: false,
         }
     }
 
@@ -402,6 +405,10 @@ impl MailStore for ImapStore {
                 Err(e) => self.after_failure(e, Repeat::Safe, &mut failures).await?,
             }
         }
+    }
+
+    fn collections_incomplete(&self) -> bool {
+        self.folders_incomplete
     }
 
     async fn create_collection(&mut self, name: &CollectionName) -> Result<(), Error> {
