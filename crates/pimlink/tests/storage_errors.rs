@@ -116,3 +116,66 @@ fn a_wrong_dav_password_names_the_storage_and_the_servers_answer() {
         );
     }
 }
+
+/// `tls = "none"` (IMAP) and `http://` (CalDAV/CardDAV) to a host that is not this machine get
+/// one warning per storage, however many pairs use it; loopback hosts none. The pairs are
+/// locked by this test, so the run ends busy (exit 4) before it connects anywhere: the
+/// addresses are from the documentation range (RFC 5737) and are never contacted.
+#[test]
+fn clear_text_to_another_machine_is_warned_about_once_per_storage() {
+    let world = World::new("");
+    let dir = world.dir.path();
+    let config = format!(
+        "[general]\nstate_dir = \"{state}\"\n\n\
+         [storage.far]\ntype = \"imap\"\nhost = \"192.0.2.10\"\ntls = \"none\"\n\
+         user = \"u\"\npassword = \"p\"\n\n\
+         [storage.near]\ntype = \"imap\"\nhost = \"127.0.0.1\"\ntls = \"none\"\n\
+         user = \"u\"\npassword = \"p\"\n\n\
+         [storage.cal]\ntype = \"caldav\"\nurl = \"http://192.0.2.11:8080/dav/\"\n\
+         user = \"u\"\npassword = \"p\"\n\n\
+         [storage.m1]\ntype = \"maildir\"\npath = \"{m1}\"\n\n\
+         [storage.m2]\ntype = \"maildir\"\npath = \"{m2}\"\n\n\
+         [storage.m3]\ntype = \"maildir\"\npath = \"{m3}\"\n\n\
+         [storage.v]\ntype = \"vdir\"\npath = \"{v}\"\nfileext = \".ics\"\n\n\
+         [pair.p1]\na = \"far\"\nb = \"m1\"\n\n[pair.p2]\na = \"far\"\nb = \"m2\"\n\n\
+         [pair.p3]\na = \"near\"\nb = \"m3\"\n\n[pair.p4]\na = \"cal\"\nb = \"v\"\n",
+        state = world.state_dir().display(),
+        m1 = dir.join("m1").display(),
+        m2 = dir.join("m2").display(),
+        m3 = dir.join("m3").display(),
+        v = dir.join("v").display(),
+    );
+    fs::write(world.config(), config).unwrap();
+    fs::create_dir_all(world.state_dir()).unwrap();
+    let locks: Vec<fs::File> = ["p1", "p2", "p3", "p4"]
+        .iter()
+        .map(|pair| {
+            let file = fs::File::create(world.state_dir().join(format!("{pair}.lock"))).unwrap();
+            file.try_lock().unwrap();
+            file
+        })
+        .collect();
+
+    let run = world.run(&["sync"]);
+    eprintln!("{run}");
+    assert_eq!(run.code(), 4, "every pair is busy:\n{run}");
+    let stderr = run.stderr();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("unencrypted"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "one per storage:\n{stderr}");
+    assert!(
+        warnings[0].contains("storage \"cal\"") && warnings[0].contains("to 192.0.2.11,"),
+        "{}",
+        warnings[0]
+    );
+    assert!(
+        warnings[1].contains("storage \"far\"")
+            && warnings[1].contains("tls = \"none\"")
+            && warnings[1].contains("to 192.0.2.10,"),
+        "{}",
+        warnings[1]
+    );
+    drop(locks);
+}

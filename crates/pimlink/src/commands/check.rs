@@ -25,6 +25,7 @@ pub fn run(config: &Config, pairs: &[String], output: &Output) -> u8 {
         .collect();
     names.sort_unstable();
     names.dedup();
+    crate::endpoint::warn_cleartext(config, names.iter().copied());
     let mut code = exit::OK;
     for name in names {
         match check_storage(config, name) {
