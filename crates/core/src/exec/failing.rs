@@ -141,6 +141,8 @@ mod tests {
     }
 
     #[test]
+    // The table's expected values are lists of ranges, some of one range.
+    #[allow(clippy::single_range_in_vec_init)]
     fn new_copies_go_together_and_each_retry_alone() {
         let table: [(&[bool], &[Range<usize>]); 6] = [
             (&[], &[]),

@@ -174,14 +174,6 @@ mod tests {
         CollectionName::new(n).unwrap()
     }
 
-    fn plan(n: &str, step: CollectionStep) -> CollectionPlan {
-        CollectionPlan {
-            name_a: name(n),
-            name_b: name(n),
-            step,
-        }
-    }
-
     #[test]
     fn a_known_collection_missing_from_an_incomplete_list_is_neither_removed_nor_created() {
         let known: Vec<StatusCollection> = ["INBOX", "Known", "Gone"]
