@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Run, World};
+use common::World;
 use std::fs;
 
 use pimlink_testkit::{Dovecot, Radicale};
@@ -29,17 +29,27 @@ fn world_with(storage_a: &str, local: &str) -> World {
 const MAILDIR: &str = "type = \"maildir\"\nlayout = \"verbatim\"";
 const VDIR: &str = "type = \"vdir\"\nfileext = \".ics\"";
 
-/// The error lines of a run, without the internal Debug formatting of any type.
-fn error_lines(run: &Run) -> String {
+/// Runs `command` against a server that refuses the login: exit status 3, and an error that
+/// contains each of `expected` (with `what` saying what each shows), no password and no
+/// internal Debug formatting of any type.
+fn assert_refused_login(world: &World, command: &str, expected: &[(&str, &str)]) {
+    let run = world.run(&[command]);
+    assert_eq!(run.code(), 3, "{command}: storage unavailable:\n{run}");
     let stderr = run.stderr();
     eprint!("{stderr}");
     for debug in ["Other(", "Some(", "Plain", "[Other", "\\\""] {
         assert!(
             !stderr.contains(debug),
-            "internal formatting ({debug}) in:\n{stderr}"
+            "{command}: internal formatting ({debug}) in:\n{stderr}"
         );
     }
-    stderr
+    for (text, what) in expected {
+        assert!(stderr.contains(text), "{command}: {what}:\n{stderr}");
+    }
+    assert!(
+        !stderr.contains("not-the-password-42"),
+        "{command}: no password in:\n{stderr}"
+    );
 }
 
 #[test]
@@ -60,27 +70,25 @@ fn a_wrong_imap_password_names_the_storage_the_mechanism_and_the_servers_words()
             ),
             MAILDIR,
         );
+        let expected = format!(
+            "storage \"work\" (127.0.0.1): login as \"{user}\" with {mechanism} was refused: \
+             [AUTHENTICATIONFAILED] Authentication failed.",
+            user = server.user()
+        );
         for command in ["sync", "check"] {
-            let run = world.run(&[command]);
-            assert_eq!(
-                run.code(),
-                3,
-                "{auth} {command}: storage unavailable:\n{run}"
-            );
-            let stderr = error_lines(&run);
-            let expected = format!(
-                "storage \"work\" (127.0.0.1): login as \"{user}\" with {mechanism} was \
-                 refused: [AUTHENTICATIONFAILED] Authentication failed.",
-                user = server.user()
-            );
-            assert!(stderr.contains(&expected), "{auth} {command}:\n{stderr}");
-            assert!(
-                stderr.contains("Check the user name and the password (password_cmd)."),
-                "{auth} {command}: a hint at what to check:\n{stderr}"
-            );
-            assert!(
-                !stderr.contains("not-the-password-42"),
-                "no password in:\n{stderr}"
+            assert_refused_login(
+                &world,
+                command,
+                &[
+                    (
+                        &expected,
+                        "the storage, its host, the mechanism, the server's words",
+                    ),
+                    (
+                        "Check the user name and the password (password_cmd).",
+                        "a hint at what to check",
+                    ),
+                ],
             );
         }
     }
@@ -98,21 +106,17 @@ fn a_wrong_dav_password_names_the_storage_and_the_servers_answer() {
         VDIR,
     );
     for command in ["sync", "check"] {
-        let run = world.run(&[command]);
-        assert_eq!(run.code(), 3, "{command}: storage unavailable:\n{run}");
-        let stderr = error_lines(&run);
-        assert!(
-            stderr.contains("storage \"work\" (127.0.0.1)"),
-            "{command}: names the storage and its host:\n{stderr}"
-        );
-        assert!(stderr.contains("HTTP 401"), "{command}:\n{stderr}");
-        assert!(
-            stderr.contains("Check the user name and the password (password)."),
-            "{command}: a hint at what to check:\n{stderr}"
-        );
-        assert!(
-            !stderr.contains("not-the-password-42"),
-            "no password in:\n{stderr}"
+        assert_refused_login(
+            &world,
+            command,
+            &[
+                ("storage \"work\" (127.0.0.1): ", "the storage and its host"),
+                ("HTTP 401", "the server's answer"),
+                (
+                    "Check the user name and the password (password).",
+                    "a hint at what to check",
+                ),
+            ],
         );
     }
 }

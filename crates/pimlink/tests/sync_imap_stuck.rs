@@ -9,7 +9,7 @@
 mod common;
 
 use common::World;
-use common::imap::{server_tree, sized_message};
+use common::imap::{server_tree, sized_message, write_imap_maildir_config_via};
 use std::fs;
 
 use pimlink_testkit::{Cut, CutProxy, Direction, Dovecot};
@@ -26,25 +26,20 @@ const SMALL_SIZE: usize = 40_000;
 /// The message that cannot get through: bigger than a connection carries.
 const BIG_SIZE: usize = 1_300_000;
 
-/// A world whose side `a` is the test Dovecot's user behind `proxy` and side `b` a verbatim
-/// Maildir.
+/// A world whose side `a` is the test Dovecot's user behind `proxy`, over one connection, and
+/// side `b` a verbatim Maildir.
 fn world_behind(server: &Dovecot, proxy: &CutProxy) -> World {
     let world = World::new("");
-    let config = format!(
-        "[general]\nstate_dir = \"{state}\"\n\n\
-         [storage.a]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
-         user = \"{user}\"\npassword = \"{password}\"\ntimeout = 20\nconnections = 1\n\n\
-         [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\nlayout = \"verbatim\"\n\n\
-         [pair.p]\na = \"a\"\nb = \"b\"\n",
-        state = world.state_dir().display(),
-        host = proxy.host(),
-        port = proxy.port(),
-        user = server.user(),
-        password = server.password(),
-        b = world.root("b").display(),
-    );
-    fs::write(world.config(), config).unwrap();
+    let a_keys = "timeout = 20\nconnections = 1";
+    write_imap_maildir_config_via(&world, server, proxy.port(), (a_keys, "", ""));
     world
+}
+
+/// Asserts that a failure `report` shows each of `parts` (what it names, and the text).
+fn assert_names(report: &str, parts: &[(&str, &str)]) {
+    for (what, text) in parts {
+        assert!(report.contains(text), "names the {what}: {report}");
+    }
 }
 
 /// The Message-IDs of the small messages, in order.
@@ -101,9 +96,12 @@ fn a_message_too_big_to_download_is_reported_and_the_rest_of_its_folder_arrives(
         .lines()
         .find(|line| line.contains("UID 31"))
         .unwrap_or_else(|| panic!("the failure names the message's UID:\n{run}"));
-    assert!(report.contains("INBOX"), "names the folder: {report}");
-    assert!(report.contains("1.3 MB"), "names the size: {report}");
-    assert!(report.contains("connection"), "names the cause: {report}");
+    let parts = [
+        ("folder", "INBOX"),
+        ("size", "1.3 MB"),
+        ("cause", "connection"),
+    ];
+    assert_names(report, &parts);
     // The big message is tried within the retry schedule, the small ones need a few
     // connections of their own: nothing near a loop.
     assert!(
@@ -189,11 +187,13 @@ fn a_message_too_big_to_upload_fails_alone_from_the_next_run_on() {
     let stderr = run.stderr();
     let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("copy b->a")).collect();
     assert_eq!(errors.len(), 1, "only the big one failed:\n{run}");
-    let report = errors[0];
-    assert!(report.contains("1000.500.host"), "names the file: {report}");
-    assert!(report.contains("INBOX"), "names the folder: {report}");
-    assert!(report.contains("700 KB"), "names the size: {report}");
-    assert!(report.contains("connection"), "names the cause: {report}");
+    let parts = [
+        ("file", "1000.500.host"),
+        ("folder", "INBOX"),
+        ("size", "700 KB"),
+        ("cause", "connection"),
+    ];
+    assert_names(errors[0], &parts);
     assert!(
         connections <= 5,
         "{connections} connections: the run must not loop"

@@ -9,8 +9,7 @@
 mod common;
 
 use common::World;
-use common::imap::{message, user_tree};
-use std::fs;
+use common::imap::{message, user_tree, write_imap_maildir_config_via};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -109,19 +108,8 @@ fn break_lines(line: &[u8]) -> Vec<u8> {
 /// removes folders on `b` that were deleted on `a`.
 fn world_behind(server: &Dovecot, proxy: &RewritingProxy) -> World {
     let world = World::new("");
-    let config = format!(
-        "[general]\nstate_dir = \"{state}\"\n\n\
-         [storage.a]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
-         user = \"{user}\"\npassword = \"{password}\"\n\n\
-         [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\nlayout = \"verbatim\"\n\n\
-         [pair.p]\na = \"a\"\nb = \"b\"\nremove = [\"b\"]\n",
-        state = world.state_dir().display(),
-        port = proxy.port,
-        user = server.user(),
-        password = server.password(),
-        b = world.root("b").display(),
-    );
-    fs::write(world.config(), config).unwrap();
+    let keys = ("", "", "remove = [\"b\"]");
+    write_imap_maildir_config_via(&world, server, proxy.port, keys);
     world
 }
 
