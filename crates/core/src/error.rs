@@ -27,6 +27,9 @@ pub enum ErrorKind {
     Connection,
     /// The configuration asks for something impossible.
     Config,
+    /// The server refused the credentials (a wrong user name or password, an expired token):
+    /// trying again does not help until they are changed.
+    Auth,
 }
 
 /// An error with its kind, a human message naming what was wrong, and an optional cause.

@@ -18,6 +18,7 @@ use tracing::{debug, trace, warn};
 use crate::auth;
 use crate::options::{AuthMechanism, ClientOptions};
 use crate::proto::command::{self, CommandText, LiteralData, Part};
+use crate::proto::escape::escape_text;
 use crate::proto::frame::{Frame, FrameEvent, Framer};
 use crate::proto::response::{
     BodyRef, ContinueData, FetchData, Greeting, ListEntry, MailboxStatus, NamespaceEntry, Response,
@@ -219,6 +220,8 @@ pub struct Client {
     read_buf: Vec<u8>,
     bye: Option<String>,
     exists: u32,
+    /// LIST/LSUB responses left out since [`Client::take_unreadable_folders`] was last asked.
+    unreadable_folders: usize,
 }
 
 fn peer(message: impl Into<String>) -> Error {
@@ -268,6 +271,7 @@ impl Client {
             read_buf: Vec::with_capacity(64 << 10),
             bye: None,
             exists: 0,
+            unreadable_folders: 0,
         };
         let limit = client.options.connect_timeout;
         tokio::time::timeout(limit, client.greet_and_secure())
@@ -533,18 +537,19 @@ impl Client {
             }
         };
         if done.kind != StatusKindOf::Ok {
-            let kind = match &done.code {
+            // RFC 5530: UNAVAILABLE is the server's trouble, not the credentials'.
+            let (kind, outcome) = match &done.code {
                 Some(ResponseCode::Other(code)) if code.eq_ignore_ascii_case("UNAVAILABLE") => {
-                    ErrorKind::Connection
+                    (ErrorKind::Connection, "failed")
                 }
-                _ => ErrorKind::Config,
+                _ => (ErrorKind::Auth, "was refused"),
             };
             return Err(Error::new(
                 kind,
                 format!(
-                    "login as {:?} with {mechanism:?} failed: {}",
+                    "login as {:?} with {mechanism} {outcome}: {}",
                     self.options.user,
-                    describe(&done)
+                    server_words(&done)
                 ),
             ));
         }
@@ -803,9 +808,30 @@ impl Client {
                 kind: StatusKindOf::Ok,
                 code: Some(ResponseCode::Alert),
                 text,
-            } => warn!("server alert: {text}"),
+            } => warn!("server alert: {}", escape_text(text)),
+            Untagged::Unreadable { verb, excerpt } => {
+                let left_out = if *verb == "STATUS" {
+                    // The folder itself is still listed, only without its counters.
+                    "its counters are not used"
+                } else {
+                    self.unreadable_folders += 1;
+                    "that folder is not synced"
+                };
+                warn!(
+                    "{}: the server sent a {verb} response that cannot be parsed, so {left_out}: \
+                     {excerpt}",
+                    self.transport.description()
+                );
+            }
             _ => {}
         }
+    }
+
+    /// How many LIST or LSUB responses could not be parsed since the last call (each was
+    /// skipped with a warning): a folder list with any is incomplete, and a folder missing from
+    /// it may exist.
+    pub fn take_unreadable_folders(&mut self) -> usize {
+        std::mem::take(&mut self.unreadable_folders)
     }
 
     async fn read_incoming(&mut self) -> Result<Incoming, Error> {
@@ -928,7 +954,7 @@ impl Client {
             format!("{} closed the connection", self.transport.description())
         };
         if let Some(bye) = &self.bye {
-            message.push_str(&format!(" (BYE {bye})"));
+            message.push_str(&format!(" (BYE {})", escape_text(bye)));
         }
         Error::new(ErrorKind::Connection, message)
     }
@@ -1867,9 +1893,16 @@ fn describe(done: &Completion) -> String {
         StatusKindOf::No => "NO",
         StatusKindOf::Bad => "BAD",
     };
+    format!("{kind} {}", server_words(done))
+}
+
+/// The response code and text of a completion, as the server wrote them (control characters
+/// escaped: they are for the user's terminal).
+fn server_words(done: &Completion) -> String {
+    let text = escape_text(&done.text);
     match &done.code {
-        Some(code) => format!("{kind} [{code:?}] {}", done.text),
-        None => format!("{kind} {}", done.text),
+        Some(code) => format!("[{code}] {text}"),
+        None => text,
     }
 }
 

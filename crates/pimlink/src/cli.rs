@@ -13,7 +13,8 @@ pub mod exit {
     pub const PARTIAL: u8 = 1;
     /// The command line or the configuration is wrong; nothing was done.
     pub const USAGE: u8 = 2;
-    /// A storage or the state store could not be opened or reached.
+    /// A storage or the state store could not be opened or reached (a server that is down or
+    /// refused the login).
     pub const UNAVAILABLE: u8 = 3;
     /// Another pimlink is working on the same pair.
     pub const BUSY: u8 = 4;
@@ -27,7 +28,7 @@ Exit status:
   0  everything was done
   1  some items or collections failed; the rest was synced (running again may help)
   2  usage or configuration error; nothing was done
-  3  a storage or the state store could not be opened or reached
+  3  a storage or the state store could not be opened or reached (e.g. a refused login)
   4  a pair is busy: another pimlink is syncing it
   5  a safety check refused changes (a side that suddenly looks empty or lost more of a
      collection than max_delete allows); nothing was deleted there

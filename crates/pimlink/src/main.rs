@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod config;
+mod endpoint;
 mod error_groups;
 mod failure;
 mod item_storages;

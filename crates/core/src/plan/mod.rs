@@ -15,7 +15,9 @@ mod render;
 mod sides;
 pub mod unchanged;
 
-pub use collections::{CollectionPlan, CollectionStep, create_or_skip, plan_collections};
+pub use collections::{
+    CollectionPlan, CollectionStep, create_or_skip, hold_unlisted, plan_collections,
+};
 pub(crate) use items::removals_on;
 pub use items::{ItemAction, ItemPlan, PlanCounts, Refusal, plan_items, plan_items_scoped};
 pub use sides::{held_for_read_only, plan_removal};

@@ -25,12 +25,13 @@ pub fn run(config: &Config, pairs: &[String], output: &Output) -> u8 {
         .collect();
     names.sort_unstable();
     names.dedup();
+    crate::endpoint::warn_cleartext(config, names.iter().copied());
     let mut code = exit::OK;
     for name in names {
         match check_storage(config, name) {
             Ok(line) => output.info(format!("storage {name}: ok, {line}")),
             Err(error) => {
-                let error = error.context(format!("storage {name}"));
+                let error = crate::failure::in_storage(error, name);
                 output.error(&error);
                 code = code.max(exit_code(&error));
             }

@@ -17,6 +17,7 @@ use pimlink_core::status::StatusStore;
 use crate::cli::exit;
 use crate::config::{Config, DavPairConfig, PairConfig};
 use crate::error_groups;
+use crate::failure;
 use crate::item_storages;
 use crate::no_state::{Items, NoStateNotice};
 use crate::output::Output;
@@ -72,10 +73,10 @@ pub fn sync_pair(
     let report = super::runtime()?.block_on(async {
         let a = item_storages::open(config, &pair.a, kind)
             .await
-            .with_context(|| format!("storage {}", pair.a))?;
+            .map_err(|e| failure::in_storage(e, &pair.a))?;
         let b = item_storages::open(config, &pair.b, kind)
             .await
-            .with_context(|| format!("storage {}", pair.b))?;
+            .map_err(|e| failure::in_storage(e, &pair.b))?;
         let resolver = match conflicts {
             Conflicts::AsConfigured => None,
             Conflicts::Resolve(resolver) => Some(resolver),

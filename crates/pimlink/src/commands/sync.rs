@@ -24,6 +24,10 @@ pub fn run(config: &Config, args: &SyncArgs, output: &Output) -> u8 {
             return exit_code(&error);
         }
     };
+    let storages = targets
+        .iter()
+        .flat_map(|(pair, _)| [pair.a.as_str(), pair.b.as_str()]);
+    crate::endpoint::warn_cleartext(config, storages);
     let mut code = exit::OK;
     for (pair, only) in targets {
         let result = sync_pair(config, pair, only.as_deref(), args, output);
