@@ -38,6 +38,7 @@ use unchanged::{Check, Taken};
 mod unchanged;
 
 mod lanes;
+mod read_ahead;
 
 /// How many copies are made between two flushes: one flush serves them all, while an
 /// interruption redoes at most this many.
@@ -234,6 +235,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             Ok(Some(mut prepared)) => {
                 self.set_flags_while_selected(&report, &mut prepared, options)
                     .await;
+                self.read_ahead(&report, &prepared, options).await;
                 Some(prepared)
             }
             Ok(None) => None,

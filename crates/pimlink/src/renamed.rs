@@ -172,6 +172,12 @@ impl<S: MailStore> MailStore for Renamed<S> {
         }
     }
 
+    async fn read_ahead(&mut self, collection: &CollectionName, items: &[(ItemKey, Option<u64>)]) {
+        if let Ok(own) = self.own(collection) {
+            self.inner.read_ahead(&own, items).await;
+        }
+    }
+
     async fn deliver(&mut self, collection: &CollectionName, item: NewItem<'_>) -> Result<ItemKey> {
         let own = self.own(collection)?;
         self.inner.deliver(&own, item).await
@@ -318,6 +324,9 @@ mod tests {
             self.0.push("sizes");
             keys.iter().map(|_| Ok(None)).collect()
         }
+        async fn read_ahead(&mut self, _: &CollectionName, _: &[(ItemKey, Option<u64>)]) {
+            self.0.push("read_ahead");
+        }
         async fn settle(&mut self, _: &CollectionName) -> Result<()> {
             self.0.push("settle");
             Ok(())
@@ -351,11 +360,19 @@ mod tests {
                 renamed.fingerprints(&inbox, &keys).await;
                 renamed.dates(&inbox, &keys).await;
                 renamed.sizes(&inbox, &keys).await;
+                renamed.read_ahead(&inbox, &[(keys[0].clone(), None)]).await;
                 renamed.settle(&inbox).await.unwrap();
             });
         assert_eq!(
             renamed.inner.0,
-            ["read_many", "fingerprints", "dates", "sizes", "settle"]
+            [
+                "read_many",
+                "fingerprints",
+                "dates",
+                "sizes",
+                "read_ahead",
+                "settle"
+            ]
         );
     }
 }

@@ -215,6 +215,10 @@ impl MailStore for MailSide {
         dispatch!(self, s => s.sizes(collection, keys).await)
     }
 
+    async fn read_ahead(&mut self, collection: &CollectionName, items: &[(ItemKey, Option<u64>)]) {
+        dispatch!(self, s => s.read_ahead(collection, items).await)
+    }
+
     async fn settle(&mut self, collection: &CollectionName) -> pimlink_core::Result<()> {
         dispatch!(self, s => s.settle(collection).await)
     }
