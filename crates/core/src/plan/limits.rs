@@ -4,9 +4,11 @@
 //! The rule is one set, computed the same way every run: the near side keeps the messages that
 //! fit `max_size`, are among the `max_messages` newest of the collection and arrived within
 //! `max_age`, plus every unread or flagged one. A message outside that set is not copied to the
-//! near side, or, if it is there and paired, expired there: removed from the near side only.
-//! Because the set depends only on the messages themselves, a second run finds nothing to do,
-//! and a message that re-enters the set (marked unread, a raised limit) is copied again.
+//! near side (it is *held back*: the status records it with its far key only, marked expired
+//! on the near side, so that later listings know it), or, if it is there and paired, expired
+//! there: removed from the near side only. Because the set depends only on the messages
+//! themselves, a second run finds nothing to do, and a message that re-enters the set (marked
+//! unread, a raised limit) is copied again.
 //!
 //! What is never done: anything to the far side; expiring an item the far side does not hold
 //! (it would be lost); expiring an item whose flag change on the near side has not reached the
@@ -48,6 +50,8 @@ pub struct HeldBack {
     pub from: Side,
     /// Its key there.
     pub key: ItemKey,
+    /// Its flags there, for the status row that remembers it.
+    pub flags: Flags,
     /// Why.
     pub reason: LimitReason,
 }
@@ -98,11 +102,22 @@ pub(super) fn decide_expired(
             side,
             key: entry.key.clone(),
         }),
-        (None, Some(_)) => row.key(side).map(|key| ItemAction::Expire {
-            id: row.id,
-            side,
-            key: key.clone(),
-        }),
+        (None, Some(far)) => match row.key(side) {
+            Some(key) => Some(ItemAction::Expire {
+                id: row.id,
+                side,
+                key: key.clone(),
+            }),
+            // Held back or expired: the row follows the far side's flags, since an incremental
+            // listing starts from them and would otherwise not show a change reported to an
+            // earlier run.
+            None => (far.flags != row.flags).then(|| ItemAction::Flags {
+                id: row.id,
+                set_a: None,
+                set_b: None,
+                agreed: far.flags.clone(),
+            }),
+        },
     }
 }
 
@@ -139,7 +154,7 @@ struct Candidate {
 
 /// Applies the pair's limits to a planned collection: holds back copies to the near side that
 /// the limits exclude, expires paired items there that they no longer keep, and copies again
-/// expired items that they keep now. `dates` are arrival dates of the far side's items, by key
+/// expired (or held-back) items that they keep now. `dates` are arrival dates of the far side's items, by key
 /// (an item without one counts as newest, so that a missing date never removes anything).
 pub fn apply_limits(
     plan: &mut ItemPlan,
@@ -241,6 +256,7 @@ pub fn apply_limits(
             held_back.push(HeldBack {
                 from: *from,
                 key: key.clone(),
+                flags: flags.clone(),
                 reason,
             });
             dropped.push((index, replaces.map(|id| ItemAction::Forget { id })));
@@ -286,6 +302,7 @@ pub fn apply_limits(
                     ItemAction::Copy {
                         from,
                         key,
+                        flags,
                         replaces,
                         ..
                     },
@@ -295,6 +312,7 @@ pub fn apply_limits(
                     held_back.push(HeldBack {
                         from: *from,
                         key: key.clone(),
+                        flags: flags.clone(),
                         reason,
                     });
                     dropped.push((action, replaces.map(|id| ItemAction::Forget { id })));
@@ -315,8 +333,13 @@ pub fn apply_limits(
                     && policy.copies_new_from(far) =>
             {
                 // The row is dropped first and the copy made as new mail, not as the retry of an
-                // interrupted copy (which the executor would remember as abandoned).
-                plan.actions.push(ItemAction::Forget { id });
+                // interrupted copy (which the executor would remember as abandoned). The row's
+                // own action (a flag record) is moot.
+                let forget = ItemAction::Forget { id };
+                match action_of_row.get(&id) {
+                    Some(index) => dropped.push((*index, Some(forget))),
+                    None => plan.actions.push(forget),
+                }
                 plan.actions.push(ItemAction::Copy {
                     from: far,
                     key: entry.key.clone(),

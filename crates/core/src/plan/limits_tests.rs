@@ -158,12 +158,38 @@ impl World {
                 }
             }
         }
+        for held in &plan.held_back {
+            assert_eq!(
+                held.from,
+                Side::A,
+                "only copies to the near side are held back"
+            );
+            self.next += 1;
+            self.status.push(StatusItem {
+                id: self.next,
+                key_a: Some(held.key.clone()),
+                key_b: None,
+                flags: held.flags.clone(),
+                pending: None,
+                expired: Some(Side::B),
+            });
+        }
     }
 
     fn sync(&mut self) -> ItemPlan {
         let plan = self.plan();
         self.apply(&plan);
         plan
+    }
+
+    /// The near key of the row whose far key is `far`.
+    fn near_key(&self, far: &str) -> ItemKey {
+        let row = self
+            .status
+            .iter()
+            .find(|r| r.key_a.as_ref().is_some_and(|k| k.as_str() == far));
+        row.and_then(|r| r.key_b.clone())
+            .unwrap_or_else(|| panic!("{far} is not on the near side"))
     }
 
     /// The far keys whose message is on the near side now.
@@ -217,10 +243,26 @@ fn max_size_holds_back_big_copies_to_the_near_side_only() {
     );
     assert!(!w.on_near().contains(&"big".to_owned()));
     assert_eq!(w.far.len(), 3, "the near side's big message is uploaded");
+    // The status knows the held-back message now (listings count it), so it is neither
+    // reported nor copied again.
+    assert!(
+        w.status
+            .iter()
+            .any(|r| r.key_a.as_ref().unwrap().as_str() == "big"
+                && r.key_b.is_none()
+                && r.expired == Some(Side::B))
+    );
     let again = w.sync();
     assert!(again.actions.is_empty(), "{:?}", again.actions);
-    assert_eq!(again.held_back.len(), 1, "still reported, still not copied");
+    assert!(again.held_back.is_empty(), "{:?}", again.held_back);
     assert!(w.far.contains_key("big"), "never deleted on the far side");
+    // Without the limit it is copied: --fetch-big, or a raised limit.
+    w.policy.limits.max_size = None;
+    let fetched = w.sync();
+    assert_eq!(fetched.counts().copies.a, 1, "{:?}", fetched.actions);
+    assert!(w.on_near().contains(&"big".to_owned()));
+    w.policy.limits.max_size = Some(1000);
+    assert!(w.sync().actions.is_empty(), "once copied, it stays");
 }
 
 #[test]
@@ -405,6 +447,45 @@ fn an_interrupted_expiry_is_finished_not_propagated() {
     w.apply(&plan);
     assert!(w.sync().actions.is_empty());
     assert!(w.far.contains_key("f"));
+}
+
+#[test]
+fn a_held_back_message_is_recorded_and_follows_the_far_flags() {
+    let mut w = World::new(Limits {
+        max_messages: Some(1),
+        ..Limits::default()
+    });
+    w.far.insert("m1".into(), msg("S", 10, 1));
+    w.far.insert("m2".into(), msg("S", 10, 2));
+    let first = w.sync();
+    assert_eq!(
+        held(&first),
+        [("m2".to_owned(), LimitReason::BeyondCount { max: 1 })]
+    );
+    let row = |w: &World| {
+        w.status
+            .iter()
+            .find(|r| r.key_a.as_ref().unwrap().as_str() == "m2")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!((row(&w).key_b, row(&w).expired), (None, Some(Side::B)));
+    // Answered on the far side: the row records it (an incremental listing starts from the
+    // row's flags), without changing either side.
+    w.far.get_mut("m2").unwrap().flags = Flags::from_status_text("RS");
+    let plan = w.sync();
+    assert_eq!(plan.counts(), PlanCounts::default(), "{:?}", plan.actions);
+    assert_eq!(row(&w).flags, Flags::from_status_text("RS"));
+    assert!(w.sync().actions.is_empty());
+    // Kept once the limit allows it, with the flags it has now.
+    w.policy.limits.max_messages = Some(2);
+    let plan = w.sync();
+    assert_eq!(plan.counts().copies.a, 1, "{:?}", plan.actions);
+    assert_eq!(
+        w.near[w.near_key("m2").as_str()].flags,
+        Flags::from_status_text("RS")
+    );
+    assert!(w.sync().actions.is_empty());
 }
 
 fn limits_strategy() -> impl Strategy<Value = Limits> {
