@@ -573,6 +573,41 @@ fn without_limits_the_run_after_an_upload_fetches_none_of_it() {
     limits_cost_on_the_wire("");
 }
 
+/// A message put into the near folder with an old date (a mail reader moving it there from an
+/// archive keeps the file's time, and the upload gives the server's copy that date) is not
+/// removed from the near side by the runs after its upload (issue 12): it arrived in the
+/// folder when the pair found it, so it ranks as the newest message.
+#[test]
+fn a_message_put_into_the_near_folder_with_an_old_date_stays_there() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let messages: Vec<(String, &str, Duration)> = (0..10)
+        .map(|i| (format!("m{i}"), "S", Duration::from_secs((i + 1) * DAY)))
+        .collect();
+    append_many(&server, &messages);
+    let world = world(&server, "max_messages = 5");
+    sync(&world, &[]);
+    assert_eq!(ids(&local_inbox(&world)), ["m0", "m1", "m2", "m3", "m4"]);
+
+    world.deliver("b", "INBOX", "archived", "S");
+    let file = fs::File::options()
+        .write(true)
+        .open(local_file(&world, "archived"))
+        .unwrap();
+    file.set_modified(SystemTime::now() - Duration::from_secs(400 * DAY))
+        .unwrap();
+    let upload = sync(&world, &[]);
+    assert!(upload.stdout().contains("1 copied b->a"), "{upload}");
+    assert!(server_inbox(&server).contains_key("archived"));
+    for _ in 0..2 {
+        sync(&world, &[]);
+        assert_eq!(
+            ids(&local_inbox(&world)),
+            ["archived", "m0", "m1", "m2", "m3"]
+        );
+    }
+    assert_eq!(server_inbox(&server).len(), 11);
+}
+
 /// What crosses the wire in the set-up of [`limits_cost_on_the_wire`], per run, for the
 /// record (run with `--ignored --no-capture`; counts are printed, never asserted).
 #[test]

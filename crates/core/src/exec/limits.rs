@@ -9,7 +9,7 @@ use super::Pair;
 use crate::error::Result;
 use crate::item::ItemKey;
 use crate::keywords::KeywordScope;
-use crate::plan::limits::apply_limits;
+use crate::plan::limits::{Arrivals, apply_limits};
 use crate::plan::{CollectionPlan, ItemAction, ItemPlan, plan_items_scoped};
 use crate::policy::SyncPolicy;
 use crate::side::{PerSide, Side};
@@ -43,7 +43,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         if limits.near.is_none() && rows.iter().all(|row| row.expired.is_none()) {
             return Ok(items);
         }
-        let dates = self.far_dates(id, plan, listings, dry_run).await?;
+        let arrivals = self.arrivals(id, plan, rows, listings, dry_run).await?;
         let sized = match (limits.near, limits.max_size) {
             (Some(near), Some(_)) => Some(near.other()),
             _ => None,
@@ -64,7 +64,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 rows,
                 &listings.a.items,
                 &listings.b.items,
-                &dates,
+                &arrivals,
                 policy,
                 now,
             );
@@ -142,30 +142,38 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         self.status.update_item_sizes(id, far, &new, &present)
     }
 
-    /// The arrival dates of the far side's items, when the limits order by date, from the
-    /// status's cache or (once per item) from the side. A dry run records nothing. An item
-    /// whose date cannot be read gets none, which keeps it (it counts as newest).
-    async fn far_dates(
+    /// What the limits rank by, when they order by date (`max_messages`, `max_age`): the far
+    /// side's arrival dates, from the status's cache or (once per item) from the side, and
+    /// when the pair first found the near side's own items there (recorded now for those seen
+    /// for the first time). A dry run records nothing. An item whose date cannot be read gets
+    /// none, which keeps it (it counts as newest).
+    async fn arrivals(
         &mut self,
         id: Option<CollectionId>,
         plan: &CollectionPlan,
+        rows: &[StatusItem],
         listings: &PerSide<Listing>,
         dry_run: bool,
-    ) -> Result<HashMap<ItemKey, SystemTime>> {
+    ) -> Result<Arrivals> {
         let limits = self.policy.limits;
         let Some(near) = limits.near.filter(|_| limits.needs_dates()) else {
-            return Ok(HashMap::new());
+            return Ok(Arrivals::default());
         };
         let far = near.other();
-        let mut dates = match id {
-            Some(id) => self.status.item_dates(id, far)?,
-            None => HashMap::new(),
+        let cached = |side| match id {
+            Some(id) => self.status.item_dates(id, side),
+            None => Ok(HashMap::new()),
+        };
+        let mut arrivals = Arrivals {
+            far: cached(far)?,
+            near: cached(near)?,
+            first_ranked: HashSet::new(),
         };
         let missing: Vec<ItemKey> = listings
             .get(far)
             .items
             .iter()
-            .filter(|e| !dates.contains_key(&e.key))
+            .filter(|e| !arrivals.far.contains_key(&e.key))
             .map(|e| e.key.clone())
             .collect();
         let fetched = if missing.is_empty() {
@@ -178,17 +186,38 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         };
         // Whole seconds, as the cache keeps them, so that a date read fresh and the same date
         // read from the cache order alike.
-        let new: Vec<(ItemKey, SystemTime)> = missing
-            .into_iter()
+        let new_far: Vec<(ItemKey, SystemTime)> = missing
+            .iter()
             .zip(fetched)
-            .filter_map(|(key, date)| date.ok().flatten().map(|date| (key, whole_seconds(date))))
+            .filter_map(|(key, date)| {
+                date.ok()
+                    .flatten()
+                    .map(|date| (key.clone(), whole_seconds(date)))
+            })
             .collect();
+        arrivals.first_ranked = missing.into_iter().collect();
+
+        // The near side's items the status does not know arrived there, as far as the pair can
+        // tell, now.
+        let known: HashSet<&ItemKey> = rows.iter().filter_map(|row| row.key(near)).collect();
+        let found = whole_seconds(SystemTime::now());
+        let new_near: Vec<(ItemKey, SystemTime)> = listings
+            .get(near)
+            .items
+            .iter()
+            .filter(|e| !known.contains(&e.key) && !arrivals.near.contains_key(&e.key))
+            .map(|e| (e.key.clone(), found))
+            .collect();
+
         if let (Some(id), false) = (id, dry_run) {
-            let present = listings.get(far).items.iter().map(|e| &e.key).collect();
-            self.status.update_item_dates(id, far, &new, &present)?;
+            for (side, new) in [(far, &new_far), (near, &new_near)] {
+                let present = listings.get(side).items.iter().map(|e| &e.key).collect();
+                self.status.update_item_dates(id, side, new, &present)?;
+            }
         }
-        dates.extend(new);
-        Ok(dates)
+        arrivals.far.extend(new_far);
+        arrivals.near.extend(new_near);
+        Ok(arrivals)
     }
 }
 

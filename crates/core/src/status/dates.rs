@@ -1,7 +1,10 @@
 //! Facts about mail items that never change for a key, cached for the limits:
 //!
 //! - `mail_dates` (migration 4): the far side's arrival dates that `max_messages` and `max_age`
-//!   order by, fetched from the storage once per item. Losing one only costs a fetch.
+//!   order by, fetched from the storage once per item; and, for the near side, when the pair
+//!   first found an item there that the far side did not have (see `plan::limits::Arrivals`).
+//!   Losing a far date only costs a fetch; losing a near one lets an upload rank by its far
+//!   date.
 //! - `mail_sizes` (migration 7): the far side's sizes of items `max_size` judges while the
 //!   status knows them (held back or expired on the near side), which an incremental listing
 //!   does not give: asking for them every run would cost a command per folder. Losing one only
