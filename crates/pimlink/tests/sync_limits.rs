@@ -489,10 +489,11 @@ fn warnings(run: &Run) -> Vec<String> {
 
 /// What crosses the wire with `pair_keys` (issue 12): the first run fetches the body of each
 /// message it keeps once and no other body or header; a run that finds nothing changed
-/// selects nothing, fetches nothing and warns of nothing; and the run after an upload of 20
-/// messages fetches none of them back.
+/// selects nothing, fetches nothing and warns of nothing; the run after an upload of 20
+/// messages fetches none of them back; and a run that finds new mail reads only the bodies of
+/// the messages it keeps.
 fn limits_cost_on_the_wire(pair_keys: &str) {
-    let (_server, world) = two_folders_of_200(pair_keys);
+    let (server, world) = two_folders_of_200(pair_keys);
 
     let first = sync_logging_wire(&world);
     let bodies = with_body(&first);
@@ -536,6 +537,20 @@ fn limits_cost_on_the_wire(pair_keys: &str) {
         inbox.keys().filter(|id| id.starts_with("upload-")).count(),
         20
     );
+
+    // New mail on the server: a big one, one from long ago and a recent one. Only the bodies of
+    // those the limits keep are read, once each.
+    append(&server, "late-big", "S", 1, 3000);
+    append(&server, "late-old", "S", 300, 1000);
+    append(&server, "late-new", "S", 0, 1000);
+    let arrived = sync_logging_wire(&world);
+    let bodies = with_body(&arrived);
+    let inbox = &world.messages("b")["INBOX"];
+    let kept = inbox.keys().filter(|id| id.starts_with("late-")).count();
+    assert!(kept >= 1, "{inbox:?}");
+    assert_eq!(bodies.len(), kept, "{bodies:?}");
+    assert!(warnings(&arrived).is_empty(), "{arrived}");
+
     let again = sync_logging_wire(&world);
     assert!(again.stdout().contains("changed: nothing"), "{again}");
     assert!(warnings(&again).is_empty(), "{again}");
