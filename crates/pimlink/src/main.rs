@@ -15,10 +15,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{Cli, Command};
+use output::Output;
+
 // The configuration parser lives in the library half of this package, so that the fuzz
 // targets can reach it; `crate::config` paths in the binary resolve through this import.
 use pimlink::config;
-use output::Output;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
