@@ -129,8 +129,11 @@ fn is_nested_component(name: &str) -> bool {
     matches!(name, "VALARM" | "VTIMEZONE" | "STANDARD" | "DAYLIGHT")
 }
 
-/// The UID of an item: the first `UID` of its VEVENT/VTODO/VJOURNAL/VCARD (not of a VALARM),
-/// unescaped of surrounding whitespace. `None` if it has none or it is empty.
+/// The UID of an item: the first `UID` of its VEVENT/VTODO/VJOURNAL/VCARD, surrounding
+/// whitespace trimmed. Only a UID directly in the item's component counts: not one of a VALARM
+/// or another nested component, and not one of the VCALENDAR itself (RFC 7986 gives a calendar
+/// a UID of its own), so that an item split out of a feed keeps the UID it was split by.
+/// `None` if it has none or it is empty.
 pub fn uid(raw: &str) -> Option<String> {
     let mut stack: Vec<String> = Vec::new();
     for line in content_lines(raw) {
@@ -140,7 +143,7 @@ pub fn uid(raw: &str) -> Option<String> {
             if let Some(pos) = stack.iter().rposition(|n| *n == name) {
                 stack.truncate(pos);
             }
-        } else if line.is("UID") && !stack.iter().any(|n| is_nested_component(n)) {
+        } else if line.is("UID") && is_item_level(&stack) {
             let value = line.value().trim();
             if !value.is_empty() {
                 return Some(value.to_owned());
@@ -148,6 +151,17 @@ pub fn uid(raw: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether properties inside the components `stack` (outermost first) are the item's own: those
+/// of a component directly in a VCALENDAR but a VTIMEZONE (what [`split_feed`] makes items
+/// of), or of a top-level component (a VCARD).
+fn is_item_level(stack: &[String]) -> bool {
+    match stack {
+        [calendar, item] if calendar == "VCALENDAR" => item != "VTIMEZONE",
+        [item] => item != "VCALENDAR" && !is_nested_component(item),
+        _ => false,
+    }
 }
 
 /// The text [`content_hash`] hashes: the content lines without VTIMEZONE components and without
@@ -686,6 +700,31 @@ mod tests {
 
         let err = split_feed("<html>not a calendar</html>").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Peer);
+    }
+
+    /// Issue 12, found by fuzzing (fuzz/fuzz_targets/vobject.rs; the input as minimised): the
+    /// engine finds an item by `uid(data)`, so an item split out of a feed must have the UID it
+    /// was split by. `uid` took a UID from anywhere outside VALARM/VTIMEZONE, `split_feed` only
+    /// one directly in a component of the calendar.
+    #[test]
+    fn split_items_have_the_uid_they_were_split_by() {
+        let minimised: &[u8] = b"BEGIN\nBEGIN:DAYLIGHT\nUID:\0";
+        let feed = std::str::from_utf8(minimised).unwrap();
+        let items = split_feed(feed).unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].uid.as_deref(), Some("\0"));
+        assert_eq!(uid(&items[0].data), items[0].uid);
+
+        // The case behind it: RFC 7986 lets a calendar carry a UID of its own, which every
+        // item of a feed would otherwise have been found by.
+        let feed = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nUID:the-calendar\r\n\
+            BEGIN:VEVENT\r\nUID:one\r\nEND:VEVENT\r\n\
+            BEGIN:VEVENT\r\nBEGIN:X-PART\r\nUID:inner\r\nEND:X-PART\r\nUID:two\r\nEND:VEVENT\r\n\
+            END:VCALENDAR\r\n";
+        let items = split_feed(feed).unwrap();
+        let uids: Vec<Option<String>> = items.iter().map(|i| uid(&i.data)).collect();
+        assert_eq!(uids, [Some("one".to_owned()), Some("two".to_owned())]);
+        assert_eq!(uid(feed).as_deref(), Some("one"));
     }
 
     proptest! {
