@@ -96,6 +96,8 @@
 mod durable;
 mod filename;
 mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 mod items;
 mod keywords;
 mod layout;
