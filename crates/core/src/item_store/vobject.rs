@@ -276,9 +276,7 @@ struct Component {
 pub fn split_feed(raw: &str) -> Result<Vec<SplitItem>> {
     let lines = content_lines(raw);
     let mut wrapper_props: Vec<String> = Vec::new();
-    let mut timezones: BTreeMap<String, Component> = BTreeMap::new();
-    let mut by_uid: Vec<(Option<String>, Component)> = Vec::new();
-    let mut uid_index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut filed = Filed::default();
     let mut cards: Vec<Component> = Vec::new();
 
     // Depth 0: outside everything; 1: inside VCALENDAR; >1: inside a component of it.
@@ -322,30 +320,24 @@ pub fn split_feed(raw: &str) -> Result<Vec<SplitItem>> {
                 current.lines.push(line.line);
             }
             (depth, None, Some(name)) => {
-                current.lines.push(line.line);
                 let Some(pos) = stack.iter().rposition(|n| n == name) else {
+                    current.lines.push(line.line);
                     continue; // A stray END: kept as a line, nothing closes.
                 };
+                if pos == 0 && depth > 1 && stack[0] != "VCARD" {
+                    // The calendar ends inside a component: the component ends first, so
+                    // that its text stays balanced wherever it is copied.
+                    close_open(&mut current, &stack[1..]);
+                    let done = std::mem::take(&mut current);
+                    file_component(&mut filed, done, current_uid.take());
+                    stack.clear();
+                    continue;
+                }
+                current.lines.push(line.line);
                 stack.truncate(pos.max(1));
                 if stack[0] != "VCARD" && stack.len() == 1 && depth > 1 {
                     let done = std::mem::take(&mut current);
-                    let top = done.lines.first().map(|l| ContentLine::parse(l.clone()));
-                    let is_tz = top
-                        .as_ref()
-                        .and_then(|l| component_name(l, "BEGIN"))
-                        .is_some_and(|n| n == "VTIMEZONE");
-                    if is_tz {
-                        let tzid = done
-                            .lines
-                            .iter()
-                            .map(|l| ContentLine::parse(l.clone()))
-                            .find(|l| l.is("TZID"))
-                            .map(|l| l.value().trim().to_owned())
-                            .unwrap_or_default();
-                        timezones.insert(tzid, done);
-                    } else {
-                        push_by_uid(&mut by_uid, &mut uid_index, current_uid.take(), done);
-                    }
+                    file_component(&mut filed, done, current_uid.take());
                 }
             }
             (_, None, None) => {
@@ -364,7 +356,8 @@ pub fn split_feed(raw: &str) -> Result<Vec<SplitItem>> {
         if stack.first().is_some_and(|n| n == "VCARD") {
             cards.push(current);
         } else if stack.len() > 1 {
-            push_by_uid(&mut by_uid, &mut uid_index, current_uid.take(), current);
+            close_open(&mut current, &stack[1..]);
+            file_component(&mut filed, current, current_uid.take());
         }
     }
 
@@ -378,6 +371,9 @@ pub fn split_feed(raw: &str) -> Result<Vec<SplitItem>> {
             }
         })
         .collect();
+    let Filed {
+        timezones, by_uid, ..
+    } = filed;
     for (uid, component) in by_uid {
         let used = referenced_tzids(&component.lines);
         let mut text = vec!["BEGIN:VCALENDAR".to_owned()];
@@ -403,21 +399,52 @@ pub fn split_feed(raw: &str) -> Result<Vec<SplitItem>> {
     Ok(items)
 }
 
-fn push_by_uid(
-    by_uid: &mut Vec<(Option<String>, Component)>,
-    index: &mut BTreeMap<String, usize>,
-    uid: Option<String>,
-    component: Component,
-) {
+/// The components of a calendar feed sorted out so far.
+#[derive(Default)]
+struct Filed {
+    /// VTIMEZONEs by TZID.
+    timezones: BTreeMap<String, Component>,
+    /// Items in order of appearance, the components of one UID together.
+    by_uid: Vec<(Option<String>, Component)>,
+    /// Where each UID is in `by_uid`.
+    uid_index: BTreeMap<String, usize>,
+}
+
+/// Files a finished component of a calendar: a VTIMEZONE by its TZID, anything else as (part
+/// of) the item with `uid`.
+fn file_component(filed: &mut Filed, done: Component, uid: Option<String>) {
+    let top = done.lines.first().map(|l| ContentLine::parse(l.clone()));
+    let is_tz = top
+        .as_ref()
+        .and_then(|l| component_name(l, "BEGIN"))
+        .is_some_and(|n| n == "VTIMEZONE");
+    if is_tz {
+        let tzid = done
+            .lines
+            .iter()
+            .map(|l| ContentLine::parse(l.clone()))
+            .find(|l| l.is("TZID"))
+            .map(|l| l.value().trim().to_owned())
+            .unwrap_or_default();
+        filed.timezones.insert(tzid, done);
+        return;
+    }
     match uid {
-        Some(uid) => match index.get(&uid) {
-            Some(&i) => by_uid[i].1.lines.extend(component.lines),
+        Some(uid) => match filed.uid_index.get(&uid) {
+            Some(&i) => filed.by_uid[i].1.lines.extend(done.lines),
             None => {
-                index.insert(uid.clone(), by_uid.len());
-                by_uid.push((Some(uid), component));
+                filed.uid_index.insert(uid.clone(), filed.by_uid.len());
+                filed.by_uid.push((Some(uid), done));
             }
         },
-        None => by_uid.push((None, component)),
+        None => filed.by_uid.push((None, done)),
+    }
+}
+
+/// Ends the components `open` (outermost first) that `component` left open.
+fn close_open(component: &mut Component, open: &[String]) {
+    for name in open.iter().rev() {
+        component.lines.push(format!("END:{name}"));
     }
 }
 
@@ -725,6 +752,31 @@ mod tests {
         let uids: Vec<Option<String>> = items.iter().map(|i| uid(&i.data)).collect();
         assert_eq!(uids, [Some("one".to_owned()), Some("two".to_owned())]);
         assert_eq!(uid(feed).as_deref(), Some("one"));
+    }
+
+    /// Issue 12, found by fuzzing in the second round (fuzz/fuzz_targets/vobject.rs; the input
+    /// as minimised): a VTIMEZONE still open at the end of the text became an item, and a
+    /// calendar that ended inside a component left that component's text unbalanced, so an
+    /// item carrying it was found by another UID than it was split by.
+    #[test]
+    fn split_items_stay_balanced_when_components_are_left_open() {
+        let minimised: &[u8] = b"BEGIN\nBEGIN:VTIMEZONE\nUID:m";
+        let feed = std::str::from_utf8(minimised).unwrap();
+        assert!(split_feed(feed).is_err(), "a lone VTIMEZONE is no item");
+
+        let feed = "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:Z\r\nBEGIN:VEVENT\r\nUID:tz-inner\r\n\
+            END:VCALENDAR\r\nBEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:real\r\n\
+            DTSTART;TZID=Z:20240101T000000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let items = split_feed(feed).unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].uid.as_deref(), Some("real"));
+        assert_eq!(
+            uid(&items[0].data).as_deref(),
+            Some("real"),
+            "{}",
+            items[0].data
+        );
+        assert!(items[0].data.contains("END:VEVENT\r\nEND:VTIMEZONE\r\n"));
     }
 
     proptest! {
