@@ -1,4 +1,7 @@
-"""Captures real Radicale and Xandikos answers to the requests pimlink sends, as fuzz seeds."""
+"""Captures real Radicale and Xandikos answers to the requests pimlink sends, as fuzz seeds.
+
+Usage: python3 fuzz/seeds/capture-dav.py fuzz/seeds/dav_multistatus  (starts both servers on
+loopback in a temporary directory, needs the Debian packages radicale and xandikos)."""
 import base64, os, subprocess, sys, time, tempfile, urllib.request, socket, pathlib
 
 OUT = pathlib.Path(sys.argv[1])
