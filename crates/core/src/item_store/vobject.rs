@@ -292,7 +292,9 @@ pub fn split_feed(raw: &str) -> Result<Vec<SplitItem>> {
                 current = Component::default();
                 current.lines.push(line.line);
             }
-            (0, Some(name), _) => stack.push(name.clone()),
+            // Items are wrapped in a VCALENDAR whatever the outer component was called, so
+            // it is read as one: an END:VCALENDAR inside then closes it here as in the items.
+            (0, Some(_), _) => stack.push("VCALENDAR".to_owned()),
             (0, _, _) => {} // Text outside any component: nothing to keep.
             (1, None, Some(_)) if stack[0] == "VCARD" => {
                 current.lines.push(line.line);
@@ -777,6 +779,18 @@ mod tests {
             items[0].data
         );
         assert!(items[0].data.contains("END:VEVENT\r\nEND:VTIMEZONE\r\n"));
+    }
+
+    /// Issue 12, found by fuzzing in the third round (fuzz/fuzz_targets/vobject.rs; the input as
+    /// minimised): an outer component not called VCALENDAR let an END:VCALENDAR inside an item
+    /// pass as a stray line, while the item, re-wrapped in a VCALENDAR, ended there.
+    #[test]
+    fn split_items_read_the_outer_component_as_the_calendar() {
+        let minimised: &[u8] = b"BEGIN\nBEGIN\nEND:VCALENDAR\nUID:1";
+        let feed = std::str::from_utf8(minimised).unwrap();
+        for item in split_feed(feed).unwrap_or_default() {
+            assert_eq!(uid(&item.data), item.uid, "{}", item.data);
+        }
     }
 
     proptest! {
