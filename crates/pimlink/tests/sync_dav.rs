@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use pimlink_testkit::{Radicale, Xandikos};
+use pimlink_testkit::{Radicale, TestRng, Xandikos, kill};
 
 fn event(uid: &str, summary: &str) -> String {
     format!(
@@ -603,22 +603,22 @@ fn kill_during_a_sync_then_a_clean_run_converges_without_duplicates() {
     for i in 0..150 {
         world.write_local("big", &format!("item{i:03}"), &format!("event {i}"));
     }
-    let mut child = world
-        .pimlink(&["sync"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Kill it in the middle: once some items reached the server, before all did.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while remote(&server, "big").len() < 20
-        && std::time::Instant::now() < deadline
-        && child.try_wait().unwrap().is_none()
-    {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    // SIGKILL, as a crash or power loss would stop it.
-    let _ = child.kill();
-    let _ = child.wait();
+    // SIGKILL, as a crash or power loss would stop it, at points set by the run's progress
+    // (see pimlink_testkit::kill). The upload is two batches of changes, each printing more
+    // than a killed run may: a killed run records at most one, so the first two kills are sure
+    // to interrupt it.
+    let seed = TestRng::seed_from_env("PIMLINK_TEST_SEED", 0xda7_c111);
+    let sync = || {
+        let mut command = world.pimlink(&["-v", "sync"]);
+        command.stderr(std::process::Stdio::null());
+        command
+    };
+    let finished = |stdout: &str| stdout.contains(" collections, changed: ");
+    let kills = kill::kill_repeatedly(sync, finished, 5, &mut TestRng::new(seed)).unwrap();
+    assert!(
+        kills.interrupted >= 2,
+        "the kills should interrupt the sync, got {kills:?}"
+    );
     let partial = remote(&server, "big").len();
     world.sync_ok();
     assert_eq!(

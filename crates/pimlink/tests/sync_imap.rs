@@ -302,9 +302,11 @@ fn killed_initial_download_resumes_with_every_message_once() {
         .unwrap();
     let world = imap_maildir_world(&server, "");
     world.deliver("b", "INBOX", "local", "S");
-    let kills = sync_with_kills(&world, Duration::from_millis(5), Duration::from_millis(7));
+    // Three batches of changes (INBOX's 401 copies make two), each printing more than a
+    // killed run may, over two connections: a killed run records at most two of them.
+    let kills = sync_with_kills(&world, 8);
     assert!(
-        kills >= 3,
+        kills >= 2,
         "the kills should interrupt the sync several times, got {kills}"
     );
     world.sync_ok();
@@ -339,9 +341,10 @@ fn killed_upload_resumes(caps: Option<&str>) {
             world.deliver("b", "Sent", &format!("s{i}"), "S");
         }
     }
-    let kills = sync_with_kills(&world, Duration::from_millis(5), Duration::from_millis(7));
+    // Three batches (INBOX's 300 copies make two), over two connections: see above.
+    let kills = sync_with_kills(&world, 8);
     assert!(
-        kills >= 3,
+        kills >= 2,
         "the kills should interrupt the sync, got {kills}"
     );
     world.sync_ok();
