@@ -110,9 +110,10 @@ impl std::fmt::Display for Run {
     }
 }
 
-/// folder (relative path of the maildir) -> Message-ID -> flags of each copy.
+pub mod dav;
 pub mod imap;
 
+/// folder (relative path of the maildir) -> Message-ID -> flags of each copy.
 pub type Tree = BTreeMap<String, BTreeMap<String, Vec<String>>>;
 
 /// Writes one message as a delivery agent would (new/ without flags, cur/ with).
