@@ -18,8 +18,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use common::Run;
+use common::cuts;
 use common::dav::{DavWorld, items_in};
-use pimlink_testkit::{Cut, CutProxy, Direction, Radicale, TestRng};
+use pimlink_testkit::{CutProxy, Radicale, TestRng};
 
 /// collection -> UID -> SUMMARY: what both sides must hold, once each.
 type Expected = BTreeMap<String, BTreeMap<String, String>>;
@@ -62,46 +63,12 @@ impl Net {
             .join(collection)
     }
 
-    /// Runs `sync` while the proxy cuts connections as `rng` decides; returns the exit status
-    /// and prints what was cut.
+    /// Runs `sync` while the proxy cuts one connection in three as `rng` decides (discovery
+    /// opens a few short connections before the ones that carry the items: cutting every
+    /// connection would rarely let a run get past them); returns the exit status.
     fn cut_run(&self, label: &str, rng: &mut TestRng, max_bytes: u64) -> i32 {
-        let mut plan_rng = TestRng::new(rng.next_u64());
-        let first = self.proxy.connections().len();
-        self.proxy
-            .set_plan(move |_| random_cut(&mut plan_rng, max_bytes));
-        let run = self.world.run(&["-q", "sync"]);
-        self.proxy.pass_all();
-        let records = &self.proxy.connections()[first..];
-        let cuts: Vec<String> = records
-            .iter()
-            .map(|r| match r.cut {
-                Cut::After { bytes, direction } if r.was_cut => {
-                    let arrow = match direction {
-                        Direction::ToServer => ">",
-                        Direction::ToClient => "<",
-                        Direction::Both => "<>",
-                    };
-                    format!("{bytes}{arrow}")
-                }
-                _ => format!("uncut({}+{})", r.to_server, r.to_client),
-            })
-            .collect();
-        eprintln!(
-            "{label}: exit {}, {} connections, cuts [{}]",
-            run.code(),
-            records.len(),
-            cuts.join(" ")
-        );
-        for line in run.stderr().lines().take(5) {
-            eprintln!("    {line}");
-        }
-        let code = run.code();
-        assert!(
-            [0, 1, 3].contains(&code),
-            "a dropped connection must end in success, failed items or an unreachable \
-             storage, never a refusal or a crash:\n{run}"
-        );
-        code
+        let run = || self.world.run(&["-q", "sync"]);
+        cuts::cut_run(&self.proxy, label, rng, max_bytes, (2, 3), run).code()
     }
 
     /// A run with the proxy passing everything, which must succeed.
@@ -124,25 +91,6 @@ impl Net {
             again.stdout().contains("changed: nothing"),
             "{context}: a further run changed something:\n{again}"
         );
-    }
-}
-
-/// A cut of one connection in three, at a random offset (spread over the orders of magnitude
-/// up to `max_bytes`, so that the first requests are hit as often as the middle of a big REPORT
-/// or PUT) in a random direction. Discovery opens a few short connections before the ones that
-/// carry the items: cutting every connection would rarely let a run get past them.
-fn random_cut(rng: &mut TestRng, max_bytes: u64) -> Cut {
-    if !rng.chance(1, 3) {
-        return Cut::Never;
-    }
-    let direction = match rng.range(0, 10) {
-        0..=5 => Direction::ToClient,
-        6..=8 => Direction::ToServer,
-        _ => Direction::Both,
-    };
-    Cut::After {
-        bytes: rng.log_range(1, max_bytes),
-        direction,
     }
 }
 
@@ -227,18 +175,13 @@ fn seed_both_sides(net: &Net, rng: &mut TestRng) -> Expected {
     for (collection, count) in [("work", 50), ("home", 30)] {
         net.server.create_calendar(collection).unwrap();
         for i in 0..count {
-            let uid = format!("{collection}-s{i}");
-            let summary = format!("server {uid}");
-            put_on_server(
+            put_new_on_server(
                 net,
+                rng,
                 collection,
-                &uid,
-                &sized_event(&uid, &summary, random_size(rng)),
+                &format!("{collection}-s{i}"),
+                &mut expected,
             );
-            expected
-                .entry(collection.to_owned())
-                .or_default()
-                .insert(uid, summary);
         }
     }
     for (collection, count) in [("work", 20), ("trips", 30)] {
@@ -248,6 +191,23 @@ fn seed_both_sides(net: &Net, rng: &mut TestRng) -> Expected {
         }
     }
     expected
+}
+
+/// Puts a new item `uid` of a random size into `collection` on the server, and expects it.
+fn put_new_on_server(
+    net: &Net,
+    rng: &mut TestRng,
+    collection: &str,
+    uid: &str,
+    expected: &mut Expected,
+) {
+    let summary = format!("server {uid}");
+    let text = sized_event(uid, &summary, random_size(rng));
+    put_on_server(net, collection, uid, &text);
+    expected
+        .entry(collection.to_owned())
+        .or_default()
+        .insert(uid.to_owned(), summary);
 }
 
 /// Writes a new local item `uid` of a random size into `collection`, and expects it.
@@ -303,18 +263,7 @@ fn change_both_sides(net: &Net, rng: &mut TestRng, round: usize, expected: &mut 
     }
     for i in 0..10 {
         let collection = ["work", "home", "trips"][i % 3];
-        let uid = format!("r{round}-s{i}");
-        let summary = format!("server {uid}");
-        put_on_server(
-            net,
-            collection,
-            &uid,
-            &sized_event(&uid, &summary, random_size(rng)),
-        );
-        expected
-            .entry(collection.to_owned())
-            .or_default()
-            .insert(uid, summary);
+        put_new_on_server(net, rng, collection, &format!("r{round}-s{i}"), expected);
         write_local(net, rng, collection, &format!("r{round}-l{i}"), expected);
     }
 }

@@ -12,7 +12,7 @@
 mod common;
 
 use common::imap::{dovecot_options, folder_messages, server_tree, sized_message};
-use common::{Run, Tree, World, block_on, find_file, set_local_flags, sync_with_kills};
+use common::{Run, Tree, World, block_on, cuts, find_file, set_local_flags, sync_with_kills};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
@@ -79,46 +79,11 @@ impl<'s> Net<'s> {
         dovecot_options(self.server, &self.user(), &password)
     }
 
-    /// Runs `sync` while the proxy cuts connections as `rng` decides; returns the exit status
-    /// and prints what was cut.
+    /// Runs `sync` while the proxy cuts connections as `rng` decides (one in ten passes);
+    /// returns the exit status.
     fn cut_run(&self, label: &str, rng: &mut TestRng, max_bytes: u64) -> i32 {
-        let mut plan_rng = TestRng::new(rng.next_u64());
-        let first = self.proxy.connections().len();
-        self.proxy
-            .set_plan(move |_| random_cut(&mut plan_rng, max_bytes));
-        let run = self.world.run(&["-q", "sync"]);
-        self.proxy.pass_all();
-        let records = &self.proxy.connections()[first..];
-        let cuts: Vec<String> = records
-            .iter()
-            .map(|r| match r.cut {
-                Cut::After { bytes, direction } if r.was_cut => {
-                    format!("{bytes}{}", direction_letter(direction))
-                }
-                Cut::Refuse => "refused".to_owned(),
-                _ => format!("uncut({}+{})", r.to_server, r.to_client),
-            })
-            .collect();
-        eprintln!(
-            "{label}: exit {}, {} connections, cuts [{}]",
-            run.code(),
-            records.len(),
-            cuts.join(" ")
-        );
-        let code = run.code();
-        for line in run.stderr().lines().take(5) {
-            eprintln!("    {line}");
-        }
-        assert!(
-            [0, 1, 3].contains(&code),
-            "a dropped connection must end in success, failed items or an unreachable \
-             storage, never a refusal or a crash:\n{run}"
-        );
-        assert!(
-            code == 0 || run.stderr().contains("connection"),
-            "failures must name the dropped connection:\n{run}"
-        );
-        code
+        let run = || self.world.run(&["-q", "sync"]);
+        cuts::cut_run(self.proxy, label, rng, max_bytes, (1, 10), run).code()
     }
 
     /// A run with the proxy passing everything, which must succeed.
@@ -154,37 +119,6 @@ impl<'s> Net<'s> {
             again.stdout().contains("changed: nothing"),
             "{context}: a further run changed something:\n{again}"
         );
-    }
-}
-
-fn direction_letter(direction: Direction) -> &'static str {
-    match direction {
-        Direction::ToServer => ">",
-        Direction::ToClient => "<",
-        Direction::Both => "<>",
-    }
-}
-
-/// A cut at a random offset (spread over the orders of magnitude up to `max_bytes`, so the
-/// greeting, login and SELECT are hit as often as the middle of a big FETCH or APPEND) in a
-/// random direction, or now and then no cut at all.
-fn random_cut(rng: &mut TestRng, max_bytes: u64) -> Cut {
-    if rng.chance(1, 10) {
-        return Cut::Never;
-    }
-    let direction = match rng.range(0, 10) {
-        0..=5 => Direction::ToClient,
-        6..=8 => Direction::ToServer,
-        _ => Direction::Both,
-    };
-    // The client sends much less than it receives, except while uploading.
-    let max = match direction {
-        Direction::ToServer => max_bytes / 4,
-        _ => max_bytes,
-    };
-    Cut::After {
-        bytes: rng.log_range(1, max),
-        direction,
     }
 }
 
@@ -510,7 +444,7 @@ fn one_dropped_connection_is_survived_within_the_run() {
         let record = &net.proxy.connections()[first];
         eprintln!(
             "round {round}: cut at {at}{} (cut: {}), exit {}",
-            direction_letter(direction),
+            cuts::direction_arrow(direction),
             record.was_cut,
             run.code()
         );

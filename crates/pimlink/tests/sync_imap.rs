@@ -371,17 +371,7 @@ fn killed_upload_without_uidplus_resumes_with_every_message_once() {
 
 /// Runs `query` on the pair's status database with the sqlite3 tool.
 fn status_sql(world: &World, query: &str) -> String {
-    let out = std::process::Command::new("sqlite3")
-        .arg(world.state_dir().join("p.sqlite"))
-        .arg(query)
-        .output()
-        .expect("sqlite3 (Debian package sqlite3) is installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    common::sqlite(&world.state_dir().join("p.sqlite"), query)
 }
 
 /// A run killed while an APPEND was in flight leaves a pending row without the server's UID.

@@ -98,12 +98,7 @@ impl DavWorld {
     }
 
     pub fn pimlink(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pimlink"));
-        command
-            .arg("-c")
-            .arg(self.dir.path().join("config.toml"))
-            .args(args);
-        command
+        super::pimlink_with(&self.dir.path().join("config.toml"), args)
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
@@ -121,17 +116,7 @@ impl DavWorld {
     }
 
     pub fn sql(&self, query: &str) -> String {
-        let out = Command::new("sqlite3")
-            .arg(self.status_db())
-            .arg(query)
-            .output()
-            .expect("sqlite3 (Debian package sqlite3) is installed");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        super::sqlite(&self.status_db(), query)
     }
 }
 

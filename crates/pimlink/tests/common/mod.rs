@@ -54,9 +54,7 @@ impl World {
 
     /// A command running pimlink with this world's config.
     pub fn pimlink(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pimlink"));
-        command.arg("-c").arg(self.config()).args(args);
-        command
+        pimlink_with(&self.config(), args)
     }
 
     /// Runs pimlink to completion.
@@ -110,8 +108,31 @@ impl std::fmt::Display for Run {
     }
 }
 
+pub mod cuts;
 pub mod dav;
 pub mod imap;
+
+/// A command running pimlink with the config file `config`.
+pub fn pimlink_with(config: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pimlink"));
+    command.arg("-c").arg(config).args(args);
+    command
+}
+
+/// Runs `query` on the SQLite database `db` (a pair's status) with the sqlite3 tool.
+pub fn sqlite(db: &Path, query: &str) -> String {
+    let out = Command::new("sqlite3")
+        .arg(db)
+        .arg(query)
+        .output()
+        .expect("sqlite3 (Debian package sqlite3) is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
 
 /// folder (relative path of the maildir) -> Message-ID -> flags of each copy.
 pub type Tree = BTreeMap<String, BTreeMap<String, Vec<String>>>;
