@@ -484,7 +484,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         }
 
         if let Some(id) = id {
-            self.remove_late_copies(id, &plan, &mut rows, &mut listings, report, options.dry_run)
+            self.remove_late_copies(id, &plan, &rows, &mut listings, report, options.dry_run)
                 .await?;
         }
 
@@ -903,7 +903,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         &mut self,
         id: CollectionId,
         plan: &CollectionPlan,
-        rows: &mut Vec<StatusItem>,
+        rows: &[StatusItem],
         listings: &mut PerSide<Listing>,
         report: &mut CollectionReport,
         dry_run: bool,
@@ -953,27 +953,8 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 .await?;
         }
         let found = late_copies::find(&abandoned, rows, &unknown, &sources);
-        // A pending copy confirmed among identical candidates: the message is on the side
-        // already (the server listed it), so recording it is safe before anything else.
-        let confirmed: Vec<StatusChange> = found
-            .landed
-            .iter()
-            .map(|landed| StatusChange::FinishCopy {
-                id: landed.row,
-                to: landed.side,
-                key: landed.key.clone(),
-            })
-            .collect();
-        if !confirmed.is_empty() {
-            if dry_run {
-                apply_in_memory(rows, &confirmed);
-            } else {
-                self.status.apply(&confirmed)?;
-                *rows = self.status.items(id)?;
-            }
-        }
         let (mut removed, mut kept) = (Vec::new(), Vec::new());
-        for copy in &found.late {
+        for copy in &found {
             // Whatever happens, a late copy is not offered to the planner as new mail.
             listings
                 .get_mut(copy.side)

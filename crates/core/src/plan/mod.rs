@@ -8,6 +8,7 @@ mod collections;
 mod items;
 pub mod late_copies;
 pub mod limits;
+mod matching;
 pub mod moves;
 pub mod pairing;
 mod render;

@@ -1,0 +1,481 @@
+//! Identical copies of a message (issue 12): a folder that holds one message several times
+//! (mailing-list copies, a message filed twice), and near-identical messages (the same
+//! Message-ID, Date, From and Subject, different bodies). Whenever pimlink has to recognise
+//! mail by content (a lost state file, another tool's tree, a renumbered server folder, a copy
+//! that landed before its key was recorded), each side must end with exactly as many copies of
+//! each message as the other, never doubling them.
+//!
+//! Messages are told apart here by Message-ID and size with CRLF line ends (what the server
+//! reports as RFC822.SIZE); the Maildir holds LF files, whose size is converted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
+mod common;
+
+use common::imap::{dovecot_options, write_imap_maildir_config};
+use common::{World, block_on};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use pimlink_core::{Content, Flag, Flags};
+use pimlink_imap::{AppendItem, Client, ClientOptions, FetchRequest, UidRanges};
+use pimlink_testkit::{Dovecot, DovecotBuilder};
+
+/// folder -> (Message-ID, size with CRLF line ends) -> Maildir flag letters of each copy, sorted.
+type Census = BTreeMap<String, BTreeMap<(String, u64), Vec<String>>>;
+
+/// Message `id` in `variant`: every variant has the same Message-ID, Date, From and Subject,
+/// and a body of its own length.
+fn text(id: &str, variant: usize) -> Vec<u8> {
+    let mut text = format!(
+        "From: list@example.org\r\nSubject: about {id}\r\nMessage-ID: <{id}@test>\r\n\
+         Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nbody of {id}\r\n"
+    );
+    for _ in 0..variant {
+        text.push_str("a footer line that this copy has\r\n");
+    }
+    text.into_bytes()
+}
+
+/// The census key of `id` in `variant`.
+fn key(id: &str, variant: usize) -> (String, u64) {
+    (id.to_owned(), text(id, variant).len() as u64)
+}
+
+/// The `id` of a `Message-ID: <id@...>` header in `text`.
+fn message_id(text: &[u8]) -> String {
+    let text = String::from_utf8_lossy(text);
+    text.lines()
+        .find_map(|line| line.strip_prefix("Message-ID: <"))
+        .and_then(|rest| rest.split_once('@'))
+        .map(|(id, _)| id.to_owned())
+        .unwrap_or_else(|| panic!("no Message-ID in {text:?}"))
+}
+
+/// Size of `bytes` with every bare LF counted as CRLF.
+fn crlf_size(bytes: &[u8]) -> u64 {
+    let bare = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' && (i == 0 || bytes[i - 1] != b'\r'))
+        .count();
+    (bytes.len() + bare) as u64
+}
+
+/// Every message on the server, by folder.
+fn server_census(options: ClientOptions) -> Census {
+    block_on(async {
+        let mut client = Client::connect(options).await.unwrap();
+        let mut census = Census::new();
+        for entry in client.list("", "*").await.unwrap() {
+            if !entry.selectable() {
+                continue;
+            }
+            let folder = match entry.delimiter {
+                Some(d) => entry.name.replace(d, "/"),
+                None => entry.name.clone(),
+            };
+            client
+                .select(&entry.name, Default::default())
+                .await
+                .unwrap();
+            let messages = census.entry(folder).or_default();
+            if client.exists() == 0 {
+                continue;
+            }
+            let request = FetchRequest {
+                flags: true,
+                size: true,
+                header_fields: vec!["MESSAGE-ID".to_owned()],
+                ..FetchRequest::default()
+            };
+            client
+                .fetch(&UidRanges::all(), &request, |m| {
+                    let id = message_id(&m.header.unwrap());
+                    let size = u64::from(m.size.unwrap());
+                    messages
+                        .entry((id, size))
+                        .or_default()
+                        .push(m.flags.unwrap().maildir_letters());
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        }
+        client.logout().await.unwrap();
+        sorted(census)
+    })
+}
+
+/// Every message in the Maildir tree under `root` (verbatim layout), by folder.
+fn local_census(root: &Path) -> Census {
+    let mut census = Census::new();
+    visit(root, root, &mut census);
+    sorted(census)
+}
+
+fn visit(root: &Path, dir: &Path, census: &mut Census) {
+    if dir.join("cur").is_dir() {
+        let folder = dir
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let messages = census.entry(folder).or_default();
+        for sub in ["cur", "new"] {
+            for file in fs::read_dir(dir.join(sub)).unwrap() {
+                let file = file.unwrap();
+                let name = file.file_name().to_string_lossy().into_owned();
+                let letters = name
+                    .split_once(":2,")
+                    .map(|(_, f)| f.to_owned())
+                    .unwrap_or_default();
+                let bytes = fs::read(file.path()).unwrap();
+                messages
+                    .entry((message_id(&bytes), crlf_size(&bytes)))
+                    .or_default()
+                    .push(letters);
+            }
+        }
+    }
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_dir() && !["cur", "new", "tmp"].contains(&name.as_str()) {
+            visit(root, &entry.path(), census);
+        }
+    }
+}
+
+/// Empty folders left out, the flags of each message's copies sorted.
+fn sorted(census: Census) -> Census {
+    census
+        .into_iter()
+        .filter(|(_, messages)| !messages.is_empty())
+        .map(|(folder, mut messages)| {
+            messages.values_mut().for_each(|copies| copies.sort());
+            (folder, messages)
+        })
+        .collect()
+}
+
+/// How many copies of each message a census holds: folder -> key -> count.
+fn counts(census: &Census) -> BTreeMap<String, BTreeMap<(String, u64), usize>> {
+    census
+        .iter()
+        .map(|(folder, messages)| {
+            let counts = messages
+                .iter()
+                .map(|(key, copies)| (key.clone(), copies.len()))
+                .collect();
+            (folder.clone(), counts)
+        })
+        .collect()
+}
+
+/// A Dovecot, and a world whose side a is its user and side b a verbatim Maildir.
+struct Setup {
+    server: Dovecot,
+    world: World,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let server = DovecotBuilder::new().start().unwrap();
+        let world = World::new("");
+        write_imap_maildir_config(&world, &server, "", "", "");
+        Setup { server, world }
+    }
+
+    fn options(&self) -> ClientOptions {
+        dovecot_options(&self.server, self.server.user(), self.server.password())
+    }
+
+    /// APPENDs `copies` copies of each `(id, variant)` to the server folder, with `letters`.
+    fn append(&self, folder: &str, messages: &[(&str, usize, usize)], letters: &str) {
+        block_on(async {
+            let mut client = Client::connect(self.options()).await.unwrap();
+            if !folder.eq_ignore_ascii_case("INBOX") {
+                let _ = client.create(folder).await;
+            }
+            for &(id, variant, copies) in messages {
+                for _ in 0..copies {
+                    let item = AppendItem {
+                        content: Content::Bytes(text(id, variant)),
+                        flags: flags_of(letters),
+                        internal_date: None,
+                    };
+                    client.append(folder, item).await.unwrap();
+                }
+            }
+            client.logout().await.unwrap();
+        })
+    }
+
+    /// Writes `copies` copies of each `(id, variant)` into the local folder, as a delivery
+    /// agent would (LF line ends).
+    fn deliver_local(&self, folder: &str, messages: &[(&str, usize, usize)]) {
+        let dir = self.world.root("b").join(folder);
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        for &(id, variant, copies) in messages {
+            for copy in 0..copies {
+                let name = format!("local-{id}-{variant}-{copy}-{}", unique());
+                let lf = String::from_utf8(text(id, variant))
+                    .unwrap()
+                    .replace("\r\n", "\n");
+                fs::write(dir.join("new").join(name), lf).unwrap();
+            }
+        }
+    }
+
+    /// Deletes the pair's status, as a user who lost or removed the state directory would.
+    fn lose_state(&self) {
+        for entry in fs::read_dir(self.world.state_dir()).unwrap() {
+            let path = entry.unwrap().path();
+            if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("p.")
+            {
+                fs::remove_file(path).unwrap();
+            }
+        }
+    }
+
+    fn server_census(&self) -> Census {
+        server_census(self.options())
+    }
+
+    fn local_census(&self) -> Census {
+        local_census(&self.world.root("b"))
+    }
+
+    /// Both sides hold the same messages (with the same flags per copy); returns the counts.
+    fn assert_sides_agree(
+        &self,
+        context: &str,
+    ) -> BTreeMap<String, BTreeMap<(String, u64), usize>> {
+        let server = self.server_census();
+        let local = self.local_census();
+        assert_eq!(
+            server, local,
+            "{context}: the server and the Maildir differ"
+        );
+        counts(&server)
+    }
+}
+
+/// A name no other local file has.
+fn unique() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Flags from Maildir letters.
+fn flags_of(letters: &str) -> Flags {
+    let mut flags = Flags::new();
+    for letter in letters.chars() {
+        if let Some(flag) = Flag::from_maildir_letter(letter) {
+            flags.set(flag, true);
+        }
+    }
+    flags
+}
+
+/// The total number of messages in `folder` of a count map.
+fn total(counts: &BTreeMap<String, BTreeMap<(String, u64), usize>>, folder: &str) -> usize {
+    counts.get(folder).map_or(0, |m| m.values().sum())
+}
+
+#[test]
+fn a_lost_state_does_not_double_identical_copies() {
+    // One message once and another twice: 3 messages. Each lost state used to double the
+    // copies that content pairing could not tell apart: 3 -> 5 -> 9 -> 17 on each side.
+    let setup = Setup::new();
+    setup.append("INBOX", &[("once", 0, 1), ("twice", 0, 2)], "");
+    setup.world.sync_ok();
+    let mut totals = vec![total(&setup.assert_sides_agree("first sync"), "INBOX")];
+    for round in 0..3 {
+        setup.lose_state();
+        let run = setup.world.sync_ok();
+        let counts = setup.assert_sides_agree(&format!("lost state {round}:\n{run}"));
+        totals.push(total(&counts, "INBOX"));
+    }
+    assert_eq!(
+        totals,
+        [3, 3, 3, 3],
+        "messages per side after each lost state"
+    );
+}
+
+/// Runs `query` on the pair's status database with the sqlite3 tool.
+fn status_sql(world: &World, query: &str) -> String {
+    let out = std::process::Command::new("sqlite3")
+        .arg(world.state_dir().join("p.sqlite"))
+        .arg(query)
+        .output()
+        .expect("sqlite3 (Debian package sqlite3) is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Deletes the server folder and creates it again with the same messages and flags, in
+/// another order and under a new UIDVALIDITY, as a restored or migrated server would.
+fn renumber(server: &Dovecot, options: ClientOptions, folder: &str, seed: u64) {
+    let (validity, mut messages) = block_on(async {
+        let mut client = Client::connect(options.clone()).await.unwrap();
+        client.select(folder, Default::default()).await.unwrap();
+        let request = FetchRequest {
+            flags: true,
+            internal_date: true,
+            body: true,
+            ..FetchRequest::default()
+        };
+        let mut messages = Vec::new();
+        client
+            .fetch(&UidRanges::all(), &request, |m| {
+                let body = match m.body.unwrap() {
+                    Content::Bytes(bytes) => bytes,
+                    Content::File(mut file) => {
+                        let mut bytes = Vec::new();
+                        std::io::Read::read_to_end(&mut file, &mut bytes).unwrap();
+                        bytes
+                    }
+                };
+                messages.push((body, m.flags.unwrap(), m.internal_date));
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let validity = client.status(folder).await.unwrap().uid_validity.unwrap();
+        client.logout().await.unwrap();
+        (validity, messages)
+    });
+    let mut rng = pimlink_testkit::TestRng::new(seed);
+    for i in (1..messages.len()).rev() {
+        messages.swap(i, rng.range(0, i as u64 + 1) as usize);
+    }
+    let user = server.user().to_owned();
+    server
+        .doveadm(&["mailbox", "delete", "-u", &user, folder])
+        .unwrap();
+    server
+        .doveadm(&["mailbox", "create", "-u", &user, folder])
+        .unwrap();
+    let new_validity = (validity + 1000).to_string();
+    server
+        .doveadm(&[
+            "mailbox",
+            "update",
+            "-u",
+            &user,
+            "--uid-validity",
+            &new_validity,
+            folder,
+        ])
+        .unwrap();
+    block_on(async {
+        let mut client = Client::connect(options).await.unwrap();
+        for (body, flags, internal_date) in messages {
+            let item = AppendItem {
+                content: Content::Bytes(body),
+                flags,
+                internal_date,
+            };
+            client.append(folder, item).await.unwrap();
+        }
+        let now = client.status(folder).await.unwrap().uid_validity.unwrap();
+        assert_ne!(now, validity, "the folder got a new UIDVALIDITY");
+        client.logout().await.unwrap();
+    });
+}
+
+#[test]
+fn adopting_trees_pairs_identical_copies_by_count_and_near_identical_ones_by_size() {
+    // Both sides hold mail before the first sync, as when moving from another tool.
+    let setup = Setup::new();
+    setup.append(
+        "INBOX",
+        &[("once", 0, 1), ("twice", 0, 2), ("list", 1, 1)],
+        "S",
+    );
+    setup.deliver_local("INBOX", &[("once", 0, 1), ("twice", 0, 3), ("list", 2, 1)]);
+    let run = setup.world.sync_ok();
+    let counts = setup.assert_sides_agree(&format!("after adopting:\n{run}"));
+    let want: BTreeMap<(String, u64), usize> = [
+        (key("once", 0), 1),
+        (key("twice", 0), 3),
+        (key("list", 1), 1),
+        (key("list", 2), 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(counts["INBOX"], want, "{run}");
+    let again = setup.world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
+fn a_renumbered_folder_with_identical_copies_is_recognised_without_force() {
+    let setup = Setup::new();
+    setup.append("Box", &[("thrice", 0, 3), ("once", 0, 1)], "");
+    setup.append(
+        "Box",
+        &[("thrice", 0, 1), ("near", 1, 1), ("near", 2, 1)],
+        "F",
+    );
+    setup.world.sync_ok();
+    let before = setup.assert_sides_agree("first sync");
+    renumber(&setup.server, setup.options(), "Box", 7);
+    // Used to be refused ("only 1 of 7 known messages could be recognised"), and to
+    // duplicate every identical copy with the --force it suggested.
+    let run = setup.world.sync_ok();
+    let after = setup.assert_sides_agree(&format!("after the renumbering:\n{run}"));
+    assert_eq!(after, before, "{run}");
+    let again = setup.world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
+fn uploads_of_identical_copies_that_landed_unrecorded_are_confirmed_not_repeated() {
+    let setup = Setup::new();
+    setup.deliver_local("INBOX", &[("m", 0, 1)]);
+    setup.world.sync_ok();
+    // Two more copies arrive locally; a run recorded its intent to upload both and was killed
+    // after the server stored them but before it learnt their UIDs.
+    setup.deliver_local("INBOX", &[("m", 0, 2)]);
+    let known = status_sql(&setup.world, "SELECT key_b FROM mail_items");
+    let inbox = setup.world.root("b").join("INBOX").join("new");
+    let mut pending = Vec::new();
+    for entry in fs::read_dir(&inbox).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if !known.lines().any(|k| k == name) {
+            pending.push(name);
+        }
+    }
+    assert_eq!(pending.len(), 2, "{known}");
+    for name in &pending {
+        status_sql(
+            &setup.world,
+            &format!(
+                "INSERT INTO mail_items (collection, key_a, key_b, flags, pending) \
+                 SELECT id, NULL, '{name}', '', 'a' FROM collections WHERE name_a = 'INBOX'"
+            ),
+        );
+    }
+    setup.append("INBOX", &[("m", 0, 2)], "");
+
+    let run = setup.world.sync_ok();
+    assert!(!run.stdout().contains("copied b->a"), "{run}");
+    let counts = setup.assert_sides_agree(&format!("after resuming:\n{run}"));
+    assert_eq!(counts["INBOX"][&key("m", 0)], 3, "{run}");
+    let again = setup.world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
