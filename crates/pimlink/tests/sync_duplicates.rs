@@ -326,8 +326,8 @@ fn status_sql(world: &World, query: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// Deletes the server folder and creates it again with the same messages and flags, in
-/// another order and under a new UIDVALIDITY, as a restored or migrated server would.
+/// Empties the server folder and fills it again with the same messages and flags, in another
+/// order and under a new UIDVALIDITY, as a restored or migrated server would.
 fn renumber(server: &Dovecot, options: ClientOptions, folder: &str, seed: u64) {
     let (validity, mut messages) = block_on(async {
         let mut client = Client::connect(options.clone()).await.unwrap();
@@ -355,6 +355,15 @@ fn renumber(server: &Dovecot, options: ClientOptions, folder: &str, seed: u64) {
             .await
             .unwrap();
         let validity = client.status(folder).await.unwrap().uid_validity.unwrap();
+        if !messages.is_empty() {
+            let all = UidRanges::all();
+            let deleted = Flags::new().with(Flag::Trashed);
+            client
+                .store(&all, pimlink_imap::StoreMode::Add, &deleted, None)
+                .await
+                .unwrap();
+            client.uid_expunge(&all).await.unwrap();
+        }
         client.logout().await.unwrap();
         (validity, messages)
     });
@@ -363,12 +372,6 @@ fn renumber(server: &Dovecot, options: ClientOptions, folder: &str, seed: u64) {
         messages.swap(i, rng.range(0, i as u64 + 1) as usize);
     }
     let user = server.user().to_owned();
-    server
-        .doveadm(&["mailbox", "delete", "-u", &user, folder])
-        .unwrap();
-    server
-        .doveadm(&["mailbox", "create", "-u", &user, folder])
-        .unwrap();
     let new_validity = (validity + 1000).to_string();
     server
         .doveadm(&[
@@ -478,4 +481,44 @@ fn uploads_of_identical_copies_that_landed_unrecorded_are_confirmed_not_repeated
     assert_eq!(counts["INBOX"][&key("m", 0)], 3, "{run}");
     let again = setup.world.sync_ok();
     assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
+fn an_identical_copy_made_after_a_given_up_upload_settled_is_not_taken_for_a_late_one() {
+    let setup = Setup::new();
+    setup.deliver_local("INBOX", &[("m1", 0, 1)]);
+    setup.world.sync_ok();
+    // As if a run had recorded its intent to upload m2 and was killed before the APPEND
+    // reached the server: the next run gives that copy up (recording it, in case it lands
+    // late) and uploads m2 again.
+    setup.deliver_local("INBOX", &[("m2", 0, 1)]);
+    let known = status_sql(&setup.world, "SELECT key_b FROM mail_items");
+    let inbox = setup.world.root("b").join("INBOX").join("new");
+    let name = fs::read_dir(&inbox)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|name| !known.lines().any(|k| k == name))
+        .unwrap();
+    status_sql(
+        &setup.world,
+        &format!(
+            "INSERT INTO mail_items (collection, key_a, key_b, flags, pending) \
+             SELECT id, NULL, '{name}', '', 'a' FROM collections WHERE name_a = 'INBOX'"
+        ),
+    );
+    let resumed = setup.world.sync_ok();
+    assert!(resumed.stdout().contains("1 copied b->a"), "{resumed}");
+    let records = "SELECT count(*) FROM mail_abandoned_copies";
+    assert_eq!(status_sql(&setup.world, records), "1");
+    // The next run waits for the server to finish what earlier runs sent, finds no late copy,
+    // and forgets the record.
+    let settled = setup.world.sync_ok();
+    assert!(settled.stdout().contains("changed: nothing"), "{settled}");
+    assert_eq!(status_sql(&setup.world, records), "0", "{settled}");
+    // Now the user files m2 a second time on the server: new mail, not a late copy.
+    setup.append("INBOX", &[("m2", 0, 1)], "");
+    let run = setup.world.sync_ok();
+    assert!(!run.stdout().contains("late duplicate"), "{run}");
+    let counts = setup.assert_sides_agree(&format!("after the second copy:\n{run}"));
+    assert_eq!(counts["INBOX"][&key("m2", 0)], 2, "{run}");
 }

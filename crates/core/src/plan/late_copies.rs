@@ -33,15 +33,34 @@ pub struct LateCopy {
     pub key: ItemKey,
 }
 
-/// Finds late copies. `unknown` holds the fingerprints of the items each side lists that no
-/// row knows; `sources` the fingerprints of the abandoned copies' source items, on the side
-/// they are on.
+/// What [`find`] recognised.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Found {
+    /// Late copies, to remove.
+    pub late: Vec<LateCopy>,
+    /// Records whose copy was made again and for which no late copy is there: once the side
+    /// has finished storing what earlier runs sent (`MailStore::settle`), nothing is left for
+    /// them to find, and kept they would take an identical copy the user makes there for a
+    /// late one.
+    pub stale: Vec<i64>,
+}
+
+impl Found {
+    /// True if nothing was recognised.
+    pub fn is_empty(&self) -> bool {
+        self.late.is_empty() && self.stale.is_empty()
+    }
+}
+
+/// Finds late copies. `unknown` holds the fingerprints of every item each side lists that no
+/// row knows (on a side with records); `sources` the fingerprints of the abandoned copies'
+/// source items, on the side they are on.
 pub fn find(
     abandoned: &[AbandonedCopy],
     rows: &[StatusItem],
     unknown: &PerSide<Vec<Candidate>>,
     sources: &PerSide<Vec<Candidate>>,
-) -> Vec<LateCopy> {
+) -> Found {
     // The records of one item on one side, in order.
     let mut groups: Vec<((Side, &ItemKey), Vec<i64>)> = Vec::new();
     for record in abandoned {
@@ -51,7 +70,7 @@ pub fn find(
             None => groups.push((group, vec![record.id])),
         }
     }
-    let mut found = Vec::new();
+    let mut found = Found::default();
     let mut claimed: HashSet<(Side, &ItemKey)> = HashSet::new();
     for ((side, source_key), records) in groups {
         let source_side = side.other();
@@ -78,14 +97,16 @@ pub fn find(
                 c.fingerprint.as_ref() == Some(*fingerprint) && !claimed.contains(&(side, &c.key))
             })
             .collect();
-        for (record, candidate) in records.iter().zip(matches) {
+        let (late, stale) = records.split_at(records.len().min(matches.len()));
+        for (record, candidate) in late.iter().zip(matches) {
             claimed.insert((side, &candidate.key));
-            found.push(LateCopy {
+            found.late.push(LateCopy {
                 abandoned: *record,
                 side,
                 key: candidate.key.clone(),
             });
         }
+        found.stale.extend(stale);
     }
     found
 }
@@ -152,7 +173,7 @@ mod tests {
         );
         let one = find(&[record(7, Side::A, "local-1")], &rows, &unknown, &sources);
         assert_eq!(
-            one,
+            one.late,
             [LateCopy {
                 abandoned: 7,
                 side: Side::A,
@@ -162,8 +183,15 @@ mod tests {
         // Two attempts were given up: both late messages are accounted for.
         let two = [record(7, Side::A, "local-1"), record(8, Side::A, "local-1")];
         let found = find(&two, &rows, &unknown, &sources);
-        assert_eq!(found.len(), 2);
-        assert_ne!(found[0].key, found[1].key);
+        assert_eq!(found.late.len(), 2);
+        assert_ne!(found.late[0].key, found.late[1].key);
+        // Three attempts given up, two late copies there: the third record finds nothing.
+        let three = [
+            two[0].clone(),
+            two[1].clone(),
+            record(9, Side::A, "local-1"),
+        ];
+        assert_eq!(find(&three, &rows, &unknown, &sources).stale, [9]);
     }
 
     #[test]
@@ -208,7 +236,8 @@ mod tests {
                 &[confirmed],
                 &unknown,
                 &sources
-            ),
+            )
+            .late,
             [LateCopy {
                 abandoned: 7,
                 side: Side::A,
@@ -216,7 +245,10 @@ mod tests {
             }]
         );
         // Without a record, an identical unknown message is left alone (new mail).
-        assert!(find(&[], &[paired(1, "uid-11", "local-1")], &unknown, &sources).is_empty());
+        assert_eq!(
+            find(&[], &[paired(1, "uid-11", "local-1")], &unknown, &sources),
+            Found::default()
+        );
     }
 
     #[test]
@@ -227,7 +259,7 @@ mod tests {
             vec![candidate("local-1", "m1")],
         );
         // No record.
-        assert!(find(&[], &rows, &unknown, &sources).is_empty());
+        assert_eq!(find(&[], &rows, &unknown, &sources), Found::default());
         // The record is for the other side.
         assert!(find(&[record(7, Side::B, "local-1")], &rows, &unknown, &sources).is_empty());
         // The source was not copied again (its copy is still pending, or it has no row).
@@ -246,12 +278,14 @@ mod tests {
             .is_empty()
         );
         assert!(find(&[record(7, Side::A, "local-1")], &[], &unknown, &sources).is_empty());
-        // A different message: the user's own mail is never taken for a late copy.
+        // A different message: the user's own mail is never taken for a late copy, and the
+        // record has found nothing.
         let [other, sources] = sides(
             vec![candidate("uid-11", "m2")],
             vec![candidate("local-1", "m1")],
         );
-        assert!(find(&[record(7, Side::A, "local-1")], &rows, &other, &sources).is_empty());
+        let found = find(&[record(7, Side::A, "local-1")], &rows, &other, &sources);
+        assert_eq!((found.late, found.stale), (vec![], vec![7]));
         // The source could not be fingerprinted.
         let unreadable = PerSide {
             a: Vec::new(),
