@@ -522,3 +522,512 @@ fn an_identical_copy_made_after_a_given_up_upload_settled_is_not_taken_for_a_lat
     let counts = setup.assert_sides_agree(&format!("after the second copy:\n{run}"));
     assert_eq!(counts["INBOX"][&key("m2", 0)], 2, "{run}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The model-based test: random operations on folders with repeated identical and near-identical
+// messages, runs killed or cut on observed progress, lost state, renumbered server folders.
+
+/// folder -> message -> copies.
+type Counts = BTreeMap<String, BTreeMap<(String, u64), usize>>;
+
+const FOLDERS: [&str; 2] = ["INBOX", "Lists"];
+const IDS: [&str; 4] = ["m0", "m1", "m2", "m3"];
+const VARIANTS: usize = 3;
+const LETTERS: [&str; 5] = ["", "S", "FS", "RS", "F"];
+
+/// What happens to a round's state before its runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Upset {
+    None,
+    /// The state file is deleted after the round's changes.
+    LostState,
+    /// A server folder is emptied and filled again with the same messages under a new
+    /// UIDVALIDITY before the changes.
+    Renumbered(&'static str),
+}
+
+impl Upset {
+    /// True if mail in `folder` is recognised by content in this round's runs.
+    fn by_content(self, folder: &str) -> bool {
+        match self {
+            Upset::None => false,
+            Upset::LostState => true,
+            Upset::Renumbered(renumbered) => renumbered == folder,
+        }
+    }
+}
+
+/// A Dovecot behind a proxy that stalls or cuts the connection of a run at a chosen byte, and
+/// a Maildir; pimlink uses one connection, so that the chosen byte is that run's.
+struct Bench {
+    server: Dovecot,
+    proxy: pimlink_testkit::CutProxy,
+    world: World,
+    rng: pimlink_testkit::TestRng,
+}
+
+impl Bench {
+    fn new(seed: u64) -> Bench {
+        let server = DovecotBuilder::new().start().unwrap();
+        let proxy = pimlink_testkit::CutProxy::start(server.port()).unwrap();
+        let world = World::new("");
+        let config = format!(
+            "[general]\nstate_dir = \"{state}\"\n\n\
+             [storage.a]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
+             user = \"{user}\"\npassword = \"{password}\"\ntimeout = 20\nconnections = 1\n\n\
+             [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\nlayout = \"verbatim\"\n\n\
+             [pair.p]\na = \"a\"\nb = \"b\"\n",
+            state = world.state_dir().display(),
+            host = proxy.host(),
+            port = proxy.port(),
+            user = server.user(),
+            password = server.password(),
+            b = world.root("b").display(),
+        );
+        fs::write(world.config(), config).unwrap();
+        Bench {
+            server,
+            proxy,
+            world,
+            rng: pimlink_testkit::TestRng::new(seed),
+        }
+    }
+
+    fn options(&self) -> ClientOptions {
+        dovecot_options(&self.server, self.server.user(), self.server.password())
+    }
+
+    fn pick<T: Clone>(&mut self, items: &[T]) -> T {
+        items[self.rng.range(0, items.len() as u64) as usize].clone()
+    }
+
+    fn letters(&mut self) -> &'static str {
+        self.pick(&LETTERS)
+    }
+
+    /// Adds `copies` copies of `(id, variant)` to `folder` on the server, each with random flags.
+    fn add_on_server(&mut self, folder: &str, id: &str, variant: usize, copies: usize) {
+        let letters: Vec<&str> = (0..copies).map(|_| self.letters()).collect();
+        block_on(async {
+            let mut client = Client::connect(self.options()).await.unwrap();
+            if !folder.eq_ignore_ascii_case("INBOX") {
+                let _ = client.create(folder).await;
+            }
+            for letters in letters {
+                let item = AppendItem {
+                    content: Content::Bytes(text(id, variant)),
+                    flags: flags_of(letters),
+                    internal_date: None,
+                };
+                client.append(folder, item).await.unwrap();
+            }
+            client.logout().await.unwrap();
+        })
+    }
+
+    /// Adds `copies` copies of `(id, variant)` to the local `folder`, each with random flags.
+    fn add_locally(&mut self, folder: &str, id: &str, variant: usize, copies: usize) {
+        let dir = self.world.root("b").join(folder);
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let lf = String::from_utf8(text(id, variant))
+            .unwrap()
+            .replace("\r\n", "\n");
+        for _ in 0..copies {
+            let letters = self.letters();
+            let base = format!("model-{}", unique());
+            let path = if letters.is_empty() {
+                dir.join("new").join(base)
+            } else {
+                dir.join("cur").join(format!("{base}:2,{letters}"))
+            };
+            fs::write(path, &lf).unwrap();
+        }
+    }
+
+    /// The UIDs of the copies of `key` in the server `folder`, with `client` having selected it.
+    async fn server_copies(client: &mut Client, key: &(String, u64)) -> Vec<u32> {
+        let request = FetchRequest {
+            size: true,
+            header_fields: vec!["MESSAGE-ID".to_owned()],
+            ..FetchRequest::default()
+        };
+        let mut uids = Vec::new();
+        if client.exists() == 0 {
+            return uids;
+        }
+        client
+            .fetch(&UidRanges::all(), &request, |m| {
+                let found = (message_id(&m.header.unwrap()), u64::from(m.size.unwrap()));
+                if &found == key {
+                    uids.push(m.uid);
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        uids
+    }
+
+    /// Deletes one copy of `key` from the server `folder` (`delete`), or gives it new flags.
+    fn change_on_server(&mut self, folder: &str, key: &(String, u64), delete: bool) {
+        let pick = self.rng.next_u64();
+        let letters = self.letters();
+        block_on(async {
+            let mut client = Client::connect(self.options()).await.unwrap();
+            client.select(folder, Default::default()).await.unwrap();
+            let uids = Self::server_copies(&mut client, key).await;
+            let set = UidRanges::single(uids[pick as usize % uids.len()]);
+            if delete {
+                let deleted = Flags::new().with(Flag::Trashed);
+                client
+                    .store(&set, pimlink_imap::StoreMode::Add, &deleted, None)
+                    .await
+                    .unwrap();
+                client.uid_expunge(&set).await.unwrap();
+            } else {
+                client
+                    .store(
+                        &set,
+                        pimlink_imap::StoreMode::Replace,
+                        &flags_of(letters),
+                        None,
+                    )
+                    .await
+                    .unwrap();
+            }
+            client.logout().await.unwrap();
+        })
+    }
+
+    /// Deletes one local copy of `key` from `folder` (`delete`), or gives it new flags as a
+    /// mail reader does (renamed into cur/).
+    fn change_locally(&mut self, folder: &str, key: &(String, u64), delete: bool) {
+        let dir = self.world.root("b").join(folder);
+        let mut files = Vec::new();
+        for sub in ["cur", "new"] {
+            for entry in fs::read_dir(dir.join(sub)).unwrap() {
+                let path = entry.unwrap().path();
+                let bytes = fs::read(&path).unwrap();
+                if (message_id(&bytes), crlf_size(&bytes)) == *key {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        let file = self.pick(&files);
+        if delete {
+            fs::remove_file(file).unwrap();
+            return;
+        }
+        let letters = self.letters();
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let base = name.split_once(":2,").map_or(name.as_str(), |(b, _)| b);
+        fs::rename(&file, dir.join("cur").join(format!("{base}:2,{letters}"))).unwrap();
+    }
+
+    /// Runs `sync` with the connection stalled at a random byte (then pimlink is killed with
+    /// SIGKILL, as soon as the proxy has seen that byte) or cut there (pimlink carries on as it
+    /// can). No clock decides where a run stops: the byte does. Returns what happened.
+    fn interrupted_run(&mut self) -> String {
+        use pimlink_testkit::{Cut, Direction};
+        let first = self.proxy.connections().len();
+        let direction = if self.rng.chance(1, 2) {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let bytes = self.rng.log_range(1, 60_000);
+        let kill = self.rng.chance(2, 3);
+        if kill {
+            // Later connections (a reconnection) stall at once: the run stops at this byte.
+            self.proxy.set_plan(move |index| Cut::StallAfter {
+                bytes: if index == first { bytes } else { 0 },
+                direction: if index == first {
+                    direction
+                } else {
+                    Direction::ToClient
+                },
+            });
+        } else {
+            self.proxy.set_plan(move |index| {
+                if index == first {
+                    Cut::After { bytes, direction }
+                } else {
+                    Cut::Never
+                }
+            });
+        }
+        // What the run printed before it stopped, for the log of a failure.
+        let output = self.world.dir.path().join("interrupted-run.out");
+        let mut child = self
+            .world
+            .pimlink(&["sync"])
+            .stdout(fs::File::create(&output).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // A generous bound on a run that is neither stopped nor finishing: a hang.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        let outcome = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break format!("exit {:?}", status.code());
+            }
+            let stalled = self.proxy.connections()[first..].iter().any(|r| r.was_cut);
+            if kill && stalled {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                break "killed".to_owned();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a sync neither stopped nor ended"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        };
+        self.proxy.pass_all();
+        let how = if kill { "stall+kill" } else { "cut" };
+        let printed = fs::read_to_string(output).unwrap_or_default();
+        format!(
+            "{how} at {bytes} {direction:?}: {outcome}; printed: {}",
+            printed.trim().replace('\n', " | ")
+        )
+    }
+}
+
+fn side_name(on_server: bool) -> &'static str {
+    if on_server {
+        "the server"
+    } else {
+        "the Maildir"
+    }
+}
+
+/// max(server, local) per message: what pairing by content leaves on both sides.
+fn most_of(server: &Counts, local: &Counts) -> Counts {
+    let mut out = server.clone();
+    for (folder, messages) in local {
+        let entry = out.entry(folder.clone()).or_default();
+        for (key, &n) in messages {
+            let slot = entry.entry(key.clone()).or_default();
+            *slot = (*slot).max(n);
+        }
+    }
+    without_zeros(out)
+}
+
+fn without_zeros(counts: Counts) -> Counts {
+    counts
+        .into_iter()
+        .map(|(folder, messages)| {
+            let messages: BTreeMap<(String, u64), usize> =
+                messages.into_iter().filter(|(_, n)| *n > 0).collect();
+            (folder, messages)
+        })
+        .filter(|(_, messages)| !messages.is_empty())
+        .collect()
+}
+
+fn count_of(counts: &Counts, folder: &str, key: &(String, u64)) -> usize {
+    counts
+        .get(folder)
+        .and_then(|m| m.get(key))
+        .copied()
+        .unwrap_or(0)
+}
+
+fn bump(counts: &mut Counts, folder: &str, key: &(String, u64), by: isize) {
+    let slot = counts
+        .entry(folder.to_owned())
+        .or_default()
+        .entry(key.clone())
+        .or_default();
+    *slot = slot.checked_add_signed(by).unwrap();
+}
+
+#[test]
+fn a_model_of_identical_copies_holds_through_kills_cuts_lost_state_and_renumbering() {
+    let seed = pimlink_testkit::TestRng::seed_from_env("PIMLINK_TEST_SEED", 0xd0_b1e5);
+    let mut bench = Bench::new(seed);
+
+    // Adoption: both sides hold mail before the first sync, with copies repeated on each side.
+    let (mut server, mut local) = (Counts::new(), Counts::new());
+    for folder in FOLDERS {
+        for id in IDS {
+            for variant in 0..VARIANTS {
+                let key = key(id, variant);
+                let on_server = bench.rng.range(0, 3) as usize;
+                let on_local = bench.rng.range(0, 3) as usize;
+                if on_server > 0 {
+                    bench.add_on_server(folder, id, variant, on_server);
+                    bump(&mut server, folder, &key, on_server as isize);
+                }
+                if on_local > 0 {
+                    bench.add_locally(folder, id, variant, on_local);
+                    bump(&mut local, folder, &key, on_local as isize);
+                }
+            }
+        }
+    }
+    let mut expected = most_of(&server, &local);
+    let mut upset = Upset::None;
+    let rounds = 14;
+    for round in 0..=rounds {
+        if round > 0 {
+            upset = match bench.rng.range(0, 6) {
+                0 => Upset::LostState,
+                1 => Upset::Renumbered(bench.pick(&FOLDERS)),
+                _ => Upset::None,
+            };
+            if let Upset::Renumbered(folder) = upset {
+                let seed = bench.rng.next_u64();
+                renumber(&bench.server, bench.options(), folder, seed);
+                eprintln!("round {round}: {folder} renumbered on the server");
+            }
+            // Changes on both sides. Copies added on both sides of one message pair with each
+            // other (content cannot tell them from mail both sides received); deleting copies
+            // of one message on both sides could delete the same pair twice over, so a message
+            // loses copies on one side per round.
+            let (mut server, mut local) = (expected.clone(), expected.clone());
+            let mut added = (Counts::new(), Counts::new());
+            let mut deleted_on: BTreeMap<(String, (String, u64)), bool> = BTreeMap::new();
+            for _ in 0..bench.rng.range(3, 9) {
+                let folder = bench.pick(&FOLDERS);
+                let on_server = bench.rng.chance(1, 2);
+                let present: Vec<(String, u64)> = {
+                    let side = if on_server { &server } else { &local };
+                    side.get(folder)
+                        .map(|m| {
+                            m.iter()
+                                .filter(|(_, n)| **n > 0)
+                                .map(|(k, _)| k.clone())
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                match bench.rng.range(0, 10) {
+                    0..=3 => {
+                        let id = bench.pick(&IDS);
+                        let variant = bench.rng.range(0, VARIANTS as u64) as usize;
+                        let copies = bench.rng.range(1, 3) as usize;
+                        let key = key(id, variant);
+                        eprintln!(
+                            "round {round}: {copies} x {key:?} new in {folder} on {}",
+                            side_name(on_server)
+                        );
+                        if on_server {
+                            bench.add_on_server(folder, id, variant, copies);
+                            bump(&mut server, folder, &key, copies as isize);
+                            bump(&mut added.0, folder, &key, copies as isize);
+                        } else {
+                            bench.add_locally(folder, id, variant, copies);
+                            bump(&mut local, folder, &key, copies as isize);
+                            bump(&mut added.1, folder, &key, copies as isize);
+                        }
+                    }
+                    4..=6 if !present.is_empty() => {
+                        let key = bench.pick(&present);
+                        let slot = (folder.to_owned(), key.clone());
+                        // Deleting on a renumbered server could make most of its mail look
+                        // unknown, and the re-pairing be refused (which has its own tests).
+                        let renumbered = upset.by_content(folder) && on_server;
+                        if renumbered || deleted_on.get(&slot).is_some_and(|s| *s != on_server) {
+                            continue;
+                        }
+                        deleted_on.insert(slot, on_server);
+                        eprintln!(
+                            "round {round}: {key:?} deleted once in {folder} on {}",
+                            side_name(on_server)
+                        );
+                        if on_server {
+                            bench.change_on_server(folder, &key, true);
+                            bump(&mut server, folder, &key, -1);
+                        } else {
+                            bench.change_locally(folder, &key, true);
+                            bump(&mut local, folder, &key, -1);
+                        }
+                    }
+                    _ if !present.is_empty() => {
+                        let key = bench.pick(&present);
+                        eprintln!(
+                            "round {round}: {key:?} flagged anew in {folder} on {}",
+                            side_name(on_server)
+                        );
+                        if on_server {
+                            bench.change_on_server(folder, &key, false);
+                        } else {
+                            bench.change_locally(folder, &key, false);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            // Without a state (or with the server's keys gone) both sides keep what either
+            // holds: max(server, local) per message. Otherwise deletions go across, and copies
+            // new on both sides pair, the surplus copied.
+            let recognised = most_of(&server, &local);
+            expected = {
+                let mut next = Counts::new();
+                for folder in FOLDERS {
+                    if upset.by_content(folder) {
+                        if let Some(messages) = recognised.get(folder) {
+                            next.insert(folder.to_owned(), messages.clone());
+                        }
+                        continue;
+                    }
+                    let keys: std::collections::BTreeSet<(String, u64)> =
+                        [&expected, &server, &local]
+                            .iter()
+                            .filter_map(|c| c.get(folder))
+                            .flat_map(|m| m.keys().cloned())
+                            .collect();
+                    for key in keys {
+                        let base = count_of(&expected, folder, &key) as isize;
+                        let (add_s, add_l) = (
+                            count_of(&added.0, folder, &key) as isize,
+                            count_of(&added.1, folder, &key) as isize,
+                        );
+                        let del_s = base + add_s - count_of(&server, folder, &key) as isize;
+                        let del_l = base + add_l - count_of(&local, folder, &key) as isize;
+                        let n = base - del_s - del_l + add_s.max(add_l);
+                        bump(&mut next, folder, &key, n);
+                    }
+                }
+                without_zeros(next)
+            };
+            if upset == Upset::LostState {
+                for entry in fs::read_dir(bench.world.state_dir()).unwrap() {
+                    let path = entry.unwrap().path();
+                    if path
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with("p.")
+                    {
+                        fs::remove_file(path).unwrap();
+                    }
+                }
+                eprintln!("round {round}: state lost");
+            }
+        }
+        let attempts = bench.rng.range(0, 4);
+        for attempt in 0..attempts {
+            let what = bench.interrupted_run();
+            eprintln!("round {round} ({upset:?}) run {attempt}: {what}");
+        }
+        bench.proxy.pass_all();
+        let run = bench.world.sync_ok();
+        let context = format!("round {round} ({upset:?}), seed {seed}:\n{run}");
+        let server_now = server_census(bench.options());
+        let local_now = local_census(&bench.world.root("b"));
+        assert_eq!(counts(&server_now), expected, "server, {context}");
+        assert_eq!(counts(&local_now), expected, "Maildir, {context}");
+        assert_eq!(server_now, local_now, "flags differ, {context}");
+        let again = bench.world.sync_ok();
+        assert!(
+            again.stdout().contains("changed: nothing"),
+            "{context}\nthen:\n{again}"
+        );
+    }
+}
