@@ -37,9 +37,10 @@ impl std::fmt::Display for ResetRefusal {
         write!(
             f,
             "side {} renumbered its items (IMAP UIDVALIDITY changed) and only {} of {} known \
-             messages could be recognised there by their headers; refusing to guess. If the \
-             folder really holds other mail now, run `pimlink sync --force PAIR/COLLECTION` to \
-             drop the old pairing and match the mail of both sides by content",
+             messages could be recognised there by content (headers and size); refusing to \
+             guess. If the folder really holds other mail now, run `pimlink sync --force \
+             PAIR/COLLECTION` to drop the old pairing and match the mail of both sides by \
+             content",
             self.side, self.matched, self.looked_for
         )
     }
