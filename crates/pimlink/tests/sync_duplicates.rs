@@ -564,6 +564,11 @@ struct Bench {
     proxy: pimlink_testkit::CutProxy,
     world: World,
     rng: pimlink_testkit::TestRng,
+    /// Local files made this round (their names before `:2,`): not deleted in the round, so
+    /// that a deletion is always of a copy both sides had.
+    fresh: std::collections::HashSet<String>,
+    /// Each server folder's UIDNEXT at the start of the round: likewise.
+    floors: BTreeMap<String, u32>,
 }
 
 impl Bench {
@@ -590,7 +595,24 @@ impl Bench {
             proxy,
             world,
             rng: pimlink_testkit::TestRng::new(seed),
+            fresh: Default::default(),
+            floors: BTreeMap::new(),
         }
+    }
+
+    /// Notes which copies exist before the round's changes.
+    fn start_round(&mut self) {
+        self.fresh.clear();
+        self.floors = block_on(async {
+            let mut client = Client::connect(self.options()).await.unwrap();
+            let mut floors = BTreeMap::new();
+            for folder in FOLDERS {
+                let next = client.status(folder).await.ok().and_then(|s| s.uid_next);
+                floors.insert(folder.to_owned(), next.unwrap_or(0));
+            }
+            client.logout().await.unwrap();
+            floors
+        });
     }
 
     fn options(&self) -> ClientOptions {
@@ -637,6 +659,7 @@ impl Bench {
         for _ in 0..copies {
             let letters = self.letters();
             let base = format!("model-{}", unique());
+            self.fresh.insert(base.clone());
             let path = if letters.is_empty() {
                 dir.join("new").join(base)
             } else {
@@ -670,14 +693,19 @@ impl Bench {
         uids
     }
 
-    /// Deletes one copy of `key` from the server `folder` (`delete`), or gives it new flags.
+    /// Deletes one copy of `key` that was there before the round from the server `folder`
+    /// (`delete`), or gives any copy new flags.
     fn change_on_server(&mut self, folder: &str, key: &(String, u64), delete: bool) {
         let pick = self.rng.next_u64();
         let letters = self.letters();
+        let floor = self.floors.get(folder).copied().unwrap_or(0);
         block_on(async {
             let mut client = Client::connect(self.options()).await.unwrap();
             client.select(folder, Default::default()).await.unwrap();
-            let uids = Self::server_copies(&mut client, key).await;
+            let mut uids = Self::server_copies(&mut client, key).await;
+            if delete {
+                uids.retain(|uid| *uid < floor);
+            }
             let set = UidRanges::single(uids[pick as usize % uids.len()]);
             if delete {
                 let deleted = Flags::new().with(Flag::Trashed);
@@ -701,8 +729,8 @@ impl Bench {
         })
     }
 
-    /// Deletes one local copy of `key` from `folder` (`delete`), or gives it new flags as a
-    /// mail reader does (renamed into cur/).
+    /// Deletes one local copy of `key` that was there before the round from `folder`
+    /// (`delete`), or gives any copy new flags as a mail reader does (renamed into cur/).
     fn change_locally(&mut self, folder: &str, key: &(String, u64), delete: bool) {
         let dir = self.world.root("b").join(folder);
         let mut files = Vec::new();
@@ -710,7 +738,10 @@ impl Bench {
             for entry in fs::read_dir(dir.join(sub)).unwrap() {
                 let path = entry.unwrap().path();
                 let bytes = fs::read(&path).unwrap();
-                if (message_id(&bytes), crlf_size(&bytes)) == *key {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                let base = name.split_once(":2,").map_or(name.as_str(), |(b, _)| b);
+                let fresh = delete && self.fresh.contains(base);
+                if (message_id(&bytes), crlf_size(&bytes)) == *key && !fresh {
                     files.push(path);
                 }
             }
@@ -729,16 +760,23 @@ impl Bench {
 
     /// Runs `sync` with the connection stalled at a random byte (then pimlink is killed with
     /// SIGKILL, as soon as the proxy has seen that byte) or cut there (pimlink carries on as it
-    /// can). No clock decides where a run stops: the byte does. Returns what happened.
-    fn interrupted_run(&mut self) -> String {
+    /// can). No clock decides where a run stops: the byte does. `scale` is about how many bytes
+    /// the run's work takes to the server and back: most stops fall within it, some in the
+    /// first bytes (greeting, login, SELECT). Returns whether it was killed or how it ended,
+    /// and a line for the log.
+    fn interrupted_run(&mut self, scale: Traffic) -> (Stop, String) {
         use pimlink_testkit::{Cut, Direction};
         let first = self.proxy.connections().len();
-        let direction = if self.rng.chance(1, 2) {
-            Direction::ToServer
+        let (direction, scale) = if self.rng.chance(1, 2) {
+            (Direction::ToServer, scale.to_server)
         } else {
-            Direction::ToClient
+            (Direction::ToClient, scale.to_client)
         };
-        let bytes = self.rng.log_range(1, 60_000);
+        let bytes = if self.rng.chance(1, 3) {
+            self.rng.log_range(1, scale)
+        } else {
+            self.rng.range(scale / 10, scale)
+        };
         let kill = self.rng.chance(2, 3);
         if kill {
             // Later connections (a reconnection) stall at once: the run stops at this byte.
@@ -770,15 +808,15 @@ impl Bench {
             .unwrap();
         // A generous bound on a run that is neither stopped nor finishing: a hang.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-        let outcome = loop {
+        let stop = loop {
             if let Some(status) = child.try_wait().unwrap() {
-                break format!("exit {:?}", status.code());
+                break Stop::Exited(status.code());
             }
             let stalled = self.proxy.connections()[first..].iter().any(|r| r.was_cut);
             if kill && stalled {
                 child.kill().unwrap();
                 child.wait().unwrap();
-                break "killed".to_owned();
+                break Stop::Killed;
             }
             assert!(
                 std::time::Instant::now() < deadline,
@@ -789,10 +827,11 @@ impl Bench {
         self.proxy.pass_all();
         let how = if kill { "stall+kill" } else { "cut" };
         let printed = fs::read_to_string(output).unwrap_or_default();
-        format!(
-            "{how} at {bytes} {direction:?}: {outcome}; printed: {}",
+        let line = format!(
+            "{how} at {bytes} {direction:?}: {stop:?}; printed: {}",
             printed.trim().replace('\n', " | ")
-        )
+        );
+        (stop, line)
     }
 }
 
@@ -801,6 +840,41 @@ fn side_name(on_server: bool) -> &'static str {
         "the server"
     } else {
         "the Maildir"
+    }
+}
+
+/// How an interrupted run ended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Stop {
+    /// Killed at the byte it stalled at.
+    Killed,
+    /// Ended on its own, with this exit status.
+    Exited(Option<i32>),
+}
+
+/// Bytes through the proxy, each way.
+#[derive(Clone, Copy, Debug, Default)]
+struct Traffic {
+    to_server: u64,
+    to_client: u64,
+}
+
+impl Traffic {
+    /// What the connections since the `first` carried.
+    fn since(proxy: &pimlink_testkit::CutProxy, first: usize) -> Traffic {
+        let records = proxy.connections();
+        Traffic {
+            to_server: records[first..].iter().map(|r| r.to_server).sum(),
+            to_client: records[first..].iter().map(|r| r.to_client).sum(),
+        }
+    }
+
+    /// This traffic with `up` and `down` bytes more.
+    fn plus(self, up: u64, down: u64) -> Traffic {
+        Traffic {
+            to_server: self.to_server + up,
+            to_client: self.to_client + down,
+        }
     }
 }
 
@@ -872,7 +946,15 @@ fn a_model_of_identical_copies_holds_through_kills_cuts_lost_state_and_renumberi
     }
     let mut expected = most_of(&server, &local);
     let mut upset = Upset::None;
-    let rounds = 14;
+    let mut killed = 0;
+    // What a run that finds nothing to do exchanges with the server (measured each round),
+    // and the round's work on top of it: where the stops are drawn.
+    let mut idle = Traffic {
+        to_server: 1_000,
+        to_client: 3_000,
+    };
+    let mut work = Traffic::default();
+    let rounds = 24;
     for round in 0..=rounds {
         if round > 0 {
             upset = match bench.rng.range(0, 6) {
@@ -885,19 +967,22 @@ fn a_model_of_identical_copies_holds_through_kills_cuts_lost_state_and_renumberi
                 renumber(&bench.server, bench.options(), folder, seed);
                 eprintln!("round {round}: {folder} renumbered on the server");
             }
+            bench.start_round();
             // Changes on both sides. Copies added on both sides of one message pair with each
             // other (content cannot tell them from mail both sides received); deleting copies
             // of one message on both sides could delete the same pair twice over, so a message
             // loses copies on one side per round.
             let (mut server, mut local) = (expected.clone(), expected.clone());
+            // Copies there before the round and not deleted yet, per side.
+            let mut old = (expected.clone(), expected.clone());
             let mut added = (Counts::new(), Counts::new());
             let mut deleted_on: BTreeMap<(String, (String, u64)), bool> = BTreeMap::new();
             for _ in 0..bench.rng.range(3, 9) {
                 let folder = bench.pick(&FOLDERS);
                 let on_server = bench.rng.chance(1, 2);
-                let present: Vec<(String, u64)> = {
-                    let side = if on_server { &server } else { &local };
-                    side.get(folder)
+                let in_folder = |counts: &Counts| -> Vec<(String, u64)> {
+                    counts
+                        .get(folder)
                         .map(|m| {
                             m.iter()
                                 .filter(|(_, n)| **n > 0)
@@ -906,6 +991,8 @@ fn a_model_of_identical_copies_holds_through_kills_cuts_lost_state_and_renumberi
                         })
                         .unwrap_or_default()
                 };
+                let present = in_folder(if on_server { &server } else { &local });
+                let deletable = in_folder(if on_server { &old.0 } else { &old.1 });
                 match bench.rng.range(0, 10) {
                     0..=3 => {
                         let id = bench.pick(&IDS);
@@ -916,6 +1003,12 @@ fn a_model_of_identical_copies_holds_through_kills_cuts_lost_state_and_renumberi
                             "round {round}: {copies} x {key:?} new in {folder} on {}",
                             side_name(on_server)
                         );
+                        let bytes = copies as u64 * (key.1 + 100);
+                        work = if on_server {
+                            work.plus(0, bytes)
+                        } else {
+                            work.plus(bytes, 0)
+                        };
                         if on_server {
                             bench.add_on_server(folder, id, variant, copies);
                             bump(&mut server, folder, &key, copies as isize);
@@ -926,8 +1019,8 @@ fn a_model_of_identical_copies_holds_through_kills_cuts_lost_state_and_renumberi
                             bump(&mut added.1, folder, &key, copies as isize);
                         }
                     }
-                    4..=6 if !present.is_empty() => {
-                        let key = bench.pick(&present);
+                    4..=6 if !deletable.is_empty() => {
+                        let key = bench.pick(&deletable);
                         let slot = (folder.to_owned(), key.clone());
                         // Deleting on a renumbered server could make most of its mail look
                         // unknown, and the re-pairing be refused (which has its own tests).
@@ -943,9 +1036,11 @@ fn a_model_of_identical_copies_holds_through_kills_cuts_lost_state_and_renumberi
                         if on_server {
                             bench.change_on_server(folder, &key, true);
                             bump(&mut server, folder, &key, -1);
+                            bump(&mut old.0, folder, &key, -1);
                         } else {
                             bench.change_locally(folder, &key, true);
                             bump(&mut local, folder, &key, -1);
+                            bump(&mut old.1, folder, &key, -1);
                         }
                     }
                     _ if !present.is_empty() => {
@@ -1011,10 +1106,14 @@ fn a_model_of_identical_copies_holds_through_kills_cuts_lost_state_and_renumberi
                 eprintln!("round {round}: state lost");
             }
         }
-        let attempts = bench.rng.range(0, 4);
+        let attempts = bench.rng.range(0, 5);
         for attempt in 0..attempts {
-            let what = bench.interrupted_run();
+            let (stop, what) = bench.interrupted_run(idle.plus(work.to_server, work.to_client));
             eprintln!("round {round} ({upset:?}) run {attempt}: {what}");
+            killed += usize::from(stop == Stop::Killed);
+            if stop == Stop::Exited(Some(0)) {
+                break;
+            }
         }
         bench.proxy.pass_all();
         let run = bench.world.sync_ok();
@@ -1024,10 +1123,60 @@ fn a_model_of_identical_copies_holds_through_kills_cuts_lost_state_and_renumberi
         assert_eq!(counts(&server_now), expected, "server, {context}");
         assert_eq!(counts(&local_now), expected, "Maildir, {context}");
         assert_eq!(server_now, local_now, "flags differ, {context}");
+        let first = bench.proxy.connections().len();
         let again = bench.world.sync_ok();
         assert!(
             again.stdout().contains("changed: nothing"),
             "{context}\nthen:\n{again}"
         );
+        idle = Traffic::since(&bench.proxy, first);
+        work = Traffic::default();
     }
+    assert!(killed >= 5, "only {killed} runs were stopped by a kill");
+}
+
+#[test]
+fn uploads_of_identical_copies_killed_or_cut_at_any_byte_leave_each_copy_once() {
+    // The uploads of a folder full of repeated messages, stopped again and again: a copy that
+    // landed unrecorded is confirmed by multiplicity, one that did not is made again, a late
+    // one is removed. After each clean run each message is there as often as it was locally.
+    let seed = pimlink_testkit::TestRng::seed_from_env("PIMLINK_TEST_SEED", 0x0c0_b1e5);
+    let mut bench = Bench::new(seed);
+    let mut expected = Counts::new();
+    let mut killed = 0;
+    for round in 0..6 {
+        // What the uploads send, about: the messages and their APPEND commands.
+        let mut upload = 0;
+        for i in 0..12 {
+            let id = format!("u{round}-{i}");
+            let variant = bench.rng.range(0, 2) as usize;
+            let copies = bench.rng.range(1, 4) as usize;
+            bench.add_locally("INBOX", &id, variant, copies);
+            bump(&mut expected, "INBOX", &key(&id, variant), copies as isize);
+            upload += copies as u64 * (key(&id, variant).1 + 80);
+        }
+        // Runs stopped at random bytes until one gets through on its own.
+        for attempt in 0..10 {
+            let (stop, what) = bench.interrupted_run(Traffic {
+                to_server: upload + 1_000,
+                to_client: upload / 4 + 2_000,
+            });
+            eprintln!("round {round} run {attempt}: {what}");
+            killed += usize::from(stop == Stop::Killed);
+            if stop == Stop::Exited(Some(0)) {
+                break;
+            }
+        }
+        let run = bench.world.sync_ok();
+        let context = format!("round {round}, seed {seed}:\n{run}");
+        let server = server_census(bench.options());
+        assert_eq!(counts(&server), expected, "server, {context}");
+        assert_eq!(server, local_census(&bench.world.root("b")), "{context}");
+        let again = bench.world.sync_ok();
+        assert!(
+            again.stdout().contains("changed: nothing"),
+            "{context}\n{again}"
+        );
+    }
+    assert!(killed >= 3, "only {killed} runs were stopped by a kill");
 }
