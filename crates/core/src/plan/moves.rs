@@ -120,4 +120,23 @@ mod tests {
         let appeared = [new(1, Side::A, "y"), new(2, Side::B, "x")];
         assert_eq!(find_moves(&vanished, &appeared), [(0, 1), (1, 0)]);
     }
+
+    #[test]
+    fn identical_copies_move_by_multiplicity() {
+        // B moved two of three identical copies from collection 0 to 1, and one to 2.
+        let vanished = [
+            gone(0, Side::A, "m"),
+            gone(0, Side::A, "m"),
+            gone(0, Side::A, "m"),
+        ];
+        let appeared = [
+            new(1, Side::B, "m"),
+            new(2, Side::B, "m"),
+            new(1, Side::B, "m"),
+        ];
+        assert_eq!(find_moves(&vanished, &appeared), [(0, 0), (1, 1), (2, 2)]);
+        // A copy made in the collection it vanished from is no move; the others are.
+        let appeared = [new(0, Side::B, "m"), new(1, Side::B, "m")];
+        assert_eq!(find_moves(&vanished[..2], &appeared), [(0, 1)]);
+    }
 }
