@@ -1154,6 +1154,9 @@ fn a_model_of_identical_copies_holds_through_kills_cuts_lost_state_and_renumberi
                 "a sure stop did not stop"
             );
             if stop == Stop::Exited(Some(0)) {
+                // A run that got through leaves the right counts itself, not the run after.
+                let server = counts(&server_census(bench.options()));
+                assert_eq!(server, expected, "round {round} run {attempt}, seed {seed}");
                 break;
             }
         }
@@ -1211,6 +1214,9 @@ fn uploads_of_identical_copies_killed_or_cut_at_any_byte_leave_each_copy_once() 
                 "a sure stop did not stop"
             );
             if stop == Stop::Exited(Some(0)) {
+                // A run that got through leaves the right counts itself, not the run after.
+                let server = counts(&server_census(bench.options()));
+                assert_eq!(server, expected, "round {round} run {attempt}, seed {seed}");
                 break;
             }
         }
