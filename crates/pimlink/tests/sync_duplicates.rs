@@ -12,8 +12,9 @@
 
 mod common;
 
-use common::imap::{dovecot_options, write_imap_maildir_config};
-use common::{World, block_on};
+use common::imap::{dovecot_options, server_messages, write_imap_maildir_config};
+use common::status::status_sql;
+use common::{World, block_on, maildir_files};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
@@ -24,6 +25,9 @@ use pimlink_testkit::{Dovecot, DovecotBuilder};
 
 /// folder -> (Message-ID, size with CRLF line ends) -> Maildir flag letters of each copy, sorted.
 type Census = BTreeMap<String, BTreeMap<(String, u64), Vec<String>>>;
+
+/// folder -> message -> copies.
+type Counts = BTreeMap<String, BTreeMap<(String, u64), usize>>;
 
 /// Message `id` in `variant`: every variant has the same Message-ID, Date, From and Subject,
 /// and a body of its own length.
@@ -65,86 +69,36 @@ fn crlf_size(bytes: &[u8]) -> u64 {
 
 /// Every message on the server, by folder.
 fn server_census(options: ClientOptions) -> Census {
-    block_on(async {
-        let mut client = Client::connect(options).await.unwrap();
-        let mut census = Census::new();
-        for entry in client.list("", "*").await.unwrap() {
-            if !entry.selectable() {
-                continue;
-            }
-            let folder = match entry.delimiter {
-                Some(d) => entry.name.replace(d, "/"),
-                None => entry.name.clone(),
-            };
-            client
-                .select(&entry.name, Default::default())
-                .await
-                .unwrap();
-            let messages = census.entry(folder).or_default();
-            if client.exists() == 0 {
-                continue;
-            }
-            let request = FetchRequest {
-                flags: true,
-                size: true,
-                header_fields: vec!["MESSAGE-ID".to_owned()],
-                ..FetchRequest::default()
-            };
-            client
-                .fetch(&UidRanges::all(), &request, |m| {
-                    let id = message_id(&m.header.unwrap());
-                    let size = u64::from(m.size.unwrap());
-                    messages
-                        .entry((id, size))
-                        .or_default()
-                        .push(m.flags.unwrap().maildir_letters());
-                    Ok(())
-                })
-                .await
-                .unwrap();
+    let request = FetchRequest {
+        size: true,
+        ..FetchRequest::default()
+    };
+    let mut census = Census::new();
+    for (folder, fetched) in server_messages(options, request) {
+        let messages = census.entry(folder).or_default();
+        for m in fetched {
+            let key = (message_id(&m.header.unwrap()), u64::from(m.size.unwrap()));
+            messages
+                .entry(key)
+                .or_default()
+                .push(m.flags.unwrap().maildir_letters());
         }
-        client.logout().await.unwrap();
-        sorted(census)
-    })
+    }
+    sorted(census)
 }
 
 /// Every message in the Maildir tree under `root` (verbatim layout), by folder.
 fn local_census(root: &Path) -> Census {
     let mut census = Census::new();
-    visit(root, root, &mut census);
-    sorted(census)
-}
-
-fn visit(root: &Path, dir: &Path, census: &mut Census) {
-    if dir.join("cur").is_dir() {
-        let folder = dir
-            .strip_prefix(root)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+    for (folder, files) in maildir_files(root) {
         let messages = census.entry(folder).or_default();
-        for sub in ["cur", "new"] {
-            for file in fs::read_dir(dir.join(sub)).unwrap() {
-                let file = file.unwrap();
-                let name = file.file_name().to_string_lossy().into_owned();
-                let letters = name
-                    .split_once(":2,")
-                    .map(|(_, f)| f.to_owned())
-                    .unwrap_or_default();
-                let bytes = fs::read(file.path()).unwrap();
-                messages
-                    .entry((message_id(&bytes), crlf_size(&bytes)))
-                    .or_default()
-                    .push(letters);
-            }
+        for (letters, path) in files {
+            let bytes = fs::read(path).unwrap();
+            let key = (message_id(&bytes), crlf_size(&bytes));
+            messages.entry(key).or_default().push(letters);
         }
     }
-    for entry in fs::read_dir(dir).unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if entry.path().is_dir() && !["cur", "new", "tmp"].contains(&name.as_str()) {
-            visit(root, &entry.path(), census);
-        }
-    }
+    sorted(census)
 }
 
 /// Empty folders left out, the flags of each message's copies sorted.
@@ -160,7 +114,7 @@ fn sorted(census: Census) -> Census {
 }
 
 /// How many copies of each message a census holds: folder -> key -> count.
-fn counts(census: &Census) -> BTreeMap<String, BTreeMap<(String, u64), usize>> {
+fn counts(census: &Census) -> Counts {
     census
         .iter()
         .map(|(folder, messages)| {
@@ -230,6 +184,30 @@ impl Setup {
         }
     }
 
+    /// Records the intent to upload every message of the local INBOX that the status does not
+    /// know, as a run killed during those uploads leaves it (a pending row without the server's
+    /// UID); returns how many.
+    fn pretend_interrupted_uploads(&self) -> usize {
+        let known = status_sql(&self.world, "SELECT key_b FROM mail_items");
+        let inbox = self.world.root("b").join("INBOX").join("new");
+        let mut pending = 0;
+        for entry in fs::read_dir(&inbox).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if known.lines().any(|k| k == name) {
+                continue;
+            }
+            status_sql(
+                &self.world,
+                &format!(
+                    "INSERT INTO mail_items (collection, key_a, key_b, flags, pending) \
+                     SELECT id, NULL, '{name}', '', 'a' FROM collections WHERE name_a = 'INBOX'"
+                ),
+            );
+            pending += 1;
+        }
+        pending
+    }
+
     /// Deletes the pair's status, as a user who lost or removed the state directory would.
     fn lose_state(&self) {
         for entry in fs::read_dir(self.world.state_dir()).unwrap() {
@@ -253,11 +231,22 @@ impl Setup {
         local_census(&self.world.root("b"))
     }
 
+    /// Syncs, and checks that both sides then hold the same messages; returns the run and the
+    /// counts.
+    fn sync_agreeing(&self, what: &str) -> (common::Run, Counts) {
+        let run = self.world.sync_ok();
+        let counts = self.assert_sides_agree(&format!("{what}:\n{run}"));
+        (run, counts)
+    }
+
+    /// A further run changes nothing.
+    fn assert_settled(&self) {
+        let again = self.world.sync_ok();
+        assert!(again.stdout().contains("changed: nothing"), "{again}");
+    }
+
     /// Both sides hold the same messages (with the same flags per copy); returns the counts.
-    fn assert_sides_agree(
-        &self,
-        context: &str,
-    ) -> BTreeMap<String, BTreeMap<(String, u64), usize>> {
+    fn assert_sides_agree(&self, context: &str) -> Counts {
         let server = self.server_census();
         let local = self.local_census();
         assert_eq!(
@@ -286,7 +275,7 @@ fn flags_of(letters: &str) -> Flags {
 }
 
 /// The total number of messages in `folder` of a count map.
-fn total(counts: &BTreeMap<String, BTreeMap<(String, u64), usize>>, folder: &str) -> usize {
+fn total(counts: &Counts, folder: &str) -> usize {
     counts.get(folder).map_or(0, |m| m.values().sum())
 }
 
@@ -300,8 +289,7 @@ fn a_lost_state_does_not_double_identical_copies() {
     let mut totals = vec![total(&setup.assert_sides_agree("first sync"), "INBOX")];
     for round in 0..3 {
         setup.lose_state();
-        let run = setup.world.sync_ok();
-        let counts = setup.assert_sides_agree(&format!("lost state {round}:\n{run}"));
+        let (_, counts) = setup.sync_agreeing(&format!("lost state {round}"));
         totals.push(total(&counts, "INBOX"));
     }
     assert_eq!(
@@ -309,21 +297,6 @@ fn a_lost_state_does_not_double_identical_copies() {
         [3, 3, 3, 3],
         "messages per side after each lost state"
     );
-}
-
-/// Runs `query` on the pair's status database with the sqlite3 tool.
-fn status_sql(world: &World, query: &str) -> String {
-    let out = std::process::Command::new("sqlite3")
-        .arg(world.state_dir().join("p.sqlite"))
-        .arg(query)
-        .output()
-        .expect("sqlite3 (Debian package sqlite3) is installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// Empties the server folder and fills it again with the same messages and flags, in another
@@ -410,8 +383,7 @@ fn adopting_trees_pairs_identical_copies_by_count_and_near_identical_ones_by_siz
         "S",
     );
     setup.deliver_local("INBOX", &[("once", 0, 1), ("twice", 0, 3), ("list", 2, 1)]);
-    let run = setup.world.sync_ok();
-    let counts = setup.assert_sides_agree(&format!("after adopting:\n{run}"));
+    let (run, counts) = setup.sync_agreeing("after adopting");
     let want: BTreeMap<(String, u64), usize> = [
         (key("once", 0), 1),
         (key("twice", 0), 3),
@@ -421,8 +393,7 @@ fn adopting_trees_pairs_identical_copies_by_count_and_near_identical_ones_by_siz
     .into_iter()
     .collect();
     assert_eq!(counts["INBOX"], want, "{run}");
-    let again = setup.world.sync_ok();
-    assert!(again.stdout().contains("changed: nothing"), "{again}");
+    setup.assert_settled();
 }
 
 #[test]
@@ -439,11 +410,9 @@ fn a_renumbered_folder_with_identical_copies_is_recognised_without_force() {
     renumber(&setup.server, setup.options(), "Box", 7);
     // Used to be refused ("only 1 of 7 known messages could be recognised"), and to
     // duplicate every identical copy with the --force it suggested.
-    let run = setup.world.sync_ok();
-    let after = setup.assert_sides_agree(&format!("after the renumbering:\n{run}"));
+    let (run, after) = setup.sync_agreeing("after the renumbering");
     assert_eq!(after, before, "{run}");
-    let again = setup.world.sync_ok();
-    assert!(again.stdout().contains("changed: nothing"), "{again}");
+    setup.assert_settled();
 }
 
 #[test]
@@ -454,33 +423,13 @@ fn uploads_of_identical_copies_that_landed_unrecorded_are_confirmed_not_repeated
     // Two more copies arrive locally; a run recorded its intent to upload both and was killed
     // after the server stored them but before it learnt their UIDs.
     setup.deliver_local("INBOX", &[("m", 0, 2)]);
-    let known = status_sql(&setup.world, "SELECT key_b FROM mail_items");
-    let inbox = setup.world.root("b").join("INBOX").join("new");
-    let mut pending = Vec::new();
-    for entry in fs::read_dir(&inbox).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if !known.lines().any(|k| k == name) {
-            pending.push(name);
-        }
-    }
-    assert_eq!(pending.len(), 2, "{known}");
-    for name in &pending {
-        status_sql(
-            &setup.world,
-            &format!(
-                "INSERT INTO mail_items (collection, key_a, key_b, flags, pending) \
-                 SELECT id, NULL, '{name}', '', 'a' FROM collections WHERE name_a = 'INBOX'"
-            ),
-        );
-    }
+    assert_eq!(setup.pretend_interrupted_uploads(), 2);
     setup.append("INBOX", &[("m", 0, 2)], "");
 
-    let run = setup.world.sync_ok();
+    let (run, counts) = setup.sync_agreeing("after resuming");
     assert!(!run.stdout().contains("copied b->a"), "{run}");
-    let counts = setup.assert_sides_agree(&format!("after resuming:\n{run}"));
     assert_eq!(counts["INBOX"][&key("m", 0)], 3, "{run}");
-    let again = setup.world.sync_ok();
-    assert!(again.stdout().contains("changed: nothing"), "{again}");
+    setup.assert_settled();
 }
 
 #[test]
@@ -492,20 +441,7 @@ fn an_identical_copy_made_after_a_given_up_upload_settled_is_not_taken_for_a_lat
     // reached the server: the next run gives that copy up (recording it, in case it lands
     // late) and uploads m2 again.
     setup.deliver_local("INBOX", &[("m2", 0, 1)]);
-    let known = status_sql(&setup.world, "SELECT key_b FROM mail_items");
-    let inbox = setup.world.root("b").join("INBOX").join("new");
-    let name = fs::read_dir(&inbox)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .find(|name| !known.lines().any(|k| k == name))
-        .unwrap();
-    status_sql(
-        &setup.world,
-        &format!(
-            "INSERT INTO mail_items (collection, key_a, key_b, flags, pending) \
-             SELECT id, NULL, '{name}', '', 'a' FROM collections WHERE name_a = 'INBOX'"
-        ),
-    );
+    assert_eq!(setup.pretend_interrupted_uploads(), 1);
     let resumed = setup.world.sync_ok();
     assert!(resumed.stdout().contains("1 copied b->a"), "{resumed}");
     let records = "SELECT count(*) FROM mail_abandoned_copies";
@@ -517,9 +453,8 @@ fn an_identical_copy_made_after_a_given_up_upload_settled_is_not_taken_for_a_lat
     assert_eq!(status_sql(&setup.world, records), "0", "{settled}");
     // Now the user files m2 a second time on the server: new mail, not a late copy.
     setup.append("INBOX", &[("m2", 0, 1)], "");
-    let run = setup.world.sync_ok();
+    let (run, counts) = setup.sync_agreeing("after the second copy");
     assert!(!run.stdout().contains("late duplicate"), "{run}");
-    let counts = setup.assert_sides_agree(&format!("after the second copy:\n{run}"));
     assert_eq!(counts["INBOX"][&key("m2", 0)], 2, "{run}");
 }
 
@@ -544,9 +479,8 @@ fn identical_copies_moved_to_another_folder_are_moved_on_the_server() {
             }
         }
     }
-    let run = setup.world.sync_ok();
+    let (run, counts) = setup.sync_agreeing("after the move");
     assert!(run.stdout().contains("2 moved"), "{run}");
-    let counts = setup.assert_sides_agree(&format!("after the move:\n{run}"));
     assert_eq!(counts["INBOX"][&key("m", 0)], 1, "{run}");
     assert_eq!(counts["Archive"][&key("m", 0)], 2, "{run}");
 }
@@ -554,9 +488,6 @@ fn identical_copies_moved_to_another_folder_are_moved_on_the_server() {
 // ---------------------------------------------------------------------------------------------
 // The model-based test: random operations on folders with repeated identical and near-identical
 // messages, runs killed or cut on observed progress, lost state, renumbered server folders.
-
-/// folder -> message -> copies.
-type Counts = BTreeMap<String, BTreeMap<(String, u64), usize>>;
 
 const FOLDERS: [&str; 2] = ["INBOX", "Lists"];
 const IDS: [&str; 4] = ["m0", "m1", "m2", "m3"];
