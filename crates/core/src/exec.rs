@@ -967,7 +967,8 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                     .await?;
             }
         }
-        let found = late_copies::find(abandoned, rows, &unknown, &sources);
+        let now = std::time::SystemTime::now();
+        let found = late_copies::find(abandoned, rows, &unknown, &sources, now);
         let (mut removed, mut kept) = (Vec::new(), Vec::new());
         for copy in &found.late {
             // Whatever happens, a late copy is not offered to the planner as new mail.
@@ -1002,8 +1003,8 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             }
             report.late_copies.push(outcome);
         }
-        // Records that found nothing on a side that finished storing what earlier runs sent:
-        // no late copy is coming for them.
+        // Records past their landing window that found nothing on a side that finished storing
+        // what earlier runs sent: no late copy is coming for them.
         let stale: Vec<i64> = found
             .stale
             .iter()

@@ -15,6 +15,7 @@
 //! other is found here, as the late copy of the attempt that was given up.
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, SystemTime};
 
 use crate::fingerprint::Fingerprint;
 use crate::item::ItemKey;
@@ -33,15 +34,20 @@ pub struct LateCopy {
     pub key: ItemKey,
 }
 
+/// How long after a copy was given up its late copy may still land: a server stores a dead
+/// connection's command within seconds, or a minute on a loaded machine (a later run's wait
+/// for the folder to settle is not enough there), never an hour later.
+pub const LANDING: Duration = Duration::from_secs(3600);
+
 /// What [`find`] recognised.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Found {
     /// Late copies, to remove.
     pub late: Vec<LateCopy>,
-    /// Records whose copy was made again and for which no late copy is there: once the side
-    /// has finished storing what earlier runs sent (`MailStore::settle`), nothing is left for
-    /// them to find, and kept they would take an identical copy the user makes there for a
-    /// late one.
+    /// Records older than [`LANDING`] whose copy was made again and for which no late copy is
+    /// there: nothing is left for them to find once the side has finished storing what
+    /// earlier runs sent (`MailStore::settle`), and kept they would take an identical copy the
+    /// user makes there for a late one.
     pub stale: Vec<i64>,
 }
 
@@ -54,20 +60,21 @@ impl Found {
 
 /// Finds late copies. `unknown` holds the fingerprints of every item each side lists that no
 /// row knows (on a side with records); `sources` the fingerprints of the abandoned copies'
-/// source items, on the side they are on.
+/// source items, on the side they are on; `now` tells stale records.
 pub fn find(
     abandoned: &[AbandonedCopy],
     rows: &[StatusItem],
     unknown: &PerSide<Vec<Candidate>>,
     sources: &PerSide<Vec<Candidate>>,
+    now: SystemTime,
 ) -> Found {
     // The records of one item on one side, in order.
-    let mut groups: Vec<((Side, &ItemKey), Vec<i64>)> = Vec::new();
+    let mut groups: Vec<((Side, &ItemKey), Vec<&AbandonedCopy>)> = Vec::new();
     for record in abandoned {
         let group = (record.side, &record.source_key);
         match groups.iter_mut().find(|(g, _)| *g == group) {
-            Some((_, ids)) => ids.push(record.id),
-            None => groups.push((group, vec![record.id])),
+            Some((_, records)) => records.push(record),
+            None => groups.push((group, vec![record])),
         }
     }
     let mut found = Found::default();
@@ -97,16 +104,22 @@ pub fn find(
                 c.fingerprint.as_ref() == Some(*fingerprint) && !claimed.contains(&(side, &c.key))
             })
             .collect();
-        let (late, stale) = records.split_at(records.len().min(matches.len()));
+        let (late, rest) = records.split_at(records.len().min(matches.len()));
         for (record, candidate) in late.iter().zip(matches) {
             claimed.insert((side, &candidate.key));
             found.late.push(LateCopy {
-                abandoned: *record,
+                abandoned: record.id,
                 side,
                 key: candidate.key.clone(),
             });
         }
-        found.stale.extend(stale);
+        let landing_over = |record: &&&AbandonedCopy| {
+            now.duration_since(record.abandoned_at)
+                .is_ok_and(|age| age >= LANDING)
+        };
+        found
+            .stale
+            .extend(rest.iter().filter(landing_over).map(|record| record.id));
     }
     found
 }
@@ -142,11 +155,17 @@ mod tests {
         }
     }
 
+    /// When the tests run: records are given up an hour and a half before.
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
     fn record(id: i64, side: Side, source_key: &str) -> AbandonedCopy {
         AbandonedCopy {
             id,
             side,
             source_key: ItemKey::new(source_key),
+            abandoned_at: now() - LANDING - Duration::from_secs(1800),
         }
     }
 
@@ -171,7 +190,13 @@ mod tests {
             vec![candidate("uid-9", "m1"), candidate("uid-11", "m1")],
             vec![candidate("local-1", "m1")],
         );
-        let one = find(&[record(7, Side::A, "local-1")], &rows, &unknown, &sources);
+        let one = find(
+            &[record(7, Side::A, "local-1")],
+            &rows,
+            &unknown,
+            &sources,
+            now(),
+        );
         assert_eq!(
             one.late,
             [LateCopy {
@@ -182,7 +207,7 @@ mod tests {
         );
         // Two attempts were given up: both late messages are accounted for.
         let two = [record(7, Side::A, "local-1"), record(8, Side::A, "local-1")];
-        let found = find(&two, &rows, &unknown, &sources);
+        let found = find(&two, &rows, &unknown, &sources, now());
         assert_eq!(found.late.len(), 2);
         assert_ne!(found.late[0].key, found.late[1].key);
         // Three attempts given up, two late copies there: the third record finds nothing.
@@ -191,7 +216,18 @@ mod tests {
             two[1].clone(),
             record(9, Side::A, "local-1"),
         ];
-        assert_eq!(find(&three, &rows, &unknown, &sources).stale, [9]);
+        assert_eq!(find(&three, &rows, &unknown, &sources, now()).stale, [9]);
+        // Within the landing window the record is kept: its copy may still be on its way.
+        let young = AbandonedCopy {
+            abandoned_at: now() - LANDING + Duration::from_secs(60),
+            ..record(9, Side::A, "local-1")
+        };
+        let three = [two[0].clone(), two[1].clone(), young];
+        assert!(
+            find(&three, &rows, &unknown, &sources, now())
+                .stale
+                .is_empty()
+        );
     }
 
     #[test]
@@ -235,7 +271,8 @@ mod tests {
                 &[record(7, Side::A, "local-1")],
                 &[confirmed],
                 &unknown,
-                &sources
+                &sources,
+                now()
             )
             .late,
             [LateCopy {
@@ -246,7 +283,13 @@ mod tests {
         );
         // Without a record, an identical unknown message is left alone (new mail).
         assert_eq!(
-            find(&[], &[paired(1, "uid-11", "local-1")], &unknown, &sources),
+            find(
+                &[],
+                &[paired(1, "uid-11", "local-1")],
+                &unknown,
+                &sources,
+                now()
+            ),
             Found::default()
         );
     }
@@ -259,9 +302,21 @@ mod tests {
             vec![candidate("local-1", "m1")],
         );
         // No record.
-        assert_eq!(find(&[], &rows, &unknown, &sources), Found::default());
+        assert_eq!(
+            find(&[], &rows, &unknown, &sources, now()),
+            Found::default()
+        );
         // The record is for the other side.
-        assert!(find(&[record(7, Side::B, "local-1")], &rows, &unknown, &sources).is_empty());
+        assert!(
+            find(
+                &[record(7, Side::B, "local-1")],
+                &rows,
+                &unknown,
+                &sources,
+                now()
+            )
+            .is_empty()
+        );
         // The source was not copied again (its copy is still pending, or it has no row).
         let pending = [StatusItem {
             key_a: None,
@@ -273,18 +328,34 @@ mod tests {
                 &[record(7, Side::A, "local-1")],
                 &pending,
                 &unknown,
-                &sources
+                &sources,
+                now()
             )
             .is_empty()
         );
-        assert!(find(&[record(7, Side::A, "local-1")], &[], &unknown, &sources).is_empty());
+        assert!(
+            find(
+                &[record(7, Side::A, "local-1")],
+                &[],
+                &unknown,
+                &sources,
+                now()
+            )
+            .is_empty()
+        );
         // A different message: the user's own mail is never taken for a late copy, and the
         // record has found nothing.
         let [other, sources] = sides(
             vec![candidate("uid-11", "m2")],
             vec![candidate("local-1", "m1")],
         );
-        let found = find(&[record(7, Side::A, "local-1")], &rows, &other, &sources);
+        let found = find(
+            &[record(7, Side::A, "local-1")],
+            &rows,
+            &other,
+            &sources,
+            now(),
+        );
         assert_eq!((found.late, found.stale), (vec![], vec![7]));
         // The source could not be fingerprinted.
         let unreadable = PerSide {
@@ -299,7 +370,8 @@ mod tests {
                 &[record(7, Side::A, "local-1")],
                 &rows,
                 &unknown,
-                &unreadable
+                &unreadable,
+                now()
             )
             .is_empty()
         );

@@ -7,8 +7,8 @@
 mod collections;
 mod items;
 pub mod late_copies;
-mod matching;
 pub mod limits;
+mod matching;
 pub mod moves;
 pub mod pairing;
 mod render;
