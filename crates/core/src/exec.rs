@@ -530,11 +530,13 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     }
 
     /// Before a side that an interrupted run may have been copying to is listed to confirm
-    /// those copies (rows still pending towards it, or copies given up: `abandoned`), lets it
-    /// finish storing what that run had in flight ([`MailStore::settle`]): a copy that lands
-    /// after the listing would be made again now and be there twice until the next run removes
-    /// the late one. Waiting is best effort: if it fails, the late-copy check of the next run
-    /// still removes such a copy. Returns the sides that settled (or had nothing to settle).
+    /// those copies (rows still pending towards it), lets it finish storing what that run had
+    /// in flight ([`MailStore::settle`]): a copy that lands after the listing would be made
+    /// again now and be there twice until the next run removes the late one. Waiting is best
+    /// effort: if it fails, the late-copy check of the next run still removes such a copy. A
+    /// side with records of given-up copies old enough to be forgotten (`abandoned`) waits
+    /// too, since a record is only forgotten after such a wait. Returns the sides that settled
+    /// (or had nothing to settle).
     async fn settle_unconfirmed(
         &mut self,
         plan: &CollectionPlan,
@@ -543,8 +545,11 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     ) -> PerSide<bool> {
         let mut settled = PerSide { a: true, b: true };
         for side in [Side::A, Side::B] {
+            let now = std::time::SystemTime::now();
             if !rows.iter().any(|row| row.pending == Some(side))
-                && !abandoned.iter().any(|record| record.side == side)
+                && !abandoned
+                    .iter()
+                    .any(|record| record.side == side && late_copies::past_landing(record, now))
             {
                 continue;
             }

@@ -39,6 +39,12 @@ pub struct LateCopy {
 /// for the folder to settle is not enough there), never an hour later.
 pub const LANDING: Duration = Duration::from_secs(3600);
 
+/// True once `record`'s late copy can no longer land ([`LANDING`]).
+pub fn past_landing(record: &AbandonedCopy, now: SystemTime) -> bool {
+    now.duration_since(record.abandoned_at)
+        .is_ok_and(|age| age >= LANDING)
+}
+
 /// What [`find`] recognised.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Found {
@@ -113,13 +119,11 @@ pub fn find(
                 key: candidate.key.clone(),
             });
         }
-        let landing_over = |record: &&&AbandonedCopy| {
-            now.duration_since(record.abandoned_at)
-                .is_ok_and(|age| age >= LANDING)
-        };
-        found
-            .stale
-            .extend(rest.iter().filter(landing_over).map(|record| record.id));
+        found.stale.extend(
+            rest.iter()
+                .filter(|record| past_landing(record, now))
+                .map(|record| record.id),
+        );
     }
     found
 }
