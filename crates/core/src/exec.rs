@@ -30,7 +30,7 @@ use crate::plan::{
 use crate::policy::SyncPolicy;
 use crate::side::{PerSide, Side};
 use crate::status::StatusItem;
-use crate::status::{CollectionId, ItemId, StatusChange, StatusStore};
+use crate::status::{AbandonedCopy, CollectionId, ItemId, StatusChange, StatusStore};
 use crate::store::MailStore;
 use crate::store::{Known, Listing};
 use unchanged::{Check, Taken};
@@ -449,7 +449,11 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             None => Vec::new(),
         };
 
-        self.settle_unconfirmed(&plan, &rows).await;
+        let abandoned = match id {
+            Some(id) => self.status.abandoned_copies(id)?,
+            None => Vec::new(),
+        };
+        let settled = self.settle_unconfirmed(&plan, &rows, &abandoned).await;
 
         // List both sides, telling each what the status knows so that it can list
         // incrementally. In a dry run a collection that would be created has no items yet.
@@ -508,8 +512,9 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             apply_in_memory(&mut rows, &changes);
         }
 
-        if let Some(id) = id {
-            self.remove_late_copies(id, &plan, &mut rows, &mut listings, report, options.dry_run)
+        if !abandoned.is_empty() {
+            let late = (&abandoned[..], settled);
+            self.remove_late_copies(&plan, late, &rows, &mut listings, report, options.dry_run)
                 .await?;
         }
 
@@ -545,10 +550,24 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     /// those copies (rows still pending towards it), lets it finish storing what that run had
     /// in flight ([`MailStore::settle`]): a copy that lands after the listing would be made
     /// again now and be there twice until the next run removes the late one. Waiting is best
-    /// effort: if it fails, the late-copy check of the next run still removes such a copy.
-    async fn settle_unconfirmed(&mut self, plan: &CollectionPlan, rows: &[StatusItem]) {
+    /// effort: if it fails, the late-copy check of the next run still removes such a copy. A
+    /// side with records of given-up copies old enough to be forgotten (`abandoned`) waits
+    /// too, since a record is only forgotten after such a wait. Returns the sides that settled
+    /// (or had nothing to settle).
+    async fn settle_unconfirmed(
+        &mut self,
+        plan: &CollectionPlan,
+        rows: &[StatusItem],
+        abandoned: &[AbandonedCopy],
+    ) -> PerSide<bool> {
+        let mut settled = PerSide { a: true, b: true };
         for side in [Side::A, Side::B] {
-            if !rows.iter().any(|row| row.pending == Some(side)) {
+            let now = std::time::SystemTime::now();
+            if !rows.iter().any(|row| row.pending == Some(side))
+                && !abandoned
+                    .iter()
+                    .any(|record| record.side == side && late_copies::past_landing(record, now))
+            {
                 continue;
             }
             let result = match side {
@@ -556,12 +575,14 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 Side::B => self.b.settle(&plan.name_b).await,
             };
             if let Err(error) = result {
+                *settled.get_mut(side) = false;
                 tracing::warn!(
                     "collection {}: waiting for side {side} to finish earlier copies: {error}",
                     plan.name_a
                 );
             }
         }
+        settled
     }
 
     /// Carries out a prepared collection's plan, then keeps the listing state if every change
@@ -916,20 +937,17 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
 
     /// Removes messages that an interrupted run's APPEND stored after a later run had given
     /// that copy up and made it again (`plan::late_copies`), and takes them out of `listings`
-    /// so that they are not copied back as new mail. Costs nothing unless a copy was given up.
+    /// so that they are not copied back as new mail; forgets the records that found nothing on
+    /// a side that settled before it was listed. Costs nothing unless a copy was given up.
     async fn remove_late_copies(
         &mut self,
-        id: CollectionId,
         plan: &CollectionPlan,
-        rows: &mut Vec<StatusItem>,
+        (abandoned, settled): (&[AbandonedCopy], PerSide<bool>),
+        rows: &[StatusItem],
         listings: &mut PerSide<Listing>,
         report: &mut CollectionReport,
         dry_run: bool,
     ) -> Result<()> {
-        let abandoned = self.status.abandoned_copies(id)?;
-        if abandoned.is_empty() {
-            return Ok(());
-        }
         let mut unknown = PerSide::<Vec<Candidate>>::default();
         let mut sources = PerSide::<Vec<Candidate>>::default();
         for side in [Side::A, Side::B] {
@@ -945,6 +963,9 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 .filter(|record| record.side == side && listed.contains(&record.source_key))
                 .map(|record| record.source_key.clone())
                 .collect();
+            if source_keys.is_empty() {
+                continue;
+            }
             let known: std::collections::HashSet<&ItemKey> =
                 rows.iter().filter_map(|row| row.key(side)).collect();
             let unknown_keys: Vec<ItemKey> = listings
@@ -955,12 +976,6 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 .filter(|key| !known.contains(key))
                 .cloned()
                 .collect();
-            if source_keys.is_empty() || unknown_keys.is_empty() {
-                continue;
-            }
-            *unknown.get_mut(side) = self
-                .candidates(plan, side, &unknown_keys, &listings.get(side).items)
-                .await?;
             *sources.get_mut(source_side) = self
                 .candidates(
                     plan,
@@ -969,27 +984,14 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                     &listings.get(source_side).items,
                 )
                 .await?;
-        }
-        let found = late_copies::find(&abandoned, rows, &unknown, &sources);
-        // A pending copy confirmed among identical candidates: the message is on the side
-        // already (the server listed it), so recording it is safe before anything else.
-        let confirmed: Vec<StatusChange> = found
-            .landed
-            .iter()
-            .map(|landed| StatusChange::FinishCopy {
-                id: landed.row,
-                to: landed.side,
-                key: landed.key.clone(),
-            })
-            .collect();
-        if !confirmed.is_empty() {
-            if dry_run {
-                apply_in_memory(rows, &confirmed);
-            } else {
-                self.status.apply(&confirmed)?;
-                *rows = self.status.items(id)?;
+            if !unknown_keys.is_empty() {
+                *unknown.get_mut(side) = self
+                    .candidates(plan, side, &unknown_keys, &listings.get(side).items)
+                    .await?;
             }
         }
+        let now = std::time::SystemTime::now();
+        let found = late_copies::find(abandoned, rows, &unknown, &sources, now);
         let (mut removed, mut kept) = (Vec::new(), Vec::new());
         for copy in &found.late {
             // Whatever happens, a late copy is not offered to the planner as new mail.
@@ -1023,6 +1025,21 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 }
             }
             report.late_copies.push(outcome);
+        }
+        // Records past their landing window that found nothing on a side that finished storing
+        // what earlier runs sent: no late copy is coming for them.
+        let stale: Vec<i64> = found
+            .stale
+            .iter()
+            .copied()
+            .filter(|id| {
+                abandoned
+                    .iter()
+                    .any(|record| record.id == *id && *settled.get(record.side))
+            })
+            .collect();
+        if !dry_run && !stale.is_empty() {
+            self.status.forget_abandoned_copies(&stale)?;
         }
         if !removed.is_empty() || !kept.is_empty() {
             // Durable before the records that would find them again are dropped.

@@ -9,6 +9,7 @@ mod common;
 use common::imap::{
     client_verbs, dovecot_options, message, sync_logging_wire, user_tree, write_imap_maildir_config,
 };
+use common::status::status_sql;
 use common::{Tree, World, block_on, find_file, set_local_flags, sync_with_kills, uid_of};
 use std::fs;
 use std::time::{Duration, Instant};
@@ -409,11 +410,6 @@ fn killed_upload_resumes_with_every_message_once() {
 #[test]
 fn killed_upload_without_uidplus_resumes_with_every_message_once() {
     killed_upload_resumes(Some(MINIMAL));
-}
-
-/// Runs `query` on the pair's status database with the sqlite3 tool.
-fn status_sql(world: &World, query: &str) -> String {
-    common::sqlite(&world.state_dir().join("p.sqlite"), query)
 }
 
 /// A run killed while an APPEND was in flight leaves a pending row without the server's UID.

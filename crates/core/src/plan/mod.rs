@@ -8,6 +8,7 @@ mod collections;
 mod items;
 pub mod late_copies;
 pub mod limits;
+mod matching;
 pub(crate) mod max_delete;
 pub mod moves;
 pub mod pairing;

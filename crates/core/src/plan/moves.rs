@@ -3,7 +3,7 @@
 //! again.
 
 use crate::fingerprint::Fingerprint;
-use crate::plan::pairing::unique_by_fingerprint;
+use crate::plan::matching::pair_up;
 use crate::side::Side;
 
 /// A message the plan would delete on `on` in collection `collection` (its action `action`)
@@ -34,36 +34,30 @@ pub struct Appeared {
     pub fingerprint: Option<Fingerprint>,
 }
 
-/// Pairs each vanished message with the one that appeared in another collection on the side
+/// Pairs each vanished message with one that appeared in another collection on the side
 /// that lost it: that side moved it. Returns (index into `vanished`, index into `appeared`).
 ///
-/// Only fingerprints that occur once among the vanished messages of a side and once among the
-/// messages that appeared on the other side are paired: two identical messages moved at once
-/// are left to the ordinary delete and copy, which loses nothing.
+/// Identical messages pair by multiplicity (two of three identical copies moved: two moves);
+/// within a fingerprint, in the order of the lists. A move may be missed where a message
+/// vanished from several collections at once, which the ordinary delete and copy then do,
+/// losing nothing.
 pub fn find_moves(vanished: &[Vanished], appeared: &[Appeared]) -> Vec<(usize, usize)> {
     let mut moves = Vec::new();
     for side in [Side::A, Side::B] {
-        let gone = unique_by_fingerprint(
-            vanished
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| v.on == side)
-                .filter_map(|(i, v)| v.fingerprint.as_ref().map(|fp| (fp, i))),
+        let gone: Vec<usize> = (0..vanished.len())
+            .filter(|&i| vanished[i].on == side)
+            .collect();
+        let new: Vec<usize> = (0..appeared.len())
+            .filter(|&i| appeared[i].from == side.other())
+            .collect();
+        let pairs = pair_up(
+            &gone,
+            &new,
+            |&v| vanished[v].fingerprint.as_ref(),
+            |&a| appeared[a].fingerprint.as_ref(),
+            |&v, &a| (vanished[v].collection != appeared[a].collection).then_some(0),
         );
-        let new = unique_by_fingerprint(
-            appeared
-                .iter()
-                .enumerate()
-                .filter(|(_, a)| a.from == side.other())
-                .filter_map(|(i, a)| a.fingerprint.as_ref().map(|fp| (fp, i))),
-        );
-        for (fp, v) in gone {
-            if let Some(&a) = new.get(fp)
-                && vanished[v].collection != appeared[a].collection
-            {
-                moves.push((v, a));
-            }
-        }
+        moves.extend(pairs.into_iter().map(|(v, a)| (gone[v], new[a])));
     }
     moves.sort_unstable();
     moves
@@ -104,14 +98,14 @@ mod tests {
     }
 
     #[test]
-    fn same_collection_wrong_direction_and_ambiguous_ones_are_not_moves() {
+    fn same_collection_and_wrong_direction_are_not_moves() {
         // Deleted and re-added in the same collection: not a move.
         assert!(find_moves(&[gone(0, Side::A, "m")], &[new(0, Side::B, "m")]).is_empty());
         // The copy comes from the side that still has the message: not a move.
         assert!(find_moves(&[gone(0, Side::A, "m")], &[new(1, Side::A, "m")]).is_empty());
-        // Two identical messages vanished: ambiguous.
+        // Two identical messages vanished and one appeared: one move, the other is deleted.
         let vanished = [gone(0, Side::A, "m"), gone(2, Side::A, "m")];
-        assert!(find_moves(&vanished, &[new(1, Side::B, "m")]).is_empty());
+        assert_eq!(find_moves(&vanished, &[new(1, Side::B, "m")]), [(0, 0)]);
         // No fingerprint: never matched.
         let mut v = gone(0, Side::A, "m");
         v.fingerprint = None;
@@ -125,5 +119,24 @@ mod tests {
         let vanished = [gone(0, Side::A, "x"), gone(3, Side::B, "y")];
         let appeared = [new(1, Side::A, "y"), new(2, Side::B, "x")];
         assert_eq!(find_moves(&vanished, &appeared), [(0, 1), (1, 0)]);
+    }
+
+    #[test]
+    fn identical_copies_move_by_multiplicity() {
+        // B moved two of three identical copies from collection 0 to 1, and one to 2.
+        let vanished = [
+            gone(0, Side::A, "m"),
+            gone(0, Side::A, "m"),
+            gone(0, Side::A, "m"),
+        ];
+        let appeared = [
+            new(1, Side::B, "m"),
+            new(2, Side::B, "m"),
+            new(1, Side::B, "m"),
+        ];
+        assert_eq!(find_moves(&vanished, &appeared), [(0, 0), (1, 1), (2, 2)]);
+        // A copy made in the collection it vanished from is no move; the others are.
+        let appeared = [new(0, Side::B, "m"), new(1, Side::B, "m")];
+        assert_eq!(find_moves(&vanished[..2], &appeared), [(0, 1)]);
     }
 }

@@ -29,6 +29,8 @@ pub struct AbandonedCopy {
     pub side: Side,
     /// The item's key on the other side.
     pub source_key: ItemKey,
+    /// When the copy was given up (whole seconds).
+    pub abandoned_at: SystemTime,
 }
 
 impl StatusStore {
@@ -65,7 +67,7 @@ impl StatusStore {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, side, source_key FROM mail_abandoned_copies
+                "SELECT id, side, source_key, abandoned_at FROM mail_abandoned_copies
                  WHERE collection = ?1 AND abandoned_at >= ?2 ORDER BY id",
             )
             .map_err(sql("listing abandoned copies"))?;
@@ -75,10 +77,12 @@ impl StatusStore {
                     "a" => Side::A,
                     _ => Side::B,
                 };
+                let since_epoch = Duration::from_secs(row.get::<_, i64>(3)?.max(0).unsigned_abs());
                 Ok(AbandonedCopy {
                     id: row.get(0)?,
                     side,
                     source_key: ItemKey::new(row.get::<_, String>(2)?),
+                    abandoned_at: UNIX_EPOCH + since_epoch,
                 })
             })
             .map_err(sql("listing abandoned copies"))?;

@@ -2,12 +2,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use pimlink_core::fingerprint::{FIELDS, Fingerprint};
+use pimlink_core::fingerprint::FIELDS;
 use pimlink_core::keywords::KeywordSupport;
 use pimlink_core::{CollectionName, Error, ErrorKind, Flags, ItemEntry, Known, Listing};
 use tracing::{debug, warn};
 
 use super::keys::MessageKey;
+use super::reading::fingerprint_of_fetched;
 use super::state::ListState;
 use super::{ImapStore, chunks};
 use crate::client::{FetchRequest, QresyncParams, SelectOptions, SelectedMailbox};
@@ -287,16 +288,15 @@ impl ImapStore {
                 if message.uid < floor || known.binary_search(&message.uid).is_ok() {
                     return Ok(());
                 }
+                if let Ok(fingerprint) = fingerprint_of_fetched(&message) {
+                    fingerprints.insert(message.uid, fingerprint);
+                }
                 let Some(flags) = message.flags else {
                     return Err(Error::new(
                         ErrorKind::Peer,
                         format!("the server listed UID {} without its flags", message.uid),
                     ));
                 };
-                let header = message.header.unwrap_or_default();
-                if let Ok(fingerprint) = Fingerprint::of_message(&header[..]) {
-                    fingerprints.insert(message.uid, fingerprint);
-                }
                 messages.insert(message.uid, (flags, message.size.map(u64::from)));
                 arrived += 1;
                 Ok(())

@@ -51,7 +51,8 @@
 //!   key is APPENDUID's UID (UIDPLUS); its UIDVALIDITY must be the one the folder was listed
 //!   with. Without UIDPLUS the message is found again among the UIDs at or
 //!   above the folder's UIDNEXT before the APPEND by its content fingerprint (Message-ID, Date,
-//!   From, Subject); if it cannot be found the call fails and the engine's pending copy plus
+//!   From, Subject, and RFC822.SIZE against the size sent); if it cannot be found the call
+//!   fails and the engine's pending copy plus
 //!   content pairing settle it next run. A message without any of those headers is refused on
 //!   such a server, since nothing could ever recognise it again.
 //! - [`MailStore::set_flags`] and [`MailStore::delete`] are queued and carried out in

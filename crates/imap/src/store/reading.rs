@@ -84,7 +84,8 @@ impl ImapStore {
         .await
     }
 
-    /// `UID FETCH (BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE FROM SUBJECT)])` of the keys.
+    /// `UID FETCH (RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE FROM SUBJECT)])` of
+    /// the keys.
     pub(super) async fn read_fingerprints(
         &mut self,
         collection: &CollectionName,
@@ -102,15 +103,14 @@ impl ImapStore {
         let missing: Vec<usize> = (0..keys.len()).filter(|&i| out[i].is_none()).collect();
         if !missing.is_empty() {
             let request = FetchRequest {
+                size: true,
                 header_fields: FIELDS.iter().map(|f| f.to_ascii_uppercase()).collect(),
                 ..FetchRequest::default()
             };
             let wanted: Vec<ItemKey> = missing.iter().map(|&i| keys[i].clone()).collect();
             let fetched = self
                 .fetch_for_keys(collection, &wanted, &request, |message| {
-                    let header = message.header.unwrap_or_default();
-                    Fingerprint::of_message(&header[..])
-                        .map_err(|e| Error::io("reading a message header", e))
+                    fingerprint_of_fetched(&message)
                 })
                 .await;
             for (index, result) in missing.into_iter().zip(fetched) {
@@ -368,4 +368,24 @@ fn fail_empty<T>(
             }
         }
     }
+}
+
+/// The fingerprint of a message fetched with `RFC822.SIZE` and the fingerprint's header fields.
+/// A server that leaves the size out gives no fingerprint: one without the size could be taken
+/// for a near-identical message.
+pub(super) fn fingerprint_of_fetched(
+    message: &FetchedMessage,
+) -> Result<Option<Fingerprint>, Error> {
+    let Some(size) = message.size else {
+        return Err(Error::new(
+            ErrorKind::Peer,
+            format!(
+                "the server sent UID {} without its RFC822.SIZE",
+                message.uid
+            ),
+        ));
+    };
+    let header = message.header.as_deref().unwrap_or_default();
+    Fingerprint::of_header(header, u64::from(size))
+        .map_err(|e| Error::io("reading a message header", e))
 }

@@ -7,6 +7,7 @@ use pimlink_core::{CollectionName, Content, Error, ErrorKind, Flag, Flags, ItemK
 use tracing::debug;
 
 use super::keys::MessageKey;
+use super::reading::fingerprint_of_fetched;
 use super::retry::Repeat;
 use super::{FlagOp, ImapStore, PendingFolder, copy_error, crlf};
 use crate::client::{AppendItem, FetchRequest, StoreMode};
@@ -298,6 +299,7 @@ impl ImapStore {
         fingerprint: &Fingerprint,
     ) -> Result<u32, Error> {
         let request = FetchRequest {
+            size: true,
             header_fields: FIELDS.iter().map(|f| f.to_ascii_uppercase()).collect(),
             ..FetchRequest::default()
         };
@@ -314,8 +316,7 @@ impl ImapStore {
                 if message.uid < floor {
                     return Ok(()); // "n:*" includes the last message even below n.
                 }
-                let header = message.header.unwrap_or_default();
-                let matches = Fingerprint::of_message(&header[..])
+                let matches = fingerprint_of_fetched(&message)
                     .ok()
                     .flatten()
                     .is_some_and(|f| &f == fingerprint);
@@ -569,7 +570,8 @@ fn difference(before: &Flags, after: &Flags) -> (Flags, Flags) {
     (add, remove)
 }
 
-/// The fingerprint of a message about to be uploaded; a file is rewound afterwards.
+/// The fingerprint of a message about to be uploaded (read to its end, for its size); a file
+/// is rewound afterwards.
 fn fingerprint_of(content: &mut Content) -> Result<Option<Fingerprint>, Error> {
     let read = |reader: &mut dyn Read| Fingerprint::of_message(reader);
     let result = match content {

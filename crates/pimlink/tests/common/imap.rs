@@ -3,7 +3,9 @@
 
 use super::{Run, Tree, World, block_on};
 use pimlink_core::Flags;
-use pimlink_imap::{Client, ClientOptions, FetchRequest, Secret, TlsMode, UidRanges};
+use pimlink_imap::{
+    Client, ClientOptions, FetchRequest, FetchedMessage, Secret, TlsMode, UidRanges,
+};
 use pimlink_testkit::Dovecot;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -70,9 +72,33 @@ pub async fn folder_messages(client: &mut Client) -> BTreeMap<String, Vec<(u32, 
 /// Every message on the server: folder (with '/') -> Message-ID -> Maildir flag letters per
 /// copy. Every selectable folder is listed, empty ones too.
 pub fn server_tree(options: ClientOptions) -> Tree {
+    let mut tree = Tree::new();
+    for (folder, fetched) in server_messages(options, FetchRequest::default()) {
+        let messages = tree.entry(folder).or_default();
+        for m in fetched {
+            messages
+                .entry(message_id_of(m.header.as_deref().unwrap_or_default()))
+                .or_default()
+                .push(m.flags.unwrap_or_default().maildir_letters());
+        }
+    }
+    tree
+}
+
+/// Every message on the server, fetched with `request` plus FLAGS and the Message-ID header:
+/// folder (with '/') -> messages. Every selectable folder is listed, empty ones too.
+pub fn server_messages(
+    options: ClientOptions,
+    request: FetchRequest,
+) -> BTreeMap<String, Vec<FetchedMessage>> {
+    let request = FetchRequest {
+        flags: true,
+        header_fields: vec!["MESSAGE-ID".to_owned()],
+        ..request
+    };
     block_on(async {
         let mut client = Client::connect(options).await.unwrap();
-        let mut tree = Tree::new();
+        let mut folders = BTreeMap::new();
         for entry in client.list("", "*").await.unwrap() {
             if !entry.selectable() {
                 continue;
@@ -85,18 +111,20 @@ pub fn server_tree(options: ClientOptions) -> Tree {
                 .select(&entry.name, Default::default())
                 .await
                 .unwrap();
-            let messages = tree.entry(folder).or_default();
-            for (id, copies) in folder_messages(&mut client).await {
-                for (_, flags) in copies {
-                    messages
-                        .entry(id.clone())
-                        .or_default()
-                        .push(flags.maildir_letters());
-                }
+            let messages: &mut Vec<FetchedMessage> = folders.entry(folder).or_default();
+            if client.exists() == 0 {
+                continue;
             }
+            client
+                .fetch(&UidRanges::all(), &request, |m| {
+                    messages.push(m);
+                    Ok(())
+                })
+                .await
+                .unwrap();
         }
         client.logout().await.unwrap();
-        tree
+        folders
     })
 }
 

@@ -111,6 +111,7 @@ impl std::fmt::Display for Run {
 pub mod cuts;
 pub mod dav;
 pub mod imap;
+pub mod status;
 
 /// A command running pimlink with the config file `config`.
 pub fn pimlink_with(config: &Path, args: &[&str]) -> Command {
@@ -156,11 +157,27 @@ pub fn deliver(maildir: &Path, id: &str, flags: &str) {
 /// Reads every maildir below `root` (any directory with a `cur` subdirectory).
 pub fn read_tree(root: &Path) -> Tree {
     let mut tree = Tree::new();
-    visit(root, root, &mut tree);
+    for (folder, files) in maildir_files(root) {
+        let messages = tree.entry(folder).or_default();
+        for (letters, path) in files {
+            let text = fs::read_to_string(&path).unwrap();
+            let id =
+                message_id(&text).unwrap_or_else(|| panic!("no Message-ID in {}", path.display()));
+            messages.entry(id).or_default().push(letters);
+        }
+    }
     tree
 }
 
-fn visit(root: &Path, dir: &Path, tree: &mut Tree) {
+/// Every maildir below `root` (any directory with a `cur` subdirectory), by its path relative
+/// to `root`, with the files in its `cur/` and `new/` and the flag letters of each.
+pub fn maildir_files(root: &Path) -> BTreeMap<String, Vec<(String, PathBuf)>> {
+    let mut folders = BTreeMap::new();
+    visit(root, root, &mut folders);
+    folders
+}
+
+fn visit(root: &Path, dir: &Path, folders: &mut BTreeMap<String, Vec<(String, PathBuf)>>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
@@ -170,7 +187,7 @@ fn visit(root: &Path, dir: &Path, tree: &mut Tree) {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        let messages = tree.entry(folder).or_default();
+        let files = folders.entry(folder).or_default();
         for sub in ["cur", "new"] {
             for file in fs::read_dir(dir.join(sub)).unwrap() {
                 let file = file.unwrap();
@@ -179,9 +196,7 @@ fn visit(root: &Path, dir: &Path, tree: &mut Tree) {
                     .split_once(":2,")
                     .map(|(_, f)| f.to_owned())
                     .unwrap_or_default();
-                let text = fs::read_to_string(file.path()).unwrap();
-                let id = message_id(&text).unwrap_or_else(|| panic!("no Message-ID in {name}"));
-                messages.entry(id).or_default().push(flags);
+                files.push((flags, file.path()));
             }
         }
     }
@@ -189,7 +204,7 @@ fn visit(root: &Path, dir: &Path, tree: &mut Tree) {
         let path = entry.path();
         let name = entry.file_name();
         if path.is_dir() && !["cur", "new", "tmp"].contains(&name.to_string_lossy().as_ref()) {
-            visit(root, &path, tree);
+            visit(root, &path, folders);
         }
     }
 }
