@@ -27,6 +27,9 @@ pub enum ErrorKind {
     Connection,
     /// The configuration asks for something impossible.
     Config,
+    /// The server refused the credentials (a wrong user name or password, an expired token):
+    /// trying again does not help until they are changed.
+    Auth,
 }
 
 /// An error with its kind, a human message naming what was wrong, and an optional cause.
@@ -72,6 +75,31 @@ impl Error {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+
+    /// The underlying cause, if one was attached (an I/O error, an SQLite error): callers that
+    /// report many failures group them by it. Not [`std::error::Error::source`], since the cause
+    /// is already part of this error's `Display`.
+    pub fn cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
+
+    /// True if the cause is a full disk or an exhausted quota (`ENOSPC`, `EDQUOT`, SQLite's
+    /// "database or disk is full").
+    pub fn is_disk_full(&self) -> bool {
+        let Some(cause) = self.cause() else {
+            return false;
+        };
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            );
+        }
+        cause
+            .downcast_ref::<rusqlite::Error>()
+            .and_then(rusqlite::Error::sqlite_error_code)
+            == Some(rusqlite::ErrorCode::DiskFull)
     }
 }
 

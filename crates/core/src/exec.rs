@@ -25,7 +25,7 @@ use crate::plan::moves;
 use crate::plan::pairing::{self, Candidate, ResetRefusal};
 use crate::plan::{
     CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts, Refusal, create_or_skip,
-    held_for_read_only, plan_collections, plan_items_scoped, plan_removal,
+    held_for_read_only, hold_unlisted, plan_collections, plan_items_scoped, plan_removal,
 };
 use crate::policy::SyncPolicy;
 use crate::side::{PerSide, Side};
@@ -37,6 +37,7 @@ use unchanged::{Check, Taken};
 
 mod unchanged;
 
+mod failing;
 mod lanes;
 
 /// How many copies are made between two flushes: one flush serves them all, while an
@@ -78,6 +79,10 @@ pub trait Observer {
     fn held_back(&mut self, _collection: &CollectionPlan, _held: PerSide<usize>) {}
     /// A collection's items were planned.
     fn items_planned(&mut self, _collection: &CollectionPlan, _plan: &ItemPlan) {}
+    /// The status knows no item of this collection although both sides hold some (`items`
+    /// per side: a first sync, or a lost state). They are about to be matched by content;
+    /// nothing has been changed for the collection yet.
+    fn matching_by_content(&mut self, _collection: &CollectionPlan, _items: PerSide<usize>) {}
     /// An action was carried out.
     fn action_done(&mut self, _collection: &CollectionPlan, _action: &ItemAction) {}
     /// An action failed; the run goes on.
@@ -171,14 +176,19 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             .a
             .list_collections()
             .await
-            .map_err(|e| e.context(format!("listing collections of {}", self.a.describe())))?;
+            .map_err(|e| failing::listing_error(e, &self.a.describe()))?;
         let on_b = self
             .b
             .list_collections()
             .await
-            .map_err(|e| e.context(format!("listing collections of {}", self.b.describe())))?;
+            .map_err(|e| failing::listing_error(e, &self.b.describe()))?;
         let known = self.status.collections()?;
         let mut plans = plan_collections(&on_a, &on_b, &known, selected, &self.policy);
+        let incomplete = PerSide {
+            a: self.a.collections_incomplete(),
+            b: self.b.collections_incomplete(),
+        };
+        hold_unlisted(&mut plans, &known, incomplete);
         for plan in &mut plans {
             if let Err(error) = self.confirm_removal(plan).await {
                 // Keep the collection and its items: removing is never a fallback.
@@ -230,7 +240,10 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             }
             Check::Listed(taken) => taken,
         };
-        let prepared = match self.prepare_collection(&mut report, options).await {
+        let prepared = match self
+            .prepare_collection(&mut report, options, observer)
+            .await
+        {
             Ok(Some(mut prepared)) => {
                 self.set_flags_while_selected(&report, &mut prepared, options)
                     .await;
@@ -408,6 +421,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         &mut self,
         report: &mut CollectionReport,
         options: RunOptions,
+        observer: &mut dyn Observer,
     ) -> Result<Option<Prepared>> {
         let plan = report.plan.clone();
         let missing_on = match &plan.step {
@@ -458,6 +472,14 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 Side::A => self.a.list_items(&plan.name_a, known).await?,
                 Side::B => self.b.list_items(&plan.name_b, known).await?,
             };
+        }
+
+        if rows.is_empty() && !listings.a.items.is_empty() && !listings.b.items.is_empty() {
+            let items = PerSide {
+                a: listings.a.items.len(),
+                b: listings.b.items.len(),
+            };
+            observer.matching_by_content(&plan, items);
         }
 
         // Where keys cannot be trusted or are unknown, recognise items by content. (A dry run
@@ -1337,19 +1359,40 @@ fn deleted_flags_of(
     out
 }
 
-/// Lifts an empty-side refusal once moves have replaced every deletion it withheld: a folder
-/// whose messages were all moved elsewhere is empty on purpose. Otherwise the refusal stands,
-/// with the count of deletions still planned.
+/// Lifts a refusal once moves have replaced the deletions it withheld: a folder whose
+/// messages were all (or mostly) moved elsewhere was emptied on purpose. Otherwise the refusal
+/// stands, with the count of deletions still planned.
 fn lift_refusal_explained_by_moves(items: &mut ItemPlan) {
-    let Some(Refusal::EmptySide { side, known, .. }) = items.refused.clone() else {
-        return;
+    items.refused = match items.refused.take() {
+        Some(Refusal::EmptySide { side, known, .. }) => {
+            let deletions = crate::plan::removals_on(&items.actions, side.other());
+            (deletions > 0).then_some(Refusal::EmptySide {
+                side,
+                known,
+                deletions,
+            })
+        }
+        Some(Refusal::TooManyDeletions {
+            side,
+            known,
+            limit,
+            rows,
+            ..
+        }) => {
+            let deletions =
+                crate::plan::max_delete::still_withheld(&items.actions, side.other(), &rows);
+            limit
+                .refuses(deletions, known)
+                .then_some(Refusal::TooManyDeletions {
+                    side,
+                    known,
+                    deletions,
+                    limit,
+                    rows,
+                })
+        }
+        None => None,
     };
-    let deletions = crate::plan::removals_on(&items.actions, side.other());
-    items.refused = (deletions > 0).then_some(Refusal::EmptySide {
-        side,
-        known,
-        deletions,
-    });
 }
 
 /// A collection planned and ready to be carried out.
@@ -1422,6 +1465,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                 ItemAction::Expire { .. } => expires.push(action),
             }
         }
+        let copies = failing::retries_last(copies);
         self.forget(&forgets)?;
         // Flag changes and deletions need no intent, so one flush and one transaction at the
         // end serve both (each flush and commit is an fsync); the copies' flushes on the way
@@ -1632,7 +1676,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                 Side::B => self.pair.b.read_many(source_name, &keys).await,
             };
             let delivered = self.deliver_read(from, dest_name, &of_side, read).await;
-            for ((action, id, _), result) in of_side.into_iter().zip(delivered) {
+            for ((action, id, _), (result, size)) in of_side.into_iter().zip(delivered) {
                 match result {
                     Ok(new_key) => done.push((
                         *action,
@@ -1642,7 +1686,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                             key: new_key,
                         },
                     )),
-                    Err(error) => self.failed(action, error),
+                    Err(error) => self.failed_sized(action, size, error),
                 }
             }
         }
@@ -1657,13 +1701,19 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         dest: &CollectionName,
         copies: &[&(&ItemAction, ItemId, Option<ItemKey>)],
         read: Vec<Result<ItemData>>,
-    ) -> Vec<Result<ItemKey>> {
+    ) -> Vec<(Result<ItemKey>, Option<u64>)> {
         let mut results: Vec<Option<Result<ItemKey>>> = Vec::with_capacity(copies.len());
+        let mut sizes = Vec::with_capacity(copies.len());
         let mut items = Vec::with_capacity(copies.len());
         let mut read = read.into_iter();
         for (action, _, reserved_key) in copies {
+            let listed = match action {
+                ItemAction::Copy { size, .. } => *size,
+                _ => None,
+            };
             match (action, read.next()) {
                 (ItemAction::Copy { flags, .. }, Some(Ok(data))) => {
+                    sizes.push(listed.or_else(|| failing::content_size(&data.content)));
                     results.push(None);
                     items.push(NewItem {
                         data,
@@ -1671,15 +1721,33 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                         reserved_key: reserved_key.clone(),
                     });
                 }
-                (_, Some(Err(error))) => results.push(Some(Err(error))),
-                _ => results.push(Some(Err(Error::new(ErrorKind::NotFound, "not read")))),
+                (_, Some(Err(error))) => {
+                    sizes.push(listed);
+                    results.push(Some(Err(error)));
+                }
+                _ => {
+                    sizes.push(listed);
+                    results.push(Some(Err(Error::new(ErrorKind::NotFound, "not read"))));
+                }
             }
         }
-        let mut delivered = match from {
-            Side::A => self.pair.b.deliver_many(dest, items).await,
-            Side::B => self.pair.a.deliver_many(dest, items).await,
+        // A copy that failed before goes alone, so that it cannot fail a batch again.
+        let retry: Vec<bool> = copies
+            .iter()
+            .zip(&results)
+            .filter(|(_, slot)| slot.is_none())
+            .map(|((action, _, _), _)| failing::is_retry(action))
+            .collect();
+        let mut items = items.into_iter();
+        let mut delivered = Vec::with_capacity(retry.len());
+        for group in failing::delivery_groups(&retry) {
+            let group: Vec<NewItem> = items.by_ref().take(group.len()).collect();
+            delivered.extend(match from {
+                Side::A => self.pair.b.deliver_many(dest, group).await,
+                Side::B => self.pair.a.deliver_many(dest, group).await,
+            });
         }
-        .into_iter();
+        let mut delivered = delivered.into_iter();
         results
             .into_iter()
             .map(|slot| {
@@ -1689,6 +1757,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                         .unwrap_or_else(|| Err(Error::new(ErrorKind::Io, "not delivered")))
                 })
             })
+            .zip(sizes)
             .collect()
     }
 
@@ -1817,11 +1886,19 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
     }
 
     fn failed(&mut self, action: &ItemAction, error: Error) {
+        let size = match action {
+            ItemAction::Copy { size, .. } => *size,
+            _ => None,
+        };
+        self.failed_sized(action, size, error);
+    }
+
+    /// [`Self::failed`] for an action on an item of `size` bytes, if known.
+    fn failed_sized(&mut self, action: &ItemAction, size: Option<u64>, error: Error) {
         self.observer.action_failed(self.plan, action, &error);
-        let name = &self.plan.name_a;
         self.report
             .errors
-            .push(error.context(format!("collection {name}: {action}")));
+            .push(error.context(failing::failure_context(self.plan, action, size)));
     }
 }
 

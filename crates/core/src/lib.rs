@@ -28,6 +28,7 @@ pub mod nametrans;
 pub mod offthread;
 pub mod plan;
 pub mod policy;
+pub mod private;
 pub mod secret;
 pub mod side;
 pub mod status;

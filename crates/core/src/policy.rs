@@ -59,6 +59,61 @@ pub enum OnEmpty {
     Sync,
 }
 
+/// The deletion-share guard (`max_delete`): a side that lost most of a collection since the last
+/// run (a wiped or half-restored local tree, a server that lists a fraction of a folder) is far
+/// more often an accident than a user's clean-up, and propagating it would empty the other side
+/// too. The empty-side guard ([`OnEmpty`]) covers a side that lists nothing at all; this one the
+/// side that still lists a few items.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxDelete {
+    /// The largest share, in percent of the items the status knows on a side, whose deletion
+    /// one run may propagate from that side; 100 never refuses.
+    percent: u8,
+}
+
+impl MaxDelete {
+    /// Deletions of at most this many items are never refused for their share: in a folder of
+    /// a handful of messages, deleting most of them is ordinary tidying, and refusing it would
+    /// fail cron runs for nothing (a side emptied completely still meets the empty-side guard).
+    pub const FEW: usize = 5;
+
+    /// The default, `"50%"`.
+    pub const DEFAULT: MaxDelete = MaxDelete { percent: 50 };
+
+    /// `"100%"`: no limit (what `--force` sets for a run).
+    pub const UNLIMITED: MaxDelete = MaxDelete { percent: 100 };
+
+    /// The limit of `percent` % of a collection; `None` above 100.
+    pub fn percent(percent: u8) -> Option<Self> {
+        (percent <= 100).then_some(Self { percent })
+    }
+
+    /// The share in percent.
+    pub fn as_percent(self) -> u8 {
+        self.percent
+    }
+
+    /// True if deleting `deletions` of the `known` items of a collection is too much: more
+    /// than [`MaxDelete::FEW`] items and more than the share.
+    pub fn refuses(self, deletions: usize, known: usize) -> bool {
+        // In u128, no count times 100 overflows.
+        deletions > Self::FEW && deletions as u128 * 100 > u128::from(self.percent) * known as u128
+    }
+}
+
+impl Default for MaxDelete {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl std::fmt::Display for MaxDelete {
+    /// As written in the configuration: `50%`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}%", self.percent)
+    }
+}
+
 /// How one side of a pair may be written: mbsync's per-side `Expunge`, `Remove` and `Trash`,
 /// OfflineIMAP's `readonly`. See `crate::plan` (module `sides`) for what each one decides.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,6 +154,8 @@ pub struct SyncPolicy {
     pub create: PerSide<bool>,
     /// The empty-side guard.
     pub on_empty: OnEmpty,
+    /// The deletion-share guard.
+    pub max_delete: MaxDelete,
     /// True if keywords are left alone on both sides (the pair's `keywords = false`, as
     /// mbsync does); system flags are synced either way.
     pub ignore_keywords: bool,

@@ -107,6 +107,14 @@ pub trait MailStore {
     /// Every collection, including non-selectable parents.
     async fn list_collections(&mut self) -> Result<Vec<CollectionInfo>>;
 
+    /// True if the last [`MailStore::list_collections`] had to leave out collections it could
+    /// not read (an IMAP folder list with a line that cannot be parsed). A collection missing
+    /// from such a listing may still exist: the engine neither removes it on the other side
+    /// nor creates it again.
+    fn collections_incomplete(&self) -> bool {
+        false
+    }
+
     /// Creates a collection (and any missing parents). Creating one that exists is not an error.
     async fn create_collection(&mut self, name: &CollectionName) -> Result<()>;
 

@@ -327,7 +327,8 @@ fn transport_error(context: String, err: reqwest::Error) -> Error {
 /// The error for an unexpected HTTP status, sorted by what the caller can do about it.
 pub fn status_error(context: impl std::fmt::Display, response: &Response) -> Error {
     let kind = match response.status {
-        401 | 403 => ErrorKind::Config,
+        401 => ErrorKind::Auth,
+        403 => ErrorKind::Config,
         404 | 410 => ErrorKind::NotFound,
         412 => ErrorKind::Refused,
         405 | 501 => ErrorKind::Unsupported,
@@ -340,7 +341,14 @@ pub fn status_error(context: impl std::fmt::Display, response: &Response) -> Err
         412 => " (precondition failed: the item changed since it was last seen)",
         _ => "",
     };
-    let snippet: String = response.body.chars().take(200).collect();
+    // The server's words are for the user's terminal: line breaks and control characters
+    // (an escape sequence) become spaces.
+    let snippet: String = response
+        .body
+        .chars()
+        .take(200)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     Error::new(
         kind,
         format!(
@@ -353,4 +361,26 @@ pub fn status_error(context: impl std::fmt::Display, response: &Response) -> Err
             }
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_error_names_the_status_and_keeps_control_characters_off_the_terminal() {
+        let response = Response {
+            status: 401,
+            etag: None,
+            date: None,
+            body: "<html>\r\n\u{1b}[2JNo entry\0</html>".to_owned(),
+            url: Url::parse("http://127.0.0.1/").unwrap(),
+        };
+        let error = status_error("PROPFIND /", &response);
+        assert_eq!(error.kind(), ErrorKind::Auth);
+        assert_eq!(
+            error.to_string(),
+            "PROPFIND /: HTTP 401 (wrong user name or password?): <html>   [2JNo entry </html>"
+        );
+    }
 }

@@ -163,10 +163,11 @@ impl DavStore {
             .into_iter()
             .find_map(|found| self.to_collection(found, None))
             .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::NotFound,
-                    format!("{href} is not a {:?} collection", self.kind),
-                )
+                let kind = match self.kind {
+                    CollectionKind::Calendar => "calendar",
+                    CollectionKind::AddressBook => "address book",
+                };
+                Error::new(ErrorKind::NotFound, format!("{href} is not a {kind}"))
             })
     }
 

@@ -44,12 +44,12 @@ async fn discovery_finds_the_home_sets() {
     assert_eq!(book.home(), "/test/");
     assert!(cal.list_collections().await.unwrap().is_empty());
 
-    // A wrong password is a configuration error that says so.
+    // A wrong password is a refused login that says so.
     let wrong = ClientOptions::new(server.url()).credentials("test", Secret::new("wrong"));
     let err = DavStore::discover(&wrong, CollectionKind::Calendar)
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert!(err.to_string().contains("401"), "{err}");
     assert!(
         !format!("{wrong:?}").contains("secret"),

@@ -23,6 +23,19 @@ pub enum AuthMechanism {
     OAuthBearer,
 }
 
+impl std::fmt::Display for AuthMechanism {
+    /// The command as the server sees it (`LOGIN`, `AUTHENTICATE PLAIN`), for messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AuthMechanism::Login => "LOGIN",
+            AuthMechanism::Plain => "AUTHENTICATE PLAIN",
+            AuthMechanism::CramMd5 => "AUTHENTICATE CRAM-MD5",
+            AuthMechanism::XOAuth2 => "AUTHENTICATE XOAUTH2",
+            AuthMechanism::OAuthBearer => "AUTHENTICATE OAUTHBEARER",
+        })
+    }
+}
+
 /// Everything needed to open and log in a connection.
 #[derive(Clone, Debug)]
 pub struct ClientOptions {

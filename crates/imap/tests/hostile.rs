@@ -252,10 +252,12 @@ async fn oauth_mechanisms_send_the_token_and_handle_failure() {
         o.auth_mechanism = Some(mechanism);
         o.password = Secret::new("expired");
         let err = Client::connect(o).await.err().unwrap();
-        assert_eq!(err.kind(), ErrorKind::Config, "{mechanism:?}: {err}");
+        assert_eq!(err.kind(), ErrorKind::Auth, "{mechanism:?}: {err}");
+        // The mechanism as sent and the server's code and words as written.
         assert!(
-            err.to_string().contains("AUTHENTICATIONFAILED")
-                || err.to_string().contains("bad token"),
+            err.to_string().ends_with(&format!(
+                "login as \"me\" with {mechanism} was refused: [AUTHENTICATIONFAILED] bad token"
+            )),
             "{err}"
         );
     }
@@ -278,6 +280,68 @@ async fn login_disabled_is_respected() {
     o.tls = TlsMode::None;
     let err = Client::connect(o.clone()).await.err().unwrap();
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+}
+
+/// Issue 12: one folder line the client cannot parse (a NUL in a folder name's literal, a
+/// STATUS line with an unknown item) costs that folder, not the command or the connection.
+#[tokio::test]
+async fn an_unparsable_folder_line_leaves_out_that_folder_only() {
+    let options = serve(|tag, line| {
+        let upper = line.to_ascii_uppercase();
+        let reply = if upper.contains("AUTHENTICATE") {
+            format!("{tag} OK [CAPABILITY IMAP4rev1 LIST-STATUS CONDSTORE] in\r\n")
+        } else if upper.contains("RETURN (STATUS") {
+            format!(
+                "* LIST () \".\" INBOX\r\n* STATUS INBOX (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 1)\r\n\
+                 * LIST () \".\" {{5}}\r\nab\0cd\r\n\
+                 * LIST () \".\" Other\r\n* STATUS Other (MESSAGES \0)\r\n{tag} OK done\r\n"
+            )
+        } else if upper.starts_with(&format!("{} LIST", tag.to_ascii_uppercase())) {
+            format!(
+                "* LIST () \".\" INBOX\r\n* LIST () \".\" {{5}}\r\nab\0cd\r\n\
+                 * LIST () \".\" Other\r\n{tag} OK done\r\n"
+            )
+        } else if upper.contains("STATUS") {
+            format!("* STATUS Other (MESSAGES \0)\r\n{tag} OK done\r\n")
+        } else {
+            format!("{tag} OK fine\r\n")
+        };
+        Some(reply.into_bytes())
+    })
+    .await;
+    let mut client = Client::connect(options).await.unwrap();
+
+    let names: Vec<String> = client
+        .list("", "*")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["INBOX", "Other"]);
+    assert_eq!(client.take_unreadable_folders(), 1);
+    assert_eq!(client.take_unreadable_folders(), 0, "counted once");
+
+    let listed = client.list_status("*").await.unwrap();
+    let summary: Vec<(String, Option<u32>)> = listed
+        .iter()
+        .map(|(e, s)| (e.name.clone(), s.as_ref().and_then(|s| s.messages)))
+        .collect();
+    assert_eq!(
+        summary,
+        [("INBOX".to_owned(), Some(2)), ("Other".to_owned(), None)],
+        "Other is listed without its counters"
+    );
+    assert_eq!(
+        client.take_unreadable_folders(),
+        1,
+        "the STATUS line does not count"
+    );
+
+    let err = client.status("Other").await.unwrap_err();
+    assert!(err.to_string().contains("without data"), "{err}");
+    // The connection is still in step.
+    client.noop().await.unwrap();
 }
 
 #[tokio::test]

@@ -62,9 +62,10 @@ pub(crate) fn is_maildir(dir: &Path) -> bool {
     is_real_dir(&dir.join("cur")) && is_real_dir(&dir.join("new"))
 }
 
-/// Creates directory `path` unless it exists as a real directory. Returns true if it was created.
+/// Creates directory `path` (owner only, see `pimlink_core::private`) unless it exists as a real
+/// directory. Returns true if it was created.
 pub(crate) fn ensure_dir(path: &Path) -> Result<bool> {
-    match std::fs::create_dir(path) {
+    match pimlink_core::private::dir_builder().create(path) {
         Ok(()) => Ok(true),
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
             if is_real_dir(path) {

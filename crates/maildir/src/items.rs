@@ -8,6 +8,7 @@ use pimlink_core::{Error, ErrorKind, ItemEntry, ItemKey, Result};
 
 use crate::filename;
 use crate::keywords::KeywordMap;
+use crate::watch::{Arrival, Drained, Watch};
 use pimlink_core::Flags;
 
 /// Which of a maildir's message directories a file is in. The order matters: when one key is
@@ -72,11 +73,80 @@ impl Location {
 /// Every message of the maildir `dir`, by key.
 pub(crate) type Index = HashMap<String, Location>;
 
-/// Reads `cur/` and `new/` of the maildir `dir`. Dot-files, non-files and names that are not
-/// UTF-8 are skipped (with a warning where a user would want to know); `tmp/` is never read.
+/// How many times a listing is repeated while files it could not place keep moving.
+const MAX_LISTINGS: usize = 32;
+
+/// Every message of the maildir `dir`, including any that a mail reader renamed while it was
+/// being listed (see `watch.rs`): a message that existed throughout is never missing. Dot-files,
+/// non-files and names that are not UTF-8 are skipped (with a warning where a user would want
+/// to know); `tmp/` is never read.
 pub(crate) fn scan(dir: &Path) -> Result<Index> {
+    let Some(mut watch) = Watch::new(dir) else {
+        // Without a watch, the best is to list again until a listing finds no message the
+        // earlier ones missed: a file is missed only if it is renamed while its directory is
+        // read, so to be missed by every listing it must be renamed during each.
+        let mut index = scan_once(dir)?;
+        for _ in 0..MAX_LISTINGS {
+            let before = index.len();
+            for (key, location) in scan_once(dir)? {
+                index.entry(key).or_insert(location);
+            }
+            if index.len() == before {
+                break;
+            }
+        }
+        return Ok(index);
+    };
+    let mut index = scan_once(dir)?;
+    for _ in 0..MAX_LISTINGS {
+        if let Drained::Arrivals(arrivals) = watch.drain()
+            && add_arrivals(dir, &mut index, arrivals)
+        {
+            return Ok(index);
+        }
+        index = scan_once(dir)?;
+    }
+    Err(Error::new(
+        ErrorKind::Io,
+        format!(
+            "the messages in {} kept being renamed while they were listed ({MAX_LISTINGS} \
+             times); the folder is left for the next run",
+            dir.display()
+        ),
+    ))
+}
+
+/// Adds to `index` the messages that arrived during its listing under keys it lacks, at the
+/// last name each arrived under. False if such a file was gone again before it could be looked
+/// at: it moved on, and only a new listing (whose own arrivals are watched) can tell where.
+fn add_arrivals(dir: &Path, index: &mut Index, arrivals: Vec<Arrival>) -> bool {
+    let mut last: HashMap<String, Location> = HashMap::new();
+    for (sub, file_name) in arrivals {
+        let key = filename::parse(&file_name).key;
+        if file_name.starts_with('.') || key.is_empty() || index.contains_key(key) {
+            continue;
+        }
+        last.insert(key.to_owned(), Location { sub, file_name });
+    }
+    let mut complete = true;
+    for (key, location) in last {
+        match std::fs::symlink_metadata(location.path(dir)) {
+            Ok(meta) if meta.is_file() => {
+                index.insert(key, location);
+            }
+            // Not a message: the listing skips it as well.
+            Ok(_) => {}
+            Err(_) => complete = false,
+        }
+    }
+    complete
+}
+
+/// One listing of `new/` and then `cur/` (in this order, so that a message a reader moves
+/// from `new/` to `cur/` meanwhile is in the second if it was not in the first).
+fn scan_once(dir: &Path) -> Result<Index> {
     let mut index = Index::new();
-    for sub in [Sub::Cur, Sub::New] {
+    for sub in [Sub::New, Sub::Cur] {
         let sub_dir = dir.join(sub.dir_name());
         let context = || format!("listing messages in {}", sub_dir.display());
         let entries = std::fs::read_dir(&sub_dir).map_err(|err| {
@@ -110,6 +180,9 @@ pub(crate) fn scan(dir: &Path) -> Result<Index> {
             }
             match entry.file_type() {
                 Ok(kind) if kind.is_file() => {}
+                // Renamed since the directory was read (where the type needs a stat): its new
+                // name is among the watch's arrivals.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
                 Ok(kind) if kind.is_symlink() => {
                     tracing::warn!(
                         path = %entry.path().display(),
@@ -153,6 +226,17 @@ fn insert(index: &mut Index, dir: &Path, key: &str, location: Location) {
             } else {
                 (slot.get().clone(), location)
             };
+            // Seen under two names because a reader renamed it between the two readdirs: one
+            // message, nothing to warn about.
+            let renamed = |location: &Location| {
+                std::fs::symlink_metadata(location.path(dir))
+                    .is_err_and(|err| err.kind() == std::io::ErrorKind::NotFound)
+            };
+            if renamed(&dropped) || renamed(&kept) {
+                let alive = if renamed(&kept) { dropped } else { kept };
+                slot.insert(alive);
+                return;
+            }
             tracing::warn!(
                 key,
                 kept = %kept.path(dir).display(),

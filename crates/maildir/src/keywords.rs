@@ -210,7 +210,11 @@ pub(crate) fn save(dir: &Path, map: &KeywordMap) -> Result<()> {
     ));
     let context = || format!("writing {}", path.display());
     let write = || -> io::Result<()> {
-        let mut file = std::fs::File::create(&tmp)?;
+        let mut file = pimlink_core::private::file_options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         file.write_all(map.format().as_bytes())?;
         file.sync_all()?;
         std::fs::rename(&tmp, &path)

@@ -72,6 +72,11 @@
 //!   Dovecot and mbsync do).
 //! - Mail readers rename files at any time: the store remembers each file's name from the last
 //!   listing and, if it has vanished, rescans the folder once before reporting `NotFound`.
+//! - A listing never misses a message that a reader renames while it runs (which the engine
+//!   would take for a deletion, and delete on the other side): `new/` is read before `cur/`,
+//!   and an inotify watch on both, set up before reading them, names every file that arrived
+//!   meanwhile; one that the listing lacks is looked up where it arrived (see `watch.rs`).
+//!   Without inotify the folder is listed again until a listing finds nothing new.
 //! - Durability: changed directories are fsynced in [`pimlink_core::MailStore::flush`], once
 //!   per directory however many messages changed, after the deliveries are placed; new folders
 //!   are fsynced when created.
@@ -105,6 +110,7 @@ mod stamp;
 mod store;
 mod tree;
 mod unique;
+mod watch;
 
 pub use layout::Layout;
 pub use store::Maildir;

@@ -1,7 +1,7 @@
 //! [`Maildir`]: the `MailStore` implementation.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -425,7 +425,7 @@ impl MailStore for Maildir {
             // Courier and Dovecot mark Maildir++ subfolders with this empty file; some delivery
             // agents (maildrop) rely on it.
             let marker = dir.join("maildirfolder");
-            OpenOptions::new()
+            pimlink_core::private::file_options()
                 .write(true)
                 .create(true)
                 .truncate(false)
@@ -870,7 +870,8 @@ fn create_root(root: &Path) -> Result<()> {
             ),
         ));
     }
-    std::fs::create_dir(root)
+    pimlink_core::private::dir_builder()
+        .create(root)
         .map_err(|err| Error::io(format!("creating the Maildir root {}", root.display()), err))?;
     fsync_dir(parent)
 }
@@ -881,7 +882,12 @@ fn write_unsynced(path: &Path, data: ItemData) -> Result<File> {
     let context = || format!("writing {}", path.display());
     // tmp/<key> may be left over from an interrupted delivery of the same reserved key: tmp/ is
     // scratch space, so it is simply overwritten.
-    let file = File::create(path).map_err(|err| Error::io(context(), err))?;
+    let file = pimlink_core::private::file_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map_err(|err| Error::io(context(), err))?;
     // Buffered, so that the line-end conversion does not turn into one write per chunk.
     let mut writer = CrlfToLf::new(io::BufWriter::with_capacity(WRITE_BUFFER, file));
     match data.content {

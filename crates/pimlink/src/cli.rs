@@ -13,11 +13,13 @@ pub mod exit {
     pub const PARTIAL: u8 = 1;
     /// The command line or the configuration is wrong; nothing was done.
     pub const USAGE: u8 = 2;
-    /// A storage or the state store could not be opened or reached.
+    /// A storage or the state store could not be opened or reached (a server that is down or
+    /// refused the login).
     pub const UNAVAILABLE: u8 = 3;
     /// Another pimlink is working on the same pair.
     pub const BUSY: u8 = 4;
-    /// A safety check refused to apply changes (for example a side that suddenly looks empty).
+    /// A safety check refused to apply changes (a side that suddenly looks empty, or that lost
+    /// more of a collection than `max_delete` allows).
     pub const REFUSED: u8 = 5;
 }
 
@@ -26,10 +28,14 @@ Exit status:
   0  everything was done
   1  some items or collections failed; the rest was synced (running again may help)
   2  usage or configuration error; nothing was done
-  3  a storage or the state store could not be opened or reached
+  3  a storage or the state store could not be opened or reached (e.g. a refused login)
   4  a pair is busy: another pimlink is syncing it
-  5  a safety check refused changes (e.g. a side that suddenly looks empty); nothing was deleted
+  5  a safety check refused changes (a side that suddenly looks empty or lost more of a
+     collection than max_delete allows); nothing was deleted there
 When several apply, the highest number is returned.
+
+Warnings and errors on stderr are coloured only when stderr is a terminal, and not at all when
+NO_COLOR is set to a non-empty value.
 
 Configuration: $XDG_CONFIG_HOME/pimlink/config.toml (default ~/.config/pimlink/config.toml).
 Every key of the file is described in pimlink-config(5) (docs/pimlink-config.5) and shown in
@@ -95,8 +101,9 @@ pub struct SyncArgs {
     #[arg(short = 'n', long)]
     pub dry_run: bool,
 
-    /// Apply deletions even where a side that had items now looks empty (overrides
-    /// `on_empty = "refuse"` for this run).
+    /// Apply deletions that a safety check refused: where a side that had items now looks
+    /// empty (`on_empty = "refuse"`) or lost more of a collection than `max_delete` allows,
+    /// for this run.
     #[arg(long)]
     pub force: bool,
 

@@ -3,7 +3,7 @@
 use pimlink_core::ErrorKind;
 
 use crate::cli::exit;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Credentials, PasswordSource};
 
 /// The exit status for an error that stopped a command or a pair.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
@@ -20,6 +20,8 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         Some(ErrorKind::Busy) => exit::BUSY,
         Some(ErrorKind::Refused) => exit::REFUSED,
         Some(ErrorKind::Config | ErrorKind::InvalidName) => exit::USAGE,
+        // The configuration is well-formed; the server would not open the storage with it.
+        Some(ErrorKind::Auth) => exit::UNAVAILABLE,
         _ => exit::UNAVAILABLE,
     }
 }
@@ -28,3 +30,49 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// What to check when a server refused a storage's credentials, naming the keys that hold them.
+pub fn credentials_hint(credentials: Option<&Credentials>) -> String {
+    let source = match credentials.map(|c| &c.password) {
+        Some(PasswordSource::Command(_)) => "password_cmd",
+        Some(PasswordSource::Literal(_)) => "password",
+        None => "user, password or password_cmd",
+    };
+    format!("Check the user name and the password ({source}).")
+}
+
+/// True if `error` is a server's refusal of the credentials: such errors already name the
+/// storage, its host and what to check.
+pub fn is_refused_login(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<pimlink_core::Error>()
+        .is_some_and(|e| e.kind() == ErrorKind::Auth)
+}
+
+/// `error` of storage `name`, saying so unless it already does (a refused login).
+pub fn in_storage(error: anyhow::Error, name: &str) -> anyhow::Error {
+    if is_refused_login(&error) {
+        error
+    } else {
+        error.context(format!("storage {name}"))
+    }
+}
+
+/// A refused login of storage `name` on `host`: which storage, the server's answer, and what
+/// to check.
+pub fn refused_login(
+    name: &str,
+    host: &str,
+    error: &pimlink_core::Error,
+    credentials: Option<&Credentials>,
+) -> pimlink_core::Error {
+    let text = error.to_string();
+    let stop = if text.ends_with('.') { "" } else { "." };
+    pimlink_core::Error::new(
+        ErrorKind::Auth,
+        format!(
+            "storage {name:?} ({host}): {text}{stop} {}",
+            credentials_hint(credentials)
+        ),
+    )
+}

@@ -82,12 +82,22 @@ pub async fn open(config: &Config, name: &str, kind: CollectionKind) -> Result<I
     Ok(match &storage.kind {
         StorageKind::CalDav(dav) | StorageKind::CardDav(dav) => {
             let options = dav_options(dav)?;
-            ItemSide::Dav(
-                DavStore::discover(&options, kind)
-                    .await
-                    .with_context(|| format!("connecting to {}", dav.url))?
-                    .change_stamp(change_stamp(dav.skip_unchanged)),
-            )
+            let store = match DavStore::discover(&options, kind).await {
+                Ok(store) => store,
+                Err(error) if error.kind() == pimlink_core::ErrorKind::Auth => {
+                    let host = crate::endpoint::url_host(&dav.url).unwrap_or_default();
+                    let credentials = dav.credentials.as_ref();
+                    return Err(
+                        crate::failure::refused_login(name, &host, &error, credentials).into(),
+                    );
+                }
+                Err(error) => {
+                    return Err(
+                        anyhow::Error::new(error).context(format!("connecting to {}", dav.url))
+                    );
+                }
+            };
+            ItemSide::Dav(store.change_stamp(change_stamp(dav.skip_unchanged)))
         }
         StorageKind::Webcal(webcal) => {
             let mut options = ClientOptions::new(webcal.url.clone());

@@ -5,8 +5,11 @@
 mod cli;
 mod commands;
 mod config;
+mod endpoint;
+mod error_groups;
 mod failure;
 mod item_storages;
+mod no_state;
 mod output;
 mod renamed;
 mod storages;
@@ -87,9 +90,15 @@ fn init_tracing(verbose: u8, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    use std::io::IsTerminal;
+    let colour = output::colour(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false)
         .without_time()
         .init();

@@ -10,6 +10,9 @@ use pimlink_core::exec::{CollectionReport, Observer, PairReport};
 use pimlink_core::plan::{CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts};
 use pimlink_core::{CollectionName, Error, ItemKey, PerSide, Side};
 
+use crate::error_groups;
+use crate::no_state::NoStateNotice;
+
 /// Verbosity, resolved from `-v` and `-q`.
 #[derive(Clone, Copy, Debug)]
 pub struct Output {
@@ -39,6 +42,13 @@ impl Output {
     pub fn error(&self, error: &anyhow::Error) {
         eprintln!("pimlink: error: {error:#}");
     }
+}
+
+/// True if diagnostics on stderr may be coloured: only for a person watching (stderr is a
+/// terminal; cron mail and the journal would get the escape codes as text), and not when
+/// `NO_COLOR` is set to anything but the empty string (<https://no-color.org>).
+pub fn colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
 }
 
 /// Plans with fewer actions than this finish too fast for a progress bar to help.
@@ -127,6 +137,8 @@ pub struct PairObserver<'o> {
     /// several connections), on a terminal only.
     progress: Vec<(CollectionName, Progress)>,
     bars: MultiProgress,
+    /// Set when the pair's status knew nothing at the start of the run.
+    pub no_state: Option<NoStateNotice>,
 }
 
 impl<'o> PairObserver<'o> {
@@ -138,6 +150,7 @@ impl<'o> PairObserver<'o> {
             dry_run,
             progress: Vec::new(),
             bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            no_state: None,
         }
     }
 
@@ -239,8 +252,9 @@ impl<'o> PairObserver<'o> {
 
     fn collection_summary(&self, collection: &CollectionReport) {
         let name = &collection.plan.name_a;
-        for error in &collection.errors {
-            eprintln!("pimlink: {}: {error}", self.pair);
+        let verbose = self.output.verbose > 0;
+        for line in error_groups::lines(name.as_str(), &collection.errors, verbose) {
+            eprintln!("pimlink: {}: {line}", self.pair);
         }
         for late in &collection.late_copies {
             let what = if late.removed {
@@ -257,7 +271,7 @@ impl<'o> PairObserver<'o> {
             ));
         }
         if let Some(refusal) = &collection.refused {
-            eprintln!("pimlink: {}: collection {name}: {refusal}", self.pair);
+            report_refusal(&self.pair, name.as_str(), refusal);
         }
         if let CollectionStep::Skip(why) = &collection.plan.step {
             if self.output.verbose > 0 || self.dry_run {
@@ -326,6 +340,12 @@ impl Observer for PairObserver<'_> {
         }
     }
 
+    fn matching_by_content(&mut self, collection: &CollectionPlan, items: PerSide<usize>) {
+        if let Some(notice) = &mut self.no_state {
+            notice.tell(collection.name_a.as_str(), items);
+        }
+    }
+
     fn held_back(&mut self, collection: &CollectionPlan, held: PerSide<usize>) {
         for side in [Side::A, Side::B] {
             let count = *held.get(side);
@@ -363,6 +383,27 @@ impl Observer for PairObserver<'_> {
     fn action_failed(&mut self, collection: &CollectionPlan, action: &ItemAction, _error: &Error) {
         // The error itself is reported with the collection's summary.
         self.advance(collection, action);
+    }
+}
+
+/// Reports a collection whose changes a safety check withheld, on stderr, with the command
+/// that lets them through once.
+pub fn report_refusal(pair: &str, collection: &str, refusal: &impl std::fmt::Display) {
+    eprintln!("pimlink: {pair}: collection {collection}: {refusal}");
+    eprintln!(
+        "pimlink: {pair}: collection {collection}: to apply these changes once: pimlink sync \
+         --force {}",
+        shell_word(&format!("{pair}/{collection}"))
+    );
+}
+
+/// `word` as a shell reads it back: quoted unless it is made of harmless characters only.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+@%:,".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -410,6 +451,27 @@ mod tests {
             replaces: None,
             size,
         }
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(colour(true, None));
+        assert!(
+            colour(true, Some(OsStr::new(""))),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(true, Some(OsStr::new("0"))), "any value, even 0");
+        assert!(!colour(false, None));
+    }
+
+    #[test]
+    fn commands_in_hints_survive_the_shell() {
+        assert_eq!(shell_word("work/Lists/rust"), "work/Lists/rust");
+        assert_eq!(shell_word("p/with space"), "'p/with space'");
+        assert_eq!(shell_word("p/it's"), "'p/it'\\''s'");
+        assert_eq!(shell_word("p/$HOME"), "'p/$HOME'");
     }
 
     #[test]

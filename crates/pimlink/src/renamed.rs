@@ -92,6 +92,10 @@ impl<S: MailStore> MailStore for Renamed<S> {
         Ok(out)
     }
 
+    fn collections_incomplete(&self) -> bool {
+        self.inner.collections_incomplete()
+    }
+
     async fn create_collection(&mut self, name: &CollectionName) -> Result<()> {
         let own = self.own(name)?;
         self.inner.create_collection(&own).await

@@ -59,7 +59,18 @@ pub fn open_mail(config: &Config, name: &str) -> Result<MailSide> {
                 layout,
             )?))
         }
-        StorageKind::Imap(imap) => Ok(MailSide::Imap(imap_store(imap))),
+        StorageKind::Imap(imap) => {
+            let mut store = imap_store(imap);
+            let (name, credentials) = (name.to_owned(), imap.credentials.clone());
+            let host = match &imap.endpoint {
+                ImapEndpoint::Tcp { host, .. } => host.clone(),
+                ImapEndpoint::Tunnel { .. } => "tunnel".to_owned(),
+            };
+            store.set_refused_login(std::sync::Arc::new(move |error| {
+                crate::failure::refused_login(&name, &host, &error, credentials.as_ref())
+            }));
+            Ok(MailSide::Imap(store))
+        }
         other => bail!(
             "storage {name:?}: type {} cannot be synced by this version of pimlink yet",
             other.type_name()
@@ -150,6 +161,10 @@ impl MailStore for MailSide {
 
     async fn list_collections(&mut self) -> pimlink_core::Result<Vec<CollectionInfo>> {
         dispatch!(self, s => s.list_collections().await)
+    }
+
+    fn collections_incomplete(&self) -> bool {
+        dispatch!(self, s => s.collections_incomplete())
     }
 
     async fn create_collection(&mut self, name: &CollectionName) -> pimlink_core::Result<()> {

@@ -35,7 +35,8 @@ fn killed_initial_sync_resumes_without_loss_or_duplicates() {
 
 #[test]
 fn killed_sync_with_changes_on_both_sides_resumes_correctly() {
-    let world = World::new("");
+    // Deleting 111 of 200 messages on b is meant here: not the deletion-share guard's case.
+    let world = World::new("max_delete = \"100%\"\n");
     for i in 0..200 {
         world.deliver("a", "INBOX", &format!("m{i}"), "");
     }

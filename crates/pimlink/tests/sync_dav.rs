@@ -57,6 +57,9 @@ impl Run {
     fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.0.stdout).into_owned()
     }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
 }
 
 impl std::fmt::Display for Run {
@@ -358,6 +361,38 @@ fn an_emptied_side_is_refused_until_forced() {
     assert!(remote(&server, "c").is_empty(), "{forced}");
 }
 
+/// A vdir wiped to one item of a calendar (issue 12) is refused too: the server keeps every
+/// item until the run is forced.
+#[test]
+fn a_side_that_lost_most_items_is_refused_until_forced() {
+    let server = Radicale::start().unwrap();
+    server.create_calendar("c").unwrap();
+    for i in 0..10 {
+        put(&server, "c", &format!("e{i}"), "x");
+    }
+    let world = World::radicale(&server, "");
+    world.sync_ok();
+    for i in 0..9 {
+        fs::remove_file(world.vdir("c").join(format!("e{i}.ics"))).unwrap();
+    }
+    let refused = world.run(&["sync"]);
+    assert_eq!(refused.code(), 5, "{refused}");
+    for part in [
+        "collection c: side b no longer has 9 of the 10 items",
+        "max_delete",
+        "pimlink sync --force p/c",
+    ] {
+        assert!(
+            format!("{refused}").contains(part),
+            "{part:?} missing: {refused}"
+        );
+    }
+    assert_eq!(remote(&server, "c").len(), 10, "{refused}");
+    let forced = world.run(&["sync", "--force", "p/c"]);
+    assert_eq!(forced.code(), 0, "{forced}");
+    assert_eq!(remote(&server, "c").len(), 1, "{forced}");
+}
+
 #[test]
 fn collections_are_created_with_metadata_and_deleted_by_policy() {
     let server = Radicale::start().unwrap();
@@ -446,12 +481,15 @@ fn a_one_way_pair_publishes_items_and_description_and_leaves_the_mirror_alone() 
     );
 }
 
+/// Only an alias entry creates a collection that exists on neither side; a pattern, even one
+/// without wildcards, selects existing collections and warns when it matches none (issue 12).
 #[test]
-fn named_collections_that_exist_nowhere_are_created_on_both_sides() {
+fn only_alias_entries_create_collections_that_exist_nowhere() {
     let server = Radicale::start().unwrap();
     let world = World::radicale(
         &server,
-        "collections = [\"from a\", \"from b\", \"work\", \"team*\", [\"home\", \"personal\", \"privat\"]]",
+        "collections = [\"from a\", \"from b\", \"work\", \"team*\", \
+         [\"home\", \"personal\", \"privat\"], [\"new\", \"new\", \"new\"]]",
     );
     let on_server = |name: &str| {
         server
@@ -464,19 +502,30 @@ fn named_collections_that_exist_nowhere_are_created_on_both_sides() {
     let dry = world.run(&["sync", "--dry-run"]);
     assert_eq!(dry.code(), 0, "{dry}");
     assert!(
-        dry.stdout().contains("collection work: create on a and b"),
+        dry.stdout().contains("collection new: create on a and b"),
         "{dry}"
     );
-    assert!(!on_server("work") && !world.vdir("work").exists(), "{dry}");
+    assert!(!on_server("new") && !world.vdir("new").exists(), "{dry}");
 
     let run = world.sync_ok();
-    assert!(on_server("work") && on_server("personal"), "{run}");
+    assert!(on_server("new") && on_server("personal"), "{run}");
     assert!(
-        world.vdir("work").is_dir() && world.vdir("privat").is_dir(),
+        world.vdir("new").is_dir() && world.vdir("privat").is_dir(),
         "{run}"
     );
-    // A pattern with wildcards names no collection: nothing is made up from it.
+    assert!(
+        run.stdout().contains("p: new: created on sides a and b"),
+        "{run}"
+    );
+    // Patterns name no collection: nothing is made up from them, and each one is reported.
+    assert!(!on_server("work") && !world.vdir("work").exists(), "{run}");
     assert!(!on_server("team*") && !world.vdir("team").exists(), "{run}");
+    for pattern in ["work", "team*"] {
+        let warning = format!(
+            "pair p: collection pattern \"{pattern}\" matches no collection on either side"
+        );
+        assert_eq!(run.stderr().matches(&warning).count(), 1, "{run}");
+    }
 
     // They are ordinary synced collections from now on.
     world.write_local("privat", "p1", "dentist");
@@ -484,6 +533,45 @@ fn named_collections_that_exist_nowhere_are_created_on_both_sides() {
     assert_eq!(remote(&server, "personal"), map(&[("p1", "dentist")]));
     let again = world.sync_ok();
     assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+/// The default as a misrendered manual showed it, `["froma", "fromb"]`, and pimsync's
+/// `collections all` written as `["all"]` once created calendars of those names on both sides
+/// with exit 0 (issue 12): they create nothing, and the warning says what was meant.
+#[test]
+fn mistaken_patterns_create_nothing_and_say_what_was_meant() {
+    for (collections, hint) in [
+        ("[\"froma\", \"fromb\"]", "write \"from a\" (with a space)"),
+        ("[\"all\"]", "[\"*\"]"),
+    ] {
+        let server = Radicale::start().unwrap();
+        server.create_calendar("c").unwrap();
+        put(&server, "c", "e1", "x");
+        let world = World::radicale(&server, &format!("collections = {collections}"));
+        let run = world.sync_ok();
+        let dir = server
+            .storage_dir()
+            .join("collection-root")
+            .join(server.user());
+        let mut calendars: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| !name.starts_with('.'))
+            .collect();
+        calendars.sort();
+        assert_eq!(calendars, ["c"], "{collections}: {run}");
+        assert_eq!(
+            fs::read_dir(world.dir.path().join("vdir")).unwrap().count(),
+            0,
+            "{run}"
+        );
+        assert!(
+            run.stderr()
+                .contains("matches no collection on either side"),
+            "{run}"
+        );
+        assert!(run.stderr().contains(hint), "{hint:?} missing: {run}");
+    }
 }
 
 #[test]

@@ -87,6 +87,48 @@ fn assert_same(server: &Tree, local: &Tree) -> Tree {
     server.clone()
 }
 
+/// A local tree wiped to one message of a folder (issue 12) must not spread to the server: the
+/// run is refused with exit status 5 and a message saying what and how to go ahead, nothing is
+/// deleted, and `--force` on that folder then deletes.
+#[test]
+fn a_maildir_wiped_to_one_message_deletes_nothing_on_the_server_until_forced() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    for i in 0..10 {
+        server
+            .deliver(&user, "INBOX", &message(&format!("m{i}")))
+            .unwrap();
+    }
+    let world = imap_maildir_world(&server, "");
+    world.sync_ok();
+    let inbox = world.root("b").join("INBOX");
+    for i in 0..9 {
+        fs::remove_file(find_file(&inbox, &format!("m{i}"))).unwrap();
+    }
+    let on_server = || user_tree(&server, &user, server.password())["INBOX"].len();
+
+    let refused = world.run(&["sync"]);
+    assert_eq!(refused.code(), 5, "{refused}");
+    for part in [
+        "pimlink: p: collection INBOX: side b no longer has 9 of the 10 items",
+        "refusing to delete them on side a",
+        "max_delete = \"50%\"",
+        "pimlink sync --force p/INBOX",
+    ] {
+        assert!(
+            refused.stderr().contains(part),
+            "{part:?} missing: {refused}"
+        );
+    }
+    assert_eq!(on_server(), 10, "nothing deleted: {refused}");
+
+    let forced = world.run(&["sync", "--force", "p/INBOX"]);
+    assert_eq!(forced.code(), 0, "{forced}");
+    assert_eq!(on_server(), 1, "{forced}");
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
 #[test]
 fn imap_and_maildir_converge_with_changes_on_both_sides() {
     let server = DovecotBuilder::new().start().unwrap();

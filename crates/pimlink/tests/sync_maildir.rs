@@ -109,6 +109,26 @@ fn emptied_side_is_refused_until_forced() {
     assert!(world.messages("a")["INBOX"].is_empty());
 }
 
+/// A side that lost most of a folder but still lists a message is refused as well (issue 12),
+/// unless the pair's `max_delete` allows it.
+#[test]
+fn a_side_wiped_to_one_message_is_refused_unless_max_delete_allows_it() {
+    for (keys, code) in [("", 5), ("max_delete = \"100%\"\n", 0)] {
+        let world = World::new(keys);
+        for i in 0..10 {
+            world.deliver("a", "INBOX", &format!("m{i}"), "");
+        }
+        world.sync_ok();
+        for i in 0..9 {
+            fs::remove_file(find_file(&world.root("b").join("INBOX"), &format!("m{i}"))).unwrap();
+        }
+        let run = world.run(&["sync"]);
+        assert_eq!(run.code(), code, "{keys}: {run}");
+        let left = if code == 0 { 1 } else { 10 };
+        assert_eq!(world.messages("a")["INBOX"].len(), left, "{keys}: {run}");
+    }
+}
+
 #[test]
 fn one_way_pair_mirrors_without_pushing_back() {
     let world = World::new("direction = \"a-to-b\"\n");
@@ -311,6 +331,20 @@ fn emptying_a_folder_by_moving_everything_is_not_a_mass_deletion() {
     let tree = assert_converged(&world);
     assert!(tree["INBOX"].is_empty());
     assert_eq!(tree["Archive"].len(), 4);
+
+    // Moving most of a folder is no mass deletion either (issue 12): eight of ten messages
+    // leave Archive for Lists on b, while Archive still lists two.
+    for i in 4..10 {
+        world.deliver("a", "Archive", &format!("m{i}"), "");
+    }
+    world.sync_ok();
+    for i in 0..8 {
+        move_message(&world.root("b"), "Archive", "Lists", &format!("m{i}"));
+    }
+    let run = world.sync_ok();
+    assert!(run.stdout().contains("8 moved"), "{run}");
+    let tree = assert_converged(&world);
+    assert_eq!((tree["Archive"].len(), tree["Lists"].len()), (2, 8));
 
     // A folder emptied by deletion is still refused.
     for sub in ["cur", "new"] {

@@ -25,12 +25,12 @@ pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Writes `data` to a new hidden temp file in `dir` and fsyncs it. The caller renames or links
-/// it into place and removes it on failure.
+/// Writes `data` to a new hidden temp file in `dir` (owner only, see `pimlink_core::private`)
+/// and fsyncs it. The caller renames or links it into place and removes it on failure.
 pub(crate) fn write_temp(dir: &Path, data: &[u8]) -> Result<PathBuf> {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let path = dir.join(format!(".pimlink-{}-{n}.tmp", std::process::id()));
-    let written = File::options()
+    let written = pimlink_core::private::file_options()
         .write(true)
         .create_new(true)
         .open(&path)

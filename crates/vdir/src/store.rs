@@ -50,7 +50,9 @@ impl Vdir {
                 format!("vdir file extension {extension:?} must look like \".ics\""),
             ));
         }
-        fs::create_dir_all(root)
+        pimlink_core::private::dir_builder()
+            .recursive(true)
+            .create(root)
             .map_err(|e| Error::io(format!("creating vdir root {}", root.display()), e))?;
         let root = root
             .canonicalize()
@@ -227,7 +229,7 @@ impl ItemStore for Vdir {
 
     async fn create_collection(&self, id: &CollectionId) -> Result<Collection> {
         let dir = self.collection_dir(id)?;
-        match fs::create_dir(&dir) {
+        match pimlink_core::private::dir_builder().create(&dir) {
             Ok(()) => fsync_dir(&self.root)?,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
             Err(e) => return Err(Error::io(format!("creating {}", dir.display()), e)),

@@ -309,6 +309,9 @@ impl Observer for Shared<'_, '_> {
     fn items_planned(&mut self, collection: &CollectionPlan, plan: &ItemPlan) {
         self.0.borrow_mut().items_planned(collection, plan);
     }
+    fn matching_by_content(&mut self, collection: &CollectionPlan, items: PerSide<usize>) {
+        self.0.borrow_mut().matching_by_content(collection, items);
+    }
     fn action_done(&mut self, collection: &CollectionPlan, action: &ItemAction) {
         self.0.borrow_mut().action_done(collection, action);
     }
@@ -355,6 +358,10 @@ impl Observer for UntilConnected<'_, '_, '_> {
     fn items_planned(&mut self, collection: &CollectionPlan, plan: &ItemPlan) {
         self.release();
         self.inner.items_planned(collection, plan);
+    }
+    fn matching_by_content(&mut self, collection: &CollectionPlan, items: PerSide<usize>) {
+        self.release();
+        self.inner.matching_by_content(collection, items);
     }
     fn action_done(&mut self, collection: &CollectionPlan, action: &ItemAction) {
         self.release();

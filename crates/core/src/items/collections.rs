@@ -27,7 +27,8 @@ pub struct Selection<'f> {
     pub from_a: bool,
     /// `"from b"`: every collection on side B.
     pub from_b: bool,
-    /// Collections named explicitly, possibly with different ids on each side.
+    /// Collections named explicitly, possibly with different ids on each side; the only ones
+    /// created on both sides when neither has them.
     pub explicit: Vec<ExplicitCollection>,
     /// Further ids selected by pattern, on either side.
     pub matches: &'f dyn Fn(&CollectionId) -> bool,
@@ -75,7 +76,8 @@ pub enum CollectionStep {
     Sync,
     /// Create it on this side, then sync its items.
     Create(Side),
-    /// Named in the selection but on neither side yet: create it on both (empty).
+    /// Named by an explicit entry of the selection but on neither side yet: create it on both
+    /// (empty).
     CreateBoth,
     /// It was synced before and is gone from the other side: delete it on this side too
     /// (`on_delete = "delete"`), and drop its status.
@@ -188,7 +190,8 @@ pub fn plan_collections(
                 (true, false) => missing_on(Side::B, was_synced, policy),
                 (false, true) => missing_on(Side::A, was_synced, policy),
                 (false, false) if was_synced => CollectionStep::Forget,
-                // The user named it: make it exist, as pimsync and vdirsyncer do.
+                // Named by an alias entry: make it exist. Patterns never create anything on
+                // both sides, so that a mistaken one ("froma", "all") makes nothing up.
                 (false, false) if named.contains(name.as_str()) => create_both(policy),
                 (false, false) => CollectionStep::Skip("exists on neither side".to_owned()),
             };

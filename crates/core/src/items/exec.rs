@@ -43,6 +43,10 @@ pub trait Observer {
     fn collection_planned(&mut self, _plan: &CollectionPlan) {}
     /// A collection's items were planned.
     fn items_planned(&mut self, _collection: &CollectionPlan, _plan: &ItemPlan) {}
+    /// The status knows no item of this collection although both sides hold some (`items`
+    /// per side: a first sync, or a lost state). They are about to be matched by UID;
+    /// nothing has been changed for the collection yet.
+    fn matching_by_content(&mut self, _collection: &CollectionPlan, _items: PerSide<usize>) {}
     /// An item action was carried out.
     fn action_done(&mut self, _collection: &CollectionPlan, _action: &ItemAction) {}
     /// A metadata property was decided (in a dry run) or changed.
@@ -337,6 +341,13 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             view.now.retain(|uid, _| !excluded.contains(uid));
         }
 
+        if rows.is_empty() && !views.a.now.is_empty() && !views.b.now.is_empty() {
+            let items = PerSide {
+                a: views.a.now.len(),
+                b: views.b.now.len(),
+            };
+            observer.matching_by_content(&plan, items);
+        }
         let items = plan_items(&rows, &views.a.now, &views.b.now, &self.policy);
         observer.items_planned(&plan, &items);
         report.refused = items.refused.clone();

@@ -19,7 +19,8 @@
 //! (and the mirror images). A one-way pair lets changes flow only from its source, and in a
 //! conflict the source wins, since the other side is a mirror. The empty-side guard withholds
 //! every action of a collection when a side that had items lists none and the plan would
-//! delete on the other side.
+//! delete on the other side; the deletion-share guard (`max_delete`) when a side that still
+//! lists some items lost more of them than the pair lets one run delete on the other side.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -28,7 +29,7 @@ use crate::plan::Refusal;
 use crate::policy::{Direction, OnEmpty};
 use crate::side::{PerSide, Side};
 
-use super::model::{ConflictPolicy, ItemPolicy, ItemVersion, StatusRow};
+use super::model::{ConflictPolicy, ItemPolicy, ItemVersion, RowId, StatusRow};
 
 /// One thing to do for one item, named by its UID.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,7 +204,8 @@ pub fn plan_items(
         .into_iter()
         .filter_map(|uid| decide(uid, rows.get(uid).copied(), a.get(uid), b.get(uid), policy))
         .collect();
-    let refused = empty_side_refusal(status, a, b, &actions, policy);
+    let refused = empty_side_refusal(status, a, b, &actions, policy)
+        .or_else(|| share_refusal(status, a, b, &actions, policy));
     if refused.is_some() {
         actions.clear();
     }
@@ -300,12 +302,7 @@ fn empty_side_refusal(
         if !now.is_empty() {
             continue;
         }
-        let deletions = actions
-            .iter()
-            .filter(
-                |action| matches!(action, ItemAction::Delete { side: s, .. } if *s == side.other()),
-            )
-            .count();
+        let deletions = deletions_on(actions, side.other()).count();
         if deletions > 0 {
             return Some(Refusal::EmptySide {
                 side,
@@ -315,4 +312,48 @@ fn empty_side_refusal(
         }
     }
     None
+}
+
+/// The deletion-share guard: a side that still lists items but lost more of those the status
+/// knows than `max_delete` allows (an empty side is the empty-side guard's). Every row is an
+/// item both sides held, and a delete on one side is planned only for an item the other side
+/// lost, so the deletions on the other side are exactly the losses that would spread.
+fn share_refusal(
+    status: &[StatusRow],
+    a: &BTreeMap<String, ItemVersion>,
+    b: &BTreeMap<String, ItemVersion>,
+    actions: &[ItemAction],
+    policy: &ItemPolicy,
+) -> Option<Refusal> {
+    let ids: BTreeMap<&str, RowId> = status
+        .iter()
+        .map(|row| (row.uid.as_str(), row.id))
+        .collect();
+    for (side, now) in [(Side::A, a), (Side::B, b)] {
+        if now.is_empty() {
+            continue;
+        }
+        let mut rows: Vec<RowId> = deletions_on(actions, side.other())
+            .filter_map(|action| ids.get(action.uid()).copied())
+            .collect();
+        rows.sort_unstable();
+        let limit = policy.sync.max_delete;
+        if limit.refuses(rows.len(), status.len()) {
+            return Some(Refusal::TooManyDeletions {
+                side,
+                known: status.len(),
+                deletions: rows.len(),
+                limit,
+                rows,
+            });
+        }
+    }
+    None
+}
+
+/// The deletions `actions` make on `side`.
+fn deletions_on(actions: &[ItemAction], side: Side) -> impl Iterator<Item = &ItemAction> {
+    actions
+        .iter()
+        .filter(move |action| matches!(action, ItemAction::Delete { side: s, .. } if *s == side))
 }

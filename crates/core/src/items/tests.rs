@@ -245,6 +245,50 @@ fn an_emptied_side_is_refused_unless_on_empty_is_sync() {
 }
 
 #[test]
+fn a_side_that_lost_most_items_is_refused_unless_max_delete_allows() {
+    let rows: Vec<StatusRow> = (0..10)
+        .map(|i| StatusRow {
+            id: i,
+            ..status(&format!("u{i}"), "x")
+        })
+        .collect();
+    let on = |side: &str, uids: std::ops::Range<i64>| {
+        let etag = format!("e{side}");
+        uids.map(|i| (format!("u{i}"), v(side, &etag, "x")))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let a = on("a", 0..10);
+    // B kept one of ten: deleting nine on A is refused, and nothing at all is planned.
+    let plan = plan_items(&rows, &a, &on("b", 9..10), &policy());
+    assert!(plan.actions.is_empty());
+    assert!(
+        matches!(
+            &plan.refused,
+            Some(Refusal::TooManyDeletions { side: Side::B, known: 10, deletions: 9, rows, .. })
+                if rows.len() == 9
+        ),
+        "{:?}",
+        plan.refused
+    );
+    // Half is allowed, and so is a forced run.
+    assert_eq!(
+        plan_items(&rows, &a, &on("b", 5..10), &policy()).refused,
+        None
+    );
+    let mut forced = policy();
+    forced.sync.max_delete = crate::policy::MaxDelete::UNLIMITED;
+    let plan = plan_items(&rows, &a, &on("b", 9..10), &forced);
+    assert_eq!(plan.refused, None);
+    assert_eq!(plan.counts().deleted.a, 9);
+    // A deletion that may not flow is no deletion: a one-way pair from A ignores B's losses.
+    let one_way = with_direction(Direction::AToB);
+    assert_eq!(
+        plan_items(&rows, &a, &on("b", 9..10), &one_way).refused,
+        None
+    );
+}
+
+#[test]
 fn plans_are_in_uid_order_and_count_per_side() {
     let a = side_map(&[("b", v("a1", "1", "p")), ("a", v("a2", "1", "q"))]);
     let b = side_map(&[("c", v("b1", "1", "r"))]);

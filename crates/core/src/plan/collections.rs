@@ -139,3 +139,100 @@ pub fn create_or_skip(missing_on: Side, known: bool, policy: &SyncPolicy) -> Col
         format!("exists only on side {other}; the pair does not create collections on {missing_on}")
     })
 }
+
+/// Leaves alone the known collections that a side did not list because its listing was
+/// incomplete (`incomplete` per side; an IMAP folder list with lines that could not be read):
+/// they may well exist there, so removing them on the other side (their items with them) or
+/// creating them again would act on a guess. New collections are still created.
+pub fn hold_unlisted(
+    plans: &mut [CollectionPlan],
+    known: &[StatusCollection],
+    incomplete: PerSide<bool>,
+) {
+    for plan in plans.iter_mut() {
+        let unlisted_on = match plan.step {
+            CollectionStep::Create(side) => side,
+            CollectionStep::Remove(side) => side.other(),
+            _ => continue,
+        };
+        let is_known = known.iter().any(|c| c.name_a == plan.name_a);
+        if *incomplete.get(unlisted_on) && is_known {
+            plan.step = CollectionStep::Skip(format!(
+                "not in the collections of side {unlisted_on}, whose list left out entries \
+                 that could not be read; left as it is on both sides"
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::SideOptions;
+
+    fn name(n: &str) -> CollectionName {
+        CollectionName::new(n).unwrap()
+    }
+
+    #[test]
+    fn a_known_collection_missing_from_an_incomplete_list_is_neither_removed_nor_created() {
+        let known: Vec<StatusCollection> = ["INBOX", "Known", "Gone"]
+            .iter()
+            .zip(1..)
+            .map(|(n, id)| StatusCollection {
+                id,
+                name_a: name(n),
+                name_b: name(n),
+            })
+            .collect();
+        // Side A lists INBOX only; "Known" and "Gone" were synced before (A does not look wiped:
+        // it still lists INBOX), "New" is new on B.
+        let on_a = [CollectionInfo {
+            name: name("INBOX"),
+            selectable: true,
+        }];
+        let on_b: Vec<CollectionInfo> = ["INBOX", "Known", "New"]
+            .iter()
+            .map(|n| CollectionInfo {
+                name: name(n),
+                selectable: true,
+            })
+            .collect();
+        let mut removing = SyncPolicy::both_ways();
+        removing.sides.b = SideOptions {
+            remove: true,
+            ..SideOptions::default()
+        };
+        let cases = [
+            (SyncPolicy::both_ways(), CollectionStep::Create(Side::A)),
+            (removing, CollectionStep::Remove(Side::B)),
+        ];
+        for (policy, step_when_complete) in cases {
+            let planned = |incomplete: PerSide<bool>| {
+                let mut plans = plan_collections(&on_a, &on_b, &known, |_| true, &policy);
+                hold_unlisted(&mut plans, &known, incomplete);
+                plans
+                    .iter()
+                    .map(|p| (p.name_a.to_string(), p.step.clone()))
+                    .collect::<Vec<_>>()
+            };
+            let complete = planned(PerSide::default());
+            let incomplete = planned(PerSide { a: true, b: false });
+            for ((name, before), (_, after)) in complete.iter().zip(&incomplete) {
+                match name.as_str() {
+                    "Known" => {
+                        assert_eq!(before, &step_when_complete);
+                        assert!(
+                            matches!(after, CollectionStep::Skip(why) if why.contains("could not be read")),
+                            "{after:?}"
+                        );
+                    }
+                    // Unaffected: new collections, and what a side lists.
+                    _ => assert_eq!(before, after, "{name}"),
+                }
+            }
+            // An incomplete list on the other side changes nothing here.
+            assert_eq!(planned(PerSide { a: false, b: true }), complete);
+        }
+    }
+}

@@ -6,7 +6,7 @@ use crate::flags::{Flag, Flags};
 use crate::item::{ItemEntry, ItemKey};
 use crate::keywords::KeywordScope;
 use crate::name::CollectionName;
-use crate::policy::{OnEmpty, SyncPolicy};
+use crate::policy::{MaxDelete, OnEmpty, SyncPolicy};
 use crate::side::{PerSide, Side};
 use crate::status::{ItemId, StatusItem};
 
@@ -89,6 +89,22 @@ pub enum Refusal {
         /// How many deletions the plan would have made.
         deletions: usize,
     },
+    /// `side` no longer lists `deletions` of the `known` items the status remembers there
+    /// (it still lists others), and removing them on the other side would delete more of the
+    /// collection than the pair's `max_delete` allows in one run.
+    TooManyDeletions {
+        /// The side that lost the items.
+        side: Side,
+        /// How many items the status remembers on that side.
+        known: usize,
+        /// How many of them the plan would delete on the other side.
+        deletions: usize,
+        /// The pair's limit.
+        limit: MaxDelete,
+        /// The rows whose deletion is withheld, sorted: moves between collections found after
+        /// planning may replace some of them and lift the refusal.
+        rows: Vec<ItemId>,
+    },
 }
 
 /// The plan for the items of one collection.
@@ -167,7 +183,8 @@ pub fn plan_items_scoped(
 
     // A refused plan keeps its actions: the executor runs none of them, but moves between
     // collections found later may explain the deletions and lift the refusal.
-    let refused = empty_side_refusal(status, a, b, &actions, policy);
+    let refused = empty_side_refusal(status, a, b, &actions, policy)
+        .or_else(|| super::max_delete::refusal(status, a, b, &actions, policy));
     ItemPlan {
         actions,
         refused,
@@ -313,19 +330,24 @@ pub(crate) fn empty_side_refusal(
 pub(crate) fn removals_on(actions: &[ItemAction], side: Side) -> usize {
     actions
         .iter()
-        .filter(|action| match action {
-            ItemAction::Delete { side: s, .. } => *s == side,
-            ItemAction::Flags { set_a, set_b, .. } => {
-                let set = match side {
-                    Side::A => set_a,
-                    Side::B => set_b,
-                };
-                set.as_ref()
-                    .is_some_and(|(_, flags)| flags.contains(Flag::Trashed))
-            }
-            _ => false,
-        })
+        .filter(|action| removes_on(action, side))
         .count()
+}
+
+/// True if `action` deletes a message on `side` or marks it `\Deleted` there.
+pub(super) fn removes_on(action: &ItemAction, side: Side) -> bool {
+    match action {
+        ItemAction::Delete { side: s, .. } => *s == side,
+        ItemAction::Flags { set_a, set_b, .. } => {
+            let set = match side {
+                Side::A => set_a,
+                Side::B => set_b,
+            };
+            set.as_ref()
+                .is_some_and(|(_, flags)| flags.contains(Flag::Trashed))
+        }
+        _ => false,
+    }
 }
 
 /// How many actions of each kind a plan holds.

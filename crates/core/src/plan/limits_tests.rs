@@ -75,6 +75,8 @@ impl World {
                     near: Some(Side::B),
                     ..limits
                 },
+                // Histories may delete most of a side: the deletion-share guard's business.
+                max_delete: crate::policy::MaxDelete::UNLIMITED,
                 ..SyncPolicy::both_ways()
             },
         }

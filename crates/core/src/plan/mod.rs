@@ -8,13 +8,16 @@ mod collections;
 mod items;
 pub mod late_copies;
 pub mod limits;
+pub(crate) mod max_delete;
 pub mod moves;
 pub mod pairing;
 mod render;
 mod sides;
 pub mod unchanged;
 
-pub use collections::{CollectionPlan, CollectionStep, create_or_skip, plan_collections};
+pub use collections::{
+    CollectionPlan, CollectionStep, create_or_skip, hold_unlisted, plan_collections,
+};
 pub(crate) use items::removals_on;
 pub use items::{ItemAction, ItemPlan, PlanCounts, Refusal, plan_items, plan_items_scoped};
 pub use sides::{held_for_read_only, plan_removal};

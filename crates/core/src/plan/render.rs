@@ -89,6 +89,20 @@ impl fmt::Display for Refusal {
                  with --force or set on_empty = \"sync\" for the pair)",
                 side.other()
             ),
+            Refusal::TooManyDeletions {
+                side,
+                known,
+                deletions,
+                limit,
+                ..
+            } => write!(
+                f,
+                "side {side} no longer has {deletions} of the {known} items synced there \
+                 before; refusing to delete them on side {}, more than max_delete = \"{limit}\" \
+                 of the collection (if the deletions are intended, run again with --force, or \
+                 raise max_delete for the pair)",
+                side.other()
+            ),
         }
     }
 }

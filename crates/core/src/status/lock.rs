@@ -1,6 +1,6 @@
 //! The per-pair lock that keeps two pimlink processes off the same pair.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -20,7 +20,7 @@ pub struct PairLock {
 impl PairLock {
     /// Takes the lock for `pair` at `path`, or fails at once with [`ErrorKind::Busy`].
     pub fn acquire(path: &Path, pair: &str) -> Result<PairLock> {
-        let mut file = OpenOptions::new()
+        let mut file = crate::private::file_options()
             .read(true)
             .write(true)
             .create(true)

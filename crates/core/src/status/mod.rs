@@ -7,6 +7,7 @@
 
 mod abandoned;
 mod dates;
+mod files;
 mod items;
 mod lock;
 mod offthread;
@@ -165,18 +166,50 @@ pub struct StatusStore {
 }
 
 impl StatusStore {
-    /// Opens (creating if needed) the status of `pair` in `dir`, taking the pair's lock first.
+    /// Opens the status of `pair` in `dir`, taking the pair's lock first. The directory and
+    /// the database are created (owner only) if they do not exist; a database file that exists
+    /// but is empty, damaged or unreadable is an [`ErrorKind::State`] error naming it, never a
+    /// fresh start (see `files.rs`).
     pub fn open(dir: &Path, pair: &str) -> Result<StatusStore> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("creating state directory {}", dir.display()), e))?;
-        let lock = PairLock::acquire(&dir.join(format!("{pair}.lock")), pair)?;
+        files::create_dir(dir)?;
+        let lock_path = dir.join(format!("{pair}.lock"));
+        let lock = PairLock::acquire(&lock_path, pair).map_err(|e| match e.kind() {
+            ErrorKind::Busy => e,
+            _ => files::disk_full_or(dir, e),
+        })?;
+        files::narrow_mode(&lock_path);
         let path = dir.join(format!("{pair}.sqlite"));
-        let mut conn = connect(&path)?;
-        schema::migrate(&mut conn).map_err(|e| e.context(path.display()))?;
+        if !files::existing(&path)? {
+            files::create(&path, |conn| {
+                schema::migrate(conn).map_err(|e| e.context(path.display()))
+            })?;
+        }
+        let mut conn = files::open_existing(&path)?;
+        schema::migrate(&mut conn)
+            .map_err(|e| files::disk_full_or(dir, e.context(path.display())))?;
         Ok(StatusStore {
             conn,
             _lock: std::sync::Arc::new(lock),
         })
+    }
+
+    /// True if the status records no collection of either kind: the pair never synced, or its
+    /// state was lost. A run then matches items by content (see `files.rs` for what that
+    /// implies), which the caller should tell the user about.
+    pub fn knows_nothing(&self) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT NOT EXISTS (SELECT 1 FROM collections) \
+                 AND NOT EXISTS (SELECT 1 FROM dav_collections)",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(sql("reading the collections"))
+    }
+
+    /// The database file.
+    pub fn path(&self) -> Option<&Path> {
+        self.conn.path().map(Path::new)
     }
 
     /// Another connection to the same status under the same lock, for collections synced
@@ -189,7 +222,7 @@ impl StatusStore {
             Error::new(ErrorKind::State, "the status database has no file to share")
         })?;
         Ok(StatusStore {
-            conn: connect(&path)?,
+            conn: files::open_existing(&path)?,
             _lock: self._lock.clone(),
         })
     }
@@ -474,22 +507,6 @@ fn apply_in(tx: &rusqlite::Transaction<'_>, changes: &[StatusChange]) -> Result<
         }
         Ok(created)
     }
-}
-
-/// A connection to the status database at `path`, configured as every connection must be.
-fn connect(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path).map_err(|e| {
-        Error::new(
-            ErrorKind::State,
-            format!("opening status database {}", path.display()),
-        )
-        .with_source(e)
-    })?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .and_then(|()| conn.pragma_update(None, "synchronous", "FULL"))
-        .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
-        .map_err(sql("configuring the database"))?;
-    Ok(conn)
 }
 
 fn items_in(conn: &Connection, collection: CollectionId) -> Result<Vec<StatusItem>> {

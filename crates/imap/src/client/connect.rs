@@ -22,7 +22,7 @@ impl Client {
     pub async fn connect(options: ClientOptions) -> Result<Client, Error> {
         let transport = Transport::open(&options).await?;
         let framer = Framer::new(options.limits, random_nonce());
-        let session = Session::new(options.disabled_extensions.clone());
+        let session = Session::new(transport.description(), options.disabled_extensions.clone());
         let mut client = Client {
             options,
             transport,

@@ -93,6 +93,13 @@ impl Client {
         self.session.state()
     }
 
+    /// How many LIST or LSUB responses could not be parsed since the last call (each was
+    /// skipped with a warning): a folder list with any is incomplete, and a folder missing from
+    /// it may exist.
+    pub fn take_unreadable_folders(&mut self) -> usize {
+        self.session.take_unreadable_folders()
+    }
+
     /// Runs one command to its completion.
     async fn run<C: Command>(&mut self, command: C) -> Result<C::Output, Error> {
         let mut exchange = Exchange::one(command);

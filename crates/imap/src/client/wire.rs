@@ -11,6 +11,7 @@ use tracing::{trace, warn};
 use super::Client;
 use crate::proto::commands::Command;
 use crate::proto::encode::LiteralData;
+use crate::proto::escape::escape_text;
 use crate::proto::exchange::{Action, Exchange, Incoming};
 use crate::proto::frame::{Frame, FrameEvent};
 use crate::proto::response::{BodyRef, Response, Untagged, parse_response_names};
@@ -255,7 +256,7 @@ impl Client {
             format!("{} closed the connection", self.transport.description())
         };
         if let Some(bye) = self.session.bye() {
-            message.push_str(&format!(" (BYE {bye})"));
+            message.push_str(&format!(" (BYE {})", escape_text(bye)));
         }
         Error::new(ErrorKind::Connection, message)
     }

@@ -2,6 +2,7 @@
 
 use pimlink_core::{Error, ErrorKind};
 
+use super::escape::escape_text;
 use super::response::{ResponseCode, StatusKindOf};
 
 /// How a command ended.
@@ -48,9 +49,16 @@ impl Completion {
             StatusKindOf::No => "NO",
             StatusKindOf::Bad => "BAD",
         };
+        format!("{kind} {}", self.server_words())
+    }
+
+    /// The response code and text as the server wrote them (control characters escaped: they
+    /// are for the user's terminal).
+    pub fn server_words(&self) -> String {
+        let text = escape_text(&self.text);
         match &self.code {
-            Some(code) => format!("{kind} [{code:?}] {}", self.text),
-            None => format!("{kind} {}", self.text),
+            Some(code) => format!("[{code}] {text}"),
+            None => text,
         }
     }
 }

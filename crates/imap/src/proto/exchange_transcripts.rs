@@ -207,7 +207,7 @@ fn literal_minus_covers_4096_bytes_and_larger_literals_wait_for_the_go_ahead() {
 #[test]
 fn without_literal_plus_each_literal_waits_for_the_servers_go_ahead() {
     // Also: a disabled LITERAL+ is not used, and a response before the "+" is kept.
-    let mut s = Session::new(vec!["LITERAL+".into()]);
+    let mut s = Session::new("the server", vec!["LITERAL+".into()]);
     s.greeted(Greeting::PreAuth(Some(ResponseCode::Capability(vec![
         "IMAP4rev1".into(),
         "LITERAL+".into(),
@@ -432,7 +432,7 @@ fn authenticate_answers_each_challenge() {
     assert_eq!(c.lines[2], "C: ");
     assert_eq!(c.log, ["p1 AUTHENTICATE XOAUTH2 <redacted>", "<redacted>"]);
     let err = result.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert!(err.to_string().contains("bad token"), "{err}");
     assert_eq!(s2.state(), &State::ExpectLogin);
 }

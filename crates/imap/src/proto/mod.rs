@@ -5,6 +5,7 @@
 //!   literals out in chunks;
 //! - [`response`] parses a frame (with `imap-codec`) into owned, typed responses;
 //! - [`encode`] writes command text (quoting, literals, credentials marked for masking);
+//! - [`escape`] shows server bytes in messages without letting them reach a terminal raw;
 //! - [`commands`] describes each command as data: its text, the states it may be sent in,
 //!   the responses it collects, the transition it leads to and how its result is built;
 //! - [`exchange`] runs commands: tags, pipelining, the kind of each literal and the wait for
@@ -15,6 +16,7 @@
 pub mod commands;
 pub mod completion;
 pub mod encode;
+pub mod escape;
 pub mod exchange;
 pub mod frame;
 pub mod response;

@@ -7,20 +7,22 @@ use std::num::NonZeroU32;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use imap_codec::decode::{Decoder, GreetingDecodeError, ResponseDecodeError};
+use imap_codec::encode::Encoder;
 use imap_codec::imap_types::core::{IString, NString};
 use imap_codec::imap_types::extensions::uidplus::{UidElement, UidSet};
 use imap_codec::imap_types::fetch::{MessageDataItem, Section};
 use imap_codec::imap_types::flag::{Flag as WireFlag, FlagFetch, FlagNameAttribute, FlagPerm};
 use imap_codec::imap_types::mailbox::Mailbox;
 use imap_codec::imap_types::response::{
-    Code, CommandContinuationRequest, Data, GreetingKind, Response as WireResponse,
-    Status as WireStatus, StatusKind,
+    Code, CommandContinuationRequest, Data, Greeting as WireGreeting, GreetingKind,
+    Response as WireResponse, Status as WireStatus, StatusKind,
 };
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 use imap_codec::imap_types::status::StatusDataItem;
 use imap_codec::{GreetingCodec, ResponseCodec};
 use pimlink_core::{Flag, Flags};
 
+use super::escape::{escape_bytes, escape_text};
 use crate::uidset::UidRanges;
 use crate::utf7;
 
@@ -28,7 +30,7 @@ use crate::utf7;
 /// because the byte stream can no longer be trusted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
-    /// The start of the offending response, for the error message.
+    /// The start of the offending response, escaped, for the error message.
     pub excerpt: String,
 }
 
@@ -36,7 +38,7 @@ impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "server sent a response that cannot be parsed: {:?}",
+            "server sent a response that cannot be parsed: {}",
             self.excerpt
         )
     }
@@ -44,11 +46,29 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+/// How much of a refused response a message shows.
+const EXCERPT: usize = 200;
+
 fn parse_error(bytes: &[u8]) -> ParseError {
-    let cut = bytes.len().min(200);
     ParseError {
-        excerpt: String::from_utf8_lossy(&bytes[..cut]).into_owned(),
+        excerpt: escape_bytes(bytes, EXCERPT),
     }
+}
+
+/// A refused frame that is the data of one folder (`* LIST`, `* LSUB`, `* STATUS`): the framer
+/// found where it ends, so the stream is still in step and only that folder is lost; the
+/// command goes on without it. Any other refused response still fails the connection.
+fn unreadable_folder_data(frame: &[u8]) -> Option<Untagged> {
+    let rest = frame.strip_prefix(b"* ")?;
+    let verb = ["LIST", "LSUB", "STATUS"].into_iter().find(|verb| {
+        rest.get(..=verb.len()).is_some_and(|head| {
+            head[..verb.len()].eq_ignore_ascii_case(verb.as_bytes()) && head[verb.len()] == b' '
+        })
+    })?;
+    Some(Untagged::Unreadable {
+        verb,
+        excerpt: escape_bytes(frame, EXCERPT),
+    })
 }
 
 /// The result of a command or a status message.
@@ -263,6 +283,14 @@ pub enum Untagged {
     Namespace([Vec<NamespaceEntry>; 3]),
     /// Anything else, described briefly; the client ignores it.
     Other(String),
+    /// A `LIST`, `LSUB` or `STATUS` response that cannot be parsed (e.g. a NUL in a folder
+    /// name): that folder is left out, the rest of the answer is used.
+    Unreadable {
+        /// `LIST`, `LSUB` or `STATUS`.
+        verb: &'static str,
+        /// The response, escaped ([`escape_bytes`]).
+        excerpt: String,
+    },
 }
 
 /// One parsed server response.
@@ -337,17 +365,22 @@ pub fn parse_response_names(
     marker: &dyn Fn(&[u8]) -> Option<u32>,
     utf8_names: bool,
 ) -> Result<Response, ParseError> {
+    let refused = || match unreadable_folder_data(frame) {
+        Some(unreadable) => Ok(Response::Untagged(unreadable)),
+        None => Err(parse_error(frame)),
+    };
     let (rest, response) = match ResponseCodec::new().decode(frame) {
         Ok(ok) => ok,
-        Err(ResponseDecodeError::Incomplete | ResponseDecodeError::LiteralFound { .. }) => {
-            // The framer delivered a complete response, so "incomplete" means the literal
-            // lengths and the syntax disagree: malformed.
-            return Err(parse_error(frame));
-        }
-        Err(ResponseDecodeError::Failed) => return Err(parse_error(frame)),
+        // The framer delivered a complete response, so "incomplete" means the literal lengths
+        // and the syntax disagree: malformed.
+        Err(
+            ResponseDecodeError::Incomplete
+            | ResponseDecodeError::LiteralFound { .. }
+            | ResponseDecodeError::Failed,
+        ) => return refused(),
     };
     if !rest.is_empty() {
-        return Err(parse_error(frame));
+        return refused();
     }
     Ok(match response {
         WireResponse::CommandContinuationRequest(req) => Response::Continue(match req {
@@ -425,17 +458,55 @@ fn convert_code(code: Code<'_>) -> ResponseCode {
         // (RFC 4315 section 3) reaches us as an unknown code.
         Code::Other(other) => match append_uid_set(other.inner()) {
             Some((uid_validity, uids)) => ResponseCode::AppendUid { uid_validity, uids },
-            None => unknown_code(&Code::Other(other)),
+            None => unknown_code(Code::Other(other)),
         },
-        other => unknown_code(&other),
+        other => unknown_code(other),
     }
 }
 
-fn unknown_code(code: &Code<'_>) -> ResponseCode {
-    let text = format!("{code:?}");
-    // `Other` codes print as `Other(CodeOther(b"..."))`; keep just the payload.
-    let text = text.split('"').nth(1).map(str::to_owned).unwrap_or(text);
-    ResponseCode::Other(text)
+/// A code the client does not act on, as the server wrote it (`AUTHENTICATIONFAILED`,
+/// `BADCHARSET (UTF-8)`): encoded back into a greeting, whose form around the code is fixed.
+fn unknown_code(code: Code<'_>) -> ResponseCode {
+    let text = WireGreeting::ok(Some(code), "x").ok().and_then(|greeting| {
+        let wire = GreetingCodec::new().encode(&greeting).dump();
+        let wire = String::from_utf8_lossy(&wire);
+        wire.strip_prefix("* OK [")
+            .and_then(|rest| rest.strip_suffix("] x\r\n"))
+            .map(str::to_owned)
+    });
+    ResponseCode::Other(text.map_or_else(|| "?".to_owned(), |text| escape_text(&text)))
+}
+
+impl fmt::Display for ResponseCode {
+    /// As written on the wire, without the brackets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResponseCode::Alert => f.write_str("ALERT"),
+            ResponseCode::Capability(caps) => write!(f, "CAPABILITY {}", caps.join(" ")),
+            ResponseCode::PermanentFlags(flags) => {
+                write!(f, "PERMANENTFLAGS ({})", flags.join(" "))
+            }
+            ResponseCode::ReadOnly => f.write_str("READ-ONLY"),
+            ResponseCode::ReadWrite => f.write_str("READ-WRITE"),
+            ResponseCode::TryCreate => f.write_str("TRYCREATE"),
+            ResponseCode::UidNext(n) => write!(f, "UIDNEXT {n}"),
+            ResponseCode::UidValidity(n) => write!(f, "UIDVALIDITY {n}"),
+            ResponseCode::HighestModSeq(n) => write!(f, "HIGHESTMODSEQ {n}"),
+            ResponseCode::NoModSeq => f.write_str("NOMODSEQ"),
+            ResponseCode::Modified(set) => write!(f, "MODIFIED {set}"),
+            ResponseCode::AppendUid { uid_validity, uids } => {
+                write!(f, "APPENDUID {uid_validity} {uids}")
+            }
+            ResponseCode::CopyUid {
+                uid_validity,
+                source,
+                destination,
+            } => write!(f, "COPYUID {uid_validity} {source} {destination}"),
+            ResponseCode::Closed => f.write_str("CLOSED"),
+            ResponseCode::CompressionActive => f.write_str("COMPRESSIONACTIVE"),
+            ResponseCode::Other(text) => f.write_str(text),
+        }
+    }
 }
 
 fn from_sequence_set(set: &SequenceSet) -> UidRanges {

@@ -10,6 +10,7 @@ use pimlink_core::{Error, ErrorKind};
 use tracing::warn;
 
 use super::completion::Completion;
+use super::escape::escape_text;
 use super::response::{Greeting, ResponseCode, StatusKindOf, Untagged};
 
 /// Where the connection is, named for what it expects next.
@@ -145,18 +146,23 @@ pub struct Session {
     enabled: Vec<String>,
     exists: u32,
     bye: Option<String>,
+    /// The server as messages name it (`imap.example.org:993`).
+    server: String,
+    /// LIST/LSUB responses left out since [`Session::take_unreadable_folders`] was last asked.
+    unreadable_folders: usize,
 }
 
 impl Default for Session {
     fn default() -> Self {
-        Self::new(Vec::new())
+        Self::new("the server", Vec::new())
     }
 }
 
 impl Session {
-    /// A session waiting for the greeting; `disabled` capabilities are never used even if
-    /// offered (a per-storage switch for broken implementations).
-    pub fn new(disabled: Vec<String>) -> Self {
+    /// A session with `server` (as messages name it), waiting for the greeting; `disabled`
+    /// capabilities are never used even if offered (a per-storage switch for broken
+    /// implementations).
+    pub fn new(server: &str, disabled: Vec<String>) -> Self {
         Self {
             next_tag: 1,
             state: State::ExpectGreeting,
@@ -166,6 +172,8 @@ impl Session {
             enabled: Vec::new(),
             exists: 0,
             bye: None,
+            server: server.to_owned(),
+            unreadable_folders: 0,
         }
     }
 
@@ -245,7 +253,11 @@ impl Session {
         Err(match (&self.state, &self.bye) {
             (State::LoggedOut, Some(bye)) => Error::new(
                 ErrorKind::Connection,
-                format!("{what} not sent: the server ended the session (BYE {bye})"),
+                format!(
+                    "{what} not sent: {} ended the session (BYE {})",
+                    self.server,
+                    escape_text(bye)
+                ),
             ),
             (state, _) => Error::new(
                 ErrorKind::Unsupported,
@@ -321,9 +333,30 @@ impl Session {
                 kind: StatusKindOf::Ok,
                 code: Some(ResponseCode::Alert),
                 text,
-            } => warn!("server alert: {text}"),
+            } => warn!("server alert: {}", escape_text(text)),
+            Untagged::Unreadable { verb, excerpt } => {
+                let left_out = if *verb == "STATUS" {
+                    // The folder itself is still listed, only without its counters.
+                    "its counters are not used"
+                } else {
+                    self.unreadable_folders += 1;
+                    "that folder is not synced"
+                };
+                warn!(
+                    "{}: the server sent a {verb} response that cannot be parsed, so {left_out}: \
+                     {excerpt}",
+                    self.server
+                );
+            }
             _ => {}
         }
+    }
+
+    /// How many LIST or LSUB responses could not be parsed since the last call (each was
+    /// skipped with a warning): a folder list with any is incomplete, and a folder missing from
+    /// it may exist.
+    pub fn take_unreadable_folders(&mut self) -> usize {
+        std::mem::take(&mut self.unreadable_folders)
     }
 
     /// Learns from a tagged completion: an OK may list the capabilities (after LOGIN).
@@ -465,7 +498,7 @@ mod tests {
 
     #[test]
     fn capabilities_come_from_greeting_data_and_completions_and_can_be_disabled() {
-        let mut session = Session::new(vec!["literal+".into()]);
+        let mut session = Session::new("the server", vec!["literal+".into()]);
         let greeting = Greeting::Ok(Some(ResponseCode::Capability(vec![
             "IMAP4rev1".into(),
             "LITERAL+".into(),

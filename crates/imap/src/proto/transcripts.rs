@@ -250,13 +250,14 @@ fn greetings() {
     assert!(parse_greeting(b"HTTP/1.1 400 Bad Request\r\n").is_err());
 }
 
+/// (A malformed folder line is left out instead: see
+/// `an_unparsable_folder_line_is_left_out_and_other_responses_still_fail`.)
 #[test]
 fn malformed_responses_are_errors_not_panics() {
     for bad in [
         &b"garbage\r\n"[..],
         b"* 1 FETCH (UID)\r\n",
         b"* 1 FETCH (BODY[] {3}\r\nabcdef)\r\n",
-        b"* LIST (\\Noselect) \"/\r\n",
         b"p1 MAYBE done\r\n",
         b"* 0 FETCH (UID 1)\r\n",
         b"* VANISHED (EARLIER) 0\r\n",
@@ -375,5 +376,82 @@ p12 OK [APPENDUID 38505 2,,3] x\r\n";
             matches!(code(r), Some(ResponseCode::Other(text)) if text.starts_with("APPENDUID")),
             "{r:?}"
         );
+    }
+}
+
+/// Response codes reach error messages as the server wrote them, never as Rust debug output.
+#[test]
+fn response_codes_print_as_the_server_wrote_them() {
+    let table: [(&[u8], &str); 7] = [
+        (
+            b"a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n",
+            "AUTHENTICATIONFAILED",
+        ),
+        (
+            b"a1 NO [BADCHARSET (UTF-8)] charset\r\n",
+            "BADCHARSET (UTF-8)",
+        ),
+        (b"a1 NO [OVERQUOTA] full\r\n", "OVERQUOTA"),
+        (b"a1 NO [TRYCREATE] no mailbox\r\n", "TRYCREATE"),
+        (b"a1 OK [UIDVALIDITY 7] ok\r\n", "UIDVALIDITY 7"),
+        (b"a1 OK [APPENDUID 7 3:5] ok\r\n", "APPENDUID 7 3:5"),
+        (
+            b"a1 OK [PERMANENTFLAGS (\\Seen \\*)] ok\r\n",
+            "PERMANENTFLAGS (\\Seen \\*)",
+        ),
+    ];
+    for (wire, expected) in table {
+        let responses = replay(wire, wire.len()).unwrap();
+        let Response::Tagged {
+            code: Some(code), ..
+        } = &responses[0]
+        else {
+            panic!("{}", String::from_utf8_lossy(wire));
+        };
+        assert_eq!(code.to_string(), expected);
+    }
+}
+
+/// A folder line that cannot be parsed (a NUL in a folder name's literal, an unknown item in
+/// a STATUS line) stands for that folder alone; anything else unparsable still fails.
+#[test]
+fn an_unparsable_folder_line_is_left_out_and_other_responses_still_fail() {
+    let input = b"* LIST (\\HasNoChildren) \".\" INBOX\r\n\
+        * LIST (\\HasNoChildren) \".\" {5}\r\nab\0cd\r\n\
+        * lsub () \".\" {3}\r\na\0b\r\n\
+        * STATUS Other (MESSAGES x)\r\n\
+        * LIST (\\Noselect) \"/\r\n\
+        * LIST (\\HasNoChildren) \".\" Other\r\n";
+    for chunk in [1, 7, input.len()] {
+        let responses = replay(input, chunk).unwrap();
+        let kinds: Vec<String> = responses
+            .iter()
+            .map(|r| match untagged(r) {
+                Untagged::List(entry) => format!("list {}", entry.name),
+                Untagged::Unreadable { verb, excerpt } => format!("{verb}: {excerpt}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "list INBOX",
+                "LIST: * LIST (\\\\HasNoChildren) \".\" {5}\\r\\nab\\x00cd\\r\\n",
+                "LSUB: * lsub () \".\" {3}\\r\\na\\x00b\\r\\n",
+                "STATUS: * STATUS Other (MESSAGES x)\\r\\n",
+                "LIST: * LIST (\\\\Noselect) \"/\\r\\n",
+                "list Other",
+            ],
+            "chunk {chunk}"
+        );
+    }
+    for bad in [
+        &b"* 1 FETCH (UID {3}\r\na\0b)\r\n"[..],
+        b"* LISTX () \".\" a\0\r\n",
+        b"a1 OK [x\r\n",
+    ] {
+        let error = replay(bad, bad.len()).unwrap_err();
+        assert!(error.contains("cannot be parsed"), "{error}");
+        assert!(!error.contains('\0'), "escaped: {error}");
     }
 }

@@ -14,6 +14,8 @@ impl ImapStore {
     /// LIST "" "*" as the engine's collections; remembers each folder's server name and, with
     /// CONDSTORE, its counters now (see [`ImapStore::folder_counters`]).
     pub(super) async fn list_folders(&mut self) -> Result<Vec<CollectionInfo>, Error> {
+        // Only what this listing leaves out counts.
+        self.client().await?.take_unreadable_folders();
         let entries = self.list_with_counters().await?;
         let subscribed: Option<std::collections::HashSet<String>> = if self.subscribed_only {
             let client = self.client().await?;
@@ -28,6 +30,8 @@ impl ImapStore {
         } else {
             None
         };
+        // Each line left out was reported (with the server's bytes) by the client.
+        self.folders_incomplete = self.client().await?.take_unreadable_folders() > 0;
         self.folders.clear();
         let mut out = Vec::with_capacity(entries.len());
         for (entry, status) in entries {

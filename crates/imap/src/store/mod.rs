@@ -164,7 +164,14 @@ pub struct ImapStore {
     /// Open folders with EXAMINE: the pair never writes this side, and the server then
     /// promises not to change it for us either (no \Recent cleared).
     examine_only: bool,
+    /// How a refused login is reported ([`ImapStore::set_refused_login`]).
+    refused_login: Option<RefusedLogin>,
+    /// The last folder list left out folders it could not read.
+    folders_incomplete: bool,
 }
+
+/// Describes a refused login for the user ([`ImapStore::set_refused_login`]).
+pub type RefusedLogin = std::sync::Arc<dyn Fn(Error) -> Error + Send + Sync>;
 
 #[derive(Clone, Debug)]
 struct Folder {
@@ -230,6 +237,8 @@ impl ImapStore {
             subscribed_only: false,
             examine_only: false,
             connections: 1,
+            refused_login: None,
+            folders_incomplete: false,
         }
     }
 
@@ -257,6 +266,14 @@ impl ImapStore {
     /// writes.
     pub fn set_examine_only(&mut self, on: bool) {
         self.examine_only = on;
+    }
+
+    /// How a refused login (a wrong password, an expired token: [`ErrorKind::Auth`]) is
+    /// reported: `describe` gets the client's error and returns the one to report, naming the
+    /// account as the user knows it (the program's configuration does). Without it the store's
+    /// own description names the account.
+    pub fn set_refused_login(&mut self, describe: RefusedLogin) {
+        self.refused_login = Some(describe);
     }
 
     /// How many connections the engine may open to the account at once, each syncing other
@@ -302,7 +319,7 @@ impl ImapStore {
             }
             let connected = Client::connect(self.options.clone()).await;
             self.connect_failed = connected.is_err();
-            let client = connected.map_err(|e| e.context(self.describe()))?;
+            let client = connected.map_err(|e| self.connect_error(e))?;
             self.unreachable = false;
             self.uidplus = Some(client.has("UIDPLUS"));
             self.stats.connects += 1;
@@ -311,6 +328,16 @@ impl ImapStore {
         self.client
             .as_mut()
             .ok_or_else(|| Error::new(ErrorKind::Connection, "not connected"))
+    }
+}
+
+impl ImapStore {
+    /// `error` of a failed connect, saying which account it was.
+    fn connect_error(&self, error: Error) -> Error {
+        match &self.refused_login {
+            Some(describe) if error.kind() == ErrorKind::Auth => describe(error),
+            _ => error.context(self.describe()),
+        }
     }
 }
 
@@ -365,6 +392,7 @@ impl MailStore for ImapStore {
             subscribed_only: self.subscribed_only,
             connections: self.connections,
             examine_only: self.examine_only,
+            refused_login: self.refused_login.clone(),
             ..Self::new(self.options.clone())
         })
     }
@@ -377,6 +405,10 @@ impl MailStore for ImapStore {
                 Err(e) => self.after_failure(e, Repeat::Safe, &mut failures).await?,
             }
         }
+    }
+
+    fn collections_incomplete(&self) -> bool {
+        self.folders_incomplete
     }
 
     async fn create_collection(&mut self, name: &CollectionName) -> Result<(), Error> {

@@ -10,9 +10,22 @@ use super::keys::MessageKey;
 use super::retry::Repeat;
 use super::{ImapStore, chunks, copy_error};
 use crate::client::{FetchRequest, FetchedMessage};
+use crate::uidset::UidRanges;
 
 /// One result slot per requested key.
 type Slots<T> = Vec<Option<Result<T, Error>>>;
+
+fn filled<T>(slots: &Slots<T>) -> usize {
+    slots.iter().filter(|slot| slot.is_some()).count()
+}
+
+/// A pass of [`ImapStore::fetch_for_keys`] whose connection failed.
+struct Lost {
+    /// Why.
+    error: Error,
+    /// The key whose message was on its way, if the FETCH itself had started.
+    in_flight: Option<usize>,
+}
 
 impl ImapStore {
     /// `UID FETCH (BODY.PEEK[] INTERNALDATE)` of the keys, bodies streamed (large ones arrive as
@@ -159,6 +172,13 @@ impl ImapStore {
     /// A key of another UIDVALIDITY, or one whose UID did not come back, gets its own error;
     /// the others are unaffected. A failed command fails the keys it carried; when the
     /// connection failed, the keys not received yet are asked for again after reconnecting.
+    ///
+    /// One message must not hold up the others: a message that can never get through (larger
+    /// than what the connection carries before it drops) would fail every retry of the whole
+    /// command, and the messages after it with it. So the message that was on its way when
+    /// the connection failed is set aside and fetched alone at the end, with what is left of
+    /// its own retries, and a retry that received something starts the count afresh: only
+    /// failures in a row without any progress give up.
     async fn fetch_for_keys<T>(
         &mut self,
         collection: &CollectionName,
@@ -167,17 +187,52 @@ impl ImapStore {
         mut convert: impl FnMut(FetchedMessage) -> Result<T, Error>,
     ) -> Vec<Result<T, Error>> {
         let mut slots: Slots<T> = keys.iter().map(|_| None).collect();
+        let mut aside = vec![false; keys.len()];
         let mut failures = 0;
-        while let Some(lost) = self
-            .fetch_into_slots(collection, keys, request, &mut convert, &mut slots)
-            .await
-        {
-            if let Err(error) = self.after_failure(lost, Repeat::Safe, &mut failures).await {
+        loop {
+            let wanted: Vec<bool> = aside.iter().map(|set_aside| !set_aside).collect();
+            let before = filled(&slots);
+            let Some(lost) = self
+                .fetch_into_slots(collection, keys, &wanted, request, &mut convert, &mut slots)
+                .await
+            else {
+                break;
+            };
+            if filled(&slots) > before {
+                failures = 0;
+            }
+            if let Some(index) = lost.in_flight {
+                aside[index] = true;
+            }
+            if let Err(error) = self
+                .after_failure(lost.error, Repeat::Safe, &mut failures)
+                .await
+            {
                 // Not received: unknown, not gone.
                 for slot in slots.iter_mut().filter(|slot| slot.is_none()) {
                     *slot = Some(Err(copy_error(&error)));
                 }
                 break;
+            }
+        }
+        for index in (0..keys.len()).filter(|&i| aside[i]) {
+            let mut wanted = vec![false; keys.len()];
+            wanted[index] = true;
+            // Its first failure was in the batch.
+            let mut failures = 1;
+            while let Some(lost) = self
+                .fetch_into_slots(collection, keys, &wanted, request, &mut convert, &mut slots)
+                .await
+            {
+                if let Err(error) = self
+                    .after_failure(lost.error, Repeat::Safe, &mut failures)
+                    .await
+                {
+                    let uid = MessageKey::parse(&keys[index]).map_or(0, |key| key.uid);
+                    slots[index] =
+                        Some(Err(error.context(format!("UID {uid} could not be fetched"))));
+                    break;
+                }
             }
         }
         slots
@@ -194,29 +249,43 @@ impl ImapStore {
             .collect()
     }
 
-    /// One pass of [`Self::fetch_for_keys`] over the keys whose slot is still empty. Returns the
-    /// error if the connection failed; the keys not received then keep empty slots.
+    /// One pass of [`Self::fetch_for_keys`] over the `wanted` keys whose slot is still empty.
+    /// Returns what was lost if the connection failed; the keys not received then keep empty
+    /// slots.
     async fn fetch_into_slots<T>(
         &mut self,
         collection: &CollectionName,
         keys: &[ItemKey],
+        wanted: &[bool],
         request: &FetchRequest,
         convert: &mut impl FnMut(FetchedMessage) -> Result<T, Error>,
         slots: &mut Slots<T>,
-    ) -> Option<Error> {
+    ) -> Option<Lost> {
+        let wanted_and_empty =
+            |slots: &Slots<T>, index: usize| wanted[index] && slots[index].is_none();
+        if !(0..keys.len()).any(|index| wanted_and_empty(slots, index)) {
+            return None;
+        }
         let validity = match self.ensure_selected(collection).await {
             Ok((_, validity)) => validity,
-            Err(error) if error.kind() == ErrorKind::Connection => return Some(error),
+            Err(error) if error.kind() == ErrorKind::Connection => {
+                return Some(Lost {
+                    error,
+                    in_flight: None,
+                });
+            }
             Err(error) => {
-                for slot in slots.iter_mut().filter(|slot| slot.is_none()) {
-                    *slot = Some(Err(copy_error(&error)));
+                for index in 0..keys.len() {
+                    if wanted_and_empty(slots, index) {
+                        slots[index] = Some(Err(copy_error(&error)));
+                    }
                 }
                 return None;
             }
         };
         let mut by_uid: HashMap<u32, Vec<usize>> = HashMap::new();
         for (index, key) in keys.iter().enumerate() {
-            if slots[index].is_some() {
+            if !wanted_and_empty(slots, index) {
                 continue;
             }
             match MessageKey::parse_or_err(key) {
@@ -237,42 +306,66 @@ impl ImapStore {
         let uids: Vec<u32> = by_uid.keys().copied().collect();
         for set in chunks(&uids) {
             self.stats.fetches += 1;
-            let result = match self.client().await {
-                Ok(client) => {
-                    client
-                        .fetch(&set, request, |message| {
-                            if let Some((&first, others)) = by_uid
-                                .get(&message.uid)
-                                .and_then(|indexes| indexes.split_first())
-                            {
-                                let uid = message.uid;
-                                slots[first] = Some(convert(message));
-                                for &other in others {
-                                    slots[other] = Some(Err(Error::new(
-                                        ErrorKind::InvalidName,
-                                        format!("UID {uid} was asked for twice"),
-                                    )));
-                                }
-                            }
-                            Ok(())
-                        })
-                        .await
+            let client = match self.client().await {
+                Ok(client) => client,
+                Err(error) if error.kind() == ErrorKind::Connection => {
+                    return Some(Lost {
+                        error,
+                        in_flight: None,
+                    });
                 }
-                Err(error) => Err(error),
+                Err(error) => {
+                    fail_empty(slots, &set, &by_uid, &error);
+                    continue;
+                }
             };
-            if let Err(error) = result {
-                if error.kind() == ErrorKind::Connection {
-                    return Some(error);
-                }
-                for uid in set.iter() {
-                    for &index in by_uid.get(&uid).into_iter().flatten() {
-                        if slots[index].is_none() {
-                            slots[index] = Some(Err(copy_error(&error)));
+            let result = client
+                .fetch(&set, request, |message| {
+                    if let Some((&first, others)) = by_uid
+                        .get(&message.uid)
+                        .and_then(|indexes| indexes.split_first())
+                    {
+                        let uid = message.uid;
+                        slots[first] = Some(convert(message));
+                        for &other in others {
+                            slots[other] = Some(Err(Error::new(
+                                ErrorKind::InvalidName,
+                                format!("UID {uid} was asked for twice"),
+                            )));
                         }
                     }
+                    Ok(())
+                })
+                .await;
+            if let Err(error) = result {
+                if error.kind() == ErrorKind::Connection {
+                    // Servers answer in UID order: the first UID not received was on its way.
+                    let in_flight = set
+                        .iter()
+                        .flat_map(|uid| by_uid.get(&uid).into_iter().flatten())
+                        .copied()
+                        .find(|&index| slots[index].is_none());
+                    return Some(Lost { error, in_flight });
                 }
+                fail_empty(slots, &set, &by_uid, &error);
             }
         }
         None
+    }
+}
+
+/// Gives the keys of `set` that got nothing the error of their command.
+fn fail_empty<T>(
+    slots: &mut Slots<T>,
+    set: &UidRanges,
+    by_uid: &HashMap<u32, Vec<usize>>,
+    error: &Error,
+) {
+    for uid in set.iter() {
+        for &index in by_uid.get(&uid).into_iter().flatten() {
+            if slots[index].is_none() {
+                slots[index] = Some(Err(copy_error(error)));
+            }
+        }
     }
 }

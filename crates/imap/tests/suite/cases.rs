@@ -624,7 +624,7 @@ pub async fn authentication_mechanisms(flavor: Flavor) {
     let mut wrong = server.options();
     wrong.password = Secret::new("wrong");
     let err = Client::connect(wrong).await.err().unwrap();
-    assert_eq!(err.kind(), ErrorKind::Config);
+    assert_eq!(err.kind(), ErrorKind::Auth);
     assert!(!err.to_string().contains("wrong"), "{err}");
 }
 

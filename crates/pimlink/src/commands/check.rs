@@ -25,18 +25,21 @@ pub fn run(config: &Config, pairs: &[String], output: &Output) -> u8 {
         .collect();
     names.sort_unstable();
     names.dedup();
+    crate::endpoint::warn_cleartext(config, names.iter().copied());
     let mut code = exit::OK;
     for name in names {
         match check_storage(config, name) {
             Ok(line) => output.info(format!("storage {name}: ok, {line}")),
             Err(error) => {
-                let error = error.context(format!("storage {name}"));
+                let error = crate::failure::in_storage(error, name);
                 output.error(&error);
                 code = code.max(exit_code(&error));
             }
         }
     }
-    if let Err(error) = std::fs::create_dir_all(&config.state_dir)
+    if let Err(error) = pimlink_core::private::dir_builder()
+        .recursive(true)
+        .create(&config.state_dir)
         .with_context(|| format!("state directory {}", config.state_dir.display()))
     {
         output.error(&error);

@@ -3,6 +3,7 @@
 //! engine in `pimlink_core::items` and prints what it did.
 
 use anyhow::{Context, Result};
+use pimlink_core::PerSide;
 use pimlink_core::item_store::CollectionId;
 use pimlink_core::item_store::MetaProperty;
 use pimlink_core::items::{
@@ -10,12 +11,15 @@ use pimlink_core::items::{
     ExplicitCollection, ItemAction, ItemCounts, ItemPair, ItemPlan, ItemPolicy, MetaAction,
     Observer, PairReport, RunOptions, Selection,
 };
-use pimlink_core::policy::OnEmpty;
+use pimlink_core::policy::{MaxDelete, OnEmpty};
 use pimlink_core::status::StatusStore;
 
 use crate::cli::exit;
 use crate::config::{Config, DavPairConfig, PairConfig};
+use crate::error_groups;
+use crate::failure;
 use crate::item_storages;
+use crate::no_state::{Items, NoStateNotice};
 use crate::output::Output;
 
 /// How a run treats conflicts.
@@ -45,11 +49,15 @@ pub fn sync_pair(
     };
     if force {
         policy.sync.on_empty = OnEmpty::Sync;
+        policy.sync.max_delete = MaxDelete::UNLIMITED;
     }
     let explicit = explicit_collections(&dav)?;
     let patterns = dav.collections.patterns.clone();
-    let matches =
-        move |id: &CollectionId| patterns.as_ref().is_some_and(|p| p.matches(id.as_str()));
+    let seen = super::patterns::SeenNames::default();
+    let matches = |id: &CollectionId| {
+        seen.note(id.as_str());
+        patterns.as_ref().is_some_and(|p| p.matches(id.as_str()))
+    };
     let selection = Selection {
         from_a: dav.collections.from_a,
         from_b: dav.collections.from_b,
@@ -61,13 +69,14 @@ pub fn sync_pair(
     let mut status = StatusStore::open(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
     let mut observer = DavObserver::new(output, &pair.name, dry_run);
+    observer.no_state = NoStateNotice::new(&pair.name, &status, Items::Dav)?;
     let report = super::runtime()?.block_on(async {
         let a = item_storages::open(config, &pair.a, kind)
             .await
-            .with_context(|| format!("storage {}", pair.a))?;
+            .map_err(|e| failure::in_storage(e, &pair.a))?;
         let b = item_storages::open(config, &pair.b, kind)
             .await
-            .with_context(|| format!("storage {}", pair.b))?;
+            .map_err(|e| failure::in_storage(e, &pair.b))?;
         let resolver = match conflicts {
             Conflicts::AsConfigured => None,
             Conflicts::Resolve(resolver) => Some(resolver),
@@ -89,6 +98,9 @@ pub fn sync_pair(
         .await?;
         anyhow::Ok(report)
     })?;
+    if let Some(patterns) = &patterns {
+        seen.warn_unmatched(&pair.name, patterns);
+    }
     observer.finish(&report);
     let mut code = exit::OK;
     if report.has_errors() {
@@ -100,10 +112,10 @@ pub fn sync_pair(
     Ok(code)
 }
 
-/// The collections the pair names (see [`crate::config::DavCollections::named`]).
+/// The collections the pair names explicitly (`[name, id on a, id on b]`).
 pub fn explicit_collections(dav: &DavPairConfig) -> Result<Vec<ExplicitCollection>> {
     dav.collections
-        .named()
+        .explicit
         .iter()
         .map(|(name, a, b)| {
             Ok(ExplicitCollection {
@@ -128,6 +140,8 @@ struct DavObserver<'o> {
     output: &'o Output,
     pair: String,
     dry_run: bool,
+    /// Set when the pair's status knew nothing at the start of the run.
+    no_state: Option<NoStateNotice>,
 }
 
 impl<'o> DavObserver<'o> {
@@ -136,6 +150,7 @@ impl<'o> DavObserver<'o> {
             output,
             pair: pair.to_owned(),
             dry_run,
+            no_state: None,
         }
     }
 
@@ -176,16 +191,28 @@ impl<'o> DavObserver<'o> {
         for warning in &collection.warnings {
             eprintln!("pimlink: {}: warning: {warning}", self.pair);
         }
-        for error in &collection.errors {
-            eprintln!("pimlink: {}: {error}", self.pair);
+        let verbose = self.output.verbose() > 0;
+        for line in error_groups::lines(name, &collection.errors, verbose) {
+            eprintln!("pimlink: {}: {line}", self.pair);
         }
         if let Some(refusal) = &collection.refused {
-            eprintln!("pimlink: {}: collection {name}: {refusal}", self.pair);
+            crate::output::report_refusal(&self.pair, name, refusal);
         }
         if let CollectionStep::Skip(why) = &collection.plan.step {
             self.output
                 .info(format!("{}: {name}: skipped ({why})", self.pair));
             return;
+        }
+        // A new collection is worth a line of its own: the item counts do not show it. (A dry
+        // run printed the plan already.)
+        let created = match collection.plan.step {
+            CollectionStep::Create(side) => Some(format!("side {side}")),
+            CollectionStep::CreateBoth => Some("sides a and b".to_owned()),
+            _ => None,
+        };
+        if let (Some(sides), false, true) = (created, self.dry_run, collection.errors.is_empty()) {
+            self.output
+                .info(format!("{}: {name}: created on {sides}", self.pair));
         }
         if collection.done != ItemCounts::default() || self.output.verbose() > 0 {
             self.output
@@ -200,6 +227,12 @@ impl Observer for DavObserver<'_> {
             && (self.dry_run || self.output.verbose() > 0)
         {
             self.output.info(format!("{}: {plan}", self.pair));
+        }
+    }
+
+    fn matching_by_content(&mut self, collection: &CollectionPlan, items: PerSide<usize>) {
+        if let Some(notice) = &mut self.no_state {
+            notice.tell(&collection.name, items);
         }
     }
 

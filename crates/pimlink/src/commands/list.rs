@@ -61,10 +61,15 @@ fn list_pair(config: &Config, pair: &PairConfig, output: &Output) -> Result<()> 
         b.describe()
     ));
     let policy = pair.policy();
-    let selected = |name: &pimlink_core::CollectionName| pair.collections.matches(name.as_str());
+    let seen = super::patterns::SeenNames::default();
+    let selected = |name: &pimlink_core::CollectionName| {
+        seen.note(name.as_str());
+        pair.collections.matches(name.as_str())
+    };
     for plan in plan_collections(&on_a, &on_b, &known, selected, &policy) {
         output.info(format!("  {plan}"));
     }
+    seen.warn_unmatched(&pair.name, &pair.collections);
     let excluded: Vec<String> = on_a
         .iter()
         .chain(&on_b)
@@ -114,8 +119,11 @@ fn list_dav_pair(config: &Config, pair: &PairConfig, output: &Output) -> Result<
     ));
     let dav = pair.dav.clone().unwrap_or_default();
     let patterns = dav.collections.patterns.clone();
-    let matches =
-        move |id: &CollectionId| patterns.as_ref().is_some_and(|p| p.matches(id.as_str()));
+    let seen = super::patterns::SeenNames::default();
+    let matches = |id: &CollectionId| {
+        seen.note(id.as_str());
+        patterns.as_ref().is_some_and(|p| p.matches(id.as_str()))
+    };
     let explicit = super::dav_sync::explicit_collections(&dav)?;
     let selection = Selection {
         from_a: dav.collections.from_a,
@@ -131,6 +139,9 @@ fn list_dav_pair(config: &Config, pair: &PairConfig, output: &Output) -> Result<
     let plans = plan_collections(&on_a, &on_b, &known, &selection, &policy);
     for plan in &plans {
         output.info(format!("  {plan}"));
+    }
+    if let Some(patterns) = &patterns {
+        seen.warn_unmatched(&pair.name, patterns);
     }
     let excluded: std::collections::BTreeSet<&str> = on_a
         .iter()

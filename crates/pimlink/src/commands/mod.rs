@@ -4,6 +4,7 @@ pub mod check;
 pub mod dav_sync;
 pub mod discover;
 pub mod list;
+pub mod patterns;
 pub mod repair;
 pub mod resolve;
 pub mod sync;

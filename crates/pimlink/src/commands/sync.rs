@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use pimlink_core::CollectionName;
 use pimlink_core::exec::{Pair, RunOptions};
-use pimlink_core::policy::OnEmpty;
+use pimlink_core::policy::{MaxDelete, OnEmpty};
 use pimlink_core::status::StatusStore;
 
 use crate::cli::{SyncArgs, exit};
 use crate::config::{Config, Family, PairConfig};
 use crate::failure::{UsageError, exit_code};
+use crate::no_state::{Items, NoStateNotice};
 use crate::output::{Output, PairObserver};
 use crate::storages;
 
@@ -23,6 +24,10 @@ pub fn run(config: &Config, args: &SyncArgs, output: &Output) -> u8 {
             return exit_code(&error);
         }
     };
+    let storages = targets
+        .iter()
+        .flat_map(|(pair, _)| [pair.a.as_str(), pair.b.as_str()]);
+    crate::endpoint::warn_cleartext(config, storages);
     let mut code = exit::OK;
     for (pair, only) in targets {
         let result = sync_pair(config, pair, only.as_deref(), args, output);
@@ -102,16 +107,20 @@ fn sync_pair(
     let mut policy = pair.policy();
     if args.force {
         policy.on_empty = OnEmpty::Sync;
+        policy.max_delete = MaxDelete::UNLIMITED;
     }
     if args.fetch_big {
         policy.limits.max_size = None;
     }
     let mut observer = PairObserver::new(output, &pair.name, args.dry_run);
+    observer.no_state = NoStateNotice::new(&pair.name, &status, Items::Mail)?;
     let options = RunOptions {
         dry_run: args.dry_run,
         force: args.force,
     };
+    let seen = super::patterns::SeenNames::default();
     let selected = |name: &CollectionName| {
+        seen.note(name.as_str());
         pair.collections.matches(name.as_str())
             && only.is_none_or(|only| only.iter().any(|c| c == name.as_str()))
     };
@@ -125,6 +134,7 @@ fn sync_pair(
         .sync(selected, options, &mut observer)
         .await
     })?;
+    seen.warn_unmatched(&pair.name, &pair.collections);
     observer.finish(&report);
     let mut code = exit::OK;
     if report.has_errors() {

@@ -23,29 +23,11 @@ pub struct DavCollections {
     pub from_b: bool,
     /// Patterns on collection ids (same syntax as for mail folders), if any were given.
     pub patterns: Option<CollectionFilter>,
-    /// `[name, id on a, id on b]`: explicit pairings, possibly of differently named collections.
+    /// `[name, id on a, id on b]`: explicit pairings, possibly of differently named
+    /// collections. These are the only collections created on both sides when neither has
+    /// them: a pattern, even one without wildcards, only selects collections that exist, so
+    /// that a mistaken pattern (`"froma"`, `"all"`) never makes up calendars.
     pub explicit: Vec<(String, String, String)>,
-}
-
-impl DavCollections {
-    /// Every collection the user named: the `[name, a, b]` entries, and each pattern without
-    /// wildcards (`"work"`) as a collection of that id on both sides. These are created on
-    /// both sides when neither has them yet.
-    pub fn named(&self) -> Vec<(String, String, String)> {
-        let mut named = self.explicit.clone();
-        let literal = |p: &&String| !p.starts_with('!') && !p.contains(['*', '%', '?', '\\']);
-        for id in self
-            .patterns
-            .iter()
-            .flat_map(|p| p.patterns())
-            .filter(literal)
-        {
-            if !named.iter().any(|(name, _, _)| name == id) {
-                named.push((id.clone(), id.clone(), id.clone()));
-            }
-        }
-        named
-    }
 }
 
 impl Default for DavCollections {

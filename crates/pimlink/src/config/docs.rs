@@ -172,3 +172,98 @@ fn the_check_sees_a_missing_entry() {
     assert!(example_sets("# port = 993\n", "port"));
     assert!(!example_sets("# the port is 993\n", "port"));
 }
+
+/// The arguments of a man page request line, as groff splits them: at spaces, except inside
+/// an argument that starts with `"` (where `""` is a quote); each with whether it was quoted.
+fn request_arguments(line: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.next_if_eq(&' ').is_some() {}
+        let Some(&first) = chars.peek() else {
+            return out;
+        };
+        let mut arg = String::new();
+        if first == '"' {
+            chars.next();
+            while let Some(c) = chars.next() {
+                if c != '"' {
+                    arg.push(c);
+                } else if chars.next_if_eq(&'"').is_some() {
+                    arg.push('"');
+                } else {
+                    break;
+                }
+            }
+            out.push((arg, true));
+        } else {
+            while let Some(c) = chars.next_if(|c| *c != ' ') {
+                arg.push(c);
+            }
+            out.push((arg, false));
+        }
+    }
+}
+
+/// Lines whose rendering loses spaces: the font-alternating requests (`.BR`, `.IR`, ...) glue
+/// their arguments together, so text meant to stay together, such as `"from a"`, must be one
+/// quoted argument. An unquoted argument with an odd number of quote marks is such text cut
+/// at a space (`.BR [\(dqfrom a\(dq]` renders as `["froma"]`).
+fn glued_lines(page: &str) -> Vec<String> {
+    const ALTERNATING: &[&str] = &[".BR", ".RB", ".IR", ".RI", ".BI", ".IB"];
+    page.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let Some((request, rest)) = line.split_once(' ') else {
+                return false;
+            };
+            ALTERNATING.contains(&request)
+                && request_arguments(rest).iter().any(|(arg, quoted)| {
+                    !quoted && (arg.matches('"').count() + arg.matches("\\(dq").count()) % 2 == 1
+                })
+        })
+        .map(|(index, line)| format!("line {}: {line}", index + 1))
+        .collect()
+}
+
+#[test]
+fn the_man_page_keeps_its_spaces() {
+    for page in ["pimlink-config.5", "pimlink.1"] {
+        let glued = glued_lines(&read_doc(page));
+        assert!(
+            glued.is_empty(),
+            "docs/{page}: quote the text that must stay together:\n{}",
+            glued.join("\n")
+        );
+    }
+}
+
+#[test]
+fn the_check_sees_glued_text() {
+    for bad in [
+        ".BR [\\(dqfrom a\\(dq, \\(dqfrom b\\(dq] .",
+        ".BR conflict_resolution \" = \" \\fB\\(dqkeep a\\(dq\\fR | x",
+        ".BR folder_map \" = \" [[ \\fI\"name on a\"\\fR \"], ...]\"",
+    ] {
+        assert_eq!(glued_lines(bad).len(), 1, "{bad}");
+    }
+    for good in [
+        ".BR \"[\\(dqfrom a\\(dq, \\(dqfrom b\\(dq]\" .",
+        ".BR \\(dq!Trash\\(dq ,",
+        ".RI \\(lq index \" \" keyword \\(rq,",
+        ".BR a \" = \" \\fIstorage\\fR",
+        ".B \\(dqfrom a\\(dq",
+        ".BR x \"say \"\"hi\"\"\"",
+    ] {
+        assert!(glued_lines(good).is_empty(), "{good}");
+    }
+    assert_eq!(
+        request_arguments(" a  \"b c\" \"d\"\"e\" f\"g"),
+        [
+            ("a".to_owned(), false),
+            ("b c".to_owned(), true),
+            ("d\"e".to_owned(), true),
+            ("f\"g".to_owned(), false)
+        ]
+    );
+}

@@ -25,6 +25,9 @@ pub struct CollectionFilter {
     patterns: Vec<String>,
     include: GlobSet,
     exclude: GlobSet,
+    /// For each glob of `include`, then of `exclude`, the index of its pattern in `patterns`.
+    include_of: Vec<usize>,
+    exclude_of: Vec<usize>,
 }
 
 /// A pattern that could not be compiled: which one (by index in the list) and why.
@@ -42,13 +45,16 @@ impl CollectionFilter {
     pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<Self, PatternError> {
         let mut include = GlobSetBuilder::new();
         let mut exclude = GlobSetBuilder::new();
-        let mut includes = 0;
+        let (mut include_of, mut exclude_of) = (Vec::new(), Vec::new());
         for (index, pattern) in patterns.iter().enumerate() {
             let pattern = pattern.as_ref();
             let (set, body) = match pattern.strip_prefix('!') {
-                Some(body) => (&mut exclude, body),
+                Some(body) => {
+                    exclude_of.push(index);
+                    (&mut exclude, body)
+                }
                 None => {
-                    includes += 1;
+                    include_of.push(index);
                     (&mut include, pattern)
                 }
             };
@@ -65,7 +71,7 @@ impl CollectionFilter {
             })?;
             set.add(glob);
         }
-        if includes == 0 {
+        if include_of.is_empty() {
             return Err(PatternError {
                 index: 0,
                 message: if patterns.is_empty() {
@@ -88,6 +94,8 @@ impl CollectionFilter {
             patterns: patterns.iter().map(|p| p.as_ref().to_owned()).collect(),
             include: build(include)?,
             exclude: build(exclude)?,
+            include_of,
+            exclude_of,
         })
     }
 
@@ -98,6 +106,8 @@ impl CollectionFilter {
             patterns: vec!["*".to_owned()],
             include: GlobSet::empty(),
             exclude: GlobSet::empty(),
+            include_of: Vec::new(),
+            exclude_of: Vec::new(),
         })
     }
 
@@ -109,6 +119,32 @@ impl CollectionFilter {
     /// The patterns as written in the configuration.
     pub fn patterns(&self) -> &[String] {
         &self.patterns
+    }
+
+    /// The patterns that match none of `names`, in the order written: an inclusion that
+    /// selects none of them, or an exclusion that leaves out none of them (whether or not an
+    /// inclusion would have selected it). Such a pattern is most likely a mistake: a typo, or
+    /// a name quoted the way another program's configuration needs.
+    pub fn unmatched<'n>(&self, names: impl IntoIterator<Item = &'n str>) -> Vec<&str> {
+        let mut matched = vec![false; self.patterns.len()];
+        for name in names {
+            for (set, index_of) in [
+                (&self.include, &self.include_of),
+                (&self.exclude, &self.exclude_of),
+            ] {
+                for glob in set.matches(name) {
+                    if let Some(&index) = index_of.get(glob) {
+                        matched[index] = true;
+                    }
+                }
+            }
+        }
+        self.patterns
+            .iter()
+            .zip(matched)
+            .filter(|(_, matched)| !matched)
+            .map(|(pattern, _)| pattern.as_str())
+            .collect()
     }
 }
 
@@ -260,6 +296,19 @@ mod tests {
         let err = CollectionFilter::new(&["*", "!"]).unwrap_err();
         assert_eq!(err.index, 1);
         assert!(err.message.contains("empty"), "{err:?}");
+    }
+
+    #[test]
+    fn patterns_that_match_no_name_are_named() {
+        let f = filter(&["INBOX", "Lists/%", "Nope*", "!Junk", "!\"Deleted Items\""]);
+        let names = ["INBOX", "Lists/rust", "Junk", "Deleted Items"];
+        assert_eq!(f.unmatched(names), ["Nope*", "!\"Deleted Items\""]);
+        // An exclusion counts when it matches a name, selected by an inclusion or not.
+        assert_eq!(
+            filter(&["INBOX", "!Junk"]).unmatched(["INBOX", "Junk"]),
+            Vec::<&str>::new()
+        );
+        assert_eq!(filter(&["*"]).unmatched([]), ["*"]);
     }
 
     /// A direct reading of the documented syntax, to check the translation to globset against.

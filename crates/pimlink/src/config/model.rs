@@ -6,7 +6,9 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pimlink_core::policy::{Direction, Limits, OnEmpty, Operations, SideOptions, SyncPolicy};
+use pimlink_core::policy::{
+    Direction, Limits, MaxDelete, OnEmpty, Operations, SideOptions, SyncPolicy,
+};
 use pimlink_core::side::PerSide;
 // The TLS settings are pimlink-tls's own types, so that the storages take them as they are.
 pub use pimlink_tls::{CertFingerprint, ClientCert, TlsMode, Trust};
@@ -267,6 +269,8 @@ pub struct PairConfig {
     pub create: PerSide<bool>,
     /// What to do when a side of a collection suddenly looks empty (`on_empty`, default refuse).
     pub on_empty: OnEmpty,
+    /// How much of a collection one run may delete on a side (`max_delete`, default 50%).
+    pub max_delete: MaxDelete,
     /// The settings only calendar/contact pairs have; `None` for mail pairs.
     pub dav: Option<DavPairConfig>,
     /// Name translation and keywords (mail pairs; the identity and true otherwise).
@@ -286,6 +290,7 @@ impl PairConfig {
             operations: self.operations,
             create: self.create,
             on_empty: self.on_empty,
+            max_delete: self.max_delete,
             ignore_keywords: !self.names.keywords,
             limits: self.limits,
             sides: self.sides.clone(),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use pimlink_core::policy::{Direction, OnEmpty, Operations};
+use pimlink_core::policy::{Direction, MaxDelete, OnEmpty, Operations};
 use pimlink_core::side::{PerSide, Side};
 
 use super::dav_pair;
@@ -23,6 +23,7 @@ const COMMON_KEYS: &[&str] = &[
     "operations",
     "create",
     "on_empty",
+    "max_delete",
 ];
 
 /// Every key a pair table may hold; each kind of pair then refuses the keys of the other kind.
@@ -163,6 +164,7 @@ pub(crate) fn build(
                 &[("refuse", OnEmpty::Refuse), ("sync", OnEmpty::Sync)],
             )?
             .map_or(OnEmpty::Refuse, |o| o.value),
+        max_delete: max_delete(fields)?,
         limits,
         sides: side_options,
     })
@@ -213,6 +215,28 @@ fn collections(fields: &Fields<'_, '_>) -> Result<CollectionFilter, ConfigError>
             .map_or(patterns.at.clone(), |p| p.at.clone());
         fields.error(at, format!("key \"collections\": {}", err.message))
     })
+}
+
+/// `max_delete = "N%"`, a whole percentage from 0 to 100.
+fn max_delete(fields: &Fields<'_, '_>) -> Result<MaxDelete, ConfigError> {
+    let Some(text) = fields.string("max_delete")? else {
+        return Ok(MaxDelete::DEFAULT);
+    };
+    text.value
+        .trim()
+        .strip_suffix('%')
+        .and_then(|number| number.trim().parse::<u8>().ok())
+        .and_then(MaxDelete::percent)
+        .ok_or_else(|| {
+            fields.error(
+                text.at,
+                format!(
+                    "key \"max_delete\": {:?} is not a share of a collection; write a whole \
+                     percentage from \"0%\" to \"100%\" (default \"50%\"; \"100%\" never refuses)",
+                    text.value
+                ),
+            )
+        })
 }
 
 fn operations(fields: &Fields<'_, '_>) -> Result<Operations, ConfigError> {

@@ -98,6 +98,7 @@ direction = "b-to-a"
 operations = ["new", "delete"]
 create = ["a"]
 on_empty = "sync"
+max_delete = "80%"
 "#;
     let config = ok(text);
     assert_eq!(config.path, PathBuf::from(FILE));
@@ -156,6 +157,7 @@ on_empty = "sync"
     );
     assert_eq!(pair.create, PerSide { a: true, b: false });
     assert_eq!(pair.on_empty, OnEmpty::Sync);
+    assert_eq!(pair.max_delete.as_percent(), 80);
     assert!(pair.collections.matches("INBOX"));
     assert!(pair.collections.matches("Lists/rust"));
     assert!(!pair.collections.matches("Lists/spam"));
@@ -244,6 +246,7 @@ fn defaults_apply_when_keys_are_absent() {
     assert_eq!(pair.operations, Operations::default());
     assert_eq!(pair.create, PerSide { a: true, b: true });
     assert_eq!(pair.on_empty, OnEmpty::Refuse);
+    assert_eq!(pair.max_delete, pimlink_core::policy::MaxDelete::DEFAULT);
     assert_eq!(pair.collections.patterns(), ["*"]);
     assert!(pair.collections.matches("any/thing"));
     assert_eq!(pair.policy(), pimlink_core::policy::SyncPolicy::both_ways());
@@ -690,6 +693,22 @@ fn pair_errors_point_at_the_key() {
         "a = \"one\"\nb = \"two\"\non_empty = \"delete\"\n",
         "on_empty",
         &["\"on_empty\"", "refuse, sync"],
+    );
+    for bad in ["\"50\"", "\"101%\"", "\"-1%\"", "\"half%\"", "\"none\""] {
+        check(
+            &format!("a = \"one\"\nb = \"two\"\nmax_delete = {bad}\n"),
+            "max_delete",
+            &[
+                "\"max_delete\"",
+                "whole percentage",
+                "\"100%\" never refuses",
+            ],
+        );
+    }
+    check(
+        "a = \"one\"\nb = \"two\"\nmax_delete = 50\n",
+        "max_delete",
+        &["\"max_delete\" must be a string, found integer"],
     );
     // An element on its own line is reported there, not at the key.
     let text =

@@ -114,6 +114,19 @@ pub fn write_imap_maildir_config(
     b_keys: &str,
     pair_keys: &str,
 ) {
+    let sides = (a_keys, b_keys, pair_keys);
+    write_imap_maildir_config_via(world, server, server.port(), sides);
+}
+
+/// [`write_imap_maildir_config`] with side a reaching the server through `port` on loopback
+/// (a proxy in front of it); `keys` are those of side a, side b and the pair.
+pub fn write_imap_maildir_config_via(
+    world: &super::World,
+    server: &Dovecot,
+    port: u16,
+    keys: (&str, &str, &str),
+) {
+    let (a_keys, b_keys, pair_keys) = keys;
     let config = format!(
         "[general]\nstate_dir = \"{state}\"\n\n\
          [storage.a]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
@@ -122,7 +135,6 @@ pub fn write_imap_maildir_config(
          [pair.p]\na = \"a\"\nb = \"b\"\n{pair_keys}\n",
         state = world.state_dir().display(),
         host = server.host(),
-        port = server.port(),
         user = server.user(),
         password = server.password(),
         b = world.root("b").display(),

@@ -183,19 +183,20 @@ impl Command for LogIn {
         if done.kind == StatusKindOf::Ok {
             return Ok(matches!(done.code, Some(ResponseCode::Capability(_))));
         }
-        let kind = match &done.code {
+        // RFC 5530: UNAVAILABLE is the server's trouble, not the credentials'.
+        let (kind, outcome) = match &done.code {
             Some(ResponseCode::Other(code)) if code.eq_ignore_ascii_case("UNAVAILABLE") => {
-                ErrorKind::Connection
+                (ErrorKind::Connection, "failed")
             }
-            _ => ErrorKind::Config,
+            _ => (ErrorKind::Auth, "was refused"),
         };
         Err(Error::new(
             kind,
             format!(
-                "login as {:?} with {:?} failed: {}",
+                "login as {:?} with {} {outcome}: {}",
                 self.user,
                 self.mechanism,
-                done.describe()
+                done.server_words()
             ),
         ))
     }
