@@ -5,12 +5,7 @@ use super::*;
 #[test]
 fn authenticate_answers_each_challenge() {
     // CRAM-MD5 (RFC 2195's example), no initial response.
-    let mut s = Session::default();
-    s.greeted(Greeting::Ok(Some(ResponseCode::Capability(vec![
-        "IMAP4rev1".into(),
-        "AUTH=CRAM-MD5".into(),
-    ]))))
-    .unwrap();
+    let mut s = greeted("IMAP4rev1 AUTH=CRAM-MD5", false);
     let options = ClientOptions::new("h", "tim", Secret::new("tanstaaftanstaaf"));
     let login = LogIn::new(&s, &options).unwrap();
     let (c, listed) = one(
@@ -35,8 +30,7 @@ fn authenticate_answers_each_challenge() {
     assert_eq!(s.state(), &State::Authenticated);
 
     // PLAIN without SASL-IR: the initial response waits for the first "+".
-    let mut s = Session::default();
-    s.greeted(Greeting::Ok(None)).unwrap();
+    let mut s = greeted("IMAP4rev1", false);
     let mut options = ClientOptions::new("h", "u", Secret::new("p"));
     options.auth_mechanism = Some(AuthMechanism::Plain);
     let login = LogIn::new(&s, &options).unwrap();
@@ -53,12 +47,7 @@ fn authenticate_answers_each_challenge() {
 
     // XOAUTH2 with SASL-IR: the token goes with the command; an error challenge gets the
     // empty reply that ends it, and the NO says why.
-    let mut s2 = Session::default();
-    s2.greeted(Greeting::Ok(Some(ResponseCode::Capability(vec![
-        "IMAP4rev1".into(),
-        "SASL-IR".into(),
-    ]))))
-    .unwrap();
+    let mut s2 = greeted("IMAP4rev1 SASL-IR", false);
     options.auth_mechanism = Some(AuthMechanism::XOAuth2);
     let login = LogIn::new(&s2, &options).unwrap();
     let (c, result) = one(

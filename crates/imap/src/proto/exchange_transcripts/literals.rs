@@ -172,8 +172,7 @@ fn a_refused_multiappend_stores_nothing_and_says_why() {
 
 #[test]
 fn credentials_never_reach_the_wire_log() {
-    let mut s = Session::default();
-    s.greeted(Greeting::Ok(None)).unwrap();
+    let mut s = greeted("IMAP4rev1", false);
     let mut options = ClientOptions::new("h", "me", Secret::new("pa\"ss"));
     options.auth_mechanism = Some(AuthMechanism::Login);
     let login = LogIn::new(&s, &options).unwrap();
@@ -195,8 +194,7 @@ fn credentials_never_reach_the_wire_log() {
     assert!(s.has("IDLE"));
 
     // A password that needs a literal: masked as one.
-    let mut s = Session::default();
-    s.greeted(Greeting::Ok(None)).unwrap();
+    let mut s = greeted("IMAP4rev1", false);
     let options = ClientOptions {
         password: Secret::new("line\r\nbreak"),
         ..options

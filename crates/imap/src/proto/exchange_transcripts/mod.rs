@@ -104,14 +104,25 @@ fn client_lines(written: &mut Vec<u8>, lines: &mut Vec<String>) {
     }
 }
 
-/// A logged-in session with these capabilities (space-separated).
-fn session(caps: &str) -> Session {
+/// A session greeted with these capabilities (space-separated): logged in by PREAUTH, or
+/// expecting a login.
+fn greeted(caps: &str, preauth: bool) -> Session {
     let mut session = Session::default();
-    let caps = caps.split(' ').map(str::to_owned).collect();
+    let code = Some(ResponseCode::Capability(
+        caps.split(' ').map(str::to_owned).collect(),
+    ));
+    let greeting = if preauth {
+        Greeting::PreAuth(code)
+    } else {
+        Greeting::Ok(code)
+    };
+    session.greeted(greeting).unwrap();
     session
-        .greeted(Greeting::PreAuth(Some(ResponseCode::Capability(caps))))
-        .unwrap();
-    session
+}
+
+/// A logged-in session with these capabilities.
+fn session(caps: &str) -> Session {
+    greeted(caps, true)
 }
 
 /// [`session`] with `INBOX` selected.
