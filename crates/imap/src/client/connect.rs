@@ -1,4 +1,5 @@
-//! Opening a connection: greeting, STARTTLS, login, COMPRESS, capabilities.
+//! Opening a connection (greeting, STARTTLS, login, COMPRESS) and the commands about the
+//! connection itself: CAPABILITY, ENABLE, ID, NOOP.
 
 use std::collections::VecDeque;
 use std::time::SystemTime;
@@ -10,7 +11,7 @@ use tracing::{debug, trace, warn};
 use super::Client;
 use super::wire::escape_for_log;
 use crate::options::ClientOptions;
-use crate::proto::commands::{Capability, Enable, LogIn, Simple};
+use crate::proto::commands::{Capability, Enable, Id, LogIn, Simple};
 use crate::proto::frame::Framer;
 use crate::proto::response::parse_greeting;
 use crate::proto::session::{Session, State};
@@ -150,6 +151,19 @@ impl Client {
             Some(enable) => self.run(enable).await,
             None => Ok(Vec::new()),
         }
+    }
+
+    /// ID (RFC 2971): sends our identification, returns the server's.
+    pub async fn id(
+        &mut self,
+        ours: &[(&str, &str)],
+    ) -> Result<Vec<(String, Option<String>)>, Error> {
+        self.run(Id::new(ours)).await
+    }
+
+    /// NOOP: lets the server report changes.
+    pub async fn noop(&mut self) -> Result<(), Error> {
+        self.run(Simple::noop()).await
     }
 }
 

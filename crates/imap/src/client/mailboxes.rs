@@ -4,26 +4,13 @@ use pimlink_core::{Error, ErrorKind};
 
 use super::Client;
 use crate::proto::commands::{
-    Id, List, ListStatus, MailboxOp, Namespace, Select, SelectOptions, SelectedMailbox, Simple,
-    Status, Unselect,
+    List, ListStatus, MailboxOp, Namespace, Select, SelectOptions, SelectedMailbox, Status,
+    Unselect,
 };
 use crate::proto::exchange::Outcome;
 use crate::proto::response::{ListEntry, MailboxStatus, NamespaceEntry};
 
 impl Client {
-    /// NOOP: lets the server report changes.
-    pub async fn noop(&mut self) -> Result<(), Error> {
-        self.run(Simple::noop()).await
-    }
-
-    /// ID (RFC 2971): sends our identification, returns the server's.
-    pub async fn id(
-        &mut self,
-        ours: &[(&str, &str)],
-    ) -> Result<Vec<(String, Option<String>)>, Error> {
-        self.run(Id::new(ours)).await
-    }
-
     /// NAMESPACE: personal, other users' and shared namespaces.
     pub async fn namespace(&mut self) -> Result<[Vec<NamespaceEntry>; 3], Error> {
         self.run(Namespace::default()).await

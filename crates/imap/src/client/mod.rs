@@ -8,7 +8,7 @@
 //! [`FrameLimits::inline_literal`](crate::proto::frame::FrameLimits) are streamed into unlinked
 //! spool files and handed over as [`Content::File`](pimlink_core::Content).
 //!
-//! - `connect.rs`: greeting, STARTTLS, login, COMPRESS, capabilities;
+//! - `connect.rs`: greeting, STARTTLS, login, COMPRESS, and CAPABILITY, ENABLE, ID, NOOP;
 //! - `mailboxes.rs`: mailbox commands and SELECT;
 //! - `messages.rs`: message commands, IDLE and LOGOUT;
 //! - `wire.rs`: running an exchange over the transport, framing and spooling what arrives.
