@@ -20,12 +20,12 @@ use std::collections::HashMap;
 
 use crate::fingerprint::Fingerprint;
 use crate::plan::late_copies;
-use crate::plan::limits;
+use crate::plan::limits::HeldBack;
 use crate::plan::moves;
 use crate::plan::pairing::{self, Candidate, ResetRefusal};
 use crate::plan::{
     CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts, Refusal, create_or_skip,
-    held_for_read_only, hold_unlisted, plan_collections, plan_items_scoped, plan_removal,
+    held_for_read_only, hold_unlisted, plan_collections, plan_removal,
 };
 use crate::policy::SyncPolicy;
 use crate::side::{PerSide, Side};
@@ -39,6 +39,8 @@ mod unchanged;
 
 mod failing;
 mod lanes;
+mod limits;
+mod read_ahead;
 
 /// How many copies are made between two flushes: one flush serves them all, while an
 /// interruption redoes at most this many.
@@ -247,6 +249,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             Ok(Some(mut prepared)) => {
                 self.set_flags_while_selected(&report, &mut prepared, options)
                     .await;
+                self.read_ahead(&report, &prepared, options).await;
                 Some(prepared)
             }
             Ok(None) => None,
@@ -510,25 +513,17 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 .await?;
         }
 
-        self.fill_in_sizes(&plan, &rows, &mut listings).await;
         let policy = self.policy.in_collection(&plan.name_a, &plan.name_b);
         let scope = keyword_scope(&plan, &listings, &policy);
-        let mut items =
-            plan_items_scoped(&rows, &listings.a.items, &listings.b.items, &policy, &scope);
-        if self.policy.limits.near.is_some() || rows.iter().any(|row| row.expired.is_some()) {
-            let dates = self
-                .far_dates(id, &plan, &listings, options.dry_run)
-                .await?;
-            limits::apply_limits(
-                &mut items,
+        let items = self
+            .plan_with_limits(
+                (id, &plan),
                 &rows,
-                &listings.a.items,
-                &listings.b.items,
-                &dates,
-                &policy,
-                std::time::SystemTime::now(),
-            );
-        }
+                &mut listings,
+                (&policy, &scope),
+                options.dry_run,
+            )
+            .await?;
         // A move or a trash copy keeps the flags the message has where it goes.
         let deleted_flags = deleted_flags_of(&listings, &items);
         let held = held_for_read_only(&rows, &listings.a.items, &listings.b.items, &policy);
@@ -593,6 +588,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         let states_kept = run
             .execute(
                 prepared.items.actions,
+                &prepared.items.held_back,
                 &prepared.deleted_flags,
                 prepared.flagged,
                 states,
@@ -1038,96 +1034,6 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         Ok(())
     }
 
-    /// Asks the far side for the sizes its listing did not give (a Maildir file without `S=`
-    /// in its name), of the items `max_size` may have to judge: those the near side does not
-    /// hold. A size that cannot be read stays unknown, and such an item is copied.
-    async fn fill_in_sizes(
-        &mut self,
-        plan: &CollectionPlan,
-        rows: &[StatusItem],
-        listings: &mut PerSide<Listing>,
-    ) {
-        let limits = self.policy.limits;
-        let (Some(near), Some(_)) = (limits.near, limits.max_size) else {
-            return;
-        };
-        let far = near.other();
-        let on_both: std::collections::HashSet<&ItemKey> = rows
-            .iter()
-            .filter(|row| row.expired.is_none() && row.pending.is_none())
-            .filter_map(|row| row.key(far))
-            .collect();
-        let (indexes, keys): (Vec<usize>, Vec<ItemKey>) = listings
-            .get(far)
-            .items
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.size.is_none() && !on_both.contains(&e.key))
-            .map(|(index, e)| (index, e.key.clone()))
-            .unzip();
-        if keys.is_empty() {
-            return;
-        }
-        let sizes = match far {
-            Side::A => self.a.sizes(&plan.name_a, &keys).await,
-            Side::B => self.b.sizes(&plan.name_b, &keys).await,
-        };
-        let items = &mut listings.get_mut(far).items;
-        for (index, found) in indexes.into_iter().zip(sizes) {
-            if let Ok(Some(found)) = found {
-                items[index].size = Some(found);
-            }
-        }
-    }
-
-    /// The arrival dates of the far side's items, when the limits order by date. An item whose
-    /// date cannot be read gets none, which keeps it (it counts as newest).
-    async fn far_dates(
-        &mut self,
-        id: Option<CollectionId>,
-        plan: &CollectionPlan,
-        listings: &PerSide<Listing>,
-        dry_run: bool,
-    ) -> Result<HashMap<ItemKey, std::time::SystemTime>> {
-        let limits = self.policy.limits;
-        let Some(near) = limits.near.filter(|_| limits.needs_dates()) else {
-            return Ok(HashMap::new());
-        };
-        let far = near.other();
-        let mut dates = match id {
-            Some(id) => self.status.item_dates(id, far)?,
-            None => HashMap::new(),
-        };
-        let missing: Vec<ItemKey> = listings
-            .get(far)
-            .items
-            .iter()
-            .filter(|e| !dates.contains_key(&e.key))
-            .map(|e| e.key.clone())
-            .collect();
-        let fetched = if missing.is_empty() {
-            Vec::new()
-        } else {
-            match far {
-                Side::A => self.a.dates(&plan.name_a, &missing).await,
-                Side::B => self.b.dates(&plan.name_b, &missing).await,
-            }
-        };
-        // Whole seconds, as the cache keeps them, so that a date read fresh and the same date
-        // read from the cache order alike.
-        let new: Vec<(ItemKey, std::time::SystemTime)> = missing
-            .into_iter()
-            .zip(fetched)
-            .filter_map(|(key, date)| date.ok().flatten().map(|date| (key, whole_seconds(date))))
-            .collect();
-        if let (Some(id), false) = (id, dry_run) {
-            let present = listings.get(far).items.iter().map(|e| &e.key).collect();
-            self.status.update_item_dates(id, far, &new, &present)?;
-        }
-        dates.extend(new);
-        Ok(dates)
-    }
-
     /// Fingerprints of `keys` on `side`, with their flags from `listing`. An item that cannot
     /// be read gets no fingerprint and so matches nothing.
     async fn candidates(
@@ -1153,14 +1059,6 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             })
             .collect())
     }
-}
-
-/// `date` without its fraction of a second.
-fn whole_seconds(date: std::time::SystemTime) -> std::time::SystemTime {
-    let since = date
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    std::time::UNIX_EPOCH + std::time::Duration::from_secs(since.as_secs())
 }
 
 /// Moves `key` from `from` into the trash collection `trash` of `store` (see
@@ -1258,6 +1156,23 @@ fn apply_in_memory(rows: &mut Vec<StatusItem>, changes: &[StatusChange]) {
                     flags: flags.clone(),
                     pending: Some(*to),
                     expired: None,
+                });
+            }
+            StatusChange::HoldBack {
+                side, key, flags, ..
+            } => {
+                let id = -(rows.len() as ItemId) - 1;
+                let (key_a, key_b) = match side {
+                    Side::A => (None, Some(key.clone())),
+                    Side::B => (Some(key.clone()), None),
+                };
+                rows.push(StatusItem {
+                    id,
+                    key_a,
+                    key_b,
+                    flags: flags.clone(),
+                    pending: None,
+                    expired: Some(*side),
                 });
             }
             StatusChange::Pair {
@@ -1447,6 +1362,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
     async fn execute(
         &mut self,
         actions: Vec<ItemAction>,
+        held_back: &[HeldBack],
         deleted_flags: &HashMap<(Side, ItemKey), Flags>,
         flagged: HashMap<ItemId, Result<()>>,
         states: Option<&PerSide<Option<String>>>,
@@ -1466,7 +1382,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
             }
         }
         let copies = failing::retries_last(copies);
-        self.forget(&forgets)?;
+        self.forget(&forgets, held_back)?;
         // Flag changes and deletions need no intent, so one flush and one transaction at the
         // end serve both (each flush and commit is an fsync); the copies' flushes on the way
         // only make them durable sooner.
@@ -1532,14 +1448,22 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         self.flush_and_record(done).await
     }
 
-    fn forget(&mut self, actions: &[ItemAction]) -> Result<()> {
-        let changes: Vec<StatusChange> = actions
+    /// Drops the rows of items gone from both sides, and records the copies the limits hold
+    /// back (after the drops: a held-back copy may replace a stale pending row of its item).
+    fn forget(&mut self, actions: &[ItemAction], held_back: &[HeldBack]) -> Result<()> {
+        let mut changes: Vec<StatusChange> = actions
             .iter()
             .filter_map(|action| match action {
                 ItemAction::Forget { id } => Some(StatusChange::Remove { id: *id }),
                 _ => None,
             })
             .collect();
+        changes.extend(held_back.iter().map(|held| StatusChange::HoldBack {
+            collection: self.id,
+            side: held.from.other(),
+            key: held.key.clone(),
+            flags: held.flags.clone(),
+        }));
         self.pair.status.apply(&changes)?;
         for action in actions {
             self.observer.action_done(self.plan, action);

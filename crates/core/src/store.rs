@@ -230,6 +230,17 @@ pub trait MailStore {
             .collect()
     }
 
+    /// Told, right after the engine planned `collection`, which of its items the engine is
+    /// going to read for copies (with the sizes the listing gave). A storage whose reads cost
+    /// a round trip and a selection of the collection (IMAP) may read them now, while the
+    /// collection is still selected, and hand them out when [`MailStore::read_many`] asks;
+    /// the engine plans every collection before it copies anything. A read ahead that fails,
+    /// or is never asked for (the copy became a move), costs only itself. The default does
+    /// nothing.
+    async fn read_ahead(&mut self, collection: &CollectionName, items: &[(ItemKey, Option<u64>)]) {
+        let _ = (collection, items);
+    }
+
     /// Delivers a new item and returns its key.
     async fn deliver(&mut self, collection: &CollectionName, item: NewItem<'_>) -> Result<ItemKey>;
 

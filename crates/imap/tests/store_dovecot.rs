@@ -964,8 +964,8 @@ async fn list_from(store: &mut ImapStore, folder: &CollectionName, before: &List
 
 /// Flag changes queued for a folder are sent in its selection, before the store selects the
 /// next folder, and the flush then has nothing left to send (nor to select); the bodies of new
-/// mail found by the incremental listing are read in that selection too, so reading them later
-/// costs no command.
+/// mail the engine names after planning (`read_ahead`) are read in that selection too, so
+/// reading them later costs no command.
 #[tokio::test]
 async fn a_folder_is_written_and_its_new_mail_read_in_the_selection_of_its_listing() {
     let server = DovecotBuilder::new().start().unwrap();
@@ -998,6 +998,15 @@ async fn a_folder_is_written_and_its_new_mail_read_in_the_selection_of_its_listi
         .map(|e| e.key.clone())
         .find(|k| !before_inbox.items.iter().any(|e| &e.key == k))
         .unwrap();
+    let new_size = inbox_now
+        .items
+        .iter()
+        .find(|e| e.key == new_key)
+        .unwrap()
+        .size;
+    second
+        .read_ahead(&inbox, &[(new_key.clone(), new_size)])
+        .await;
     let i0 = before_inbox.items[0].key.clone();
     let flagged = Flags::new().with(Flag::Flagged);
     second.set_flags(&inbox, &i0, &flagged).await.unwrap();

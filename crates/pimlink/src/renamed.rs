@@ -154,6 +154,34 @@ impl<S: MailStore> MailStore for Renamed<S> {
         }
     }
 
+    async fn dates(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<Option<std::time::SystemTime>>> {
+        match self.own(collection) {
+            Ok(own) => self.inner.dates(&own, keys).await,
+            Err(error) => keys.iter().map(|_| Err(copy(&error))).collect(),
+        }
+    }
+
+    async fn sizes(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<Result<Option<u64>>> {
+        match self.own(collection) {
+            Ok(own) => self.inner.sizes(&own, keys).await,
+            Err(error) => keys.iter().map(|_| Err(copy(&error))).collect(),
+        }
+    }
+
+    async fn read_ahead(&mut self, collection: &CollectionName, items: &[(ItemKey, Option<u64>)]) {
+        if let Ok(own) = self.own(collection) {
+            self.inner.read_ahead(&own, items).await;
+        }
+    }
+
     async fn deliver(&mut self, collection: &CollectionName, item: NewItem<'_>) -> Result<ItemKey> {
         let own = self.own(collection)?;
         self.inner.deliver(&own, item).await
@@ -168,6 +196,11 @@ impl<S: MailStore> MailStore for Renamed<S> {
             Ok(own) => self.inner.deliver_many(&own, items).await,
             Err(error) => items.iter().map(|_| Err(copy(&error))).collect(),
         }
+    }
+
+    async fn settle(&mut self, collection: &CollectionName) -> Result<()> {
+        let own = self.own(collection)?;
+        self.inner.settle(&own).await
     }
 
     async fn set_flags(
@@ -227,4 +260,123 @@ impl<S: MailStore> MailStore for Renamed<S> {
 
 fn copy(error: &Error) -> Error {
     Error::new(error.kind(), error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pimlink_core::Content;
+
+    /// A storage that overrides every method with a default body and notes each call.
+    #[derive(Default)]
+    struct Noting(Vec<&'static str>);
+
+    impl MailStore for Noting {
+        fn describe(&self) -> String {
+            "noting".to_owned()
+        }
+        async fn list_collections(&mut self) -> Result<Vec<CollectionInfo>> {
+            Ok(Vec::new())
+        }
+        async fn create_collection(&mut self, _: &CollectionName) -> Result<()> {
+            Ok(())
+        }
+        async fn list_items(&mut self, _: &CollectionName, _: Known<'_>) -> Result<Listing> {
+            Ok(Listing::complete(Vec::new()))
+        }
+        fn reserve_key(&mut self) -> Option<ItemKey> {
+            None
+        }
+        async fn read(&mut self, _: &CollectionName, _: &ItemKey) -> Result<ItemData> {
+            self.0.push("read");
+            Ok(ItemData {
+                content: Content::Bytes(Vec::new()),
+                internal_date: None,
+            })
+        }
+        async fn read_many(
+            &mut self,
+            _: &CollectionName,
+            keys: &[ItemKey],
+        ) -> Vec<Result<ItemData>> {
+            self.0.push("read_many");
+            keys.iter()
+                .map(|_| Err(Error::new(ErrorKind::NotFound, "none")))
+                .collect()
+        }
+        async fn fingerprints(
+            &mut self,
+            _: &CollectionName,
+            keys: &[ItemKey],
+        ) -> Vec<Result<Option<Fingerprint>>> {
+            self.0.push("fingerprints");
+            keys.iter().map(|_| Ok(None)).collect()
+        }
+        async fn dates(
+            &mut self,
+            _: &CollectionName,
+            keys: &[ItemKey],
+        ) -> Vec<Result<Option<std::time::SystemTime>>> {
+            self.0.push("dates");
+            keys.iter().map(|_| Ok(None)).collect()
+        }
+        async fn sizes(
+            &mut self,
+            _: &CollectionName,
+            keys: &[ItemKey],
+        ) -> Vec<Result<Option<u64>>> {
+            self.0.push("sizes");
+            keys.iter().map(|_| Ok(None)).collect()
+        }
+        async fn read_ahead(&mut self, _: &CollectionName, _: &[(ItemKey, Option<u64>)]) {
+            self.0.push("read_ahead");
+        }
+        async fn settle(&mut self, _: &CollectionName) -> Result<()> {
+            self.0.push("settle");
+            Ok(())
+        }
+        async fn deliver(&mut self, _: &CollectionName, _: NewItem<'_>) -> Result<ItemKey> {
+            Ok(ItemKey::new("k"))
+        }
+        async fn set_flags(&mut self, _: &CollectionName, _: &ItemKey, _: &Flags) -> Result<()> {
+            Ok(())
+        }
+        async fn delete(&mut self, _: &CollectionName, _: &ItemKey) -> Result<()> {
+            Ok(())
+        }
+        async fn flush(&mut self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Without the forwards, the trait's defaults would read every message's body to learn
+    /// its date or size (issue 12: `max_messages` fetched every body on the first run).
+    #[test]
+    fn methods_with_default_bodies_reach_the_storage_inside() {
+        let mut renamed = Renamed::new(Noting::default(), Side::A, NameTranslation::default());
+        let inbox = CollectionName::new("INBOX").unwrap();
+        let keys = [ItemKey::new("1")];
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(async {
+                renamed.read_many(&inbox, &keys).await;
+                renamed.fingerprints(&inbox, &keys).await;
+                renamed.dates(&inbox, &keys).await;
+                renamed.sizes(&inbox, &keys).await;
+                renamed.read_ahead(&inbox, &[(keys[0].clone(), None)]).await;
+                renamed.settle(&inbox).await.unwrap();
+            });
+        assert_eq!(
+            renamed.inner.0,
+            [
+                "read_many",
+                "fingerprints",
+                "dates",
+                "sizes",
+                "read_ahead",
+                "settle"
+            ]
+        );
+    }
 }

@@ -133,7 +133,8 @@ fn imap_store(imap: &ImapConfig) -> ImapStore {
     store
 }
 
-/// Forwards each `MailStore` method to the storage inside.
+/// Forwards each `MailStore` method to the storage inside, also those with default bodies: a
+/// storage's override (IMAP's FETCH of dates and sizes) must not be lost behind the enum.
 macro_rules! dispatch {
     ($self:ident, $store:ident => $call:expr) => {
         match $self {
@@ -204,6 +205,30 @@ impl MailStore for MailSide {
         keys: &[ItemKey],
     ) -> Vec<pimlink_core::Result<Option<Fingerprint>>> {
         dispatch!(self, s => s.fingerprints(collection, keys).await)
+    }
+
+    async fn dates(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<pimlink_core::Result<Option<std::time::SystemTime>>> {
+        dispatch!(self, s => s.dates(collection, keys).await)
+    }
+
+    async fn sizes(
+        &mut self,
+        collection: &CollectionName,
+        keys: &[ItemKey],
+    ) -> Vec<pimlink_core::Result<Option<u64>>> {
+        dispatch!(self, s => s.sizes(collection, keys).await)
+    }
+
+    async fn read_ahead(&mut self, collection: &CollectionName, items: &[(ItemKey, Option<u64>)]) {
+        dispatch!(self, s => s.read_ahead(collection, items).await)
+    }
+
+    async fn settle(&mut self, collection: &CollectionName) -> pimlink_core::Result<()> {
+        dispatch!(self, s => s.settle(collection).await)
     }
 
     fn reserve_key(&mut self) -> Option<ItemKey> {

@@ -6,11 +6,17 @@
 
 mod common;
 
-use common::imap::{dovecot_options, sized_message, user_tree, write_imap_maildir_config};
+use common::imap::{
+    Fetched, client_verbs, dovecot_options, fetched, sized_message, sync_logging_wire, user_tree,
+    write_imap_maildir_config,
+};
 use common::{Run, Tree, World, block_on, sync_with_kills, uid_of};
+use std::collections::BTreeSet;
 use std::fs;
 use std::time::{Duration, SystemTime};
 
+#[allow(unused_imports)]
+use common::imap::write_imap_maildir_config as _w;
 use pimlink_core::{Flag, Flags};
 use pimlink_imap::{AppendItem, Client, UidRanges};
 use pimlink_testkit::{Dovecot, DovecotBuilder};
@@ -411,4 +417,246 @@ fn measure_unchanged_resync_with_limits() {
 fn server_inbox(server: &Dovecot) -> std::collections::BTreeMap<String, Vec<String>> {
     let mut tree = user_tree(server, server.user(), server.password());
     tree.remove("INBOX").unwrap_or_default()
+}
+
+/// Two server folders (INBOX, Lists) of 200 messages a day apart, every seventh 3000 bytes and
+/// the rest 1000, every 25th unread; and a world syncing them with `pair_keys` over one
+/// connection (so that the wire log names the folder of every FETCH).
+fn two_folders_of_200(pair_keys: &str) -> (Dovecot, World) {
+    let server = DovecotBuilder::new().start().unwrap();
+    for folder in ["INBOX", "Lists"] {
+        block_on(async {
+            let mut client =
+                Client::connect(dovecot_options(&server, server.user(), server.password()))
+                    .await
+                    .unwrap();
+            if folder != "INBOX" {
+                client.create(folder).await.unwrap();
+            }
+            let items = (0..200u64)
+                .map(|i| AppendItem {
+                    content: pimlink_core::Content::Bytes(sized_message(
+                        &format!("{folder}-{i:03}"),
+                        if i % 7 == 0 { 3000 } else { 1000 },
+                    )),
+                    flags: Flags::from_status_text(if i % 25 == 0 { "" } else { "S" }),
+                    internal_date: Some(SystemTime::now() - Duration::from_secs((i + 1) * DAY)),
+                })
+                .collect();
+            for result in client.append_many(folder, items).await.unwrap() {
+                result.unwrap();
+            }
+            client.logout().await.unwrap();
+        });
+    }
+    let world = World::new("");
+    write_imap_maildir_config(&world, &server, "connections = 1", "", pair_keys);
+    (server, world)
+}
+
+/// The messages in the local tree.
+fn local_count(world: &World) -> usize {
+    world
+        .messages("b")
+        .values()
+        .map(|folder| folder.len())
+        .sum()
+}
+
+/// The FETCH responses of `run` that carried a body, a header, or either.
+fn with_body(run: &Run) -> Vec<Fetched> {
+    fetched(run)
+        .into_iter()
+        .filter(|f| f.body.is_some())
+        .collect()
+}
+
+fn with_header(run: &Run) -> Vec<Fetched> {
+    fetched(run)
+        .into_iter()
+        .filter(|f| f.header.is_some())
+        .collect()
+}
+
+fn warnings(run: &Run) -> Vec<String> {
+    let stderr = run.stderr();
+    stderr
+        .lines()
+        .filter(|line| line.contains("WARN"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What crosses the wire with `pair_keys` (issue 12): the first run fetches the body of each
+/// message it keeps once and no other body or header; a run that finds nothing changed
+/// selects nothing, fetches nothing and warns of nothing; the run after an upload of 20
+/// messages fetches none of them back; and a run that finds new mail reads only the bodies of
+/// the messages it keeps.
+fn limits_cost_on_the_wire(pair_keys: &str) {
+    let (server, world) = two_folders_of_200(pair_keys);
+
+    let first = sync_logging_wire(&world);
+    let bodies = with_body(&first);
+    let once: BTreeSet<(&str, u32)> = bodies.iter().map(|f| (f.folder.as_str(), f.uid)).collect();
+    assert_eq!(once.len(), bodies.len(), "a body was fetched twice");
+    let kept = local_count(&world);
+    assert_eq!(
+        bodies.len(),
+        kept,
+        "one body per message kept on the near side, none for the others"
+    );
+    assert!(with_header(&first).is_empty(), "{:?}", with_header(&first));
+    assert!(warnings(&first).is_empty(), "{first}");
+
+    let unchanged = sync_logging_wire(&world);
+    assert!(warnings(&unchanged).is_empty(), "{unchanged}");
+    let verbs = client_verbs(&unchanged);
+    assert!(
+        !verbs.iter().any(|v| v == "FETCH" || v == "SELECT"),
+        "{verbs:?}"
+    );
+    assert!(
+        unchanged.stdout().contains("changed: nothing"),
+        "{unchanged}"
+    );
+    assert_eq!(local_count(&world), kept);
+
+    for i in 0..20 {
+        world.deliver("b", "INBOX", &format!("upload-{i:02}"), "S");
+    }
+    let upload = sync_logging_wire(&world);
+    assert!(upload.stdout().contains("20 copied b->a"), "{upload}");
+    let after = sync_logging_wire(&world);
+    for run in [&upload, &after] {
+        assert!(with_body(run).is_empty(), "{:?}", with_body(run));
+        assert!(with_header(run).is_empty(), "{:?}", with_header(run));
+        assert!(warnings(run).is_empty(), "{run}");
+    }
+    let inbox = &world.messages("b")["INBOX"];
+    assert_eq!(
+        inbox.keys().filter(|id| id.starts_with("upload-")).count(),
+        20
+    );
+
+    // New mail on the server: a big one, one from long ago and a recent one. Only the bodies of
+    // those the limits keep are read, once each.
+    append(&server, "late-big", "S", 1, 3000);
+    append(&server, "late-old", "S", 300, 1000);
+    append(&server, "late-new", "S", 0, 1000);
+    let arrived = sync_logging_wire(&world);
+    let bodies = with_body(&arrived);
+    let inbox = &world.messages("b")["INBOX"];
+    let kept = inbox.keys().filter(|id| id.starts_with("late-")).count();
+    assert!(kept >= 1, "{inbox:?}");
+    assert_eq!(bodies.len(), kept, "{bodies:?}");
+    assert!(warnings(&arrived).is_empty(), "{arrived}");
+
+    let again = sync_logging_wire(&world);
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+    assert!(warnings(&again).is_empty(), "{again}");
+    let verbs = client_verbs(&again);
+    assert!(
+        !verbs.iter().any(|v| v == "FETCH" || v == "SELECT"),
+        "{verbs:?}"
+    );
+}
+
+#[test]
+fn max_messages_fetches_only_kept_bodies_and_nothing_when_unchanged() {
+    limits_cost_on_the_wire("max_messages = 50");
+}
+
+#[test]
+fn max_age_fetches_only_kept_bodies_and_nothing_when_unchanged() {
+    limits_cost_on_the_wire("max_age = \"90d\"");
+}
+
+#[test]
+fn max_size_fetches_only_kept_bodies_and_nothing_when_unchanged() {
+    limits_cost_on_the_wire("max_size = \"2k\"");
+}
+
+/// `max_age` lists every run (the kept set changes with time alone): the sizes of the messages
+/// held back for their size must not be asked for each time.
+#[test]
+fn max_size_with_max_age_asks_for_no_size_when_unchanged() {
+    limits_cost_on_the_wire("max_size = \"2k\"\nmax_age = \"90d\"");
+}
+
+#[test]
+fn without_limits_the_run_after_an_upload_fetches_none_of_it() {
+    limits_cost_on_the_wire("");
+}
+
+/// A message put into the near folder with an old date (a mail reader moving it there from an
+/// archive keeps the file's time, and the upload gives the server's copy that date) is not
+/// removed from the near side by the runs after its upload (issue 12): it arrived in the
+/// folder when the pair found it, so it ranks as the newest message.
+#[test]
+fn a_message_put_into_the_near_folder_with_an_old_date_stays_there() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let messages: Vec<(String, &str, Duration)> = (0..10)
+        .map(|i| (format!("m{i}"), "S", Duration::from_secs((i + 1) * DAY)))
+        .collect();
+    append_many(&server, &messages);
+    let world = world(&server, "max_messages = 5");
+    sync(&world, &[]);
+    assert_eq!(ids(&local_inbox(&world)), ["m0", "m1", "m2", "m3", "m4"]);
+
+    world.deliver("b", "INBOX", "archived", "S");
+    let file = fs::File::options()
+        .write(true)
+        .open(local_file(&world, "archived"))
+        .unwrap();
+    file.set_modified(SystemTime::now() - Duration::from_secs(400 * DAY))
+        .unwrap();
+    let upload = sync(&world, &[]);
+    assert!(upload.stdout().contains("1 copied b->a"), "{upload}");
+    assert!(server_inbox(&server).contains_key("archived"));
+    for _ in 0..2 {
+        sync(&world, &[]);
+        assert_eq!(
+            ids(&local_inbox(&world)),
+            ["archived", "m0", "m1", "m2", "m3"]
+        );
+    }
+    assert_eq!(server_inbox(&server).len(), 11);
+}
+
+/// What crosses the wire in the set-up of [`limits_cost_on_the_wire`], per run, for the
+/// record (run with `--ignored --no-capture`; counts are printed, never asserted).
+#[test]
+#[ignore]
+fn measure_wire_cost_of_limits() {
+    for keys in [
+        "",
+        "max_messages = 50",
+        "max_age = \"90d\"",
+        "max_size = \"2k\"",
+    ] {
+        let (_server, world) = two_folders_of_200(keys);
+        let report = |label: &str, run: &Run| {
+            let all = fetched(run);
+            let bytes: u64 = all
+                .iter()
+                .map(|f| f.body.unwrap_or(0) + f.header.unwrap_or(0))
+                .sum();
+            eprintln!(
+                "{keys:?} {label}: {} bodies, {} headers, {bytes} bytes of them, {} FETCH \
+                 responses, {} warnings, {} kept locally",
+                with_body(run).len(),
+                with_header(run).len(),
+                all.len(),
+                warnings(run).len(),
+                local_count(&world),
+            );
+        };
+        report("first run", &sync_logging_wire(&world));
+        report("no change", &sync_logging_wire(&world));
+        for i in 0..20 {
+            world.deliver("b", "INBOX", &format!("upload-{i:02}"), "S");
+        }
+        report("upload of 20", &sync_logging_wire(&world));
+        report("after the upload", &sync_logging_wire(&world));
+    }
 }

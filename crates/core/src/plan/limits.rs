@@ -4,9 +4,19 @@
 //! The rule is one set, computed the same way every run: the near side keeps the messages that
 //! fit `max_size`, are among the `max_messages` newest of the collection and arrived within
 //! `max_age`, plus every unread or flagged one. A message outside that set is not copied to the
-//! near side, or, if it is there and paired, expired there: removed from the near side only.
-//! Because the set depends only on the messages themselves, a second run finds nothing to do,
-//! and a message that re-enters the set (marked unread, a raised limit) is copied again.
+//! near side (it is *held back*: the status records it with its far key only, marked expired
+//! on the near side, so that later listings know it), or, if it is there and paired, expired
+//! there: removed from the near side only. Because the set depends only on the messages
+//! themselves, a second run finds nothing to do, and a message that re-enters the set (marked
+//! unread, a raised limit) is copied again.
+//!
+//! "Newest" is by arrival in the folder ([`Arrivals`]): the far side's arrival date (IMAP
+//! INTERNALDATE, a Maildir file's time), except for a message the pair uploaded from the near
+//! side. An upload carries the original's date (so that mail readers sort it as before), which
+//! says nothing about when it entered this folder: it ranks by the moment the pair first found
+//! it on the near side, if that is later. A message someone put into the near folder is
+//! therefore the newest there once uploaded, as it is under mbsync's ranking by UID, and the
+//! run right after its upload keeps it whatever its rank.
 //!
 //! What is never done: anything to the far side; expiring an item the far side does not hold
 //! (it would be lost); expiring an item whose flag change on the near side has not reached the
@@ -48,8 +58,40 @@ pub struct HeldBack {
     pub from: Side,
     /// Its key there.
     pub key: ItemKey,
+    /// Its flags there, for the status row that remembers it.
+    pub flags: Flags,
     /// Why.
     pub reason: LimitReason,
+}
+
+/// What the limits rank a collection's messages by (see the module docs).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Arrivals {
+    /// The far side's arrival date of its items, by key. An item without one counts as
+    /// newest, so that a missing date never removes anything.
+    pub far: HashMap<ItemKey, SystemTime>,
+    /// When the pair first found an item on the near side that the far side did not have, by
+    /// near key: once uploaded, that is when it arrived on the far side.
+    pub near: HashMap<ItemKey, SystemTime>,
+    /// Far keys whose date was not known before this run: ranked for the first time.
+    pub first_ranked: HashSet<ItemKey>,
+}
+
+impl Arrivals {
+    /// The arrival of the item `far` on the far side, paired with `near` on the near side.
+    fn of_pair(&self, far: &ItemKey, near: &ItemKey) -> Option<SystemTime> {
+        let date = self.far.get(far).copied();
+        match (date, self.near.get(near)) {
+            (Some(date), Some(found)) => Some(date.max(*found)),
+            (date, _) => date,
+        }
+    }
+
+    /// True for an upload (found on the near side first) that no run has ranked on the far
+    /// side yet: this is the run right after its upload.
+    fn just_uploaded(&self, far: &ItemKey, near: &ItemKey) -> bool {
+        self.near.contains_key(near) && self.first_ranked.contains(far)
+    }
 }
 
 impl std::fmt::Display for HeldBack {
@@ -98,11 +140,22 @@ pub(super) fn decide_expired(
             side,
             key: entry.key.clone(),
         }),
-        (None, Some(_)) => row.key(side).map(|key| ItemAction::Expire {
-            id: row.id,
-            side,
-            key: key.clone(),
-        }),
+        (None, Some(far)) => match row.key(side) {
+            Some(key) => Some(ItemAction::Expire {
+                id: row.id,
+                side,
+                key: key.clone(),
+            }),
+            // Held back or expired: the row follows the far side's flags, since an incremental
+            // listing starts from them and would otherwise not show a change reported to an
+            // earlier run.
+            None => (far.flags != row.flags).then(|| ItemAction::Flags {
+                id: row.id,
+                set_a: None,
+                set_b: None,
+                agreed: far.flags.clone(),
+            }),
+        },
     }
 }
 
@@ -129,24 +182,26 @@ enum Kind {
 }
 
 struct Candidate {
-    /// The arrival date on the far side; `None` counts as newest.
+    /// The arrival in the folder ([`Arrivals`]); `None` counts as newest.
     date: Option<SystemTime>,
+    /// The far side's own date, for the order among equal arrivals (uploads found together).
+    far_date: Option<SystemTime>,
     /// For a stable order among equal dates.
     key: ItemKey,
+    /// Kept whatever the limits say: unread or flagged, or uploaded by the previous run.
     protected: bool,
     kind: Kind,
 }
 
 /// Applies the pair's limits to a planned collection: holds back copies to the near side that
 /// the limits exclude, expires paired items there that they no longer keep, and copies again
-/// expired items that they keep now. `dates` are arrival dates of the far side's items, by key
-/// (an item without one counts as newest, so that a missing date never removes anything).
+/// expired (or held-back) items that they keep now. The ranking is by `arrivals`.
 pub fn apply_limits(
     plan: &mut ItemPlan,
     status: &[StatusItem],
     a: &[ItemEntry],
     b: &[ItemEntry],
-    dates: &HashMap<ItemKey, SystemTime>,
+    arrivals: &Arrivals,
     policy: &SyncPolicy,
     now: SystemTime,
 ) {
@@ -193,9 +248,12 @@ pub fn apply_limits(
                     Some(_) => false,
                 };
                 candidates.push(Candidate {
-                    date: dates.get(&f.key).copied(),
+                    date: arrivals.of_pair(&f.key, &n.key),
+                    far_date: arrivals.far.get(&f.key).copied(),
                     key: f.key.clone(),
-                    protected: protected(&n.flags) || protected(&f.flags),
+                    protected: protected(&n.flags)
+                        || protected(&f.flags)
+                        || arrivals.just_uploaded(&f.key, &n.key),
                     kind: Kind::Present {
                         id: row.id,
                         key: n.key.clone(),
@@ -209,7 +267,8 @@ pub fn apply_limits(
                     && too_big(f.size, limits.max_size).is_none() =>
             {
                 candidates.push(Candidate {
-                    date: dates.get(&f.key).copied(),
+                    date: arrivals.far.get(&f.key).copied(),
+                    far_date: arrivals.far.get(&f.key).copied(),
                     key: f.key.clone(),
                     protected: protected(&f.flags),
                     kind: Kind::Expired {
@@ -241,13 +300,15 @@ pub fn apply_limits(
             held_back.push(HeldBack {
                 from: *from,
                 key: key.clone(),
+                flags: flags.clone(),
                 reason,
             });
             dropped.push((index, replaces.map(|id| ItemAction::Forget { id })));
             continue;
         }
         candidates.push(Candidate {
-            date: dates.get(key).copied(),
+            date: arrivals.far.get(key).copied(),
+            far_date: arrivals.far.get(key).copied(),
             key: key.clone(),
             protected: protected(flags),
             kind: Kind::Incoming { action: index },
@@ -256,6 +317,7 @@ pub fn apply_limits(
     for entry in near_list.iter().filter(|e| !paired_near.contains(&e.key)) {
         candidates.push(Candidate {
             date: None,
+            far_date: None,
             key: entry.key.clone(),
             protected: true,
             kind: Kind::Local,
@@ -263,11 +325,10 @@ pub fn apply_limits(
     }
 
     // Newest first; an unknown date first of all.
-    candidates.sort_by(|x, y| match (x.date, y.date) {
-        (None, None) => y.key.cmp(&x.key),
-        (None, Some(_)) => std::cmp::Ordering::Less,
-        (Some(_), None) => std::cmp::Ordering::Greater,
-        (Some(dx), Some(dy)) => dy.cmp(&dx).then_with(|| y.key.cmp(&x.key)),
+    candidates.sort_by(|x, y| {
+        newest_first(x.date, y.date)
+            .then_with(|| newest_first(x.far_date, y.far_date))
+            .then_with(|| y.key.cmp(&x.key))
     });
     let cutoff = limits.max_age.and_then(|age| now.checked_sub(age));
     let mut expire: Vec<(ItemId, ItemKey)> = Vec::new();
@@ -286,6 +347,7 @@ pub fn apply_limits(
                     ItemAction::Copy {
                         from,
                         key,
+                        flags,
                         replaces,
                         ..
                     },
@@ -295,6 +357,7 @@ pub fn apply_limits(
                     held_back.push(HeldBack {
                         from: *from,
                         key: key.clone(),
+                        flags: flags.clone(),
                         reason,
                     });
                     dropped.push((action, replaces.map(|id| ItemAction::Forget { id })));
@@ -315,8 +378,13 @@ pub fn apply_limits(
                     && policy.copies_new_from(far) =>
             {
                 // The row is dropped first and the copy made as new mail, not as the retry of an
-                // interrupted copy (which the executor would remember as abandoned).
-                plan.actions.push(ItemAction::Forget { id });
+                // interrupted copy (which the executor would remember as abandoned). The row's
+                // own action (a flag record) is moot.
+                let forget = ItemAction::Forget { id };
+                match action_of_row.get(&id) {
+                    Some(index) => dropped.push((*index, Some(forget))),
+                    None => plan.actions.push(forget),
+                }
                 plan.actions.push(ItemAction::Copy {
                     from: far,
                     key: entry.key.clone(),
@@ -353,6 +421,16 @@ pub fn apply_limits(
     }
     held_back.sort_by(|x, y| x.key.cmp(&y.key));
     plan.held_back = held_back;
+}
+
+/// Orders dates newest first, an unknown one before all others.
+fn newest_first(x: Option<SystemTime>, y: Option<SystemTime>) -> std::cmp::Ordering {
+    match (x, y) {
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, Some(_)) => std::cmp::Ordering::Less,
+        (Some(_), None) => std::cmp::Ordering::Greater,
+        (Some(x), Some(y)) => y.cmp(&x),
+    }
 }
 
 fn too_big(size: Option<u64>, max: Option<u64>) -> Option<LimitReason> {

@@ -2,12 +2,12 @@
 //! model-based property test that any history converges, never touches the far side because
 //! of a limit, never expires unread or flagged mail, and then plans nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use proptest::prelude::*;
 
-use super::limits::{LimitReason, apply_limits};
+use super::limits::{Arrivals, LimitReason, apply_limits};
 use super::*;
 use crate::flags::{Flag, Flags};
 use crate::item::{ItemEntry, ItemKey};
@@ -43,6 +43,9 @@ struct World {
     status: Vec<StatusItem>,
     next: i64,
     policy: SyncPolicy,
+    /// What the status caches of arrivals, as the executor keeps it: far dates by far key,
+    /// and when near-only items were first found, by near key.
+    cached: Arrivals,
 }
 
 fn msg(flags: &str, size: u64, age: u64) -> Msg {
@@ -79,18 +82,58 @@ impl World {
                 max_delete: crate::policy::MaxDelete::UNLIMITED,
                 ..SyncPolicy::both_ways()
             },
+            cached: Arrivals::default(),
         }
     }
 
+    /// What the executor gathers for the limits (`exec::limits`): cached arrivals plus the
+    /// dates of far items not cached yet (ranked for the first time), and near items the
+    /// status does not know, found now.
+    fn arrivals(&self) -> Arrivals {
+        if !self.policy.limits.needs_dates() {
+            return Arrivals::default();
+        }
+        let mut arrivals = self.cached.clone();
+        arrivals.first_ranked = HashSet::new();
+        for (key, m) in &self.far {
+            let key = ItemKey::new(key.clone());
+            if !arrivals.far.contains_key(&key) {
+                if let Some(age) = m.age {
+                    arrivals.far.insert(key.clone(), days_ago(age));
+                }
+                arrivals.first_ranked.insert(key);
+            }
+        }
+        let known: HashSet<&str> = self
+            .status
+            .iter()
+            .filter_map(|r| r.key_b.as_ref().map(ItemKey::as_str))
+            .collect();
+        for key in self.near.keys().filter(|k| !known.contains(k.as_str())) {
+            arrivals
+                .near
+                .entry(ItemKey::new(key.clone()))
+                .or_insert(now());
+        }
+        arrivals
+    }
+
     fn plan(&self) -> ItemPlan {
+        self.plan_with(&self.arrivals())
+    }
+
+    fn plan_with(&self, arrivals: &Arrivals) -> ItemPlan {
         let (a, b) = (listing(&self.far), listing(&self.near));
         let mut plan = plan_items(&self.status, &a, &b, &self.policy);
-        let dates: HashMap<ItemKey, SystemTime> = self
-            .far
-            .iter()
-            .filter_map(|(k, m)| m.age.map(|age| (ItemKey::new(k.clone()), days_ago(age))))
-            .collect();
-        apply_limits(&mut plan, &self.status, &a, &b, &dates, &self.policy, now());
+        apply_limits(
+            &mut plan,
+            &self.status,
+            &a,
+            &b,
+            arrivals,
+            &self.policy,
+            now(),
+        );
         plan
     }
 
@@ -160,12 +203,58 @@ impl World {
                 }
             }
         }
+        for held in &plan.held_back {
+            assert_eq!(
+                held.from,
+                Side::A,
+                "only copies to the near side are held back"
+            );
+            self.next += 1;
+            self.status.push(StatusItem {
+                id: self.next,
+                key_a: Some(held.key.clone()),
+                key_b: None,
+                flags: held.flags.clone(),
+                pending: None,
+                expired: Some(Side::B),
+            });
+        }
     }
 
     fn sync(&mut self) -> ItemPlan {
-        let plan = self.plan();
+        let mut arrivals = self.arrivals();
+        let plan = self.plan_with(&arrivals);
         self.apply(&plan);
+        // The cache forgets keys that are gone, as `StatusStore::update_item_dates` does.
+        arrivals
+            .far
+            .retain(|k, _| self.far.contains_key(k.as_str()));
+        arrivals
+            .near
+            .retain(|k, _| self.near.contains_key(k.as_str()));
+        self.cached = arrivals;
         plan
+    }
+
+    /// The near key of the row whose far key is `far`.
+    fn near_key(&self, far: &str) -> ItemKey {
+        let row = self
+            .status
+            .iter()
+            .find(|r| r.key_a.as_ref().is_some_and(|k| k.as_str() == far));
+        row.and_then(|r| r.key_b.clone())
+            .unwrap_or_else(|| panic!("{far} is not on the near side"))
+    }
+
+    /// The far key of the row whose near key is `near`.
+    fn far_key(&self, near: &str) -> String {
+        let row = self
+            .status
+            .iter()
+            .find(|r| r.key_b.as_ref().is_some_and(|k| k.as_str() == near));
+        row.and_then(|r| r.key_a.as_ref())
+            .map(|k| k.as_str().to_owned())
+            .unwrap_or_else(|| panic!("{near} is not paired"))
     }
 
     /// The far keys whose message is on the near side now.
@@ -219,10 +308,26 @@ fn max_size_holds_back_big_copies_to_the_near_side_only() {
     );
     assert!(!w.on_near().contains(&"big".to_owned()));
     assert_eq!(w.far.len(), 3, "the near side's big message is uploaded");
+    // The status knows the held-back message now (listings count it), so it is neither
+    // reported nor copied again.
+    assert!(
+        w.status
+            .iter()
+            .any(|r| r.key_a.as_ref().unwrap().as_str() == "big"
+                && r.key_b.is_none()
+                && r.expired == Some(Side::B))
+    );
     let again = w.sync();
     assert!(again.actions.is_empty(), "{:?}", again.actions);
-    assert_eq!(again.held_back.len(), 1, "still reported, still not copied");
+    assert!(again.held_back.is_empty(), "{:?}", again.held_back);
     assert!(w.far.contains_key("big"), "never deleted on the far side");
+    // Without the limit it is copied: --fetch-big, or a raised limit.
+    w.policy.limits.max_size = None;
+    let fetched = w.sync();
+    assert_eq!(fetched.counts().copies.a, 1, "{:?}", fetched.actions);
+    assert!(w.on_near().contains(&"big".to_owned()));
+    w.policy.limits.max_size = Some(1000);
+    assert!(w.sync().actions.is_empty(), "once copied, it stays");
 }
 
 #[test]
@@ -371,7 +476,8 @@ fn an_unknown_date_does_not_bring_an_expired_message_back() {
     w.sync();
     let plan = w.sync();
     assert_eq!(plan.counts().expired, 1, "{:?}", plan.actions);
-    // The far side's date cannot be read this time.
+    // The cached date is lost, and the far side's date cannot be read this time.
+    w.cached.far.clear();
     w.far.get_mut("old").unwrap().age = None;
     assert!(w.plan().actions.is_empty());
     // Unless it is unread again: then it is kept whatever its date.
@@ -409,6 +515,118 @@ fn an_interrupted_expiry_is_finished_not_propagated() {
     assert!(w.far.contains_key("f"));
 }
 
+#[test]
+fn an_upload_ranks_by_when_it_was_found_on_the_near_side_not_by_its_old_date() {
+    let mut w = World::new(Limits {
+        max_messages: Some(2),
+        ..Limits::default()
+    });
+    w.far.insert("m1".into(), msg("S", 10, 1));
+    w.far.insert("m2".into(), msg("S", 10, 2));
+    w.sync();
+    // Moved into the local folder by a mail reader: its file keeps a date of long ago, and
+    // the upload gives the server's copy that date too.
+    w.near.insert("archived".into(), msg("S", 10, 400));
+    let upload = w.sync();
+    assert_eq!(upload.counts().copies.b, 1);
+    assert_eq!(
+        upload.counts().expired,
+        1,
+        "m2 makes room: {:?}",
+        upload.actions
+    );
+    let far_key = w.far_key("archived");
+    assert_eq!(w.far[&far_key].age, Some(400));
+    let mut expected = vec![far_key.clone(), "m1".to_owned()];
+    expected.sort();
+    assert_eq!(w.on_near(), expected);
+    // Newest by its arrival in the folder: neither the next run nor any later one removes it
+    // for its old date.
+    for _ in 0..3 {
+        let again = w.sync();
+        assert!(again.actions.is_empty(), "{:?}", again.actions);
+    }
+    // It leaves once two messages arrived after it, like any other.
+    w.far.insert("m0".into(), msg("S", 10, 0));
+    assert_eq!(w.sync().counts().expired, 1);
+    assert!(w.on_near().contains(&far_key));
+    w.far.insert("mx".into(), msg("S", 10, 0));
+    assert_eq!(w.sync().counts().expired, 1);
+    assert_eq!(w.on_near(), ["m0", "mx"]);
+    assert!(
+        w.far.contains_key(&far_key),
+        "expiry never deletes on the far side"
+    );
+    assert!(w.sync().actions.is_empty());
+}
+
+#[test]
+fn the_run_after_an_upload_keeps_it_whatever_its_rank() {
+    let mut w = World::new(Limits {
+        max_messages: Some(1),
+        ..Limits::default()
+    });
+    w.far.insert("m1".into(), msg("S", 10, 1));
+    w.sync();
+    w.near.insert("archived".into(), msg("S", 10, 400));
+    w.sync();
+    let far_key = w.far_key("archived");
+    // Two messages arrive on the far side before the next run: by rank, the upload is out.
+    w.far.insert("mx".into(), msg("S", 10, 0));
+    w.far.insert("my".into(), msg("S", 10, 0));
+    let next = w.sync();
+    assert_eq!(next.counts().expired, 0, "{:?}", next.actions);
+    assert!(w.on_near().contains(&far_key));
+    assert_eq!(
+        held(&next),
+        [("mx".to_owned(), LimitReason::BeyondCount { max: 1 })]
+    );
+    // The run after that treats it like any other message.
+    let later = w.sync();
+    assert_eq!(later.counts().expired, 1, "{:?}", later.actions);
+    assert_eq!(w.on_near(), ["my"]);
+    assert!(w.sync().actions.is_empty());
+}
+
+#[test]
+fn a_held_back_message_is_recorded_and_follows_the_far_flags() {
+    let mut w = World::new(Limits {
+        max_messages: Some(1),
+        ..Limits::default()
+    });
+    w.far.insert("m1".into(), msg("S", 10, 1));
+    w.far.insert("m2".into(), msg("S", 10, 2));
+    let first = w.sync();
+    assert_eq!(
+        held(&first),
+        [("m2".to_owned(), LimitReason::BeyondCount { max: 1 })]
+    );
+    let row = |w: &World| {
+        w.status
+            .iter()
+            .find(|r| r.key_a.as_ref().unwrap().as_str() == "m2")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!((row(&w).key_b, row(&w).expired), (None, Some(Side::B)));
+    // Answered on the far side: the row records it (an incremental listing starts from the
+    // row's flags), without changing either side.
+    w.far.get_mut("m2").unwrap().flags = Flags::from_status_text("RS");
+    let plan = w.sync();
+    assert_eq!(plan.counts(), PlanCounts::default(), "{:?}", plan.actions);
+    assert_eq!(row(&w).flags, Flags::from_status_text("RS"));
+    assert!(w.sync().actions.is_empty());
+    // Kept once the limit allows it, with the flags it has now.
+    w.policy.limits.max_messages = Some(2);
+    let plan = w.sync();
+    assert_eq!(plan.counts().copies.a, 1, "{:?}", plan.actions);
+    assert_eq!(
+        w.near[w.near_key("m2").as_str()].flags,
+        Flags::from_status_text("RS")
+    );
+    assert!(w.sync().actions.is_empty());
+}
+
 fn limits_strategy() -> impl Strategy<Value = Limits> {
     (
         proptest::option::of(1u64..200),
@@ -427,8 +645,8 @@ fn limits_strategy() -> impl Strategy<Value = Limits> {
 enum Edit {
     /// New mail on the far side: (seen, flagged, size, age in days).
     Arrive(bool, bool, u64, u64),
-    /// New mail on the near side.
-    Local(bool),
+    /// New mail on the near side: (seen, age of its file in days).
+    Local(bool, u64),
     /// Toggle \Seen or \Flagged of a message on a side.
     Toggle(bool, usize, bool),
     /// Delete a message on a side.
@@ -439,7 +657,7 @@ fn edit_strategy() -> impl Strategy<Value = Edit> {
     prop_oneof![
         (any::<bool>(), any::<bool>(), 1u64..300, 0u64..30)
             .prop_map(|(s, f, size, age)| Edit::Arrive(s, f, size, age)),
-        any::<bool>().prop_map(Edit::Local),
+        (any::<bool>(), 0u64..400).prop_map(|(s, age)| Edit::Local(s, age)),
         (any::<bool>(), any::<usize>(), any::<bool>()).prop_map(|(n, i, f)| Edit::Toggle(n, i, f)),
         (any::<bool>(), any::<usize>()).prop_map(|(n, i)| Edit::Delete(n, i)),
     ]
@@ -462,15 +680,16 @@ fn edit(w: &mut World, e: &Edit) {
                 },
             );
         }
-        Edit::Local(seen) => {
+        Edit::Local(seen, age) => {
             let mut flags = Flags::new();
             flags.set(Flag::Seen, seen);
+            // Uploaded with its file's date, as the server's arrival date.
             w.near.insert(
                 key,
                 Msg {
                     flags,
                     size: 5,
-                    age: None,
+                    age: Some(age),
                 },
             );
         }
@@ -509,6 +728,8 @@ proptest! {
                 edit(&mut w, e);
             }
             let far_before: Vec<String> = w.far.keys().cloned().collect();
+            let known_near: Vec<ItemKey> = w.status.iter().filter_map(|r| r.key_b.clone()).collect();
+            let local: Vec<ItemKey> = w.near.keys().map(|k| ItemKey::new(k.clone())).filter(|k| !known_near.contains(k)).collect();
             let plan = w.sync();
             prop_assert_eq!(plan.refused.clone(), None);
             // Limits never delete on the far side: only deletions made on the near side by the
@@ -532,10 +753,18 @@ proptest! {
                     "{} not paired", key
                 );
             }
-            // Within the limits once flag changes have settled, and idempotent.
+            // The run after an upload never expires it. Within the limits once flag changes
+            // have settled, and idempotent.
             let plan = w.sync();
-            let third = w.sync();
-            prop_assert!(third.actions.is_empty(), "{:?} after {:?}", third.actions, plan.actions);
+            for action in &plan.actions {
+                if let ItemAction::Expire { key, .. } = action {
+                    prop_assert!(!local.contains(key), "{:?} expired right after its upload", key);
+                }
+            }
+            // (An upload kept by that rule alone leaves in the run after.)
+            let plan = w.sync();
+            let fourth = w.sync();
+            prop_assert!(fourth.actions.is_empty(), "{:?} after {:?}", fourth.actions, plan.actions);
             if let Some(max) = limits.max_messages {
                 let unprotected = w.near.values().filter(|m| m.flags.contains(Flag::Seen) && !m.flags.contains(Flag::Flagged)).count();
                 prop_assert!(unprotected <= max, "{} read messages kept, max_messages {}", unprotected, max);

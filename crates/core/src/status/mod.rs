@@ -59,7 +59,8 @@ pub struct StatusItem {
     /// `Some(side)` while a copy to `side` is in flight.
     pub pending: Option<Side>,
     /// `Some(side)` when the pair's limits removed the item from `side` (or are removing it:
-    /// the key there is kept until the removal is durable). The other side keeps the item.
+    /// the key there is kept until the removal is durable), or held it back from there (it
+    /// never had a key there). The other side keeps the item.
     pub expired: Option<Side>,
 }
 
@@ -142,6 +143,19 @@ pub enum StatusChange {
         id: ItemId,
         /// The side it was removed from.
         side: Side,
+    },
+    /// Records an item of `side.other()` that the pair's limits keep off `side` (held back):
+    /// a row with only its key there, marked expired on `side`, so that later listings know
+    /// the item and later runs neither take it for new mail nor copy it.
+    HoldBack {
+        /// The collection.
+        collection: CollectionId,
+        /// The side the item is kept off (the near side).
+        side: Side,
+        /// The item's key on the other side.
+        key: ItemKey,
+        /// Its flags there.
+        flags: Flags,
     },
     /// Records that `key_a` and `key_b` hold the same item, which both sides already had.
     Pair {
@@ -477,6 +491,28 @@ fn apply_in(tx: &rusqlite::Transaction<'_>, changes: &[StatusChange]) -> Result<
                     };
                     tx.execute(query, [id])
                         .map_err(sql("recording a finished expiry"))?
+                }
+                StatusChange::HoldBack {
+                    collection,
+                    side,
+                    key,
+                    flags,
+                } => {
+                    let query = match side {
+                        Side::A => {
+                            "INSERT INTO mail_items (collection, key_b, flags, expired)
+                             VALUES (?1, ?2, ?3, 'a')"
+                        }
+                        Side::B => {
+                            "INSERT INTO mail_items (collection, key_a, flags, expired)
+                             VALUES (?1, ?2, ?3, 'b')"
+                        }
+                    };
+                    tx.execute(
+                        query,
+                        params![collection, key.as_str(), flags.to_status_text()],
+                    )
+                    .map_err(sql("recording a held-back item"))?
                 }
                 StatusChange::Pair {
                     collection,

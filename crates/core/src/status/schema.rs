@@ -117,6 +117,17 @@ const MIGRATIONS: &[&str] = &[
         -- What shaped the plan (plan::unchanged::plan_fingerprint).
         fingerprint TEXT NOT NULL
     );",
+    // 7: the sizes of mail items that max_size judges while the status knows them (held back or
+    // expired on the near side), per side and key: an incremental listing gives no sizes for
+    // known items, and a size never changes for a key.
+    "CREATE TABLE mail_sizes (
+        collection INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        side TEXT NOT NULL CHECK (side IN ('a', 'b')),
+        key TEXT NOT NULL,
+        -- Bytes.
+        size INTEGER NOT NULL,
+        PRIMARY KEY (collection, side, key)
+    );",
 ];
 
 /// The schema version this build writes.

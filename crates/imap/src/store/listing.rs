@@ -132,17 +132,7 @@ impl ImapStore {
             _ => None,
         };
         let messages = match incremental {
-            Some(messages) => {
-                // New mail is read now, while the folder is selected (see `prefetch`).
-                if let Some(floor) = state.and_then(|s| s.uid_next) {
-                    let new: Vec<(u32, Option<u64>)> = messages
-                        .range(floor..)
-                        .map(|(uid, (_, size))| (*uid, *size))
-                        .collect();
-                    self.prefetch_bodies(&server, &new).await;
-                }
-                messages
-            }
+            Some(messages) => messages,
             None => self.fetch_all(&server).await?,
         };
 
@@ -217,11 +207,13 @@ impl ImapStore {
             messages.retain(|uid, _| !mailbox.vanished.contains(*uid));
             // With known-uids the server reports changes of those UIDs only, so new mail is
             // asked for by UID range: flags, size and the identifying headers in one FETCH.
+            // UIDs at or above the old UIDNEXT that the status knows are this pair's own
+            // uploads of the last run: the SELECT reported their flags like any known UID's.
             let mut arrived = 0;
             if let (Some(floor), Some(next)) = (before.uid_next, mailbox.uid_next)
                 && next > floor
             {
-                arrived = self.fetch_new(server, floor, &mut messages).await?;
+                arrived = self.fetch_new(server, floor, next, &mut messages).await?;
             }
             let mut new = Vec::new();
             for changed in &mailbox.changed {
@@ -264,14 +256,15 @@ impl ImapStore {
         Ok(None)
     }
 
-    /// `UID FETCH floor:* (FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (...)])`: the messages
-    /// that arrived since UIDNEXT was `floor`, added to `messages`; their fingerprints are
-    /// kept, since the engine asks for exactly those when it looks for moved messages. Returns
-    /// how many arrived.
+    /// `UID FETCH floor:* (FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (...)])`, leaving out
+    /// the UIDs `messages` already holds: the messages that arrived since UIDNEXT was `floor`
+    /// (it is `next` now), added to `messages`; their fingerprints are kept, since the engine
+    /// asks for exactly those when it looks for moved messages. Returns how many arrived.
     async fn fetch_new(
         &mut self,
         server: &str,
         floor: u32,
+        next: u32,
         messages: &mut Messages,
     ) -> Result<usize, Error> {
         let request = FetchRequest {
@@ -280,16 +273,18 @@ impl ImapStore {
             header_fields: FIELDS.iter().map(|f| f.to_ascii_uppercase()).collect(),
             ..FetchRequest::default()
         };
-        let mut range = UidRanges::default();
-        range.push_range(floor, u32::MAX);
+        let known: Vec<u32> = messages.range(floor..).map(|(uid, _)| *uid).collect();
+        let Some(range) = unknown_from(floor, next, &known) else {
+            return Ok(0);
+        };
         self.stats.fetches += 1;
         let client = self.client().await?;
         let mut fingerprints = HashMap::new();
         let mut arrived = 0;
         client
             .fetch(&range, &request, |message| {
-                // `floor:*` also names the highest UID when it is below the floor.
-                if message.uid < floor {
+                // `n:*` also names the highest UID when it is below n.
+                if message.uid < floor || known.binary_search(&message.uid).is_ok() {
                     return Ok(());
                 }
                 let Some(flags) = message.flags else {
@@ -372,9 +367,47 @@ impl ImapStore {
     }
 }
 
+/// The UIDs from `floor` on that are not among `known` (ascending, all at or above `floor`),
+/// as ranges ending in `*`, or `None` if every UID below `next` (the folder's UIDNEXT) is
+/// known: nothing arrived that the status does not know.
+fn unknown_from(floor: u32, next: u32, known: &[u32]) -> Option<UidRanges> {
+    let mut range = UidRanges::default();
+    let mut from = floor;
+    for &uid in known {
+        if uid > from {
+            range.push_range(from, uid - 1);
+        }
+        from = from.max(uid.saturating_add(1));
+    }
+    if from >= next && range.ranges().is_empty() {
+        return None;
+    }
+    range.push_range(from, u32::MAX);
+    Some(range)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_mail_is_asked_for_without_the_uids_the_status_knows() {
+        let ranges = |floor, next, known: &[u32]| {
+            unknown_from(floor, next, known).map(|r| r.ranges().to_vec())
+        };
+        assert_eq!(ranges(10, 15, &[]), Some(vec![(10, u32::MAX)]));
+        // The last run's uploads were 10..=14; nothing else arrived.
+        assert_eq!(ranges(10, 15, &[10, 11, 12, 13, 14]), None);
+        // Mail arrived after them, and between them.
+        assert_eq!(
+            ranges(10, 18, &[10, 11, 12, 13, 14]),
+            Some(vec![(15, u32::MAX)])
+        );
+        assert_eq!(
+            ranges(10, 18, &[11, 12, 15]),
+            Some(vec![(10, 10), (13, 14), (16, u32::MAX)])
+        );
+    }
 
     #[test]
     fn permanentflags_decide_which_keywords_a_folder_takes() {

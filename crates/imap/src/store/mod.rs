@@ -29,7 +29,9 @@
 //!   FETCH responses of the SELECT are applied to the flags the status last agreed on. Since the
 //!   server reports changes of known UIDs only, new mail is one `UID FETCH <old UIDNEXT>:*` of
 //!   flags, size and identifying headers (kept, so that the engine's search for moved messages
-//!   costs no further FETCH). No FETCH at all when nothing changed.
+//!   costs no further FETCH), leaving out the UIDs the status knows (the pair's own uploads of
+//!   the last run, whose flags the SELECT reported). No FETCH at all when nothing changed.
+//!   Bodies are read only for the copies the engine then plans ([`prefetch`]).
 //! - with only CONDSTORE: when HIGHESTMODSEQ, UIDNEXT and the message count are all unchanged
 //!   the known items are returned as they are; otherwise a full listing (CONDSTORE alone cannot
 //!   report expunges, and one `UID FETCH 1:* (FLAGS)` is a single round trip).
@@ -196,7 +198,7 @@ struct FolderMemory {
     append_floor: Option<u32>,
     /// Fingerprints fetched with new mail during the listing (`None`: no identifying header).
     fingerprints: HashMap<u32, Option<Fingerprint>>,
-    /// Bodies of new mail read with the listing, and their sizes ([`prefetch`]).
+    /// Bodies of planned copies read ahead, and their sizes ([`prefetch`]).
     bodies: HashMap<u32, (pimlink_core::ItemData, u64)>,
 }
 
@@ -499,6 +501,10 @@ impl MailStore for ImapStore {
         keys: &[ItemKey],
     ) -> Vec<Result<Option<u64>, Error>> {
         self.read_sizes(collection, keys).await
+    }
+
+    async fn read_ahead(&mut self, collection: &CollectionName, items: &[(ItemKey, Option<u64>)]) {
+        self.read_ahead_bodies(collection, items).await;
     }
 
     async fn deliver(

@@ -1,16 +1,19 @@
-//! Bodies of new mail read while an incremental listing still has the folder selected.
+//! Bodies of planned copies read while the folder is still selected.
 //!
 //! The engine plans every collection before it carries any out (moves are found across
-//! collections), so by the time it copies a folder's new mail the connection has selected
-//! other folders, and reading the bodies would cost that folder a second SELECT. A listing
-//! that found a few new messages therefore reads their bodies right away, within a byte
-//! budget, and [`ImapStore::read_messages`](super::ImapStore) hands them out without a
-//! command. A body the engine never asks for (the message turned out moved, a dry run) is only
-//! a wasted read of at most [`PER_FOLDER_BYTES`]. UIDs are never reused within a UIDVALIDITY,
-//! so a body read now is the message's body for good; a changed UIDVALIDITY resets the
-//! folder's memory, bodies included.
+//! collections), so by the time it copies a folder's messages the connection has selected
+//! other folders, and reading the bodies would cost that folder a second SELECT. Right after
+//! planning a folder, the engine names the messages it will copy from it
+//! ([`MailStore::read_ahead`](pimlink_core::MailStore::read_ahead)); if the folder is still
+//! selected, their bodies are read now, within a byte budget, and
+//! [`ImapStore::read_messages`](super::ImapStore) hands them out without a command. Only planned
+//! copies are read: never a message the limits hold back or one the status already knows. A
+//! body the engine never asks for (the copy turned out to be a move) is only a wasted read of
+//! at most [`PER_FOLDER_BYTES`]. UIDs are never reused within a UIDVALIDITY, so a body read now
+//! is the message's body for good; a changed UIDVALIDITY resets the folder's memory, bodies
+//! included.
 
-use pimlink_core::{ItemData, ItemKey};
+use pimlink_core::{CollectionName, ItemData, ItemKey};
 use tracing::debug;
 
 use super::keys::MessageKey;
@@ -24,10 +27,38 @@ pub(super) const PER_FOLDER_BYTES: u64 = 1024 * 1024;
 pub(super) const TOTAL_BYTES: u64 = 4 * 1024 * 1024;
 
 impl ImapStore {
-    /// Reads the bodies of `new` ((UID, size) of the mail that arrived, ascending), as many as
-    /// the budgets allow, from the selected folder `server`. Failing costs nothing but the
-    /// read-ahead: the engine's read selects and fetches them as before.
-    pub(super) async fn prefetch_bodies(&mut self, server: &str, new: &[(u32, Option<u64>)]) {
+    /// Reads ahead the bodies of `items` (keys with the sizes the listing gave) of
+    /// `collection`, if it is the folder the connection has selected: otherwise reading them
+    /// later costs the same.
+    pub(super) async fn read_ahead_bodies(
+        &mut self,
+        collection: &CollectionName,
+        items: &[(ItemKey, Option<u64>)],
+    ) {
+        let Ok(server) = self.server_folder(collection).await else {
+            return;
+        };
+        let Some(selected) = self.selected.as_ref().filter(|s| s.server == server) else {
+            return;
+        };
+        let validity = selected.uid_validity;
+        let mut wanted: Vec<(u32, Option<u64>)> = items
+            .iter()
+            .filter_map(|(key, size)| {
+                MessageKey::parse(key)
+                    .filter(|k| k.uid_validity == validity)
+                    .map(|k| (k.uid, *size))
+            })
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup_by_key(|(uid, _)| *uid);
+        self.prefetch_bodies(&server, &wanted).await;
+    }
+
+    /// Reads the bodies of `new` ((UID, size), ascending), as many as the budgets allow, from
+    /// the selected folder `server`. Failing costs nothing but the read-ahead: the engine's
+    /// read selects and fetches them as before.
+    async fn prefetch_bodies(&mut self, server: &str, new: &[(u32, Option<u64>)]) {
         let mut budget = PER_FOLDER_BYTES.min(TOTAL_BYTES.saturating_sub(self.prefetched_bytes));
         let mut wanted = Vec::new();
         for &(uid, size) in new {
@@ -87,7 +118,7 @@ impl ImapStore {
             }
         }
         debug!(
-            "{server:?}: read {} new messages ahead ({} bytes held)",
+            "{server:?}: read {} messages ahead ({} bytes held)",
             memory.bodies.len(),
             self.prefetched_bytes
         );

@@ -35,7 +35,7 @@ impl ImapStore {
         collection: &CollectionName,
         keys: &[ItemKey],
     ) -> Vec<Result<ItemData, Error>> {
-        // Bodies read ahead with the listing need no command (nor a SELECT).
+        // Bodies read ahead after the planning need no command (nor a SELECT).
         let mut out: Vec<Option<Result<ItemData, Error>>> =
             match self.server_folder(collection).await {
                 Ok(server) => keys

@@ -162,3 +162,66 @@ pub fn client_verbs(run: &Run) -> Vec<String> {
         .filter_map(|command| command.split_whitespace().nth(1).map(str::to_uppercase))
         .collect()
 }
+
+/// What one FETCH response carried, from the wire log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fetched {
+    /// The folder selected on the connection when it came (needs `connections = 1`).
+    pub folder: String,
+    /// The message's UID.
+    pub uid: u32,
+    /// Bytes of `BODY[]` (a whole message), if it carried one.
+    pub body: Option<u64>,
+    /// Bytes of `BODY[HEADER.FIELDS (...)]`, if it carried header fields.
+    pub header: Option<u64>,
+}
+
+/// Every FETCH response of a run made by [`sync_logging_wire`] with one connection, with the
+/// folder that connection had selected.
+pub fn fetched(run: &Run) -> Vec<Fetched> {
+    let mut folder = String::new();
+    let mut out = Vec::new();
+    for line in run.stderr().lines() {
+        if let Some((_, command)) = line.split_once("C: ") {
+            let mut words = command.split_whitespace();
+            let verb = words.nth(1).map(str::to_uppercase);
+            if matches!(verb.as_deref(), Some("SELECT" | "EXAMINE")) {
+                folder = words
+                    .next()
+                    .unwrap_or_default()
+                    .trim_matches('"')
+                    .to_owned();
+            }
+            continue;
+        }
+        let Some((_, response)) = line.split_once("S: * ") else {
+            continue;
+        };
+        let Some((_, items)) = response.split_once(" FETCH (") else {
+            continue;
+        };
+        let Some(uid) = number_after(items, "UID ") else {
+            continue;
+        };
+        out.push(Fetched {
+            folder: folder.clone(),
+            uid: uid as u32,
+            body: literal_after(items, "BODY[] "),
+            header: literal_after(items, "BODY[HEADER.FIELDS"),
+        });
+    }
+    out
+}
+
+/// The digits right after the first `marker` in `text`.
+fn number_after(text: &str, marker: &str) -> Option<u64> {
+    let (_, rest) = text.split_once(marker)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// The length of the literal `{n}` that follows the first `marker` in `text`.
+fn literal_after(text: &str, marker: &str) -> Option<u64> {
+    let (_, rest) = text.split_once(marker)?;
+    number_after(rest, "{")
+}
