@@ -10,7 +10,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = parse_greeting(data);
     // Mailbox names are modified UTF-7, or raw UTF-8 once UTF8=ACCEPT is enabled: both modes.
     let utf8 = data.first().is_some_and(|b| b & 0x80 != 0);
-    let limits = FrameLimits { max_line: 4096, inline_literal: 64, max_frame: 1 << 16 };
+    let limits = FrameLimits {
+        max_line: 4096,
+        inline_literal: 64,
+        max_frame: 1 << 16,
+    };
     let mut framer = Framer::new(limits, 7);
     // Feed in uneven pieces: framing must not depend on how reads split the stream.
     let split = data.first().map_or(1, |b| usize::from(*b % 13) + 1);

@@ -5,7 +5,4 @@
 
 mod suite;
 
-use suite::Flavor;
-
-suite::suite_cases!(Flavor::Dovecot);
-suite::suite_cases!(Flavor::Dovecot; mailbox_commands_with_dot_delimiter);
+suite::suite_cases!(Dovecot);

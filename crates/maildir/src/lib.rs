@@ -101,6 +101,8 @@
 mod durable;
 mod filename;
 mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 mod items;
 mod keywords;
 mod layout;

@@ -5,196 +5,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-use pimlink_testkit::{Radicale, Xandikos};
-
-fn event(uid: &str, summary: &str) -> String {
-    format!(
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//pimlink//test//EN\r\nBEGIN:VEVENT\r\n\
-         UID:{uid}\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240102T100000Z\r\n\
-         SUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-    )
-}
-
-/// uid -> SUMMARY of every item in a directory of `.ics` files (hidden files skipped).
-fn items_in(dir: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let Ok(entries) = fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        // Metadata files (vdirsyncer's displayname/color, Radicale's .props) are no items.
-        let metadata = ["displayname", "color", "description"].contains(&name.as_str());
-        if name.starts_with('.') || !entry.path().is_file() || name.ends_with(".props") || metadata
-        {
-            continue;
-        }
-        let text = fs::read_to_string(entry.path()).unwrap();
-        let field = |key: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(key))
-                .map(|v| v.trim().to_owned())
-        };
-        let uid = field("UID:").unwrap_or_else(|| format!("<no uid: {name}>"));
-        let previous = out.insert(uid.clone(), field("SUMMARY:").unwrap_or_default());
-        assert!(previous.is_none(), "UID {uid} twice in {}", dir.display());
-    }
-    out
-}
-
-/// What a run printed and how it ended.
-struct Run(Output);
-
-impl Run {
-    fn code(&self) -> i32 {
-        self.0.status.code().unwrap_or(-1)
-    }
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.0.stdout).into_owned()
-    }
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.0.stderr).into_owned()
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code(),
-            self.stdout(),
-            String::from_utf8_lossy(&self.0.stderr)
-        )
-    }
-}
-
-/// A temporary world: a vdir, a state directory and a config pairing a server with the vdir.
-struct World {
-    dir: tempfile::TempDir,
-}
-
-impl World {
-    /// `remote` is the storage table of the server side (`a`); `extra` goes into the pair.
-    fn new(remote: &str, extra_pair_keys: &str) -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let config = format!(
-            "[general]\nstate_dir = \"{state}\"\n\n[storage.remote]\n{remote}\n\n\
-             [storage.local]\ntype = \"vdir\"\npath = \"{vdir}\"\nfileext = \".ics\"\n\n\
-             [pair.p]\na = \"remote\"\nb = \"local\"\n{extra_pair_keys}\n",
-            state = root.join("state").display(),
-            vdir = root.join("vdir").display(),
-        );
-        fs::create_dir_all(root.join("vdir")).unwrap();
-        fs::write(root.join("config.toml"), config).unwrap();
-        World { dir }
-    }
-
-    fn radicale(server: &Radicale, extra_pair_keys: &str) -> World {
-        Self::new(
-            &format!(
-                "type = \"caldav\"\nurl = \"{}\"\nuser = \"{}\"\npassword_cmd = \"echo {}\"",
-                server.url(),
-                server.user(),
-                server.password()
-            ),
-            extra_pair_keys,
-        )
-    }
-
-    fn vdir(&self, collection: &str) -> PathBuf {
-        self.dir.path().join("vdir").join(collection)
-    }
-
-    fn local(&self, collection: &str) -> BTreeMap<String, String> {
-        items_in(&self.vdir(collection))
-    }
-
-    fn write_local(&self, collection: &str, uid: &str, summary: &str) {
-        fs::create_dir_all(self.vdir(collection)).unwrap();
-        fs::write(
-            self.vdir(collection).join(format!("{uid}.ics")),
-            event(uid, summary),
-        )
-        .unwrap();
-    }
-
-    fn pimlink(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pimlink"));
-        command
-            .arg("-c")
-            .arg(self.dir.path().join("config.toml"))
-            .args(args);
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        Run(self.pimlink(args).output().unwrap())
-    }
-
-    fn sync_ok(&self) -> Run {
-        let run = self.run(&["sync"]);
-        assert_eq!(run.code(), 0, "sync failed:\n{run}");
-        run
-    }
-
-    fn status_db(&self) -> PathBuf {
-        self.dir.path().join("state").join("p.sqlite")
-    }
-
-    fn sql(&self, query: &str) -> String {
-        let out = Command::new("sqlite3")
-            .arg(self.status_db())
-            .arg(query)
-            .output()
-            .expect("sqlite3 (Debian package sqlite3) is installed");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-}
-
-/// Radicale's items of calendar `name` as stored on its disk.
-fn remote(server: &Radicale, name: &str) -> BTreeMap<String, String> {
-    items_in(
-        &server
-            .storage_dir()
-            .join("collection-root")
-            .join(server.user())
-            .join(name),
-    )
-}
-
-fn put(server: &Radicale, calendar: &str, uid: &str, summary: &str) {
-    server
-        .put(
-            &format!("/{}/{calendar}/{uid}.ics", server.user()),
-            "text/calendar",
-            event(uid, summary).as_bytes(),
-        )
-        .unwrap();
-}
-
-fn delete(server: &Radicale, calendar: &str, uid: &str) {
-    let response = server
-        .request(
-            "DELETE",
-            &format!("/{}/{calendar}/{uid}.ics", server.user()),
-            &[],
-            b"",
-        )
-        .unwrap();
-    assert!(response.status < 300, "DELETE: {}", response.status);
-}
+use common::Run;
+use common::dav::{DavWorld as World, delete, event, items_in, put, remote};
+use pimlink_testkit::{Radicale, TestRng, Xandikos, kill};
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -691,22 +511,22 @@ fn kill_during_a_sync_then_a_clean_run_converges_without_duplicates() {
     for i in 0..150 {
         world.write_local("big", &format!("item{i:03}"), &format!("event {i}"));
     }
-    let mut child = world
-        .pimlink(&["sync"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Kill it in the middle: once some items reached the server, before all did.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while remote(&server, "big").len() < 20
-        && std::time::Instant::now() < deadline
-        && child.try_wait().unwrap().is_none()
-    {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    // SIGKILL, as a crash or power loss would stop it.
-    let _ = child.kill();
-    let _ = child.wait();
+    // SIGKILL, as a crash or power loss would stop it, at points set by the run's progress
+    // (see pimlink_testkit::kill). The upload is two batches of changes, each printing more
+    // than a killed run may: a killed run records at most one, so the first two kills are sure
+    // to interrupt it.
+    let seed = TestRng::seed_from_env("PIMLINK_TEST_SEED", 0xda7_c111);
+    let sync = || {
+        let mut command = world.pimlink(&["-v", "sync"]);
+        command.stderr(std::process::Stdio::null());
+        command
+    };
+    let finished = |stdout: &str| stdout.contains(" collections, changed: ");
+    let kills = kill::kill_repeatedly(sync, finished, 5, &mut TestRng::new(seed)).unwrap();
+    assert!(
+        kills.interrupted >= 2,
+        "the kills should interrupt the sync, got {kills:?}"
+    );
     let partial = remote(&server, "big").len();
     world.sync_ok();
     assert_eq!(

@@ -318,9 +318,9 @@ fn killed_downloads_and_expiries_resume_without_loss_or_deletion_on_the_server()
         .map(|i| format!("m{i:03}"))
         .collect();
 
-    let kills = sync_with_kills(&world, Duration::from_millis(5), Duration::from_millis(7));
+    let kills = sync_with_kills(&world, 6);
     assert!(
-        kills >= 2,
+        kills >= 1,
         "the kills should interrupt the sync, got {kills}"
     );
     sync(&world, &[]);
@@ -335,9 +335,9 @@ fn killed_downloads_and_expiries_resume_without_loss_or_deletion_on_the_server()
         .map(|j| (format!("n{j:02}"), "S", Duration::from_secs(60 * (j + 1))))
         .collect();
     append_many(&server, &new);
-    let kills = sync_with_kills(&world, Duration::from_millis(5), Duration::from_millis(7));
+    let kills = sync_with_kills(&world, 6);
     assert!(
-        kills >= 2,
+        kills >= 1,
         "the kills should interrupt the sync, got {kills}"
     );
     sync(&world, &[]);

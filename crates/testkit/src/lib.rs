@@ -18,6 +18,8 @@
 //! - [`CutProxy`]: a loopback TCP proxy in front of a server that cuts each connection after
 //!   as many bytes as the test's plan says ([`Cut`]), to test dropped connections; with
 //!   [`TestRng`], a seeded generator, the cut points are random but replayable.
+//! - [`kill`]: SIGKILL a program under test part-way through a run, at a point set by its
+//!   progress (what it printed) rather than by a clock, and know that the kill interrupted it.
 //!
 //! Guarantees: servers listen on 127.0.0.1 only; `Drop` stops the whole process group and waits
 //! for it; a watchdog kills the server if the test process dies without dropping it. Works as
@@ -48,6 +50,7 @@ mod http_line;
 pub mod https;
 mod identity;
 mod imap_line;
+pub mod kill;
 mod net;
 mod process;
 mod proxy;

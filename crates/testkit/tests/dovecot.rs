@@ -67,14 +67,23 @@ fn default_server_logs_in_lists_and_reports_seeded_mail() {
     assert!(maildir.join(".Archive.2024").join("cur").is_dir());
 }
 
+/// Dovecot delays the answer to a failed login by 2 s unless told not to: tests that try wrong
+/// passwords would wait that long each time. The setting is checked rather than the time an
+/// answer takes, which a busy machine can stretch past any bound.
 #[test]
 fn wrong_password_is_refused_without_delay() {
     let server = Dovecot::start().unwrap();
     let mut imap = Imap::connect(server.host(), server.port());
-    let started = std::time::Instant::now();
     let (_, status) = imap.command("LOGIN test wrong");
     assert!(status.starts_with("NO"), "{status}");
-    assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+    let setting = Command::new("doveconf")
+        .arg("-c")
+        .arg(server.config_path())
+        .args(["-h", "auth_failure_delay"])
+        .output()
+        .expect("doveconf (Debian package dovecot-core) is installed");
+    assert!(setting.status.success(), "{setting:?}");
+    assert_eq!(String::from_utf8_lossy(&setting.stdout).trim(), "0");
 }
 
 #[test]
@@ -305,7 +314,8 @@ fn watchdog_kills_the_server_when_the_test_process_dies() {
         .unwrap();
     assert!(!status.success(), "the helper should have aborted");
     let root = std::fs::read_to_string(&report).expect("helper did not start Dovecot");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // The watchdog looks once a second; the deadline only bounds a failing test.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while process_running_with(&root) && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -318,18 +328,18 @@ fn watchdog_kills_the_server_when_the_test_process_dies() {
     );
 }
 
+/// 500 messages seeded in one call arrive in order (how long that takes is not checked: a busy
+/// machine stretches any bound).
 #[test]
-fn deliver_many_seeds_quickly_in_order() {
+fn deliver_many_seeds_in_order() {
     let server = DovecotBuilder::new().layout(false).start().unwrap();
     let messages: Vec<Vec<u8>> = (0..500)
         .map(|i| format!("Subject: bulk {i}\r\n\r\nbody {i}\r\n").into_bytes())
         .collect();
-    let started = std::time::Instant::now();
     let n = server
         .deliver_many("test", "Bulk/2024", messages.iter().map(Vec::as_slice))
         .unwrap();
     assert_eq!(n, 500);
-    assert!(started.elapsed() < std::time::Duration::from_secs(10));
     server.deliver_many("test", "INBOX", [MESSAGE]).unwrap();
 
     let (mut imap, _) = login(&server);
@@ -377,7 +387,8 @@ fn watchdog_kills_a_server_whose_directory_was_deleted() {
     let root = server.root_dir().to_string_lossy().into_owned();
     // Someone cleaning /tmp behind the harness's back.
     std::fs::remove_dir_all(server.root_dir()).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // The watchdog looks once a second; the deadline only bounds a failing test.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while process_running_with(&format!("{root}/dovecot.conf"))
         && std::time::Instant::now() < deadline
     {

@@ -129,8 +129,11 @@ fn is_nested_component(name: &str) -> bool {
     matches!(name, "VALARM" | "VTIMEZONE" | "STANDARD" | "DAYLIGHT")
 }
 
-/// The UID of an item: the first `UID` of its VEVENT/VTODO/VJOURNAL/VCARD (not of a VALARM),
-/// unescaped of surrounding whitespace. `None` if it has none or it is empty.
+/// The UID of an item: the first `UID` of its VEVENT/VTODO/VJOURNAL/VCARD, surrounding
+/// whitespace trimmed. Only a UID directly in the item's component counts: not one of a VALARM
+/// or another nested component, and not one of the VCALENDAR itself (RFC 7986 gives a calendar
+/// a UID of its own), so that an item split out of a feed keeps the UID it was split by.
+/// `None` if it has none or it is empty.
 pub fn uid(raw: &str) -> Option<String> {
     let mut stack: Vec<String> = Vec::new();
     for line in content_lines(raw) {
@@ -140,7 +143,7 @@ pub fn uid(raw: &str) -> Option<String> {
             if let Some(pos) = stack.iter().rposition(|n| *n == name) {
                 stack.truncate(pos);
             }
-        } else if line.is("UID") && !stack.iter().any(|n| is_nested_component(n)) {
+        } else if line.is("UID") && is_item_level(&stack) {
             let value = line.value().trim();
             if !value.is_empty() {
                 return Some(value.to_owned());
@@ -148,6 +151,17 @@ pub fn uid(raw: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether properties inside the components `stack` (outermost first) are the item's own: those
+/// of a component directly in a VCALENDAR but a VTIMEZONE (what [`split_feed`] makes items
+/// of), or of a top-level component (a VCARD).
+fn is_item_level(stack: &[String]) -> bool {
+    match stack {
+        [calendar, item] if calendar == "VCALENDAR" => item != "VTIMEZONE",
+        [item] => item != "VCALENDAR" && !is_nested_component(item),
+        _ => false,
+    }
 }
 
 /// The text [`content_hash`] hashes: the content lines without VTIMEZONE components and without
@@ -262,9 +276,7 @@ struct Component {
 pub fn split_feed(raw: &str) -> Result<Vec<SplitItem>> {
     let lines = content_lines(raw);
     let mut wrapper_props: Vec<String> = Vec::new();
-    let mut timezones: BTreeMap<String, Component> = BTreeMap::new();
-    let mut by_uid: Vec<(Option<String>, Component)> = Vec::new();
-    let mut uid_index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut filed = Filed::default();
     let mut cards: Vec<Component> = Vec::new();
 
     // Depth 0: outside everything; 1: inside VCALENDAR; >1: inside a component of it.
@@ -280,7 +292,9 @@ pub fn split_feed(raw: &str) -> Result<Vec<SplitItem>> {
                 current = Component::default();
                 current.lines.push(line.line);
             }
-            (0, Some(name), _) => stack.push(name.clone()),
+            // Items are wrapped in a VCALENDAR whatever the outer component was called, so
+            // it is read as one: an END:VCALENDAR inside then closes it here as in the items.
+            (0, Some(_), _) => stack.push("VCALENDAR".to_owned()),
             (0, _, _) => {} // Text outside any component: nothing to keep.
             (1, None, Some(_)) if stack[0] == "VCARD" => {
                 current.lines.push(line.line);
@@ -308,30 +322,24 @@ pub fn split_feed(raw: &str) -> Result<Vec<SplitItem>> {
                 current.lines.push(line.line);
             }
             (depth, None, Some(name)) => {
-                current.lines.push(line.line);
                 let Some(pos) = stack.iter().rposition(|n| n == name) else {
+                    current.lines.push(line.line);
                     continue; // A stray END: kept as a line, nothing closes.
                 };
+                if pos == 0 && depth > 1 && stack[0] != "VCARD" {
+                    // The calendar ends inside a component: the component ends first, so
+                    // that its text stays balanced wherever it is copied.
+                    close_open(&mut current, &stack[1..]);
+                    let done = std::mem::take(&mut current);
+                    file_component(&mut filed, done, current_uid.take());
+                    stack.clear();
+                    continue;
+                }
+                current.lines.push(line.line);
                 stack.truncate(pos.max(1));
                 if stack[0] != "VCARD" && stack.len() == 1 && depth > 1 {
                     let done = std::mem::take(&mut current);
-                    let top = done.lines.first().map(|l| ContentLine::parse(l.clone()));
-                    let is_tz = top
-                        .as_ref()
-                        .and_then(|l| component_name(l, "BEGIN"))
-                        .is_some_and(|n| n == "VTIMEZONE");
-                    if is_tz {
-                        let tzid = done
-                            .lines
-                            .iter()
-                            .map(|l| ContentLine::parse(l.clone()))
-                            .find(|l| l.is("TZID"))
-                            .map(|l| l.value().trim().to_owned())
-                            .unwrap_or_default();
-                        timezones.insert(tzid, done);
-                    } else {
-                        push_by_uid(&mut by_uid, &mut uid_index, current_uid.take(), done);
-                    }
+                    file_component(&mut filed, done, current_uid.take());
                 }
             }
             (_, None, None) => {
@@ -350,7 +358,8 @@ pub fn split_feed(raw: &str) -> Result<Vec<SplitItem>> {
         if stack.first().is_some_and(|n| n == "VCARD") {
             cards.push(current);
         } else if stack.len() > 1 {
-            push_by_uid(&mut by_uid, &mut uid_index, current_uid.take(), current);
+            close_open(&mut current, &stack[1..]);
+            file_component(&mut filed, current, current_uid.take());
         }
     }
 
@@ -364,6 +373,9 @@ pub fn split_feed(raw: &str) -> Result<Vec<SplitItem>> {
             }
         })
         .collect();
+    let Filed {
+        timezones, by_uid, ..
+    } = filed;
     for (uid, component) in by_uid {
         let used = referenced_tzids(&component.lines);
         let mut text = vec!["BEGIN:VCALENDAR".to_owned()];
@@ -389,21 +401,52 @@ pub fn split_feed(raw: &str) -> Result<Vec<SplitItem>> {
     Ok(items)
 }
 
-fn push_by_uid(
-    by_uid: &mut Vec<(Option<String>, Component)>,
-    index: &mut BTreeMap<String, usize>,
-    uid: Option<String>,
-    component: Component,
-) {
+/// The components of a calendar feed sorted out so far.
+#[derive(Default)]
+struct Filed {
+    /// VTIMEZONEs by TZID.
+    timezones: BTreeMap<String, Component>,
+    /// Items in order of appearance, the components of one UID together.
+    by_uid: Vec<(Option<String>, Component)>,
+    /// Where each UID is in `by_uid`.
+    uid_index: BTreeMap<String, usize>,
+}
+
+/// Files a finished component of a calendar: a VTIMEZONE by its TZID, anything else as (part
+/// of) the item with `uid`.
+fn file_component(filed: &mut Filed, done: Component, uid: Option<String>) {
+    let top = done.lines.first().map(|l| ContentLine::parse(l.clone()));
+    let is_tz = top
+        .as_ref()
+        .and_then(|l| component_name(l, "BEGIN"))
+        .is_some_and(|n| n == "VTIMEZONE");
+    if is_tz {
+        let tzid = done
+            .lines
+            .iter()
+            .map(|l| ContentLine::parse(l.clone()))
+            .find(|l| l.is("TZID"))
+            .map(|l| l.value().trim().to_owned())
+            .unwrap_or_default();
+        filed.timezones.insert(tzid, done);
+        return;
+    }
     match uid {
-        Some(uid) => match index.get(&uid) {
-            Some(&i) => by_uid[i].1.lines.extend(component.lines),
+        Some(uid) => match filed.uid_index.get(&uid) {
+            Some(&i) => filed.by_uid[i].1.lines.extend(done.lines),
             None => {
-                index.insert(uid.clone(), by_uid.len());
-                by_uid.push((Some(uid), component));
+                filed.uid_index.insert(uid.clone(), filed.by_uid.len());
+                filed.by_uid.push((Some(uid), done));
             }
         },
-        None => by_uid.push((None, component)),
+        None => filed.by_uid.push((None, done)),
+    }
+}
+
+/// Ends the components `open` (outermost first) that `component` left open.
+fn close_open(component: &mut Component, open: &[String]) {
+    for name in open.iter().rev() {
+        component.lines.push(format!("END:{name}"));
     }
 }
 
@@ -686,6 +729,68 @@ mod tests {
 
         let err = split_feed("<html>not a calendar</html>").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Peer);
+    }
+
+    /// Issue 12, found by fuzzing (fuzz/fuzz_targets/vobject.rs; the input as minimised): the
+    /// engine finds an item by `uid(data)`, so an item split out of a feed must have the UID it
+    /// was split by. `uid` took a UID from anywhere outside VALARM/VTIMEZONE, `split_feed` only
+    /// one directly in a component of the calendar.
+    #[test]
+    fn split_items_have_the_uid_they_were_split_by() {
+        let minimised: &[u8] = b"BEGIN\nBEGIN:DAYLIGHT\nUID:\0";
+        let feed = std::str::from_utf8(minimised).unwrap();
+        let items = split_feed(feed).unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].uid.as_deref(), Some("\0"));
+        assert_eq!(uid(&items[0].data), items[0].uid);
+
+        // The case behind it: RFC 7986 lets a calendar carry a UID of its own, which every
+        // item of a feed would otherwise have been found by.
+        let feed = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nUID:the-calendar\r\n\
+            BEGIN:VEVENT\r\nUID:one\r\nEND:VEVENT\r\n\
+            BEGIN:VEVENT\r\nBEGIN:X-PART\r\nUID:inner\r\nEND:X-PART\r\nUID:two\r\nEND:VEVENT\r\n\
+            END:VCALENDAR\r\n";
+        let items = split_feed(feed).unwrap();
+        let uids: Vec<Option<String>> = items.iter().map(|i| uid(&i.data)).collect();
+        assert_eq!(uids, [Some("one".to_owned()), Some("two".to_owned())]);
+        assert_eq!(uid(feed).as_deref(), Some("one"));
+    }
+
+    /// Issue 12, found by fuzzing in the second round (fuzz/fuzz_targets/vobject.rs; the input
+    /// as minimised): a VTIMEZONE still open at the end of the text became an item, and a
+    /// calendar that ended inside a component left that component's text unbalanced, so an
+    /// item carrying it was found by another UID than it was split by.
+    #[test]
+    fn split_items_stay_balanced_when_components_are_left_open() {
+        let minimised: &[u8] = b"BEGIN\nBEGIN:VTIMEZONE\nUID:m";
+        let feed = std::str::from_utf8(minimised).unwrap();
+        assert!(split_feed(feed).is_err(), "a lone VTIMEZONE is no item");
+
+        let feed = "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:Z\r\nBEGIN:VEVENT\r\nUID:tz-inner\r\n\
+            END:VCALENDAR\r\nBEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:real\r\n\
+            DTSTART;TZID=Z:20240101T000000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let items = split_feed(feed).unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].uid.as_deref(), Some("real"));
+        assert_eq!(
+            uid(&items[0].data).as_deref(),
+            Some("real"),
+            "{}",
+            items[0].data
+        );
+        assert!(items[0].data.contains("END:VEVENT\r\nEND:VTIMEZONE\r\n"));
+    }
+
+    /// Issue 12, found by fuzzing in the third round (fuzz/fuzz_targets/vobject.rs; the input as
+    /// minimised): an outer component not called VCALENDAR let an END:VCALENDAR inside an item
+    /// pass as a stray line, while the item, re-wrapped in a VCALENDAR, ended there.
+    #[test]
+    fn split_items_read_the_outer_component_as_the_calendar() {
+        let minimised: &[u8] = b"BEGIN\nBEGIN\nEND:VCALENDAR\nUID:1";
+        let feed = std::str::from_utf8(minimised).unwrap();
+        for item in split_feed(feed).unwrap_or_default() {
+            assert_eq!(uid(&item.data), item.uid, "{}", item.data);
+        }
     }
 
     proptest! {

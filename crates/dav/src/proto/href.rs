@@ -45,10 +45,13 @@ pub fn percent_encode(bytes: &[u8]) -> String {
 }
 
 /// The canonical form of an href: the path part only (scheme and authority of a full URL are
-/// dropped, as are query and fragment), percent-decoded and re-encoded uniformly.
+/// dropped, as are query and fragment), percent-decoded and re-encoded uniformly, without dot
+/// segments and with one leading `/`. It is what the client requests (resolving `..` or a
+/// leading `//host` would otherwise happen later, in the URL), and canonical twice is canonical
+/// once, so an href compares equal to itself wherever it was canonicalised.
 pub fn canonical(href: &str) -> String {
     let href = href.trim();
-    let path = match href.find("://") {
+    let path = match scheme_end(href) {
         Some(scheme_end) => {
             let after = &href[scheme_end + 3..];
             after.find('/').map_or("/", |slash| &after[slash..])
@@ -57,11 +60,49 @@ pub fn canonical(href: &str) -> String {
     };
     let path = path.split(['?', '#']).next().unwrap_or(path);
     let encoded = percent_encode(&percent_decode(path));
-    if encoded.starts_with('/') {
+    let absolute = if encoded.starts_with('/') {
         encoded
     } else {
         format!("/{encoded}")
+    };
+    // `//host/x` would be resolved as another host: one slash starts the path.
+    let merged = remove_dot_segments(&absolute);
+    format!("/{}", merged.trim_start_matches('/'))
+}
+
+/// Where `://` ends a URL scheme (RFC 3986 3.1: a letter, then letters, digits, `+ - .`) at the
+/// very start of `href`; a `://` anywhere else is part of a path.
+fn scheme_end(href: &str) -> Option<usize> {
+    let end = href.find("://")?;
+    let scheme = &href[..end];
+    let valid = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then_some(end)
+}
+
+/// `path` (starting with `/`) with `.` and `..` segments applied (RFC 3986 5.2.4), as a URL
+/// resolver applies them.
+fn remove_dot_segments(path: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut segments = path.split('/').skip(1).peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        match segment {
+            "." | ".." => {
+                if segment == ".." {
+                    kept.pop();
+                }
+                // A final dot segment names a directory: the path keeps its trailing slash.
+                if last {
+                    kept.push("");
+                }
+            }
+            _ => kept.push(segment),
+        }
     }
+    format!("/{}", kept.join("/"))
 }
 
 /// The last non-empty segment of a path, percent-decoded: a collection's id.
@@ -114,6 +155,24 @@ mod tests {
         assert_eq!(canonical("rel/x"), "/rel/x");
         assert_eq!(canonical("/%zz%4"), "/%25zz%254");
         assert_eq!(canonical("/ä"), "/%C3%A4");
+    }
+
+    /// Issue 12: what the fuzz target's invariants reject (fuzz/fuzz_targets/dav_multistatus.rs):
+    /// the client resolves `..` and a leading `//host`, so an href the storage accepted as an
+    /// item of a collection could name the collection's parent, or another server.
+    #[test]
+    fn canonical_paths_stay_in_their_collection_and_on_the_server() {
+        assert_eq!(canonical("/c/.."), "/");
+        assert!(!is_direct_child("/c/", &canonical("/c/..")));
+        assert_eq!(canonical("/c/%2E%2E/x.ics"), "/x.ics");
+        assert_eq!(canonical("/c/./x.ics"), "/c/x.ics");
+        assert_eq!(canonical("/c/sub/."), "/c/sub/");
+        assert_eq!(canonical("//evil.example/c/"), "/evil.example/c/");
+        assert_eq!(canonical("/c//x.ics"), "/c//x.ics");
+        for form in ["/c/..", "//x", "/a/..//b", "h%3A//", "/%2e/%2E%2e/"] {
+            let once = canonical(form);
+            assert_eq!(canonical(&once), once, "{form}");
+        }
     }
 
     #[test]

@@ -431,6 +431,21 @@ END:VCALENDAR&#13;
         assert_eq!(without, ["/c/noetag.ics"]);
     }
 
+    /// Issue 12, found by fuzzing (fuzz/fuzz_targets/dav_multistatus.rs; the input as
+    /// minimised): an href whose decoded path holds `://` lost its start when canonicalised
+    /// again, so one item had two canonical forms (a listing's and a multiget's).
+    #[test]
+    fn response_hrefs_are_canonical_for_good() {
+        let minimised: &[u8] = br#"<ns0:multistatus xmlns:ns0="DAV:"><ns0:response><ns0:href>h%3A//</ns0:href></ns0:response></ns0:multistatus>"#;
+        let ms = parse(std::str::from_utf8(minimised).unwrap()).unwrap();
+        let href = &ms.responses[0].href;
+        assert_eq!(href, "/h://");
+        assert_eq!(&canonical(href), href);
+        // The fuzzer started from a Xandikos answer naming its collection by a full URL.
+        let once = canonical("http%3A//127.0.0.1%3A39341/user/calendars/work/");
+        assert_eq!(canonical(&once), once);
+    }
+
     #[test]
     fn recognises_invalid_token_errors_and_rejects_other_documents() {
         assert!(is_invalid_sync_token(

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 /// A temporary world: two Maildir roots, a state dir and a config.
 pub struct World {
@@ -55,9 +54,7 @@ impl World {
 
     /// A command running pimlink with this world's config.
     pub fn pimlink(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pimlink"));
-        command.arg("-c").arg(self.config()).args(args);
-        command
+        pimlink_with(&self.config(), args)
     }
 
     /// Runs pimlink to completion.
@@ -111,9 +108,33 @@ impl std::fmt::Display for Run {
     }
 }
 
-/// folder (relative path of the maildir) -> Message-ID -> flags of each copy.
+pub mod cuts;
+pub mod dav;
 pub mod imap;
 
+/// A command running pimlink with the config file `config`.
+pub fn pimlink_with(config: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pimlink"));
+    command.arg("-c").arg(config).args(args);
+    command
+}
+
+/// Runs `query` on the SQLite database `db` (a pair's status) with the sqlite3 tool.
+pub fn sqlite(db: &Path, query: &str) -> String {
+    let out = Command::new("sqlite3")
+        .arg(db)
+        .arg(query)
+        .output()
+        .expect("sqlite3 (Debian package sqlite3) is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// folder (relative path of the maildir) -> Message-ID -> flags of each copy.
 pub type Tree = BTreeMap<String, BTreeMap<String, Vec<String>>>;
 
 /// Writes one message as a delivery agent would (new/ without flags, cur/ with).
@@ -199,49 +220,35 @@ pub fn assert_converged(world: &World) -> Tree {
     a
 }
 
-/// Kills `pimlink sync` with SIGKILL after random delays until one run completes on its own,
-/// so that the kills land all over the run: during listing, between intents and deliveries,
-/// between deliveries and the flush, between the flush and the status commit. Kill number k
-/// comes at a random moment between `first` and `first + 2k * step` (seeded: the seed and
-/// every delay are printed; `PIMLINK_TEST_SEED` replays them), so early moments are hit
-/// throughout and the bound grows until a run gets through. Returns how many runs were killed.
-pub fn sync_with_kills(world: &World, first: Duration, step: Duration) -> usize {
-    // Each call of a test process draws other delays, reproducibly.
+/// Kills `pimlink -v sync` part-way through, run after run (up to `attempts` runs, fewer if one
+/// finishes first), and returns how many runs the kills interrupted: found still running and
+/// before the summary that ends a run. The kills follow the run's progress, not a clock (see
+/// `pimlink_testkit::kill`): `-v` prints each change once it is recorded, and a run may print
+/// only up to 512 bytes before its output blocks, so it cannot finish more work than that shows,
+/// plus the batch of changes it was recording on each connection. The kill points are
+/// random (the seed is printed; `PIMLINK_TEST_SEED` replays them), so that kills land during
+/// listing, between intents and deliveries, between deliveries and the flush, and between
+/// the flush and the status commit.
+pub fn sync_with_kills(world: &World, attempts: usize) -> usize {
+    // Each call of a test process draws other points, reproducibly.
     static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let seed = pimlink_testkit::TestRng::seed_from_env("PIMLINK_TEST_SEED", 0x0005_eed0_f4b1);
     eprintln!("kill loop {call} of this test");
     let mut rng = pimlink_testkit::TestRng::new(seed ^ call.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let mut kills = 0;
-    let mut delays = Vec::new();
-    loop {
-        let bound = first + step * (2 * kills as u32 + 1);
-        let micros = rng.range(first.as_micros() as u64, bound.as_micros() as u64);
-        let delay = Duration::from_micros(micros);
-        let mut child = world
-            .pimlink(&["-q", "sync"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while started.elapsed() < delay {
-            if child.try_wait().unwrap().is_some() {
-                eprintln!("killed after (ms): {}", delays.join(" "));
-                return kills;
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        if child.try_wait().unwrap().is_some() {
-            eprintln!("killed after (ms): {}", delays.join(" "));
-            return kills;
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        kills += 1;
-        delays.push(format!("{:.1}", micros as f64 / 1000.0));
-        assert!(kills < 2000, "sync never completed");
-    }
+    let sync = || {
+        let mut command = world.pimlink(&["-v", "sync"]);
+        command.stderr(Stdio::null());
+        command
+    };
+    let kills = pimlink_testkit::kill::kill_repeatedly(sync, finished, attempts, &mut rng)
+        .unwrap_or_else(|e| panic!("killed syncs: {e}"));
+    kills.interrupted
+}
+
+/// True if `stdout` of a sync holds the summary it prints once every pair is done.
+pub fn finished(stdout: &str) -> bool {
+    stdout.contains(" collections, changed: ")
 }
 
 /// Runs `future` to completion on a runtime of its own (the tests are synchronous).

@@ -59,7 +59,8 @@ default_internal_group = {group}
 first_valid_uid = {uid}
 first_valid_gid = {gid}
 disable_plaintext_auth = no
-auth_mechanisms = plain login cram-md5
+# XOAUTH2 and OAUTHBEARER check the token against the passdb: a user's password is their token.
+auth_mechanisms = plain login cram-md5 xoauth2 oauthbearer
 # Tests log in with wrong passwords and open many parallel connections on purpose.
 auth_failure_delay = 0
 mail_max_userip_connections = 1000

@@ -18,7 +18,7 @@ impl Imap {
     pub fn connect(host: &str, port: u16) -> Imap {
         let stream = TcpStream::connect((host, port)).unwrap();
         stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();
         let writer = stream.try_clone().unwrap();
         let mut reader = BufReader::new(stream);
@@ -65,7 +65,7 @@ impl Imap {
 pub fn http(port: u16, request: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
