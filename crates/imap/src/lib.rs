@@ -4,12 +4,15 @@
 //! One [`Client`] is one connection; open several for parallel work (their futures are `Send`).
 //!
 //! Layers:
-//! - [`proto`]: the sans-IO core (framing, parsing via `imap-codec`, command encoding, tags and
-//!   states). It never touches a socket, so it is tested with replayed transcripts and fuzzed.
+//! - [`proto`]: the sans-IO core: framing, parsing via `imap-codec`, each command as a typed
+//!   value ([`proto::commands`]), and the [`proto::exchange::Exchange`] that runs them (tags,
+//!   literal kinds and continuations, routing responses, state transitions). It never
+//!   touches a socket, so it is tested with transcripts and fuzzed.
 //! - [`transport`]: TCP, TLS (rustls), STARTTLS, tunnel commands, COMPRESS=DEFLATE, timeouts.
 //!   Which certificates to trust ([`Trust`], [`CertFingerprint`]) and the rustls configuration
 //!   come from pimlink-tls, shared with pimlink-dav.
-//! - [`client::Client`]: the API the sync engine uses, configured by [`ClientOptions`].
+//! - [`client::Client`]: the API the sync engine uses, configured by [`ClientOptions`]: each
+//!   method builds a command and runs it; the client only moves bytes.
 //!
 //! Key types: [`Client`], [`ClientOptions`] (with its [`TlsMode`] and [`Trust`]), [`Secret`],
 //! [`UidRanges`], [`FetchedMessage`].

@@ -343,3 +343,26 @@ async fn an_unparsable_folder_line_leaves_out_that_folder_only() {
     // The connection is still in step.
     client.noop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_write_that_fails_halfway_breaks_the_connection() {
+    // The server hangs up on reading the APPEND line; with LITERAL+ the client is still
+    // writing the message, so the stream is out of step whatever happens next.
+    let options = serve(|tag, line| {
+        if line.contains("APPEND") {
+            None
+        } else {
+            Some(format!("{tag} OK [CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS] fine\r\n").into_bytes())
+        }
+    })
+    .await;
+    let mut client = Client::connect(options).await.unwrap();
+    let item = pimlink_imap::AppendItem {
+        content: pimlink_core::Content::Bytes(vec![b'x'; 32 << 20]),
+        flags: pimlink_core::Flags::new(),
+        internal_date: None,
+    };
+    let err = client.append("INBOX", item).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    assert!(client.is_broken());
+}

@@ -1,6 +1,7 @@
-//! Building commands: text, quoting and literals. Commands are written by us, so this is a small
-//! encoder of our own rather than `imap-codec`'s: it lets the client choose LITERAL+ per literal,
-//! stream APPEND bodies from files, and mark credentials so the trace log can mask them.
+//! Command text: quoting, literals and credentials. Commands are written by us, so this is a
+//! small encoder of our own rather than `imap-codec`'s: it leaves the kind of each literal
+//! (LITERAL+ or synchronising) to the [`Exchange`](super::exchange::Exchange), streams APPEND
+//! bodies from files, and marks credentials so that the wire log can mask them.
 
 use std::time::SystemTime;
 
