@@ -440,12 +440,42 @@ fn url(fields: &Fields<'_, '_>, schemes: &[&str]) -> Result<String, ConfigError>
             url.at,
             format!(
                 "key \"url\": {:?} is not a URL starting with {} followed by a host",
-                url.value,
+                without_userinfo(&url.value),
                 schemes.join(" or ")
             ),
         ));
     }
+    // A URL is printed in messages and logs, so credentials in it would leak there; they have
+    // keys of their own whose values pimlink never prints.
+    if userinfo(&url.value).is_some() {
+        return Err(fields.error(
+            url.at,
+            format!(
+                "key \"url\": {:?} carries a user name or password before the host; put the user \
+                 name in \"user\" and the password in \"password\" or \"password_cmd\" (a URL \
+                 is shown in messages, they are not)",
+                without_userinfo(&url.value)
+            ),
+        ));
+    }
     Ok(url.value)
+}
+
+/// The `user:password` part of a URL's authority (before the last `@` ahead of the path), if any.
+fn userinfo(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.rsplit_once('@').map(|(info, _)| info)
+}
+
+/// `url` with its user name and password replaced by `...`, for messages.
+fn without_userinfo(url: &str) -> String {
+    match (userinfo(url), url.split_once("://")) {
+        (Some(info), Some((scheme, rest))) => {
+            format!("{scheme}://...@{}", &rest[info.len() + 1..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// `webcal://` is only a hint for browsers to open a calendar program; the feed is fetched

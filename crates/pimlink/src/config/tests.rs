@@ -591,6 +591,35 @@ fn dav_errors_point_at_the_key() {
     );
 }
 
+/// A password in a DAV URL would be printed with every message naming the URL, so it is refused,
+/// and the refusal itself does not print it.
+#[test]
+fn credentials_in_a_url_are_refused_without_being_shown() {
+    for kind in ["caldav", "carddav", "webcal"] {
+        let err = fails(
+            &format!("[storage.c]\ntype = \"{kind}\"\nurl = \"https://me:s3cret@x.org/dav/\"\n"),
+            3,
+            &[
+                "\"url\"",
+                "https://...@x.org/dav/",
+                "\"user\"",
+                "\"password_cmd\"",
+            ],
+        );
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+    // A malformed URL's message hides them too.
+    let err = fails(
+        "[storage.c]\ntype = \"caldav\"\nurl = \"ftp://me:s3cret@x/\"\n",
+        3,
+        &["\"url\"", "ftp://...@x/"],
+    );
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    // An @ in the path is no user name.
+    let text = "[storage.c]\ntype = \"caldav\"\nurl = \"https://x.org/~me@home/\"\n";
+    assert!(parse_in(text, Path::new(FILE), &env()).is_ok());
+}
+
 #[test]
 fn path_errors_name_the_variable() {
     let err = fails(
