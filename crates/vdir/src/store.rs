@@ -72,6 +72,19 @@ impl Vdir {
 
     /// The directory of `collection`, refused if it is a symbolic link.
     fn collection_dir(&self, collection: &CollectionId) -> Result<PathBuf> {
+        // A listing skips hidden directories (`.git`, a sync tool's own), so a collection made
+        // under such a name would look deleted on the next run: refuse it instead.
+        if collection.as_str().starts_with('.') {
+            return Err(Error::new(
+                ErrorKind::InvalidName,
+                format!(
+                    "a vdir cannot hold collection {:?}: a name starting with '.' is a hidden \
+                     directory, which vdir readers (and pimlink) skip; pair it under another name \
+                     with an alias entry [name, id on a, id on b] in the pair's collections",
+                    collection.as_str()
+                ),
+            ));
+        }
         let dir = self.root.join(collection.as_str());
         check_not_symlink(&dir)?;
         Ok(dir)

@@ -288,3 +288,15 @@ async fn a_non_utf8_file_fails_alone() {
         fetched.failed
     );
 }
+
+/// A collection named like a hidden directory would be skipped by the next listing and look
+/// deleted, so the vdir refuses it (found by the fuzz round of issue 12).
+#[tokio::test]
+async fn a_hidden_collection_name_is_refused_not_created() {
+    let (_dir, store) = setup();
+    let err = store.create_collection(&id(".x")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidName, "{err}");
+    assert!(err.to_string().contains("\".x\""), "{err}");
+    assert!(!store.root().join(".x").exists());
+    assert!(store.list_collections().await.unwrap().is_empty());
+}
