@@ -7,7 +7,6 @@ mod commands;
 mod endpoint;
 mod error_groups;
 mod failure;
-mod item_storages;
 mod no_state;
 mod output;
 mod renamed;

@@ -7,7 +7,7 @@ use crate::cli::exit;
 use crate::config::Config;
 use crate::failure::exit_code;
 use crate::output::Output;
-use crate::storages;
+use crate::storages::mail as storages;
 
 /// Runs `check` and returns the exit status.
 pub fn run(config: &Config, pairs: &[String], output: &Output) -> u8 {
@@ -62,12 +62,12 @@ fn check_storage(config: &Config, name: &str) -> Result<String> {
 /// A calendar/contact storage answers: it is connected (discovery included) and listed.
 fn check_item_storage(config: &Config, name: &str) -> Result<String> {
     use pimlink_core::item_store::ItemStore;
-    let kind = match crate::item_storages::declared_kind(config, name)? {
+    let kind = match crate::storages::items::declared_kind(config, name)? {
         Some(kind) => kind,
-        None => crate::item_storages::pair_kind(config, name, name)?,
+        None => crate::storages::items::pair_kind(config, name, name)?,
     };
     super::runtime()?.block_on(async {
-        let store = crate::item_storages::open(config, name, kind).await?;
+        let store = crate::storages::items::open(config, name, kind).await?;
         let collections = store.list_collections().await?;
         anyhow::Ok(format!(
             "{}: {} collections",

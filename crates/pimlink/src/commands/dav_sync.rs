@@ -18,9 +18,9 @@ use crate::cli::exit;
 use crate::config::{Config, DavPairConfig, PairConfig};
 use crate::error_groups;
 use crate::failure;
-use crate::item_storages;
 use crate::no_state::{Items, NoStateNotice};
 use crate::output::Output;
+use crate::storages::items as item_storages;
 
 /// How a run treats conflicts.
 pub enum Conflicts<'c> {

@@ -7,8 +7,8 @@ use pimlink_core::item_store::ItemStore;
 use crate::cli::exit;
 use crate::config::Config;
 use crate::failure::exit_code;
-use crate::item_storages::{self, ItemSide};
 use crate::output::Output;
+use crate::storages::items::{self as item_storages, ItemSide};
 
 /// Runs `discover` and returns the exit status.
 pub fn run(config: &Config, storage: &str, output: &Output) -> u8 {

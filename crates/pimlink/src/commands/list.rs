@@ -9,7 +9,7 @@ use crate::cli::exit;
 use crate::config::{Config, PairConfig};
 use crate::failure::exit_code;
 use crate::output::Output;
-use crate::storages;
+use crate::storages::mail as storages;
 
 /// Runs `list` and returns the exit status.
 pub fn run(config: &Config, pairs: &[String], output: &Output) -> u8 {
@@ -93,10 +93,10 @@ fn list_dav_pair(config: &Config, pair: &PairConfig, output: &Output) -> Result<
     use pimlink_core::item_store::{CollectionId, ItemStore};
     use pimlink_core::items::{ItemPolicy, Selection, plan_collections};
 
-    let kind = crate::item_storages::pair_kind(config, &pair.a, &pair.b)?;
+    let kind = crate::storages::items::pair_kind(config, &pair.a, &pair.b)?;
     let (describe_a, describe_b, on_a, on_b) = super::runtime()?.block_on(async {
-        let a = crate::item_storages::open(config, &pair.a, kind).await?;
-        let b = crate::item_storages::open(config, &pair.b, kind).await?;
+        let a = crate::storages::items::open(config, &pair.a, kind).await?;
+        let b = crate::storages::items::open(config, &pair.b, kind).await?;
         let ids = |list: Vec<pimlink_core::item_store::Collection>| {
             list.into_iter().map(|c| c.id).collect::<Vec<_>>()
         };

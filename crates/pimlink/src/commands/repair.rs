@@ -8,8 +8,8 @@ use pimlink_core::item_store::{CollectionKind, ItemStore};
 use crate::cli::exit;
 use crate::config::Config;
 use crate::failure::exit_code;
-use crate::item_storages;
 use crate::output::Output;
+use crate::storages::items as item_storages;
 
 /// Runs `repair` and returns the exit status.
 pub fn run(config: &Config, storage: &str, dry_run: bool, output: &Output) -> u8 {

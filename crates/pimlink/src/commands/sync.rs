@@ -13,7 +13,7 @@ use crate::config::{Config, Family, PairConfig};
 use crate::failure::{UsageError, exit_code};
 use crate::no_state::{Items, NoStateNotice};
 use crate::output::{Output, PairObserver};
-use crate::storages;
+use crate::storages::mail as storages;
 
 /// Runs `sync` and returns the exit status.
 pub fn run(config: &Config, args: &SyncArgs, output: &Output) -> u8 {
