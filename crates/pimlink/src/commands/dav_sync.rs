@@ -17,10 +17,9 @@ use pimlink_core::status::StatusStore;
 use crate::cli::exit;
 use crate::config::{Config, DavPairConfig, PairConfig};
 use crate::error_groups;
-use crate::failure;
 use crate::no_state::{Items, NoStateNotice};
 use crate::output::Output;
-use crate::storages::items as item_storages;
+use crate::storages::{self, PairSides};
 
 /// How a run treats conflicts.
 pub enum Conflicts<'c> {
@@ -65,18 +64,14 @@ pub fn sync_pair(
         matches: &matches,
     };
     let only_filter = |name: &str| only.is_none_or(|only| only.iter().any(|c| c.as_str() == name));
-    let kind = item_storages::pair_kind(config, &pair.a, &pair.b)?;
     let mut status = StatusStore::open(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
     let mut observer = DavObserver::new(output, &pair.name, dry_run);
     observer.no_state = NoStateNotice::new(&pair.name, &status, Items::Dav)?;
     let report = super::runtime()?.block_on(async {
-        let a = item_storages::open(config, &pair.a, kind)
-            .await
-            .map_err(|e| failure::in_storage(e, &pair.a))?;
-        let b = item_storages::open(config, &pair.b, kind)
-            .await
-            .map_err(|e| failure::in_storage(e, &pair.b))?;
+        let PairSides::Items(PerSide { a, b }) = storages::open_pair(config, pair).await? else {
+            anyhow::bail!("pair {} does not sync calendars or contacts", pair.name);
+        };
         let resolver = match conflicts {
             Conflicts::AsConfigured => None,
             Conflicts::Resolve(resolver) => Some(resolver),

@@ -1,15 +1,15 @@
 //! `pimlink list`: the collections of both sides and how they are matched.
 
 use anyhow::Result;
-use pimlink_core::MailStore;
 use pimlink_core::plan::plan_collections;
 use pimlink_core::status::StatusStore;
+use pimlink_core::{MailStore, PerSide};
 
 use crate::cli::exit;
 use crate::config::{Config, PairConfig};
 use crate::failure::exit_code;
 use crate::output::Output;
-use crate::storages::mail as storages;
+use crate::storages::{self, PairSides};
 
 /// Runs `list` and returns the exit status.
 pub fn run(config: &Config, pairs: &[String], output: &Output) -> u8 {
@@ -35,12 +35,14 @@ fn list_pair(config: &Config, pair: &PairConfig, output: &Output) -> Result<()> 
     if super::sync::pair_family(config, pair) == Some(crate::config::Family::Dav) {
         return list_dav_pair(config, pair, output);
     }
-    let mut a = storages::open_pair_side(config, pair, pimlink_core::Side::A)?;
-    let mut b = storages::open_pair_side(config, pair, pimlink_core::Side::B)?;
-    let (on_a, on_b) = super::runtime()?.block_on(async {
+    let (a, b, on_a, on_b) = super::runtime()?.block_on(async {
+        let PairSides::Mail(PerSide { mut a, mut b }) = storages::open_pair(config, pair).await?
+        else {
+            anyhow::bail!("pair {} does not sync mail", pair.name);
+        };
         let on_a = a.list_collections().await?;
         let on_b = b.list_collections().await?;
-        anyhow::Ok((on_a, on_b))
+        anyhow::Ok((a, b, on_a, on_b))
     })?;
     // The status is only read; a pair that never synced has none yet.
     let known = if config
@@ -93,10 +95,10 @@ fn list_dav_pair(config: &Config, pair: &PairConfig, output: &Output) -> Result<
     use pimlink_core::item_store::{CollectionId, ItemStore};
     use pimlink_core::items::{ItemPolicy, Selection, plan_collections};
 
-    let kind = crate::storages::items::pair_kind(config, &pair.a, &pair.b)?;
     let (describe_a, describe_b, on_a, on_b) = super::runtime()?.block_on(async {
-        let a = crate::storages::items::open(config, &pair.a, kind).await?;
-        let b = crate::storages::items::open(config, &pair.b, kind).await?;
+        let PairSides::Items(PerSide { a, b }) = storages::open_pair(config, pair).await? else {
+            anyhow::bail!("pair {} does not sync calendars or contacts", pair.name);
+        };
         let ids = |list: Vec<pimlink_core::item_store::Collection>| {
             list.into_iter().map(|c| c.id).collect::<Vec<_>>()
         };

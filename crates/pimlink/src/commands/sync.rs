@@ -3,17 +3,17 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
-use pimlink_core::CollectionName;
 use pimlink_core::exec::{Pair, RunOptions};
 use pimlink_core::policy::{MaxDelete, OnEmpty};
 use pimlink_core::status::StatusStore;
+use pimlink_core::{CollectionName, PerSide};
 
 use crate::cli::{SyncArgs, exit};
 use crate::config::{Config, Family, PairConfig};
 use crate::failure::{UsageError, exit_code};
 use crate::no_state::{Items, NoStateNotice};
 use crate::output::{Output, PairObserver};
-use crate::storages::mail as storages;
+use crate::storages::{self, PairSides};
 
 /// Runs `sync` and returns the exit status.
 pub fn run(config: &Config, args: &SyncArgs, output: &Output) -> u8 {
@@ -100,8 +100,12 @@ fn sync_pair(
             output,
         );
     }
-    let mut a = storages::open_pair_side(config, pair, pimlink_core::Side::A)?;
-    let mut b = storages::open_pair_side(config, pair, pimlink_core::Side::B)?;
+    let runtime = super::runtime()?;
+    let PairSides::Mail(PerSide { mut a, mut b }) =
+        runtime.block_on(storages::open_pair(config, pair))?
+    else {
+        anyhow::bail!("pair {} does not sync mail", pair.name);
+    };
     let mut status = StatusStore::open(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
     let mut policy = pair.policy();
@@ -124,7 +128,7 @@ fn sync_pair(
         pair.collections.matches(name.as_str())
             && only.is_none_or(|only| only.iter().any(|c| c == name.as_str()))
     };
-    let report = super::runtime()?.block_on(async {
+    let report = runtime.block_on(async {
         Pair {
             a: &mut a,
             b: &mut b,
