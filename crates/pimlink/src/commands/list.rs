@@ -32,7 +32,7 @@ pub fn run(config: &Config, pairs: &[String], output: &Output) -> u8 {
 }
 
 fn list_pair(config: &Config, pair: &PairConfig, output: &Output) -> Result<()> {
-    if super::sync::pair_family(config, pair) == Some(crate::config::Family::Dav) {
+    if pair.family() == crate::config::Family::Dav {
         return list_dav_pair(config, pair, output);
     }
     let (a, b, on_a, on_b) = super::runtime()?.block_on(async {

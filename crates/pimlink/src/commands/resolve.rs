@@ -17,7 +17,6 @@ use crate::failure::{UsageError, exit_code};
 use crate::output::Output;
 
 use super::dav_sync::{Conflicts, conflict_command, sync_pair};
-use super::sync::pair_family;
 
 /// Runs `resolve-conflicts` and returns the exit status.
 pub fn run(config: &Config, pairs: &[String], dry_run: bool, output: &Output) -> u8 {
@@ -32,7 +31,7 @@ pub fn run(config: &Config, pairs: &[String], dry_run: bool, output: &Output) ->
     let mut code = exit::OK;
     for pair in pairs {
         let result: Result<u8> = (|| {
-            if pair_family(config, pair) != Some(Family::Dav) {
+            if pair.family() != Family::Dav {
                 return Err(UsageError(format!(
                     "pair {} syncs mail, which has no item conflicts to resolve",
                     pair.name

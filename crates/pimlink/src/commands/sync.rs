@@ -89,7 +89,7 @@ fn sync_pair(
     args: &SyncArgs,
     output: &Output,
 ) -> Result<u8> {
-    if pair_family(config, pair) == Some(Family::Dav) {
+    if pair.family() == Family::Dav {
         return super::dav_sync::sync_pair(
             config,
             pair,
@@ -148,9 +148,4 @@ fn sync_pair(
         code = exit::REFUSED;
     }
     Ok(code)
-}
-
-/// Mail or calendars/contacts: a pair's storages are of one family (the configuration checked).
-pub fn pair_family(config: &Config, pair: &PairConfig) -> Option<Family> {
-    config.storages.get(&pair.a).map(|s| s.kind.family())
 }
