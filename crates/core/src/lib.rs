@@ -15,29 +15,21 @@
 //! Not here: any protocol, file format or configuration file. Storages live in their own crates
 //! and depend on this one; this crate depends on none of them.
 
+pub mod dav;
 pub mod error;
-pub mod exec;
-pub mod fingerprint;
-pub mod flags;
-pub mod item;
-pub mod item_store;
-pub mod items;
-pub mod keywords;
+pub mod mail;
 pub mod name;
-pub mod nametrans;
 pub mod offthread;
-pub mod plan;
 pub mod policy;
 pub mod private;
 pub mod secret;
 pub mod side;
 pub mod status;
-pub mod store;
 
 pub use error::{Error, ErrorKind, Result};
-pub use flags::{Flag, Flags};
-pub use item::{Content, ItemData, ItemEntry, ItemKey, NewItem};
+pub use mail::flags::{Flag, Flags};
+pub use mail::item::{Content, ItemData, ItemEntry, ItemKey, NewItem};
+pub use mail::store::{ChangeStamp, CollectionInfo, Known, Listing, MailStore};
 pub use name::CollectionName;
 pub use secret::Secret;
 pub use side::{PerSide, Side};
-pub use store::{ChangeStamp, CollectionInfo, Known, Listing, MailStore};

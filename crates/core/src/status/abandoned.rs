@@ -13,7 +13,7 @@ use rusqlite::params;
 use super::schema::sql;
 use super::{CollectionId, StatusStore};
 use crate::error::Result;
-use crate::item::ItemKey;
+use crate::mail::item::ItemKey;
 use crate::side::Side;
 
 /// How long a record is kept: a server finishes a dead connection's APPEND within minutes.

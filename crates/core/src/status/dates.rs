@@ -20,7 +20,7 @@ use rusqlite::params;
 use super::schema::sql;
 use super::{CollectionId, StatusStore};
 use crate::error::Result;
-use crate::item::ItemKey;
+use crate::mail::item::ItemKey;
 use crate::side::Side;
 
 /// One of the per-key caches; the names are constants, never input.

@@ -8,7 +8,6 @@
 mod abandoned;
 mod dates;
 mod files;
-mod items;
 mod lock;
 mod offthread;
 mod schema;
@@ -20,11 +19,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use abandoned::AbandonedCopy;
 pub use lock::PairLock;
-use schema::sql;
+pub(crate) use schema::sql;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::flags::Flags;
-use crate::item::ItemKey;
+use crate::mail::flags::Flags;
+use crate::mail::item::ItemKey;
 use crate::name::CollectionName;
 use crate::side::Side;
 
@@ -173,7 +172,9 @@ pub enum StatusChange {
 /// The status of one pair, locked for this process.
 #[derive(Debug)]
 pub struct StatusStore {
-    conn: Connection,
+    // pub(crate): the wings keep their tables' queries in `impl StatusStore` blocks of their
+    // own (mail/status/, dav/status.rs).
+    pub(crate) conn: Connection,
     // Held for its Drop; the lock must outlive every write through `conn`. Shared by the
     // connections of one run (see `StatusStore::share`).
     _lock: std::sync::Arc<PairLock>,

@@ -93,8 +93,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flags::Flags;
-    use crate::item::ItemKey;
+    use crate::mail::flags::Flags;
+    use crate::mail::item::ItemKey;
     use crate::name::CollectionName;
     use crate::side::Side;
 

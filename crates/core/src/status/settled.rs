@@ -7,9 +7,9 @@ use rusqlite::{OptionalExtension, params};
 use super::schema::sql;
 use super::{CollectionId, StatusStore};
 use crate::error::Result;
-use crate::plan::unchanged::Settled;
+use crate::mail::plan::unchanged::Settled;
+use crate::mail::store::ChangeStamp;
 use crate::side::PerSide;
-use crate::store::ChangeStamp;
 
 impl StatusStore {
     /// What the last settled run recorded of a collection, if any. A record this build cannot
@@ -158,8 +158,8 @@ fn from_nanos(nanos: i64) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flags::Flags;
-    use crate::item::ItemKey;
+    use crate::mail::flags::Flags;
+    use crate::mail::item::ItemKey;
     use crate::name::CollectionName;
     use crate::side::Side;
     use crate::status::StatusChange;

@@ -1,12 +1,12 @@
 //! `pimlink sync` and `pimlink resolve-conflicts` for calendar/contact pairs: resolves the
 //! pair's policy and collection selection from the configuration, opens both storages, runs the
-//! engine in `pimlink_core::items` and prints what it did.
+//! engine in `pimlink_core::dav` and prints what it did.
 
 use anyhow::{Context, Result};
 use pimlink_core::PerSide;
-use pimlink_core::item_store::CollectionId;
-use pimlink_core::item_store::MetaProperty;
-use pimlink_core::items::{
+use pimlink_core::dav::store::CollectionId;
+use pimlink_core::dav::store::MetaProperty;
+use pimlink_core::dav::{
     CollectionPlan, CollectionReport, CollectionStep, ConflictPolicy, ConflictResolver,
     ExplicitCollection, ItemAction, ItemCounts, ItemPair, ItemPlan, ItemPolicy, MetaAction,
     Observer, PairReport, RunOptions, Selection,

@@ -1,0 +1,41 @@
+//! Calendar and contact sync: the engine for pairs of [`ItemStore`](crate::dav::store::ItemStore)s
+//! (CalDAV, CardDAV, webcal, vdir), built like the mail engine but on vdirsyncer's algorithm.
+//!
+//! - [`model`]: item versions (href, etag, content hash), status rows keyed by UID, the pair's
+//!   [`ItemPolicy`] (conflict resolution, `on_delete`, plus the shared [`SyncPolicy`]).
+//! - [`plan_items`]: the pure per-UID decision table (see the `plan` module docs);
+//!   [`plan_collections`]: which collections are synced, created or deleted; [`plan_meta`]:
+//!   the three-way merge of display name, colour and description; `skip`: whether a
+//!   collection unchanged on both sides since its last clean sync can be left alone.
+//! - [`ItemPair::sync`]: the executor, the only code that writes, with per-action errors and
+//!   sync tokens stored only after a clean collection.
+//!
+//! The status lives in the same per-pair SQLite database as the mail status, in its own tables
+//! (see [`StatusStore::dav_items`](crate::status::StatusStore::dav_items)).
+//!
+//! Not here: storages (pimlink-dav, pimlink-vdir), running a conflict command (the binary
+//! implements [`ConflictResolver`]), configuration.
+//!
+//! [`SyncPolicy`]: crate::policy::SyncPolicy
+
+mod collections;
+mod exec;
+mod meta;
+pub mod model;
+mod plan;
+mod skip;
+mod status;
+pub mod store;
+pub mod vobject;
+
+pub use collections::{
+    CollectionPlan, CollectionStep, ExplicitCollection, KnownCollection, Selection,
+    plan_collections,
+};
+pub use exec::{CollectionReport, ConflictResolver, ItemPair, Observer, PairReport, RunOptions};
+pub use meta::{MetaAction, plan_meta};
+pub use model::{ConflictPolicy, ItemPolicy, ItemVersion, OnDelete, RowChange, RowId, StatusRow};
+pub use plan::{ItemAction, ItemCounts, ItemPlan, decide, plan_items};
+
+#[cfg(test)]
+mod tests;
