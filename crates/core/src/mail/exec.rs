@@ -27,12 +27,12 @@ use crate::mail::plan::{
     CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts, Refusal, create_or_skip,
     held_for_read_only, hold_unlisted, plan_collections, plan_removal,
 };
+use crate::mail::status::StatusItem;
+use crate::mail::status::{AbandonedCopy, CollectionId, ItemId, StatusChange, StatusStore};
 use crate::mail::store::MailStore;
 use crate::mail::store::{Known, Listing};
 use crate::policy::SyncPolicy;
 use crate::side::{PerSide, Side};
-use crate::status::StatusItem;
-use crate::status::{AbandonedCopy, CollectionId, ItemId, StatusChange, StatusStore};
 use unchanged::{Check, Taken};
 
 mod unchanged;

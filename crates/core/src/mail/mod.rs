@@ -19,6 +19,7 @@ pub mod item;
 pub mod keywords;
 pub mod nametrans;
 pub mod plan;
+pub mod status;
 pub mod store;
 
 pub use store::MailStore;

@@ -109,7 +109,7 @@ mod tests {
     use crate::mail::item::ItemKey;
     use crate::side::Side;
 
-    fn copy(key: &str, replaces: Option<crate::status::ItemId>) -> ItemAction {
+    fn copy(key: &str, replaces: Option<crate::mail::status::ItemId>) -> ItemAction {
         ItemAction::Copy {
             from: Side::A,
             key: ItemKey::new(key),

@@ -22,9 +22,9 @@ use crate::error::{Error, ErrorKind};
 use crate::mail::fingerprint::Fingerprint;
 use crate::mail::item::ItemKey;
 use crate::mail::plan::{CollectionPlan, CollectionStep, ItemAction, ItemPlan};
+use crate::mail::status::StatusStore;
 use crate::mail::store::MailStore;
 use crate::side::{PerSide, Side};
-use crate::status::StatusStore;
 
 /// The handles of one lane beyond the first (the first lane is the pair's own).
 pub(super) struct Lane<A, B> {

@@ -11,10 +11,10 @@ use crate::mail::item::ItemKey;
 use crate::mail::keywords::KeywordScope;
 use crate::mail::plan::limits::{Arrivals, apply_limits};
 use crate::mail::plan::{CollectionPlan, ItemAction, ItemPlan, plan_items_scoped};
+use crate::mail::status::{CollectionId, StatusItem};
 use crate::mail::store::{Listing, MailStore};
 use crate::policy::SyncPolicy;
 use crate::side::{PerSide, Side};
-use crate::status::{CollectionId, StatusItem};
 
 impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     /// Plans a collection's items and applies the pair's limits to the plan.

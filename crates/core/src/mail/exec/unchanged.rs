@@ -7,9 +7,9 @@ use super::{CollectionReport, Pair};
 use crate::error::Error;
 use crate::mail::plan::unchanged::{self, Outcome, Settled};
 use crate::mail::plan::{CollectionPlan, CollectionStep};
+use crate::mail::status::CollectionId;
 use crate::mail::store::{ChangeStamp, MailStore};
 use crate::side::{PerSide, Side};
-use crate::status::CollectionId;
 
 /// The stamps of both sides, taken before a collection was listed.
 #[derive(Debug)]

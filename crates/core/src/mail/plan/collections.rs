@@ -2,11 +2,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::mail::status::StatusCollection;
 use crate::mail::store::CollectionInfo;
 use crate::name::CollectionName;
 use crate::policy::SyncPolicy;
 use crate::side::{PerSide, Side};
-use crate::status::StatusCollection;
 
 /// What to do with one collection of a pair.
 #[derive(Clone, Debug, PartialEq, Eq)]

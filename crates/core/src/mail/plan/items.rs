@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use crate::mail::flags::{Flag, Flags};
 use crate::mail::item::{ItemEntry, ItemKey};
 use crate::mail::keywords::KeywordScope;
+use crate::mail::status::{ItemId, StatusItem};
 use crate::name::CollectionName;
 use crate::policy::{MaxDelete, OnEmpty, SyncPolicy};
 use crate::side::{PerSide, Side};
-use crate::status::{ItemId, StatusItem};
 
 use super::sides;
 

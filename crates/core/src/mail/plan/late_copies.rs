@@ -20,8 +20,8 @@ use std::time::{Duration, SystemTime};
 use crate::mail::fingerprint::Fingerprint;
 use crate::mail::item::ItemKey;
 use crate::mail::plan::pairing::Candidate;
+use crate::mail::status::{AbandonedCopy, StatusItem};
 use crate::side::{PerSide, Side};
-use crate::status::{AbandonedCopy, StatusItem};
 
 /// A late copy found: the message `key` on `side`, accounted for by the record `abandoned`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -258,7 +258,7 @@ mod tests {
         );
         assert_eq!(
             changes,
-            [crate::status::StatusChange::FinishCopy {
+            [crate::mail::status::StatusChange::FinishCopy {
                 id: 1,
                 to: Side::A,
                 key: ItemKey::new("uid-11")

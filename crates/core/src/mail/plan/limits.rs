@@ -28,9 +28,9 @@ use std::time::SystemTime;
 use super::items::{ItemAction, ItemPlan};
 use crate::mail::flags::{Flag, Flags};
 use crate::mail::item::{ItemEntry, ItemKey};
+use crate::mail::status::{ItemId, StatusItem};
 use crate::policy::SyncPolicy;
 use crate::side::Side;
-use crate::status::{ItemId, StatusItem};
 
 /// Why a copy was held back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,9 +11,9 @@ use super::limits::{Arrivals, LimitReason, apply_limits};
 use super::*;
 use crate::mail::flags::{Flag, Flags};
 use crate::mail::item::{ItemEntry, ItemKey};
+use crate::mail::status::StatusItem;
 use crate::policy::{Limits, SyncPolicy};
 use crate::side::Side;
-use crate::status::StatusItem;
 
 const DAY: u64 = 86_400;
 

@@ -12,9 +12,9 @@
 use std::collections::HashSet;
 
 use crate::mail::item::{ItemEntry, ItemKey};
+use crate::mail::status::{ItemId, StatusItem};
 use crate::policy::SyncPolicy;
 use crate::side::Side;
-use crate::status::{ItemId, StatusItem};
 
 use super::items::{ItemAction, Refusal, removes_on};
 

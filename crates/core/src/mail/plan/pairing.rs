@@ -7,8 +7,8 @@ use crate::mail::fingerprint::Fingerprint;
 use crate::mail::flags::Flags;
 use crate::mail::item::ItemKey;
 use crate::mail::plan::matching::pair_up;
+use crate::mail::status::{CollectionId, StatusChange, StatusItem};
 use crate::side::Side;
-use crate::status::{CollectionId, StatusChange, StatusItem};
 
 /// An item whose identity is to be matched: its key and its fingerprint (if it has one).
 #[derive(Clone, Debug)]

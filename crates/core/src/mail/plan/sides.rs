@@ -13,9 +13,9 @@
 
 use crate::mail::flags::{Flag, Flags};
 use crate::mail::item::{ItemEntry, ItemKey};
+use crate::mail::status::StatusItem;
 use crate::policy::SyncPolicy;
 use crate::side::{PerSide, Side};
-use crate::status::StatusItem;
 
 use super::items::{ItemAction, ItemPlan, Merge};
 

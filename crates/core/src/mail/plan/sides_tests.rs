@@ -9,11 +9,11 @@ use super::tests::{
 use super::*;
 use crate::mail::flags::Flag;
 use crate::mail::item::ItemKey;
+use crate::mail::status::{StatusCollection, StatusItem};
 use crate::mail::store::CollectionInfo;
 use crate::name::CollectionName;
 use crate::policy::{SideOptions, SyncPolicy};
 use crate::side::{PerSide, Side};
-use crate::status::{StatusCollection, StatusItem};
 
 fn policy(a: SideOptions, b: SideOptions) -> SyncPolicy {
     SyncPolicy {

@@ -7,9 +7,9 @@ use proptest::prelude::*;
 use super::*;
 use crate::mail::flags::{Flag, Flags};
 use crate::mail::item::{ItemEntry, ItemKey};
+use crate::mail::status::StatusItem;
 use crate::policy::{Direction, OnEmpty, SyncPolicy};
 use crate::side::Side;
-use crate::status::StatusItem;
 
 pub(super) fn entry(key: &str, flags: &str) -> ItemEntry {
     ItemEntry {
@@ -222,9 +222,9 @@ fn empty_side_guard_lets_first_sync_and_partial_deletion_through() {
 
 #[test]
 fn collections_are_created_or_skipped_per_policy() {
+    use crate::mail::status::StatusCollection;
     use crate::mail::store::CollectionInfo;
     use crate::name::CollectionName;
-    use crate::status::StatusCollection;
     let info = |n: &str, selectable| CollectionInfo {
         name: CollectionName::new(n).unwrap(),
         selectable,

@@ -4,12 +4,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{OptionalExtension, params};
 
-use super::schema::sql;
-use super::{CollectionId, StatusStore};
+use super::CollectionId;
 use crate::error::Result;
 use crate::mail::plan::unchanged::Settled;
 use crate::mail::store::ChangeStamp;
 use crate::side::PerSide;
+use crate::status::{StatusStore, sql};
 
 impl StatusStore {
     /// What the last settled run recorded of a collection, if any. A record this build cannot
@@ -160,9 +160,9 @@ mod tests {
     use super::*;
     use crate::mail::flags::Flags;
     use crate::mail::item::ItemKey;
+    use crate::mail::status::StatusChange;
     use crate::name::CollectionName;
     use crate::side::Side;
-    use crate::status::StatusChange;
 
     fn settled(token: &str) -> Settled {
         Settled {

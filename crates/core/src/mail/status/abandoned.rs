@@ -10,11 +10,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::params;
 
-use super::schema::sql;
-use super::{CollectionId, StatusStore};
+use super::CollectionId;
 use crate::error::Result;
 use crate::mail::item::ItemKey;
 use crate::side::Side;
+use crate::status::{StatusStore, sql};
 
 /// How long a record is kept: a server finishes a dead connection's APPEND within minutes.
 const KEEP: Duration = Duration::from_secs(7 * 24 * 3600);

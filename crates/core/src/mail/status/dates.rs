@@ -17,11 +17,11 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::params;
 
-use super::schema::sql;
-use super::{CollectionId, StatusStore};
+use super::CollectionId;
 use crate::error::Result;
 use crate::mail::item::ItemKey;
 use crate::side::Side;
+use crate::status::{StatusStore, sql};
 
 /// One of the per-key caches; the names are constants, never input.
 #[derive(Clone, Copy)]
