@@ -16,7 +16,9 @@
 //! and depend on this one; this crate depends on none of them.
 
 pub mod dav;
+pub mod digest;
 pub mod error;
+pub mod guard;
 pub mod mail;
 pub mod name;
 pub mod offthread;

@@ -16,7 +16,7 @@ use crate::dav::store::{
 };
 use crate::dav::vobject::{content_hash, uid as item_uid};
 use crate::error::{Error, ErrorKind, Result};
-use crate::mail::plan::Refusal;
+use crate::guard::Refusal;
 use crate::side::{PerSide, Side};
 use crate::status::StatusStore;
 

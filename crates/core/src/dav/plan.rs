@@ -25,7 +25,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::mail::plan::Refusal;
+use crate::guard::{self, Refusal};
 use crate::policy::{Direction, OnEmpty};
 use crate::side::{PerSide, Side};
 
@@ -303,12 +303,8 @@ fn empty_side_refusal(
             continue;
         }
         let deletions = deletions_on(actions, side.other()).count();
-        if deletions > 0 {
-            return Some(Refusal::EmptySide {
-                side,
-                known: status.len(),
-                deletions,
-            });
+        if let Some(refusal) = guard::empty_side(side, status.len(), deletions) {
+            return Some(refusal);
         }
     }
     None
@@ -337,15 +333,10 @@ fn share_refusal(
             .filter_map(|action| ids.get(action.uid()).copied())
             .collect();
         rows.sort_unstable();
-        let limit = policy.sync.max_delete;
-        if limit.refuses(rows.len(), status.len()) {
-            return Some(Refusal::TooManyDeletions {
-                side,
-                known: status.len(),
-                deletions: rows.len(),
-                limit,
-                rows,
-            });
+        if let Some(refusal) =
+            guard::too_many_deletions(side, status.len(), rows, policy.sync.max_delete)
+        {
+            return Some(refusal);
         }
     }
     None

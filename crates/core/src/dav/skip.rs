@@ -27,7 +27,7 @@ use crate::side::{PerSide, Side};
 
 use super::collections::CollectionStep;
 use super::plan::ItemAction;
-use crate::dav::vobject::sha256_hex;
+use crate::digest::sha256_hex;
 
 /// A side's state from a marker its storage reported with the collection listing.
 pub fn marker_state(marker: &CollectionState) -> CollectionState {

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::dav::store::{Etag, Href};
 use crate::dav::vobject::ContentHash;
-use crate::mail::plan::Refusal;
+use crate::guard::Refusal;
 use crate::policy::{Direction, OnEmpty, SyncPolicy};
 use crate::side::Side;
 

@@ -3,7 +3,8 @@
 
 use anyhow::Result;
 use pimlink_core::dav::store::{CollectionKind, ItemStore};
-use pimlink_core::dav::vobject::{content_lines, sha256_hex, uid};
+use pimlink_core::dav::vobject::{content_lines, uid};
+use pimlink_core::digest::sha256_hex;
 
 use crate::cli::exit;
 use crate::config::Config;

@@ -5,119 +5,13 @@ use std::collections::HashMap;
 use crate::mail::flags::{Flag, Flags};
 use crate::mail::item::{ItemEntry, ItemKey};
 use crate::mail::keywords::KeywordScope;
-use crate::mail::status::{ItemId, StatusItem};
-use crate::name::CollectionName;
-use crate::policy::{MaxDelete, OnEmpty, SyncPolicy};
+use crate::mail::status::StatusItem;
+use crate::policy::{OnEmpty, SyncPolicy};
 use crate::side::{PerSide, Side};
 
-use super::sides;
-
-/// One thing to do for one item.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ItemAction {
-    /// Copy the item `key` on `from` to the other side with `flags`. `replaces` is a pending row
-    /// of an earlier, interrupted copy whose item never landed: it is dropped when the new copy
-    /// is recorded.
-    Copy {
-        /// The side that has the item.
-        from: Side,
-        /// Its key there.
-        key: ItemKey,
-        /// The flags to deliver it with.
-        flags: Flags,
-        /// A stale pending row to drop.
-        replaces: Option<ItemId>,
-        /// The item's size as the source listed it, if known: copies are batched by bytes too.
-        size: Option<u64>,
-    },
-    /// Bring the flags of a paired item into agreement: set `set_a`/`set_b` where given, then
-    /// record `agreed` (which also confirms an interrupted copy that did land).
-    Flags {
-        /// The row.
-        id: ItemId,
-        /// New flags for the item on A.
-        set_a: Option<(ItemKey, Flags)>,
-        /// New flags for the item on B.
-        set_b: Option<(ItemKey, Flags)>,
-        /// What the status records afterwards.
-        agreed: Flags,
-    },
-    /// Delete the item `key` on `side`, then drop the row (unless `keep_row`).
-    Delete {
-        /// The row.
-        id: ItemId,
-        /// The side to delete on.
-        side: Side,
-        /// The item's key there.
-        key: ItemKey,
-        /// Move the item into this collection of `side` instead of removing it (the side's
-        /// trash folder).
-        trash: Option<CollectionName>,
-        /// Keep the row: the other side still holds the item, marked `\Deleted`, on a side that
-        /// does not expunge. When several deletions of one row are planned, the row is dropped
-        /// only if all of them succeed.
-        keep_row: bool,
-    },
-    /// Drop a row whose item is gone from both sides.
-    Forget {
-        /// The row.
-        id: ItemId,
-    },
-    /// Remove the item `key` from `side` because the pair's limits (`max_messages`, `max_age`)
-    /// no longer keep it there; the other side keeps it and the row remembers the expiry, so
-    /// that it is neither copied back nor taken for a deletion.
-    Expire {
-        /// The row.
-        id: ItemId,
-        /// The (near) side to remove it from.
-        side: Side,
-        /// The item's key there.
-        key: ItemKey,
-    },
-}
-
-/// Why a collection's plan was withheld.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// `side` lists no items although the status knows `known` items there, and the plan would
-    /// delete `deletions` items on the other side.
-    EmptySide {
-        /// The side that looks empty.
-        side: Side,
-        /// How many items the status remembers.
-        known: usize,
-        /// How many deletions the plan would have made.
-        deletions: usize,
-    },
-    /// `side` no longer lists `deletions` of the `known` items the status remembers there
-    /// (it still lists others), and removing them on the other side would delete more of the
-    /// collection than the pair's `max_delete` allows in one run.
-    TooManyDeletions {
-        /// The side that lost the items.
-        side: Side,
-        /// How many items the status remembers on that side.
-        known: usize,
-        /// How many of them the plan would delete on the other side.
-        deletions: usize,
-        /// The pair's limit.
-        limit: MaxDelete,
-        /// The rows whose deletion is withheld, sorted: moves between collections found after
-        /// planning may replace some of them and lift the refusal.
-        rows: Vec<ItemId>,
-    },
-}
-
-/// The plan for the items of one collection.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ItemPlan {
-    /// What to do, in no particular order (the executor groups actions by kind). When
-    /// `refused` is set, none of them may be carried out.
-    pub actions: Vec<ItemAction>,
-    /// Set when a safety check withheld every action.
-    pub refused: Option<Refusal>,
-    /// Copies the pair's limits hold back (not actions: nothing is done about them).
-    pub held_back: Vec<super::limits::HeldBack>,
-}
+use super::action::{ItemAction, ItemPlan, removals_on};
+use super::sides::{self, Merge};
+use crate::guard::{self, Refusal};
 
 /// Plans one collection: `status` as recorded, `a` and `b` as listed now; both sides hold
 /// every keyword.
@@ -234,14 +128,6 @@ fn decide_known(
     }
 }
 
-/// Flags each side should have, and what to record, after a per-flag three-way merge that only
-/// lets changes through in the directions the policy allows.
-pub(super) struct Merge {
-    pub(super) a: Flags,
-    pub(super) b: Flags,
-    pub(super) agreed: Flags,
-}
-
 fn merge_flags(
     base: &Flags,
     a: &Flags,
@@ -314,82 +200,34 @@ pub(crate) fn empty_side_refusal(
             .filter(|row| row.pending != Some(side) && row.key(side).is_some())
             .count();
         let deletions = removals_on(actions, side.other());
-        if known > 0 && deletions > 0 {
-            return Some(Refusal::EmptySide {
-                side,
-                known,
-                deletions,
-            });
+        if let Some(refusal) = guard::empty_side(side, known, deletions) {
+            return Some(refusal);
         }
     }
     None
 }
 
-/// How many messages `actions` delete on `side`, or mark `\\Deleted` there (on a side that does
-/// not expunge, that is how a deletion arrives): what the empty-side guard weighs.
-pub(crate) fn removals_on(actions: &[ItemAction], side: Side) -> usize {
-    actions
-        .iter()
-        .filter(|action| removes_on(action, side))
-        .count()
-}
-
-/// True if `action` deletes a message on `side` or marks it `\Deleted` there.
-pub(super) fn removes_on(action: &ItemAction, side: Side) -> bool {
-    match action {
-        ItemAction::Delete { side: s, .. } => *s == side,
-        ItemAction::Flags { set_a, set_b, .. } => {
-            let set = match side {
-                Side::A => set_a,
-                Side::B => set_b,
-            };
-            set.as_ref()
-                .is_some_and(|(_, flags)| flags.contains(Flag::Trashed))
+/// How many changes each read-only side would receive if it were writable: they wait (the
+/// status keeps the old value, so they are not forgotten), and the user is told how many.
+pub fn held_for_read_only(
+    status: &[StatusItem],
+    a: &[ItemEntry],
+    b: &[ItemEntry],
+    policy: &SyncPolicy,
+) -> PerSide<usize> {
+    let mut held = PerSide::default();
+    for side in [Side::A, Side::B] {
+        if !policy.sides.get(side).read_only {
+            continue;
         }
-        _ => false,
+        let mut writable = policy.clone();
+        writable.sides.get_mut(side).read_only = false;
+        let plan = plan_items(status, a, b, &writable);
+        *held.get_mut(side) = plan
+            .actions
+            .iter()
+            .filter(|action| sides::writes(action, side))
+            .count();
     }
-}
-
-/// How many actions of each kind a plan holds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PlanCounts {
-    /// Copies *from* each side.
-    pub copies: crate::side::PerSide<usize>,
-    /// Flag changes applied to either side.
-    pub flags: usize,
-    /// Deletions *on* each side.
-    pub deletions: crate::side::PerSide<usize>,
-    /// Messages moved into this collection on one side because they were moved on the other.
-    pub moves: usize,
-    /// Items removed from the near side by the pair's limits.
-    pub expired: usize,
-    /// Copies the pair's limits held back.
-    pub held_back: usize,
-}
-
-impl PlanCounts {
-    /// Adds another count to this one.
-    pub fn add(&mut self, other: &PlanCounts) {
-        self.copies.a += other.copies.a;
-        self.copies.b += other.copies.b;
-        self.flags += other.flags;
-        self.deletions.a += other.deletions.a;
-        self.deletions.b += other.deletions.b;
-        self.moves += other.moves;
-        self.expired += other.expired;
-        self.held_back += other.held_back;
-    }
-
-    /// Counts one more action.
-    pub fn record(&mut self, action: &ItemAction) {
-        match action {
-            ItemAction::Copy { from, .. } => *self.copies.get_mut(*from) += 1,
-            ItemAction::Flags { set_a, set_b, .. } => {
-                self.flags += usize::from(set_a.is_some()) + usize::from(set_b.is_some())
-            }
-            ItemAction::Delete { side, .. } => *self.deletions.get_mut(*side) += 1,
-            ItemAction::Expire { .. } => self.expired += 1,
-            ItemAction::Forget { .. } => {}
-        }
-    }
+    held
 }

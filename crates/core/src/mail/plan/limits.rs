@@ -25,44 +25,13 @@
 use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 
-use super::items::{ItemAction, ItemPlan};
+pub use super::action::{HeldBack, LimitReason};
+use super::action::{ItemAction, ItemPlan};
 use crate::mail::flags::{Flag, Flags};
 use crate::mail::item::{ItemEntry, ItemKey};
 use crate::mail::status::{ItemId, StatusItem};
 use crate::policy::SyncPolicy;
 use crate::side::Side;
-
-/// Why a copy was held back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LimitReason {
-    /// Bigger than `max_size`.
-    TooBig {
-        /// The message's size.
-        size: u64,
-        /// The limit.
-        max: u64,
-    },
-    /// Arrived before `max_age` ago.
-    TooOld,
-    /// Not among the `max_messages` newest.
-    BeyondCount {
-        /// The limit.
-        max: usize,
-    },
-}
-
-/// A copy to the near side that the limits hold back.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HeldBack {
-    /// The side that has the item (the far side).
-    pub from: Side,
-    /// Its key there.
-    pub key: ItemKey,
-    /// Its flags there, for the status row that remembers it.
-    pub flags: Flags,
-    /// Why.
-    pub reason: LimitReason,
-}
 
 /// What the limits rank a collection's messages by (see the module docs).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -91,22 +60,6 @@ impl Arrivals {
     /// side yet: this is the run right after its upload.
     fn just_uploaded(&self, far: &ItemKey, near: &ItemKey) -> bool {
         self.near.contains_key(near) && self.first_ranked.contains(far)
-    }
-}
-
-impl std::fmt::Display for HeldBack {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (from, key) = (self.from, &self.key);
-        write!(f, "not copied {from}->{} {key}: ", from.other())?;
-        match self.reason {
-            LimitReason::TooBig { size, max } => {
-                write!(f, "{size} bytes, bigger than max_size ({max} bytes)")
-            }
-            LimitReason::TooOld => f.write_str("older than max_age"),
-            LimitReason::BeyondCount { max } => {
-                write!(f, "not among the {max} newest (max_messages)")
-            }
-        }
     }
 }
 

@@ -16,7 +16,8 @@ use crate::mail::status::{ItemId, StatusItem};
 use crate::policy::SyncPolicy;
 use crate::side::Side;
 
-use super::items::{ItemAction, Refusal, removes_on};
+use super::action::{ItemAction, removes_on};
+use crate::guard::{self, Refusal};
 
 /// The refusal of a plan that would propagate more deletions from one side than the pair's
 /// `max_delete` allows, if it would.
@@ -50,14 +51,8 @@ pub(crate) fn refusal(
             .collect();
         rows.sort_unstable();
         rows.dedup();
-        if policy.max_delete.refuses(rows.len(), known) {
-            return Some(Refusal::TooManyDeletions {
-                side,
-                known,
-                deletions: rows.len(),
-                limit: policy.max_delete,
-                rows,
-            });
+        if let Some(refusal) = guard::too_many_deletions(side, known, rows, policy.max_delete) {
+            return Some(refusal);
         }
     }
     None

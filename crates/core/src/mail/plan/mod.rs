@@ -4,6 +4,7 @@
 //! Keeping the decisions pure is what lets them be tested as tables and properties, and is why
 //! a dry run shows exactly what a real run would do.
 
+mod action;
 mod collections;
 mod items;
 pub mod late_copies;
@@ -16,12 +17,15 @@ mod render;
 mod sides;
 pub mod unchanged;
 
+pub(crate) use action::removals_on;
+pub use action::{ItemAction, ItemPlan, PlanCounts};
 pub use collections::{
     CollectionPlan, CollectionStep, create_or_skip, hold_unlisted, plan_collections,
 };
-pub(crate) use items::removals_on;
-pub use items::{ItemAction, ItemPlan, PlanCounts, Refusal, plan_items, plan_items_scoped};
-pub use sides::{held_for_read_only, plan_removal};
+// Both wings' refusals are one floor type; re-exported where mail users found it before.
+pub use crate::guard::Refusal;
+pub use items::{held_for_read_only, plan_items, plan_items_scoped};
+pub use sides::plan_removal;
 
 #[cfg(test)]
 mod limits_tests;

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
+use super::action::{ItemAction, ItemPlan, PlanCounts};
 use super::collections::{CollectionPlan, CollectionStep};
-use super::items::{ItemAction, ItemPlan, Refusal};
 
 impl fmt::Display for CollectionPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -75,42 +75,10 @@ impl fmt::Display for ItemAction {
     }
 }
 
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Refusal::EmptySide {
-                side,
-                known,
-                deletions,
-            } => write!(
-                f,
-                "side {side} is empty although {known} items were synced there before; refusing \
-                 to delete {deletions} items on side {} (if the deletion is intended, run again \
-                 with --force or set on_empty = \"sync\" for the pair)",
-                side.other()
-            ),
-            Refusal::TooManyDeletions {
-                side,
-                known,
-                deletions,
-                limit,
-                ..
-            } => write!(
-                f,
-                "side {side} no longer has {deletions} of the {known} items synced there \
-                 before; refusing to delete them on side {}, more than max_delete = \"{limit}\" \
-                 of the collection (if the deletions are intended, run again with --force, or \
-                 raise max_delete for the pair)",
-                side.other()
-            ),
-        }
-    }
-}
-
 impl ItemPlan {
     /// How many actions of each kind the plan holds.
-    pub fn counts(&self) -> super::items::PlanCounts {
-        let mut counts = super::items::PlanCounts::default();
+    pub fn counts(&self) -> PlanCounts {
+        let mut counts = PlanCounts::default();
         for action in &self.actions {
             counts.record(action);
         }

@@ -17,7 +17,15 @@ use crate::mail::status::StatusItem;
 use crate::policy::SyncPolicy;
 use crate::side::{PerSide, Side};
 
-use super::items::{ItemAction, ItemPlan, Merge};
+use super::action::{ItemAction, ItemPlan};
+
+/// Flags each side should have, and what to record, after a per-flag three-way merge that only
+/// lets changes through in the directions the policy allows.
+pub(super) struct Merge {
+    pub(super) a: Flags,
+    pub(super) b: Flags,
+    pub(super) agreed: Flags,
+}
 
 /// The delete action for `key` on `on`, through `on`'s trash folder if it has one.
 fn delete(
@@ -143,33 +151,8 @@ pub(super) fn both_present(
     actions
 }
 
-/// How many changes each read-only side would receive if it were writable: they wait (the
-/// status keeps the old value, so they are not forgotten), and the user is told how many.
-pub fn held_for_read_only(
-    status: &[StatusItem],
-    a: &[ItemEntry],
-    b: &[ItemEntry],
-    policy: &SyncPolicy,
-) -> PerSide<usize> {
-    let mut held = PerSide::default();
-    for side in [Side::A, Side::B] {
-        if !policy.sides.get(side).read_only {
-            continue;
-        }
-        let mut writable = policy.clone();
-        writable.sides.get_mut(side).read_only = false;
-        let plan = super::plan_items(status, a, b, &writable);
-        *held.get_mut(side) = plan
-            .actions
-            .iter()
-            .filter(|action| writes(action, side))
-            .count();
-    }
-    held
-}
-
 /// True if `action` changes something on `side`.
-fn writes(action: &ItemAction, side: Side) -> bool {
+pub(super) fn writes(action: &ItemAction, side: Side) -> bool {
     match action {
         ItemAction::Copy { from, .. } => *from != side,
         ItemAction::Flags { set_a, set_b, .. } => match side {

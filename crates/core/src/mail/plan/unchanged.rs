@@ -16,7 +16,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::dav::vobject::sha256_hex;
+use crate::digest::sha256_hex;
 use crate::mail::plan::{CollectionStep, PlanCounts};
 use crate::mail::store::ChangeStamp;
 use crate::policy::SyncPolicy;
@@ -30,16 +30,9 @@ pub const FINE_MARGIN: Duration = Duration::from_secs(1);
 /// The same for times in whole seconds (ext3, some network file systems; FAT rounds to 2 s).
 pub const COARSE_MARGIN: Duration = Duration::from_secs(3);
 
-/// What the last settled run recorded of a collection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Settled {
-    /// Each side's stamp, taken before that run listed the collection.
-    pub stamps: PerSide<ChangeStamp>,
-    /// When the stamps were taken (before either was asked for).
-    pub taken_at: SystemTime,
-    /// [`plan_fingerprint`] of what shaped that run's plan.
-    pub fingerprint: String,
-}
+// The record is a status type (mail/status/settled.rs reads and writes it); the planner
+// only judges it.
+pub use crate::mail::status::Settled;
 
 /// Why a collection is listed after all.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,6 +12,7 @@ mod settled;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use abandoned::AbandonedCopy;
+pub use settled::Settled;
 // Beside the mail tables' types, so that a mail module finds its status in one place.
 pub use crate::status::StatusStore;
 

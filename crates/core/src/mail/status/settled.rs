@@ -6,10 +6,20 @@ use rusqlite::{OptionalExtension, params};
 
 use super::CollectionId;
 use crate::error::Result;
-use crate::mail::plan::unchanged::Settled;
 use crate::mail::store::ChangeStamp;
 use crate::side::PerSide;
 use crate::status::{StatusStore, sql};
+
+/// What the last settled run recorded of a collection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settled {
+    /// Each side's stamp, taken before that run listed the collection.
+    pub stamps: PerSide<ChangeStamp>,
+    /// When the stamps were taken (before either was asked for).
+    pub taken_at: SystemTime,
+    /// [`plan_fingerprint`](crate::mail::plan::unchanged::plan_fingerprint) of what shaped that run's plan.
+    pub fingerprint: String,
+}
 
 impl StatusStore {
     /// What the last settled run recorded of a collection, if any. A record this build cannot
