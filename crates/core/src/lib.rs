@@ -24,6 +24,7 @@ pub mod name;
 pub mod offthread;
 pub mod policy;
 pub mod private;
+pub mod run;
 pub mod secret;
 pub mod side;
 pub mod status;

@@ -530,7 +530,11 @@ fn core_keeps_its_layout_rules() {
 #[test]
 fn the_check_names_a_circle_it_is_given() {
     let mut graph = BTreeMap::new();
-    for (from, to) in [("items", "limits"), ("limits", "items"), ("items", "action")] {
+    for (from, to) in [
+        ("items", "limits"),
+        ("limits", "items"),
+        ("items", "action"),
+    ] {
         graph.insert((from.to_owned(), to.to_owned()), format!("{from}.rs:1"));
     }
     assert_eq!(circles(&graph), vec![vec!["items", "limits", "items"]]);

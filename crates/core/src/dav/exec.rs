@@ -16,93 +16,29 @@ use crate::dav::store::{
 };
 use crate::dav::vobject::{content_hash, uid as item_uid};
 use crate::error::{Error, ErrorKind, Result};
-use crate::guard::Refusal;
 use crate::side::{PerSide, Side};
 use crate::status::StatusStore;
 
 use super::collections::{CollectionPlan, CollectionStep, Selection, plan_collections};
 use super::meta::{MetaAction, plan_meta};
 use super::model::{ItemPolicy, ItemVersion, RowChange, StatusRow};
-use super::plan::{ItemAction, ItemCounts, ItemPlan, plan_items};
+use super::plan::{ItemAction, ItemCounts, plan_items};
 use super::skip::{self, Observed};
 
 /// How many hrefs are fetched per request, and how many writes are made between two flushes
 /// (an interruption redoes at most this many, which costs nothing but time).
 const BATCH: usize = 100;
 
-/// Options of one run.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RunOptions {
-    /// Plan and report, change nothing.
-    pub dry_run: bool,
-}
-
-/// Receives what a run plans and does, for display. Every method has an empty default.
-pub trait Observer {
-    /// A collection's step was decided.
-    fn collection_planned(&mut self, _plan: &CollectionPlan) {}
-    /// A collection's items were planned.
-    fn items_planned(&mut self, _collection: &CollectionPlan, _plan: &ItemPlan) {}
-    /// The status knows no item of this collection although both sides hold some (`items`
-    /// per side: a first sync, or a lost state). They are about to be matched by UID;
-    /// nothing has been changed for the collection yet.
-    fn matching_by_content(&mut self, _collection: &CollectionPlan, _items: PerSide<usize>) {}
-    /// An item action was carried out.
-    fn action_done(&mut self, _collection: &CollectionPlan, _action: &ItemAction) {}
-    /// A metadata property was decided (in a dry run) or changed.
-    fn meta_planned(
-        &mut self,
-        _collection: &CollectionPlan,
-        _property: MetaProperty,
-        _action: &MetaAction,
-    ) {
-    }
-}
-
-/// An observer that ignores everything.
-impl Observer for () {}
+// The run types are the floor's (run.rs), with this wing's vocabulary (report.rs).
+use super::report::Dav;
+pub use super::report::{CollectionReport, DavDetails, PairReport};
+pub use crate::run::{Observer, RunOptions};
 
 /// Merges the two versions of an item in conflict (`pimlink resolve-conflicts` runs the user's
 /// command through this).
 pub trait ConflictResolver {
     /// The merged item, given both versions' text. An error leaves the conflict as it is.
     fn resolve(&mut self, collection: &str, uid: &str, a: &str, b: &str) -> Result<String>;
-}
-
-/// What happened in one collection.
-#[derive(Debug)]
-pub struct CollectionReport {
-    /// The collection and what was decided for it.
-    pub plan: CollectionPlan,
-    /// Actions carried out (in a dry run: planned).
-    pub done: ItemCounts,
-    /// Metadata properties changed (in a dry run: to be changed).
-    pub meta_changed: usize,
-    /// Failures, each naming the item or step; the rest of the collection went on.
-    pub errors: Vec<Error>,
-    /// Items left alone on purpose (no UID, a UID used twice), each with the reason.
-    pub warnings: Vec<String>,
-    /// Set when the empty-side guard withheld the collection's changes.
-    pub refused: Option<Refusal>,
-}
-
-/// What happened in one pair.
-#[derive(Debug, Default)]
-pub struct PairReport {
-    /// Per collection, in name order.
-    pub collections: Vec<CollectionReport>,
-}
-
-impl PairReport {
-    /// True if any action or collection failed (conflicts left open included).
-    pub fn has_errors(&self) -> bool {
-        self.collections.iter().any(|c| !c.errors.is_empty())
-    }
-
-    /// True if a safety check withheld changes somewhere.
-    pub fn has_refusals(&self) -> bool {
-        self.collections.iter().any(|c| c.refused.is_some())
-    }
 }
 
 /// The two sides of a calendar/contact pair and its status, borrowed for one run.
@@ -184,7 +120,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
         selection: &Selection<'_>,
         only: &dyn Fn(&str) -> bool,
         options: RunOptions,
-        observer: &mut dyn Observer,
+        observer: &mut dyn Observer<Dav>,
         mut resolver: Option<&mut dyn ConflictResolver>,
     ) -> Result<PairReport> {
         let mut listed: PerSide<Vec<Collection>> = PerSide::default();
@@ -209,10 +145,9 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             let mut collection = CollectionReport {
                 plan,
                 done: ItemCounts::default(),
-                meta_changed: 0,
                 errors: Vec::new(),
-                warnings: Vec::new(),
                 refused: None,
+                details: DavDetails::default(),
             };
             let resolver = resolver
                 .as_mut()
@@ -236,7 +171,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
         report: &mut CollectionReport,
         listed: &PerSide<Vec<Collection>>,
         options: RunOptions,
-        observer: &mut dyn Observer,
+        observer: &mut dyn Observer<Dav>,
         mut resolver: Option<&mut dyn ConflictResolver>,
     ) -> Result<()> {
         let plan = report.plan.clone();
@@ -537,7 +472,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                     if let Some(row) = by_href.get(&item.href) {
                         view.excluded.insert(row.uid.clone());
                     }
-                    report.warnings.push(format!(
+                    report.details.warnings.push(format!(
                         "collection {}: item {} on {side} has no UID and is left alone (`pimlink \
                          repair` gives it one)",
                         plan.name, item.href
@@ -545,7 +480,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                     continue;
                 };
                 if let Some(other) = first_href.get(&uid).filter(|h| **h != item.href) {
-                    report.warnings.push(format!(
+                    report.details.warnings.push(format!(
                         "collection {}: UID {uid:?} is used by two items on {side} ({other} and \
                          {}); both are left alone until one is removed or given another UID",
                         plan.name, item.href
@@ -611,7 +546,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
         plan: &CollectionPlan,
         id: Option<i64>,
         report: &mut CollectionReport,
-        observer: &mut dyn Observer,
+        observer: &mut dyn Observer<Dav>,
     ) -> Result<()> {
         for property in self.metadata.clone() {
             let mut values: PerSide<Option<String>> = PerSide::default();
@@ -651,7 +586,8 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                 observer.meta_planned(plan, property, &action);
             }
             let Some(id) = id else {
-                report.meta_changed += usize::from(matches!(action, MetaAction::Set { .. }));
+                report.details.meta_changed +=
+                    usize::from(matches!(action, MetaAction::Set { .. }));
                 continue;
             };
             match action {
@@ -665,7 +601,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                     {
                         Ok(()) => {
                             self.status.set_dav_meta(id, property, value.as_deref())?;
-                            report.meta_changed += 1;
+                            report.details.meta_changed += 1;
                         }
                         Err(e) => report.errors.push(e.context(format!(
                             "collection {}: setting {} on {on}",
@@ -730,7 +666,7 @@ struct Run<'r, 's, A, B> {
     plan: &'r CollectionPlan,
     views: &'r mut PerSide<SideView>,
     report: &'r mut CollectionReport,
-    observer: &'r mut dyn Observer,
+    observer: &'r mut dyn Observer<Dav>,
     resolver: Option<&'r mut dyn ConflictResolver>,
     /// Writes made but not yet flushed and recorded.
     pending: Vec<(ItemAction, RowChange)>,

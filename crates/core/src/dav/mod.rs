@@ -23,19 +23,22 @@ mod exec;
 mod meta;
 pub mod model;
 mod plan;
+pub mod report;
 mod skip;
 mod status;
 pub mod store;
 pub mod vobject;
 
+pub use crate::run::{Observer, RunOptions};
 pub use collections::{
     CollectionPlan, CollectionStep, ExplicitCollection, KnownCollection, Selection,
     plan_collections,
 };
-pub use exec::{CollectionReport, ConflictResolver, ItemPair, Observer, PairReport, RunOptions};
+pub use exec::{ConflictResolver, ItemPair};
 pub use meta::{MetaAction, plan_meta};
 pub use model::{ConflictPolicy, ItemPolicy, ItemVersion, OnDelete, RowChange, RowId, StatusRow};
 pub use plan::{ItemAction, ItemCounts, ItemPlan, decide, plan_items};
+pub use report::{CollectionReport, Dav, DavDetails, PairReport};
 
 #[cfg(test)]
 mod tests;

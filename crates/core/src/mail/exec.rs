@@ -53,102 +53,10 @@ const COPY_BATCH_BYTES: u64 = 8 * 1024 * 1024;
 /// What an item of unknown size counts as against [`COPY_BATCH_BYTES`].
 const UNKNOWN_SIZE: u64 = 64 * 1024;
 
-/// Options of one run.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RunOptions {
-    /// Plan and report, change nothing.
-    pub dry_run: bool,
-    /// Override safety refusals that the user confirmed (a re-pairing after a key reset that
-    /// recognised too few items).
-    pub force: bool,
-}
-
-/// Receives what a run plans and does, for display. Every method has an empty default.
-pub trait Observer {
-    /// A message moved between collections on the other side is moved on `side` (in a dry run:
-    /// would be).
-    fn move_planned(
-        &mut self,
-        _from: &CollectionPlan,
-        _to: &CollectionPlan,
-        _side: Side,
-        _key: &ItemKey,
-    ) {
-    }
-    /// A collection's step was decided.
-    fn collection_planned(&mut self, _plan: &CollectionPlan) {}
-    /// Changes that a read-only side would receive wait there: `held` per side.
-    fn held_back(&mut self, _collection: &CollectionPlan, _held: PerSide<usize>) {}
-    /// A collection's items were planned.
-    fn items_planned(&mut self, _collection: &CollectionPlan, _plan: &ItemPlan) {}
-    /// The status knows no item of this collection although both sides hold some (`items`
-    /// per side: a first sync, or a lost state). They are about to be matched by content;
-    /// nothing has been changed for the collection yet.
-    fn matching_by_content(&mut self, _collection: &CollectionPlan, _items: PerSide<usize>) {}
-    /// An action was carried out.
-    fn action_done(&mut self, _collection: &CollectionPlan, _action: &ItemAction) {}
-    /// An action failed; the run goes on.
-    fn action_failed(
-        &mut self,
-        _collection: &CollectionPlan,
-        _action: &ItemAction,
-        _error: &Error,
-    ) {
-    }
-}
-
-/// An observer that ignores everything.
-impl Observer for () {}
-
-/// What happened in one collection.
-#[derive(Debug)]
-pub struct CollectionReport {
-    /// The collection and what was decided for it.
-    pub plan: CollectionPlan,
-    /// Actions carried out (in a dry run: planned).
-    pub done: PlanCounts,
-    /// Failures, each naming the item or step.
-    pub errors: Vec<Error>,
-    /// Set when a safety check withheld the collection's changes.
-    pub refused: Option<Refusal>,
-    /// Late copies of interrupted uploads found (see `plan::late_copies`): none of them is
-    /// copied to the other side.
-    pub late_copies: Vec<LateCopyOutcome>,
-    /// Left alone without listing it: unchanged on both sides since its last settled run
-    /// (see `plan::unchanged`).
-    pub unchanged: bool,
-}
-
-/// What became of a late copy of an interrupted upload.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LateCopyOutcome {
-    /// The side it is on.
-    pub side: Side,
-    /// Its key there.
-    pub key: ItemKey,
-    /// Removed (false in a dry run, or when the side cannot delete it: it is then left
-    /// there, its record kept so that it is never taken for new mail).
-    pub removed: bool,
-}
-
-/// What happened in one pair.
-#[derive(Debug, Default)]
-pub struct PairReport {
-    /// Per collection, in name order.
-    pub collections: Vec<CollectionReport>,
-}
-
-impl PairReport {
-    /// True if any action or collection failed.
-    pub fn has_errors(&self) -> bool {
-        self.collections.iter().any(|c| !c.errors.is_empty())
-    }
-
-    /// True if a safety check withheld changes somewhere.
-    pub fn has_refusals(&self) -> bool {
-        self.collections.iter().any(|c| c.refused.is_some())
-    }
-}
+// The run types are the floor's (run.rs), with mail's vocabulary (report.rs).
+use super::report::Mail;
+pub use super::report::{CollectionReport, LateCopyOutcome, MailDetails, PairReport};
+pub use crate::run::{Observer, RunOptions};
 
 /// The two sides of a pair and its status, borrowed for one run.
 pub struct Pair<'s, A, B> {
@@ -172,7 +80,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         &mut self,
         selected: impl Fn(&CollectionName) -> bool,
         options: RunOptions,
-        observer: &mut dyn Observer,
+        observer: &mut dyn Observer<Mail>,
     ) -> Result<PairReport> {
         let on_a = self
             .a
@@ -224,7 +132,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         &mut self,
         plan: CollectionPlan,
         options: RunOptions,
-        observer: &mut dyn Observer,
+        observer: &mut dyn Observer<Mail>,
     ) -> (CollectionReport, Option<Prepared>) {
         observer.collection_planned(&plan);
         let mut report = CollectionReport {
@@ -232,12 +140,11 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             done: PlanCounts::default(),
             errors: Vec::new(),
             refused: None,
-            late_copies: Vec::new(),
-            unchanged: false,
+            details: MailDetails::default(),
         };
         let taken = match self.unchanged_check(&report.plan).await {
             Check::Unchanged => {
-                report.unchanged = true;
+                report.details.unchanged = true;
                 return (report, None);
             }
             Check::Listed(taken) => taken,
@@ -272,7 +179,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         mut collection: CollectionReport,
         prepared: Option<Prepared>,
         options: RunOptions,
-        observer: &mut dyn Observer,
+        observer: &mut dyn Observer<Mail>,
     ) -> CollectionReport {
         if let Some(mut prepared) = prepared {
             let settle = (prepared.id, prepared.taken.take(), prepared.held);
@@ -424,7 +331,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         &mut self,
         report: &mut CollectionReport,
         options: RunOptions,
-        observer: &mut dyn Observer,
+        observer: &mut dyn Observer<Mail>,
     ) -> Result<Option<Prepared>> {
         let plan = report.plan.clone();
         let missing_on = match &plan.step {
@@ -591,7 +498,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         &mut self,
         report: &mut CollectionReport,
         prepared: Prepared,
-        observer: &mut dyn Observer,
+        observer: &mut dyn Observer<Mail>,
     ) -> Result<()> {
         let Some(id) = prepared.id else {
             return Ok(());
@@ -636,7 +543,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         collections: &mut [(CollectionReport, Option<Prepared>)],
         (lanes, lane_of): (&mut [lanes::Lane<A, B>], &[usize]),
         options: RunOptions,
-        observer: &mut dyn Observer,
+        observer: &mut dyn Observer<Mail>,
     ) -> Result<()> {
         let can_move = PerSide {
             a: self.a.can_move(),
@@ -1024,7 +931,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                     ))),
                 }
             }
-            report.late_copies.push(outcome);
+            report.details.late_copies.push(outcome);
         }
         // Records past their landing window that found nothing on a side that finished storing
         // what earlier runs sent: no late copy is coming for them.
@@ -1370,7 +1277,7 @@ struct CollectionRun<'r, 's, A, B> {
     id: CollectionId,
     plan: &'r CollectionPlan,
     report: &'r mut CollectionReport,
-    observer: &'r mut dyn Observer,
+    observer: &'r mut dyn Observer<Mail>,
 }
 
 impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {

@@ -19,7 +19,9 @@ pub mod item;
 pub mod keywords;
 pub mod nametrans;
 pub mod plan;
+pub mod report;
 pub mod status;
 pub mod store;
 
+pub use report::Mail;
 pub use store::MailStore;

@@ -22,6 +22,7 @@ use crate::error::{Error, ErrorKind};
 use crate::mail::fingerprint::Fingerprint;
 use crate::mail::item::ItemKey;
 use crate::mail::plan::{CollectionPlan, CollectionStep, ItemAction, ItemPlan};
+use crate::mail::report::Mail;
 use crate::mail::status::StatusStore;
 use crate::mail::store::MailStore;
 use crate::side::{PerSide, Side};
@@ -88,7 +89,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         lanes: &mut [Lane<A, B>],
         plans: Vec<CollectionPlan>,
         options: RunOptions,
-        observer: &mut dyn Observer,
+        observer: &mut dyn Observer<Mail>,
     ) -> (Collections, Vec<usize>) {
         let queue: RefCell<VecDeque<(usize, CollectionPlan)>> =
             RefCell::new(plans.into_iter().enumerate().collect());
@@ -167,7 +168,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         collections: Collections,
         lane_of: &[usize],
         options: RunOptions,
-        observer: &mut dyn Observer,
+        observer: &mut dyn Observer<Mail>,
     ) -> Vec<CollectionReport> {
         let mut per_lane: Vec<Vec<(usize, CollectionReport, Option<Prepared>)>> =
             (0..=lanes.len()).map(|_| Vec::new()).collect();
@@ -288,9 +289,9 @@ fn failed_to_connect(report: &CollectionReport) -> bool {
 
 /// The run's observer, lent to each lane in turn: borrowed only inside each call, never across
 /// an await.
-struct Shared<'o, 'x>(&'o RefCell<&'x mut dyn Observer>);
+struct Shared<'o, 'x>(&'o RefCell<&'x mut dyn Observer<Mail>>);
 
-impl Observer for Shared<'_, '_> {
+impl Observer<Mail> for Shared<'_, '_> {
     fn move_planned(
         &mut self,
         from: &CollectionPlan,
@@ -337,7 +338,7 @@ impl UntilConnected<'_, '_, '_> {
     }
 }
 
-impl Observer for UntilConnected<'_, '_, '_> {
+impl Observer<Mail> for UntilConnected<'_, '_, '_> {
     fn move_planned(
         &mut self,
         from: &CollectionPlan,

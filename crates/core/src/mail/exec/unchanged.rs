@@ -99,7 +99,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             failed: !report.errors.is_empty() || report.refused.is_some(),
             done: report.done,
             held,
-            late_copies: report.late_copies.len(),
+            late_copies: report.details.late_copies.len(),
             open_rows: false,
         };
         let result = match taken {
