@@ -1,6 +1,8 @@
-//! Calendar and contact sync: the engine for pairs of [`ItemStore`](crate::dav::store::ItemStore)s
-//! (CalDAV, CardDAV, webcal, vdir), built like the mail engine but on vdirsyncer's algorithm.
+//! Calendar and contact sync: the wing for pairs of [`ItemStore`](store::ItemStore)s
+//! (CalDAV, CardDAV, webcal, vdir), built like the mail wing but on vdirsyncer's algorithm.
 //!
+//! - [`store`]: the [`ItemStore`](store::ItemStore) trait every such storage implements;
+//!   [`vobject`]: the iCalendar/vCard helpers the engine and the storages share.
 //! - [`model`]: item versions (href, etag, content hash), status rows keyed by UID, the pair's
 //!   [`ItemPolicy`] (conflict resolution, `on_delete`, plus the shared [`SyncPolicy`]).
 //! - [`plan_items`]: the pure per-UID decision table (see the `plan` module docs);
@@ -8,13 +10,15 @@
 //!   the three-way merge of display name, colour and description; `skip`: whether a
 //!   collection unchanged on both sides since its last clean sync can be left alone.
 //! - [`ItemPair::sync`]: the executor, the only code that writes, with per-action errors and
-//!   sync tokens stored only after a clean collection.
+//!   sync tokens stored only after a clean collection; [`report`]: the [`Dav`] family for the
+//!   floor's run types ([`Observer`], [`PairReport`], ...).
 //!
-//! The status lives in the same per-pair SQLite database as the mail status, in its own tables
-//! (see [`StatusStore::dav_items`](crate::status::StatusStore::dav_items)).
+//! The status lives in the same per-pair SQLite database as the mail status, in its own tables,
+//! queried in `status.rs` (see [`StatusStore::dav_items`](crate::status::StatusStore::dav_items)).
 //!
-//! Not here: storages (pimlink-dav, pimlink-vdir), running a conflict command (the binary
-//! implements [`ConflictResolver`]), configuration.
+//! Not here: the database itself ([`crate::status`]), refusals ([`crate::guard`]), anything of
+//! mail ([`crate::mail`], never imported), storages (pimlink-dav, pimlink-vdir), running a
+//! conflict command (the binary implements [`ConflictResolver`]), configuration.
 //!
 //! [`SyncPolicy`]: crate::policy::SyncPolicy
 

@@ -321,7 +321,7 @@ pub trait ItemStore {
     async fn get_many(&self, collection: &CollectionId, hrefs: &[Href]) -> Result<Fetched>;
 
     /// Stores a new item and returns where it went and its etag. The storage chooses the href
-    /// from the item's UID (see [`vobject::item_file_name`]); if an item already lives there the
+    /// from the item's UID (see [`vobject::item_file_name`](super::vobject::item_file_name)); if an item already lives there the
     /// write is refused ([`ErrorKind::Refused`]), never overwritten.
     async fn create_item(&self, collection: &CollectionId, data: &str) -> Result<ItemRef>;
 

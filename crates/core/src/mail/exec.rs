@@ -1,4 +1,4 @@
-//! The executor: the only code that writes to the sides and the status.
+//! The mail executor: the only code that writes to the mail sides and the status.
 //!
 //! Order of every change, so that a process killed at any point loses and duplicates nothing:
 //! 1. a copy is first recorded as a *pending* row (with the key the destination reserved, when

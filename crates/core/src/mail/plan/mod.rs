@@ -1,8 +1,18 @@
-//! The planner: a pure function of the status and both sides' listings that returns a [`Plan`].
+//! The mail planner: a pure function of the status and both sides' listings that returns a
+//! plan ([`ItemPlan`] per collection, [`CollectionPlan`] per pairing of collections).
+//!
+//! Layout: `action.rs` is the vocabulary (actions, a collection's plan, what the limits hold
+//! back) that every deciding module speaks and that imports none of them; `items.rs` decides
+//! per item and asks `sides.rs` (per-side options), `limits.rs` (the near side's limits) and
+//! `max_delete.rs` (the share rule, through [`crate::guard`]); `collections.rs`, `pairing.rs`,
+//! `matching.rs`, `moves.rs`, `late_copies.rs` and `unchanged.rs` decide the rest.
 //!
 //! Nothing here reads or writes anything. The executor carries a plan out; `--dry-run` prints it.
 //! Keeping the decisions pure is what lets them be tested as tables and properties, and is why
 //! a dry run shows exactly what a real run would do.
+//!
+//! Not here: the calendar/contact planner (`crate::dav`), the status tables (`super::status`),
+//! the executor (`super::exec`).
 
 mod action;
 mod collections;
