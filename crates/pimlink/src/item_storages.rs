@@ -3,7 +3,7 @@
 //! (`password_cmd`) are resolved here, only when a storage is actually connected.
 
 use anyhow::{Context, Result, bail};
-use pimlink_core::item_store::{
+use pimlink_core::dav::store::{
     ChangesSince, Collection, CollectionId, CollectionKind, Etag, Fetched, Href, ItemRef,
     ItemStore, MetaProperty, SyncToken,
 };

@@ -61,7 +61,7 @@ fn check_storage(config: &Config, name: &str) -> Result<String> {
 
 /// A calendar/contact storage answers: it is connected (discovery included) and listed.
 fn check_item_storage(config: &Config, name: &str) -> Result<String> {
-    use pimlink_core::item_store::ItemStore;
+    use pimlink_core::dav::store::ItemStore;
     let kind = match crate::item_storages::declared_kind(config, name)? {
         Some(kind) => kind,
         None => crate::item_storages::pair_kind(config, name, name)?,

@@ -2,7 +2,7 @@
 //! (what `collections` in a pair refers to) and names.
 
 use anyhow::Result;
-use pimlink_core::item_store::ItemStore;
+use pimlink_core::dav::store::ItemStore;
 
 use crate::cli::exit;
 use crate::config::Config;
@@ -33,8 +33,8 @@ fn discover(config: &Config, name: &str, output: &Output) -> Result<()> {
         for kind in kinds {
             let store = item_storages::open(config, name, kind).await?;
             let what = match kind {
-                pimlink_core::item_store::CollectionKind::Calendar => "calendars",
-                pimlink_core::item_store::CollectionKind::AddressBook => "address books",
+                pimlink_core::dav::store::CollectionKind::Calendar => "calendars",
+                pimlink_core::dav::store::CollectionKind::AddressBook => "address books",
             };
             let home = match &store {
                 ItemSide::Dav(dav) => format!(" (home set {})", dav.home()),
