@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pimlink_core::item_store::{CollectionId, CollectionKind};
+use pimlink_core::dav::store::{CollectionId, CollectionKind};
 use pimlink_dav::proto::href::{canonical, is_direct_child, last_segment};
 use pimlink_dav::proto::{multistatus, stamp, xml};
 use url::Url;

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::task::{Context, Poll, Waker};
 
 use libfuzzer_sys::fuzz_target;
-use pimlink_core::item_store::{CollectionId, CollectionKind, Href, ItemStore};
+use pimlink_core::dav::store::{CollectionId, CollectionKind, Href, ItemStore};
 use pimlink_vdir::Vdir;
 
 /// Content of files placed where a path escaping a collection would lead.

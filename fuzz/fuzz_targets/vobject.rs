@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pimlink_core::item_store::vobject::{
+use pimlink_core::dav::vobject::{
     ContentLine, content_hash, content_lines, item_file_name, split_feed, uid,
 };
 

@@ -1,43 +1,47 @@
-//! The engine of pimlink: what an item and a collection are, the interface every storage
-//! implements, the status store that remembers what the last sync saw, the pure planner that
-//! turns status plus both sides' listings into a plan of actions, and the executor that carries a
-//! plan out.
+//! The engines of pimlink: a shared floor and two wings, one per family of storages.
 //!
-//! Key types:
-//! - [`CollectionName`], [`ItemKey`], [`Flags`]: the item model, validated at the boundary.
-//! - [`store::MailStore`]: what a mail storage (Maildir, IMAP) must offer the engine;
-//!   [`item_store`]: the same for calendar and contact storages (CalDAV, CardDAV, vdir).
-//! - [`status::StatusStore`]: what the last sync saw, per pair, in SQLite.
-//! - [`plan`]: pure decisions ([`plan::plan_collections`], [`plan::plan_items`],
-//!   [`plan::pairing`]); [`exec::Pair::sync`] carries them out.
-//! - [`fingerprint::Fingerprint`]: how a message is recognised by content.
+//! The floor (imports no wing):
+//! - [`error`], [`name::CollectionName`], [`side`], [`secret`], [`private`], [`offthread`],
+//!   [`policy::SyncPolicy`]: what every part speaks;
+//! - [`status::StatusStore`]: the per-pair SQLite database (open, lock, schema, migrations),
+//!   and nothing of what its rows mean;
+//! - [`guard::Refusal`]: the safety checks both wings apply (`on_empty`, `max_delete`);
+//! - [`digest::sha256_hex`];
+//! - [`run`]: [`run::RunOptions`], the one [`run::Observer`] trait, [`run::CollectionReport`]
+//!   and [`run::PairReport`], generic over a [`run::Family`].
+//!
+//! The wings (never import each other):
+//! - [`mail`]: messages ([`ItemKey`], [`Flags`], [`mail::fingerprint::Fingerprint`]), the
+//!   [`MailStore`] trait (Maildir, IMAP), its status tables, the pure planner
+//!   ([`mail::plan`]) and the executor ([`mail::exec::Pair::sync`]);
+//! - [`dav`]: calendars and contacts: the [`dav::store::ItemStore`] trait (CalDAV, CardDAV,
+//!   webcal, vdir), iCalendar/vCard helpers, its status tables, planner and executor
+//!   ([`dav::ItemPair::sync`]).
+//!
+//! The rules (docs/ARCHITECTURE.md, "Layout of core") are checked by `tests/layout.rs`. The
+//! one pair runner that drives either wing comes next, as `runner/`.
 //!
 //! Not here: any protocol, file format or configuration file. Storages live in their own crates
 //! and depend on this one; this crate depends on none of them.
 
+pub mod dav;
+pub mod digest;
 pub mod error;
-pub mod exec;
-pub mod fingerprint;
-pub mod flags;
-pub mod item;
-pub mod item_store;
-pub mod items;
-pub mod keywords;
+pub mod guard;
+pub mod mail;
 pub mod name;
-pub mod nametrans;
 pub mod offthread;
-pub mod plan;
 pub mod policy;
 pub mod private;
+pub mod run;
 pub mod secret;
 pub mod side;
 pub mod status;
-pub mod store;
 
 pub use error::{Error, ErrorKind, Result};
-pub use flags::{Flag, Flags};
-pub use item::{Content, ItemData, ItemEntry, ItemKey, NewItem};
+pub use mail::flags::{Flag, Flags};
+pub use mail::item::{Content, ItemData, ItemEntry, ItemKey, NewItem};
+pub use mail::store::{ChangeStamp, CollectionInfo, Known, Listing, MailStore};
 pub use name::CollectionName;
 pub use secret::Secret;
 pub use side::{PerSide, Side};
-pub use store::{ChangeStamp, CollectionInfo, Known, Listing, MailStore};

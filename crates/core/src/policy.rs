@@ -115,7 +115,7 @@ impl std::fmt::Display for MaxDelete {
 }
 
 /// How one side of a pair may be written: mbsync's per-side `Expunge`, `Remove` and `Trash`,
-/// OfflineIMAP's `readonly`. See `crate::plan` (module `sides`) for what each one decides.
+/// OfflineIMAP's `readonly`. See `crate::mail::plan` (module `sides`) for what each one decides.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SideOptions {
     /// Never write this side: no copies, flag changes, deletions or new collections. Changes it

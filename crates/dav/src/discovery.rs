@@ -6,7 +6,7 @@
 //! host is a domain name, the DNS SRV/TXT records of RFC 6764 name further servers to try (see
 //! the `dns` module); a storage configured by `domain` alone asks DNS first.
 
-use pimlink_core::item_store::CollectionKind;
+use pimlink_core::dav::store::CollectionKind;
 use pimlink_core::{Error, ErrorKind, Result};
 use tracing::debug;
 

@@ -2,7 +2,7 @@
 //!
 //! Key types:
 //! - [`DavStore`]: a CalDAV or CardDAV account as a
-//!   [`pimlink_core::item_store::ItemStore`]: discovery, PROPFIND listings with etags,
+//!   [`pimlink_core::dav::store::ItemStore`]: discovery, PROPFIND listings with etags,
 //!   calendar-/addressbook-multiget, sync-collection (RFC 6578), conditional PUT/DELETE,
 //!   MKCALENDAR / extended MKCOL, PROPPATCH of displayname, color and description.
 //! - [`WebcalStore`]: a read-only iCalendar feed split into one item per UID.
@@ -18,7 +18,7 @@
 //! the server's strings, quotes included, sent back unchanged in `If-Match`.
 //!
 //! ```no_run
-//! use pimlink_core::item_store::{CollectionKind, ItemStore};
+//! use pimlink_core::dav::store::{CollectionKind, ItemStore};
 //! use pimlink_dav::{ClientOptions, DavStore, Secret};
 //!
 //! # async fn demo() -> pimlink_core::Result<()> {

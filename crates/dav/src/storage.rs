@@ -3,11 +3,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use pimlink_core::item_store::vobject::{content_hash, item_file_name, uid};
-use pimlink_core::item_store::{
+use pimlink_core::dav::store::{
     Changes, ChangesSince, Collection, CollectionId, CollectionKind, CollectionState, Etag,
     Fetched, FetchedItem, Href, ItemRef, ItemStore, MetaProperty, SyncToken, precondition_failed,
 };
+use pimlink_core::dav::vobject::{content_hash, item_file_name, uid};
 use pimlink_core::{Error, ErrorKind, Result};
 use tracing::warn;
 

@@ -2,11 +2,11 @@
 
 use std::sync::Mutex;
 
-use pimlink_core::item_store::vobject::{content_hash, content_lines, item_file_name, split_feed};
-use pimlink_core::item_store::{
+use pimlink_core::dav::store::{
     ChangesSince, Collection, CollectionId, CollectionKind, CollectionMeta, Etag, Fetched,
     FetchedItem, Href, ItemRef, ItemStore, MetaProperty, SyncToken, read_only,
 };
+use pimlink_core::dav::vobject::{content_hash, content_lines, item_file_name, split_feed};
 use pimlink_core::{Error, ErrorKind, Result};
 use tracing::warn;
 
@@ -16,7 +16,7 @@ use crate::proto::request;
 /// A webcal feed as a storage with one collection.
 ///
 /// Each item's href is its file name from the UID (a hash of the content for components
-/// without one) and its etag is the [content hash](pimlink_core::item_store::vobject) of the
+/// without one) and its etag is the [content hash](pimlink_core::dav::vobject) of the
 /// item, so a feed that rewrites DTSTAMP on every download does not look changed. Items are
 /// served from the last download: [`ItemStore::list_items`] downloads, and
 /// [`ItemStore::get_many`] answers from that download (downloading once if none was made).

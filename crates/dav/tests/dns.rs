@@ -6,7 +6,7 @@
 use std::net::{Ipv4Addr, UdpSocket};
 
 use pimlink_core::ErrorKind;
-use pimlink_core::item_store::{CollectionId, CollectionKind, ItemStore};
+use pimlink_core::dav::store::{CollectionId, CollectionKind, ItemStore};
 use pimlink_dav::{ClientOptions, DavStore, Dns, Secret};
 use pimlink_testkit::Radicale;
 use pimlink_testkit::dns::{DnsRecord, DnsServer};

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use pimlink_core::ErrorKind;
-use pimlink_core::item_store::{
+use pimlink_core::dav::store::{
     ChangesSince, CollectionId, CollectionKind, Etag, Href, ItemStore, MetaProperty, SyncToken,
 };
 use pimlink_dav::{ClientOptions, DavStore, Secret};
@@ -257,7 +257,7 @@ async fn sync_collection_reports_changes_and_invalid_tokens() {
     assert_eq!(
         changed,
         [
-            pimlink_core::item_store::ItemRef {
+            pimlink_core::dav::store::ItemRef {
                 href: b.href.clone(),
                 etag: b2
             },

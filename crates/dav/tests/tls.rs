@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread;
 
 use pimlink_core::ErrorKind;
-use pimlink_core::item_store::{CollectionId, ItemStore};
+use pimlink_core::dav::store::{CollectionId, ItemStore};
 use pimlink_dav::{CertFingerprint, ClientCert, ClientOptions, Trust, WebcalStore};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use pimlink_core::ErrorKind;
-use pimlink_core::item_store::vobject::uid;
-use pimlink_core::item_store::{CollectionId, Etag, Href, ItemStore};
+use pimlink_core::dav::store::{CollectionId, Etag, Href, ItemStore};
+use pimlink_core::dav::vobject::uid;
 use pimlink_dav::{ClientOptions, WebcalStore};
 
 /// Serves `feed` (shared, so a test can change it) to every request, with `status`.

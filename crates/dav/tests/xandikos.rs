@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use pimlink_core::ErrorKind;
-use pimlink_core::item_store::{
+use pimlink_core::dav::store::{
     ChangesSince, CollectionId, CollectionKind, ItemStore, MetaProperty, SyncToken,
 };
 use pimlink_dav::{ClientOptions, DavStore};

@@ -454,7 +454,7 @@ async fn read_many_streams_big_messages_and_reports_missing_ones_alone() {
     assert_eq!(content_bytes(small), message("small"));
 
     let fingerprints = store.fingerprints(&inbox, &keys).await;
-    let expected = pimlink_core::fingerprint::Fingerprint::of_message(&big[..]).unwrap();
+    let expected = pimlink_core::mail::fingerprint::Fingerprint::of_message(&big[..]).unwrap();
     assert_eq!(fingerprints[1].as_ref().unwrap(), &expected);
     assert!(fingerprints[0].as_ref().unwrap().is_some());
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::path::Path;
 
-use pimlink_core::keywords::KeywordSupport;
+use pimlink_core::mail::keywords::KeywordSupport;
 use pimlink_core::{Error, Flag, Flags, Result};
 
 use crate::fsutil::fsync_dir;

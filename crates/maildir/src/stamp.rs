@@ -1,4 +1,4 @@
-//! A folder's change stamp (see `pimlink_core::plan::unchanged`): the modification times of
+//! A folder's change stamp (see `pimlink_core::mail::plan::unchanged`): the modification times of
 //! `cur/` and `new/` and of the keyword file.
 //!
 //! Every change the engine cares about touches one of them: a delivery links a file into

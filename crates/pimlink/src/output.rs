@@ -6,8 +6,9 @@ use std::io::IsTerminal;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use pimlink_core::exec::{CollectionReport, Observer, PairReport};
-use pimlink_core::plan::{CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts};
+use pimlink_core::mail::Mail;
+use pimlink_core::mail::exec::{CollectionReport, Observer, PairReport};
+use pimlink_core::mail::plan::{CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts};
 use pimlink_core::{CollectionName, Error, ItemKey, PerSide, Side};
 
 use crate::error_groups;
@@ -256,7 +257,7 @@ impl<'o> PairObserver<'o> {
         for line in error_groups::lines(name.as_str(), &collection.errors, verbose) {
             eprintln!("pimlink: {}: {line}", self.pair);
         }
-        for late in &collection.late_copies {
+        for late in &collection.details.late_copies {
             let what = if late.removed {
                 "removed"
             } else if self.dry_run {
@@ -291,7 +292,7 @@ impl<'o> PairObserver<'o> {
             self.output
                 .info(format!("{}: {name}: {verb} on side {side}", self.pair));
         }
-        if collection.unchanged {
+        if collection.details.unchanged {
             if self.output.verbose > 0 {
                 self.output.info(format!(
                     "{}: {name}: unchanged since the last sync (not listed)",
@@ -315,7 +316,7 @@ impl<'o> PairObserver<'o> {
     }
 }
 
-impl Observer for PairObserver<'_> {
+impl Observer<Mail> for PairObserver<'_> {
     fn collection_planned(&mut self, plan: &CollectionPlan) {
         if self.dry_run && !matches!(plan.step, CollectionStep::Sync) {
             self.output.info(format!("{}: {plan}", self.pair));

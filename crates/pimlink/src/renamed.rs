@@ -3,9 +3,9 @@
 //! the storage sees its own, and still validates them (a translated name it cannot hold is
 //! refused there, naming the folder).
 
-use pimlink_core::fingerprint::Fingerprint;
-use pimlink_core::item::{ItemData, NewItem};
-use pimlink_core::nametrans::{Exclusion, NameTranslation};
+use pimlink_core::mail::fingerprint::Fingerprint;
+use pimlink_core::mail::item::{ItemData, NewItem};
+use pimlink_core::mail::nametrans::{Exclusion, NameTranslation};
 use pimlink_core::{
     CollectionInfo, CollectionName, Error, ErrorKind, Flags, ItemKey, Known, Listing, MailStore,
     Result, Side,

@@ -7,7 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use pimlink_core::item_store::{Etag, Href};
+use pimlink_core::dav::store::{Etag, Href};
 use pimlink_core::{Error, ErrorKind, Result};
 
 /// The etag of a file: `<mtime ns>;<inode>;<size>`.

@@ -1,7 +1,7 @@
 //! vdir storage for pimlink: calendars and address books on local disk, laid out exactly as
 //! vdirsyncer and pimsync write them, so that khal, khard and friends read the same tree.
 //!
-//! Key type: [`Vdir`], which implements [`pimlink_core::item_store::ItemStore`].
+//! Key type: [`Vdir`], which implements [`pimlink_core::dav::store::ItemStore`].
 //!
 //! Not here: sync logic (pimlink-core), network storages (pimlink-dav), configuration (the
 //! `pimlink` binary), and any interpretation of iCalendar/vCard beyond finding an item's UID.
@@ -9,11 +9,11 @@
 //! # Layout
 //!
 //! - Each collection is one directory directly below the root; its
-//!   [`CollectionId`](pimlink_core::item_store::CollectionId) is the directory name. Hidden
+//!   [`CollectionId`](pimlink_core::dav::store::CollectionId) is the directory name. Hidden
 //!   directories (`.git`, `.pimlink`) and directories whose names are not UTF-8 are not listed.
 //! - Each item is one file `<name><extension>` (`.ics` or `.vcf` by default). A new item's name
 //!   is its UID when the UID consists of safe characters, otherwise a SHA-256 of the UID (see
-//!   [`pimlink_core::item_store::vobject::item_file_name`]). Hidden files, files with another
+//!   [`pimlink_core::dav::vobject::item_file_name`]). Hidden files, files with another
 //!   extension and anything that is not a regular file are ignored.
 //! - Metadata lives in the collection directory in the files `displayname`, `color` and
 //!   `description`, holding the bare value (surrounding whitespace is ignored when reading);
@@ -21,8 +21,8 @@
 //!
 //! # Items and versions
 //!
-//! An item's [`Href`](pimlink_core::item_store::Href) is its file name; its
-//! [`Etag`](pimlink_core::item_store::Etag) is `<mtime in ns>;<inode>;<size>`, read with one
+//! An item's [`Href`](pimlink_core::dav::store::Href) is its file name; its
+//! [`Etag`](pimlink_core::dav::store::Etag) is `<mtime in ns>;<inode>;<size>`, read with one
 //! `stat`. Every write goes to a new inode (temp file + rename), so a pimlink write always
 //! changes the etag; an editor that rewrites a file in place changes at least the mtime.
 //!
@@ -30,7 +30,7 @@
 //!
 //! - Writes go to a hidden temp file in the same directory, are fsynced, then renamed over the
 //!   target (update) or hard-linked to it (create, so an existing file is never replaced). The
-//!   directory is fsynced in [`ItemStore::flush`](pimlink_core::item_store::ItemStore::flush),
+//!   directory is fsynced in [`ItemStore::flush`](pimlink_core::dav::store::ItemStore::flush),
 //!   once per changed directory.
 //! - Updates and deletes compare the file's current etag with the expected one first and refuse
 //!   with [`ErrorKind::Refused`](pimlink_core::ErrorKind::Refused) if it moved. (Between that
@@ -43,7 +43,7 @@
 //! # Example
 //!
 //! ```no_run
-//! use pimlink_core::item_store::{CollectionId, CollectionKind, ItemStore};
+//! use pimlink_core::dav::store::{CollectionId, CollectionKind, ItemStore};
 //! use pimlink_vdir::Vdir;
 //!
 //! # async fn demo() -> pimlink_core::Result<()> {

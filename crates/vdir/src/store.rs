@@ -6,11 +6,11 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use pimlink_core::item_store::vobject::{content_hash, item_file_name, uid};
-use pimlink_core::item_store::{
+use pimlink_core::dav::store::{
     ChangesSince, Collection, CollectionId, CollectionKind, CollectionMeta, Etag, Fetched,
     FetchedItem, Href, ItemRef, ItemStore, MetaProperty, SyncToken, precondition_failed,
 };
+use pimlink_core::dav::vobject::{content_hash, item_file_name, uid};
 use pimlink_core::{Error, ErrorKind, Result};
 use tracing::warn;
 

@@ -6,7 +6,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 
 use pimlink_core::ErrorKind;
-use pimlink_core::item_store::{CollectionId, CollectionKind, Etag, Href, ItemStore, MetaProperty};
+use pimlink_core::dav::store::{CollectionId, CollectionKind, Etag, Href, ItemStore, MetaProperty};
 use pimlink_vdir::Vdir;
 
 fn event(uid: &str, summary: &str) -> String {

@@ -1,7 +1,7 @@
 //! `207 Multi-Status` bodies and what they answer: principals, home sets, collections, etags,
 //! multiget items and sync-collection changes.
 
-use pimlink_core::item_store::{CollectionKind, CollectionMeta, CollectionState, Etag, SyncToken};
+use pimlink_core::dav::store::{CollectionKind, CollectionMeta, CollectionState, Etag, SyncToken};
 
 use super::href::canonical;
 use super::xml::{self, Element};

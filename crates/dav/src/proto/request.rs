@@ -1,6 +1,6 @@
 //! Request builders: each returns the method, path, headers and body of one WebDAV request.
 
-use pimlink_core::item_store::{CollectionKind, Etag, MetaProperty, SyncToken};
+use pimlink_core::dav::store::{CollectionKind, Etag, MetaProperty, SyncToken};
 use quick_xml::escape::escape;
 
 use super::stamp::ChangeStamp;

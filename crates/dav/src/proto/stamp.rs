@@ -17,7 +17,7 @@
 //! second. A value that is too recent, in the future, missing or unparsable gives no stamp, and
 //! no stamp means "unknown", which never lets a collection be skipped.
 
-use pimlink_core::item_store::CollectionState;
+use pimlink_core::dav::store::CollectionState;
 
 /// Which property the home-set listing asks for, to learn each collection's change stamp.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -128,7 +128,7 @@ impl ImapStore {
     }
 
     /// The folder's counters from the run's first LIST as a change stamp (see
-    /// `pimlink_core::plan::unchanged`), without taking them: `None` without CONDSTORE (a
+    /// `pimlink_core::mail::plan::unchanged`), without taking them: `None` without CONDSTORE (a
     /// flag change would not show) or before a LIST. UIDNEXT grows with every new message,
     /// MESSAGES falls with every expunge that no new message offsets, HIGHESTMODSEQ grows with
     /// every flag change, and a new UIDVALIDITY voids everything.

@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use pimlink_core::fingerprint::FIELDS;
-use pimlink_core::keywords::KeywordSupport;
+use pimlink_core::mail::fingerprint::FIELDS;
+use pimlink_core::mail::keywords::KeywordSupport;
 use pimlink_core::{CollectionName, Error, ErrorKind, Flags, ItemEntry, Known, Listing};
 use tracing::{debug, warn};
 

@@ -93,7 +93,7 @@ mod writing;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use pimlink_core::fingerprint::Fingerprint;
+use pimlink_core::mail::fingerprint::Fingerprint;
 use pimlink_core::{
     CollectionInfo, CollectionName, Error, ErrorKind, Flags, ItemData, ItemKey, Known, Listing,
     MailStore, NewItem,

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use pimlink_core::fingerprint::{FIELDS, Fingerprint};
+use pimlink_core::mail::fingerprint::{FIELDS, Fingerprint};
 use pimlink_core::{CollectionName, Error, ErrorKind, ItemData, ItemKey};
 
 use super::keys::MessageKey;

@@ -2,7 +2,7 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use pimlink_core::fingerprint::{FIELDS, Fingerprint};
+use pimlink_core::mail::fingerprint::{FIELDS, Fingerprint};
 use pimlink_core::{CollectionName, Content, Error, ErrorKind, Flag, Flags, ItemKey, NewItem};
 use tracing::debug;
 

@@ -1,13 +1,13 @@
 //! `pimlink sync` and `pimlink resolve-conflicts` for calendar/contact pairs: resolves the
 //! pair's policy and collection selection from the configuration, opens both storages, runs the
-//! engine in `pimlink_core::items` and prints what it did.
+//! engine in `pimlink_core::dav` and prints what it did.
 
 use anyhow::{Context, Result};
 use pimlink_core::PerSide;
-use pimlink_core::item_store::CollectionId;
-use pimlink_core::item_store::MetaProperty;
-use pimlink_core::items::{
-    CollectionPlan, CollectionReport, CollectionStep, ConflictPolicy, ConflictResolver,
+use pimlink_core::dav::store::CollectionId;
+use pimlink_core::dav::store::MetaProperty;
+use pimlink_core::dav::{
+    CollectionPlan, CollectionReport, CollectionStep, ConflictPolicy, ConflictResolver, Dav,
     ExplicitCollection, ItemAction, ItemCounts, ItemPair, ItemPlan, ItemPolicy, MetaAction,
     Observer, PairReport, RunOptions, Selection,
 };
@@ -86,7 +86,10 @@ pub fn sync_pair(
         .sync(
             &selection,
             &only_filter,
-            RunOptions { dry_run },
+            RunOptions {
+                dry_run,
+                ..RunOptions::default()
+            },
             &mut observer,
             resolver,
         )
@@ -157,7 +160,7 @@ impl<'o> DavObserver<'o> {
             self.collection_summary(collection);
             total.add(&collection.done);
             errors += collection.errors.len();
-            meta += collection.meta_changed;
+            meta += collection.details.meta_changed;
         }
         let verb = if self.dry_run {
             "would change"
@@ -183,7 +186,7 @@ impl<'o> DavObserver<'o> {
 
     fn collection_summary(&self, collection: &CollectionReport) {
         let name = &collection.plan.name;
-        for warning in &collection.warnings {
+        for warning in &collection.details.warnings {
             eprintln!("pimlink: {}: warning: {warning}", self.pair);
         }
         let verbose = self.output.verbose() > 0;
@@ -216,7 +219,7 @@ impl<'o> DavObserver<'o> {
     }
 }
 
-impl Observer for DavObserver<'_> {
+impl Observer<Dav> for DavObserver<'_> {
     fn collection_planned(&mut self, plan: &CollectionPlan) {
         if !matches!(plan.step, CollectionStep::Sync | CollectionStep::Skip(_))
             && (self.dry_run || self.output.verbose() > 0)

@@ -2,7 +2,7 @@
 //! (what `collections` in a pair refers to) and names.
 
 use anyhow::Result;
-use pimlink_core::item_store::ItemStore;
+use pimlink_core::dav::store::ItemStore;
 
 use crate::cli::exit;
 use crate::config::Config;
@@ -29,8 +29,8 @@ fn discover(config: &Config, name: &str, output: &Output) -> Result<()> {
     super::runtime()?.block_on(async {
         let store = storages::open_items(config, name, Some(kind)).await?;
         let what = match kind {
-            pimlink_core::item_store::CollectionKind::Calendar => "calendars",
-            pimlink_core::item_store::CollectionKind::AddressBook => "address books",
+            pimlink_core::dav::store::CollectionKind::Calendar => "calendars",
+            pimlink_core::dav::store::CollectionKind::AddressBook => "address books",
         };
         let home = match &store {
             ItemSide::Dav(dav) => format!(" (home set {})", dav.home()),

@@ -1,7 +1,7 @@
 //! `pimlink list`: the collections of both sides and how they are matched.
 
 use anyhow::Result;
-use pimlink_core::plan::plan_collections;
+use pimlink_core::mail::plan::plan_collections;
 use pimlink_core::status::StatusStore;
 use pimlink_core::{MailStore, PerSide};
 
@@ -92,14 +92,14 @@ fn list_pair(config: &Config, pair: &PairConfig, output: &Output) -> Result<()> 
 /// `list` for a calendar/contact pair: collections by id, matched as the pair's `collections`
 /// selects them.
 fn list_dav_pair(config: &Config, pair: &PairConfig, output: &Output) -> Result<()> {
-    use pimlink_core::item_store::{CollectionId, ItemStore};
-    use pimlink_core::items::{ItemPolicy, Selection, plan_collections};
+    use pimlink_core::dav::store::{CollectionId, ItemStore};
+    use pimlink_core::dav::{ItemPolicy, Selection, plan_collections};
 
     let (describe_a, describe_b, on_a, on_b) = super::runtime()?.block_on(async {
         let PairSides::Items(PerSide { a, b }) = storages::open_pair(config, pair).await? else {
             anyhow::bail!("pair {} does not sync calendars or contacts", pair.name);
         };
-        let ids = |list: Vec<pimlink_core::item_store::Collection>| {
+        let ids = |list: Vec<pimlink_core::dav::store::Collection>| {
             list.into_iter().map(|c| c.id).collect::<Vec<_>>()
         };
         let on_a = ids(a.list_collections().await?);

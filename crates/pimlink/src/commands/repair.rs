@@ -2,8 +2,9 @@
 //! can be synced (items are matched by UID; one without is left alone and reported).
 
 use anyhow::Result;
-use pimlink_core::item_store::vobject::{content_lines, sha256_hex, uid};
-use pimlink_core::item_store::{CollectionKind, ItemStore};
+use pimlink_core::dav::store::{CollectionKind, ItemStore};
+use pimlink_core::dav::vobject::{content_lines, uid};
+use pimlink_core::digest::sha256_hex;
 
 use crate::cli::exit;
 use crate::config::Config;

@@ -8,7 +8,7 @@
 use std::process::Command;
 
 use anyhow::Result;
-use pimlink_core::items::ConflictResolver;
+use pimlink_core::dav::ConflictResolver;
 use pimlink_core::{Error, ErrorKind};
 
 use crate::cli::exit;

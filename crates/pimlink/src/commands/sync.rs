@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
-use pimlink_core::exec::{Pair, RunOptions};
+use pimlink_core::mail::exec::{Pair, RunOptions};
 use pimlink_core::policy::{MaxDelete, OnEmpty};
 use pimlink_core::status::StatusStore;
 use pimlink_core::{CollectionName, PerSide};

@@ -2,8 +2,8 @@
 //! `"from b"`, patterns and `[name, id on a, id on b]` aliases), `conflict_resolution`,
 //! `on_delete` and `metadata`.
 
-use pimlink_core::item_store::MetaProperty;
-use pimlink_core::items::{ConflictPolicy, OnDelete};
+use pimlink_core::dav::store::MetaProperty;
+use pimlink_core::dav::{ConflictPolicy, OnDelete};
 use toml::Spanned;
 use toml::de::DeValue;
 
@@ -173,7 +173,7 @@ fn collections(fields: &Fields<'_, '_>) -> Result<DavCollections, ConfigError> {
                     ));
                 };
                 for id in [name, a, b] {
-                    pimlink_core::item_store::CollectionId::new(id.as_str()).map_err(|e| {
+                    pimlink_core::dav::store::CollectionId::new(id.as_str()).map_err(|e| {
                         fields.error(item.span(), format!("key \"collections\": {e}"))
                     })?;
                 }

@@ -1,8 +1,8 @@
 //! The mail pair keys that shape folder names and keywords: `prefix_a`, `prefix_b`,
-//! `folder_map` (name translation, see `pimlink_core::nametrans`) and `keywords`.
+//! `folder_map` (name translation, see `pimlink_core::mail::nametrans`) and `keywords`.
 
 use pimlink_core::PerSide;
-use pimlink_core::nametrans::NameTranslation;
+use pimlink_core::mail::nametrans::NameTranslation;
 use toml::de::DeValue;
 
 use super::error::ConfigError;

@@ -352,7 +352,7 @@ fn collection_id(fields: &Fields<'_, '_>) -> Result<Option<String>, ConfigError>
     let Some(id) = fields.non_empty("collection_id")? else {
         return Ok(None);
     };
-    match pimlink_core::item_store::CollectionId::new(&id.value) {
+    match pimlink_core::dav::store::CollectionId::new(&id.value) {
         Ok(_) => Ok(Some(id.value)),
         Err(why) => Err(fields.error(id.at, format!("key \"collection_id\": {why}"))),
     }

@@ -4,7 +4,7 @@
 //! storage is actually connected.
 
 use anyhow::{Context, Result, bail};
-use pimlink_core::item_store::{
+use pimlink_core::dav::store::{
     ChangesSince, Collection, CollectionId, CollectionKind, Etag, Fetched, Href, ItemRef,
     ItemStore, MetaProperty, SyncToken,
 };

@@ -2,8 +2,8 @@
 //! which holds either and forwards `MailStore` to it.
 
 use anyhow::Result;
-use pimlink_core::fingerprint::Fingerprint;
-use pimlink_core::item::{ItemData, NewItem};
+use pimlink_core::mail::fingerprint::Fingerprint;
+use pimlink_core::mail::item::{ItemData, NewItem};
 use pimlink_core::{
     CollectionInfo, CollectionName, ErrorKind, Flags, ItemKey, Known, Listing, MailStore,
 };

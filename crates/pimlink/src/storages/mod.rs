@@ -30,7 +30,7 @@ pub mod items;
 pub mod mail;
 
 use anyhow::{Context, Result};
-use pimlink_core::item_store::{CollectionKind, ItemStore};
+use pimlink_core::dav::store::{CollectionKind, ItemStore};
 use pimlink_core::{MailStore, PerSide, Side};
 
 use crate::config::{Config, Family, PairConfig, StorageConfig, StorageKind};
