@@ -34,6 +34,7 @@ pub mod offthread;
 pub mod policy;
 pub mod private;
 pub mod run;
+pub mod runner;
 pub mod secret;
 pub mod side;
 pub mod status;
