@@ -9,6 +9,7 @@ mod error_groups;
 mod failure;
 mod no_state;
 mod output;
+mod pair;
 mod renamed;
 mod storages;
 

@@ -7,73 +7,39 @@ use pimlink_core::dav::{
     MetaAction, Observer, PairReport,
 };
 
-use super::{Output, report_refusal};
-use crate::error_groups;
-use crate::no_state::NoStateNotice;
+use super::PairOutput;
+use crate::no_state::Items;
 
-/// Prints one calendar/contact pair's progress and summary.
-pub struct DavObserver<'o> {
-    output: &'o Output,
-    pair: String,
-    dry_run: bool,
-    /// Set when the pair's status knew nothing at the start of the run.
-    pub no_state: Option<NoStateNotice>,
-}
-
-impl<'o> DavObserver<'o> {
-    pub fn new(output: &'o Output, pair: &str, dry_run: bool) -> Self {
-        Self {
-            output,
-            pair: pair.to_owned(),
-            dry_run,
-            no_state: None,
-        }
-    }
-
-    pub fn finish(&self, report: &PairReport) {
+impl PairOutput<'_> {
+    /// Prints the per-collection summaries and the pair's totals.
+    fn dav_summary(&mut self, report: &PairReport) {
+        self.warn_patterns();
         let mut total = ItemCounts::default();
         let mut errors = 0;
         let mut meta = 0;
         for collection in &report.collections {
-            self.collection_summary(collection);
+            self.dav_collection(collection);
             total.add(&collection.done);
             errors += collection.errors.len();
             meta += collection.details.meta_changed;
         }
-        let verb = if self.dry_run {
-            "would change"
+        let extra = if meta > 0 {
+            format!(", {meta} metadata properties")
         } else {
-            "changed"
+            String::new()
         };
-        let mut line = format!(
-            "{}: {} collections, {verb}: {total}",
-            self.pair,
-            report.collections.len()
-        );
-        if meta > 0 {
-            line.push_str(&format!(", {meta} metadata properties"));
-        }
-        if errors > 0 {
-            line.push_str(&format!(", {errors} errors"));
-        }
-        if report.has_refusals() {
-            line.push_str(", some changes refused (see above)");
-        }
-        self.output.info(line);
+        let counts = total.to_string();
+        let refused = report.has_refusals();
+        self.totals(report.collections.len(), &counts, &extra, errors, refused);
     }
 
-    fn collection_summary(&self, collection: &CollectionReport) {
+    fn dav_collection(&self, collection: &CollectionReport) {
         let name = &collection.plan.name;
         for warning in &collection.details.warnings {
             eprintln!("pimlink: {}: warning: {warning}", self.pair);
         }
-        let verbose = self.output.verbose() > 0;
-        for line in error_groups::lines(name, &collection.errors, verbose) {
-            eprintln!("pimlink: {}: {line}", self.pair);
-        }
-        if let Some(refusal) = &collection.refused {
-            report_refusal(&self.pair, name, refusal);
-        }
+        self.errors(name, &collection.errors);
+        self.refusal(name, collection.refused.as_ref());
         if let CollectionStep::Skip(why) = &collection.plan.step {
             self.output
                 .info(format!("{}: {name}: skipped ({why})", self.pair));
@@ -97,7 +63,7 @@ impl<'o> DavObserver<'o> {
     }
 }
 
-impl Observer<Dav> for DavObserver<'_> {
+impl Observer<Dav> for PairOutput<'_> {
     fn collection_planned(&mut self, plan: &CollectionPlan) {
         if !matches!(plan.step, CollectionStep::Sync | CollectionStep::Skip(_))
             && (self.dry_run || self.output.verbose() > 0)
@@ -108,7 +74,7 @@ impl Observer<Dav> for DavObserver<'_> {
 
     fn matching_by_content(&mut self, collection: &CollectionPlan, items: PerSide<usize>) {
         if let Some(notice) = &mut self.no_state {
-            notice.tell(&collection.name, items);
+            notice.tell(&collection.name, items, Items::Dav);
         }
     }
 
@@ -127,6 +93,10 @@ impl Observer<Dav> for DavObserver<'_> {
             self.output
                 .info(format!("{}: {}: {action}", self.pair, collection.name));
         }
+    }
+
+    fn finished(&mut self, report: &PairReport) {
+        self.dav_summary(report);
     }
 
     fn meta_planned(

@@ -7,34 +7,10 @@ use pimlink_core::mail::exec::{CollectionReport, Observer, PairReport};
 use pimlink_core::mail::plan::{CollectionPlan, CollectionStep, ItemAction, ItemPlan, PlanCounts};
 use pimlink_core::{Error, ItemKey, PerSide, Side};
 
-use super::progress::Bars;
-use super::{Output, report_refusal};
-use crate::error_groups;
-use crate::no_state::NoStateNotice;
+use super::PairOutput;
+use crate::no_state::Items;
 
-/// Prints one pair's progress.
-pub struct PairObserver<'o> {
-    output: &'o Output,
-    pair: String,
-    dry_run: bool,
-    /// The progress bars of the collections being synced.
-    bars: Bars,
-    /// Set when the pair's status knew nothing at the start of the run.
-    pub no_state: Option<NoStateNotice>,
-}
-
-impl<'o> PairObserver<'o> {
-    /// For pair `pair`.
-    pub fn new(output: &'o Output, pair: &str, dry_run: bool) -> Self {
-        Self {
-            output,
-            pair: pair.to_owned(),
-            dry_run,
-            bars: Bars::new(),
-            no_state: None,
-        }
-    }
-
+impl PairOutput<'_> {
     fn start_progress(&mut self, collection: &CollectionPlan, actions: &[ItemAction]) {
         self.bars
             .start(self.output, &self.pair, &collection.name_a, actions);
@@ -45,48 +21,32 @@ impl<'o> PairObserver<'o> {
     }
 
     /// Prints the per-collection summaries and the pair's totals.
-    pub fn finish(&mut self, report: &PairReport) {
+    fn mail_summary(&mut self, report: &PairReport) {
         self.bars.clear();
+        self.warn_patterns();
         let mut total = PlanCounts::default();
         let mut errors = 0;
         for collection in &report.collections {
-            self.collection_summary(collection);
+            self.mail_collection(collection);
             total.add(&collection.done);
             errors += collection.errors.len();
         }
-        let verb = if self.dry_run {
-            "would change"
-        } else {
-            "changed"
-        };
-        let mut line = format!(
-            "{}: {} collections, {verb}: {}",
-            self.pair,
-            report.collections.len(),
-            describe_counts(&total)
-        );
+        let mut extra = String::new();
         if total.held_back > 0 {
             let _ = write!(
-                line,
+                extra,
                 "; {} not copied because of the limits (max_size, max_messages, max_age)",
                 total.held_back
             );
         }
-        if errors > 0 {
-            let _ = write!(line, ", {errors} errors");
-        }
-        if report.has_refusals() {
-            line.push_str(", some changes refused (see above)");
-        }
-        self.output.info(line);
+        let counts = describe_counts(&total);
+        let refused = report.has_refusals();
+        self.totals(report.collections.len(), &counts, &extra, errors, refused);
     }
 
-    fn collection_summary(&self, collection: &CollectionReport) {
+    fn mail_collection(&self, collection: &CollectionReport) {
         let name = &collection.plan.name_a;
-        let verbose = self.output.verbose > 0;
-        for line in error_groups::lines(name.as_str(), &collection.errors, verbose) {
-            eprintln!("pimlink: {}: {line}", self.pair);
-        }
+        self.errors(name.as_str(), &collection.errors);
         for late in &collection.details.late_copies {
             let what = if late.removed {
                 "removed"
@@ -101,9 +61,7 @@ impl<'o> PairObserver<'o> {
                 self.pair, late.key, late.side
             ));
         }
-        if let Some(refusal) = &collection.refused {
-            report_refusal(&self.pair, name.as_str(), refusal);
-        }
+        self.refusal(name.as_str(), collection.refused.as_ref());
         if let CollectionStep::Skip(why) = &collection.plan.step {
             if self.output.verbose > 0 || self.dry_run {
                 self.output
@@ -146,7 +104,7 @@ impl<'o> PairObserver<'o> {
     }
 }
 
-impl Observer<Mail> for PairObserver<'_> {
+impl Observer<Mail> for PairOutput<'_> {
     fn collection_planned(&mut self, plan: &CollectionPlan) {
         if self.dry_run && !matches!(plan.step, CollectionStep::Sync) {
             self.output.info(format!("{}: {plan}", self.pair));
@@ -173,7 +131,7 @@ impl Observer<Mail> for PairObserver<'_> {
 
     fn matching_by_content(&mut self, collection: &CollectionPlan, items: PerSide<usize>) {
         if let Some(notice) = &mut self.no_state {
-            notice.tell(collection.name_a.as_str(), items);
+            notice.tell(collection.name_a.as_str(), items, Items::Mail);
         }
     }
 
@@ -209,6 +167,10 @@ impl Observer<Mail> for PairObserver<'_> {
                 self.pair, from.name_a, to.name_a
             ));
         }
+    }
+
+    fn finished(&mut self, report: &PairReport) {
+        self.mail_summary(report);
     }
 
     fn action_failed(&mut self, collection: &CollectionPlan, action: &ItemAction, _error: &Error) {

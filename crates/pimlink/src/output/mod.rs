@@ -3,10 +3,10 @@
 
 mod dav;
 mod mail;
+mod pair;
 mod progress;
 
-pub use dav::DavObserver;
-pub use mail::PairObserver;
+pub use pair::PairOutput;
 
 /// Verbosity, resolved from `-v` and `-q`.
 #[derive(Clone, Copy, Debug)]

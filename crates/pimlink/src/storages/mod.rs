@@ -3,8 +3,8 @@
 //! CardDAV, webcal, vdir).
 //!
 //! One match on the storage's type ([`open`]) turns a `[storage.NAME]` into a [`Storage`] of
-//! either family; [`open_pair`] opens both sides of a pair as the engine takes them
-//! ([`PairSides`]). Inside a family, an enum of its storages ([`MailSide`], [`ItemSide`])
+//! either family ([`open_mail`], [`open_items`]: one of a known family; `crate::pair` opens a
+//! pair's two sides with them). Inside a family, an enum of its storages ([`MailSide`], [`ItemSide`])
 //! forwards the family's trait to the storage it holds ([`forward!`]), so that one engine
 //! instance serves every combination of types.
 //!
@@ -30,11 +30,10 @@ pub mod items;
 pub mod mail;
 
 use anyhow::{Context, Result};
+use pimlink_core::MailStore;
 use pimlink_core::dav::store::{CollectionKind, ItemStore};
-use pimlink_core::{MailStore, PerSide, Side};
 
-use crate::config::{Config, Family, PairConfig, StorageConfig, StorageKind};
-use crate::renamed::Renamed;
+use crate::config::{Config, Family, StorageConfig, StorageKind};
 
 pub use items::ItemSide;
 pub use mail::MailSide;
@@ -145,49 +144,5 @@ fn wrong_family(config: &Config, name: &str, family: Family) -> anyhow::Error {
         Family::Mail => anyhow::anyhow!(
             "storage {name:?}: type {type_name} cannot be synced by this version of pimlink yet"
         ),
-    }
-}
-
-/// Both sides of a pair, opened as the engine takes them: of one family, as the configuration
-/// checked.
-// One value per pair run, never moved around; boxing would buy nothing.
-#[allow(clippy::large_enum_variant)]
-pub enum PairSides {
-    /// Mail storages, each seen through the pair's name translation.
-    Mail(PerSide<Renamed<MailSide>>),
-    /// Calendar/contact storages, both opened for the kind of collection the pair syncs.
-    Items(PerSide<ItemSide>),
-}
-
-/// Opens both sides of `pair` (side a first). An error names the storage that failed, unless
-/// it already does (a refused login).
-pub async fn open_pair(config: &Config, pair: &PairConfig) -> Result<PairSides> {
-    let storage = |side: Side| match side {
-        Side::A => pair.a.as_str(),
-        Side::B => pair.b.as_str(),
-    };
-    let within = |side: Side| move |e| crate::failure::in_storage(e, storage(side));
-    match configured(config, &pair.a)?.kind.family() {
-        Family::Mail => {
-            let side = |side: Side| async move {
-                let mut store = open_mail(config, storage(side)).await?;
-                if let MailSide::Imap(imap) = &mut store {
-                    imap.set_examine_only(pair.sides.get(side).read_only);
-                }
-                anyhow::Ok(Renamed::new(store, side, pair.names.translation.clone()))
-            };
-            Ok(PairSides::Mail(PerSide {
-                a: side(Side::A).await.map_err(within(Side::A))?,
-                b: side(Side::B).await.map_err(within(Side::B))?,
-            }))
-        }
-        Family::Dav => {
-            let kind = items::pair_kind(config, &pair.a, &pair.b)?;
-            let side = |side: Side| open_items(config, storage(side), Some(kind));
-            Ok(PairSides::Items(PerSide {
-                a: side(Side::A).await.map_err(within(Side::A))?,
-                b: side(Side::B).await.map_err(within(Side::B))?,
-            }))
-        }
     }
 }
