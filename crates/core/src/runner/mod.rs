@@ -200,3 +200,66 @@ async fn run<W: Wing>(
     observer.finished(&report);
     Ok(report.outcome())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::name::CollectionName;
+
+    #[test]
+    fn force_and_fetch_big_change_this_run_only() {
+        let mut configured = SyncPolicy::default();
+        configured.limits.max_size = Some(1024);
+        let mut policy = configured.clone();
+        Request::default().apply(&mut policy);
+        assert_eq!(policy, configured, "a plain run keeps the policy");
+        let request = Request {
+            dry_run: true,
+            force: true,
+            fetch_big: true,
+        };
+        request.apply(&mut policy);
+        assert_eq!(policy.on_empty, OnEmpty::Sync);
+        assert_eq!(policy.max_delete, MaxDelete::UNLIMITED);
+        assert_eq!(policy.limits.max_size, None);
+        let options = request.options();
+        assert!(options.dry_run && options.force);
+    }
+
+    #[test]
+    fn the_lock_is_taken_before_anything_else_and_a_new_status_is_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = PairRun::lock(dir.path(), "p").unwrap();
+        assert_eq!(
+            run.without_state(),
+            Some(dir.path().join("p.sqlite").as_path())
+        );
+        let busy = PairRun::lock(dir.path(), "p").err().map(|e| e.kind());
+        assert_eq!(busy, Some(ErrorKind::Busy));
+        drop(run);
+
+        let mut status = StatusStore::open(dir.path(), "p").unwrap();
+        let inbox = CollectionName::new("INBOX").unwrap();
+        status.collection_id(&inbox, &inbox).unwrap();
+        drop(status);
+        let run = PairRun::lock(dir.path(), "p").unwrap();
+        assert_eq!(run.without_state(), None, "the status knows a collection");
+    }
+
+    #[test]
+    fn the_command_line_narrows_the_selection() {
+        let everything = |_: &str| true;
+        let named = ["INBOX".to_owned()];
+        let all = Selection {
+            patterns: &everything,
+            only: None,
+        };
+        let narrowed = Selection {
+            only: Some(&named),
+            ..all
+        };
+        assert!(all.only("Sent") && all.only("INBOX"));
+        assert!(narrowed.only("INBOX") && !narrowed.only("Sent"));
+    }
+}
