@@ -1,8 +1,6 @@
 //! The calendar/contact wing as the runner drives it: [`DavWing`] over `dav::ItemPair` and
 //! the calendar/contact planner.
 
-use std::collections::BTreeSet;
-
 use super::{PairListing, Selection, Wing};
 use crate::dav::store::{CollectionId, ItemStore, MetaProperty};
 use crate::dav::{
@@ -75,24 +73,16 @@ impl<S: ItemStore> Wing for DavWing<'_, S> {
             &self.selection(&matches),
             &self.policy,
         );
-        let excluded: BTreeSet<&str> = on_a
+        let excluded = on_a
             .iter()
             .chain(&on_b)
-            .map(CollectionId::as_str)
-            .filter(|id| {
-                !plans
-                    .iter()
-                    .any(|p| p.a.as_str() == *id || p.b.as_str() == *id)
-            })
-            .collect();
-        Ok(PairListing {
-            describe: PerSide {
-                a: self.sides.a.describe(),
-                b: self.sides.b.describe(),
-            },
-            plans: plans.iter().map(ToString::to_string).collect(),
-            excluded: excluded.into_iter().map(str::to_owned).collect(),
-        })
+            .filter(|id| !plans.iter().any(|p| p.a == **id || p.b == **id))
+            .map(ToString::to_string);
+        let describe = PerSide {
+            a: self.sides.a.describe(),
+            b: self.sides.b.describe(),
+        };
+        Ok(PairListing::new(describe, &plans, excluded))
     }
 
     async fn sync(

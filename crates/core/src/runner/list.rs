@@ -21,6 +21,23 @@ pub struct PairListing {
     pub excluded: Vec<String>,
 }
 
+impl PairListing {
+    /// The listing of a pair whose sides are `describe`d, planned as `plans`, with the
+    /// `excluded` collections (in any order, possibly repeated).
+    pub(super) fn new<P: std::fmt::Display>(
+        describe: PerSide<String>,
+        plans: &[P],
+        excluded: impl IntoIterator<Item = String>,
+    ) -> Self {
+        let excluded: std::collections::BTreeSet<String> = excluded.into_iter().collect();
+        Self {
+            describe,
+            plans: plans.iter().map(ToString::to_string).collect(),
+            excluded: excluded.into_iter().collect(),
+        }
+    }
+}
+
 /// Plans the collections of `pair` (status `pair_name` in `state_dir`, read only if it exists:
 /// a pair that never synced has none yet) with `patterns` as the pair's `collections`.
 pub async fn list<M: MailStore, I: ItemStore>(

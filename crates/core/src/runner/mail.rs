@@ -1,8 +1,6 @@
 //! The mail wing as the runner drives it: [`MailWing`] over `mail::exec::Pair` and the mail
 //! planner.
 
-use std::collections::BTreeSet;
-
 use super::{PairListing, Selection, Wing};
 use crate::error::Result;
 use crate::mail::Mail;
@@ -46,20 +44,16 @@ impl<S: MailStore> Wing for MailWing<S> {
         let plans = plan_collections(&on_a, &on_b, &known, selected, &self.policy);
         // Every selectable name was asked about while planning, so asking again notes nothing
         // new for the patterns' warnings.
-        let excluded: BTreeSet<String> = on_a
+        let excluded = on_a
             .iter()
             .chain(&on_b)
             .filter(|info| info.selectable && !patterns(info.name.as_str()))
-            .map(|info| info.name.to_string())
-            .collect();
-        Ok(PairListing {
-            describe: PerSide {
-                a: self.sides.a.describe(),
-                b: self.sides.b.describe(),
-            },
-            plans: plans.iter().map(ToString::to_string).collect(),
-            excluded: excluded.into_iter().collect(),
-        })
+            .map(|info| info.name.to_string());
+        let describe = PerSide {
+            a: self.sides.a.describe(),
+            b: self.sides.b.describe(),
+        };
+        Ok(PairListing::new(describe, &plans, excluded))
     }
 
     async fn sync(

@@ -4,8 +4,9 @@
 //! that otherwise goes unnoticed: a typo, a name quoted as mbsync's configuration needs
 //! (`"!\"Deleted Items\""`), `"froma"` for `"from a"` copied from a badly rendered manual, or
 //! pimsync's `collections all`. The engine asks the pair's selection about every collection
-//! either side lists; [`SeenNames`] remembers those names so that the patterns can be checked
-//! against them after the run.
+//! either side lists; [`Patterns`] answers and remembers those names so that the patterns can be
+//! checked against them after the run (the observer warns before the summary, `list` after
+//! the plans).
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;

@@ -1,5 +1,13 @@
 //! What the user sees: summaries on stdout, errors on stderr, every planned action in a dry
 //! run or with `-v`.
+//!
+//! [`Output`] is the verbosity; [`PairOutput`] is the one observer of a pair's run, for both
+//! families: `pair` holds what both show alike (errors, refusals, the totals line, the
+//! warnings), `mail` and `dav` implement the core `Observer` for each family, `progress` draws
+//! the progress bars of a mail run on a terminal.
+//!
+//! Not here: the wording of a failure that stopped a command (`failure`), one line per cause
+//! of a collection's failures (`error_groups`), the no-state warning (`no_state`).
 
 mod dav;
 mod mail;
