@@ -59,7 +59,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
         let missing_on = match &plan.step {
             CollectionStep::Skip(_) => return Ok(()),
             CollectionStep::Forget => {
-                if let (Some(id), false) = (known, options.dry_run) {
+                if let Some(id) = known {
                     self.status.forget_dav_collection(id)?;
                 }
                 return Ok(());
@@ -68,9 +68,9 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                 if !options.dry_run {
                     let id = plan.id(*side);
                     on!(self, *side, s => s.delete_collection(id).await)?;
-                    if let Some(known) = known {
-                        self.status.forget_dav_collection(known)?;
-                    }
+                }
+                if let Some(known) = known {
+                    self.status.forget_dav_collection(known)?;
                 }
                 return Ok(());
             }
@@ -78,20 +78,23 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             CollectionStep::Create(side) => vec![*side],
             CollectionStep::CreateBoth => vec![Side::A, Side::B],
         };
-        if !options.dry_run {
+        // The sides a dry run leaves as they are, though a real run creates the collection
+        // there: nothing can be read from them.
+        let not_created: &[Side] = if options.dry_run {
+            &missing_on
+        } else {
             for &side in &missing_on {
                 let id = plan.id(side);
                 let created = on!(self, side, s => s.create_collection(id).await)?;
                 *supports_sync.get_mut(side) = created.supports_sync;
             }
-        }
-        let id = match (known, options.dry_run) {
-            (Some(id), _) => Some(id),
-            (None, true) => None,
-            (None, false) => Some(
-                self.status
-                    .dav_collection_id(&plan.name, &plan.a, &plan.b)?,
-            ),
+            &[]
+        };
+        let id = match known {
+            Some(id) => id,
+            None => self
+                .status
+                .dav_collection_id(&plan.name, &plan.a, &plan.b)?,
         };
         let mut probe = self
             .probe(&plan, listed, &supports_sync, &missing_on)
@@ -103,30 +106,29 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             };
             if skip::unchanged(&plan.step, &recorded, &probe.now) {
                 tracing::debug!(collection = %plan.name, "unchanged on both sides since the last clean sync");
-                self.sync_meta(&plan, id, report, observer).await?;
+                self.sync_meta(&plan, id, not_created, options, report, observer)
+                    .await?;
                 return Ok(());
             }
             // Only a clean end of this run may record states again: an interrupted or failed
             // run must leave none that a later run could mistake for agreement.
-            if !options.dry_run && (recorded.a.is_some() || recorded.b.is_some()) {
+            if recorded.a.is_some() || recorded.b.is_some() {
                 for side in [Side::A, Side::B] {
                     self.status.set_dav_state(known, side, None)?;
                 }
             }
         }
-        let rows = match id {
-            Some(id) => self.status.dav_items(id)?,
-            None => Vec::new(),
-        };
+        let rows = self.status.dav_items(id)?;
 
         let mut views: PerSide<SideView> = PerSide::default();
         for side in [Side::A, Side::B] {
-            if options.dry_run && missing_on.contains(&side) {
-                continue; // It would be created empty.
+            if not_created.contains(&side) {
+                continue; // A real run would find it empty.
             }
-            let token = match id {
-                Some(id) if *supports_sync.get(side) => self.status.dav_token(id, side)?,
-                _ => None,
+            let token = if *supports_sync.get(side) {
+                self.status.dav_token(id, side)?
+            } else {
+                None
             };
             let listing = match probe.listed.get_mut(side).take() {
                 Some(items) => Listing::Full { items, token: None },
@@ -160,14 +162,10 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
         let items = plan_items(&rows, &views.a.now, &views.b.now, &self.policy);
         observer.items_planned(&plan, &items);
         report.refused = items.refused.clone();
-        let Some(id) = id.filter(|_| !options.dry_run) else {
-            report.done = items.counts();
-            self.sync_meta(&plan, None, report, observer).await?;
-            return Ok(());
-        };
         let mut run = Run {
             pair: self,
             id,
+            dry_run: options.dry_run,
             plan: &plan,
             views: &mut views,
             report,
@@ -181,7 +179,8 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             run.execute(batch).await;
             run.flush_and_record().await?;
         }
-        self.sync_meta(&plan, Some(id), report, observer).await?;
+        self.sync_meta(&plan, id, not_created, options, report, observer)
+            .await?;
 
         // A token may be kept only when every change it reported was handled; otherwise the
         // next run must be shown those changes again.

@@ -1,8 +1,13 @@
 //! Carrying out a collection's item actions: copies, updates and deletions (conditional on
 //! the etag seen), conflicts through a resolver, and the flush that makes them durable before
 //! they are recorded.
+//!
+//! A dry run goes through the same code and records the same rows in its copy of the status,
+//! but writes nothing to the sides and reads no content for writes it does not make (wire
+//! traffic stays that of the planning). Where a real run records what a side returned, the
+//! dry run records [`NOT_WRITTEN`] in its place.
 
-use crate::dav::store::ItemStore;
+use crate::dav::store::{Etag, Href, ItemStore};
 use crate::dav::vobject::content_hash;
 use crate::error::{Error, ErrorKind, Result};
 use crate::side::{PerSide, Side};
@@ -14,10 +19,20 @@ use super::join::join_all;
 use super::listing::SideView;
 use super::{CollectionReport, ConflictResolver, Dav, ItemPair, Observer};
 
+/// What a dry run records for the href and etag a side would return for a write it does not
+/// make (a new item's href and etag, an updated item's etag): the side chooses them, so they
+/// cannot be known. The rows land in a copy of the status that is thrown away at the end of
+/// the run; within the run they are read again only to digest a side's listing state, which
+/// goes to the copy too. An empty etag also matches no listed item, so even a row that outlived
+/// the run would make the next run fetch the item and match it by content, never trust it.
+const NOT_WRITTEN: &str = "";
+
 /// One collection's execution.
 pub(super) struct Run<'r, 's, A, B> {
     pub(super) pair: &'r mut ItemPair<'s, A, B>,
     pub(super) id: i64,
+    /// Write nothing to the sides (the status is a dry run's copy).
+    pub(super) dry_run: bool,
     pub(super) plan: &'r CollectionPlan,
     pub(super) views: &'r mut PerSide<SideView>,
     pub(super) report: &'r mut CollectionReport,
@@ -42,6 +57,13 @@ impl<A: ItemStore, B: ItemStore> Run<'_, '_, A, B> {
             self.finish(action, result);
         }
         for action in conflicts {
+            if self.dry_run {
+                // A dry run runs no resolver (it may be the user's command), and without one a
+                // real run reports the conflict as an error: it is shown as planned, and
+                // nothing is recorded, as a real run records nothing before resolving it.
+                self.report.done.record(action);
+                continue;
+            }
             let result = self.conflict(action.uid()).await;
             self.finish(action, result);
         }
@@ -76,17 +98,19 @@ impl<A: ItemStore, B: ItemStore> Run<'_, '_, A, B> {
         }
     }
 
+    /// The current version of `uid` on `side`.
+    fn version(&self, uid: &str, side: Side) -> Result<ItemVersion> {
+        self.views.get(side).now.get(uid).cloned().ok_or_else(|| {
+            Error::new(
+                ErrorKind::State,
+                format!("item {uid} is not on side {side}"),
+            )
+        })
+    }
+
     /// Both sides' current versions of `uid`.
     fn versions(&self, uid: &str) -> Result<(ItemVersion, ItemVersion)> {
-        let get = |side: Side| {
-            self.views.get(side).now.get(uid).cloned().ok_or_else(|| {
-                Error::new(
-                    ErrorKind::State,
-                    format!("item {uid} is not on side {side}"),
-                )
-            })
-        };
-        Ok((get(Side::A)?, get(Side::B)?))
+        Ok((self.version(uid, Side::A)?, self.version(uid, Side::B)?))
     }
 
     /// The content of `uid` on `side`, fetched now if the listing did not need it.
@@ -94,12 +118,7 @@ impl<A: ItemStore, B: ItemStore> Run<'_, '_, A, B> {
         if let Some(data) = self.views.get(side).content.get(uid) {
             return Ok(data.clone());
         }
-        let version = self.views.get(side).now.get(uid).cloned().ok_or_else(|| {
-            Error::new(
-                ErrorKind::State,
-                format!("item {uid} is not on side {side}"),
-            )
-        })?;
+        let version = self.version(uid, side)?;
         let collection = self.plan.id(side);
         let hrefs = [version.href.clone()];
         let mut fetched = on!(self.pair, side, s => s.get_many(collection, &hrefs).await)?;
@@ -128,34 +147,38 @@ impl<A: ItemStore, B: ItemStore> Run<'_, '_, A, B> {
     }
 
     async fn copy(&self, uid: &str, from: Side) -> Result<RowChange> {
-        let data = self.content(uid, from).await?;
-        let source = self.views.get(from).now.get(uid).cloned().ok_or_else(|| {
-            Error::new(
-                ErrorKind::State,
-                format!("item {uid} is not on side {from}"),
-            )
-        })?;
-        let to = from.other();
-        let collection = self.plan.id(to);
-        let created = on!(self.pair, to, s => s.create_item(collection, &data).await)?;
+        let (href, etag) = if self.dry_run {
+            (Href::new(NOT_WRITTEN), Etag::new(NOT_WRITTEN))
+        } else {
+            let data = self.content(uid, from).await?;
+            let to = from.other();
+            let collection = self.plan.id(to);
+            let created = on!(self.pair, to, s => s.create_item(collection, &data).await)?;
+            (created.href, created.etag)
+        };
+        let source = self.version(uid, from)?;
         let copy = ItemVersion {
-            href: created.href,
-            etag: created.etag,
+            href,
+            etag,
             hash: source.hash.clone(),
         };
         Ok(row(uid, from, source, copy))
     }
 
     async fn update(&self, uid: &str, from: Side) -> Result<RowChange> {
-        let data = self.content(uid, from).await?;
         let (a, b) = self.versions(uid)?;
         let (source, target) = match from {
             Side::A => (a, b),
             Side::B => (b, a),
         };
-        let to = from.other();
-        let collection = self.plan.id(to);
-        let etag = on!(self.pair, to, s => s.update_item(collection, &target.href, &target.etag, &data).await)?;
+        let etag = if self.dry_run {
+            Etag::new(NOT_WRITTEN)
+        } else {
+            let data = self.content(uid, from).await?;
+            let to = from.other();
+            let collection = self.plan.id(to);
+            on!(self.pair, to, s => s.update_item(collection, &target.href, &target.etag, &data).await)?
+        };
         let written = ItemVersion {
             href: target.href,
             etag,
@@ -165,18 +188,16 @@ impl<A: ItemStore, B: ItemStore> Run<'_, '_, A, B> {
     }
 
     async fn delete(&self, uid: &str, side: Side) -> Result<RowChange> {
-        let version = self.views.get(side).now.get(uid).cloned().ok_or_else(|| {
-            Error::new(
-                ErrorKind::State,
-                format!("item {uid} is not on side {side}"),
-            )
-        })?;
-        let collection = self.plan.id(side);
-        match on!(self.pair, side, s => s.delete_item(collection, &version.href, &version.etag).await)
-        {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {} // Already gone: the goal is reached.
-            Err(e) => return Err(e),
+        let version = self.version(uid, side)?;
+        if !self.dry_run {
+            let collection = self.plan.id(side);
+            match on!(self.pair, side, s => s.delete_item(collection, &version.href, &version.etag).await)
+            {
+                Ok(()) => {}
+                // Already gone: the goal is reached.
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(RowChange::Remove {
             uid: uid.to_owned(),
@@ -214,13 +235,19 @@ impl<A: ItemStore, B: ItemStore> Run<'_, '_, A, B> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.pair.a.flush().await?;
-        self.pair.b.flush().await?;
+        if !self.dry_run {
+            self.pair.a.flush().await?;
+            self.pair.b.flush().await?;
+        }
         let changes: Vec<RowChange> = self.pending.iter().map(|(_, c)| c.clone()).collect();
         self.pair.status.apply_items(self.id, &changes)?;
         for (action, _) in std::mem::take(&mut self.pending) {
             self.report.done.record(&action);
-            self.observer.action_done(self.plan, &action);
+            // Nothing was carried out in a dry run: its observer was shown the plan
+            // (`items_planned`) and would otherwise show every action twice.
+            if !self.dry_run {
+                self.observer.action_done(self.plan, &action);
+            }
         }
         Ok(())
     }

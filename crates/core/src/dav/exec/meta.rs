@@ -7,14 +7,17 @@ use crate::side::{PerSide, Side};
 
 use super::super::collections::{CollectionPlan, CollectionStep};
 use super::super::meta::{MetaAction, plan_meta};
-use super::{CollectionReport, Dav, ItemPair, Observer};
+use super::{CollectionReport, Dav, ItemPair, Observer, RunOptions};
 
 impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
-    /// Syncs the configured metadata properties of a collection (`id` is `None` in a dry run).
+    /// Syncs the configured metadata properties of a collection. `not_created` are the sides
+    /// where a dry run did not create the collection a real run creates.
     pub(super) async fn sync_meta(
         &mut self,
         plan: &CollectionPlan,
-        id: Option<i64>,
+        id: i64,
+        not_created: &[Side],
+        options: RunOptions,
         report: &mut CollectionReport,
         observer: &mut dyn Observer<Dav>,
     ) -> Result<()> {
@@ -25,8 +28,10 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                 *values.get_mut(side) = match on!(self, side, s => s.get_meta(collection, property).await)
                 {
                     Ok(value) => value,
-                    // A collection that a dry run would create has nothing yet.
-                    Err(e) if id.is_none() && e.kind() == ErrorKind::NotFound => None,
+                    // A collection that a real run would create has nothing yet.
+                    Err(e) if not_created.contains(&side) && e.kind() == ErrorKind::NotFound => {
+                        None
+                    }
                     Err(e) => {
                         report.errors.push(e.context(format!(
                             "collection {}: reading {} on {side}",
@@ -37,10 +42,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                     }
                 };
             }
-            let mut recorded = match id {
-                Some(id) => self.status.dav_meta(id, property)?,
-                None => None,
-            };
+            let mut recorded = self.status.dav_meta(id, property)?;
             // A collection created by this run has only the defaults its server gave it (a
             // display name made from its path, say): the source's values win.
             if let (None, CollectionStep::Create(created)) = (&recorded, &plan.step) {
@@ -55,11 +57,6 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             if action != MetaAction::Nothing {
                 observer.meta_planned(plan, property, &action);
             }
-            let Some(id) = id else {
-                report.details.meta_changed +=
-                    usize::from(matches!(action, MetaAction::Set { .. }));
-                continue;
-            };
             match action {
                 MetaAction::Nothing => {}
                 MetaAction::Record(value) => {
@@ -67,8 +64,12 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                 }
                 MetaAction::Set { on, value } => {
                     let collection = plan.id(on);
-                    match on!(self, on, s => s.set_meta(collection, property, value.as_deref()).await)
-                    {
+                    let set = if options.dry_run {
+                        Ok(())
+                    } else {
+                        on!(self, on, s => s.set_meta(collection, property, value.as_deref()).await)
+                    };
+                    match set {
                         Ok(()) => {
                             self.status.set_dav_meta(id, property, value.as_deref())?;
                             report.details.meta_changed += 1;

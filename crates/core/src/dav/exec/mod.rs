@@ -77,7 +77,37 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
     /// Syncs every collection `selection` picks and `only` accepts (by the pair's name for
     /// it). Fails as a whole only when a side cannot be listed or the status cannot be read;
     /// everything else is reported per collection.
+    ///
+    /// A dry run makes every status write a real run makes, through the same code, on a
+    /// private copy of the status dropped at the end ([`StatusStore::dry_run_copy`]); only the
+    /// writes to the sides are left out (see `items.rs` for what it records in their place).
     pub async fn sync(
+        &mut self,
+        selection: &Selection<'_>,
+        only: &dyn Fn(&str) -> bool,
+        options: RunOptions,
+        observer: &mut dyn Observer<Dav>,
+        resolver: Option<&mut dyn ConflictResolver>,
+    ) -> Result<PairReport> {
+        if !options.dry_run {
+            return self
+                .sync_all(selection, only, options, observer, resolver)
+                .await;
+        }
+        let mut copy = self.status.dry_run_copy()?;
+        ItemPair {
+            a: self.a,
+            b: self.b,
+            status: &mut copy,
+            policy: self.policy.clone(),
+            metadata: self.metadata.clone(),
+        }
+        .sync_all(selection, only, options, observer, resolver)
+        .await
+    }
+
+    /// [`Self::sync`] on whichever status `self` holds (the pair's, or a dry run's copy).
+    async fn sync_all(
         &mut self,
         selection: &Selection<'_>,
         only: &dyn Fn(&str) -> bool,
