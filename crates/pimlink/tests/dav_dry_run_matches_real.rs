@@ -290,3 +290,31 @@ proptest! {
         check(&scenario)?;
     }
 }
+
+/// Found by the property test: a dry run of a collection unchanged on both sides since its
+/// last clean sync (a vdir's listing digest) set a changed display name on the other side and
+/// recorded it, so the real run that followed had nothing left to do.
+#[test]
+fn a_dry_run_of_an_unchanged_collection_sets_no_metadata() {
+    let world = World::new(&["metadata = [\"displayname\"]"]);
+    write_name(&world.collection(1, "c0"), 0);
+    let first = world.run(&["sync"]);
+    assert_eq!(first.code(), 0, "{first}");
+    write_name(&world.collection(0, "c0"), 10);
+    let name_on_b = || fs::read_to_string(world.collection(1, "c0").join("displayname")).unwrap();
+
+    let dry = world.run(&["sync", "--dry-run"]);
+    assert!(
+        dry.stdout()
+            .contains("c0: set displayname on b to \"Name 10\""),
+        "{dry}"
+    );
+    assert_eq!(name_on_b(), "Name 0", "the dry run wrote to side b: {dry}");
+    let real = world.run(&["sync", "-v"]);
+    assert!(
+        real.stdout()
+            .contains("c0: set displayname on b to \"Name 10\""),
+        "{real}"
+    );
+    assert_eq!(name_on_b(), "Name 10", "{real}");
+}
