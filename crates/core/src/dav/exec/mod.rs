@@ -7,6 +7,27 @@
 //! etag seen (or, for a create, on nothing being there), every side is flushed before its
 //! writes are recorded, and a collection's sync token is stored only after every change it
 //! reported was handled, so an interrupted run is simply done again.
+//!
+//! A dry run is the same run on a private copy of the status
+//! ([`StatusStore::dry_run_copy`]): every status write a real run makes, it makes, through the
+//! same code; it leaves out only the writes to the sides (and the reads of content that only
+//! those writes need), recording empty hrefs and etags where a side would have answered.
+//!
+//! - `mod.rs`: [`ItemPair::sync`], the pair's entry point: lists both sides' collections,
+//!   plans them, runs each (a dry run on the copy); [`ConflictResolver`].
+//! - `collection.rs`: one collection: created or removed as planned, skipped when unchanged on
+//!   both sides (`skip`), listed, planned, carried out in batches, tokens and states recorded
+//!   after a clean end.
+//! - `listing.rs`: one side of a collection, in full or since a sync token, with the items
+//!   the status does not know fetched (`SideView`).
+//! - `items.rs`: the item actions (copy, update, delete, conflicts through the resolver), the
+//!   flush before they are recorded.
+//! - `meta.rs`: display name, colour and description.
+//! - `join.rs`: running a batch's requests together without an async runtime.
+//!
+//! Not here: the decisions (`plan.rs`, `collections.rs`, `meta.rs`, `skip.rs` one level up,
+//! all pure), the dav tables' queries (`status.rs`), the database (`crate::status`), printing
+//! (the binary's [`Observer`]).
 
 use crate::dav::store::{Collection, ItemStore, MetaProperty};
 use crate::error::Result;
