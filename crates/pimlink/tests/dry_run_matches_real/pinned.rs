@@ -1,0 +1,63 @@
+//! What the scenarios found, pinned as small deterministic tests: each fails today and is
+//! ignored with the reason, until the change that fixes it lands.
+
+use super::dav::Dav;
+use super::mail::{Mail, MailOp};
+use super::*;
+
+/// Runs `check` and turns its failure into a panic (for plain tests).
+fn pinned(check: Result<(), TestCaseError>) {
+    if let Err(error) = check {
+        panic!("{error}");
+    }
+}
+
+/// An item changed differently on both sides, with no `conflict_resolution`: the dry run
+/// counts the conflict as a change ("would change: 1 conflict", exit 0), the real run reports
+/// it as an error ("changed: nothing, 1 errors", exit 1, the conflict on stderr).
+#[test]
+#[ignore = "dry run diverges: an unresolved calendar conflict is a planned change (exit 0) in a \
+            dry run and an error (exit 1) in the real run; fixed by the executor split (issue 13)"]
+fn an_unresolved_conflict_is_reported_alike_by_a_dry_run_and_the_real_run() {
+    let mut dav = Dav::new("");
+    dav.write("a", "c1", "e", "first");
+    dav.write("b", "c1", "e", "first on b");
+    pinned(dry_then_real(&|args| dav.run(args), &|| dav.snapshot(), &[], Family::Dav).map(|_| ()));
+}
+
+/// Not a dry-run divergence, but found by the same scenarios (so the run after a refused one
+/// is not held to change nothing there): folder F is deleted on b, and a message of INBOX is
+/// moved into F on a. The run recreates F on b, refuses to delete F's old message on a (side b
+/// "is empty although 1 items were synced there before"; exit 5) and makes the move on b too.
+/// The next run finds F on b no longer empty and deletes that message on a without --force.
+#[test]
+#[ignore = "engine: a deletion refused because a side looked empty is made by the next run \
+            once a move filled the collection; a question for the lead (issue 13 report)"]
+fn a_deletion_refused_for_an_emptied_folder_stays_refused_after_a_move_into_it() {
+    let mut mail = Mail::new("");
+    mail.write("a", "F", 1, "");
+    mail.write("a", "INBOX", 2, "");
+    mail.world.sync_ok();
+    mail.apply(&MailOp::RemoveFolder {
+        side: true,
+        folder: 1,
+    });
+    let on_a = mail.files("a");
+    let inbox = on_a
+        .iter()
+        .position(|path| path.to_string_lossy().contains("/INBOX/"))
+        .unwrap();
+    mail.apply(&MailOp::Move {
+        side: false,
+        pick: inbox,
+        folder: 1,
+    });
+    let refused = mail.run(&["-v", "sync"]);
+    assert_eq!(refused.code(), 5, "{refused}");
+    let again = mail.run(&["-v", "sync"]);
+    assert_eq!(again.code(), 5, "the refusal stands:\n{again}");
+    assert!(
+        mail.world.messages("a")["F"].contains_key("m1"),
+        "m1 was deleted on a:\n{again}"
+    );
+}
