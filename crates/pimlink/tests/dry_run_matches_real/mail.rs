@@ -18,6 +18,8 @@ pub(super) enum MailOp {
         folder: usize,
         flags: usize,
         copy_of: Option<usize>,
+        /// Over `max_size` (4 KiB of body).
+        big: bool,
     },
     Delete {
         side: bool,
@@ -75,13 +77,79 @@ pub(super) struct MailScenario {
     max_delete: usize,
     limits: usize,
     force: bool,
+    sides: Sides,
+}
+
+/// How the pair may write each side (indices into the `*_KEYS` tables below; 0 is the
+/// default), and whether side a has a trash folder.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sides {
+    direction: usize,
+    operations: usize,
+    expunge: usize,
+    read_only: usize,
+    trash: bool,
+}
+
+const DIRECTION_KEYS: [&str; 3] = ["", "direction = \"a-to-b\"\n", "direction = \"b-to-a\"\n"];
+const OPERATION_KEYS: [&str; 3] = [
+    "",
+    "operations = [\"new\", \"flags\"]\n",
+    "operations = [\"new\", \"delete\"]\n",
+];
+const EXPUNGE_KEYS: [&str; 3] = ["", "expunge = []\n", "expunge = [\"a\"]\n"];
+const READ_ONLY_KEYS: [&str; 3] = ["", "read_only = [\"a\"]\n", "read_only = [\"b\"]\n"];
+/// The limits: none, `max_messages`, `max_age`, `max_size`, on side b.
+const LIMIT_KEYS: [&str; 4] = [
+    "",
+    "near = \"b\"\nmax_messages = 3\n",
+    "near = \"b\"\nmax_age = \"30d\"\n",
+    "near = \"b\"\nmax_size = \"2k\"\n",
+];
+
+impl Sides {
+    /// True if a run leaves both sides with the same messages.
+    fn converge(&self) -> bool {
+        self.direction == 0 && self.operations == 0 && self.expunge == 0 && self.read_only == 0
+    }
+}
+
+/// Mostly the defaults, so that most scenarios sync both ways in full.
+fn sides() -> impl Strategy<Value = Sides> {
+    let mostly_default = || prop_oneof![6 => Just(0usize), 1 => Just(1usize), 1 => Just(2usize)];
+    (
+        mostly_default(),
+        mostly_default(),
+        mostly_default(),
+        mostly_default(),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(|(direction, operations, expunge, read_only, trash)| Sides {
+            direction,
+            operations,
+            expunge,
+            read_only,
+            trash,
+        })
 }
 
 fn mail_op() -> impl Strategy<Value = MailOp> {
     let pick = 0usize..64;
     prop_oneof![
-        4 => (any::<bool>(), 0..FOLDERS.len(), 0..FLAG_SETS.len(), prop::option::weighted(0.3, 0usize..64))
-            .prop_map(|(side, folder, flags, copy_of)| MailOp::New { side, folder, flags, copy_of }),
+        4 => (
+            any::<bool>(),
+            0..FOLDERS.len(),
+            0..FLAG_SETS.len(),
+            prop::option::weighted(0.3, 0usize..64),
+            prop::bool::weighted(0.2),
+        )
+            .prop_map(|(side, folder, flags, copy_of, big)| MailOp::New {
+                side,
+                folder,
+                flags,
+                copy_of,
+                big
+            }),
         3 => (any::<bool>(), pick.clone()).prop_map(|(side, pick)| MailOp::Delete { side, pick }),
         3 => (any::<bool>(), pick.clone(), 0..FLAG_SETS.len())
             .prop_map(|(side, pick, flags)| MailOp::Flags { side, pick, flags }),
@@ -97,7 +165,7 @@ fn mail_op() -> impl Strategy<Value = MailOp> {
     ]
 }
 
-/// Scenarios whose limits are drawn from `limits` (none, `max_messages`, `max_age`).
+/// Scenarios whose limits are drawn from `limits` (see `LIMIT_KEYS`).
 pub(super) fn mail_scenario(limits: std::ops::Range<usize>) -> impl Strategy<Value = MailScenario> {
     let placement = prop_oneof![Just((true, false)), Just((false, true)), Just((true, true)),];
     (
@@ -107,9 +175,10 @@ pub(super) fn mail_scenario(limits: std::ops::Range<usize>) -> impl Strategy<Val
         0usize..3,
         limits,
         prop::bool::weighted(0.25),
+        sides(),
     )
         .prop_map(
-            |(initial, ops, remove, max_delete, limits, force)| MailScenario {
+            |(initial, ops, remove, max_delete, limits, force, sides)| MailScenario {
                 initial: initial
                     .into_iter()
                     .map(|((a, b), folder, flags)| (a, b, folder, flags))
@@ -119,6 +188,7 @@ pub(super) fn mail_scenario(limits: std::ops::Range<usize>) -> impl Strategy<Val
                 max_delete,
                 limits,
                 force,
+                sides,
             },
         )
 }
@@ -130,14 +200,26 @@ impl MailScenario {
             keys.push_str("remove = [\"a\", \"b\"]\n");
         }
         keys.push_str(["", "max_delete = \"0%\"\n", "max_delete = \"100%\"\n"][self.max_delete]);
-        keys.push_str(
-            [
-                "",
-                "near = \"b\"\nmax_messages = 3\n",
-                "near = \"b\"\nmax_age = \"30d\"\n",
-            ][self.limits],
-        );
+        // The limits apply to a side that receives copies.
+        if self.sides.direction != 2 {
+            keys.push_str(LIMIT_KEYS[self.limits]);
+        }
+        let sides = &self.sides;
+        keys.push_str(DIRECTION_KEYS[sides.direction]);
+        keys.push_str(OPERATION_KEYS[sides.operations]);
+        keys.push_str(EXPUNGE_KEYS[sides.expunge]);
+        keys.push_str(READ_ONLY_KEYS[sides.read_only]);
+        if sides.trash {
+            // The trash is left out, as the documentation advises: a run fills it after
+            // planning, so the next run would have it to sync.
+            keys.push_str("collections = [\"*\", \"!Trash\"]\n");
+        }
         keys
+    }
+
+    /// True if the limits are on (see `pair_keys`).
+    fn limited(&self) -> bool {
+        self.limits != 0 && self.sides.direction != 2
     }
 }
 
@@ -155,6 +237,14 @@ impl Mail {
         }
     }
 
+    /// Gives side a the trash folder `Trash`.
+    fn with_trash(self) -> Mail {
+        let config = fs::read_to_string(self.world.config()).unwrap();
+        let config = config.replacen("\n\n[storage.b]", "\ntrash = \"Trash\"\n\n[storage.b]", 1);
+        fs::write(self.world.config(), config).unwrap();
+        self
+    }
+
     pub(super) fn run(&self, args: &[&str]) -> Run {
         self.world.run(args)
     }
@@ -166,13 +256,19 @@ impl Mail {
     /// Writes message `id` into `folder` of `side` under a file name of its own (so that
     /// identical copies can share a folder).
     pub(super) fn write(&mut self, side: &str, folder: &str, id: usize, flags: &str) {
+        self.write_sized(side, folder, id, flags, false);
+    }
+
+    /// Like `write`; a `big` message has 4 KiB of body.
+    fn write_sized(&mut self, side: &str, folder: &str, id: usize, flags: &str, big: bool) {
         let maildir = self.world.root(side).join(folder);
         for sub in ["cur", "new", "tmp"] {
             fs::create_dir_all(maildir.join(sub)).unwrap();
         }
         let body = format!(
             "From: test@example.org\r\nSubject: message m{id}\r\nMessage-ID: <m{id}@test>\r\n\
-             \r\nbody of m{id}\r\n"
+             \r\nbody of m{id}\r\n{}",
+            if big { "x".repeat(4096) } else { String::new() }
         );
         self.next += 1;
         let base = format!("u{}-m{id}", self.next);
@@ -207,6 +303,7 @@ impl Mail {
                 folder,
                 flags,
                 copy_of,
+                big,
             } => {
                 // An identical copy reuses the Message-ID (and so the whole text) of one
                 // written before.
@@ -214,7 +311,7 @@ impl Mail {
                     Some(n) if self.next > 0 => n % self.next,
                     _ => 1000 + self.next,
                 };
-                self.write(side_of(side), FOLDERS[folder], id, FLAG_SETS[flags]);
+                self.write_sized(side_of(side), FOLDERS[folder], id, FLAG_SETS[flags], big);
             }
             MailOp::Delete { side, pick } => {
                 if let Some(path) = self.pick(side_of(side), pick) {
@@ -283,6 +380,7 @@ impl Mail {
 
     /// See [`MailOp::Interrupt`].
     fn interrupt(&self, pick: usize, to: &str, forget_key: bool, landed: bool) {
+        let from = other(to);
         let db = self.world.state_dir().join("p.sqlite");
         if !db.exists() {
             return;
@@ -290,8 +388,8 @@ impl Mail {
         let rows = common::sqlite(
             &db,
             &format!(
-                "SELECT i.id, i.key_{to}, c.name_{to} FROM mail_items i \
-                 JOIN collections c ON c.id = i.collection \
+                "SELECT i.id, i.key_{from}, c.name_{from}, i.key_{to}, c.name_{to} \
+                 FROM mail_items i JOIN collections c ON c.id = i.collection \
                  WHERE i.pending IS NULL AND i.expired IS NULL \
                  AND i.key_a IS NOT NULL AND i.key_b IS NOT NULL ORDER BY i.id"
             ),
@@ -301,25 +399,39 @@ impl Mail {
             return;
         }
         let row: Vec<&str> = rows[pick % rows.len()].split('|').collect();
-        let (id, key, folder) = (row[0], row[1], row[2]);
-        let key_there = if forget_key { "NULL" } else { "key_b" };
-        let key_there = key_there.replace("key_b", &format!("key_{to}"));
+        let (id, source, there) = (row[0], (row[1], row[2]), (row[3], row[4]));
+        // A run copies no message marked \Deleted, so none is the source of a copy in flight.
+        // (A message marked so after the interruption is `a_resumed_copy_of_a_message_since_
+        // marked_deleted_is_not_made`, in pinned.rs.)
+        if self
+            .file(from, source)
+            .is_some_and(|path| flags_of(&path).contains('T'))
+        {
+            return;
+        }
+        let key_there = if forget_key {
+            "NULL".to_owned()
+        } else {
+            format!("key_{to}")
+        };
         common::sqlite(
             &db,
             &format!(
                 "UPDATE mail_items SET pending = '{to}', key_{to} = {key_there} WHERE id = {id}"
             ),
         );
-        if !landed {
-            let maildir = self.world.root(to).join(folder);
-            if let Some((_, path)) = maildir_files(&maildir)
-                .into_values()
-                .flatten()
-                .find(|(_, path)| base_name(path) == key)
-            {
-                fs::remove_file(path).unwrap();
-            }
+        if !landed && let Some(path) = self.file(to, there) {
+            fs::remove_file(path).unwrap();
         }
+    }
+
+    /// The file of the message with `key` in `folder` of `side`, if it is there.
+    fn file(&self, side: &str, (key, folder): (&str, &str)) -> Option<PathBuf> {
+        maildir_files(&self.world.root(side).join(folder))
+            .into_values()
+            .flatten()
+            .map(|(_, path)| path)
+            .find(|path| base_name(path) == key)
     }
 
     /// The folders of each side.
@@ -359,6 +471,11 @@ impl Mail {
                 created.insert((side.to_owned(), folder.clone()));
             }
         }
+        // The trash folder is created when a deletion first needs it, which the dry run shows
+        // as a deletion "(into Trash)", not as a collection plan.
+        if dry.stdout().contains(" (into Trash)") {
+            created.remove(&("a".to_owned(), "Trash".to_owned()));
+        }
         prop_assert_eq!(
             planned,
             created,
@@ -367,6 +484,14 @@ impl Mail {
         );
         Ok(real)
     }
+}
+
+/// The flag letters of a Maildir file.
+fn flags_of(path: &Path) -> String {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    name.split_once(":2,")
+        .map(|(_, flags)| flags.to_owned())
+        .unwrap_or_default()
 }
 
 /// A Maildir file name without its flags part.
@@ -378,8 +503,9 @@ fn base_name(path: &Path) -> String {
 
 /// A tree with each message's copies in a stable order, without the messages marked
 /// \Deleted (T): a new one is not copied to a side that would expunge it, so it may stay on
-/// one side only.
+/// one side only; and without the trash folder (not synced).
 fn comparable(mut tree: Tree) -> Tree {
+    tree.remove("Trash");
     for messages in tree.values_mut() {
         for copies in messages.values_mut() {
             copies.retain(|flags| !flags.contains('T'));
@@ -392,6 +518,9 @@ fn comparable(mut tree: Tree) -> Tree {
 
 pub(super) fn check_mail(scenario: &MailScenario) -> Result<(), TestCaseError> {
     let mut mail = Mail::new(&scenario.pair_keys());
+    if scenario.sides.trash {
+        mail = mail.with_trash();
+    }
     for &(a, b, folder, flags) in &scenario.initial {
         let id = mail.next;
         for (on, side) in [(a, "a"), (b, "b")] {
@@ -401,25 +530,26 @@ pub(super) fn check_mail(scenario: &MailScenario) -> Result<(), TestCaseError> {
         }
     }
     mail.dry_then_real(&[])?;
-    for op in &scenario.ops {
+    // Interruptions last: what a user does after a run was killed is `pinned.rs`'s business.
+    let (interrupts, changes): (Vec<&MailOp>, Vec<&MailOp>) = scenario
+        .ops
+        .iter()
+        .partition(|op| matches!(op, MailOp::Interrupt { .. }));
+    for op in changes.into_iter().chain(interrupts) {
         mail.apply(op);
     }
     let flags: &[&str] = if scenario.force { &["--force"] } else { &[] };
     let real = mail.dry_then_real(flags)?;
     let mut again = mail.run(&["-v", "sync"]);
-    if scenario.limits != 0 && real.code() != 5 {
+    if scenario.limited() && real.code() != 5 {
         // With limits, the run after an upload keeps it whatever its rank (ARCHITECTURE.md,
-        // "Ranking"), so the run after that may expire it: that run expires and nothing else.
-        let changed = action_lines(&again);
-        prop_assert!(
-            changed.iter().all(|line| line.contains(": expire on ")),
-            "the run after the real run changed more than expiries:\n{}",
-            again
-        );
+        // "Ranking"), so the run after that may expire it; and a row forgotten by a run may
+        // let a held-back message into the kept set of the next. So with limits a pair may
+        // take one more run to settle, not more.
         again = mail.run(&["-v", "sync"]);
     }
     assert_quiet(&again, &real)?;
-    if again.code() == 0 && scenario.limits == 0 {
+    if again.code() == 0 && !scenario.limited() && scenario.sides.converge() {
         prop_assert_eq!(
             comparable(read_tree(&mail.world.root("a"))),
             comparable(read_tree(&mail.world.root("b"))),

@@ -122,6 +122,9 @@ fn dry_then_real(
     let mut args = vec!["-v", "sync", "--dry-run"];
     args.extend(flags);
     let dry = run(&args);
+    // The scenarios combine the pair's keys freely; a combination the configuration refuses
+    // (e.g. a one-way pair whose receiving side is read-only) is no scenario.
+    prop_assume!(!(dry.code() == 2 && dry.stderr().contains("config.toml:")));
     prop_assert_eq!(&before, &snapshot(), "the dry run changed files:\n{}", dry);
     let mut args = vec!["-v", "sync"];
     args.extend(flags);
@@ -152,7 +155,7 @@ fn assert_quiet(again: &Run, real: &Run) -> Result<(), TestCaseError> {
     }
     let stdout = again.stdout();
     prop_assert!(
-        stdout.contains("changed: nothing") && !stdout.contains(": move on "),
+        stdout.contains("changed: nothing") && action_lines(again).is_empty(),
         "the run after the real run changed something:\n--- real run\n{}\n--- next run\n{}",
         real,
         again
@@ -163,15 +166,24 @@ fn assert_quiet(again: &Run, real: &Run) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// The lines of a `-v` mail run that name an action (not a summary).
+/// The lines of a `-v` run that name an action on an item (as the engines' `ItemAction`s and
+/// the move lines print them), not summaries or skipped collections.
 fn action_lines(run: &Run) -> Vec<String> {
+    const VERBS: [&str; 8] = [
+        "copy ",
+        "update ",
+        "flags on ",
+        "record flags ",
+        "delete on ",
+        "forget ",
+        "expire on ",
+        "conflict ",
+    ];
     run.stdout()
         .lines()
         .filter(|line| {
-            !line.contains(" collections, ")
-                && !line.ends_with(": nothing")
-                && !line.contains("unchanged since the last sync")
-                && !line.contains(" expired")
+            let what = line.splitn(3, ": ").nth(2).unwrap_or("");
+            line.starts_with("p: move on ") || VERBS.iter().any(|verb| what.starts_with(verb))
         })
         .map(str::to_owned)
         .collect()
@@ -241,7 +253,7 @@ proptest! {
 
     /// Mail: a dry run after random changes on both sides says what the real run does.
     #[test]
-    fn a_mail_dry_run_says_what_the_real_run_does(scenario in mail::mail_scenario(0..3)) {
+    fn a_mail_dry_run_says_what_the_real_run_does(scenario in mail::mail_scenario(0..4)) {
         mail::check_mail(&scenario)?;
     }
 

@@ -61,3 +61,36 @@ fn a_deletion_refused_for_an_emptied_folder_stays_refused_after_a_move_into_it()
         "m1 was deleted on a:\n{again}"
     );
 }
+
+/// Not a dry-run divergence, but found by the same scenarios (so they interrupt copies only
+/// after the other changes): a run is killed while copying a message from b to a, before the
+/// copy landed; then the user marks the message \Deleted on b. The next run resumes the copy
+/// (with the T flag) and the run after it expunges the message on both sides: the sides settle
+/// one run late, and the copy was for nothing (a new message marked \Deleted is not copied).
+#[test]
+#[ignore = "engine: a resumed copy of a message since marked \\Deleted is made and expunged by \
+            the next run; a question for the lead (issue 13 report)"]
+fn a_resumed_copy_of_a_message_since_marked_deleted_is_not_made() {
+    let mut mail = Mail::new("");
+    mail.write("b", "INBOX", 1, "S");
+    mail.world.sync_ok();
+    mail.apply(&MailOp::Interrupt {
+        pick: 0,
+        to: false,
+        forget_key: false,
+        landed: false,
+    });
+    assert!(mail.files("a").is_empty(), "the copy has not landed");
+    mail.apply(&MailOp::Flags {
+        side: true,
+        pick: 0,
+        flags: 5,
+    });
+    let run = mail.run(&["-v", "sync"]);
+    assert_eq!(run.code(), 0, "{run}");
+    let again = mail.run(&["-v", "sync"]);
+    assert!(
+        again.stdout().contains("changed: nothing"),
+        "the run after:\n{again}\n--- the run\n{run}"
+    );
+}
