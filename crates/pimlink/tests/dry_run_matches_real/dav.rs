@@ -9,7 +9,7 @@ use super::*;
 const COLLECTIONS: [&str; 3] = ["c1", "c2", "c3"];
 
 #[derive(Clone, Debug)]
-enum DavOp {
+pub(super) enum DavOp {
     /// A new item on `side`, or (`both`) the same new item on both sides.
     New {
         side: bool,
@@ -40,6 +40,14 @@ enum DavOp {
     },
     /// The status is lost (deleted): the next run matches both sides by UID.
     LoseState,
+    /// Sets (or with `value` 0 removes) a collection's `displayname` or `color` on `side`, as
+    /// vdirsyncer's metadata files.
+    SetMeta {
+        side: bool,
+        collection: usize,
+        color: bool,
+        value: usize,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -51,6 +59,10 @@ pub(super) struct DavScenario {
     on_delete: bool,
     max_delete: usize,
     force: bool,
+    /// Index into `DIRECTION_KEYS` (mail.rs); 0 is both ways.
+    direction: usize,
+    /// Sync `displayname` and `color`.
+    metadata: bool,
 }
 
 fn dav_op() -> impl Strategy<Value = DavOp> {
@@ -66,11 +78,17 @@ fn dav_op() -> impl Strategy<Value = DavOp> {
         1 => (any::<bool>(), 0..COLLECTIONS.len())
             .prop_map(|(side, collection)| DavOp::RemoveCollection { side, collection }),
         1 => Just(DavOp::LoseState),
+        2 => (any::<bool>(), 0..COLLECTIONS.len(), any::<bool>(), 0usize..3)
+            .prop_map(|(side, collection, color, value)| DavOp::SetMeta { side, collection, color, value }),
     ]
 }
 
-/// Scenarios whose conflict policy is drawn from `conflict` (report, keep a, keep b).
-pub(super) fn dav_scenario(conflict: std::ops::Range<usize>) -> impl Strategy<Value = DavScenario> {
+/// Scenarios whose conflict policy is drawn from `conflict` (report, keep a, keep b), syncing
+/// metadata in some if `metadata`.
+pub(super) fn dav_scenario(
+    conflict: std::ops::Range<usize>,
+    metadata: bool,
+) -> impl Strategy<Value = DavScenario> {
     let placement = prop_oneof![Just((true, false)), Just((false, true)), Just((true, true)),];
     (
         prop::collection::vec(
@@ -82,18 +100,24 @@ pub(super) fn dav_scenario(conflict: std::ops::Range<usize>) -> impl Strategy<Va
         any::<bool>(),
         0usize..3,
         prop::bool::weighted(0.25),
+        prop_oneof![6 => Just(0usize), 1 => Just(1usize), 1 => Just(2usize)],
+        prop::bool::weighted(if metadata { 0.4 } else { 0.0 }),
     )
         .prop_map(
-            |(initial, ops, conflict, on_delete, max_delete, force)| DavScenario {
-                initial: initial
-                    .into_iter()
-                    .map(|((a, b), collection, same)| (a, b, collection, same))
-                    .collect(),
-                ops,
-                conflict,
-                on_delete,
-                max_delete,
-                force,
+            |(initial, ops, conflict, on_delete, max_delete, force, direction, metadata)| {
+                DavScenario {
+                    initial: initial
+                        .into_iter()
+                        .map(|((a, b), collection, same)| (a, b, collection, same))
+                        .collect(),
+                    ops,
+                    conflict,
+                    on_delete,
+                    max_delete,
+                    force,
+                    direction,
+                    metadata,
+                }
             },
         )
 }
@@ -112,6 +136,10 @@ impl DavScenario {
             keys.push_str("on_delete = \"delete\"\n");
         }
         keys.push_str(["", "max_delete = \"0%\"\n", "max_delete = \"100%\"\n"][self.max_delete]);
+        keys.push_str(super::mail::DIRECTION_KEYS[self.direction]);
+        if self.metadata {
+            keys.push_str("metadata = [\"displayname\", \"color\"]\n");
+        }
         keys
     }
 }
@@ -199,7 +227,7 @@ impl Dav {
         )
     }
 
-    fn apply(&mut self, op: &DavOp) {
+    pub(super) fn apply(&mut self, op: &DavOp) {
         self.next += 1;
         let summary = format!("edit {}", self.next);
         match *op {
@@ -251,6 +279,27 @@ impl Dav {
                 let _ = fs::remove_dir_all(self.root(side_of(side)).join(COLLECTIONS[collection]));
             }
             DavOp::LoseState => lose_state(&self.dir.path().join("state")),
+            DavOp::SetMeta {
+                side,
+                collection,
+                color,
+                value,
+            } => {
+                let dir = self.root(side_of(side)).join(COLLECTIONS[collection]);
+                let (file, values) = if color {
+                    ("color", ["", "#ff8800", "#0088ff"])
+                } else {
+                    ("displayname", ["", "Home", "Work"])
+                };
+                if !dir.is_dir() {
+                    return;
+                }
+                if value == 0 {
+                    let _ = fs::remove_file(dir.join(file));
+                } else {
+                    fs::write(dir.join(file), values[value]).unwrap();
+                }
+            }
         }
     }
 
@@ -292,7 +341,7 @@ pub(super) fn check_dav(scenario: &DavScenario) -> Result<(), TestCaseError> {
     let again = dav.run(&["-v", "sync"]);
     assert_quiet(&again, &real)?;
     // With a conflict policy every item ends equal; without one, conflicts stay as they are.
-    if again.code() == 0 && scenario.conflict != 0 {
+    if again.code() == 0 && scenario.conflict != 0 && scenario.direction == 0 {
         let (a, b) = (dav.items("a"), dav.items("b"));
         for (collection, items) in &a {
             if let Some(theirs) = b.get(collection) {

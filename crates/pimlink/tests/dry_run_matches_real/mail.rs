@@ -91,7 +91,8 @@ struct Sides {
     trash: bool,
 }
 
-const DIRECTION_KEYS: [&str; 3] = ["", "direction = \"a-to-b\"\n", "direction = \"b-to-a\"\n"];
+pub(super) const DIRECTION_KEYS: [&str; 3] =
+    ["", "direction = \"a-to-b\"\n", "direction = \"b-to-a\"\n"];
 const OPERATION_KEYS: [&str; 3] = [
     "",
     "operations = [\"new\", \"flags\"]\n",
