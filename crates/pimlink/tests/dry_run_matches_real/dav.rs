@@ -59,7 +59,7 @@ pub(super) struct DavScenario {
     on_delete: bool,
     max_delete: usize,
     force: bool,
-    /// Index into `DIRECTION_KEYS` (mail.rs); 0 is both ways.
+    /// Index into `DIRECTION_KEYS`; 0 is both ways.
     direction: usize,
     /// Sync `displayname` and `color`.
     metadata: bool,
@@ -135,8 +135,8 @@ impl DavScenario {
         if self.on_delete {
             keys.push_str("on_delete = \"delete\"\n");
         }
-        keys.push_str(["", "max_delete = \"0%\"\n", "max_delete = \"100%\"\n"][self.max_delete]);
-        keys.push_str(super::mail::DIRECTION_KEYS[self.direction]);
+        keys.push_str(MAX_DELETE_KEYS[self.max_delete]);
+        keys.push_str(DIRECTION_KEYS[self.direction]);
         if self.metadata {
             keys.push_str("metadata = [\"displayname\", \"color\"]\n");
         }

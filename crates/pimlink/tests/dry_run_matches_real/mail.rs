@@ -80,8 +80,8 @@ pub(super) struct MailScenario {
     sides: Sides,
 }
 
-/// How the pair may write each side (indices into the `*_KEYS` tables below; 0 is the
-/// default), and whether side a has a trash folder.
+/// How the pair may write each side (indices into the `*_KEYS` tables, `DIRECTION_KEYS` in
+/// main.rs; 0 is the default), and whether side a has a trash folder.
 #[derive(Clone, Copy, Debug, Default)]
 struct Sides {
     direction: usize,
@@ -91,8 +91,6 @@ struct Sides {
     trash: bool,
 }
 
-pub(super) const DIRECTION_KEYS: [&str; 3] =
-    ["", "direction = \"a-to-b\"\n", "direction = \"b-to-a\"\n"];
 const OPERATION_KEYS: [&str; 3] = [
     "",
     "operations = [\"new\", \"flags\"]\n",
@@ -200,7 +198,7 @@ impl MailScenario {
         if self.remove {
             keys.push_str("remove = [\"a\", \"b\"]\n");
         }
-        keys.push_str(["", "max_delete = \"0%\"\n", "max_delete = \"100%\"\n"][self.max_delete]);
+        keys.push_str(MAX_DELETE_KEYS[self.max_delete]);
         // The limits apply to a side that receives copies.
         if self.sides.direction != 2 {
             keys.push_str(LIMIT_KEYS[self.limits]);

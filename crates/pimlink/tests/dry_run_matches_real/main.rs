@@ -49,6 +49,10 @@ fn config() -> ProptestConfig {
 
 const SIDES: [&str; 2] = ["a", "b"];
 
+/// Pair keys both families take, by index: 0 is the default.
+const DIRECTION_KEYS: [&str; 3] = ["", "direction = \"a-to-b\"\n", "direction = \"b-to-a\"\n"];
+const MAX_DELETE_KEYS: [&str; 3] = ["", "max_delete = \"0%\"\n", "max_delete = \"100%\"\n"];
+
 // ---------------------------------------------------------------------------------------------
 // What a run says: the part both runs must agree on.
 
