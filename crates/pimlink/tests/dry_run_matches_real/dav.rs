@@ -63,6 +63,8 @@ pub(super) struct DavScenario {
     direction: usize,
     /// Sync `displayname` and `color`.
     metadata: bool,
+    /// The compared runs and the ones after them sync only this collection (`sync p/c1`).
+    only: Option<usize>,
 }
 
 fn dav_op() -> impl Strategy<Value = DavOp> {
@@ -102,9 +104,10 @@ pub(super) fn dav_scenario(
         prop::bool::weighted(0.25),
         prop_oneof![6 => Just(0usize), 1 => Just(1usize), 1 => Just(2usize)],
         prop::bool::weighted(if metadata { 0.4 } else { 0.0 }),
+        prop::option::weighted(0.15, 0..COLLECTIONS.len()),
     )
         .prop_map(
-            |(initial, ops, conflict, on_delete, max_delete, force, direction, metadata)| {
+            |(initial, ops, conflict, on_delete, max_delete, force, direction, metadata, only)| {
                 DavScenario {
                     initial: initial
                         .into_iter()
@@ -117,6 +120,7 @@ pub(super) fn dav_scenario(
                     force,
                     direction,
                     metadata,
+                    only,
                 }
             },
         )
@@ -334,14 +338,15 @@ pub(super) fn check_dav(scenario: &DavScenario) -> Result<(), TestCaseError> {
     for op in &scenario.ops {
         dav.apply(op);
     }
-    let flags: &[&str] = if scenario.force { &["--force"] } else { &[] };
+    let only = scenario.only.map(|collection| COLLECTIONS[collection]);
+    let flags = sync_flags(scenario.force, only);
     let snapshot = || dav.snapshot();
     let run = |args: &[&str]| dav.run(args);
-    let (_, real) = dry_then_real(&run, &snapshot, flags, Family::Dav)?;
-    let again = dav.run(&["-v", "sync"]);
+    let (_, real) = dry_then_real(&run, &snapshot, &strs(&flags), Family::Dav)?;
+    let again = dav.run(&strs(&follow_up(only)));
     assert_quiet(&again, &real)?;
     // With a conflict policy every item ends equal; without one, conflicts stay as they are.
-    if again.code() == 0 && scenario.conflict != 0 && scenario.direction == 0 {
+    if again.code() == 0 && scenario.conflict != 0 && scenario.direction == 0 && only.is_none() {
         let (a, b) = (dav.items("a"), dav.items("b"));
         for (collection, items) in &a {
             if let Some(theirs) = b.get(collection) {

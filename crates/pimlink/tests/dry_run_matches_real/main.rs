@@ -150,6 +150,29 @@ fn dry_then_real(
     Ok((dry, real))
 }
 
+/// The arguments after `sync` of the compared runs: `--force`, and the one collection they
+/// sync (`p/NAME`) if any.
+fn sync_flags(force: bool, only: Option<&str>) -> Vec<String> {
+    let mut flags = Vec::new();
+    if force {
+        flags.push("--force".to_owned());
+    }
+    flags.extend(only.map(|name| format!("p/{name}")));
+    flags
+}
+
+/// `-v sync` of the collection `only` syncs, or of every one.
+fn follow_up(only: Option<&str>) -> Vec<String> {
+    let mut args = vec!["-v".to_owned(), "sync".to_owned()];
+    args.extend(sync_flags(false, only));
+    args
+}
+
+/// `args` as the `&str`s a command takes.
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 /// A run that changes nothing: its summary says so and it lists no action. A real run whose
 /// changes a safety check refused (exit 5) has left something for the user to decide, so
 /// the run after it is not held to this.
