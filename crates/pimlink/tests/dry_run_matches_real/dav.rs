@@ -334,7 +334,7 @@ pub(super) fn check_dav(scenario: &DavScenario) -> Result<(), TestCaseError> {
     }
     let snapshot = || dav.snapshot();
     let run = |args: &[&str]| dav.run(args);
-    dry_then_real(&run, &snapshot, &[], Family::Dav)?;
+    dry_then_real(&run, &snapshot, &[])?;
     for op in &scenario.ops {
         dav.apply(op);
     }
@@ -342,7 +342,7 @@ pub(super) fn check_dav(scenario: &DavScenario) -> Result<(), TestCaseError> {
     let flags = sync_flags(scenario.force, only);
     let snapshot = || dav.snapshot();
     let run = |args: &[&str]| dav.run(args);
-    let (_, real) = dry_then_real(&run, &snapshot, &strs(&flags), Family::Dav)?;
+    let (_, real) = dry_then_real(&run, &snapshot, &strs(&flags))?;
     let again = dav.run(&strs(&follow_up(only)));
     assert_quiet(&again, &real)?;
     // With a conflict policy every item ends equal; without one, conflicts stay as they are.

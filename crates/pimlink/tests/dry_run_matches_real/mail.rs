@@ -527,12 +527,7 @@ impl Mail {
     /// the real run created.
     fn dry_then_real(&self, flags: &[&str]) -> Result<Run, TestCaseError> {
         let before = self.folders();
-        let (dry, real) = dry_then_real(
-            &|args| self.run(args),
-            &|| self.snapshot(),
-            flags,
-            Family::Mail,
-        )?;
+        let (dry, real) = dry_then_real(&|args| self.run(args), &|| self.snapshot(), flags)?;
         let after = self.folders();
         let mut planned = BTreeSet::new();
         for line in dry.stdout().lines() {

@@ -22,7 +22,7 @@ fn an_unresolved_conflict_is_reported_alike_by_a_dry_run_and_the_real_run() {
     let mut dav = Dav::new("");
     dav.write("a", "c1", "e", "first");
     dav.write("b", "c1", "e", "first on b");
-    pinned(dry_then_real(&|args| dav.run(args), &|| dav.snapshot(), &[], Family::Dav).map(|_| ()));
+    pinned(dry_then_real(&|args| dav.run(args), &|| dav.snapshot(), &[]).map(|_| ()));
 }
 
 /// A calendar pair that syncs `metadata`, a collection whose items are unchanged since the
@@ -46,7 +46,7 @@ fn a_dry_run_leaves_the_metadata_of_an_unchanged_collection_alone() {
         color: false,
         value: 1,
     });
-    pinned(dry_then_real(&|args| dav.run(args), &|| dav.snapshot(), &[], Family::Dav).map(|_| ()));
+    pinned(dry_then_real(&|args| dav.run(args), &|| dav.snapshot(), &[]).map(|_| ()));
 }
 
 /// Not a dry-run divergence, but found by the same scenarios (so the run after a refused one
