@@ -10,8 +10,8 @@
 //! `pinned.rs` as small deterministic tests.
 //!
 //! Here: the properties, and comparing what the two runs say (the dry run's output normalised
-//! to the real run's wording). The scenarios and their own checks are in `mail.rs` and
-//! `dav.rs`. Not here: a unit-level comparison of the two status paths in core (the in-memory
+//! to the real run's wording). The scenarios and their own checks are in `mail.rs` (with
+//! `interrupted.rs`: what killed runs leave in the status) and `dav.rs`. Not here: a unit-level comparison of the two status paths in core (the in-memory
 //! one is going away).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
@@ -19,6 +19,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod dav;
+mod interrupted;
 mod mail;
 mod pinned;
 
