@@ -11,8 +11,8 @@
 //!
 //! Here: the properties, and comparing what the two runs say (the dry run's output normalised
 //! to the real run's wording). The scenarios and their own checks are in `mail.rs` (with
-//! `interrupted.rs`: what killed runs leave in the status) and `dav.rs`. Not here: a unit-level comparison of the two status paths in core (the in-memory
-//! one is going away).
+//! `interrupted.rs`: what killed runs leave in the status) and `dav.rs`. Not here: a
+//! unit-level comparison of the two status paths in core (the in-memory one is going away).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
 
