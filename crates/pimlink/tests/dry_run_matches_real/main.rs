@@ -3,8 +3,9 @@
 //! pair (no server: fast), run both ways: a first sync, random changes on both sides, then
 //! `-v sync --dry-run` and `-v sync` with the same flags must print the same actions (order
 //! aside: the engine runs collections on lanes and groups actions by kind), the same
-//! summaries, refusals and exit status; a dry run must change no file; and a further run must
-//! change nothing (idempotence), leaving both sides equal where the scenario allows it.
+//! summaries, refusals and exit status; a dry run must change no file and no status row; and a
+//! further run must change nothing (idempotence), leaving both sides equal where the scenario
+//! allows it.
 //!
 //! Cases per family: 24, or `PROPTEST_CASES`. What the scenarios found is pinned in
 //! `pinned.rs` as small deterministic tests.
