@@ -6,29 +6,65 @@
 use super::mail::{Mail, base_name, flags_of};
 use super::*;
 
+/// A status row of a message synced on both sides.
+struct Synced {
+    id: String,
+    collection: String,
+    /// Its key and folder on a and on b.
+    a: (String, String),
+    b: (String, String),
+}
+
+impl Synced {
+    /// Its key and folder on `side`.
+    fn on(&self, side: &str) -> (&str, &str) {
+        let (key, folder) = if side == "a" { &self.a } else { &self.b };
+        (key, folder)
+    }
+}
+
 impl Mail {
-    /// See `MailOp::Interrupt` (mail.rs).
-    pub(super) fn interrupt(&self, pick: usize, to: &str, forget_key: bool, landed: bool) {
-        let from = other(to);
-        let db = self.world.state_dir().join("p.sqlite");
-        if !db.exists() {
-            return;
+    fn db(&self) -> PathBuf {
+        self.world.state_dir().join("p.sqlite")
+    }
+
+    /// The `pick`-th (modulo their number) row of a message synced on both sides, with no copy
+    /// in flight and expired nowhere; none without a status or such rows.
+    fn synced(&self, pick: usize) -> Option<Synced> {
+        if !self.db().exists() {
+            return None;
         }
         let rows = common::sqlite(
-            &db,
-            &format!(
-                "SELECT i.id, i.key_{from}, c.name_{from}, i.key_{to}, c.name_{to} \
-                 FROM mail_items i JOIN collections c ON c.id = i.collection \
-                 WHERE i.pending IS NULL AND i.expired IS NULL \
-                 AND i.key_a IS NOT NULL AND i.key_b IS NOT NULL ORDER BY i.id"
-            ),
+            &self.db(),
+            "SELECT i.id, i.collection, i.key_a, c.name_a, i.key_b, c.name_b \
+             FROM mail_items i JOIN collections c ON c.id = i.collection \
+             WHERE i.pending IS NULL AND i.expired IS NULL \
+             AND i.key_a IS NOT NULL AND i.key_b IS NOT NULL ORDER BY i.id",
         );
         let rows: Vec<&str> = rows.lines().collect();
         if rows.is_empty() {
-            return;
+            return None;
         }
-        let row: Vec<&str> = rows[pick % rows.len()].split('|').collect();
-        let (id, source, there) = (row[0], (row[1], row[2]), (row[3], row[4]));
+        let row: Vec<String> = rows[pick % rows.len()]
+            .split('|')
+            .map(str::to_owned)
+            .collect();
+        let [id, collection, key_a, name_a, key_b, name_b] = <[String; 6]>::try_from(row).ok()?;
+        Some(Synced {
+            id,
+            collection,
+            a: (key_a, name_a),
+            b: (key_b, name_b),
+        })
+    }
+
+    /// See `MailOp::Interrupt` (mail.rs).
+    pub(super) fn interrupt(&self, pick: usize, to: &str, forget_key: bool, landed: bool) {
+        let from = other(to);
+        let Some(row) = self.synced(pick) else {
+            return;
+        };
+        let (id, source, there) = (&row.id, row.on(from), row.on(to));
         // A run copies no message marked \Deleted, so none is the source of a copy in flight.
         // (A message marked so after the interruption is `a_resumed_copy_of_a_message_since_
         // marked_deleted_is_not_made`, in pinned.rs.)
@@ -44,7 +80,7 @@ impl Mail {
             format!("key_{to}")
         };
         common::sqlite(
-            &db,
+            &self.db(),
             &format!(
                 "UPDATE mail_items SET pending = '{to}', key_{to} = {key_there} WHERE id = {id}"
             ),
@@ -56,26 +92,10 @@ impl Mail {
 
     /// See `MailOp::LateCopy` (mail.rs).
     pub(super) fn late_copy(&mut self, pick: usize, to: &str, old: bool, landed: bool) {
-        let from = other(to);
-        let db = self.world.state_dir().join("p.sqlite");
-        if !db.exists() {
+        let Some(row) = self.synced(pick) else {
             return;
-        }
-        let rows = common::sqlite(
-            &db,
-            &format!(
-                "SELECT i.collection, i.key_{from}, i.key_{to}, c.name_{to} \
-                 FROM mail_items i JOIN collections c ON c.id = i.collection \
-                 WHERE i.pending IS NULL AND i.expired IS NULL \
-                 AND i.key_a IS NOT NULL AND i.key_b IS NOT NULL ORDER BY i.id"
-            ),
-        );
-        let rows: Vec<&str> = rows.lines().collect();
-        if rows.is_empty() {
-            return;
-        }
-        let row: Vec<&str> = rows[pick % rows.len()].split('|').collect();
-        let (collection, source, made_again) = (row[0], row[1], (row[2], row[3]));
+        };
+        let (collection, source, made_again) = (&row.collection, row.on(other(to)).0, row.on(to));
         let Some(made_again) = self.file(to, made_again) else {
             return;
         };
@@ -85,7 +105,7 @@ impl Mail {
             .as_secs();
         let at = if old { now - 7200 } else { now };
         common::sqlite(
-            &db,
+            &self.db(),
             &format!(
                 "INSERT INTO mail_abandoned_copies (collection, side, source_key, abandoned_at) \
                  VALUES ({collection}, '{to}', '{source}', {at})"
