@@ -3,22 +3,24 @@
 //! pair (no server: fast), run both ways: a first sync, random changes on both sides, then
 //! `-v sync --dry-run` and `-v sync` with the same flags must print the same actions (order
 //! aside: the engine runs collections on lanes and groups actions by kind), the same
-//! summaries, refusals and exit status; a dry run must change no file; and a further run must
-//! change nothing (idempotence), leaving both sides equal where the scenario allows it.
+//! summaries, refusals and exit status; a dry run must change no file and no status row; and a
+//! further run must change nothing (idempotence), leaving both sides equal where the scenario
+//! allows it.
 //!
 //! Cases per family: 24, or `PROPTEST_CASES`. What the scenarios found is pinned in
 //! `pinned.rs` as small deterministic tests.
 //!
 //! Here: the properties, and comparing what the two runs say (the dry run's output normalised
-//! to the real run's wording). The scenarios and their own checks are in `mail.rs` and
-//! `dav.rs`. Not here: a unit-level comparison of the two status paths in core (the in-memory
-//! one is going away).
+//! to the real run's wording). The scenarios and their own checks are in `mail.rs` (with
+//! `interrupted.rs`: what killed runs leave in the status) and `dav.rs`. Not here: a
+//! unit-level comparison of the two status paths in core (the in-memory one is going away).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
 
 #[path = "../common/mod.rs"]
 mod common;
 mod dav;
+mod interrupted;
 mod mail;
 mod pinned;
 
