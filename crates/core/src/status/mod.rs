@@ -9,6 +9,10 @@
 //! owner-only modes), the pair's lock (`lock.rs`), the schema of every table and its
 //! migrations (`schema.rs`), and commits on a thread of their own (`offthread.rs`).
 //!
+//! A dry run works on [`StatusStore::dry_run_copy`]: the same writes as a real run, through
+//! the same code, land in a private copy that is dropped at the end, so that what a dry run
+//! shows cannot drift from what a real run records.
+//!
 //! Not here: what the rows mean. Each wing queries its own tables in `impl StatusStore` blocks
 //! of its own: mail in `mail/status/` (`mail_items`, `collections`, settled records, dates,
 //! abandoned copies), calendars and contacts in `dav/status.rs` (`dav_*`). This module imports
@@ -20,6 +24,7 @@ mod offthread;
 mod schema;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rusqlite::Connection;
 
@@ -37,7 +42,12 @@ pub struct StatusStore {
     pub(crate) conn: Connection,
     // Held for its Drop; the lock must outlive every write through `conn`. Shared by the
     // connections of one run (see `StatusStore::share`).
-    _lock: std::sync::Arc<PairLock>,
+    _lock: Arc<PairLock>,
+    // The database file, where `share` opens another connection.
+    path: PathBuf,
+    // For a dry run's copy: its private directory, removed when the last connection to the
+    // copy is dropped.
+    copy_dir: Option<Arc<tempfile::TempDir>>,
 }
 
 impl StatusStore {
@@ -64,8 +74,57 @@ impl StatusStore {
             .map_err(|e| files::disk_full_or(dir, e.context(path.display())))?;
         Ok(StatusStore {
             conn,
-            _lock: std::sync::Arc::new(lock),
+            _lock: Arc::new(lock),
+            path,
+            copy_dir: None,
         })
+    }
+
+    /// A private copy of this status, under the same lock, for a dry run: it takes every write
+    /// a real run would make, through the same code, and the status itself is never touched.
+    /// The copy is a database file like the original (in an owner-only directory under the
+    /// system's temp dir, so that [`Self::share`] works for lanes and writers wait for each
+    /// other as they do on the original); it is removed when its last connection is dropped.
+    pub fn dry_run_copy(&self) -> Result<StatusStore> {
+        let dir = tempfile::Builder::new()
+            .prefix("pimlink-dry-run.")
+            .tempdir()
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::State,
+                    format!("cannot create a directory for the dry run's copy of the status: {e}"),
+                )
+            })?;
+        let path = dir.path().join("status.sqlite");
+        files::create(&path, |copy| {
+            rusqlite::backup::Backup::new(&self.conn, copy)
+                .and_then(|backup| backup.run_to_completion(1024, std::time::Duration::ZERO, None))
+                .map_err(sql("copying the status for a dry run"))
+        })?;
+        let copy = StatusStore {
+            conn: files::open_existing(&path)?,
+            _lock: self._lock.clone(),
+            path,
+            copy_dir: Some(Arc::new(dir)),
+        };
+        copy.skip_syncs()?;
+        Ok(copy)
+    }
+
+    /// A copy is thrown away at the end of the run: waiting for the disk would only slow the
+    /// dry run down.
+    fn skip_syncs(&self) -> Result<()> {
+        if self.copy_dir.is_some() {
+            self.conn
+                .pragma_update(None, "synchronous", "OFF")
+                .map_err(sql("setting up the dry run's copy of the status"))?;
+        }
+        Ok(())
+    }
+
+    /// True for a copy made by [`Self::dry_run_copy`].
+    pub fn is_dry_run_copy(&self) -> bool {
+        self.copy_dir.is_some()
     }
 
     /// True if the status records no collection of either kind: the pair never synced, or its
@@ -82,9 +141,9 @@ impl StatusStore {
             .map_err(sql("reading the collections"))
     }
 
-    /// The database file.
+    /// The database file (a dry run's copy has no file of its own worth naming).
     pub fn path(&self) -> Option<&Path> {
-        self.conn.path().map(Path::new)
+        self.copy_dir.is_none().then_some(self.path.as_path())
     }
 
     /// Another connection to the same status under the same lock, for collections synced
@@ -93,13 +152,14 @@ impl StatusStore {
     /// within one call, so a writer waits (in SQLite's busy handler) at most for another's
     /// commit, which may be running on a thread of its own (`offthread.rs`).
     pub fn share(&self) -> Result<StatusStore> {
-        let path = self.conn.path().map(PathBuf::from).ok_or_else(|| {
-            Error::new(ErrorKind::State, "the status database has no file to share")
-        })?;
-        Ok(StatusStore {
-            conn: files::open_existing(&path)?,
+        let shared = StatusStore {
+            conn: files::open_existing(&self.path)?,
             _lock: self._lock.clone(),
-        })
+            path: self.path.clone(),
+            copy_dir: self.copy_dir.clone(),
+        };
+        shared.skip_syncs()?;
+        Ok(shared)
     }
 }
 
@@ -128,6 +188,58 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         drop(StatusStore::open(dir.path(), "p").unwrap());
         StatusStore::open(dir.path(), "p").unwrap();
+    }
+
+    fn count(store: &StatusStore) -> i64 {
+        store
+            .conn
+            .query_row("SELECT count(*) FROM collections", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_dry_run_copy_takes_writes_the_original_never_sees_and_vanishes_after_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StatusStore::open(dir.path(), "p").unwrap();
+        store
+            .conn
+            .execute(
+                "INSERT INTO collections (name_a, name_b) VALUES ('INBOX', 'INBOX')",
+                [],
+            )
+            .unwrap();
+        let copy = store.dry_run_copy().unwrap();
+        assert!(copy.is_dry_run_copy() && !store.is_dry_run_copy());
+        assert_eq!(copy.path(), None);
+        assert_eq!(
+            count(&copy),
+            1,
+            "the copy starts with what the status holds"
+        );
+        copy.conn
+            .execute(
+                "INSERT INTO collections (name_a, name_b) VALUES ('x', 'x')",
+                [],
+            )
+            .unwrap();
+        let lane = copy.share().unwrap();
+        assert_eq!(
+            count(&lane),
+            2,
+            "a shared connection sees the copy's writes"
+        );
+        assert_eq!(count(&store), 1, "the status itself is untouched");
+        let copy_file = copy.path.clone();
+        assert!(copy_file.exists());
+        drop(copy);
+        assert!(copy_file.exists(), "kept while a shared connection is open");
+        drop(lane);
+        assert!(!copy_file.exists(), "removed with its last connection");
+        // The lock is still the original's: another open is busy while it lives.
+        assert_eq!(
+            StatusStore::open(dir.path(), "p").unwrap_err().kind(),
+            ErrorKind::Busy
+        );
     }
 
     #[test]
