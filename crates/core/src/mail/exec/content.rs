@@ -9,7 +9,7 @@ use crate::mail::flags::Flags;
 use crate::mail::item::{ItemEntry, ItemKey};
 use crate::mail::plan::CollectionPlan;
 use crate::mail::plan::pairing::{self, Candidate, ResetRefusal};
-use crate::mail::status::{CollectionId, ItemId, StatusChange, StatusItem};
+use crate::mail::status::{CollectionId, StatusChange, StatusItem};
 use crate::mail::store::{Listing, MailStore};
 use crate::side::{PerSide, Side};
 
@@ -54,8 +54,11 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 .await?;
             match pairing::rekey_after_reset(id, &rows, side, &counterparts, &now, force) {
                 Ok(rekeyed) => {
-                    apply_in_memory(&mut rows, &rekeyed);
+                    // The other side is re-paired, and unknown items found, against the rows as
+                    // they will be: asked of the status (nothing recorded yet, so that a refusal
+                    // of the other side leaves the status as it was).
                     changes.extend(rekeyed);
+                    rows = self.status.items_after(id, &changes)?;
                 }
                 Err(refusal) => return Ok(Err(refusal)),
             }
@@ -116,114 +119,5 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 flags: flags.get(key).map(|f| (*f).clone()).unwrap_or_default(),
             })
             .collect())
-    }
-}
-
-/// Applies status changes to rows in memory: for later matching within the same run, and for a
-/// dry run, which records nothing. New rows get negative ids, which no stored row has.
-pub(super) fn apply_in_memory(rows: &mut Vec<StatusItem>, changes: &[StatusChange]) {
-    let find = |rows: &mut Vec<StatusItem>, id: ItemId| rows.iter_mut().position(|r| r.id == id);
-    for change in changes {
-        match change {
-            StatusChange::BeginCopy {
-                to,
-                source_key,
-                reserved_key,
-                flags,
-                ..
-            } => {
-                let (key_a, key_b) = match to {
-                    Side::B => (Some(source_key.clone()), reserved_key.clone()),
-                    Side::A => (reserved_key.clone(), Some(source_key.clone())),
-                };
-                let id = -(rows.len() as ItemId) - 1;
-                rows.push(StatusItem {
-                    id,
-                    key_a,
-                    key_b,
-                    flags: flags.clone(),
-                    pending: Some(*to),
-                    expired: None,
-                });
-            }
-            StatusChange::HoldBack {
-                side, key, flags, ..
-            } => {
-                let id = -(rows.len() as ItemId) - 1;
-                let (key_a, key_b) = match side {
-                    Side::A => (None, Some(key.clone())),
-                    Side::B => (Some(key.clone()), None),
-                };
-                rows.push(StatusItem {
-                    id,
-                    key_a,
-                    key_b,
-                    flags: flags.clone(),
-                    pending: None,
-                    expired: Some(*side),
-                });
-            }
-            StatusChange::Pair {
-                key_a,
-                key_b,
-                flags,
-                ..
-            } => {
-                let id = -(rows.len() as ItemId) - 1;
-                rows.push(StatusItem {
-                    id,
-                    key_a: Some(key_a.clone()),
-                    key_b: Some(key_b.clone()),
-                    flags: flags.clone(),
-                    pending: None,
-                    expired: None,
-                });
-            }
-            StatusChange::FinishCopy { id, to, key } => {
-                if let Some(i) = find(rows, *id) {
-                    match to {
-                        Side::A => rows[i].key_a = Some(key.clone()),
-                        Side::B => rows[i].key_b = Some(key.clone()),
-                    }
-                    rows[i].pending = None;
-                }
-            }
-            StatusChange::SetFlags { id, flags } => {
-                if let Some(i) = find(rows, *id) {
-                    rows[i].flags = flags.clone();
-                    rows[i].pending = None;
-                }
-            }
-            StatusChange::Remove { id } => rows.retain(|row| row.id != *id),
-            StatusChange::ClearKeys { side, .. } => {
-                for row in rows.iter_mut() {
-                    match side {
-                        Side::A => row.key_a = None,
-                        Side::B => row.key_b = None,
-                    }
-                }
-            }
-            StatusChange::BeginExpire { id, side } => {
-                if let Some(i) = find(rows, *id) {
-                    rows[i].expired = Some(*side);
-                }
-            }
-            StatusChange::FinishExpire { id, side } => {
-                if let Some(i) = find(rows, *id) {
-                    match side {
-                        Side::A => rows[i].key_a = None,
-                        Side::B => rows[i].key_b = None,
-                    }
-                }
-            }
-            StatusChange::SetKey { id, side, key } => {
-                if let Some(i) = find(rows, *id) {
-                    match side {
-                        Side::A => rows[i].key_a = Some(key.clone()),
-                        Side::B => rows[i].key_b = Some(key.clone()),
-                    }
-                }
-            }
-        }
     }
 }

@@ -26,7 +26,8 @@ const UNKNOWN_SIZE: u64 = 64 * 1024;
 impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
     pub(super) async fn copy(&mut self, batch: &[ItemAction]) -> Result<()> {
         let done = self.copy_unrecorded(batch).await?;
-        self.flush_and_record(done).await
+        self.flush_and_record_some(done, None).await?;
+        Ok(())
     }
 
     /// Steps 1 and 2 of a batch of copies: the intents are recorded and the items delivered;
@@ -34,7 +35,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
     pub(super) async fn copy_unrecorded<'a>(
         &mut self,
         batch: &'a [ItemAction],
-    ) -> Result<Vec<(&'a ItemAction, StatusChange)>> {
+    ) -> Result<Vec<(&'a ItemAction, Option<StatusChange>)>> {
         // 1. Record every copy's intent, with the key the destination reserves for it.
         let mut intents = Vec::new();
         let mut reserved = Vec::new();
@@ -87,6 +88,12 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                 .record_abandoned_copies(self.id, side, abandoned.get(side))?;
         }
         let ids = self.pair.status.apply_awaited(intents).await?;
+        if self.pair.dry_run() {
+            // A dry run reads and delivers nothing, so no copy lands and no key is learnt:
+            // each copy stays the pending row its intent recorded (with the reserved key, if
+            // any), as after a run interrupted here, and counts as done.
+            return Ok(batch.iter().map(|action| (action, None)).collect());
+        }
 
         // 2. Read each source side's items in one batch, then deliver them one by one.
         let mut done = Vec::new();
@@ -122,11 +129,11 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                 match result {
                     Ok(new_key) => done.push((
                         *action,
-                        StatusChange::FinishCopy {
+                        Some(StatusChange::FinishCopy {
                             id: *id,
                             to: from.other(),
                             key: new_key,
-                        },
+                        }),
                     )),
                     Err(error) => self.failed_sized(action, size, error),
                 }

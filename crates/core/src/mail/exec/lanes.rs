@@ -167,7 +167,6 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         lanes: &mut [Lane<A, B>],
         collections: Collections,
         lane_of: &[usize],
-        options: RunOptions,
         observer: &mut dyn Observer<Mail>,
     ) -> Vec<CollectionReport> {
         let mut per_lane: Vec<Vec<(usize, CollectionReport, Option<Prepared>)>> =
@@ -184,9 +183,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 let mut observer = Shared(observer);
                 let mut done = Vec::new();
                 for (index, report, prepared) in collections {
-                    let report = pair
-                        .execute_one(report, prepared, options, &mut observer)
-                        .await;
+                    let report = pair.execute_one(report, prepared, &mut observer).await;
                     done.push((index, report));
                 }
                 done

@@ -25,7 +25,6 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         rows: &[StatusItem],
         listings: &mut PerSide<Listing>,
         report: &mut CollectionReport,
-        dry_run: bool,
     ) -> Result<()> {
         let mut unknown = PerSide::<Vec<Candidate>>::default();
         let mut sources = PerSide::<Vec<Candidate>>::default();
@@ -83,7 +82,8 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 key: copy.key.clone(),
                 removed: false,
             };
-            if !dry_run {
+            // A dry run leaves it there (and so records nothing about it).
+            if !self.dry_run() {
                 let result = match copy.side {
                     Side::A => self.a.delete(&plan.name_a, &copy.key).await,
                     Side::B => self.b.delete(&plan.name_b, &copy.key).await,
@@ -117,7 +117,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                     .any(|record| record.id == *id && *settled.get(record.side))
             })
             .collect();
-        if !dry_run && !stale.is_empty() {
+        if !stale.is_empty() {
             self.status.forget_abandoned_copies(&stale)?;
         }
         if !removed.is_empty() || !kept.is_empty() {

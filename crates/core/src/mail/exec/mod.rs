@@ -77,7 +77,40 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     ///
     /// Every collection is planned before any is changed, so that a message moved between
     /// collections on one side is found and moved on the other side too.
+    ///
+    /// A dry run ([`RunOptions::dry_run`]) works on a copy of the status
+    /// ([`StatusStore::dry_run_copy`], dropped at the end) and makes there every status write
+    /// that a real run makes, through the same code; only the sides are left alone (they are
+    /// listed and read as in a real run, never changed). So what a dry run shows is what a
+    /// real run would do, by construction. A status that already is such a copy is used as is.
     pub async fn sync(
+        &mut self,
+        selected: impl Fn(&CollectionName) -> bool,
+        options: RunOptions,
+        observer: &mut dyn Observer<Mail>,
+    ) -> Result<PairReport> {
+        if options.dry_run && !self.status.is_dry_run_copy() {
+            let mut copy = self.status.dry_run_copy()?;
+            let mut dry = Pair {
+                a: &mut *self.a,
+                b: &mut *self.b,
+                status: &mut copy,
+                policy: self.policy.clone(),
+            };
+            return dry.sync_collections(selected, options, observer).await;
+        }
+        self.sync_collections(selected, options, observer).await
+    }
+
+    /// True in a dry run: the status is a dry run's copy (see [`Self::sync`]), and the sides
+    /// are not to be changed. Asked of the status, not of the options, so that no path can
+    /// change a side while it records in a copy, or the other way round.
+    fn dry_run(&self) -> bool {
+        self.status.is_dry_run_copy()
+    }
+
+    /// [`Self::sync`] on the status this pair holds.
+    async fn sync_collections(
         &mut self,
         selected: impl Fn(&CollectionName) -> bool,
         options: RunOptions,
@@ -112,7 +145,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             .await;
 
         if let Err(error) = self
-            .moves(&mut collections, (&mut lanes, &lane_of), options, observer)
+            .moves(&mut collections, (&mut lanes, &lane_of), observer)
             .await
         {
             // Moves are an optimisation: without them the plans still delete and copy.
@@ -122,7 +155,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         }
 
         let collections = self
-            .execute_on_lanes(&mut lanes, collections, &lane_of, options, observer)
+            .execute_on_lanes(&mut lanes, collections, &lane_of, observer)
             .await;
         self.close_handles(&mut lanes).await;
         Ok(PairReport { collections })
@@ -155,9 +188,8 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             .await
         {
             Ok(Some(mut prepared)) => {
-                self.set_flags_while_selected(&report, &mut prepared, options)
-                    .await;
-                self.read_ahead(&report, &prepared, options).await;
+                self.set_flags_while_selected(&report, &mut prepared).await;
+                self.read_ahead(&report, &prepared).await;
                 Some(prepared)
             }
             Ok(None) => None,
@@ -173,13 +205,12 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         (report, prepared)
     }
 
-    /// Carries out one planned collection (in a dry run: counts what it would do); a failure
-    /// is kept in its report.
+    /// Carries out one planned collection (in a dry run: records in the status's copy what it
+    /// would do, changing no side); a failure is kept in its report.
     async fn execute_one(
         &mut self,
         mut collection: CollectionReport,
         prepared: Option<Prepared>,
-        options: RunOptions,
         observer: &mut dyn Observer<Mail>,
     ) -> CollectionReport {
         if let Some(mut prepared) = prepared {
@@ -192,9 +223,6 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             collection.refused = prepared.items.refused.clone();
             if collection.refused.is_some() {
                 // Withheld: nothing of this collection is done.
-            } else if options.dry_run {
-                let counts = prepared.items.counts();
-                collection.done.add(&counts);
             } else {
                 collection.done.held_back = prepared.items.held_back.len();
                 if let Err(error) = self.execute(&mut collection, prepared, observer).await {
@@ -204,7 +232,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                         .push(error.context(format!("collection {name}")));
                 }
             }
-            self.settle(settle, &mut collection, options.dry_run);
+            self.settle(settle, &mut collection);
         }
         collection
     }
@@ -220,9 +248,8 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         &mut self,
         report: &CollectionReport,
         prepared: &mut Prepared,
-        options: RunOptions,
     ) {
-        if options.dry_run || prepared.items.refused.is_some() || prepared.id.is_none() {
+        if self.dry_run() || prepared.items.refused.is_some() || prepared.id.is_none() {
             return;
         }
         for action in &prepared.items.actions {
@@ -257,13 +284,17 @@ struct Prepared {
     taken: Option<Taken>,
 }
 
-/// Sets a flag change's flags on the sides that need them: A first, B only if A succeeded.
+/// Sets a flag change's flags on the sides that need them: A first, B only if A succeeded. A
+/// dry run sets none.
 async fn set_flags_on<A: MailStore, B: MailStore>(
     pair: &mut Pair<'_, A, B>,
     plan: &CollectionPlan,
     set_a: &Option<(ItemKey, Flags)>,
     set_b: &Option<(ItemKey, Flags)>,
 ) -> Result<()> {
+    if pair.dry_run() {
+        return Ok(());
+    }
     if let Some((key, flags)) = set_a {
         pair.a.set_flags(&plan.name_a, key, flags).await?;
     }

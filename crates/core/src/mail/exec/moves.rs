@@ -3,7 +3,7 @@
 //! copy the plans would make.
 
 use super::lanes;
-use super::{CollectionReport, Observer, Pair, Prepared, RunOptions};
+use super::{CollectionReport, Observer, Pair, Prepared};
 use crate::error::Result;
 use crate::mail::fingerprint::Fingerprint;
 use crate::mail::item::ItemKey;
@@ -17,13 +17,11 @@ use std::collections::HashMap;
 
 impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     /// Finds messages moved between collections on one side and moves them on the other side
-    /// too, removing the delete and the copy the plans would otherwise make. In a dry run the
-    /// moves are only reported.
+    /// too, removing the delete and the copy the plans would otherwise make.
     pub(super) async fn moves(
         &mut self,
         collections: &mut [(CollectionReport, Option<Prepared>)],
         (lanes, lane_of): (&mut [lanes::Lane<A, B>], &[usize]),
-        options: RunOptions,
         observer: &mut dyn Observer<Mail>,
     ) -> Result<()> {
         let can_move = PerSide {
@@ -107,30 +105,28 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             let from_plan = collections[*from_index].0.plan.clone();
             let to_plan = collections[*to_index].0.plan.clone();
             observer.move_planned(&from_plan, &to_plan, *side, key);
-            if !options.dry_run {
-                let result = self
-                    .move_one(
-                        collections,
-                        (*from_index, *delete_index),
-                        (*to_index, *copy_index),
-                        *side,
-                    )
-                    .await;
-                if let Err(error) = result {
-                    // The move may have happened (its answer lost with the connection), so the
-                    // copy is left for the next run, which pairs a moved message by content
-                    // or copies one that stayed: copying now could duplicate it. The delete
-                    // stays: the message is gone from there on the other side.
-                    collections[*from_index]
-                        .0
-                        .errors
-                        .push(error.context(format!(
-                            "moving {key} from {} to {} (the copy is left for the next run)",
-                            from_plan.name_a, to_plan.name_a
-                        )));
-                    done.push((*to_index, *copy_index));
-                    continue;
-                }
+            let result = self
+                .move_one(
+                    collections,
+                    (*from_index, *delete_index),
+                    (*to_index, *copy_index),
+                    *side,
+                )
+                .await;
+            if let Err(error) = result {
+                // The move may have happened (its answer lost with the connection), so the
+                // copy is left for the next run, which pairs a moved message by content or
+                // copies one that stayed: copying now could duplicate it. The delete stays:
+                // the message is gone from there on the other side.
+                collections[*from_index]
+                    .0
+                    .errors
+                    .push(error.context(format!(
+                        "moving {key} from {} to {} (the copy is left for the next run)",
+                        from_plan.name_a, to_plan.name_a
+                    )));
+                done.push((*to_index, *copy_index));
+                continue;
             }
             collections[*to_index].0.done.moves += 1;
             done.push((*from_index, *delete_index));
@@ -180,6 +176,8 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
 
     /// Moves one message on `side` from the collection of the delete action to that of the
     /// copy action, gives it the flags it has on the other side, and records the new pairing.
+    /// A dry run moves nothing and so learns no new key: it records the message as on its way
+    /// to `side` (a pending row without a key there, as a copy to a side that reserves none).
     pub(super) async fn move_one(
         &mut self,
         collections: &[(CollectionReport, Option<Prepared>)],
@@ -215,6 +213,19 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             Side::B => plan.name_b.clone(),
         };
         let (from_name, to_name) = (names(&from_report.plan), names(&to_report.plan));
+        if self.dry_run() {
+            self.status.apply(&[
+                StatusChange::Remove { id: *id },
+                StatusChange::BeginCopy {
+                    collection: to_id,
+                    to: side,
+                    source_key: other_key.clone(),
+                    reserved_key: None,
+                    flags: flags.clone(),
+                },
+            ])?;
+            return Ok(());
+        }
         let new_key = match side {
             Side::A => self.a.move_item(&from_name, key, &to_name).await?,
             Side::B => self.b.move_item(&from_name, key, &to_name).await?,

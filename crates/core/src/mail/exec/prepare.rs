@@ -4,7 +4,6 @@
 //! emptied and forgotten). Nothing but a created collection and content pairings is written
 //! here.
 
-use super::content::apply_in_memory;
 use super::{CollectionReport, Observer, Pair, Prepared, RunOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::mail::flags::Flags;
@@ -103,9 +102,10 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         if !report.errors.is_empty() {
             return Ok(());
         }
-        match side {
-            Side::A => self.a.delete_collection(&plan.name_a).await?,
-            Side::B => self.b.delete_collection(&plan.name_b).await?,
+        match (side, self.dry_run()) {
+            (_, true) => {}
+            (Side::A, false) => self.a.delete_collection(&plan.name_a).await?,
+            (Side::B, false) => self.b.delete_collection(&plan.name_b).await?,
         }
         self.status.forget_collection(id)?;
         Ok(())
@@ -127,39 +127,26 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             CollectionStep::Create(side) => Some(*side),
             CollectionStep::Remove(side) => return self.prepare_removal(&plan, *side).await,
         };
-        if let (Some(side), false) = (missing_on, options.dry_run) {
+        if let (Some(side), false) = (missing_on, self.dry_run()) {
             match side {
                 Side::A => self.a.create_collection(&plan.name_a).await?,
                 Side::B => self.b.create_collection(&plan.name_b).await?,
             }
         }
-        let id = if options.dry_run {
-            self.status.find_collection(&plan.name_a, &plan.name_b)?
-        } else {
-            Some(self.status.collection_id(&plan.name_a, &plan.name_b)?)
-        };
-        let mut rows = match id {
-            Some(id) => self.status.items(id)?,
-            None => Vec::new(),
-        };
-
-        let abandoned = match id {
-            Some(id) => self.status.abandoned_copies(id)?,
-            None => Vec::new(),
-        };
+        let id = self.status.collection_id(&plan.name_a, &plan.name_b)?;
+        let mut rows = self.status.items(id)?;
+        let abandoned = self.status.abandoned_copies(id)?;
         let settled = self.settle_unconfirmed(&plan, &rows, &abandoned).await;
 
         // List both sides, telling each what the status knows so that it can list
-        // incrementally. In a dry run a collection that would be created has no items yet.
+        // incrementally. In a dry run a collection that would be created was not, and has no
+        // items yet.
         let mut listings = PerSide::<Listing>::default();
         for side in [Side::A, Side::B] {
-            if options.dry_run && missing_on == Some(side) {
+            if self.dry_run() && missing_on == Some(side) {
                 continue;
             }
-            let state = match id {
-                Some(id) => self.status.collection_state(id, side)?,
-                None => None,
-            };
+            let state = self.status.collection_state(id, side)?;
             let known: Vec<(ItemKey, Flags)> = rows
                 .iter()
                 .filter(|row| row.pending != Some(side))
@@ -183,11 +170,9 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             observer.matching_by_content(&plan, items);
         }
 
-        // Where keys cannot be trusted or are unknown, recognise items by content. (A dry run
-        // of a collection the status does not know yet uses a placeholder id: nothing is
-        // written.)
+        // Where keys cannot be trusted or are unknown, recognise items by content.
         let changes = match self
-            .identify_by_content(id.unwrap_or(0), &plan, &rows, &listings, options.force)
+            .identify_by_content(id, &plan, &rows, &listings, options.force)
             .await?
         {
             Ok(changes) => changes,
@@ -199,35 +184,27 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 return Ok(None);
             }
         };
-        if let (false, Some(id)) = (options.dry_run || changes.is_empty(), id) {
+        if !changes.is_empty() {
             self.status.apply(&changes)?;
             rows = self.status.items(id)?;
-        } else {
-            apply_in_memory(&mut rows, &changes);
         }
 
         if !abandoned.is_empty() {
             let late = (&abandoned[..], settled);
-            self.remove_late_copies(&plan, late, &rows, &mut listings, report, options.dry_run)
+            self.remove_late_copies(&plan, late, &rows, &mut listings, report)
                 .await?;
         }
 
         let policy = self.policy.in_collection(&plan.name_a, &plan.name_b);
         let scope = keyword_scope(&plan, &listings, &policy);
         let items = self
-            .plan_with_limits(
-                (id, &plan),
-                &rows,
-                &mut listings,
-                (&policy, &scope),
-                options.dry_run,
-            )
+            .plan_with_limits((id, &plan), &rows, &mut listings, (&policy, &scope))
             .await?;
         // A move or a trash copy keeps the flags the message has where it goes.
         let deleted_flags = deleted_flags_of(&listings, &items);
         let held = held_for_read_only(&rows, &listings.a.items, &listings.b.items, &policy);
         Ok(Some(Prepared {
-            id,
+            id: Some(id),
             items,
             states: PerSide {
                 a: listings.a.state,

@@ -104,8 +104,8 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         }
         let mut done: Vec<(&ItemAction, Option<StatusChange>)> = done
             .into_iter()
-            .chain(last_copies)
             .map(|(action, change)| (action, Some(change)))
+            .chain(last_copies)
             .collect();
         done.extend(self.delete(&deletes, deleted_flags).await);
         let states = states.filter(|_| expires.is_empty());
@@ -137,10 +137,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
             let ItemAction::Expire { id, side, key } = action else {
                 continue;
             };
-            let result = match side {
-                Side::A => self.pair.a.delete(&self.plan.name_a, key).await,
-                Side::B => self.pair.b.delete(&self.plan.name_b, key).await,
-            };
+            let result = self.delete_on(*side, key).await;
             match result {
                 Ok(()) => done.push((
                     action,
@@ -172,8 +169,10 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
             flags: held.flags.clone(),
         }));
         self.pair.status.apply(&changes)?;
-        for action in actions {
-            self.observer.action_done(self.plan, action);
+        if !self.pair.dry_run() {
+            for action in actions {
+                self.observer.action_done(self.plan, action);
+            }
         }
         Ok(())
     }
@@ -238,10 +237,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                     let flags = deleted_flags.get(&(*side, key.clone()));
                     self.trash(*side, key, trash, flags).await
                 }
-                None => match side {
-                    Side::A => self.pair.a.delete(&self.plan.name_a, key).await,
-                    Side::B => self.pair.b.delete(&self.plan.name_b, key).await,
-                },
+                None => self.delete_on(*side, key).await,
             };
             match result {
                 Ok(()) => done.push((action, (!keep_row).then_some(*id))),
@@ -275,6 +271,9 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         trash: &CollectionName,
         flags: Option<&Flags>,
     ) -> Result<()> {
+        if self.pair.dry_run() {
+            return Ok(());
+        }
         let name = match side {
             Side::A => &self.plan.name_a,
             Side::B => &self.plan.name_b,
@@ -285,6 +284,17 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
             Side::B => trash_one(&mut *self.pair.b, name, key, trash, flags).await,
         }
         .map_err(context)
+    }
+
+    /// Deletes `key` on `side` (a dry run deletes nothing).
+    async fn delete_on(&mut self, side: Side, key: &ItemKey) -> Result<()> {
+        if self.pair.dry_run() {
+            return Ok(());
+        }
+        match side {
+            Side::A => self.pair.a.delete(&self.plan.name_a, key).await,
+            Side::B => self.pair.b.delete(&self.plan.name_b, key).await,
+        }
     }
 
     /// Makes both sides durable, then records `done` in one transaction.
@@ -304,6 +314,9 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
     /// collection's last changes, `states` are the listing states to keep with them: recorded
     /// in the same transaction (one commit, so one fsync fewer per collection) when there is
     /// something to record and nothing failed. Returns whether they were.
+    ///
+    /// A dry run flushes no side (it changed none) and tells the observer of no action (none
+    /// was carried out: the plan was shown as a whole), but records and counts like a real run.
     pub(super) async fn flush_and_record_some(
         &mut self,
         done: Vec<(&ItemAction, Option<StatusChange>)>,
@@ -312,8 +325,11 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         if done.is_empty() {
             return Ok(false);
         }
-        self.pair.a.flush().await?;
-        self.pair.b.flush().await?;
+        let dry_run = self.pair.dry_run();
+        if !dry_run {
+            self.pair.a.flush().await?;
+            self.pair.b.flush().await?;
+        }
         let changes: Vec<StatusChange> = done.iter().filter_map(|(_, c)| c.clone()).collect();
         let states =
             states.filter(|_| self.report.errors.is_empty() && self.report.refused.is_none());
@@ -335,7 +351,9 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         }
         for (action, _) in done {
             self.report.done.record(action);
-            self.observer.action_done(self.plan, action);
+            if !dry_run {
+                self.observer.action_done(self.plan, action);
+            }
         }
         Ok(states.is_some())
     }

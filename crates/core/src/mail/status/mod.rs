@@ -314,6 +314,24 @@ impl StatusStore {
         tx.commit().map_err(sql("committing"))?;
         Ok(created)
     }
+
+    /// The item pairings of `collection` as they would be after `changes`, without recording
+    /// them: applied in a transaction that is rolled back, through the same code as
+    /// [`Self::apply`], so that the executor reasons about exactly what it would record (it
+    /// records them later, with others, in one transaction). Fails where `apply` would.
+    pub fn items_after(
+        &mut self,
+        collection: CollectionId,
+        changes: &[StatusChange],
+    ) -> Result<Vec<StatusItem>> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql("starting a transaction"))?;
+        apply_in(&tx, changes)?;
+        // Dropped without a commit: rolled back.
+        items_in(&tx, collection)
+    }
 }
 
 /// Keeps both listing states of collection `id`; an unchanged row is not written, so that a
