@@ -561,6 +561,48 @@ mod tests {
     }
 
     #[test]
+    fn items_after_shows_changes_without_recording_them_and_refuses_as_apply_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StatusStore::open(dir.path(), "p").unwrap();
+        let inbox = CollectionName::new("INBOX").unwrap();
+        let id = store.collection_id(&inbox, &inbox).unwrap();
+        let pair = StatusChange::Pair {
+            collection: id,
+            key_a: key("a1"),
+            key_b: key("b1"),
+            flags: Flags::new(),
+        };
+        store.apply(&[pair]).unwrap();
+        let before = store.items(id).unwrap();
+        let row = before[0].id;
+        let rekey = [
+            StatusChange::ClearKeys {
+                collection: id,
+                side: Side::B,
+            },
+            StatusChange::SetKey {
+                id: row,
+                side: Side::B,
+                key: key("b2"),
+            },
+        ];
+        let after = store.items_after(id, &rekey).unwrap();
+        assert_eq!(after[0].key_b, Some(key("b2")));
+        assert_eq!(store.items(id).unwrap(), before, "nothing is recorded");
+        // A change the SQL path refuses is refused here too.
+        let missing = [StatusChange::SetKey {
+            id: row + 1,
+            side: Side::B,
+            key: key("b3"),
+        }];
+        assert_eq!(
+            store.items_after(id, &missing).unwrap_err().kind(),
+            ErrorKind::State
+        );
+        assert_eq!(store.items(id).unwrap(), before);
+    }
+
+    #[test]
     fn a_forgotten_collection_takes_its_items_along() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = StatusStore::open(dir.path(), "p").unwrap();
