@@ -266,7 +266,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
 
 /// A collection planned and ready to be carried out.
 struct Prepared {
-    /// Its status id (None only in a dry run of a collection the status does not know).
+    /// Its status id (None only for a removal of a collection the status does not know).
     id: Option<CollectionId>,
     /// What to do.
     items: ItemPlan,
