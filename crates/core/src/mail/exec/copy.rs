@@ -36,10 +36,21 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         &mut self,
         batch: &'a [ItemAction],
     ) -> Result<Vec<(&'a ItemAction, Option<StatusChange>)>> {
+        // A side that reported a full disk in this run gets no more copies: each would be read
+        // from the other side only to fail the same way. They are reported failed as they are.
+        let mut batch: Vec<&'a ItemAction> = batch.iter().collect();
+        batch.retain(|action| match self.full_disk_towards(action) {
+            Some(error) => {
+                self.failed(action, error);
+                false
+            }
+            None => true,
+        });
+
         // 1. Record every copy's intent, with the key the destination reserves for it.
         let mut intents = Vec::new();
         let mut reserved = Vec::new();
-        for action in batch {
+        for action in batch.iter().copied() {
             let ItemAction::Copy {
                 from,
                 key,
@@ -70,7 +81,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         // an APPEND of the interrupted run): remember it before copying again, so that a late
         // arrival is recognised as ours (plan::late_copies).
         let mut abandoned = PerSide::<Vec<ItemKey>>::default();
-        for (action, reserved_key) in batch.iter().zip(&reserved) {
+        for (action, reserved_key) in batch.iter().copied().zip(&reserved) {
             if let ItemAction::Copy {
                 from,
                 key,
@@ -92,13 +103,13 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
             // A dry run reads and delivers nothing, so no copy lands and no key is learnt:
             // each copy stays the pending row its intent recorded (with the reserved key, if
             // any), as after a run interrupted here, and counts as done.
-            return Ok(batch.iter().map(|action| (action, None)).collect());
+            return Ok(batch.into_iter().map(|action| (action, None)).collect());
         }
 
         // 2. Read each source side's items in one batch, then deliver them one by one.
         let mut done = Vec::new();
         let mut pending: Vec<(&ItemAction, ItemId, Option<ItemKey>)> = Vec::new();
-        for ((action, id), reserved_key) in batch.iter().zip(ids).zip(reserved) {
+        for ((action, id), reserved_key) in batch.into_iter().zip(ids).zip(reserved) {
             pending.push((action, id, reserved_key));
         }
         for from in [Side::A, Side::B] {
@@ -135,11 +146,45 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                             key: new_key,
                         }),
                     )),
-                    Err(error) => self.failed_sized(action, size, error),
+                    Err(error) => {
+                        self.note_full_disk(from.other(), &error);
+                        self.failed_sized(action, size, error);
+                    }
                 }
             }
         }
         Ok(done)
+    }
+
+    /// Keeps in mind that `side` is full if `error` says so: no later batch of copies goes
+    /// there in this run (the batch in hand was read already, and is delivered as a whole).
+    fn note_full_disk(&self, side: Side, error: &Error) {
+        if let (true, Some(cause)) = (error.is_disk_full(), error.cause()) {
+            self.full
+                .borrow_mut()
+                .get_mut(side)
+                .get_or_insert_with(|| cause.to_string());
+        }
+    }
+
+    /// The failure of a copy to a side that reported a full disk earlier in this run, if
+    /// `action` is one: a full-disk error with the cause the side gave, so that the report
+    /// counts it with the failures the full disk caused and groups them by that cause.
+    fn full_disk_towards(&self, action: &ItemAction) -> Option<Error> {
+        let ItemAction::Copy { from, .. } = action else {
+            return None;
+        };
+        let to = from.other();
+        let full = self.full.borrow();
+        let cause = full.get(to).as_ref()?;
+        let cause = std::io::Error::new(std::io::ErrorKind::StorageFull, cause.clone());
+        Some(
+            Error::new(
+                ErrorKind::Io,
+                format!("not tried: side {to} reported a full disk earlier in this run"),
+            )
+            .with_source(cause),
+        )
     }
 
     /// Delivers what was read for `copies` (from side `from`) to `dest` on the other side in

@@ -29,6 +29,7 @@ use crate::error::Result;
 use crate::mail::flags::Flags;
 use crate::mail::item::ItemKey;
 use crate::name::CollectionName;
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::mail::plan::{
@@ -154,8 +155,9 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             }
         }
 
+        let full = FullSides::default();
         let collections = self
-            .execute_on_lanes(&mut lanes, collections, &lane_of, observer)
+            .execute_on_lanes(&mut lanes, (collections, &lane_of), &full, observer)
             .await;
         self.close_handles(&mut lanes).await;
         Ok(PairReport { collections })
@@ -211,6 +213,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         &mut self,
         mut collection: CollectionReport,
         prepared: Option<Prepared>,
+        full: &FullSides,
         observer: &mut dyn Observer<Mail>,
     ) -> CollectionReport {
         if let Some(mut prepared) = prepared {
@@ -225,7 +228,8 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 // Withheld: nothing of this collection is done.
             } else {
                 collection.done.held_back = prepared.items.held_back.len();
-                if let Err(error) = self.execute(&mut collection, prepared, observer).await {
+                let run = self.execute(&mut collection, prepared, full, observer);
+                if let Err(error) = run.await {
                     let name = collection.plan.name_a.clone();
                     collection
                         .errors
@@ -312,4 +316,10 @@ struct CollectionRun<'r, 's, A, B> {
     plan: &'r CollectionPlan,
     report: &'r mut CollectionReport,
     observer: &'r mut dyn Observer<Mail>,
+    full: &'r FullSides,
 }
+
+/// The sides that reported a full disk in this run, with the cause each gave: copies to such a
+/// side are not tried any more (`copy.rs`). One per run, shared by its lanes (which interleave
+/// on one thread, never holding the borrow across an await).
+type FullSides = RefCell<PerSide<Option<String>>>;

@@ -5,7 +5,7 @@
 
 use super::copy::copy_batches;
 use super::failing;
-use super::{CollectionReport, CollectionRun, Observer, Pair, Prepared, set_flags_on};
+use super::{CollectionReport, CollectionRun, FullSides, Observer, Pair, Prepared, set_flags_on};
 use crate::error::{Error, ErrorKind, Result};
 use crate::mail::flags::{Flag, Flags};
 use crate::mail::item::{ItemKey, NewItem};
@@ -25,6 +25,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         &mut self,
         report: &mut CollectionReport,
         prepared: Prepared,
+        full: &FullSides,
         observer: &mut dyn Observer<Mail>,
     ) -> Result<()> {
         let Some(id) = prepared.id else {
@@ -37,6 +38,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             plan: &plan,
             report,
             observer,
+            full,
         };
         let removal = matches!(plan.step, CollectionStep::Remove(_));
         let states = (!removal).then_some(&prepared.states);
