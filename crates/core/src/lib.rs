@@ -18,8 +18,13 @@
 //!   webcal, vdir), iCalendar/vCard helpers, its status tables, planner and executor
 //!   ([`dav::ItemPair::sync`]).
 //!
-//! The rules (docs/ARCHITECTURE.md, "Layout of core") are checked by `tests/layout.rs`. The
-//! one pair runner that drives either wing comes next, as `runner/`.
+//! The runner (may import both wings; no wing imports it):
+//! - [`runner`]: the one entry point that runs a pair of either family
+//!   ([`runner::PairRun::lock`], [`runner::PairRun::sync`], [`runner::list`]): the lock, the
+//!   no-state notice, collection selection, dry run, `--force` once, the outcome. The binary's
+//!   commands, and later the daemon and `replicate`, call it and never branch on the family.
+//!
+//! The rules (docs/ARCHITECTURE.md, "Layout of core") are checked by `tests/layout.rs`.
 //!
 //! Not here: any protocol, file format or configuration file. Storages live in their own crates
 //! and depend on this one; this crate depends on none of them.
@@ -34,6 +39,7 @@ pub mod offthread;
 pub mod policy;
 pub mod private;
 pub mod run;
+pub mod runner;
 pub mod secret;
 pub mod side;
 pub mod status;

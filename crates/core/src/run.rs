@@ -91,6 +91,9 @@ pub trait Observer<F: Family> {
         _action: &F::MetaAction,
     ) {
     }
+    /// The run is over and `report` says what it did (the pair runner calls this; the
+    /// summary's turn).
+    fn finished(&mut self, _report: &PairReport<F>) {}
 }
 
 /// An observer that ignores everything.

@@ -1,6 +1,7 @@
 //! Maps failures to the documented exit statuses.
 
 use pimlink_core::ErrorKind;
+use pimlink_core::runner::Outcome;
 
 use crate::cli::exit;
 use crate::config::{ConfigError, Credentials, PasswordSource};
@@ -23,6 +24,15 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         // The configuration is well-formed; the server would not open the storage with it.
         Some(ErrorKind::Auth) => exit::UNAVAILABLE,
         _ => exit::UNAVAILABLE,
+    }
+}
+
+/// The exit status of a pair's run that ended as `outcome`: a refusal outranks a failure.
+pub fn outcome_code(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::Clean => exit::OK,
+        Outcome::Partial => exit::PARTIAL,
+        Outcome::Refused => exit::REFUSED,
     }
 }
 

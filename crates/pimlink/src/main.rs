@@ -1,15 +1,16 @@
 //! `pimlink`: the command-line program. This crate is glue: it reads the configuration, opens
-//! the storages a pair names, and hands them to the engine in `pimlink-core`. Protocols,
-//! file formats and sync decisions live in the library crates.
+//! the storages a pair names (`storages`, `pair`), and hands them to the pair runner in
+//! `pimlink-core` (`pimlink_core::runner`), which runs either family; `output` shows what it
+//! does. Protocols, file formats and sync decisions live in the library crates.
 
 mod cli;
 mod commands;
 mod endpoint;
 mod error_groups;
 mod failure;
-mod item_storages;
 mod no_state;
 mod output;
+mod pair;
 mod renamed;
 mod storages;
 

@@ -3,11 +3,9 @@
 //! safe, but it cannot know what was deleted or unflagged since an earlier sync: that comes
 //! back. A user who lost the state should hear this before the run, not find out later.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
 use pimlink_core::PerSide;
-use pimlink_core::status::StatusStore;
 
 /// What a pair syncs, for the wording.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,39 +21,35 @@ pub enum Items {
 pub struct NoStateNotice {
     pair: String,
     state_file: PathBuf,
-    items: Items,
     told: bool,
 }
 
 impl NoStateNotice {
-    /// A notice for `pair` if its freshly opened `status` records nothing; `None` otherwise.
-    pub fn new(pair: &str, status: &StatusStore, items: Items) -> Result<Option<Self>> {
-        if !status.knows_nothing()? {
-            return Ok(None);
-        }
-        Ok(Some(Self {
+    /// A notice for `pair`, whose status (`state_file`) recorded nothing when the run began
+    /// (`pimlink_core::runner::PairRun::without_state`).
+    pub fn new(pair: &str, state_file: &Path) -> Self {
+        Self {
             pair: pair.to_owned(),
-            state_file: status.path().map(PathBuf::from).unwrap_or_default(),
-            items,
+            state_file: state_file.to_owned(),
             told: false,
-        }))
+        }
     }
 
     /// Says so (on stderr, even with `-q`: it explains changes a user did not ask for) when
     /// the first collection with items on both sides is about to be matched.
-    pub fn tell(&mut self, collection: &str, counts: PerSide<usize>) {
+    pub fn tell(&mut self, collection: &str, counts: PerSide<usize>, items: Items) {
         if !self.told {
             self.told = true;
             eprintln!(
                 "pimlink: {}: warning: {}",
                 self.pair,
-                self.message(collection, counts)
+                self.message(collection, counts, items)
             );
         }
     }
 
-    fn message(&self, collection: &str, counts: PerSide<usize>) -> String {
-        let (what, how, also) = match self.items {
+    fn message(&self, collection: &str, counts: PerSide<usize>, items: Items) -> String {
+        let (what, how, also) = match items {
             Items::Mail => (
                 "mail",
                 "messages are matched by content (Message-ID, Date, From, Subject)",
@@ -87,11 +81,9 @@ mod tests {
     #[test]
     fn the_message_names_the_state_file_and_what_comes_back() {
         let dir = tempfile::tempdir().unwrap();
-        let status = StatusStore::open(dir.path(), "p").unwrap();
-        let notice = NoStateNotice::new("p", &status, Items::Mail)
-            .unwrap()
-            .unwrap();
-        let message = notice.message("INBOX", PerSide { a: 3, b: 5 });
+        let run = pimlink_core::runner::PairRun::lock(dir.path(), "p").unwrap();
+        let notice = NoStateNotice::new("p", run.without_state().unwrap());
+        let message = notice.message("INBOX", PerSide { a: 3, b: 5 }, Items::Mail);
         assert!(message.contains(&dir.path().join("p.sqlite").display().to_string()));
         assert!(message.contains("INBOX: 3 on a, 5 on b"), "{message}");
         assert!(message.contains("Nothing is deleted"), "{message}");

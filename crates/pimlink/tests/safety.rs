@@ -27,6 +27,38 @@ fn second_pimlink_on_a_busy_pair_is_refused_with_the_owner_pid() {
     assert!(world.root("b").join("INBOX").exists());
 }
 
+/// The pair runner takes a pair's lock before it opens either side: a busy pair creates no
+/// Maildir root, runs no `password_cmd` and connects nowhere, whatever its family.
+#[test]
+fn a_busy_pair_opens_neither_side() {
+    let world = World::new("");
+    let dir = world.dir.path();
+    fs::remove_dir(world.root("b")).unwrap();
+    let marker = dir.join("password asked");
+    let config = format!(
+        "[general]\nstate_dir = \"{state}\"\n\n\
+         [storage.a]\ntype = \"maildir\"\npath = \"{a}\"\n\n\
+         [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\n\n\
+         [storage.cal]\ntype = \"caldav\"\nurl = \"https://192.0.2.11/dav/\"\n\
+         user = \"u\"\npassword_cmd = \"touch '{marker}'; echo p\"\n\n\
+         [storage.v]\ntype = \"vdir\"\npath = \"{v}\"\nfileext = \".ics\"\n\n\
+         [pair.p]\na = \"a\"\nb = \"b\"\n\n[pair.c]\na = \"cal\"\nb = \"v\"\n",
+        state = world.state_dir().display(),
+        a = world.root("a").display(),
+        b = world.root("b").display(),
+        v = dir.join("v").display(),
+        marker = marker.display(),
+    );
+    fs::write(world.config(), config).unwrap();
+    let held = ["p", "c"].map(|pair| StatusStore::open(&world.state_dir(), pair).unwrap());
+    let run = world.run(&["sync"]);
+    assert_eq!(run.code(), 4, "{run}");
+    assert_eq!(run.stderr().matches("is busy (pid").count(), 2, "{run}");
+    assert!(!world.root("b").exists(), "the Maildir was opened: {run}");
+    assert!(!marker.exists(), "the CalDAV storage was opened: {run}");
+    drop(held);
+}
+
 #[test]
 fn hostile_folder_names_never_escape_the_root() {
     let world = World::with_layouts("verbatim", "maildir++", "");

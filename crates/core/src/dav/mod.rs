@@ -9,9 +9,11 @@
 //!   [`plan_collections`]: which collections are synced, created or deleted; [`plan_meta`]:
 //!   the three-way merge of display name, colour and description; `skip`: whether a
 //!   collection unchanged on both sides since its last clean sync can be left alone.
-//! - [`ItemPair::sync`]: the executor, the only code that writes, with per-action errors and
-//!   sync tokens stored only after a clean collection; [`report`]: the [`Dav`] family for the
-//!   floor's run types ([`Observer`], [`PairReport`], ...).
+//! - [`ItemPair::sync`]: the executor (`exec/`: the pair, one collection, listing a side,
+//!   the item writes, metadata), the only code that writes, with per-action errors and sync
+//!   tokens stored only after a clean collection; a dry run makes the same status writes on a
+//!   copy of the status and none to the sides; [`report`]: the [`Dav`] family for the floor's
+//!   run types ([`Observer`], [`PairReport`], ...).
 //!
 //! The status lives in the same per-pair SQLite database as the mail status, in its own tables,
 //! queried in `status.rs` (see [`StatusStore::dav_items`](crate::status::StatusStore::dav_items)).

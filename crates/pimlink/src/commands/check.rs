@@ -1,7 +1,6 @@
 //! `pimlink check`: the configuration is valid and every storage of the named pairs answers.
 
 use anyhow::{Context, Result};
-use pimlink_core::MailStore;
 
 use crate::cli::exit;
 use crate::config::Config;
@@ -48,31 +47,12 @@ pub fn run(config: &Config, pairs: &[String], output: &Output) -> u8 {
     code
 }
 
+/// A storage answers: it is opened (a server connected, discovery included) and its
+/// collections are listed.
 fn check_storage(config: &Config, name: &str) -> Result<String> {
-    let family = config.storages.get(name).map(|s| s.kind.family());
-    if family == Some(crate::config::Family::Dav) {
-        return check_item_storage(config, name);
-    }
-    let mut store = storages::open_mail(config, name)?;
-    let collections = super::runtime()?.block_on(store.list_collections())?;
-    let selectable = collections.iter().filter(|c| c.selectable).count();
-    Ok(format!("{}: {selectable} collections", store.describe()))
-}
-
-/// A calendar/contact storage answers: it is connected (discovery included) and listed.
-fn check_item_storage(config: &Config, name: &str) -> Result<String> {
-    use pimlink_core::dav::store::ItemStore;
-    let kind = match crate::item_storages::declared_kind(config, name)? {
-        Some(kind) => kind,
-        None => crate::item_storages::pair_kind(config, name, name)?,
-    };
     super::runtime()?.block_on(async {
-        let store = crate::item_storages::open(config, name, kind).await?;
-        let collections = store.list_collections().await?;
-        anyhow::Ok(format!(
-            "{}: {} collections",
-            store.describe(),
-            collections.len()
-        ))
+        let mut store = storages::open(config, name, None).await?;
+        let collections = store.count_collections().await?;
+        anyhow::Ok(format!("{}: {collections} collections", store.describe()))
     })
 }

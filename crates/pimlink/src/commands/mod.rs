@@ -1,7 +1,6 @@
 //! One module per command.
 
 pub mod check;
-pub mod dav_sync;
 pub mod discover;
 pub mod list;
 pub mod patterns;

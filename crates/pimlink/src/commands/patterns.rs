@@ -4,26 +4,56 @@
 //! that otherwise goes unnoticed: a typo, a name quoted as mbsync's configuration needs
 //! (`"!\"Deleted Items\""`), `"froma"` for `"from a"` copied from a badly rendered manual, or
 //! pimsync's `collections all`. The engine asks the pair's selection about every collection
-//! either side lists; [`SeenNames`] remembers those names so that the patterns can be checked
-//! against them after the run.
+//! either side lists; [`Patterns`] answers and remembers those names so that the patterns can be
+//! checked against them after the run (the observer warns before the summary, `list` after
+//! the plans).
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-use crate::config::CollectionFilter;
+use crate::config::{CollectionFilter, PairConfig};
+
+/// A pair's collection patterns as a run asks them, remembering every name asked about.
+pub struct Patterns<'c> {
+    filter: Option<&'c CollectionFilter>,
+    seen: SeenNames,
+}
+
+impl<'c> Patterns<'c> {
+    /// The patterns of `pair` (`PairConfig::patterns`).
+    pub fn of(pair: &'c PairConfig) -> Self {
+        Self {
+            filter: pair.patterns(),
+            seen: SeenNames::default(),
+        }
+    }
+
+    /// True if a pattern selects collection `name` (none does if the pair has none).
+    pub fn matches(&self, name: &str) -> bool {
+        self.seen.note(name);
+        self.filter.is_some_and(|filter| filter.matches(name))
+    }
+
+    /// Warns once per pattern that matched none of the names asked about.
+    pub fn warn_unmatched(&self, pair: &str) {
+        if let Some(filter) = self.filter {
+            self.seen.warn_unmatched(pair, filter);
+        }
+    }
+}
 
 /// The collection names a run's selection was asked about.
 #[derive(Default)]
-pub struct SeenNames(RefCell<BTreeSet<String>>);
+struct SeenNames(RefCell<BTreeSet<String>>);
 
 impl SeenNames {
     /// Remembers `name`.
-    pub fn note(&self, name: &str) {
+    fn note(&self, name: &str) {
         self.0.borrow_mut().insert(name.to_owned());
     }
 
     /// Warns once per pattern of `filter` that matched none of the names seen.
-    pub fn warn_unmatched(&self, pair: &str, filter: &CollectionFilter) {
+    fn warn_unmatched(&self, pair: &str, filter: &CollectionFilter) {
         let names = self.0.borrow();
         for pattern in filter.unmatched(names.iter().map(String::as_str)) {
             // "*" matches nothing only when there is nothing at all, which needs no warning.

@@ -9,8 +9,8 @@ use pimlink_core::digest::sha256_hex;
 use crate::cli::exit;
 use crate::config::Config;
 use crate::failure::exit_code;
-use crate::item_storages;
 use crate::output::Output;
+use crate::storages::{self, items};
 
 /// Runs `repair` and returns the exit status.
 pub fn run(config: &Config, storage: &str, dry_run: bool, output: &Output) -> u8 {
@@ -25,12 +25,9 @@ pub fn run(config: &Config, storage: &str, dry_run: bool, output: &Output) -> u8
 }
 
 fn repair(config: &Config, name: &str, dry_run: bool, output: &Output) -> Result<u8> {
-    let kind = match item_storages::declared_kind(config, name)? {
-        Some(kind) => kind,
-        None => item_storages::pair_kind(config, name, name)?,
-    };
+    let kind = items::own_kind(config, name)?;
     super::runtime()?.block_on(async {
-        let store = item_storages::open(config, name, kind).await?;
+        let store = storages::open_items(config, name, Some(kind)).await?;
         if store.read_only() {
             anyhow::bail!("{} is read-only: its items cannot be repaired", store.describe());
         }

@@ -8,16 +8,16 @@
 use std::process::Command;
 
 use anyhow::Result;
-use pimlink_core::dav::ConflictResolver;
+use pimlink_core::dav::{ConflictPolicy, ConflictResolver};
+use pimlink_core::runner::Request;
 use pimlink_core::{Error, ErrorKind};
 
 use crate::cli::exit;
-use crate::config::{Config, Family};
+use crate::config::{Config, Family, PairConfig};
 use crate::failure::{UsageError, exit_code};
 use crate::output::Output;
 
-use super::dav_sync::{Conflicts, conflict_command, sync_pair};
-use super::sync::pair_family;
+use super::sync::sync_pair;
 
 /// Runs `resolve-conflicts` and returns the exit status.
 pub fn run(config: &Config, pairs: &[String], dry_run: bool, output: &Output) -> u8 {
@@ -32,7 +32,7 @@ pub fn run(config: &Config, pairs: &[String], dry_run: bool, output: &Output) ->
     let mut code = exit::OK;
     for pair in pairs {
         let result: Result<u8> = (|| {
-            if pair_family(config, pair) != Some(Family::Dav) {
+            if pair.family() != Family::Dav {
                 return Err(UsageError(format!(
                     "pair {} syncs mail, which has no item conflicts to resolve",
                     pair.name
@@ -50,15 +50,11 @@ pub fn run(config: &Config, pairs: &[String], dry_run: bool, output: &Output) ->
             let mut resolver = CommandResolver {
                 command: command.to_vec(),
             };
-            sync_pair(
-                config,
-                pair,
-                None,
+            let request = Request {
                 dry_run,
-                false,
-                Conflicts::Resolve(&mut resolver),
-                output,
-            )
+                ..Request::default()
+            };
+            sync_pair(config, pair, None, request, Some(&mut resolver), output)
         })();
         let pair_code = match result {
             Ok(code) => code,
@@ -73,6 +69,14 @@ pub fn run(config: &Config, pairs: &[String], dry_run: bool, output: &Output) ->
         code = code.max(pair_code);
     }
     code
+}
+
+/// The pair's `conflict_resolution` command, if it has one (`resolve-conflicts` needs one).
+fn conflict_command(pair: &PairConfig) -> Option<&[String]> {
+    match pair.dav.as_ref().map(|d| &d.conflict) {
+        Some(ConflictPolicy::Command(command)) => Some(command),
+        _ => None,
+    }
 }
 
 /// Runs the user's merge command on both versions of an item.

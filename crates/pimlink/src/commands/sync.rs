@@ -4,16 +4,16 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use pimlink_core::CollectionName;
-use pimlink_core::mail::exec::{Pair, RunOptions};
-use pimlink_core::policy::{MaxDelete, OnEmpty};
-use pimlink_core::status::StatusStore;
+use pimlink_core::dav::ConflictResolver;
+use pimlink_core::runner::{PairRun, Request, Selection};
 
 use crate::cli::{SyncArgs, exit};
-use crate::config::{Config, Family, PairConfig};
-use crate::failure::{UsageError, exit_code};
-use crate::no_state::{Items, NoStateNotice};
-use crate::output::{Output, PairObserver};
-use crate::storages;
+use crate::config::{Config, PairConfig};
+use crate::failure::{self, UsageError, exit_code};
+use crate::no_state::NoStateNotice;
+use crate::output::{Output, PairOutput};
+
+use super::patterns::Patterns;
 
 /// Runs `sync` and returns the exit status.
 pub fn run(config: &Config, args: &SyncArgs, output: &Output) -> u8 {
@@ -30,7 +30,12 @@ pub fn run(config: &Config, args: &SyncArgs, output: &Output) -> u8 {
     crate::endpoint::warn_cleartext(config, storages);
     let mut code = exit::OK;
     for (pair, only) in targets {
-        let result = sync_pair(config, pair, only.as_deref(), args, output);
+        let request = Request {
+            dry_run: args.dry_run,
+            force: args.force,
+            fetch_big: args.fetch_big,
+        };
+        let result = sync_pair(config, pair, only.as_deref(), request, None, output);
         let pair_code = match result {
             Ok(code) => code,
             Err(error) => {
@@ -82,71 +87,30 @@ fn parse_targets<'c>(config: &'c Config, targets: &[String]) -> Result<Vec<Targe
         .collect())
 }
 
-fn sync_pair(
+/// Syncs one pair of either family through the pair runner and returns its exit status;
+/// `resolver` takes a calendar/contact pair's conflicts (`resolve-conflicts`).
+pub fn sync_pair(
     config: &Config,
     pair: &PairConfig,
     only: Option<&[String]>,
-    args: &SyncArgs,
+    request: Request,
+    resolver: Option<&mut dyn ConflictResolver>,
     output: &Output,
 ) -> Result<u8> {
-    if pair_family(config, pair) == Some(Family::Dav) {
-        return super::dav_sync::sync_pair(
-            config,
-            pair,
-            only,
-            args.dry_run,
-            args.force,
-            super::dav_sync::Conflicts::AsConfigured,
-            output,
-        );
-    }
-    let mut a = storages::open_pair_side(config, pair, pimlink_core::Side::A)?;
-    let mut b = storages::open_pair_side(config, pair, pimlink_core::Side::B)?;
-    let mut status = StatusStore::open(&config.state_dir, &pair.name)
+    let run = PairRun::lock(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
-    let mut policy = pair.policy();
-    if args.force {
-        policy.on_empty = OnEmpty::Sync;
-        policy.max_delete = MaxDelete::UNLIMITED;
-    }
-    if args.fetch_big {
-        policy.limits.max_size = None;
-    }
-    let mut observer = PairObserver::new(output, &pair.name, args.dry_run);
-    observer.no_state = NoStateNotice::new(&pair.name, &status, Items::Mail)?;
-    let options = RunOptions {
-        dry_run: args.dry_run,
-        force: args.force,
+    let no_state = run
+        .without_state()
+        .map(|file| NoStateNotice::new(&pair.name, file));
+    let patterns = Patterns::of(pair);
+    let selection = Selection {
+        patterns: &|name| patterns.matches(name),
+        only,
     };
-    let seen = super::patterns::SeenNames::default();
-    let selected = |name: &CollectionName| {
-        seen.note(name.as_str());
-        pair.collections.matches(name.as_str())
-            && only.is_none_or(|only| only.iter().any(|c| c == name.as_str()))
-    };
-    let report = super::runtime()?.block_on(async {
-        Pair {
-            a: &mut a,
-            b: &mut b,
-            status: &mut status,
-            policy,
-        }
-        .sync(selected, options, &mut observer)
-        .await
+    let mut observer = PairOutput::new(output, &pair.name, request.dry_run, no_state, &patterns);
+    let outcome = super::runtime()?.block_on(async {
+        let sides = crate::pair::open(config, pair, resolver).await?;
+        anyhow::Ok(run.sync(sides, selection, request, &mut observer).await?)
     })?;
-    seen.warn_unmatched(&pair.name, &pair.collections);
-    observer.finish(&report);
-    let mut code = exit::OK;
-    if report.has_errors() {
-        code = exit::PARTIAL;
-    }
-    if report.has_refusals() {
-        code = exit::REFUSED;
-    }
-    Ok(code)
-}
-
-/// Mail or calendars/contacts: a pair's storages are of one family (the configuration checked).
-pub fn pair_family(config: &Config, pair: &PairConfig) -> Option<Family> {
-    config.storages.get(&pair.a).map(|s| s.kind.family())
+    Ok(failure::outcome_code(outcome))
 }

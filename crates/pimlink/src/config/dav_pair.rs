@@ -11,9 +11,6 @@ use super::error::ConfigError;
 use super::filter::CollectionFilter;
 use super::raw::{Fields, names};
 
-/// The keys of a pair table that only calendar/contact pairs accept.
-pub(crate) const DAV_KEYS: &[&str] = &["conflict_resolution", "on_delete", "metadata"];
-
 /// Which collections a calendar/contact pair syncs.
 #[derive(Clone, Debug)]
 pub struct DavCollections {
@@ -70,22 +67,6 @@ impl PartialEq for DavPairConfig {
             && self.on_delete == other.on_delete
             && self.metadata == other.metadata
     }
-}
-
-/// Refuses the calendar-only keys in a mail pair.
-pub(crate) fn refuse_in_mail_pair(fields: &Fields<'_, '_>) -> Result<(), ConfigError> {
-    for key in DAV_KEYS {
-        if let Some(span) = fields.key_span(key) {
-            return Err(fields.error(
-                span,
-                format!(
-                    "key {key:?} applies only to calendar/contact pairs (caldav, carddav, \
-                     webcal, vdir)"
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Reads the calendar/contact keys of a pair.

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::{GENERAL_KEYS, pair, storage};
+use super::{GENERAL_KEYS, pair_keys, storage};
 
 fn read_doc(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -44,7 +44,7 @@ fn accepted_keys() -> Vec<(Place, &'static str)> {
             ));
         }
     }
-    for key in pair::keys() {
+    for key in pair_keys::all() {
         keys.push((
             Place {
                 section: "PAIRS",

@@ -10,23 +10,7 @@ use super::error::ConfigError;
 use super::model::StorageKind;
 use super::raw::Fields;
 
-/// The keys this module reads.
-pub(crate) const LIMIT_KEYS: &[&str] = &["max_size", "max_messages", "max_age", "near"];
-
 const SIDES: &[(&str, Side)] = &[("a", Side::A), ("b", Side::B)];
-
-/// Refuses the limit keys in a calendar/contact pair.
-pub(crate) fn refuse_in_dav_pair(fields: &Fields<'_, '_>) -> Result<(), ConfigError> {
-    for key in LIMIT_KEYS {
-        if let Some(span) = fields.key_span(key) {
-            return Err(fields.error(
-                span,
-                format!("key {key:?} applies only to mail pairs (imap, maildir)"),
-            ));
-        }
-    }
-    Ok(())
-}
 
 /// Reads the limits of a mail pair whose sides are `kinds` and whose changes flow `direction`.
 pub(crate) fn build(

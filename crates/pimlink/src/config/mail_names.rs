@@ -8,9 +8,6 @@ use toml::de::DeValue;
 use super::error::ConfigError;
 use super::raw::Fields;
 
-/// The keys this module reads.
-pub(crate) const KEYS: &[&str] = &["prefix_a", "prefix_b", "folder_map", "keywords"];
-
 /// What the keys say.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct MailNames {
@@ -55,19 +52,6 @@ pub(crate) fn build(fields: &Fields<'_, '_>) -> Result<MailNames, ConfigError> {
         translation,
         keywords: fields.boolean("keywords")?.is_none_or(|k| k.value),
     })
-}
-
-/// These keys make no sense for calendars and contacts.
-pub(crate) fn refuse_in_dav_pair(fields: &Fields<'_, '_>) -> Result<(), ConfigError> {
-    for key in KEYS {
-        if let Some(span) = fields.key_span(key) {
-            return Err(fields.error(
-                span,
-                format!("key {key:?} applies only to mail pairs (imap, maildir)"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// `folder_map = [["on a", "on b"], ...]`, with each entry's position.

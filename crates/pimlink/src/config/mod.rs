@@ -24,8 +24,10 @@
 //! - Collection patterns are described in the `filter` module: `*` spans levels, `%` does not.
 //!
 //! Layout: `raw` gives located access to the parsed TOML tree, `storage` and `pair` convert
-//! tables into the plain types of `model`, `expand` handles paths, `secret` passwords, `filter`
-//! collection patterns, and `error` the one error type.
+//! tables into the plain types of `model` (`pair_keys` is the one table of which pair keys
+//! apply to which family; `dav_pair`, `mail_names`, `limits` and `sides` read the
+//! family-specific ones), `expand` handles paths, `secret` passwords, `filter` collection
+//! patterns, and `error` the one error type.
 //!
 //! Not here: opening storages or connecting anywhere; `pimlink check` does that.
 
@@ -43,6 +45,7 @@ mod limits;
 mod mail_names;
 mod model;
 mod pair;
+mod pair_keys;
 mod raw;
 mod secret;
 mod sides;

@@ -296,4 +296,23 @@ impl PairConfig {
             sides: self.sides.clone(),
         }
     }
+
+    /// Mail or calendars/contacts: both storages are of this family (checked when parsed).
+    pub fn family(&self) -> Family {
+        if self.dav.is_some() {
+            Family::Dav
+        } else {
+            Family::Mail
+        }
+    }
+
+    /// The pair's collection patterns, if it has any: a mail pair always (`["*"]` by default),
+    /// a calendar/contact pair only if `collections` lists some besides `"from a"`, `"from
+    /// b"` and aliases.
+    pub fn patterns(&self) -> Option<&CollectionFilter> {
+        match &self.dav {
+            Some(dav) => dav.collections.patterns.as_ref(),
+            None => Some(&self.collections),
+        }
+    }
 }

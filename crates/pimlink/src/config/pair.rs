@@ -11,31 +11,9 @@ use super::filter::CollectionFilter;
 use super::limits;
 use super::mail_names;
 use super::model::{Family, PairConfig, StorageConfig};
+use super::pair_keys;
 use super::raw::{Fields, Located};
 use super::sides;
-
-/// The keys of every pair, whichever storages it joins.
-const COMMON_KEYS: &[&str] = &[
-    "a",
-    "b",
-    "collections",
-    "direction",
-    "operations",
-    "create",
-    "on_empty",
-    "max_delete",
-];
-
-/// Every key a pair table may hold; each kind of pair then refuses the keys of the other kind.
-pub(super) fn keys() -> impl Iterator<Item = &'static str> {
-    COMMON_KEYS
-        .iter()
-        .chain(dav_pair::DAV_KEYS)
-        .chain(sides::PAIR_KEYS)
-        .chain(mail_names::KEYS)
-        .chain(limits::LIMIT_KEYS)
-        .copied()
-}
 
 const DIRECTIONS: &[(&str, Direction)] = &[
     ("both", Direction::Both),
@@ -64,7 +42,7 @@ pub(crate) fn build(
     fields: &Fields<'_, '_>,
     storages: &BTreeMap<String, StorageConfig>,
 ) -> Result<PairConfig, ConfigError> {
-    let keys: Vec<&str> = keys().collect();
+    let keys: Vec<&str> = pair_keys::all().collect();
     fields.only(&keys, |_| None)?;
     let a = side(fields, "a", storages)?;
     let b = side(fields, "b", storages)?;
@@ -128,10 +106,8 @@ pub(crate) fn build(
     }
     // Calendar pairs name collections by id, with "from a"/"from b" and aliases; mail pairs
     // use folder patterns only.
+    pair_keys::refuse_others(fields, kind_a.family())?;
     let (collections, dav, names, side_options) = if kind_a.family() == Family::Dav {
-        mail_names::refuse_in_dav_pair(fields)?;
-        limits::refuse_in_dav_pair(fields)?;
-        sides::refuse_in_dav_pair(fields)?;
         (
             CollectionFilter::all(),
             Some(dav_pair::build(fields)?),
@@ -139,7 +115,6 @@ pub(crate) fn build(
             PerSide::default(),
         )
     } else {
-        dav_pair::refuse_in_mail_pair(fields)?;
         (
             collections(fields)?,
             None,

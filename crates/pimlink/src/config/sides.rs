@@ -11,12 +11,6 @@ use super::error::ConfigError;
 use super::model::{MailStorageOptions, StorageConfig};
 use super::raw::Fields;
 
-/// The keys of this module in a mail storage's table.
-pub(crate) const STORAGE_KEYS: &[&str] = &["read_only", "trash"];
-
-/// The keys of this module in a mail pair's table.
-pub(crate) const PAIR_KEYS: &[&str] = &["read_only", "expunge", "remove"];
-
 const SIDES: &[(&str, bool)] = &[("a", true), ("b", false)];
 
 /// Reads `read_only` and `trash` of a mail storage.
@@ -46,19 +40,6 @@ pub(crate) fn storage(fields: &Fields<'_, '_>) -> Result<MailStorageOptions, Con
         })?),
     };
     Ok(MailStorageOptions { read_only, trash })
-}
-
-/// Refuses the keys of this module in a calendar/contact pair, where they mean nothing.
-pub(crate) fn refuse_in_dav_pair(fields: &Fields<'_, '_>) -> Result<(), ConfigError> {
-    for key in PAIR_KEYS {
-        if let Some(span) = fields.key_span(key) {
-            return Err(fields.error(
-                span,
-                format!("key {key:?} applies only to mail pairs (imap, maildir)"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// The options of both sides of a mail pair: its own keys with the storages' ones.

@@ -1,6 +1,7 @@
-//! Opens the calendar and contact storages a pair names (caldav, carddav, webcal, vdir): the
-//! bridge between their configuration and the engine's [`ItemStore`] interface. Passwords
-//! (`password_cmd`) are resolved here, only when a storage is actually connected.
+//! The calendar and contact storages (caldav, carddav, webcal, vdir): what kind of collection
+//! each holds, each opened from its configuration, and [`ItemSide`], which holds any of them
+//! and forwards [`ItemStore`] to it. Passwords (`password_cmd`) are resolved here, only when a
+//! storage is actually connected.
 
 use anyhow::{Context, Result, bail};
 use pimlink_core::dav::store::{
@@ -10,7 +11,9 @@ use pimlink_core::dav::store::{
 use pimlink_dav::{ChangeStamp, ClientOptions, DavStore, WebcalStore};
 use pimlink_vdir::Vdir;
 
-use crate::config::{Config, Credentials, DavConfig, SkipUnchanged, StorageKind};
+use crate::config::{
+    Config, Credentials, DavConfig, SkipUnchanged, StorageKind, VdirConfig, WebcalConfig,
+};
 
 /// A calendar/contact storage of any supported type, so one engine instance serves every
 /// combination.
@@ -53,6 +56,15 @@ pub fn pair_kind(config: &Config, a: &str, b: &str) -> Result<CollectionKind> {
     }
 }
 
+/// What storage `name` holds by itself: what its type says, or for a vdir what its file
+/// extension suggests (for `check`, `discover` and `repair`, which have no pair to ask).
+pub fn own_kind(config: &Config, name: &str) -> Result<CollectionKind> {
+    match declared_kind(config, name)? {
+        Some(kind) => Ok(kind),
+        None => pair_kind(config, name, name),
+    }
+}
+
 /// A vdir's kind from its file extension: `.vcf` means contacts, anything else calendars.
 fn vdir_kind(config: &Config, name: &str) -> CollectionKind {
     match config.storages.get(name).map(|s| &s.kind) {
@@ -72,50 +84,43 @@ fn change_stamp(skip: SkipUnchanged) -> ChangeStamp {
     }
 }
 
-/// Opens storage `name` for collections of `kind`, connecting (and running `password_cmd`)
-/// if it is a server.
-pub async fn open(config: &Config, name: &str, kind: CollectionKind) -> Result<ItemSide> {
-    let storage = config
-        .storages
-        .get(name)
-        .with_context(|| format!("storage {name:?} is not configured"))?;
-    Ok(match &storage.kind {
-        StorageKind::CalDav(dav) | StorageKind::CardDav(dav) => {
-            let options = dav_options(dav)?;
-            let store = match DavStore::discover(&options, kind).await {
-                Ok(store) => store,
-                Err(error) if error.kind() == pimlink_core::ErrorKind::Auth => {
-                    let host = crate::endpoint::url_host(&dav.url).unwrap_or_default();
-                    let credentials = dav.credentials.as_ref();
-                    return Err(
-                        crate::failure::refused_login(name, &host, &error, credentials).into(),
-                    );
-                }
-                Err(error) => {
-                    return Err(
-                        anyhow::Error::new(error).context(format!("connecting to {}", dav.url))
-                    );
-                }
-            };
-            ItemSide::Dav(store.change_stamp(change_stamp(dav.skip_unchanged)))
+/// The CalDAV or CardDAV account of storage `name`, connected and discovered for collections
+/// of `kind` (`password_cmd` runs here).
+pub(super) async fn dav(name: &str, dav: &DavConfig, kind: CollectionKind) -> Result<ItemSide> {
+    let options = dav_options(dav)?;
+    let store = match DavStore::discover(&options, kind).await {
+        Ok(store) => store,
+        Err(error) if error.kind() == pimlink_core::ErrorKind::Auth => {
+            let host = crate::endpoint::url_host(&dav.url).unwrap_or_default();
+            let credentials = dav.credentials.as_ref();
+            return Err(crate::failure::refused_login(name, &host, &error, credentials).into());
         }
-        StorageKind::Webcal(webcal) => {
-            let mut options = ClientOptions::new(webcal.url.clone());
-            options.trust = webcal.trust.clone();
-            options.timeout = webcal.timeout;
-            // The feed is one collection: `collection_id`, or else the storage's name, which
-            // the user chose and which is a valid id by the rules for storage names.
-            let id = CollectionId::new(webcal.collection_id.as_deref().unwrap_or(name))?;
-            ItemSide::Webcal(WebcalStore::new(&options, id)?)
+        Err(error) => {
+            return Err(anyhow::Error::new(error).context(format!("connecting to {}", dav.url)));
         }
-        StorageKind::Vdir(vdir) => {
-            ItemSide::Vdir(Vdir::open_with_extension(&vdir.path, kind, &vdir.fileext)?)
-        }
-        other => bail!(
-            "storage {name:?} ({}) holds mail, not calendars or contacts",
-            other.type_name()
-        ),
-    })
+    };
+    Ok(ItemSide::Dav(
+        store.change_stamp(change_stamp(dav.skip_unchanged)),
+    ))
+}
+
+/// The iCalendar feed of storage `name`: one collection, `collection_id` or else the storage's
+/// name, which the user chose and which is a valid id by the rules for storage names.
+pub(super) fn webcal(name: &str, webcal: &WebcalConfig) -> Result<ItemSide> {
+    let mut options = ClientOptions::new(webcal.url.clone());
+    options.trust = webcal.trust.clone();
+    options.timeout = webcal.timeout;
+    let id = CollectionId::new(webcal.collection_id.as_deref().unwrap_or(name))?;
+    Ok(ItemSide::Webcal(WebcalStore::new(&options, id)?))
+}
+
+/// A local vdir, read as collections of `kind`.
+pub(super) fn vdir(vdir: &VdirConfig, kind: CollectionKind) -> Result<ItemSide> {
+    Ok(ItemSide::Vdir(Vdir::open_with_extension(
+        &vdir.path,
+        kind,
+        &vdir.fileext,
+    )?))
 }
 
 /// The HTTP client options of a CalDAV/CardDAV storage, with its password resolved.
@@ -132,44 +137,33 @@ pub fn dav_options(dav: &DavConfig) -> Result<ClientOptions> {
     Ok(options)
 }
 
-/// Forwards each `ItemStore` method to the storage inside.
-macro_rules! dispatch {
-    ($self:ident, $store:ident => $call:expr) => {
-        match $self {
-            ItemSide::Dav($store) => $call,
-            ItemSide::Webcal($store) => $call,
-            ItemSide::Vdir($store) => $call,
-        }
-    };
-}
-
 impl ItemStore for ItemSide {
     fn describe(&self) -> String {
-        dispatch!(self, s => s.describe())
+        forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.describe())
     }
 
     fn kind(&self) -> CollectionKind {
-        dispatch!(self, s => s.kind())
+        forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.kind())
     }
 
     fn read_only(&self) -> bool {
-        dispatch!(self, s => s.read_only())
+        forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.read_only())
     }
 
     async fn list_collections(&self) -> pimlink_core::Result<Vec<Collection>> {
-        dispatch!(self, s => s.list_collections().await)
+        forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.list_collections().await)
     }
 
     async fn create_collection(&self, id: &CollectionId) -> pimlink_core::Result<Collection> {
-        dispatch!(self, s => s.create_collection(id).await)
+        forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.create_collection(id).await)
     }
 
     async fn delete_collection(&self, id: &CollectionId) -> pimlink_core::Result<()> {
-        dispatch!(self, s => s.delete_collection(id).await)
+        forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.delete_collection(id).await)
     }
 
     async fn list_items(&self, collection: &CollectionId) -> pimlink_core::Result<Vec<ItemRef>> {
-        dispatch!(self, s => s.list_items(collection).await)
+        forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.list_items(collection).await)
     }
 
     async fn changes_since(
@@ -177,7 +171,7 @@ impl ItemStore for ItemSide {
         collection: &CollectionId,
         token: Option<&SyncToken>,
     ) -> pimlink_core::Result<ChangesSince> {
-        dispatch!(self, s => s.changes_since(collection, token).await)
+        forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.changes_since(collection, token).await)
     }
 
     async fn get_many(
@@ -185,7 +179,7 @@ impl ItemStore for ItemSide {
         collection: &CollectionId,
         hrefs: &[Href],
     ) -> pimlink_core::Result<Fetched> {
-        dispatch!(self, s => s.get_many(collection, hrefs).await)
+        forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.get_many(collection, hrefs).await)
     }
 
     async fn create_item(
@@ -193,7 +187,7 @@ impl ItemStore for ItemSide {
         collection: &CollectionId,
         data: &str,
     ) -> pimlink_core::Result<ItemRef> {
-        dispatch!(self, s => s.create_item(collection, data).await)
+        forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.create_item(collection, data).await)
     }
 
     async fn update_item(
@@ -203,7 +197,7 @@ impl ItemStore for ItemSide {
         etag: &Etag,
         data: &str,
     ) -> pimlink_core::Result<Etag> {
-        dispatch!(self, s => s.update_item(collection, href, etag, data).await)
+        forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.update_item(collection, href, etag, data).await)
     }
 
     async fn delete_item(
@@ -212,7 +206,7 @@ impl ItemStore for ItemSide {
         href: &Href,
         etag: &Etag,
     ) -> pimlink_core::Result<()> {
-        dispatch!(self, s => s.delete_item(collection, href, etag).await)
+        forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.delete_item(collection, href, etag).await)
     }
 
     async fn get_meta(
@@ -220,7 +214,7 @@ impl ItemStore for ItemSide {
         collection: &CollectionId,
         property: MetaProperty,
     ) -> pimlink_core::Result<Option<String>> {
-        dispatch!(self, s => s.get_meta(collection, property).await)
+        forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.get_meta(collection, property).await)
     }
 
     async fn set_meta(
@@ -229,10 +223,10 @@ impl ItemStore for ItemSide {
         property: MetaProperty,
         value: Option<&str>,
     ) -> pimlink_core::Result<()> {
-        dispatch!(self, s => s.set_meta(collection, property, value).await)
+        forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.set_meta(collection, property, value).await)
     }
 
     async fn flush(&self) -> pimlink_core::Result<()> {
-        dispatch!(self, s => s.flush().await)
+        forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.flush().await)
     }
 }

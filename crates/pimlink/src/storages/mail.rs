@@ -1,7 +1,7 @@
-//! Opens the storages a pair names and resolves the pair's policy: the bridge between the
-//! configuration and the engine.
+//! The mail storages (Maildir, IMAP): each opened from its configuration, and [`MailSide`],
+//! which holds either and forwards `MailStore` to it.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use pimlink_core::mail::fingerprint::Fingerprint;
 use pimlink_core::mail::item::{ItemData, NewItem};
 use pimlink_core::{
@@ -10,7 +10,7 @@ use pimlink_core::{
 use pimlink_imap::{ClientOptions, ImapStore};
 use pimlink_maildir::Maildir;
 
-use crate::config::{self, Config, ImapConfig, ImapEndpoint, StorageKind};
+use crate::config::{self, ImapConfig, ImapEndpoint, MaildirConfig};
 
 /// A mail storage of any supported type, so that one engine instance serves every combination.
 // Two values per run (one per side) live on the stack; boxing would buy nothing.
@@ -22,60 +22,31 @@ pub enum MailSide {
     Imap(ImapStore),
 }
 
-/// Opens side `side` of the mail pair `pair`, seen through the pair's name translation.
-pub fn open_pair_side(
-    config: &Config,
-    pair: &config::PairConfig,
-    side: pimlink_core::Side,
-) -> Result<crate::renamed::Renamed<MailSide>> {
-    let name = match side {
-        pimlink_core::Side::A => &pair.a,
-        pimlink_core::Side::B => &pair.b,
+/// A Maildir tree (its root is created if missing).
+pub(super) fn maildir(maildir: &MaildirConfig) -> Result<MailSide> {
+    let layout = match maildir.layout {
+        config::MaildirLayout::Verbatim => pimlink_maildir::Layout::Verbatim,
+        config::MaildirLayout::MaildirPlusPlus => pimlink_maildir::Layout::MaildirPlusPlus,
     };
-    let mut store = open_mail(config, name)?;
-    if let MailSide::Imap(imap) = &mut store {
-        imap.set_examine_only(pair.sides.get(side).read_only);
-    }
-    Ok(crate::renamed::Renamed::new(
-        store,
-        side,
-        pair.names.translation.clone(),
-    ))
+    Ok(MailSide::Maildir(Maildir::open(
+        maildir.path.clone(),
+        layout,
+    )?))
 }
 
-/// Opens storage `name` as a mail storage.
-pub fn open_mail(config: &Config, name: &str) -> Result<MailSide> {
-    let Some(storage) = config.storages.get(name) else {
-        bail!("storage {name:?} is not configured");
+/// The IMAP account of storage `name`, which words a refused login with the storage's name,
+/// host and credential keys.
+pub(super) fn imap(name: &str, imap: &ImapConfig) -> MailSide {
+    let mut store = imap_store(imap);
+    let (name, credentials) = (name.to_owned(), imap.credentials.clone());
+    let host = match &imap.endpoint {
+        ImapEndpoint::Tcp { host, .. } => host.clone(),
+        ImapEndpoint::Tunnel { .. } => "tunnel".to_owned(),
     };
-    match &storage.kind {
-        StorageKind::Maildir(maildir) => {
-            let layout = match maildir.layout {
-                config::MaildirLayout::Verbatim => pimlink_maildir::Layout::Verbatim,
-                config::MaildirLayout::MaildirPlusPlus => pimlink_maildir::Layout::MaildirPlusPlus,
-            };
-            Ok(MailSide::Maildir(Maildir::open(
-                maildir.path.clone(),
-                layout,
-            )?))
-        }
-        StorageKind::Imap(imap) => {
-            let mut store = imap_store(imap);
-            let (name, credentials) = (name.to_owned(), imap.credentials.clone());
-            let host = match &imap.endpoint {
-                ImapEndpoint::Tcp { host, .. } => host.clone(),
-                ImapEndpoint::Tunnel { .. } => "tunnel".to_owned(),
-            };
-            store.set_refused_login(std::sync::Arc::new(move |error| {
-                crate::failure::refused_login(&name, &host, &error, credentials.as_ref())
-            }));
-            Ok(MailSide::Imap(store))
-        }
-        other => bail!(
-            "storage {name:?}: type {} cannot be synced by this version of pimlink yet",
-            other.type_name()
-        ),
-    }
+    store.set_refused_login(std::sync::Arc::new(move |error| {
+        crate::failure::refused_login(&name, &host, &error, credentials.as_ref())
+    }));
+    MailSide::Imap(store)
 }
 
 /// The IMAP store of a configured account. Nothing connects here: the store connects, and runs
@@ -133,24 +104,13 @@ fn imap_store(imap: &ImapConfig) -> ImapStore {
     store
 }
 
-/// Forwards each `MailStore` method to the storage inside, also those with default bodies: a
-/// storage's override (IMAP's FETCH of dates and sizes) must not be lost behind the enum.
-macro_rules! dispatch {
-    ($self:ident, $store:ident => $call:expr) => {
-        match $self {
-            MailSide::Maildir($store) => $call,
-            MailSide::Imap($store) => $call,
-        }
-    };
-}
-
 impl MailStore for MailSide {
     fn describe(&self) -> String {
-        dispatch!(self, s => s.describe())
+        forward!(MailSide[Maildir, Imap], self, s => s.describe())
     }
 
     fn concurrency(&self) -> Option<usize> {
-        dispatch!(self, s => s.concurrency())
+        forward!(MailSide[Maildir, Imap], self, s => s.concurrency())
     }
 
     fn another_handle(&self) -> pimlink_core::Result<Self> {
@@ -161,26 +121,26 @@ impl MailStore for MailSide {
     }
 
     async fn list_collections(&mut self) -> pimlink_core::Result<Vec<CollectionInfo>> {
-        dispatch!(self, s => s.list_collections().await)
+        forward!(MailSide[Maildir, Imap], self, s => s.list_collections().await)
     }
 
     fn collections_incomplete(&self) -> bool {
-        dispatch!(self, s => s.collections_incomplete())
+        forward!(MailSide[Maildir, Imap], self, s => s.collections_incomplete())
     }
 
     async fn create_collection(&mut self, name: &CollectionName) -> pimlink_core::Result<()> {
-        dispatch!(self, s => s.create_collection(name).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.create_collection(name).await)
     }
 
     async fn delete_collection(&mut self, name: &CollectionName) -> pimlink_core::Result<()> {
-        dispatch!(self, s => s.delete_collection(name).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.delete_collection(name).await)
     }
 
     async fn change_stamp(
         &mut self,
         collection: &CollectionName,
     ) -> pimlink_core::Result<Option<pimlink_core::ChangeStamp>> {
-        dispatch!(self, s => s.change_stamp(collection).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.change_stamp(collection).await)
     }
 
     async fn list_items(
@@ -188,7 +148,7 @@ impl MailStore for MailSide {
         collection: &CollectionName,
         known: Known<'_>,
     ) -> pimlink_core::Result<Listing> {
-        dispatch!(self, s => s.list_items(collection, known).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.list_items(collection, known).await)
     }
 
     async fn read_many(
@@ -196,7 +156,7 @@ impl MailStore for MailSide {
         collection: &CollectionName,
         keys: &[ItemKey],
     ) -> Vec<pimlink_core::Result<ItemData>> {
-        dispatch!(self, s => s.read_many(collection, keys).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.read_many(collection, keys).await)
     }
 
     async fn fingerprints(
@@ -204,7 +164,7 @@ impl MailStore for MailSide {
         collection: &CollectionName,
         keys: &[ItemKey],
     ) -> Vec<pimlink_core::Result<Option<Fingerprint>>> {
-        dispatch!(self, s => s.fingerprints(collection, keys).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.fingerprints(collection, keys).await)
     }
 
     async fn dates(
@@ -212,7 +172,7 @@ impl MailStore for MailSide {
         collection: &CollectionName,
         keys: &[ItemKey],
     ) -> Vec<pimlink_core::Result<Option<std::time::SystemTime>>> {
-        dispatch!(self, s => s.dates(collection, keys).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.dates(collection, keys).await)
     }
 
     async fn sizes(
@@ -220,19 +180,19 @@ impl MailStore for MailSide {
         collection: &CollectionName,
         keys: &[ItemKey],
     ) -> Vec<pimlink_core::Result<Option<u64>>> {
-        dispatch!(self, s => s.sizes(collection, keys).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.sizes(collection, keys).await)
     }
 
     async fn read_ahead(&mut self, collection: &CollectionName, items: &[(ItemKey, Option<u64>)]) {
-        dispatch!(self, s => s.read_ahead(collection, items).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.read_ahead(collection, items).await)
     }
 
     async fn settle(&mut self, collection: &CollectionName) -> pimlink_core::Result<()> {
-        dispatch!(self, s => s.settle(collection).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.settle(collection).await)
     }
 
     fn reserve_key(&mut self) -> Option<ItemKey> {
-        dispatch!(self, s => s.reserve_key())
+        forward!(MailSide[Maildir, Imap], self, s => s.reserve_key())
     }
 
     async fn read(
@@ -240,7 +200,7 @@ impl MailStore for MailSide {
         collection: &CollectionName,
         key: &ItemKey,
     ) -> pimlink_core::Result<ItemData> {
-        dispatch!(self, s => s.read(collection, key).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.read(collection, key).await)
     }
 
     async fn deliver(
@@ -248,7 +208,7 @@ impl MailStore for MailSide {
         collection: &CollectionName,
         item: NewItem<'_>,
     ) -> pimlink_core::Result<ItemKey> {
-        dispatch!(self, s => s.deliver(collection, item).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.deliver(collection, item).await)
     }
 
     async fn deliver_many(
@@ -256,7 +216,7 @@ impl MailStore for MailSide {
         collection: &CollectionName,
         items: Vec<NewItem<'_>>,
     ) -> Vec<pimlink_core::Result<ItemKey>> {
-        dispatch!(self, s => s.deliver_many(collection, items).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.deliver_many(collection, items).await)
     }
 
     async fn set_flags(
@@ -265,15 +225,15 @@ impl MailStore for MailSide {
         key: &ItemKey,
         flags: &Flags,
     ) -> pimlink_core::Result<()> {
-        dispatch!(self, s => s.set_flags(collection, key, flags).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.set_flags(collection, key, flags).await)
     }
 
     fn can_move(&self) -> bool {
-        dispatch!(self, s => s.can_move())
+        forward!(MailSide[Maildir, Imap], self, s => s.can_move())
     }
 
     fn can_delete(&self) -> bool {
-        dispatch!(self, s => s.can_delete())
+        forward!(MailSide[Maildir, Imap], self, s => s.can_delete())
     }
 
     async fn move_item(
@@ -282,7 +242,7 @@ impl MailStore for MailSide {
         key: &ItemKey,
         to: &CollectionName,
     ) -> pimlink_core::Result<ItemKey> {
-        dispatch!(self, s => s.move_item(from, key, to).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.move_item(from, key, to).await)
     }
 
     async fn move_item_with_flags(
@@ -292,7 +252,7 @@ impl MailStore for MailSide {
         to: &CollectionName,
         flags: &Flags,
     ) -> pimlink_core::Result<ItemKey> {
-        dispatch!(self, s => s.move_item_with_flags(from, key, to, flags).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.move_item_with_flags(from, key, to, flags).await)
     }
 
     async fn delete(
@@ -300,14 +260,14 @@ impl MailStore for MailSide {
         collection: &CollectionName,
         key: &ItemKey,
     ) -> pimlink_core::Result<()> {
-        dispatch!(self, s => s.delete(collection, key).await)
+        forward!(MailSide[Maildir, Imap], self, s => s.delete(collection, key).await)
     }
 
     async fn flush(&mut self) -> pimlink_core::Result<()> {
-        dispatch!(self, s => s.flush().await)
+        forward!(MailSide[Maildir, Imap], self, s => s.flush().await)
     }
 
     async fn close(&mut self) {
-        dispatch!(self, s => s.close().await)
+        forward!(MailSide[Maildir, Imap], self, s => s.close().await)
     }
 }

@@ -1,0 +1,268 @@
+//! One collection's sync: create or remove it as planned, learn whether it changed since the
+//! last clean run, list and plan it, carry out the plan in batches, and record its tokens and
+//! states only after a clean end.
+
+use std::collections::BTreeSet;
+
+use crate::dav::store::{Collection, CollectionState, ItemRef, ItemStore};
+use crate::error::Result;
+use crate::side::{PerSide, Side};
+
+use super::super::collections::{CollectionPlan, CollectionStep};
+use super::super::model::StatusRow;
+use super::super::plan::{ItemAction, plan_items};
+use super::super::skip::{self, Observed};
+use super::items::Run;
+use super::listing::{Listing, SideView};
+use super::{BATCH, CollectionReport, ConflictResolver, Dav, ItemPair, Observer, RunOptions};
+
+/// What a run learnt of each side's state before reading the collection.
+struct Probe {
+    /// The states now, compared with those recorded.
+    now: PerSide<Option<CollectionState>>,
+    /// Where they came from, to decide what to record after a clean run.
+    observed: PerSide<Observed>,
+    /// Full listings taken to compute a digest, handed to the sync instead of listing again.
+    listed: PerSide<Option<Vec<ItemRef>>>,
+}
+
+impl Default for Probe {
+    fn default() -> Self {
+        Self {
+            now: PerSide::default(),
+            observed: PerSide {
+                a: Observed::Unknown,
+                b: Observed::Unknown,
+            },
+            listed: PerSide::default(),
+        }
+    }
+}
+
+impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
+    pub(super) async fn sync_collection(
+        &mut self,
+        report: &mut CollectionReport,
+        listed: &PerSide<Vec<Collection>>,
+        options: RunOptions,
+        observer: &mut dyn Observer<Dav>,
+        mut resolver: Option<&mut dyn ConflictResolver>,
+    ) -> Result<()> {
+        let plan = report.plan.clone();
+        let known = self
+            .status
+            .find_dav_collection(&plan.name, &plan.a, &plan.b)?;
+        let mut supports_sync = PerSide {
+            a: listed.a.iter().any(|c| c.id == plan.a && c.supports_sync),
+            b: listed.b.iter().any(|c| c.id == plan.b && c.supports_sync),
+        };
+        let missing_on = match &plan.step {
+            CollectionStep::Skip(_) => return Ok(()),
+            CollectionStep::Forget => {
+                if let Some(id) = known {
+                    self.status.forget_dav_collection(id)?;
+                }
+                return Ok(());
+            }
+            CollectionStep::Delete(side) => {
+                if !options.dry_run {
+                    let id = plan.id(*side);
+                    on!(self, *side, s => s.delete_collection(id).await)?;
+                }
+                if let Some(known) = known {
+                    self.status.forget_dav_collection(known)?;
+                }
+                return Ok(());
+            }
+            CollectionStep::Sync => Vec::new(),
+            CollectionStep::Create(side) => vec![*side],
+            CollectionStep::CreateBoth => vec![Side::A, Side::B],
+        };
+        // The sides a dry run leaves as they are, though a real run creates the collection
+        // there: nothing can be read from them.
+        let not_created: &[Side] = if options.dry_run {
+            &missing_on
+        } else {
+            for &side in &missing_on {
+                let id = plan.id(side);
+                let created = on!(self, side, s => s.create_collection(id).await)?;
+                *supports_sync.get_mut(side) = created.supports_sync;
+            }
+            &[]
+        };
+        let id = match known {
+            Some(id) => id,
+            None => self
+                .status
+                .dav_collection_id(&plan.name, &plan.a, &plan.b)?,
+        };
+        let mut probe = self
+            .probe(&plan, listed, &supports_sync, &missing_on)
+            .await?;
+        if let Some(known) = known {
+            let recorded = PerSide {
+                a: self.status.dav_state(known, Side::A)?,
+                b: self.status.dav_state(known, Side::B)?,
+            };
+            if skip::unchanged(&plan.step, &recorded, &probe.now) {
+                tracing::debug!(collection = %plan.name, "unchanged on both sides since the last clean sync");
+                self.sync_meta(&plan, id, not_created, options, report, observer)
+                    .await?;
+                return Ok(());
+            }
+            // Only a clean end of this run may record states again: an interrupted or failed
+            // run must leave none that a later run could mistake for agreement.
+            if recorded.a.is_some() || recorded.b.is_some() {
+                for side in [Side::A, Side::B] {
+                    self.status.set_dav_state(known, side, None)?;
+                }
+            }
+        }
+        let rows = self.status.dav_items(id)?;
+
+        let mut views: PerSide<SideView> = PerSide::default();
+        for side in [Side::A, Side::B] {
+            if not_created.contains(&side) {
+                continue; // A real run would find it empty.
+            }
+            let token = if *supports_sync.get(side) {
+                self.status.dav_token(id, side)?
+            } else {
+                None
+            };
+            let listing = match probe.listed.get_mut(side).take() {
+                Some(items) => Listing::Full { items, token: None },
+                None => {
+                    self.listing(side, plan.id(side), token, *supports_sync.get(side))
+                        .await?
+                }
+            };
+            *views.get_mut(side) = self.view(side, &plan, &rows, listing, report).await?;
+        }
+
+        // An item excluded on one side is left alone on both: planning it with half the
+        // picture could delete or overwrite it.
+        let excluded: BTreeSet<String> =
+            views.a.excluded.union(&views.b.excluded).cloned().collect();
+        let rows: Vec<StatusRow> = rows
+            .into_iter()
+            .filter(|r| !excluded.contains(&r.uid))
+            .collect();
+        for view in [&mut views.a, &mut views.b] {
+            view.now.retain(|uid, _| !excluded.contains(uid));
+        }
+
+        if rows.is_empty() && !views.a.now.is_empty() && !views.b.now.is_empty() {
+            let items = PerSide {
+                a: views.a.now.len(),
+                b: views.b.now.len(),
+            };
+            observer.matching_by_content(&plan, items);
+        }
+        let items = plan_items(&rows, &views.a.now, &views.b.now, &self.policy);
+        observer.items_planned(&plan, &items);
+        report.refused = items.refused.clone();
+        let mut run = Run {
+            pair: self,
+            id,
+            dry_run: options.dry_run,
+            plan: &plan,
+            views: &mut views,
+            report,
+            observer,
+            resolver: resolver
+                .as_mut()
+                .map(|r| &mut **r as &mut dyn ConflictResolver),
+            pending: Vec::new(),
+        };
+        for batch in items.actions.chunks(BATCH) {
+            run.execute(batch).await;
+            run.flush_and_record().await?;
+        }
+        self.sync_meta(&plan, id, not_created, options, report, observer)
+            .await?;
+
+        // A token may be kept only when every change it reported was handled; otherwise the
+        // next run must be shown those changes again.
+        let clean = report.errors.is_empty() && report.refused.is_none() && excluded.is_empty();
+        if clean {
+            for side in [Side::A, Side::B] {
+                if let Some(token) = &views.get(side).token {
+                    self.status.set_dav_token(id, side, Some(token))?;
+                }
+            }
+            self.record_states(id, &probe.observed, &items.actions)?;
+        }
+        Ok(())
+    }
+
+    /// Learns each side's [`CollectionState`] before the collection is read: the marker its
+    /// listing carried, or, for a side without sync tokens (which is listed in full anyway), a
+    /// digest of that listing, kept for the sync to use.
+    async fn probe(
+        &self,
+        plan: &CollectionPlan,
+        listed: &PerSide<Vec<Collection>>,
+        supports_sync: &PerSide<bool>,
+        missing_on: &[Side],
+    ) -> Result<Probe> {
+        let mut probe = Probe::default();
+        for side in [Side::A, Side::B] {
+            if missing_on.contains(&side) {
+                // Created by this run: nothing to compare now, but a side that is listed in
+                // full can still be recorded from the rows the run leaves.
+                if !*supports_sync.get(side) {
+                    *probe.observed.get_mut(side) = Observed::Listing;
+                }
+                continue;
+            }
+            let collection = plan.id(side);
+            let marker = listed
+                .get(side)
+                .iter()
+                .find(|c| c.id == *collection)
+                .and_then(|c| c.state.as_ref());
+            if let Some(marker) = marker {
+                let state = skip::marker_state(marker);
+                *probe.observed.get_mut(side) = Observed::Marker(state.clone());
+                *probe.now.get_mut(side) = Some(state);
+            } else if !*supports_sync.get(side) {
+                let items = on!(self, side, s => s.list_items(collection).await)
+                    .map_err(|e| e.context(format!("listing {collection} on {side}")))?;
+                *probe.now.get_mut(side) = Some(skip::listing_state(
+                    items.iter().map(|i| (&i.href, &i.etag)),
+                ));
+                *probe.observed.get_mut(side) = Observed::Listing;
+                *probe.listed.get_mut(side) = Some(items);
+            }
+        }
+        Ok(probe)
+    }
+
+    /// Records, after a clean run, the states the next run compares with (see `skip`).
+    fn record_states(
+        &mut self,
+        id: i64,
+        observed: &PerSide<Observed>,
+        actions: &[ItemAction],
+    ) -> Result<()> {
+        let needs_rows = [Side::A, Side::B]
+            .into_iter()
+            .any(|side| *observed.get(side) == Observed::Listing);
+        let rows = if needs_rows {
+            self.status.dav_items(id)?
+        } else {
+            Vec::new()
+        };
+        for side in [Side::A, Side::B] {
+            let state = skip::to_record(observed.get(side), skip::writes_to(actions, side), || {
+                skip::listing_state(
+                    rows.iter()
+                        .map(|r| (&r.side(side).href, &r.side(side).etag)),
+                )
+            });
+            self.status.set_dav_state(id, side, state.as_ref())?;
+        }
+        Ok(())
+    }
+}

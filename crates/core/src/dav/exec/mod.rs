@@ -1,0 +1,181 @@
+//! The executor for calendar/contact pairs: lists both sides (incrementally where a sync token
+//! allows), fetches what changed, plans with the pure planner and carries the plan out.
+//!
+//! Crash safety rests on UIDs rather than intents: a new item's href is derived from its UID,
+//! so an item created by a run that died before recording it is found on the next run under
+//! the same UID with the same content, and is only recorded. Every write is conditional on the
+//! etag seen (or, for a create, on nothing being there), every side is flushed before its
+//! writes are recorded, and a collection's sync token is stored only after every change it
+//! reported was handled, so an interrupted run is simply done again.
+//!
+//! A dry run is the same run on a private copy of the status
+//! ([`StatusStore::dry_run_copy`]): every status write a real run makes, it makes, through the
+//! same code; it leaves out only the writes to the sides (and the reads of content that only
+//! those writes need), recording empty hrefs and etags where a side would have answered.
+//!
+//! - `mod.rs`: [`ItemPair::sync`], the pair's entry point: lists both sides' collections,
+//!   plans them, runs each (a dry run on the copy); [`ConflictResolver`].
+//! - `collection.rs`: one collection: created or removed as planned, skipped when unchanged on
+//!   both sides (`skip`), listed, planned, carried out in batches, tokens and states recorded
+//!   after a clean end.
+//! - `listing.rs`: one side of a collection, in full or since a sync token, with the items
+//!   the status does not know fetched (`SideView`).
+//! - `items.rs`: the item actions (copy, update, delete, conflicts through the resolver), the
+//!   flush before they are recorded.
+//! - `meta.rs`: display name, colour and description.
+//! - `join.rs`: running a batch's requests together without an async runtime.
+//!
+//! Not here: the decisions (`plan.rs`, `collections.rs`, `meta.rs`, `skip.rs` one level up,
+//! all pure), the dav tables' queries (`status.rs`), the database (`crate::status`), printing
+//! (the binary's [`Observer`]).
+
+use crate::dav::store::{Collection, ItemStore, MetaProperty};
+use crate::error::Result;
+use crate::side::{PerSide, Side};
+use crate::status::StatusStore;
+
+use super::collections::{Selection, plan_collections};
+use super::model::ItemPolicy;
+use super::plan::ItemCounts;
+
+/// How many hrefs are fetched per request, and how many writes are made between two flushes
+/// (an interruption redoes at most this many, which costs nothing but time).
+const BATCH: usize = 100;
+
+// The run types are the floor's (run.rs), with this wing's vocabulary (report.rs).
+use super::report::Dav;
+pub use super::report::{CollectionReport, DavDetails, PairReport};
+pub use crate::run::{Observer, RunOptions};
+
+/// Merges the two versions of an item in conflict (`pimlink resolve-conflicts` runs the user's
+/// command through this).
+pub trait ConflictResolver {
+    /// The merged item, given both versions' text. An error leaves the conflict as it is.
+    fn resolve(&mut self, collection: &str, uid: &str, a: &str, b: &str) -> Result<String>;
+}
+
+/// The two sides of a calendar/contact pair and its status, borrowed for one run.
+pub struct ItemPair<'s, A, B> {
+    /// Side A.
+    pub a: &'s A,
+    /// Side B.
+    pub b: &'s B,
+    /// The pair's status.
+    pub status: &'s mut StatusStore,
+    /// What the pair may change.
+    pub policy: ItemPolicy,
+    /// Which metadata properties are synced (`metadata` in the configuration).
+    pub metadata: Vec<MetaProperty>,
+}
+
+/// Calls the same method on side A or side B, whose types differ.
+macro_rules! on {
+    ($pair:expr, $side:expr, $s:ident => $call:expr) => {
+        match $side {
+            Side::A => {
+                let $s = $pair.a;
+                $call
+            }
+            Side::B => {
+                let $s = $pair.b;
+                $call
+            }
+        }
+    };
+}
+
+mod collection;
+mod items;
+mod join;
+mod listing;
+mod meta;
+
+impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
+    fn describe(&self, side: Side) -> String {
+        on!(self, side, s => s.describe())
+    }
+
+    /// Syncs every collection `selection` picks and `only` accepts (by the pair's name for
+    /// it). Fails as a whole only when a side cannot be listed or the status cannot be read;
+    /// everything else is reported per collection.
+    ///
+    /// A dry run makes every status write a real run makes, through the same code, on a
+    /// private copy of the status dropped at the end ([`StatusStore::dry_run_copy`]); only the
+    /// writes to the sides are left out (see `items.rs` for what it records in their place).
+    pub async fn sync(
+        &mut self,
+        selection: &Selection<'_>,
+        only: &dyn Fn(&str) -> bool,
+        options: RunOptions,
+        observer: &mut dyn Observer<Dav>,
+        resolver: Option<&mut dyn ConflictResolver>,
+    ) -> Result<PairReport> {
+        if !options.dry_run {
+            return self
+                .sync_all(selection, only, options, observer, resolver)
+                .await;
+        }
+        let mut copy = self.status.dry_run_copy()?;
+        ItemPair {
+            a: self.a,
+            b: self.b,
+            status: &mut copy,
+            policy: self.policy.clone(),
+            metadata: self.metadata.clone(),
+        }
+        .sync_all(selection, only, options, observer, resolver)
+        .await
+    }
+
+    /// [`Self::sync`] on whichever status `self` holds (the pair's, or a dry run's copy).
+    async fn sync_all(
+        &mut self,
+        selection: &Selection<'_>,
+        only: &dyn Fn(&str) -> bool,
+        options: RunOptions,
+        observer: &mut dyn Observer<Dav>,
+        mut resolver: Option<&mut dyn ConflictResolver>,
+    ) -> Result<PairReport> {
+        let mut listed: PerSide<Vec<Collection>> = PerSide::default();
+        for side in [Side::A, Side::B] {
+            *listed.get_mut(side) =
+                on!(self, side, s => s.list_collections().await).map_err(|e| {
+                    e.context(format!("listing collections of {}", self.describe(side)))
+                })?;
+        }
+        let ids = |list: &[Collection]| list.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+        let known = self.status.dav_collections()?;
+        let plans = plan_collections(
+            &ids(&listed.a),
+            &ids(&listed.b),
+            &known,
+            selection,
+            &self.policy,
+        );
+        let mut report = PairReport::default();
+        for plan in plans.into_iter().filter(|p| only(&p.name)) {
+            observer.collection_planned(&plan);
+            let mut collection = CollectionReport {
+                plan,
+                done: ItemCounts::default(),
+                errors: Vec::new(),
+                refused: None,
+                details: DavDetails::default(),
+            };
+            let resolver = resolver
+                .as_mut()
+                .map(|r| &mut **r as &mut dyn ConflictResolver);
+            if let Err(error) = self
+                .sync_collection(&mut collection, &listed, options, observer, resolver)
+                .await
+            {
+                let name = collection.plan.name.clone();
+                collection
+                    .errors
+                    .push(error.context(format!("collection {name}")));
+            }
+            report.collections.push(collection);
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,102 @@
+//! What the user sees: summaries on stdout, errors on stderr, every planned action in a dry
+//! run or with `-v`.
+//!
+//! [`Output`] is the verbosity; [`PairOutput`] is the one observer of a pair's run, for both
+//! families: `pair` holds what both show alike (errors, refusals, the totals line, the
+//! warnings), `mail` and `dav` implement the core `Observer` for each family, `progress` draws
+//! the progress bars of a mail run on a terminal.
+//!
+//! Not here: the wording of a failure that stopped a command (`failure`), one line per cause
+//! of a collection's failures (`error_groups`), the no-state warning (`no_state`).
+
+mod dav;
+mod mail;
+mod pair;
+mod progress;
+
+pub use pair::PairOutput;
+
+/// Verbosity, resolved from `-v` and `-q`.
+#[derive(Clone, Copy, Debug)]
+pub struct Output {
+    verbose: u8,
+    quiet: bool,
+}
+
+impl Output {
+    /// From the command-line flags.
+    pub fn new(verbose: u8, quiet: bool) -> Self {
+        Self { verbose, quiet }
+    }
+
+    /// How many `-v` were given.
+    pub fn verbose(&self) -> u8 {
+        self.verbose
+    }
+
+    /// A result line (suppressed by `-q`).
+    pub fn info(&self, line: impl AsRef<str>) {
+        if !self.quiet {
+            println!("{}", line.as_ref());
+        }
+    }
+
+    /// An error with its chain of causes, on stderr.
+    pub fn error(&self, error: &anyhow::Error) {
+        eprintln!("pimlink: error: {error:#}");
+    }
+}
+
+/// True if diagnostics on stderr may be coloured: only for a person watching (stderr is a
+/// terminal; cron mail and the journal would get the escape codes as text), and not when
+/// `NO_COLOR` is set to anything but the empty string (<https://no-color.org>).
+pub fn colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
+/// Reports a collection whose changes a safety check withheld, on stderr, with the command
+/// that lets them through once.
+pub fn report_refusal(pair: &str, collection: &str, refusal: &impl std::fmt::Display) {
+    eprintln!("pimlink: {pair}: collection {collection}: {refusal}");
+    eprintln!(
+        "pimlink: {pair}: collection {collection}: to apply these changes once: pimlink sync \
+         --force {}",
+        shell_word(&format!("{pair}/{collection}"))
+    );
+}
+
+/// `word` as a shell reads it back: quoted unless it is made of harmless characters only.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+@%:,".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(colour(true, None));
+        assert!(
+            colour(true, Some(OsStr::new(""))),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(true, Some(OsStr::new("0"))), "any value, even 0");
+        assert!(!colour(false, None));
+    }
+
+    #[test]
+    fn commands_in_hints_survive_the_shell() {
+        assert_eq!(shell_word("work/Lists/rust"), "work/Lists/rust");
+        assert_eq!(shell_word("p/with space"), "'p/with space'");
+        assert_eq!(shell_word("p/it's"), "'p/it'\\''s'");
+        assert_eq!(shell_word("p/$HOME"), "'p/$HOME'");
+    }
+}
