@@ -24,11 +24,9 @@ fn assert_settles_in_one_run(mail: &Mail) {
 }
 
 /// An item changed differently on both sides, with no `conflict_resolution`: the dry run
-/// counts the conflict as a change ("would change: 1 conflict", exit 0), the real run reports
-/// it as an error ("changed: nothing, 1 errors", exit 1, the conflict on stderr).
+/// counted the conflict as a change ("would change: 1 conflict", exit 0) where the real run
+/// reports it as an error ("changed: nothing, 1 errors", exit 1, the conflict on stderr).
 #[test]
-#[ignore = "dry run diverges: an unresolved calendar conflict is a planned change (exit 0) in a \
-            dry run and an error (exit 1) in the real run; fixed by the executor split (issue 13)"]
 fn an_unresolved_conflict_is_reported_alike_by_a_dry_run_and_the_real_run() {
     let mut dav = Dav::new("");
     dav.write("a", "c1", "e", "first");
@@ -37,13 +35,11 @@ fn an_unresolved_conflict_is_reported_alike_by_a_dry_run_and_the_real_run() {
 }
 
 /// A calendar pair that syncs `metadata`, a collection whose items are unchanged since the
-/// last clean sync, and a display name set on a: the dry run sets it on b ("set displayname
-/// on b to ...") and records it in the status, as the real run would. (The executor's
-/// shortcut for unchanged collections, `items/exec.rs` `skip::unchanged`, calls `sync_meta`
-/// with the collection's id also in a dry run.)
+/// last clean sync, and a display name set on a: the dry run set it on b ("set displayname
+/// on b to ...") and recorded it in the status, as the real run would (the executor's
+/// shortcut for unchanged collections called `sync_meta` with the collection's id in a dry
+/// run too).
 #[test]
-#[ignore = "dry run diverges: a dry run writes the metadata of an unchanged calendar collection \
-            to the other side and the status; fixed by the executor split (issue 13)"]
 fn a_dry_run_leaves_the_metadata_of_an_unchanged_collection_alone() {
     let mut dav = Dav::new("metadata = [\"displayname\", \"color\"]\n");
     dav.write("a", "c1", "e", "first");

@@ -57,10 +57,10 @@ impl<A: ItemStore, B: ItemStore> Run<'_, '_, A, B> {
             self.finish(action, result);
         }
         for action in conflicts {
-            if self.dry_run {
-                // A dry run runs no resolver (it may be the user's command), and without one a
-                // real run reports the conflict as an error: it is shown as planned, and
-                // nothing is recorded, as a real run records nothing before resolving it.
+            if self.dry_run && self.resolver.is_some() {
+                // A dry run runs no resolver (it may be the user's command): the conflict is
+                // shown as planned, and nothing is recorded, as a real run records nothing
+                // before resolving it. Without a resolver the real run's error follows below.
                 self.report.done.record(action);
                 continue;
             }
