@@ -69,6 +69,16 @@ impl PairOutput<'_> {
             }
             return;
         }
+        // A new folder is worth a line of its own, as for calendars: the counts do not show
+        // it. (A dry run printed the plan already.)
+        if let (CollectionStep::Create(side), false, true) = (
+            &collection.plan.step,
+            self.dry_run,
+            collection.errors.is_empty(),
+        ) {
+            self.output
+                .info(format!("{}: {name}: created on side {side}", self.pair));
+        }
         if let CollectionStep::Remove(side) = &collection.plan.step
             && collection.errors.is_empty()
         {
@@ -106,7 +116,7 @@ impl PairOutput<'_> {
 
 impl Observer<Mail> for PairOutput<'_> {
     fn collection_planned(&mut self, plan: &CollectionPlan) {
-        if self.dry_run && !matches!(plan.step, CollectionStep::Sync) {
+        if (self.dry_run || self.output.verbose > 0) && !matches!(plan.step, CollectionStep::Sync) {
             self.output.info(format!("{}: {plan}", self.pair));
         }
     }

@@ -246,7 +246,8 @@ impl MailScenario {
 /// A Maildir world and the messages written into it so far.
 pub(super) struct Mail {
     pub(super) world: World,
-    next: usize,
+    /// How many files were written: a number for the next one's name.
+    pub(super) next: usize,
 }
 
 impl Mail {
@@ -404,114 +405,6 @@ impl Mail {
         }
     }
 
-    /// See [`MailOp::Interrupt`].
-    fn interrupt(&self, pick: usize, to: &str, forget_key: bool, landed: bool) {
-        let from = other(to);
-        let db = self.world.state_dir().join("p.sqlite");
-        if !db.exists() {
-            return;
-        }
-        let rows = common::sqlite(
-            &db,
-            &format!(
-                "SELECT i.id, i.key_{from}, c.name_{from}, i.key_{to}, c.name_{to} \
-                 FROM mail_items i JOIN collections c ON c.id = i.collection \
-                 WHERE i.pending IS NULL AND i.expired IS NULL \
-                 AND i.key_a IS NOT NULL AND i.key_b IS NOT NULL ORDER BY i.id"
-            ),
-        );
-        let rows: Vec<&str> = rows.lines().collect();
-        if rows.is_empty() {
-            return;
-        }
-        let row: Vec<&str> = rows[pick % rows.len()].split('|').collect();
-        let (id, source, there) = (row[0], (row[1], row[2]), (row[3], row[4]));
-        // A run copies no message marked \Deleted, so none is the source of a copy in flight.
-        // (A message marked so after the interruption is `a_resumed_copy_of_a_message_since_
-        // marked_deleted_is_not_made`, in pinned.rs.)
-        if self
-            .file(from, source)
-            .is_some_and(|path| flags_of(&path).contains('T'))
-        {
-            return;
-        }
-        let key_there = if forget_key {
-            "NULL".to_owned()
-        } else {
-            format!("key_{to}")
-        };
-        common::sqlite(
-            &db,
-            &format!(
-                "UPDATE mail_items SET pending = '{to}', key_{to} = {key_there} WHERE id = {id}"
-            ),
-        );
-        if !landed && let Some(path) = self.file(to, there) {
-            fs::remove_file(path).unwrap();
-        }
-    }
-
-    /// See [`MailOp::LateCopy`].
-    fn late_copy(&mut self, pick: usize, to: &str, old: bool, landed: bool) {
-        let from = other(to);
-        let db = self.world.state_dir().join("p.sqlite");
-        if !db.exists() {
-            return;
-        }
-        let rows = common::sqlite(
-            &db,
-            &format!(
-                "SELECT i.collection, i.key_{from}, i.key_{to}, c.name_{to} \
-                 FROM mail_items i JOIN collections c ON c.id = i.collection \
-                 WHERE i.pending IS NULL AND i.expired IS NULL \
-                 AND i.key_a IS NOT NULL AND i.key_b IS NOT NULL ORDER BY i.id"
-            ),
-        );
-        let rows: Vec<&str> = rows.lines().collect();
-        if rows.is_empty() {
-            return;
-        }
-        let row: Vec<&str> = rows[pick % rows.len()].split('|').collect();
-        let (collection, source, made_again) = (row[0], row[1], (row[2], row[3]));
-        let Some(made_again) = self.file(to, made_again) else {
-            return;
-        };
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let at = if old { now - 7200 } else { now };
-        common::sqlite(
-            &db,
-            &format!(
-                "INSERT INTO mail_abandoned_copies (collection, side, source_key, abandoned_at) \
-                 VALUES ({collection}, '{to}', '{source}', {at})"
-            ),
-        );
-        if landed {
-            // What the server stored for the interrupted APPEND: the same message under a
-            // name of its own, in new/.
-            self.next += 1;
-            let late = made_again
-                .parent()
-                .unwrap()
-                .parent()
-                .unwrap()
-                .join("new")
-                .join(format!("late{}", self.next));
-            fs::copy(&made_again, late).unwrap();
-        }
-    }
-
-    /// The file of the message with `key` in `folder` of `side`, if it is there.
-    fn file(&self, side: &str, (key, folder): (&str, &str)) -> Option<PathBuf> {
-        maildir_files(&self.world.root(side).join(folder))
-            .into_values()
-            .flatten()
-            .map(|(_, path)| path)
-            .find(|path| base_name(path) == key)
-    }
-
     /// The folders of each side.
     fn folders(&self) -> BTreeMap<&'static str, BTreeSet<String>> {
         SIDES
@@ -527,12 +420,7 @@ impl Mail {
     /// the real run created.
     fn dry_then_real(&self, flags: &[&str]) -> Result<Run, TestCaseError> {
         let before = self.folders();
-        let (dry, real) = dry_then_real(
-            &|args| self.run(args),
-            &|| self.snapshot(),
-            flags,
-            Family::Mail,
-        )?;
+        let (dry, real) = dry_then_real(&|args| self.run(args), &|| self.snapshot(), flags)?;
         let after = self.folders();
         let mut planned = BTreeSet::new();
         for line in dry.stdout().lines() {
@@ -565,7 +453,7 @@ impl Mail {
 }
 
 /// The flag letters of a Maildir file.
-fn flags_of(path: &Path) -> String {
+pub(super) fn flags_of(path: &Path) -> String {
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     name.split_once(":2,")
         .map(|(_, flags)| flags.to_owned())
@@ -573,7 +461,7 @@ fn flags_of(path: &Path) -> String {
 }
 
 /// A Maildir file name without its flags part.
-fn base_name(path: &Path) -> String {
+pub(super) fn base_name(path: &Path) -> String {
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     name.split_once(":2,")
         .map_or(name.clone(), |(base, _)| base.to_owned())

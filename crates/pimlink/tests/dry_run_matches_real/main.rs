@@ -3,22 +3,24 @@
 //! pair (no server: fast), run both ways: a first sync, random changes on both sides, then
 //! `-v sync --dry-run` and `-v sync` with the same flags must print the same actions (order
 //! aside: the engine runs collections on lanes and groups actions by kind), the same
-//! summaries, refusals and exit status; a dry run must change no file; and a further run must
-//! change nothing (idempotence), leaving both sides equal where the scenario allows it.
+//! summaries, refusals and exit status; a dry run must change no file and no status row; and a
+//! further run must change nothing (idempotence), leaving both sides equal where the scenario
+//! allows it.
 //!
 //! Cases per family: 24, or `PROPTEST_CASES`. What the scenarios found is pinned in
 //! `pinned.rs` as small deterministic tests.
 //!
 //! Here: the properties, and comparing what the two runs say (the dry run's output normalised
-//! to the real run's wording). The scenarios and their own checks are in `mail.rs` and
-//! `dav.rs`. Not here: a unit-level comparison of the two status paths in core (the in-memory
-//! one is going away).
+//! to the real run's wording). The scenarios and their own checks are in `mail.rs` (with
+//! `interrupted.rs`: what killed runs leave in the status) and `dav.rs`. Not here: a
+//! unit-level comparison of the two status paths in core (the in-memory one is going away).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
 
 #[path = "../common/mod.rs"]
 mod common;
 mod dav;
+mod interrupted;
 mod mail;
 mod pinned;
 
@@ -66,33 +68,24 @@ struct Said {
     stderr: Vec<String>,
 }
 
-/// Which family's output a run is (their dry runs differ in what they print).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Family {
-    Mail,
-    Dav,
-}
-
-/// True for a line only one kind of run prints.
-fn only_in_one(line: &str, dry: bool, family: Family) -> bool {
+/// True for a line only one kind of run prints (the same for both families).
+fn only_in_one(line: &str, dry: bool) -> bool {
     if dry {
         // Only a dry run lists the messages the limits hold back (a real run counts them in
-        // its last line), and only a mail dry run prints the collection plans (the folders
-        // created are compared on the trees instead).
+        // its last line).
         line.contains(": not copied ")
-            || family == Family::Mail && line.starts_with("p: collection ")
     } else {
-        // A real DAV run announces a collection it created; its dry run printed the plan
+        // A real run announces a collection it created; its dry run printed the plan
         // ("create on ...") already, as the real run with -v does too.
-        family == Family::Dav && line.contains(": created on ")
+        line.contains(": created on ")
     }
 }
 
-fn said(run: &Run, dry: bool, family: Family) -> Said {
+fn said(run: &Run, dry: bool) -> Said {
     let mut stdout: Vec<String> = run
         .stdout()
         .lines()
-        .filter(|line| !only_in_one(line, dry, family))
+        .filter(|line| !only_in_one(line, dry))
         .map(|line| {
             line.replace("would change:", "changed:")
                 .replace("would be removed on side", "removed on side")
@@ -120,7 +113,6 @@ fn dry_then_real(
     run: &dyn Fn(&[&str]) -> Run,
     snapshot: &dyn Fn() -> String,
     flags: &[&str],
-    family: Family,
 ) -> Result<(Run, Run), TestCaseError> {
     let before = snapshot();
     let mut args = vec!["-v", "sync", "--dry-run"];
@@ -141,8 +133,8 @@ fn dry_then_real(
         real
     );
     prop_assert_eq!(
-        said(&dry, true, family),
-        said(&real, false, family),
+        said(&dry, true),
+        said(&real, false),
         "the dry run and the real run differ:\n--- dry run\n{}\n--- real run\n{}",
         dry,
         real

@@ -12,6 +12,17 @@ fn pinned(check: Result<(), TestCaseError>) {
     }
 }
 
+/// A run succeeds and the run after it changes nothing.
+fn assert_settles_in_one_run(mail: &Mail) {
+    let run = mail.run(&["-v", "sync"]);
+    assert_eq!(run.code(), 0, "{run}");
+    let again = mail.run(&["-v", "sync"]);
+    assert!(
+        again.code() == 0 && again.stdout().contains("changed: nothing"),
+        "the run after:\n{again}\n--- the run\n{run}"
+    );
+}
+
 /// An item changed differently on both sides, with no `conflict_resolution`: the dry run
 /// counts the conflict as a change ("would change: 1 conflict", exit 0), the real run reports
 /// it as an error ("changed: nothing, 1 errors", exit 1, the conflict on stderr).
@@ -22,7 +33,7 @@ fn an_unresolved_conflict_is_reported_alike_by_a_dry_run_and_the_real_run() {
     let mut dav = Dav::new("");
     dav.write("a", "c1", "e", "first");
     dav.write("b", "c1", "e", "first on b");
-    pinned(dry_then_real(&|args| dav.run(args), &|| dav.snapshot(), &[], Family::Dav).map(|_| ()));
+    pinned(dry_then_real(&|args| dav.run(args), &|| dav.snapshot(), &[]).map(|_| ()));
 }
 
 /// A calendar pair that syncs `metadata`, a collection whose items are unchanged since the
@@ -46,7 +57,7 @@ fn a_dry_run_leaves_the_metadata_of_an_unchanged_collection_alone() {
         color: false,
         value: 1,
     });
-    pinned(dry_then_real(&|args| dav.run(args), &|| dav.snapshot(), &[], Family::Dav).map(|_| ()));
+    pinned(dry_then_real(&|args| dav.run(args), &|| dav.snapshot(), &[]).map(|_| ()));
 }
 
 /// Not a dry-run divergence, but found by the same scenarios (so the run after a refused one
@@ -110,13 +121,7 @@ fn a_resumed_copy_of_a_message_since_marked_deleted_is_not_made() {
         pick: 0,
         flags: 5,
     });
-    let run = mail.run(&["-v", "sync"]);
-    assert_eq!(run.code(), 0, "{run}");
-    let again = mail.run(&["-v", "sync"]);
-    assert!(
-        again.stdout().contains("changed: nothing"),
-        "the run after:\n{again}\n--- the run\n{run}"
-    );
+    assert_settles_in_one_run(&mail);
 }
 
 /// Not a dry-run divergence, but found by the same scenarios (so they sync flags where the
@@ -139,11 +144,5 @@ fn a_message_expunged_on_one_side_without_flag_sync_leaves_the_pair_settled() {
         pick: 0,
         flags: 5,
     });
-    let run = mail.run(&["-v", "sync"]);
-    assert_eq!(run.code(), 0, "{run}");
-    let again = mail.run(&["-v", "sync"]);
-    assert!(
-        again.code() == 0 && again.stdout().contains("changed: nothing"),
-        "the run after:\n{again}\n--- the run\n{run}"
-    );
+    assert_settles_in_one_run(&mail);
 }

@@ -17,7 +17,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
-use super::{CollectionReport, Observer, Pair, Prepared, RunOptions};
+use super::{CollectionReport, FullSides, Observer, Pair, Prepared, RunOptions};
 use crate::error::{Error, ErrorKind};
 use crate::mail::fingerprint::Fingerprint;
 use crate::mail::item::ItemKey;
@@ -165,9 +165,8 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     pub(super) async fn execute_on_lanes(
         &mut self,
         lanes: &mut [Lane<A, B>],
-        collections: Collections,
-        lane_of: &[usize],
-        options: RunOptions,
+        (collections, lane_of): (Collections, &[usize]),
+        full: &FullSides,
         observer: &mut dyn Observer<Mail>,
     ) -> Vec<CollectionReport> {
         let mut per_lane: Vec<Vec<(usize, CollectionReport, Option<Prepared>)>> =
@@ -185,7 +184,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 let mut done = Vec::new();
                 for (index, report, prepared) in collections {
                     let report = pair
-                        .execute_one(report, prepared, options, &mut observer)
+                        .execute_one(report, prepared, full, &mut observer)
                         .await;
                     done.push((index, report));
                 }

@@ -29,11 +29,10 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     /// items behind it up, and those are beyond the limits too.
     pub(super) async fn plan_with_limits(
         &mut self,
-        (id, plan): (Option<CollectionId>, &CollectionPlan),
+        (id, plan): (CollectionId, &CollectionPlan),
         rows: &[StatusItem],
         listings: &mut PerSide<Listing>,
         (policy, scope): (&SyncPolicy, &KeywordScope),
-        dry_run: bool,
     ) -> Result<ItemPlan> {
         let replan = |listings: &PerSide<Listing>| {
             plan_items_scoped(rows, &listings.a.items, &listings.b.items, policy, scope)
@@ -43,12 +42,12 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         if limits.near.is_none() && rows.iter().all(|row| row.expired.is_none()) {
             return Ok(items);
         }
-        let arrivals = self.arrivals(id, plan, rows, listings, dry_run).await?;
+        let arrivals = self.arrivals(id, plan, rows, listings).await?;
         let sized = match (limits.near, limits.max_size) {
             (Some(near), Some(_)) => Some(near.other()),
             _ => None,
         };
-        if let (Some(far), Some(id)) = (sized, id) {
+        if let Some(far) = sized {
             let cached = self.status.item_sizes(id, far)?;
             for entry in &mut listings.get_mut(far).items {
                 if entry.size.is_none() {
@@ -85,9 +84,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 })
                 .collect();
             if unknown.is_empty() {
-                if let (Some(id), false) = (id, dry_run) {
-                    self.cache_sizes(id, far, rows, &listings.get(far).items, &items)?;
-                }
+                self.cache_sizes(id, far, rows, &listings.get(far).items, &items)?;
                 return Ok(items);
             }
             let sizes = match far {
@@ -145,25 +142,21 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     /// What the limits rank by, when they order by date (`max_messages`, `max_age`): the far
     /// side's arrival dates, from the status's cache or (once per item) from the side, and
     /// when the pair first found the near side's own items there (recorded now for those seen
-    /// for the first time). A dry run records nothing. An item whose date cannot be read gets
-    /// none, which keeps it (it counts as newest).
+    /// for the first time). An item whose date cannot be read gets none, which keeps it (it
+    /// counts as newest).
     async fn arrivals(
         &mut self,
-        id: Option<CollectionId>,
+        id: CollectionId,
         plan: &CollectionPlan,
         rows: &[StatusItem],
         listings: &PerSide<Listing>,
-        dry_run: bool,
     ) -> Result<Arrivals> {
         let limits = self.policy.limits;
         let Some(near) = limits.near.filter(|_| limits.needs_dates()) else {
             return Ok(Arrivals::default());
         };
         let far = near.other();
-        let cached = |side| match id {
-            Some(id) => self.status.item_dates(id, side),
-            None => Ok(HashMap::new()),
-        };
+        let cached = |side| self.status.item_dates(id, side);
         let mut arrivals = Arrivals {
             far: cached(far)?,
             near: cached(near)?,
@@ -209,11 +202,9 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             .map(|e| (e.key.clone(), found))
             .collect();
 
-        if let (Some(id), false) = (id, dry_run) {
-            for (side, new) in [(far, &new_far), (near, &new_near)] {
-                let present = listings.get(side).items.iter().map(|e| &e.key).collect();
-                self.status.update_item_dates(id, side, new, &present)?;
-            }
+        for (side, new) in [(far, &new_far), (near, &new_near)] {
+            let present = listings.get(side).items.iter().map(|e| &e.key).collect();
+            self.status.update_item_dates(id, side, new, &present)?;
         }
         arrivals.far.extend(new_far);
         arrivals.near.extend(new_near);

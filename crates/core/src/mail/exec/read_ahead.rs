@@ -3,7 +3,7 @@
 //! the limits hold back, or one the status already knows (an upload of the last run), is
 //! never read.
 
-use super::{CollectionReport, Pair, Prepared, RunOptions};
+use super::{CollectionReport, Pair, Prepared};
 use crate::mail::item::ItemKey;
 use crate::mail::plan::ItemAction;
 use crate::mail::store::MailStore;
@@ -12,13 +12,8 @@ use crate::side::Side;
 impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     /// Announces the planned copies of a prepared collection to the sides they are read from.
     /// A withheld plan, or a dry run, reads nothing.
-    pub(super) async fn read_ahead(
-        &mut self,
-        report: &CollectionReport,
-        prepared: &Prepared,
-        options: RunOptions,
-    ) {
-        if options.dry_run || prepared.items.refused.is_some() || prepared.id.is_none() {
+    pub(super) async fn read_ahead(&mut self, report: &CollectionReport, prepared: &Prepared) {
+        if self.dry_run() || prepared.items.refused.is_some() || prepared.id.is_none() {
             return;
         }
         for side in [Side::A, Side::B] {

@@ -86,16 +86,11 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         &mut self,
         (id, taken, held): (Option<CollectionId>, Option<Taken>, PerSide<usize>),
         report: &mut CollectionReport,
-        dry_run: bool,
     ) {
         let Some(id) = id else {
             return;
         };
-        if dry_run {
-            return;
-        }
         let mut outcome = Outcome {
-            dry_run,
             failed: !report.errors.is_empty() || report.refused.is_some(),
             done: report.done,
             held,

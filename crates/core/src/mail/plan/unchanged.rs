@@ -129,8 +129,6 @@ pub fn settled_before(stamp: &ChangeStamp, taken_at: SystemTime) -> bool {
 /// What a run did with a collection that was listed, for [`may_record`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
-    /// A dry run records nothing.
-    pub dry_run: bool,
     /// Errors or a refusal: something may be left to do.
     pub failed: bool,
     /// What was done (in any side or the status) and held back by the limits.
@@ -148,8 +146,7 @@ pub struct Outcome {
 /// the stamps stay the same. A run that changed a side changed its stamp too, so recording it
 /// would be of no use.
 pub fn may_record(outcome: &Outcome, stamps: &PerSide<Option<ChangeStamp>>) -> bool {
-    !outcome.dry_run
-        && !outcome.failed
+    !outcome.failed
         && outcome.done == PlanCounts::default()
         && outcome.held == PerSide::default()
         && outcome.late_copies == 0
@@ -369,10 +366,6 @@ mod tests {
             ..PlanCounts::default()
         };
         let spoiled = [
-            Outcome {
-                dry_run: true,
-                ..Outcome::default()
-            },
             Outcome {
                 failed: true,
                 ..Outcome::default()

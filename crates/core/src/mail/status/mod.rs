@@ -314,6 +314,24 @@ impl StatusStore {
         tx.commit().map_err(sql("committing"))?;
         Ok(created)
     }
+
+    /// The item pairings of `collection` as they would be after `changes`, without recording
+    /// them: applied in a transaction that is rolled back, through the same code as
+    /// [`Self::apply`], so that the executor reasons about exactly what it would record (it
+    /// records them later, with others, in one transaction). Fails where `apply` would.
+    pub fn items_after(
+        &mut self,
+        collection: CollectionId,
+        changes: &[StatusChange],
+    ) -> Result<Vec<StatusItem>> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql("starting a transaction"))?;
+        apply_in(&tx, changes)?;
+        // Dropped without a commit: rolled back.
+        items_in(&tx, collection)
+    }
 }
 
 /// Keeps both listing states of collection `id`; an unchanged row is not written, so that a
@@ -540,6 +558,48 @@ mod tests {
         );
         store.set_collection_states(id, None, Some("b1")).unwrap();
         assert_eq!(store.collection_state(id, Side::A).unwrap(), None);
+    }
+
+    #[test]
+    fn items_after_shows_changes_without_recording_them_and_refuses_as_apply_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StatusStore::open(dir.path(), "p").unwrap();
+        let inbox = CollectionName::new("INBOX").unwrap();
+        let id = store.collection_id(&inbox, &inbox).unwrap();
+        let pair = StatusChange::Pair {
+            collection: id,
+            key_a: key("a1"),
+            key_b: key("b1"),
+            flags: Flags::new(),
+        };
+        store.apply(&[pair]).unwrap();
+        let before = store.items(id).unwrap();
+        let row = before[0].id;
+        let rekey = [
+            StatusChange::ClearKeys {
+                collection: id,
+                side: Side::B,
+            },
+            StatusChange::SetKey {
+                id: row,
+                side: Side::B,
+                key: key("b2"),
+            },
+        ];
+        let after = store.items_after(id, &rekey).unwrap();
+        assert_eq!(after[0].key_b, Some(key("b2")));
+        assert_eq!(store.items(id).unwrap(), before, "nothing is recorded");
+        // A change the SQL path refuses is refused here too.
+        let missing = [StatusChange::SetKey {
+            id: row + 1,
+            side: Side::B,
+            key: key("b3"),
+        }];
+        assert_eq!(
+            store.items_after(id, &missing).unwrap_err().kind(),
+            ErrorKind::State
+        );
+        assert_eq!(store.items(id).unwrap(), before);
     }
 
     #[test]
