@@ -1176,3 +1176,53 @@ fn a_server_without_getlastmodified_is_asked_for_changes_every_run() {
         "{run}"
     );
 }
+
+/// A calendar whose only event the user deleted is emptied on the other side too (issue 12,
+/// smallempty), from either side, while the side still shows events in another calendar; a
+/// side on which every calendar is empty at once is a wipe and stays refused.
+#[test]
+fn a_small_calendar_emptied_by_its_user_is_synced_but_a_wiped_side_is_refused() {
+    let server = Radicale::start().unwrap();
+    for calendar in ["c1", "c2", "d"] {
+        server.create_calendar(calendar).unwrap();
+    }
+    put(&server, "c1", "only1", "x");
+    put(&server, "c2", "only2", "x");
+    for i in 0..3 {
+        put(&server, "d", &format!("e{i}"), "x");
+    }
+    let world = World::radicale(&server, "");
+    world.sync_ok();
+
+    // Deleted in the vdir: the dry run shows the deletion, the real run makes it.
+    fs::remove_file(world.vdir("c1").join("only1.ics")).unwrap();
+    let dry = world.run(&["sync", "--dry-run"]);
+    assert_eq!(dry.code(), 0, "{dry}");
+    assert!(dry.stdout().contains("c1: delete"), "{dry}");
+    assert_eq!(remote(&server, "c1").len(), 1, "{dry}");
+    let run = world.sync_ok();
+    assert!(remote(&server, "c1").is_empty(), "{run}");
+
+    // Deleted on the server.
+    delete(&server, "c2", "only2");
+    let run = world.sync_ok();
+    assert!(world.local("c2").is_empty(), "{run}");
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+
+    // Every calendar of the vdir empty at once, each under the floor: a wipe.
+    put(&server, "c1", "back", "x");
+    world.sync_ok();
+    for calendar in ["c1", "d"] {
+        for entry in fs::read_dir(world.vdir(calendar)).unwrap() {
+            fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+    }
+    let refused = world.run(&["sync"]);
+    assert_eq!(refused.code(), 5, "{refused}");
+    assert_eq!(
+        (remote(&server, "c1").len(), remote(&server, "d").len()),
+        (1, 3),
+        "{refused}"
+    );
+}

@@ -346,12 +346,70 @@ fn emptying_a_folder_by_moving_everything_is_not_a_mass_deletion() {
     let tree = assert_converged(&world);
     assert_eq!((tree["Archive"].len(), tree["Lists"].len()), (2, 8));
 
-    // A folder emptied by deletion is still refused.
-    for sub in ["cur", "new"] {
-        for entry in std::fs::read_dir(world.root("b").join("Archive").join(sub)).unwrap() {
-            std::fs::remove_file(entry.unwrap().path()).unwrap();
-        }
+    // Folders emptied by deletion are still refused: Lists held 5 or more, and the small
+    // Archive emptied beside it is no user's lone deletion (see the next test).
+    for folder in ["Archive", "Lists"] {
+        empty_folder(&world.root("b").join(folder));
     }
     let run = world.run(&["sync"]);
     assert_eq!(run.code(), 5, "{run}");
+}
+
+fn empty_folder(maildir: &std::path::Path) {
+    for sub in ["cur", "new"] {
+        for entry in fs::read_dir(maildir.join(sub)).unwrap() {
+            fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+    }
+}
+
+/// Sending your only draft empties Drafts on purpose (issue 12, smallempty): a folder of fewer
+/// than 5 messages emptied on a side that still shows mail in another folder is synced, not
+/// refused on every later run. A side on which every folder is empty at once is a wipe, small
+/// folders or not, and stays refused.
+#[test]
+fn sending_the_only_draft_is_synced_but_a_wiped_side_is_refused() {
+    let world = World::new("collections = [\"*\"]\n");
+    for i in 0..6 {
+        world.deliver("a", "INBOX", &format!("m{i}"), "");
+    }
+    world.deliver("a", "Drafts", "draft", "D");
+    world.sync_ok();
+    // Once the copies are older than a clock tick, a quiet run leaves INBOX settled: from now
+    // on it is skipped as unchanged, not listed, and still shows that side a holds mail.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    world.sync_ok();
+
+    fs::remove_file(find_file(&world.root("a").join("Drafts"), "draft")).unwrap();
+    let dry = world.run(&["sync", "--dry-run"]);
+    assert_eq!(dry.code(), 0, "{dry}");
+    assert!(dry.stdout().contains("Drafts: delete"), "{dry}");
+    assert_eq!(world.messages("b")["Drafts"].len(), 1, "{dry}");
+    let run = world.run(&["-vv", "sync"]);
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(
+        run.stdout()
+            .contains("p: INBOX: unchanged since the last sync"),
+        "{run}"
+    );
+    let tree = assert_converged(&world);
+    assert!(tree["Drafts"].is_empty(), "{run}");
+    assert_eq!(tree["INBOX"].len(), 6);
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+
+    // Every folder of a empties at once, each under 5 messages: a wipe.
+    let world = World::new("collections = [\"*\"]\n");
+    for i in 0..3 {
+        world.deliver("a", "INBOX", &format!("m{i}"), "");
+    }
+    world.deliver("a", "Drafts", "draft", "D");
+    world.sync_ok();
+    for folder in ["INBOX", "Drafts"] {
+        empty_folder(&world.root("a").join(folder));
+    }
+    let run = world.run(&["sync"]);
+    assert_eq!(run.code(), 5, "{run}");
+    let b = world.messages("b");
+    assert_eq!((b["INBOX"].len(), b["Drafts"].len()), (3, 1), "{run}");
 }

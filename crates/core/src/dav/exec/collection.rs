@@ -1,16 +1,18 @@
-//! One collection's sync: create or remove it as planned, learn whether it changed since the
-//! last clean run, list and plan it, carry out the plan in batches, and record its tokens and
-//! states only after a clean end.
+//! One collection's sync in two steps: prepare (create or remove it as planned, learn whether
+//! it changed since the last clean run, list and plan it), then carry out the plan in batches
+//! and record its tokens and states only after a clean end. Between the two, `mod.rs` may hold
+//! a refused collection back until the pair's other collections were listed.
 
 use std::collections::BTreeSet;
 
 use crate::dav::store::{Collection, CollectionState, ItemRef, ItemStore};
 use crate::error::Result;
+use crate::policy::OnEmpty;
 use crate::side::{PerSide, Side};
 
 use super::super::collections::{CollectionPlan, CollectionStep};
-use super::super::model::StatusRow;
-use super::super::plan::{ItemAction, plan_items};
+use super::super::model::{ItemPolicy, StatusRow};
+use super::super::plan::{ItemAction, ItemPlan, plan_items};
 use super::super::skip::{self, Observed};
 use super::items::Run;
 use super::listing::{Listing, SideView};
@@ -39,15 +41,54 @@ impl Default for Probe {
     }
 }
 
+/// What preparing a collection left to do.
+pub(super) enum Prepared {
+    /// Nothing more: removed, forgotten, skipped as planned, or not created in a dry run.
+    Done,
+    /// Unchanged on both sides since the last clean sync (its status id): not listed.
+    Unchanged(i64),
+    /// Listed and planned, to be carried out.
+    Ready(Box<Ready>),
+}
+
+/// A collection listed and planned, not yet carried out: kept whole so that a refusal can
+/// still be lifted once the pair's other collections were listed (`mod.rs`).
+pub(super) struct Ready {
+    id: i64,
+    /// The sides a dry run leaves uncreated, though a real run creates the collection there.
+    not_created: Vec<Side>,
+    observed: PerSide<Observed>,
+    views: PerSide<SideView>,
+    rows: Vec<StatusRow>,
+    /// True if some item was left out of the plan on both sides.
+    excluded: bool,
+    /// The plan.
+    pub(super) items: ItemPlan,
+    /// Whether each side listed at least one item here.
+    pub(super) shows_items: PerSide<bool>,
+}
+
+impl Ready {
+    /// Plans again without the empty-side guard: the plan the collection would have had if it
+    /// had never been refused (the share guard cannot refuse below its floor, which is where
+    /// the small-empty exception applies).
+    pub(super) fn lift_empty_side_refusal(&mut self, policy: &ItemPolicy) {
+        let mut policy = policy.clone();
+        policy.sync.on_empty = OnEmpty::Sync;
+        self.items = plan_items(&self.rows, &self.views.a.now, &self.views.b.now, &policy);
+    }
+}
+
 impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
-    pub(super) async fn sync_collection(
+    /// Creates or removes the collection as planned, learns whether it changed since the last
+    /// clean run, and lists and plans it. Nothing of the plan is carried out here.
+    pub(super) async fn prepare_collection(
         &mut self,
         report: &mut CollectionReport,
         listed: &PerSide<Vec<Collection>>,
         options: RunOptions,
         observer: &mut dyn Observer<Dav>,
-        mut resolver: Option<&mut dyn ConflictResolver>,
-    ) -> Result<()> {
+    ) -> Result<Prepared> {
         let plan = report.plan.clone();
         let known = self
             .status
@@ -57,12 +98,12 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             b: listed.b.iter().any(|c| c.id == plan.b && c.supports_sync),
         };
         let missing_on = match &plan.step {
-            CollectionStep::Skip(_) => return Ok(()),
+            CollectionStep::Skip(_) => return Ok(Prepared::Done),
             CollectionStep::Forget => {
                 if let Some(id) = known {
                     self.status.forget_dav_collection(id)?;
                 }
-                return Ok(());
+                return Ok(Prepared::Done);
             }
             CollectionStep::Delete(side) => {
                 if !options.dry_run {
@@ -72,7 +113,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                 if let Some(known) = known {
                     self.status.forget_dav_collection(known)?;
                 }
-                return Ok(());
+                return Ok(Prepared::Done);
             }
             CollectionStep::Sync => Vec::new(),
             CollectionStep::Create(side) => vec![*side],
@@ -80,15 +121,15 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
         };
         // The sides a dry run leaves as they are, though a real run creates the collection
         // there: nothing can be read from them.
-        let not_created: &[Side] = if options.dry_run {
-            &missing_on
+        let not_created = if options.dry_run {
+            missing_on.clone()
         } else {
             for &side in &missing_on {
                 let id = plan.id(side);
                 let created = on!(self, side, s => s.create_collection(id).await)?;
                 *supports_sync.get_mut(side) = created.supports_sync;
             }
-            &[]
+            Vec::new()
         };
         let id = match known {
             Some(id) => id,
@@ -106,9 +147,9 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             };
             if skip::unchanged(&plan.step, &recorded, &probe.now) {
                 tracing::debug!(collection = %plan.name, "unchanged on both sides since the last clean sync");
-                self.sync_meta(&plan, id, not_created, options, report, observer)
+                self.sync_meta(&plan, id, &not_created, options, report, observer)
                     .await?;
-                return Ok(());
+                return Ok(Prepared::Unchanged(known));
             }
             // Only a clean end of this run may record states again: an interrupted or failed
             // run must leave none that a later run could mistake for agreement.
@@ -139,6 +180,10 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             };
             *views.get_mut(side) = self.view(side, &plan, &rows, listing, report).await?;
         }
+        let shows_items = PerSide {
+            a: !views.a.now.is_empty(),
+            b: !views.b.now.is_empty(),
+        };
 
         // An item excluded on one side is left alone on both: planning it with half the
         // picture could delete or overwrite it.
@@ -160,6 +205,38 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             observer.matching_by_content(&plan, items);
         }
         let items = plan_items(&rows, &views.a.now, &views.b.now, &self.policy);
+        Ok(Prepared::Ready(Box::new(Ready {
+            id,
+            not_created,
+            observed: probe.observed,
+            views,
+            rows,
+            excluded: !excluded.is_empty(),
+            items,
+            shows_items,
+        })))
+    }
+
+    /// Carries out a prepared collection's plan in batches, syncs its metadata, and records
+    /// its tokens and states after a clean end.
+    pub(super) async fn carry_out(
+        &mut self,
+        report: &mut CollectionReport,
+        ready: Ready,
+        options: RunOptions,
+        observer: &mut dyn Observer<Dav>,
+        mut resolver: Option<&mut dyn ConflictResolver>,
+    ) -> Result<()> {
+        let plan = report.plan.clone();
+        let Ready {
+            id,
+            not_created,
+            observed,
+            mut views,
+            items,
+            excluded,
+            ..
+        } = ready;
         observer.items_planned(&plan, &items);
         report.refused = items.refused.clone();
         let mut run = Run {
@@ -179,19 +256,19 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             run.execute(batch).await;
             run.flush_and_record().await?;
         }
-        self.sync_meta(&plan, id, not_created, options, report, observer)
+        self.sync_meta(&plan, id, &not_created, options, report, observer)
             .await?;
 
         // A token may be kept only when every change it reported was handled; otherwise the
         // next run must be shown those changes again.
-        let clean = report.errors.is_empty() && report.refused.is_none() && excluded.is_empty();
+        let clean = report.errors.is_empty() && report.refused.is_none() && !excluded;
         if clean {
             for side in [Side::A, Side::B] {
                 if let Some(token) = &views.get(side).token {
                     self.status.set_dav_token(id, side, Some(token))?;
                 }
             }
-            self.record_states(id, &probe.observed, &items.actions)?;
+            self.record_states(id, &observed, &items.actions)?;
         }
         Ok(())
     }

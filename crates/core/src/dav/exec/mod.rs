@@ -14,10 +14,12 @@
 //! those writes need), recording empty hrefs and etags where a side would have answered.
 //!
 //! - `mod.rs`: [`ItemPair::sync`], the pair's entry point: lists both sides' collections,
-//!   plans them, runs each (a dry run on the copy); [`ConflictResolver`].
+//!   plans them, runs each (a dry run on the copy); a collection refused as empty on a side
+//!   waits until the others were listed, for the small-empty exception
+//!   ([`crate::guard::small_empty_lifts`]); [`ConflictResolver`].
 //! - `collection.rs`: one collection: created or removed as planned, skipped when unchanged on
-//!   both sides (`skip`), listed, planned, carried out in batches, tokens and states recorded
-//!   after a clean end.
+//!   both sides (`skip`), listed and planned (`Prepared`), then carried out in batches, tokens
+//!   and states recorded after a clean end.
 //! - `listing.rs`: one side of a collection, in full or since a sync token, with the items
 //!   the status does not know fetched (`SideView`).
 //! - `items.rs`: the item actions (copy, update, delete, conflicts through the resolver), the
@@ -33,6 +35,8 @@ use crate::dav::store::{Collection, ItemStore, MetaProperty};
 use crate::error::Result;
 use crate::side::{PerSide, Side};
 use crate::status::StatusStore;
+
+use crate::guard::{self, Refusal};
 
 use super::collections::{Selection, plan_collections};
 use super::model::ItemPolicy;
@@ -85,6 +89,7 @@ macro_rules! on {
 }
 
 mod collection;
+use collection::{Prepared, Ready};
 mod items;
 mod join;
 mod listing;
@@ -153,6 +158,11 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             &self.policy,
         );
         let mut report = PairReport::default();
+        // Collections refused as empty on a side, which the small-empty exception may still
+        // lift: carried out only once every other collection was listed (`guard`).
+        let mut held: Vec<(usize, Box<Ready>)> = Vec::new();
+        let mut shows_items = PerSide::<bool>::default();
+        let mut unchanged = Vec::new();
         for plan in plans.into_iter().filter(|p| only(&p.name)) {
             observer.collection_planned(&plan);
             let mut collection = CollectionReport {
@@ -162,20 +172,79 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                 refused: None,
                 details: DavDetails::default(),
             };
-            let resolver = resolver
-                .as_mut()
-                .map(|r| &mut **r as &mut dyn ConflictResolver);
-            if let Err(error) = self
-                .sync_collection(&mut collection, &listed, options, observer, resolver)
+            let result = match self
+                .prepare_collection(&mut collection, &listed, options, observer)
                 .await
             {
-                let name = collection.plan.name.clone();
+                Ok(Prepared::Ready(ready)) => {
+                    shows_items.a |= ready.shows_items.a;
+                    shows_items.b |= ready.shows_items.b;
+                    if matches!(ready.items.refused, Some(Refusal::EmptySide { .. })) {
+                        held.push((report.collections.len(), ready));
+                        Ok(())
+                    } else {
+                        let resolver = resolver
+                            .as_mut()
+                            .map(|r| &mut **r as &mut dyn ConflictResolver);
+                        self.carry_out(&mut collection, *ready, options, observer, resolver)
+                            .await
+                    }
+                }
+                Ok(Prepared::Unchanged(id)) => {
+                    unchanged.push(id);
+                    Ok(())
+                }
+                Ok(Prepared::Done) => Ok(()),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = result {
                 collection
                     .errors
-                    .push(error.context(format!("collection {name}")));
+                    .push(error.context(format!("collection {}", collection.plan.name)));
             }
             report.collections.push(collection);
         }
+        if !held.is_empty() {
+            if !(shows_items.a && shows_items.b) && self.any_known_items(&unchanged) {
+                // Each side reported such a collection unchanged since a clean sync that left
+                // items on it: it still holds them, which a wiped side could not say.
+                shows_items = PerSide { a: true, b: true };
+            }
+            let refusals: Vec<Option<&Refusal>> = report
+                .collections
+                .iter()
+                .map(|c| c.refused.as_ref())
+                .chain(held.iter().map(|(_, ready)| ready.items.refused.as_ref()))
+                .collect();
+            let lifts = guard::small_empty_lifts(&refusals, shows_items);
+            let lifts = lifts[report.collections.len()..].to_vec();
+            for ((index, mut ready), lift) in held.into_iter().zip(lifts) {
+                if lift {
+                    ready.lift_empty_side_refusal(&self.policy);
+                }
+                let collection = &mut report.collections[index];
+                let resolver = resolver
+                    .as_mut()
+                    .map(|r| &mut **r as &mut dyn ConflictResolver);
+                if let Err(error) = self
+                    .carry_out(collection, *ready, options, observer, resolver)
+                    .await
+                {
+                    let name = collection.plan.name.clone();
+                    collection
+                        .errors
+                        .push(error.context(format!("collection {name}")));
+                }
+            }
+        }
         Ok(report)
+    }
+
+    /// True if the status knows items in one of these collections (each is the same on both
+    /// sides: a row is an item both sides held). A status that cannot be read says no.
+    fn any_known_items(&self, collections: &[i64]) -> bool {
+        collections
+            .iter()
+            .any(|&id| self.status.dav_items(id).is_ok_and(|rows| !rows.is_empty()))
     }
 }

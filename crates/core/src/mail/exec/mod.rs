@@ -18,6 +18,7 @@
 //! - `content.rs`: recognising messages by content (reset keys, messages known on no side);
 //! - `late.rs`: removing late copies of interrupted uploads;
 //! - `moves.rs`: messages moved between collections, moved on the other side too;
+//! - `small_empty.rs`: the small-empty exception to the empty-side guard, over all of them;
 //! - `run.rs` and `copy.rs`: carrying out one collection's plan (`CollectionRun`);
 //! - `lanes.rs` (several collections at once), `limits.rs`, `read_ahead.rs`, `unchanged.rs`
 //!   (skipping unchanged collections) and `failing.rs` (failures), each named after its job.
@@ -54,6 +55,7 @@ mod moves;
 mod prepare;
 mod read_ahead;
 mod run;
+mod small_empty;
 
 // The run types are the floor's (run.rs), with mail's vocabulary (report.rs).
 use super::report::Mail;
@@ -154,6 +156,8 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 report.errors.push(error.context("finding moved messages"));
             }
         }
+
+        self.lift_small_empty(&mut collections);
 
         let full = FullSides::default();
         let collections = self
@@ -286,6 +290,8 @@ struct Prepared {
     flagged: HashMap<ItemId, Result<()>>,
     /// The stamps taken before the listing, recorded if the run leaves the collection settled.
     taken: Option<Taken>,
+    /// Whether each side listed at least one item here (see `small_empty.rs`).
+    shows_items: PerSide<bool>,
 }
 
 /// Sets a flag change's flags on the sides that need them: A first, B only if A succeeded. A

@@ -87,6 +87,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             held: PerSide::default(),
             flagged: HashMap::new(),
             taken: None,
+            shows_items: PerSide::default(),
         }))
     }
 
@@ -203,6 +204,10 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         // A move or a trash copy keeps the flags the message has where it goes.
         let deleted_flags = deleted_flags_of(&listings, &items);
         let held = held_for_read_only(&rows, &listings.a.items, &listings.b.items, &policy);
+        let shows_items = PerSide {
+            a: !listings.a.items.is_empty(),
+            b: !listings.b.items.is_empty(),
+        };
         Ok(Some(Prepared {
             id: Some(id),
             items,
@@ -214,6 +219,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             held,
             flagged: HashMap::new(),
             taken: None,
+            shows_items,
         }))
     }
 
