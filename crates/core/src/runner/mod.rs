@@ -10,7 +10,8 @@
 //! executor with the one [`Selection`] (the pair's patterns, the collections named on the
 //! command line), hands the report to the observer ([`Observer::finished`]) and returns how
 //! the run ended ([`Outcome`], which the binary maps to an exit status). [`list`] plans the
-//! collections only, for `pimlink list`.
+//! collections only, for `pimlink list`; [`check_side`] asks one storage of either family
+//! ([`AnySide`]) whether it answers, for `pimlink check`.
 //!
 //! The family-specific parts (list the sides, plan, execute) come in through a small private
 //! trait, `Wing`, implemented here over each wing's public entry points: [`MailWing`]
@@ -23,6 +24,7 @@
 mod dav;
 mod list;
 mod mail;
+mod side;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ use std::path::{Path, PathBuf};
 pub use dav::DavWing;
 pub use list::{PairListing, list};
 pub use mail::MailWing;
+pub use side::{AnySide, SideCheck, check_side};
 
 use crate::dav::Dav;
 use crate::dav::store::ItemStore;

@@ -52,7 +52,10 @@ pub fn run(config: &Config, pairs: &[String], output: &Output) -> u8 {
 fn check_storage(config: &Config, name: &str) -> Result<String> {
     super::runtime()?.block_on(async {
         let mut store = storages::open(config, name, None).await?;
-        let collections = store.count_collections().await?;
-        anyhow::Ok(format!("{}: {collections} collections", store.describe()))
+        let found = pimlink_core::runner::check_side(&mut store).await?;
+        anyhow::Ok(format!(
+            "{}: {} collections",
+            found.describe, found.collections
+        ))
     })
 }

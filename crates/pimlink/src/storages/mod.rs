@@ -30,46 +30,17 @@ pub mod items;
 pub mod mail;
 
 use anyhow::{Context, Result};
-use pimlink_core::MailStore;
-use pimlink_core::dav::store::{CollectionKind, ItemStore};
+use pimlink_core::dav::store::CollectionKind;
+use pimlink_core::runner::AnySide;
 
 use crate::config::{Config, Family, StorageConfig, StorageKind};
 
 pub use items::ItemSide;
 pub use mail::MailSide;
 
-/// A storage of either family, opened.
-// One value per command, never moved around; boxing would buy nothing.
-#[allow(clippy::large_enum_variant)]
-pub enum Storage {
-    /// IMAP or Maildir.
-    Mail(MailSide),
-    /// CalDAV, CardDAV, webcal or vdir.
-    Items(ItemSide),
-}
-
-impl Storage {
-    /// What the storage is, for messages ("IMAP user@host", "Maildir /path", a URL).
-    pub fn describe(&self) -> String {
-        match self {
-            Storage::Mail(store) => store.describe(),
-            Storage::Items(store) => store.describe(),
-        }
-    }
-
-    /// How many collections it offers: folders that can hold mail, calendars or address books.
-    pub async fn count_collections(&mut self) -> Result<usize> {
-        Ok(match self {
-            Storage::Mail(store) => store
-                .list_collections()
-                .await?
-                .iter()
-                .filter(|c| c.selectable)
-                .count(),
-            Storage::Items(store) => store.list_collections().await?.len(),
-        })
-    }
-}
+/// A storage of either family, opened (the runner's [`AnySide`]: `pimlink check` hands it to
+/// [`pimlink_core::runner::check_side`]).
+pub type Storage = AnySide<MailSide, ItemSide>;
 
 /// The configuration of storage `name`.
 fn configured<'c>(config: &'c Config, name: &str) -> Result<&'c StorageConfig> {
@@ -89,13 +60,13 @@ pub async fn open(config: &Config, name: &str, kind: Option<CollectionKind>) -> 
         None => items::own_kind(config, name),
     };
     Ok(match &storage.kind {
-        StorageKind::Maildir(maildir) => Storage::Mail(mail::maildir(maildir)?),
-        StorageKind::Imap(imap) => Storage::Mail(mail::imap(name, imap)),
+        StorageKind::Maildir(maildir) => AnySide::Mail(mail::maildir(maildir)?),
+        StorageKind::Imap(imap) => AnySide::Mail(mail::imap(name, imap)),
         StorageKind::CalDav(dav) | StorageKind::CardDav(dav) => {
-            Storage::Items(items::dav(name, dav, kind()?).await?)
+            AnySide::Dav(items::dav(name, dav, kind()?).await?)
         }
-        StorageKind::Webcal(webcal) => Storage::Items(items::webcal(name, webcal)?),
-        StorageKind::Vdir(vdir) => Storage::Items(items::vdir(vdir, kind()?)?),
+        StorageKind::Webcal(webcal) => AnySide::Dav(items::webcal(name, webcal)?),
+        StorageKind::Vdir(vdir) => AnySide::Dav(items::vdir(vdir, kind()?)?),
     })
 }
 
@@ -103,8 +74,8 @@ pub async fn open(config: &Config, name: &str, kind: Option<CollectionKind>) -> 
 pub async fn open_mail(config: &Config, name: &str) -> Result<MailSide> {
     expect_family(config, name, Family::Mail)?;
     match open(config, name, None).await? {
-        Storage::Mail(store) => Ok(store),
-        Storage::Items(_) => Err(wrong_family(config, name, Family::Mail)),
+        AnySide::Mail(store) => Ok(store),
+        AnySide::Dav(_) => Err(wrong_family(config, name, Family::Mail)),
     }
 }
 
@@ -117,8 +88,8 @@ pub async fn open_items(
 ) -> Result<ItemSide> {
     expect_family(config, name, Family::Dav)?;
     match open(config, name, kind).await? {
-        Storage::Items(store) => Ok(store),
-        Storage::Mail(_) => Err(wrong_family(config, name, Family::Dav)),
+        AnySide::Dav(store) => Ok(store),
+        AnySide::Mail(_) => Err(wrong_family(config, name, Family::Dav)),
     }
 }
 
