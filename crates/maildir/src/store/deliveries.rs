@@ -1,4 +1,12 @@
-//! Deliveries.
+//! New messages on their way in: each is written to `tmp/` with LF line ends, unsynced
+//! ([`write_unsynced`]), and waits as an [`Unplaced`] until the flush ([`flush_blocking`], on a
+//! thread of its own) makes the batch durable (one `syncfs` per large folder group, else
+//! concurrent fsyncs), places each in `new/` or `cur/` without replacing anything, and fsyncs
+//! the changed directories.
+//!
+//! Key types: [`Unplaced`], [`Flushed`]. Not here: choosing the key and the file name
+//! (`MailStore::deliver` in `mail_store.rs`), the syncfs/fsync decision and the no-replace
+//! placing (`durable.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;

@@ -1,4 +1,12 @@
-//! Flags and moves.
+//! What a message file is named when its flags change or it moves to another folder, and the
+//! move itself: the info part for a set of flags (keyword letters from the folder's
+//! `dovecot-keywords`, extended and saved first when a new letter is needed), letters
+//! translated between folders, and a move as a hard link plus unlink that never replaces a
+//! file and finishes one interrupted between the two.
+//!
+//! Key types: none of its own; `impl Maildir` helpers used by `mail_store.rs`. Not here: the
+//! rename of a flag change itself (`MailStore::set_flags` in `mail_store.rs`), the letter
+//! mapping file (`keywords.rs`), the file name syntax (`filename.rs`).
 
 use std::io;
 use std::path::Path;

@@ -1,4 +1,9 @@
-//! The MailStore impl.
+//! `impl MailStore for Maildir`: the operations the engine calls (folders, listing, read,
+//! deliver, move, flags, delete, flush), each checking the key, finding the file (rescanning the
+//! folder once if a mail reader renamed it) and recording the directories it changed.
+//!
+//! Key types: none of its own. Not here: the helpers it builds on, in `mod.rs` (paths, index),
+//! `flags.rs` (names for flags and moves) and `deliveries.rs` (writing and the flush).
 
 use std::fs::File;
 use std::io;

@@ -1,4 +1,13 @@
-//! [`Maildir`]: the `MailStore` implementation.
+//! [`Maildir`]: the Maildir tree one side of a pair syncs with, and what a handle remembers
+//! between calls: where each message file was at the last listing (per folder [`Index`]), each
+//! folder's keyword letters, directories that still need an fsync, deliveries waiting for the
+//! flush.
+//!
+//! Key types: [`Maildir`]. Here: opening the root, folder paths (and the symlink check), the
+//! index and its rescan when a file has vanished. Not here: the `MailStore` impl
+//! (`mail_store.rs`), file names for new flags and moves between folders (`flags.rs`), writing
+//! and flushing deliveries (`deliveries.rs`), folder listing (`tree.rs`), message listing
+//! (`items.rs`).
 
 mod deliveries;
 mod flags;
