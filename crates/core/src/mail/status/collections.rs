@@ -1,4 +1,9 @@
-//! Collection pairings.
+//! The collection pairings (`collections` table): which name on A is paired with which on B,
+//! and each side's storage-specific listing state (UIDVALIDITY and the like), written only
+//! when it changed so that a run that found nothing costs no commit.
+//!
+//! Key types: [`StatusCollection`]. Not here: the item rows of a pairing (`items.rs`), its
+//! settled record (`settled.rs`).
 
 use rusqlite::{OptionalExtension, params};
 

@@ -1,4 +1,12 @@
-//! Item pairings.
+//! The item pairings (`mail_items` table) and the one way they change: a batch of
+//! [`StatusChange`]s applied in one transaction by [`apply_in`], which [`StatusStore::apply`],
+//! [`StatusStore::items_after`] (applied and rolled back), [`StatusStore::apply_and_set_states`]
+//! and the off-thread commits of `awaited.rs` all go through. A change that matches no row
+//! stops the batch.
+//!
+//! Key types: [`StatusItem`], [`StatusChange`]. Not here: the collection rows and their
+//! listing states (`collections.rs`), the caches beside the items (`dates.rs`, `settled.rs`,
+//! `abandoned.rs`).
 
 use rusqlite::{Connection, params};
 

@@ -2,6 +2,10 @@
 //! pairings (`mail_items`) and the batches of [`StatusChange`]s that write them, plus the
 //! caches beside them (settled records, arrival dates and sizes, abandoned copies).
 //!
+//! Key types: [`StatusCollection`] (`collections.rs`), [`StatusItem`] and [`StatusChange`]
+//! (`items.rs`), [`Settled`], [`AbandonedCopy`]; the ids [`CollectionId`] and [`ItemId`] are
+//! here. This file holds only those ids, the re-exports and the unit tests of the two tables.
+//!
 //! Not here: opening, locking and migrating the database ([`crate::status`]).
 
 mod abandoned;
