@@ -1,4 +1,9 @@
-//! Feeds.
+//! Splitting a whole-calendar feed (webcal, one `.ics` file) into one item per UID, each a
+//! complete VCALENDAR with the feed's own properties and the VTIMEZONEs it uses, or a file of
+//! vCards into one item per card. Broken input is split as far as it goes; only a text without
+//! any component fails.
+//!
+//! Key types: [`SplitItem`]. Not here: the UID and hash of an item (`item.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,4 +1,10 @@
-//! One item.
+//! What the engine reads from one item: its UID (the item's own, not an alarm's or the
+//! calendar's), its normalised text and [`ContentHash`] (volatile properties and VTIMEZONEs left
+//! out, so a server's rewrites are no change), and the file name or href segment a new item
+//! gets from its UID.
+//!
+//! Key types: [`ContentHash`], [`VOLATILE_PROPERTIES`]. Not here: unfolding (`lines.rs`),
+//! splitting a feed into items (`feed.rs`).
 
 use std::fmt;
 
@@ -56,7 +62,7 @@ pub fn uid(raw: &str) -> Option<String> {
 }
 
 /// Whether properties inside the components `stack` (outermost first) are the item's own: those
-/// of a component directly in a VCALENDAR but a VTIMEZONE (what [`split_feed`] makes items
+/// of a component directly in a VCALENDAR but a VTIMEZONE (what [`split_feed`](super::split_feed) makes items
 /// of), or of a top-level component (a VCARD).
 fn is_item_level(stack: &[String]) -> bool {
     match stack {

@@ -1,4 +1,9 @@
-//! Content lines.
+//! The content-line layer every other part of `vobject` reads through: unfolding a text into
+//! lines (any line end; a leading space or tab continues the line before) and cutting each into
+//! name, parameters and value, with `:` and `;` inside double quotes left alone.
+//!
+//! Key types: [`ContentLine`]. Not here: what any property means (`item.rs`), components and
+//! feeds (`feed.rs`).
 
 /// One unfolded content line: `NAME;PARAMS:VALUE`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -9,6 +9,10 @@
 //! validates. Invalid data is never rejected: a line without `:` is kept as it is, an
 //! unterminated component ends at the end of the text, a stray `END` is ignored. Only
 //! [`split_feed`] can fail, when the text holds no component at all.
+//!
+//! Layout: `lines.rs` the content-line layer ([`ContentLine`]), `item.rs` what is read from one
+//! item ([`uid`], [`ContentHash`], [`item_file_name`]), `feed.rs` [`split_feed`]. Not here: any
+//! understanding of dates, recurrence or properties' meaning; the storages that use these.
 
 mod feed;
 mod item;

@@ -1,4 +1,5 @@
-//! Tests.
+//! Unit tests of `vobject`: content lines, UIDs, hashes, file names and feed splitting, with
+//! a property test that refolding never changes the hash.
 
 use super::*;
 use proptest::prelude::*;
