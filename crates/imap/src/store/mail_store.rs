@@ -1,4 +1,9 @@
-//! The MailStore impl.
+//! `impl MailStore for ImapStore`: the engine's entry points, each a thin step that finds the
+//! folder, retries what is safe to repeat ([`Repeat`]) and hands the work to the file that does
+//! it (`folders.rs`, `listing.rs`, `reading.rs`, `writing.rs`, `moving.rs`, `settle.rs`).
+//!
+//! Key types: none of its own. Not here: the store's state and overview (`mod.rs`), the
+//! commands themselves (the files above), reconnecting (`connection.rs`).
 
 use pimlink_core::mail::fingerprint::Fingerprint;
 use pimlink_core::{

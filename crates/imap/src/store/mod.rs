@@ -73,6 +73,13 @@
 //! first use, reconnecting and retrying as above) and its own memory of the folders it lists, so
 //! the engine keeps each folder on one store from its listing to its last flush.
 //!
+//! # Layout
+//! This file: the overview, [`ImapStore`] and the state its files share. `mail_store.rs` is the
+//! `MailStore` impl, which hands each call to the file that does it: `folders.rs`,
+//! `listing.rs` (with `state.rs`, `keys.rs`, `names.rs`), `reading.rs` and `prefetch.rs`,
+//! `writing.rs` (with `multiappend.rs`, `crlf.rs`), `moving.rs`, `settle.rs`; `connection.rs`
+//! and `retry.rs` reconnect and decide what is repeated.
+//!
 //! Not here: IDLE.
 
 mod connection;
