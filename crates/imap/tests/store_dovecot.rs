@@ -1,6 +1,10 @@
 //! The IMAP storage (`ImapStore`) against a private Dovecot: names, complete and incremental
 //! listings under each extension set, UIDVALIDITY changes, batch reads of big messages, APPEND
 //! line ends, deliveries without UIDPLUS, queued flag changes and deletions.
+//!
+//! One file for `ImapStore` against Dovecot: the cases share the store and message helpers at its
+//! top; the later ones (from `unchanged_folders_after_a_list`) count the commands a listing or a
+//! delivery costs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
 

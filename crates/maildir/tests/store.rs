@@ -1,4 +1,8 @@
 //! The Maildir store's item operations against a real temporary directory.
+//!
+//! One file of short cases (about 30 lines each) on one store, sharing the helpers at its top; in
+//! order: delivery, flags, renamed and vanished files, what a listing ignores, keys and opening,
+//! flush, keywords, moves.
 
 // Test helpers outside #[test] fns are not covered by clippy.toml's allow-unwrap-in-tests.
 #![allow(clippy::unwrap_used)]

@@ -6,6 +6,10 @@
 //!
 //! Every random choice comes from a seeded generator; the seed (`PIMLINK_TEST_SEED` replays
 //! one) and every cut or kill are printed, and the test output shows them on failure.
+//!
+//! Over 600 lines as one file: its tests share the cutting proxy, the seeded scenario (seeding and
+//! changing both sides) and the record of what both sides must hold, which make up the first half
+//! of the file.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
 

@@ -2,6 +2,10 @@
 //!
 //! Server-side state is changed and inspected over HTTP and on Radicale's own storage
 //! directory; the vdir is read as khal would read it, file by file.
+//!
+//! One file for DAV pairs end to end: the cases share the Radicale world of `common::dav`; the last
+//! part (from `requests`) checks which collections a run skips by ctag, sync token or last-modified
+//! time.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
 

@@ -7,6 +7,9 @@
 //!
 //! Messages are told apart here by Message-ID and size with CRLF line ends (what the server
 //! reports as RFC822.SIZE); the Maildir holds LF files, whose size is converted.
+//!
+//! One file in two parts: the scenario tests and the model-based test below the rule share the
+//! census helpers and `Setup`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
 

@@ -1,6 +1,10 @@
 //! End-to-end: IMAP <-> Maildir and IMAP <-> IMAP through the `pimlink` binary, against a
 //! private Dovecot. The server side is inspected with pimlink's own IMAP client, the Maildir
 //! side by reading the files.
+//!
+//! One file for IMAP pairs end to end: the cases share the Dovecot worlds and the inspection
+//! helpers at its top; the later ones (from `selects_in`) check what a run costs on the wire
+//! (SELECTs, APPENDs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
 

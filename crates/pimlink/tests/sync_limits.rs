@@ -1,6 +1,9 @@
 //! End-to-end: the limits of a mail pair (`max_size`, `max_messages`, `max_age`) through the
 //! `pimlink` binary, IMAP (a private Dovecot) <-> Maildir, with changes on both sides between
 //! runs and a last run that changes nothing.
+//!
+//! One file for the limits end to end: the behaviour tests and, from `server_inbox` on, the wire-
+//! cost tests share the Dovecot, Maildir and run helpers at its top.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
 

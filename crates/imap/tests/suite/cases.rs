@@ -1,4 +1,7 @@
 //! The cases. Each takes the flavor, starts the server it needs and checks one area.
+//!
+//! One file of about 50 lines per case: `suite_cases!` in mod.rs calls each as `cases::NAME` once
+//! per server, and the list there is the table of contents.
 
 use std::time::{Duration, SystemTime};
 

@@ -1,4 +1,8 @@
 //! Whole-file tests: valid configurations, defaults, and every error with its position.
+//!
+//! One file: every case parses a whole configuration through `env()` below; general conversions and
+//! defaults first, then errors, then per area (name translation, limits, DAV options) its
+//! conversions beside its errors.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -12,7 +12,9 @@
 //! Another lane's connection that wants to write while such a commit holds the database waits
 //! in SQLite's busy handler (5 s by default) as it would for any writer.
 
-use super::{CollectionId, ItemId, StatusChange, apply_in, set_states_in, settled};
+use super::collections::set_states_in;
+use super::items::apply_in;
+use super::{CollectionId, ItemId, StatusChange, settled};
 use crate::error::Result;
 use crate::status::{StatusStore, on_own_thread, sql};
 
