@@ -1,6 +1,8 @@
 //! The limits (`max_size`, `max_messages`, `max_age`): tables of single decisions, and a
 //! model-based property test that any history converges, never touches the far side because
 //! of a limit, never expires unread or flagged mail, and then plans nothing.
+//!
+//! One file: the tables and the model share the date, message and listing builders at its top.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, SystemTime};

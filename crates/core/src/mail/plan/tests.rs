@@ -1,4 +1,7 @@
 //! The planner's decision table, and a model-based property test of convergence.
+//!
+//! One file: the table's rows and the model share the row and entry builders at its top; the
+//! limits have their own file (`limits_tests.rs`).
 
 use std::collections::BTreeMap;
 
