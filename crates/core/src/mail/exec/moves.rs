@@ -55,7 +55,15 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                     } if *can_move.get(*side) && deletes_per_row.get(id) == Some(&1) => {
                         deletions.push((index, action_index, *side, key.clone()));
                     }
-                    ItemAction::Copy { from, key, .. } if *can_move.get(from.other()) => {
+                    // A resumed copy (`replaces` its pending row) has a row in this
+                    // collection already: it did not appear here, and pairing it as a move
+                    // would give the collection a second row for its key.
+                    ItemAction::Copy {
+                        from,
+                        key,
+                        replaces: None,
+                        ..
+                    } if *can_move.get(from.other()) => {
                         copies.push((index, action_index, *from, key.clone()));
                     }
                     _ => {}
