@@ -45,17 +45,12 @@ impl PairOutput<'_> {
                 .info(format!("{}: {name}: skipped ({why})", self.pair));
             return;
         }
-        // A new collection is worth a line of its own: the item counts do not show it. (A dry
-        // run printed the plan already.)
         let created = match collection.plan.step {
             CollectionStep::Create(side) => Some(format!("side {side}")),
             CollectionStep::CreateBoth => Some("sides a and b".to_owned()),
             _ => None,
         };
-        if let (Some(sides), false, true) = (created, self.dry_run, collection.errors.is_empty()) {
-            self.output
-                .info(format!("{}: {name}: created on {sides}", self.pair));
-        }
+        self.created(name, created, &collection.errors);
         if collection.done != ItemCounts::default() || self.output.verbose() > 0 {
             self.output
                 .info(format!("{}: {name}: {}", self.pair, collection.done));

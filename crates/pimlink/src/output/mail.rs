@@ -69,16 +69,11 @@ impl PairOutput<'_> {
             }
             return;
         }
-        // A new folder is worth a line of its own, as for calendars: the counts do not show
-        // it. (A dry run printed the plan already.)
-        if let (CollectionStep::Create(side), false, true) = (
-            &collection.plan.step,
-            self.dry_run,
-            collection.errors.is_empty(),
-        ) {
-            self.output
-                .info(format!("{}: {name}: created on side {side}", self.pair));
-        }
+        let created = match &collection.plan.step {
+            CollectionStep::Create(side) => Some(format!("side {side}")),
+            _ => None,
+        };
+        self.created(name.as_str(), created, &collection.errors);
         if let CollectionStep::Remove(side) = &collection.plan.step
             && collection.errors.is_empty()
         {

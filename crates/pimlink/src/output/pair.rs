@@ -62,6 +62,16 @@ impl<'o> PairOutput<'o> {
         }
     }
 
+    /// "NAME: created on SIDES" after a real run created a collection without errors: the
+    /// counts do not show a new collection, and a dry run printed the plan already. `sides`
+    /// is "side a", "side b" or "sides a and b"; `None` when the plan created nothing.
+    pub(super) fn created(&self, collection: &str, sides: Option<String>, errors: &[Error]) {
+        if let (Some(sides), false, true) = (sides, self.dry_run, errors.is_empty()) {
+            self.output
+                .info(format!("{}: {collection}: created on {sides}", self.pair));
+        }
+    }
+
     /// A collection's withheld changes, with the command that lets them through once.
     pub(super) fn refusal(&self, collection: &str, refused: Option<&Refusal>) {
         if let Some(refusal) = refused {
