@@ -13,6 +13,11 @@ mod output;
 mod pair;
 mod renamed;
 mod storages;
+#[allow(
+    dead_code,
+    reason = "the daemon (issue 14) is its consumer; remove this when it lands"
+)]
+mod watch;
 
 use std::process::ExitCode;
 
