@@ -10,7 +10,6 @@ is looked at every few milliseconds). After the runs both sides are compared mes
 """
 
 import argparse
-import email.parser
 import imaplib
 import os
 import random
@@ -21,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from . import corpus, deps, fsutil, mutate, report
+from . import corpus, deps, fsutil, mutate, report, verify
 from .servers import HOST, PASSWORD, Dovecot
 
 ACCOUNT = "live"
@@ -60,31 +59,6 @@ def parse_args(argv):
 
 # ---- the two sides, as the bench sees them ----
 
-def message_id(path):
-    with open(path, "rb") as f:
-        head = email.parser.BytesHeaderParser().parse(f)
-    return (head.get("Message-ID") or "").strip()
-
-
-def flags_of(name):
-    _, sep, flags = name.partition(":2,")
-    return "".join(sorted(c for c in flags if c.isupper())) if sep else ""
-
-
-def snapshot(root):
-    """{(folder, Message-ID): flags} of a Maildir tree (flags from the file names)."""
-    out = {}
-    for folder in fsutil.maildir_folders(root):
-        rel = os.path.relpath(folder, root)
-        for sub in ("new", "cur"):
-            d = os.path.join(folder, sub)
-            for name in os.listdir(d):
-                if name.startswith("."):
-                    continue
-                out[(rel, message_id(os.path.join(d, name)))] = flags_of(name)
-    return out
-
-
 def inbox_state(folder):
     """(message files, files with the F flag) of one Maildir folder: the cheap look that tells
     whether a change arrived."""
@@ -94,7 +68,7 @@ def inbox_state(folder):
             if name.startswith("."):
                 continue
             count += 1
-            flagged += "F" in flags_of(name)
+            flagged += "F" in verify.flags_of(name)
     return count, flagged
 
 
@@ -323,7 +297,7 @@ class Live:
             want = (count + 1, flagged)
         else:
             cur = os.path.join(inbox, "cur")
-            names = sorted(n for n in os.listdir(cur) if "F" not in flags_of(n))
+            names = sorted(n for n in os.listdir(cur) if "F" not in verify.flags_of(n))
             fsutil.toggle_flag(os.path.join(cur, names[self.rng.randrange(len(names))]), "F")
             want = (count, flagged + 1)
         return self.server_inbox(), want
@@ -373,14 +347,9 @@ class Live:
         return first, peak, tool.rss_mb()
 
     def verify(self, tool):
-        server, local = snapshot(self.dovecot.mail_dir(ACCOUNT)), snapshot(tool.mail)
-        if server != local:
-            only_s = len(server.keys() - local.keys())
-            only_l = len(local.keys() - server.keys())
-            flags = sum(1 for k in server.keys() & local.keys() if server[k] != local[k])
-            return (f"{tool.name}: sides differ: {only_s} only on the server, {only_l} only "
-                    f"local, {flags} with different flags")
-        return None
+        server = verify.mail_state(self.dovecot.mail_dir(ACCOUNT))
+        problem = verify.difference(server, verify.mail_state(tool.mail), "messages")
+        return f"{tool.name}: {problem}" if problem else None
 
     def run_tool(self, cls):
         self.say(f"{cls.name}: initial sync")

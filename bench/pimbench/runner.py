@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from . import corpus, deps, fsutil, measure, mutate, report, tools
+from . import corpus, deps, fsutil, measure, mutate, report, tools, verify
 from .servers import Dovecot, Radicale
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -308,7 +308,8 @@ class Bench:
             vcf = fsutil.count_files(tool.mail, ".vcf")
             if (ics, vcf) != self.dav_items:
                 return f"local has {ics} events/{vcf} contacts, expected {self.dav_items}"
-            return None
+            return verify.dav_difference(verify.dav_state(self.radicale.user_root()),
+                                         verify.dav_state(tool.mail))
         if tool.name == "raw-fetch":
             return None  # rawfetch --expect checks the count itself
         expected = self.expected_server(scenario, tool.account)
@@ -319,7 +320,9 @@ class Bench:
         local = fsutil.count_messages(tool.mail)
         if server != expected or local != expected:
             return f"server has {server}, local {local} messages, expected {expected}"
-        return None
+        return verify.difference(verify.mail_state(self.dovecot.mail_dir(tool.account)),
+                                 verify.mail_state(tool.mail), "messages (folder, Message-ID, "
+                                 "flags)")
 
     def run_one(self, scenario, tool, repeat):
         initial = scenario in INITIAL
