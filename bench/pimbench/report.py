@@ -33,6 +33,10 @@ def ratio(a, b):
     return a / b
 
 
+# The peer a variant of pimlink (a row named pimlink-...) is compared with.
+PEERS = ("mbsync", "vdirsyncer")
+
+
 def table(results, skipped, order):
     """`results[(scenario, tool)]` = list of samples; `skipped[(scenario, tool)]` = reason;
     `order` = [(scenario, [tools])]. Returns Markdown lines, one row per (scenario, tool), with
@@ -53,6 +57,14 @@ def table(results, skipped, order):
             runs = f"{s['ok']}" + (f" ({s['failed']} FAILED)" if s["failed"] else "")
             if tool == "pimlink":
                 rt = rr = ""
+            elif tool.startswith("pimlink-"):
+                # A variant: its own ratio against the scenario's peer, named in the cell.
+                peer = next((p for p in PEERS if p in tools), None)
+                ps = summarize(results.get((scenario, peer), [])) if peer else None
+                r1 = ratio(s["wall"], ps["wall"]) if ps else None
+                r2 = ratio(s["rss_mb"], ps["rss_mb"]) if ps else None
+                rt = f"{r1:.2f} (vs {peer})" if r1 is not None else "n/a"
+                rr = f"{r2:.2f} (vs {peer})" if r2 is not None else "n/a"
             else:
                 r1, r2 = ratio(pim["wall"], s["wall"]), ratio(pim["rss_mb"], s["rss_mb"])
                 rt = f"{r1:.2f}" if r1 is not None else "n/a"

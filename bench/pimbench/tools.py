@@ -142,6 +142,7 @@ class Pimlink(Tool):
     name = "pimlink"
     binary = None  # set by the runner from --pimlink / $PIMLINK / PATH / target/release
     probe_result = {}
+    extra_server_keys = ""  # set by the variants below
 
     def available(self):
         if not self.binary:
@@ -185,7 +186,7 @@ port = {self.server.port}
 tls = "none"
 user = "{self.account}"
 password = "{PASSWORD}"
-{self.connections_line()}
+{self.connections_line()}{self.extra_server_keys}
 [storage.local]
 type = "maildir"
 path = "{self.mail}"
@@ -295,6 +296,7 @@ class PimlinkDav(Pimlink):
 
     name = "pimlink"
     kind = "dav"
+    skip_unchanged = ""  # the default configuration: what a user gets without tuning
 
     def write_config(self):
         url = f"http://{HOST}:{self.server.port}/"
@@ -308,9 +310,7 @@ type = "caldav"
 url = "{url}"
 user = "{self.account}"
 password = "{PASSWORD}"
-# Radicale moves a collection's last-modified with every item change (see pimlink-config(5)).
-skip_unchanged = "last-modified"
-
+{self.skip_unchanged}
 [storage.cal-local]
 type = "vdir"
 path = "{self.mail}/calendars"
@@ -321,8 +321,7 @@ type = "carddav"
 url = "{url}"
 user = "{self.account}"
 password = "{PASSWORD}"
-skip_unchanged = "last-modified"
-
+{self.skip_unchanged}
 [storage.card-local]
 type = "vdir"
 path = "{self.mail}/contacts"
@@ -340,6 +339,25 @@ create = ["b"]
 """)
 
 
-MAIL_TOOLS = [Pimlink, Mbsync, OfflineImap]
+class PimlinkOneConnection(Pimlink):
+    """pimlink with `connections = 1`: one folder after another over one connection, as mbsync
+    and OfflineIMAP (at its default) work, so that its rows compare like with like."""
+
+    name = "pimlink-1conn"
+    extra_server_keys = "connections = 1\n"
+
+    def connections_line(self):
+        return ""
+
+
+class PimlinkDavLastModified(PimlinkDav):
+    """pimlink's DAV row with the opt-in `skip_unchanged = "last-modified"` (right for Radicale,
+    which moves a collection's last-modified with every item change; see pimlink-config(5))."""
+
+    name = "pimlink-lastmod"
+    skip_unchanged = 'skip_unchanged = "last-modified"\n'
+
+
+MAIL_TOOLS = [Pimlink, PimlinkOneConnection, Mbsync, OfflineImap]
 LIMITS = [RawFetch, CopySync]
-DAV_TOOLS = [PimlinkDav, Vdirsyncer]
+DAV_TOOLS = [PimlinkDav, PimlinkDavLastModified, Vdirsyncer]

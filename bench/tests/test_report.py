@@ -27,6 +27,16 @@ class ReportTest(unittest.TestCase):
         self.assertIn("n/a", next(l for l in lines if "| mbsync |" in l))
         self.assertIn("- pimlink skipped (s): not yet: type imap cannot be synced", lines)
 
+    def test_a_variant_of_pimlink_is_compared_with_the_peer(self):
+        results = {
+            ("s", "pimlink"): [Sample(1.0, 10240, 0)],
+            ("s", "pimlink-1conn"): [Sample(2.0, 5120, 0)],
+            ("s", "mbsync"): [Sample(4.0, 5120, 0)],
+        }
+        lines = report.table(results, {}, [("s", ["pimlink", "pimlink-1conn", "mbsync"])])
+        variant = next(l for l in lines if "| pimlink-1conn |" in l)
+        self.assertIn("| 0.50 (vs mbsync) | 1.00 (vs mbsync) |", variant)
+
     def test_timeout_counts_as_failure(self):
         s = report.summarize([Sample(5.0, 1, 0, timed_out=True)])
         self.assertEqual((s["ok"], s["failed"], s["wall"]), (0, 1, None))
