@@ -85,8 +85,29 @@ pub enum Command {
     /// Give every calendar/contact item of a storage that has no UID a new one, so that it
     /// can be synced.
     Repair(RepairArgs),
+    /// Print a completion script for a shell, to be loaded by it (e.g. `pimlink completions
+    /// bash > ~/.local/share/bash-completion/completions/pimlink`).
+    #[command(
+        after_help = "Where each shell looks:\n  bash: ~/.local/share/bash-completion/completions/pimlink\n  zsh:  a directory in $fpath, as _pimlink\n  fish: ~/.config/fish/completions/pimlink.fish"
+    )]
+    Completions(CompletionsArgs),
     /// Print the version.
     Version,
+}
+
+/// Arguments of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write the script for.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// Writes the completion script for `shell` to `out`: generated from the one definition of the
+/// command line, so it cannot drift from `--help` and the man page.
+pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "pimlink", out);
 }
 
 /// Arguments of `sync`.
@@ -188,6 +209,32 @@ mod tests {
             committed == page,
             "docs/pimlink.1 is stale: run PIMLINK_UPDATE_DOCS=1 cargo test -p pimlink man_page"
         );
+    }
+
+    #[test]
+    fn completions_offer_every_command_and_option() {
+        let command = Cli::command();
+        for shell in [
+            clap_complete::Shell::Bash,
+            clap_complete::Shell::Zsh,
+            clap_complete::Shell::Fish,
+        ] {
+            let mut script = Vec::new();
+            write_completions(shell, &mut script);
+            let script = String::from_utf8(script).unwrap();
+            for sub in command.get_subcommands() {
+                assert!(
+                    script.contains(sub.get_name()),
+                    "{shell}: no {}",
+                    sub.get_name()
+                );
+                for arg in sub.get_arguments() {
+                    if let Some(long) = arg.get_long() {
+                        assert!(script.contains(long), "{shell}: no --{long}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -40,6 +40,10 @@ fn main() -> ExitCode {
             println!("pimlink {}", env!("CARGO_PKG_VERSION"));
             cli::exit::OK
         }
+        Command::Completions(args) => {
+            cli::write_completions(args.shell, &mut std::io::stdout());
+            cli::exit::OK
+        }
         command => match load_config(&cli) {
             Ok(config) => match command {
                 Command::Sync(args) => commands::sync::run(&config, args, &output),
@@ -52,7 +56,7 @@ fn main() -> ExitCode {
                 Command::Repair(args) => {
                     commands::repair::run(&config, &args.storage, args.dry_run, &output)
                 }
-                Command::Version => cli::exit::OK,
+                Command::Version | Command::Completions(_) => cli::exit::OK,
             },
             Err(error) => {
                 output.error(&error);
