@@ -133,6 +133,12 @@ pub struct SyncArgs {
     /// for new mail.
     #[arg(long)]
     pub fetch_big: bool,
+
+    /// Print the run as JSON Lines on stdout (one event per line: collections, actions,
+    /// failures, a summary per pair; schema 1, described in docs/json-events.md) instead of
+    /// text. Errors still go to stderr.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// One storage name.

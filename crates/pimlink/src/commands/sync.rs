@@ -11,12 +11,13 @@ use crate::cli::{SyncArgs, exit};
 use crate::config::{Config, PairConfig};
 use crate::failure::{self, UsageError, exit_code};
 use crate::no_state::NoStateNotice;
-use crate::output::{Output, PairOutput};
+use crate::output::{JsonEvents, Output, PairOutput};
 
 use super::patterns::Patterns;
 
 /// Runs `sync` and returns the exit status.
 pub fn run(config: &Config, args: &SyncArgs, output: &Output) -> u8 {
+    let output = &output.with_json(args.json);
     let targets = match parse_targets(config, &args.targets) {
         Ok(targets) => targets,
         Err(error) => {
@@ -107,10 +108,17 @@ pub fn sync_pair(
         patterns: &|name| patterns.matches(name),
         only,
     };
-    let mut observer = PairOutput::new(output, &pair.name, request.dry_run, no_state, &patterns);
     let outcome = super::runtime()?.block_on(async {
         let sides = crate::pair::open(config, pair, resolver).await?;
-        anyhow::Ok(run.sync(sides, selection, request, &mut observer).await?)
+        let outcome = if output.json() {
+            let mut observer = JsonEvents::new(&pair.name, request.dry_run);
+            run.sync(sides, selection, request, &mut observer).await?
+        } else {
+            let mut observer =
+                PairOutput::new(output, &pair.name, request.dry_run, no_state, &patterns);
+            run.sync(sides, selection, request, &mut observer).await?
+        };
+        anyhow::Ok(outcome)
     })?;
     Ok(failure::outcome_code(outcome))
 }

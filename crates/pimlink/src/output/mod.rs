@@ -4,29 +4,52 @@
 //! [`Output`] is the verbosity; [`PairOutput`] is the one observer of a pair's run, for both
 //! families: `pair` holds what both show alike (errors, refusals, the totals line, the
 //! warnings), `mail` and `dav` implement the core `Observer` for each family, `progress` draws
-//! the progress bars of a mail run on a terminal.
+//! the progress bars of a mail run on a terminal; `json` is the observer of `--json`
+//! ([`JsonEvents`]: JSON Lines on stdout, schema documented there).
 //!
 //! Not here: the wording of a failure that stopped a command (`failure`), one line per cause
 //! of a collection's failures (`error_groups`), the no-state warning (`no_state`).
 
 mod dav;
+mod json;
 mod mail;
 mod pair;
 mod progress;
 
+pub use json::JsonEvents;
 pub use pair::PairOutput;
 
-/// Verbosity, resolved from `-v` and `-q`.
+/// Verbosity, resolved from `-v` and `-q`, and whether a run is shown as JSON events.
 #[derive(Clone, Copy, Debug)]
 pub struct Output {
     verbose: u8,
     quiet: bool,
+    json: bool,
 }
 
 impl Output {
     /// From the command-line flags.
     pub fn new(verbose: u8, quiet: bool) -> Self {
-        Self { verbose, quiet }
+        Self {
+            verbose,
+            quiet,
+            json: false,
+        }
+    }
+
+    /// The same, with a run's progress and summary as JSON Lines on stdout (`--json`) when
+    /// `json` is true; text lines (`info`) are then left out, so that stdout stays JSON.
+    pub fn with_json(self, json: bool) -> Self {
+        Self {
+            json,
+            quiet: self.quiet || json,
+            ..self
+        }
+    }
+
+    /// True if a run is shown as JSON events ([`JsonEvents`]).
+    pub fn json(&self) -> bool {
+        self.json
     }
 
     /// How many `-v` were given.
