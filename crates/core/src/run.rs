@@ -17,6 +17,7 @@ use std::fmt;
 use crate::error::Error;
 use crate::guard::Refusal;
 use crate::side::{PerSide, Side};
+use crate::status::{CollectionEntry, RunEntry};
 
 /// Options of one run, for both families.
 #[derive(Clone, Copy, Debug, Default)]
@@ -46,6 +47,12 @@ pub trait Family {
     type Counts: fmt::Debug;
     /// What only this family reports about a collection.
     type Details: fmt::Debug;
+
+    /// A collection's line in the run journal (`status::journal`): its name, what changed in
+    /// words, and the counts `pimlink status` shows on their own.
+    fn journal(collection: &CollectionReport<Self>) -> CollectionEntry
+    where
+        Self: Sized;
 }
 
 /// Receives what a run plans and does, for display. Every method has an empty default; a
@@ -138,6 +145,28 @@ pub enum Outcome {
     Refused,
 }
 
+impl Outcome {
+    /// `clean`, `partial` or `refused`, as the journal and `--json` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Clean => "clean",
+            Outcome::Partial => "partial",
+            Outcome::Refused => "refused",
+        }
+    }
+}
+
+/// A collection's outcome in the same words as [`Outcome::as_str`].
+pub(crate) fn collection_outcome<F: Family>(collection: &CollectionReport<F>) -> &'static str {
+    if collection.refused.is_some() {
+        "refused"
+    } else if collection.errors.is_empty() {
+        "clean"
+    } else {
+        "partial"
+    }
+}
+
 /// What happened in one pair.
 pub struct PairReport<F: Family> {
     /// Per collection, in name order.
@@ -169,6 +198,30 @@ impl<F: Family> PairReport<F> {
     /// True if a safety check withheld changes somewhere.
     pub fn has_refusals(&self) -> bool {
         self.collections.iter().any(|c| c.refused.is_some())
+    }
+
+    /// The run's entry and its collections' lines for the run journal, for a run that ended
+    /// at `finished_at` (seconds since the epoch).
+    pub fn journal(&self, finished_at: i64) -> (RunEntry, Vec<CollectionEntry>) {
+        let collections: Vec<CollectionEntry> = self.collections.iter().map(F::journal).collect();
+        let changed: Vec<String> = collections
+            .iter()
+            .filter(|c| c.changes != "nothing")
+            .map(|c| format!("{}: {}", c.name, c.changes))
+            .collect();
+        let run = RunEntry {
+            finished_at,
+            outcome: self.outcome().as_str().to_owned(),
+            collections: self.collections.len(),
+            errors: self.collections.iter().map(|c| c.errors.len()).sum(),
+            changes: if changed.is_empty() {
+                "nothing".to_owned()
+            } else {
+                changed.join("; ")
+            },
+            error: None,
+        };
+        (run, collections)
     }
 
     /// How the run ended: a refusal outranks a failure.

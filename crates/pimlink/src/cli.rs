@@ -85,6 +85,12 @@ pub enum Command {
     /// Give every calendar/contact item of a storage that has no UID a new one, so that it
     /// can be synced.
     Repair(RepairArgs),
+    /// Show how the last runs of each pair ended, from the state alone (no network; works
+    /// while a sync or the daemon runs): the last run, and the collections that need
+    /// attention (failures, refused changes, messages held back, open conflicts). Exit status
+    /// 1 if a pair's last run did not end cleanly.
+    #[command(after_help = "Examples:\n  pimlink status\n  pimlink status work")]
+    Status(PairsArg),
     /// Print a completion script for a shell, to be loaded by it (e.g. `pimlink completions
     /// bash > ~/.local/share/bash-completion/completions/pimlink`).
     #[command(

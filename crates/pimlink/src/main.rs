@@ -53,6 +53,7 @@ fn main() -> ExitCode {
                 Command::ResolveConflicts(args) => {
                     commands::resolve::run(&config, &args.pairs, args.dry_run, &output)
                 }
+                Command::Status(args) => commands::status::run(&config, &args.pairs, &output),
                 Command::Repair(args) => {
                     commands::repair::run(&config, &args.storage, args.dry_run, &output)
                 }

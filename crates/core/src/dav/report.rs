@@ -10,7 +10,8 @@ use super::collections::CollectionPlan;
 use super::meta::MetaAction;
 use super::plan::{ItemAction, ItemCounts, ItemPlan};
 use super::store::MetaProperty;
-use crate::run::Family;
+use crate::run::{Family, collection_outcome};
+use crate::status::CollectionEntry;
 
 /// The calendar/contact family (CalDAV, CardDAV, webcal, vdir): see [`Family`].
 #[derive(Debug)]
@@ -26,6 +27,18 @@ impl Family for Dav {
     type MetaAction = MetaAction;
     type Counts = ItemCounts;
     type Details = DavDetails;
+
+    fn journal(collection: &CollectionReport) -> CollectionEntry {
+        CollectionEntry {
+            name: collection.plan.name.clone(),
+            outcome: collection_outcome(collection).to_owned(),
+            changes: collection.done.to_string(),
+            errors: collection.errors.iter().map(|e| format!("{e:#}")).collect(),
+            refused: collection.refused.as_ref().map(ToString::to_string),
+            held_back: 0,
+            conflicts: collection.done.conflicts,
+        }
+    }
 }
 
 /// What happened in one calendar or address book.

@@ -8,8 +8,9 @@ use std::convert::Infallible;
 
 use crate::mail::item::ItemKey;
 use crate::mail::plan::{CollectionPlan, ItemAction, ItemPlan, PlanCounts};
-use crate::run::Family;
+use crate::run::{Family, collection_outcome};
 use crate::side::Side;
+use crate::status::CollectionEntry;
 
 /// The mail family (IMAP, Maildir): see [`Family`].
 #[derive(Debug)]
@@ -25,6 +26,18 @@ impl Family for Mail {
     type MetaAction = Infallible;
     type Counts = PlanCounts;
     type Details = MailDetails;
+
+    fn journal(collection: &CollectionReport) -> CollectionEntry {
+        CollectionEntry {
+            name: collection.plan.name_a.as_str().to_owned(),
+            outcome: collection_outcome(collection).to_owned(),
+            changes: collection.done.to_string(),
+            errors: collection.errors.iter().map(|e| format!("{e:#}")).collect(),
+            refused: collection.refused.as_ref().map(ToString::to_string),
+            held_back: collection.done.held_back,
+            conflicts: 0,
+        }
+    }
 }
 
 /// What happened in one mail collection.

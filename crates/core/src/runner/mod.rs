@@ -162,6 +162,15 @@ impl PairRun {
         self.without_state.as_deref()
     }
 
+    /// Records in the run journal that this run could not sync the pair at all (a side could
+    /// not be opened), with why, for `pimlink status`. A journal that cannot be written is
+    /// only logged: the caller reports the failure itself.
+    pub fn record_failure(mut self, error: &str) {
+        if let Err(e) = self.status.record_failure(now(), error) {
+            tracing::warn!("cannot write the run journal: {e}");
+        }
+    }
+
     /// Runs `pair` as `request` asks, on the collections `selection` picks; `observer` sees
     /// each step and the report. Fails as a whole only when a side cannot be listed or the
     /// status cannot be read; everything else is in the report.
@@ -177,14 +186,18 @@ impl PairRun {
         I: ItemStore,
         O: Observer<Mail> + Observer<Dav>,
     {
-        match pair {
+        let result = match pair {
             AnyPair::Mail(mut wing) => {
                 run(&mut wing, &mut self.status, selection, request, observer).await
             }
             AnyPair::Dav(mut wing) => {
                 run(&mut wing, &mut self.status, selection, request, observer).await
             }
+        };
+        if let (Err(error), false) = (&result, request.dry_run) {
+            self.record_failure(&format!("{error:#}"));
         }
+        result
     }
 }
 
@@ -200,8 +213,23 @@ async fn run<W: Wing>(
     let report = wing
         .sync(status, selection, request.options(), observer)
         .await?;
+    if !request.dry_run {
+        let (run, collections) = report.journal(now());
+        // The journal is for `pimlink status`; a run whose sync went through is not failed
+        // because its journal line could not be written.
+        if let Err(error) = status.record_run(&run, &collections) {
+            tracing::warn!("cannot write the run journal: {error}");
+        }
+    }
     observer.finished(&report);
     Ok(report.outcome())
+}
+
+/// Seconds since the Unix epoch, for the journal.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]

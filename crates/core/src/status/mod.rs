@@ -7,7 +7,9 @@
 //!
 //! This module is only the database, shared by both wings: creating and opening it (`files.rs`,
 //! owner-only modes), the pair's lock (`lock.rs`), the schema of every table and its
-//! migrations (`schema.rs`), and commits on a thread of their own (`offthread.rs`).
+//! migrations (`schema.rs`), commits on a thread of their own (`offthread.rs`), and the run
+//! journal (`journal.rs`: how the last runs ended, for `pimlink status`, readable without the
+//! lock).
 //!
 //! A dry run works on [`StatusStore::dry_run_copy`]: the same writes as a real run, through
 //! the same code, land in a private copy that is dropped at the end, so that what a dry run
@@ -19,6 +21,7 @@
 //! neither wing.
 
 mod files;
+mod journal;
 mod lock;
 mod offthread;
 mod schema;
@@ -28,6 +31,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
+pub use journal::{CollectionEntry, CollectionJournal, JournalReader, RunEntry};
 pub use lock::PairLock;
 pub(crate) use offthread::on_own_thread;
 pub(crate) use schema::sql;

@@ -128,6 +128,40 @@ const MIGRATIONS: &[&str] = &[
         size INTEGER NOT NULL,
         PRIMARY KEY (collection, side, key)
     );",
+    // 8: the run journal, for `pimlink status` (which reads it without the pair's lock, while a
+    // run or the daemon works): the last runs of the pair (a few are kept), and per
+    // collection its last run, its last success and its last error.
+    "CREATE TABLE journal_runs (
+        id INTEGER PRIMARY KEY,
+        -- Seconds since the Unix epoch.
+        finished_at INTEGER NOT NULL,
+        -- clean | partial | refused | failed (the pair could not be synced at all)
+        outcome TEXT NOT NULL,
+        collections INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        -- What changed, in words (\"3 copied a->b, ...\").
+        changes TEXT NOT NULL,
+        -- For a failed run: why.
+        error TEXT
+    );
+    CREATE TABLE journal_collections (
+        -- The pair's name for the collection.
+        name TEXT PRIMARY KEY,
+        finished_at INTEGER NOT NULL,
+        -- clean | partial | refused
+        outcome TEXT NOT NULL,
+        changes TEXT NOT NULL,
+        errors INTEGER NOT NULL,
+        last_ok_at INTEGER,
+        last_error TEXT,
+        last_error_at INTEGER,
+        -- Why a safety check withheld its changes in the last run.
+        refused TEXT,
+        -- Mail: copies the limits held back in the last run. Calendars/contacts: 0.
+        held_back INTEGER NOT NULL,
+        -- Calendars/contacts: conflicts left open by the last run. Mail: 0.
+        conflicts INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

@@ -6,6 +6,7 @@ pub mod list;
 pub mod patterns;
 pub mod repair;
 pub mod resolve;
+pub mod status;
 pub mod sync;
 
 use anyhow::Result;

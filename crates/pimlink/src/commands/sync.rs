@@ -109,7 +109,15 @@ pub fn sync_pair(
         only,
     };
     let outcome = super::runtime()?.block_on(async {
-        let sides = crate::pair::open(config, pair, resolver).await?;
+        let sides = match crate::pair::open(config, pair, resolver).await {
+            Ok(sides) => sides,
+            Err(error) => {
+                if !request.dry_run {
+                    run.record_failure(&format!("{error:#}"));
+                }
+                return Err(error);
+            }
+        };
         let outcome = if output.json() {
             let mut observer = JsonEvents::new(&pair.name, request.dry_run);
             run.sync(sides, selection, request, &mut observer).await?

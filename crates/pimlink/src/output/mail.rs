@@ -39,7 +39,7 @@ impl PairOutput<'_> {
                 total.held_back
             );
         }
-        let counts = describe_counts(&total);
+        let counts = total.to_string();
         let refused = report.has_refusals();
         self.totals(report.collections.len(), &counts, &extra, errors, refused);
     }
@@ -100,11 +100,8 @@ impl PairOutput<'_> {
             ..*counts
         };
         if changed != PlanCounts::default() || self.output.verbose > 0 {
-            self.output.info(format!(
-                "{}: {name}: {}",
-                self.pair,
-                describe_counts(counts)
-            ));
+            self.output
+                .info(format!("{}: {name}: {}", self.pair, counts));
         }
     }
 }
@@ -181,36 +178,5 @@ impl Observer<Mail> for PairOutput<'_> {
     fn action_failed(&mut self, collection: &CollectionPlan, action: &ItemAction, _error: &Error) {
         // The error itself is reported with the collection's summary.
         self.advance(collection, action);
-    }
-}
-
-/// `"3 copied a->b, 1 copied b->a, 2 flag changes, 1 deleted on b"` or `"nothing"`.
-pub fn describe_counts(counts: &PlanCounts) -> String {
-    let mut parts = Vec::new();
-    if counts.copies.a > 0 {
-        parts.push(format!("{} copied a->b", counts.copies.a));
-    }
-    if counts.copies.b > 0 {
-        parts.push(format!("{} copied b->a", counts.copies.b));
-    }
-    if counts.moves > 0 {
-        parts.push(format!("{} moved", counts.moves));
-    }
-    if counts.flags > 0 {
-        parts.push(format!("{} flag changes", counts.flags));
-    }
-    if counts.deletions.a > 0 {
-        parts.push(format!("{} deleted on a", counts.deletions.a));
-    }
-    if counts.deletions.b > 0 {
-        parts.push(format!("{} deleted on b", counts.deletions.b));
-    }
-    if counts.expired > 0 {
-        parts.push(format!("{} expired", counts.expired));
-    }
-    if parts.is_empty() {
-        "nothing".to_owned()
-    } else {
-        parts.join(", ")
     }
 }

@@ -86,3 +86,37 @@ impl ItemPlan {
         counts
     }
 }
+
+impl fmt::Display for PlanCounts {
+    /// `"3 copied a->b, 1 copied b->a, 2 flag changes, 1 deleted on b"` or `"nothing"`; the
+    /// copies held back by the limits are left out (the summary reports them on their own).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if self.copies.a > 0 {
+            parts.push(format!("{} copied a->b", self.copies.a));
+        }
+        if self.copies.b > 0 {
+            parts.push(format!("{} copied b->a", self.copies.b));
+        }
+        if self.moves > 0 {
+            parts.push(format!("{} moved", self.moves));
+        }
+        if self.flags > 0 {
+            parts.push(format!("{} flag changes", self.flags));
+        }
+        if self.deletions.a > 0 {
+            parts.push(format!("{} deleted on a", self.deletions.a));
+        }
+        if self.deletions.b > 0 {
+            parts.push(format!("{} deleted on b", self.deletions.b));
+        }
+        if self.expired > 0 {
+            parts.push(format!("{} expired", self.expired));
+        }
+        if parts.is_empty() {
+            f.write_str("nothing")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
