@@ -8,6 +8,7 @@ mod commands;
 mod endpoint;
 mod error_groups;
 mod failure;
+mod next_step;
 mod no_state;
 mod output;
 mod pair;

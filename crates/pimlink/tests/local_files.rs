@@ -324,6 +324,10 @@ fn a_state_disk_already_full_is_reported_as_full_naming_the_directory() {
         world.state_dir().display()
     );
     assert!(full.contains(&said), "{full}");
+    assert!(
+        full.contains("pimlink: what to do: free some space on the file system of"),
+        "{full}"
+    );
     // Nothing was synced without a state to record it in.
     assert_eq!(world.messages("b")["INBOX"].len(), 1);
 }

@@ -31,7 +31,7 @@ pub fn run(config: &Config, pairs: &[String], output: &Output) -> u8 {
             Ok(line) => output.info(format!("storage {name}: ok, {line}")),
             Err(error) => {
                 let error = crate::failure::in_storage(error, name);
-                output.error(&error);
+                output.storage_error(config, &[name], &error);
                 code = code.max(exit_code(&error));
             }
         }

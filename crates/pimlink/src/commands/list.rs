@@ -24,7 +24,7 @@ pub fn run(config: &Config, pairs: &[String], output: &Output) -> u8 {
     for pair in pairs {
         if let Err(error) = list_pair(config, pair, output) {
             let error = error.context(format!("pair {}", pair.name));
-            output.error(&error);
+            output.storage_error(config, &[&pair.a, &pair.b], &error);
             code = code.max(exit_code(&error));
         }
     }

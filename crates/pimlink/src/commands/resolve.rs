@@ -62,7 +62,7 @@ pub fn run(config: &Config, pairs: &[String], dry_run: bool, output: &Output) ->
             Err(error) if !named && error.downcast_ref::<UsageError>().is_some() => continue,
             Err(error) => {
                 let error = error.context(format!("pair {}", pair.name));
-                output.error(&error);
+                output.storage_error(config, &[&pair.a, &pair.b], &error);
                 exit_code(&error)
             }
         };

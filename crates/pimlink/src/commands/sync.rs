@@ -41,7 +41,7 @@ pub fn run(config: &Config, args: &SyncArgs, output: &Output) -> u8 {
             Ok(code) => code,
             Err(error) => {
                 let error = error.context(format!("pair {}", pair.name));
-                output.error(&error);
+                output.storage_error(config, &[&pair.a, &pair.b], &error);
                 exit_code(&error)
             }
         };

@@ -68,6 +68,20 @@ impl Output {
     pub fn error(&self, error: &anyhow::Error) {
         eprintln!("pimlink: error: {error:#}");
     }
+
+    /// An error that stopped work on `storages` (a pair's two, or one), then what to do
+    /// about it when there is advice for its kind (`next_step`), on stderr.
+    pub fn storage_error(
+        &self,
+        config: &crate::config::Config,
+        storages: &[&str],
+        error: &anyhow::Error,
+    ) {
+        self.error(error);
+        if let Some(advice) = crate::next_step::next_step(config, storages, error) {
+            eprintln!("pimlink: what to do: {advice}");
+        }
+    }
 }
 
 /// True if diagnostics on stderr may be coloured: only for a person watching (stderr is a
