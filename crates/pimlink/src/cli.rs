@@ -91,6 +91,12 @@ pub enum Command {
     /// 1 if a pair's last run did not end cleanly.
     #[command(after_help = "Examples:\n  pimlink status\n  pimlink status work")]
     Status(PairsArg),
+    /// Print a starting configuration for one account (mail, calendars, contacts), or write it
+    /// where pimlink looks for it (--write). Guesses from --address are marked CHECK.
+    #[command(
+        after_help = "Examples:\n  pimlink init --address me@example.org\n  pimlink init --address me@example.org --write\n  pimlink -c ~/work.toml init --write"
+    )]
+    Init(InitArgs),
     /// Print a completion script for a shell, to be loaded by it (e.g. `pimlink completions
     /// bash > ~/.local/share/bash-completion/completions/pimlink`).
     #[command(
@@ -99,6 +105,23 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the version.
     Version,
+}
+
+/// Arguments of `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The account's e-mail address: user names and server names are guessed from it.
+    #[arg(long, value_name = "ADDRESS")]
+    pub address: Option<String>,
+
+    /// Write the configuration to the file pimlink reads (-c FILE, or the default path)
+    /// instead of printing it; an existing file is kept.
+    #[arg(long)]
+    pub write: bool,
+
+    /// With --write: replace an existing file.
+    #[arg(long, requires = "write")]
+    pub force: bool,
 }
 
 /// Arguments of `completions`.

@@ -45,6 +45,13 @@ fn main() -> ExitCode {
             cli::write_completions(args.shell, &mut std::io::stdout());
             cli::exit::OK
         }
+        Command::Init(args) => match config_path(&cli) {
+            Ok(path) => commands::init::run(args, &path, &output),
+            Err(error) => {
+                output.error(&error);
+                failure::exit_code(&error)
+            }
+        },
         command => match load_config(&cli) {
             Ok(config) => match command {
                 Command::Sync(args) => commands::sync::run(&config, args, &output),
@@ -58,7 +65,7 @@ fn main() -> ExitCode {
                 Command::Repair(args) => {
                     commands::repair::run(&config, &args.storage, args.dry_run, &output)
                 }
-                Command::Version | Command::Completions(_) => cli::exit::OK,
+                Command::Version | Command::Completions(_) | Command::Init(_) => cli::exit::OK,
             },
             Err(error) => {
                 output.error(&error);
@@ -70,11 +77,15 @@ fn main() -> ExitCode {
 }
 
 fn load_config(cli: &Cli) -> anyhow::Result<config::Config> {
-    let path = match &cli.config {
+    Ok(config::load(&config_path(cli)?)?)
+}
+
+/// The configuration file: `-c FILE`, or the default path.
+fn config_path(cli: &Cli) -> anyhow::Result<std::path::PathBuf> {
+    Ok(match &cli.config {
         Some(path) => path.clone(),
         None => config::default_config_path()?,
-    };
-    Ok(config::load(&path)?)
+    })
 }
 
 /// A download keeps each message file it wrote open until its batch is made durable (up to a
