@@ -46,6 +46,7 @@ pub fn credentials_hint(credentials: Option<&Credentials>) -> String {
     let source = match credentials.map(|c| &c.password) {
         Some(PasswordSource::Command(_)) => "password_cmd",
         Some(PasswordSource::Literal(_)) => "password",
+        Some(PasswordSource::Keyring { .. }) => "the password in the keyring",
         None => "user, password or password_cmd",
     };
     format!("Check the user name and the password ({source}).")

@@ -15,6 +15,15 @@ pub enum PasswordSource {
     /// when [`PasswordSource::resolve`] is called, so that `pimlink check` of an unrelated pair
     /// does not pop up a password prompt.
     Command(String),
+    /// The secret stored in the Secret Service keyring under the attributes `service` and
+    /// `user` (`password = { keyring = { service, user } }`), looked up when needed with
+    /// libsecret's `secret-tool`, as `secret-tool store --label=... service S user U` stores it.
+    Keyring {
+        /// The `service` attribute.
+        service: String,
+        /// The `user` attribute.
+        user: String,
+    },
 }
 
 impl PasswordSource {
@@ -28,6 +37,7 @@ impl PasswordSource {
         let command = match self {
             PasswordSource::Literal(secret) => return Ok(secret.clone()),
             PasswordSource::Command(command) => command,
+            PasswordSource::Keyring { service, user } => return keyring_lookup(service, user),
         };
         let fail = |what: String| {
             ConfigError::new(
@@ -62,6 +72,43 @@ impl PasswordSource {
         }
         Ok(Secret::new(first))
     }
+}
+
+/// The keyring's secret for `service` and `user`, through libsecret's own client (the Secret
+/// Service's D-Bus API, whichever keyring daemon serves it).
+fn keyring_lookup(service: &str, user: &str) -> Result<Secret, ConfigError> {
+    let fail = |what: String| {
+        ConfigError::new(
+            ConfigErrorKind::PasswordCommand,
+            format!("the keyring's password for service {service:?}, user {user:?}: {what}"),
+        )
+    };
+    let output = Command::new("secret-tool")
+        .args(["lookup", "service", service, "user", user])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| {
+            fail(format!(
+                "secret-tool could not be started ({err}); install it (Debian: libsecret-tools)"
+            ))
+        })?;
+    let stdout = String::from_utf8(output.stdout)
+        .map_err(|_| fail("secret-tool printed something that is not UTF-8".to_owned()))?;
+    // secret-tool prints the secret without a line ending; a stored secret may have one.
+    let secret = stdout.strip_suffix('\n').unwrap_or(&stdout);
+    if !output.status.success() || secret.is_empty() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let said = stderr.lines().next().map(str::trim).unwrap_or("");
+        let why = if said.is_empty() {
+            "there is none (or the keyring is locked)".to_owned()
+        } else {
+            format!("secret-tool says: {said}")
+        };
+        return Err(fail(format!(
+            "{why}; store it with: secret-tool store --label=pimlink service {service} user {user}"
+        )));
+    }
+    Ok(Secret::new(secret))
 }
 
 #[cfg(test)]

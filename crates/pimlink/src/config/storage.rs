@@ -358,6 +358,51 @@ fn collection_id(fields: &Fields<'_, '_>) -> Result<Option<String>, ConfigError>
     }
 }
 
+/// `password = { keyring = { service = "...", user = "..." } }`: the password is looked up
+/// in the Secret Service keyring (GNOME Keyring, KeePassXC, KWallet's bridge) under these two
+/// attributes; `service` defaults to "pimlink", `user` to the storage's `user`. `None` when
+/// `password` is absent or a plain string.
+fn keyring(
+    fields: &Fields<'_, '_>,
+    user: Option<&str>,
+) -> Result<Option<PasswordSource>, ConfigError> {
+    let Some((_, value)) = fields.raw("password") else {
+        return Ok(None);
+    };
+    if value.get_ref().as_str().is_some() {
+        return Ok(None);
+    }
+    let outer = Fields::new(
+        fields.source,
+        format!("{}: key \"password\"", fields.context),
+        value.span(),
+        value,
+    )?;
+    outer.only(&["keyring"], |_| {
+        Some("a password table has one key, keyring".to_owned())
+    })?;
+    let Some((_, inner)) = outer.raw("keyring") else {
+        return Err(outer.missing("keyring", " (password = { keyring = { service, user } })"));
+    };
+    let lookup = Fields::new(
+        fields.source,
+        format!("{}: key \"password.keyring\"", fields.context),
+        inner.span(),
+        inner,
+    )?;
+    lookup.only(&["service", "user"], |_| None)?;
+    let service = lookup
+        .non_empty("service")?
+        .map_or_else(|| "pimlink".to_owned(), |s| s.value);
+    let user = match lookup.non_empty("user")? {
+        Some(user) => user.value,
+        None => user
+            .map(str::to_owned)
+            .ok_or_else(|| lookup.missing("user", " (or a \"user\" key in the storage)"))?,
+    };
+    Ok(Some(PasswordSource::Keyring { service, user }))
+}
+
 /// `user` with exactly one of `password` and `password_cmd`; all three may be absent unless
 /// `required`.
 fn credentials(
@@ -365,6 +410,21 @@ fn credentials(
     required: bool,
 ) -> Result<Option<Credentials>, ConfigError> {
     let user = fields.non_empty("user")?;
+    if let Some(keyring) = keyring(fields, user.as_ref().map(|u| u.value.as_str()))? {
+        if let Some(command) = fields.non_empty("password_cmd")? {
+            return Err(fields.error(
+                command.key,
+                "set either \"password\" or \"password_cmd\", not both",
+            ));
+        }
+        return match user {
+            Some(user) => Ok(Some(Credentials {
+                user: user.value,
+                password: keyring,
+            })),
+            None => Err(fields.missing("user", " (the keyring holds the password of a user)")),
+        };
+    }
     let password = fields.string("password")?;
     let command = fields.non_empty("password_cmd")?;
     let source = match (password, command) {

@@ -842,7 +842,7 @@ fn load_reads_the_file_and_reports_a_missing_one() {
         msg.starts_with(&format!("{}: ", missing.display())),
         "{msg}"
     );
-    assert!(msg.contains("config.example.toml"), "{msg}");
+    assert!(msg.contains("pimlink init"), "{msg}");
 }
 
 #[test]
