@@ -95,7 +95,7 @@ mod prefetch;
 mod reading;
 mod retry;
 mod settle;
-mod state;
+pub(crate) mod state;
 mod writing;
 
 use std::collections::{BTreeMap, HashMap};
