@@ -135,7 +135,11 @@ async fn change_folders(reader: &mut Client, rx: &mut mpsc::Receiver<Event>) {
 
 #[tokio::test]
 async fn notify_reports_deliveries_flags_expunges_and_folder_changes() {
-    let server = Server::start(Flavor::Dovecot, Setup::default()).unwrap();
+    let setup = Setup {
+        dot_delimiter: true,
+        ..Setup::default()
+    };
+    let server = Server::start(Flavor::Dovecot, setup).unwrap();
     let mut reader = Client::connect(server.options()).await.unwrap();
     assert!(reader.has("NOTIFY"), "Dovecot 2.3 offers NOTIFY");
     reader.create("Archive").await.unwrap();
@@ -151,6 +155,20 @@ async fn notify_reports_deliveries_flags_expunges_and_folder_changes() {
 
     change_messages(&mut reader, "Archive", &mut rx).await;
     change_folders(&mut reader, &mut rx).await;
+
+    // Folders are named as the engine names them, whatever the server's delimiter ('.').
+    reader.create("Lists.rust").await.unwrap();
+    reader
+        .append("Lists.rust", item("nested", Flags::new()))
+        .await
+        .unwrap();
+    expect(
+        &mut rx,
+        "a message in a nested folder",
+        folder("Lists/rust"),
+    )
+    .await;
+
     reader.unsubscribe("Archive").await.ok();
     reader.subscribe("Archive").await.unwrap();
     expect(&mut rx, "a subscription change", |e| *e == Event::Folders).await;

@@ -90,7 +90,7 @@ mod listing;
 mod mail_store;
 mod moving;
 mod multiappend;
-mod names;
+pub(crate) mod names;
 mod prefetch;
 mod reading;
 mod retry;

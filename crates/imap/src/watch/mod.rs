@@ -45,10 +45,11 @@ use timing::{Backoff, CLOCK_TICK, CLOCK_TOLERANCE, ClockWatch};
 /// What the watcher reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// A folder changed (decoded name). `stamp`: its counters when the change was reported
+    /// A folder changed, by the engine's name for it (decoded from modified UTF-7, levels
+    /// separated by `/` whatever the server's delimiter). `stamp`: its counters when the change was reported
     /// (NOTIFY and polls have them; an IDLE wake-up does not).
     Folder {
-        /// The folder's name, decoded from modified UTF-7.
+        /// The folder's engine name (`Archive/2024`).
         name: String,
         /// Its counters, if the report carried them.
         stamp: Option<Stamp>,
@@ -66,7 +67,7 @@ pub struct WatchOptions {
     pub client: ClientOptions,
     /// Use NOTIFY when the server offers it.
     pub notify: bool,
-    /// Folders watched with IDLE without NOTIFY (decoded names).
+    /// Folders watched with IDLE without NOTIFY (engine names: `/` between levels).
     pub idle_folders: Vec<String>,
     /// The most connections open at once (at least 1).
     pub connections: usize,

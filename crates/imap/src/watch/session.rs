@@ -18,6 +18,7 @@ use super::{Ended, Event, WatchOptions};
 use crate::client::{Client, SelectOptions};
 use crate::proto::commands::Notify;
 use crate::proto::notify::Notice;
+use crate::store::names::{canonical_name, server_name};
 
 type Step<T> = Result<T, Ended>;
 
@@ -28,11 +29,19 @@ pub(super) async fn run(
     proven: Arc<AtomicBool>,
 ) -> Ended {
     let result = async {
-        let client = open(&options).await?;
+        let mut client = open(&options).await?;
+        // Events name folders as the engine does (levels split by `/`), whatever the server's
+        // delimiter; `LIST "" ""` tells it.
+        let delimiter = client
+            .list("", "")
+            .await
+            .map_err(Ended::Failed)?
+            .first()
+            .and_then(|entry| entry.delimiter);
         if options.notify && client.has("NOTIFY") {
-            notify_loop(client, &options, &tx, &proven).await
+            notify_loop(client, &options, &tx, &proven, delimiter).await
         } else {
-            idle_and_poll(client, options, tx, proven).await
+            idle_and_poll(client, options, tx, proven, delimiter).await
         }
     }
     .await;
@@ -58,6 +67,24 @@ async fn send(tx: &mpsc::Sender<Event>, event: Event) -> Step<()> {
     tx.send(event).await.map_err(|_| Ended::Closed)
 }
 
+/// Reports a change of the server folder `server` under its engine name. A folder with no
+/// engine name (a level containing `/` under another delimiter) is never synced: nothing to
+/// report.
+async fn send_folder(
+    tx: &mpsc::Sender<Event>,
+    server: &str,
+    delimiter: Option<char>,
+    stamp: Option<Stamp>,
+) -> Step<()> {
+    match canonical_name(server, delimiter) {
+        Ok(name) => {
+            let name = name.as_str().to_owned();
+            send(tx, Event::Folder { name, stamp }).await
+        }
+        Err(_) => Ok(()),
+    }
+}
+
 /// NOTIFY: one connection reads what the server reports; after `keepalive` of silence a NOOP
 /// checks it (its answer is bounded by the read timeout).
 async fn notify_loop(
@@ -65,6 +92,7 @@ async fn notify_loop(
     options: &WatchOptions,
     tx: &mpsc::Sender<Event>,
     proven: &AtomicBool,
+    delimiter: Option<char>,
 ) -> Step<Infallible> {
     client
         .notify(Notify::whole_account())
@@ -92,15 +120,7 @@ async fn notify_loop(
                 Notice::Mailbox(status) => {
                     let stamp = Stamp::from(&status);
                     if stamps.note(&status.name, stamp) {
-                        let name = status.name;
-                        send(
-                            tx,
-                            Event::Folder {
-                                name,
-                                stamp: Some(stamp),
-                            },
-                        )
-                        .await?;
+                        send_folder(tx, &status.name, delimiter, Some(stamp)).await?;
                     }
                 }
                 Notice::Mailboxes => send(tx, Event::Folders).await?,
@@ -135,11 +155,17 @@ async fn idle_and_poll(
     options: Arc<WatchOptions>,
     tx: mpsc::Sender<Event>,
     proven: Arc<AtomicBool>,
+    delimiter: Option<char>,
 ) -> Step<Infallible> {
+    // The IDLE folders by their server names.
     let mut idle: Vec<String> = Vec::new();
     for folder in &options.idle_folders {
-        if !idle.contains(folder) {
-            idle.push(folder.clone());
+        let server = pimlink_core::CollectionName::new(folder.as_str())
+            .and_then(|name| server_name(&name, delimiter));
+        match server {
+            Ok(server) if !idle.contains(&server) => idle.push(server),
+            Ok(_) => {}
+            Err(error) => warn!("{}: cannot watch {folder}: {error}", options.client.host),
         }
     }
     let slots = options.connections.max(1);
@@ -183,6 +209,7 @@ async fn idle_and_poll(
                 exclude: exclude.clone(),
                 stamps: Stamps::default(),
             }),
+            delimiter,
         };
         set.spawn(connection_loop(
             client,
@@ -210,6 +237,7 @@ struct Watched {
     folder: Option<String>,
     /// The first connection polls the other folders.
     poller: Option<Poller>,
+    delimiter: Option<char>,
 }
 
 struct Poller {
@@ -254,7 +282,7 @@ async fn connection_loop(
         if let (Some(poller), Some(due)) = (&mut watched.poller, next_poll)
             && due <= now
         {
-            poll(&mut client, poller, &tx).await?;
+            poll(&mut client, poller, &tx, watched.delimiter).await?;
             proven.store(true, Ordering::SeqCst);
             next_poll = Some(Instant::now() + options.poll_interval);
             continue;
@@ -265,8 +293,7 @@ async fn connection_loop(
                 let outcome = client.idle(wait).await.map_err(Ended::Failed)?;
                 proven.store(true, Ordering::SeqCst);
                 if !outcome.timed_out {
-                    let name = folder.clone();
-                    send(&tx, Event::Folder { name, stamp: None }).await?;
+                    send_folder(&tx, folder, watched.delimiter, None).await?;
                 }
             }
             None => {
@@ -282,7 +309,12 @@ async fn connection_loop(
 
 /// Reads every folder's counters (one LIST-STATUS, or LIST and pipelined STATUS) and reports
 /// the folders whose counters moved since the last poll.
-async fn poll(client: &mut Client, poller: &mut Poller, tx: &mpsc::Sender<Event>) -> Step<()> {
+async fn poll(
+    client: &mut Client,
+    poller: &mut Poller,
+    tx: &mpsc::Sender<Event>,
+    delimiter: Option<char>,
+) -> Step<()> {
     let failed = Ended::Failed;
     let mut folders: Vec<(String, Stamp)> = Vec::new();
     if client.has("LIST-STATUS") {
@@ -318,14 +350,7 @@ async fn poll(client: &mut Client, poller: &mut Poller, tx: &mpsc::Sender<Event>
         send(tx, Event::Folders).await?;
     }
     for (name, stamp) in diff.changed {
-        send(
-            tx,
-            Event::Folder {
-                name,
-                stamp: Some(stamp),
-            },
-        )
-        .await?;
+        send_folder(tx, &name, delimiter, Some(stamp)).await?;
     }
     Ok(())
 }

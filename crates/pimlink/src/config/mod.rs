@@ -44,6 +44,7 @@ mod duration;
 mod error;
 mod expand;
 mod filter;
+mod imap_watch;
 mod limits;
 mod mail_names;
 mod model;
@@ -73,6 +74,8 @@ pub use dav_pair::{DavCollections, DavPairConfig};
 pub use error::{ConfigError, ConfigErrorKind, Position};
 #[allow(unused_imports)]
 pub use filter::{CollectionFilter, PatternError};
+#[allow(unused_imports)]
+pub use imap_watch::ImapWatchConfig;
 #[allow(unused_imports)]
 pub use model::{
     CertFingerprint, ClientCert, Config, Credentials, DavConfig, Family, ImapAuth, ImapConfig,

@@ -134,6 +134,8 @@ pub struct ImapConfig {
     pub timeout: Duration,
     /// Sync only subscribed folders and INBOX (`subscribed_only`, default false).
     pub subscribed_only: bool,
+    /// How the daemon watches it (`notify`, `idle_folders`, `keepalive`).
+    pub watch: super::ImapWatchConfig,
 }
 
 /// Where an IMAP server is.

@@ -72,6 +72,10 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "trash",
             // The daemon.
             "poll_interval",
+            // The daemon's IMAP watcher (config/imap_watch.rs).
+            "notify",
+            "idle_folders",
+            "keepalive",
         ],
         Type::Maildir => &[
             "type",
@@ -243,6 +247,7 @@ fn imap(fields: &Fields<'_, '_>) -> Result<ImapConfig, ConfigError> {
         connections,
         timeout: timeout(fields)?,
         subscribed_only: fields.boolean("subscribed_only")?.is_some_and(|b| b.value),
+        watch: super::imap_watch::build(fields)?,
     })
 }
 
