@@ -302,3 +302,41 @@ async fn a_refused_login_stops_the_watcher_with_the_error() {
     let result = tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap();
     assert_eq!(result.unwrap_err().kind(), pimlink_core::ErrorKind::Auth);
 }
+
+#[tokio::test]
+async fn a_server_without_notify_or_idle_cannot_be_watched() {
+    let server = pimlink_testkit::DovecotBuilder::new()
+        .capabilities("IMAP4rev1 LIST-STATUS")
+        .start()
+        .unwrap();
+    let client = server_options(&server);
+    let (task, _rx) = start_watch(quick(client.clone()));
+    let result = tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap();
+    assert_eq!(
+        result.unwrap_err().kind(),
+        pimlink_core::ErrorKind::Unsupported
+    );
+
+    // Polling alone needs neither.
+    let mut options = quick(client);
+    options.idle_folders.clear();
+    let (_task, mut rx) = start_watch(options);
+    expect(&mut rx, "the session start", |e| *e == Event::Everything).await;
+    let mut reader = Client::connect(server_options(&server)).await.unwrap();
+    reader.create("Polled").await.unwrap();
+    expect(&mut rx, "a folder found by a poll", |e| {
+        *e == Event::Folders
+    })
+    .await;
+}
+
+fn server_options(server: &pimlink_testkit::Dovecot) -> pimlink_imap::ClientOptions {
+    let mut o = pimlink_imap::ClientOptions::new(
+        server.host(),
+        server.user(),
+        pimlink_imap::Secret::new(server.password()),
+    );
+    o.port = Some(server.port());
+    o.tls = pimlink_imap::TlsMode::None;
+    o
+}

@@ -109,7 +109,8 @@ enum Ended {
 
 /// Watches the account until `tx`'s receiver is dropped, reconnecting as needed. Fails only
 /// if the server refuses the login before any session worked (a wrong password will not
-/// right itself; the caller reports it).
+/// right itself; the caller reports it), or offers neither NOTIFY nor IDLE for a folder to
+/// watch (`Unsupported`: poll it instead).
 pub async fn watch(options: WatchOptions, tx: mpsc::Sender<Event>) -> Result<(), Error> {
     let options = Arc::new(options);
     let mut backoff = Backoff::new(options.min_backoff, options.max_backoff);
@@ -135,7 +136,11 @@ pub async fn watch(options: WatchOptions, tx: mpsc::Sender<Event>) -> Result<(),
             ever_worked = true;
             backoff.succeeded();
         }
-        if error.kind() == ErrorKind::Auth && !ever_worked {
+        // Neither will right itself by retrying: a refused login before anything worked, and a
+        // server that offers neither NOTIFY nor IDLE (the caller polls it instead).
+        if (error.kind() == ErrorKind::Auth && !ever_worked)
+            || error.kind() == ErrorKind::Unsupported
+        {
             return Err(error);
         }
         let wait = backoff.failed(random());

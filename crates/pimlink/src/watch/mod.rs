@@ -33,6 +33,8 @@
 //! - Plugging it in is one line in the daemon's `watchers.rs` (`spawn_watcher`), which picks
 //!   the watcher for a storage's type; a storage with no watcher is polled.
 
+pub mod imap;
+
 /// Something may have changed in a storage.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Change {
