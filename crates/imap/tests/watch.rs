@@ -265,6 +265,25 @@ async fn a_server_that_goes_away_is_retried_with_backoff_then_everything_is_repo
     }
 }
 
+async fn until_no_bytes_move(proxy: &CutProxy) {
+    let total = || -> u64 {
+        proxy
+            .connections()
+            .iter()
+            .map(|c| c.to_server + c.to_client)
+            .sum()
+    };
+    let mut last = total();
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = total();
+        if now == last {
+            return;
+        }
+        last = now;
+    }
+}
+
 #[tokio::test]
 async fn a_connection_that_dies_silently_is_found_by_the_keepalive_and_reopened() {
     let server = Server::start(Flavor::Dovecot, Setup::default()).unwrap();
@@ -277,6 +296,15 @@ async fn a_connection_that_dies_silently_is_found_by_the_keepalive_and_reopened(
         options.poll_interval = Duration::from_secs(3600);
         let (_task, mut rx) = start_watch(options);
         expect(&mut rx, "the session start", |e| *e == Event::Everything).await;
+        // A change reported proves the watcher settled into its wait (NOTIFY or IDLE): the
+        // connection dies while it waits, not while it sets up (where any read times out).
+        server.deliver("INBOX", &suite::message(&format!("before-{notify}"), 100));
+        expect(&mut rx, "a delivery before the silent death", folder("INBOX")).await;
+        // And the IDLE restarted after that wake-up has been answered: no bytes move for a
+        // while. (Were the machine so slow that this passed early, a setup read would time
+        // out instead and the test would pass without proving the point; it cannot fail
+        // wrongly.)
+        until_no_bytes_move(&proxy).await;
         let before = proxy.connections().len();
 
         proxy.stall_open_connections();
