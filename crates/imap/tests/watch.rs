@@ -299,7 +299,12 @@ async fn a_connection_that_dies_silently_is_found_by_the_keepalive_and_reopened(
         // A change reported proves the watcher settled into its wait (NOTIFY or IDLE): the
         // connection dies while it waits, not while it sets up (where any read times out).
         server.deliver("INBOX", &suite::message(&format!("before-{notify}"), 100));
-        expect(&mut rx, "a delivery before the silent death", folder("INBOX")).await;
+        expect(
+            &mut rx,
+            "a delivery before the silent death",
+            folder("INBOX"),
+        )
+        .await;
         // And the IDLE restarted after that wake-up has been answered: no bytes move for a
         // while. (Were the machine so slow that this passed early, a setup read would time
         // out instead and the test would pass without proving the point; it cannot fail

@@ -146,13 +146,7 @@ impl CutProxy {
 
     /// Cuts every connection that is open now, as if the network failed.
     pub fn cut_open_connections(&self) {
-        for tracked in self
-            .shared
-            .records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
+        for tracked in self.records().iter() {
             let client = tracked
                 .client
                 .lock()
@@ -169,15 +163,16 @@ impl CutProxy {
     /// any: what arrives is discarded, as when a network path dies silently (a suspended
     /// laptop's Wi-Fi, a NAT that forgot the connection). Only a timeout can tell.
     pub fn stall_open_connections(&self) {
-        for tracked in self
-            .shared
+        for tracked in self.records().iter() {
+            tracked.stalled.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn records(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Tracked>>> {
+        self.shared
             .records
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
-            tracked.stalled.store(true, Ordering::SeqCst);
-        }
     }
 
     /// The most connections that were open through the proxy at the same time, since it started

@@ -36,6 +36,7 @@ pub use crate::proto::commands::{
     CopyUids, FetchRequest, FetchSummary, FetchedMessage, IdleOutcome, MultiAppend, QresyncParams,
     SelectOptions, SelectedMailbox, StoreMode, StoreOutcome,
 };
+pub(crate) use connect::random_nonce;
 pub use messages::AppendItem;
 
 /// A connected, logged-in IMAP client.

@@ -143,7 +143,7 @@ pub async fn watch(options: WatchOptions, tx: mpsc::Sender<Event>) -> Result<(),
         {
             return Err(error);
         }
-        let wait = backoff.failed(random());
+        let wait = backoff.failed(crate::client::random_nonce());
         warn!(
             "{}: watching failed ({error}); reconnecting in {:.1} s",
             options.client.host,
@@ -165,17 +165,4 @@ async fn clock_jump() {
             return;
         }
     }
-}
-
-/// A random number for the backoff's jitter (RandomState is seeded by the OS).
-fn random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    hasher.finish()
 }
