@@ -39,7 +39,8 @@ pub mod imap;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Change {
     /// One collection changed (a folder, a calendar or an address book), by the storage's own
-    /// name for it: an IMAP mailbox name (decoded from modified UTF-7), a Maildir folder name
+    /// name for it: an IMAP folder by the engine's name (decoded from modified UTF-7, `/`
+    /// between levels whatever the server's delimiter: "Lists/rust"), a Maildir folder name
     /// as the storage's layout names it ("INBOX", "Archive/2024"), a DAV or vdir collection id.
     Collection {
         /// The storage's name in the configuration (`[storage.NAME]`).
