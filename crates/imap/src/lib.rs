@@ -17,6 +17,9 @@
 //! Key types: [`Client`], [`ClientOptions`] (with its [`TlsMode`] and [`Trust`]), [`Secret`],
 //! [`UidRanges`], [`FetchedMessage`].
 //!
+//! - [`watch`]: watching an account for a daemon (NOTIFY, or IDLE and polls; reconnecting
+//!   with backoff).
+//!
 //! Not here: sync decisions and the `MailStore` implementation for IMAP (issue 4), and
 //! configuration files (the binary turns them into [`ClientOptions`]).
 //!
@@ -45,6 +48,7 @@ pub mod store;
 pub mod transport;
 mod uidset;
 pub mod utf7;
+pub mod watch;
 
 pub use client::{
     AppendItem, Client, FetchRequest, FetchSummary, FetchedMessage, IdleOutcome, MultiAppend,

@@ -89,6 +89,8 @@ struct Tracked {
     was_cut: AtomicBool,
     /// Forwarding directions still running; the connection counts as open until both end.
     directions: AtomicUsize,
+    /// Set by [`CutProxy::stall_open_connections`]: forward nothing more, close nothing.
+    stalled: AtomicBool,
 }
 
 /// A proxy on a free port of 127.0.0.1 in front of `127.0.0.1:target`. Stops when dropped
@@ -144,13 +146,7 @@ impl CutProxy {
 
     /// Cuts every connection that is open now, as if the network failed.
     pub fn cut_open_connections(&self) {
-        for tracked in self
-            .shared
-            .records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
+        for tracked in self.records().iter() {
             let client = tracked
                 .client
                 .lock()
@@ -161,6 +157,22 @@ impl CutProxy {
                 let _ = client.shutdown(Shutdown::Both);
             }
         }
+    }
+
+    /// Stops forwarding on every connection open now, in both directions, without closing
+    /// any: what arrives is discarded, as when a network path dies silently (a suspended
+    /// laptop's Wi-Fi, a NAT that forgot the connection). Only a timeout can tell.
+    pub fn stall_open_connections(&self) {
+        for tracked in self.records().iter() {
+            tracked.stalled.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn records(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Tracked>>> {
+        self.shared
+            .records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The most connections that were open through the proxy at the same time, since it started
@@ -222,6 +234,7 @@ fn accept_loop(listener: &TcpListener, target: u16, shared: &Arc<Shared>) {
             to_client: AtomicU64::new(0),
             was_cut: AtomicBool::new(false),
             directions: AtomicUsize::new(2),
+            stalled: AtomicBool::new(false),
         });
         shared
             .records
@@ -276,6 +289,9 @@ fn forward(mut from: TcpStream, mut to: TcpStream, tracked: &Tracked, direction:
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if tracked.stalled.load(Ordering::SeqCst) {
+            continue;
+        }
         let (allowed, cut_now) = budget(tracked, direction, n as u64);
         if allowed > 0 && to.write_all(&buf[..allowed as usize]).is_err() {
             break;

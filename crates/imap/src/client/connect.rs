@@ -167,7 +167,8 @@ impl Client {
     }
 }
 
-fn random_nonce() -> u64 {
+/// A random number (RandomState is seeded by the OS): SASL nonces, the watcher's jitter.
+pub(crate) fn random_nonce() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     // RandomState is seeded from the OS; mixing the time in costs nothing.
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();

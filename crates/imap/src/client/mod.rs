@@ -11,6 +11,7 @@
 //! - `connect.rs`: greeting, STARTTLS, login, COMPRESS, and CAPABILITY, ENABLE, ID, NOOP;
 //! - `mailboxes.rs`: mailbox commands and SELECT;
 //! - `messages.rs`: message commands, IDLE and LOGOUT;
+//! - `watching.rs`: NOTIFY, reading what the server sends on its own, a NOOP that keeps it;
 //! - `wire.rs`: running an exchange over the transport, framing and spooling what arrives.
 
 use std::collections::VecDeque;
@@ -28,12 +29,14 @@ use crate::transport::Transport;
 mod connect;
 mod mailboxes;
 mod messages;
+mod watching;
 mod wire;
 
 pub use crate::proto::commands::{
     CopyUids, FetchRequest, FetchSummary, FetchedMessage, IdleOutcome, MultiAppend, QresyncParams,
     SelectOptions, SelectedMailbox, StoreMode, StoreOutcome,
 };
+pub(crate) use connect::random_nonce;
 pub use messages::AppendItem;
 
 /// A connected, logged-in IMAP client.

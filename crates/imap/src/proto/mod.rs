@@ -10,6 +10,7 @@
 //!   the responses it collects, the transition it leads to and how its result is built;
 //! - [`exchange`] runs commands: tags, pipelining, the kind of each literal and the wait for
 //!   the server's `+`, SASL and IDLE continuations, routing responses to their command;
+//! - [`notify`] sorts what the server sends while no command runs (after NOTIFY);
 //! - [`session`] holds the connection state and every transition, the capabilities, and the
 //!   first fatal error; [`completion`] says what a tagged OK, NO or BAD means.
 
@@ -19,6 +20,7 @@ pub mod encode;
 pub mod escape;
 pub mod exchange;
 pub mod frame;
+pub mod notify;
 pub mod response;
 pub mod session;
 

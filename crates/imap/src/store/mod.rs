@@ -90,12 +90,12 @@ mod listing;
 mod mail_store;
 mod moving;
 mod multiappend;
-mod names;
+pub(crate) mod names;
 mod prefetch;
 mod reading;
 mod retry;
 mod settle;
-mod state;
+pub(crate) mod state;
 mod writing;
 
 use std::collections::{BTreeMap, HashMap};

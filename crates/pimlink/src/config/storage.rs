@@ -70,8 +70,21 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "subscribed_only",
             "read_only",
             "trash",
+            // The daemon.
+            "poll_interval",
+            // The daemon's IMAP watcher (config/imap_watch.rs).
+            "notify",
+            "idle_folders",
+            "keepalive",
         ],
-        Type::Maildir => &["type", "path", "layout", "read_only", "trash"],
+        Type::Maildir => &[
+            "type",
+            "path",
+            "layout",
+            "read_only",
+            "trash",
+            "poll_interval",
+        ],
         Type::CalDav | Type::CardDav => &[
             "type",
             "url",
@@ -85,6 +98,8 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "client_key",
             "timeout",
             "skip_unchanged",
+            // The daemon.
+            "poll_interval",
         ],
         Type::Webcal => &[
             "type",
@@ -95,8 +110,10 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "client_cert",
             "client_key",
             "timeout",
+            // The daemon.
+            "poll_interval",
         ],
-        Type::Vdir => &["type", "path", "fileext"],
+        Type::Vdir => &["type", "path", "fileext", "poll_interval"],
     }
 }
 
@@ -230,6 +247,7 @@ fn imap(fields: &Fields<'_, '_>) -> Result<ImapConfig, ConfigError> {
         connections,
         timeout: timeout(fields)?,
         subscribed_only: fields.boolean("subscribed_only")?.is_some_and(|b| b.value),
+        watch: super::imap_watch::build(fields)?,
     })
 }
 

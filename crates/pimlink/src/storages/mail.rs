@@ -49,9 +49,9 @@ pub(super) fn imap(name: &str, imap: &ImapConfig) -> MailSide {
     MailSide::Imap(store)
 }
 
-/// The IMAP store of a configured account. Nothing connects here: the store connects, and runs
-/// a `password_cmd`, on first use.
-fn imap_store(imap: &ImapConfig) -> ImapStore {
+/// How to reach a configured IMAP account, without its password (which the store resolves on
+/// first use, and the daemon's watcher before it connects).
+pub(crate) fn imap_options(imap: &ImapConfig) -> ClientOptions {
     let user = imap
         .credentials
         .as_ref()
@@ -87,6 +87,13 @@ fn imap_store(imap: &ImapConfig) -> ImapStore {
     });
     options.connect_timeout = imap.timeout;
     options.read_timeout = imap.timeout;
+    options
+}
+
+/// The IMAP store of a configured account. Nothing connects here: the store connects, and runs
+/// a `password_cmd`, on first use.
+fn imap_store(imap: &ImapConfig) -> ImapStore {
+    let options = imap_options(imap);
     let mut store = match imap.credentials.as_ref().map(|c| c.password.clone()) {
         Some(source) => ImapStore::with_password_provider(
             options,

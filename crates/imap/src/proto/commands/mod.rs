@@ -24,6 +24,7 @@ mod fetch;
 mod idle;
 mod mailbox;
 mod message;
+mod notify;
 mod select;
 
 pub use append::{Append, MultiAppend, MultiAppendCommand};
@@ -32,6 +33,7 @@ pub use fetch::{Fetch, FetchRequest, FetchSummary, FetchedMessage};
 pub use idle::{Idle, IdleOutcome};
 pub use mailbox::{List, ListStatus, MailboxOp, Status, Unselect};
 pub use message::{CopyMove, CopyUids, Expunge, StoreFlags, StoreMode, StoreOutcome};
+pub use notify::{MailboxFilter, NoopKeeping, Notify, NotifyEvent};
 pub use select::{QresyncParams, Select, SelectOptions, SelectedMailbox};
 
 /// One IMAP command as data.

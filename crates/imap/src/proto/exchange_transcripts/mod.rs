@@ -5,6 +5,7 @@
 
 mod continuations;
 mod literals;
+mod notify;
 mod responses;
 mod wire_text;
 
