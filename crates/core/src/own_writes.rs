@@ -86,7 +86,7 @@ impl Drop for Watched {
         if let Some(index) = registry.roots.iter().position(|root| *root == self.root) {
             registry.roots.swap_remove(index);
         }
-        if !registry.roots.iter().any(|root| *root == self.root) {
+        if !registry.roots.contains(&self.root) {
             forget_under_locked(&mut registry, &self.root);
         }
         if registry.roots.is_empty() {

@@ -3,6 +3,12 @@
 //! on a channel; the daemon (`crate::daemon`) decides which pairs and collections to sync.
 //!
 //! Not here: syncing (the pair runner), deciding when to sync (the daemon's scheduler).
+//!
+//! Layout: `local` (inotify on Maildir and vdir trees), `debounce` (bursts of events into one
+//! change; pure).
+
+mod debounce;
+pub mod local;
 
 /// Something may have changed in a storage.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

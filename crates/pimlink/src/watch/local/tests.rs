@@ -1,0 +1,302 @@
+//! The local watcher on real trees: what a mail reader, an editor or pimlink's own sync does
+//! there, and what the watcher reports. Each test waits for the change it expects with a
+//! generous deadline; to show that nothing else was reported, a test ends with a sentinel
+//! change in a collection of its own and checks everything received before it (events are
+//! queued in order on one inotify descriptor, and the debouncer sends older bursts first).
+//! Overflow and a refused watch are injected through [`Inotify`].
+
+// Tests: a failure to set up the files is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::inotify::Kernel;
+use super::tree::{Inotify, RawEvent, Role, Wd, What};
+use super::{Settings, Source, run};
+use crate::config::{self, Config};
+use crate::watch::Change;
+
+/// Far longer than any of these waits takes, even on a loaded machine.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+const SETTINGS: Settings = Settings {
+    debounce: Duration::from_millis(50),
+};
+
+fn load(dir: &Path, text: &str) -> Arc<Config> {
+    let path = dir.join("config.toml");
+    fs::write(&path, text).unwrap();
+    Arc::new(config::load(&path).unwrap())
+}
+
+fn maildir_config(dir: &Path) -> Arc<Config> {
+    let state = dir.join("state");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    fs::create_dir_all(&a).unwrap();
+    fs::create_dir_all(&b).unwrap();
+    load(
+        dir,
+        &format!(
+            "[general]\nstate_dir = \"{}\"\n\n\
+             [storage.a]\ntype = \"maildir\"\npath = \"{}\"\n\n\
+             [storage.b]\ntype = \"maildir\"\npath = \"{}\"\n\n\
+             [pair.p]\na = \"a\"\nb = \"b\"\n",
+            state.display(),
+            a.display(),
+            b.display()
+        ),
+    )
+}
+
+fn maildir(root: &Path, folder: &str) -> PathBuf {
+    let dir = root.join(folder);
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    dir
+}
+
+/// Delivers a message as an MDA does: written in tmp/, renamed into new/.
+fn deliver(folder: &Path, key: &str) {
+    let tmp = folder.join("tmp").join(key);
+    fs::write(
+        &tmp,
+        format!("Subject: {key}\nMessage-ID: <{key}@test>\n\nbody\n"),
+    )
+    .unwrap();
+    fs::rename(&tmp, folder.join("new").join(key)).unwrap();
+}
+
+struct Watcher {
+    rx: mpsc::Receiver<Change>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start_with(
+    config: &Config,
+    storage: &str,
+    inotify: impl Inotify + Send + 'static,
+) -> Watcher {
+    let source = Source::open(config, storage).unwrap();
+    let (tx, rx) = mpsc::channel(64);
+    let (ready_tx, ready) = oneshot::channel();
+    let storage = storage.to_owned();
+    let task =
+        tokio::spawn(
+            async move { run(&storage, source, inotify, SETTINGS, tx, Some(ready_tx)).await },
+        );
+    tokio::time::timeout(DEADLINE, ready)
+        .await
+        .unwrap()
+        .unwrap();
+    Watcher { rx, task }
+}
+
+async fn start(config: &Config, storage: &str) -> Watcher {
+    start_with(config, storage, Kernel::new().unwrap()).await
+}
+
+impl Watcher {
+    /// Everything received up to and including `wanted`.
+    async fn until(&mut self, wanted: &Change) -> Vec<Change> {
+        let mut seen = Vec::new();
+        loop {
+            let change = tokio::time::timeout(DEADLINE, self.rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no {wanted:?} within the deadline; got {seen:?}"))
+                .unwrap_or_else(|| panic!("the watcher stopped; got {seen:?}"));
+            seen.push(change.clone());
+            if &change == wanted {
+                return seen;
+            }
+        }
+    }
+
+    /// Asserts that exactly `wanted` is what arrives next (duplicates allowed).
+    async fn only(&mut self, wanted: &Change) {
+        let seen = self.until(wanted).await;
+        assert!(seen.iter().all(|change| change == wanted), "{seen:?}");
+    }
+}
+
+fn collection(storage: &str, name: &str) -> Change {
+    Change::Collection {
+        storage: storage.into(),
+        collection: name.into(),
+    }
+}
+
+fn collections(storage: &str) -> Change {
+    Change::Collections {
+        storage: storage.into(),
+    }
+}
+
+fn everything(storage: &str) -> Change {
+    Change::Everything {
+        storage: storage.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_mail_readers_deliveries_renames_and_deletions_and_new_folders_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = maildir_config(dir.path());
+    let root = dir.path().join("a");
+    let inbox = maildir(&root, "INBOX");
+    deliver(&inbox, "1");
+    let mut watcher = start(&config, "a").await;
+
+    deliver(&inbox, "2");
+    watcher.only(&collection("a", "INBOX")).await;
+    fs::rename(inbox.join("new/2"), inbox.join("cur/2:2,S")).unwrap();
+    watcher.only(&collection("a", "INBOX")).await;
+    fs::rename(inbox.join("cur/2:2,S"), inbox.join("cur/2:2,FS")).unwrap();
+    watcher.only(&collection("a", "INBOX")).await;
+    fs::remove_file(inbox.join("new/1")).unwrap();
+    watcher.only(&collection("a", "INBOX")).await;
+
+    // A folder made elsewhere and moved in whole, then one made level by level.
+    let staged = maildir(dir.path(), "staging");
+    fs::rename(&staged, root.join("Archive")).unwrap();
+    watcher.only(&collections("a")).await;
+    deliver(&root.join("Archive"), "3");
+    watcher.only(&collection("a", "Archive")).await;
+    fs::create_dir(root.join("Lists")).unwrap();
+    watcher.only(&collections("a")).await;
+    let lists = root.join("Lists/rust");
+    fs::create_dir(&lists).unwrap();
+    watcher.only(&collections("a")).await;
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir(lists.join(sub)).unwrap();
+        watcher.only(&collections("a")).await;
+    }
+    deliver(&lists, "4");
+    watcher.only(&collection("a", "Lists/rust")).await;
+    // A folder removed (its message goes too, which is a change of the folder as well).
+    fs::remove_dir_all(root.join("Archive")).unwrap();
+    watcher.until(&collections("a")).await;
+    watcher.task.abort();
+}
+
+#[tokio::test]
+async fn a_vdir_item_edited_added_or_removed_and_a_new_collection_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cal");
+    fs::create_dir_all(root.join("work")).unwrap();
+    fs::write(root.join("work/a.ics"), "BEGIN:VCALENDAR\nEND:VCALENDAR\n").unwrap();
+    let config = load(
+        dir.path(),
+        &format!(
+            "[general]\nstate_dir = \"{}\"\n\n[storage.cal]\ntype = \"vdir\"\npath = \"{}\"\nfileext = \".ics\"\n",
+            dir.path().join("state").display(),
+            root.display()
+        ),
+    );
+    let mut watcher = start(&config, "cal").await;
+
+    // Edited in place, as an editor without a backup copy saves.
+    fs::write(
+        root.join("work/a.ics"),
+        "BEGIN:VCALENDAR\nX:1\nEND:VCALENDAR\n",
+    )
+    .unwrap();
+    watcher.only(&collection("cal", "work")).await;
+    fs::write(root.join("work/b.ics"), "BEGIN:VCALENDAR\nEND:VCALENDAR\n").unwrap();
+    watcher.only(&collection("cal", "work")).await;
+    fs::remove_file(root.join("work/a.ics")).unwrap();
+    watcher.only(&collection("cal", "work")).await;
+    fs::create_dir(root.join("home")).unwrap();
+    watcher.only(&collections("cal")).await;
+    fs::write(root.join("home/c.ics"), "BEGIN:VCALENDAR\nEND:VCALENDAR\n").unwrap();
+    watcher.only(&collection("cal", "home")).await;
+    watcher.task.abort();
+}
+
+/// The kernel's inotify, with an overflow injected on request and a watch refused on request.
+struct Injecting {
+    kernel: Kernel,
+    overflow: mpsc::Receiver<()>,
+    refuse: Option<String>,
+}
+
+impl Inotify for Injecting {
+    fn add(&mut self, dir: &Path, role: &Role) -> io::Result<Wd> {
+        if self
+            .refuse
+            .as_deref()
+            .is_some_and(|name| dir.ends_with(name))
+        {
+            return Err(io::Error::from_raw_os_error(
+                rustix::io::Errno::NOSPC.raw_os_error(),
+            ));
+        }
+        self.kernel.add(dir, role)
+    }
+
+    fn remove(&mut self, wd: Wd) {
+        self.kernel.remove(wd);
+    }
+
+    async fn next_batch(&mut self) -> io::Result<Vec<RawEvent>> {
+        tokio::select! {
+            batch = self.kernel.next_batch() => batch,
+            Some(()) = self.overflow.recv() => Ok(vec![RawEvent {
+                wd: -1,
+                what: What::Overflow,
+                is_dir: false,
+                name: None,
+            }]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_overflowed_queue_is_everything_and_watching_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = maildir_config(dir.path());
+    let root = dir.path().join("a");
+    let inbox = maildir(&root, "INBOX");
+    let (overflow, rx) = mpsc::channel(1);
+    let injecting = Injecting {
+        kernel: Kernel::new().unwrap(),
+        overflow: rx,
+        refuse: None,
+    };
+    let mut watcher = start_with(&config, "a", injecting).await;
+    overflow.send(()).await.unwrap();
+    watcher.only(&everything("a")).await;
+    deliver(&inbox, "1");
+    watcher.only(&collection("a", "INBOX")).await;
+    watcher.task.abort();
+}
+
+#[tokio::test]
+async fn a_refused_watch_is_everything_and_an_error_so_that_the_daemon_polls() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = maildir_config(dir.path());
+    let root = dir.path().join("a");
+    maildir(&root, "INBOX");
+    let (_overflow, rx) = mpsc::channel(1);
+    let injecting = Injecting {
+        kernel: Kernel::new().unwrap(),
+        overflow: rx,
+        refuse: Some("Archive".into()),
+    };
+    let mut watcher = start_with(&config, "a", injecting).await;
+    fs::create_dir(root.join("Archive")).unwrap();
+    watcher.only(&everything("a")).await;
+    let err = tokio::time::timeout(DEADLINE, watcher.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("max_user_watches"), "{err:#}");
+}
