@@ -54,8 +54,13 @@ impl tree::Inotify for Kernel {
             | WatchFlags::MOVE_SELF
             | WatchFlags::ONLYDIR
             | WatchFlags::DONT_FOLLOW;
-        if matches!(role, Role::Items { .. }) {
-            // A vdir item edited in place, or a message written straight into new/.
+        if matches!(
+            role,
+            Role::Items {
+                edited_in_place: true,
+                ..
+            }
+        ) {
             flags |= WatchFlags::CLOSE_WRITE;
         }
         Ok(inotify::add_watch(self.fd.get_ref(), dir, flags)?)

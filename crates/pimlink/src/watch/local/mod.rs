@@ -129,6 +129,7 @@ impl Source {
                             dir.join(sub),
                             Role::Items {
                                 collection: folder.name.as_str().to_owned(),
+                                edited_in_place: false,
                             },
                         ));
                     }
@@ -140,6 +141,7 @@ impl Source {
                         root.join(collection.id.as_str()),
                         Role::Items {
                             collection: collection.id.as_str().to_owned(),
+                            edited_in_place: true,
                         },
                     ));
                 }

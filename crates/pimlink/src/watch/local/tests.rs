@@ -300,3 +300,127 @@ async fn a_refused_watch_is_everything_and_an_error_so_that_the_daemon_polls() {
         .unwrap_err();
     assert!(format!("{err:#}").contains("max_user_watches"), "{err:#}");
 }
+
+/// Runs pair `p` once, as `pimlink sync p` does, on a thread of its own (the sync has its own
+/// runtime), in this process: pimlink's own writes are recorded only in the daemon's process.
+async fn sync(config: &Arc<Config>) {
+    let config = Arc::clone(config);
+    let code = tokio::task::spawn_blocking(move || {
+        let output = crate::output::Output::new(0, true);
+        let pair = &config.pairs["p"];
+        crate::commands::sync::sync_pair(
+            &config,
+            pair,
+            None,
+            pimlink_core::runner::Request::default(),
+            None,
+            &output,
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(code, crate::cli::exit::OK);
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// What arrives before a message delivered into `b`'s Sentinel folder is reported.
+async fn before_sentinel(watcher: &mut Watcher, b: &Path, key: &str) -> Vec<Change> {
+    deliver(&b.join("Sentinel"), key);
+    let sentinel = collection("b", "Sentinel");
+    let mut seen = watcher.until(&sentinel).await;
+    seen.retain(|change| change != &sentinel);
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syncs_own_writes_are_not_reported_but_a_readers_rename_meanwhile_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = maildir_config(dir.path());
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let (a_inbox, a_archive) = (maildir(&a, "INBOX"), maildir(&a, "Archive"));
+    for n in 0..20 {
+        deliver(&a_inbox, &format!("in{n}"));
+    }
+    for n in 0..5 {
+        deliver(&a_archive, &format!("old{n}"));
+    }
+    sync(&config).await;
+    maildir(&b, "Sentinel");
+    let mut watcher = start(&config, "b").await;
+
+    // A sync that delivers, renames for flags and deletes in b: none of it is reported.
+    for n in 0..20 {
+        deliver(&a_inbox, &format!("more{n}"));
+        deliver(&a_archive, &format!("arch{n}"));
+    }
+    for n in 0..5 {
+        let key = format!("in{n}");
+        fs::rename(
+            a_inbox.join("new").join(&key),
+            a_inbox.join("cur").join(format!("{key}:2,S")),
+        )
+        .unwrap();
+    }
+    for n in 0..3 {
+        fs::remove_file(a_archive.join("new").join(format!("old{n}"))).unwrap();
+    }
+    sync(&config).await;
+    let b_inbox = b.join("INBOX");
+    // b names the messages its own way: count them.
+    let cur = files(&b_inbox.join("cur"));
+    assert_eq!(
+        cur.iter().filter(|name| name.ends_with(":2,S")).count(),
+        5,
+        "{cur:?}"
+    );
+    assert_eq!(files(&b.join("Archive/new")).len(), 22);
+    assert_eq!(
+        before_sentinel(&mut watcher, &b, "s1").await,
+        Vec::<Change>::new()
+    );
+
+    // The same while a mail reader marks a message read in b's INBOX: that is reported, and
+    // only that.
+    for n in 0..20 {
+        deliver(&a_inbox, &format!("late{n}"));
+        deliver(&a_archive, &format!("latearch{n}"));
+    }
+    let unread = files(&b_inbox.join("new"));
+    let (before, victim) = (unread.len(), unread[0].clone());
+    let reader_inbox = b_inbox.clone();
+    let reader = std::thread::spawn(move || {
+        // Waits for the sync's first delivery into b's INBOX (observed, not timed).
+        let deadline = std::time::Instant::now() + DEADLINE;
+        while files(&reader_inbox.join("new")).len() == before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sync never delivered"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        fs::rename(
+            reader_inbox.join("new").join(&victim),
+            reader_inbox.join("cur").join(format!("{victim}:2,S")),
+        )
+        .unwrap();
+    });
+    sync(&config).await;
+    reader.join().unwrap();
+    let seen = before_sentinel(&mut watcher, &b, "s2").await;
+    assert!(seen.contains(&collection("b", "INBOX")), "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|change| change == &collection("b", "INBOX")),
+        "{seen:?}"
+    );
+    watcher.task.abort();
+}

@@ -37,6 +37,11 @@ pub(crate) enum Role {
     Items {
         /// The collection, as the storage names it.
         collection: String,
+        /// Items are edited in place here (vdir files), so a file closed after writing is a
+        /// change. Not in a maildir, where a message appears by a rename and is never
+        /// rewritten; pimlink itself closes each delivered message only after renaming it
+        /// into place, which would look like a reader's write.
+        edited_in_place: bool,
     },
 }
 
@@ -200,7 +205,7 @@ impl Table {
                 }
             }
             Role::Root | Role::Structure => Reaction::default(),
-            Role::Items { collection } => {
+            Role::Items { collection, .. } => {
                 // Hidden files are no items (dot-files in a maildir, vdir temp files), nor are
                 // directories inside a collection.
                 if event.is_dir || name.as_encoded_bytes().first() == Some(&b'.') {
@@ -280,6 +285,7 @@ mod tests {
     fn items(collection: &str) -> Role {
         Role::Items {
             collection: collection.into(),
+            edited_in_place: true,
         }
     }
 
