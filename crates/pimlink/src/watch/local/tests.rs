@@ -424,3 +424,84 @@ async fn a_syncs_own_writes_are_not_reported_but_a_readers_rename_meanwhile_is()
     );
     watcher.task.abort();
 }
+
+fn event(uid: &str, summary: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//test//EN\nBEGIN:VEVENT\nUID:{uid}\n\
+         DTSTAMP:20260101T000000Z\nDTSTART:20260101T100000Z\nSUMMARY:{summary}\nEND:VEVENT\n\
+         END:VCALENDAR\n"
+    )
+}
+
+/// Writes event `uid` into collection directory `dir`, as a calendar program saving in place.
+fn write_event(dir: &Path, uid: &str, summary: &str) {
+    fs::write(dir.join(format!("{uid}.ics")), event(uid, summary)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syncs_own_vdir_writes_are_not_reported_but_an_edit_meanwhile_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let config = load(
+        dir.path(),
+        &format!(
+            "[general]\nstate_dir = \"{}\"\n\n\
+             [storage.a]\ntype = \"vdir\"\npath = \"{}\"\nfileext = \".ics\"\n\n\
+             [storage.b]\ntype = \"vdir\"\npath = \"{}\"\nfileext = \".ics\"\n\n\
+             [pair.p]\na = \"a\"\nb = \"b\"\n",
+            dir.path().join("state").display(),
+            a.display(),
+            b.display()
+        ),
+    );
+    for collection in ["work", "home"] {
+        fs::create_dir_all(a.join(collection)).unwrap();
+        for n in 0..5 {
+            write_event(&a.join(collection), &format!("{collection}{n}"), "first");
+        }
+    }
+    sync(&config).await;
+    fs::create_dir_all(b.join("sentinel")).unwrap();
+    let mut watcher = start(&config, "b").await;
+    let sentinel = collection("b", "sentinel");
+
+    // Created, updated and deleted by a sync in both collections: nothing reported.
+    for collection in ["work", "home"] {
+        let side = a.join(collection);
+        for n in 5..10 {
+            write_event(&side, &format!("{collection}{n}"), "new");
+        }
+        write_event(&side, &format!("{collection}0"), "edited");
+        fs::remove_file(side.join(format!("{collection}1.ics"))).unwrap();
+    }
+    sync(&config).await;
+    assert_eq!(files(&b.join("home")).len(), 9);
+    write_event(&b.join("sentinel"), "s1", "sentinel");
+    assert_eq!(watcher.until(&sentinel).await, vec![sentinel.clone()]);
+
+    // The same while the user edits an event in work: that is reported, and only that.
+    for collection in ["work", "home"] {
+        write_event(&a.join(collection), &format!("{collection}10"), "late");
+    }
+    let user_work = b.join("work");
+    let before = files(&user_work).len();
+    let user = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + DEADLINE;
+        while files(&user_work).len() == before {
+            assert!(std::time::Instant::now() < deadline, "the sync never wrote");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        write_event(&user_work, "work3", "edited by the user");
+    });
+    sync(&config).await;
+    user.join().unwrap();
+    write_event(&b.join("sentinel"), "s2", "sentinel");
+    let mut seen = watcher.until(&sentinel).await;
+    seen.pop();
+    assert!(seen.contains(&collection("b", "work")), "{seen:?}");
+    assert!(
+        seen.iter().all(|change| change == &collection("b", "work")),
+        "{seen:?}"
+    );
+    watcher.task.abort();
+}
