@@ -44,30 +44,39 @@ use crate::config::{Config, StorageKind};
 use crate::storages::{ItemSide, MailSide};
 use tree::{Inotify, Role, Table};
 
-/// How long a burst of events on a collection must be quiet before it is reported: the
-/// default of `[daemon] debounce`.
+/// The default of `[daemon] debounce`.
 pub(crate) const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(500);
-
-/// A constant stream of events is reported at least this many debounce periods apart.
-const MAX_WAIT_FACTOR: u32 = 10;
 
 /// Watches the local storage `storage` (a Maildir or a vdir) and sends what changes in it on
 /// `tx`, until `tx` is closed. An error means the storage cannot be watched (not local,
 /// inotify unavailable, a kernel limit reached): the caller polls it instead.
 pub async fn watch(config: Arc<Config>, storage: String, tx: mpsc::Sender<Change>) -> Result<()> {
-    let settings = Settings {
-        debounce: DEFAULT_DEBOUNCE,
-    };
+    let settings = Settings::for_debounce(DEFAULT_DEBOUNCE);
     let source = Source::open(&config, &storage)?;
     let kernel = inotify::Kernel::new().context("inotify is not available")?;
     run(&storage, source, kernel, settings, tx, None).await
 }
 
-/// How the watcher reports.
+/// How the watcher groups events into changes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Settings {
-    /// `[daemon] debounce`.
-    pub(crate) debounce: Duration,
+    /// A burst on one collection is sent once it was quiet this long...
+    pub(crate) quiet: Duration,
+    /// ...or this long after it began.
+    pub(crate) max_wait: Duration,
+}
+
+impl Settings {
+    /// The daemon's scheduler waits `debounce` (`[daemon] debounce`) from a change's first
+    /// report before it syncs, so the watcher only groups what comes in a fast run (a reader
+    /// renaming hundreds of files) and passes it on quickly: a fifth of it quiet, at most the
+    /// debounce itself, so that the two waits together stay within twice the debounce.
+    pub(crate) fn for_debounce(debounce: Duration) -> Settings {
+        Settings {
+            quiet: debounce / 5,
+            max_wait: debounce,
+        }
+    }
 }
 
 /// The store a watcher lists collections with, so that it names and places them exactly as
@@ -206,7 +215,7 @@ pub(crate) async fn run(
     if let Some(ready) = ready {
         let _ = ready.send(());
     }
-    let mut debouncer = Debouncer::new(settings.debounce, settings.debounce * MAX_WAIT_FACTOR);
+    let mut debouncer = Debouncer::new(settings.quiet, settings.max_wait);
     loop {
         let next_due = debouncer.next_due();
         tokio::select! {

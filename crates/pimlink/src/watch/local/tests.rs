@@ -27,7 +27,8 @@ use crate::watch::Change;
 const DEADLINE: Duration = Duration::from_secs(60);
 
 const SETTINGS: Settings = Settings {
-    debounce: Duration::from_millis(50),
+    quiet: Duration::from_millis(50),
+    max_wait: Duration::from_millis(500),
 };
 
 fn load(dir: &Path, text: &str) -> Arc<Config> {
@@ -504,4 +505,42 @@ async fn a_syncs_own_vdir_writes_are_not_reported_but_an_edit_meanwhile_is() {
         "{seen:?}"
     );
     watcher.task.abort();
+}
+
+#[tokio::test]
+async fn the_daemons_entry_watches_a_local_tree_and_refuses_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = maildir_config(dir.path());
+    let inbox = maildir(&dir.path().join("a"), "INBOX");
+    let (tx, mut rx) = mpsc::channel(8);
+    let task = tokio::spawn(super::watch(Arc::clone(&config), "a".into(), tx));
+    // The entry says nothing when it is ready: deliver until a delivery is reported.
+    let reported = tokio::time::timeout(DEADLINE, async {
+        for n in 0.. {
+            deliver(&inbox, &format!("m{n}"));
+            if let Ok(Some(change)) = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await
+            {
+                return change;
+            }
+        }
+        unreachable!()
+    })
+    .await
+    .unwrap();
+    assert_eq!(reported, collection("a", "INBOX"));
+    drop(rx);
+    deliver(&inbox, "last");
+    tokio::time::timeout(DEADLINE, task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+
+    let remote = load(
+        dir.path(),
+        "[storage.r]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nuser = \"u\"\npassword = \"p\"\n",
+    );
+    let (tx, _rx) = mpsc::channel(8);
+    let err = super::watch(remote, "r".into(), tx).await.unwrap_err();
+    assert!(err.to_string().contains("not a local tree"), "{err:#}");
 }
