@@ -115,6 +115,9 @@ pub(crate) struct Table {
     storage: String,
     root: PathBuf,
     dirs: HashMap<Wd, (PathBuf, Role)>,
+    /// pimlink's own writes are recorded for these items directories too: they lie outside
+    /// the root (an inbox kept elsewhere).
+    outside: HashMap<PathBuf, own_writes::Watched>,
 }
 
 impl Table {
@@ -124,6 +127,7 @@ impl Table {
             storage: storage.to_owned(),
             root: root.to_path_buf(),
             dirs: HashMap::new(),
+            outside: HashMap::new(),
         }
     }
 
@@ -166,6 +170,15 @@ impl Table {
                 inotify.remove(*wd);
             }
         }
+        let mut outside = std::mem::take(&mut self.outside);
+        for (dir, role) in dirs.values() {
+            if matches!(role, Role::Items { .. }) && !dir.starts_with(&self.root) {
+                let guard = outside
+                    .remove(dir)
+                    .unwrap_or_else(|| own_writes::watch(dir));
+                self.outside.insert(dir.clone(), guard);
+            }
+        }
         self.dirs = dirs;
         Ok(())
     }
@@ -175,6 +188,9 @@ impl Table {
         let storage = || self.storage.clone();
         if event.what == What::Overflow {
             own_writes::forget_under(&self.root);
+            for dir in self.outside.keys() {
+                own_writes::forget_under(dir);
+            }
             return Reaction {
                 change: Some(Change::Everything { storage: storage() }),
                 rescan: true,
@@ -458,6 +474,36 @@ mod tests {
                 .change,
             collection("INBOX")
         );
+    }
+
+    #[test]
+    fn own_writes_are_recognised_in_items_directories_outside_the_root() {
+        let root = Path::new("/tree-test/outside/Mail");
+        let inbox = Path::new("/tree-test/outside/inbox");
+        let mut fake = Fake::new();
+        let mut table = Table::new("local", root);
+        let _root_guard = own_writes::watch(root);
+        table
+            .apply(
+                vec![
+                    (root.to_path_buf(), Role::Root),
+                    (inbox.join("new"), items("INBOX")),
+                ],
+                &mut fake,
+            )
+            .unwrap();
+        let new = fake.known[&inbox.join("new")];
+        own_writes::expect(&inbox.join("new/k"), Event::Arrive);
+        assert_eq!(
+            table.react(&event(new, What::Arrive, false, "k")).change,
+            None
+        );
+        // No longer watched: no longer recorded.
+        table
+            .apply(vec![(root.to_path_buf(), Role::Root)], &mut fake)
+            .unwrap();
+        own_writes::expect(&inbox.join("new/j"), Event::Arrive);
+        assert!(!own_writes::take(&inbox.join("new/j"), Event::Arrive));
     }
 
     #[test]
