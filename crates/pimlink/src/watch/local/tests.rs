@@ -120,6 +120,24 @@ impl Watcher {
         }
     }
 
+    /// Repeats `act` (with a counter) until `wanted` is reported.
+    async fn reported_after(&mut self, wanted: &Change, mut act: impl FnMut(u32)) {
+        let outcome = tokio::time::timeout(DEADLINE, async {
+            for n in 0.. {
+                act(n);
+                let wait = tokio::time::timeout(Duration::from_secs(1), self.rx.recv());
+                if let Ok(Some(change)) = wait.await
+                    && &change == wanted
+                {
+                    return;
+                }
+            }
+        });
+        outcome
+            .await
+            .unwrap_or_else(|_| panic!("no {wanted:?} within the deadline"));
+    }
+
     /// Asserts that exactly `wanted` is what arrives next (duplicates allowed).
     async fn only(&mut self, wanted: &Change) {
         let seen = self.until(wanted).await;
@@ -512,22 +530,16 @@ async fn the_daemons_entry_watches_a_local_tree_and_refuses_a_server() {
     let dir = tempfile::tempdir().unwrap();
     let config = maildir_config(dir.path());
     let inbox = maildir(&dir.path().join("a"), "INBOX");
-    let (tx, mut rx) = mpsc::channel(8);
+    let (tx, rx) = mpsc::channel(8);
     let task = tokio::spawn(super::watch(Arc::clone(&config), "a".into(), tx));
     // The entry says nothing when it is ready: deliver until a delivery is reported.
-    let reported = tokio::time::timeout(DEADLINE, async {
-        for n in 0.. {
+    let mut watcher = Watcher { rx, task };
+    watcher
+        .reported_after(&collection("a", "INBOX"), |n| {
             deliver(&inbox, &format!("m{n}"));
-            if let Ok(Some(change)) = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await
-            {
-                return change;
-            }
-        }
-        unreachable!()
-    })
-    .await
-    .unwrap();
-    assert_eq!(reported, collection("a", "INBOX"));
+        })
+        .await;
+    let Watcher { rx, task } = watcher;
     drop(rx);
     deliver(&inbox, "last");
     tokio::time::timeout(DEADLINE, task)
@@ -543,4 +555,44 @@ async fn the_daemons_entry_watches_a_local_tree_and_refuses_a_server() {
     let (tx, _rx) = mpsc::channel(8);
     let err = super::watch(remote, "r".into(), tx).await.unwrap_err();
     assert!(err.to_string().contains("not a local tree"), "{err:#}");
+}
+
+#[tokio::test]
+async fn a_replaced_directory_is_watched_again_and_a_vanished_root_ends_in_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = maildir_config(dir.path());
+    let root = dir.path().join("a");
+    let inbox = maildir(&root, "INBOX");
+    let mut watcher = start(&config, "a").await;
+
+    // cur/ replaced by a new directory: the new one is watched.
+    fs::rename(inbox.join("cur"), dir.path().join("old-cur")).unwrap();
+    watcher.until(&collections("a")).await;
+    fs::create_dir(inbox.join("cur")).unwrap();
+    watcher.only(&collections("a")).await;
+    fs::write(inbox.join("tmp/1"), "Subject: 1\n\nbody\n").unwrap();
+    fs::rename(inbox.join("tmp/1"), inbox.join("cur/1:2,S")).unwrap();
+    watcher.only(&collection("a", "INBOX")).await;
+
+    // The whole folder replaced by another maildir.
+    let staged = maildir(dir.path(), "staging");
+    fs::rename(&inbox, dir.path().join("old-inbox")).unwrap();
+    fs::rename(&staged, &inbox).unwrap();
+    watcher.until(&collections("a")).await;
+    // The two renames may reach the watcher in two bursts, the first sent before the second
+    // is read: deliver until one is reported.
+    watcher
+        .reported_after(&collection("a", "INBOX"), |n| {
+            deliver(&inbox, &format!("r{n}"))
+        })
+        .await;
+
+    // The root moved away: anything may have changed, and the watcher hands over to polling.
+    fs::rename(&root, dir.path().join("old-root")).unwrap();
+    watcher.until(&everything("a")).await;
+    let ended = tokio::time::timeout(DEADLINE, watcher.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(ended.is_err());
 }
