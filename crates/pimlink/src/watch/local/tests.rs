@@ -596,3 +596,72 @@ async fn a_replaced_directory_is_watched_again_and_a_vanished_root_ends_in_every
         .unwrap();
     assert!(ended.is_err());
 }
+
+/// Not a test: prints how long a reader's rename takes to be reported with the daemon's
+/// default debounce, and what a burst of renames becomes (`cargo nextest run -p pimlink
+/// --run-ignored only measure_`). The figures are reported, never asserted.
+#[tokio::test]
+#[ignore = "a measurement"]
+async fn measure_local_watch_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = maildir_config(dir.path());
+    let inbox = maildir(&dir.path().join("a"), "INBOX");
+    for n in 0..1000 {
+        deliver(&inbox, &format!("m{n}"));
+    }
+    let source = Source::open(&config, "a").unwrap();
+    let (tx, rx) = mpsc::channel(64);
+    let (ready_tx, ready) = oneshot::channel();
+    let settings = Settings::for_debounce(super::DEFAULT_DEBOUNCE);
+    let task = tokio::spawn(async move {
+        run(
+            "a",
+            source,
+            Kernel::new().unwrap(),
+            settings,
+            tx,
+            Some(ready_tx),
+        )
+        .await
+    });
+    ready.await.unwrap();
+    let mut watcher = Watcher { rx, task };
+    let mut latencies = Vec::new();
+    for n in 0..50 {
+        let started = std::time::Instant::now();
+        fs::rename(
+            inbox.join(format!("new/m{n}")),
+            inbox.join(format!("cur/m{n}:2,S")),
+        )
+        .unwrap();
+        watcher.only(&collection("a", "INBOX")).await;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let started = std::time::Instant::now();
+    for n in 50..1000 {
+        fs::rename(
+            inbox.join(format!("new/m{n}")),
+            inbox.join(format!("cur/m{n}:2,S")),
+        )
+        .unwrap();
+    }
+    let renamed = started.elapsed();
+    watcher.only(&collection("a", "INBOX")).await;
+    let reported = started.elapsed();
+    let mut more = 0;
+    while tokio::time::timeout(Duration::from_secs(2), watcher.rx.recv())
+        .await
+        .is_ok()
+    {
+        more += 1;
+    }
+    println!(
+        "single rename -> Change: p50 {:?}, p95 {:?}, max {:?}; 950 renames in {renamed:?}: \
+         first Change after {reported:?}, {more} more",
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() * 95 / 100],
+        latencies[latencies.len() - 1]
+    );
+    watcher.task.abort();
+}
