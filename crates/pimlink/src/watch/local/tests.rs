@@ -4,6 +4,11 @@
 //! change in a collection of its own and checks everything received before it (events are
 //! queued in order on one inotify descriptor, and the debouncer sends older bursts first).
 //! Overflow and a refused watch are injected through [`Inotify`].
+//!
+//! One file over 600 lines: every case shares the trees, the config, the `Watcher` helper
+//! that collects changes up to an expected one, and the in-process `sync`. Order: a reader's
+//! and an editor's changes, injected failures, pimlink's own syncs, the daemon's entry,
+//! replaced directories, the measurement.
 
 // Tests: a failure to set up the files is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
