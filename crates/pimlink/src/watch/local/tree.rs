@@ -330,6 +330,15 @@ mod tests {
         table
     }
 
+    fn everything_and_rescan() -> Reaction {
+        Reaction {
+            change: Some(Change::Everything {
+                storage: "local".into(),
+            }),
+            rescan: true,
+        }
+    }
+
     fn collection(name: &str) -> Option<Change> {
         Some(Change::Collection {
             storage: "local".into(),
@@ -371,7 +380,7 @@ mod tests {
             change: Some(Change::Collections {
                 storage: "local".into(),
             }),
-            rescan: true,
+            ..everything_and_rescan()
         };
         assert_eq!(
             table.react(&event(top, What::Arrive, true, "Archive")),
@@ -397,15 +406,7 @@ mod tests {
             table.react(&gone(fake.known[&root.join("INBOX/cur")])),
             collections
         );
-        assert_eq!(
-            table.react(&gone(top)),
-            Reaction {
-                change: Some(Change::Everything {
-                    storage: "local".into()
-                }),
-                rescan: true
-            }
-        );
+        assert_eq!(table.react(&gone(top)), everything_and_rescan());
         // Events of a watch no longer in the table are stale.
         assert_eq!(
             table.react(&event(999, What::Arrive, false, "k")),
@@ -427,15 +428,7 @@ mod tests {
             is_dir: false,
             name: None,
         };
-        assert_eq!(
-            table.react(&overflow),
-            Reaction {
-                change: Some(Change::Everything {
-                    storage: "local".into()
-                }),
-                rescan: true
-            }
-        );
+        assert_eq!(table.react(&overflow), everything_and_rescan());
         // The expected event may have been among the lost ones: when it comes after all, it
         // is reported (one sync too many) rather than hiding a reader's later event.
         assert!(!own_writes::take(&path, Event::Arrive));
