@@ -302,6 +302,62 @@ async fn an_overflowed_queue_is_everything_and_watching_goes_on() {
     watcher.task.abort();
 }
 
+/// The kernel's inotify, not read until released: so that its queue really overflows.
+struct Held {
+    kernel: Kernel,
+    release: Option<oneshot::Receiver<()>>,
+}
+
+impl Inotify for Held {
+    fn add(&mut self, dir: &Path, role: &Role) -> io::Result<Wd> {
+        self.kernel.add(dir, role)
+    }
+
+    fn remove(&mut self, wd: Wd) {
+        self.kernel.remove(wd);
+    }
+
+    async fn next_batch(&mut self) -> io::Result<Vec<RawEvent>> {
+        if let Some(release) = self.release.take() {
+            let _ = release.await;
+        }
+        self.kernel.next_batch().await
+    }
+}
+
+#[tokio::test]
+async fn a_really_overflowed_kernel_queue_is_everything() {
+    let Some(limit) = fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+        .ok()
+        .and_then(|text| text.trim().parse::<usize>().ok())
+    else {
+        eprintln!("skipped: the kernel's inotify queue limit is not readable");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = maildir_config(dir.path());
+    let inbox = maildir(&dir.path().join("a"), "INBOX");
+    deliver(&inbox, "1");
+    let (release, held) = oneshot::channel();
+    let held = Held {
+        kernel: Kernel::new().unwrap(),
+        release: Some(held),
+    };
+    let mut watcher = start_with(&config, "a", held).await;
+    // Each rename is two events (from, to); the queue holds `limit`.
+    let mut name = inbox.join("new/1");
+    for n in 0..=limit / 2 {
+        let next = inbox.join(format!("new/1-{}", n % 2));
+        fs::rename(&name, &next).unwrap();
+        name = next;
+    }
+    release.send(()).unwrap();
+    watcher.until(&everything("a")).await;
+    deliver(&inbox, "2");
+    watcher.until(&collection("a", "INBOX")).await;
+    watcher.task.abort();
+}
+
 #[tokio::test]
 async fn a_refused_watch_is_everything_and_an_error_so_that_the_daemon_polls() {
     let dir = tempfile::tempdir().unwrap();
