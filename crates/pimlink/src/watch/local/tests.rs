@@ -211,6 +211,34 @@ async fn a_mail_readers_deliveries_renames_and_deletions_and_new_folders_are_rep
 }
 
 #[tokio::test]
+async fn a_maildirplusplus_tree_reports_its_folders_by_their_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mail");
+    let inbox = maildir(dir.path(), "mail");
+    let archive = maildir(&root, ".Archive.2024");
+    let config = load(
+        dir.path(),
+        &format!(
+            "[general]\nstate_dir = \"{}\"\n\n[storage.m]\ntype = \"maildir\"\npath = \"{}\"\n\
+             layout = \"maildir++\"\n",
+            dir.path().join("state").display(),
+            root.display()
+        ),
+    );
+    let mut watcher = start(&config, "m").await;
+    deliver(&inbox, "1");
+    watcher.only(&collection("m", "INBOX")).await;
+    deliver(&archive, "2");
+    watcher.only(&collection("m", "Archive/2024")).await;
+    let staged = maildir(dir.path(), "staging");
+    fs::rename(&staged, root.join(".Lists")).unwrap();
+    watcher.only(&collections("m")).await;
+    deliver(&root.join(".Lists"), "3");
+    watcher.only(&collection("m", "Lists")).await;
+    watcher.task.abort();
+}
+
+#[tokio::test]
 async fn a_vdir_item_edited_added_or_removed_and_a_new_collection_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("cal");
