@@ -220,7 +220,13 @@ pub(crate) async fn run(
         let next_due = debouncer.next_due();
         tokio::select! {
             batch = inotify.next_batch() => {
-                let batch = batch.context("reading inotify events")?;
+                let batch = match batch {
+                    Ok(batch) => batch,
+                    Err(err) => {
+                        let _ = tx.send(everything()).await;
+                        return Err(err).context("reading inotify events");
+                    }
+                };
                 let now = Instant::now().into_std();
                 let mut must_rescan = false;
                 for event in &batch {

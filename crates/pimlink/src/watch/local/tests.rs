@@ -272,10 +272,17 @@ async fn a_vdir_item_edited_added_or_removed_and_a_new_collection_are_reported()
     watcher.task.abort();
 }
 
-/// The kernel's inotify, with an overflow injected on request and a watch refused on request.
+/// What [`Injecting`] makes its next batch.
+enum Injected {
+    Overflow,
+    ReadError,
+}
+
+/// The kernel's inotify, with an overflow or a read error injected on request and a watch
+/// refused on request.
 struct Injecting {
     kernel: Kernel,
-    overflow: mpsc::Receiver<()>,
+    overflow: mpsc::Receiver<Injected>,
     refuse: Option<String>,
 }
 
@@ -300,18 +307,23 @@ impl Inotify for Injecting {
     async fn next_batch(&mut self) -> io::Result<Vec<RawEvent>> {
         tokio::select! {
             batch = self.kernel.next_batch() => batch,
-            Some(()) = self.overflow.recv() => Ok(vec![RawEvent {
-                wd: -1,
-                what: What::Overflow,
-                is_dir: false,
-                name: None,
-            }]),
+            Some(injected) = self.overflow.recv() => match injected {
+                Injected::Overflow => Ok(vec![RawEvent {
+                    wd: -1,
+                    what: What::Overflow,
+                    is_dir: false,
+                    name: None,
+                }]),
+                Injected::ReadError => Err(io::Error::from_raw_os_error(
+                    rustix::io::Errno::IO.raw_os_error(),
+                )),
+            },
         }
     }
 }
 
 #[tokio::test]
-async fn an_overflowed_queue_is_everything_and_watching_goes_on() {
+async fn an_overflowed_queue_is_everything_and_watching_goes_on_and_a_read_error_ends_it() {
     let dir = tempfile::tempdir().unwrap();
     let config = maildir_config(dir.path());
     let root = dir.path().join("a");
@@ -323,11 +335,18 @@ async fn an_overflowed_queue_is_everything_and_watching_goes_on() {
         refuse: None,
     };
     let mut watcher = start_with(&config, "a", injecting).await;
-    overflow.send(()).await.unwrap();
+    overflow.send(Injected::Overflow).await.unwrap();
     watcher.only(&everything("a")).await;
     deliver(&inbox, "1");
     watcher.only(&collection("a", "INBOX")).await;
-    watcher.task.abort();
+    // A descriptor that cannot be read any more: the watcher hands over to polling.
+    overflow.send(Injected::ReadError).await.unwrap();
+    watcher.only(&everything("a")).await;
+    let ended = tokio::time::timeout(DEADLINE, watcher.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(ended.is_err());
 }
 
 /// The kernel's inotify, not read until released: so that its queue really overflows.
