@@ -11,8 +11,9 @@
 //! does not start another (no loop); a mail reader's rename during a sync still is.
 //!
 //! If a directory cannot be watched because a kernel limit is reached (the per-user number of
-//! watches), the watcher sends `Change::Everything` and returns the error: the daemon then
-//! polls the storage, and no change goes unseen.
+//! watches), the events cannot be read, or the root went away, the watcher sends
+//! `Change::Everything` and returns the error: the daemon then polls the storage, and no
+//! change goes unseen.
 //!
 //! Layout: `tree` (what is watched and what an event means; pure but for the kernel calls it
 //! is given), `inotify` (the kernel's inotify), and here the scan of a tree and the loop.
