@@ -2,6 +2,7 @@
 //!
 //! The floor (imports no wing):
 //! - [`error`], [`name::CollectionName`], [`side`], [`secret`], [`private`], [`offthread`],
+//!   [`own_writes`] (the daemon's watcher tells pimlink's own file events from a user's),
 //!   [`policy::SyncPolicy`]: what every part speaks;
 //! - [`status::StatusStore`]: the per-pair SQLite database (open, lock, schema, migrations),
 //!   and nothing of what its rows mean;
@@ -36,6 +37,7 @@ pub mod guard;
 pub mod mail;
 pub mod name;
 pub mod offthread;
+pub mod own_writes;
 pub mod policy;
 pub mod private;
 pub mod run;

@@ -80,6 +80,9 @@
 //! - Durability: changed directories are fsynced in [`pimlink_core::MailStore::flush`], once
 //!   per directory however many messages changed, after the deliveries are placed; new folders
 //!   are fsynced when created.
+//! - The daemon's watcher: each rename, link and removal in `new/` and `cur/` is announced to
+//!   [`pimlink_core::own_writes`] first, so that the watcher does not take a sync's own writes
+//!   for a reader's (a no-op unless a watcher watches the root).
 //!
 //! # Example
 //!

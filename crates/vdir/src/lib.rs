@@ -32,6 +32,9 @@
 //!   target (update) or hard-linked to it (create, so an existing file is never replaced). The
 //!   directory is fsynced in [`ItemStore::flush`](pimlink_core::dav::store::ItemStore::flush),
 //!   once per changed directory.
+//! - Each rename, link and removal of an item or metadata file is announced to
+//!   [`pimlink_core::own_writes`] first, so that the daemon's watcher does not take a sync's
+//!   own writes for the user's (a no-op unless a watcher watches the root).
 //! - Updates and deletes compare the file's current etag with the expected one first and refuse
 //!   with [`ErrorKind::Refused`](pimlink_core::ErrorKind::Refused) if it moved. (Between that
 //!   check and the rename another program could still write; a local file system offers no

@@ -11,6 +11,7 @@ use pimlink_core::dav::store::{
     FetchedItem, Href, ItemRef, ItemStore, MetaProperty, SyncToken, precondition_failed,
 };
 use pimlink_core::dav::vobject::{content_hash, item_file_name, uid};
+use pimlink_core::own_writes::{self, Event};
 use pimlink_core::{Error, ErrorKind, Result};
 use tracing::warn;
 
@@ -324,7 +325,7 @@ impl ItemStore for Vdir {
         let (dir, path) = self.item_path(collection, &href)?;
         let temp = write_temp(&dir, data.as_bytes())?;
         // A hard link fails if the name exists, so an existing item is never replaced.
-        let linked = fs::hard_link(&temp, &path);
+        let linked = own_writes::during(&[(&path, Event::Arrive)], || fs::hard_link(&temp, &path));
         let _ = fs::remove_file(&temp);
         match linked {
             Ok(()) => {}
@@ -353,7 +354,7 @@ impl ItemStore for Vdir {
         let (dir, path) = self.item_path(collection, href)?;
         Self::check_etag(&path, etag)?;
         let temp = write_temp(&dir, data.as_bytes())?;
-        if let Err(e) = fs::rename(&temp, &path) {
+        if let Err(e) = own_writes::during(&[(&path, Event::Arrive)], || fs::rename(&temp, &path)) {
             let _ = fs::remove_file(&temp);
             return Err(Error::io(format!("replacing {}", path.display()), e));
         }
@@ -364,7 +365,8 @@ impl ItemStore for Vdir {
     async fn delete_item(&self, collection: &CollectionId, href: &Href, etag: &Etag) -> Result<()> {
         let (dir, path) = self.item_path(collection, href)?;
         Self::check_etag(&path, etag)?;
-        fs::remove_file(&path).map_err(|e| Error::io(format!("deleting {}", path.display()), e))?;
+        own_writes::during(&[(&path, Event::Leave)], || fs::remove_file(&path))
+            .map_err(|e| Error::io(format!("deleting {}", path.display()), e))?;
         self.mark_dirty(&dir);
         Ok(())
     }
@@ -390,12 +392,14 @@ impl ItemStore for Vdir {
         match value.map(str::trim).filter(|v| !v.is_empty()) {
             Some(value) => {
                 let temp = write_temp(&dir, value.as_bytes())?;
-                if let Err(e) = fs::rename(&temp, &path) {
+                if let Err(e) =
+                    own_writes::during(&[(&path, Event::Arrive)], || fs::rename(&temp, &path))
+                {
                     let _ = fs::remove_file(&temp);
                     return Err(Error::io(format!("writing {}", path.display()), e));
                 }
             }
-            None => match fs::remove_file(&path) {
+            None => match own_writes::during(&[(&path, Event::Leave)], || fs::remove_file(&path)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
                 Err(e) => return Err(Error::io(format!("removing {}", path.display()), e)),

@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use pimlink_core::own_writes::{self, Event};
 use pimlink_core::{CollectionName, Content, Error, ErrorKind, ItemData, Result};
 
 use crate::durable::{self, Strategy};
@@ -67,7 +68,10 @@ pub(super) fn flush_blocking(unplaced: Vec<Unplaced>, mut dirty: BTreeSet<PathBu
     let synced = sync_deliveries(&unplaced);
     for (delivery, synced) in unplaced.into_iter().zip(synced) {
         let result = synced.and_then(|()| {
-            durable::place(&delivery.tmp, &delivery.destination).map_err(|err| {
+            own_writes::during(&[(&delivery.destination, Event::Arrive)], || {
+                durable::place(&delivery.tmp, &delivery.destination)
+            })
+            .map_err(|err| {
                 if err.kind() == ErrorKind::Refused {
                     exists(&delivery.collection, &delivery.key)
                 } else {

@@ -11,6 +11,7 @@
 use std::io;
 use std::path::Path;
 
+use pimlink_core::own_writes::{self, Event};
 use pimlink_core::{CollectionName, Error, ErrorKind, Flags, ItemKey, Result};
 
 use crate::filename::{self, Info};
@@ -127,15 +128,16 @@ impl Maildir {
                 && same_file(&location.path(&from_dir), &existing.path(&to_dir))
             {
                 let source = location.path(&from_dir);
-                std::fs::remove_file(&source).map_err(|err| {
-                    Error::io(
-                        format!(
-                            "removing {} to finish an interrupted move",
-                            source.display()
-                        ),
-                        err,
-                    )
-                })?;
+                own_writes::during(&[(&source, Event::Leave)], || std::fs::remove_file(&source))
+                    .map_err(|err| {
+                        Error::io(
+                            format!(
+                                "removing {} to finish an interrupted move",
+                                source.display()
+                            ),
+                            err,
+                        )
+                    })?;
                 if let Some(index) = self.indexes.get_mut(from) {
                     index.remove(key.as_str());
                 }
@@ -154,9 +156,14 @@ impl Maildir {
             }
             let (source, target) = (location.path(&from_dir), moved.path(&to_dir));
             // A hard link refuses an existing name, which a rename would silently replace.
-            match std::fs::hard_link(&source, &target) {
+            match own_writes::during(&[(&target, Event::Arrive)], || {
+                std::fs::hard_link(&source, &target)
+            }) {
                 Ok(()) => {
-                    std::fs::remove_file(&source).map_err(|err| {
+                    own_writes::during(&[(&source, Event::Leave)], || {
+                        std::fs::remove_file(&source)
+                    })
+                    .map_err(|err| {
                         Error::io(
                             format!("removing {} after moving it", source.display()),
                             err,

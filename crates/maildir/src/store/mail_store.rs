@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
+use pimlink_core::own_writes::{self, Event};
 use pimlink_core::{
     ChangeStamp, CollectionInfo, CollectionName, Content, Error, ErrorKind, Flags, ItemData,
     ItemKey, Known, Listing, MailStore, NewItem, Result,
@@ -268,7 +269,11 @@ impl MailStore for Maildir {
                 return Ok(());
             }
             let (from, to) = (location.path(&dir), target.path(&dir));
-            match std::fs::rename(&from, &to) {
+            let renamed =
+                own_writes::during(&[(&from, Event::Leave), (&to, Event::Arrive)], || {
+                    std::fs::rename(&from, &to)
+                });
+            match renamed {
                 Ok(()) => {
                     self.index(collection, &dir)?
                         .insert(key.as_str().to_owned(), target.clone());
@@ -296,7 +301,7 @@ impl MailStore for Maildir {
                 return Ok(());
             };
             let path = location.path(&dir);
-            match std::fs::remove_file(&path) {
+            match own_writes::during(&[(&path, Event::Leave)], || std::fs::remove_file(&path)) {
                 Ok(()) => {
                     self.index(collection, &dir)?.remove(key.as_str());
                     self.mark_dirty(&dir, location.sub);

@@ -115,7 +115,7 @@ pub(super) fn webcal(name: &str, webcal: &WebcalConfig) -> Result<ItemSide> {
 }
 
 /// A local vdir, read as collections of `kind`.
-pub(super) fn vdir(vdir: &VdirConfig, kind: CollectionKind) -> Result<ItemSide> {
+pub(crate) fn vdir(vdir: &VdirConfig, kind: CollectionKind) -> Result<ItemSide> {
     Ok(ItemSide::Vdir(Vdir::open_with_extension(
         &vdir.path,
         kind,

@@ -33,7 +33,13 @@
 //! - Plugging it in is one line in the daemon's `watchers.rs` (`spawn_watcher`), which picks
 //!   the watcher for a storage's type; a storage with no watcher is polled.
 
+//!
+//! Layout: `imap` (NOTIFY, or IDLE plus polls, over crates/imap's watcher), `local` (inotify
+//! on Maildir and vdir trees), `debounce` (bursts of events into one change; pure).
+
+mod debounce;
 pub mod imap;
+pub mod local;
 
 /// Something may have changed in a storage.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
