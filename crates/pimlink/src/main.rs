@@ -8,6 +8,8 @@ mod commands;
 mod endpoint;
 mod error_groups;
 mod failure;
+mod hooks;
+mod mbnames;
 mod no_state;
 mod output;
 mod pair;

@@ -10,6 +10,7 @@ use pimlink_core::runner::{PairRun, Request, Selection};
 use crate::cli::{SyncArgs, exit};
 use crate::config::{Config, PairConfig};
 use crate::failure::{self, UsageError, exit_code};
+use crate::hooks::Hooked;
 use crate::no_state::NoStateNotice;
 use crate::output::{Output, PairOutput};
 
@@ -107,10 +108,18 @@ pub fn sync_pair(
         patterns: &|name| patterns.matches(name),
         only,
     };
-    let mut observer = PairOutput::new(output, &pair.name, request.dry_run, no_state, &patterns);
-    let outcome = super::runtime()?.block_on(async {
-        let sides = crate::pair::open(config, pair, resolver).await?;
-        anyhow::Ok(run.sync(sides, selection, request, &mut observer).await?)
+    let observer = PairOutput::new(output, &pair.name, request.dry_run, no_state, &patterns);
+    let hooked = Hooked {
+        config,
+        pair,
+        dry_run: request.dry_run,
+        narrowed: only.is_some(),
+    };
+    let outcome = hooked.run(observer, |observer| {
+        super::runtime()?.block_on(async {
+            let sides = crate::pair::open(config, pair, resolver).await?;
+            anyhow::Ok(run.sync(sides, selection, request, observer).await?)
+        })
     })?;
     Ok(failure::outcome_code(outcome))
 }

@@ -10,6 +10,7 @@
 //!   ([`StorageKind`] documents the keys each type takes).
 //! - `[pair.NAME]`: two storages `a` and `b` kept in sync, with the policy between them
 //!   ([`PairConfig`]).
+//! - `[mbnames]` (optional): the mailbox list file for mail readers ([`MbnamesConfig`]).
 //!
 //! Rules that hold for the whole file:
 //! - NAME is one or more of `A-Z a-z 0-9 _ -`.
@@ -38,11 +39,15 @@
 mod dav_pair;
 #[cfg(test)]
 mod docs;
+mod duration;
 mod error;
 mod expand;
 mod filter;
+// Hooks and the mailbox list file (issue 14).
+mod hooks;
 mod limits;
 mod mail_names;
+mod mbnames;
 mod model;
 mod pair;
 mod pair_keys;
@@ -52,6 +57,7 @@ mod sides;
 #[cfg(test)]
 mod sides_tests;
 mod storage;
+mod template;
 #[cfg(test)]
 mod tests;
 
@@ -81,6 +87,10 @@ pub use pimlink_core::policy::{Direction, OnEmpty, Operations, SideOptions};
 pub use pimlink_core::side::PerSide;
 #[allow(unused_imports)]
 pub use secret::{PasswordSource, Secret};
+// Hooks and the mailbox list file (issue 14).
+pub use hooks::PairHooks;
+pub use mbnames::MbnamesConfig;
+pub use template::{Placeholder, Template};
 
 use expand::{Env, ProcessEnv, xdg_dir};
 use raw::{Fields, Source};
@@ -129,10 +139,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// The top-level tables, in the order they are converted (pairs refer to storages).
-const TOP_LEVEL: &[&str] = &["general", "storage", "pair"];
+const TOP_LEVEL: &[&str] = &["general", "storage", "pair", "mbnames"];
 
 /// The keys of `[general]`.
-const GENERAL_KEYS: &[&str] = &["state_dir"];
+const GENERAL_KEYS: &[&str] = &["state_dir", "hook_timeout"];
 
 fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigError> {
     let document = DeTable::parse(text).map_err(|err| {
@@ -164,12 +174,12 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
         tables.insert(key.value, fields);
     }
 
-    let state_dir = match tables.get("general") {
+    let (state_dir, hook_timeout) = match tables.get("general") {
         Some(general) => {
             general.only(GENERAL_KEYS, |_| None)?;
-            general.path("state_dir")?
+            (general.path("state_dir")?, hooks::timeout(general)?)
         }
-        None => None,
+        None => (None, hooks::DEFAULT_TIMEOUT),
     };
     let state_dir = match state_dir {
         Some(dir) => dir,
@@ -206,11 +216,17 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
             pairs.insert(name.value.to_owned(), pair);
         }
     }
+    let mbnames = match tables.get("mbnames") {
+        Some(table) => mbnames::build(table)?,
+        None => None,
+    };
     Ok(Config {
         path: path.to_owned(),
         state_dir,
         storages,
         pairs,
+        hook_timeout,
+        mbnames,
     })
 }
 

@@ -23,7 +23,7 @@ pub enum MailSide {
 }
 
 /// A Maildir tree (its root is created if missing).
-pub(super) fn maildir(maildir: &MaildirConfig) -> Result<MailSide> {
+pub(crate) fn maildir(maildir: &MaildirConfig) -> Result<MailSide> {
     let layout = match maildir.layout {
         config::MaildirLayout::Verbatim => pimlink_maildir::Layout::Verbatim,
         config::MaildirLayout::MaildirPlusPlus => pimlink_maildir::Layout::MaildirPlusPlus,
