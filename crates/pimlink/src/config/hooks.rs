@@ -40,3 +40,58 @@ pub(crate) fn timeout(general: &Fields<'_, '_>) -> Result<Duration, ConfigError>
     );
     Ok(duration::read(general, "hook_timeout", range)?.unwrap_or(DEFAULT_TIMEOUT))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{fails, ok};
+    use super::*;
+
+    const MAIL: &str = "[storage.m1]\ntype = \"maildir\"\npath = \"/m1\"\n\
+        [storage.m2]\ntype = \"maildir\"\npath = \"/m2\"\n";
+
+    #[test]
+    fn hooks_and_their_timeout_are_read() {
+        let config = ok(&format!(
+            "[general]\nhook_timeout = \"90s\"\n{MAIL}[pair.p]\na = \"m1\"\nb = \"m2\"\n\
+             pre_sync_hook = \"pre\"\npost_sync_hook = \"post\"\nnew_mail_hook = \"new\"\n\
+             [pair.q]\na = \"m2\"\nb = \"m1\"\n"
+        ));
+        assert_eq!(config.hook_timeout, Duration::from_secs(90));
+        assert_eq!(
+            config.pairs["p"].hooks,
+            PairHooks {
+                pre_sync: Some("pre".to_owned()),
+                post_sync: Some("post".to_owned()),
+                new_mail: Some("new".to_owned()),
+            }
+        );
+        assert_eq!(config.pairs["q"].hooks, PairHooks::default());
+        let config = ok(&format!("{MAIL}[pair.p]\na = \"m1\"\nb = \"m2\"\n"));
+        assert_eq!(config.hook_timeout, DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn mistakes_are_located() {
+        let pair = format!("{MAIL}[pair.p]\na = \"m1\"\nb = \"m2\"\n");
+        fails(
+            &format!("[general]\nhook_timeout = \"1 minute\"\n{pair}"),
+            2,
+            &["hook_timeout", "is not a duration"],
+        );
+        fails(
+            &format!("[general]\nhook_timeout = \"500ms\"\n{pair}"),
+            2,
+            &["hook_timeout", "between \"1s\" and \"1d\""],
+        );
+        fails(
+            &format!("{pair}post_sync_hook = \" \"\n"),
+            10,
+            &["post_sync_hook", "must not be empty"],
+        );
+        fails(
+            &format!("{pair}pre_sync_hook = [\"a\"]\n"),
+            10,
+            &["pre_sync_hook", "must be a string"],
+        );
+    }
+}

@@ -62,3 +62,63 @@ pub(super) fn build(fields: &Fields<'_, '_>) -> Result<Option<MbnamesConfig>, Co
         collections: super::pair::collections(fields)?,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{fails, ok};
+    use super::*;
+
+    #[test]
+    fn defaults_and_every_key() {
+        let config = ok("[mbnames]\nfilename = \"~/.mutt/mailboxes\"\n");
+        let mbnames = config.mbnames.unwrap();
+        assert_eq!(mbnames.filename, PathBuf::from("/home/u/.mutt/mailboxes"));
+        assert_eq!(
+            (
+                mbnames.header.as_str(),
+                mbnames.sep.as_str(),
+                mbnames.footer.as_str()
+            ),
+            ("mailboxes ", " ", "\n")
+        );
+        assert_eq!(mbnames.peritem, Template::default());
+        assert!(mbnames.collections.matches("Anything/at all"));
+
+        let config = ok(
+            "[mbnames]\nfilename = \"/l\"\nheader = \"\"\nperitem = \"{path:raw}\"\n\
+             sep = \"\\n\"\nfooter = \"\"\ncollections = [\"*\", \"!Junk\"]\n",
+        );
+        let mbnames = config.mbnames.unwrap();
+        assert_eq!(mbnames.peritem, Template::parse("{path:raw}").unwrap());
+        assert_eq!((mbnames.header.as_str(), mbnames.sep.as_str()), ("", "\n"));
+        assert!(!mbnames.collections.matches("Junk"));
+
+        let off = ok("[mbnames]\nenabled = false\n");
+        assert!(off.mbnames.is_none(), "disabled needs no filename either");
+        assert!(ok("").mbnames.is_none());
+    }
+
+    #[test]
+    fn mistakes_are_located() {
+        fails(
+            "[mbnames]\nheader = \"x\"\n",
+            1,
+            &["[mbnames]", "missing key \"filename\""],
+        );
+        fails(
+            "[mbnames]\nfilename = \"/l\"\nperitem = \"+{name}\"\n",
+            3,
+            &["peritem", "unknown placeholder {name}"],
+        );
+        fails(
+            "[mbnames]\nfilename = \"/l\"\ncollections = []\n",
+            3,
+            &["collections", "the list is empty"],
+        );
+        fails(
+            "[mbnames]\nfilename = \"/l\"\nfile = \"/l\"\n",
+            3,
+            &["unknown key \"file\""],
+        );
+    }
+}
