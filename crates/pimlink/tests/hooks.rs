@@ -304,3 +304,87 @@ fn the_mailbox_list_names_exactly_the_synced_folders_and_changes_only_with_them(
     );
     assert_eq!(mode, 0o600);
 }
+
+#[test]
+fn a_pair_that_cannot_be_synced_runs_its_post_hook_with_result_failed() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let probe = World::new("");
+    let dir = hook_dir(&probe);
+    let keys = format!(
+        "pre_sync_hook = \"{}\"\npost_sync_hook = \"{}\"\n",
+        recording_hook(&dir, "pre"),
+        recording_hook(&dir, "post"),
+    );
+    let world = world(&server, "", &keys, "");
+    // Nothing listens on the port any more.
+    drop(server);
+    let run = world.run(&["sync"]);
+    assert_eq!(run.code(), 3, "the exit status is the sync's own\n{run}");
+    assert_eq!(calls(&dir), ["pre", "post"], "{run}");
+    let post = seen(&dir, "post");
+    assert_eq!(post["PIMLINK_RESULT"], "failed");
+    assert_eq!(post["PIMLINK_CREATED_B"], "0");
+}
+
+#[test]
+fn a_calendar_pair_reports_its_counts_per_side() {
+    use common::dav::{DavWorld, put};
+    use pimlink_testkit::Radicale;
+
+    let server = Radicale::start().unwrap();
+    server.create_calendar("c").unwrap();
+    put(&server, "c", "e1", "one");
+    put(&server, "c", "e2", "two");
+    let probe = World::new("");
+    let dir = hook_dir(&probe);
+    let keys = format!("post_sync_hook = \"{}\"\n", recording_hook(&dir, "post"));
+    let world = DavWorld::radicale(&server, &keys);
+    world.sync_ok();
+    let first = seen(&dir, "post");
+    assert_eq!(
+        (
+            first["PIMLINK_RESULT"].as_str(),
+            first["PIMLINK_CREATED_B"].as_str()
+        ),
+        ("ok", "2")
+    );
+
+    put(&server, "c", "e1", "one moved");
+    world.write_local("c", "e3", "three");
+    let second = world.sync_ok();
+    let post = seen(&dir, "post");
+    let counts: Vec<&str> = ["CREATED_A", "CREATED_B", "UPDATED_A", "UPDATED_B", "FLAGS"]
+        .iter()
+        .map(|name| post[&format!("PIMLINK_{name}")].as_str())
+        .collect();
+    assert_eq!(
+        counts,
+        ["1", "0", "0", "1", "0"],
+        "{second}\n{}",
+        world.local("c")["e1"]
+    );
+}
+
+#[test]
+fn a_run_of_some_folders_keeps_the_others_in_the_mailbox_list() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    server.deliver(&user, "INBOX", &message("s1")).unwrap();
+    server.deliver(&user, "Lists.rust", &message("l1")).unwrap();
+    let probe = World::new("");
+    let list = probe.dir.path().join("mailboxes");
+    let tail = format!(
+        "[mbnames]\nfilename = \"{}\"\nheader = \"\"\nperitem = \"{{folder:raw}}\"\nsep = \",\"\n",
+        list.display()
+    );
+    let world = world(&server, "", "", &tail);
+    sync(&world, &[]);
+    assert_eq!(fs::read_to_string(&list).unwrap(), "INBOX,Lists/rust\n");
+
+    server.deliver(&user, "Archive", &message("a1")).unwrap();
+    sync(&world, &["p/Archive"]);
+    assert_eq!(
+        fs::read_to_string(&list).unwrap(),
+        "INBOX,Archive,Lists/rust\n"
+    );
+}
