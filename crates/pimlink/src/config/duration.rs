@@ -1,13 +1,13 @@
-//! Durations written as text in the configuration: a whole number followed by a unit, `ms`,
-//! `s`, `m`, `h` or `d` ("500ms", "30s", "5m", "1h", "1d"). One parser for every duration key
-//! (`hook_timeout` and the daemon's intervals), so that they all read alike.
+//! Durations in the file: a positive whole number and a unit, `"500ms"`, `"30s"`, `"5m"`,
+//! `"1h"`, `"1d"`. One parser for every key that takes one (the daemon's intervals, the
+//! watchers' keepalive, the hooks' timeout).
 
 use std::time::Duration;
 
 use super::error::ConfigError;
-use super::raw::Fields;
+use super::raw::{Fields, Located};
 
-/// The units, longest suffix first so that "ms" is not read as "m".
+/// The units, longest suffix first so that `ms` is not read as `m`.
 const UNITS: &[(&str, u64)] = &[
     ("ms", 1),
     ("s", 1_000),
@@ -16,45 +16,50 @@ const UNITS: &[(&str, u64)] = &[
     ("d", 86_400_000),
 ];
 
-/// `text` as a duration, or why it is not one.
-pub(crate) fn parse(text: &str) -> Result<Duration, String> {
+/// `"5m"` -> five minutes; `None` if it is not a positive number with a unit (at most a year,
+/// so that adding it to a time cannot overflow).
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
-    let digits = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits);
-    let factor = UNITS
+    let (digits, millis) = UNITS
         .iter()
-        .find(|(name, _)| *name == unit)
-        .map(|(_, factor)| *factor);
-    match (number.parse::<u64>(), factor) {
-        (Ok(n), Some(factor)) => n
-            .checked_mul(factor)
-            .map(Duration::from_millis)
-            .ok_or_else(|| format!("{text:?} is too long")),
-        _ => Err(format!(
-            "{text:?} is not a duration; write a whole number and a unit: \"500ms\", \"30s\", \
-             \"5m\", \"1h\", \"1d\""
-        )),
+        .find_map(|(unit, millis)| Some((text.strip_suffix(unit)?, *millis)))?;
+    let digits = digits.trim_end();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
+    let n: u64 = digits.parse().ok()?;
+    let total = n.checked_mul(millis)?;
+    (n > 0 && total <= 366 * 86_400_000).then(|| Duration::from_millis(total))
 }
 
-/// The duration at `key`, if the table has it; it must lie within `range` (`range.1` names
-/// the bounds in the message).
-pub(crate) fn read(
+/// The duration at `key`, if set.
+pub(crate) fn duration(
     fields: &Fields<'_, '_>,
     key: &str,
-    range: (std::ops::RangeInclusive<Duration>, &str),
-) -> Result<Option<Duration>, ConfigError> {
-    let Some(text) = fields.string(key)? else {
+) -> Result<Option<Located<Duration>>, ConfigError> {
+    let bad = |at| {
+        fields.error(
+            at,
+            format!(
+                "key {key:?} must be a duration: a positive whole number with ms, s, m, h or \
+                 d, e.g. \"30s\" or \"5m\""
+            ),
+        )
+    };
+    let Some((_, value)) = fields.raw(key) else {
         return Ok(None);
     };
-    let value = parse(&text.value)
-        .map_err(|why| fields.error(text.at.clone(), format!("key {key:?}: {why}")))?;
-    if !range.0.contains(&value) {
-        return Err(fields.error(text.at, format!("key {key:?} must be {}", range.1)));
+    let Ok(Some(text)) = fields.string(key) else {
+        return Err(bad(value.span()));
+    };
+    match parse_duration(&text.value) {
+        Some(value) => Ok(Some(Located {
+            value,
+            key: text.key,
+            at: text.at,
+        })),
+        None => Err(bad(text.at)),
     }
-    Ok(Some(value))
 }
 
 #[cfg(test)]
@@ -62,30 +67,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_unit_reads() {
-        assert_eq!(parse("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse("1d"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(parse(" 0s "), Ok(Duration::ZERO));
-    }
-
-    #[test]
-    fn anything_else_is_refused() {
-        for text in [
+    fn durations() {
+        let ms = Duration::from_millis;
+        assert_eq!(parse_duration("500ms"), Some(ms(500)));
+        assert_eq!(parse_duration("30s"), Some(ms(30_000)));
+        assert_eq!(parse_duration("5m"), Some(ms(300_000)));
+        assert_eq!(parse_duration("1h"), Some(ms(3_600_000)));
+        assert_eq!(parse_duration("1d"), Some(ms(86_400_000)));
+        assert_eq!(parse_duration(" 2 h "), Some(ms(7_200_000)));
+        for bad in [
             "",
+            "m",
+            "0s",
             "5",
-            "s",
-            "1.5s",
-            "-1s",
-            "5 m",
-            "5min",
-            "1w",
-            "1S",
-            "99999999999999999d",
+            "-5m",
+            "1.5h",
+            "5 minutes",
+            "5M",
+            "400d",
+            "99999999999999999999s",
         ] {
-            assert!(parse(text).is_err(), "{text:?}");
+            assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }
 }

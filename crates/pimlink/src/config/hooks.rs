@@ -34,11 +34,17 @@ pub(crate) fn pair(fields: &Fields<'_, '_>) -> Result<PairHooks, ConfigError> {
 
 /// `[general] hook_timeout`: from 1 s to 1 d.
 pub(crate) fn timeout(general: &Fields<'_, '_>) -> Result<Duration, ConfigError> {
-    let range = (
-        Duration::from_secs(1)..=Duration::from_secs(86_400),
-        "between \"1s\" and \"1d\"",
-    );
-    Ok(duration::read(general, "hook_timeout", range)?.unwrap_or(DEFAULT_TIMEOUT))
+    let Some(timeout) = duration::duration(general, "hook_timeout")? else {
+        return Ok(DEFAULT_TIMEOUT);
+    };
+    let range = Duration::from_secs(1)..=Duration::from_secs(86_400);
+    if !range.contains(&timeout.value) {
+        return Err(general.error(
+            timeout.at,
+            "key \"hook_timeout\" must be between \"1s\" and \"1d\"",
+        ));
+    }
+    Ok(timeout.value)
 }
 
 #[cfg(test)]
@@ -76,7 +82,7 @@ mod tests {
         fails(
             &format!("[general]\nhook_timeout = \"1 minute\"\n{pair}"),
             2,
-            &["hook_timeout", "is not a duration"],
+            &["hook_timeout", "must be a duration"],
         );
         fails(
             &format!("[general]\nhook_timeout = \"500ms\"\n{pair}"),
