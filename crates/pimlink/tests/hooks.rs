@@ -388,3 +388,43 @@ fn a_run_of_some_folders_keeps_the_others_in_the_mailbox_list() {
         "INBOX,Archive,Lists/rust\n"
     );
 }
+
+#[test]
+fn between_two_imap_accounts_new_mail_is_what_reaches_side_b() {
+    let server = DovecotBuilder::new()
+        .users(&[("alice", "secret-alice"), ("bob", "secret-bob")])
+        .start()
+        .unwrap();
+    server.deliver("alice", "INBOX", &message("a1")).unwrap();
+    server.deliver("alice", "Work", &message("a2")).unwrap();
+    server.deliver("bob", "INBOX", &message("b1")).unwrap();
+    let world = World::new("");
+    let dir = hook_dir(&world);
+    let storage = |name: &str, user: &str| {
+        format!(
+            "[storage.{name}]\ntype = \"imap\"\nhost = \"{}\"\nport = {}\ntls = \"none\"\n\
+             user = \"{user}\"\npassword = \"secret-{user}\"\n\n",
+            server.host(),
+            server.port()
+        )
+    };
+    let config = format!(
+        "[general]\nstate_dir = \"{state}\"\n\n{a}{b}[pair.p]\na = \"a\"\nb = \"b\"\n\
+         new_mail_hook = \"{hook}\"\n",
+        state = world.state_dir().display(),
+        a = storage("a", "alice"),
+        b = storage("b", "bob"),
+        hook = recording_hook(&dir, "new"),
+    );
+    fs::write(world.config(), config).unwrap();
+    sync(&world, &[]);
+    let new = seen(&dir, "new");
+    assert_eq!(new["PIMLINK_LOCAL_SIDE"], "b");
+    assert_eq!(new["PIMLINK_NEW_MAIL"], "2", "alice's two, not bob's one");
+    assert_eq!(new["PIMLINK_FOLDERS"], "INBOX\nWork");
+
+    // Mail that reaches only side a is no new mail.
+    server.deliver("bob", "INBOX", &message("b2")).unwrap();
+    sync(&world, &[]);
+    assert_eq!(calls(&dir), ["new"]);
+}
