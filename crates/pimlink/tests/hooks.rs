@@ -251,6 +251,20 @@ fn a_failing_and_a_hanging_hook_are_warnings_and_the_sync_goes_on() {
     }
 }
 
+/// An IMAP <-> Maildir world with `pair_keys` and an `[mbnames]` table of `mbnames_keys`
+/// writing the returned file.
+fn listing_world(server: &Dovecot, pair_keys: &str, mbnames_keys: &str) -> (World, PathBuf) {
+    let world = world(server, "", pair_keys, "");
+    let list = world.dir.path().join("mailboxes");
+    let mut text = fs::read_to_string(world.config()).unwrap();
+    text.push_str(&format!(
+        "[mbnames]\nfilename = \"{}\"\n{mbnames_keys}\n",
+        list.display()
+    ));
+    fs::write(world.config(), text).unwrap();
+    (world, list)
+}
+
 /// The mailbox list file, its permissions and its inode and mtime (to tell a rewrite).
 fn mailboxes(path: &Path) -> (String, u32, (u64, i64, i64)) {
     let meta = fs::metadata(path).unwrap();
@@ -268,13 +282,11 @@ fn the_mailbox_list_names_exactly_the_synced_folders_and_changes_only_with_them(
     server.deliver(&user, "INBOX", &message("s1")).unwrap();
     server.deliver(&user, "Lists.rust", &message("l1")).unwrap();
     server.deliver(&user, "Junk", &message("j1")).unwrap();
-    let probe = World::new("");
-    let list = probe.dir.path().join("mailboxes");
-    let tail = format!(
-        "[mbnames]\nfilename = \"{}\"\ncollections = [\"*\", \"!Drafts\"]\n",
-        list.display()
+    let (world, list) = listing_world(
+        &server,
+        "collections = [\"*\", \"!Junk\"]",
+        "collections = [\"*\", \"!Drafts\"]",
     );
-    let world = world(&server, "", "collections = [\"*\", \"!Junk\"]", &tail);
     // Names mutt would misread unquoted: spaces, a double quote, a dollar sign, a backquote.
     world.deliver("b", "Say \"hi\" $5 `x`", "odd", "");
     world.deliver("b", "Drafts", "d1", "D");
@@ -371,13 +383,11 @@ fn a_run_of_some_folders_keeps_the_others_in_the_mailbox_list() {
     let user = server.user().to_owned();
     server.deliver(&user, "INBOX", &message("s1")).unwrap();
     server.deliver(&user, "Lists.rust", &message("l1")).unwrap();
-    let probe = World::new("");
-    let list = probe.dir.path().join("mailboxes");
-    let tail = format!(
-        "[mbnames]\nfilename = \"{}\"\nheader = \"\"\nperitem = \"{{folder:raw}}\"\nsep = \",\"\n",
-        list.display()
+    let (world, list) = listing_world(
+        &server,
+        "",
+        "header = \"\"\nperitem = \"{folder:raw}\"\nsep = \",\"",
     );
-    let world = world(&server, "", "", &tail);
     sync(&world, &[]);
     assert_eq!(fs::read_to_string(&list).unwrap(), "INBOX,Lists/rust\n");
 
