@@ -7,8 +7,15 @@ use std::io::{self, Write as _};
 use std::path::Path;
 
 /// Replaces `path` with `content`, readable by its owner only (0600: the folder names of a
-/// mailbox are private).
+/// mailbox are private). A symbolic link is followed and its target replaced, so that a link
+/// (a dotfile manager's) stays a link.
 pub fn replace(path: &Path, content: &[u8]) -> io::Result<()> {
+    let resolved = match fs::canonicalize(path) {
+        Ok(target) => target,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => path.to_owned(),
+        Err(err) => return Err(err),
+    };
+    let path = resolved.as_path();
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -27,5 +34,34 @@ pub fn read(path: &Path) -> io::Result<Option<Vec<u8>>> {
         Ok(content) => Ok(Some(content)),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+
+    use super::*;
+
+    #[test]
+    fn a_new_file_is_private_and_a_link_stays_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("list");
+        replace(&file, b"one").unwrap();
+        assert_eq!(read(&file).unwrap().as_deref(), Some(&b"one"[..]));
+        let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+
+        let link = dir.path().join("link");
+        symlink(&file, &link).unwrap();
+        replace(&link, b"two").unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(read(&file).unwrap().as_deref(), Some(&b"two"[..]));
+        assert_eq!(read(&dir.path().join("none")).unwrap(), None);
     }
 }

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use pimlink_core::CollectionName;
@@ -50,7 +51,11 @@ pub fn record(
         return Ok(());
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        // Owner only, as the rest of the state directory, whatever the umask.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
     }
     let text: String = new.iter().map(|name| format!("{name}\n")).collect();
     atomic::replace(&path, text.as_bytes())
