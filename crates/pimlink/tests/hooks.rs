@@ -378,25 +378,38 @@ fn a_calendar_pair_reports_its_counts_per_side() {
 }
 
 #[test]
-fn a_run_of_some_folders_keeps_the_others_in_the_mailbox_list() {
+fn a_run_of_some_folders_keeps_the_others_in_the_mailbox_list_and_hooks_see_it_current() {
     let server = DovecotBuilder::new().start().unwrap();
     let user = server.user().to_owned();
     server.deliver(&user, "INBOX", &message("s1")).unwrap();
     server.deliver(&user, "Lists.rust", &message("l1")).unwrap();
+    // The post hook keeps a copy of the list as it finds it.
     let (world, list) = listing_world(
         &server,
-        "",
+        "post_sync_hook = \"cp ../mailboxes seen\"",
         "header = \"\"\nperitem = \"{folder:raw}\"\nsep = \",\"",
     );
-    sync(&world, &[]);
+    let hooks = hook_dir(&world);
+    let seen = || fs::read_to_string(hooks.join("seen")).unwrap();
+    let sync_in_hooks = |args: &[&str]| {
+        let run = Run(world
+            .pimlink(&[&["sync"], args].concat())
+            .current_dir(&hooks)
+            .output()
+            .unwrap());
+        assert_eq!(run.code(), 0, "{run}");
+    };
+    sync_in_hooks(&[]);
     assert_eq!(fs::read_to_string(&list).unwrap(), "INBOX,Lists/rust\n");
+    assert_eq!(seen(), "INBOX,Lists/rust\n");
 
     server.deliver(&user, "Archive", &message("a1")).unwrap();
-    sync(&world, &["p/Archive"]);
+    sync_in_hooks(&["p/Archive"]);
     assert_eq!(
         fs::read_to_string(&list).unwrap(),
         "INBOX,Archive,Lists/rust\n"
     );
+    assert_eq!(seen(), "INBOX,Archive,Lists/rust\n");
 }
 
 #[test]

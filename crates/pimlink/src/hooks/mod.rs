@@ -6,11 +6,12 @@
 //! 1. `pre_sync_hook`, after the pair's lock is taken and before its sides are opened (so it
 //!    never runs beside another run of the same pair);
 //! 2. the run itself, its observer wrapped in a [`Recorder`] that keeps the counts;
-//! 3. `post_sync_hook`, whatever the outcome (`PIMLINK_RESULT` says it);
-//! 4. `new_mail_hook`, once per run (not per folder: a notification or `notmuch new` wants one
+//! 3. the mailbox list, after a real run of a mail pair that reached its report, so that it is
+//!    current when the hooks run;
+//! 4. `post_sync_hook`, whatever the outcome (`PIMLINK_RESULT` says it);
+//! 5. `new_mail_hook`, once per run (not per folder: a notification or `notmuch new` wants one
 //!    call; `PIMLINK_FOLDERS` lists the folders), only if messages were copied into the local
-//!    side, and after `post_sync_hook` so that an index that hook updates is current;
-//! 5. the mailbox list, after a real run of a mail pair that reached its report.
+//!    side, and after `post_sync_hook` so that an index that hook updates is current.
 //!
 //! A dry run runs `pre_sync_hook` and `post_sync_hook` with `PIMLINK_DRY_RUN=1` (they may set
 //! up what reaching a server needs, and undo it), never `new_mail_hook` (no mail arrived), and
@@ -25,6 +26,7 @@ mod vars;
 use anyhow::Result;
 use pimlink_core::runner::Outcome;
 pub use summary::Recorder;
+use summary::RunSummary;
 
 use crate::config::{Config, PairConfig};
 use vars::Vars;
@@ -56,30 +58,30 @@ impl Hooked<'_> {
         let mut recorder = Recorder::new(observer, local);
         let result = run(&mut recorder);
         let summary = recorder.into_summary();
+        // A dry run's summary is what would change: counts for the hooks, nothing to record.
+        let real = summary.as_ref().filter(|_| !self.dry_run);
+        if let Some(summary) = real.filter(|_| pair.dav.is_none()) {
+            self.update_mailbox_list(local, summary);
+        }
         let vars = vars.after(&result, summary.as_ref());
         self.call("post_sync_hook", pair.hooks.post_sync.as_deref(), &vars);
-        let Some(summary) = summary.filter(|_| !self.dry_run) else {
-            return result;
-        };
-        if !summary.new_mail.is_empty() {
+        if let Some(summary) = real.filter(|s| !s.new_mail.is_empty()) {
             let vars = vars.new_mail(pair, local, &summary.new_mail);
             self.call("new_mail_hook", pair.hooks.new_mail.as_deref(), &vars);
         }
-        if pair.dav.is_none() {
-            let written = crate::mbnames::after_run(
-                self.config,
-                pair,
-                local,
-                &summary.folders,
-                !self.narrowed,
-            );
-            match written {
-                Ok(true) => tracing::info!("{}: mailbox list rewritten", pair.name),
-                Ok(false) => {}
-                Err(error) => eprintln!("pimlink: {}: warning: {error:#}", pair.name),
-            }
-        }
         result
+    }
+
+    /// Records the folders of a real run and rewrites the mailbox list if it changed; a
+    /// failure is a warning.
+    fn update_mailbox_list(&self, local: pimlink_core::Side, summary: &RunSummary) {
+        let pair = self.pair;
+        let whole = !self.narrowed;
+        match crate::mbnames::after_run(self.config, pair, local, &summary.folders, whole) {
+            Ok(true) => tracing::info!("{}: mailbox list rewritten", pair.name),
+            Ok(false) => {}
+            Err(error) => eprintln!("pimlink: {}: warning: {error:#}", pair.name),
+        }
     }
 
     /// Runs hook `key` if the pair has one; a failure is a warning.
