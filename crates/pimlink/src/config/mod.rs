@@ -5,7 +5,8 @@
 //! `~/.config/pimlink/config.toml`) unless `-c FILE` names another. It has three kinds of
 //! table; `docs/config.example.toml` shows every key with its default:
 //! - `[general]` (optional): `state_dir`, where the per-pair status databases live
-//!   (default `$XDG_STATE_HOME/pimlink`, else `~/.local/state/pimlink`).
+//!   (default `$XDG_STATE_HOME/pimlink`, else `~/.local/state/pimlink`); `hook_timeout`, how
+//!   long a pair's hook may run (`hooks`).
 //! - `[storage.NAME]`: one per mailbox, server or local tree; `type` says which kind
 //!   ([`StorageKind`] documents the keys each type takes).
 //! - `[pair.NAME]`: two storages `a` and `b` kept in sync, with the policy between them
