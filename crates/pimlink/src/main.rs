@@ -8,6 +8,8 @@ mod commands;
 mod endpoint;
 mod error_groups;
 mod failure;
+mod hooks;
+mod mbnames;
 mod next_step;
 mod no_state;
 mod output;

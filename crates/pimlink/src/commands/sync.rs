@@ -5,11 +5,15 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use pimlink_core::CollectionName;
 use pimlink_core::dav::ConflictResolver;
-use pimlink_core::runner::{PairRun, Request, Selection};
+use pimlink_core::dav::Dav;
+use pimlink_core::mail::Mail;
+use pimlink_core::run::Observer;
+use pimlink_core::runner::{Outcome, PairRun, Request, Selection};
 
 use crate::cli::{SyncArgs, exit};
 use crate::config::{Config, PairConfig};
 use crate::failure::{self, UsageError, exit_code};
+use crate::hooks::Hooked;
 use crate::no_state::NoStateNotice;
 use crate::output::{JsonEvents, Output, PairOutput};
 
@@ -108,25 +112,64 @@ pub fn sync_pair(
         patterns: &|name| patterns.matches(name),
         only,
     };
-    let outcome = super::runtime()?.block_on(async {
-        let sides = match crate::pair::open(config, pair, resolver).await {
-            Ok(sides) => sides,
-            Err(error) => {
-                if !request.dry_run {
-                    run.record_failure(&format!("{error:#}"));
-                }
-                return Err(error);
-            }
-        };
-        let outcome = if output.json() {
-            let mut observer = JsonEvents::new(&pair.name, request.dry_run);
-            run.sync(sides, selection, request, &mut observer).await?
-        } else {
-            let mut observer =
-                PairOutput::new(output, &pair.name, request.dry_run, no_state, &patterns);
-            run.sync(sides, selection, request, &mut observer).await?
-        };
-        anyhow::Ok(outcome)
-    })?;
+    let hooked = Hooked {
+        config,
+        pair,
+        dry_run: request.dry_run,
+        narrowed: only.is_some(),
+    };
+    let target = RunTarget {
+        config,
+        pair,
+        selection,
+        request,
+    };
+    let outcome = if output.json() {
+        let observer = JsonEvents::new(&pair.name, request.dry_run);
+        observed(hooked, observer, run, target, resolver)
+    } else {
+        let observer = PairOutput::new(output, &pair.name, request.dry_run, no_state, &patterns);
+        observed(hooked, observer, run, target, resolver)
+    }?;
     Ok(failure::outcome_code(outcome))
+}
+
+/// What one run of a pair works on, besides its observer.
+struct RunTarget<'a, 's> {
+    config: &'a Config,
+    pair: &'a PairConfig,
+    selection: Selection<'s>,
+    request: Request,
+}
+
+/// Runs the pair with `observer` (text or `--json`), between its hooks: the sides are opened
+/// and handed to the runner; a pair whose sides cannot be opened has that recorded in its run
+/// journal (`pimlink status`).
+fn observed<O: Observer<Mail> + Observer<Dav>>(
+    hooked: Hooked<'_>,
+    observer: O,
+    run: PairRun,
+    target: RunTarget<'_, '_>,
+    resolver: Option<&mut dyn ConflictResolver>,
+) -> Result<Outcome> {
+    let RunTarget {
+        config,
+        pair,
+        selection,
+        request,
+    } = target;
+    hooked.run(observer, |observer| {
+        super::runtime()?.block_on(async {
+            let sides = match crate::pair::open(config, pair, resolver).await {
+                Ok(sides) => sides,
+                Err(error) => {
+                    if !request.dry_run {
+                        run.record_failure(&format!("{error:#}"));
+                    }
+                    return Err(error);
+                }
+            };
+            anyhow::Ok(run.sync(sides, selection, request, observer).await?)
+        })
+    })
 }

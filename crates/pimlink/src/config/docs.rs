@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::{GENERAL_KEYS, daemon::DAEMON_KEYS, pair_keys, storage};
+use super::{GENERAL_KEYS, daemon::DAEMON_KEYS, mbnames, pair_keys, storage};
 
 fn read_doc(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -59,6 +59,14 @@ fn accepted_keys() -> Vec<(Place, &'static str)> {
             },
             key,
         ));
+    }
+    // The mailbox list file (issue 14).
+    for key in mbnames::KEYS {
+        let place = Place {
+            section: "[mbnames]",
+            storage_type: None,
+        };
+        keys.push((place, key));
     }
     keys
 }

@@ -5,12 +5,14 @@
 //! `~/.config/pimlink/config.toml`) unless `-c FILE` names another. It has three kinds of
 //! table; `docs/config.example.toml` shows every key with its default:
 //! - `[general]` (optional): `state_dir`, where the per-pair status databases live
-//!   (default `$XDG_STATE_HOME/pimlink`, else `~/.local/state/pimlink`).
+//!   (default `$XDG_STATE_HOME/pimlink`, else `~/.local/state/pimlink`); `hook_timeout`, how
+//!   long a pair's hook may run (`hooks`).
 //! - `[storage.NAME]`: one per mailbox, server or local tree; `type` says which kind
 //!   ([`StorageKind`] documents the keys each type takes).
 //! - `[pair.NAME]`: two storages `a` and `b` kept in sync, with the policy between them
 //!   ([`PairConfig`]).
 //! - `[daemon]` (optional): how `pimlink daemon` schedules syncs ([`DaemonConfig`]).
+//! - `[mbnames]` (optional): the mailbox list file for mail readers ([`MbnamesConfig`]).
 //!
 //! Rules that hold for the whole file:
 //! - NAME is one or more of `A-Z a-z 0-9 _ -`.
@@ -44,9 +46,12 @@ mod duration;
 mod error;
 mod expand;
 mod filter;
+// Hooks and the mailbox list file (issue 14).
+mod hooks;
 mod imap_watch;
 mod limits;
 mod mail_names;
+mod mbnames;
 mod model;
 mod pair;
 mod pair_keys;
@@ -56,6 +61,7 @@ mod sides;
 #[cfg(test)]
 mod sides_tests;
 mod storage;
+mod template;
 #[cfg(test)]
 mod tests;
 
@@ -89,6 +95,10 @@ pub use pimlink_core::policy::{Direction, OnEmpty, Operations, SideOptions};
 pub use pimlink_core::side::PerSide;
 #[allow(unused_imports)]
 pub use secret::{PasswordSource, Secret};
+// Hooks and the mailbox list file (issue 14).
+pub use hooks::PairHooks;
+pub use mbnames::MbnamesConfig;
+pub use template::{Placeholder, Template};
 
 use expand::{Env, ProcessEnv, xdg_dir};
 use raw::{Fields, Source};
@@ -138,10 +148,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// The top-level tables, in the order they are converted (pairs refer to storages).
-const TOP_LEVEL: &[&str] = &["general", "storage", "pair", "daemon"];
+const TOP_LEVEL: &[&str] = &["general", "storage", "pair", "daemon", "mbnames"];
 
 /// The keys of `[general]`.
-const GENERAL_KEYS: &[&str] = &["state_dir"];
+const GENERAL_KEYS: &[&str] = &["state_dir", "hook_timeout"];
 
 fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigError> {
     let document = DeTable::parse(text).map_err(|err| {
@@ -173,12 +183,12 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
         tables.insert(key.value, fields);
     }
 
-    let state_dir = match tables.get("general") {
+    let (state_dir, hook_timeout) = match tables.get("general") {
         Some(general) => {
             general.only(GENERAL_KEYS, |_| None)?;
-            general.path("state_dir")?
+            (general.path("state_dir")?, hooks::timeout(general)?)
         }
-        None => None,
+        None => (None, hooks::DEFAULT_TIMEOUT),
     };
     let state_dir = match state_dir {
         Some(dir) => dir,
@@ -229,12 +239,18 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
         Some(table) => daemon::build(table)?,
         None => DaemonConfig::default(),
     };
+    let mbnames = match tables.get("mbnames") {
+        Some(table) => mbnames::build(table)?,
+        None => None,
+    };
     Ok(Config {
         path: path.to_owned(),
         state_dir,
         storages,
         pairs,
         daemon,
+        hook_timeout,
+        mbnames,
     })
 }
 

@@ -15,7 +15,9 @@ pub use pimlink_tls::{CertFingerprint, ClientCert, TlsMode, Trust};
 
 use super::dav_pair::DavPairConfig;
 use super::filter::CollectionFilter;
+use super::hooks::PairHooks;
 use super::mail_names::MailNames;
+use super::mbnames::MbnamesConfig;
 use super::secret::PasswordSource;
 
 /// The whole configuration file.
@@ -31,6 +33,10 @@ pub struct Config {
     pub pairs: BTreeMap<String, PairConfig>,
     /// `[daemon]`.
     pub daemon: super::DaemonConfig,
+    /// How long a hook may run before it is killed (`[general] hook_timeout`, default 60 s).
+    pub hook_timeout: Duration,
+    /// The mailbox list file (`[mbnames]`); `None` when absent or disabled.
+    pub mbnames: Option<MbnamesConfig>,
 }
 
 /// One `[storage.NAME]` table.
@@ -287,6 +293,8 @@ pub struct PairConfig {
     /// How each side may be written: `read_only`, `expunge`, `remove` here and `read_only`,
     /// `trash` of the storages (defaults for calendar/contact pairs).
     pub sides: PerSide<SideOptions>,
+    /// `pre_sync_hook`, `post_sync_hook`, `new_mail_hook`.
+    pub hooks: PairHooks,
 }
 
 impl PairConfig {

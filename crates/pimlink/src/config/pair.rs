@@ -8,6 +8,7 @@ use pimlink_core::side::{PerSide, Side};
 use super::dav_pair;
 use super::error::ConfigError;
 use super::filter::CollectionFilter;
+use super::hooks;
 use super::limits;
 use super::mail_names;
 use super::model::{Family, PairConfig, StorageConfig};
@@ -142,6 +143,7 @@ pub(crate) fn build(
         max_delete: max_delete(fields)?,
         limits,
         sides: side_options,
+        hooks: hooks::pair(fields)?,
     })
 }
 
@@ -178,7 +180,7 @@ fn side<'s>(
     }
 }
 
-fn collections(fields: &Fields<'_, '_>) -> Result<CollectionFilter, ConfigError> {
+pub(super) fn collections(fields: &Fields<'_, '_>) -> Result<CollectionFilter, ConfigError> {
     let Some(patterns) = fields.strings("collections")? else {
         return Ok(CollectionFilter::all());
     };

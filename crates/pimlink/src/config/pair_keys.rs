@@ -52,6 +52,10 @@ const KEYS: &[(&str, Applies)] = &[
     ("max_messages", MAIL),
     ("max_age", MAIL),
     ("near", MAIL),
+    // Commands run around a sync (hooks, issue 14).
+    ("pre_sync_hook", Every),
+    ("post_sync_hook", Every),
+    ("new_mail_hook", MAIL),
 ];
 
 /// Every key a pair table may hold, whatever its family.
