@@ -196,6 +196,9 @@ pub fn describe_counts(counts: &PlanCounts) -> String {
     if counts.moves > 0 {
         parts.push(format!("{} moved", counts.moves));
     }
+    if counts.renamed > 0 {
+        parts.push(format!("{} renamed by another program", counts.renamed));
+    }
     if counts.flags > 0 {
         parts.push(format!("{} flag changes", counts.flags));
     }
