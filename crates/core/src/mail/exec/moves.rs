@@ -111,28 +111,44 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         let mut done: Vec<(usize, usize)> = Vec::new();
         let renames = moves::find_renames(&vanished, &appeared);
         for &(v, a) in &renames {
-            let (collection, delete_index, side, _) = &deletions[v];
-            let (_, copy_index, from, new_key) = &copies[a];
-            let Some(prepared) = collections[*collection].1.as_ref() else {
+            let (collection, delete_index, held, held_key) = &deletions[v];
+            let (_, copy_index, renamed_on, new_key) = &copies[a];
+            let Some(prepared) = collections[*collection].1.as_mut() else {
                 continue;
             };
-            let ItemAction::Delete { id, .. } = &prepared.items.actions[*delete_index] else {
+            let (ItemAction::Delete { id, .. }, ItemAction::Copy { flags, .. }) = (
+                &prepared.items.actions[*delete_index],
+                &prepared.items.actions[*copy_index],
+            ) else {
                 continue;
             };
-            // The row keeps the flags both sides had: the next run merges any change since,
-            // as for any paired message (the run counts as a change, so it is not settled).
+            let (id, flags) = (*id, flags.clone());
+            // The renamed file's flags win, as they would for the delete and the identical new
+            // message the rename looks like: the other side's copy takes them in this run (a
+            // flag change in place of the delete) and the row records them.
+            let set = (prepared.deleted_flags.get(&(*held, held_key.clone())) != Some(&flags))
+                .then(|| (held_key.clone(), flags.clone()));
+            let (set_a, set_b) = match held {
+                Side::A => (set, None),
+                Side::B => (None, set),
+            };
             let change = StatusChange::SetKey {
-                id: *id,
-                side: *from,
+                id,
+                side: *renamed_on,
                 key: new_key.clone(),
             };
-            tracing::debug!("{side}: {new_key} is the message the pair knew under another key");
+            tracing::debug!("{renamed_on}: {new_key} is the message the pair knew as another key");
             if let Err(error) = self.status.apply(&[change]) {
                 collections[*collection].0.errors.push(error);
                 continue;
             }
+            prepared.items.actions[*delete_index] = ItemAction::Flags {
+                id,
+                set_a,
+                set_b,
+                agreed: flags,
+            };
             collections[*collection].0.done.renamed += 1;
-            done.push((*collection, *delete_index));
             done.push((*collection, *copy_index));
         }
         let (renamed_v, renamed_a): (HashSet<usize>, HashSet<usize>) = renames.into_iter().unzip();
