@@ -43,6 +43,7 @@ pub mod runner;
 pub mod secret;
 pub mod side;
 pub mod status;
+pub mod utf7;
 
 pub use error::{Error, ErrorKind, Result};
 pub use mail::flags::{Flag, Flags};

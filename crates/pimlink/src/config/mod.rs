@@ -43,6 +43,7 @@ mod expand;
 mod filter;
 mod limits;
 mod mail_names;
+mod maildir_tree;
 mod model;
 mod pair;
 mod pair_keys;

@@ -183,6 +183,8 @@ pub struct MaildirConfig {
     pub path: PathBuf,
     /// How folder names map to directories (`layout`).
     pub layout: MaildirLayout,
+    /// `flatten`, `names`, `inbox`: what a tree another tool wrote adds to the layout.
+    pub tree: pimlink_maildir::TreeOptions,
 }
 
 /// How a Maildir tree stores folders (`layout`).

@@ -71,7 +71,17 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "read_only",
             "trash",
         ],
-        Type::Maildir => &["type", "path", "layout", "read_only", "trash"],
+        Type::Maildir => &[
+            "type",
+            "path",
+            "layout",
+            "read_only",
+            "trash",
+            // Trees other tools wrote (issue 16): maildir_tree.rs.
+            "flatten",
+            "names",
+            "inbox",
+        ],
         Type::CalDav | Type::CardDav => &[
             "type",
             "url",
@@ -119,9 +129,8 @@ pub(crate) fn build(fields: &Fields<'_, '_>) -> Result<StorageKind, ConfigError>
     })?;
     Ok(match ty.value {
         Type::Imap => StorageKind::Imap(imap(fields)?),
-        Type::Maildir => StorageKind::Maildir(MaildirConfig {
-            path: required_path(fields, "path")?,
-            layout: fields
+        Type::Maildir => {
+            let layout = fields
                 .choice(
                     "layout",
                     &[
@@ -129,8 +138,13 @@ pub(crate) fn build(fields: &Fields<'_, '_>) -> Result<StorageKind, ConfigError>
                         ("maildir++", MaildirLayout::MaildirPlusPlus),
                     ],
                 )?
-                .map_or(MaildirLayout::Verbatim, |l| l.value),
-        }),
+                .map_or(MaildirLayout::Verbatim, |l| l.value);
+            StorageKind::Maildir(MaildirConfig {
+                path: required_path(fields, "path")?,
+                layout,
+                tree: super::maildir_tree::build(fields, layout)?,
+            })
+        }
         Type::CalDav => StorageKind::CalDav(dav(fields)?),
         Type::CardDav => StorageKind::CardDav(dav(fields)?),
         Type::Webcal => StorageKind::Webcal(WebcalConfig {

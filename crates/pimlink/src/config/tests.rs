@@ -143,6 +143,7 @@ max_delete = "80%"
         StorageKind::Maildir(MaildirConfig {
             path: PathBuf::from("/home/u/Mail/work"),
             layout: MaildirLayout::MaildirPlusPlus,
+            tree: Default::default(),
         })
     );
     let pair = &config.pairs["work"];
@@ -832,6 +833,7 @@ fn load_reads_the_file_and_reports_a_missing_one() {
         StorageKind::Maildir(MaildirConfig {
             path: dir.path().join("mail"),
             layout: MaildirLayout::Verbatim,
+            tree: Default::default(),
         })
     );
     let missing = dir.path().join("nope.toml");
