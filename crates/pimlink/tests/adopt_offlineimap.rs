@@ -6,9 +6,12 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 use common::World;
-use common::imap::{message, user_tree, write_imap_maildir_config};
+use common::imap::{fetched, message, sync_logging_wire, user_tree, write_imap_maildir_config};
 use common::offlineimap::OfflineImap;
 use pimlink_foreign::state::offlineimap::{FolderPlace, Metadata, read_folder};
 use pimlink_testkit::{Dovecot, DovecotBuilder};
@@ -162,4 +165,139 @@ fn after_offlineimap_renamed_its_files_pimlink_deletes_and_uploads_nothing() {
     assert!(run.stdout().contains("changed: nothing"), "{run}");
     assert_eq!(on_server(), expected);
     assert_eq!(local(), expected);
+}
+
+/// (name, inode, mtime) of every message file under `root`, by Message-ID.
+fn files(root: &Path) -> BTreeMap<String, (String, u64, i64)> {
+    let mut out = BTreeMap::new();
+    for (folder, _) in common::read_tree(root) {
+        for sub in ["cur", "new"] {
+            for entry in fs::read_dir(root.join(&folder).join(sub)).unwrap() {
+                let path = entry.unwrap().path();
+                let meta = fs::metadata(&path).unwrap();
+                let text = fs::read_to_string(&path).unwrap();
+                let id = common::imap::message_id_of(text.as_bytes());
+                let name = format!(
+                    "{folder}/{sub}/{}",
+                    path.file_name().unwrap().to_string_lossy()
+                );
+                out.insert(id, (name, meta.ino(), meta.mtime()));
+            }
+        }
+    }
+    out
+}
+
+/// Issue 16's adoption test for OfflineIMAP: its real tree (default `sep = .`, folder names in
+/// modified UTF-7, nested, with a space) with changes pending on both sides since its last run
+/// is adopted; the first pimlink sync then fetches no body of a message OfflineIMAP had,
+/// renames or rewrites no file it did not have to, and syncs exactly the pending changes.
+#[test]
+fn an_adopted_offlineimap_tree_syncs_its_pending_changes_and_downloads_nothing_again() {
+    let server = DovecotBuilder::new().layout(false).start().unwrap();
+    let user = server.user().to_owned();
+    seed(&server);
+    let world = World::new("");
+    let tool = OfflineImap::new(world.dir.path(), &server, &world.root("b"), "");
+    tool.sync();
+    let local = world.root("b");
+
+    // Changes since OfflineIMAP's last run. On the server: a flag set, a message expunged, a
+    // new message.
+    let doveadm = |args: &[&str]| server.doveadm(args).unwrap();
+    doveadm(&[
+        "flags", "add", "-u", &user, "\\Seen", "mailbox", "INBOX", "uid", "1",
+    ]);
+    doveadm(&[
+        "expunge",
+        "-u",
+        &user,
+        "mailbox",
+        "Archive/2024",
+        "uid",
+        "1",
+    ]);
+    server
+        .deliver(&user, "Old Mail", &message("server-new"))
+        .unwrap();
+    // Locally: a flag set, a file deleted, a new message.
+    common::set_local_flags(&local.join("INBOX"), "f0m2", "F");
+    fs::remove_file(common::find_file(&local.join("Old Mail"), "f2m1")).unwrap();
+    world.deliver("b", "Entw&APw-rfe", "local-new", "S");
+    let before = files(&local);
+
+    write_imap_maildir_config(
+        &world,
+        &server,
+        "connections = 1",
+        "flatten = \".\"\nnames = \"imap-utf-7\"",
+        "",
+    );
+    let meta = tool.metadata.to_str().unwrap();
+    let run = world.run(&["adopt", "p", "--from", "offlineimap", meta]);
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(run.stdout().contains("4 folders, 12 messages"), "{run}");
+
+    let run = sync_logging_wire(&world);
+    let bodies: Vec<_> = fetched(&run)
+        .into_iter()
+        .filter(|f| f.body.is_some())
+        .collect();
+    assert_eq!(
+        bodies.len(),
+        1,
+        "only the new message's body: {bodies:?}\n{run}"
+    );
+    // (The wire-log helper reads a quoted folder name up to its first space.)
+    assert_eq!(
+        (bodies[0].folder.as_str(), bodies[0].uid),
+        ("Old", 4),
+        "{run}"
+    );
+
+    // Files: the new download and upload are new; the file whose flag the server changed got
+    // its new info part; the one expunged on the server is gone; the rest is untouched.
+    let after = files(&local);
+    for (id, file) in &before {
+        match id.as_str() {
+            "f1m0" => assert!(!after.contains_key(id), "expunged on the server: {after:?}"),
+            "f0m0" => {
+                let (name, ino, mtime) = &after[id];
+                assert!(name.ends_with(":2,S"), "{name}");
+                assert_eq!((ino, mtime), (&file.1, &file.2));
+            }
+            _ => assert_eq!(&after[id], file, "{id}"),
+        }
+    }
+    assert!(after.contains_key("server-new"));
+
+    // The pending changes, synced: each message once on each side, with the merged flags.
+    let tree = user_tree(&server, &user, server.password());
+    assert_eq!(tree["INBOX"]["f0m0"], ["S"]);
+    assert_eq!(tree["INBOX"]["f0m1"], ["FS"]);
+    assert_eq!(tree["INBOX"]["f0m2"], ["F"]);
+    assert!(!tree["Old Mail"].contains_key("f2m1"), "{tree:?}");
+    assert_eq!(tree["Entwürfe"]["local-new"], ["S"]);
+    let expected = copies(&world.messages("b"));
+    assert_eq!(copies(&tree), expected);
+    assert!(expected.values().all(|&n| n == 1), "{expected:?}");
+    assert_eq!(expected.len(), 12 - 2 + 2);
+
+    // A second run has nothing to do.
+    let run = world.sync_ok();
+    assert!(run.stdout().contains("changed: nothing"), "{run}");
+
+    // What OfflineIMAP does afterwards: the deletions and flag changes are nothing to it, but
+    // the two messages pimlink transferred are new to it on both sides: it fetches and
+    // uploads each once more (pimlink names no file as OfflineIMAP would, see the README).
+    let log = tool.sync();
+    let copied = log.matches("Copy message").count();
+    assert_eq!(copied, 4, "{log}");
+    assert!(!log.contains("Deleting"), "{log}");
+    // pimlink takes its renamed files for the messages it knows and copies nothing.
+    let run = world.sync_ok();
+    assert!(
+        !run.stdout().contains("copied") && !run.stdout().contains("deleted"),
+        "{run}"
+    );
 }
