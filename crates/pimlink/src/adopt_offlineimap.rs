@@ -15,12 +15,86 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use pimlink_core::mail::adopt::{AdoptedFolder, AdoptedItem, Adoption};
-use pimlink_core::{CollectionName, Flag, Flags, ItemKey};
+use pimlink_core::{CollectionName, Flag, Flags, ItemKey, MailStore, Side};
 use pimlink_foreign::state::offlineimap::{FolderPlace, FolderState, Metadata, read_folder};
+use pimlink_maildir::Maildir;
+
+use crate::config::{Config, MaildirLayout, PairConfig, StorageKind};
 
 /// The tool's name in messages.
 pub const TOOL: &str = "OfflineIMAP";
+
+/// What OfflineIMAP knew about a pair, ready for `StatusStore::adopt`.
+#[derive(Debug)]
+pub struct PairAdoption {
+    /// The adoption (no folders if OfflineIMAP has no state for the tree).
+    pub adoption: Adoption,
+    /// What was found beside it.
+    pub found: Found,
+    /// The pair's server side.
+    pub server: Side,
+    /// The Maildir tree's root.
+    pub tree: PathBuf,
+}
+
+/// Reads OfflineIMAP's state in `metadata` for the Maildir side of `pair` (an imap and a
+/// maildir storage). Reads only local files: the Maildir tree and the state.
+pub async fn read_pair(
+    config: &Config,
+    pair: &PairConfig,
+    metadata: &Path,
+) -> anyhow::Result<PairAdoption> {
+    let kind = |name: &str| config.storages.get(name).map(|storage| &storage.kind);
+    let (server, maildir) = match (kind(&pair.a), kind(&pair.b)) {
+        (Some(StorageKind::Imap(_)), Some(StorageKind::Maildir(maildir))) => (Side::A, maildir),
+        (Some(StorageKind::Maildir(maildir)), Some(StorageKind::Imap(_))) => (Side::B, maildir),
+        _ => anyhow::bail!(crate::failure::UsageError(
+            "adopting OfflineIMAP's state needs a pair of an imap and a maildir storage".into()
+        )),
+    };
+    let local = server.other();
+    // OfflineIMAP's `sep` is the one character its folder names on disk separate levels by:
+    // `flatten`'s, else `/` (nested directories).
+    let sep = maildir.tree.flatten.unwrap_or('/');
+    let layout = match maildir.layout {
+        MaildirLayout::Verbatim => pimlink_maildir::Layout::Verbatim,
+        MaildirLayout::MaildirPlusPlus => pimlink_maildir::Layout::MaildirPlusPlus,
+    };
+    let mut store = Maildir::open_with(maildir.path.clone(), layout, maildir.tree.clone())?;
+    let translation = &pair.names.translation;
+    let mut folders = Vec::new();
+    for collection in store.list_collections().await? {
+        let Some(server_name) = translation
+            .to_pair(local, &collection.name)
+            .and_then(|name| translation.to_side(server, &name))
+            .filter(|_| collection.selectable)
+        else {
+            continue;
+        };
+        folders.push(Folder {
+            dir: store.collection_path(&collection.name)?,
+            server_name,
+            local_name: collection.name,
+        });
+    }
+    let (adoption, found) = adoption(metadata, store.root(), sep, &folders)
+        .with_context(|| format!("reading OfflineIMAP's state in {}", metadata.display()))?;
+    Ok(PairAdoption {
+        adoption,
+        found,
+        server,
+        tree: store.root().to_owned(),
+    })
+}
+
+/// `~/.offlineimap`, OfflineIMAP's default `metadata`.
+pub fn default_metadata() -> anyhow::Result<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .context("HOME is not set: name OfflineIMAP's metadata directory")?;
+    Ok(PathBuf::from(home).join(pimlink_foreign::state::offlineimap::DEFAULT_METADATA))
+}
 
 /// One folder of the pair, as both sides name it and where the Maildir keeps it.
 #[derive(Clone, Debug)]

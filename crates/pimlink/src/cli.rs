@@ -159,6 +159,34 @@ pub struct PairsArg {
     pub pairs: Vec<String>,
 }
 
+/// Arguments of `adopt`.
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The pair (an imap and a maildir storage).
+    #[arg(value_name = "PAIR")]
+    pub pair: String,
+
+    /// The tool whose state to take over.
+    #[arg(long, value_enum)]
+    pub from: AdoptFrom,
+
+    /// Where that tool keeps its state (OfflineIMAP: its `metadata` directory, default
+    /// ~/.offlineimap).
+    #[arg(value_name = "PATH")]
+    pub path: Option<std::path::PathBuf>,
+
+    /// Replace the pair's existing state.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The tools whose state `adopt` reads.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum AdoptFrom {
+    /// OfflineIMAP 7/8 (offlineimap3).
+    Offlineimap,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,32 +234,4 @@ mod tests {
             assert!(help.contains(line), "{line} missing from:\n{help}");
         }
     }
-}
-
-/// Arguments of `adopt`.
-#[derive(Debug, Args)]
-pub struct AdoptArgs {
-    /// The pair (an imap and a maildir storage).
-    #[arg(value_name = "PAIR")]
-    pub pair: String,
-
-    /// The tool whose state to take over.
-    #[arg(long, value_enum)]
-    pub from: AdoptFrom,
-
-    /// Where that tool keeps its state (OfflineIMAP: its `metadata` directory, default
-    /// ~/.offlineimap).
-    #[arg(value_name = "PATH")]
-    pub path: Option<std::path::PathBuf>,
-
-    /// Replace the pair's existing state.
-    #[arg(long)]
-    pub force: bool,
-}
-
-/// The tools whose state `adopt` reads.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum AdoptFrom {
-    /// OfflineIMAP 7/8 (offlineimap3).
-    Offlineimap,
 }

@@ -5,18 +5,14 @@
 //! Only the Maildir side is read (no connection is made); the server side's UIDs and
 //! UIDVALIDITY come from OfflineIMAP's state and are checked by the next sync.
 
-use std::path::PathBuf;
-
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use pimlink_core::mail::adopt::ServerSpelling;
 use pimlink_core::status::StatusStore;
-use pimlink_core::{MailStore, Side};
 use pimlink_imap::ImapSpelling;
-use pimlink_maildir::Maildir;
 
-use crate::adopt_offlineimap::{self, Folder};
+use crate::adopt_offlineimap::{self, PairAdoption};
 use crate::cli::{AdoptArgs, AdoptFrom, exit};
-use crate::config::{Config, MaildirLayout, StorageKind};
+use crate::config::Config;
 use crate::failure::{UsageError, exit_code};
 use crate::output::Output;
 
@@ -38,51 +34,22 @@ fn adopt(config: &Config, args: &AdoptArgs, output: &Output) -> Result<()> {
         .pairs
         .get(&args.pair)
         .ok_or_else(|| UsageError(format!("no pair {} is configured", args.pair)))?;
-    let kind = |name: &str| config.storages.get(name).map(|storage| &storage.kind);
-    let (server, maildir) = match (kind(&pair.a), kind(&pair.b)) {
-        (Some(StorageKind::Imap(_)), Some(StorageKind::Maildir(maildir))) => (Side::A, maildir),
-        (Some(StorageKind::Maildir(maildir)), Some(StorageKind::Imap(_))) => (Side::B, maildir),
-        _ => bail!(UsageError(
-            "adopting OfflineIMAP's state needs a pair of an imap and a maildir storage".into()
-        )),
-    };
-    let local = server.other();
     let metadata = match &args.path {
         Some(path) => path.clone(),
-        None => default_metadata()?,
+        None => adopt_offlineimap::default_metadata()?,
     };
-    // OfflineIMAP's `sep` is the one character its folder names on disk separate levels by:
-    // `flatten`'s, else `/` (nested directories).
-    let sep = maildir.tree.flatten.unwrap_or('/');
-    let layout = match maildir.layout {
-        MaildirLayout::Verbatim => pimlink_maildir::Layout::Verbatim,
-        MaildirLayout::MaildirPlusPlus => pimlink_maildir::Layout::MaildirPlusPlus,
-    };
-    let mut store = Maildir::open_with(maildir.path.clone(), layout, maildir.tree.clone())?;
-    let collections = super::runtime()?.block_on(store.list_collections())?;
-    let translation = &pair.names.translation;
-    let mut folders = Vec::new();
-    for collection in collections.into_iter().filter(|c| c.selectable) {
-        let Some(server_name) = translation
-            .to_pair(local, &collection.name)
-            .and_then(|name| translation.to_side(server, &name))
-        else {
-            continue;
-        };
-        folders.push(Folder {
-            dir: store.collection_path(&collection.name)?,
-            server_name,
-            local_name: collection.name,
-        });
-    }
-    let (adoption, found) = adopt_offlineimap::adoption(&metadata, store.root(), sep, &folders)
-        .with_context(|| format!("reading OfflineIMAP's state in {}", metadata.display()))?;
+    let PairAdoption {
+        adoption,
+        found,
+        server,
+        tree,
+    } = super::runtime()?.block_on(adopt_offlineimap::read_pair(config, pair, &metadata))?;
     let Some(account) = found.account else {
         bail!(
             "{} holds no OfflineIMAP state for the folders of {} (or several accounts' state \
              fits them equally)",
             metadata.display(),
-            maildir.path.display()
+            tree.display()
         );
     };
     let mut status = StatusStore::open(&config.state_dir, &pair.name)?;
@@ -100,11 +67,4 @@ fn adopt(config: &Config, args: &AdoptArgs, output: &Output) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// `~/.offlineimap`, OfflineIMAP's default `metadata`.
-fn default_metadata() -> Result<PathBuf> {
-    let home = std::env::var_os("HOME")
-        .context("HOME is not set: name OfflineIMAP's metadata directory")?;
-    Ok(PathBuf::from(home).join(pimlink_foreign::state::offlineimap::DEFAULT_METADATA))
 }
