@@ -119,6 +119,7 @@ mod keywords;
 mod layout;
 mod lineend;
 mod remove;
+mod renamed;
 mod scheme;
 mod stamp;
 mod store;

@@ -129,14 +129,16 @@ impl MailStore for Maildir {
     async fn list_items(
         &mut self,
         collection: &CollectionName,
-        _known: Known<'_>,
+        known: Known<'_>,
     ) -> Result<Listing> {
         // A directory listing is already as cheap as any incremental scheme could be.
         let dir = self.collection_dir(collection)?;
         // Read afresh: Dovecot or another run may have added letters since.
         let map =
             keywords::load(&dir).map_err(|err| err.context(format!("folder {collection}")))?;
-        let entries = items::entries(self.rescan(collection, &dir)?, &map);
+        let index = self.rescan(collection, &dir)?;
+        crate::renamed::keep_known_keys(index, known.items);
+        let entries = items::entries(index, &map);
         let mut listing = Listing::complete(entries);
         listing.keywords = map.support();
         self.keywords.insert(collection.clone(), map);
@@ -279,7 +281,7 @@ impl MailStore for Maildir {
             // mail readers it has been seen by a reader. Anything with flags, or that was
             // already in cur/, goes to cur/ with an info part (`key:2,` when empty, as
             // Dovecot and mbsync write it).
-            let target = self.with_flags(collection, &dir, key, location.clone(), flags)?;
+            let target = self.with_flags(collection, &dir, location.clone(), flags)?;
             if target == location {
                 return Ok(());
             }
