@@ -194,11 +194,37 @@ fn files(root: &Path) -> BTreeMap<String, (String, u64, i64)> {
 /// renames or rewrites no file it did not have to, and syncs exactly the pending changes.
 #[test]
 fn an_adopted_offlineimap_tree_syncs_its_pending_changes_and_downloads_nothing_again() {
+    adopt_and_sync(Sep::Dot);
+}
+
+/// The same with `sep = /`: OfflineIMAP nests the folders' directories.
+#[test]
+fn an_adopted_offlineimap_tree_with_nested_folders_downloads_nothing_again() {
+    adopt_and_sync(Sep::Slash);
+}
+
+/// OfflineIMAP's `sep`, with the pimlink Maildir keys that read its tree.
+#[derive(Clone, Copy)]
+enum Sep {
+    Dot,
+    Slash,
+}
+
+fn adopt_and_sync(sep: Sep) {
+    let (offlineimap_keys, pimlink_keys) = match sep {
+        Sep::Dot => ("", "flatten = \".\"\nnames = \"imap-utf-7\""),
+        Sep::Slash => ("sep = /", "names = \"imap-utf-7\""),
+    };
     let server = DovecotBuilder::new().layout(false).start().unwrap();
     let user = server.user().to_owned();
     seed(&server);
     let world = World::new("");
-    let tool = OfflineImap::new(world.dir.path(), &server, &world.root("b"), "");
+    let tool = OfflineImap::new(
+        world.dir.path(),
+        &server,
+        &world.root("b"),
+        offlineimap_keys,
+    );
     tool.sync();
     let local = world.root("b");
 
@@ -226,13 +252,7 @@ fn an_adopted_offlineimap_tree_syncs_its_pending_changes_and_downloads_nothing_a
     world.deliver("b", "Entw&APw-rfe", "local-new", "S");
     let before = files(&local);
 
-    write_imap_maildir_config(
-        &world,
-        &server,
-        "connections = 1",
-        "flatten = \".\"\nnames = \"imap-utf-7\"",
-        "",
-    );
+    write_imap_maildir_config(&world, &server, "connections = 1", pimlink_keys, "");
     let meta = tool.metadata.to_str().unwrap();
     let run = world.run(&["adopt", "p", "--from", "offlineimap", meta]);
     assert_eq!(run.code(), 0, "{run}");
