@@ -87,6 +87,13 @@ pub enum Command {
     Repair(RepairArgs),
     /// Print the version.
     Version,
+    // -- adoption (issue 16) --
+    /// Take over what another sync tool knew about a pair's local tree (its first sync then
+    /// downloads nothing again and renames no file).
+    #[command(
+        after_help = "Examples:\n  pimlink adopt mail --from mbsync\n  pimlink adopt mail --from mbsync ~/.mbsync"
+    )]
+    Adopt(AdoptArgs),
 }
 
 /// Arguments of `sync`.
@@ -201,4 +208,32 @@ mod tests {
             assert!(help.contains(line), "{line} missing from:\n{help}");
         }
     }
+}
+
+/// Arguments of `adopt`.
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The pair (an imap and a maildir storage).
+    #[arg(value_name = "PAIR")]
+    pub pair: String,
+
+    /// The tool whose state to take over.
+    #[arg(long, value_enum)]
+    pub from: AdoptFrom,
+
+    /// Where that tool keeps its state (mbsync: its `SyncState` directory; default: the
+    /// `.mbsyncstate` file in each folder, `SyncState *`).
+    #[arg(value_name = "PATH")]
+    pub path: Option<std::path::PathBuf>,
+
+    /// Replace the pair's existing state.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The tools whose state `adopt` reads.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum AdoptFrom {
+    /// mbsync (isync 1.x).
+    Mbsync,
 }
