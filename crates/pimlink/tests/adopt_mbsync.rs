@@ -5,11 +5,14 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::World;
+use common::imap::{fetched, message, message_id_of, sync_logging_wire, user_tree};
+use common::{Tree, World};
 use pimlink_testkit::{Dovecot, DovecotBuilder};
 
 /// mbsync's configuration for `server` and the Maildir `root`; `near` adds lines to the
@@ -45,50 +48,275 @@ fn run_mbsync(rc: &Path) -> String {
     text
 }
 
-fn list(dir: &Path, depth: usize, out: &mut Vec<String>) {
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        out.push(format!(
-            "{}{}",
-            "  ".repeat(depth),
-            path.file_name().unwrap().to_string_lossy()
-        ));
-        if path.is_dir() {
-            list(&path, depth + 1, out);
-        } else if path.file_name().unwrap().to_string_lossy().starts_with(".") {
-            out.push(fs::read_to_string(&path).unwrap_or_default());
+/// A Dovecot account synced by mbsync into a tree with `Flatten .`, the inbox elsewhere and
+/// mbsync 1.4's modified-UTF-7 names; pimlink configured for the same tree.
+struct Switch {
+    server: Dovecot,
+    world: World,
+    root: PathBuf,
+    inbox: PathBuf,
+    rc: PathBuf,
+}
+
+impl Switch {
+    fn new() -> Switch {
+        let server = DovecotBuilder::new().start().unwrap();
+        let user = server.user().to_owned();
+        for (folder, id) in [
+            ("INBOX", "i1"),
+            ("INBOX", "i2"),
+            ("INBOX", "i3"),
+            ("INBOX", "i4"),
+            ("INBOX", "i5"),
+            ("Entwürfe", "d1"),
+            ("Entwürfe", "d2"),
+            ("Archive.2024", "a1"),
+            ("INBOX.Sub", "s1"),
+        ] {
+            server.deliver(&user, folder, &message(id)).unwrap();
         }
+        let world = World::new("");
+        let root = world.dir.path().join("Mail");
+        let inbox = world.dir.path().join("inbox");
+        fs::create_dir_all(&root).unwrap();
+        let rc = world.dir.path().join("mbsyncrc");
+        let near = format!("Inbox {}\nFlatten .", inbox.display());
+        fs::write(&rc, mbsyncrc(&server, &root, &near, "*")).unwrap();
+        run_mbsync(&rc);
+        let config = format!(
+            "[general]\nstate_dir = \"{state}\"\n\n\
+             [storage.a]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
+             user = \"{user}\"\npassword = \"{password}\"\nconnections = 1\n\n\
+             [storage.b]\ntype = \"maildir\"\npath = \"{root}\"\nflatten = \".\"\n\
+             names = \"imap-utf-7\"\ninbox = \"{inbox}\"\n\n\
+             [pair.p]\na = \"a\"\nb = \"b\"\n",
+            state = world.state_dir().display(),
+            host = server.host(),
+            port = server.port(),
+            password = server.password(),
+            root = root.display(),
+            inbox = inbox.display(),
+        );
+        fs::write(world.config(), config).unwrap();
+        Switch {
+            server,
+            world,
+            root,
+            inbox,
+            rc,
+        }
+    }
+
+    /// Every message file: folder (pimlink's name) -> Message-ID -> files.
+    fn files(&self) -> BTreeMap<String, BTreeMap<String, Vec<LocalFile>>> {
+        let mut out: BTreeMap<String, BTreeMap<String, Vec<LocalFile>>> = BTreeMap::new();
+        let mut dirs = vec![("INBOX".to_owned(), self.inbox.clone())];
+        for entry in fs::read_dir(&self.root).unwrap() {
+            let path = entry.unwrap().path();
+            let dir = path.file_name().unwrap().to_str().unwrap().to_owned();
+            let levels: Vec<String> = dir
+                .split('.')
+                .map(|level| pimlink_core::utf7::decode(level).unwrap())
+                .collect();
+            dirs.push((levels.join("/"), path));
+        }
+        for (folder, dir) in dirs {
+            let messages = out.entry(folder).or_default();
+            for sub in ["cur", "new"] {
+                for entry in fs::read_dir(dir.join(sub)).unwrap() {
+                    let path = entry.unwrap().path();
+                    let meta = fs::metadata(&path).unwrap();
+                    let id = message_id_of(&fs::read(&path).unwrap());
+                    messages.entry(id).or_default().push(LocalFile {
+                        name: path.file_name().unwrap().to_str().unwrap().to_owned(),
+                        inode: meta.ino(),
+                        mtime: meta.mtime_nsec() + meta.mtime() * 1_000_000_000,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn server_tree(&self) -> Tree {
+        user_tree(&self.server, self.server.user(), self.server.password())
+    }
+
+    fn doveadm(&self, args: &[&str]) {
+        let mut full = vec![args[0], args[1], "-u", self.server.user()];
+        full.extend_from_slice(&args[2..]);
+        self.server.doveadm(&full).unwrap();
+    }
+
+    /// The file of message `id` in `folder` (there must be exactly one).
+    fn file(&self, folder: &str, id: &str) -> PathBuf {
+        let files = &self.files()[folder][id];
+        assert_eq!(files.len(), 1, "{folder}/{id}: {files:?}");
+        let dir = if folder == "INBOX" {
+            self.inbox.clone()
+        } else {
+            let levels: Vec<String> = folder.split('/').map(pimlink_core::utf7::encode).collect();
+            self.root.join(levels.join("."))
+        };
+        ["cur", "new"]
+            .iter()
+            .map(|sub| dir.join(sub).join(&files[0].name))
+            .find(|path| path.exists())
+            .unwrap()
     }
 }
 
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct LocalFile {
+    name: String,
+    inode: u64,
+    mtime: i64,
+}
+
+/// Message-ID -> flags of each copy, of one folder of a server tree.
+fn folder<'t>(tree: &'t Tree, name: &str) -> &'t BTreeMap<String, Vec<String>> {
+    tree.get(name)
+        .unwrap_or_else(|| panic!("no folder {name} in {tree:?}"))
+}
+
+/// Issue 16: after mbsync, pimlink's first sync takes over mbsync's state: it downloads no
+/// known message, renames or rewrites no local file it has no change for, syncs what changed
+/// on both sides since mbsync's last run, and sees mbsync's odd names (Flatten, modified
+/// UTF-7, the inbox elsewhere) as the same folders.
 #[test]
-#[ignore]
-fn experiment() {
-    let server = DovecotBuilder::new().start().unwrap();
-    let user = server.user();
+fn pimlink_continues_from_mbsyncs_last_run() {
+    let switch = Switch::new();
+    // Changes since mbsync's last run. On the server: i1 flagged, i2 expunged, n1 new.
+    switch.doveadm(&["flags", "add", "\\Flagged", "mailbox", "INBOX", "uid", "1"]);
+    switch.doveadm(&["expunge", "mailbox", "INBOX", "uid", "2"]);
+    switch
+        .server
+        .deliver(switch.server.user(), "INBOX", &message("n1"))
+        .unwrap();
+    // Locally: i3 read (a mail reader renames it), i4 deleted, l1 new (in Entwürfe).
+    let i3 = switch.file("INBOX", "i3");
+    let i3_read = PathBuf::from(format!("{}S", i3.display()).replace("/new/", "/cur/"));
+    fs::rename(&i3, &i3_read).unwrap();
+    fs::remove_file(switch.file("INBOX", "i4")).unwrap();
+    common::deliver(&switch.root.join("Entw&APw-rfe"), "l1", "");
+    let before = switch.files();
+
+    let run = sync_logging_wire(&switch.world);
+    assert!(
+        run.stdout()
+            .contains("p: adopted mbsync's state: 4 folders, 9 messages paired"),
+        "{run}"
+    );
+    // Nothing known was downloaded: the only body fetched is the new server message's.
+    let bodies: Vec<_> = fetched(&run)
+        .into_iter()
+        .filter(|f| f.body.is_some())
+        .collect();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(bodies[0].folder, "INBOX");
+
+    let after = switch.files();
+    // Untouched: every file pimlink had no change for (name, inode, mtime).
     for (folder, id) in [
-        ("INBOX", "i1"),
-        ("INBOX", "i2"),
+        ("INBOX", "i3"),
+        ("INBOX", "i5"),
         ("Entwürfe", "d1"),
-        ("Archive.2024", "a1"),
-        ("INBOX.Sub", "s1"),
+        ("Entwürfe", "d2"),
+        ("Entwürfe", "l1"),
+        ("Archive/2024", "a1"),
+        ("INBOX/Sub", "s1"),
     ] {
-        server
-            .deliver(user, folder, &common::imap::message(id))
-            .unwrap();
+        assert_eq!(after[folder][id], before[folder][id], "{folder}/{id}");
     }
-    let world = World::new("");
-    let root = world.dir.path().join("mbsync");
-    fs::create_dir_all(&root).unwrap();
-    let rc = world.dir.path().join("mbsyncrc");
-    let near = format!("Inbox {}/inbox\nFlatten .", world.dir.path().display());
-    fs::write(&rc, mbsyncrc(&server, &root, &near, "*")).unwrap();
-    println!("{}", run_mbsync(&rc));
-    let mut out = Vec::new();
-    list(world.dir.path(), 0, &mut out);
-    println!("{}", out.join("\n"));
+    // Synced: the server's changes here, the local ones there.
+    assert!(
+        after["INBOX"]["i1"][0].name.ends_with(":2,F"),
+        "{:?}",
+        after["INBOX"]["i1"]
+    );
+    assert!(!after["INBOX"].contains_key("i2"));
+    assert_eq!(after["INBOX"]["n1"].len(), 1);
+    let server = switch.server_tree();
+    let inbox = folder(&server, "INBOX");
+    assert_eq!(inbox["i3"], ["S"]);
+    assert!(!inbox.contains_key("i4"), "{inbox:?}");
+    assert_eq!(inbox["i1"], ["F"]);
+    assert_eq!(folder(&server, "Entwürfe")["l1"], [""]);
+    assert!(!server.contains_key("Entw&APw-rfe"), "{server:?}");
+    assert_eq!(folder(&server, "Archive/2024").len(), 1);
+    // Converged: a second run has nothing to do.
+    let again = switch.world.sync_ok();
+    assert!(!again.stdout().contains("copied"), "{again}");
+}
+
+/// Message-ID -> number of copies, over every folder of a tree.
+fn counts(tree: &Tree) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for (folder, messages) in tree {
+        for (id, copies) in messages {
+            *out.entry(format!("{folder}/{id}")).or_default() += copies.len();
+        }
+    }
+    out
+}
+
+/// Issue 16, switching back: after pimlink ran, mbsync renames the files pimlink wrote (adding
+/// `,U=`) and, since its state does not know the messages pimlink transferred, copies them
+/// once more both ways. pimlink's next run must not make that worse: it takes the renamed files
+/// for the messages it knows (no deletion on the server, no upload), and pairs mbsync's extra
+/// copies with each other instead of copying them again.
+#[test]
+fn switching_back_to_mbsync_and_again_to_pimlink_deletes_and_copies_nothing() {
+    let switch = Switch::new();
+    switch
+        .server
+        .deliver(switch.server.user(), "INBOX", &message("n1"))
+        .unwrap();
+    common::deliver(&switch.root.join("Entw&APw-rfe"), "l1", "S");
+    switch.world.sync_ok();
+    let after_pimlink = counts(&switch.server_tree());
+
+    let mbsync = run_mbsync(&switch.rc);
+    let after_mbsync = counts(&switch.server_tree());
+    // What mbsync does after pimlink (reported in the README): it renames the two files
+    // pimlink wrote and uploads them again, as messages its state does not know.
+    let renamed = switch
+        .files()
+        .values()
+        .flat_map(|messages| messages.values().flatten())
+        .filter(|file| file.name.contains(",U="))
+        .count();
+    let total: usize = after_mbsync.values().sum();
+    println!(
+        "after pimlink: {} messages on the server; after mbsync: {total}, {renamed} local files \
+         with ,U=; mbsync said: {mbsync}",
+        after_pimlink.values().sum::<usize>()
+    );
+
+    let run = switch.world.sync_ok();
+    // Before, pimlink took the renamed files for new ones: "2 copied b->a, 2 deleted on a".
+    assert!(
+        !run.stdout().contains("copied") && !run.stdout().contains("deleted"),
+        "{run}"
+    );
+    let after_again = counts(&switch.server_tree());
+    assert_eq!(
+        after_again, after_mbsync,
+        "pimlink deleted or uploaded after mbsync: {run}"
+    );
+    let local = switch.files();
+    let local_counts: BTreeMap<String, usize> = local
+        .iter()
+        .flat_map(|(folder, messages)| {
+            messages
+                .iter()
+                .map(move |(id, files)| (format!("{folder}/{id}"), files.len()))
+        })
+        .collect();
+    assert_eq!(local_counts, after_again, "both sides hold the same: {run}");
+    // The messages pimlink itself transferred are not deleted anywhere.
+    assert!(after_again["INBOX/n1"] >= 1 && after_again["Entwürfe/l1"] >= 1);
+    // And a further run has nothing left to do.
+    let quiet = switch.world.sync_ok();
+    assert_eq!(counts(&switch.server_tree()), after_again, "{quiet}");
 }

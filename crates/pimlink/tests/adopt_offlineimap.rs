@@ -11,7 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use common::World;
-use common::imap::{fetched, message, sync_logging_wire, user_tree, write_imap_maildir_config};
+use common::imap::{fetched, message, user_tree, write_imap_maildir_config};
 use common::offlineimap::OfflineImap;
 use pimlink_foreign::state::offlineimap::{FolderPlace, Metadata, read_folder};
 use pimlink_testkit::{Dovecot, DovecotBuilder};
@@ -111,12 +111,12 @@ fn after_offlineimap_renamed_its_files_pimlink_deletes_and_uploads_nothing() {
     let tool = OfflineImap::new(world.dir.path(), &server, &world.root("b"), "");
     tool.sync();
     write_imap_maildir_config(&world, &server, "", "", "");
-    world.sync_ok();
+    tool.pimlink(&world, &["sync"]);
     server
         .deliver(&user, "INBOX", &message("server-new"))
         .unwrap();
     world.deliver("b", "INBOX", "local-new", "S");
-    let run = world.sync_ok();
+    let run = tool.pimlink(&world, &["sync"]);
     assert!(
         run.stdout().contains("1 copied a->b, 1 copied b->a"),
         "{run}"
@@ -143,7 +143,7 @@ fn after_offlineimap_renamed_its_files_pimlink_deletes_and_uploads_nothing() {
 
     // pimlink recognises its two renamed files and pairs OfflineIMAP's copies by content:
     // nothing is deleted, nothing copied.
-    let run = world.sync_ok();
+    let run = tool.pimlink(&world, &["sync"]);
     assert!(
         run.stdout().contains("2 renamed by another program"),
         "{run}"
@@ -161,7 +161,7 @@ fn after_offlineimap_renamed_its_files_pimlink_deletes_and_uploads_nothing() {
         !log.contains("Copy message") && !log.contains("Deleting"),
         "{log}"
     );
-    let run = world.sync_ok();
+    let run = tool.pimlink(&world, &["sync"]);
     assert!(run.stdout().contains("changed: nothing"), "{run}");
     assert_eq!(on_server(), expected);
     assert_eq!(local(), expected);
@@ -194,13 +194,29 @@ fn files(root: &Path) -> BTreeMap<String, (String, u64, i64)> {
 /// renames or rewrites no file it did not have to, and syncs exactly the pending changes.
 #[test]
 fn an_adopted_offlineimap_tree_syncs_its_pending_changes_and_downloads_nothing_again() {
-    adopt_and_sync(Sep::Dot);
+    adopt_and_sync(Sep::Dot, How::Explicit);
 }
 
 /// The same with `sep = /`: OfflineIMAP nests the folders' directories.
 #[test]
 fn an_adopted_offlineimap_tree_with_nested_folders_downloads_nothing_again() {
-    adopt_and_sync(Sep::Slash);
+    adopt_and_sync(Sep::Slash, How::Explicit);
+}
+
+/// The same without `pimlink adopt`: the pair's first sync finds OfflineIMAP's state in
+/// ~/.offlineimap (`adopt = "auto"`, the default).
+#[test]
+fn the_first_sync_adopts_offlineimaps_state_from_its_default_place() {
+    adopt_and_sync(Sep::Dot, How::FirstSync);
+}
+
+/// How the state is adopted.
+#[derive(Clone, Copy)]
+enum How {
+    /// `pimlink adopt p --from offlineimap METADATA`.
+    Explicit,
+    /// The first `pimlink sync`, finding it in ~/.offlineimap.
+    FirstSync,
 }
 
 /// OfflineIMAP's `sep`, with the pimlink Maildir keys that read its tree.
@@ -210,7 +226,7 @@ enum Sep {
     Slash,
 }
 
-fn adopt_and_sync(sep: Sep) {
+fn adopt_and_sync(sep: Sep, how: How) {
     let (offlineimap_keys, pimlink_keys) = match sep {
         Sep::Dot => ("", "flatten = \".\"\nnames = \"imap-utf-7\""),
         Sep::Slash => ("sep = /", "names = \"imap-utf-7\""),
@@ -253,12 +269,23 @@ fn adopt_and_sync(sep: Sep) {
     let before = files(&local);
 
     write_imap_maildir_config(&world, &server, "connections = 1", pimlink_keys, "");
-    let meta = tool.metadata.to_str().unwrap();
-    let run = world.run(&["adopt", "p", "--from", "offlineimap", meta]);
-    assert_eq!(run.code(), 0, "{run}");
-    assert!(run.stdout().contains("4 folders, 12 messages"), "{run}");
-
-    let run = sync_logging_wire(&world);
+    let run = match how {
+        How::Explicit => {
+            let meta = tool.metadata.to_str().unwrap();
+            let run = tool.pimlink(&world, &["adopt", "p", "--from", "offlineimap", meta]);
+            assert!(run.stdout().contains("4 folders, 12 messages"), "{run}");
+            tool.pimlink(&world, &["sync"])
+        }
+        How::FirstSync => {
+            let run = tool.pimlink(&world, &["sync"]);
+            assert!(
+                run.stdout()
+                    .contains("adopted OfflineIMAP's state: 4 folders, 12 messages"),
+                "{run}"
+            );
+            run
+        }
+    };
     let bodies: Vec<_> = fetched(&run)
         .into_iter()
         .filter(|f| f.body.is_some())
@@ -304,7 +331,7 @@ fn adopt_and_sync(sep: Sep) {
     assert_eq!(expected.len(), 12 - 2 + 2);
 
     // A second run has nothing to do.
-    let run = world.sync_ok();
+    let run = tool.pimlink(&world, &["sync"]);
     assert!(run.stdout().contains("changed: nothing"), "{run}");
 
     // What OfflineIMAP does afterwards: the deletions and flag changes are nothing to it, but
@@ -315,7 +342,7 @@ fn adopt_and_sync(sep: Sep) {
     assert_eq!(copied, 4, "{log}");
     assert!(!log.contains("Deleting"), "{log}");
     // pimlink takes its renamed files for the messages it knows and copies nothing.
-    let run = world.sync_ok();
+    let run = tool.pimlink(&world, &["sync"]);
     assert!(
         !run.stdout().contains("copied") && !run.stdout().contains("deleted"),
         "{run}"

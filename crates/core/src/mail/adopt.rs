@@ -39,9 +39,12 @@ pub struct Adoption {
 /// One folder as the tool left it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdoptedFolder {
-    /// The folder's name on the server side of the pair (as pimlink names it there).
+    /// The folder's name in the status for the server side: the *pair's* name (the status sees
+    /// both sides through the pair's name translation, `prefix_a`/`folder_map`), which is the
+    /// server's own name when the pair translates nothing.
     pub server_name: CollectionName,
-    /// The folder's name on the local side (as pimlink's Maildir store lists it).
+    /// The folder's name in the status for the local side: likewise the pair's name (the
+    /// Maildir store's listed name translated with `NameTranslation::to_pair`).
     pub local_name: CollectionName,
     /// The server folder's UIDVALIDITY the tool last saw; the UIDs below belong to it. If the
     /// server has another one now, the next sync treats the keys as void and pairs by content

@@ -1,16 +1,12 @@
-//! `pimlink adopt PAIR --from offlineimap [PATH]` (issue 16): takes over what OfflineIMAP knew
-//! about a mail pair's Maildir tree (`adopt_offlineimap`), writing it into the pair's empty
-//! status, so that the next sync downloads no message again and renames no file.
-//!
-//! Only the Maildir side is read (no connection is made); the server side's UIDs and
-//! UIDVALIDITY come from OfflineIMAP's state and are checked by the next sync.
+//! `pimlink adopt PAIR --from TOOL [PATH] [--force]` (issue 16): takes over what another tool
+//! knew about a mail pair's Maildir tree (`adopt_mail`), writing it into the pair's status,
+//! so that the next sync downloads no message again and renames no file. Only the Maildir side
+//! is read (no connection is made): the server's UIDVALIDITY is checked by the next sync.
 
-use anyhow::{Result, bail};
-use pimlink_core::mail::adopt::ServerSpelling;
-use pimlink_core::status::StatusStore;
-use pimlink_imap::ImapSpelling;
+use anyhow::{Context, Result, bail};
+use pimlink_core::runner::PairRun;
 
-use crate::adopt_offlineimap::{self, PairAdoption};
+use crate::adopt_mail::{self, Tool};
 use crate::cli::{AdoptArgs, AdoptFrom, exit};
 use crate::config::Config;
 use crate::failure::{UsageError, exit_code};
@@ -29,42 +25,41 @@ pub fn run(config: &Config, args: &AdoptArgs, output: &Output) -> u8 {
 }
 
 fn adopt(config: &Config, args: &AdoptArgs, output: &Output) -> Result<()> {
-    let AdoptFrom::Offlineimap = args.from;
+    let (tool, name) = match args.from {
+        AdoptFrom::Mbsync => (Tool::Mbsync, "mbsync"),
+        AdoptFrom::Offlineimap => (Tool::Offlineimap, "OfflineIMAP"),
+    };
     let pair = config
         .pairs
         .get(&args.pair)
         .ok_or_else(|| UsageError(format!("no pair {} is configured", args.pair)))?;
-    let metadata = match &args.path {
-        Some(path) => path.clone(),
-        None => adopt_offlineimap::default_metadata()?,
-    };
-    let PairAdoption {
-        adoption,
-        found,
-        server,
-        tree,
-    } = super::runtime()?.block_on(adopt_offlineimap::read_pair(config, pair, &metadata))?;
-    let Some(account) = found.account else {
+    if adopt_mail::sides(config, pair).is_none() {
+        bail!(UsageError(format!(
+            "adopting {name}'s state needs a pair of an imap and a maildir storage"
+        )));
+    }
+    let mut run = PairRun::lock(&config.state_dir, &pair.name)
+        .with_context(|| format!("opening the status of pair {}", pair.name))?;
+    if run.without_state().is_none() && !args.force {
+        bail!(UsageError(format!(
+            "the pair already has pimlink state; `pimlink adopt --force` replaces it with \
+             {name}'s"
+        )));
+    }
+    let Some(found) = adopt_mail::find(config, pair, tool, args.path.as_deref())? else {
         bail!(
-            "{} holds no OfflineIMAP state for the folders of {} (or several accounts' state \
-             fits them equally)",
-            metadata.display(),
-            tree.display()
+            "no {name} state found for the folders of pair {}{}",
+            pair.name,
+            match (&args.path, tool) {
+                (Some(path), _) => format!(" in {}", path.display()),
+                (None, Tool::Mbsync) =>
+                    " (no folder has a .mbsyncstate; name mbsync's SyncState directory)".to_owned(),
+                (None, Tool::Offlineimap) =>
+                    " in ~/.offlineimap (name OfflineIMAP's metadata directory)".to_owned(),
+            }
         );
     };
-    let mut status = StatusStore::open(&config.state_dir, &pair.name)?;
-    let spelling: &dyn ServerSpelling = &ImapSpelling;
-    let summary = status.adopt(&adoption, server, spelling, args.force)?;
-    output.info(format!(
-        "{}: adopted OfflineIMAP's state (account {account}): {} folders, {} messages",
-        pair.name, summary.folders, summary.items
-    ));
-    for folder in found.without_validity {
-        output.info(format!(
-            "{}: {folder}: OfflineIMAP recorded no UIDVALIDITY that can be told apart; its \
-             messages are matched by content on the next sync",
-            pair.name
-        ));
-    }
+    let summary = adopt_mail::write(&mut run, &found, args.force)?;
+    adopt_mail::tell(output, &pair.name, &found, summary);
     Ok(())
 }

@@ -71,9 +71,9 @@ pub use error::{ConfigError, ConfigErrorKind, Position};
 pub use filter::{CollectionFilter, PatternError};
 #[allow(unused_imports)]
 pub use model::{
-    CertFingerprint, ClientCert, Config, Credentials, DavConfig, Family, ImapAuth, ImapConfig,
-    ImapEndpoint, MailStorageOptions, MaildirConfig, MaildirLayout, PairConfig, SkipUnchanged,
-    StorageConfig, StorageKind, TlsMode, Trust, VdirConfig, WebcalConfig,
+    AdoptMode, CertFingerprint, ClientCert, Config, Credentials, DavConfig, Family, ImapAuth,
+    ImapConfig, ImapEndpoint, MailStorageOptions, MaildirConfig, MaildirLayout, PairConfig,
+    SkipUnchanged, StorageConfig, StorageKind, TlsMode, Trust, VdirConfig, WebcalConfig,
 };
 // The pair policy types are the engine's own, so a configured pair needs no translation.
 #[allow(unused_imports)]

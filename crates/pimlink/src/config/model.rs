@@ -282,6 +282,19 @@ pub struct PairConfig {
     /// How each side may be written: `read_only`, `expunge`, `remove` here and `read_only`,
     /// `trash` of the storages (defaults for calendar/contact pairs).
     pub sides: PerSide<SideOptions>,
+    /// `adopt`: whether the first sync takes over another tool's state (default auto).
+    pub adopt: AdoptMode,
+}
+
+/// Whether a pair's first sync takes over another tool's state it finds (`adopt`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AdoptMode {
+    /// `auto`: a pair without state adopts what mbsync (or another tool) left beside its
+    /// local side.
+    #[default]
+    Auto,
+    /// `never`: the first sync pairs items by content, as without another tool's state.
+    Never,
 }
 
 impl PairConfig {

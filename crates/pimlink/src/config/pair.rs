@@ -10,7 +10,7 @@ use super::error::ConfigError;
 use super::filter::CollectionFilter;
 use super::limits;
 use super::mail_names;
-use super::model::{Family, PairConfig, StorageConfig};
+use super::model::{AdoptMode, Family, PairConfig, StorageConfig};
 use super::pair_keys;
 use super::raw::{Fields, Located};
 use super::sides;
@@ -142,6 +142,12 @@ pub(crate) fn build(
         max_delete: max_delete(fields)?,
         limits,
         sides: side_options,
+        adopt: fields
+            .choice(
+                "adopt",
+                &[("auto", AdoptMode::Auto), ("never", AdoptMode::Never)],
+            )?
+            .map_or(AdoptMode::Auto, |a| a.value),
     })
 }
 

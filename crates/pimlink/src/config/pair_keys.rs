@@ -52,6 +52,8 @@ const KEYS: &[(&str, Applies)] = &[
     ("max_messages", MAIL),
     ("max_age", MAIL),
     ("near", MAIL),
+    // Taking over another tool's state on the first sync (issue 16).
+    ("adopt", Every),
 ];
 
 /// Every key a pair table may hold, whatever its family.

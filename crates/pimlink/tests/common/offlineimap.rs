@@ -7,11 +7,12 @@ use std::process::Command;
 
 use pimlink_testkit::Dovecot;
 
-/// One OfflineIMAP account `main` syncing the test Dovecot's user into `root` with `sep`,
-/// keeping its state in `metadata`.
+/// One OfflineIMAP account `main` syncing the test Dovecot's user into `root`, keeping its
+/// state in `metadata`: `.offlineimap` in `home`, where OfflineIMAP keeps it by default.
 pub struct OfflineImap {
     pub config: PathBuf,
     pub root: PathBuf,
+    pub home: PathBuf,
     pub metadata: PathBuf,
 }
 
@@ -25,7 +26,9 @@ impl OfflineImap {
         {
             panic!("offlineimap (Debian package offlineimap3) is needed for this test");
         }
-        let metadata = dir.join("offlineimap-meta");
+        let home = dir.join("home");
+        let metadata = home.join(".offlineimap");
+        fs::create_dir_all(&home).unwrap();
         let config = dir.join("offlineimaprc");
         fs::write(
             &config,
@@ -47,8 +50,25 @@ impl OfflineImap {
         OfflineImap {
             config,
             root: root.to_owned(),
+            home,
             metadata,
         }
+    }
+
+    /// Runs pimlink with `world`'s config and HOME set to [`Self::home`] (so that a first
+    /// sync finds OfflineIMAP's state where it keeps it by default), with the IMAP wire log on
+    /// stderr; insists on exit 0 unless `args` is not a sync.
+    pub fn pimlink(&self, world: &super::World, args: &[&str]) -> super::Run {
+        let run = super::Run(
+            world
+                .pimlink(args)
+                .env("HOME", &self.home)
+                .env("RUST_LOG", "warn,pimlink_imap::wire=trace")
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(run.code(), 0, "{run}");
+        run
     }
 
     /// Runs one sync (`-o`: once) and insists that it succeeds; returns its output.

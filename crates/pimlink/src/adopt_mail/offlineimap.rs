@@ -15,45 +15,33 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, Result};
 use pimlink_core::mail::adopt::{AdoptedFolder, AdoptedItem, Adoption};
 use pimlink_core::{CollectionName, Flag, Flags, ItemKey, MailStore, Side};
 use pimlink_foreign::state::offlineimap::{FolderPlace, FolderState, Metadata, read_folder};
 use pimlink_maildir::Maildir;
 
-use crate::config::{Config, MaildirLayout, PairConfig, StorageKind};
+use super::Found;
+use crate::config::{MaildirConfig, MaildirLayout, PairConfig};
 
 /// The tool's name in messages.
-pub const TOOL: &str = "OfflineIMAP";
+const TOOL: &str = "OfflineIMAP";
 
-/// What OfflineIMAP knew about a pair, ready for `StatusStore::adopt`.
-#[derive(Debug)]
-pub struct PairAdoption {
-    /// The adoption (no folders if OfflineIMAP has no state for the tree).
-    pub adoption: Adoption,
-    /// What was found beside it.
-    pub found: Found,
-    /// The pair's server side.
-    pub server: Side,
-    /// The Maildir tree's root.
-    pub tree: PathBuf,
-}
-
-/// Reads OfflineIMAP's state in `metadata` for the Maildir side of `pair` (an imap and a
-/// maildir storage). Reads only local files: the Maildir tree and the state.
-pub async fn read_pair(
-    config: &Config,
+/// OfflineIMAP's state in `metadata` (default `~/.offlineimap`) for the Maildir side of `pair`.
+/// Reads only local files: the Maildir tree and the state.
+pub(super) fn find(
     pair: &PairConfig,
-    metadata: &Path,
-) -> anyhow::Result<PairAdoption> {
-    let kind = |name: &str| config.storages.get(name).map(|storage| &storage.kind);
-    let (server, maildir) = match (kind(&pair.a), kind(&pair.b)) {
-        (Some(StorageKind::Imap(_)), Some(StorageKind::Maildir(maildir))) => (Side::A, maildir),
-        (Some(StorageKind::Maildir(maildir)), Some(StorageKind::Imap(_))) => (Side::B, maildir),
-        _ => anyhow::bail!(crate::failure::UsageError(
-            "adopting OfflineIMAP's state needs a pair of an imap and a maildir storage".into()
-        )),
+    server: Side,
+    maildir: &MaildirConfig,
+    metadata: Option<&Path>,
+) -> Result<Option<Found>> {
+    let metadata = match metadata {
+        Some(path) => path.to_owned(),
+        None => default_metadata()?,
     };
+    if !metadata.is_dir() {
+        return Ok(None);
+    }
     let local = server.other();
     // OfflineIMAP's `sep` is the one character its folder names on disk separate levels by:
     // `flatten`'s, else `/` (nested directories).
@@ -62,31 +50,40 @@ pub async fn read_pair(
         MaildirLayout::Verbatim => pimlink_maildir::Layout::Verbatim,
         MaildirLayout::MaildirPlusPlus => pimlink_maildir::Layout::MaildirPlusPlus,
     };
-    let mut store = Maildir::open_with(maildir.path.clone(), layout, maildir.tree.clone())?;
-    let translation = &pair.names.translation;
+    let mut store = Maildir::open_with(&maildir.path, layout, maildir.tree.clone())?;
+    let collections = crate::commands::runtime()?.block_on(store.list_collections())?;
     let mut folders = Vec::new();
-    for collection in store.list_collections().await? {
-        let Some(server_name) = translation
-            .to_pair(local, &collection.name)
-            .and_then(|name| translation.to_side(server, &name))
-            .filter(|_| collection.selectable)
-        else {
+    for collection in collections.into_iter().filter(|c| c.selectable) {
+        // The status sees both sides under the pair's name.
+        let Some(name) = pair.names.translation.to_pair(local, &collection.name) else {
             continue;
         };
         folders.push(Folder {
             dir: store.collection_path(&collection.name)?,
-            server_name,
-            local_name: collection.name,
+            name,
         });
     }
-    let (adoption, found) = adoption(metadata, store.root(), sep, &folders)
+    let (adoption, account) = adoption(&metadata, store.root(), sep, &folders)
         .with_context(|| format!("reading OfflineIMAP's state in {}", metadata.display()))?;
-    Ok(PairAdoption {
+    let Some(account) = account else {
+        return Ok(None);
+    };
+    let left_out = account
+        .without_validity
+        .iter()
+        .map(|name| {
+            format!(
+                "folder {name}: OfflineIMAP recorded no UIDVALIDITY for it that can be told \
+                 apart (account {}); its messages are matched by content",
+                account.name
+            )
+        })
+        .collect();
+    Ok(Some(Found {
         adoption,
-        found,
         server,
-        tree: store.root().to_owned(),
-    })
+        left_out,
+    }))
 }
 
 /// `~/.offlineimap`, OfflineIMAP's default `metadata`.
@@ -96,35 +93,33 @@ pub fn default_metadata() -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(home).join(pimlink_foreign::state::offlineimap::DEFAULT_METADATA))
 }
 
-/// One folder of the pair, as both sides name it and where the Maildir keeps it.
+/// One folder of the pair.
 #[derive(Clone, Debug)]
-pub struct Folder {
-    /// Its name on the server side of the pair.
-    pub server_name: CollectionName,
-    /// Its name on the Maildir side, as pimlink lists it.
-    pub local_name: CollectionName,
+struct Folder {
+    /// Its name in the pair (and so in the status, for both sides).
+    name: CollectionName,
     /// Its directory (holding `cur/` and `new/`).
-    pub dir: PathBuf,
+    dir: PathBuf,
 }
 
-/// What [`adoption`] found, beside the adoption itself, for the output.
+/// The account [`adoption`] took.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Found {
-    /// The OfflineIMAP account taken, if any.
-    pub account: Option<String>,
-    /// Folders OfflineIMAP had state for but no UIDVALIDITY could be told for.
-    pub without_validity: Vec<CollectionName>,
+struct Account {
+    /// Its name (`Account-<name>`).
+    name: String,
+    /// Folders it had state for but no UIDVALIDITY could be told for.
+    without_validity: Vec<CollectionName>,
 }
 
 /// Reads OfflineIMAP's state in `metadata` for `folders` of the Maildir tree at `root`, whose
-/// folders OfflineIMAP separated with `sep`. An empty adoption when no account has state for
-/// these folders.
-pub fn adoption(
+/// folders OfflineIMAP separated with `sep`; with the account taken, `None` when no account
+/// (or more than one equally) has state for these folders.
+fn adoption(
     metadata: &Path,
     root: &Path,
     sep: char,
     folders: &[Folder],
-) -> Result<(Adoption, Found), pimlink_foreign::state::offlineimap::Error> {
+) -> Result<(Adoption, Option<Account>), pimlink_foreign::state::offlineimap::Error> {
     let metadata = Metadata::new(metadata);
     let mut best: Option<AccountState> = None;
     let mut tied = false;
@@ -143,37 +138,39 @@ pub fn adoption(
         tool: TOOL.to_owned(),
         folders: Vec::new(),
     };
-    let mut found = Found::default();
     let Some(AccountState {
         account,
         states,
         paired,
     }) = best.filter(|_| !tied)
     else {
-        return Ok((adoption, found));
+        return Ok((adoption, None));
     };
     if paired == 0
         && states
             .iter()
             .all(|(_, state)| state.deleted_locally.is_empty())
     {
-        return Ok((adoption, found));
+        return Ok((adoption, None));
     }
-    found.account = Some(account);
+    let mut taken = Account {
+        name: account,
+        without_validity: Vec::new(),
+    };
     for (index, state) in states {
         let folder = &folders[index];
         let Some(uid_validity) = state.uid_validity else {
-            found.without_validity.push(folder.local_name.clone());
+            taken.without_validity.push(folder.name.clone());
             continue;
         };
         adoption.folders.push(AdoptedFolder {
-            server_name: folder.server_name.clone(),
-            local_name: folder.local_name.clone(),
+            server_name: folder.name.clone(),
+            local_name: folder.name.clone(),
             uid_validity,
             items: items(&state),
         });
     }
-    Ok((adoption, found))
+    Ok((adoption, Some(taken)))
 }
 
 /// One account's state for the pair's folders.
