@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use pimlink_core::mail::adopt::{AdoptedFolder, AdoptedItem, Adoption};
-use pimlink_core::{CollectionName, Flag, Flags, ItemKey, MailStore, Side};
+use pimlink_core::{CollectionName, ItemKey, Side};
 use pimlink_foreign::state::mbsync::{self as state, ChannelStateFile, FolderState};
-use pimlink_maildir::{Maildir, Names};
+use pimlink_maildir::Names;
 
 use super::Found;
-use crate::config::{MaildirConfig, MaildirLayout, PairConfig};
+use crate::config::{MaildirConfig, PairConfig};
 
 /// mbsync's state for the Maildir side of `pair`; `sync_state` is a `SyncState` directory
 /// (else each folder's own `.mbsyncstate` is read).
@@ -23,12 +23,7 @@ pub(super) fn find(
     maildir: &MaildirConfig,
     sync_state: Option<&Path>,
 ) -> Result<Option<Found>> {
-    let layout = match maildir.layout {
-        MaildirLayout::Verbatim => pimlink_maildir::Layout::Verbatim,
-        MaildirLayout::MaildirPlusPlus => pimlink_maildir::Layout::MaildirPlusPlus,
-    };
-    let mut store = Maildir::open_with(&maildir.path, layout, maildir.tree.clone())?;
-    let folders = crate::commands::runtime()?.block_on(store.list_collections())?;
+    let (store, folders) = super::open_tree(maildir)?;
     let channel_files = match sync_state {
         Some(dir) => Some(state::channel_state_files(dir)?),
         None => None,
@@ -139,17 +134,10 @@ fn items(state: &FolderState, files: &HashMap<u32, Option<String>>) -> Vec<Adopt
             Some(AdoptedItem {
                 uid: record.far,
                 local_key: ItemKey::new(local_key),
-                flags: flags(&record.flags),
+                flags: super::flags(&record.flags),
             })
         })
         .collect()
-}
-
-fn flags(letters: &str) -> Flags {
-    letters
-        .chars()
-        .filter_map(Flag::from_maildir_letter)
-        .fold(Flags::new(), Flags::with)
 }
 
 /// Each `,U=` UID of the folder's files with the file's key (its name before `:2,`), or

@@ -12,12 +12,13 @@ mod offlineimap;
 use std::path::Path;
 
 use anyhow::Result;
-use pimlink_core::Side;
 use pimlink_core::mail::adopt::{AdoptSummary, Adoption};
 use pimlink_core::runner::PairRun;
+use pimlink_core::{CollectionInfo, Flag, Flags, MailStore, Side};
 use pimlink_imap::ImapSpelling;
+use pimlink_maildir::Maildir;
 
-use crate::config::{Config, MaildirConfig, PairConfig, StorageKind};
+use crate::config::{Config, MaildirConfig, MaildirLayout, PairConfig, StorageKind};
 use crate::output::Output;
 
 /// Another tool's state found for a pair, ready to adopt.
@@ -122,4 +123,24 @@ pub fn tell(output: &Output, pair: &str, found: &Found, summary: AdoptSummary) {
         summary.items,
         if summary.items == 1 { "" } else { "s" },
     ));
+}
+
+/// The pair's Maildir tree opened as configured, with its folders. Reads only the disk.
+fn open_tree(maildir: &MaildirConfig) -> Result<(Maildir, Vec<CollectionInfo>)> {
+    let layout = match maildir.layout {
+        MaildirLayout::Verbatim => pimlink_maildir::Layout::Verbatim,
+        MaildirLayout::MaildirPlusPlus => pimlink_maildir::Layout::MaildirPlusPlus,
+    };
+    let mut store = Maildir::open_with(&maildir.path, layout, maildir.tree.clone())?;
+    let folders = crate::commands::runtime()?.block_on(store.list_collections())?;
+    Ok((store, folders))
+}
+
+/// Flags from Maildir letters as the tools record them; keywords (`a`-`z`, whose meaning only
+/// a folder's `dovecot-keywords` knows) are left to the next sync's listing.
+fn flags(letters: &str) -> Flags {
+    letters
+        .chars()
+        .filter_map(Flag::from_maildir_letter)
+        .fold(Flags::new(), Flags::with)
 }

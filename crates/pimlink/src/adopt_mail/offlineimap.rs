@@ -17,12 +17,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use pimlink_core::mail::adopt::{AdoptedFolder, AdoptedItem, Adoption};
-use pimlink_core::{CollectionName, Flag, Flags, ItemKey, MailStore, Side};
+use pimlink_core::{CollectionName, ItemKey, Side};
 use pimlink_foreign::state::offlineimap::{FolderPlace, FolderState, Metadata, read_folder};
-use pimlink_maildir::Maildir;
 
 use super::Found;
-use crate::config::{MaildirConfig, MaildirLayout, PairConfig};
+use crate::config::{MaildirConfig, PairConfig};
 
 /// The tool's name in messages.
 const TOOL: &str = "OfflineIMAP";
@@ -46,12 +45,7 @@ pub(super) fn find(
     // OfflineIMAP's `sep` is the one character its folder names on disk separate levels by:
     // `flatten`'s, else `/` (nested directories).
     let sep = maildir.tree.flatten.unwrap_or('/');
-    let layout = match maildir.layout {
-        MaildirLayout::Verbatim => pimlink_maildir::Layout::Verbatim,
-        MaildirLayout::MaildirPlusPlus => pimlink_maildir::Layout::MaildirPlusPlus,
-    };
-    let mut store = Maildir::open_with(&maildir.path, layout, maildir.tree.clone())?;
-    let collections = crate::commands::runtime()?.block_on(store.list_collections())?;
+    let (store, collections) = super::open_tree(maildir)?;
     let mut folders = Vec::new();
     for collection in collections.into_iter().filter(|c| c.selectable) {
         // The status sees both sides under the pair's name.
@@ -226,7 +220,7 @@ fn items(state: &FolderState) -> Vec<AdoptedItem> {
     let paired = state.paired.iter().map(|paired| AdoptedItem {
         uid: paired.uid,
         local_key: ItemKey::new(paired.unique.clone()),
-        flags: flags(&paired.synced_flags),
+        flags: super::flags(&paired.synced_flags),
     });
     let deleted = state
         .deleted_locally
@@ -234,7 +228,7 @@ fn items(state: &FolderState) -> Vec<AdoptedItem> {
         .map(|(uid, synced_flags)| AdoptedItem {
             uid: *uid,
             local_key: ItemKey::new(gone_key(*uid)),
-            flags: flags(synced_flags),
+            flags: super::flags(synced_flags),
         });
     paired.chain(deleted).collect()
 }
@@ -243,15 +237,6 @@ fn items(state: &FolderState) -> Vec<AdoptedItem> {
 /// `/`, so no file can ever have it.
 fn gone_key(uid: u32) -> String {
     format!("offlineimap/deleted/U={uid}")
-}
-
-/// Flags from Maildir letters; keywords (a-z, whose meaning only `dovecot-keywords` knows) are
-/// left to the next sync's listing.
-fn flags(letters: &str) -> Flags {
-    letters
-        .chars()
-        .filter_map(Flag::from_maildir_letter)
-        .fold(Flags::default(), Flags::with)
 }
 
 #[cfg(test)]
@@ -266,7 +251,6 @@ mod tests {
 
     #[test]
     fn flags_keep_the_system_letters() {
-        let f = flags("FSa");
-        assert_eq!(f.maildir_letters(), "FS");
+        assert_eq!(super::super::flags("FSa").maildir_letters(), "FS");
     }
 }
