@@ -62,17 +62,21 @@ pub(super) fn find(
     let Some(account) = account else {
         return Ok(None);
     };
-    let left_out = account
-        .without_validity
-        .iter()
-        .map(|name| {
-            format!(
-                "folder {name}: OfflineIMAP recorded no UIDVALIDITY for it that can be told \
-                 apart (account {}); its messages are matched by content",
-                account.name
-            )
-        })
-        .collect();
+    let no_validity = account.without_validity.iter().map(|name| {
+        format!(
+            "folder {name}: OfflineIMAP recorded no UIDVALIDITY for it that can be told apart \
+             (account {}); its messages are matched by content",
+            account.name
+        )
+    });
+    let no_files = account.without_files.iter().map(|name| {
+        format!(
+            "folder {name}: none of the files OfflineIMAP synced (account {}) is left in it; \
+             its state is not taken over, so nothing is deleted on the server",
+            account.name
+        )
+    });
+    let left_out = no_validity.chain(no_files).collect();
     Ok(Some(Found {
         adoption,
         server,
@@ -103,6 +107,8 @@ struct Account {
     name: String,
     /// Folders it had state for but no UIDVALIDITY could be told for.
     without_validity: Vec<CollectionName>,
+    /// Folders it had messages for of which no file is left.
+    without_files: Vec<CollectionName>,
 }
 
 /// Reads OfflineIMAP's state in `metadata` for `folders` of the Maildir tree at `root`, whose
@@ -140,19 +146,25 @@ fn adoption(
     else {
         return Ok((adoption, None));
     };
-    if paired == 0
-        && states
-            .iter()
-            .all(|(_, state)| state.deleted_locally.is_empty())
-    {
+    // State that pairs none of this tree's files is another tree's (or one emptied since):
+    // taken over, its rows would be deletions to carry to the server.
+    if paired == 0 {
         return Ok((adoption, None));
     }
     let mut taken = Account {
         name: account,
         without_validity: Vec::new(),
+        without_files: Vec::new(),
     };
     for (index, state) in states {
         let folder = &folders[index];
+        // Likewise per folder: pimlink's first-sync rules (nothing deleted) apply to it instead.
+        if state.paired.is_empty() {
+            if !state.deleted_locally.is_empty() {
+                taken.without_files.push(folder.name.clone());
+            }
+            continue;
+        }
         let Some(uid_validity) = state.uid_validity else {
             taken.without_validity.push(folder.name.clone());
             continue;
@@ -247,6 +259,82 @@ mod tests {
     fn deleted_files_get_keys_no_file_can_have() {
         assert!(gone_key(7).contains('/'));
         assert_ne!(gone_key(7), gone_key(8));
+    }
+
+    /// A tree with INBOX and Sent, OfflineIMAP's (plain-text) state for both with UIDs 1 and
+    /// 2 each, and in INBOX the files of the UIDs in `inbox_files`.
+    fn world(inbox_files: &[u32]) -> (tempfile::TempDir, Vec<Folder>) {
+        use std::fs;
+        let dir = tempfile::tempdir().unwrap();
+        let meta = dir.path().join("meta");
+        let status = meta.join("Account-main/LocalStatus");
+        let validity = meta.join("Repository-remote/FolderValidity");
+        fs::create_dir_all(&status).unwrap();
+        fs::create_dir_all(&validity).unwrap();
+        let mut folders = Vec::new();
+        for name in ["INBOX", "Sent"] {
+            fs::write(
+                status.join(name),
+                "OFFLINEIMAP LocalStatus CACHE DATA - DO NOT MODIFY - FORMAT 2\n1|S|0|\n2||0|\n",
+            )
+            .unwrap();
+            fs::write(validity.join(name), "9\n").unwrap();
+            let folder = dir.path().join("mail").join(name);
+            for sub in ["cur", "new", "tmp"] {
+                fs::create_dir_all(folder.join(sub)).unwrap();
+            }
+            folders.push(Folder {
+                name: CollectionName::new(name).unwrap(),
+                dir: folder,
+            });
+        }
+        let md5 = pimlink_foreign::state::offlineimap::folder_md5("INBOX");
+        for uid in inbox_files {
+            let file = format!("1_{uid}.1.h,U={uid},FMD5={md5}:2,S");
+            fs::write(folders[0].dir.join("cur").join(file), "Subject: x\n\nx\n").unwrap();
+        }
+        (dir, folders)
+    }
+
+    #[test]
+    fn state_that_pairs_no_file_is_not_taken_over() {
+        // Another tree's state (or this one emptied): its rows would be deletions.
+        let (dir, folders) = world(&[]);
+        let root = dir.path().join("mail");
+        let (adopted, account) = adoption(&dir.path().join("meta"), &root, '/', &folders).unwrap();
+        assert!(
+            adopted.folders.is_empty() && account.is_none(),
+            "{adopted:?}"
+        );
+
+        // One file left in INBOX: INBOX is adopted (one deletion since), Sent is not.
+        let (dir, folders) = world(&[1]);
+        let root = dir.path().join("mail");
+        let (adopted, account) = adoption(&dir.path().join("meta"), &root, '/', &folders).unwrap();
+        let account = account.unwrap();
+        assert_eq!(
+            account.without_files,
+            [CollectionName::new("Sent").unwrap()]
+        );
+        assert_eq!(adopted.folders.len(), 1);
+        let inbox = &adopted.folders[0];
+        assert_eq!(
+            (inbox.local_name.as_str(), inbox.uid_validity),
+            ("INBOX", 9)
+        );
+        let keys: Vec<(u32, &str)> = inbox
+            .items
+            .iter()
+            .map(|i| (i.uid, i.local_key.as_str()))
+            .collect();
+        let md5 = pimlink_foreign::state::offlineimap::folder_md5("INBOX");
+        assert_eq!(
+            keys,
+            [
+                (1, format!("1_1.1.h,U=1,FMD5={md5}").as_str()),
+                (2, gone_key(2).as_str())
+            ]
+        );
     }
 
     #[test]
