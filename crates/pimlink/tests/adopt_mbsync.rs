@@ -320,3 +320,119 @@ fn switching_back_to_mbsync_and_again_to_pimlink_deletes_and_copies_nothing() {
     let quiet = switch.world.sync_ok();
     assert_eq!(counts(&switch.server_tree()), after_again, "{quiet}");
 }
+
+/// `pimlink adopt PAIR --from mbsync DIR` reads the channel's files in a `SyncState DIR/`
+/// directory, refuses a pair that has state unless `--force`, and a server folder whose
+/// UIDVALIDITY changed (and that mbsync already re-synced) is adopted with its new one.
+#[test]
+fn explicit_adoption_from_a_sync_state_directory() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    for id in ["i1", "i2", "i3"] {
+        server.deliver(&user, "INBOX", &message(id)).unwrap();
+    }
+    server.deliver(&user, "Lists.rust", &message("r1")).unwrap();
+    let world = World::new("");
+    let root = world.dir.path().join("Mail");
+    let states = world.dir.path().join("mbsync-state");
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&states).unwrap();
+    let rc = world.dir.path().join("mbsyncrc");
+    let near = format!("Inbox {}/INBOX", root.display());
+    fs::write(
+        &rc,
+        mbsyncrc(&server, &root, &near, &format!("{}/", states.display())),
+    )
+    .unwrap();
+    run_mbsync(&rc);
+    // The server renumbers INBOX; mbsync's next run notices and re-pairs it.
+    server
+        .doveadm(&[
+            "mailbox",
+            "update",
+            "-u",
+            &user,
+            "--uid-validity",
+            "4242",
+            "INBOX",
+        ])
+        .unwrap();
+    let mbsync = run_mbsync(&rc);
+    println!("mbsync after the UIDVALIDITY change: {mbsync}");
+    let state_files: Vec<String> = fs::read_dir(&states)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    println!("{state_files:?}");
+
+    common::imap::write_imap_maildir_config(&world, &server, "connections = 1", "", "");
+    let config = fs::read_to_string(world.config())
+        .unwrap()
+        .replace(
+            &world.root("b").display().to_string(),
+            &root.display().to_string(),
+        )
+        .replace("[pair.p]\n", "[pair.p]\nadopt = \"never\"\n");
+    fs::write(world.config(), config).unwrap();
+    let states_arg = states.display().to_string();
+    let adopt = world.run(&["adopt", "p", "--from", "mbsync", &states_arg]);
+    assert_eq!(adopt.code(), 0, "{adopt}");
+    assert!(
+        adopt
+            .stdout()
+            .contains("adopted mbsync's state: 2 folders, 4 messages"),
+        "{adopt}"
+    );
+    // Once the pair has state, adopting again needs --force.
+    let again = world.run(&["adopt", "p", "--from", "mbsync", &states_arg]);
+    assert_ne!(again.code(), 0, "{again}");
+    assert!(again.stderr().contains("--force"), "{again}");
+    let forced = world.run(&["adopt", "p", "--from", "mbsync", &states_arg, "--force"]);
+    assert_eq!(forced.code(), 0, "{forced}");
+
+    let run = sync_logging_wire(&world);
+    let bodies: Vec<_> = fetched(&run)
+        .into_iter()
+        .filter(|f| f.body.is_some())
+        .collect();
+    assert!(bodies.is_empty(), "{bodies:?}\n{run}");
+    assert!(!run.stdout().contains("copied"), "{run}");
+    let tree = user_tree(&server, &user, server.password());
+    assert_eq!(counts(&tree).values().sum::<usize>(), 4, "{tree:?}");
+}
+
+/// A journal left by an interrupted mbsync run: its folder is left to content matching, with
+/// a warning saying what to do; the other folders are adopted.
+#[test]
+fn an_interrupted_mbsync_run_is_not_adopted() {
+    let switch = Switch::new();
+    fs::write(switch.inbox.join(".mbsyncstate.journal"), "3\n").unwrap();
+    let run = switch.world.sync_ok();
+    assert!(
+        run.stderr().contains("run mbsync once more") && run.stderr().contains("folder INBOX"),
+        "{run}"
+    );
+    assert!(
+        run.stdout().contains("adopted mbsync's state: 3 folders"),
+        "{run}"
+    );
+    assert!(!run.stdout().contains("copied"), "{run}");
+}
+
+/// Without mbsync's state (`adopt = "never"`, or a folder it has none for), the fallback
+/// matches messages by content, and that must see through the `X-TUID:` header mbsync adds to
+/// every message it downloads. Before, every message was copied both ways (9 and 9 here).
+#[test]
+fn content_matching_recognises_what_mbsync_downloaded() {
+    let switch = Switch::new();
+    let config = fs::read_to_string(switch.world.config())
+        .unwrap()
+        .replace("[pair.p]\n", "[pair.p]\nadopt = \"never\"\n");
+    fs::write(switch.world.config(), config).unwrap();
+    let run = switch.world.sync_ok();
+    assert!(!run.stdout().contains("adopted"), "{run}");
+    assert!(
+        run.stdout().contains("4 collections, changed: nothing"),
+        "{run}"
+    );
+}
