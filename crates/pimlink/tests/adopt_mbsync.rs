@@ -1,5 +1,16 @@
 //! Adopting mbsync's tree and state (issue 16): real mbsync (Debian's isync 1.4) syncs a
 //! Dovecot account into a Maildir tree, then pimlink takes over.
+//!
+//! What mbsync 1.4.4 does here (found by running it): it names `Entwürfe` `Entw&APw-rfe` on
+//! disk, flattens `Archive/2024` to `Archive.2024` with `Flatten .`, puts `INBOX/Sub` at
+//! `<Path>INBOX.Sub` then, keeps `.mbsyncstate` and `.uidvalidity` in each folder with
+//! `SyncState *` (a channel's `SyncState DIR/` names each file by the near box, `Lists!rust`),
+//! adds `,U=<n>` to every file name and `X-TUID:` to every message it copies.
+//!
+//! In order: the shared setup (`Switch`: the tree with Flatten, an inbox elsewhere and mbsync
+//! 1.4's names), adoption with changes pending on both sides, switching back, the content
+//! fallback, the explicit command with a SyncState directory and a UIDVALIDITY change, an
+//! interrupted mbsync run, and the measurement (ignored).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
 
@@ -319,4 +330,208 @@ fn switching_back_to_mbsync_and_again_to_pimlink_deletes_and_copies_nothing() {
     // And a further run has nothing left to do.
     let quiet = switch.world.sync_ok();
     assert_eq!(counts(&switch.server_tree()), after_again, "{quiet}");
+}
+
+/// `pimlink adopt PAIR --from mbsync DIR` reads the channel's files in a `SyncState DIR/`
+/// directory, refuses a pair that has state unless `--force`, and a server folder whose
+/// UIDVALIDITY changed (and that mbsync already re-synced) is adopted with its new one.
+#[test]
+fn explicit_adoption_from_a_sync_state_directory() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    for id in ["i1", "i2", "i3"] {
+        server.deliver(&user, "INBOX", &message(id)).unwrap();
+    }
+    server.deliver(&user, "Lists.rust", &message("r1")).unwrap();
+    let world = World::new("");
+    let root = world.dir.path().join("Mail");
+    let states = world.dir.path().join("mbsync-state");
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&states).unwrap();
+    let rc = world.dir.path().join("mbsyncrc");
+    let near = format!("Inbox {}/INBOX", root.display());
+    fs::write(
+        &rc,
+        mbsyncrc(&server, &root, &near, &format!("{}/", states.display())),
+    )
+    .unwrap();
+    run_mbsync(&rc);
+    // The server renumbers INBOX; mbsync's next run notices and re-pairs it.
+    server
+        .doveadm(&[
+            "mailbox",
+            "update",
+            "-u",
+            &user,
+            "--uid-validity",
+            "4242",
+            "INBOX",
+        ])
+        .unwrap();
+    let mbsync = run_mbsync(&rc);
+    assert!(
+        mbsync.contains("Recovered from change of UIDVALIDITY"),
+        "{mbsync}"
+    );
+    // A channel's own SyncState directory names each file by the near box.
+    assert!(states.join("Lists!rust").is_file());
+
+    common::imap::write_imap_maildir_config(&world, &server, "connections = 1", "", "");
+    let config = fs::read_to_string(world.config())
+        .unwrap()
+        .replace(
+            &world.root("b").display().to_string(),
+            &root.display().to_string(),
+        )
+        .replace("[pair.p]\n", "[pair.p]\nadopt = \"never\"\n");
+    fs::write(world.config(), config).unwrap();
+    let states_arg = states.display().to_string();
+    let adopt = world.run(&["adopt", "p", "--from", "mbsync", &states_arg]);
+    assert_eq!(adopt.code(), 0, "{adopt}");
+    assert!(
+        adopt
+            .stdout()
+            .contains("adopted mbsync's state: 2 folders, 4 messages"),
+        "{adopt}"
+    );
+    // Once the pair has state, adopting again needs --force.
+    let again = world.run(&["adopt", "p", "--from", "mbsync", &states_arg]);
+    assert_ne!(again.code(), 0, "{again}");
+    assert!(again.stderr().contains("--force"), "{again}");
+    let forced = world.run(&["adopt", "p", "--from", "mbsync", &states_arg, "--force"]);
+    assert_eq!(forced.code(), 0, "{forced}");
+
+    let run = sync_logging_wire(&world);
+    let bodies: Vec<_> = fetched(&run)
+        .into_iter()
+        .filter(|f| f.body.is_some())
+        .collect();
+    assert!(bodies.is_empty(), "{bodies:?}\n{run}");
+    assert!(!run.stdout().contains("copied"), "{run}");
+    let tree = user_tree(&server, &user, server.password());
+    assert_eq!(counts(&tree).values().sum::<usize>(), 4, "{tree:?}");
+}
+
+/// A journal left by an interrupted mbsync run: its folder is left to content matching, with
+/// a warning saying what to do; the other folders are adopted.
+#[test]
+fn an_interrupted_mbsync_run_is_not_adopted() {
+    let switch = Switch::new();
+    fs::write(switch.inbox.join(".mbsyncstate.journal"), "3\n").unwrap();
+    let run = switch.world.sync_ok();
+    assert!(
+        run.stderr().contains("run mbsync once more") && run.stderr().contains("folder INBOX"),
+        "{run}"
+    );
+    assert!(
+        run.stdout().contains("adopted mbsync's state: 3 folders"),
+        "{run}"
+    );
+    assert!(!run.stdout().contains("copied"), "{run}");
+}
+
+/// Without mbsync's state (`adopt = "never"`, or a folder it has none for), the fallback
+/// matches messages by content, and that must see through the `X-TUID:` header mbsync adds to
+/// every message it downloads. Before, every message was copied both ways (9 and 9 here).
+#[test]
+fn content_matching_recognises_what_mbsync_downloaded() {
+    let switch = Switch::new();
+    let config = fs::read_to_string(switch.world.config())
+        .unwrap()
+        .replace("[pair.p]\n", "[pair.p]\nadopt = \"never\"\n");
+    fs::write(switch.world.config(), config).unwrap();
+    let run = switch.world.sync_ok();
+    assert!(!run.stdout().contains("adopted"), "{run}");
+    assert!(
+        run.stdout().contains("4 collections, changed: nothing"),
+        "{run}"
+    );
+}
+
+/// Issue 16's measurement: the first pimlink run after adopting an mbsync tree of N messages
+/// (`PIMLINK_ADOPT_MESSAGES`, default 2,000; the issue asks for 20,000): bytes the server sent
+/// (target: no message body) and its time against a no-change run (target: at most 2x).
+/// Prints the numbers for bench/RESULTS.md; asserts only the bytes (no timing assertion).
+#[test]
+#[ignore = "a measurement: PIMLINK_ADOPT_MESSAGES=20000 cargo nextest run -p pimlink --test adopt_mbsync measure --run-ignored only --no-capture"]
+fn measure_the_first_run_after_adopting_an_mbsync_tree() {
+    let total: usize = std::env::var("PIMLINK_ADOPT_MESSAGES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2000);
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    let folders = ["INBOX", "Archive.2023", "Archive.2024", "Lists.rust"];
+    let mut body_bytes = 0;
+    for (index, folder) in folders.iter().enumerate() {
+        let messages: Vec<Vec<u8>> = (0..total / folders.len())
+            .map(|i| common::imap::sized_message(&format!("m{index}-{i}"), 2048))
+            .collect();
+        body_bytes += messages.iter().map(Vec::len).sum::<usize>();
+        server
+            .deliver_many(&user, folder, messages.iter().map(Vec::as_slice))
+            .unwrap();
+    }
+    let world = World::new("");
+    let root = world.dir.path().join("Mail");
+    fs::create_dir_all(&root).unwrap();
+    let rc = world.dir.path().join("mbsyncrc");
+    let near = format!("Inbox {}/INBOX", root.display());
+    fs::write(&rc, mbsyncrc(&server, &root, &near, "*")).unwrap();
+    let started = std::time::Instant::now();
+    run_mbsync(&rc);
+    let mbsync_time = started.elapsed();
+
+    let proxy = pimlink_testkit::CutProxy::start(server.port()).unwrap();
+    proxy.pass_all();
+    common::imap::write_imap_maildir_config_via(&world, &server, proxy.port(), ("", "", ""));
+    let config = fs::read_to_string(world.config()).unwrap().replace(
+        &world.root("b").display().to_string(),
+        &root.display().to_string(),
+    );
+    fs::write(world.config(), config).unwrap();
+    let received = |proxy: &pimlink_testkit::CutProxy| -> u64 {
+        proxy.connections().iter().map(|c| c.to_client).sum()
+    };
+
+    let started = std::time::Instant::now();
+    let adopt = world.sync_ok();
+    let adopt_time = started.elapsed();
+    let adopt_bytes = received(&proxy);
+    assert!(adopt.stdout().contains("adopted mbsync's state"), "{adopt}");
+    assert!(!adopt.stdout().contains("copied"), "{adopt}");
+
+    let started = std::time::Instant::now();
+    world.sync_ok();
+    let nochange_time = started.elapsed();
+    let nochange_bytes = received(&proxy) - adopt_bytes;
+    // A no-change run that must list every folder's flags, as the first run after an adoption
+    // must (the adopted state has no HIGHESTMODSEQ): the listing states reduced to the
+    // UIDVALIDITY and the settled records dropped.
+    let db = world.state_dir().join("p.sqlite");
+    common::sqlite(
+        &db,
+        "UPDATE collections SET state_a = substr(state_a, 1, instr(state_a || ' uidnext', ' uidnext') - 1); \
+         DELETE FROM mail_settled;",
+    );
+    let started = std::time::Instant::now();
+    world.sync_ok();
+    let full_listing_time = started.elapsed();
+    let started = std::time::Instant::now();
+    run_mbsync(&rc);
+    let mbsync_nochange = started.elapsed();
+    println!(
+        "MEASURED {total} messages ({body_bytes} bytes of mail), debug build: mbsync initial \
+         {mbsync_time:?}, mbsync no-change {mbsync_nochange:?}; pimlink first run after \
+         adoption {adopt_time:?}, {adopt_bytes} bytes from the server; no-change run \
+         {nochange_time:?}, {nochange_bytes} bytes (ratio {:.2}); no-change run listing every \
+         folder {full_listing_time:?} (ratio {:.2})",
+        adopt_time.as_secs_f64() / nochange_time.as_secs_f64(),
+        adopt_time.as_secs_f64() / full_listing_time.as_secs_f64()
+    );
+    // No message body: the server sent far less than one byte per byte of mail.
+    assert!(
+        (adopt_bytes as usize) < body_bytes / 4,
+        "{adopt_bytes} bytes received for {body_bytes} bytes of mail"
+    );
 }

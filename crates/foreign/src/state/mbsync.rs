@@ -1,9 +1,10 @@
 //! mbsync's (isync 1.x) sync state: one state file per channel and folder pair, and the
 //! `.uidvalidity` and `,U=` file names of its Maildir store.
 //!
-//! - The state file is `.mbsyncstate` in the near folder (`SyncState *`), or
-//!   `<dir>/:<far store>:<far box>_:<near store>:<near box>` in a `SyncState <dir>/` directory
-//!   (`/` in box names written as `!`). Header lines `FarUidValidity N`, `NearUidValidity N`,
+//! - The state file is `.mbsyncstate` in the near folder (`SyncState *`); `<dir>/<near box>`
+//!   for a channel's own `SyncState <dir>/`; or `<dir>/:<far store>:<far box>_:<near
+//!   store>:<near box>` for the global `SyncState` (default `~/.mbsync/`) — `/` in box names
+//!   written as `!` (seen with isync 1.4.4). Header lines `FarUidValidity N`, `NearUidValidity N`,
 //!   `MaxPulledUid N`, `MaxPushedUid N` (isync 1.4; 1.3 and older wrote `MasterUidValidity`,
 //!   `SlaveUidValidity` and the same Max lines; other headers such as `MaxExpiredFarUid` are
 //!   read and ignored), a blank line, then one line per message pair: `far near [<>^~]FLAGS`,
@@ -241,16 +242,22 @@ pub struct ChannelStateFile {
     pub near_box: String,
 }
 
-/// Reads a state file's name in a `SyncState` directory: `:far:box_:near:box` (boxes with
-/// `!` for `/`). `None` for other files (journals, locks, `.new` files).
+/// Reads a state file's name in a `SyncState` directory: `:far:box_:near:box` (the global
+/// `SyncState`) or just the near box (a channel's own), boxes with `!` for `/`; the stores and
+/// the far box are empty for the latter. `None` for journals, locks, `.new` files and hidden
+/// files.
 pub fn channel_state_name(file_name: &str) -> Option<(String, String, String, String)> {
     if file_name.ends_with(".journal")
         || file_name.ends_with(".lock")
         || file_name.ends_with(".new")
+        || file_name.starts_with('.')
     {
         return None;
     }
-    let rest = file_name.strip_prefix(':')?;
+    let Some(rest) = file_name.strip_prefix(':') else {
+        let near_box = file_name.replace('!', "/");
+        return Some((String::new(), String::new(), String::new(), near_box));
+    };
     let (far_store, rest) = rest.split_once(':')?;
     // A box name may contain `_:`; store names cannot contain `:`, so the last `_:` that is
     // followed by `store:` splits the two halves.
@@ -411,6 +418,11 @@ mod tests {
             Some(("a_:b".to_owned(), "a_:b".to_owned()))
         );
         assert_eq!(channel_state_name(":r:INBOX_:l:INBOX.journal"), None);
-        assert_eq!(channel_state_name("notes.txt"), None);
+        // A channel's own SyncState directory names files by the near box alone.
+        assert_eq!(
+            channel_state_name("Lists!rust").map(|n| n.3),
+            Some("Lists/rust".to_owned())
+        );
+        assert_eq!(channel_state_name("INBOX.lock"), None);
     }
 }
