@@ -45,6 +45,7 @@ pub mod runner;
 pub mod secret;
 pub mod side;
 pub mod status;
+pub mod utf7;
 
 pub use error::{Error, ErrorKind, Result};
 pub use mail::flags::{Flag, Flags};

@@ -57,7 +57,7 @@ pub use client::{
 pub use options::{AuthMechanism, ClientOptions};
 pub use proto::response::{ListEntry, MailboxStatus, NamespaceEntry};
 pub use secret::Secret;
-pub use store::{ImapStore, RefusedLogin};
+pub use store::{ImapSpelling, ImapStore, RefusedLogin};
 pub use uidset::UidRanges;
 // ClientOptions carries these; re-exported so that a user of this crate needs no other.
 pub use pimlink_tls::{CertFingerprint, ClientCert, TlsMode, Trust};

@@ -3,9 +3,11 @@
 //! Both directions live here so that one rule decides both: the listing keeps a directory only
 //! if mapping its derived name back gives the very same directory (see [`Layout::name_of`]).
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use pimlink_core::{CollectionName, Error, ErrorKind, Result};
+
+use crate::scheme::{Place, Scheme};
 
 /// The longest file name Linux file systems accept, in bytes.
 pub(crate) const MAX_COMPONENT_LEN: usize = 255;
@@ -28,118 +30,25 @@ impl Layout {
     /// The directory of `name`, relative to the root (empty for the Maildir++ INBOX), or an
     /// [`ErrorKind::InvalidName`] error naming the folder and why this layout cannot hold it.
     pub(crate) fn relative_dir(self, name: &CollectionName) -> Result<PathBuf> {
-        check_inbox_case(name)?;
-        let relative = match self {
-            Layout::Verbatim => {
-                let mut path = PathBuf::new();
-                for level in name.levels() {
-                    check_level_common(name, level)?;
-                    if level == crate::keywords::FILE_NAME {
-                        return Err(refused(
-                            name,
-                            &format!(
-                                "the level {level:?} would collide with a parent maildir's \
-                                 keyword file"
-                            ),
-                        ));
-                    }
-                    if MAILDIR_SUBDIRS.contains(&level) {
-                        return Err(refused(
-                            name,
-                            &format!(
-                                "the level {level:?} would collide with a parent maildir's own \
-                                 {level}/ directory"
-                            ),
-                        ));
-                    }
-                    path.push(level);
-                }
-                path
-            }
-            Layout::MaildirPlusPlus => {
-                if name.is_inbox() {
-                    return Ok(PathBuf::new());
-                }
-                let mut dir = String::new();
-                for level in name.levels() {
-                    check_level_common(name, level)?;
-                    if level.contains('.') {
-                        return Err(refused(
-                            name,
-                            &format!(
-                                "the level {level:?} contains '.', which Maildir++ uses to \
-                                 separate levels"
-                            ),
-                        ));
-                    }
-                    dir.push('.');
-                    dir.push_str(level);
-                }
-                if dir.len() > MAX_COMPONENT_LEN {
-                    return Err(refused(
-                        name,
-                        &format!(
-                            "its Maildir++ directory name is {} bytes long; at most \
-                             {MAX_COMPONENT_LEN} fit in a file name",
-                            dir.len()
-                        ),
-                    ));
-                }
-                PathBuf::from(dir)
-            }
-        };
-        // Defence in depth: whatever the rules above let through must be plain file names, or
-        // joining it to the root could leave the root.
-        if !relative
-            .components()
-            .all(|component| matches!(component, Component::Normal(_)))
-        {
-            return Err(refused(name, "it does not map to a plain relative path"));
+        match Scheme::plain(self).place(name)? {
+            Place::Root(relative) => Ok(relative),
+            // A plain scheme has no inbox elsewhere.
+            Place::Inbox(_) => Err(refused(name, "it would live outside the root")),
         }
-        Ok(relative)
     }
 
     /// The collection whose directory is `relative` (relative to the root), or why that
     /// directory is not one this layout can address. A name is returned only if it maps back
     /// to exactly `relative`, so that listing and addressing can never disagree.
     pub(crate) fn name_of(self, relative: &Path) -> Result<CollectionName, String> {
-        let mut levels = Vec::new();
-        for component in relative.components() {
-            let Component::Normal(level) = component else {
-                return Err("it is not a plain relative path".to_owned());
-            };
-            let Some(level) = level.to_str() else {
-                return Err("its name is not valid UTF-8".to_owned());
-            };
-            levels.push(level);
-        }
-        let text = match self {
-            Layout::Verbatim => levels.join("/"),
-            Layout::MaildirPlusPlus => match levels.as_slice() {
-                [] => CollectionName::INBOX.to_owned(),
-                [dir] => match dir.strip_prefix('.') {
-                    Some(rest) => rest.replace('.', "/"),
-                    None => return Err("a Maildir++ folder name starts with '.'".to_owned()),
-                },
-                _ => return Err("Maildir++ folders are not nested directories".to_owned()),
-            },
-        };
-        let name = CollectionName::new(text).map_err(|err| err.to_string())?;
-        match self.relative_dir(&name) {
-            Ok(back) if back == relative => Ok(name),
-            Ok(back) => Err(format!(
-                "it would be the folder {name}, which pimlink stores at {}",
-                back.display()
-            )),
-            Err(err) => Err(err.to_string()),
-        }
+        Scheme::plain(self).name_of(&Place::Root(relative.to_path_buf()))
     }
 }
 
 /// Refuses first levels that equal INBOX only up to case: the engine treats INBOX
 /// case-insensitively (as IMAP does), so `Inbox/x` and `INBOX/x` would be two directories for
 /// what a server may consider one hierarchy, and `inbox` would name the INBOX itself.
-fn check_inbox_case(name: &CollectionName) -> Result<()> {
+pub(crate) fn check_inbox_case(name: &CollectionName) -> Result<()> {
     match name.levels().next() {
         Some(first) if first.eq_ignore_ascii_case(CollectionName::INBOX) && first != "INBOX" => {
             Err(refused(
@@ -156,7 +65,7 @@ fn check_inbox_case(name: &CollectionName) -> Result<()> {
 
 /// Rules every layout shares. Core's `CollectionName` already guarantees most of them; they are
 /// checked again because a path built from an unchecked level could escape the root.
-fn check_level_common(name: &CollectionName, level: &str) -> Result<()> {
+pub(crate) fn check_level_common(name: &CollectionName, level: &str) -> Result<()> {
     let why = if level.is_empty() {
         "it has an empty level".to_owned()
     } else if level == "." || level == ".." {
@@ -174,7 +83,7 @@ fn check_level_common(name: &CollectionName, level: &str) -> Result<()> {
     Err(refused(name, &why))
 }
 
-fn refused(name: &CollectionName, why: &str) -> Error {
+pub(crate) fn refused(name: &CollectionName, why: &str) -> Error {
     Error::new(
         ErrorKind::InvalidName,
         format!("the Maildir cannot hold the folder {name:?}: {why}"),
@@ -185,6 +94,7 @@ fn refused(name: &CollectionName, why: &str) -> Error {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::path::Component;
 
     fn name(text: &str) -> CollectionName {
         CollectionName::new(text).unwrap()

@@ -6,8 +6,8 @@
 //! # Layouts
 //!
 //! Folder names are the engine's [`pimlink_core::CollectionName`]s (`/` between levels), stored
-//! on disk as raw UTF-8 (no modified UTF-7). Any name a layout accepts maps to exactly one
-//! directory and is listed back as the same name.
+//! on disk as raw UTF-8 unless [`TreeOptions::names`] asks for modified UTF-7. Any name a layout
+//! accepts maps to exactly one directory and is listed back as the same name.
 //!
 //! - **`verbatim`** (mbsync's `SubFolders Verbatim`): folder `A/B` is the directory `root/A/B`
 //!   holding `cur/ new/ tmp/`; `INBOX` is `root/INBOX`. A directory without `cur/` and `new/`
@@ -20,6 +20,17 @@
 //!   exists. Refused: any level containing `.` (that includes a level starting with `.`), since
 //!   `.` separates levels; and a folder whose `.A.B` name exceeds 255 bytes. `INBOX/x` is
 //!   `root/.INBOX.x`, as Dovecot stores it.
+//!
+//! Trees other tools wrote ([`TreeOptions`], see `scheme.rs`; [`Maildir::open_with`]):
+//! - **`flatten`** (mbsync's `Flatten .`, OfflineIMAP's `sep`), verbatim only: folder `A/B` is
+//!   the one directory `root/A.B`; a level containing the separator is refused naming the
+//!   folder, and nested directories are not folders. `INBOX/x` is `root/INBOX.x`.
+//! - **`names = imap-utf-7`** (mbsync 1.4, OfflineIMAP): each level is spelled in RFC 3501
+//!   modified UTF-7 (`Entwürfe` is `Entw&APw-rfe`); a directory that is not valid modified UTF-7
+//!   (raw UTF-8, a broken shift) is skipped with a warning.
+//! - **`inbox`** (mbsync's `Inbox`), verbatim only: INBOX is that directory; without `flatten`
+//!   `INBOX/x` is `<inbox>/x`, as mbsync keeps it, and the root's own `INBOX` directory is
+//!   skipped.
 //!
 //! Both layouts also refuse a level longer than 255 bytes and a first level that equals
 //! `INBOX` only up to case (`Inbox/x`): the engine treats INBOX case-insensitively, so such a
@@ -111,6 +122,8 @@ mod keywords;
 mod layout;
 mod lineend;
 mod remove;
+mod renamed;
+mod scheme;
 mod stamp;
 mod store;
 mod tree;
@@ -118,4 +131,5 @@ mod unique;
 mod watch;
 
 pub use layout::Layout;
+pub use scheme::{Names, TreeOptions, check_flatten};
 pub use store::Maildir;

@@ -2,21 +2,55 @@
 
 use std::collections::BTreeMap;
 use std::fs::DirEntry;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use pimlink_core::{CollectionInfo, CollectionName, Error, Result};
 
 use crate::fsutil::is_maildir;
 use crate::layout::{Layout, MAILDIR_SUBDIRS};
+use crate::scheme::{Place, Scheme};
 
-/// Every folder under `root`, sorted by name, with non-selectable parents included.
-pub(crate) fn list_collections(root: &Path, layout: Layout) -> Result<Vec<CollectionInfo>> {
+/// Every folder of the tree, sorted by name, with non-selectable parents included. `inbox` is
+/// the inbox's own directory when it lives outside the layout's place.
+pub(crate) fn list_collections(
+    root: &Path,
+    scheme: Scheme,
+    inbox: Option<&Path>,
+) -> Result<Vec<CollectionInfo>> {
     let mut found = BTreeMap::new();
-    match layout {
-        Layout::Verbatim => {
-            walk_verbatim(root, root, &mut found)?;
+    let walk = Walk {
+        scheme,
+        skip: inbox,
+    };
+    match (scheme.layout, scheme.flatten) {
+        (Layout::Verbatim, None) => {
+            walk.verbatim(root, root, Place::Root, &mut found)?;
         }
-        Layout::MaildirPlusPlus => scan_maildirplusplus(root, &mut found)?,
+        (Layout::Verbatim, Some(_)) => walk.flat(root, &mut found, |file_name| {
+            Place::Root(PathBuf::from(file_name))
+        })?,
+        (Layout::MaildirPlusPlus, _) => {
+            if is_maildir(root) {
+                found.insert(CollectionName::new(CollectionName::INBOX)?, true);
+            }
+            walk.flat(root, &mut found, |file_name| {
+                Place::Root(PathBuf::from(file_name))
+            })?;
+        }
+    }
+    if let Some(inbox) = inbox {
+        if is_maildir(inbox) {
+            found.insert(CollectionName::new(CollectionName::INBOX)?, true);
+        }
+        if scheme.flatten.is_none() && inbox.is_dir() {
+            // mbsync keeps INBOX's subfolders inside it; the root is skipped in case it lies
+            // below the inbox.
+            let walk = Walk {
+                scheme,
+                skip: Some(root),
+            };
+            walk.verbatim(inbox, inbox, Place::Inbox, &mut found)?;
+        }
     }
     add_missing_parents(&mut found);
     Ok(found
@@ -25,67 +59,91 @@ pub(crate) fn list_collections(root: &Path, layout: Layout) -> Result<Vec<Collec
         .collect())
 }
 
-/// Descends into `dir` and records every maildir below it, and every directory that has one
-/// below it (as a non-selectable parent). Returns true if anything was recorded.
-fn walk_verbatim(
-    root: &Path,
-    dir: &Path,
-    found: &mut BTreeMap<CollectionName, bool>,
-) -> Result<bool> {
-    let mut any = false;
-    for entry in read_dir_sorted(dir)? {
-        let file_name = entry.file_name();
-        if MAILDIR_SUBDIRS.iter().any(|sub| file_name == *sub) {
-            continue;
-        }
-        let path = entry.path();
-        if !is_directory_to_walk(&entry, &path) {
-            continue;
-        }
-        let selectable = is_maildir(&path);
-        let below = walk_verbatim(root, &path, found)?;
-        if !selectable && !below {
-            // Any other directory (a `.notmuch` index, a backup) is not mail.
-            continue;
-        }
-        let relative = path.strip_prefix(root).unwrap_or(&path);
-        match Layout::Verbatim.name_of(relative) {
-            Ok(name) => {
-                found.insert(name, selectable);
-                any = true;
-            }
-            Err(why) => skip(&path, &why),
-        }
-    }
-    Ok(any)
+/// One walk over a directory tree: the rule that names what it finds, and a directory that
+/// belongs to the other base (the inbox under the root, or the root under the inbox).
+struct Walk<'p> {
+    scheme: Scheme,
+    skip: Option<&'p Path>,
 }
 
-/// Records the root (INBOX) if it is a maildir, and every `.A.B` maildir in it.
-fn scan_maildirplusplus(root: &Path, found: &mut BTreeMap<CollectionName, bool>) -> Result<()> {
-    if is_maildir(root) {
-        found.insert(CollectionName::new(CollectionName::INBOX)?, true);
-    }
-    for entry in read_dir_sorted(root)? {
-        let file_name = entry.file_name();
-        let is_folder = file_name
-            .as_encoded_bytes()
-            .first()
-            .is_some_and(|b| *b == b'.');
-        if !is_folder {
-            continue;
-        }
-        let path = entry.path();
-        if !is_directory_to_walk(&entry, &path) || !is_maildir(&path) {
-            continue;
-        }
-        match Layout::MaildirPlusPlus.name_of(Path::new(&file_name)) {
-            Ok(name) => {
-                found.insert(name, true);
+impl Walk<'_> {
+    /// Descends into `dir` and records every maildir below it, and every directory that has
+    /// one below it (as a non-selectable parent). Returns true if anything was recorded.
+    fn verbatim(
+        &self,
+        base: &Path,
+        dir: &Path,
+        place: fn(PathBuf) -> Place,
+        found: &mut BTreeMap<CollectionName, bool>,
+    ) -> Result<bool> {
+        let mut any = false;
+        for entry in read_dir_sorted(dir)? {
+            let file_name = entry.file_name();
+            if MAILDIR_SUBDIRS.iter().any(|sub| file_name == *sub) {
+                continue;
             }
-            Err(why) => skip(&path, &why),
+            let path = entry.path();
+            if self.skip == Some(path.as_path()) || !is_directory_to_walk(&entry, &path) {
+                continue;
+            }
+            let selectable = is_maildir(&path);
+            let below = self.verbatim(base, &path, place, found)?;
+            if !selectable && !below {
+                // Any other directory (a `.notmuch` index, a backup) is not mail.
+                continue;
+            }
+            match self.scheme.name_of(&place(below_base(&path, base))) {
+                Ok(name) => {
+                    found.insert(name, selectable);
+                    any = true;
+                }
+                Err(why) => skip(&path, &why),
+            }
         }
+        Ok(any)
     }
-    Ok(())
+
+    /// Records every maildir directly in `root` whose name marks a folder (Maildir++'s
+    /// `.A.B`, a flattened `A.B`).
+    fn flat(
+        &self,
+        root: &Path,
+        found: &mut BTreeMap<CollectionName, bool>,
+        place: impl Fn(&std::ffi::OsStr) -> Place,
+    ) -> Result<()> {
+        for entry in read_dir_sorted(root)? {
+            let file_name = entry.file_name();
+            let dotted = file_name
+                .as_encoded_bytes()
+                .first()
+                .is_some_and(|b| *b == b'.');
+            let is_folder = match self.scheme.layout {
+                Layout::MaildirPlusPlus => dotted,
+                Layout::Verbatim => !MAILDIR_SUBDIRS.iter().any(|sub| file_name == *sub),
+            };
+            if !is_folder {
+                continue;
+            }
+            let path = entry.path();
+            if self.skip == Some(path.as_path())
+                || !is_directory_to_walk(&entry, &path)
+                || !is_maildir(&path)
+            {
+                continue;
+            }
+            match self.scheme.name_of(&place(&file_name)) {
+                Ok(name) => {
+                    found.insert(name, true);
+                }
+                Err(why) => skip(&path, &why),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn below_base(path: &Path, base: &Path) -> PathBuf {
+    path.strip_prefix(base).unwrap_or(path).to_path_buf()
 }
 
 /// True for a real directory. Symlinked directories are never followed (the target could be

@@ -105,6 +105,13 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the version.
     Version,
+    // -- adoption (issue 16) --
+    /// Take over what another sync tool knew about a pair's local tree (its first sync then
+    /// downloads nothing again and renames no file).
+    #[command(
+        after_help = "Examples:\n  pimlink adopt mail --from mbsync\n  pimlink adopt mail --from mbsync ~/.mbsync\n  pimlink adopt mail --from offlineimap"
+    )]
+    Adopt(AdoptArgs),
 }
 
 /// Arguments of `init`.
@@ -283,4 +290,35 @@ mod tests {
             assert!(help.contains(line), "{line} missing from:\n{help}");
         }
     }
+}
+
+/// Arguments of `adopt`.
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The pair (an imap and a maildir storage).
+    #[arg(value_name = "PAIR")]
+    pub pair: String,
+
+    /// The tool whose state to take over.
+    #[arg(long, value_enum)]
+    pub from: AdoptFrom,
+
+    /// Where that tool keeps its state (mbsync: its `SyncState` directory; default: the
+    /// `.mbsyncstate` file in each folder, `SyncState *`. OfflineIMAP: its `metadata`
+    /// directory, default ~/.offlineimap).
+    #[arg(value_name = "PATH")]
+    pub path: Option<std::path::PathBuf>,
+
+    /// Replace the pair's existing state.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The tools whose state `adopt` reads.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum AdoptFrom {
+    /// mbsync (isync 1.x).
+    Mbsync,
+    /// OfflineIMAP 7/8 (offlineimap3).
+    Offlineimap,
 }

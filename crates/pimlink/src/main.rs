@@ -3,6 +3,7 @@
 //! `pimlink-core` (`pimlink_core::runner`), which runs either family; `output` shows what it
 //! does. Protocols, file formats and sync decisions live in the library crates.
 
+mod adopt_mail;
 mod cli;
 mod commands;
 mod endpoint;
@@ -68,6 +69,7 @@ fn main() -> ExitCode {
                     commands::repair::run(&config, &args.storage, args.dry_run, &output)
                 }
                 Command::Version | Command::Completions(_) | Command::Init(_) => cli::exit::OK,
+                Command::Adopt(args) => commands::adopt::run(&config, args, &output),
             },
             Err(error) => {
                 output.error(&error);

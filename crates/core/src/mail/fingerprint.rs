@@ -25,6 +25,15 @@ use std::io::{self, BufRead, BufReader, Read};
 /// The header fields a fingerprint is made of, lower case.
 pub const FIELDS: [&str; 4] = ["message-id", "date", "from", "subject"];
 
+/// The header field mbsync adds to every message it downloads (`X-TUID: <12 characters>`,
+/// issue 16): its bytes are left out of the size, or no message mbsync downloaded would match
+/// the server's copy, and a tree moved from mbsync would be copied both ways whole.
+pub const IGNORED_FIELD: &str = "x-tuid";
+
+/// The fields to ask a server for (IMAP `BODY.PEEK[HEADER.FIELDS (...)]`): [`FIELDS`] and
+/// [`IGNORED_FIELD`], whose size is subtracted from RFC822.SIZE when a copy there has it.
+pub const FETCH_FIELDS: [&str; 5] = ["message-id", "date", "from", "subject", IGNORED_FIELD];
+
 /// Headers longer than this are not read further: a fingerprint never needs a whole header.
 const MAX_HEADER_BYTES: u64 = 256 * 1024;
 
@@ -47,9 +56,10 @@ impl Fingerprint {
             io::copy(&mut reader, &mut io::sink())?;
             headers
         };
+        let (headers, ignored) = headers;
         Ok(headers.map(|headers| Fingerprint {
             headers,
-            size: counted.size,
+            size: counted.size.saturating_sub(ignored),
         }))
     }
 
@@ -57,8 +67,11 @@ impl Fingerprint {
     /// them for `BODY.PEEK[HEADER.FIELDS (...)]`) and its size with CRLF line ends (IMAP
     /// RFC822.SIZE).
     pub fn of_header(header: impl Read, size: u64) -> io::Result<Option<Fingerprint>> {
-        let headers = header_values(BufReader::new(header.take(MAX_HEADER_BYTES)))?;
-        Ok(headers.map(|headers| Fingerprint { headers, size }))
+        let (headers, ignored) = header_values(BufReader::new(header.take(MAX_HEADER_BYTES)))?;
+        Ok(headers.map(|headers| Fingerprint {
+            headers,
+            size: size.saturating_sub(ignored),
+        }))
     }
 
     /// The normalised header fields, for diagnostics.
@@ -72,10 +85,13 @@ impl Fingerprint {
     }
 }
 
-/// The identifying fields of a header, normalised, or `None` if it has none of them.
-fn header_values(mut reader: impl BufRead) -> io::Result<Option<String>> {
+/// The identifying fields of a header, normalised, or `None` if it has none of them; and the
+/// size with CRLF line ends of its [`IGNORED_FIELD`] lines.
+fn header_values(mut reader: impl BufRead) -> io::Result<(Option<String>, u64)> {
     let mut values: [Option<String>; FIELDS.len()] = Default::default();
     let mut current: Option<usize> = None;
+    let mut ignored = 0;
+    let mut in_ignored = false;
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -88,6 +104,9 @@ fn header_values(mut reader: impl BufRead) -> io::Result<Option<String>> {
             break; // End of the header.
         }
         if text.starts_with([' ', '\t']) {
+            if in_ignored {
+                ignored += text.len() as u64 + 2;
+            }
             if let Some(value) = current.and_then(|i| values[i].as_mut()) {
                 value.push(' ');
                 value.push_str(text.trim());
@@ -96,9 +115,14 @@ fn header_values(mut reader: impl BufRead) -> io::Result<Option<String>> {
         }
         current = None;
         let Some((name, value)) = text.split_once(':') else {
+            in_ignored = false;
             continue;
         };
         let name = name.trim().to_ascii_lowercase();
+        in_ignored = name == IGNORED_FIELD;
+        if in_ignored {
+            ignored += text.len() as u64 + 2;
+        }
         if let Some(index) = FIELDS.iter().position(|f| *f == name) {
             // The first occurrence counts, as for a mail reader.
             if values[index].is_none() {
@@ -108,7 +132,7 @@ fn header_values(mut reader: impl BufRead) -> io::Result<Option<String>> {
         }
     }
     if values.iter().all(Option::is_none) {
-        return Ok(None);
+        return Ok((None, ignored));
     }
     let mut out = String::new();
     for (field, value) in FIELDS.iter().zip(values) {
@@ -119,7 +143,7 @@ fn header_values(mut reader: impl BufRead) -> io::Result<Option<String>> {
         out.push_str(&value.split_whitespace().collect::<Vec<_>>().join(" "));
         out.push('\n');
     }
-    Ok(Some(out))
+    Ok((Some(out), ignored))
 }
 
 /// A reader that counts what passes through it as the size with CRLF line ends: each LF not
@@ -182,6 +206,25 @@ mod tests {
             fp(crlf).unwrap().headers(),
             "message-id:<a@b>\ndate:Mon, 1 Jan 2024 10:00:00 +0000\nfrom:x@y\nsubject:a long subject\n"
         );
+    }
+
+    /// Issue 16: mbsync adds `X-TUID:` to every message it downloads; its copy is still the
+    /// server's message, whether the server's copy has the field or not.
+    #[test]
+    fn mbsyncs_x_tuid_header_is_not_counted() {
+        let server = "From: a@b\r\nSubject: s\r\nMessage-ID: <m@t>\r\n\r\nbody\r\n";
+        let mbsync = "From: a@b\nSubject: s\nMessage-ID: <m@t>\nX-TUID: AbCdEfGhIjKl\n\nbody\n";
+        assert_eq!(fp(server), fp(mbsync));
+        // As IMAP reports it: the fields asked for and RFC822.SIZE, with and without X-TUID.
+        let fields = "Subject: s\r\nFrom: a@b\r\nMessage-ID: <m@t>\r\n\r\n";
+        let plain = Fingerprint::of_header(fields.as_bytes(), server.len() as u64).unwrap();
+        assert_eq!(plain, fp(mbsync));
+        let with_tuid =
+            "Subject: s\r\nFrom: a@b\r\nMessage-ID: <m@t>\r\nX-TUID: AbCdEfGhIjKl\r\n\r\n";
+        let uploaded = Fingerprint::of_header(with_tuid.as_bytes(), server.len() as u64 + 22);
+        assert_eq!(uploaded.unwrap(), fp(mbsync));
+        // Only that field: another one still counts.
+        assert_ne!(fp(server), fp(&mbsync.replace("X-TUID", "X-Other")));
     }
 
     #[test]

@@ -9,9 +9,12 @@
 //!   [`plan::pairing`]); [`exec::Pair::sync`] carries a plan out (the only code that writes to
 //!   the sides and the status).
 //!
+//! - [`adopt`]: another tool's knowledge (mbsync, OfflineIMAP) written into an empty status.
+//!
 //! Not here: anything calendar or contact ([`crate::dav`]), the database itself
 //! ([`crate::status`]), storages (pimlink-imap, pimlink-maildir).
 
+pub mod adopt;
 pub mod exec;
 pub mod fingerprint;
 pub mod flags;

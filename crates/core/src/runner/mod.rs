@@ -171,6 +171,23 @@ impl PairRun {
         }
     }
 
+    /// Writes another tool's knowledge of a mail pair into its status before the run (see
+    /// [`crate::mail::adopt`]): the run then continues from that tool's last run instead of
+    /// matching items by content. `replace` discards state the pair already has.
+    pub fn adopt_mail(
+        &mut self,
+        adoption: &crate::mail::adopt::Adoption,
+        server: crate::side::Side,
+        spelling: &dyn crate::mail::adopt::ServerSpelling,
+        replace: bool,
+    ) -> Result<crate::mail::adopt::AdoptSummary> {
+        let summary = self.status.adopt(adoption, server, spelling, replace)?;
+        if summary.folders > 0 {
+            self.without_state = None;
+        }
+        Ok(summary)
+    }
+
     /// Runs `pair` as `request` asks, on the collections `selection` picks; `observer` sees
     /// each step and the report. Fails as a whole only when a side cannot be listed or the
     /// status cannot be read; everything else is in the report.

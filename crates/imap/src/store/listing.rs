@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use pimlink_core::mail::fingerprint::FIELDS;
+use pimlink_core::mail::fingerprint::FETCH_FIELDS;
 use pimlink_core::mail::keywords::KeywordSupport;
 use pimlink_core::{CollectionName, Error, ErrorKind, Flags, ItemEntry, Known, Listing};
 use tracing::{debug, warn};
@@ -271,7 +271,10 @@ impl ImapStore {
         let request = FetchRequest {
             flags: true,
             size: true,
-            header_fields: FIELDS.iter().map(|f| f.to_ascii_uppercase()).collect(),
+            header_fields: FETCH_FIELDS
+                .iter()
+                .map(|f| f.to_ascii_uppercase())
+                .collect(),
             ..FetchRequest::default()
         };
         let known: Vec<u32> = messages.range(floor..).map(|(uid, _)| *uid).collect();

@@ -95,6 +95,7 @@ mod prefetch;
 mod reading;
 mod retry;
 mod settle;
+mod spelling;
 pub(crate) mod state;
 mod writing;
 
@@ -108,6 +109,7 @@ use crate::client::Client;
 use crate::options::ClientOptions;
 use crate::secret::Secret;
 pub use retry::RetryPolicy;
+pub use spelling::ImapSpelling;
 
 /// Produces the password when the store first connects (e.g. by running a `password_cmd`);
 /// asked once, reconnects reuse it.

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use pimlink_core::mail::fingerprint::{FIELDS, Fingerprint};
+use pimlink_core::mail::fingerprint::{FETCH_FIELDS, Fingerprint};
 use pimlink_core::{CollectionName, Error, ErrorKind, ItemData, ItemKey};
 
 use super::keys::MessageKey;
@@ -84,7 +84,7 @@ impl ImapStore {
         .await
     }
 
-    /// `UID FETCH (RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE FROM SUBJECT)])` of
+    /// `UID FETCH (RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE FROM SUBJECT X-TUID)])` of
     /// the keys.
     pub(super) async fn read_fingerprints(
         &mut self,
@@ -104,7 +104,10 @@ impl ImapStore {
         if !missing.is_empty() {
             let request = FetchRequest {
                 size: true,
-                header_fields: FIELDS.iter().map(|f| f.to_ascii_uppercase()).collect(),
+                header_fields: FETCH_FIELDS
+                    .iter()
+                    .map(|f| f.to_ascii_uppercase())
+                    .collect(),
                 ..FetchRequest::default()
             };
             let wanted: Vec<ItemKey> = missing.iter().map(|&i| keys[i].clone()).collect();

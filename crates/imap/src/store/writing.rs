@@ -2,7 +2,7 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use pimlink_core::mail::fingerprint::{FIELDS, Fingerprint};
+use pimlink_core::mail::fingerprint::{FETCH_FIELDS, Fingerprint};
 use pimlink_core::{CollectionName, Content, Error, ErrorKind, Flag, Flags, ItemKey, NewItem};
 use tracing::debug;
 
@@ -300,7 +300,10 @@ impl ImapStore {
     ) -> Result<u32, Error> {
         let request = FetchRequest {
             size: true,
-            header_fields: FIELDS.iter().map(|f| f.to_ascii_uppercase()).collect(),
+            header_fields: FETCH_FIELDS
+                .iter()
+                .map(|f| f.to_ascii_uppercase())
+                .collect(),
             ..FetchRequest::default()
         };
         let mut range = UidRanges::default();

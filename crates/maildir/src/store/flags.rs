@@ -152,7 +152,7 @@ impl Maildir {
             };
             let mut moved = self.relettered(from, &from_dir, to, &to_dir, key, &location)?;
             if let Some(flags) = flags {
-                moved = self.with_flags(to, &to_dir, key, moved, flags)?;
+                moved = self.with_flags(to, &to_dir, moved, flags)?;
             }
             let (source, target) = (location.path(&from_dir), moved.path(&to_dir));
             // A hard link refuses an existing name, which a rename would silently replace.
@@ -199,7 +199,6 @@ impl Maildir {
         &mut self,
         name: &CollectionName,
         dir: &Path,
-        key: &ItemKey,
         location: Location,
         flags: &Flags,
     ) -> Result<Location> {
@@ -211,9 +210,12 @@ impl Maildir {
         {
             return Ok(location);
         }
+        // The file's own unique part, not `key`: a file mbsync renamed (`,U=` added, see
+        // `renamed.rs`) keeps the name mbsync knows it by.
+        let unique = filename::parse(&location.file_name).key;
         Ok(Location {
             sub: Sub::Cur,
-            file_name: filename::format(key.as_str(), Some(&new_info)),
+            file_name: filename::format(unique, Some(&new_info)),
         })
     }
 }

@@ -7,7 +7,6 @@
 
 use std::fs::File;
 use std::io;
-use std::path::Path;
 
 use pimlink_core::own_writes::{self, Event};
 use pimlink_core::{
@@ -20,6 +19,7 @@ use crate::fsutil::{ensure_dir, fsync_dir, is_maildir};
 use crate::items::{self, Location, Sub};
 use crate::keywords;
 use crate::layout::{Layout, MAILDIR_SUBDIRS};
+use crate::scheme::Names;
 use crate::tree;
 
 use super::deliveries::{Unplaced, flush_blocking, write_unsynced};
@@ -27,10 +27,19 @@ use super::{Maildir, exists, not_found};
 
 impl MailStore for Maildir {
     fn describe(&self) -> String {
-        let layout = match self.layout {
-            Layout::Verbatim => "verbatim",
-            Layout::MaildirPlusPlus => "maildir++",
+        let mut layout = match self.layout {
+            Layout::Verbatim => "verbatim".to_owned(),
+            Layout::MaildirPlusPlus => "maildir++".to_owned(),
         };
+        if let Some(sep) = self.options.flatten {
+            layout.push_str(&format!(", flattened with {sep:?}"));
+        }
+        if self.options.names == Names::ImapUtf7 {
+            layout.push_str(", modified UTF-7 names");
+        }
+        if let Some(inbox) = &self.inbox {
+            layout.push_str(&format!(", inbox {}", inbox.display()));
+        }
         format!("maildir {} ({layout})", self.root.display())
     }
 
@@ -39,18 +48,21 @@ impl MailStore for Maildir {
     }
 
     fn another_handle(&self) -> Result<Self> {
-        Maildir::open(self.root.clone(), self.layout)
+        Maildir::open_with(self.root.clone(), self.layout, self.options.clone())
     }
 
     async fn list_collections(&mut self) -> Result<Vec<CollectionInfo>> {
-        tree::list_collections(&self.root, self.layout)
+        tree::list_collections(&self.root, self.scheme, self.inbox.as_deref())
     }
 
     async fn create_collection(&mut self, name: &CollectionName) -> Result<()> {
         let dir = self.collection_dir(name)?;
-        let relative = dir.strip_prefix(&self.root).unwrap_or(Path::new(""));
-        let mut created = false;
-        let mut level = self.root.clone();
+        let (base, relative) = self.base_and_relative(name)?;
+        let base = base.to_path_buf();
+        // An inbox elsewhere is created like the root: its parent must exist.
+        let base_created = ensure_dir(&base)?;
+        let mut created = base_created;
+        let mut level = base.clone();
         for component in relative.components() {
             level.push(component);
             created |= ensure_dir(&level)?;
@@ -75,7 +87,7 @@ impl MailStore for Maildir {
             let mut path = dir.as_path();
             loop {
                 fsync_dir(path)?;
-                if path == self.root {
+                if path == base {
                     break;
                 }
                 match path.parent() {
@@ -83,6 +95,9 @@ impl MailStore for Maildir {
                     None => break,
                 }
             }
+        }
+        if base_created && let Some(parent) = base.parent() {
+            fsync_dir(parent)?;
         }
         self.checked.insert(name.clone());
         Ok(())
@@ -98,7 +113,8 @@ impl MailStore for Maildir {
         let dir = self.collection_dir(name)?;
         // Whatever is pending in it must be on disk before its directories go.
         self.flush().await?;
-        crate::remove::remove_folder(&self.root, &dir)
+        let (base, _) = self.base_and_relative(name)?;
+        crate::remove::remove_folder(base, &dir)
             .map_err(|e| e.context(format!("removing folder {name}")))?;
         self.indexes.remove(name);
         self.checked.remove(name);
@@ -114,14 +130,16 @@ impl MailStore for Maildir {
     async fn list_items(
         &mut self,
         collection: &CollectionName,
-        _known: Known<'_>,
+        known: Known<'_>,
     ) -> Result<Listing> {
         // A directory listing is already as cheap as any incremental scheme could be.
         let dir = self.collection_dir(collection)?;
         // Read afresh: Dovecot or another run may have added letters since.
         let map =
             keywords::load(&dir).map_err(|err| err.context(format!("folder {collection}")))?;
-        let entries = items::entries(self.rescan(collection, &dir)?, &map);
+        let index = self.rescan(collection, &dir)?;
+        crate::renamed::keep_known_keys(index, known.items);
+        let entries = items::entries(index, &map);
         let mut listing = Listing::complete(entries);
         listing.keywords = map.support();
         self.keywords.insert(collection.clone(), map);
@@ -264,7 +282,7 @@ impl MailStore for Maildir {
             // mail readers it has been seen by a reader. Anything with flags, or that was
             // already in cur/, goes to cur/ with an info part (`key:2,` when empty, as
             // Dovecot and mbsync write it).
-            let target = self.with_flags(collection, &dir, key, location.clone(), flags)?;
+            let target = self.with_flags(collection, &dir, location.clone(), flags)?;
             if target == location {
                 return Ok(());
             }

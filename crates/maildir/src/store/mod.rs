@@ -23,6 +23,7 @@ use crate::fsutil::{check_no_symlinks, fsync_dir};
 use crate::items::{self, Index, Location, Sub};
 use crate::keywords::{self, KeywordMap};
 use crate::layout::{Layout, MAILDIR_SUBDIRS};
+use crate::scheme::{Place, Scheme, TreeOptions, check_flatten};
 use crate::unique::KeyMaker;
 
 use deliveries::Unplaced;
@@ -36,6 +37,11 @@ use deliveries::Unplaced;
 pub struct Maildir {
     root: PathBuf,
     layout: Layout,
+    /// As given to [`Maildir::open_with`], for [`MailStore::another_handle`](pimlink_core::MailStore::another_handle).
+    options: TreeOptions,
+    scheme: Scheme,
+    /// The resolved inbox directory, when it lives outside the layout's place.
+    inbox: Option<PathBuf>,
     keys: KeyMaker,
     /// Where each message was at the last scan, per folder.
     indexes: HashMap<CollectionName, Index>,
@@ -61,6 +67,27 @@ impl Maildir {
     /// empty tree somewhere else. `root` itself may be a symbolic link; it is resolved once,
     /// here, and everything below is addressed from the resolved path.
     pub fn open(root: impl Into<PathBuf>, layout: Layout) -> Result<Self> {
+        Self::open_with(root, layout, TreeOptions::default())
+    }
+
+    /// Opens the tree at `root` like [`Maildir::open`], with the extra rules of a tree another
+    /// tool wrote ([`TreeOptions`]). `flatten` and `inbox` need [`Layout::Verbatim`] (a
+    /// [`ErrorKind::Config`] error otherwise). The inbox directory is not created here: it is
+    /// created like any folder, when the engine creates INBOX.
+    pub fn open_with(
+        root: impl Into<PathBuf>,
+        layout: Layout,
+        options: TreeOptions,
+    ) -> Result<Self> {
+        if layout != Layout::Verbatim && (options.flatten.is_some() || options.inbox.is_some()) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "flatten and inbox apply only to the verbatim layout".to_owned(),
+            ));
+        }
+        if let Some(sep) = options.flatten {
+            check_flatten(sep).map_err(|why| Error::new(ErrorKind::Config, why))?;
+        }
         let root = root.into();
         match std::fs::metadata(&root) {
             Ok(meta) if meta.is_dir() => {}
@@ -84,9 +111,28 @@ impl Maildir {
                 err,
             )
         })?;
+        let mut scheme = Scheme::plain(layout);
+        scheme.flatten = options.flatten;
+        scheme.names = options.names;
+        let inbox = match &options.inbox {
+            Some(inbox) => {
+                let inbox = resolve_inbox(inbox)?;
+                // An inbox exactly where the layout puts it anyway is no inbox elsewhere.
+                let usual = scheme.place(&CollectionName::new(CollectionName::INBOX)?)?;
+                let same = inbox
+                    .strip_prefix(&root)
+                    .is_ok_and(|relative| usual == Place::Root(relative.to_path_buf()));
+                (!same).then_some(inbox)
+            }
+            None => None,
+        };
+        scheme.inbox_elsewhere = inbox.is_some();
         Ok(Self {
             root,
             layout,
+            options,
+            scheme,
+            inbox,
             keys: KeyMaker::new(),
             indexes: HashMap::new(),
             checked: HashSet::new(),
@@ -110,9 +156,10 @@ impl Maildir {
     /// The directory that holds (or would hold) `name`, without touching the disk; an
     /// [`ErrorKind::InvalidName`] error says why this layout cannot hold the name.
     pub fn collection_path(&self, name: &CollectionName) -> Result<PathBuf> {
-        let path = self.root.join(self.layout.relative_dir(name)?);
-        // The layout only produces plain relative paths; this guards that promise.
-        if !path.starts_with(&self.root) {
+        let (base, relative) = self.base_and_relative(name)?;
+        let path = base.join(relative);
+        // The scheme only produces plain relative paths; this guards that promise.
+        if !path.starts_with(base) {
             return Err(Error::new(
                 ErrorKind::InvalidName,
                 format!("the folder {name:?} would lie outside the Maildir root"),
@@ -121,15 +168,30 @@ impl Maildir {
         Ok(path)
     }
 
+    /// The directory `name`'s path is relative to (the root, or the inbox that lives
+    /// elsewhere), and that path.
+    pub(crate) fn base_and_relative(&self, name: &CollectionName) -> Result<(&Path, PathBuf)> {
+        Ok(match (self.scheme.place(name)?, &self.inbox) {
+            (Place::Root(relative), _) => (&self.root, relative),
+            (Place::Inbox(relative), Some(inbox)) => (inbox, relative),
+            (Place::Inbox(_), None) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidName,
+                    format!("the folder {name:?} has no inbox directory to live in"),
+                ));
+            }
+        })
+    }
+
     /// Like [`Maildir::collection_path`], and also refuses a folder that is reached through a
     /// symbolic link inside the root (checked once per folder once it exists).
     fn collection_dir(&mut self, name: &CollectionName) -> Result<PathBuf> {
         let path = self.collection_path(name)?;
         if !self.checked.contains(name) {
-            let relative = path.strip_prefix(&self.root).unwrap_or(Path::new(""));
-            check_no_symlinks(&self.root, relative)?;
+            let (base, relative) = self.base_and_relative(name)?;
+            check_no_symlinks(base, &relative)?;
             for sub in MAILDIR_SUBDIRS {
-                check_no_symlinks(&self.root, &relative.join(sub))?;
+                check_no_symlinks(base, &relative.join(sub))?;
             }
             if path.is_dir() {
                 self.checked.insert(name.clone());
@@ -184,6 +246,30 @@ impl Maildir {
 
     fn mark_dirty(&mut self, dir: &Path, sub: Sub) {
         self.dirty.insert(dir.join(sub.dir_name()));
+    }
+}
+
+/// The inbox directory resolved like the root (symbolic links in its path resolved once); it
+/// may not exist yet, but its parent must.
+fn resolve_inbox(inbox: &Path) -> Result<PathBuf> {
+    let context = || format!("resolving the inbox directory {}", inbox.display());
+    match inbox.canonicalize() {
+        Ok(resolved) => Ok(resolved),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            let (Some(parent), Some(file_name)) = (inbox.parent(), inbox.file_name()) else {
+                return Err(Error::io(context(), err));
+            };
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            let parent = parent
+                .canonicalize()
+                .map_err(|err| Error::io(context(), err))?;
+            Ok(parent.join(file_name))
+        }
+        Err(err) => Err(Error::io(context(), err)),
     }
 }
 

@@ -102,8 +102,13 @@ pub fn sync_pair(
     resolver: Option<&mut dyn ConflictResolver>,
     output: &Output,
 ) -> Result<u8> {
-    let run = PairRun::lock(&config.state_dir, &pair.name)
+    let mut run = PairRun::lock(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
+    // Another tool's state (issue 16): taken over before the run, which then continues from
+    // it. A dry run changes no status, so it matches by content and says so.
+    if !request.dry_run {
+        crate::adopt_mail::on_first_sync(config, pair, &mut run, output);
+    }
     let no_state = run
         .without_state()
         .map(|file| NoStateNotice::new(&pair.name, file));

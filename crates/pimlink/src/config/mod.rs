@@ -51,6 +51,7 @@ mod hooks;
 mod imap_watch;
 mod limits;
 mod mail_names;
+mod maildir_tree;
 mod mbnames;
 mod model;
 mod pair;
@@ -84,9 +85,9 @@ pub use filter::{CollectionFilter, PatternError};
 pub use imap_watch::ImapWatchConfig;
 #[allow(unused_imports)]
 pub use model::{
-    CertFingerprint, ClientCert, Config, Credentials, DavConfig, Family, ImapAuth, ImapConfig,
-    ImapEndpoint, MailStorageOptions, MaildirConfig, MaildirLayout, PairConfig, SkipUnchanged,
-    StorageConfig, StorageKind, TlsMode, Trust, VdirConfig, WebcalConfig,
+    AdoptMode, CertFingerprint, ClientCert, Config, Credentials, DavConfig, Family, ImapAuth,
+    ImapConfig, ImapEndpoint, MailStorageOptions, MaildirConfig, MaildirLayout, PairConfig,
+    SkipUnchanged, StorageConfig, StorageKind, TlsMode, Trust, VdirConfig, WebcalConfig,
 };
 // The pair policy types are the engine's own, so a configured pair needs no translation.
 #[allow(unused_imports)]

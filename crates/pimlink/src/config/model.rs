@@ -196,6 +196,8 @@ pub struct MaildirConfig {
     pub path: PathBuf,
     /// How folder names map to directories (`layout`).
     pub layout: MaildirLayout,
+    /// `flatten`, `names`, `inbox`: what a tree another tool wrote adds to the layout.
+    pub tree: pimlink_maildir::TreeOptions,
 }
 
 /// How a Maildir tree stores folders (`layout`).
@@ -295,6 +297,19 @@ pub struct PairConfig {
     pub sides: PerSide<SideOptions>,
     /// `pre_sync_hook`, `post_sync_hook`, `new_mail_hook`.
     pub hooks: PairHooks,
+    /// `adopt`: whether the first sync takes over another tool's state (default auto).
+    pub adopt: AdoptMode,
+}
+
+/// Whether a pair's first sync takes over another tool's state it finds (`adopt`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AdoptMode {
+    /// `auto`: a pair without state adopts what mbsync (or another tool) left beside its
+    /// local side.
+    #[default]
+    Auto,
+    /// `never`: the first sync pairs items by content, as without another tool's state.
+    Never,
 }
 
 impl PairConfig {

@@ -11,7 +11,7 @@ use super::filter::CollectionFilter;
 use super::hooks;
 use super::limits;
 use super::mail_names;
-use super::model::{Family, PairConfig, StorageConfig};
+use super::model::{AdoptMode, Family, PairConfig, StorageConfig};
 use super::pair_keys;
 use super::raw::{Fields, Located};
 use super::sides;
@@ -144,6 +144,12 @@ pub(crate) fn build(
         limits,
         sides: side_options,
         hooks: hooks::pair(fields)?,
+        adopt: fields
+            .choice(
+                "adopt",
+                &[("auto", AdoptMode::Auto), ("never", AdoptMode::Never)],
+            )?
+            .map_or(AdoptMode::Auto, |a| a.value),
     })
 }
 

@@ -56,6 +56,8 @@ const KEYS: &[(&str, Applies)] = &[
     ("pre_sync_hook", Every),
     ("post_sync_hook", Every),
     ("new_mail_hook", MAIL),
+    // Taking over another tool's state on the first sync (issue 16).
+    ("adopt", Every),
 ];
 
 /// Every key a pair table may hold, whatever its family.

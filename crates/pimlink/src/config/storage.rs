@@ -83,7 +83,12 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "layout",
             "read_only",
             "trash",
+            // The daemon.
             "poll_interval",
+            // Trees other tools wrote (issue 16): maildir_tree.rs.
+            "flatten",
+            "names",
+            "inbox",
         ],
         Type::CalDav | Type::CardDav => &[
             "type",
@@ -136,9 +141,8 @@ pub(crate) fn build(fields: &Fields<'_, '_>) -> Result<StorageKind, ConfigError>
     })?;
     Ok(match ty.value {
         Type::Imap => StorageKind::Imap(imap(fields)?),
-        Type::Maildir => StorageKind::Maildir(MaildirConfig {
-            path: required_path(fields, "path")?,
-            layout: fields
+        Type::Maildir => {
+            let layout = fields
                 .choice(
                     "layout",
                     &[
@@ -146,8 +150,13 @@ pub(crate) fn build(fields: &Fields<'_, '_>) -> Result<StorageKind, ConfigError>
                         ("maildir++", MaildirLayout::MaildirPlusPlus),
                     ],
                 )?
-                .map_or(MaildirLayout::Verbatim, |l| l.value),
-        }),
+                .map_or(MaildirLayout::Verbatim, |l| l.value);
+            StorageKind::Maildir(MaildirConfig {
+                path: required_path(fields, "path")?,
+                layout,
+                tree: super::maildir_tree::build(fields, layout)?,
+            })
+        }
         Type::CalDav => StorageKind::CalDav(dav(fields)?),
         Type::CardDav => StorageKind::CardDav(dav(fields)?),
         Type::Webcal => StorageKind::Webcal(WebcalConfig {

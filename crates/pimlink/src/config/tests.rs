@@ -143,6 +143,7 @@ max_delete = "80%"
         StorageKind::Maildir(MaildirConfig {
             path: PathBuf::from("/home/u/Mail/work"),
             layout: MaildirLayout::MaildirPlusPlus,
+            tree: Default::default(),
         })
     );
     let pair = &config.pairs["work"];
@@ -390,7 +391,7 @@ fn unknown_keys_are_errors_with_the_expected_keys() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{FILE}:5:1: storage \"local\": unknown key \"pth\" (expected one of: type, path, layout, read_only, trash, poll_interval)"
+            "{FILE}:5:1: storage \"local\": unknown key \"pth\" (expected one of: type, path, layout, read_only, trash, poll_interval, flatten, names, inbox)"
         )
     );
     assert_eq!(err.kind(), ConfigErrorKind::Invalid);
@@ -832,6 +833,7 @@ fn load_reads_the_file_and_reports_a_missing_one() {
         StorageKind::Maildir(MaildirConfig {
             path: dir.path().join("mail"),
             layout: MaildirLayout::Verbatim,
+            tree: Default::default(),
         })
     );
     let missing = dir.path().join("nope.toml");

@@ -17,7 +17,7 @@
 //! - `move`: a mail message moved between folders on the other side is moved on `side` too:
 //!   `from`, `to`, `side`, `key`.
 //! - `collection_finished`: `collection`, `counts` (mail: `copied_a_to_b`, `copied_b_to_a`,
-//!   `flags`, `deleted_on_a`, `deleted_on_b`, `moved`, `expired`, `held_back`; calendars and
+//!   `flags`, `deleted_on_a`, `deleted_on_b`, `moved`, `renamed`, `expired`, `held_back`; calendars and
 //!   contacts: `created_on_a`, `created_on_b`, `updated_on_a`, `updated_on_b`, `deleted_on_a`,
 //!   `deleted_on_b`, `conflicts`), `errors` (list of strings), `refused` (string or null),
 //!   `unchanged` (mail: the folder was not listed because nothing changed).
@@ -128,6 +128,7 @@ fn mail_counts(counts: &PlanCounts) -> Value {
         "deleted_on_a": counts.deletions.a,
         "deleted_on_b": counts.deletions.b,
         "moved": counts.moves,
+        "renamed": counts.renamed,
         "expired": counts.expired,
         "held_back": counts.held_back,
     })

@@ -28,9 +28,10 @@ pub(crate) fn maildir(maildir: &MaildirConfig) -> Result<MailSide> {
         config::MaildirLayout::Verbatim => pimlink_maildir::Layout::Verbatim,
         config::MaildirLayout::MaildirPlusPlus => pimlink_maildir::Layout::MaildirPlusPlus,
     };
-    Ok(MailSide::Maildir(Maildir::open(
+    Ok(MailSide::Maildir(Maildir::open_with(
         maildir.path.clone(),
         layout,
+        maildir.tree.clone(),
     )?))
 }
 

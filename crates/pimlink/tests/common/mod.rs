@@ -111,6 +111,7 @@ impl std::fmt::Display for Run {
 pub mod cuts;
 pub mod dav;
 pub mod imap;
+pub mod offlineimap;
 pub mod status;
 
 /// A command running pimlink with the config file `config`.

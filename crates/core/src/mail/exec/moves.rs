@@ -1,6 +1,7 @@
 //! Messages moved between collections on one side: found by content across every planned
 //! collection (`plan::moves`) and moved on the other side too, in place of the delete and the
-//! copy the plans would make.
+//! copy the plans would make. Messages renamed within a collection on one side (by another
+//! program) are found the same way first, and only re-keyed in the status.
 
 use super::lanes;
 use super::{CollectionReport, Observer, Pair, Prepared};
@@ -13,7 +14,7 @@ use crate::mail::report::Mail;
 use crate::mail::status::{ItemId, StatusChange};
 use crate::mail::store::MailStore;
 use crate::side::{PerSide, Side};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     /// Finds messages moved between collections on one side and moves them on the other side
@@ -28,7 +29,8 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             a: self.a.can_move(),
             b: self.b.can_move(),
         };
-        // Candidates: deletions on a side that can move, copies towards such a side.
+        // Candidates: every deletion and copy (renames); moves take those on a side that can
+        // move.
         let mut deletions: Vec<(usize, usize, Side, ItemKey)> = Vec::new();
         let mut copies: Vec<(usize, usize, Side, ItemKey)> = Vec::new();
         for (index, (_, prepared)) in collections.iter().enumerate() {
@@ -52,7 +54,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                         key,
                         keep_row: false,
                         ..
-                    } if *can_move.get(*side) && deletes_per_row.get(id) == Some(&1) => {
+                    } if deletes_per_row.get(id) == Some(&1) => {
                         deletions.push((index, action_index, *side, key.clone()));
                     }
                     // A resumed copy (`replaces` its pending row) has a row in this
@@ -63,7 +65,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                         key,
                         replaces: None,
                         ..
-                    } if *can_move.get(from.other()) => {
+                    } => {
                         copies.push((index, action_index, *from, key.clone()));
                     }
                     _ => {}
@@ -107,7 +109,67 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             .collect();
 
         let mut done: Vec<(usize, usize)> = Vec::new();
-        for (v, a) in moves::find_moves(&vanished, &appeared) {
+        let renames = moves::find_renames(&vanished, &appeared);
+        for &(v, a) in &renames {
+            let (collection, delete_index, held, held_key) = &deletions[v];
+            let (_, copy_index, renamed_on, new_key) = &copies[a];
+            let Some(prepared) = collections[*collection].1.as_mut() else {
+                continue;
+            };
+            let (ItemAction::Delete { id, .. }, ItemAction::Copy { flags, .. }) = (
+                &prepared.items.actions[*delete_index],
+                &prepared.items.actions[*copy_index],
+            ) else {
+                continue;
+            };
+            let (id, flags) = (*id, flags.clone());
+            // The renamed file's flags win, as they would for the delete and the identical new
+            // message the rename looks like: the other side's copy takes them in this run (a
+            // flag change in place of the delete) and the row records them.
+            let set = (prepared.deleted_flags.get(&(*held, held_key.clone())) != Some(&flags))
+                .then(|| (held_key.clone(), flags.clone()));
+            let (set_a, set_b) = match held {
+                Side::A => (set, None),
+                Side::B => (None, set),
+            };
+            let change = StatusChange::SetKey {
+                id,
+                side: *renamed_on,
+                key: new_key.clone(),
+            };
+            tracing::debug!("{renamed_on}: {new_key} is the message the pair knew as another key");
+            if let Err(error) = self.status.apply(&[change]) {
+                collections[*collection].0.errors.push(error);
+                continue;
+            }
+            prepared.items.actions[*delete_index] = ItemAction::Flags {
+                id,
+                set_a,
+                set_b,
+                agreed: flags,
+            };
+            collections[*collection].0.done.renamed += 1;
+            done.push((*collection, *copy_index));
+        }
+        let (renamed_v, renamed_a): (HashSet<usize>, HashSet<usize>) = renames.into_iter().unzip();
+        // Moves among the rest, on sides that can move.
+        let movable_v: Vec<usize> = (0..vanished.len())
+            .filter(|v| !renamed_v.contains(v) && *can_move.get(deletions[*v].2))
+            .collect();
+        let movable_a: Vec<usize> = (0..appeared.len())
+            .filter(|a| !renamed_a.contains(a) && *can_move.get(copies[*a].2.other()))
+            .collect();
+        let found = moves::find_moves(
+            &movable_v
+                .iter()
+                .map(|&v| vanished[v].clone())
+                .collect::<Vec<_>>(),
+            &movable_a
+                .iter()
+                .map(|&a| appeared[a].clone())
+                .collect::<Vec<_>>(),
+        );
+        for (v, a) in found.into_iter().map(|(v, a)| (movable_v[v], movable_a[a])) {
             let (from_index, delete_index, side, key) = &deletions[v];
             let (to_index, copy_index, _, _) = &copies[a];
             let from_plan = collections[*from_index].0.plan.clone();

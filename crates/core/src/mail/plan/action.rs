@@ -170,6 +170,10 @@ pub struct PlanCounts {
     pub deletions: crate::side::PerSide<usize>,
     /// Messages moved into this collection on one side because they were moved on the other.
     pub moves: usize,
+    /// Messages whose file or UID another program changed on one side (OfflineIMAP and mbsync
+    /// rename the files they upload or fetch again), recognised there by content: the pairing
+    /// took the new key; nothing was copied or deleted.
+    pub renamed: usize,
     /// Items removed from the near side by the pair's limits.
     pub expired: usize,
     /// Copies the pair's limits held back.
@@ -185,6 +189,7 @@ impl PlanCounts {
         self.deletions.a += other.deletions.a;
         self.deletions.b += other.deletions.b;
         self.moves += other.moves;
+        self.renamed += other.renamed;
         self.expired += other.expired;
         self.held_back += other.held_back;
     }

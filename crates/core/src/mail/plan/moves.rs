@@ -34,6 +34,18 @@ pub struct Appeared {
     pub fingerprint: Option<Fingerprint>,
 }
 
+/// Pairs each vanished message with one that appeared in the *same* collection on the side
+/// that lost it: a program renamed its file there (OfflineIMAP gives every message it uploads
+/// or fetches a name of its own; mbsync adds `,U=` to names), so the pairing only takes the new
+/// key, and nothing is deleted or copied. Returns (index into `vanished`, index into
+/// `appeared`), identical messages paired by multiplicity.
+///
+/// Renames are looked for before moves: of a message that vanished from X and appeared both in
+/// X and in Y, the copy in X is the renamed one (the conservative reading: it changes no side).
+pub fn find_renames(vanished: &[Vanished], appeared: &[Appeared]) -> Vec<(usize, usize)> {
+    pair_on_side_that_lost(vanished, appeared, |v, a| v.collection == a.collection)
+}
+
 /// Pairs each vanished message with one that appeared in another collection on the side
 /// that lost it: that side moved it. Returns (index into `vanished`, index into `appeared`).
 ///
@@ -42,6 +54,15 @@ pub struct Appeared {
 /// vanished from several collections at once, which the ordinary delete and copy then do,
 /// losing nothing.
 pub fn find_moves(vanished: &[Vanished], appeared: &[Appeared]) -> Vec<(usize, usize)> {
+    pair_on_side_that_lost(vanished, appeared, |v, a| v.collection != a.collection)
+}
+
+/// Pairs vanished with appeared messages on the side that lost them, where `allowed` says so.
+fn pair_on_side_that_lost(
+    vanished: &[Vanished],
+    appeared: &[Appeared],
+    allowed: impl Fn(&Vanished, &Appeared) -> bool,
+) -> Vec<(usize, usize)> {
     let mut moves = Vec::new();
     for side in [Side::A, Side::B] {
         let gone: Vec<usize> = (0..vanished.len())
@@ -55,7 +76,7 @@ pub fn find_moves(vanished: &[Vanished], appeared: &[Appeared]) -> Vec<(usize, u
             &new,
             |&v| vanished[v].fingerprint.as_ref(),
             |&a| appeared[a].fingerprint.as_ref(),
-            |&v, &a| (vanished[v].collection != appeared[a].collection).then_some(0),
+            |&v, &a| allowed(&vanished[v], &appeared[a]).then_some(0),
         );
         moves.extend(pairs.into_iter().map(|(v, a)| (gone[v], new[a])));
     }
@@ -112,6 +133,26 @@ mod tests {
         let mut a = new(1, Side::B, "m");
         a.fingerprint = None;
         assert!(find_moves(&[v], &[a]).is_empty());
+    }
+
+    #[test]
+    fn a_file_renamed_in_its_collection_is_a_rename_not_a_move() {
+        // B renamed m1's file in collection 0 (OfflineIMAP's or mbsync's new name): A still has
+        // it there and would delete it, B would copy the "new" file.
+        let vanished = [gone(0, Side::A, "m1"), gone(0, Side::A, "m2")];
+        let appeared = [new(1, Side::B, "m2"), new(0, Side::B, "m1")];
+        assert_eq!(find_renames(&vanished, &appeared), [(0, 1)]);
+        // Another collection is a move, not a rename; the wrong direction is neither.
+        assert!(find_renames(&vanished[1..], &appeared[..1]).is_empty());
+        assert!(find_renames(&[gone(0, Side::A, "m")], &[new(0, Side::A, "m")]).is_empty());
+        // Two identical messages renamed, one more appeared: two renames, one copy.
+        let vanished = [gone(0, Side::B, "m"), gone(0, Side::B, "m")];
+        let appeared = [
+            new(0, Side::A, "m"),
+            new(0, Side::A, "m"),
+            new(0, Side::A, "m"),
+        ];
+        assert_eq!(find_renames(&vanished, &appeared), [(0, 0), (1, 1)]);
     }
 
     #[test]

@@ -101,6 +101,9 @@ impl fmt::Display for PlanCounts {
         if self.moves > 0 {
             parts.push(format!("{} moved", self.moves));
         }
+        if self.renamed > 0 {
+            parts.push(format!("{} renamed by another program", self.renamed));
+        }
         if self.flags > 0 {
             parts.push(format!("{} flag changes", self.flags));
         }
