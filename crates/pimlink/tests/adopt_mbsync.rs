@@ -212,6 +212,15 @@ fn pimlink_continues_from_mbsyncs_last_run() {
     common::deliver(&switch.root.join("Entw&APw-rfe"), "l1", "");
     let before = switch.files();
 
+    // A dry run adopts nothing and says what a real run would adopt.
+    let dry = switch.world.run(&["sync", "--dry-run"]);
+    assert!(
+        dry.stdout()
+            .contains("a real run adopts mbsync's state first (4 folders, 9 messages)"),
+        "{dry}"
+    );
+    assert_eq!(switch.files(), before);
+
     let run = sync_logging_wire(&switch.world);
     assert!(
         run.stdout()

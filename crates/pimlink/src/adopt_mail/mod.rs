@@ -109,6 +109,24 @@ pub fn on_first_sync(config: &Config, pair: &PairConfig, run: &mut PairRun, outp
     }
 }
 
+/// A dry run of a first sync: says what a real run would adopt (it adopts nothing, and the
+/// dry run matches messages by content).
+pub fn on_first_dry_run(config: &Config, pair: &PairConfig, run: &PairRun, output: &Output) {
+    if pair.adopt == crate::config::AdoptMode::Never || run.without_state().is_none() {
+        return;
+    }
+    if let Ok(Some(found)) = find(config, pair, Tool::Mbsync, None) {
+        let items: usize = found.adoption.folders.iter().map(|f| f.items.len()).sum();
+        output.info(format!(
+            "{}: a real run adopts {}'s state first ({} folders, {items} messages); this dry \
+             run matches messages by content instead",
+            pair.name,
+            found.adoption.tool,
+            found.adoption.folders.len()
+        ));
+    }
+}
+
 /// The one line that says what was adopted, and a warning per folder left out.
 pub fn tell(output: &Output, pair: &str, found: &Found, summary: AdoptSummary) {
     for why in &found.left_out {

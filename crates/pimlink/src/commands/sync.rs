@@ -106,7 +106,9 @@ pub fn sync_pair(
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
     // Another tool's state (issue 16): taken over before the run, which then continues from
     // it. A dry run changes no status, so it matches by content and says so.
-    if !request.dry_run {
+    if request.dry_run {
+        crate::adopt_mail::on_first_dry_run(config, pair, &run, output);
+    } else {
         crate::adopt_mail::on_first_sync(config, pair, &mut run, output);
     }
     let no_state = run
