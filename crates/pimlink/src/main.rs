@@ -8,6 +8,7 @@ mod commands;
 mod endpoint;
 mod error_groups;
 mod failure;
+mod import;
 mod no_state;
 mod output;
 mod pair;
@@ -40,6 +41,8 @@ fn main() -> ExitCode {
             println!("pimlink {}", env!("CARGO_PKG_VERSION"));
             cli::exit::OK
         }
+        // Needs no configuration: it makes one.
+        Command::Import(args) => commands::import::run(args, cli.config.as_deref(), &output),
         command => match load_config(&cli) {
             Ok(config) => match command {
                 Command::Sync(args) => commands::sync::run(&config, args, &output),
@@ -52,7 +55,7 @@ fn main() -> ExitCode {
                 Command::Repair(args) => {
                     commands::repair::run(&config, &args.storage, args.dry_run, &output)
                 }
-                Command::Version => cli::exit::OK,
+                Command::Version | Command::Import(_) => cli::exit::OK,
             },
             Err(error) => {
                 output.error(&error);

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod discover;
+pub mod import;
 pub mod list;
 pub mod patterns;
 pub mod repair;
