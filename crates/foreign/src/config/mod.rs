@@ -53,3 +53,23 @@ pub struct Setting {
     /// The line, from 1.
     pub line: usize,
 }
+
+/// The error for the first pair (name, line, storages) naming a storage not in `storages`.
+pub(crate) fn check_pair_storages<'p>(
+    path: &Path,
+    pairs: impl IntoIterator<Item = (&'p str, usize, [&'p str; 2])>,
+    storages: &[&str],
+) -> Result<(), ConfigFileError> {
+    for (name, line, sides) in pairs {
+        for side in sides {
+            if !storages.contains(&side) {
+                return Err(ConfigFileError::new(
+                    path,
+                    line,
+                    format!("pair {name} names storage {side:?}, which is not defined"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

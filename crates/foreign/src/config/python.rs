@@ -245,26 +245,28 @@ impl Parser<'_> {
     }
 
     fn or(&mut self) -> Option<Filter> {
-        let mut parts = vec![self.and()?];
-        while self.eat_name("or") {
-            parts.push(self.and()?);
-        }
-        Some(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            Filter::Any(parts)
-        })
+        self.joined("or", Self::and, Filter::Any)
     }
 
     fn and(&mut self) -> Option<Filter> {
-        let mut parts = vec![self.not()?];
-        while self.eat_name("and") {
-            parts.push(self.not()?);
+        self.joined("and", Self::not, Filter::All)
+    }
+
+    /// `NEXT (WORD NEXT)*`, several of them joined by `make`.
+    fn joined(
+        &mut self,
+        word: &str,
+        next: fn(&mut Self) -> Option<Filter>,
+        make: fn(Vec<Filter>) -> Filter,
+    ) -> Option<Filter> {
+        let mut parts = vec![next(self)?];
+        while self.eat_name(word) {
+            parts.push(next(self)?);
         }
         Some(if parts.len() == 1 {
             parts.remove(0)
         } else {
-            Filter::All(parts)
+            make(parts)
         })
     }
 

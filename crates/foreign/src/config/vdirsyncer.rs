@@ -161,20 +161,15 @@ pub fn parse(path: &Path, text: &str) -> Result<VdirsyncerConfig, ConfigFileErro
             }
         }
     }
-    for pair in &config.pairs {
-        for side in [&pair.a, &pair.b] {
-            if !config.storages.iter().any(|s| &s.name == side) {
-                return Err(ConfigFileError::new(
-                    path,
-                    pair.line,
-                    format!(
-                        "pair {} names storage {side:?}, which is not defined",
-                        pair.name
-                    ),
-                ));
-            }
-        }
-    }
+    let storages: Vec<&str> = config.storages.iter().map(|s| s.name.as_str()).collect();
+    super::check_pair_storages(
+        path,
+        config
+            .pairs
+            .iter()
+            .map(|p| (p.name.as_str(), p.line, [p.a.as_str(), p.b.as_str()])),
+        &storages,
+    )?;
     Ok(config)
 }
 
