@@ -753,3 +753,51 @@ fn the_real_tools_accept_the_test_configs() {
     let (ok, out) = run_tool("vdirsyncer", &["-c", conf, "sync", "calendars"], dir.path());
     assert!(ok, "vdirsyncer sync:\n{out}");
 }
+
+/// Without FILE, each tool's file is looked for where the tool itself looks.
+#[test]
+fn the_default_file_is_where_the_tool_keeps_it() {
+    let dir = Dir::new();
+    let home = dir.path().join("home");
+    let config_home = home.join(".config");
+    let run = |tool: &str| {
+        pimlink(&["import", tool])
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", &config_home)
+            .env_remove("VDIRSYNCER_CONFIG")
+            .output()
+            .unwrap()
+    };
+    fs::create_dir_all(config_home.join("isync")).unwrap();
+    let missing = run("mbsync");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        text(&missing).1.contains(".mbsyncrc"),
+        "{}",
+        text(&missing).1
+    );
+
+    fs::write(
+        config_home.join("isync/mbsyncrc"),
+        "MaildirStore x\nPath /x/\n\nMaildirStore y\nPath /y/\n\nChannel from-xdg\nFar :x:\nNear :y:\n",
+    )
+    .unwrap();
+    assert!(text(&run("mbsync")).0.contains("[pair.from-xdg]"));
+    fs::write(
+        home.join(".mbsyncrc"),
+        "MaildirStore x\nPath /x/\n\nMaildirStore y\nPath /y/\n\nChannel from-home\nFar :x:\nNear :y:\n",
+    )
+    .unwrap();
+    assert!(
+        text(&run("mbsync")).0.contains("[pair.from-home]"),
+        "~/.mbsyncrc comes first"
+    );
+
+    fs::create_dir_all(config_home.join("pimsync")).unwrap();
+    fs::write(
+        config_home.join("pimsync/pimsync.conf"),
+        "storage l {\n\ttype vdir/icalendar\n\tpath /l\n\tfileext ics\n}\n",
+    )
+    .unwrap();
+    assert!(text(&run("pimsync")).0.contains("[storage.l]"));
+}
