@@ -247,6 +247,7 @@ fn mbsync_config_keeps_its_meaning() {
         Some(5 * 1024 * 1024)
     );
     assert!(out.contains("NOTE: mbsync propagated"), "{out}");
+    assert!(!out.contains("WARNING"), "{out}");
 
     // Channel personal-sent: one folder with another name on each side.
     let sent = pair(&raw, "personal-sent");

@@ -353,6 +353,15 @@ fn pair(
             near_imap.and_then(|s| s.store.path.as_deref()),
             &channel.near.mailbox,
         );
+        for mailbox in [&channel.far.mailbox, &channel.near.mailbox] {
+            if !mailbox.is_empty() && !mailbox.ends_with('/') {
+                table.note(format!(
+                    "WARNING: mbsync puts the mailbox prefix {mailbox:?} before each name as \
+                     text (\"{mailbox}Sent\"); pimlink's prefixes are whole levels, so the \
+                     prefix below is {mailbox:?} as a folder"
+                ));
+            }
+        }
         if let Some(p) = prefix_a {
             table.set("prefix_a", Value::str(p));
         }
