@@ -231,7 +231,10 @@ fn mbsync_config_keeps_its_meaning() {
     assert!(!work_pair.sides.a.remove && work_pair.sides.b.remove);
     assert_eq!(work_pair.limits.max_messages, Some(2000));
     assert_eq!(work_pair.limits.near, Some(pimlink_core::side::Side::B));
-    assert!(out.contains("not imported: ExpireUnread yes"), "{out}");
+    assert!(
+        out.contains("not imported: ExpireUnread yes (line 38)"),
+        "{out}"
+    );
     assert!(out.contains("not imported: CopyArrivalDate yes"), "{out}");
 
     // Channel personal-lists: prefixes from the store's Path and the boxes; mixed Sync.
@@ -262,7 +265,7 @@ fn mbsync_config_keeps_its_meaning() {
         "Group everything",
         "FSync no",
         "PipelineDepth 1",
-        "TLSVersions TLSv1.3",
+        "SSLVersions TLSv1.3 (line 49)",
     ] {
         assert!(
             out.contains(&format!("not imported: {option}")),

@@ -26,6 +26,9 @@ pub struct MbsyncConfig {
     pub defaults: ChannelOptions,
     /// Other global options (`FSync`, `BufferLimit`, ...).
     pub other: Vec<Setting>,
+    /// Every option line of the section as written (known or not), with its line, so that
+    /// messages about a translated option can name it.
+    pub written: Vec<Setting>,
 }
 
 /// How an IMAP server is reached and logged into.
@@ -69,6 +72,9 @@ pub struct ImapAccount {
     pub timeout: Option<u32>,
     /// Options not listed above (`CipherString`, `DisableExtensions`, ...).
     pub other: Vec<Setting>,
+    /// Every option line of the section as written (known or not), with its line, so that
+    /// messages about a translated option can name it.
+    pub written: Vec<Setting>,
 }
 
 /// `TLSType`: how the connection is secured.
@@ -120,6 +126,9 @@ pub struct ImapStore {
     pub subscribed_only: Option<bool>,
     /// Options not listed above.
     pub other: Vec<Setting>,
+    /// Every option line of the section as written (known or not), with its line, so that
+    /// messages about a translated option can name it.
+    pub written: Vec<Setting>,
 }
 
 /// A `MaildirStore` section.
@@ -141,6 +150,9 @@ pub struct MaildirStore {
     pub alt_map: Option<bool>,
     /// Options not listed above.
     pub other: Vec<Setting>,
+    /// Every option line of the section as written (known or not), with its line, so that
+    /// messages about a translated option can name it.
+    pub written: Vec<Setting>,
 }
 
 /// `SubFolders`: how hierarchical names are spelled on disk.
@@ -260,6 +272,9 @@ pub struct Channel {
     pub options: ChannelOptions,
     /// Options not listed above.
     pub other: Vec<Setting>,
+    /// Every option line of the section as written (known or not), with its line, so that
+    /// messages about a translated option can name it.
+    pub written: Vec<Setting>,
 }
 
 /// A `Group` section.
@@ -353,19 +368,25 @@ pub fn parse(path: &Path, text: &str) -> Result<MbsyncConfig, ConfigFileError> {
             }
             _ => match open {
                 Open::None => {
+                    config.written.push(reader.setting());
                     if !channel_option(&mut config.defaults, &reader)? {
                         config.other.push(reader.setting());
                     }
                 }
                 Open::Account(i) => {
                     let account = &mut config.accounts[i];
+                    account.written.push(reader.setting());
                     if !account_option(account, &reader)? {
                         account.other.push(reader.setting());
                     }
                 }
-                Open::ImapStore(i) => imap_store_option(&mut config, i, &reader)?,
+                Open::ImapStore(i) => {
+                    config.imap_stores[i].written.push(reader.setting());
+                    imap_store_option(&mut config, i, &reader)?;
+                }
                 Open::MaildirStore(i) => {
                     let store = &mut config.maildir_stores[i];
+                    store.written.push(reader.setting());
                     if !store_option(&mut store.store, &reader)? && !maildir_option(store, &reader)?
                     {
                         store.other.push(reader.setting());
@@ -373,6 +394,7 @@ pub fn parse(path: &Path, text: &str) -> Result<MbsyncConfig, ConfigFileError> {
                 }
                 Open::Channel(i) => {
                     let channel = &mut config.channels[i];
+                    channel.written.push(reader.setting());
                     if !channel_only_option(channel, &reader)?
                         && !channel_option(&mut channel.options, &reader)?
                     {
@@ -659,6 +681,7 @@ fn imap_store_option(
             };
             let account = &mut config.accounts[position];
             if account_option(account, a)? {
+                account.written.push(a.setting());
                 config.imap_stores[index].account = name;
             } else {
                 config.imap_stores[index].other.push(a.setting());

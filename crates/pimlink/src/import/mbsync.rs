@@ -11,6 +11,8 @@ use pimlink_foreign::config::mbsync::{
 };
 
 use super::toml_out::{Document, Table, Value};
+use pimlink_foreign::config::Setting;
+
 use super::{Names, PLAIN_PASSWORD, literal_pattern, not_imported, size_value};
 
 pub(super) fn translate(config: &MbsyncConfig) -> Document {
@@ -57,6 +59,22 @@ pub(super) fn translate(config: &MbsyncConfig) -> Document {
     doc
 }
 
+/// The option line among `written` spelled one of `keywords` (any case), the last one.
+fn written<'w>(written: &'w [Setting], keywords: &[&str]) -> Option<&'w Setting> {
+    written
+        .iter()
+        .rev()
+        .find(|s| keywords.iter().any(|k| s.key.eq_ignore_ascii_case(k)))
+}
+
+/// Notes the option spelled one of `keywords` as not imported, with its value and line.
+fn not_taken(table: &mut Table, lines: &[Setting], keywords: &[&str], why: &str) {
+    match written(lines, keywords) {
+        Some(setting) => table.note(not_imported(setting, why)),
+        None => table.note(format!("not imported: {}: {why}", keywords[0])),
+    }
+}
+
 fn imap_storage(name: &str, store: &ImapStore, account: Option<&ImapAccount>) -> Table {
     let mut table = Table::new(format!("storage.{name}"));
     table.intro.push(format!(
@@ -70,11 +88,14 @@ fn imap_storage(name: &str, store: &ImapStore, account: Option<&ImapAccount>) ->
     if let Some(only) = store.subscribed_only {
         table.set("subscribed_only", Value::Bool(only));
     }
-    store_keys(&mut table, &store.store, true);
+    store_keys(&mut table, &store.store, &store.written, true);
     if store.use_namespace == Some(true) || store.path_delimiter.is_some() {
-        table.note(
-            "not imported: UseNamespace/PathDelimiter: pimlink asks the server for its \
-             hierarchy delimiter; give a namespace prefix as the pair's prefix_a",
+        not_taken(
+            &mut table,
+            &store.written,
+            &["UseNamespace", "PathDelimiter"],
+            "pimlink asks the server for its hierarchy delimiter; give a namespace prefix as \
+             the pair's prefix_a",
         );
     }
     for setting in &store.other {
@@ -103,7 +124,12 @@ fn account_keys(table: &mut Table, account: &ImapAccount) {
         table.set("user", Value::str(user));
     }
     if account.user_cmd.is_some() {
-        table.note("not imported: UserCmd: pimlink takes the user name itself; set user = \"...\"");
+        not_taken(
+            table,
+            &account.written,
+            &["UserCmd"],
+            "pimlink takes the user name itself; set user = \"...\"",
+        );
     }
     if let Some(command) = &account.pass_cmd {
         table.set("password_cmd", Value::str(command));
@@ -123,38 +149,50 @@ fn account_keys(table: &mut Table, account: &ImapAccount) {
         }
     }
     if account.system_certificates == Some(false) {
-        table.note(
-            "not imported: SystemCertificates no: pimlink trusts the system's CAs and ca_file; \
-             to trust one certificate only, set cert_fingerprint",
+        not_taken(
+            table,
+            &account.written,
+            &["SystemCertificates"],
+            "pimlink trusts the system's CAs and ca_file; to trust one certificate only, set \
+             cert_fingerprint",
         );
     }
-    if let Some(versions) = &account.tls_versions {
-        table.note(format!(
-            "not imported: TLSVersions {versions}: pimlink uses TLS 1.2 and 1.3 only"
-        ));
+    if account.tls_versions.is_some() {
+        not_taken(
+            table,
+            &account.written,
+            &["TLSVersions", "SSLVersions"],
+            "pimlink uses TLS 1.2 and 1.3 only",
+        );
     }
-    auth_key(table, &account.auth_mechs);
+    auth_key(table, account);
     if let Some(timeout) = account.timeout {
         if timeout == 0 {
-            table.note(
-                "not imported: Timeout 0 (none): pimlink always has one; the longest is 86400",
+            not_taken(
+                table,
+                &account.written,
+                &["Timeout"],
+                "pimlink always has one; the longest is 86400",
             );
         } else {
             table.set("timeout", Value::Int(i64::from(timeout.min(86_400))));
         }
     }
-    if let Some(depth) = account.pipeline_depth {
-        table.note(format!(
-            "not imported: PipelineDepth {depth}: pimlink pipelines by itself; `connections` \
-             limits how many connections it opens"
-        ));
+    if account.pipeline_depth.is_some() {
+        not_taken(
+            table,
+            &account.written,
+            &["PipelineDepth"],
+            "pimlink pipelines by itself; `connections` limits how many connections it opens",
+        );
     }
     for setting in &account.other {
         table.note(not_imported(setting, "pimlink has no such option"));
     }
 }
 
-fn auth_key(table: &mut Table, mechs: &[String]) {
+fn auth_key(table: &mut Table, account: &ImapAccount) {
+    let mechs = account.auth_mechs.as_slice();
     let known = |m: &str| match m.to_ascii_uppercase().as_str() {
         "LOGIN" => Some("login"),
         "PLAIN" => Some("plain"),
@@ -171,37 +209,47 @@ fn auth_key(table: &mut Table, mechs: &[String]) {
                 table.set("auth", Value::str(auth));
             }
         }
-        _ => table.note(format!(
-            "not imported: AuthMechs {}: pimlink takes one mechanism (auth) or picks the best \
-             the server offers",
-            mechs.join(" ")
-        )),
+        _ => not_taken(
+            table,
+            &account.written,
+            &["AuthMechs", "AuthMech"],
+            "pimlink takes one mechanism (auth) or picks the best the server offers",
+        ),
     }
 }
 
 fn store_keys(
     table: &mut Table,
     store: &pimlink_foreign::config::mbsync::StoreOptions,
+    lines: &[Setting],
     imap: bool,
 ) {
     if let Some(trash) = &store.trash {
         table.set("trash", Value::str(trash));
     }
     if store.trash_new_only == Some(true) || store.trash_remote_new == Some(true) {
-        table.note(
-            "not imported: TrashNewOnly/TrashRemoteNew: pimlink moves every message it deletes \
-             into the trash folder",
+        not_taken(
+            table,
+            lines,
+            &["TrashNewOnly", "TrashRemoteNew"],
+            "pimlink moves every message it deletes into the trash folder",
         );
     }
-    if let Some(map) = &store.map_inbox {
-        table.note(format!(
-            "not imported: MapInbox {map}: pimlink has no second name for INBOX"
-        ));
+    if store.map_inbox.is_some() {
+        not_taken(
+            table,
+            lines,
+            &["MapInbox"],
+            "pimlink has no second name for INBOX",
+        );
     }
-    if imap && let Some(flatten) = &store.flatten {
-        table.note(format!(
-            "not imported: Flatten {flatten} on an IMAP store: pimlink keeps the server's names"
-        ));
+    if imap && store.flatten.is_some() {
+        not_taken(
+            table,
+            lines,
+            &["Flatten"],
+            "on an IMAP store: pimlink keeps the server's names",
+        );
     }
 }
 
@@ -255,16 +303,22 @@ fn maildir_storage(name: &str, store: &MaildirStore) -> Table {
     }
     // mbsync 1.4 spells non-ASCII folder names in modified UTF-7 on disk.
     table.set("names", Value::str("imap-utf-7"));
-    store_keys(&mut table, &store.store, false);
-    if let Some(delimiter) = &store.info_delimiter
-        && delimiter != ":"
-    {
-        table.note(format!(
-            "not imported: InfoDelimiter {delimiter}: pimlink reads and writes ':2,' only"
-        ));
+    store_keys(&mut table, &store.store, &store.written, false);
+    if store.info_delimiter.as_deref().is_some_and(|d| d != ":") {
+        not_taken(
+            &mut table,
+            &store.written,
+            &["InfoDelimiter"],
+            "pimlink reads and writes ':2,' only",
+        );
     }
     if store.alt_map == Some(true) {
-        table.note("not imported: AltMap yes: pimlink keeps no UIDs in Maildir file names");
+        not_taken(
+            &mut table,
+            &store.written,
+            &["AltMap"],
+            "pimlink keeps no UIDs in Maildir file names",
+        );
     }
     for setting in &store.other {
         table.note(not_imported(setting, "pimlink has no such option"));
@@ -423,21 +477,43 @@ fn pair(
     if max_size.is_some() || max_messages.is_some() {
         table.set("near", Value::str("b"));
     }
-    if far_imap.and_then(|s| s.store.max_size).is_some() && options.max_size.is_none() {
-        table.note("not imported: MaxSize of the far store: pimlink uploads messages of any size");
-    }
-    if options.expire_unread.or(defaults.expire_unread) == Some(true) {
-        table.note(
-            "not imported: ExpireUnread yes: pimlink always keeps unread and flagged messages \
-             when it applies max_messages",
+    if let Some(far) = far_imap
+        && far.store.max_size.is_some()
+        && options.max_size.is_none()
+    {
+        not_taken(
+            &mut table,
+            &far.written,
+            &["MaxSize"],
+            "of the far store: pimlink uploads messages of any size",
         );
     }
-    if let Some(yes) = options.copy_arrival_date.or(defaults.copy_arrival_date) {
-        table.note(format!(
-            "not imported: CopyArrivalDate {}: pimlink has no such option (an upload keeps the \
-             message's date)",
-            if yes { "yes" } else { "no" }
-        ));
+    // The channel's own line, else the global default's.
+    let lines: Vec<Setting> = config
+        .written
+        .iter()
+        .chain(&channel.written)
+        .cloned()
+        .collect();
+    if options.expire_unread.or(defaults.expire_unread) == Some(true) {
+        not_taken(
+            &mut table,
+            &lines,
+            &["ExpireUnread"],
+            "pimlink always keeps unread and flagged messages when it applies max_messages",
+        );
+    }
+    if options
+        .copy_arrival_date
+        .or(defaults.copy_arrival_date)
+        .is_some()
+    {
+        not_taken(
+            &mut table,
+            &lines,
+            &["CopyArrivalDate"],
+            "pimlink has no such option (an upload keeps the message's date)",
+        );
     }
     if let Some(state) = options.sync_state.as_ref().or(defaults.sync_state.as_ref()) {
         table.note(format!(
