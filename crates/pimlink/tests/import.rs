@@ -464,6 +464,11 @@ fn pimsync_config_keeps_its_meaning() {
     );
     assert_eq!(strs(&contacts["conflict_resolution"]), ["nvim", "-d"]);
     assert_eq!(contacts["on_empty"].as_str(), Some("sync"));
+    assert_eq!(
+        strs(&contacts["metadata"]),
+        ["displayname", "color", "description"],
+        "pimsync syncs every property"
+    );
     assert!(config.pairs["contacts"].dav.is_some());
     assert!(out.contains("not imported: user_agent"), "{out}");
 }

@@ -588,3 +588,68 @@ fn pair_keys(pair: &mut Table, account: &Account) {
         pair.set("near", Value::str("b"));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_expressions_become_commands() {
+        let cases = [
+            (
+                "keyring.get_password('imap', 'me@example.org')",
+                Some("secret-tool lookup service imap username me@example.org"),
+            ),
+            (
+                "subprocess.check_output(['pass', 'show', 'mail/my work']).strip().decode()",
+                Some("pass show 'mail/my work'"),
+            ),
+            (
+                "os.popen('gpg -dq ~/.pw.gpg').read()[:-1]",
+                Some("gpg -dq ~/.pw.gpg"),
+            ),
+            ("get_password_emacs('imap.example.org')", None),
+        ];
+        for (expression, command) in cases {
+            assert_eq!(
+                password_command(expression).as_deref(),
+                command,
+                "{expression}"
+            );
+        }
+    }
+
+    #[test]
+    fn filters_become_patterns() {
+        let none = |name: &str| name.to_owned();
+        let strip = |name: &str| name.strip_prefix("INBOX.").unwrap_or(name).to_owned();
+        let cases: [(&str, &dyn Fn(&str) -> String, Option<Vec<&str>>); 5] = [
+            (
+                "lambda f: f in ['INBOX', 'Sent']",
+                &none,
+                Some(vec!["INBOX", "Sent"]),
+            ),
+            (
+                "lambda f: f not in ['INBOX.Junk'] and not f.startswith('INBOX.Old')",
+                &strip,
+                Some(vec!["*", "!Junk", "!Old*"]),
+            ),
+            (
+                "lambda f: f.startswith('Lists') or f == 'INBOX'",
+                &none,
+                Some(vec!["Lists*", "INBOX"]),
+            ),
+            (
+                "lambda f: f == '50% off*'",
+                &none,
+                Some(vec![r"50\% off\*"]),
+            ),
+            ("lambda f: f in ['a'] and f in ['b']", &none, None),
+        ];
+        for (text, strip, want) in cases {
+            let got = filter_patterns(&python::filter(text), strip);
+            let want = want.map(|w| w.into_iter().map(String::from).collect::<Vec<_>>());
+            assert_eq!(got, want, "{text}");
+        }
+    }
+}

@@ -171,6 +171,15 @@ fn pair_table(name: &str, pair: &Pair, a: &str, b: &str) -> Table {
         entries.dedup();
         table.set("collections", Value::Mixed(entries));
     }
+    // pimsync syncs every collection property; pimlink only those it is told to.
+    table.set(
+        "metadata",
+        Value::Strs(vec![
+            "displayname".to_owned(),
+            "color".to_owned(),
+            "description".to_owned(),
+        ]),
+    );
     match pair.on_empty.as_deref() {
         Some("sync") => table.set("on_empty", Value::str("sync")),
         Some("skip") | None => {}
