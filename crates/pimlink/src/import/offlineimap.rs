@@ -381,24 +381,24 @@ fn folders(pair: &mut Table, account: &Account) {
     let remote = &account.remote;
     let filter = get(remote, "folderfilter").map(|s| (s, python::filter(&s.value)));
     let trans = get(remote, "nametrans").map(|s| (s, python::nametrans(&s.value)));
+    // (the remote prefix as OfflineIMAP writes it, with the server's delimiter)
     let mut prefix: Option<String> = None;
     let mut mapped: Option<NameTrans> = None;
+    let local_trans = get(&account.local, "nametrans").map(|s| python::nametrans(&s.value));
+    let mut local_used = false;
     if let Some((setting, trans)) = &trans {
         match trans {
             NameTrans::Steps(steps) => match steps.as_slice() {
                 [] => {}
                 [NameStep::ReplacePrefix { from, to }] if to.is_empty() => {
-                    let level = from
-                        .strip_suffix('.')
-                        .or_else(|| from.strip_suffix('/'))
-                        .unwrap_or(from);
-                    prefix = Some(format!("{level}/"));
-                    pair.set("prefix_a", Value::str(format!("{level}/")));
+                    prefix = Some(from.clone());
+                    pair.set("prefix_a", Value::str(level(from)));
                     pair.note(
                         "prefix_a: pimlink syncs only the folders below it; OfflineIMAP's \
                          nametrans also kept those outside it",
                     );
                 }
+                [NameStep::AddPrefix(added)] => pair.set("prefix_b", Value::str(level(added))),
                 _ => mapped = Some(trans.clone()),
             },
             NameTrans::Other(_) => pair.note(not_imported(
@@ -407,16 +407,30 @@ fn folders(pair: &mut Table, account: &Account) {
                  write those instead",
             )),
         }
+    } else if let Some(NameTrans::Steps(steps)) = &local_trans {
+        // Only the local names translated: the reverse says what the remote ones hold.
+        match steps.as_slice() {
+            [NameStep::AddPrefix(added)] => {
+                prefix = Some(added.clone());
+                pair.set("prefix_a", Value::str(level(added)));
+                local_used = true;
+            }
+            [NameStep::ReplacePrefix { from, to }] if to.is_empty() => {
+                pair.set("prefix_b", Value::str(level(from)));
+                local_used = true;
+            }
+            _ => {}
+        }
     }
+    // A name below the prefix, in pimlink's spelling: a prefix ending in '.' says the server
+    // separates levels with '.'.
     let strip = |name: &str| -> String {
         match &prefix {
-            Some(p) => {
-                let dotted = format!("{}.", p.trim_end_matches('/'));
-                name.strip_prefix(p.as_str())
-                    .or_else(|| name.strip_prefix(dotted.as_str()))
-                    .unwrap_or(name)
-                    .to_owned()
-            }
+            Some(p) => match name.strip_prefix(p.as_str()) {
+                Some(rest) if p.ends_with('.') => rest.replace('.', "/"),
+                Some(rest) => rest.to_owned(),
+                None => name.to_owned(),
+            },
             None => name.to_owned(),
         }
     };
@@ -460,6 +474,9 @@ fn folders(pair: &mut Table, account: &Account) {
         pair.set("collections", Value::Strs(patterns));
     }
     for key in ["folderfilter", "nametrans"] {
+        if key == "nametrans" && local_used {
+            continue;
+        }
         if let Some(setting) = get(&account.local, key) {
             pair.note(not_imported(
                 setting,
@@ -468,6 +485,16 @@ fn folders(pair: &mut Table, account: &Account) {
             ));
         }
     }
+}
+
+/// A prefix as pimlink writes it: one level, ending in `/` (OfflineIMAP's ends in the
+/// server's delimiter, `.` or `/`).
+fn level(prefix: &str) -> String {
+    let trimmed = prefix
+        .strip_suffix('.')
+        .or_else(|| prefix.strip_suffix('/'))
+        .unwrap_or(prefix);
+    format!("{}/", trimmed.replace('.', "/"))
 }
 
 /// Patterns selecting what `filter` keeps, if it is a combination of names and prefixes.
@@ -591,7 +618,61 @@ fn pair_keys(pair: &mut Table, account: &Account) {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+
+    fn import(repositories: &str) -> (toml::Table, String) {
+        let text = format!(
+            "[general]\naccounts = A\n[Account A]\nlocalrepository = L\nremoterepository = R\n\
+             {repositories}"
+        );
+        let config = pimlink_foreign::config::offlineimap::parse(Path::new("/rc"), &text).unwrap();
+        let out = translate(&config).render();
+        (out.parse().unwrap(), out)
+    }
+
+    /// Dovecot's and Courier's `INBOX.` namespace, removed by the remote nametrans or added by
+    /// the local one, is the pair's prefix_a; the filter's names are written below it.
+    #[test]
+    fn namespace_prefixes_become_prefix_a() {
+        let (table, out) = import(
+            "[Repository L]\ntype = Maildir\nlocalfolders = /m\nnametrans = lambda f: 'INBOX.' + f\n\
+             [Repository R]\ntype = IMAP\nremotehost = h\n\
+             folderfilter = lambda f: f not in ['INBOX.Trash', 'INBOX.Lists.old']\n",
+        );
+        let pair = &table["pair"]["A"];
+        assert_eq!(pair["prefix_a"].as_str(), Some("INBOX/"), "{out}");
+        let collections: Vec<&str> = pair["collections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(collections, ["*", "!Trash", "!Lists/old"]);
+        assert!(!out.contains("not imported: nametrans"), "{out}");
+
+        let (table, out) = import(
+            "[Repository L]\ntype = Maildir\nlocalfolders = /m\n\
+             [Repository R]\ntype = IMAP\nremotehost = h\n\
+             nametrans = lambda f: re.sub('^INBOX\\.', '', f)\n",
+        );
+        assert_eq!(
+            table["pair"]["A"]["prefix_a"].as_str(),
+            Some("INBOX/"),
+            "{out}"
+        );
+
+        let (table, out) = import(
+            "[Repository L]\ntype = Maildir\nlocalfolders = /m\n\
+             [Repository R]\ntype = IMAP\nremotehost = h\nnametrans = lambda f: 'Server.' + f\n",
+        );
+        assert_eq!(
+            table["pair"]["A"]["prefix_b"].as_str(),
+            Some("Server/"),
+            "{out}"
+        );
+    }
 
     #[test]
     fn password_expressions_become_commands() {
@@ -623,7 +704,8 @@ mod tests {
     fn filters_become_patterns() {
         let none = |name: &str| name.to_owned();
         let strip = |name: &str| name.strip_prefix("INBOX.").unwrap_or(name).to_owned();
-        let cases: [(&str, &dyn Fn(&str) -> String, Option<Vec<&str>>); 5] = [
+        type Case<'c> = (&'c str, &'c dyn Fn(&str) -> String, Option<Vec<&'c str>>);
+        let cases: [Case; 5] = [
             (
                 "lambda f: f in ['INBOX', 'Sent']",
                 &none,
