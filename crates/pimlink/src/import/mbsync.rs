@@ -13,7 +13,7 @@ use pimlink_foreign::config::mbsync::{
 use super::toml_out::{Document, Table, Value};
 use pimlink_foreign::config::Setting;
 
-use super::{Names, PLAIN_PASSWORD, literal_pattern, not_imported, size_value};
+use super::{Names, PLAIN_PASSWORD, flatten, literal_pattern, not_imported, size_value};
 
 pub(super) fn translate(config: &MbsyncConfig) -> Document {
     let mut doc = Document::default();
@@ -286,8 +286,8 @@ fn maildir_storage(name: &str, store: &MaildirStore) -> Table {
                  top level would not be found",
             );
         }
-        if let Some(flatten) = &store.store.flatten {
-            table.set("flatten", Value::str(flatten));
+        if let Some(sep) = &store.store.flatten {
+            flatten(&mut table, sep);
         }
         let inbox = store
             .inbox
@@ -632,6 +632,18 @@ mod tests {
         assert_eq!(pair["expunge"].as_array().map(Vec::len), Some(0), "{out}");
         assert!(pair.get("direction").is_none() && pair.get("operations").is_none());
         assert!(table["storage"]["l"].get("inbox").is_none(), "{out}");
+    }
+
+    #[test]
+    fn a_separator_pimlink_cannot_take_is_a_warning() {
+        let store = |sep: &str| import(&format!("MaildirStore l\nPath ~/Mail/\nFlatten {sep}\n"));
+        assert!(store(".").contains("flatten = \".\""));
+        let out = store("::");
+        assert!(!out.contains("flatten ="), "{out}");
+        assert!(
+            out.contains("WARNING: the folder levels were separated with \"::\""),
+            "{out}"
+        );
     }
 
     #[test]

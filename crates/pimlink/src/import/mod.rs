@@ -172,6 +172,19 @@ fn shell_join(words: &[String]) -> String {
         .join(" ")
 }
 
+/// `flatten = SEP` on a Maildir storage, or a warning if pimlink cannot separate levels with
+/// `sep` (it takes one character).
+fn flatten(table: &mut toml_out::Table, sep: &str) {
+    if sep.chars().count() == 1 {
+        table.set("flatten", toml_out::Value::str(sep));
+    } else {
+        table.note(format!(
+            "WARNING: the folder levels were separated with {sep:?}; pimlink's flatten takes \
+             one character, so folders below the top level would not be found"
+        ));
+    }
+}
+
 /// `N` bytes as pimlink's `max_size` writes them: `"10M"`, `"500k"` or plain bytes.
 fn size_value(bytes: u64) -> toml_out::Value {
     const MIB: u64 = 1024 * 1024;

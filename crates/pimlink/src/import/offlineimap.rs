@@ -10,7 +10,9 @@ use pimlink_foreign::config::offlineimap::{
 use pimlink_foreign::config::python::{self, Filter, NameStep, NameTrans};
 
 use super::toml_out::{Document, Table, Value};
-use super::{Names, PLAIN_PASSWORD, literal_pattern, not_imported, shell_join, size_value};
+use super::{
+    Names, PLAIN_PASSWORD, flatten, literal_pattern, not_imported, shell_join, size_value,
+};
 
 pub(super) fn translate(config: &OfflineimapConfig) -> Document {
     let mut doc = Document::default();
@@ -335,7 +337,7 @@ fn maildir_storage(name: &str, repo: &Repository, utf8: bool) -> Table {
     // OfflineIMAP's default sep is ".": "Archive/2024" is the directory Archive.2024.
     let sep = get(repo, "sep").map_or(".", |s| s.value.as_str());
     if sep != "/" {
-        table.set("flatten", Value::str(sep));
+        flatten(&mut table, sep);
     }
     table.set(
         "names",
