@@ -80,32 +80,26 @@ impl NameTrans {
 
 /// Reads a `folderfilter` value.
 pub fn filter(text: &str) -> Filter {
-    parse_lambda(text)
-        .and_then(|(var, tokens)| {
-            let mut parser = Parser {
-                tokens: &tokens,
-                at: 0,
-                var: &var,
-            };
-            let filter = parser.or()?;
-            parser.done().then_some(filter)
-        })
-        .unwrap_or_else(|| Filter::Other(text.trim().to_owned()))
+    parse_whole(text, |p| p.or()).unwrap_or_else(|| Filter::Other(text.trim().to_owned()))
 }
 
 /// Reads a `nametrans` value.
 pub fn nametrans(text: &str) -> NameTrans {
-    parse_lambda(text)
-        .and_then(|(var, tokens)| {
-            let mut parser = Parser {
-                tokens: &tokens,
-                at: 0,
-                var: &var,
-            };
-            let steps = parser.name_expr()?;
-            parser.done().then_some(NameTrans::Steps(steps))
-        })
+    parse_whole(text, |p| p.name_expr())
+        .map(NameTrans::Steps)
         .unwrap_or_else(|| NameTrans::Other(text.trim().to_owned()))
+}
+
+/// The lambda's body read by `body`, if that reads all of it.
+fn parse_whole<T>(text: &str, body: impl FnOnce(&mut Parser<'_>) -> Option<T>) -> Option<T> {
+    let (var, tokens) = parse_lambda(text)?;
+    let mut parser = Parser {
+        tokens: &tokens,
+        at: 0,
+        var: &var,
+    };
+    let value = body(&mut parser)?;
+    parser.done().then_some(value)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
