@@ -9,6 +9,10 @@
 //! Maildir storages, `idle_folders`, `poll_interval`, the hooks) may not be known to the
 //! loader of this branch yet: [`load`] checks them in the TOML and takes them out only if the
 //! loader refuses them by name.
+//!
+//! One file over 600 lines because every case shares the templates in tests/import/, the
+//! `Dir` that fills them and holds the password files, and `load`; ordered: meaning per tool,
+//! `pimlink check` against the servers, errors, `--write`, passwords, the real tools.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
 
