@@ -112,6 +112,15 @@ pub enum Command {
         after_help = "Examples:\n  pimlink adopt mail --from mbsync\n  pimlink adopt mail --from mbsync ~/.mbsync\n  pimlink adopt mail --from offlineimap"
     )]
     Adopt(AdoptArgs),
+    // Importing another tool's configuration (issue 16).
+    /// Translate the configuration of mbsync, OfflineIMAP, vdirsyncer or pimsync into
+    /// pimlink's and print it (or write it with --write). Options without an equivalent are
+    /// listed in comments saying why; passwords stay where they were (a command, a file, a
+    /// keyring).
+    #[command(
+        after_help = "Examples:\n  pimlink import mbsync\n  pimlink import offlineimap ~/.offlineimaprc > config.toml\n  pimlink import vdirsyncer --write\n\nDefault FILE: mbsync ~/.mbsyncrc or $XDG_CONFIG_HOME/isync/mbsyncrc; offlineimap\n~/.offlineimaprc or $XDG_CONFIG_HOME/offlineimap/config; vdirsyncer $VDIRSYNCER_CONFIG,\n~/.vdirsyncer/config or $XDG_CONFIG_HOME/vdirsyncer/config; pimsync\n$XDG_CONFIG_HOME/pimsync/pimsync.conf."
+    )]
+    Import(ImportArgs),
 }
 
 /// Arguments of `init`.
@@ -175,6 +184,27 @@ pub struct SyncArgs {
     /// text. Errors still go to stderr.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The tool whose configuration to read.
+    #[arg(value_name = "TOOL", value_enum)]
+    pub tool: crate::import::Tool,
+
+    /// Its configuration file. Default: where the tool looks for it.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Write the result to the configuration file (-c FILE, else the default path) instead
+    /// of printing it. An existing file is not replaced unless --force is given.
+    #[arg(long)]
+    pub write: bool,
+
+    /// With --write: replace an existing configuration file.
+    #[arg(long, requires = "write")]
+    pub force: bool,
 }
 
 /// One storage name.

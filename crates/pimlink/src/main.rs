@@ -10,6 +10,7 @@ mod endpoint;
 mod error_groups;
 mod failure;
 mod hooks;
+mod import;
 mod mbnames;
 mod next_step;
 mod no_state;
@@ -55,6 +56,8 @@ fn main() -> ExitCode {
                 failure::exit_code(&error)
             }
         },
+        // Needs no configuration: it makes one.
+        Command::Import(args) => commands::import::run(args, cli.config.as_deref(), &output),
         command => match load_config(&cli) {
             Ok(config) => match command {
                 Command::Sync(args) => commands::sync::run(&config, args, &output),
@@ -68,7 +71,10 @@ fn main() -> ExitCode {
                 Command::Repair(args) => {
                     commands::repair::run(&config, &args.storage, args.dry_run, &output)
                 }
-                Command::Version | Command::Completions(_) | Command::Init(_) => cli::exit::OK,
+                Command::Version
+                | Command::Completions(_)
+                | Command::Init(_)
+                | Command::Import(_) => cli::exit::OK,
                 Command::Adopt(args) => commands::adopt::run(&config, args, &output),
             },
             Err(error) => {

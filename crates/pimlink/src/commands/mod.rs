@@ -3,6 +3,7 @@
 pub mod adopt;
 pub mod check;
 pub mod discover;
+pub mod import;
 pub mod init;
 pub mod list;
 pub mod patterns;
