@@ -39,6 +39,9 @@ def parse_args(argv):
     p.add_argument("--changes", type=int, help="changes each way (default: by size)")
     p.add_argument("--idle", type=int, help="idle seconds measured (default: by size)")
     p.add_argument("--soak", type=int, help="changes in the soak (0: no soak)")
+    p.add_argument("--soak-batch", type=int, default=10,
+                   help="soak changes made at once before waiting for them (default 10)")
+    p.add_argument("--messages", type=int, help="messages in the account (default: by size)")
     p.add_argument("--tools", default="pimlink,offlineimap", help="comma-separated")
     p.add_argument("--autorefresh", type=float, default=0.5,
                    help="OfflineIMAP's autorefresh, minutes (default %(default)s)")
@@ -49,7 +52,7 @@ def parse_args(argv):
     p.add_argument("--markdown", help="also write the tables here")
     args = p.parse_args(argv)
     messages, changes, idle, soak = SIZES[args.size]
-    args.messages = messages
+    args.messages = messages if args.messages is None else args.messages
     args.changes = changes if args.changes is None else args.changes
     args.idle = idle if args.idle is None else args.idle
     args.soak = soak if args.soak is None else args.soak
@@ -332,17 +335,57 @@ class Live:
         cpu1, rss1 = tool.cpu_seconds(), tool.rss_mb()
         return (cpu1 - cpu0) / (self.args.idle / 60), rss0, rss1
 
+    def server_batch(self, tool, start, n, imap):
+        """`n` server changes at once: half APPENDs, half \\Flagged set on distinct messages."""
+        count, flagged = inbox_state(tool.local_inbox())
+        appends = (n + 1) // 2
+        for i in range(appends):
+            imap.append("INBOX", "", imaplib.Time2Internaldate(time.time()),
+                        self.new_message("s", start + i))
+        imap.select("INBOX")
+        typ, data = imap.uid("SEARCH", "UNFLAGGED")
+        uids = [u.decode() for u in data[0].split()]
+        picked = self.rng.sample(uids, min(n - appends, len(uids)))
+        if picked:
+            imap.uid("STORE", ",".join(picked), "+FLAGS.SILENT", "(\\Flagged)")
+        imap.close()
+        return tool.local_inbox(), (count + appends, flagged + len(picked))
+
+    def local_batch(self, tool, start, n):
+        """`n` local changes at once: half new files, half F added to distinct files."""
+        inbox = tool.local_inbox()
+        count, flagged = inbox_state(self.server_inbox())
+        news = (n + 1) // 2
+        for i in range(news):
+            tmp = os.path.join(inbox, "tmp", f"{int(time.time())}.L{start + i}.pimbench-live")
+            with open(tmp, "wb") as f:
+                f.write(self.new_message("l", start + i))
+            os.rename(tmp, os.path.join(inbox, "new", os.path.basename(tmp)))
+        cur = os.path.join(inbox, "cur")
+        names = sorted(n_ for n_ in os.listdir(cur) if "F" not in verify.flags_of(n_))
+        picked = self.rng.sample(names, min(n - news, len(names)))
+        for name in picked:
+            fsutil.toggle_flag(os.path.join(cur, name), "F")
+        return self.server_inbox(), (count + news, flagged + len(picked))
+
     def soak(self, tool, imap):
-        """`--soak` changes, both ways, as fast as they arrive; RSS sampled after each."""
+        """`--soak` changes in batches of `--soak-batch`, the direction alternating by batch,
+        each batch awaited on the other side; RSS sampled after each batch."""
         peak = first = tool.rss_mb()
-        for i in range(self.args.soak):
-            direction = "server->local" if i % 2 == 0 else "local->server"
-            if direction == "server->local":
-                folder, want = self.server_change(tool, 1000 + i, imap)
+        batch = max(1, self.args.soak_batch)
+        done = 0
+        while done < self.args.soak:
+            n = min(batch, self.args.soak - done)
+            start = 100000 + done
+            if (done // batch) % 2 == 0:
+                folder, want = self.server_batch(tool, start, n, imap)
             else:
-                folder, want = self.local_change(tool, 1000 + i)
-            if wait_for(folder, want, time.monotonic() + 120) is None:
-                self.problems.append(f"{tool.name} soak change {i}: not there after 120 s")
+                folder, want = self.local_batch(tool, start, n)
+            if wait_for(folder, want, time.monotonic() + 300) is None:
+                self.problems.append(f"{tool.name} soak batch at change {done}: not there "
+                                     f"after 300 s (want {want}, have {inbox_state(folder)})")
+                break
+            done += n
             peak = max(peak, tool.rss_mb())
         return first, peak, tool.rss_mb()
 
