@@ -16,6 +16,15 @@ pub(crate) fn etag_of(meta: &Metadata) -> Etag {
     Etag::new(format!("{nanos};{};{}", meta.ino(), meta.size()))
 }
 
+/// The modification time (ns since the epoch) and inode an etag of [`etag_of`] was made of:
+/// what another tool's etag of the same file is compared with (pimlink's adoption of a vdir).
+pub fn etag_stamp(etag: &Etag) -> Option<(i128, u64)> {
+    let mut parts = etag.as_str().split(';');
+    let nanos = parts.next()?.parse().ok()?;
+    let inode = parts.next()?.parse().ok()?;
+    Some((nanos, inode))
+}
+
 /// Makes the entries of directory `dir` durable (new names, renames, removals).
 pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir)

@@ -62,4 +62,5 @@
 mod files;
 mod store;
 
+pub use files::etag_stamp;
 pub use store::Vdir;

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use pimlink_core::CollectionName;
 use pimlink_core::dav::ConflictResolver;
-use pimlink_core::runner::{PairRun, Request, Selection};
+use pimlink_core::runner::{AnyPair, PairRun, Request, Selection};
 
+use crate::adopt_dav::{ForeignDav, Source};
 use crate::cli::{SyncArgs, exit};
 use crate::config::{Config, PairConfig};
 use crate::failure::{self, UsageError, exit_code};
@@ -107,10 +108,41 @@ pub fn sync_pair(
         patterns: &|name| patterns.matches(name),
         only,
     };
+    let adopter = match run.without_state() {
+        Some(_) => adopter(config, pair, &Source::Defaults, output),
+        None => None,
+    };
     let mut observer = PairOutput::new(output, &pair.name, request.dry_run, no_state, &patterns);
     let outcome = super::runtime()?.block_on(async {
-        let sides = crate::pair::open(config, pair, resolver).await?;
+        let mut sides = crate::pair::open(config, pair, resolver).await?;
+        if let AnyPair::Dav(wing) = &mut sides {
+            wing.adopter = adopter.map(|a| Box::new(a) as _);
+        }
         anyhow::Ok(run.sync(sides, selection, request, &mut observer).await?)
     })?;
     Ok(failure::outcome_code(outcome))
+}
+
+/// The adopter of another tool's state for a calendar/contact pair's first sync (from
+/// `source`), if the pair has a vdir side and such state exists. A state that cannot be read
+/// is reported and left alone: the sync then matches items by UID, as without it.
+pub fn adopter(
+    config: &Config,
+    pair: &PairConfig,
+    source: &Source,
+    output: &Output,
+) -> Option<ForeignDav> {
+    if pair.dav.is_none() {
+        return None;
+    }
+    match crate::adopt_dav::load(source) {
+        Ok(statuses) => crate::adopt_dav::for_pair(config, pair, statuses, *output),
+        Err(error) => {
+            eprintln!(
+                "pimlink: {}: warning: another tool's state is not taken over: {error}",
+                pair.name
+            );
+            None
+        }
+    }
 }

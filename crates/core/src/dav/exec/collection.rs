@@ -133,9 +133,17 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
         };
         let id = match known {
             Some(id) => id,
-            None => self
-                .status
-                .dav_collection_id(&plan.name, &plan.a, &plan.b)?,
+            None => {
+                let id = self
+                    .status
+                    .dav_collection_id(&plan.name, &plan.a, &plan.b)?;
+                // Another tool's knowledge of a collection both sides hold beats matching
+                // its items by UID: it knows what changed and what was deleted since.
+                if missing_on.is_empty() && self.status.dav_items(id)?.is_empty() {
+                    report.details.adopted = self.adopt(&plan, id).await?;
+                }
+                id
+            }
         };
         let mut probe = self
             .probe(&plan, listed, &supports_sync, &missing_on)
