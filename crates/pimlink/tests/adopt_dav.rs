@@ -1,0 +1,377 @@
+//! Switching from vdirsyncer (issue 16): vdirsyncer syncs a Radicale account (a calendar and
+//! an address book) into a vdir; changes are then made on both sides; pimlink's first sync of
+//! the same vdir takes over vdirsyncer's status instead of matching by UID.
+//!
+//! What it must show: no item unchanged since vdirsyncer's run is fetched from the server (a
+//! counting proxy sits in front of Radicale, and unchanged items are padded so that fetching
+//! one would show), no local file is renamed or rewritten (name, inode and mtime kept), the
+//! changes on both sides are carried over (deletions included, which matching by UID would
+//! undo), and vdirsyncer, run afterwards, has nothing to do.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::Run;
+use common::dav::items_in;
+use pimlink_testkit::{CutProxy, Radicale};
+
+/// One line of padding; [`PAD_LINES`] of them make an unchanged item large.
+const PAD: &str = "X-PAD:0123456789012345678901234567890123456789012345678901234567890123";
+const PAD_LINES: usize = 300;
+
+fn event(uid: &str, summary: &str, padded: bool) -> String {
+    let pad = if padded {
+        format!("{PAD}\r\n").repeat(PAD_LINES)
+    } else {
+        String::new()
+    };
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//pimlink//test//EN\r\nBEGIN:VEVENT\r\n\
+         UID:{uid}\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240102T100000Z\r\n\
+         SUMMARY:{summary}\r\n{pad}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+fn card(uid: &str, name: &str, padded: bool) -> String {
+    let pad = if padded {
+        format!("{PAD}\r\n").repeat(PAD_LINES)
+    } else {
+        String::new()
+    };
+    format!(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\nN:{name};;;;\r\n{pad}END:VCARD\r\n"
+    )
+}
+
+/// uid -> FN of every contact in a directory.
+fn cards_in(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".vcf") {
+            continue;
+        }
+        let text = fs::read_to_string(entry.path()).unwrap();
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_default()
+        };
+        out.insert(field("UID:"), field("FN:"));
+    }
+    out
+}
+
+/// What khal or notmuch-like readers notice of a file: its name, inode and mtime.
+fn stamps(dir: &Path) -> BTreeMap<String, (u64, i64, i64)> {
+    let mut out = BTreeMap::new();
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let meta = entry.metadata().unwrap();
+        if meta.is_file() {
+            out.insert(
+                entry.file_name().to_string_lossy().into_owned(),
+                (meta.ino(), meta.mtime(), meta.mtime_nsec()),
+            );
+        }
+    }
+    out
+}
+
+/// Writes a file as editors and khal do: a new file renamed over the old one.
+fn edit(path: &Path, text: &str) {
+    let temp = path.with_extension("tmp-edit");
+    fs::write(&temp, text).unwrap();
+    fs::rename(&temp, path).unwrap();
+}
+
+struct Setup {
+    server: Radicale,
+    proxy: CutProxy,
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn vdir(&self, kind: &str, collection: &str) -> PathBuf {
+        self.dir.path().join(kind).join(collection)
+    }
+
+    fn data_home(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn vdirsyncer(&self, args: &[&str]) -> String {
+        let out = Command::new("vdirsyncer")
+            .env("VDIRSYNCER_CONFIG", self.dir.path().join("vdirsyncer.conf"))
+            .env("XDG_DATA_HOME", self.data_home())
+            .args(args)
+            .output()
+            .expect("vdirsyncer (Debian package vdirsyncer) is installed");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "vdirsyncer {args:?}: {text}");
+        text
+    }
+
+    fn pimlink(&self, args: &[&str]) -> Run {
+        Run(
+            common::pimlink_with(&self.dir.path().join("pimlink.toml"), args)
+                .env("XDG_DATA_HOME", self.data_home())
+                .output()
+                .unwrap(),
+        )
+    }
+
+    fn put(&self, path: &str, content_type: &str, body: &str) {
+        self.server
+            .put(path, content_type, body.as_bytes())
+            .unwrap();
+    }
+
+    fn delete(&self, path: &str) {
+        let response = self.server.request("DELETE", path, &[], b"").unwrap();
+        assert!(response.status < 300, "DELETE {path}: {}", response.status);
+    }
+
+    fn bytes_from_server(&self) -> u64 {
+        self.proxy.connections().iter().map(|c| c.to_client).sum()
+    }
+}
+
+/// A Radicale account with calendar `work` and address book `people`, synced by vdirsyncer
+/// into `cal/` and `cards/` under its default status directory (`$XDG_DATA_HOME`).
+fn synced_by_vdirsyncer() -> Setup {
+    let server = Radicale::start().unwrap();
+    let user = server.user().to_owned();
+    server.create_calendar("work").unwrap();
+    server.create_addressbook("people").unwrap();
+    let proxy = CutProxy::start(server.port()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup { server, proxy, dir };
+    for uid in [
+        "keep1", "keep2", "keep3", "srvedit", "srvdel", "locedit", "locdel",
+    ] {
+        let padded = uid.starts_with("keep");
+        setup.put(
+            &format!("/{user}/work/{uid}.ics"),
+            "text/calendar",
+            &event(uid, &format!("{uid} v1"), padded),
+        );
+        setup.put(
+            &format!("/{user}/people/c-{uid}.vcf"),
+            "text/vcard",
+            &card(&format!("c-{uid}"), &format!("{uid} v1"), padded),
+        );
+    }
+    let root = setup.dir.path();
+    fs::create_dir_all(setup.vdir("cal", "work")).unwrap();
+    fs::create_dir_all(setup.vdir("cards", "people")).unwrap();
+    let storages = |kind: &str, dav: &str, ext: &str| {
+        format!(
+            "[pair {kind}]\na = \"{kind}_remote\"\nb = \"{kind}_local\"\ncollections = [\"from a\"]\n\n\
+             [storage {kind}_remote]\ntype = \"{dav}\"\nurl = \"{url}\"\nusername = \"{user}\"\n\
+             password = \"{password}\"\n\n[storage {kind}_local]\ntype = \"filesystem\"\n\
+             path = \"{path}\"\nfileext = \"{ext}\"\n\n",
+            url = setup.server.url(),
+            password = setup.server.password(),
+            path = root.join(kind).display(),
+        )
+    };
+    fs::write(
+        root.join("vdirsyncer.conf"),
+        format!(
+            "[general]\nstatus_path = \"{}\"\n\n{}{}",
+            setup.data_home().join("vdirsyncer/status").display(),
+            storages("cal", "caldav", ".ics"),
+            storages("cards", "carddav", ".vcf"),
+        ),
+    )
+    .unwrap();
+    setup.vdirsyncer(&["discover"]);
+    setup.vdirsyncer(&["sync"]);
+    assert_eq!(items_in(&setup.vdir("cal", "work")).len(), 7);
+    assert_eq!(cards_in(&setup.vdir("cards", "people")).len(), 7);
+
+    // pimlink on the same tree, through the proxy; its state directory is empty.
+    let url = format!("http://127.0.0.1:{}/", setup.proxy.port());
+    let storage = |name: &str, kind: &str, path: &str, ext: &str| {
+        format!(
+            "[storage.{name}_remote]\ntype = \"{kind}\"\nurl = \"{url}\"\nuser = \"{user}\"\n\
+             password_cmd = \"echo {password}\"\n\n[storage.{name}_local]\ntype = \"vdir\"\n\
+             path = \"{path}\"\nfileext = \"{ext}\"\n\n[pair.{name}]\na = \"{name}_remote\"\n\
+             b = \"{name}_local\"\n\n",
+            password = setup.server.password(),
+            path = root.join(path).display(),
+        )
+    };
+    fs::write(
+        root.join("pimlink.toml"),
+        format!(
+            "[general]\nstate_dir = \"{}\"\n\n{}{}",
+            root.join("state").display(),
+            storage("cal", "caldav", "cal", ".ics"),
+            storage("cards", "carddav", "cards", ".vcf"),
+        ),
+    )
+    .unwrap();
+    setup
+}
+
+#[test]
+fn the_first_sync_takes_over_vdirsyncers_status_transferring_and_rewriting_nothing_unchanged() {
+    let setup = synced_by_vdirsyncer();
+    let user = setup.server.user().to_owned();
+    let cal = setup.vdir("cal", "work");
+    let cards = setup.vdir("cards", "people");
+
+    // Since vdirsyncer's run: an edit, a deletion and a new item on each side.
+    setup.put(
+        &format!("/{user}/work/srvedit.ics"),
+        "text/calendar",
+        &event("srvedit", "srvedit v2", false),
+    );
+    setup.delete(&format!("/{user}/work/srvdel.ics"));
+    setup.put(
+        &format!("/{user}/work/srvnew.ics"),
+        "text/calendar",
+        &event("srvnew", "srvnew v1", false),
+    );
+    edit(
+        &cal.join("locedit.ics"),
+        &event("locedit", "locedit v2", false),
+    );
+    fs::remove_file(cal.join("locdel.ics")).unwrap();
+    edit(
+        &cal.join("locnew.ics"),
+        &event("locnew", "locnew v1", false),
+    );
+    setup.put(
+        &format!("/{user}/people/c-srvedit.vcf"),
+        "text/vcard",
+        &card("c-srvedit", "srvedit v2", false),
+    );
+    setup.delete(&format!("/{user}/people/c-srvdel.vcf"));
+    edit(
+        &cards.join("c-locedit.vcf"),
+        &card("c-locedit", "locedit v2", false),
+    );
+    fs::remove_file(cards.join("c-locdel.vcf")).unwrap();
+
+    let before = (stamps(&cal), stamps(&cards));
+    let run = setup.pimlink(&["sync"]);
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(
+        run.stdout().contains("taking over vdirsyncer's state"),
+        "one line says so:\n{run}"
+    );
+    assert!(
+        !run.stderr().contains("matched"),
+        "no matching by UID:\n{run}"
+    );
+
+    // No unchanged item came from the server: one padded item alone is more than all it sent.
+    let padded = event("keep1", "keep1 v1", true).len() as u64;
+    let received = setup.bytes_from_server();
+    assert!(
+        received < padded,
+        "{received} bytes from the server, an unchanged item has {padded}:\n{run}\n{}",
+        setup.server.log()
+    );
+    assert!(
+        !setup.server.log().contains("GET request"),
+        "{}",
+        setup.server.log()
+    );
+
+    // Unchanged files untouched: same names, inodes and mtimes.
+    let after = (stamps(&cal), stamps(&cards));
+    for (name, stamp) in &before.0 {
+        if name.starts_with("keep") || name.starts_with("locedit") || name.starts_with("locnew") {
+            assert_eq!(
+                after.0.get(name),
+                Some(stamp),
+                "{name} was rewritten:\n{run}"
+            );
+        }
+    }
+    for (name, stamp) in &before.1 {
+        if name.starts_with("c-keep") || name.starts_with("c-locedit") {
+            assert_eq!(
+                after.1.get(name),
+                Some(stamp),
+                "{name} was rewritten:\n{run}"
+            );
+        }
+    }
+
+    // Both sides' changes arrived, deletions included.
+    let expected: BTreeMap<String, String> = [
+        ("keep1", "keep1 v1"),
+        ("keep2", "keep2 v1"),
+        ("keep3", "keep3 v1"),
+        ("srvedit", "srvedit v2"),
+        ("srvnew", "srvnew v1"),
+        ("locedit", "locedit v2"),
+        ("locnew", "locnew v1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    assert_eq!(items_in(&cal), expected, "{run}");
+    let radicale = |name: &str| {
+        setup
+            .server
+            .storage_dir()
+            .join("collection-root")
+            .join(&user)
+            .join(name)
+    };
+    assert_eq!(items_in(&radicale("work")), expected, "{run}");
+    let expected_cards: BTreeMap<String, String> = [
+        ("c-keep1", "keep1 v1"),
+        ("c-keep2", "keep2 v1"),
+        ("c-keep3", "keep3 v1"),
+        ("c-srvedit", "srvedit v2"),
+        ("c-locedit", "locedit v2"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    assert_eq!(cards_in(&cards), expected_cards, "{run}");
+    assert_eq!(cards_in(&radicale("people")), expected_cards, "{run}");
+
+    // pimlink has nothing more to do, and neither has vdirsyncer: the user can go back.
+    let again = setup.pimlink(&["sync"]);
+    assert_eq!(again.code(), 0, "{again}");
+    assert!(!again.stdout().contains("taking over"), "{again}");
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+    let quiet = (stamps(&cal), stamps(&cards));
+    let theirs = setup.vdirsyncer(&["sync"]);
+    // Items both tools changed alike only update vdirsyncer's status ("same content on both
+    // sides"); anything copied, deleted or in conflict would be work left.
+    for word in ["Copying", "Deleting", "Updating"] {
+        assert!(!theirs.contains(word), "vdirsyncer had work left: {theirs}");
+    }
+    assert_eq!(
+        theirs.matches("Doing conflict resolution").count(),
+        theirs.matches("same content on both sides").count(),
+        "vdirsyncer found a conflict: {theirs}"
+    );
+    assert_eq!(
+        (stamps(&cal), stamps(&cards)),
+        quiet,
+        "vdirsyncer rewrote files: {theirs}"
+    );
+    let settled = setup.vdirsyncer(&["sync"]);
+    assert!(!settled.contains("conflict"), "{settled}");
+}
