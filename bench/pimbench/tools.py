@@ -340,6 +340,36 @@ create = ["b"]
 """)
 
 
+class PimlinkAdoptDav(PimlinkDav):
+    """pimlink's first sync of vdirsyncer's tree (issue 16): the runner link-copies
+    vdirsyncer's baseline (vdir and status, same inodes, so vdirsyncer's etags still hold) into
+    this tool's directory; pimlink finds the status where vdirsyncer keeps it by default
+    (`$XDG_DATA_HOME/vdirsyncer/status`, a link to the copied `state/`) and starts with no
+    state of its own (`pimlink-state/`)."""
+
+    name = "pimlink-adopt"
+    stateful = False  # no baseline of its own: it starts from vdirsyncer's
+
+    def __init__(self, work, server, account):
+        super().__init__(work, server, account)
+        self.vdirsyncer_status = self.state
+        self.state = os.path.join(self.dir, "pimlink-state")
+        self.data_home = os.path.join(self.dir, "xdg")
+
+    def adopt_from(self, vdirsyncer_baseline):
+        """Replaces this tool's directory by a link-copy of vdirsyncer's baseline."""
+        fsutil.remove(self.dir)
+        fsutil.link_tree(vdirsyncer_baseline, self.dir)
+        os.makedirs(self.state, exist_ok=True)
+        os.makedirs(self.home, exist_ok=True)
+        os.makedirs(os.path.join(self.data_home, "vdirsyncer"), exist_ok=True)
+        os.symlink(self.vdirsyncer_status, os.path.join(self.data_home, "vdirsyncer", "status"))
+        self.write_config()
+
+    def env(self):
+        return dict(super().env(), XDG_DATA_HOME=self.data_home)
+
+
 MAIL_TOOLS = [Pimlink, Mbsync, OfflineImap]
 LIMITS = [RawFetch, CopySync]
 DAV_TOOLS = [PimlinkDav, Vdirsyncer]

@@ -8,14 +8,18 @@
 //! its server hrefs must lie in the collection the pair syncs there. The status naming the
 //! most existing files wins; one naming none is not this collection's.
 //!
+//! The server hrefs a tool recorded are spelt as pimlink's DAV storage spells them
+//! (`canonical`), so that the sync's listing recognises each unchanged item by href and etag.
+//!
 //! Not here: reading the tools' files (`pimlink_foreign::state`), the rows (core).
 
 use std::path::{Path, PathBuf};
 
 use pimlink_core::Side;
 use pimlink_core::dav::CollectionPlan;
-use pimlink_core::dav::adopt::{Adopter, Foreign, ForeignItem, percent_decoded as decode};
+use pimlink_core::dav::adopt::{Adopter, Foreign, ForeignItem};
 use pimlink_core::dav::store::{Etag, Href};
+use pimlink_dav::proto::href::{canonical, percent_decode};
 use pimlink_foreign::state::dav::{CollectionStatus, StateError, Tool, ToolSide};
 use pimlink_foreign::state::{pimsync, vdirsyncer};
 
@@ -126,7 +130,9 @@ impl Adopter for ForeignDav {
                 ident: i.ident.clone(),
                 local_href: Href::new(i.side(side).file_name()),
                 local_etag: i.side(side).etag.clone(),
-                remote_href: Href::new(i.side(other(side)).href.clone()),
+                // As pimlink's DAV storage lists it, so that an unchanged item is recognised
+                // by href and etag without a GET.
+                remote_href: Href::new(canonical(&i.side(other(side)).href)),
                 remote_etag: Etag::new(i.side(other(side)).etag.clone()),
             })
             .collect();
@@ -156,6 +162,11 @@ fn other(side: ToolSide) -> ToolSide {
         ToolSide::A => ToolSide::B,
         ToolSide::B => ToolSide::A,
     }
+}
+
+/// A percent-decoded path segment (the tools encode `@` and non-ASCII differently).
+fn decode(segment: &str) -> String {
+    String::from_utf8_lossy(&percent_decode(segment)).into_owned()
 }
 
 /// True if a server href lies directly in the collection whose last path segment is

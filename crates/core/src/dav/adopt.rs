@@ -19,12 +19,14 @@
 //! Items whose file has another UID than the tool recorded, or none, get no row and are
 //! matched by UID as on any first sync.
 //!
-//! Not here: finding the tool's state (the binary's [`Adopter`]), listing and reading the
-//! sides (`exec/adopt.rs`).
+//! Nothing here asks the server: its listing in the sync that follows tells what moved.
+//!
+//! Not here: finding the tool's state and spelling its hrefs as pimlink's DAV storage does
+//! (the binary's [`Adopter`]), reading the local files (`exec/adopt.rs`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use crate::dav::store::{Etag, Href, ItemRef};
+use crate::dav::store::{Etag, Href};
 use crate::dav::vobject::{ContentHash, content_hash, uid as item_uid};
 use crate::dav::{CollectionPlan, ItemVersion, RowChange};
 use crate::error::Result;
@@ -43,7 +45,7 @@ pub struct ForeignItem {
     pub local_href: Href,
     /// The tool's etag of the file (its own format, see [`Foreign::unchanged`]).
     pub local_etag: String,
-    /// The item's href on the server.
+    /// The item's href on the server, spelt as the server storage lists it.
     pub remote_href: Href,
     /// The server's etag then.
     pub remote_etag: Etag,
@@ -76,28 +78,14 @@ pub struct LocalItem {
     pub data: String,
 }
 
-/// The status rows for `foreign`'s items, given the local items read now (by href) and the
-/// server's listing now; see the module docs for what each row holds.
-pub fn rows(
-    foreign: &Foreign,
-    local: &HashMap<Href, LocalItem>,
-    remote: &[ItemRef],
-) -> Vec<RowChange> {
-    let remote: HashMap<String, &ItemRef> = remote
-        .iter()
-        .map(|r| (path_key(r.href.as_str()), r))
-        .collect();
+/// The status rows for `foreign`'s items, given the local items read now (by href); see the
+/// module docs for what each row holds.
+pub fn rows(foreign: &Foreign, local: &HashMap<Href, LocalItem>) -> Vec<RowChange> {
+    let changed = ContentHash::from_hex(CHANGED);
     let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for item in &foreign.items {
-        let listed = remote.get(&path_key(item.remote_href.as_str()));
-        let remote_href = listed.map_or_else(|| item.remote_href.clone(), |r| r.href.clone());
-        let remote_etag = match listed {
-            Some(r) if same_etag(&r.etag, &item.remote_etag) => r.etag.clone(),
-            _ => item.remote_etag.clone(),
-        };
-        let changed = ContentHash::from_hex(CHANGED);
-        let (uid, local_version, hash) = match local.get(&item.local_href) {
+        let (local_version, hash) = match local.get(&item.local_href) {
             Some(file) => {
                 if item_uid(&file.data).as_deref() != Some(item.ident.as_str()) {
                     continue;
@@ -109,26 +97,31 @@ pub fn rows(
                         etag: file.etag.clone(),
                         hash: hash.clone(),
                     };
-                    (item.ident.clone(), version, hash)
+                    (version, hash)
                 } else {
-                    (item.ident.clone(), recorded(item, &changed), changed)
+                    (recorded(item, &changed), changed.clone())
                 }
             }
-            None => (item.ident.clone(), recorded(item, &changed), changed),
+            None => (recorded(item, &changed), changed.clone()),
         };
-        if !seen.insert(uid.clone()) {
+        // Two records of one UID (two files the tool both paired): neither is trusted twice.
+        if !seen.insert(item.ident.clone()) {
             continue;
         }
         let remote_version = ItemVersion {
-            href: remote_href,
-            etag: remote_etag,
+            href: item.remote_href.clone(),
+            etag: item.remote_etag.clone(),
             hash,
         };
         let (a, b) = match foreign.local {
             Side::A => (local_version, remote_version),
             Side::B => (remote_version, local_version),
         };
-        out.push(RowChange::Record { uid, a, b });
+        out.push(RowChange::Record {
+            uid: item.ident.clone(),
+            a,
+            b,
+        });
     }
     out
 }
@@ -140,51 +133,6 @@ fn recorded(item: &ForeignItem, hash: &ContentHash) -> ItemVersion {
         etag: Etag::new(item.local_etag.clone()),
         hash: hash.clone(),
     }
-}
-
-/// An href's path, percent-decoded: the tools and pimlink encode the same path differently.
-fn path_key(href: &str) -> String {
-    let path = match href.find("://") {
-        Some(at) => href[at + 3..]
-            .find('/')
-            .map_or("/", |s| &href[at + 3 + s..]),
-        None => href,
-    };
-    percent_decoded(path)
-}
-
-/// `text` with every `%XX` decoded (invalid UTF-8 replaced): how two spellings of one href
-/// or collection name are compared.
-pub fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
-        match (bytes[i], hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
-            (b'%', Some(h), Some(l)) => {
-                // Two hex digits make at most 255.
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// True if two etags name the same version: servers and tools differ in keeping the quotes
-/// and the weak marker.
-fn same_etag(a: &Etag, b: &Etag) -> bool {
-    let bare = |e: &Etag| {
-        let e = e.as_str().trim();
-        let e = e.strip_prefix("W/").unwrap_or(e);
-        e.trim_matches('"').to_owned()
-    };
-    bare(a) == bare(b)
 }
 
 #[cfg(test)]
@@ -213,67 +161,52 @@ mod tests {
             ident: uid.into(),
             local_href: Href::new(format!("{uid}.ics")),
             local_etag: format!("old-{uid}-etag"),
-            remote_href: Href::new(format!("/dav/cal/{uid}%40x.ics")),
+            remote_href: Href::new(format!("/dav/cal/{uid}.ics")),
             remote_etag: Etag::new(format!("\"{uid}\"")),
-        }
-    }
-
-    fn listed(uid: &str, etag: &str) -> ItemRef {
-        ItemRef {
-            href: Href::new(format!("/dav/cal/{uid}@x.ics")),
-            etag: Etag::new(etag),
         }
     }
 
     #[test]
     fn rows_hold_what_lets_the_next_plan_see_exactly_the_changes_since_the_tool() {
         let mut local = HashMap::new();
-        for (uid, etag) in [("same", "same-etag"), ("edited", "new"), ("other", "x")] {
-            let etag = if etag == "same-etag" {
-                "same-etag"
-            } else {
-                etag
-            };
+        for (uid, etag, content_uid) in [
+            ("same", "same-etag", "same"),
+            ("edited", "new", "edited"),
+            ("other", "other-etag", "renamed"),
+        ] {
             local.insert(
                 Href::new(format!("{uid}.ics")),
                 LocalItem {
                     etag: Etag::new(etag),
-                    data: ics(if uid == "other" { "renamed" } else { uid }, "s"),
+                    data: ics(content_uid, "s"),
                 },
             );
         }
         let items = vec![item("same"), item("edited"), item("gone"), item("other")];
-        let remote = vec![
-            // Unquoted by this server, and encoded differently: still the same version.
-            listed("same", "same"),
-            listed("edited", "\"edited\""),
-            listed("gone", "\"moved\""),
-        ];
-        let rows = rows(&foreign(Side::B, items), &local, &remote);
+        let rows = rows(&foreign(Side::B, items), &local);
         assert_eq!(
             rows.len(),
             3,
-            "the item whose UID changed gets no row: {rows:?}"
+            "the file whose UID changed gets no row: {rows:?}"
         );
-        let get = |uid: &str| match rows
-            .iter()
-            .find(|r| matches!(r, RowChange::Record { uid: u, .. } if u == uid))
-        {
-            Some(RowChange::Record { a, b, .. }) => (a.clone(), b.clone()),
-            _ => panic!("no row for {uid}"),
+        let get = |uid: &str| {
+            rows.iter()
+                .find_map(|r| match r {
+                    RowChange::Record { uid: u, a, b } if u == uid => Some((a.clone(), b.clone())),
+                    _ => None,
+                })
+                .unwrap()
         };
 
+        // Unchanged: both sides hash the file as it is; the server keeps the tool's etag.
         let (server, file) = get("same");
-        assert_eq!(
-            server.href.as_str(),
-            "/dav/cal/same@x.ics",
-            "the listing's spelling"
-        );
-        assert_eq!(server.etag.as_str(), "same", "the listing's spelling");
+        assert_eq!(server.href.as_str(), "/dav/cal/same.ics");
+        assert_eq!(server.etag.as_str(), "\"same\"");
         assert_eq!(file.etag.as_str(), "same-etag");
         assert_eq!(file.hash, content_hash(&ics("same", "s")));
         assert_eq!(server.hash, file.hash);
 
+        // Edited locally: the local row keeps the tool's etag and neither hash is content's.
         let (server, file) = get("edited");
         assert_eq!(
             file.etag.as_str(),
@@ -284,13 +217,20 @@ mod tests {
         assert_eq!(server.etag.as_str(), "\"edited\"");
         assert_eq!(server.hash.as_str(), CHANGED);
 
+        // Deleted locally: a row under the tool's identity, so the deletion reaches the server.
         let (server, file) = get("gone");
         assert_eq!(file.href.as_str(), "gone.ics");
         assert_eq!(file.hash.as_str(), CHANGED);
-        assert_eq!(
-            server.etag.as_str(),
-            "\"gone\"",
-            "the server moved on: the tool's etag"
-        );
+        assert_eq!(server.hash.as_str(), CHANGED);
+
+        // With the local side on A, the versions swap places.
+        let rows_a = super::rows(&foreign(Side::A, vec![item("same")]), &local);
+        match &rows_a[0] {
+            RowChange::Record { a, b, .. } => {
+                assert_eq!(a.etag.as_str(), "same-etag");
+                assert_eq!(b.etag.as_str(), "\"same\"");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

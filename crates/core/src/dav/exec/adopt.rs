@@ -1,6 +1,5 @@
 //! Reading what the adoption of another tool's state needs (`dav/adopt.rs`): the local items
-//! the tool recorded, read from the local storage, and the server's listing. Local reads only
-//! and one listing on the server: no item is fetched from it.
+//! the tool recorded, read from the local storage. Nothing is asked of the server.
 
 use std::collections::{HashMap, HashSet};
 
@@ -44,9 +43,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                 );
             }
         }
-        let remote_id = plan.id(local.other());
-        let remote = on!(self, local.other(), s => s.list_items(remote_id).await)?;
-        let changes = rows(&foreign, &files, &remote);
+        let changes = rows(&foreign, &files);
         self.status.apply_items(id, &changes)?;
         tracing::info!(collection = %plan.name, source = %foreign.source, rows = changes.len(), "adopted another tool's state");
         Ok(changes.len())
