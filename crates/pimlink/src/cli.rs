@@ -87,6 +87,46 @@ pub enum Command {
     Repair(RepairArgs),
     /// Print the version.
     Version,
+    // Adoption of another tool's local copy (issue 16).
+    /// Take over another tool's knowledge of a pair's local copy instead of matching items,
+    /// then sync the pair: for a calendar/contact pair without state whose vdir vdirsyncer or
+    /// pimsync synced (`pimlink sync` does the same on its own from the tools' default places).
+    #[command(
+        after_help = "Examples:\n  pimlink adopt calendars --from vdirsyncer\n  pimlink adopt \
+                      calendars --from pimsync ~/.local/share/pimsync/status/calendars.status"
+    )]
+    Adopt(AdoptArgs),
+}
+
+/// Arguments of `adopt`.
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The pair (it must have no state yet).
+    #[arg(value_name = "PAIR")]
+    pub pair: String,
+
+    /// The tool whose state is taken over.
+    #[arg(long = "from", value_enum, value_name = "TOOL")]
+    pub from: AdoptFrom,
+
+    /// Where that state is: vdirsyncer's `status_path` (a directory) or pimsync's
+    /// `PAIR.status` database or its `status_path`. Default: the tool's default place under
+    /// $XDG_DATA_HOME (~/.local/share).
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+
+    /// Show what would be done, and do nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+}
+
+/// The tools `adopt` takes state over from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AdoptFrom {
+    /// vdirsyncer's status (`<status_path>/<pair>/<collection>.items`).
+    Vdirsyncer,
+    /// pimsync's status database (`<status_path>/<pair>.status`).
+    Pimsync,
 }
 
 /// Arguments of `sync`.

@@ -54,6 +54,7 @@ fn main() -> ExitCode {
                     commands::repair::run(&config, &args.storage, args.dry_run, &output)
                 }
                 Command::Version => cli::exit::OK,
+                Command::Adopt(args) => commands::adopt::run(&config, args, &output),
             },
             Err(error) => {
                 output.error(&error);

@@ -143,6 +143,11 @@ impl Setup {
         assert!(response.status < 300, "DELETE {path}: {}", response.status);
     }
 
+    /// How many PUT requests Radicale has logged so far (uploads of items).
+    fn puts(&self) -> usize {
+        self.server.log().matches("PUT request").count()
+    }
+
     fn bytes_from_server(&self) -> u64 {
         self.proxy.connections().iter().map(|c| c.to_client).sum()
     }
@@ -268,8 +273,11 @@ fn the_first_sync_takes_over_vdirsyncers_status_transferring_and_rewriting_nothi
     fs::remove_file(cards.join("c-locdel.vcf")).unwrap();
 
     let before = (stamps(&cal), stamps(&cards));
+    let puts = setup.puts();
     let run = setup.pimlink(&["sync"]);
     assert_eq!(run.code(), 0, "{run}");
+    // Uploaded: the local edits and the new event only (locedit, locnew, c-locedit).
+    assert_eq!(setup.puts() - puts, 3, "{run}\n{}", setup.server.log());
     assert!(
         run.stdout().contains("taking over vdirsyncer's state"),
         "one line says so:\n{run}"
@@ -374,4 +382,115 @@ fn the_first_sync_takes_over_vdirsyncers_status_transferring_and_rewriting_nothi
     );
     let settled = setup.vdirsyncer(&["sync"]);
     assert!(!settled.contains("conflict"), "{settled}");
+}
+
+/// pimsync cannot be built here (its source is not reachable), so its status is written the
+/// way vstorage writes it (`collections`, `items`; vdir hrefs `collection/file`, vdir etags
+/// `mtime seconds;inode`), describing the tree vdirsyncer synced, as if pimsync had synced it.
+fn write_pimsync_status(setup: &Setup, db: &Path) {
+    let user = setup.server.user();
+    let vdirsyncer_status = setup.data_home().join("vdirsyncer/status/cal/work.items");
+    let rows = common::sqlite(
+        &vdirsyncer_status,
+        "SELECT ident, href_a, etag_a, href_b FROM status ORDER BY ident",
+    );
+    let mut sql = String::from(
+        "CREATE TABLE meta (version INTEGER PRIMARY KEY); INSERT INTO meta VALUES (2);
+         CREATE TABLE collections (uid INTEGER PRIMARY KEY AUTOINCREMENT, id_a TEXT,
+           href_a TEXT NOT NULL, id_b TEXT, href_b TEXT NOT NULL);
+         CREATE TABLE items (ident TEXT NOT NULL, mapping_uid TEXT NOT NULL, hash TEXT NOT NULL,
+           href_a TEXT NOT NULL, etag_a TEXT NOT NULL, href_b TEXT NOT NULL,
+           etag_b TEXT NOT NULL);",
+    );
+    sql.push_str(&format!(
+        "INSERT INTO collections (id_a, href_a, id_b, href_b) VALUES ('work', '/{user}/work/', \
+         'work', 'work');"
+    ));
+    for row in rows.lines() {
+        let fields: Vec<&str> = row.split('|').collect();
+        let (ident, href_a, etag_a, file) = (fields[0], fields[1], fields[2], fields[3]);
+        let meta = fs::metadata(setup.vdir("cal", "work").join(file)).unwrap();
+        sql.push_str(&format!(
+            "INSERT INTO items VALUES ('{ident}', 1, 'H', '{href_a}', '{}', 'work/{file}', \
+             '{};{}');",
+            etag_a.replace('\'', "''"),
+            meta.mtime(),
+            meta.ino()
+        ));
+    }
+    common::sqlite(db, &sql);
+}
+
+#[test]
+fn adopt_takes_over_pimsyncs_status_from_the_path_given_and_refuses_a_pair_with_state() {
+    let setup = synced_by_vdirsyncer();
+    let user = setup.server.user().to_owned();
+    let cal = setup.vdir("cal", "work");
+    let db = setup.dir.path().join("pimsync").join("cal.status");
+    fs::create_dir_all(db.parent().unwrap()).unwrap();
+    write_pimsync_status(&setup, &db);
+    // vdirsyncer's status is out of the way: only the path given counts.
+    fs::remove_dir_all(setup.data_home().join("vdirsyncer")).unwrap();
+
+    setup.delete(&format!("/{user}/work/srvdel.ics"));
+    fs::remove_file(cal.join("locdel.ics")).unwrap();
+    let missing = setup.pimlink(&["adopt", "cal", "--from", "pimsync", "/nonexistent/x.status"]);
+    assert_eq!(missing.code(), 2, "{missing}");
+    assert!(
+        missing.stderr().contains("no pimsync state found"),
+        "{missing}"
+    );
+
+    let before = stamps(&cal);
+    let puts = setup.puts();
+    let run = setup.pimlink(&["adopt", "cal", "--from", "pimsync", db.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "{run}");
+    assert_eq!(
+        setup.puts(),
+        puts,
+        "nothing to upload:\n{run}\n{}",
+        setup.server.log()
+    );
+    assert!(
+        run.stdout().contains("taking over pimsync's state"),
+        "{run}"
+    );
+    let padded = event("keep1", "keep1 v1", true).len() as u64;
+    assert!(
+        setup.bytes_from_server() < padded,
+        "{run}\n{}",
+        setup.server.log()
+    );
+    for (name, stamp) in &before {
+        if name.starts_with("keep") {
+            assert_eq!(
+                stamps(&cal).get(name),
+                Some(stamp),
+                "{name} was rewritten:\n{run}"
+            );
+        }
+    }
+    // Both deletions went through instead of coming back from the other side.
+    let local = items_in(&cal);
+    assert!(
+        !local.contains_key("srvdel") && !local.contains_key("locdel"),
+        "{local:?}\n{run}"
+    );
+    let remote = items_in(
+        &setup
+            .server
+            .storage_dir()
+            .join("collection-root")
+            .join(&user)
+            .join("work"),
+    );
+    assert_eq!(remote, local, "{run}");
+
+    // Now the pair has state of its own: a second adoption is refused and changes nothing.
+    let again = setup.pimlink(&["adopt", "cal", "--from", "pimsync", db.to_str().unwrap()]);
+    assert_eq!(again.code(), 2, "{again}");
+    assert!(
+        again.stderr().contains("already has pimlink state"),
+        "{again}"
+    );
 }

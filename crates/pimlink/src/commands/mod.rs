@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod adopt;
 pub mod check;
 pub mod discover;
 pub mod list;

@@ -89,7 +89,8 @@ fn parse_targets<'c>(config: &'c Config, targets: &[String]) -> Result<Vec<Targe
 }
 
 /// Syncs one pair of either family through the pair runner and returns its exit status;
-/// `resolver` takes a calendar/contact pair's conflicts (`resolve-conflicts`).
+/// `resolver` takes a calendar/contact pair's conflicts (`resolve-conflicts`). A first sync
+/// takes over vdirsyncer's or pimsync's state where it finds it (`adopt_dav`).
 pub fn sync_pair(
     config: &Config,
     pair: &PairConfig,
@@ -100,6 +101,25 @@ pub fn sync_pair(
 ) -> Result<u8> {
     let run = PairRun::lock(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
+    let adopter = match run.without_state() {
+        Some(_) => adopter(config, pair, &Source::Defaults, output),
+        None => None,
+    };
+    run_locked(config, pair, run, only, request, resolver, adopter, output)
+}
+
+/// Syncs a pair whose status `run` holds, with `adopter` for a first sync.
+#[allow(clippy::too_many_arguments)] // One call per command; a struct would only rename them.
+pub fn run_locked(
+    config: &Config,
+    pair: &PairConfig,
+    run: PairRun,
+    only: Option<&[String]>,
+    request: Request,
+    resolver: Option<&mut dyn ConflictResolver>,
+    adopter: Option<ForeignDav>,
+    output: &Output,
+) -> Result<u8> {
     let no_state = run
         .without_state()
         .map(|file| NoStateNotice::new(&pair.name, file));
@@ -107,10 +127,6 @@ pub fn sync_pair(
     let selection = Selection {
         patterns: &|name| patterns.matches(name),
         only,
-    };
-    let adopter = match run.without_state() {
-        Some(_) => adopter(config, pair, &Source::Defaults, output),
-        None => None,
     };
     let mut observer = PairOutput::new(output, &pair.name, request.dry_run, no_state, &patterns);
     let outcome = super::runtime()?.block_on(async {
