@@ -310,6 +310,8 @@ user = "{self.account}"
 password = "{PASSWORD}"
 # Radicale moves a collection's last-modified with every item change (see pimlink-config(5)).
 skip_unchanged = "last-modified"
+# Radicale lists 2,000 contacts in one answer; on a loaded machine that can take over a minute.
+timeout = 600
 
 [storage.cal-local]
 type = "vdir"
@@ -322,6 +324,7 @@ url = "{url}"
 user = "{self.account}"
 password = "{PASSWORD}"
 skip_unchanged = "last-modified"
+timeout = 600
 
 [storage.card-local]
 type = "vdir"
