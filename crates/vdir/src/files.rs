@@ -94,3 +94,19 @@ pub(crate) fn check_not_symlink(path: &Path) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_etag_gives_back_the_mtime_and_inode_it_was_made_of() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.ics");
+        fs::write(&path, "x").unwrap();
+        let meta = fs::metadata(&path).unwrap();
+        let nanos = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
+        assert_eq!(etag_stamp(&etag_of(&meta)), Some((nanos, meta.ino())));
+        assert_eq!(etag_stamp(&Etag::new("\"server\"")), None);
+    }
+}

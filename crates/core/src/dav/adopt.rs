@@ -51,6 +51,10 @@ pub struct ForeignItem {
     pub remote_etag: Etag,
 }
 
+/// Whether a tool's etag of a local file (first) still describes the file the local storage
+/// lists with an etag (second).
+pub type LocalCheck = dyn Fn(&str, &Etag) -> bool + Send;
+
 /// Another tool's state of one collection, found by an [`Adopter`].
 pub struct Foreign {
     /// The tool's name and where its state was found, for messages.
@@ -61,7 +65,7 @@ pub struct Foreign {
     pub items: Vec<ForeignItem>,
     /// True if the tool's recorded local etag (first) still describes the file that the
     /// local storage now lists with this etag (second).
-    pub unchanged: Box<dyn Fn(&str, &Etag) -> bool + Send>,
+    pub unchanged: Box<LocalCheck>,
 }
 
 /// Finds another tool's state for a collection of a pair that has none of its own.

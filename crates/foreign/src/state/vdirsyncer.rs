@@ -186,8 +186,11 @@ fn json_entry(ident: String, entry: &Value) -> Result<Option<ItemRecord>, String
 mod tests {
     use super::*;
 
+    /// ident, href_a, etag_a, href_b, etag_b.
+    type Row<'a> = (&'a str, Option<&'a str>, &'a str, Option<&'a str>, &'a str);
+
     /// The schema vdirsyncer 0.19 creates (vdirsyncer/sync/status.py).
-    fn write_sqlite(path: &Path, rows: &[(&str, Option<&str>, &str, Option<&str>, &str)]) {
+    fn write_sqlite(path: &Path, rows: &[Row<'_>]) {
         let conn = rusqlite::Connection::open(path).unwrap();
         conn.execute_batch(
             "CREATE TABLE meta (\"version\" INTEGER PRIMARY KEY);

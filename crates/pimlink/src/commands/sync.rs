@@ -148,9 +148,8 @@ pub fn adopter(
     source: &Source,
     output: &Output,
 ) -> Option<ForeignDav> {
-    if pair.dav.is_none() {
-        return None;
-    }
+    // Mail pairs have no such state.
+    pair.dav.as_ref()?;
     match crate::adopt_dav::load(source) {
         Ok(statuses) => crate::adopt_dav::for_pair(config, pair, statuses, *output),
         Err(error) => {
