@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::Run;
-use common::dav::items_in;
+use common::dav::{fields_in, items_in};
 use pimlink_testkit::{CutProxy, Radicale};
 
 /// One line of padding; [`PAD_LINES`] of them make an unchanged item large.
@@ -52,22 +52,7 @@ fn card(uid: &str, name: &str, padded: bool) -> String {
 
 /// uid -> FN of every contact in a directory.
 fn cards_in(dir: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for entry in fs::read_dir(dir).unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.ends_with(".vcf") {
-            continue;
-        }
-        let text = fs::read_to_string(entry.path()).unwrap();
-        let field = |key: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(key))
-                .map(|v| v.trim().to_owned())
-                .unwrap_or_default()
-        };
-        out.insert(field("UID:"), field("FN:"));
-    }
-    out
+    fields_in(dir, "FN:")
 }
 
 /// What khal or notmuch-like readers notice of a file: its name, inode and mtime.
