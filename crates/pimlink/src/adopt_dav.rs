@@ -64,14 +64,16 @@ pub fn load(source: &Source) -> Result<Vec<CollectionStatus>, StateError> {
     }
 }
 
-/// The adopter for `pair` if one of its sides is a vdir (the other tool's local copy) and
-/// `statuses` is not empty; `None` otherwise.
+/// The adopter for `pair` if one of its sides is a vdir (the other tool's local copy), taking
+/// state from `source`; `None` otherwise. Nothing is read until a collection asks.
 pub fn for_pair(
     config: &Config,
     pair: &PairConfig,
-    statuses: Vec<CollectionStatus>,
+    source: Source,
     output: Output,
 ) -> Option<ForeignDav> {
+    // Mail pairs have no such state.
+    pair.dav.as_ref()?;
     let vdir = |name: &str| match config.storages.get(name).map(|s| &s.kind) {
         Some(StorageKind::Vdir(v)) => Some(v.path.clone()),
         _ => None,
@@ -81,11 +83,12 @@ pub fn for_pair(
         (None, Some(root)) => (Side::B, root),
         _ => return None,
     };
-    (!statuses.is_empty()).then(|| ForeignDav {
+    Some(ForeignDav {
         pair: pair.name.clone(),
         local,
         root,
-        statuses,
+        source,
+        statuses: None,
         output,
     })
 }
@@ -96,16 +99,36 @@ pub struct ForeignDav {
     /// The pair's vdir side and its root directory.
     local: Side,
     root: PathBuf,
-    statuses: Vec<CollectionStatus>,
+    source: Source,
+    /// Read on the first collection that asks (most runs never do).
+    statuses: Option<Vec<CollectionStatus>>,
     output: Output,
+}
+
+impl ForeignDav {
+    /// Reads the statuses now, if not done yet; how many collection statuses there are.
+    pub fn load(&mut self) -> Result<usize, StateError> {
+        if self.statuses.is_none() {
+            self.statuses = Some(load(&self.source)?);
+        }
+        Ok(self.statuses.as_ref().map_or(0, Vec::len))
+    }
 }
 
 impl Adopter for ForeignDav {
     fn find(&mut self, plan: &CollectionPlan) -> pimlink_core::Result<Option<Foreign>> {
+        if let Err(error) = self.load() {
+            // Reported once; the sync then matches items by UID, as without such state.
+            eprintln!(
+                "pimlink: {}: warning: another tool's state is not taken over: {error}",
+                self.pair
+            );
+            self.statuses = Some(Vec::new());
+        }
         let dir = self.root.join(plan.id(self.local).as_str());
         let remote = decode(plan.id(self.local.other()).as_str());
         let mut best: Option<(usize, &CollectionStatus, ToolSide)> = None;
-        for status in &self.statuses {
+        for status in self.statuses.iter().flatten() {
             let Some(side) = status.local_side() else {
                 continue;
             };

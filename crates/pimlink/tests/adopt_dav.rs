@@ -163,7 +163,17 @@ fn synced_by_vdirsyncer() -> Setup {
             &card(&format!("c-{uid}"), &format!("{uid} v1"), padded),
         );
     }
+    // A second calendar, for a first sync that reaches only one of them.
+    setup.server.create_calendar("home").unwrap();
+    for uid in ["h1", "h2"] {
+        setup.put(
+            &format!("/{user}/home/{uid}.ics"),
+            "text/calendar",
+            &event(uid, &format!("{uid} v1"), false),
+        );
+    }
     let root = setup.dir.path();
+    fs::create_dir_all(setup.vdir("cal", "home")).unwrap();
     fs::create_dir_all(setup.vdir("cal", "work")).unwrap();
     fs::create_dir_all(setup.vdir("cards", "people")).unwrap();
     let storages = |kind: &str, dav: &str, ext: &str| {
@@ -478,4 +488,36 @@ fn adopt_takes_over_pimsyncs_status_from_the_path_given_and_refuses_a_pair_with_
         again.stderr().contains("already has pimlink state"),
         "{again}"
     );
+}
+
+#[test]
+fn a_first_sync_that_reached_one_collection_still_adopts_the_others_later() {
+    let setup = synced_by_vdirsyncer();
+    let user = setup.server.user().to_owned();
+    fs::remove_file(setup.vdir("cal", "home").join("h2.ics")).unwrap();
+
+    // The first sync covers one calendar only (as a run killed after it would).
+    let first = setup.pimlink(&["sync", "cal/work"]);
+    assert_eq!(first.code(), 0, "{first}");
+    assert!(!first.stdout().contains("collection home"), "{first}");
+
+    let second = setup.pimlink(&["sync", "cal"]);
+    assert_eq!(second.code(), 0, "{second}");
+    assert!(
+        second
+            .stdout()
+            .contains("collection home: taking over vdirsyncer's state"),
+        "{second}"
+    );
+    // The local deletion since vdirsyncer's run reaches the server instead of coming back.
+    let remote = items_in(
+        &setup
+            .server
+            .storage_dir()
+            .join("collection-root")
+            .join(&user)
+            .join("home"),
+    );
+    assert_eq!(remote.keys().collect::<Vec<_>>(), ["h1"], "{second}");
+    assert_eq!(items_in(&setup.vdir("cal", "home")), remote, "{second}");
 }

@@ -55,19 +55,29 @@ fn adopt(config: &Config, args: &AdoptArgs, output: &Output) -> Result<u8> {
     };
     let file = file.to_owned();
     let source = Source::Tool(tool, args.path.clone());
-    let Some(adopter) = super::sync::adopter(config, pair, &source, output) else {
+    let mut adopter =
+        crate::adopt_dav::for_pair(config, pair, source, *output).ok_or_else(|| {
+            UsageError(format!(
+                "neither side of pair {} is a vdir, the only local copy {} writes",
+                pair.name,
+                tool.name()
+            ))
+        })?;
+    let found = adopter
+        .load()
+        .with_context(|| format!("reading {}'s state", tool.name()))?;
+    if found == 0 {
         let place = match &args.path {
             Some(path) => path.display().to_string(),
             None => format!("{}'s default status directory", tool.name()),
         };
         return Err(UsageError(format!(
-            "no {} state found in {place} for a pair with one vdir side (nothing was changed; \
-             {} stays without state)",
+            "no {} state found in {place} (nothing was changed; {} stays without state)",
             tool.name(),
             file.display()
         ))
         .into());
-    };
+    }
     let request = Request {
         dry_run: args.dry_run,
         ..Request::default()

@@ -89,8 +89,8 @@ fn parse_targets<'c>(config: &'c Config, targets: &[String]) -> Result<Vec<Targe
 }
 
 /// Syncs one pair of either family through the pair runner and returns its exit status;
-/// `resolver` takes a calendar/contact pair's conflicts (`resolve-conflicts`). A first sync
-/// takes over vdirsyncer's or pimsync's state where it finds it (`adopt_dav`).
+/// `resolver` takes a calendar/contact pair's conflicts (`resolve-conflicts`). A collection's
+/// first sync takes over vdirsyncer's or pimsync's state where it finds it (`adopt_dav`).
 pub fn sync_pair(
     config: &Config,
     pair: &PairConfig,
@@ -101,10 +101,9 @@ pub fn sync_pair(
 ) -> Result<u8> {
     let run = PairRun::lock(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
-    let adopter = match run.without_state() {
-        Some(_) => adopter(config, pair, &Source::Defaults, output),
-        None => None,
-    };
+    // Asked only for collections never synced (core's `dav::adopt`), so a first sync that was
+    // interrupted still adopts the collections it did not reach.
+    let adopter = crate::adopt_dav::for_pair(config, pair, Source::Defaults, *output);
     run_locked(config, pair, run, only, request, resolver, adopter, output)
 }
 
@@ -137,27 +136,4 @@ pub fn run_locked(
         anyhow::Ok(run.sync(sides, selection, request, &mut observer).await?)
     })?;
     Ok(failure::outcome_code(outcome))
-}
-
-/// The adopter of another tool's state for a calendar/contact pair's first sync (from
-/// `source`), if the pair has a vdir side and such state exists. A state that cannot be read
-/// is reported and left alone: the sync then matches items by UID, as without it.
-pub fn adopter(
-    config: &Config,
-    pair: &PairConfig,
-    source: &Source,
-    output: &Output,
-) -> Option<ForeignDav> {
-    // Mail pairs have no such state.
-    pair.dav.as_ref()?;
-    match crate::adopt_dav::load(source) {
-        Ok(statuses) => crate::adopt_dav::for_pair(config, pair, statuses, *output),
-        Err(error) => {
-            eprintln!(
-                "pimlink: {}: warning: another tool's state is not taken over: {error}",
-                pair.name
-            );
-            None
-        }
-    }
 }
