@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::Run;
-use common::dav::{fields_in, items_in};
+use common::dav::{fields_in, items_in, remote};
 use pimlink_testkit::{CutProxy, Radicale};
 
 /// One line of padding; [`PAD_LINES`] of them make an unchanged item large.
@@ -471,14 +471,7 @@ fn adopt_takes_over_pimsyncs_status_from_the_path_given_and_refuses_a_pair_with_
         !local.contains_key("srvdel") && !local.contains_key("locdel"),
         "{local:?}\n{run}"
     );
-    let remote = items_in(
-        &setup
-            .server
-            .storage_dir()
-            .join("collection-root")
-            .join(&user)
-            .join("work"),
-    );
+    let remote = remote(&setup.server, "work");
     assert_eq!(remote, local, "{run}");
 
     // Now the pair has state of its own: a second adoption is refused and changes nothing.
@@ -493,7 +486,6 @@ fn adopt_takes_over_pimsyncs_status_from_the_path_given_and_refuses_a_pair_with_
 #[test]
 fn a_first_sync_that_reached_one_collection_still_adopts_the_others_later() {
     let setup = synced_by_vdirsyncer();
-    let user = setup.server.user().to_owned();
     fs::remove_file(setup.vdir("cal", "home").join("h2.ics")).unwrap();
 
     // The first sync covers one calendar only (as a run killed after it would).
@@ -510,14 +502,7 @@ fn a_first_sync_that_reached_one_collection_still_adopts_the_others_later() {
         "{second}"
     );
     // The local deletion since vdirsyncer's run reaches the server instead of coming back.
-    let remote = items_in(
-        &setup
-            .server
-            .storage_dir()
-            .join("collection-root")
-            .join(&user)
-            .join("home"),
-    );
+    let remote = remote(&setup.server, "home");
     assert_eq!(remote.keys().collect::<Vec<_>>(), ["h1"], "{second}");
     assert_eq!(items_in(&setup.vdir("cal", "home")), remote, "{second}");
 }
