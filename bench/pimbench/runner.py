@@ -62,12 +62,14 @@ SCENARIOS = {
     "mail-initial-huge": (tools.MAIL_TOOLS, HUGE),
     "dav-initial": (tools.DAV_TOOLS, MAIL),
     "dav-nochange": (tools.DAV_TOOLS, MAIL),
+    # pimlink's first sync of vdirsyncer's tree, to hold against its own dav-nochange (issue 16).
+    "dav-adopt": ([tools.PimlinkAdoptDav], MAIL),
 }
 # Scenarios that start from an empty local side.
 INITIAL = ("mail-initial", "mail-initial-huge", "dav-initial")
 DEFAULT = {
     "quick": ["mail-initial", "mail-nochange", "mail-incremental", "mail-upload",
-              "dav-initial", "dav-nochange"],
+              "dav-initial", "dav-nochange", "dav-adopt"],
     "full": list(SCENARIOS),
 }
 
@@ -269,6 +271,11 @@ class Bench:
         if scenario.startswith("dav"):
             if scenario == "dav-initial":
                 tool.clean()
+            elif scenario == "dav-adopt":
+                source = tools.Vdirsyncer(self.work, self.radicale, tool.account)
+                if not self.ensure_baseline(source):
+                    raise RuntimeError("vdirsyncer's baseline failed: nothing to adopt")
+                tool.adopt_from(self.baseline_dir(source))
             else:
                 self.restore(tool)
             return

@@ -311,6 +311,9 @@ url = "{url}"
 user = "{self.account}"
 password = "{PASSWORD}"
 {self.skip_unchanged}
+# Radicale lists 2,000 contacts in one answer; on a loaded machine that can take over a minute.
+timeout = 600
+
 [storage.cal-local]
 type = "vdir"
 path = "{self.mail}/calendars"
@@ -322,6 +325,8 @@ url = "{url}"
 user = "{self.account}"
 password = "{PASSWORD}"
 {self.skip_unchanged}
+timeout = 600
+
 [storage.card-local]
 type = "vdir"
 path = "{self.mail}/contacts"
@@ -356,6 +361,37 @@ class PimlinkDavLastModified(PimlinkDav):
 
     name = "pimlink-lastmod"
     skip_unchanged = 'skip_unchanged = "last-modified"\n'
+
+
+class PimlinkAdoptDav(PimlinkDav):
+    """pimlink's first sync of vdirsyncer's tree (issue 16): the runner link-copies
+    vdirsyncer's baseline (vdir and status, same inodes, so vdirsyncer's etags still hold) into
+    this tool's directory; pimlink finds the status where vdirsyncer keeps it by default
+    (`$XDG_DATA_HOME/vdirsyncer/status`, a link to the copied `state/`) and starts with no
+    state of its own (`pimlink-state/`)."""
+
+    name = "pimlink-adopt"
+    stateful = False  # no baseline of its own: it starts from vdirsyncer's
+
+    def __init__(self, work, server, account):
+        super().__init__(work, server, account)
+        self.vdirsyncer_status = self.state
+        self.state = os.path.join(self.dir, "pimlink-state")
+        self.data_home = os.path.join(self.dir, "xdg")
+
+    def adopt_from(self, vdirsyncer_baseline):
+        """Replaces this tool's directory by a link-copy of vdirsyncer's baseline."""
+        fsutil.remove(self.dir)
+        fsutil.link_tree(vdirsyncer_baseline, self.dir)
+        os.makedirs(self.state, exist_ok=True)
+        os.makedirs(self.home, exist_ok=True)
+        os.makedirs(os.path.join(self.data_home, "vdirsyncer"), exist_ok=True)
+        os.symlink(self.vdirsyncer_status, os.path.join(self.data_home, "vdirsyncer", "status"))
+        self.write_config()
+
+    def env(self):
+        return dict(super().env(), XDG_DATA_HOME=self.data_home)
+
 
 
 MAIL_TOOLS = [Pimlink, PimlinkOneConnection, Mbsync, OfflineImap]

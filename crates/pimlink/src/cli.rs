@@ -106,10 +106,13 @@ pub enum Command {
     /// Print the version.
     Version,
     // -- adoption (issue 16) --
-    /// Take over what another sync tool knew about a pair's local tree (its first sync then
-    /// downloads nothing again and renames no file).
+    /// Take over what another sync tool knew about a pair's local copy, so that the pair's
+    /// first sync downloads nothing again and renames no file: mbsync or OfflineIMAP for a mail
+    /// pair (written into the pair's status), vdirsyncer or pimsync for a calendar/contact pair
+    /// (the pair is then synced). `pimlink sync` does the same on its own from the tools'
+    /// default places (pair key `adopt`).
     #[command(
-        after_help = "Examples:\n  pimlink adopt mail --from mbsync\n  pimlink adopt mail --from mbsync ~/.mbsync\n  pimlink adopt mail --from offlineimap"
+        after_help = "Examples:\n  pimlink adopt mail --from mbsync\n  pimlink adopt mail --from mbsync ~/.mbsync\n  pimlink adopt mail --from offlineimap\n  pimlink adopt calendars --from vdirsyncer\n  pimlink adopt calendars --from pimsync ~/.local/share/pimsync/status/calendars.status"
     )]
     Adopt(AdoptArgs),
     // Importing another tool's configuration (issue 16).
@@ -121,6 +124,48 @@ pub enum Command {
         after_help = "Examples:\n  pimlink import mbsync\n  pimlink import offlineimap ~/.offlineimaprc > config.toml\n  pimlink import vdirsyncer --write\n\nDefault FILE: mbsync ~/.mbsyncrc or $XDG_CONFIG_HOME/isync/mbsyncrc; offlineimap\n~/.offlineimaprc or $XDG_CONFIG_HOME/offlineimap/config; vdirsyncer $VDIRSYNCER_CONFIG,\n~/.vdirsyncer/config or $XDG_CONFIG_HOME/vdirsyncer/config; pimsync\n$XDG_CONFIG_HOME/pimsync/pimsync.conf."
     )]
     Import(ImportArgs),
+}
+
+/// Arguments of `adopt`.
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The pair: an imap and a maildir storage for mbsync and OfflineIMAP, a calendar/contact
+    /// pair with a vdir for vdirsyncer and pimsync.
+    #[arg(value_name = "PAIR")]
+    pub pair: String,
+
+    /// The tool whose state is taken over.
+    #[arg(long = "from", value_enum, value_name = "TOOL")]
+    pub from: AdoptFrom,
+
+    /// Where that tool keeps its state. mbsync: its `SyncState` directory (default: the
+    /// `.mbsyncstate` file in each folder, `SyncState *`). OfflineIMAP: its `metadata`
+    /// directory (default ~/.offlineimap). vdirsyncer: its `status_path` directory; pimsync:
+    /// its `PAIR.status` database or `status_path` (default: the tool's place under
+    /// $XDG_DATA_HOME, ~/.local/share).
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+
+    /// Mail pairs: replace the pair's existing state.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Calendar/contact pairs: show what would be done, and do nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+}
+
+/// The tools `adopt` takes state over from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AdoptFrom {
+    /// mbsync (isync 1.x).
+    Mbsync,
+    /// OfflineIMAP 7/8 (offlineimap3).
+    Offlineimap,
+    /// vdirsyncer's status (`<status_path>/<pair>/<collection>.items`).
+    Vdirsyncer,
+    /// pimsync's status database (`<status_path>/<pair>.status`).
+    Pimsync,
 }
 
 /// Arguments of `init`.
@@ -320,35 +365,4 @@ mod tests {
             assert!(help.contains(line), "{line} missing from:\n{help}");
         }
     }
-}
-
-/// Arguments of `adopt`.
-#[derive(Debug, Args)]
-pub struct AdoptArgs {
-    /// The pair (an imap and a maildir storage).
-    #[arg(value_name = "PAIR")]
-    pub pair: String,
-
-    /// The tool whose state to take over.
-    #[arg(long, value_enum)]
-    pub from: AdoptFrom,
-
-    /// Where that tool keeps its state (mbsync: its `SyncState` directory; default: the
-    /// `.mbsyncstate` file in each folder, `SyncState *`. OfflineIMAP: its `metadata`
-    /// directory, default ~/.offlineimap).
-    #[arg(value_name = "PATH")]
-    pub path: Option<std::path::PathBuf>,
-
-    /// Replace the pair's existing state.
-    #[arg(long)]
-    pub force: bool,
-}
-
-/// The tools whose state `adopt` reads.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum AdoptFrom {
-    /// mbsync (isync 1.x).
-    Mbsync,
-    /// OfflineIMAP 7/8 (offlineimap3).
-    Offlineimap,
 }

@@ -3,6 +3,7 @@
 //! `pimlink-core` (`pimlink_core::runner`), which runs either family; `output` shows what it
 //! does. Protocols, file formats and sync decisions live in the library crates.
 
+mod adopt_dav;
 mod adopt_mail;
 mod cli;
 mod commands;

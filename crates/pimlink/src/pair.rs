@@ -71,6 +71,7 @@ pub async fn open<'r>(
                 },
                 explicit: explicit_collections(&dav)?,
                 resolver,
+                adopter: None,
             })
         }
     })

@@ -16,6 +16,15 @@ pub(crate) fn etag_of(meta: &Metadata) -> Etag {
     Etag::new(format!("{nanos};{};{}", meta.ino(), meta.size()))
 }
 
+/// The modification time (ns since the epoch) and inode an etag of [`etag_of`] was made of:
+/// what another tool's etag of the same file is compared with (pimlink's adoption of a vdir).
+pub fn etag_stamp(etag: &Etag) -> Option<(i128, u64)> {
+    let mut parts = etag.as_str().split(';');
+    let nanos = parts.next()?.parse().ok()?;
+    let inode = parts.next()?.parse().ok()?;
+    Some((nanos, inode))
+}
+
 /// Makes the entries of directory `dir` durable (new names, renames, removals).
 pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
@@ -83,5 +92,21 @@ pub(crate) fn check_not_symlink(path: &Path) -> Result<()> {
             ),
         )),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_etag_gives_back_the_mtime_and_inode_it_was_made_of() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.ics");
+        fs::write(&path, "x").unwrap();
+        let meta = fs::metadata(&path).unwrap();
+        let nanos = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
+        assert_eq!(etag_stamp(&etag_of(&meta)), Some((nanos, meta.ino())));
+        assert_eq!(etag_stamp(&Etag::new("\"server\"")), None);
     }
 }

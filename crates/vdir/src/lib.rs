@@ -65,4 +65,5 @@
 mod files;
 mod store;
 
+pub use files::etag_stamp;
 pub use store::Vdir;

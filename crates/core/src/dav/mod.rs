@@ -9,6 +9,8 @@
 //!   [`plan_collections`]: which collections are synced, created or deleted; [`plan_meta`]:
 //!   the three-way merge of display name, colour and description; `skip`: whether a
 //!   collection unchanged on both sides since its last clean sync can be left alone.
+//! - [`adopt`]: taking over vdirsyncer's or pimsync's state on a pair's first sync (the
+//!   [`Adopter`](adopt::Adopter) the binary implements finds it).
 //! - [`ItemPair::sync`]: the executor (`exec/`: the pair, one collection, listing a side,
 //!   the item writes, metadata), the only code that writes, with per-action errors and sync
 //!   tokens stored only after a clean collection; a dry run makes the same status writes on a
@@ -24,6 +26,7 @@
 //!
 //! [`SyncPolicy`]: crate::policy::SyncPolicy
 
+pub mod adopt;
 mod collections;
 mod exec;
 mod meta;

@@ -54,4 +54,6 @@ pub struct DavDetails {
     pub meta_changed: usize,
     /// Items left alone on purpose (no UID, a UID used twice), each with the reason.
     pub warnings: Vec<String>,
+    /// Status rows taken over from another tool's state on this first sync (`dav/adopt.rs`).
+    pub adopted: usize,
 }

@@ -162,6 +162,19 @@ impl StatusStore {
         Ok(())
     }
 
+    /// True if no sync of the collection pairing `collection` ever ended cleanly: no sync token
+    /// and no collection state recorded on either side.
+    pub fn dav_never_synced(&self, collection: i64) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT token_a IS NULL AND token_b IS NULL AND state_a IS NULL \
+                 AND state_b IS NULL FROM dav_collections WHERE id = ?1",
+                [collection],
+                |row| row.get(0),
+            )
+            .map_err(sql("reading a collection pairing"))
+    }
+
     /// Every item row of a collection, in UID order.
     pub fn dav_items(&self, collection: i64) -> Result<Vec<StatusRow>> {
         let mut stmt = self

@@ -2,6 +2,7 @@
 //! the calendar/contact planner.
 
 use super::{PairListing, Selection, Wing};
+use crate::dav::adopt::Adopter;
 use crate::dav::store::{CollectionId, ItemStore, MetaProperty};
 use crate::dav::{
     ConflictResolver, Dav, ExplicitCollection, ItemPair, ItemPolicy, PairReport, plan_collections,
@@ -27,6 +28,9 @@ pub struct DavWing<'r, S> {
     /// Merges items in conflict (`pimlink resolve-conflicts`); `None`: conflicts are handled
     /// as the policy says.
     pub resolver: Option<&'r mut dyn ConflictResolver>,
+    /// Takes over another tool's state on the pair's first sync (`dav::adopt`); `None`: a
+    /// pair without state matches items by UID.
+    pub adopter: Option<Box<dyn Adopter>>,
 }
 
 impl<S> DavWing<'_, S> {
@@ -105,6 +109,7 @@ impl<S: ItemStore> Wing for DavWing<'_, S> {
             status,
             policy: self.policy.clone(),
             metadata: self.metadata.clone(),
+            adopter: self.adopter.as_deref_mut().map(|a| a as &mut dyn Adopter),
         }
         .sync(&engine_selection, &only, options, observer, resolver)
         .await

@@ -8,10 +8,11 @@ use pimlink_core::dav::ConflictResolver;
 use pimlink_core::dav::Dav;
 use pimlink_core::mail::Mail;
 use pimlink_core::run::Observer;
-use pimlink_core::runner::{Outcome, PairRun, Request, Selection};
+use pimlink_core::runner::{AnyPair, Outcome, PairRun, Request, Selection};
 
+use crate::adopt_dav::{ForeignDav, Source};
 use crate::cli::{SyncArgs, exit};
-use crate::config::{Config, PairConfig};
+use crate::config::{AdoptMode, Config, PairConfig};
 use crate::failure::{self, UsageError, exit_code};
 use crate::hooks::Hooked;
 use crate::no_state::NoStateNotice;
@@ -93,7 +94,8 @@ fn parse_targets<'c>(config: &'c Config, targets: &[String]) -> Result<Vec<Targe
 }
 
 /// Syncs one pair of either family through the pair runner and returns its exit status;
-/// `resolver` takes a calendar/contact pair's conflicts (`resolve-conflicts`).
+/// `resolver` takes a calendar/contact pair's conflicts (`resolve-conflicts`). A collection's
+/// first sync takes over vdirsyncer's or pimsync's state where it finds it (`adopt_dav`).
 pub fn sync_pair(
     config: &Config,
     pair: &PairConfig,
@@ -111,6 +113,26 @@ pub fn sync_pair(
     } else {
         crate::adopt_mail::on_first_sync(config, pair, &mut run, output);
     }
+    // Asked only for collections never synced (core's `dav::adopt`), so a first sync that was
+    // interrupted still adopts the collections it did not reach.
+    let adopter = (pair.adopt != AdoptMode::Never)
+        .then(|| crate::adopt_dav::for_pair(config, pair, Source::Defaults, *output))
+        .flatten();
+    run_locked(config, pair, run, only, request, resolver, adopter, output)
+}
+
+/// Syncs a pair whose status `run` holds, with `adopter` for a first sync.
+#[allow(clippy::too_many_arguments)] // One call per command; a struct would only rename them.
+pub fn run_locked(
+    config: &Config,
+    pair: &PairConfig,
+    run: PairRun,
+    only: Option<&[String]>,
+    request: Request,
+    resolver: Option<&mut dyn ConflictResolver>,
+    adopter: Option<ForeignDav>,
+    output: &Output,
+) -> Result<u8> {
     let no_state = run
         .without_state()
         .map(|file| NoStateNotice::new(&pair.name, file));
@@ -130,6 +152,7 @@ pub fn sync_pair(
         pair,
         selection,
         request,
+        adopter,
     };
     let outcome = if output.json() {
         let observer = JsonEvents::new(&pair.name, request.dry_run);
@@ -147,6 +170,8 @@ struct RunTarget<'a, 's> {
     pair: &'a PairConfig,
     selection: Selection<'s>,
     request: Request,
+    /// A calendar/contact pair's first sync: another tool's state to take over.
+    adopter: Option<ForeignDav>,
 }
 
 /// Runs the pair with `observer` (text or `--json`), between its hooks: the sides are opened
@@ -164,10 +189,11 @@ fn observed<O: Observer<Mail> + Observer<Dav>>(
         pair,
         selection,
         request,
+        adopter,
     } = target;
     hooked.run(observer, |observer| {
         super::runtime()?.block_on(async {
-            let sides = match crate::pair::open(config, pair, resolver).await {
+            let mut sides = match crate::pair::open(config, pair, resolver).await {
                 Ok(sides) => sides,
                 Err(error) => {
                     if !request.dry_run {
@@ -176,6 +202,9 @@ fn observed<O: Observer<Mail> + Observer<Dav>>(
                     return Err(error);
                 }
             };
+            if let AnyPair::Dav(wing) = &mut sides {
+                wing.adopter = adopter.map(|a| Box::new(a) as _);
+            }
             anyhow::Ok(run.sync(sides, selection, request, observer).await?)
         })
     })

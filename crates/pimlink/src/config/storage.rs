@@ -585,17 +585,21 @@ fn fileext(fields: &Fields<'_, '_>) -> Result<String, ConfigError> {
             " (\".ics\" for calendars, \".vcf\" for contacts)",
         )
     })?;
-    let ok = ext.value.len() > 1 && ext.value.starts_with('.') && !ext.value.contains(['/', '\0']);
-    if !ok {
-        return Err(fields.error(
+    // pimsync writes the extension without its dot (`fileext ics`), vdirsyncer with it: a
+    // plain extension means the same either way (issue 16).
+    let plain = |e: &str| !e.is_empty() && e.chars().all(|c| c.is_ascii_alphanumeric());
+    match ext.value.strip_prefix('.') {
+        Some(rest) if plain(rest) => Ok(ext.value),
+        None if plain(&ext.value) => Ok(format!(".{}", ext.value)),
+        _ => Err(fields.error(
             ext.at,
             format!(
-                "key \"fileext\": {:?} must be a dot followed by an extension, such as \".ics\"",
+                "key \"fileext\": {:?} must be an extension such as \".ics\" (letters and \
+                 digits, after an optional dot)",
                 ext.value
             ),
-        ));
+        )),
     }
-    Ok(ext.value)
 }
 
 fn required_path(fields: &Fields<'_, '_>, key: &str) -> Result<PathBuf, ConfigError> {

@@ -590,10 +590,30 @@ fn dav_errors_point_at_the_key() {
         &["needs a \"user\""],
     );
     fails(
-        "[storage.v]\ntype = \"vdir\"\npath = \"/v\"\nfileext = \"ics\"\n",
+        "[storage.v]\ntype = \"vdir\"\npath = \"/v\"\nfileext = \"ics/x\"\n",
         4,
-        &["\"fileext\"", "dot"],
+        &["\"fileext\"", "extension"],
     );
+    fails(
+        "[storage.v]\ntype = \"vdir\"\npath = \"/v\"\nfileext = \".\"\n",
+        4,
+        &["\"fileext\"", "extension"],
+    );
+}
+
+/// pimsync spells the extension without its dot (`fileext ics`); both spellings mean `.ics`
+/// (issue 16).
+#[test]
+fn fileext_is_accepted_with_or_without_its_dot() {
+    for spelling in ["ics", ".ics"] {
+        let text =
+            format!("[storage.v]\ntype = \"vdir\"\npath = \"/v\"\nfileext = \"{spelling}\"\n");
+        let config = ok(&text);
+        match &config.storages["v"].kind {
+            StorageKind::Vdir(v) => assert_eq!(v.fileext, ".ics", "{spelling}"),
+            other => panic!("{other:?}"),
+        }
+    }
 }
 
 /// A password in a DAV URL would be printed with every message naming the URL, so it is refused,

@@ -21,6 +21,11 @@ pub fn event(uid: &str, summary: &str) -> String {
 
 /// uid -> SUMMARY of every item in a directory of `.ics` files (hidden files skipped).
 pub fn items_in(dir: &Path) -> BTreeMap<String, String> {
+    fields_in(dir, "SUMMARY:")
+}
+
+/// uid -> the value of property `key` (`"FN:"`) of every item in a directory.
+pub fn fields_in(dir: &Path, key: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let Ok(entries) = fs::read_dir(dir) else {
         return out;
@@ -40,7 +45,7 @@ pub fn items_in(dir: &Path) -> BTreeMap<String, String> {
                 .map(|v| v.trim().to_owned())
         };
         let uid = field("UID:").unwrap_or_else(|| format!("<no uid: {name}>"));
-        let previous = out.insert(uid.clone(), field("SUMMARY:").unwrap_or_default());
+        let previous = out.insert(uid.clone(), field(key).unwrap_or_default());
         assert!(previous.is_none(), "UID {uid} twice in {}", dir.display());
     }
     out

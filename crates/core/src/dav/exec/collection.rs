@@ -137,6 +137,16 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                 .status
                 .dav_collection_id(&plan.name, &plan.a, &plan.b)?,
         };
+        // Another tool's knowledge of a collection both sides hold beats matching its items by
+        // UID: it knows what changed and what was deleted since. Asked for a pairing that never
+        // finished a sync, so that one interrupted before or during the adoption adopts again.
+        if self.adopter.is_some()
+            && missing_on.is_empty()
+            && self.status.dav_never_synced(id)?
+            && self.status.dav_items(id)?.is_empty()
+        {
+            report.details.adopted = self.adopt(&plan, id).await?;
+        }
         let mut probe = self
             .probe(&plan, listed, &supports_sync, &missing_on)
             .await?;

@@ -20,6 +20,8 @@
 //! - `collection.rs`: one collection: created or removed as planned, skipped when unchanged on
 //!   both sides (`skip`), listed and planned (`Prepared`), then carried out in batches, tokens
 //!   and states recorded after a clean end.
+//! - `adopt.rs`: reading the local items and the server's listing that taking over another
+//!   tool's state needs (`dav/adopt.rs`), before a new collection pairing is listed.
 //! - `listing.rs`: one side of a collection, in full or since a sync token, with the items
 //!   the status does not know fetched (`SideView`).
 //! - `items.rs`: the item actions (copy, update, delete, conflicts through the resolver), the
@@ -31,6 +33,7 @@
 //! all pure), the dav tables' queries (`status.rs`), the database (`crate::status`), printing
 //! (the binary's [`Observer`]).
 
+use crate::dav::adopt::Adopter;
 use crate::dav::store::{Collection, ItemStore, MetaProperty};
 use crate::error::Result;
 use crate::side::{PerSide, Side};
@@ -70,6 +73,9 @@ pub struct ItemPair<'s, A, B> {
     pub policy: ItemPolicy,
     /// Which metadata properties are synced (`metadata` in the configuration).
     pub metadata: Vec<MetaProperty>,
+    /// Takes over another tool's state for a collection the status does not know yet
+    /// (`dav/adopt.rs`); `None`: such collections are matched by UID.
+    pub adopter: Option<&'s mut dyn Adopter>,
 }
 
 /// Calls the same method on side A or side B, whose types differ.
@@ -88,6 +94,7 @@ macro_rules! on {
     };
 }
 
+mod adopt;
 mod collection;
 use collection::{Prepared, Ready};
 mod items;
@@ -127,6 +134,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             status: &mut copy,
             policy: self.policy.clone(),
             metadata: self.metadata.clone(),
+            adopter: self.adopter.as_mut().map(|a| &mut **a as &mut dyn Adopter),
         }
         .sync_all(selection, only, options, observer, resolver)
         .await
