@@ -42,7 +42,7 @@ use crate::mail::store::MailStore;
 use crate::policy::{MaxDelete, OnEmpty, SyncPolicy};
 pub use crate::run::Outcome;
 use crate::run::{Family, Observer, PairReport, RunOptions};
-use crate::status::StatusStore;
+use crate::status::{StatusStore, unix_now};
 
 /// Which collections of a pair run.
 #[derive(Clone, Copy)]
@@ -166,7 +166,7 @@ impl PairRun {
     /// not be opened), with why, for `pimlink status`. A journal that cannot be written is
     /// only logged: the caller reports the failure itself.
     pub fn record_failure(mut self, error: &str) {
-        if let Err(e) = self.status.record_failure(now(), error) {
+        if let Err(e) = self.status.record_failure(unix_now(), error) {
             tracing::warn!("cannot write the run journal: {e}");
         }
     }
@@ -231,7 +231,7 @@ async fn run<W: Wing>(
         .sync(status, selection, request.options(), observer)
         .await?;
     if !request.dry_run {
-        let (run, collections) = report.journal(now());
+        let (run, collections) = report.journal(unix_now());
         // The journal is for `pimlink status`; a run whose sync went through is not failed
         // because its journal line could not be written.
         if let Err(error) = status.record_run(&run, &collections) {
@@ -240,13 +240,6 @@ async fn run<W: Wing>(
     }
     observer.finished(&report);
     Ok(report.outcome())
-}
-
-/// Seconds since the Unix epoch, for the journal.
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]

@@ -13,6 +13,13 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use super::{StatusStore, sql};
 use crate::error::{Error, ErrorKind, Result};
 
+/// Seconds since the Unix epoch: the journal's clock, for its writers and its readers.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// Runs of a pair kept in the journal; older ones are dropped.
 const KEPT_RUNS: i64 = 20;
 

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-pub use journal::{CollectionEntry, CollectionJournal, JournalReader, RunEntry};
+pub use journal::{CollectionEntry, CollectionJournal, JournalReader, RunEntry, unix_now};
 pub use lock::PairLock;
 pub(crate) use offthread::on_own_thread;
 pub(crate) use schema::sql;

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use chrono::{Local, TimeZone};
-use pimlink_core::status::{CollectionJournal, JournalReader, RunEntry};
+use pimlink_core::status::{CollectionJournal, JournalReader, RunEntry, unix_now};
 
 use crate::cli::exit;
 use crate::config::{Config, PairConfig};
@@ -21,7 +21,7 @@ pub fn run(config: &Config, pairs: &[String], output: &Output) -> u8 {
             return exit_code(&error);
         }
     };
-    let now = now();
+    let now = unix_now();
     let mut code = exit::OK;
     for pair in pairs {
         match pair_status(config, pair, now) {
@@ -156,12 +156,6 @@ fn ago(seconds: i64) -> String {
         s if s < 36 * 3600 => format!("{} h ago", (s + 1800) / 3600),
         s => format!("{} days ago", (s + 43200) / 86400),
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]
