@@ -3,6 +3,35 @@
 //! on a channel; the daemon (`crate::daemon`) decides which pairs and collections to sync.
 //!
 //! Not here: syncing (the pair runner), deciding when to sync (the daemon's scheduler).
+//!
+//! # What the daemon expects of a watcher
+//!
+//! Each watcher is one async function per storage kind, in a module of its own here
+//! (`watch/imap.rs`, `watch/local.rs`), of this shape:
+//!
+//! ```ignore
+//! pub async fn watch(
+//!     config: std::sync::Arc<crate::config::Config>,
+//!     storage: String,
+//!     tx: tokio::sync::mpsc::Sender<Change>,
+//! ) -> anyhow::Result<()>
+//! ```
+//!
+//! - The daemon spawns it (`tokio::spawn`, on the daemon's multi-thread runtime) once per
+//!   watched storage after the first sync started, and aborts its task on stop and on a
+//!   reload (SIGHUP), then spawns it again with the new configuration: a watcher needs no
+//!   stop signal of its own and must hold nothing that an abort at an `.await` would leave
+//!   inconsistent.
+//! - It sends [`Change`]s as it sees them, as precisely as it can; the daemon debounces and
+//!   coalesces, so a burst of sends is fine. Send `Change::Everything` after anything that
+//!   may have hidden a change (a reconnection, a queue overflow, a clock jump).
+//! - It returns `Ok(())` when `tx` is closed (the daemon is gone). It returns `Err` only when
+//!   the storage cannot be watched at all (the server lacks IDLE, inotify is unavailable);
+//!   the daemon then logs the error once and polls that storage at its `poll_interval`
+//!   instead. Transient failures (a dropped connection) are the watcher's own to retry, with
+//!   capped backoff, sending `Change::Everything` once it is back.
+//! - Plugging it in is one line in the daemon's `watchers.rs` (`spawn_watcher`), which picks
+//!   the watcher for a storage's type; a storage with no watcher is polled.
 
 /// Something may have changed in a storage.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
