@@ -5,6 +5,7 @@
 
 mod cli;
 mod commands;
+mod daemon;
 mod endpoint;
 mod error_groups;
 mod failure;

@@ -1,0 +1,3 @@
+//! `pimlink daemon`.
+
+pub mod schedule;
