@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::{GENERAL_KEYS, pair_keys, storage};
+use super::{GENERAL_KEYS, daemon::DAEMON_KEYS, pair_keys, storage};
 
 fn read_doc(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -29,6 +29,13 @@ fn accepted_keys() -> Vec<(Place, &'static str)> {
     for key in GENERAL_KEYS {
         let place = Place {
             section: "[general]",
+            storage_type: None,
+        };
+        keys.push((place, key));
+    }
+    for key in DAEMON_KEYS {
+        let place = Place {
+            section: "[daemon]",
             storage_type: None,
         };
         keys.push((place, key));

@@ -10,6 +10,7 @@
 //!   ([`StorageKind`] documents the keys each type takes).
 //! - `[pair.NAME]`: two storages `a` and `b` kept in sync, with the policy between them
 //!   ([`PairConfig`]).
+//! - `[daemon]` (optional): how `pimlink daemon` schedules syncs ([`DaemonConfig`]).
 //!
 //! Rules that hold for the whole file:
 //! - NAME is one or more of `A-Z a-z 0-9 _ -`.
@@ -35,9 +36,11 @@
 // the storages still being written.
 #![allow(dead_code)]
 
+mod daemon;
 mod dav_pair;
 #[cfg(test)]
 mod docs;
+mod duration;
 mod error;
 mod expand;
 mod filter;
@@ -62,6 +65,8 @@ use toml::de::DeTable;
 
 // The whole model is public for the commands and storages; not every part is used by the
 // binary yet, so the re-exports would otherwise warn.
+#[allow(unused_imports)]
+pub use daemon::{DEFAULT_POLL_INTERVAL, DaemonConfig};
 #[allow(unused_imports)]
 pub use dav_pair::{DavCollections, DavPairConfig};
 #[allow(unused_imports)]
@@ -129,7 +134,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// The top-level tables, in the order they are converted (pairs refer to storages).
-const TOP_LEVEL: &[&str] = &["general", "storage", "pair"];
+const TOP_LEVEL: &[&str] = &["general", "storage", "pair", "daemon"];
 
 /// The keys of `[general]`.
 const GENERAL_KEYS: &[&str] = &["state_dir"];
@@ -194,8 +199,18 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
             } else {
                 MailStorageOptions::default()
             };
+            // The daemon: how often to poll it when nothing watches it.
+            let poll_interval = daemon::poll_interval(&fields)?;
             let name = name.value.to_owned();
-            storages.insert(name.clone(), StorageConfig { name, kind, mail });
+            storages.insert(
+                name.clone(),
+                StorageConfig {
+                    name,
+                    kind,
+                    mail,
+                    poll_interval,
+                },
+            );
         }
     }
     let mut pairs = BTreeMap::new();
@@ -206,11 +221,16 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
             pairs.insert(name.value.to_owned(), pair);
         }
     }
+    let daemon = match tables.get("daemon") {
+        Some(table) => daemon::build(table)?,
+        None => DaemonConfig::default(),
+    };
     Ok(Config {
         path: path.to_owned(),
         state_dir,
         storages,
         pairs,
+        daemon,
     })
 }
 

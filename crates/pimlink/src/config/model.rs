@@ -29,6 +29,8 @@ pub struct Config {
     pub storages: BTreeMap<String, StorageConfig>,
     /// The pairs, by name.
     pub pairs: BTreeMap<String, PairConfig>,
+    /// `[daemon]`.
+    pub daemon: super::DaemonConfig,
 }
 
 /// One `[storage.NAME]` table.
@@ -40,6 +42,9 @@ pub struct StorageConfig {
     pub kind: StorageKind,
     /// `read_only` and `trash` of a mail storage (defaults for other types).
     pub mail: MailStorageOptions,
+    /// `poll_interval`: how often the daemon syncs the storage's pairs when nothing watches
+    /// it (any type; default 5 min).
+    pub poll_interval: std::time::Duration,
 }
 
 /// What a mail storage says about how pairs may write it.

@@ -70,8 +70,17 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "subscribed_only",
             "read_only",
             "trash",
+            // The daemon.
+            "poll_interval",
         ],
-        Type::Maildir => &["type", "path", "layout", "read_only", "trash"],
+        Type::Maildir => &[
+            "type",
+            "path",
+            "layout",
+            "read_only",
+            "trash",
+            "poll_interval",
+        ],
         Type::CalDav | Type::CardDav => &[
             "type",
             "url",
@@ -85,6 +94,8 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "client_key",
             "timeout",
             "skip_unchanged",
+            // The daemon.
+            "poll_interval",
         ],
         Type::Webcal => &[
             "type",
@@ -95,8 +106,10 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "client_cert",
             "client_key",
             "timeout",
+            // The daemon.
+            "poll_interval",
         ],
-        Type::Vdir => &["type", "path", "fileext"],
+        Type::Vdir => &["type", "path", "fileext", "poll_interval"],
     }
 }
 

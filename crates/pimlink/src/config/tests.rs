@@ -390,7 +390,7 @@ fn unknown_keys_are_errors_with_the_expected_keys() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{FILE}:5:1: storage \"local\": unknown key \"pth\" (expected one of: type, path, layout, read_only, trash)"
+            "{FILE}:5:1: storage \"local\": unknown key \"pth\" (expected one of: type, path, layout, read_only, trash, poll_interval)"
         )
     );
     assert_eq!(err.kind(), ConfigErrorKind::Invalid);
