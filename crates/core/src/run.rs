@@ -94,6 +94,13 @@ pub trait Observer<F: Family> {
     /// The run is over and `report` says what it did (the pair runner calls this; the
     /// summary's turn).
     fn finished(&mut self, _report: &PairReport<F>) {}
+    /// True once the run should end at its next safe point (the daemon got SIGTERM). The
+    /// executors ask between collections and between batches of writes: what was written is
+    /// recorded, nothing more is started, and a collection left unfinished keeps no listing
+    /// state or sync token, so that the next run lists it whole and finishes it.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// An observer that ignores everything.
@@ -136,6 +143,9 @@ pub enum Outcome {
     Partial,
     /// A safety check withheld changes somewhere (whether or not something also failed).
     Refused,
+    /// The run ended early at a safe point because the observer asked it to
+    /// ([`Observer::stop_requested`]).
+    Stopped,
 }
 
 /// What happened in one pair.

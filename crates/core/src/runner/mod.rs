@@ -201,6 +201,9 @@ async fn run<W: Wing>(
         .sync(status, selection, request.options(), observer)
         .await?;
     observer.finished(&report);
+    if observer.stop_requested() {
+        return Ok(Outcome::Stopped);
+    }
     Ok(report.outcome())
 }
 
