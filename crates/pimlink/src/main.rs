@@ -14,10 +14,6 @@ mod output;
 mod pair;
 mod renamed;
 mod storages;
-#[allow(
-    dead_code,
-    reason = "the daemon (issue 14) is its consumer; remove this when it lands"
-)]
 mod watch;
 
 use std::process::ExitCode;
@@ -54,6 +50,7 @@ fn main() -> ExitCode {
                     commands::repair::run(&config, &args.storage, args.dry_run, &output)
                 }
                 Command::Version => cli::exit::OK,
+                Command::Daemon(args) => daemon::run(config, args, &output),
             },
             Err(error) => {
                 output.error(&error);

@@ -64,6 +64,7 @@ impl Scope {
     }
 
     /// True if syncing `self` covers `other`.
+    #[cfg(test)]
     pub fn covers(&self, other: &Scope) -> bool {
         match (self, other) {
             (Scope::Whole, _) => true,
@@ -122,11 +123,6 @@ impl Scheduler {
         };
         scheduler.set_pairs(pairs, now);
         scheduler
-    }
-
-    /// The settings in use.
-    pub fn settings(&self) -> &Settings {
-        &self.settings
     }
 
     /// Replaces the settings (a reload); pending work and backoffs are kept.

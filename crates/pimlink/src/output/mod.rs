@@ -14,6 +14,8 @@ mod mail;
 mod pair;
 mod progress;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 pub use pair::PairOutput;
 
 /// Verbosity, resolved from `-v` and `-q`.
@@ -21,12 +23,31 @@ pub use pair::PairOutput;
 pub struct Output {
     verbose: u8,
     quiet: bool,
+    /// The daemon's stop flag (SIGTERM), which the runs it starts read at their safe points.
+    stop: Option<&'static AtomicBool>,
 }
 
 impl Output {
     /// From the command-line flags.
     pub fn new(verbose: u8, quiet: bool) -> Self {
-        Self { verbose, quiet }
+        Self {
+            verbose,
+            quiet,
+            stop: None,
+        }
+    }
+
+    /// The same, for runs that end at their next safe point once `stop` is set.
+    pub fn with_stop(self, stop: &'static AtomicBool) -> Self {
+        Self {
+            stop: Some(stop),
+            ..self
+        }
+    }
+
+    /// True once the daemon was asked to stop.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.is_some_and(|stop| stop.load(Ordering::SeqCst))
     }
 
     /// How many `-v` were given.
