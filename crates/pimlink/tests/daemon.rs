@@ -23,7 +23,10 @@ fn world(server: &Dovecot, poll: &str, a_keys: &str) -> World {
     let a_keys = format!("poll_interval = \"{poll}\"\n{a_keys}");
     let b_keys = format!("poll_interval = \"{poll}\"");
     write_imap_maildir_config(&world, server, &a_keys, &b_keys, "");
-    append(&world, "\n[daemon]\ndebounce = \"100ms\"\nmax_backoff = \"2s\"\n");
+    append(
+        &world,
+        "\n[daemon]\ndebounce = \"100ms\"\nmax_backoff = \"2s\"\n",
+    );
     world
 }
 
@@ -56,17 +59,23 @@ fn local_has(world: &World, folder: &str, id: &str) -> bool {
 #[test]
 fn changes_on_either_side_reach_the_other_while_the_daemon_runs() {
     let server = Dovecot::start().unwrap();
-    server.deliver(server.user(), "INBOX", &message("first")).unwrap();
+    server
+        .deliver(server.user(), "INBOX", &message("first"))
+        .unwrap();
     let world = world(&server, "1s", "");
     let daemon = Daemon::ready(&world.config(), &[]);
     wait_until("the first sync", || local_has(&world, "INBOX", "first"));
 
     // Server to local: new mail, a new folder.
-    server.deliver(server.user(), "INBOX", &message("arrived")).unwrap();
+    server
+        .deliver(server.user(), "INBOX", &message("arrived"))
+        .unwrap();
     wait_until("new server mail in the Maildir", || {
         local_has(&world, "INBOX", "arrived")
     });
-    server.deliver(server.user(), "Projects", &message("inproj")).unwrap();
+    server
+        .deliver(server.user(), "Projects", &message("inproj"))
+        .unwrap();
     wait_until("a server folder in the Maildir", || {
         local_has(&world, "Projects", "inproj")
     });
@@ -95,19 +104,31 @@ fn changes_on_either_side_reach_the_other_while_the_daemon_runs() {
     let server_tree = user_tree(&server, server.user(), server.password());
     let local = world.messages("b");
     for folder in ["INBOX", "Projects", "Local"] {
-        assert_eq!(folder_ids(&server_tree, folder), folder_ids(&local, folder), "{folder}");
-        assert!(folder_ids(&local, folder).iter().all(|(_, n)| *n == 1), "{folder}");
+        assert_eq!(
+            folder_ids(&server_tree, folder),
+            folder_ids(&local, folder),
+            "{folder}"
+        );
+        assert!(
+            folder_ids(&local, folder).iter().all(|(_, n)| *n == 1),
+            "{folder}"
+        );
     }
 }
 
 #[test]
 fn ready_comes_after_the_password_command_and_the_first_sync_started() {
     let server = Dovecot::start().unwrap();
-    server.deliver(server.user(), "INBOX", &message("one")).unwrap();
+    server
+        .deliver(server.user(), "INBOX", &message("one"))
+        .unwrap();
     let world = World::new("");
     let dir = world.dir.path();
     let (fifo, started) = (dir.join("password.fifo"), dir.join("asked"));
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(made.success());
     // The password command says it runs, then waits until the test hands over the password.
     let command = format!(
@@ -136,7 +157,9 @@ fn ready_comes_after_the_password_command_and_the_first_sync_started() {
     let mut buffer = [0u8; 512];
     let early = socket.recv(&mut buffer);
     assert!(
-        early.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+        early
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
         "sent before the password was known: {:?}",
         early.map(|n| String::from_utf8_lossy(&buffer[..n]).into_owned())
     );
@@ -165,7 +188,10 @@ fn ready_comes_after_the_password_command_and_the_first_sync_started() {
     }
     wait_until("the first sync", || local_has(&world, "INBOX", "one"));
     daemon.signal("TERM");
-    while !messages.iter().any(|m: &String| m.starts_with("STOPPING=1")) {
+    while !messages
+        .iter()
+        .any(|m: &String| m.starts_with("STOPPING=1"))
+    {
         messages.push(next());
     }
     let mut daemon = daemon;
@@ -178,17 +204,23 @@ fn sigusr1_syncs_now() {
     let world = world(&server, "1h", "");
     let daemon = Daemon::ready(&world.config(), &[]);
     daemon.wait_stdout("p: 1 collections, changed:");
-    server.deliver(server.user(), "INBOX", &message("now")).unwrap();
+    server
+        .deliver(server.user(), "INBOX", &message("now"))
+        .unwrap();
     // Nothing would poll for an hour.
     daemon.signal("USR1");
-    wait_until("the sync SIGUSR1 asked for", || local_has(&world, "INBOX", "now"));
+    wait_until("the sync SIGUSR1 asked for", || {
+        local_has(&world, "INBOX", "now")
+    });
     daemon.stop();
 }
 
 #[test]
 fn sighup_keeps_the_pairs_running_with_a_broken_file_and_picks_up_an_added_pair() {
     let server = Dovecot::start().unwrap();
-    server.deliver(server.user(), "INBOX", &message("one")).unwrap();
+    server
+        .deliver(server.user(), "INBOX", &message("one"))
+        .unwrap();
     let world = world(&server, "1s", "");
     let good = fs::read_to_string(world.config()).unwrap();
     let daemon = Daemon::ready(&world.config(), &[]);
@@ -197,8 +229,12 @@ fn sighup_keeps_the_pairs_running_with_a_broken_file_and_picks_up_an_added_pair(
     fs::write(world.config(), format!("{good}\n[pair.broken\n")).unwrap();
     daemon.signal("HUP");
     daemon.wait_stderr("the configuration in use stays");
-    server.deliver(server.user(), "INBOX", &message("two")).unwrap();
-    wait_until("the old pair still syncing", || local_has(&world, "INBOX", "two"));
+    server
+        .deliver(server.user(), "INBOX", &message("two"))
+        .unwrap();
+    wait_until("the old pair still syncing", || {
+        local_has(&world, "INBOX", "two")
+    });
 
     let c = world.dir.path().join("c");
     fs::create_dir_all(&c).unwrap();
@@ -252,9 +288,17 @@ fn sigterm_during_a_large_download_stops_cleanly_and_the_next_start_resumes() {
     wait_until("the download to begin", || local_count(&world) > 0);
     let (_, stderr) = daemon.stop();
     assert!(stderr.contains("p: stopped at a safe point"), "{stderr}");
+    // How far it got depends on the machine; the rest is the next start's.
+    eprintln!(
+        "stopped with {} of {} downloaded",
+        local_count(&world),
+        ids.len()
+    );
 
     let daemon = Daemon::ready(&world.config(), &[]);
-    wait_until("the rest of the download", || local_count(&world) >= ids.len());
+    wait_until("the rest of the download", || {
+        local_count(&world) >= ids.len()
+    });
     daemon.stop();
     assert_complete(&world, &ids);
 }
@@ -270,10 +314,19 @@ fn sigkill_mid_sync_then_a_restart_converges_without_loss_or_duplicates() {
     assert_eq!(daemon.wait_exit(), None, "killed");
 
     let daemon = Daemon::ready(&world.config(), &[]);
-    wait_until("the rest of the download", || local_count(&world) >= ids.len());
+    wait_until("the rest of the download", || {
+        local_count(&world) >= ids.len()
+    });
     daemon.wait_stdout("p: 1 collections, changed:");
     daemon.stop();
     assert_complete(&world, &ids);
-    let server_ids = folder_ids(&user_tree(&server, server.user(), server.password()), "INBOX");
-    assert_eq!(server_ids.len(), ids.len(), "nothing came back to the server");
+    let server_ids = folder_ids(
+        &user_tree(&server, server.user(), server.password()),
+        "INBOX",
+    );
+    assert_eq!(
+        server_ids.len(),
+        ids.len(),
+        "nothing came back to the server"
+    );
 }

@@ -84,12 +84,16 @@ impl Daemon {
 
     /// Waits until stdout holds `text`.
     pub fn wait_stdout(&self, text: &str) {
-        wait_until(&format!("{text:?} on stdout"), || self.stdout().contains(text));
+        wait_until(&format!("{text:?} on stdout"), || {
+            self.stdout().contains(text)
+        });
     }
 
     /// Waits until stderr holds `text`.
     pub fn wait_stderr(&self, text: &str) {
-        wait_until(&format!("{text:?} on stderr"), || self.stderr().contains(text));
+        wait_until(&format!("{text:?} on stderr"), || {
+            self.stderr().contains(text)
+        });
     }
 
     /// Sends `signal` (a `kill -s` name: TERM, HUP, USR1, KILL).
@@ -104,12 +108,14 @@ impl Daemon {
     /// Waits for it to exit; returns its exit status (None: killed by a signal).
     pub fn wait_exit(&mut self) -> Option<i32> {
         let mut code = None;
-        wait_until("the daemon to exit", || match self.child.try_wait().unwrap() {
-            Some(status) => {
-                code = Some(status.code());
-                true
+        wait_until("the daemon to exit", || {
+            match self.child.try_wait().unwrap() {
+                Some(status) => {
+                    code = Some(status.code());
+                    true
+                }
+                None => false,
             }
-            None => false,
         });
         code.flatten()
     }
@@ -120,7 +126,9 @@ impl Daemon {
         let code = self.wait_exit();
         let (stdout, stderr) = (self.stdout(), self.stderr());
         assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
-        wait_until("the last lines", || self.stderr().contains("daemon stopped"));
+        wait_until("the last lines", || {
+            self.stderr().contains("daemon stopped")
+        });
         (stdout, self.stderr())
     }
 }
