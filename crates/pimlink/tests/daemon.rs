@@ -13,7 +13,9 @@ use std::fs;
 use std::os::unix::net::UnixDatagram;
 
 use common::daemon::{Daemon, wait_until};
-use common::imap::{message, sized_message, user_tree, write_imap_maildir_config};
+use common::imap::{
+    message, sized_message, user_tree, write_imap_maildir_config, write_imap_maildir_config_via,
+};
 use common::{World, deliver, set_local_flags};
 use pimlink_testkit::Dovecot;
 
@@ -328,5 +330,52 @@ fn sigkill_mid_sync_then_a_restart_converges_without_loss_or_duplicates() {
         server_ids.len(),
         ids.len(),
         "nothing came back to the server"
+    );
+}
+
+#[test]
+fn a_server_that_goes_away_is_retried_and_the_daemon_catches_up() {
+    let server = Dovecot::start().unwrap();
+    server
+        .deliver(server.user(), "INBOX", &message("before"))
+        .unwrap();
+    let proxy = pimlink_testkit::CutProxy::start(server.port()).unwrap();
+    let world = World::new("");
+    let a_keys = "poll_interval = \"1s\"\ntimeout = 10";
+    write_imap_maildir_config_via(
+        &world,
+        &server,
+        proxy.port(),
+        (a_keys, "poll_interval = \"1s\"", ""),
+    );
+    append(
+        &world,
+        "\n[daemon]\ndebounce = \"100ms\"\nmax_backoff = \"2s\"\n",
+    );
+    let daemon = Daemon::ready(&world.config(), &[]);
+    wait_until("the first sync", || local_has(&world, "INBOX", "before"));
+
+    // The server goes away: open connections are cut, new ones refused.
+    proxy.set_plan(|_| pimlink_testkit::Cut::Refuse);
+    proxy.cut_open_connections();
+    let refused_before = proxy.connections().len();
+    server
+        .deliver(server.user(), "INBOX", &message("while_down"))
+        .unwrap();
+    // More attempts than one sync's own reconnections (4): the pair failed and is retried.
+    wait_until("a failed sync and a retry", || {
+        proxy.connections().len() >= refused_before + 8
+    });
+    assert!(!local_has(&world, "INBOX", "while_down"));
+
+    // Back: the next retry (at most max_backoff later) catches up.
+    proxy.pass_all();
+    wait_until("the mail delivered while the server was away", || {
+        local_has(&world, "INBOX", "while_down")
+    });
+    let (_, stderr) = daemon.stop();
+    assert!(
+        stderr.contains("pair p"),
+        "the failures were reported: {stderr}"
     );
 }
