@@ -126,8 +126,8 @@ pub struct DaemonArgs {
     #[arg(value_name = "PAIR")]
     pub pairs: Vec<String>,
 
-    /// Write \"READY=1\\n\" to this file descriptor once ready (see below); for s6 and
-    /// other supervisors.
+    /// Write \"READY=1\\n\" to this file descriptor once ready (see below), then close it;
+    /// for s6 and other supervisors.
     #[arg(long, value_name = "N")]
     pub ready_fd: Option<i32>,
 }

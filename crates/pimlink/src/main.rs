@@ -29,6 +29,11 @@ use pimlink::config;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before anything opens a file (see daemon::ReadyFd::take).
+    let ready_fd = match &cli.command {
+        Command::Daemon(args) => args.ready_fd.and_then(daemon::ReadyFd::take),
+        _ => None,
+    };
     init_tracing(cli.verbose, cli.quiet);
     raise_open_file_limit();
     let output = Output::new(cli.verbose, cli.quiet);
@@ -50,7 +55,7 @@ fn main() -> ExitCode {
                     commands::repair::run(&config, &args.storage, args.dry_run, &output)
                 }
                 Command::Version => cli::exit::OK,
-                Command::Daemon(args) => daemon::run(config, args, &output),
+                Command::Daemon(args) => daemon::run(config, args, ready_fd, &output),
             },
             Err(error) => {
                 output.error(&error);

@@ -379,3 +379,50 @@ fn a_server_that_goes_away_is_retried_and_the_daemon_catches_up() {
         "the failures were reported: {stderr}"
     );
 }
+
+/// A supervisor reading `--ready-fd` to its end (bench/live does) gets `READY=1\n` and the end
+/// of file while the daemon runs on.
+#[test]
+fn the_ready_fd_gets_one_line_and_is_closed() {
+    let world = World::new("");
+    deliver(&world.root("a").join("INBOX"), "one", "");
+    // fd 3 is the pipe the test reads; the shell execs pimlink, so pimlink alone holds it.
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" -c \"$1\" daemon --ready-fd 3 3>&1 1>/dev/null")
+        .arg(env!("CARGO_BIN_EXE_pimlink"))
+        .arg(world.config())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
+        let _ = tx.send(text);
+    });
+    let text = rx.recv_timeout(common::daemon::DEADLINE);
+    if text.is_err() {
+        let _ = child.kill();
+    }
+    assert_eq!(text.as_deref(), Ok("READY=1\n"), "the fd was not closed");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still running after closing the fd"
+    );
+    wait_until("the first sync", || {
+        world
+            .messages("b")
+            .get("INBOX")
+            .is_some_and(|m| m.contains_key("one"))
+    });
+    let kill = std::process::Command::new("kill")
+        .args(["-s", "TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}

@@ -15,6 +15,7 @@
 
 mod credentials;
 mod notify;
+mod ready_fd;
 mod route;
 pub mod schedule;
 mod watchers;
@@ -48,15 +49,20 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(5);
 /// Set by SIGTERM/SIGINT; every running sync's observer reads it (`Output::stop_requested`).
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// Runs the daemon on `config` until it is stopped; returns the exit status.
-pub fn run(config: Config, args: &DaemonArgs, output: &Output) -> u8 {
+pub use ready_fd::ReadyFd;
+
+/// Runs the daemon on `config` until it is stopped; returns the exit status. `ready` is
+/// `--ready-fd`, taken at the start of `main`.
+pub fn run(config: Config, args: &DaemonArgs, ready: Option<ReadyFd>, output: &Output) -> u8 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build();
     let result = runtime
         .context("starting the daemon's runtime")
-        .and_then(|runtime| runtime.block_on(main_loop(config, args, output.with_stop(&STOP))));
+        .and_then(|runtime| {
+            runtime.block_on(main_loop(config, args, ready, output.with_stop(&STOP)))
+        });
     match result {
         Ok(code) => code,
         Err(error) => {
@@ -91,14 +97,22 @@ struct Daemon {
     last_sync: Option<SystemTime>,
 }
 
-async fn main_loop(raw: Config, args: &DaemonArgs, output: Output) -> Result<u8> {
+async fn main_loop(
+    raw: Config,
+    args: &DaemonArgs,
+    ready: Option<ReadyFd>,
+    output: Output,
+) -> Result<u8> {
     // Signals first: one arriving during the first sync must not kill the process.
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
     let mut usr1 = signal(SignalKind::user_defined1())?;
 
-    let mut notifier = Notifier::new(args.ready_fd);
+    if let (Some(fd), None) = (args.ready_fd, &ready) {
+        tracing::warn!("--ready-fd {fd} is not an open file descriptor; not writing READY=1");
+    }
+    let mut notifier = Notifier::new(ready);
     let pairs = selected(&raw, &args.pairs)?;
     let mut config = raw.clone();
     tokio::task::block_in_place(|| {

@@ -4,13 +4,14 @@
 //! A hand-written datagram: the protocol is one `send` of `KEY=VALUE` lines to a Unix socket
 //! (`sd_notify(3)`), smaller than a dependency.
 
-use std::io::Write;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::time::Duration;
 
+use super::ready_fd::ReadyFd;
+
 /// Where readiness and status go.
 pub struct Notifier {
-    ready_fd: Option<i32>,
+    ready_fd: Option<ReadyFd>,
     socket: Option<(UnixDatagram, SocketAddr)>,
     watchdog: Option<Duration>,
 }
@@ -18,7 +19,7 @@ pub struct Notifier {
 impl Notifier {
     /// From `--ready-fd` and the environment systemd sets (`NOTIFY_SOCKET`, `WATCHDOG_USEC`,
     /// `WATCHDOG_PID`). A socket that cannot be used is reported and ignored.
-    pub fn new(ready_fd: Option<i32>) -> Self {
+    pub fn new(ready_fd: Option<ReadyFd>) -> Self {
         let socket = std::env::var_os("NOTIFY_SOCKET").and_then(|path| {
             let address = socket_address(path.as_encoded_bytes());
             let socket = UnixDatagram::unbound();
@@ -53,15 +54,9 @@ impl Notifier {
     /// The daemon is ready: `READY=1` to the fd (once) and the socket.
     pub fn ready(&mut self, status: &str) {
         if let Some(fd) = self.ready_fd.take() {
-            // The fd is reopened through /proc: taking ownership of a bare descriptor number
-            // needs unsafe code, which this workspace forbids, so the original stays open
-            // (unused) until pimlink exits. Readers wait for the line, not for end of file.
-            let written = std::fs::OpenOptions::new()
-                .write(true)
-                .open(format!("/proc/self/fd/{fd}"))
-                .and_then(|mut file| file.write_all(b"READY=1\n"));
-            if let Err(error) = written {
-                tracing::warn!("could not write to --ready-fd {fd}: {error}");
+            let number = fd.number();
+            if let Err(error) = fd.ready() {
+                tracing::warn!("could not write to --ready-fd {number}: {error}");
             }
         }
         self.send(&format!("READY=1\nSTATUS={status}"));
