@@ -48,7 +48,7 @@ fn unknown_key() {
         "[storage.local]\ntype = \"maildir\"\npth = \"~/Mail\"\n",
         3,
         &[
-            "storage \"local\": unknown key \"pth\" (expected one of: type, path, layout, read_only, trash)",
+            "storage \"local\": unknown key \"pth\" (expected one of: type, path, layout, read_only, trash, poll_interval)",
         ],
     );
 }
