@@ -81,8 +81,8 @@ async fn sync(
 
 async fn scenario(dir: &Path) {
     let mut stores = PerSide {
-        a: Maildir::open(&dir.join("a"), Layout::Verbatim).unwrap(),
-        b: Maildir::open(&dir.join("b"), Layout::Verbatim).unwrap(),
+        a: Maildir::open(dir.join("a"), Layout::Verbatim).unwrap(),
+        b: Maildir::open(dir.join("b"), Layout::Verbatim).unwrap(),
     };
     let mut status = StatusStore::open(&dir.join("state"), "pair").unwrap();
     stores.a.create_collection(&inbox()).await.unwrap();
