@@ -135,11 +135,13 @@ async fn main_loop(
         last_sync: None,
         config,
     };
+    // Watching starts before the first syncs list anything, so that no change falls between
+    // a first listing and its watch.
+    daemon.watchers = Watchers::start(&daemon.config, &daemon.storages(), &daemon.changes.0);
     daemon.start_ready();
     // Ready: the configuration is read, the passwords are known, the first syncs started.
     notifier.ready(&daemon.status_line());
     daemon.notifier = notifier;
-    daemon.watchers = Watchers::start(&daemon.config, &daemon.storages(), &daemon.changes.0);
     let mut watchdog = daemon
         .notifier
         .watchdog_interval()

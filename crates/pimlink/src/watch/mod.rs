@@ -18,7 +18,7 @@
 //! ```
 //!
 //! - The daemon spawns it (`tokio::spawn`, on the daemon's multi-thread runtime) once per
-//!   watched storage after the first sync started, and aborts its task on stop and on a
+//!   watched storage before the first sync starts, and aborts its task on stop and on a
 //!   reload (SIGHUP), then spawns it again with the new configuration: a watcher needs no
 //!   stop signal of its own and must hold nothing that an abort at an `.await` would leave
 //!   inconsistent.
