@@ -19,15 +19,7 @@ fn serve(feed: Arc<Mutex<(u16, String)>>) -> String {
     thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            // Read the request head; GET has no body.
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-                if line == "\r\n" {
-                    break;
-                }
-                line.clear();
-            }
+            read_head(&stream);
             let (status, body) = feed.lock().unwrap().clone();
             let _ = write!(
                 stream,
@@ -38,6 +30,20 @@ fn serve(feed: Arc<Mutex<(u16, String)>>) -> String {
         }
     });
     url
+}
+
+/// Reads a request head (GET has no body) and returns it.
+fn read_head(stream: &std::net::TcpStream) -> String {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let (mut head, mut line) = (String::new(), String::new());
+    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+        line.clear();
+    }
+    head
 }
 
 fn feed(stamp: &str, summary: &str) -> String {
@@ -117,16 +123,7 @@ fn serve_validated(feed: Arc<Mutex<(u32, String)>>, heads: Arc<Mutex<Vec<String>
     thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut head = String::new();
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-                if line == "\r\n" {
-                    break;
-                }
-                head.push_str(&line.to_ascii_lowercase());
-                line.clear();
-            }
+            let head = read_head(&stream).to_ascii_lowercase();
             let (version, body) = feed.lock().unwrap().clone();
             let unchanged = head.contains(&format!("if-none-match: \"v{version}\""));
             heads.lock().unwrap().push(head);

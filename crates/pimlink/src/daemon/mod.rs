@@ -31,6 +31,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::cli::{DaemonArgs, exit};
+use crate::commands::sync;
 use crate::config::{self, Config};
 use crate::failure::exit_code;
 use crate::output::Output;
@@ -400,7 +401,7 @@ fn sync_one(config: &Config, job: &Job, output: &Output) -> u8 {
         Scope::Whole => None,
         Scope::Collections(names) => Some(names.iter().cloned().collect()),
     };
-    let result = crate::commands::sync::sync_pair(
+    let result = sync::sync_pair(
         config,
         pair,
         only.as_deref(),
@@ -408,14 +409,7 @@ fn sync_one(config: &Config, job: &Job, output: &Output) -> u8 {
         None,
         output,
     );
-    let code = match result {
-        Ok(code) => code,
-        Err(error) => {
-            let error = error.context(format!("pair {}", pair.name));
-            output.error(&error);
-            exit_code(&error)
-        }
-    };
+    let code = sync::pair_code(result, pair, output);
     if output.stop_requested() {
         eprintln!("pimlink: {}: stopped at a safe point", pair.name);
     }

@@ -139,3 +139,28 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+
+/// The Message-IDs (`<ID@...>` gives `ID`) of the messages in the Maildir folder `folder`,
+/// one entry per copy, read while a daemon may be writing it: a folder not complete yet reads
+/// as empty, and a file renamed or removed between the listing and the read is skipped.
+pub fn ids_in(folder: &Path) -> Vec<String> {
+    let mut ids = Vec::new();
+    for sub in ["cur", "new"] {
+        let Ok(entries) = std::fs::read_dir(folder.join(sub)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(text) = std::fs::read(entry.path()) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&text);
+            let id = text
+                .lines()
+                .find_map(|line| line.strip_prefix("Message-ID: <"))
+                .and_then(|rest| rest.split_once('@'))
+                .map(|(id, _)| id.to_owned());
+            ids.extend(id);
+        }
+    }
+    ids
+}
