@@ -101,6 +101,13 @@ pub trait Observer<F: Family> {
     /// The run is over and `report` says what it did (the pair runner calls this; the
     /// summary's turn).
     fn finished(&mut self, _report: &PairReport<F>) {}
+    /// True once the run should end at its next safe point (the daemon got SIGTERM). The
+    /// executors ask between collections and between batches of writes: what was written is
+    /// recorded, nothing more is started, and a collection left unfinished keeps no listing
+    /// state or sync token, so that the next run lists it whole and finishes it.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// An observer that ignores everything.
@@ -143,15 +150,19 @@ pub enum Outcome {
     Partial,
     /// A safety check withheld changes somewhere (whether or not something also failed).
     Refused,
+    /// The run ended early at a safe point because the observer asked it to
+    /// ([`Observer::stop_requested`]).
+    Stopped,
 }
 
 impl Outcome {
-    /// `clean`, `partial` or `refused`, as the journal and `--json` spell it.
+    /// `clean`, `partial`, `refused` or `stopped`, as the journal and `--json` spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Clean => "clean",
             Outcome::Partial => "partial",
             Outcome::Refused => "refused",
+            Outcome::Stopped => "stopped",
         }
     }
 }
@@ -201,8 +212,8 @@ impl<F: Family> PairReport<F> {
     }
 
     /// The run's entry and its collections' lines for the run journal, for a run that ended
-    /// at `finished_at` (seconds since the epoch).
-    pub fn journal(&self, finished_at: i64) -> (RunEntry, Vec<CollectionEntry>) {
+    /// at `finished_at` (seconds since the epoch) as `outcome` (a stop the report cannot know).
+    pub fn journal(&self, finished_at: i64, outcome: Outcome) -> (RunEntry, Vec<CollectionEntry>) {
         let collections: Vec<CollectionEntry> = self.collections.iter().map(F::journal).collect();
         let changed: Vec<String> = collections
             .iter()
@@ -211,7 +222,7 @@ impl<F: Family> PairReport<F> {
             .collect();
         let run = RunEntry {
             finished_at,
-            outcome: self.outcome().as_str().to_owned(),
+            outcome: outcome.as_str().to_owned(),
             collections: self.collections.len(),
             errors: self.collections.iter().map(|c| c.errors.len()).sum(),
             changes: if changed.is_empty() {

@@ -84,6 +84,8 @@ pub struct Response {
     pub etag: Option<String>,
     /// The `Date` header: when the server answered, by its own clock.
     pub date: Option<String>,
+    /// The `Last-Modified` header (a webcal feed's, for a conditional GET next time).
+    pub last_modified: Option<String>,
     /// The body as text (invalid UTF-8 replaced).
     pub body: String,
     /// The URL that finally answered (after redirects).
@@ -249,16 +251,21 @@ impl DavClient {
                 .get(reqwest::header::ETAG)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let date = response
-                .headers()
-                .get(reqwest::header::DATE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let header = |name| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let date = header(reqwest::header::DATE);
+            let last_modified = header(reqwest::header::LAST_MODIFIED);
             let body = self.read_body(response, &context()).await?;
             return Ok(Response {
                 status: status.as_u16(),
                 etag,
                 date,
+                last_modified,
                 body,
                 url,
             });
@@ -303,6 +310,7 @@ fn lower(name: &'static str) -> &'static str {
         "Content-Type" => "content-type",
         "If-Match" => "if-match",
         "If-None-Match" => "if-none-match",
+        "If-Modified-Since" => "if-modified-since",
         other => other,
     }
 }
@@ -373,6 +381,7 @@ mod tests {
             status: 401,
             etag: None,
             date: None,
+            last_modified: None,
             body: "<html>\r\n\u{1b}[2JNo entry\0</html>".to_owned(),
             url: Url::parse("http://127.0.0.1/").unwrap(),
         };

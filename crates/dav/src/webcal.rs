@@ -1,6 +1,7 @@
 //! [`WebcalStore`]: a read-only iCalendar feed over HTTP(S), split into one item per UID.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
 use pimlink_core::dav::store::{
     ChangesSince, Collection, CollectionId, CollectionKind, CollectionMeta, Etag, Fetched,
@@ -29,6 +30,19 @@ pub struct WebcalStore {
     client: DavClient,
     id: CollectionId,
     last: Mutex<Option<Download>>,
+}
+
+/// The last feed body each URL answered with its validators (`ETag`, `Last-Modified`), for
+/// this process: `pimlink daemon` opens a new store for every sync, and polling a feed every
+/// few minutes should cost a `304 Not Modified`, not a download (RFC 9110 13.1).
+static VALIDATED: LazyLock<Mutex<HashMap<String, Validated>>> = LazyLock::new(Mutex::default);
+
+/// A body and what to ask the server to compare it with.
+#[derive(Clone, Debug)]
+struct Validated {
+    etag: Option<String>,
+    last_modified: Option<String>,
+    body: String,
 }
 
 /// One download of the feed, split.
@@ -117,12 +131,8 @@ impl WebcalStore {
     /// Downloads and splits the feed.
     async fn download(&self) -> Result<Download> {
         let url = self.client.base().to_string();
-        let response = self.client.send(&request::get(&url)).await?;
-        if !response.is_success() {
-            return Err(status_error(format!("GET {url}"), &response));
-        }
-        let split =
-            split_feed(&response.body).map_err(|e| e.context(format!("webcal feed {url}")))?;
+        let body = self.fetch(&url).await?;
+        let split = split_feed(&body).map_err(|e| e.context(format!("webcal feed {url}")))?;
         let mut items: Vec<FetchedItem> = Vec::with_capacity(split.len());
         for item in split {
             let hash = content_hash(&item.data);
@@ -140,10 +150,44 @@ impl WebcalStore {
         }
         let download = Download {
             items,
-            meta: feed_meta(&response.body),
+            meta: feed_meta(&body),
         };
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(download.clone());
         Ok(download)
+    }
+
+    /// The feed's text: a conditional GET when this process fetched it before, the body kept
+    /// then if the server says it is unchanged.
+    async fn fetch(&self, url: &str) -> Result<String> {
+        let known = lock(&VALIDATED).get(url).cloned();
+        let mut get = request::get(url);
+        if let Some(known) = &known {
+            if let Some(etag) = &known.etag {
+                get.headers.push(("If-None-Match", etag.clone()));
+            }
+            if let Some(date) = &known.last_modified {
+                get.headers.push(("If-Modified-Since", date.clone()));
+            }
+        }
+        let response = self.client.send(&get).await?;
+        if let (304, Some(known)) = (response.status, known) {
+            return Ok(known.body);
+        }
+        if !response.is_success() {
+            return Err(status_error(format!("GET {url}"), &response));
+        }
+        let mut validated = lock(&VALIDATED);
+        if response.etag.is_some() || response.last_modified.is_some() {
+            let entry = Validated {
+                etag: response.etag.clone(),
+                last_modified: response.last_modified.clone(),
+                body: response.body.clone(),
+            };
+            validated.insert(url.to_owned(), entry);
+        } else {
+            validated.remove(url);
+        }
+        Ok(response.body)
     }
 
     /// The last download, or a new one if none was made.
@@ -154,6 +198,12 @@ impl WebcalStore {
             None => self.download().await,
         }
     }
+}
+
+/// The lock, even if a thread panicked holding it (the map stays usable: each entry is
+/// written whole).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl ItemStore for WebcalStore {

@@ -19,15 +19,7 @@ fn serve(feed: Arc<Mutex<(u16, String)>>) -> String {
     thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            // Read the request head; GET has no body.
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-                if line == "\r\n" {
-                    break;
-                }
-                line.clear();
-            }
+            read_head(&stream);
             let (status, body) = feed.lock().unwrap().clone();
             let _ = write!(
                 stream,
@@ -38,6 +30,20 @@ fn serve(feed: Arc<Mutex<(u16, String)>>) -> String {
         }
     });
     url
+}
+
+/// Reads a request head (GET has no body) and returns it.
+fn read_head(stream: &std::net::TcpStream) -> String {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let (mut head, mut line) = (String::new(), String::new());
+    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+        line.clear();
+    }
+    head
 }
 
 fn feed(stamp: &str, summary: &str) -> String {
@@ -107,4 +113,76 @@ async fn a_feed_is_split_into_items_with_stable_etags() {
         store.list_items(&other).await.unwrap_err().kind(),
         ErrorKind::NotFound
     );
+}
+
+/// Serves `feed` with `ETag: "<version>"` and a `Last-Modified`, answering `304 Not Modified`
+/// to a request whose `If-None-Match` names the current version; records each request head.
+fn serve_validated(feed: Arc<Mutex<(u32, String)>>, heads: Arc<Mutex<Vec<String>>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/validated.ics", listener.local_addr().unwrap());
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let head = read_head(&stream).to_ascii_lowercase();
+            let (version, body) = feed.lock().unwrap().clone();
+            let unchanged = head.contains(&format!("if-none-match: \"v{version}\""));
+            heads.lock().unwrap().push(head);
+            let validators = format!(
+                "ETag: \"v{version}\"\r\nLast-Modified: Wed, 01 Jan 2025 00:00:0{version} GMT\r\n"
+            );
+            let _ = if unchanged {
+                write!(
+                    stream,
+                    "HTTP/1.1 304 Not Modified\r\n{validators}Connection: close\r\n\r\n"
+                )
+            } else {
+                write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\n{validators}\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            };
+        }
+    });
+    url
+}
+
+/// `pimlink daemon` polls a feed with a new store each time: from the second poll on, the
+/// request is conditional, and a `304` gives the items of the last download (issue 14).
+#[tokio::test]
+async fn a_feed_fetched_before_is_asked_for_only_if_it_changed() {
+    let shared = Arc::new(Mutex::new((1, feed("20250101T000000Z", "New Year"))));
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let url = serve_validated(Arc::clone(&shared), Arc::clone(&heads));
+    let id = CollectionId::new("holidays").unwrap();
+    let poll = || async {
+        let store = WebcalStore::new(&ClientOptions::new(&url), id.clone()).unwrap();
+        let listed = store.list_items(&id).await.unwrap();
+        let hrefs: Vec<Href> = listed.iter().map(|r| r.href.clone()).collect();
+        let fetched = store.get_many(&id, &hrefs).await.unwrap();
+        fetched
+            .items
+            .into_iter()
+            .map(|item| item.data)
+            .collect::<Vec<String>>()
+    };
+
+    let first = poll().await;
+    assert_eq!(first.len(), 2);
+    assert!(!heads.lock().unwrap()[0].contains("if-none-match"));
+
+    let second = poll().await;
+    assert_eq!(second, first, "the 304 gave the last download's items");
+    let head = heads.lock().unwrap()[1].clone();
+    assert!(head.contains("if-none-match: \"v1\""), "{head}");
+    assert!(
+        head.contains("if-modified-since: wed, 01 jan 2025 00:00:01 gmt"),
+        "{head}"
+    );
+
+    *shared.lock().unwrap() = (2, feed("20250101T000000Z", "Neujahr"));
+    let third = poll().await;
+    assert!(third[0].contains("SUMMARY:Neujahr"), "{third:?}");
+    assert!(heads.lock().unwrap()[2].contains("if-none-match: \"v1\""));
 }

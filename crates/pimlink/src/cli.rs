@@ -124,6 +124,49 @@ pub enum Command {
         after_help = "Examples:\n  pimlink import mbsync\n  pimlink import offlineimap ~/.offlineimaprc > config.toml\n  pimlink import vdirsyncer --write\n\nDefault FILE: mbsync ~/.mbsyncrc or $XDG_CONFIG_HOME/isync/mbsyncrc; offlineimap\n~/.offlineimaprc or $XDG_CONFIG_HOME/offlineimap/config; vdirsyncer $VDIRSYNCER_CONFIG,\n~/.vdirsyncer/config or $XDG_CONFIG_HOME/vdirsyncer/config; pimsync\n$XDG_CONFIG_HOME/pimsync/pimsync.conf."
     )]
     Import(ImportArgs),
+    /// Keep pairs in sync continuously: sync them all (or the named ones) once, then whenever
+    /// a storage changes, until SIGTERM or SIGINT stops it at a safe point.
+    #[command(after_help = DAEMON_HELP)]
+    Daemon(DaemonArgs),
+}
+
+const DAEMON_HELP: &str = "\
+Each storage is watched for changes where pimlink can (otherwise polled every poll_interval),
+and a change syncs only the collections it touched, after [daemon] debounce; every pair is
+synced whole every full_sync_interval. A pair whose storage fails is retried with a growing
+wait (at most max_backoff) while the others go on. Each password_cmd runs once at start and
+again after a pair failed.
+
+Signals:
+  SIGTERM, SIGINT  stop: running syncs end at their next safe point (what was copied is
+                   recorded, the next start does the rest); exit status 0. A second one
+                   exits at once.
+  SIGHUP           read the configuration again: pairs added, removed or changed take effect
+                   (each pair syncs whole); a file that does not parse is reported and the
+                   configuration in use stays.
+  SIGUSR1          sync every pair now, also those waiting to retry.
+
+Readiness: once the configuration is read, every password_cmd of the pairs has run and the
+first syncs have started, pimlink writes READY=1 and a newline to --ready-fd, and sends
+READY=1 to $NOTIFY_SOCKET (systemd Type=notify), with STATUS= lines after, WATCHDOG=1 at half
+of $WATCHDOG_USEC, and STOPPING=1 when stopping.
+
+Examples:
+  pimlink daemon
+  pimlink daemon work --ready-fd 3
+  systemctl --user enable --now pimlink.service   (contrib/systemd/)";
+
+/// Arguments of `daemon`.
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Pairs to keep in sync. Default: every pair.
+    #[arg(value_name = "PAIR")]
+    pub pairs: Vec<String>,
+
+    /// Write \"READY=1\\n\" to this file descriptor once ready (see below), then close it;
+    /// for s6 and other supervisors.
+    #[arg(long, value_name = "N")]
+    pub ready_fd: Option<i32>,
 }
 
 /// Arguments of `adopt`.

@@ -33,6 +33,8 @@ pub fn outcome_code(outcome: Outcome) -> u8 {
         Outcome::Clean => exit::OK,
         Outcome::Partial => exit::PARTIAL,
         Outcome::Refused => exit::REFUSED,
+        // Only the daemon asks for a stop, and a clean stop is a success.
+        Outcome::Stopped => exit::OK,
     }
 }
 

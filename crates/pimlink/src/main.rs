@@ -7,6 +7,7 @@ mod adopt_dav;
 mod adopt_mail;
 mod cli;
 mod commands;
+mod daemon;
 mod endpoint;
 mod error_groups;
 mod failure;
@@ -19,10 +20,6 @@ mod output;
 mod pair;
 mod renamed;
 mod storages;
-#[allow(
-    dead_code,
-    reason = "the daemon (issue 14) is its consumer; remove this when it lands"
-)]
 mod watch;
 
 use std::process::ExitCode;
@@ -38,6 +35,11 @@ use pimlink::config;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before anything opens a file (see daemon::ReadyFd::take).
+    let ready_fd = match &cli.command {
+        Command::Daemon(args) => args.ready_fd.and_then(daemon::ReadyFd::take),
+        _ => None,
+    };
     init_tracing(cli.verbose, cli.quiet);
     raise_open_file_limit();
     let output = Output::new(cli.verbose, cli.quiet);
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
                 | Command::Init(_)
                 | Command::Import(_) => cli::exit::OK,
                 Command::Adopt(args) => commands::adopt::run(&config, args, &output),
+                Command::Daemon(args) => daemon::run(config, args, ready_fd, &output),
             },
             Err(error) => {
                 output.error(&error);

@@ -230,8 +230,13 @@ async fn run<W: Wing>(
     let report = wing
         .sync(status, selection, request.options(), observer)
         .await?;
+    let outcome = if observer.stop_requested() {
+        Outcome::Stopped
+    } else {
+        report.outcome()
+    };
     if !request.dry_run {
-        let (run, collections) = report.journal(unix_now());
+        let (run, collections) = report.journal(unix_now(), outcome);
         // The journal is for `pimlink status`; a run whose sync went through is not failed
         // because its journal line could not be written.
         if let Err(error) = status.record_run(&run, &collections) {
@@ -239,7 +244,7 @@ async fn run<W: Wing>(
         }
     }
     observer.finished(&report);
-    Ok(report.outcome())
+    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -42,17 +42,18 @@ pub fn run(config: &Config, args: &SyncArgs, output: &Output) -> u8 {
             fetch_big: args.fetch_big,
         };
         let result = sync_pair(config, pair, only.as_deref(), request, None, output);
-        let pair_code = match result {
-            Ok(code) => code,
-            Err(error) => {
-                let error = error.context(format!("pair {}", pair.name));
-                output.storage_error(config, &[&pair.a, &pair.b], &error);
-                exit_code(&error)
-            }
-        };
-        code = code.max(pair_code);
+        code = code.max(pair_code(config, result, pair, output));
     }
     code
+}
+
+/// The exit status of a pair's sync; a failure that stopped it is reported, naming the pair.
+pub fn pair_code(config: &Config, result: Result<u8>, pair: &PairConfig, output: &Output) -> u8 {
+    result.unwrap_or_else(|error| {
+        let error = error.context(format!("pair {}", pair.name));
+        output.storage_error(config, &[&pair.a, &pair.b], &error);
+        exit_code(&error)
+    })
 }
 
 /// A pair to sync and, if the command line narrowed it, the only collections to sync.

@@ -145,6 +145,12 @@ impl<F: Summarize, O: Observer<F>> Observer<F> for Recorder<O> {
     ) {
         self.inner.meta_planned(collection, property, action);
     }
+    // Without this the daemon's SIGTERM would wait for the whole run: the stop request is
+    // the wrapped output's.
+    fn stop_requested(&self) -> bool {
+        self.inner.stop_requested()
+    }
+
     fn finished(&mut self, report: &PairReport<F>) {
         self.inner.finished(report);
         self.summary = Some(F::summarize(report, self.local));

@@ -59,6 +59,7 @@ impl Vars {
             Ok(Outcome::Clean) => "ok",
             Ok(Outcome::Partial) => "partial",
             Ok(Outcome::Refused) => "refused",
+            Ok(Outcome::Stopped) => "stopped",
             Err(_) => "failed",
         };
         let none = RunSummary::default();

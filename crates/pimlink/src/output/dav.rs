@@ -59,6 +59,9 @@ impl PairOutput<'_> {
 }
 
 impl Observer<Dav> for PairOutput<'_> {
+    fn stop_requested(&self) -> bool {
+        self.output.stop_requested()
+    }
     fn collection_planned(&mut self, plan: &CollectionPlan) {
         if !matches!(plan.step, CollectionStep::Sync | CollectionStep::Skip(_))
             && (self.dry_run || self.output.verbose() > 0)

@@ -33,7 +33,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pimlink_core::dav::{self, Dav};
 use pimlink_core::mail::Mail;
 use pimlink_core::mail::plan::{self as mail_plan, ItemAction as MailAction, PlanCounts};
-use pimlink_core::run::{CollectionReport, Family, Observer, Outcome, PairReport};
+use pimlink_core::run::{CollectionReport, Family, Observer, PairReport};
 use pimlink_core::{Error, ItemKey, PerSide, Side};
 use serde_json::{Map, Value, json};
 
@@ -94,11 +94,7 @@ impl JsonEvents {
     }
 
     fn summary<F: Family>(&self, report: &PairReport<F>, counts: Value) {
-        let outcome = match report.outcome() {
-            Outcome::Clean => "clean",
-            Outcome::Partial => "partial",
-            Outcome::Refused => "refused",
-        };
+        let outcome = report.outcome().as_str();
         let errors: usize = report.collections.iter().map(|c| c.errors.len()).sum();
         self.emit(
             "summary",

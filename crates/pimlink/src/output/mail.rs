@@ -107,6 +107,9 @@ impl PairOutput<'_> {
 }
 
 impl Observer<Mail> for PairOutput<'_> {
+    fn stop_requested(&self) -> bool {
+        self.output.stop_requested()
+    }
     fn collection_planned(&mut self, plan: &CollectionPlan) {
         if (self.dry_run || self.output.verbose > 0) && !matches!(plan.step, CollectionStep::Sync) {
             self.output.info(format!("{}: {plan}", self.pair));

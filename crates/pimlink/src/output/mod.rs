@@ -17,6 +17,9 @@ mod pair;
 mod progress;
 
 pub use json::JsonEvents;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
 pub use pair::PairOutput;
 
 /// Verbosity, resolved from `-v` and `-q`, and whether a run is shown as JSON events.
@@ -25,6 +28,8 @@ pub struct Output {
     verbose: u8,
     quiet: bool,
     json: bool,
+    /// The daemon's stop flag (SIGTERM), which the runs it starts read at their safe points.
+    stop: Option<&'static AtomicBool>,
 }
 
 impl Output {
@@ -34,6 +39,15 @@ impl Output {
             verbose,
             quiet,
             json: false,
+            stop: None,
+        }
+    }
+
+    /// The same, for runs that end at their next safe point once `stop` is set.
+    pub fn with_stop(self, stop: &'static AtomicBool) -> Self {
+        Self {
+            stop: Some(stop),
+            ..self
         }
     }
 
@@ -50,6 +64,11 @@ impl Output {
     /// True if a run is shown as JSON events ([`JsonEvents`]).
     pub fn json(&self) -> bool {
         self.json
+    }
+
+    /// True once the daemon was asked to stop.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.is_some_and(|stop| stop.load(Ordering::SeqCst))
     }
 
     /// How many `-v` were given.

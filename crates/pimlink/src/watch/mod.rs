@@ -18,7 +18,7 @@
 //! ```
 //!
 //! - The daemon spawns it (`tokio::spawn`, on the daemon's multi-thread runtime) once per
-//!   watched storage after the first sync started, and aborts its task on stop and on a
+//!   watched storage before the first sync starts, and aborts its task on stop and on a
 //!   reload (SIGHUP), then spawns it again with the new configuration: a watcher needs no
 //!   stop signal of its own and must hold nothing that an abort at an `.await` would leave
 //!   inconsistent.
@@ -32,7 +32,6 @@
 //!   capped backoff, sending `Change::Everything` once it is back.
 //! - Plugging it in is one line in the daemon's `watchers.rs` (`spawn_watcher`), which picks
 //!   the watcher for a storage's type; a storage with no watcher is polled.
-
 //!
 //! Layout: `imap` (NOTIFY, or IDLE plus polls, over crates/imap's watcher), `local` (inotify
 //! on Maildir and vdir trees), `debounce` (bursts of events into one change; pure).

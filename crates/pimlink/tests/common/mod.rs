@@ -109,6 +109,7 @@ impl std::fmt::Display for Run {
 }
 
 pub mod cuts;
+pub mod daemon;
 pub mod dav;
 pub mod imap;
 pub mod offlineimap;

@@ -262,7 +262,14 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                 .map(|r| &mut **r as &mut dyn ConflictResolver),
             pending: Vec::new(),
         };
+        // A stop (SIGTERM to the daemon) ends the writes between batches; each batch before it
+        // is recorded, and the tokens are not kept, so the next run does the rest.
+        let mut stopped = false;
         for batch in items.actions.chunks(BATCH) {
+            stopped = run.observer.stop_requested();
+            if stopped {
+                break;
+            }
             run.execute(batch).await;
             run.flush_and_record().await?;
         }
@@ -271,7 +278,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
 
         // A token may be kept only when every change it reported was handled; otherwise the
         // next run must be shown those changes again.
-        let clean = report.errors.is_empty() && report.refused.is_none() && !excluded;
+        let clean = report.errors.is_empty() && report.refused.is_none() && !excluded && !stopped;
         if clean {
             for side in [Side::A, Side::B] {
                 if let Some(token) = &views.get(side).token {

@@ -172,6 +172,10 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
         let mut shows_items = PerSide::<bool>::default();
         let mut unchanged = Vec::new();
         for plan in plans.into_iter().filter(|p| only(&p.name)) {
+            if observer.stop_requested() {
+                // The collections not yet started are left for the next run.
+                break;
+            }
             observer.collection_planned(&plan);
             let mut collection = CollectionReport {
                 plan,

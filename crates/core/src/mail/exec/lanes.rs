@@ -103,6 +103,10 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 // The first lane's handles have already reached both sides.
                 let mut connected = lane == 0;
                 loop {
+                    if observer.stop_requested() {
+                        // The collections not yet planned are left for the next run.
+                        break;
+                    }
                     // Taken out before the await: the queue is never borrowed across one.
                     let next = queue.borrow_mut().pop_front();
                     let Some((index, plan)) = next else {
@@ -318,6 +322,9 @@ impl Observer<Mail> for Shared<'_, '_> {
     fn action_failed(&mut self, collection: &CollectionPlan, action: &ItemAction, error: &Error) {
         self.0.borrow_mut().action_failed(collection, action, error);
     }
+    fn stop_requested(&self) -> bool {
+        self.0.borrow().stop_requested()
+    }
 }
 
 /// The observer of a lane's first collection, before the lane has reached the servers: the
@@ -370,6 +377,9 @@ impl Observer<Mail> for UntilConnected<'_, '_, '_> {
     fn action_failed(&mut self, collection: &CollectionPlan, action: &ItemAction, error: &Error) {
         self.release();
         self.inner.action_failed(collection, action, error);
+    }
+    fn stop_requested(&self) -> bool {
+        self.inner.stop_requested()
     }
 }
 

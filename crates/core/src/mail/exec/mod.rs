@@ -240,7 +240,11 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                         .push(error.context(format!("collection {name}")));
                 }
             }
-            self.settle(settle, &mut collection);
+            // A collection stopped partway is not settled: its stamps would make the next run
+            // skip it as unchanged and never copy the rest.
+            if !observer.stop_requested() {
+                self.settle(settle, &mut collection);
+            }
         }
         collection
     }

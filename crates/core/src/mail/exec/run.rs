@@ -51,12 +51,14 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 states,
             )
             .await?;
+        // Stopped partway (or maybe so: asked after the last check) keeps no listing state.
+        let stopped = run.observer.stop_requested();
         if let CollectionStep::Remove(side) = plan.step {
             return self.finish_removal(report, id, &plan, side).await;
         }
         // The listing state may only be kept when every change it showed was applied: an
         // incremental listing next time would not show a change that is still pending.
-        if !states_kept && report.errors.is_empty() && report.refused.is_none() {
+        if !states_kept && !stopped && report.errors.is_empty() && report.refused.is_none() {
             let states = &prepared.states;
             self.status
                 .set_collection_states(id, states.a.as_deref(), states.b.as_deref())?;
@@ -98,11 +100,20 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         let done = self.set_flags(&flags, flagged).await;
         // The last batch is recorded with the flag changes and deletions, in one transaction.
         let mut last_copies = Vec::new();
+        // A stop (SIGTERM to the daemon) ends the copies between batches: each batch before
+        // it is recorded, and the listing states are not kept, so the next run copies the rest.
+        let mut stopped = self.observer.stop_requested();
         if let Some((last, earlier)) = copy_batches(&copies).split_last() {
             for batch in earlier {
+                if stopped {
+                    break;
+                }
                 self.copy(batch).await?;
+                stopped = self.observer.stop_requested();
             }
-            last_copies = self.copy_unrecorded(last).await?;
+            if !stopped {
+                last_copies = self.copy_unrecorded(last).await?;
+            }
         }
         let mut done: Vec<(&ItemAction, Option<StatusChange>)> = done
             .into_iter()
@@ -110,9 +121,11 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
             .chain(last_copies)
             .collect();
         done.extend(self.delete(&deletes, deleted_flags).await);
-        let states = states.filter(|_| expires.is_empty());
+        let states = states.filter(|_| expires.is_empty() && !stopped);
         let states_kept = self.flush_and_record_some(done, states).await?;
-        self.expire(&expires).await?;
+        if !stopped {
+            self.expire(&expires).await?;
+        }
         Ok(states_kept)
     }
 

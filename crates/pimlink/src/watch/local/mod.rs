@@ -45,14 +45,11 @@ use crate::config::{Config, StorageKind};
 use crate::storages::{ItemSide, MailSide};
 use tree::{Inotify, Role, Table};
 
-/// The default of `[daemon] debounce`.
-pub(crate) const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(500);
-
 /// Watches the local storage `storage` (a Maildir or a vdir) and sends what changes in it on
 /// `tx`, until `tx` is closed. An error means the storage cannot be watched (not local,
 /// inotify unavailable, a kernel limit reached): the caller polls it instead.
 pub async fn watch(config: Arc<Config>, storage: String, tx: mpsc::Sender<Change>) -> Result<()> {
-    let settings = Settings::for_debounce(DEFAULT_DEBOUNCE);
+    let settings = Settings::for_debounce(config.daemon.debounce);
     let source = Source::open(&config, &storage)?;
     let kernel = inotify::Kernel::new().context("inotify is not available")?;
     run(&storage, source, kernel, settings, tx, None).await

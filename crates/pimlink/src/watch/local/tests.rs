@@ -722,7 +722,7 @@ async fn measure_local_watch_latency() {
     let source = Source::open(&config, "a").unwrap();
     let (tx, rx) = mpsc::channel(64);
     let (ready_tx, ready) = oneshot::channel();
-    let settings = Settings::for_debounce(super::DEFAULT_DEBOUNCE);
+    let settings = Settings::for_debounce(crate::config::DaemonConfig::default().debounce);
     let task = tokio::spawn(async move {
         run(
             "a",
