@@ -19,7 +19,8 @@ pub struct DaemonConfig {
     /// said (default 1 h): the safety net for a change no watcher reported.
     pub full_sync_interval: Duration,
     /// `debounce`: how long after a change the daemon waits for more before syncing (default
-    /// 500 ms), so that a mail reader's burst of flag changes is one sync.
+    /// 200 ms), so that a mail reader's burst of flag changes is one sync; short enough that a
+    /// change reaches the other side within a second.
     pub debounce: Duration,
     /// `max_backoff`: the longest wait before retrying a pair whose storage failed (default
     /// 20 min, as Cyrus's `sync_reconnect_maxwait`).
@@ -30,7 +31,7 @@ impl Default for DaemonConfig {
     fn default() -> Self {
         Self {
             full_sync_interval: Duration::from_secs(3_600),
-            debounce: Duration::from_millis(500),
+            debounce: Duration::from_millis(200),
             max_backoff: Duration::from_secs(20 * 60),
         }
     }
