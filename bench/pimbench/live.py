@@ -449,7 +449,9 @@ class Live:
             for direction in ("server->local", "local->server"):
                 p = pct(self.results["pimlink"][direction][0], 95)
                 o = pct(self.results["offlineimap"][direction][0], 95)
-                lines.append(f"\np95 {direction}: pimlink/offlineimap = {report.ratio(p, o)}")
+                r = report.ratio(p, o)
+                lines.append(f"\np95 {direction}: pimlink/offlineimap = "
+                             + (f"{r:.2f}" if r is not None else "n/a"))
         return lines
 
 
