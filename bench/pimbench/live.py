@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from . import corpus, deps, fsutil, mutate, report, verify
+from . import corpus, deps, fsutil, mutate, report, tools, verify
 from .servers import HOST, PASSWORD, Dovecot
 
 ACCOUNT = "live"
@@ -139,30 +139,9 @@ class PimlinkDaemon(Contender):
     binary = None
 
     def write_config(self):
-        with open(os.path.join(self.dir, "config.toml"), "w") as f:
-            f.write(f"""# pimlink config of pimlink's bench/live
-[general]
-state_dir = "{self.state}"
-
-[storage.server]
-type = "imap"
-host = "{HOST}"
-port = {self.dovecot.port}
-tls = "none"
-user = "{ACCOUNT}"
-password = "{PASSWORD}"
-
-[storage.local]
-type = "maildir"
-path = "{self.mail}"
-layout = "verbatim"
-
-[pair.live]
-a = "server"
-b = "local"
-collections = ["*"]
-create = ["a", "b"]
-""")
+        with open(self.config(), "w") as f:
+            f.write(tools.pimlink_mail_config("bench/live", self.state, self.dovecot.port,
+                                              ACCOUNT, self.mail, "live"))
 
     def config(self):
         return os.path.join(self.dir, "config.toml")

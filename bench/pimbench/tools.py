@@ -13,6 +13,35 @@ from . import fsutil
 from .servers import HOST, PASSWORD
 
 
+def pimlink_mail_config(origin, state, port, account, mail, pair, server_keys=""):
+    """The pimlink config of the bench's mail rows (and of bench/live): the Dovecot account
+    `account` on `port` paired as `pair` with a verbatim Maildir at `mail`; `server_keys` go
+    into the server's table."""
+    return f"""# pimlink config of pimlink's {origin}
+[general]
+state_dir = "{state}"
+
+[storage.server]
+type = "imap"
+host = "{HOST}"
+port = {port}
+tls = "none"
+user = "{account}"
+password = "{PASSWORD}"
+{server_keys}
+[storage.local]
+type = "maildir"
+path = "{mail}"
+layout = "verbatim"
+
+[pair.{pair}]
+a = "server"
+b = "local"
+collections = ["*"]
+create = ["a", "b"]
+"""
+
+
 class Tool:
     """Base class. `kind` is "mail", "dav" or "limit"; `available()` returns None or the reason
     the tool is skipped (shown in the table instead of numbers)."""
@@ -175,29 +204,9 @@ class Pimlink(Tool):
 
     def write_config(self):
         with open(os.path.join(self.dir, "config.toml"), "w") as f:
-            f.write(f"""# pimlink config of pimlink's bench/run
-[general]
-state_dir = "{self.state}"
-
-[storage.server]
-type = "imap"
-host = "{HOST}"
-port = {self.server.port}
-tls = "none"
-user = "{self.account}"
-password = "{PASSWORD}"
-{self.connections_line()}{self.extra_server_keys}
-[storage.local]
-type = "maildir"
-path = "{self.mail}"
-layout = "verbatim"
-
-[pair.bench]
-a = "server"
-b = "local"
-collections = ["*"]
-create = ["a", "b"]
-""")
+            f.write(pimlink_mail_config("bench/run", self.state, self.server.port, self.account,
+                                        self.mail, "bench",
+                                        self.connections_line() + self.extra_server_keys))
 
     def argv(self):
         return [self.binary, "-q", "-c", os.path.join(self.dir, "config.toml"), "sync"]
