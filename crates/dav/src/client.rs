@@ -195,7 +195,14 @@ impl DavClient {
                     format!("header {name} value {value:?} cannot be sent over HTTP"),
                 )
             })?;
-            headers.insert(HeaderName::from_static(lower(name)), value);
+            // from_bytes lower-cases the name; from_static would panic on an upper-case one.
+            let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                Error::new(
+                    ErrorKind::Unsupported,
+                    format!("header name {name:?} cannot be sent over HTTP"),
+                )
+            })?;
+            headers.insert(header, value);
         }
         let mut url = self.resolve(&request.target)?;
         for _ in 0..=MAX_REDIRECTS {
@@ -301,18 +308,6 @@ impl DavClient {
 
 fn is_redirect(status: StatusCode) -> bool {
     matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
-}
-
-/// Header names as the `http` crate wants them (lower case, static).
-fn lower(name: &'static str) -> &'static str {
-    match name {
-        "Depth" => "depth",
-        "Content-Type" => "content-type",
-        "If-Match" => "if-match",
-        "If-None-Match" => "if-none-match",
-        "If-Modified-Since" => "if-modified-since",
-        other => other,
-    }
 }
 
 fn transport_error(context: String, err: reqwest::Error) -> Error {
