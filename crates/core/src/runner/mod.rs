@@ -162,6 +162,11 @@ impl PairRun {
         self.without_state.as_deref()
     }
 
+    /// The pair's status, to read (another tool's state is written from it after a run).
+    pub fn status(&self) -> &StatusStore {
+        &self.status
+    }
+
     /// Records in the run journal that this run could not sync the pair at all (a side could
     /// not be opened), with why, for `pimlink status`. A journal that cannot be written is
     /// only logged: the caller reports the failure itself.

@@ -216,6 +216,70 @@ pub fn read_uidvalidity(dir: &Path) -> Result<u32, StateError> {
         .map_err(|_| error(Some(1), format!("{first:?} is not a UIDVALIDITY")))
 }
 
+/// The Maildir store's UIDVALIDITY and the highest UID it handed out, from `.uidvalidity` in
+/// folder `dir` (`None` if the folder has no such file). mbsync writes two lines; a file with
+/// only the first (older isync) counts as having handed out nothing.
+pub fn read_uid_counter(dir: &Path) -> Result<Option<(u32, u32)>, StateError> {
+    let path = dir.join(UIDVALIDITY_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(StateError {
+                path,
+                line: None,
+                message: format!("cannot read it: {err}"),
+            });
+        }
+    };
+    let mut lines = text.lines();
+    let number = |line: usize, text: Option<&str>| match text {
+        None if line == 2 => Ok(0),
+        text => {
+            let text = text.unwrap_or("").trim();
+            text.parse().map_err(|_| StateError {
+                path: path.clone(),
+                line: Some(line),
+                message: format!("{text:?} is not a number"),
+            })
+        }
+    };
+    let validity = number(1, lines.next())?;
+    let max_uid = number(2, lines.next())?;
+    Ok(Some((validity, max_uid)))
+}
+
+/// The text of a `.uidvalidity` file as mbsync writes it.
+pub fn render_uid_counter(validity: u32, max_uid: u32) -> String {
+    format!("{validity}\n{max_uid}\n")
+}
+
+/// The text of a state file as isync 1.4 writes it: the header, a blank line, one line per
+/// record (`far near markers+flags`, the flags as their letters in `DFPRST` order).
+pub fn render_state(state: &FolderState) -> String {
+    let mut text = format!(
+        "FarUidValidity {}\nNearUidValidity {}\nMaxPulledUid {}\nMaxPushedUid {}\n\n",
+        state.far_uid_validity, state.near_uid_validity, state.max_pulled, state.max_pushed
+    );
+    for record in &state.records {
+        let marker = if record.skipped {
+            "^"
+        } else if record.expired {
+            "~"
+        } else if record.placeholder {
+            ">"
+        } else {
+            ""
+        };
+        let mut flags: Vec<char> = record.flags.chars().collect();
+        flags.sort_unstable();
+        flags.dedup();
+        let flags: String = flags.into_iter().collect();
+        text.push_str(&format!("{} {} {marker}{flags}\n", record.far, record.near));
+    }
+    text
+}
+
 /// The Maildir store UID mbsync gave a file (`,U=<n>` in its unique part), from its name.
 pub fn near_uid(file_name: &str) -> Option<u32> {
     let unique = file_name.split_once(":2,").map_or(file_name, |(u, _)| u);
@@ -400,6 +464,45 @@ mod tests {
         assert_eq!(read_uidvalidity(dir.path()).unwrap(), 1796667185);
         std::fs::write(dir.path().join(UIDVALIDITY_FILE), "x\n").unwrap();
         assert!(read_uidvalidity(dir.path()).is_err());
+    }
+
+    #[test]
+    fn a_rendered_state_reads_back_the_same() {
+        let state = parse_state(Path::new("s"), STATE).unwrap();
+        let again = parse_state(Path::new("s"), &render_state(&state)).unwrap();
+        assert_eq!(again, state);
+        let fresh = FolderState {
+            far_uid_validity: 9,
+            near_uid_validity: 10,
+            max_pulled: 3,
+            max_pushed: 2,
+            records: vec![Record {
+                far: 3,
+                near: 2,
+                flags: "SF".to_owned(),
+                ..Record::default()
+            }],
+        };
+        assert_eq!(
+            render_state(&fresh),
+            "FarUidValidity 9\nNearUidValidity 10\nMaxPulledUid 3\nMaxPushedUid 2\n\n3 2 FS\n"
+        );
+    }
+
+    #[test]
+    fn uid_counter_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_uid_counter(dir.path()).unwrap(), None);
+        std::fs::write(
+            dir.path().join(UIDVALIDITY_FILE),
+            render_uid_counter(17, 42),
+        )
+        .unwrap();
+        assert_eq!(read_uid_counter(dir.path()).unwrap(), Some((17, 42)));
+        std::fs::write(dir.path().join(UIDVALIDITY_FILE), "17\n").unwrap();
+        assert_eq!(read_uid_counter(dir.path()).unwrap(), Some((17, 0)));
+        std::fs::write(dir.path().join(UIDVALIDITY_FILE), "17\nx\n").unwrap();
+        assert_eq!(read_uid_counter(dir.path()).unwrap_err().line, Some(2));
     }
 
     #[test]

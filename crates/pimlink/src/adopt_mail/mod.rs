@@ -6,6 +6,7 @@
 //! Not here: reading the tools' files (`pimlink_foreign::state`), the status rows
 //! (`pimlink_core::mail::adopt`).
 
+mod hand_back;
 mod mbsync;
 mod offlineimap;
 
@@ -17,6 +18,8 @@ use pimlink_core::runner::PairRun;
 use pimlink_core::{CollectionInfo, Flag, Flags, MailStore, Side};
 use pimlink_imap::ImapSpelling;
 use pimlink_maildir::Maildir;
+
+pub use hand_back::after_sync as hand_back_after_sync;
 
 use crate::config::{Config, MaildirConfig, MaildirLayout, PairConfig, StorageKind};
 use crate::output::Output;

@@ -119,7 +119,13 @@ pub fn sync_pair(
     let adopter = (pair.adopt != AdoptMode::Never)
         .then(|| crate::adopt_dav::for_pair(config, pair, Source::Defaults, *output))
         .flatten();
-    run_locked(config, pair, run, only, request, resolver, adopter, output)
+    let code = run_locked(config, pair, run, only, request, resolver, adopter, output)?;
+    // A tree mbsync keeps state in stays usable by mbsync: what this run transferred is
+    // written into that state, so that going back costs no copy.
+    if !request.dry_run {
+        crate::adopt_mail::hand_back_after_sync(config, pair);
+    }
+    Ok(code)
 }
 
 /// Syncs a pair whose status `run` holds, with `adopter` for a first sync.

@@ -1,0 +1,502 @@
+//! Keeping mbsync's state true after pimlink synced its tree (issue 16), so that a user can go
+//! back: mbsync, run after pimlink, finds every message pimlink transferred in its state and has
+//! nothing to do, instead of copying each of them once more in both directions.
+//!
+//! mbsync (`SyncState *`) keeps `.mbsyncstate` in each folder, pairing a server UID with the
+//! folder's own Maildir UID, which it writes into the file name as `,U=<n>` and counts in
+//! `.uidvalidity`. After a sync, each folder of a tree mbsync keeps whose files changed since
+//! its state was written gets:
+//! 1. a `,U=` UID for each file pimlink wrote (counted in `.uidvalidity` first, so a crash never
+//!    hands one UID out twice; pimlink itself still knows the renamed files, see
+//!    `pimlink_maildir`'s `renamed.rs`);
+//! 2. a state file rewritten from pimlink's status: one record per message both sides hold.
+//!
+//! Each write is durable before the next step, and the state file is replaced by rename: an
+//! interrupted hand-back leaves mbsync's old state (which pimlink's next run replaces) or the
+//! new one, never half of one. A folder is left alone while mbsync's own journal says it was
+//! interrupted. Trees whose state mbsync keeps elsewhere (`SyncState ~/.mbsync/`) are not
+//! handed back; the README says so.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use pimlink_core::mail::status::StatusItem;
+use pimlink_core::runner::PairRun;
+use pimlink_core::{CollectionName, Side};
+use pimlink_foreign::state::mbsync::{self as state, FolderState, Record};
+
+use crate::config::{AdoptMode, Config, MaildirConfig, PairConfig};
+
+/// What one hand-back did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct HandBack {
+    /// Folders whose state was rewritten.
+    pub folders: usize,
+    /// Files that were given a `,U=` UID.
+    pub numbered: usize,
+}
+
+/// After a (real) sync of `pair`: brings mbsync's state in the pair's Maildir tree up to date,
+/// if mbsync keeps one there. A failure is a warning: the sync itself went through, and only a
+/// later mbsync run would be affected (it would copy some messages once more).
+pub fn after_sync(config: &Config, pair: &PairConfig) {
+    if pair.adopt == AdoptMode::Never {
+        return;
+    }
+    let Some((server, maildir)) = super::sides(config, pair) else {
+        return;
+    };
+    if !maildir.path.is_dir() {
+        return;
+    }
+    if let Err(error) = hand_back(config, pair, server, maildir) {
+        eprintln!(
+            "pimlink: {}: warning: mbsync's state in {} is not brought up to date ({error:#}); \
+             an mbsync run now would copy the messages pimlink transferred once more",
+            pair.name,
+            maildir.path.display()
+        );
+    }
+}
+
+/// Hands the folders back whose files changed since mbsync's state was written.
+fn hand_back(
+    config: &Config,
+    pair: &PairConfig,
+    server: Side,
+    maildir: &MaildirConfig,
+) -> Result<HandBack> {
+    let (store, folders) = super::open_tree(maildir)?;
+    let mut dirs = Vec::new();
+    for folder in folders.iter().filter(|folder| folder.selectable) {
+        dirs.push((folder.name.clone(), store.collection_path(&folder.name)?));
+    }
+    // Only a tree mbsync keeps state in is handed back.
+    if !dirs
+        .iter()
+        .any(|(_, dir)| dir.join(state::STATE_FILE).is_file())
+    {
+        return Ok(HandBack::default());
+    }
+    let stale: Vec<&(CollectionName, PathBuf)> = dirs
+        .iter()
+        .filter(|(_, dir)| changed_since_state(dir))
+        .collect();
+    if stale.is_empty() {
+        return Ok(HandBack::default());
+    }
+    let run = PairRun::lock(&config.state_dir, &pair.name)
+        .with_context(|| format!("opening the status of pair {}", pair.name))?;
+    let status = run.status();
+    let local = server.other();
+    let collections = status.collections()?;
+    let mut done = HandBack::default();
+    for (name, dir) in stale {
+        let Some(collection) = collections.iter().find(|c| match local {
+            Side::A => &c.name_a == name,
+            Side::B => &c.name_b == name,
+        }) else {
+            continue;
+        };
+        let items = status.items(collection.id)?;
+        let server_state = status.collection_state(collection.id, server)?;
+        let numbered = hand_back_folder(dir, server, &items, server_state.as_deref())
+            .with_context(|| format!("folder {name}"))?;
+        if let Some(numbered) = numbered {
+            done.folders += 1;
+            done.numbered += numbered;
+        }
+    }
+    Ok(done)
+}
+
+/// True if the folder has no state file or a file arrived, left or was renamed in it since
+/// the state file was written (mbsync and the hand-back write the state last).
+fn changed_since_state(dir: &Path) -> bool {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let Some(written) = modified(&dir.join(state::STATE_FILE)) else {
+        return true;
+    };
+    ["cur", "new"]
+        .iter()
+        .filter_map(|sub| modified(&dir.join(sub)))
+        .any(|changed| changed >= written)
+}
+
+/// One message file of a folder.
+struct LocalFile {
+    /// `cur` or `new`.
+    sub: &'static str,
+    /// The file name.
+    name: String,
+    /// mbsync's `,U=` UID in it, if any.
+    near: Option<u32>,
+}
+
+/// Rewrites one folder's state from pimlink's `items`; `None` if the folder was left alone
+/// (mbsync's journal), else how many files were numbered.
+fn hand_back_folder(
+    dir: &Path,
+    server: Side,
+    items: &[StatusItem],
+    server_state: Option<&str>,
+) -> Result<Option<usize>> {
+    let state_path = dir.join(state::STATE_FILE);
+    let mut journal = state_path.as_os_str().to_owned();
+    journal.push(".journal");
+    if Path::new(&journal).exists() {
+        // mbsync replays its journal over the state file; a state written now would be
+        // corrupted by that replay. mbsync's next run finishes its own work first.
+        return Ok(None);
+    }
+    let old = match state_path.is_file() {
+        true => Some(state::read_state(&state_path)?),
+        false => None,
+    };
+    let (near_validity, mut max_uid) =
+        state::read_uid_counter(dir)?.unwrap_or_else(|| (new_uid_validity(), 0));
+    let files = local_files(dir)?;
+    let by_key = index_by_key(&files);
+
+    let mut far_validity = server_state.and_then(uid_validity_of_state);
+    let mut records = Vec::new();
+    let mut numbering: Vec<(usize, u32)> = Vec::new();
+    let local = server.other();
+    for item in items {
+        if item.pending.is_some() || item.expired.is_some() {
+            continue;
+        }
+        let (Some(server_key), Some(local_key)) = (item.key(server), item.key(local)) else {
+            continue;
+        };
+        let Some((validity, far)) = parse_server_key(server_key.as_str()) else {
+            continue;
+        };
+        far_validity.get_or_insert(validity);
+        let Some(&index) = by_key.get(local_key.as_str()) else {
+            // Gone locally since the sync: no record, as mbsync keeps none for it either.
+            continue;
+        };
+        let near = match files[index].near {
+            Some(near) => near,
+            None => {
+                max_uid += 1;
+                numbering.push((index, max_uid));
+                max_uid
+            }
+        };
+        records.push(Record {
+            far,
+            near,
+            flags: item.flags.maildir_letters(),
+            ..Record::default()
+        });
+    }
+    let Some(far_validity) = far_validity.or(old.as_ref().map(|old| old.far_uid_validity)) else {
+        // Neither a message nor a listing says which server folder this is: nothing to hand.
+        return Ok(None);
+    };
+
+    // 1. Count the UIDs before any file carries one.
+    if !numbering.is_empty() || state::read_uid_counter(dir)?.is_none() {
+        write_durably(
+            dir,
+            state::UIDVALIDITY_FILE,
+            &state::render_uid_counter(near_validity, max_uid),
+        )?;
+    }
+    // 2. Number the files pimlink wrote.
+    let mut renamed = std::collections::HashSet::new();
+    for (index, uid) in &numbering {
+        let file = &files[*index];
+        let from = dir.join(file.sub).join(&file.name);
+        let to = dir.join(file.sub).join(with_near_uid(&file.name, *uid));
+        match std::fs::rename(&from, &to) {
+            Ok(()) => {
+                renamed.insert(*uid);
+            }
+            // A mail reader renamed or removed it meanwhile: it gets no record, so mbsync
+            // takes it for what it finds then; pimlink's next run numbers it.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => {
+                return Err(err).with_context(|| format!("renaming {}", from.display()));
+            }
+        }
+    }
+    if !numbering.is_empty() {
+        for sub in ["cur", "new"] {
+            fsync_dir(&dir.join(sub))?;
+        }
+    }
+    let numbered: std::collections::HashSet<u32> = numbering.iter().map(|(_, uid)| *uid).collect();
+    records.retain(|record| !numbered.contains(&record.near) || renamed.contains(&record.near));
+    records.sort_by_key(|record| (record.far, record.near));
+
+    // 3. The state, from what both sides now hold.
+    let same_far = old
+        .as_ref()
+        .filter(|old| old.far_uid_validity == far_validity);
+    let same_near = old
+        .as_ref()
+        .filter(|old| old.near_uid_validity == near_validity);
+    let new_state = FolderState {
+        far_uid_validity: far_validity,
+        near_uid_validity: near_validity,
+        max_pulled: records
+            .iter()
+            .map(|r| r.far)
+            .chain(same_far.map(|old| old.max_pulled))
+            .max()
+            .unwrap_or(0),
+        max_pushed: records
+            .iter()
+            .map(|r| r.near)
+            .chain(same_near.map(|old| old.max_pushed))
+            .max()
+            .unwrap_or(0),
+        records,
+    };
+    write_durably(dir, state::STATE_FILE, &state::render_state(&new_state))?;
+    Ok(Some(renamed.len()))
+}
+
+/// The folder's message files, in `new/` then `cur/`.
+fn local_files(dir: &Path) -> Result<Vec<LocalFile>> {
+    let mut files = Vec::new();
+    for sub in ["new", "cur"] {
+        let path = dir.join(sub);
+        let entries = match std::fs::read_dir(&path) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(err).with_context(|| format!("listing {}", path.display())),
+        };
+        for entry in entries {
+            let entry = entry.with_context(|| format!("listing {}", path.display()))?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let near = state::near_uid(&name);
+            files.push(LocalFile { sub, name, near });
+        }
+    }
+    Ok(files)
+}
+
+/// Each file by the key pimlink's status may know it under: its unique part, and for a file
+/// mbsync (or a hand-back) numbered, also that part without `,U=` (pimlink keeps the key a
+/// file had before it was numbered). A key two files claim maps to neither.
+fn index_by_key(files: &[LocalFile]) -> HashMap<String, usize> {
+    let mut exact: HashMap<String, Option<usize>> = HashMap::new();
+    let mut unnumbered: HashMap<String, Option<usize>> = HashMap::new();
+    for (index, file) in files.iter().enumerate() {
+        let key = unique_part(&file.name);
+        let claim = |claimed: &mut Option<usize>| *claimed = None;
+        exact
+            .entry(key.to_owned())
+            .and_modify(claim)
+            .or_insert(Some(index));
+        if file.near.is_some() {
+            unnumbered
+                .entry(without_near_uid(key))
+                .and_modify(claim)
+                .or_insert(Some(index));
+        }
+    }
+    let mut out: HashMap<String, usize> = exact
+        .into_iter()
+        .filter_map(|(key, index)| Some((key, index?)))
+        .collect();
+    for (key, index) in unnumbered {
+        if let Some(index) = index {
+            out.entry(key).or_insert(index);
+        }
+    }
+    out
+}
+
+/// A file name's unique part (before `:2,`).
+fn unique_part(name: &str) -> &str {
+    name.split_once(":2,").map_or(name, |(unique, _)| unique)
+}
+
+/// `key` without its `,U=<digits>` field.
+fn without_near_uid(key: &str) -> String {
+    let Some(start) = key.find(",U=") else {
+        return key.to_owned();
+    };
+    let rest = &key[start + 3..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    format!("{}{}", &key[..start], &rest[end..])
+}
+
+/// `name` with `,U=<uid>` appended to its unique part, as mbsync numbers a file.
+fn with_near_uid(name: &str, uid: u32) -> String {
+    match name.split_once(":2,") {
+        Some((unique, info)) => format!("{unique},U={uid}:2,{info}"),
+        None => format!("{name},U={uid}"),
+    }
+}
+
+/// The server key `uidvalidity:uid` as the IMAP store writes it.
+fn parse_server_key(key: &str) -> Option<(u32, u32)> {
+    let (validity, uid) = key.split_once(':')?;
+    Some((validity.parse().ok()?, uid.parse().ok()?))
+}
+
+/// The UIDVALIDITY in the IMAP store's listing state (`v1 uidvalidity=N ...`).
+fn uid_validity_of_state(text: &str) -> Option<u32> {
+    text.split(' ')
+        .find_map(|word| word.strip_prefix("uidvalidity="))
+        .and_then(|value| value.parse().ok())
+}
+
+/// A UIDVALIDITY for a folder mbsync has not numbered yet: the time, as mbsync picks one.
+fn new_uid_validity() -> u32 {
+    let seconds = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(1);
+    u32::try_from(seconds).unwrap_or(u32::MAX).max(1)
+}
+
+/// Replaces `dir/name` with `text`: written to a temporary file, synced, renamed into place,
+/// and the directory synced.
+fn write_durably(dir: &Path, name: &str, text: &str) -> Result<()> {
+    let tmp = dir.join(format!("{name}.pimlink-new"));
+    let target = dir.join(name);
+    let mut file = pimlink_core::private::file_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &target).with_context(|| format!("replacing {}", target.display()))?;
+    fsync_dir(dir)
+}
+
+fn fsync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|handle| handle.sync_all())
+        .with_context(|| format!("syncing the directory {}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pimlink_core::{Flag, Flags, ItemKey};
+
+    fn item(id: i64, server: &str, local: &str, flags: Flags) -> StatusItem {
+        StatusItem {
+            id,
+            key_a: Some(ItemKey::new(server)),
+            key_b: Some(ItemKey::new(local)),
+            flags,
+            pending: None,
+            expired: None,
+        }
+    }
+
+    fn folder_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        for (sub, name) in files {
+            std::fs::write(dir.path().join(sub).join(name), "m").unwrap();
+        }
+        dir
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut out: Vec<String> = local_files(dir)
+            .unwrap()
+            .into_iter()
+            .map(|f| format!("{}/{}", f.sub, f.name))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn names_gain_and_lose_a_near_uid() {
+        assert_eq!(with_near_uid("k:2,S", 7), "k,U=7:2,S");
+        assert_eq!(with_near_uid("k", 7), "k,U=7");
+        assert_eq!(without_near_uid("k,U=7"), "k");
+        assert_eq!(without_near_uid("k,S=10,U=7,W=12"), "k,S=10,W=12");
+        assert_eq!(parse_server_key("17:42"), Some((17, 42)));
+        assert_eq!(parse_server_key("x"), None);
+        assert_eq!(uid_validity_of_state("v1 uidvalidity=9 uidnext=3"), Some(9));
+    }
+
+    #[test]
+    fn a_folder_is_numbered_and_its_state_written_from_the_status() {
+        let dir = folder_with(&[("cur", "old,U=4:2,S"), ("cur", "mine:2,F"), ("new", "lone")]);
+        std::fs::write(dir.path().join(".uidvalidity"), "55\n4\n").unwrap();
+        let seen = Flags::new().with(Flag::Seen);
+        let items = [
+            item(1, "9:10", "old", seen.clone()),
+            item(2, "9:11", "mine", Flags::new().with(Flag::Flagged)),
+        ];
+        let numbered = hand_back_folder(dir.path(), Side::A, &items, None).unwrap();
+        assert_eq!(numbered, Some(1));
+        assert_eq!(
+            names(dir.path()),
+            ["cur/mine,U=5:2,F", "cur/old,U=4:2,S", "new/lone"]
+        );
+        assert_eq!(state::read_uid_counter(dir.path()).unwrap(), Some((55, 5)));
+        let written = state::read_state(&dir.path().join(state::STATE_FILE)).unwrap();
+        assert_eq!(
+            (written.far_uid_validity, written.near_uid_validity),
+            (9, 55)
+        );
+        assert_eq!((written.max_pulled, written.max_pushed), (11, 5));
+        let records: Vec<(u32, u32, &str)> = written
+            .records
+            .iter()
+            .map(|r| (r.far, r.near, r.flags.as_str()))
+            .collect();
+        assert_eq!(records, [(10, 4, "S"), (11, 5, "F")]);
+        // Written again from the same status: the same state, no second UID.
+        assert_eq!(
+            hand_back_folder(dir.path(), Side::A, &items, None).unwrap(),
+            Some(0)
+        );
+        assert_eq!(state::read_uid_counter(dir.path()).unwrap(), Some((55, 5)));
+    }
+
+    #[test]
+    fn a_folder_with_mbsyncs_journal_is_left_to_mbsync() {
+        let dir = folder_with(&[("cur", "mine:2,")]);
+        std::fs::write(dir.path().join(".mbsyncstate.journal"), "3\n").unwrap();
+        let items = [item(1, "9:10", "mine", Flags::new())];
+        assert_eq!(
+            hand_back_folder(dir.path(), Side::A, &items, None).unwrap(),
+            None
+        );
+        assert_eq!(names(dir.path()), ["cur/mine:2,"]);
+        assert!(!dir.path().join(state::STATE_FILE).exists());
+    }
+
+    #[test]
+    fn a_folder_changes_after_its_state_was_written() {
+        let dir = folder_with(&[]);
+        assert!(changed_since_state(dir.path()));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(dir.path().join(state::STATE_FILE), "x").unwrap();
+        assert!(!changed_since_state(dir.path()));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(dir.path().join("cur").join("n"), "m").unwrap();
+        assert!(changed_since_state(dir.path()));
+    }
+}
