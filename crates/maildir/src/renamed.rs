@@ -11,7 +11,9 @@ use pimlink_core::{Flags, ItemKey};
 
 use crate::items::Index;
 
-/// `key` without mbsync's `,U=<digits>` field, if it has one.
+/// `key` without the numbering another tool added to it, if it has some: mbsync's
+/// `,U=<digits>`, and with it OfflineIMAP's `,FMD5=<hex>` (OfflineIMAP numbers a file with
+/// both, and pimlink's hand-back to it does the same).
 pub(crate) fn without_mbsync_uid(key: &str) -> Option<String> {
     let start = key.find(",U=")?;
     let digits = &key[start + 3..];
@@ -21,7 +23,23 @@ pub(crate) fn without_mbsync_uid(key: &str) -> Option<String> {
     if end == 0 {
         return None;
     }
-    Some(format!("{}{}", &key[..start], &digits[end..]))
+    let without = format!("{}{}", &key[..start], &digits[end..]);
+    Some(without_fmd5(&without))
+}
+
+/// `key` without an OfflineIMAP `,FMD5=<32 hex digits>` field.
+fn without_fmd5(key: &str) -> String {
+    let Some(start) = key.find(",FMD5=") else {
+        return key.to_owned();
+    };
+    let hex = &key[start + 6..];
+    let end = hex
+        .find(|c: char| !c.is_ascii_hexdigit())
+        .unwrap_or(hex.len());
+    if end != 32 {
+        return key.to_owned();
+    }
+    format!("{}{}", &key[..start], &hex[end..])
 }
 
 /// Files listed under a key the status does not know, whose key without `,U=` it knows (and
@@ -69,6 +87,14 @@ mod tests {
             Some("123.host,S=400,W=410")
         );
         assert_eq!(without_mbsync_uid("123.host,U=x"), None);
+        assert_eq!(
+            without_mbsync_uid("123.host,U=5,FMD5=0123456789abcdef0123456789abcdef").as_deref(),
+            Some("123.host")
+        );
+        assert_eq!(
+            without_mbsync_uid("123.host,U=5,FMD5=short").as_deref(),
+            Some("123.host,FMD5=short")
+        );
         assert_eq!(without_mbsync_uid("123.host"), None);
     }
 

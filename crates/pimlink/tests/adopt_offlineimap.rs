@@ -93,13 +93,13 @@ fn copies(tree: &common::Tree) -> BTreeMap<String, usize> {
     out
 }
 
-/// Switching back (issue 16): OfflineIMAP, run on a tree after pimlink, fetches again and
-/// uploads again every message pimlink transferred, and renames pimlink's files to names of its
-/// own. pimlink must then take the renamed files for the messages it knows: before, it deleted
-/// the originals on the server and uploaded the renamed files, so the account grew on every
-/// switch.
+/// Switching back (issue 16): after each sync pimlink hands the tree back to OfflineIMAP (its
+/// status rows and `,U=,FMD5=` names for the messages pimlink transferred), so OfflineIMAP, run
+/// after pimlink, fetches, uploads, renames and deletes nothing; and pimlink, run after it,
+/// has nothing to do either. Before, OfflineIMAP copied each transferred message once more on
+/// each side.
 #[test]
-fn after_offlineimap_renamed_its_files_pimlink_deletes_and_uploads_nothing() {
+fn offlineimap_run_after_pimlink_copies_nothing() {
     let server = DovecotBuilder::new().layout(false).start().unwrap();
     let user = server.user().to_owned();
     for i in 0..3 {
@@ -115,56 +115,57 @@ fn after_offlineimap_renamed_its_files_pimlink_deletes_and_uploads_nothing() {
     server
         .deliver(&user, "INBOX", &message("server-new"))
         .unwrap();
+    server
+        .deliver(&user, "Projects", &message("folder-new"))
+        .unwrap();
     world.deliver("b", "INBOX", "local-new", "S");
     let run = tool.pimlink(&world, &["sync"]);
     assert!(
         run.stdout().contains("1 copied a->b, 1 copied b->a"),
         "{run}"
     );
-
-    // What OfflineIMAP does after pimlink: both messages pimlink transferred are new to it on
-    // both sides, so it fetches each again and uploads each again (renaming the local file it
-    // uploaded): one more copy of each, on each side.
-    let log = tool.sync();
     let on_server = || copies(&user_tree(&server, &user, server.password()));
     let local = || copies(&world.messages("b"));
     let expected: BTreeMap<String, usize> = [
-        ("local-new", 2),
+        ("folder-new", 1),
+        ("local-new", 1),
         ("old0", 1),
         ("old1", 1),
         ("old2", 1),
-        ("server-new", 2),
+        ("server-new", 1),
     ]
     .into_iter()
     .map(|(id, n)| (id.to_owned(), n))
     .collect();
+    assert_eq!(on_server(), expected, "{run}");
+    let before = files(&world.root("b"));
+
+    let log = tool.sync();
     assert_eq!(on_server(), expected, "{log}");
     assert_eq!(local(), expected, "{log}");
-
-    // pimlink recognises its two renamed files and pairs OfflineIMAP's copies by content:
-    // nothing is deleted, nothing copied.
-    let run = tool.pimlink(&world, &["sync"]);
-    assert!(
-        run.stdout().contains("2 renamed by another program"),
-        "{run}"
+    assert_eq!(
+        files(&world.root("b")),
+        before,
+        "OfflineIMAP renamed or rewrote files: {log}"
     );
+
+    let run = tool.pimlink(&world, &["sync"]);
     assert!(
         !run.stdout().contains("copied") && !run.stdout().contains("deleted"),
         "{run}"
     );
-    assert_eq!(on_server(), expected);
-    assert_eq!(local(), expected);
-
-    // Both tools now agree with the tree: neither has anything left to do.
+    // Back on OfflineIMAP for a while: new mail arrives, is read; then pimlink again.
+    server.deliver(&user, "INBOX", &message("later")).unwrap();
     let log = tool.sync();
-    assert!(
-        !log.contains("Copy message") && !log.contains("Deleting"),
-        "{log}"
-    );
+    assert_eq!(local().get("later"), Some(&1), "{log}");
     let run = tool.pimlink(&world, &["sync"]);
-    assert!(run.stdout().contains("changed: nothing"), "{run}");
-    assert_eq!(on_server(), expected);
-    assert_eq!(local(), expected);
+    assert!(
+        !run.stdout().contains("copied") && !run.stdout().contains("deleted"),
+        "{run}"
+    );
+    let log = tool.sync();
+    assert_eq!(on_server().values().sum::<usize>(), 7, "{log}");
+    assert_eq!(local(), on_server(), "{log}");
 }
 
 /// (name, inode, mtime) of every message file under `root`, by Message-ID.
@@ -313,6 +314,15 @@ fn adopt_and_sync(sep: Sep, how: How) {
                 assert!(name.ends_with(":2,S"), "{name}");
                 assert_eq!((ino, mtime), (&file.1, &file.2));
             }
+            // The upload is numbered for OfflineIMAP (`,U=<uid>,FMD5=`), as OfflineIMAP numbers
+            // a file it uploads: the same file, its name extended.
+            "local-new" => {
+                let (name, ino, mtime) = &after[id];
+                let stem = file.0.trim_end_matches(":2,S");
+                assert!(name.starts_with(&format!("{stem},U=")), "{name}");
+                assert!(name.contains(",FMD5=") && name.ends_with(":2,S"), "{name}");
+                assert_eq!((ino, mtime), (&file.1, &file.2));
+            }
             _ => assert_eq!(&after[id], file, "{id}"),
         }
     }
@@ -334,14 +344,16 @@ fn adopt_and_sync(sep: Sep, how: How) {
     let run = tool.pimlink(&world, &["sync"]);
     assert!(run.stdout().contains("changed: nothing"), "{run}");
 
-    // What OfflineIMAP does afterwards: the deletions and flag changes are nothing to it, but
-    // the two messages pimlink transferred are new to it on both sides: it fetches and
-    // uploads each once more (pimlink names no file as OfflineIMAP would, see the README).
+    // What OfflineIMAP does afterwards: nothing. pimlink handed the tree back (status rows
+    // and `,U=,FMD5=` names for the two messages it transferred); before, OfflineIMAP fetched
+    // and uploaded each of them once more.
     let log = tool.sync();
-    let copied = log.matches("Copy message").count();
-    assert_eq!(copied, 4, "{log}");
-    assert!(!log.contains("Deleting"), "{log}");
-    // pimlink takes its renamed files for the messages it knows and copies nothing.
+    assert!(
+        !log.contains("Copy message") && !log.contains("Deleting"),
+        "{log}"
+    );
+    assert_eq!(copies(&world.messages("b")), expected, "{log}");
+    // And pimlink, run after it, copies nothing either.
     let run = tool.pimlink(&world, &["sync"]);
     assert!(
         !run.stdout().contains("copied") && !run.stdout().contains("deleted"),

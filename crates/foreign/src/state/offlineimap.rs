@@ -493,6 +493,48 @@ pub fn read_folder(
     Ok(Some(state))
 }
 
+/// Replaces every row of the status database at `path` with `rows` (UID, flags as Maildir
+/// letters), as OfflineIMAP's next run should find them; a missing database is created with
+/// OfflineIMAP's schema (version 2). One transaction: OfflineIMAP sees the old rows or the new
+/// ones. Used to hand a tree back to OfflineIMAP after pimlink synced it.
+pub fn write_status_sqlite(path: &Path, rows: &[(u32, String)]) -> Result<(), Error> {
+    let sqlite = |source| Error::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let mut db = rusqlite::Connection::open(path).map_err(sqlite)?;
+    let tx = db.transaction().map_err(sqlite)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS metadata (key VARCHAR(50) PRIMARY KEY, value VARCHAR(128));
+         INSERT OR IGNORE INTO metadata VALUES ('db_version', '2');
+         CREATE TABLE IF NOT EXISTS status (id INTEGER PRIMARY KEY, flags VARCHAR(50),
+                                            mtime INTEGER, labels VARCHAR(256));
+         DELETE FROM status;",
+    )
+    .map_err(sqlite)?;
+    let version: String = tx
+        .query_row(
+            "SELECT value FROM metadata WHERE key = 'db_version'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(sqlite)?;
+    // A version 1 database (kept by an older OfflineIMAP) has no mtime and labels columns.
+    let statement = match version.as_str() {
+        "1" => "INSERT INTO status (id, flags) VALUES (?1, ?2)",
+        _ => "INSERT INTO status (id, flags, mtime, labels) VALUES (?1, ?2, 0, '')",
+    };
+    {
+        let mut insert = tx.prepare(statement).map_err(sqlite)?;
+        for (uid, flags) in rows {
+            insert
+                .execute(rusqlite::params![i64::from(*uid), sorted_flags(flags)])
+                .map_err(sqlite)?;
+        }
+    }
+    tx.commit().map_err(sqlite)
+}
+
 /// The message file names in `dir`'s `new/` and `cur/` (dot-files skipped, as both OfflineIMAP
 /// and pimlink skip them).
 fn message_names(dir: &Path) -> Result<Vec<String>, Error> {

@@ -354,3 +354,28 @@ fn a_folder_is_paired_as_offlineimap_pairs_it() {
     };
     assert_eq!(read_folder(&metadata, &place).unwrap(), None);
 }
+
+#[test]
+fn a_written_status_reads_back_and_keeps_its_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("LocalStatus-sqlite").join("INBOX");
+    fs::create_dir_all(fresh.parent().unwrap()).unwrap();
+    write_status_sqlite(&fresh, &[(3, "SF".to_owned()), (7, String::new())]).unwrap();
+    let status = read_status_sqlite(&fresh).unwrap();
+    assert_eq!(
+        status
+            .iter()
+            .map(|(uid, e)| (*uid, e.flags.as_str()))
+            .collect::<Vec<_>>(),
+        [(3, "FS"), (7, "")]
+    );
+    // Written again: the rows are replaced, not added to.
+    write_status_sqlite(&fresh, &[(7, "S".to_owned())]).unwrap();
+    assert_eq!(read_status_sqlite(&fresh).unwrap().len(), 1);
+
+    let old = dir.path().join("v1");
+    database(&old, SCHEMA_V1, "INSERT INTO status VALUES (1, 'S');");
+    write_status_sqlite(&old, &[(2, "R".to_owned())]).unwrap();
+    let status = read_status_sqlite(&old).unwrap();
+    assert_eq!(status.keys().copied().collect::<Vec<_>>(), [2]);
+}

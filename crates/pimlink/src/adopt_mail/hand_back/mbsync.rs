@@ -1,6 +1,6 @@
-//! Keeping mbsync's state true after pimlink synced its tree (issue 16), so that a user can go
-//! back: mbsync, run after pimlink, finds every message pimlink transferred in its state and has
-//! nothing to do, instead of copying each of them once more in both directions.
+//! Handing a tree back to mbsync: mbsync, run after pimlink, finds every message pimlink
+//! transferred in its state and has nothing to do, instead of copying each of them once more in
+//! both directions.
 //!
 //! mbsync (`SyncState *`) keeps `.mbsyncstate` in each folder, pairing a server UID with the
 //! folder's own Maildir UID, which it writes into the file name as `,U=<n>` and counts in
@@ -18,7 +18,6 @@
 //! handed back; the README says so.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -28,48 +27,18 @@ use pimlink_core::runner::PairRun;
 use pimlink_core::{CollectionName, Side};
 use pimlink_foreign::state::mbsync::{self as state, FolderState, Record};
 
-use crate::config::{AdoptMode, Config, MaildirConfig, PairConfig};
+use super::{HandBack, changed_since, parse_server_key, rename_all, write_durably};
+use crate::config::{Config, MaildirConfig, PairConfig};
 
-/// What one hand-back did.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct HandBack {
-    /// Folders whose state was rewritten.
-    pub folders: usize,
-    /// Files that were given a `,U=` UID.
-    pub numbered: usize,
-}
-
-/// After a (real) sync of `pair`: brings mbsync's state in the pair's Maildir tree up to date,
-/// if mbsync keeps one there. A failure is a warning: the sync itself went through, and only a
-/// later mbsync run would be affected (it would copy some messages once more).
-pub fn after_sync(config: &Config, pair: &PairConfig) {
-    if pair.adopt == AdoptMode::Never {
-        return;
-    }
-    let Some((server, maildir)) = super::sides(config, pair) else {
-        return;
-    };
-    if !maildir.path.is_dir() {
-        return;
-    }
-    if let Err(error) = hand_back(config, pair, server, maildir) {
-        eprintln!(
-            "pimlink: {}: warning: mbsync's state in {} is not brought up to date ({error:#}); \
-             an mbsync run now would copy the messages pimlink transferred once more",
-            pair.name,
-            maildir.path.display()
-        );
-    }
-}
-
-/// Hands the folders back whose files changed since mbsync's state was written.
-fn hand_back(
+/// Hands the folders back whose files changed since mbsync's state was written; `None` if
+/// mbsync keeps no state in this tree.
+pub(super) fn hand_back(
     config: &Config,
     pair: &PairConfig,
     server: Side,
     maildir: &MaildirConfig,
-) -> Result<HandBack> {
-    let (store, folders) = super::open_tree(maildir)?;
+) -> Result<Option<HandBack>> {
+    let (store, folders) = super::super::open_tree(maildir)?;
     let mut dirs = Vec::new();
     for folder in folders.iter().filter(|folder| folder.selectable) {
         dirs.push((folder.name.clone(), store.collection_path(&folder.name)?));
@@ -79,14 +48,14 @@ fn hand_back(
         .iter()
         .any(|(_, dir)| dir.join(state::STATE_FILE).is_file())
     {
-        return Ok(HandBack::default());
+        return Ok(None);
     }
     let stale: Vec<&(CollectionName, PathBuf)> = dirs
         .iter()
-        .filter(|(_, dir)| changed_since_state(dir))
+        .filter(|(_, dir)| changed_since(dir, &dir.join(state::STATE_FILE)))
         .collect();
     if stale.is_empty() {
-        return Ok(HandBack::default());
+        return Ok(Some(HandBack::default()));
     }
     let run = PairRun::lock(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
@@ -110,20 +79,7 @@ fn hand_back(
             done.numbered += numbered;
         }
     }
-    Ok(done)
-}
-
-/// True if the folder has no state file or a file arrived, left or was renamed in it since
-/// the state file was written (mbsync and the hand-back write the state last).
-fn changed_since_state(dir: &Path) -> bool {
-    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let Some(written) = modified(&dir.join(state::STATE_FILE)) else {
-        return true;
-    };
-    ["cur", "new"]
-        .iter()
-        .filter_map(|sub| modified(&dir.join(sub)))
-        .any(|changed| changed >= written)
+    Ok(Some(done))
 }
 
 /// One message file of a folder.
@@ -209,28 +165,17 @@ fn hand_back_folder(
         )?;
     }
     // 2. Number the files pimlink wrote.
-    let mut renamed = std::collections::HashSet::new();
-    for (index, uid) in &numbering {
-        let file = &files[*index];
-        let from = dir.join(file.sub).join(&file.name);
-        let to = dir.join(file.sub).join(with_near_uid(&file.name, *uid));
-        match std::fs::rename(&from, &to) {
-            Ok(()) => {
-                renamed.insert(*uid);
-            }
-            // A mail reader renamed or removed it meanwhile: it gets no record, so mbsync
-            // takes it for what it finds then; pimlink's next run numbers it.
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => {
-                return Err(err).with_context(|| format!("renaming {}", from.display()));
-            }
-        }
-    }
-    if !numbering.is_empty() {
-        for sub in ["cur", "new"] {
-            fsync_dir(&dir.join(sub))?;
-        }
-    }
+    let renames: Vec<(&'static str, String, String)> = numbering
+        .iter()
+        .map(|(index, uid)| {
+            let file = &files[*index];
+            (file.sub, file.name.clone(), with_near_uid(&file.name, *uid))
+        })
+        .collect();
+    let renamed: std::collections::HashSet<u32> = rename_all(dir, &renames)?
+        .iter()
+        .filter_map(|name| state::near_uid(name))
+        .collect();
     let numbered: std::collections::HashSet<u32> = numbering.iter().map(|(_, uid)| *uid).collect();
     records.retain(|record| !numbered.contains(&record.near) || renamed.contains(&record.near));
     records.sort_by_key(|record| (record.far, record.near));
@@ -345,12 +290,6 @@ fn with_near_uid(name: &str, uid: u32) -> String {
     }
 }
 
-/// The server key `uidvalidity:uid` as the IMAP store writes it.
-fn parse_server_key(key: &str) -> Option<(u32, u32)> {
-    let (validity, uid) = key.split_once(':')?;
-    Some((validity.parse().ok()?, uid.parse().ok()?))
-}
-
 /// The UIDVALIDITY in the IMAP store's listing state (`v1 uidvalidity=N ...`).
 fn uid_validity_of_state(text: &str) -> Option<u32> {
     text.split(' ')
@@ -365,30 +304,6 @@ fn new_uid_validity() -> u32 {
         .map(|elapsed| elapsed.as_secs())
         .unwrap_or(1);
     u32::try_from(seconds).unwrap_or(u32::MAX).max(1)
-}
-
-/// Replaces `dir/name` with `text`: written to a temporary file, synced, renamed into place,
-/// and the directory synced.
-fn write_durably(dir: &Path, name: &str, text: &str) -> Result<()> {
-    let tmp = dir.join(format!("{name}.pimlink-new"));
-    let target = dir.join(name);
-    let mut file = pimlink_core::private::file_options()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &target).with_context(|| format!("replacing {}", target.display()))?;
-    fsync_dir(dir)
-}
-
-fn fsync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir)
-        .and_then(|handle| handle.sync_all())
-        .with_context(|| format!("syncing the directory {}", dir.display()))
 }
 
 #[cfg(test)]
@@ -434,8 +349,6 @@ mod tests {
         assert_eq!(with_near_uid("k", 7), "k,U=7");
         assert_eq!(without_near_uid("k,U=7"), "k");
         assert_eq!(without_near_uid("k,S=10,U=7,W=12"), "k,S=10,W=12");
-        assert_eq!(parse_server_key("17:42"), Some((17, 42)));
-        assert_eq!(parse_server_key("x"), None);
         assert_eq!(uid_validity_of_state("v1 uidvalidity=9 uidnext=3"), Some(9));
     }
 
@@ -486,17 +399,5 @@ mod tests {
         );
         assert_eq!(names(dir.path()), ["cur/mine:2,"]);
         assert!(!dir.path().join(state::STATE_FILE).exists());
-    }
-
-    #[test]
-    fn a_folder_changes_after_its_state_was_written() {
-        let dir = folder_with(&[]);
-        assert!(changed_since_state(dir.path()));
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        std::fs::write(dir.path().join(state::STATE_FILE), "x").unwrap();
-        assert!(!changed_since_state(dir.path()));
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        std::fs::write(dir.path().join("cur").join("n"), "m").unwrap();
-        assert!(changed_since_state(dir.path()));
     }
 }

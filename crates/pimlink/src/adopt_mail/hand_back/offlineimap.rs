@@ -1,0 +1,372 @@
+//! Handing a tree back to OfflineIMAP: OfflineIMAP, run after pimlink, finds every message
+//! pimlink transferred in its LocalStatus database and in the file's name, and has nothing to
+//! do, instead of fetching and uploading each of them once more.
+//!
+//! OfflineIMAP believes a file is server message `uid` only when its name carries
+//! `,U=<uid>,FMD5=<md5 of the folder's local name>` and its status database has a row for that
+//! UID. For each folder whose files changed since its database was written: the files pimlink
+//! wrote are renamed to carry that numbering (pimlink still knows them, see `pimlink_maildir`'s
+//! `renamed.rs`), then the database's rows are replaced, in one transaction, by one row per
+//! message both sides hold. A server folder whose UIDVALIDITY changed since OfflineIMAP saw it
+//! gets the new one in `FolderValidity`, or OfflineIMAP would refuse the folder.
+//!
+//! Which account: the one with status databases for the tree's folders; of several, the one
+//! whose status names the most of the tree's files (as adoption picks it), none on a tie.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use pimlink_core::mail::status::StatusItem;
+use pimlink_core::runner::PairRun;
+use pimlink_core::{CollectionName, Side};
+use pimlink_foreign::state::offlineimap::{
+    FolderPlace, MessageName, Metadata, folder_md5, read_folder, status_file_name,
+    write_status_sqlite,
+};
+
+use super::{HandBack, changed_since, parse_server_key, rename_all};
+use crate::config::{Config, MaildirConfig, PairConfig};
+
+/// A folder of the tree as OfflineIMAP names it.
+struct Folder {
+    /// pimlink's name for it on the local side.
+    name: CollectionName,
+    /// Its directory.
+    dir: PathBuf,
+    /// Its directory under the tree's root, which OfflineIMAP hashes into `,FMD5=`.
+    local_name: String,
+    /// The name of its status and FolderValidity files.
+    status_name: String,
+}
+
+/// Hands the folders back whose files changed since OfflineIMAP's status was written; `None`
+/// if OfflineIMAP keeps no state for this tree.
+pub(super) fn hand_back(
+    config: &Config,
+    pair: &PairConfig,
+    server: Side,
+    maildir: &MaildirConfig,
+) -> Result<Option<HandBack>> {
+    let Ok(metadata_dir) = super::super::offlineimap::default_metadata() else {
+        return Ok(None);
+    };
+    if !metadata_dir.is_dir() {
+        return Ok(None);
+    }
+    let metadata = Metadata::new(&metadata_dir);
+    let accounts = metadata.accounts()?;
+    if accounts.is_empty() {
+        return Ok(None);
+    }
+    let sep = maildir.tree.flatten.unwrap_or('/');
+    let (store, collections) = super::super::open_tree(maildir)?;
+    let mut folders = Vec::new();
+    for collection in collections.into_iter().filter(|c| c.selectable) {
+        let dir = store.collection_path(&collection.name)?;
+        // An inbox outside the root has no name OfflineIMAP gave it.
+        let Some(local_name) = dir
+            .strip_prefix(store.root())
+            .ok()
+            .and_then(|relative| relative.to_str())
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        let status_name = local_name.replace(sep, ".");
+        folders.push(Folder {
+            name: collection.name,
+            dir,
+            local_name,
+            status_name,
+        });
+    }
+    let database = |account: &str, folder: &Folder| {
+        metadata_dir
+            .join(format!("Account-{account}"))
+            .join("LocalStatus-sqlite")
+            .join(status_file_name(&folder.status_name))
+    };
+    let candidates: Vec<&String> = accounts
+        .iter()
+        .filter(|account| folders.iter().any(|f| database(account, f).is_file()))
+        .collect();
+    let account = match candidates.as_slice() {
+        [] => return Ok(None),
+        [one] => (*one).clone(),
+        several => match keeper(&metadata, several, &folders, sep)? {
+            Some(account) => account,
+            None => return Ok(None),
+        },
+    };
+    let stale: Vec<&Folder> = folders
+        .iter()
+        .filter(|folder| changed_since(&folder.dir, &database(&account, folder)))
+        .collect();
+    if stale.is_empty() {
+        return Ok(Some(HandBack::default()));
+    }
+    let run = PairRun::lock(&config.state_dir, &pair.name)
+        .with_context(|| format!("opening the status of pair {}", pair.name))?;
+    let status = run.status();
+    let local = server.other();
+    let collections = status.collections()?;
+    let mut done = HandBack::default();
+    for folder in stale {
+        let Some(collection) = collections.iter().find(|c| match local {
+            Side::A => c.name_a == folder.name,
+            Side::B => c.name_b == folder.name,
+        }) else {
+            continue;
+        };
+        let items = status.items(collection.id)?;
+        let db = database(&account, folder);
+        let numbered = hand_back_folder(folder, &db, server, &items)
+            .with_context(|| format!("folder {}", folder.name))?;
+        if let Some(validity) = items
+            .iter()
+            .find_map(|item| parse_server_key(item.key(server)?.as_str()))
+            .map(|(validity, _)| validity)
+        {
+            update_validity(&metadata, &metadata_dir, &folder.status_name, validity)?;
+        }
+        done.folders += 1;
+        done.numbered += numbered;
+    }
+    Ok(Some(done))
+}
+
+/// Of several accounts with state for the tree, the one whose status names the most of its
+/// files; `None` on a tie (the tree's files cannot tell which account synced it).
+fn keeper(
+    metadata: &Metadata,
+    accounts: &[&String],
+    folders: &[Folder],
+    sep: char,
+) -> Result<Option<String>> {
+    let mut best: Option<(usize, String)> = None;
+    let mut tied = false;
+    for account in accounts {
+        let mut paired = 0;
+        for folder in folders {
+            let place = FolderPlace {
+                account,
+                local_name: &folder.local_name,
+                sep,
+                dir: &folder.dir,
+            };
+            if let Some(state) = read_folder(metadata, &place)? {
+                paired += state.paired.len();
+            }
+        }
+        match &best {
+            Some((most, _)) if paired < *most => {}
+            Some((most, _)) if paired == *most => tied = true,
+            _ => {
+                tied = false;
+                best = Some((paired, (*account).clone()));
+            }
+        }
+    }
+    Ok(best.filter(|_| !tied).map(|(_, account)| account))
+}
+
+/// Numbers the files pimlink wrote and replaces the folder's status rows; how many files were
+/// renamed.
+fn hand_back_folder(
+    folder: &Folder,
+    db: &Path,
+    server: Side,
+    items: &[StatusItem],
+) -> Result<usize> {
+    let md5 = folder_md5(&folder.local_name);
+    let files = message_files(&folder.dir)?;
+    let by_key = index_by_key(&files);
+    let local = server.other();
+    let mut rows: Vec<(u32, String)> = Vec::new();
+    let mut renames: Vec<(&'static str, String, String)> = Vec::new();
+    // The row each rename's new name stands for, to drop the rows of files that vanished.
+    let mut row_of_rename: HashMap<String, usize> = HashMap::new();
+    for item in items {
+        if item.pending.is_some() || item.expired.is_some() {
+            continue;
+        }
+        let (Some(server_key), Some(local_key)) = (item.key(server), item.key(local)) else {
+            continue;
+        };
+        let Some((_, uid)) = parse_server_key(server_key.as_str()) else {
+            continue;
+        };
+        let Some(&index) = by_key.get(local_key.as_str()) else {
+            continue;
+        };
+        let (sub, name) = &files[index];
+        let parsed = MessageName::parse(name);
+        if parsed.uid_in(&md5) != Some(uid) {
+            let renamed = numbered_name(name, uid, &md5);
+            row_of_rename.insert(renamed.clone(), rows.len());
+            renames.push((sub, name.clone(), renamed));
+        }
+        rows.push((uid, item.flags.maildir_letters()));
+    }
+    let done = rename_all(&folder.dir, &renames)?;
+    let mut missing: Vec<usize> = renames
+        .iter()
+        .filter(|(_, _, to)| !done.contains(to))
+        .filter_map(|(_, _, to)| row_of_rename.get(to).copied())
+        .collect();
+    missing.sort_unstable();
+    for index in missing.into_iter().rev() {
+        rows.remove(index);
+    }
+    if let Some(parent) = db.parent() {
+        pimlink_core::private::dir_builder()
+            .recursive(true)
+            .create(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    write_status_sqlite(db, &rows)?;
+    Ok(done.len())
+}
+
+/// Records `validity` as the server folder's UIDVALIDITY wherever OfflineIMAP recorded
+/// another one (a Maildir repository's constant 42 is left alone).
+fn update_validity(
+    metadata: &Metadata,
+    metadata_dir: &Path,
+    status_name: &str,
+    validity: u32,
+) -> Result<()> {
+    const MAILDIR_VALIDITY: u32 = 42;
+    for repository in metadata.repositories()? {
+        match metadata.folder_validity(&repository, status_name)? {
+            Some(known) if known != MAILDIR_VALIDITY && known != validity => {
+                let dir = metadata_dir
+                    .join(format!("Repository-{repository}"))
+                    .join("FolderValidity");
+                super::write_durably(
+                    &dir,
+                    &status_file_name(status_name),
+                    &format!("{validity}\n"),
+                )?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The folder's message files as (`new` or `cur`, name).
+fn message_files(dir: &Path) -> Result<Vec<(&'static str, String)>> {
+    let mut files = Vec::new();
+    for sub in ["new", "cur"] {
+        let path = dir.join(sub);
+        let entries = match std::fs::read_dir(&path) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(err).with_context(|| format!("listing {}", path.display())),
+        };
+        for entry in entries {
+            let entry = entry.with_context(|| format!("listing {}", path.display()))?;
+            if let Some(name) = entry.file_name().to_str()
+                && !name.starts_with('.')
+            {
+                files.push((sub, name.to_owned()));
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// Each file by the keys pimlink's status may know it under: its unique part, and that part
+/// without OfflineIMAP's numbering (the key a file had before it was numbered). A key two files
+/// claim maps to neither.
+fn index_by_key(files: &[(&'static str, String)]) -> HashMap<String, usize> {
+    let mut exact: HashMap<String, Option<usize>> = HashMap::new();
+    let mut unnumbered: HashMap<String, Option<usize>> = HashMap::new();
+    for (index, (_, name)) in files.iter().enumerate() {
+        let unique = MessageName::parse(name).unique;
+        let claim = |claimed: &mut Option<usize>| *claimed = None;
+        exact
+            .entry(unique.to_owned())
+            .and_modify(claim)
+            .or_insert(Some(index));
+        let bare = without_numbering(unique);
+        if bare != unique {
+            unnumbered
+                .entry(bare)
+                .and_modify(claim)
+                .or_insert(Some(index));
+        }
+    }
+    let mut out: HashMap<String, usize> = exact
+        .into_iter()
+        .filter_map(|(key, index)| Some((key, index?)))
+        .collect();
+    for (key, index) in unnumbered {
+        if let Some(index) = index {
+            out.entry(key).or_insert(index);
+        }
+    }
+    out
+}
+
+/// A unique part without its `,U=` and `,FMD5=` fields.
+fn without_numbering(unique: &str) -> String {
+    let mut parts = unique.split(',');
+    let mut out = parts.next().unwrap_or("").to_owned();
+    for part in parts {
+        if part.starts_with("U=") || part.starts_with("FMD5=") {
+            continue;
+        }
+        out.push(',');
+        out.push_str(part);
+    }
+    out
+}
+
+/// `name` numbered as OfflineIMAP numbers its files: any old `,U=`/`,FMD5=` replaced by
+/// `,U=<uid>,FMD5=<md5>` at the end of the unique part, the info part kept.
+fn numbered_name(name: &str, uid: u32, md5: &str) -> String {
+    let (unique, info) = match name.split_once(":2,") {
+        Some((unique, info)) => (unique, Some(info)),
+        None => (name, None),
+    };
+    let mut out = format!("{},U={uid},FMD5={md5}", without_numbering(unique));
+    if let Some(info) = info {
+        out.push_str(":2,");
+        out.push_str(info);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_numbered_as_offlineimap_numbers_them() {
+        let md5 = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            numbered_name("k.host:2,S", 7, md5),
+            format!("k.host,U=7,FMD5={md5}:2,S")
+        );
+        assert_eq!(
+            numbered_name("k.host,U=3,FMD5=ffff,S=10", 7, md5),
+            format!("k.host,S=10,U=7,FMD5={md5}")
+        );
+        assert_eq!(without_numbering("k,U=1,FMD5=ab,W=3"), "k,W=3");
+    }
+
+    #[test]
+    fn a_numbered_file_is_found_under_its_old_key() {
+        let files = vec![
+            ("cur", "a,U=1,FMD5=x:2,S".to_owned()),
+            ("new", "b".to_owned()),
+        ];
+        let index = index_by_key(&files);
+        assert_eq!(index.get("a"), Some(&0));
+        assert_eq!(index.get("a,U=1,FMD5=x"), Some(&0));
+        assert_eq!(index.get("b"), Some(&1));
+    }
+}
