@@ -64,12 +64,14 @@ SCENARIOS = {
     "dav-nochange": (tools.DAV_TOOLS, MAIL),
     # pimlink's first sync of vdirsyncer's tree, to hold against its own dav-nochange (issue 16).
     "dav-adopt": ([tools.PimlinkAdoptDav], MAIL),
+    # pimlink's first sync of mbsync's tree, to hold against its own mail-nochange (issue 16).
+    "mail-adopt": ([tools.PimlinkAdoptMail], MAIL),
 }
 # Scenarios that start from an empty local side.
 INITIAL = ("mail-initial", "mail-initial-huge", "dav-initial")
 DEFAULT = {
     "quick": ["mail-initial", "mail-nochange", "mail-incremental", "mail-upload",
-              "dav-initial", "dav-nochange", "dav-adopt"],
+              "dav-initial", "dav-nochange", "dav-adopt", "mail-adopt"],
     "full": list(SCENARIOS),
 }
 
@@ -278,6 +280,13 @@ class Bench:
                 tool.adopt_from(self.baseline_dir(source))
             else:
                 self.restore(tool)
+            return
+        if scenario == "mail-adopt":
+            source = tools.Mbsync(self.work, self.dovecot, tool.account)
+            if not self.ensure_baseline(source):
+                raise RuntimeError("mbsync's baseline failed: nothing to adopt")
+            self.reset_server(tool.account)
+            tool.adopt_from(self.baseline_dir(source))
             return
         self.reset_server(tool.account)
         if scenario in INITIAL:

@@ -403,6 +403,28 @@ class PimlinkAdoptDav(PimlinkDav):
 
 
 
+class PimlinkAdoptMail(Pimlink):
+    """pimlink's first sync of mbsync's tree (issue 16): the runner link-copies mbsync's
+    baseline (its Maildir with `.mbsyncstate` and `.uidvalidity` in each folder, `SyncState *`)
+    into this tool's directory; pimlink starts with no state of its own (`pimlink-state/`),
+    adopts mbsync's, and hands the tree back to mbsync after the run."""
+
+    name = "pimlink-adopt"
+    stateful = False  # no baseline of its own: it starts from mbsync's
+
+    def __init__(self, work, server, account):
+        super().__init__(work, server, account)
+        self.state = os.path.join(self.dir, "pimlink-state")
+
+    def adopt_from(self, mbsync_baseline):
+        """Replaces this tool's directory by a link-copy of mbsync's baseline."""
+        fsutil.remove(self.dir)
+        fsutil.link_tree(mbsync_baseline, self.dir)
+        os.makedirs(self.state, exist_ok=True)
+        os.makedirs(self.home, exist_ok=True)
+        self.write_config()
+
+
 MAIL_TOOLS = [Pimlink, PimlinkOneConnection, Mbsync, OfflineImap]
 LIMITS = [RawFetch, CopySync]
 DAV_TOOLS = [PimlinkDav, PimlinkDavLastModified, Vdirsyncer]

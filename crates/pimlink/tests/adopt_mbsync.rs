@@ -347,6 +347,118 @@ fn switching_back_to_mbsync_and_again_to_pimlink_copies_nothing() {
     assert_eq!(switch.server_tree(), server_after_mbsync, "{quiet}");
 }
 
+/// mbsync's default `SyncState` (`~/.mbsync/`, no `SyncState` line in `~/.mbsyncrc`): the
+/// first pimlink sync finds the channel's files there through mbsync's configuration (the
+/// store whose `Path` is the tree) and adopts them, and after pimlink synced changes on both
+/// sides, mbsync run again has nothing to copy.
+#[test]
+fn mbsyncs_default_sync_state_directory_is_adopted_and_handed_back() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    for (folder, id) in [("INBOX", "i1"), ("INBOX", "i2"), ("Archive", "a1")] {
+        server.deliver(&user, folder, &message(id)).unwrap();
+    }
+    let world = World::new("");
+    let home = world.dir.path().join("home");
+    let root = world.dir.path().join("Mail");
+    let inbox = root.join("INBOX");
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&home).unwrap();
+    let rc = home.join(".mbsyncrc");
+    let text = mbsyncrc(&server, &root, &format!("Inbox {}", inbox.display()), "")
+        .replace("SyncState \n", "");
+    fs::write(&rc, text).unwrap();
+    let mbsync = |what: &str| {
+        let out = Command::new("mbsync")
+            .env("HOME", &home)
+            .arg("-c")
+            .arg(&rc)
+            .arg("-a")
+            .output()
+            .expect("mbsync (Debian package isync) is needed for this test");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "mbsync ({what}) failed: {text}");
+        text
+    };
+    mbsync("initial");
+    let states: Vec<String> = fs::read_dir(home.join(".mbsync"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        states
+            .iter()
+            .any(|name| name.starts_with(":remote:INBOX_:local:")),
+        "{states:?}"
+    );
+    fs::write(
+        world.config(),
+        format!(
+            "[general]\nstate_dir = \"{state}\"\n\n\
+             [storage.a]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
+             user = \"{user}\"\npassword = \"{password}\"\nconnections = 1\n\n\
+             [storage.b]\ntype = \"maildir\"\npath = \"{root}\"\n\n\
+             [pair.p]\na = \"a\"\nb = \"b\"\n",
+            state = world.state_dir().display(),
+            host = server.host(),
+            port = server.port(),
+            password = server.password(),
+            root = root.display(),
+        ),
+    )
+    .unwrap();
+    let pimlink = || {
+        let run = common::Run(
+            world
+                .pimlink(&["sync"])
+                .env("HOME", &home)
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(run.code(), 0, "{run}");
+        run
+    };
+    server.deliver(&user, "INBOX", &message("n1")).unwrap();
+    common::deliver(&root.join("Archive"), "l1", "S");
+    let first = pimlink();
+    assert!(
+        first
+            .stdout()
+            .contains("adopted mbsync's state: 2 folders, 3 messages paired"),
+        "{first}"
+    );
+    assert!(first.stdout().contains("copied"), "{first}");
+    let server_after = user_tree(&server, &user, server.password());
+    let log = mbsync("after pimlink");
+    assert_eq!(
+        user_tree(&server, &user, server.password()),
+        server_after,
+        "{log}"
+    );
+    let local: usize = ["INBOX", "Archive"]
+        .iter()
+        .map(|folder| {
+            ["cur", "new"]
+                .iter()
+                .map(|sub| fs::read_dir(root.join(folder).join(sub)).unwrap().count())
+                .sum::<usize>()
+        })
+        .sum();
+    assert_eq!(
+        local, 5,
+        "mbsync copied messages pimlink had transferred: {log}"
+    );
+    let again = pimlink();
+    assert!(
+        !again.stdout().contains("copied") && !again.stdout().contains("deleted"),
+        "{again}"
+    );
+}
+
 /// `pimlink adopt PAIR --from mbsync DIR` reads the channel's files in a `SyncState DIR/`
 /// directory, refuses a pair that has state unless `--force`, and a server folder whose
 /// UIDVALIDITY changed (and that mbsync already re-synced) is adopted with its new one.

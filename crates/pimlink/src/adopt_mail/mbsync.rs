@@ -26,7 +26,16 @@ pub(super) fn find(
     let (store, folders) = super::open_tree(maildir)?;
     let channel_files = match sync_state {
         Some(dir) => Some(state::channel_state_files(dir)?),
-        None => None,
+        None => {
+            let mut dirs = Vec::new();
+            for folder in folders.iter().filter(|folder| folder.selectable) {
+                dirs.push(store.collection_path(&folder.name)?);
+            }
+            match super::mbsync_place::locate(&maildir.path, &dirs) {
+                Some(super::mbsync_place::Place::Dir(place)) => Some(place.files),
+                _ => None,
+            }
+        }
     };
     let local = server.other();
     let mut found = Found {
@@ -69,14 +78,7 @@ fn channel_file(
     name: &CollectionName,
     names: Names,
 ) -> Result<Option<PathBuf>> {
-    let spelled: Vec<String> = name
-        .levels()
-        .map(|level| match names {
-            Names::Utf8 => level.to_owned(),
-            Names::ImapUtf7 => pimlink_core::utf7::encode(level),
-        })
-        .collect();
-    let spelled = spelled.join("/");
+    let spelled = super::mbsync_place::box_name(name, names);
     let matching: Vec<&ChannelStateFile> = files
         .iter()
         .filter(|file| file.near_box == spelled)

@@ -8,6 +8,7 @@
 
 mod hand_back;
 mod mbsync;
+mod mbsync_place;
 mod offlineimap;
 
 use std::path::Path;

@@ -14,19 +14,22 @@
 //! Each write is durable before the next step, and the state file is replaced by rename: an
 //! interrupted hand-back leaves mbsync's old state (which pimlink's next run replaces) or the
 //! new one, never half of one. A folder is left alone while mbsync's own journal says it was
-//! interrupted. Trees whose state mbsync keeps elsewhere (`SyncState ~/.mbsync/`) are not
-//! handed back; the README says so.
+//! interrupted. State mbsync keeps in a `SyncState` directory (by default `~/.mbsync/`) is
+//! handed back too, once mbsync has written some there for the tree's channel
+//! (`mbsync_place.rs` finds the channel in mbsync's configuration).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
+use pimlink_core::Side;
 use pimlink_core::mail::status::StatusItem;
 use pimlink_core::runner::PairRun;
-use pimlink_core::{CollectionName, Side};
 use pimlink_foreign::state::mbsync::{self as state, FolderState, Record};
+use pimlink_maildir::Names;
 
+use super::super::mbsync_place::{Place, box_name, locate};
 use super::{HandBack, changed_since, parse_server_key, rename_all, write_durably};
 use crate::config::{Config, MaildirConfig, PairConfig};
 
@@ -43,36 +46,46 @@ pub(super) fn hand_back(
     for folder in folders.iter().filter(|folder| folder.selectable) {
         dirs.push((folder.name.clone(), store.collection_path(&folder.name)?));
     }
-    // Only a tree mbsync keeps state in is handed back.
-    if !dirs
-        .iter()
-        .any(|(_, dir)| dir.join(state::STATE_FILE).is_file())
-    {
-        return Ok(None);
-    }
-    let stale: Vec<&(CollectionName, PathBuf)> = dirs
-        .iter()
-        .filter(|(_, dir)| changed_since(dir, &dir.join(state::STATE_FILE)))
-        .collect();
-    if stale.is_empty() {
-        return Ok(Some(HandBack::default()));
-    }
+    let paths: Vec<PathBuf> = dirs.iter().map(|(_, dir)| dir.clone()).collect();
+    // Only a tree mbsync keeps state for is handed back; in a `SyncState` directory, only
+    // once mbsync has written some there for this tree's channel.
+    let place = match locate(&maildir.path, &paths) {
+        Some(Place::Dir(dir)) if dir.files.is_empty() => return Ok(None),
+        Some(place) => place,
+        None => return Ok(None),
+    };
     let run = PairRun::lock(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
     let status = run.status();
     let local = server.other();
     let collections = status.collections()?;
     let mut done = HandBack::default();
-    for (name, dir) in stale {
+    for (name, dir) in &dirs {
         let Some(collection) = collections.iter().find(|c| match local {
             Side::A => &c.name_a == name,
             Side::B => &c.name_b == name,
         }) else {
             continue;
         };
+        let state_path = match &place {
+            Place::InTree => dir.join(state::STATE_FILE),
+            Place::Dir(state_dir) => {
+                let server_name = match server {
+                    Side::A => &collection.name_a,
+                    Side::B => &collection.name_b,
+                };
+                state_dir.file_for(
+                    &box_name(name, maildir.tree.names),
+                    &box_name(server_name, Names::ImapUtf7),
+                )
+            }
+        };
+        if !changed_since(dir, &state_path) {
+            continue;
+        }
         let items = status.items(collection.id)?;
         let server_state = status.collection_state(collection.id, server)?;
-        let numbered = hand_back_folder(dir, server, &items, server_state.as_deref())
+        let numbered = hand_back_folder(dir, &state_path, server, &items, server_state.as_deref())
             .with_context(|| format!("folder {name}"))?;
         if let Some(numbered) = numbered {
             done.folders += 1;
@@ -96,11 +109,11 @@ struct LocalFile {
 /// (mbsync's journal), else how many files were numbered.
 fn hand_back_folder(
     dir: &Path,
+    state_path: &Path,
     server: Side,
     items: &[StatusItem],
     server_state: Option<&str>,
 ) -> Result<Option<usize>> {
-    let state_path = dir.join(state::STATE_FILE);
     let mut journal = state_path.as_os_str().to_owned();
     journal.push(".journal");
     if Path::new(&journal).exists() {
@@ -109,7 +122,7 @@ fn hand_back_folder(
         return Ok(None);
     }
     let old = match state_path.is_file() {
-        true => Some(state::read_state(&state_path)?),
+        true => Some(state::read_state(state_path)?),
         false => None,
     };
     let (near_validity, mut max_uid) =
@@ -204,7 +217,11 @@ fn hand_back_folder(
             .unwrap_or(0),
         records,
     };
-    write_durably(dir, state::STATE_FILE, &state::render_state(&new_state))?;
+    let (state_dir, state_name) = match (state_path.parent(), state_path.file_name()) {
+        (Some(parent), Some(name)) => (parent, name.to_string_lossy().into_owned()),
+        _ => anyhow::bail!("{} names no file", state_path.display()),
+    };
+    write_durably(state_dir, &state_name, &state::render_state(&new_state))?;
     Ok(Some(renamed.len()))
 }
 
@@ -361,7 +378,14 @@ mod tests {
             item(1, "9:10", "old", seen.clone()),
             item(2, "9:11", "mine", Flags::new().with(Flag::Flagged)),
         ];
-        let numbered = hand_back_folder(dir.path(), Side::A, &items, None).unwrap();
+        let numbered = hand_back_folder(
+            dir.path(),
+            &dir.path().join(state::STATE_FILE),
+            Side::A,
+            &items,
+            None,
+        )
+        .unwrap();
         assert_eq!(numbered, Some(1));
         assert_eq!(
             names(dir.path()),
@@ -382,7 +406,14 @@ mod tests {
         assert_eq!(records, [(10, 4, "S"), (11, 5, "F")]);
         // Written again from the same status: the same state, no second UID.
         assert_eq!(
-            hand_back_folder(dir.path(), Side::A, &items, None).unwrap(),
+            hand_back_folder(
+                dir.path(),
+                &dir.path().join(state::STATE_FILE),
+                Side::A,
+                &items,
+                None
+            )
+            .unwrap(),
             Some(0)
         );
         assert_eq!(state::read_uid_counter(dir.path()).unwrap(), Some((55, 5)));
@@ -394,7 +425,14 @@ mod tests {
         std::fs::write(dir.path().join(".mbsyncstate.journal"), "3\n").unwrap();
         let items = [item(1, "9:10", "mine", Flags::new())];
         assert_eq!(
-            hand_back_folder(dir.path(), Side::A, &items, None).unwrap(),
+            hand_back_folder(
+                dir.path(),
+                &dir.path().join(state::STATE_FILE),
+                Side::A,
+                &items,
+                None
+            )
+            .unwrap(),
             None
         );
         assert_eq!(names(dir.path()), ["cur/mine:2,"]);

@@ -83,7 +83,8 @@ fn parse_server_key(key: &str) -> Option<(u32, u32)> {
 /// Replaces `dir/name` with `text`: written to a temporary file, synced, renamed into place,
 /// and the directory synced.
 fn write_durably(dir: &Path, name: &str, text: &str) -> Result<()> {
-    let tmp = dir.join(format!("{name}.pimlink-new"));
+    // Hidden, so that neither mbsync nor pimlink takes a leftover for a state file.
+    let tmp = dir.join(format!(".{name}.pimlink-new"));
     let target = dir.join(name);
     let mut file = pimlink_core::private::file_options()
         .write(true)

@@ -10,8 +10,9 @@
 //! message both sides hold. A server folder whose UIDVALIDITY changed since OfflineIMAP saw it
 //! gets the new one in `FolderValidity`, or OfflineIMAP would refuse the folder.
 //!
-//! Which account: the one with status databases for the tree's folders; of several, the one
-//! whose status names the most of the tree's files (as adoption picks it), none on a tie.
+//! Which account: of those with status databases for the tree's folders, the one whose status
+//! names the most of the tree's files (as adoption picks it); none if none names any, or on a
+//! tie, so that another tree's state in the same metadata directory is never written.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -91,32 +92,44 @@ pub(super) fn hand_back(
         .iter()
         .filter(|account| folders.iter().any(|f| database(account, f).is_file()))
         .collect();
-    let account = match candidates.as_slice() {
-        [] => return Ok(None),
-        [one] => (*one).clone(),
-        several => match keeper(&metadata, several, &folders, sep)? {
-            Some(account) => account,
-            None => return Ok(None),
-        },
-    };
-    let stale: Vec<&Folder> = folders
-        .iter()
-        .filter(|folder| changed_since(&folder.dir, &database(&account, folder)))
-        .collect();
-    if stale.is_empty() {
-        return Ok(Some(HandBack::default()));
+    if candidates.is_empty() {
+        return Ok(None);
     }
     let run = PairRun::lock(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
     let status = run.status();
     let local = server.other();
     let collections = status.collections()?;
-    let mut done = HandBack::default();
-    for folder in stale {
-        let Some(collection) = collections.iter().find(|c| match local {
+    let collection_of = |folder: &Folder| {
+        collections.iter().find(|c| match local {
             Side::A => c.name_a == folder.name,
             Side::B => c.name_b == folder.name,
-        }) else {
+        })
+    };
+    // Cheap first: a sync that changed no synced folder's files has nothing to hand back.
+    let stale_for = |account: &str| -> Vec<&Folder> {
+        folders
+            .iter()
+            .filter(|folder| collection_of(folder).is_some())
+            .filter(|folder| changed_since(&folder.dir, &database(account, folder)))
+            .collect()
+    };
+    if candidates
+        .iter()
+        .all(|account| stale_for(account).is_empty())
+    {
+        return Ok(Some(HandBack::default()));
+    }
+    // An account is this tree's only if its status names some of the tree's files (a
+    // `,U=` it knows with this folder's `,FMD5=`), as for adoption: another tree's state in
+    // the same metadata directory is never written.
+    let Some(account) = keeper(&metadata, &candidates, &folders, sep)? else {
+        return Ok(None);
+    };
+    let stale = stale_for(&account);
+    let mut done = HandBack::default();
+    for folder in stale {
+        let Some(collection) = collection_of(folder) else {
             continue;
         };
         let items = status.items(collection.id)?;
@@ -136,8 +149,9 @@ pub(super) fn hand_back(
     Ok(Some(done))
 }
 
-/// Of several accounts with state for the tree, the one whose status names the most of its
-/// files; `None` on a tie (the tree's files cannot tell which account synced it).
+/// Of the accounts with state for the tree's folders, the one whose status names the most of
+/// its files; `None` if none names any, or on a tie (the files cannot tell which account
+/// synced the tree).
 fn keeper(
     metadata: &Metadata,
     accounts: &[&String],
@@ -168,7 +182,9 @@ fn keeper(
             }
         }
     }
-    Ok(best.filter(|_| !tied).map(|(_, account)| account))
+    Ok(best
+        .filter(|(paired, _)| !tied && *paired > 0)
+        .map(|(_, account)| account))
 }
 
 /// Numbers the files pimlink wrote and replaces the folder's status rows; how many files were
