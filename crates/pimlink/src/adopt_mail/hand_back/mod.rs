@@ -15,6 +15,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use pimlink_core::own_writes;
 
 use crate::config::{AdoptMode, Config, PairConfig};
 
@@ -112,7 +113,12 @@ fn rename_all(dir: &Path, renames: &[(&'static str, String, String)]) -> Result<
     let mut done = Vec::new();
     for (sub, from, to) in renames {
         let (from_path, to_path) = (dir.join(sub).join(from), dir.join(sub).join(to));
-        match std::fs::rename(&from_path, &to_path) {
+        // Announced, so that the daemon's watcher does not take the renames for a reader's.
+        let events = [
+            (from_path.as_path(), own_writes::Event::Leave),
+            (to_path.as_path(), own_writes::Event::Arrive),
+        ];
+        match own_writes::during(&events, || std::fs::rename(&from_path, &to_path)) {
             Ok(()) => done.push(to.clone()),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
             Err(err) => {
