@@ -87,6 +87,8 @@ pub use error::{ConfigError, ConfigErrorKind, Position};
 pub use filter::{CollectionFilter, PatternError};
 #[allow(unused_imports)]
 pub use imap_watch::ImapWatchConfig;
+// Rolling replication: `replicate -d/-t` take durations written as in the file.
+pub use duration::parse_duration;
 #[allow(unused_imports)]
 pub use model::{
     AdoptMode, CertFingerprint, ClientCert, Config, Credentials, DavConfig, Family, ImapAuth,

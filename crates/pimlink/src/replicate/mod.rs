@@ -6,7 +6,9 @@
 //!   Maildir path with `{user}`).
 //! - `once`: one pass over users and mailboxes through the one pair runner, in replica mode
 //!   (the master wins; replica changes are undone and reported). The other modes call it.
-//! - `rolling`: `-r`, `-f`, `-1`: replicate what changed, until stopped.
+//! - `rolling`: `-r`, `-f`, `-1`: replicate what changed, until stopped; its loop is
+//!   `roller`, its changes come from `changelog` + `logfile` (the change log) or `watching`
+//!   (the master's watchers), its timing from `pacer`.
 //! - `verify`: `--verify`: compare, change nothing.
 
 // The API the rolling and verify modes build on; parts of it are used only once they land.
@@ -17,6 +19,12 @@ pub mod once;
 pub mod rolling;
 pub mod users;
 pub mod verify;
+// Rolling mode's parts (replroll).
+mod changelog;
+mod logfile;
+mod pacer;
+mod roller;
+mod watching;
 
 use anyhow::Result;
 
