@@ -1,0 +1,298 @@
+//! `pimlink replicate NAME -r` and sync_client's controls (issue 15) between two test
+//! Dovecots, master and replica: master changes arrive while it rolls; a replica that refuses
+//! connections is retried with a backoff under `max_backoff`, then caught up; the shutdown
+//! file stops it cleanly and is removed; a change log with names with spaces, an empty log and
+//! a leftover `log-run`; kill -9 mid-run then a restart converges without duplicates; `-o`
+//! exits 3. Every wait ends as soon as what it waits for is seen (deadlines, never durations).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::daemon::{Daemon, wait_until};
+use common::imap::{message, user_tree};
+use common::{Run, pimlink_with};
+use pimlink_testkit::Dovecot;
+use pimlink_testkit::{Cut, CutProxy};
+
+/// A master and a replica Dovecot, and a config replicating the master's one account.
+struct Pair {
+    master: Dovecot,
+    replica: Dovecot,
+    dir: tempfile::TempDir,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        Pair {
+            master: Dovecot::start().unwrap(),
+            replica: Dovecot::start().unwrap(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Writes the config: the replica reached at `replica_port` (a proxy's, or its own),
+    /// `extra` added to `[replication.r]`.
+    fn config(&self, replica_port: u16, extra: &str) -> PathBuf {
+        let storage = |name: &str, server: &Dovecot, port: u16| {
+            format!(
+                "[storage.{name}]\ntype = \"imap\"\nhost = \"{}\"\nport = {port}\n\
+                 tls = \"none\"\nuser = \"{}\"\npassword = \"{}\"\npoll_interval = \"1s\"\n\n",
+                server.host(),
+                server.user(),
+                server.password(),
+            )
+        };
+        let text = format!(
+            "[general]\nstate_dir = \"{}\"\n\n{}{}\
+             [replication.r]\nmaster = \"master\"\nreplica = \"replica\"\n\
+             master_login = \"self\"\nreplica_login = \"self\"\nmax_backoff = \"2s\"\n{extra}\n",
+            self.dir.path().join("state").display(),
+            storage("master", &self.master, self.master.port()),
+            storage("replica", &self.replica, replica_port),
+        );
+        let path = self.dir.path().join("config.toml");
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn deliver(&self, folder: &str, id: &str) {
+        self.master
+            .deliver(self.master.user(), folder, &message(id))
+            .unwrap();
+    }
+
+    /// How many copies of `id` the replica holds in `folder`.
+    fn on_replica(&self, folder: &str, id: &str) -> usize {
+        user_tree(&self.replica, self.replica.user(), self.replica.password())
+            .get(folder)
+            .and_then(|messages| messages.get(id))
+            .map_or(0, Vec::len)
+    }
+}
+
+fn run(config: &Path, args: &[&str]) -> Run {
+    Run(pimlink_with(config, args).output().unwrap())
+}
+
+fn rolling(config: &Path, args: &[&str]) -> Daemon {
+    let mut full = vec!["-v", "replicate", "r"];
+    full.extend_from_slice(args);
+    Daemon::spawn(config, &full, &[])
+}
+
+#[test]
+fn master_changes_arrive_while_rolling_and_the_shutdown_file_stops_it() {
+    let pair = Pair::new();
+    pair.deliver("INBOX", "before");
+    let config = pair.config(pair.replica.port(), "");
+    let shutdown = pair.path("shutdown");
+    let shutdown_arg = shutdown.to_str().unwrap();
+    let mut roller = rolling(&config, &["-r", "-d", "100ms", "-F", shutdown_arg]);
+    wait_until("the first cycle", || {
+        pair.on_replica("INBOX", "before") == 1
+    });
+
+    pair.deliver("INBOX", "during");
+    pair.deliver("Projects", "in a new folder");
+    wait_until("new master mail on the replica", || {
+        pair.on_replica("INBOX", "during") == 1
+    });
+    wait_until("a new master folder on the replica", || {
+        pair.on_replica("Projects", "in a new folder") == 1
+    });
+
+    fs::write(&shutdown, "").unwrap();
+    let code = roller.wait_exit();
+    assert_eq!(code, Some(6), "stderr:\n{}", roller.stderr());
+    assert!(!shutdown.exists(), "the shutdown file is removed");
+    assert!(
+        roller.stderr().contains("shutdown file"),
+        "{}",
+        roller.stderr()
+    );
+    assert_eq!(pair.on_replica("INBOX", "before"), 1, "no duplicate");
+}
+
+#[test]
+fn sigterm_stops_rolling_cleanly() {
+    let pair = Pair::new();
+    pair.deliver("INBOX", "one");
+    let config = pair.config(pair.replica.port(), "");
+    let mut roller = rolling(&config, &["-r"]);
+    wait_until("the first cycle", || pair.on_replica("INBOX", "one") == 1);
+    roller.signal("TERM");
+    assert_eq!(roller.wait_exit(), Some(0), "stderr:\n{}", roller.stderr());
+    assert!(roller.stderr().contains("rolling replication stopped"));
+}
+
+#[test]
+fn a_change_log_with_spaces_a_leftover_run_file_and_an_empty_log() {
+    let pair = Pair::new();
+    let log = pair.path("log");
+    let run_file = pair.path("log-run");
+    let config = pair.config(
+        pair.replica.port(),
+        &format!("log = \"{}\"\n", log.display()),
+    );
+    pair.deliver("INBOX", "named by the leftover");
+    pair.deliver("Sent Items", "named by the log");
+    pair.deliver("Archive", "named by no one");
+
+    // A run that crashed left its log-run; changes since went to a new log.
+    fs::write(&run_file, "MAILBOX someone INBOX\n").unwrap();
+    fs::write(
+        &log,
+        "# changes\nMAILBOX someone \"Sent Items\"\nMAILBOX someone \"Sent Items\"\n",
+    )
+    .unwrap();
+    let once = run(&config, &["replicate", "r", "-1"]);
+    assert_eq!(once.code(), 0, "{once}");
+    assert_eq!(
+        pair.on_replica("INBOX", "named by the leftover"),
+        1,
+        "{once}"
+    );
+    assert_eq!(
+        pair.on_replica("Sent Items", "named by the log"),
+        1,
+        "{once}"
+    );
+    assert_eq!(
+        pair.on_replica("Archive", "named by no one"),
+        0,
+        "only what the logs name is replicated"
+    );
+    assert!(
+        !log.exists() && !run_file.exists(),
+        "both processed and removed"
+    );
+
+    // An empty log is fine, and removed.
+    fs::write(&log, "").unwrap();
+    let once = run(&config, &["replicate", "r", "-1"]);
+    assert_eq!(once.code(), 0, "{once}");
+    assert!(!log.exists());
+
+    // No log at all: nothing to do.
+    let once = run(&config, &["replicate", "r", "-1"]);
+    assert_eq!(once.code(), 0, "{once}");
+
+    // -f FILE alone: the names in FILE, replicated once; the file stays.
+    let names = pair.path("names");
+    fs::write(&names, "MAILBOX someone Archive\n").unwrap();
+    let once = run(&config, &["replicate", "r", "-f", names.to_str().unwrap()]);
+    assert_eq!(once.code(), 0, "{once}");
+    assert_eq!(pair.on_replica("Archive", "named by no one"), 1, "{once}");
+    assert!(names.exists());
+}
+
+#[test]
+fn rolling_on_a_log_picks_up_lines_appended_while_it_runs() {
+    let pair = Pair::new();
+    let log = pair.path("log");
+    let config = pair.config(
+        pair.replica.port(),
+        &format!("log = \"{}\"\n", log.display()),
+    );
+    let mut roller = rolling(&config, &["-r", "-d", "100ms"]);
+    // Dovecot's delimiter is `.`; the log names levels with `/` whatever the server.
+    pair.deliver("Lists.rust talk", "appended");
+    fs::write(&log, "MAILBOX x \"Lists/rust talk\"\n").unwrap();
+    wait_until("the logged mailbox on the replica", || {
+        pair.on_replica("Lists/rust talk", "appended") == 1
+    });
+    wait_until("the log processed", || {
+        !log.exists() && !pair.path("log-run").exists()
+    });
+    roller.signal("TERM");
+    assert_eq!(roller.wait_exit(), Some(0), "stderr:\n{}", roller.stderr());
+}
+
+/// `retrying in N s` lines of stderr: each N.
+fn retry_waits(stderr: &str) -> Vec<f32> {
+    stderr
+        .lines()
+        .filter_map(|line| {
+            line.split_once("retrying in ")?
+                .1
+                .split_once(" s")?
+                .0
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+#[test]
+fn a_refusing_replica_is_retried_under_the_cap_then_caught_up() {
+    let pair = Pair::new();
+    let proxy = CutProxy::start(pair.replica.port()).unwrap();
+    proxy.set_plan(|_| Cut::Refuse);
+    pair.deliver("INBOX", "waiting");
+    let config = pair.config(proxy.port(), "");
+    let mut roller = rolling(&config, &["-r", "-d", "100ms"]);
+    // Three failed attempts in a row: the backoff doubled up to the cap.
+    wait_until("three retries", || retry_waits(&roller.stderr()).len() >= 3);
+    proxy.pass_all();
+    wait_until("the replica caught up", || {
+        pair.on_replica("INBOX", "waiting") == 1
+    });
+    let waits = retry_waits(&roller.stderr());
+    assert!(
+        waits.iter().all(|&wait| wait <= 2.0),
+        "max_backoff is 2s: {waits:?}\n{}",
+        roller.stderr()
+    );
+    roller.signal("TERM");
+    assert_eq!(roller.wait_exit(), Some(0), "stderr:\n{}", roller.stderr());
+}
+
+#[test]
+fn connect_once_exits_3_against_a_refused_port() {
+    let pair = Pair::new();
+    let proxy = CutProxy::start(pair.replica.port()).unwrap();
+    proxy.set_plan(|_| Cut::Refuse);
+    pair.deliver("INBOX", "unreachable");
+    let config = pair.config(proxy.port(), "");
+    let mut roller = rolling(&config, &["-r", "-o"]);
+    assert_eq!(roller.wait_exit(), Some(3), "stderr:\n{}", roller.stderr());
+    assert!(roller.stderr().contains("-o"), "{}", roller.stderr());
+}
+
+#[test]
+fn kill_9_while_rolling_then_a_restart_converges_without_duplicates() {
+    let pair = Pair::new();
+    let ids: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
+    let config = pair.config(pair.replica.port(), "");
+    let mut roller = rolling(&config, &["-r", "-d", "100ms"]);
+    wait_until("the first cycle", || {
+        roller.stderr().contains("replicating")
+    });
+    for id in &ids {
+        pair.deliver("INBOX", id);
+    }
+    // Killed as soon as the replica holds part of the new mail.
+    wait_until("some new mail on the replica", || {
+        ids.iter().any(|id| pair.on_replica("INBOX", id) > 0)
+    });
+    roller.signal("KILL");
+    roller.wait_exit();
+
+    let mut again = rolling(&config, &["-r", "-d", "100ms"]);
+    wait_until("all of it on the replica", || {
+        ids.iter().all(|id| pair.on_replica("INBOX", id) > 0)
+    });
+    again.signal("TERM");
+    assert_eq!(again.wait_exit(), Some(0), "stderr:\n{}", again.stderr());
+    for id in &ids {
+        assert_eq!(pair.on_replica("INBOX", id), 1, "{id} once");
+    }
+}
