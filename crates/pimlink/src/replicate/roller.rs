@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use super::changelog::Work;
@@ -114,8 +114,8 @@ struct Roller<'a> {
 
 async fn roll(mut source: Source, controls: &Controls, cycle: Cycle, output: Output) -> Result<u8> {
     // Signals first: one arriving during the first cycle must not kill the process.
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
+    let stopping = Arc::new(Notify::new());
+    watch_signals(Arc::clone(&stopping))?;
     let mut roller = Roller {
         controls,
         output,
@@ -152,8 +152,7 @@ async fn roll(mut source: Source, controls: &Controls, cycle: Cycle, output: Out
                     }
                 }
                 () = tokio::time::sleep_until(until.min(now + LOOK_EVERY)) => {}
-                _ = term.recv() => STOP.store(true, Ordering::SeqCst),
-                _ = int.recv() => STOP.store(true, Ordering::SeqCst),
+                () = stopping.notified() => {}
             }
             continue;
         }
@@ -181,6 +180,29 @@ async fn roll(mut source: Source, controls: &Controls, cycle: Cycle, output: Out
             Step::Exit(code) => return Ok(code),
         }
     }
+}
+
+/// SIGTERM/SIGINT set [`STOP`] (a running cycle ends at its next safe point) and wake the
+/// loop; a second one exits at once, as safe as kill -9 (every write is recorded first).
+fn watch_signals(stopping: Arc<Notify>) -> Result<()> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        STOP.store(true, Ordering::SeqCst);
+        stopping.notify_one();
+        eprintln!("pimlink: stopping: the running cycle ends at its next safe point");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        eprintln!("pimlink: stopping now, without waiting for the running cycle");
+        std::process::exit(i32::from(exit::PARTIAL));
+    });
+    Ok(())
 }
 
 impl Roller<'_> {
