@@ -296,3 +296,99 @@ fn kill_9_while_rolling_then_a_restart_converges_without_duplicates() {
         assert_eq!(pair.on_replica("INBOX", id), 1, "{id} once");
     }
 }
+
+const USERS: &[(&str, &str)] = &[("alice", "alice-pw"), ("bob", "bob-pw")];
+
+/// Two Dovecots with [`USERS`] and the master user `admin`, and a config replicating both
+/// users: the master through SASL PLAIN authzid, the replica through `user*admin`.
+fn multi_user(extra: &str) -> (Dovecot, Dovecot, tempfile::TempDir, PathBuf) {
+    let server = || {
+        pimlink_testkit::DovecotBuilder::new()
+            .users(USERS)
+            .master_user("admin", "admin-pw")
+            .start()
+            .unwrap()
+    };
+    let (master, replica) = (server(), server());
+    let dir = tempfile::tempdir().unwrap();
+    let storage = |name: &str, server: &Dovecot| {
+        format!(
+            "[storage.{name}]\ntype = \"imap\"\nhost = \"{}\"\nport = {}\ntls = \"none\"\n\
+             user = \"admin\"\npassword = \"admin-pw\"\npoll_interval = \"1s\"\n\n",
+            server.host(),
+            server.port()
+        )
+    };
+    let text = format!(
+        "[general]\nstate_dir = \"{}\"\n\n{}{}\
+         [replication.r]\nmaster = \"m\"\nreplica = \"rep\"\nusers = [\"alice\", \"bob\"]\n\
+         master_login = \"authzid\"\nreplica_login = \"master-user\"\n{extra}\n",
+        dir.path().join("state").display(),
+        storage("m", &master),
+        storage("rep", &replica),
+    );
+    let config = dir.path().join("config.toml");
+    fs::write(&config, text).unwrap();
+    (master, replica, dir, config)
+}
+
+fn copies(server: &Dovecot, user: &str, folder: &str, id: &str) -> usize {
+    let password = USERS.iter().find(|(u, _)| *u == user).unwrap().1;
+    user_tree(server, user, password)
+        .get(folder)
+        .and_then(|messages| messages.get(id))
+        .map_or(0, Vec::len)
+}
+
+#[test]
+fn each_users_master_changes_arrive_through_their_own_watcher() {
+    let (master, replica, _dir, config) = multi_user("");
+    let mut roller = rolling(&config, &["-r", "-d", "100ms"]);
+    wait_until("the first cycle", || {
+        roller.stderr().contains("replicating")
+    });
+    master
+        .deliver("alice", "INBOX", &message("for alice"))
+        .unwrap();
+    master
+        .deliver("bob", "Sent Items", &message("from bob"))
+        .unwrap();
+    wait_until("alice's new mail on the replica", || {
+        copies(&replica, "alice", "INBOX", "for alice") == 1
+    });
+    wait_until("bob's new folder on the replica", || {
+        copies(&replica, "bob", "Sent Items", "from bob") == 1
+    });
+    assert_eq!(copies(&replica, "bob", "INBOX", "for alice"), 0);
+    roller.signal("TERM");
+    assert_eq!(roller.wait_exit(), Some(0), "stderr:\n{}", roller.stderr());
+}
+
+#[test]
+fn a_log_names_users_and_their_mailboxes_and_skips_strangers() {
+    let log_dir = tempfile::tempdir().unwrap();
+    let log = log_dir.path().join("log");
+    let (master, replica, _dir, config) = multi_user(&format!("log = \"{}\"", log.display()));
+    master.deliver("alice", "INBOX", &message("a1")).unwrap();
+    master.deliver("bob", "Sent Items", &message("b1")).unwrap();
+    master.deliver("bob", "INBOX", &message("b2")).unwrap();
+    fs::write(
+        &log,
+        "USER alice\nMAILBOX bob \"Sent Items\"\nUSER mallory\nMAILBOX \"../../etc\" INBOX\n",
+    )
+    .unwrap();
+    let once = run(&config, &["replicate", "r", "-1"]);
+    assert_eq!(once.code(), 0, "{once}");
+    assert_eq!(copies(&replica, "alice", "INBOX", "a1"), 1, "{once}");
+    assert_eq!(copies(&replica, "bob", "Sent Items", "b1"), 1, "{once}");
+    assert_eq!(
+        copies(&replica, "bob", "INBOX", "b2"),
+        0,
+        "bob's INBOX was not named"
+    );
+    assert!(
+        once.stderr().contains("\"mallory\" is not a user"),
+        "{once}"
+    );
+    assert!(!log.exists());
+}
