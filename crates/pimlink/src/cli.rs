@@ -138,6 +138,14 @@ pub enum Command {
 
 // -- replication (issue 15) --
 const REPLICATE_HELP: &str = "\
+Rolling mode (-r): each cycle replicates the users and mailboxes that changed, as the change
+log (`log`, or -f) names them or as the master's watchers see them, then waits at least -d.
+The log is renamed to LOG-run, replicated, then removed; a LOG-run left by a crash is
+replayed first. A server that cannot be reached is tried again after 15 s, doubling up to
+max_backoff (with -o: exit 3 instead). SIGTERM or SIGINT ends the running cycle at its next
+safe point and exits 0 (a second one exits at once); the shutdown file (-F) is removed and
+ends the run with status 6 once no cycle runs.
+
 Exit status of replicate:
   0  done (with --verify: master and replica are identical)
   1  some users or mailboxes failed; the rest was replicated
@@ -152,6 +160,8 @@ Examples:
   pimlink replicate backup -u alice -u bob -m INBOX
   pimlink replicate backup -A --dry-run
   pimlink replicate backup -r -F /run/pimlink/stop
+  pimlink replicate backup -r -d 5s -t 30m
+  pimlink replicate backup -1 -f /var/spool/pimlink/changes
   pimlink replicate backup -A --verify --level 3";
 
 /// Arguments of `replicate`.
@@ -170,8 +180,10 @@ pub struct ReplicateArgs {
     #[arg(short = 'm', long = "mailbox", value_name = "MAILBOX", num_args = 1..)]
     pub mailboxes: Vec<String>,
 
-    /// Replicate the users and mailboxes named in this change log (sync_client's format: one
-    /// `USER` or `USER MAILBOX` a line, names with spaces in double quotes).
+    /// Replicate the users and mailboxes named in this file, once, leaving it in place; with
+    /// -r or -1, use it as the change log instead of `log` (renamed to FILE-run, processed,
+    /// removed), then exit. One change a line: `USER alice`, `MAILBOX alice "Sent Items"`,
+    /// or a name alone (a user); names with spaces in double quotes.
     #[arg(short = 'f', long = "log-file", value_name = "FILE")]
     pub log_file: Option<PathBuf>,
 
@@ -179,8 +191,9 @@ pub struct ReplicateArgs {
     #[arg(short = 'A', long = "all-users", conflicts_with = "users")]
     pub all_users: bool,
 
-    /// Rolling mode: replicate, then keep replicating what the change log (`log`) names, or
-    /// what changes on the master, until stopped.
+    /// Rolling mode: keep replicating what the change log (`log`) names, or, without a log,
+    /// every user once and then what changes on the master (watched as the daemon watches),
+    /// until stopped. Without -u it serves every configured user.
     #[arg(short = 'r', long)]
     pub rolling: bool,
 
@@ -192,11 +205,13 @@ pub struct ReplicateArgs {
     #[arg(short = 'o', long = "connect-once")]
     pub connect_once: bool,
 
-    /// Rolling mode: batch changes for at least this long before replicating them (e.g. `3s`).
+    /// Rolling mode: start cycles at least this long apart, batching the changes of that
+    /// time (default 1s; e.g. `3s`).
     #[arg(short = 'd', long = "delay", value_name = "DURATION")]
     pub delay: Option<String>,
 
-    /// Rolling mode: reconnect after this long (e.g. `30m`).
+    /// Rolling mode: make the master's watching connections anew once they are this old, at
+    /// the end of a cycle (e.g. `30m`; default: never).
     #[arg(short = 't', long = "restart-after", value_name = "DURATION")]
     pub restart_after: Option<String>,
 
