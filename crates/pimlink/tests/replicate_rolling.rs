@@ -392,3 +392,37 @@ fn a_log_names_users_and_their_mailboxes_and_skips_strangers() {
     );
     assert!(!log.exists());
 }
+
+/// Not a check: prints the rolling lag (delivered on the master until listed on the replica)
+/// of 30 messages delivered one at a time, for bench/RESULTS.md.
+/// `cargo nextest run -p pimlink --test replicate_rolling rolling_lag --run-ignored only --no-capture`
+#[test]
+#[ignore = "a measurement, not a check"]
+fn rolling_lag() {
+    let pair = Pair::new();
+    let config = pair.config(pair.replica.port(), "");
+    let roller = rolling(&config, &["-r", "-d", "100ms"]);
+    pair.deliver("INBOX", "warm-up");
+    wait_until("the first cycle", || {
+        pair.on_replica("INBOX", "warm-up") == 1
+    });
+    let mut lags = Vec::new();
+    for i in 0..30 {
+        let id = format!("lag{i}");
+        let start = std::time::Instant::now();
+        pair.deliver("INBOX", &id);
+        wait_until("the message on the replica", || {
+            pair.on_replica("INBOX", &id) == 1
+        });
+        lags.push(start.elapsed());
+    }
+    lags.sort();
+    println!(
+        "rolling lag over {} messages: p50 {:?}, p95 {:?}, max {:?}",
+        lags.len(),
+        lags[lags.len() / 2],
+        lags[lags.len() * 95 / 100],
+        lags[lags.len() - 1]
+    );
+    drop(roller);
+}
