@@ -122,6 +122,21 @@ fn master_changes_arrive_while_rolling_and_the_shutdown_file_stops_it() {
 }
 
 #[test]
+fn restart_after_makes_the_watchers_anew_and_changes_still_arrive() {
+    let pair = Pair::new();
+    let config = pair.config(pair.replica.port(), "");
+    let mut roller = rolling(&config, &["-r", "-d", "100ms", "-t", "1s"]);
+    let restarts = |roller: &Daemon| roller.stderr().matches("restarting the master's").count();
+    wait_until("two restarts", || restarts(&roller) >= 2);
+    pair.deliver("INBOX", "after restarts");
+    wait_until("mail after the restarts", || {
+        pair.on_replica("INBOX", "after restarts") == 1
+    });
+    roller.signal("TERM");
+    assert_eq!(roller.wait_exit(), Some(0), "stderr:\n{}", roller.stderr());
+}
+
+#[test]
 fn sigterm_stops_rolling_cleanly() {
     let pair = Pair::new();
     pair.deliver("INBOX", "one");

@@ -138,6 +138,12 @@ async fn roll(mut source: Source, controls: &Controls, cycle: Cycle, output: Out
         if let Step::Exit(code) = roller.between_cycles() {
             return Ok(code);
         }
+        // `-t`: between cycles, busy or idle.
+        if let Source::Watch(watching) = &mut source
+            && roller.pacer.restart_due(roller.now())
+        {
+            roller.restart(watching, &tx);
+        }
         // Wait for the pacer, collecting what changes meanwhile.
         let wake = roller.started + roller.pacer.not_before();
         let now = Instant::now();
@@ -167,9 +173,6 @@ async fn roll(mut source: Source, controls: &Controls, cycle: Cycle, output: Out
                 let (step, retry) = roller.watch_cycle(work).await;
                 if let Some(retry) = retry {
                     pending.merge(retry);
-                }
-                if roller.pacer.restart_due(roller.now()) {
-                    roller.restart(watching, &tx);
                 }
                 step
             }
