@@ -247,6 +247,46 @@ fn retry_waits(stderr: &str) -> Vec<f32> {
 }
 
 #[test]
+fn sigterm_mid_cycle_keeps_the_log_for_the_next_start() {
+    let pair = Pair::new();
+    let log = pair.path("log");
+    let run_file = pair.path("log-run");
+    let config = pair.config(
+        pair.replica.port(),
+        &format!("log = \"{}\"\n", log.display()),
+    );
+    let ids: Vec<String> = (0..300).map(|i| format!("big{i}")).collect();
+    let messages: Vec<Vec<u8>> = ids.iter().map(|id| message(id)).collect();
+    pair.master
+        .deliver_many(
+            pair.master.user(),
+            "INBOX",
+            messages.iter().map(Vec::as_slice),
+        )
+        .unwrap();
+    fs::write(&log, "USER someone\n").unwrap();
+    let mut roller = rolling(&config, &["-r"]);
+    wait_until("part of the mail on the replica", || {
+        ids.iter().any(|id| pair.on_replica("INBOX", id) > 0)
+    });
+    roller.signal("TERM");
+    assert_eq!(roller.wait_exit(), Some(0), "stderr:\n{}", roller.stderr());
+    let complete = ids.iter().all(|id| pair.on_replica("INBOX", id) == 1);
+    // Stopped before the end, the log's work is not done: its run file must stay.
+    assert!(
+        complete || run_file.exists(),
+        "the log-run was removed before its work was done"
+    );
+
+    let once = run(&config, &["replicate", "r", "-1"]);
+    assert_eq!(once.code(), 0, "{once}");
+    assert!(!run_file.exists());
+    for id in &ids {
+        assert_eq!(pair.on_replica("INBOX", id), 1, "{id} once");
+    }
+}
+
+#[test]
 fn a_refusing_replica_is_retried_under_the_cap_then_caught_up() {
     let pair = Pair::new();
     let proxy = CutProxy::start(pair.replica.port()).unwrap();

@@ -268,6 +268,11 @@ impl Roller<'_> {
             // identical and costs a comparison only).
             return Ok(self.unreachable());
         }
+        if STOP.load(Ordering::SeqCst) {
+            // Stopped at a safe point, maybe before the last user: the run file stays for
+            // the next start to replay.
+            return Ok(Step::Go);
+        }
         self.pacer.succeeded();
         self.worst = self.worst.max(outcome.code);
         let replayed = taken.replayed;
