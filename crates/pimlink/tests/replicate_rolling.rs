@@ -59,6 +59,16 @@ impl Pair {
         path
     }
 
+    /// The config with a change log: (config, log, log-run).
+    fn with_log(&self) -> (PathBuf, PathBuf, PathBuf) {
+        let log = self.path("log");
+        let config = self.config(
+            self.replica.port(),
+            &format!("log = \"{}\"\n", log.display()),
+        );
+        (config, log, self.path("log-run"))
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -71,15 +81,27 @@ impl Pair {
 
     /// How many copies of `id` the replica holds in `folder`.
     fn on_replica(&self, folder: &str, id: &str) -> usize {
-        user_tree(&self.replica, self.replica.user(), self.replica.password())
-            .get(folder)
-            .and_then(|messages| messages.get(id))
-            .map_or(0, Vec::len)
+        self.replica_copies(folder, &[id.to_owned()])[0]
+    }
+
+    /// How many copies of each of `ids` the replica holds in `folder` (one listing).
+    fn replica_copies(&self, folder: &str, ids: &[String]) -> Vec<usize> {
+        let tree = user_tree(&self.replica, self.replica.user(), self.replica.password());
+        let messages = tree.get(folder);
+        ids.iter()
+            .map(|id| messages.and_then(|m| m.get(id)).map_or(0, Vec::len))
+            .collect()
     }
 }
 
 fn run(config: &Path, args: &[&str]) -> Run {
     Run(pimlink_with(config, args).output().unwrap())
+}
+
+/// SIGTERM, and a clean exit.
+fn stop(roller: &mut Daemon) {
+    roller.signal("TERM");
+    assert_eq!(roller.wait_exit(), Some(0), "stderr:\n{}", roller.stderr());
 }
 
 fn rolling(config: &Path, args: &[&str]) -> Daemon {
@@ -132,8 +154,7 @@ fn restart_after_makes_the_watchers_anew_and_changes_still_arrive() {
     wait_until("mail after the restarts", || {
         pair.on_replica("INBOX", "after restarts") == 1
     });
-    roller.signal("TERM");
-    assert_eq!(roller.wait_exit(), Some(0), "stderr:\n{}", roller.stderr());
+    stop(&mut roller);
 }
 
 #[test]
@@ -143,20 +164,14 @@ fn sigterm_stops_rolling_cleanly() {
     let config = pair.config(pair.replica.port(), "");
     let mut roller = rolling(&config, &["-r"]);
     wait_until("the first cycle", || pair.on_replica("INBOX", "one") == 1);
-    roller.signal("TERM");
-    assert_eq!(roller.wait_exit(), Some(0), "stderr:\n{}", roller.stderr());
+    stop(&mut roller);
     assert!(roller.stderr().contains("rolling replication stopped"));
 }
 
 #[test]
 fn a_change_log_with_spaces_a_leftover_run_file_and_an_empty_log() {
     let pair = Pair::new();
-    let log = pair.path("log");
-    let run_file = pair.path("log-run");
-    let config = pair.config(
-        pair.replica.port(),
-        &format!("log = \"{}\"\n", log.display()),
-    );
+    let (config, log, run_file) = pair.with_log();
     pair.deliver("INBOX", "named by the leftover");
     pair.deliver("Sent Items", "named by the log");
     pair.deliver("Archive", "named by no one");
@@ -212,11 +227,7 @@ fn a_change_log_with_spaces_a_leftover_run_file_and_an_empty_log() {
 #[test]
 fn rolling_on_a_log_picks_up_lines_appended_while_it_runs() {
     let pair = Pair::new();
-    let log = pair.path("log");
-    let config = pair.config(
-        pair.replica.port(),
-        &format!("log = \"{}\"\n", log.display()),
-    );
+    let (config, log, _) = pair.with_log();
     let mut roller = rolling(&config, &["-r", "-d", "100ms"]);
     // Dovecot's delimiter is `.`; the log names levels with `/` whatever the server.
     pair.deliver("Lists.rust talk", "appended");
@@ -227,8 +238,7 @@ fn rolling_on_a_log_picks_up_lines_appended_while_it_runs() {
     wait_until("the log processed", || {
         !log.exists() && !pair.path("log-run").exists()
     });
-    roller.signal("TERM");
-    assert_eq!(roller.wait_exit(), Some(0), "stderr:\n{}", roller.stderr());
+    stop(&mut roller);
 }
 
 /// `retrying in N s` lines of stderr: each N.
@@ -249,12 +259,7 @@ fn retry_waits(stderr: &str) -> Vec<f32> {
 #[test]
 fn sigterm_mid_cycle_keeps_the_log_for_the_next_start() {
     let pair = Pair::new();
-    let log = pair.path("log");
-    let run_file = pair.path("log-run");
-    let config = pair.config(
-        pair.replica.port(),
-        &format!("log = \"{}\"\n", log.display()),
-    );
+    let (config, log, run_file) = pair.with_log();
     let ids: Vec<String> = (0..300).map(|i| format!("big{i}")).collect();
     let messages: Vec<Vec<u8>> = ids.iter().map(|id| message(id)).collect();
     pair.master
@@ -267,11 +272,10 @@ fn sigterm_mid_cycle_keeps_the_log_for_the_next_start() {
     fs::write(&log, "USER someone\n").unwrap();
     let mut roller = rolling(&config, &["-r"]);
     wait_until("part of the mail on the replica", || {
-        ids.iter().any(|id| pair.on_replica("INBOX", id) > 0)
+        pair.replica_copies("INBOX", &ids).iter().any(|&n| n > 0)
     });
-    roller.signal("TERM");
-    assert_eq!(roller.wait_exit(), Some(0), "stderr:\n{}", roller.stderr());
-    let complete = ids.iter().all(|id| pair.on_replica("INBOX", id) == 1);
+    stop(&mut roller);
+    let complete = pair.replica_copies("INBOX", &ids).iter().all(|&n| n == 1);
     // Stopped before the end, the log's work is not done: its run file must stay.
     assert!(
         complete || run_file.exists(),
@@ -281,9 +285,11 @@ fn sigterm_mid_cycle_keeps_the_log_for_the_next_start() {
     let once = run(&config, &["replicate", "r", "-1"]);
     assert_eq!(once.code(), 0, "{once}");
     assert!(!run_file.exists());
-    for id in &ids {
-        assert_eq!(pair.on_replica("INBOX", id), 1, "{id} once");
-    }
+    assert_eq!(
+        pair.replica_copies("INBOX", &ids),
+        vec![1; ids.len()],
+        "each once"
+    );
 }
 
 #[test]
@@ -306,8 +312,7 @@ fn a_refusing_replica_is_retried_under_the_cap_then_caught_up() {
         "max_backoff is 2s: {waits:?}\n{}",
         roller.stderr()
     );
-    roller.signal("TERM");
-    assert_eq!(roller.wait_exit(), Some(0), "stderr:\n{}", roller.stderr());
+    stop(&mut roller);
 }
 
 #[test]
@@ -336,20 +341,21 @@ fn kill_9_while_rolling_then_a_restart_converges_without_duplicates() {
     }
     // Killed as soon as the replica holds part of the new mail.
     wait_until("some new mail on the replica", || {
-        ids.iter().any(|id| pair.on_replica("INBOX", id) > 0)
+        pair.replica_copies("INBOX", &ids).iter().any(|&n| n > 0)
     });
     roller.signal("KILL");
     roller.wait_exit();
 
     let mut again = rolling(&config, &["-r", "-d", "100ms"]);
     wait_until("all of it on the replica", || {
-        ids.iter().all(|id| pair.on_replica("INBOX", id) > 0)
+        pair.replica_copies("INBOX", &ids).iter().all(|&n| n > 0)
     });
-    again.signal("TERM");
-    assert_eq!(again.wait_exit(), Some(0), "stderr:\n{}", again.stderr());
-    for id in &ids {
-        assert_eq!(pair.on_replica("INBOX", id), 1, "{id} once");
-    }
+    stop(&mut again);
+    assert_eq!(
+        pair.replica_copies("INBOX", &ids),
+        vec![1; ids.len()],
+        "each once"
+    );
 }
 
 const USERS: &[(&str, &str)] = &[("alice", "alice-pw"), ("bob", "bob-pw")];
@@ -415,8 +421,7 @@ fn each_users_master_changes_arrive_through_their_own_watcher() {
         copies(&replica, "bob", "Sent Items", "from bob") == 1
     });
     assert_eq!(copies(&replica, "bob", "INBOX", "for alice"), 0);
-    roller.signal("TERM");
-    assert_eq!(roller.wait_exit(), Some(0), "stderr:\n{}", roller.stderr());
+    stop(&mut roller);
 }
 
 #[test]
