@@ -5,7 +5,7 @@
 //!
 //! Stops: SIGTERM/SIGINT end the running cycle at its next safe point (the engine reads
 //! `Output::stop_requested`) and exit 0; the shutdown file (`-F`) is looked for before each
-//! cycle and while waiting, removed, and ends with [`SHUTDOWN`] once no cycle runs; `-1`
+//! cycle and while waiting, removed, and ends with `status::STOPPED` once no cycle runs; `-1`
 //! ends after one log; `-o` ends with `exit::UNAVAILABLE` the first time a server cannot be
 //! reached, instead of backing off.
 //!
