@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use common::daemon::{Daemon, wait_until};
 use common::imap::{message, user_tree};
-use common::{Run, pimlink_with};
+use common::{Run, deliver, pimlink_with};
 use pimlink_testkit::Dovecot;
 use pimlink_testkit::{Cut, CutProxy};
 
@@ -485,4 +485,41 @@ fn rolling_lag() {
         lags[lags.len() - 1]
     );
     drop(roller);
+}
+
+#[test]
+fn a_maildir_master_is_watched_per_user() {
+    let replica = pimlink_testkit::DovecotBuilder::new()
+        .users(USERS)
+        .master_user("admin", "admin-pw")
+        .start()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let trees = dir.path().join("mail");
+    for (user, _) in USERS {
+        deliver(&trees.join(user).join("INBOX"), &format!("old-{user}"), "");
+    }
+    let text = format!(
+        "[general]\nstate_dir = \"{}\"\n\n\
+         [storage.m]\ntype = \"maildir\"\npath = \"{}/{{user}}\"\nlayout = \"verbatim\"\n\n\
+         [storage.rep]\ntype = \"imap\"\nhost = \"{}\"\nport = {}\ntls = \"none\"\n\
+         user = \"admin\"\npassword = \"admin-pw\"\n\n\
+         [replication.r]\nmaster = \"m\"\nreplica = \"rep\"\nusers = [\"alice\", \"bob\"]\n\
+         replica_login = \"master-user\"\n",
+        dir.path().join("state").display(),
+        trees.display(),
+        replica.host(),
+        replica.port(),
+    );
+    let config = dir.path().join("config.toml");
+    fs::write(&config, text).unwrap();
+    let mut roller = rolling(&config, &["-r", "-d", "100ms"]);
+    wait_until("the first cycle", || {
+        copies(&replica, "bob", "INBOX", "old-bob") == 1
+    });
+    deliver(&trees.join("alice").join("INBOX"), "new-alice", "");
+    wait_until("alice's new local mail on the replica", || {
+        copies(&replica, "alice", "INBOX", "new-alice") == 1
+    });
+    stop(&mut roller);
 }
