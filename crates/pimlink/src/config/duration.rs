@@ -18,7 +18,7 @@ const UNITS: &[(&str, u64)] = &[
 
 /// `"5m"` -> five minutes; `None` if it is not a positive number with a unit (at most a year,
 /// so that adding it to a time cannot overflow).
-pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let (digits, millis) = UNITS
         .iter()

@@ -265,7 +265,12 @@ fn add(state: &mut PairState, scope: Scope, due: Tick) {
 
 /// The wait after the `failures`th failure in a row: `first` doubled each time, at most
 /// `cap`, then drawn uniformly from its upper half so that pairs failing together spread out.
-fn backoff(first: Duration, cap: Duration, failures: u32, rng: &mut fastrand::Rng) -> Duration {
+pub(crate) fn backoff(
+    first: Duration,
+    cap: Duration,
+    failures: u32,
+    rng: &mut fastrand::Rng,
+) -> Duration {
     let doublings = failures.saturating_sub(1).min(32);
     let full = first.saturating_mul(1u32 << doublings.min(31)).min(cap);
     let half = full / 2;

@@ -44,11 +44,18 @@ impl Daemon {
     /// Starts `pimlink -c CONFIG -v daemon --ready-fd 1 ARGS` (READY=1 comes on stdout), with
     /// `env` added to its environment.
     pub fn start(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let mut full = vec!["-v", "daemon", "--ready-fd", "1"];
+        full.extend_from_slice(args);
+        Daemon::spawn(config, &full, env)
+    }
+
+    /// Starts `pimlink -c CONFIG ARGS`, any long-running command (`replicate -r`), with
+    /// `env` added to its environment.
+    pub fn spawn(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_pimlink"));
         command
             .arg("-c")
             .arg(config)
-            .args(["-v", "daemon", "--ready-fd", "1"])
             .args(args)
             .env_remove("NOTIFY_SOCKET")
             .stdin(Stdio::null())
