@@ -1,0 +1,3 @@
+//! `pimlink replicate` (issue 15).
+
+pub mod verify;
