@@ -99,13 +99,13 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// The identity of a message with `fingerprint`, or (`None`: no identifying header) known
-    /// only by its size.
-    pub fn new(fingerprint: Option<&Fingerprint>, size: u64) -> Identity {
+    /// The identity of a message with `fingerprint`. Messages with none of the identifying
+    /// header fields (`None`) share one identity per folder, so they are compared as one
+    /// multiset by their other attributes.
+    pub fn new(fingerprint: Option<&Fingerprint>) -> Identity {
         let Some(fingerprint) = fingerprint else {
-            let digest = pimlink_core::digest::sha256_hex(format!("size:{size}").as_bytes());
             return Identity {
-                fingerprint: digest[..16].to_owned(),
+                fingerprint: "-".to_owned(),
                 message_id: None,
             };
         };
