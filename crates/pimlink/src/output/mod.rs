@@ -16,7 +16,7 @@ mod mail;
 mod pair;
 mod progress;
 
-pub use json::JsonEvents;
+pub use json::{JsonEvents, SCHEMA as JSON_SCHEMA};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

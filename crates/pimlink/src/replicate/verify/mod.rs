@@ -6,13 +6,13 @@
 //! - `read.rs`: reading a snapshot over IMAP or from a Maildir tree, only what the level needs;
 //! - `hash.rs`: the level-5 SHA-256, with CRLF line ends whatever the storage keeps;
 //! - `compare.rs`: the pure comparer, two snapshots in, [`Difference`]s out;
-//! - `difference.rs`: a difference, as a line or a JSON object.
+//! - `difference.rs`: a difference, as a line or a JSON object;
+//! - `command.rs`: the command: each user's storages opened, compared, reported.
 //!
 //! Read-only: IMAP folders are opened with EXAMINE and bodies with BODY.PEEK, so verifying
 //! never clears `\Recent` or sets `\Seen`.
 
-#![allow(dead_code)] // Wired to the CLI once the replicate command lands.
-
+mod command;
 mod compare;
 mod difference;
 mod hash;
@@ -23,9 +23,10 @@ use std::collections::BTreeSet;
 
 use pimlink_core::{CollectionName, Error};
 
+pub use command::run;
 pub use compare::compare;
-pub use difference::{Difference, What};
-pub use snapshot::{Folder, Identity, Level, Message, Snapshot};
+pub use difference::Difference;
+pub use snapshot::Level;
 
 use crate::storages::MailSide;
 
