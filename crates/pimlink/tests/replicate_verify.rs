@@ -1,0 +1,535 @@
+//! `pimlink replicate NAME --verify --level N` on real servers (issue 15): two Dovecot
+//! instances, and a Cyrus master with a Dovecot replica. The replica starts as an exact copy
+//! made over IMAP (folders with the empty ones, subscriptions, each message's bytes, flags,
+//! keywords and internal date), so nothing is reported; then each planted difference is
+//! reported at its level and above, and not below.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use common::imap::{dovecot_options, message};
+use common::{Run, block_on, pimlink_with, uid_of};
+use pimlink_core::{Content, Flag, Flags};
+use pimlink_imap::{
+    AppendItem, Client, ClientOptions, FetchRequest, SelectOptions, StoreMode, TlsMode, UidRanges,
+};
+use pimlink_testkit::{Cyrus, Dovecot};
+
+/// A replication `r` of the account `master` to the account `replica`, each logging in as its
+/// own user.
+fn write_config(dir: &Path, master: &ClientOptions, replica: &ClientOptions) -> std::path::PathBuf {
+    let storage = |name: &str, o: &ClientOptions| {
+        format!(
+            "[storage.{name}]\ntype = \"imap\"\nhost = \"{}\"\nport = {}\ntls = \"none\"\n\
+             user = \"{}\"\npassword = \"{}\"\n\n",
+            o.host,
+            o.port.unwrap_or(143),
+            o.user,
+            o.password.expose()
+        )
+    };
+    let config = format!(
+        "[general]\nstate_dir = \"{}\"\n\n{}{}[replication.r]\nmaster = \"m\"\nreplica = \"rep\"\n\
+         master_login = \"self\"\nreplica_login = \"self\"\n",
+        dir.join("state").display(),
+        storage("m", master),
+        storage("rep", replica),
+    );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// `replicate r --verify --level N --json`: the exit status and each difference as
+/// (folder, kind).
+fn verify(config: &Path, level: u8) -> (i32, Vec<(String, String)>) {
+    let run = Run(pimlink_with(
+        config,
+        &[
+            "replicate",
+            "r",
+            "--verify",
+            "--level",
+            &level.to_string(),
+            "--json",
+        ],
+    )
+    .output()
+    .unwrap());
+    let mut found = Vec::new();
+    let mut verified = false;
+    for line in run.stdout().lines() {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}\n{run}"));
+        match event["event"].as_str() {
+            Some("difference") => found.push((
+                event["folder"].as_str().unwrap().to_owned(),
+                event["kind"].as_str().unwrap().to_owned(),
+            )),
+            Some("verified") => verified = true,
+            _ => panic!("unexpected event {line}\n{run}"),
+        }
+    }
+    assert!(verified, "no verified event\n{run}");
+    assert!(matches!(run.code(), 0 | 7), "{run}");
+    assert_eq!(run.code() == 7, !found.is_empty(), "{run}");
+    (run.code(), found)
+}
+
+/// Checks that `expected` (folder, kind) is what levels `from` to 5 report, and that the
+/// levels below report nothing. `count_at_2`: a message more or less is a count at level 2.
+fn assert_found_from(config: &Path, from: u8, expected: &[(&str, &str)], count_at_2: Option<&str>) {
+    for level in 1..=5u8 {
+        let (_, found) = verify(config, level);
+        let found: Vec<(&str, &str)> = found
+            .iter()
+            .map(|(f, k)| (f.as_str(), k.as_str()))
+            .collect();
+        if level == 2
+            && let Some(folder) = count_at_2
+        {
+            assert_eq!(found, [(folder, "count")], "level 2");
+        } else if level >= from {
+            assert_eq!(found, expected, "level {level}");
+        } else {
+            assert!(found.is_empty(), "level {level} found {found:?}");
+        }
+    }
+}
+
+async fn connect(options: &ClientOptions) -> Client {
+    Client::connect(options.clone()).await.unwrap()
+}
+
+fn date(seconds: u64) -> Option<SystemTime> {
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds))
+}
+
+fn flags(list: &[Flag], keywords: &[&str]) -> Flags {
+    let mut out = Flags::new();
+    for flag in list {
+        out.set(*flag, true);
+    }
+    for keyword in keywords {
+        out.set_keyword(keyword, true);
+    }
+    out
+}
+
+async fn append(client: &mut Client, folder: &str, bytes: Vec<u8>, flags: Flags, when: u64) {
+    client
+        .append(
+            folder,
+            AppendItem {
+                content: Content::Bytes(bytes),
+                flags,
+                internal_date: date(when),
+            },
+        )
+        .await
+        .unwrap();
+}
+
+/// The master's account: an empty folder, a nested one, subscriptions, messages with flags
+/// and keywords, and two identical copies of one message.
+async fn seed_master(options: &ClientOptions) {
+    let mut client = connect(options).await;
+    let nested = server_name(&mut client, "Lists/rust").await;
+    for folder in ["Empty", "Lists", &nested, "Unsubscribed"] {
+        client.create(folder).await.unwrap();
+    }
+    for folder in ["INBOX", "Empty", &nested] {
+        client.subscribe(folder).await.unwrap();
+    }
+    client.unsubscribe("Lists").await.ok();
+    client.unsubscribe("Unsubscribed").await.ok();
+    append(
+        &mut client,
+        "INBOX",
+        message("a"),
+        flags(&[Flag::Seen], &[]),
+        1_700_000_000,
+    )
+    .await;
+    append(
+        &mut client,
+        "INBOX",
+        message("b"),
+        flags(&[Flag::Flagged], &["$Work"]),
+        1_700_000_100,
+    )
+    .await;
+    for _ in 0..2 {
+        append(
+            &mut client,
+            "INBOX",
+            message("c"),
+            Flags::new(),
+            1_700_000_200,
+        )
+        .await;
+    }
+    append(
+        &mut client,
+        &nested,
+        message("d"),
+        flags(&[Flag::Replied], &[]),
+        1_700_000_300,
+    )
+    .await;
+    client.logout().await.unwrap();
+}
+
+/// The server's name for `name` (levels separated by `/`): Dovecot's delimiter is `.`.
+async fn server_name(client: &mut Client, name: &str) -> String {
+    let delimiter = client.list("", "").await.unwrap()[0].delimiter.unwrap();
+    name.replace('/', &delimiter.to_string())
+}
+
+/// Makes `to` an exact copy of `from` over IMAP: folders (empty ones too), subscriptions, and
+/// each message with its flags and internal date.
+async fn copy_account(from: &ClientOptions, to: &ClientOptions) {
+    let (mut from, mut to) = (connect(from).await, connect(to).await);
+    let folders = from.list("", "*").await.unwrap();
+    let to_delimiter = to.list("", "").await.unwrap()[0]
+        .delimiter
+        .unwrap()
+        .to_string();
+    let there = |entry: &pimlink_imap::ListEntry| match entry.delimiter {
+        Some(d) => entry.name.replace(d, &to_delimiter),
+        None => entry.name.clone(),
+    };
+    for folder in &folders {
+        if !folder.name.eq_ignore_ascii_case("INBOX") {
+            to.create(&there(folder)).await.unwrap();
+        }
+    }
+    for folder in to.lsub("", "*").await.unwrap() {
+        to.unsubscribe(&folder.name).await.unwrap();
+    }
+    for folder in from.lsub("", "*").await.unwrap() {
+        to.subscribe(&there(&folder)).await.unwrap();
+    }
+    let request = FetchRequest {
+        flags: true,
+        internal_date: true,
+        body: true,
+        ..FetchRequest::default()
+    };
+    for folder in folders.iter().filter(|f| f.selectable()) {
+        let read_only = SelectOptions {
+            read_only: true,
+            ..SelectOptions::default()
+        };
+        if from.select(&folder.name, read_only).await.unwrap().exists == 0 {
+            continue;
+        }
+        let mut items = Vec::new();
+        from.fetch(&UidRanges::all(), &request, |m| {
+            items.push(AppendItem {
+                content: m.body.unwrap(),
+                flags: m.flags.unwrap(),
+                internal_date: m.internal_date,
+            });
+            Ok(())
+        })
+        .await
+        .unwrap();
+        for result in to.append_many(&there(folder), items).await.unwrap() {
+            result.unwrap();
+        }
+    }
+    from.logout().await.unwrap();
+    to.logout().await.unwrap();
+}
+
+/// Removes the message `id` from `folder` (the first copy found).
+async fn remove(client: &mut Client, folder: &str, id: &str) {
+    client
+        .select(folder, SelectOptions::default())
+        .await
+        .unwrap();
+    let uid = uid_of(client, id).await;
+    let uids = UidRanges::from_uids([uid]);
+    client
+        .store(
+            &uids,
+            StoreMode::Add,
+            &Flags::new().with(Flag::Trashed),
+            None,
+        )
+        .await
+        .unwrap();
+    client.uid_expunge(&uids).await.unwrap();
+    client.unselect().await.unwrap();
+}
+
+/// Changes the flags of message `id` in `folder` by `mode`.
+async fn store(client: &mut Client, folder: &str, id: &str, mode: StoreMode, flags: Flags) {
+    client
+        .select(folder, SelectOptions::default())
+        .await
+        .unwrap();
+    let uid = uid_of(client, id).await;
+    client
+        .store(&UidRanges::from_uids([uid]), mode, &flags, None)
+        .await
+        .unwrap();
+    client.unselect().await.unwrap();
+}
+
+#[test]
+fn dovecot_to_dovecot_each_planted_difference_is_found_at_its_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let (master_server, replica_server) = (Dovecot::start().unwrap(), Dovecot::start().unwrap());
+    let master = dovecot_options(
+        &master_server,
+        master_server.user(),
+        master_server.password(),
+    );
+    let replica = dovecot_options(
+        &replica_server,
+        replica_server.user(),
+        replica_server.password(),
+    );
+    let config = write_config(dir.path(), &master, &replica);
+    block_on(seed_master(&master));
+    block_on(copy_account(&master, &replica));
+
+    // An exact copy: nothing at any level, and the plain output says so.
+    assert_found_from(&config, 1, &[], None);
+    let run = Run(
+        pimlink_with(&config, &["replicate", "r", "--verify", "--level", "5"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(run.stdout().contains("identical at level 5"), "{run}");
+
+    block_on(async {
+        let mut client = connect(&replica).await;
+        // A missing empty folder.
+        client.delete("Empty").await.unwrap();
+        drop(client);
+    });
+    // Its subscription stays on Dovecot, so the folder alone is missing.
+    assert_found_from(&config, 1, &[("Empty", "missing-folder")], None);
+    block_on(async {
+        let mut client = connect(&replica).await;
+        client.create("Empty").await.unwrap();
+        // An unsubscribed folder.
+        client.unsubscribe("Lists.rust").await.unwrap();
+    });
+    assert_found_from(&config, 1, &[("Lists/rust", "missing-subscription")], None);
+    block_on(async {
+        let mut client = connect(&replica).await;
+        client.subscribe("Lists.rust").await.unwrap();
+        // An extra message.
+        append(
+            &mut client,
+            "INBOX",
+            message("extra"),
+            Flags::new(),
+            1_700_000_400,
+        )
+        .await;
+    });
+    assert_found_from(&config, 3, &[("INBOX", "extra-message")], Some("INBOX"));
+    block_on(async {
+        let mut client = connect(&replica).await;
+        remove(&mut client, "INBOX", "extra").await;
+        // A changed flag and a keyword.
+        store(
+            &mut client,
+            "INBOX",
+            "a",
+            StoreMode::Remove,
+            flags(&[Flag::Seen], &[]),
+        )
+        .await;
+        store(
+            &mut client,
+            "Lists.rust",
+            "d",
+            StoreMode::Add,
+            flags(&[], &["$Later"]),
+        )
+        .await;
+    });
+    assert_found_from(
+        &config,
+        3,
+        &[("INBOX", "flags"), ("Lists/rust", "flags")],
+        None,
+    );
+    block_on(async {
+        let mut client = connect(&replica).await;
+        store(
+            &mut client,
+            "INBOX",
+            "a",
+            StoreMode::Add,
+            flags(&[Flag::Seen], &[]),
+        )
+        .await;
+        store(
+            &mut client,
+            "Lists.rust",
+            "d",
+            StoreMode::Remove,
+            flags(&[], &["$Later"]),
+        )
+        .await;
+        // A different internal date: the same message again, a day later.
+        remove(&mut client, "Lists.rust", "d").await;
+        append(
+            &mut client,
+            "Lists.rust",
+            message("d"),
+            flags(&[Flag::Replied], &[]),
+            1_700_086_700,
+        )
+        .await;
+    });
+    assert_found_from(&config, 4, &[("Lists/rust", "internal-date")], None);
+    block_on(async {
+        let mut client = connect(&replica).await;
+        remove(&mut client, "Lists.rust", "d").await;
+        append(
+            &mut client,
+            "Lists.rust",
+            message("d"),
+            flags(&[Flag::Replied], &[]),
+            1_700_000_300,
+        )
+        .await;
+        // A changed byte in the body, same size, same headers.
+        remove(&mut client, "INBOX", "b").await;
+        let changed = String::from_utf8(message("b"))
+            .unwrap()
+            .replace("body of b", "body of B");
+        append(
+            &mut client,
+            "INBOX",
+            changed.into_bytes(),
+            flags(&[Flag::Flagged], &["$Work"]),
+            1_700_000_100,
+        )
+        .await;
+    });
+    assert_found_from(&config, 5, &[("INBOX", "content")], None);
+    block_on(async {
+        let mut client = connect(&replica).await;
+        remove(&mut client, "INBOX", "b").await;
+        append(
+            &mut client,
+            "INBOX",
+            message("b"),
+            flags(&[Flag::Flagged], &["$Work"]),
+            1_700_000_100,
+        )
+        .await;
+    });
+    // Everything undone: identical again, whatever the UIDs now are.
+    assert_found_from(&config, 1, &[], None);
+}
+
+/// `-m` limits the comparison to the named folders: a difference elsewhere is not reported.
+#[test]
+fn verify_limited_to_mailboxes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (master_server, replica_server) = (Dovecot::start().unwrap(), Dovecot::start().unwrap());
+    let master = dovecot_options(
+        &master_server,
+        master_server.user(),
+        master_server.password(),
+    );
+    let replica = dovecot_options(
+        &replica_server,
+        replica_server.user(),
+        replica_server.password(),
+    );
+    let config = write_config(dir.path(), &master, &replica);
+    block_on(seed_master(&master));
+    block_on(copy_account(&master, &replica));
+    block_on(async {
+        let mut client = connect(&replica).await;
+        append(
+            &mut client,
+            "INBOX",
+            message("extra"),
+            Flags::new(),
+            1_700_000_400,
+        )
+        .await;
+        store(
+            &mut client,
+            "Lists.rust",
+            "d",
+            StoreMode::Add,
+            flags(&[Flag::Seen], &[]),
+        )
+        .await;
+    });
+    let args = [
+        "replicate",
+        "r",
+        "--verify",
+        "--level",
+        "3",
+        "-m",
+        "Lists/rust",
+    ];
+    let run = Run(pimlink_with(&config, &args).output().unwrap());
+    assert_eq!(run.code(), 7, "{run}");
+    let stdout = run.stdout();
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains(": folder ")).collect();
+    assert_eq!(lines.len(), 1, "{run}");
+    assert!(
+        lines[0].contains("\"Lists/rust\"")
+            && lines[0].contains("<d@test>")
+            && lines[0].contains("flags"),
+        "{run}"
+    );
+}
+
+#[test]
+fn cyrus_master_dovecot_replica_identical_then_a_flag_differs() {
+    if Cyrus::skip_requested() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (master_server, replica_server) = (Cyrus::start().unwrap(), Dovecot::start().unwrap());
+    let mut master = ClientOptions::new(
+        master_server.host(),
+        master_server.user(),
+        pimlink_imap::Secret::new(master_server.password()),
+    );
+    master.port = Some(master_server.port());
+    master.tls = TlsMode::None;
+    master.read_timeout = Duration::from_secs(20);
+    let replica = dovecot_options(
+        &replica_server,
+        replica_server.user(),
+        replica_server.password(),
+    );
+    let config = write_config(dir.path(), &master, &replica);
+    block_on(seed_master(&master));
+    block_on(copy_account(&master, &replica));
+    assert_found_from(&config, 1, &[], None);
+    block_on(async {
+        let mut client = connect(&replica).await;
+        store(
+            &mut client,
+            "INBOX",
+            "c",
+            StoreMode::Add,
+            flags(&[], &["$Junk"]),
+        )
+        .await;
+    });
+    // One of the two identical copies changed: one difference.
+    assert_found_from(&config, 3, &[("INBOX", "flags")], None);
+}
