@@ -533,3 +533,57 @@ fn cyrus_master_dovecot_replica_identical_then_a_flag_differs() {
     // One of the two identical copies changed: one difference.
     assert_found_from(&config, 3, &[("INBOX", "flags")], None);
 }
+
+/// A replica made by `pimlink replicate` itself verifies identical at level 5: Dovecot to
+/// Dovecot, and Dovecot to a Maildir tree (which has no subscriptions or special-use, so
+/// those are not compared); a flag changed in the tree is then found.
+#[test]
+fn identical_after_a_replication_to_dovecot_and_to_maildir() {
+    let dir = tempfile::tempdir().unwrap();
+    let (master_server, replica_server) = (Dovecot::start().unwrap(), Dovecot::start().unwrap());
+    let master = dovecot_options(
+        &master_server,
+        master_server.user(),
+        master_server.password(),
+    );
+    let replica = dovecot_options(
+        &replica_server,
+        replica_server.user(),
+        replica_server.password(),
+    );
+    let config = write_config(dir.path(), &master, &replica);
+    block_on(seed_master(&master));
+    let run = Run(pimlink_with(&config, &["replicate", "r"]).output().unwrap());
+    assert_eq!(run.code(), 0, "{run}");
+    // The one-shot engine subscribes the folders it creates rather than copying the master's
+    // subscriptions (so far): those differences are real, and the only ones.
+    let (_, found) = verify(&config, 5);
+    let kinds: Vec<&str> = found.iter().map(|(_, kind)| kind.as_str()).collect();
+    assert!(
+        kinds.iter().all(|k| k.ends_with("-subscription")),
+        "{found:?}"
+    );
+
+    let tree = dir.path().join("tree");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[replication.r]",
+        &format!(
+            "[storage.tree]\ntype = \"maildir\"\npath = \"{}\"\n\n[replication.r]",
+            tree.display()
+        ),
+    );
+    let text = text
+        .replace("replica = \"rep\"", "replica = \"tree\"")
+        .replace("replica_login = \"self\"\n", "")
+        // A replication's status belongs to its replica: a new replica starts afresh.
+        .replace("/state\"", "/state-tree\"");
+    std::fs::write(&config, text).unwrap();
+    let run = Run(pimlink_with(&config, &["replicate", "r"]).output().unwrap());
+    assert_eq!(run.code(), 0, "{run}");
+    assert_eq!(verify(&config, 5), (0, vec![]));
+    common::set_local_flags(&tree.join("INBOX"), "a", "");
+    assert_eq!(
+        verify(&config, 3),
+        (7, vec![("INBOX".to_owned(), "flags".to_owned())])
+    );
+}
