@@ -4,6 +4,8 @@
 //! keywords and internal date), so nothing is reported; then each planted difference is
 //! reported at its level and above, and not below.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
 mod common;
 
 use std::path::Path;

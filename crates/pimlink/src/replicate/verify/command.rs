@@ -72,7 +72,7 @@ pub fn run(
 }
 
 /// One user's differences: the user's view of both storages, read at the same time.
-async fn verify_user(
+pub async fn verify_user(
     config: &Config,
     repl: &ReplicationConfig,
     user: &User,
