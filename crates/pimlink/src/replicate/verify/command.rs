@@ -94,6 +94,11 @@ pub async fn verify_user(
     let mut replica = storages::open_mail(&user_config, &repl.replica)
         .await
         .with_context(|| format!("opening the replica, storage {}", repl.replica))?;
+    for side in [&mut master, &mut replica] {
+        if let storages::MailSide::Imap(store) = side {
+            store.set_examine_only(true);
+        }
+    }
     let differences = if mailboxes.is_empty() {
         super::verify_account(&mut master, &mut replica, level).await
     } else {

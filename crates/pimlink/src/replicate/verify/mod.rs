@@ -9,8 +9,9 @@
 //! - `difference.rs`: a difference, as a line or a JSON object;
 //! - `command.rs`: the command: each user's storages opened, compared, reported.
 //!
-//! Read-only: IMAP folders are opened with EXAMINE and bodies with BODY.PEEK, so verifying
-//! never clears `\Recent` or sets `\Seen`.
+//! Read-only: bodies are read with BODY.PEEK, so verifying never sets `\Seen`; the sides
+//! [`verify_user`] opens are EXAMINE-only too (no `\Recent` cleared), while sides handed to
+//! [`verify_mailboxes`] are used as they are (rolling mode goes on writing with them).
 
 mod command;
 mod compare;
@@ -60,11 +61,6 @@ async fn verify(
     level: Level,
     only: Option<&BTreeSet<CollectionName>>,
 ) -> Result<Vec<Difference>, Error> {
-    for side in [&mut *master, &mut *replica] {
-        if let MailSide::Imap(store) = side {
-            store.set_examine_only(true);
-        }
-    }
     let (m, r) = tokio::join!(
         read::read_snapshot(master, level, only),
         read::read_snapshot(replica, level, only)
