@@ -190,6 +190,33 @@ async fn server_name(client: &mut Client, name: &str) -> String {
     name.replace('/', &delimiter.to_string())
 }
 
+/// A master and a replica Dovecot, and a configuration replicating one to the other.
+struct TwoDovecots {
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    master: ClientOptions,
+    replica: ClientOptions,
+    _servers: (Dovecot, Dovecot),
+}
+
+impl TwoDovecots {
+    fn start() -> TwoDovecots {
+        let dir = tempfile::tempdir().unwrap();
+        let servers = (Dovecot::start().unwrap(), Dovecot::start().unwrap());
+        let (m, r) = (&servers.0, &servers.1);
+        let master = dovecot_options(m, m.user(), m.password());
+        let replica = dovecot_options(r, r.user(), r.password());
+        let config = write_config(dir.path(), &master, &replica);
+        TwoDovecots {
+            dir,
+            config,
+            master,
+            replica,
+            _servers: servers,
+        }
+    }
+}
+
 /// Makes `to` an exact copy of `from` over IMAP: folders (empty ones too), subscriptions, and
 /// each message with its flags and internal date.
 async fn copy_account(from: &ClientOptions, to: &ClientOptions) {
@@ -284,26 +311,15 @@ async fn store(client: &mut Client, folder: &str, id: &str, mode: StoreMode, fla
 
 #[test]
 fn dovecot_to_dovecot_each_planted_difference_is_found_at_its_level() {
-    let dir = tempfile::tempdir().unwrap();
-    let (master_server, replica_server) = (Dovecot::start().unwrap(), Dovecot::start().unwrap());
-    let master = dovecot_options(
-        &master_server,
-        master_server.user(),
-        master_server.password(),
-    );
-    let replica = dovecot_options(
-        &replica_server,
-        replica_server.user(),
-        replica_server.password(),
-    );
-    let config = write_config(dir.path(), &master, &replica);
-    block_on(seed_master(&master));
-    block_on(copy_account(&master, &replica));
+    let two = TwoDovecots::start();
+    let (config, master, replica) = (&two.config, &two.master, &two.replica);
+    block_on(seed_master(master));
+    block_on(copy_account(master, replica));
 
     // An exact copy: nothing at any level, and the plain output says so.
-    assert_found_from(&config, 1, &[], None);
+    assert_found_from(config, 1, &[], None);
     let run = Run(
-        pimlink_with(&config, &["replicate", "r", "--verify", "--level", "5"])
+        pimlink_with(config, &["replicate", "r", "--verify", "--level", "5"])
             .output()
             .unwrap(),
     );
@@ -311,22 +327,22 @@ fn dovecot_to_dovecot_each_planted_difference_is_found_at_its_level() {
     assert!(run.stdout().contains("identical at level 5"), "{run}");
 
     block_on(async {
-        let mut client = connect(&replica).await;
+        let mut client = connect(replica).await;
         // A missing empty folder.
         client.delete("Empty").await.unwrap();
         drop(client);
     });
     // Its subscription stays on Dovecot, so the folder alone is missing.
-    assert_found_from(&config, 1, &[("Empty", "missing-folder")], None);
+    assert_found_from(config, 1, &[("Empty", "missing-folder")], None);
     block_on(async {
-        let mut client = connect(&replica).await;
+        let mut client = connect(replica).await;
         client.create("Empty").await.unwrap();
         // An unsubscribed folder.
         client.unsubscribe("Lists.rust").await.unwrap();
     });
-    assert_found_from(&config, 1, &[("Lists/rust", "missing-subscription")], None);
+    assert_found_from(config, 1, &[("Lists/rust", "missing-subscription")], None);
     block_on(async {
-        let mut client = connect(&replica).await;
+        let mut client = connect(replica).await;
         client.subscribe("Lists.rust").await.unwrap();
         // An extra message.
         append(
@@ -338,9 +354,9 @@ fn dovecot_to_dovecot_each_planted_difference_is_found_at_its_level() {
         )
         .await;
     });
-    assert_found_from(&config, 3, &[("INBOX", "extra-message")], Some("INBOX"));
+    assert_found_from(config, 3, &[("INBOX", "extra-message")], Some("INBOX"));
     block_on(async {
-        let mut client = connect(&replica).await;
+        let mut client = connect(replica).await;
         remove(&mut client, "INBOX", "extra").await;
         // A changed flag and a keyword.
         store(
@@ -361,13 +377,13 @@ fn dovecot_to_dovecot_each_planted_difference_is_found_at_its_level() {
         .await;
     });
     assert_found_from(
-        &config,
+        config,
         3,
         &[("INBOX", "flags"), ("Lists/rust", "flags")],
         None,
     );
     block_on(async {
-        let mut client = connect(&replica).await;
+        let mut client = connect(replica).await;
         store(
             &mut client,
             "INBOX",
@@ -395,9 +411,9 @@ fn dovecot_to_dovecot_each_planted_difference_is_found_at_its_level() {
         )
         .await;
     });
-    assert_found_from(&config, 4, &[("Lists/rust", "internal-date")], None);
+    assert_found_from(config, 4, &[("Lists/rust", "internal-date")], None);
     block_on(async {
-        let mut client = connect(&replica).await;
+        let mut client = connect(replica).await;
         remove(&mut client, "Lists.rust", "d").await;
         append(
             &mut client,
@@ -421,9 +437,9 @@ fn dovecot_to_dovecot_each_planted_difference_is_found_at_its_level() {
         )
         .await;
     });
-    assert_found_from(&config, 5, &[("INBOX", "content")], None);
+    assert_found_from(config, 5, &[("INBOX", "content")], None);
     block_on(async {
-        let mut client = connect(&replica).await;
+        let mut client = connect(replica).await;
         remove(&mut client, "INBOX", "b").await;
         append(
             &mut client,
@@ -435,29 +451,18 @@ fn dovecot_to_dovecot_each_planted_difference_is_found_at_its_level() {
         .await;
     });
     // Everything undone: identical again, whatever the UIDs now are.
-    assert_found_from(&config, 1, &[], None);
+    assert_found_from(config, 1, &[], None);
 }
 
 /// `-m` limits the comparison to the named folders: a difference elsewhere is not reported.
 #[test]
 fn verify_limited_to_mailboxes() {
-    let dir = tempfile::tempdir().unwrap();
-    let (master_server, replica_server) = (Dovecot::start().unwrap(), Dovecot::start().unwrap());
-    let master = dovecot_options(
-        &master_server,
-        master_server.user(),
-        master_server.password(),
-    );
-    let replica = dovecot_options(
-        &replica_server,
-        replica_server.user(),
-        replica_server.password(),
-    );
-    let config = write_config(dir.path(), &master, &replica);
-    block_on(seed_master(&master));
-    block_on(copy_account(&master, &replica));
+    let two = TwoDovecots::start();
+    let (config, master, replica) = (&two.config, &two.master, &two.replica);
+    block_on(seed_master(master));
+    block_on(copy_account(master, replica));
     block_on(async {
-        let mut client = connect(&replica).await;
+        let mut client = connect(replica).await;
         append(
             &mut client,
             "INBOX",
@@ -484,7 +489,7 @@ fn verify_limited_to_mailboxes() {
         "-m",
         "Lists/rust",
     ];
-    let run = Run(pimlink_with(&config, &args).output().unwrap());
+    let run = Run(pimlink_with(config, &args).output().unwrap());
     assert_eq!(run.code(), 7, "{run}");
     let stdout = run.stdout();
     let lines: Vec<&str> = stdout.lines().filter(|l| l.contains(": folder ")).collect();
@@ -541,33 +546,22 @@ fn cyrus_master_dovecot_replica_identical_then_a_flag_differs() {
 /// those are not compared); a flag changed in the tree is then found.
 #[test]
 fn identical_after_a_replication_to_dovecot_and_to_maildir() {
-    let dir = tempfile::tempdir().unwrap();
-    let (master_server, replica_server) = (Dovecot::start().unwrap(), Dovecot::start().unwrap());
-    let master = dovecot_options(
-        &master_server,
-        master_server.user(),
-        master_server.password(),
-    );
-    let replica = dovecot_options(
-        &replica_server,
-        replica_server.user(),
-        replica_server.password(),
-    );
-    let config = write_config(dir.path(), &master, &replica);
-    block_on(seed_master(&master));
-    let run = Run(pimlink_with(&config, &["replicate", "r"]).output().unwrap());
+    let two = TwoDovecots::start();
+    let (config, master) = (&two.config, &two.master);
+    block_on(seed_master(master));
+    let run = Run(pimlink_with(config, &["replicate", "r"]).output().unwrap());
     assert_eq!(run.code(), 0, "{run}");
     // The one-shot engine subscribes the folders it creates rather than copying the master's
     // subscriptions (so far): those differences are real, and the only ones.
-    let (_, found) = verify(&config, 5);
+    let (_, found) = verify(config, 5);
     let kinds: Vec<&str> = found.iter().map(|(_, kind)| kind.as_str()).collect();
     assert!(
         kinds.iter().all(|k| k.ends_with("-subscription")),
         "{found:?}"
     );
 
-    let tree = dir.path().join("tree");
-    let text = std::fs::read_to_string(&config).unwrap().replace(
+    let tree = two.dir.path().join("tree");
+    let text = std::fs::read_to_string(config).unwrap().replace(
         "[replication.r]",
         &format!(
             "[storage.tree]\ntype = \"maildir\"\npath = \"{}\"\n\n[replication.r]",
@@ -579,13 +573,13 @@ fn identical_after_a_replication_to_dovecot_and_to_maildir() {
         .replace("replica_login = \"self\"\n", "")
         // A replication's status belongs to its replica: a new replica starts afresh.
         .replace("/state\"", "/state-tree\"");
-    std::fs::write(&config, text).unwrap();
-    let run = Run(pimlink_with(&config, &["replicate", "r"]).output().unwrap());
+    std::fs::write(config, text).unwrap();
+    let run = Run(pimlink_with(config, &["replicate", "r"]).output().unwrap());
     assert_eq!(run.code(), 0, "{run}");
-    assert_eq!(verify(&config, 5), (0, vec![]));
+    assert_eq!(verify(config, 5), (0, vec![]));
     common::set_local_flags(&tree.join("INBOX"), "a", "");
     assert_eq!(
-        verify(&config, 3),
+        verify(config, 3),
         (7, vec![("INBOX".to_owned(), "flags".to_owned())])
     );
 }

@@ -5,17 +5,16 @@
 //! reached), since the verification is incomplete.
 
 use std::io::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 use pimlink_core::CollectionName;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use crate::cli::{ReplicateArgs, exit};
 use crate::config::{Config, ReplicationConfig};
 use crate::failure::{UsageError, exit_code};
-use crate::output::Output;
-use crate::replicate::login::storage_as_user;
+use crate::output::{Output, write_json_event};
+use crate::replicate::login::config_as_user;
 use crate::replicate::status::DIFFERENT;
 use crate::replicate::users::{self, User};
 use crate::storages;
@@ -79,15 +78,7 @@ pub async fn verify_user(
     level: Level,
     mailboxes: &[CollectionName],
 ) -> Result<Vec<Difference>> {
-    let mut user_config = config.clone();
-    for (name, login) in [
-        (&repl.master, repl.master_login),
-        (&repl.replica, repl.replica_login),
-    ] {
-        if let Some(storage) = user_config.storages.get_mut(name) {
-            *storage = storage_as_user(storage, user, login, &repl.master_user_separator);
-        }
-    }
+    let user_config = config_as_user(config, repl, user);
     let mut master = storages::open_mail(&user_config, &repl.master)
         .await
         .with_context(|| format!("opening the master, storage {}", repl.master))?;
@@ -118,25 +109,22 @@ fn report(
     differences: &[Difference],
     output: &Output,
 ) {
-    let mut stdout = std::io::stdout().lock();
+    let owner = ("replication", repl.name.as_str());
     if output.json() {
         for difference in differences {
-            // A closed stdout (the reader went away) changes nothing in the result.
-            let _ = writeln!(
-                stdout,
-                "{}",
-                event(repl, "difference", difference.json(user.as_str()))
-            );
+            write_json_event("difference", owner, difference.json(user.as_str()));
         }
         let summary = json!({
             "user": user.as_str(),
             "level": level.number(),
             "differences": differences.len(),
         });
-        let _ = writeln!(stdout, "{}", event(repl, "verified", summary));
+        write_json_event("verified", owner, summary);
         return;
     }
+    let mut stdout = std::io::stdout().lock();
     for difference in differences {
+        // A closed stdout (the reader went away) changes nothing in the result.
         let _ = writeln!(stdout, "{}", difference.line(user.as_str()));
     }
     drop(stdout);
@@ -149,21 +137,4 @@ fn report(
         },
         level.number()
     ));
-}
-
-/// A JSON line: the common fields of `--json` events (`schema`, `event`, `ts`), the
-/// replication's name, then `fields`.
-fn event(repl: &ReplicationConfig, name: &str, fields: Value) -> Value {
-    let mut line = Map::new();
-    line.insert("schema".into(), json!(crate::output::JSON_SCHEMA));
-    line.insert("event".into(), json!(name));
-    line.insert("replication".into(), json!(repl.name));
-    let ts = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    line.insert("ts".into(), json!((ts * 1000.0).round() / 1000.0));
-    if let Value::Object(fields) = fields {
-        line.extend(fields);
-    }
-    Value::Object(line)
 }
