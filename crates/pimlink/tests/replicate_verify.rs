@@ -315,143 +315,104 @@ fn dovecot_to_dovecot_each_planted_difference_is_found_at_its_level() {
     let (config, master, replica) = (&two.config, &two.master, &two.replica);
     block_on(seed_master(master));
     block_on(copy_account(master, replica));
+    let on_replica = |change: Change| block_on(plant(replica, change));
 
     // An exact copy: nothing at any level, and the plain output says so.
     assert_found_from(config, 1, &[], None);
-    let run = Run(
-        pimlink_with(config, &["replicate", "r", "--verify", "--level", "5"])
-            .output()
-            .unwrap(),
-    );
+    let args = ["replicate", "r", "--verify", "--level", "5"];
+    let run = Run(pimlink_with(config, &args).output().unwrap());
     assert_eq!(run.code(), 0, "{run}");
     assert!(run.stdout().contains("identical at level 5"), "{run}");
 
-    block_on(async {
-        let mut client = connect(replica).await;
-        // A missing empty folder.
-        client.delete("Empty").await.unwrap();
-        drop(client);
-    });
     // Its subscription stays on Dovecot, so the folder alone is missing.
+    on_replica(Change::DeleteEmptyFolder(true));
     assert_found_from(config, 1, &[("Empty", "missing-folder")], None);
-    block_on(async {
-        let mut client = connect(replica).await;
-        client.create("Empty").await.unwrap();
-        // An unsubscribed folder.
-        client.unsubscribe("Lists.rust").await.unwrap();
-    });
+    on_replica(Change::DeleteEmptyFolder(false));
+    on_replica(Change::Unsubscribe(true));
     assert_found_from(config, 1, &[("Lists/rust", "missing-subscription")], None);
-    block_on(async {
-        let mut client = connect(replica).await;
-        client.subscribe("Lists.rust").await.unwrap();
-        // An extra message.
-        append(
-            &mut client,
-            "INBOX",
-            message("extra"),
-            Flags::new(),
-            1_700_000_400,
-        )
-        .await;
-    });
+    on_replica(Change::Unsubscribe(false));
+    on_replica(Change::ExtraMessage(true));
     assert_found_from(config, 3, &[("INBOX", "extra-message")], Some("INBOX"));
-    block_on(async {
-        let mut client = connect(replica).await;
-        remove(&mut client, "INBOX", "extra").await;
-        // A changed flag and a keyword.
-        store(
-            &mut client,
-            "INBOX",
-            "a",
-            StoreMode::Remove,
-            flags(&[Flag::Seen], &[]),
-        )
-        .await;
-        store(
-            &mut client,
-            "Lists.rust",
-            "d",
-            StoreMode::Add,
-            flags(&[], &["$Later"]),
-        )
-        .await;
-    });
-    assert_found_from(
-        config,
-        3,
-        &[("INBOX", "flags"), ("Lists/rust", "flags")],
-        None,
-    );
-    block_on(async {
-        let mut client = connect(replica).await;
-        store(
-            &mut client,
-            "INBOX",
-            "a",
-            StoreMode::Add,
-            flags(&[Flag::Seen], &[]),
-        )
-        .await;
-        store(
-            &mut client,
-            "Lists.rust",
-            "d",
-            StoreMode::Remove,
-            flags(&[], &["$Later"]),
-        )
-        .await;
-        // A different internal date: the same message again, a day later.
-        remove(&mut client, "Lists.rust", "d").await;
-        append(
-            &mut client,
-            "Lists.rust",
-            message("d"),
-            flags(&[Flag::Replied], &[]),
-            1_700_086_700,
-        )
-        .await;
-    });
+    on_replica(Change::ExtraMessage(false));
+    on_replica(Change::FlagAndKeyword(true));
+    let flags_differ = [("INBOX", "flags"), ("Lists/rust", "flags")];
+    assert_found_from(config, 3, &flags_differ, None);
+    on_replica(Change::FlagAndKeyword(false));
+    on_replica(Change::LaterDate(true));
     assert_found_from(config, 4, &[("Lists/rust", "internal-date")], None);
-    block_on(async {
-        let mut client = connect(replica).await;
-        remove(&mut client, "Lists.rust", "d").await;
-        append(
-            &mut client,
-            "Lists.rust",
-            message("d"),
-            flags(&[Flag::Replied], &[]),
-            1_700_000_300,
-        )
-        .await;
-        // A changed byte in the body, same size, same headers.
-        remove(&mut client, "INBOX", "b").await;
-        let changed = String::from_utf8(message("b"))
-            .unwrap()
-            .replace("body of b", "body of B");
-        append(
-            &mut client,
-            "INBOX",
-            changed.into_bytes(),
-            flags(&[Flag::Flagged], &["$Work"]),
-            1_700_000_100,
-        )
-        .await;
-    });
+    on_replica(Change::LaterDate(false));
+    on_replica(Change::ChangedByte(true));
     assert_found_from(config, 5, &[("INBOX", "content")], None);
-    block_on(async {
-        let mut client = connect(replica).await;
-        remove(&mut client, "INBOX", "b").await;
-        append(
-            &mut client,
-            "INBOX",
-            message("b"),
-            flags(&[Flag::Flagged], &["$Work"]),
-            1_700_000_100,
-        )
-        .await;
-    });
+    on_replica(Change::ChangedByte(false));
     // Everything undone: identical again, whatever the UIDs now are.
     assert_found_from(config, 1, &[], None);
+}
+
+/// A difference planted on the replica (`true`), or undone (`false`).
+#[derive(Clone, Copy)]
+enum Change {
+    /// The empty folder `Empty` deleted.
+    DeleteEmptyFolder(bool),
+    /// `Lists/rust` unsubscribed.
+    Unsubscribe(bool),
+    /// A message that the master does not have, in INBOX.
+    ExtraMessage(bool),
+    /// `\Seen` cleared on `a` in INBOX, keyword `$Later` set on `d` in `Lists/rust`.
+    FlagAndKeyword(bool),
+    /// `d` in `Lists/rust` with an internal date a day later.
+    LaterDate(bool),
+    /// `b` in INBOX with one byte of its body changed (same size, same headers).
+    ChangedByte(bool),
+}
+
+async fn plant(replica: &ClientOptions, change: Change) {
+    let mut client = connect(replica).await;
+    let client = &mut client;
+    match change {
+        Change::DeleteEmptyFolder(true) => client.delete("Empty").await.unwrap(),
+        Change::DeleteEmptyFolder(false) => client.create("Empty").await.unwrap(),
+        Change::Unsubscribe(true) => client.unsubscribe("Lists.rust").await.unwrap(),
+        Change::Unsubscribe(false) => client.subscribe("Lists.rust").await.unwrap(),
+        Change::ExtraMessage(true) => {
+            append(
+                client,
+                "INBOX",
+                message("extra"),
+                Flags::new(),
+                1_700_000_400,
+            )
+            .await
+        }
+        Change::ExtraMessage(false) => remove(client, "INBOX", "extra").await,
+        Change::FlagAndKeyword(planted) => {
+            let (seen, later) = match planted {
+                true => (StoreMode::Remove, StoreMode::Add),
+                false => (StoreMode::Add, StoreMode::Remove),
+            };
+            store(client, "INBOX", "a", seen, flags(&[Flag::Seen], &[])).await;
+            store(client, "Lists.rust", "d", later, flags(&[], &["$Later"])).await;
+        }
+        Change::LaterDate(planted) => {
+            let when = if planted {
+                1_700_086_700
+            } else {
+                1_700_000_300
+            };
+            remove(client, "Lists.rust", "d").await;
+            let replied = flags(&[Flag::Replied], &[]);
+            append(client, "Lists.rust", message("d"), replied, when).await;
+        }
+        Change::ChangedByte(planted) => {
+            let mut bytes = message("b");
+            if planted {
+                let text = String::from_utf8(bytes).unwrap();
+                bytes = text.replace("body of b", "body of B").into_bytes();
+            }
+            remove(client, "INBOX", "b").await;
+            let flagged = flags(&[Flag::Flagged], &["$Work"]);
+            append(client, "INBOX", bytes, flagged, 1_700_000_100).await;
+        }
+    }
 }
 
 /// `-m` limits the comparison to the named folders: a difference elsewhere is not reported.
