@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::imap::{dovecot_options, message};
+use common::imap::{dovecot_options, message, server_tree};
 use common::{Run, block_on, pimlink_with, uid_of};
 use pimlink_core::{Content, Flag, Flags};
 use pimlink_imap::{
@@ -317,12 +317,21 @@ fn dovecot_to_dovecot_each_planted_difference_is_found_at_its_level() {
     block_on(copy_account(master, replica));
     let on_replica = |change: Change| block_on(plant(replica, change));
 
-    // An exact copy: nothing at any level, and the plain output says so.
+    // An exact copy: nothing at any level, and the plain output says so. Reading every body
+    // set no \Seen on either side.
+    let flags_before = (server_tree(master.clone()), server_tree(replica.clone()));
     assert_found_from(config, 1, &[], None);
     let args = ["replicate", "r", "--verify", "--level", "5"];
     let run = Run(pimlink_with(config, &args).output().unwrap());
     assert_eq!(run.code(), 0, "{run}");
     assert!(run.stdout().contains("identical at level 5"), "{run}");
+    let flags_after = (server_tree(master.clone()), server_tree(replica.clone()));
+    assert_eq!(flags_after, flags_before);
+    assert!(
+        flags_before.0["INBOX"]["c"]
+            .iter()
+            .all(|f| !f.contains('S'))
+    );
 
     // Its subscription stays on Dovecot, so the folder alone is missing.
     on_replica(Change::DeleteEmptyFolder(true));
