@@ -553,3 +553,21 @@ fn identical_after_a_replication_to_dovecot_and_to_maildir() {
         (7, vec![("INBOX".to_owned(), "flags".to_owned())])
     );
 }
+
+/// A replica that cannot be reached is not "identical" nor "different": the error is on
+/// stderr, no `verified` event is written, and the exit status is 3.
+#[test]
+fn an_unreachable_replica_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Dovecot::start().unwrap();
+    let master = dovecot_options(&server, server.user(), server.password());
+    let mut replica = master.clone();
+    // Nothing listens there: the port was free a moment ago and is not used by the test.
+    replica.port = Some(pimlink_testkit::free_port().unwrap());
+    let config = write_config(dir.path(), &master, &replica);
+    let args = ["replicate", "r", "--verify", "--json"];
+    let run = Run(pimlink_with(&config, &args).output().unwrap());
+    assert_eq!(run.code(), 3, "{run}");
+    assert!(!run.stdout().contains("\"verified\""), "{run}");
+    assert!(run.stderr().contains("replica"), "{run}");
+}
