@@ -78,12 +78,20 @@ pub fn replication<'c>(config: &'c Config, name: &str) -> Result<&'c Replication
     })
 }
 
-/// The exit status for a finished pass: [`exit::OK`] or the worst of its users.
+/// The exit status for a finished pass: the worst of its users, except that a storage
+/// unreachable for some users while others were replicated is a partial failure (a user the
+/// replica does not know yet, say), not an unreachable server.
 pub fn pass_code(report: &once::Report) -> u8 {
-    report
+    let worst = report
         .users
         .iter()
         .map(|user| user.code)
         .max()
-        .unwrap_or(exit::OK)
+        .unwrap_or(exit::OK);
+    let some_done = report.users.iter().any(|user| user.code <= exit::PARTIAL);
+    if worst == exit::UNAVAILABLE && some_done {
+        exit::PARTIAL
+    } else {
+        worst
+    }
 }

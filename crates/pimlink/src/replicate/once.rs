@@ -144,8 +144,8 @@ fn user_pair(config: &Config, repl: &ReplicationConfig, user: &User) -> (Config,
         name: user.file_name(),
         a: repl.master.clone(),
         b: repl.replica.clone(),
-        collections: CollectionFilter::all(),
-        direction: Direction::AToB,
+        collections: collections(repl),
+        direction: Direction::Mirror,
         operations: Operations::default(),
         create: PerSide { a: false, b: true },
         on_empty: OnEmpty::default(),
@@ -158,8 +158,10 @@ fn user_pair(config: &Config, repl: &ReplicationConfig, user: &User) -> (Config,
                 read_only: true,
                 ..SideOptions::default()
             },
+            // A mirror's trash is where messages only the replica has go.
             b: SideOptions {
                 remove: true,
+                trash: repl.replica_only_folder.clone(),
                 ..SideOptions::default()
             },
         },
@@ -167,4 +169,15 @@ fn user_pair(config: &Config, repl: &ReplicationConfig, user: &User) -> (Config,
         adopt: AdoptMode::Never,
     };
     (user_config, pair)
+}
+
+/// Every folder, except the replica-only folder: it exists on the replica alone, by design.
+fn collections(repl: &ReplicationConfig) -> CollectionFilter {
+    let mut patterns = vec!["*".to_owned()];
+    if let Some(folder) = &repl.replica_only_folder {
+        patterns.push(format!("!{}", folder.as_str()));
+    }
+    // The folder name was checked when parsed; a name the pattern syntax cannot take falls
+    // back to every folder, which only means that folder is replicated too.
+    CollectionFilter::new(&patterns).unwrap_or_else(|_| CollectionFilter::all())
 }

@@ -20,6 +20,9 @@ pub(crate) struct Params<'a> {
     pub capabilities: Option<&'a str>,
     pub maildir_plus_plus: bool,
     pub identity: &'a Identity,
+    /// Replication (issue 15): an administrator who may log in as any user (a Dovecot master
+    /// user), with the separator of `USER*MASTER` logins.
+    pub master_user: Option<&'a str>,
 }
 
 /// Where things live inside an instance's temp dir.
@@ -28,6 +31,9 @@ pub(crate) fn passwd_path(root: &Path) -> PathBuf {
 }
 pub(crate) fn conf_path(root: &Path) -> PathBuf {
     root.join("dovecot.conf")
+}
+pub(crate) fn master_passwd_path(root: &Path) -> PathBuf {
+    root.join("master-passwd")
 }
 pub(crate) fn log_path(root: &Path) -> PathBuf {
     root.join("dovecot.log")
@@ -64,7 +70,7 @@ auth_mechanisms = plain login cram-md5 xoauth2 oauthbearer
 # Tests log in with wrong passwords and open many parallel connections on purpose.
 auth_failure_delay = 0
 mail_max_userip_connections = 1000
-passdb {{
+{master}passdb {{
   driver = passwd-file
   args = scheme=PLAIN {passwd}
 }}
@@ -80,6 +86,17 @@ mail_location = {location}
         uid = id.mail_uid,
         gid = id.mail_gid,
         passwd = passwd_path(p.root).display(),
+        // A master passdb lets its users log in as anyone, as `USER*MASTER` or with the
+        // user as SASL PLAIN authorization identity; `pass = yes` still checks that the
+        // user exists in the ordinary passdb.
+        master = match p.master_user {
+            Some(separator) => format!(
+                "auth_master_user_separator = {separator}\npassdb {{\n  driver = passwd-file\n  \
+                 master = yes\n  args = scheme=PLAIN {}\n  pass = yes\n}}\n",
+                master_passwd_path(p.root).display()
+            ),
+            None => String::new(),
+        },
         location = if p.maildir_plus_plus {
             // Dovecot's default: INBOX is the root, folder A.B lives in .A.B
             "maildir:%h/Maildir".to_string()
@@ -203,6 +220,7 @@ mod tests {
             capabilities: None,
             maildir_plus_plus: true,
             identity: &id,
+            master_user: None,
         });
         assert!(text.contains("ssl = no\n"));
         assert!(!text.contains("ssl_verify_client_cert"));
@@ -228,7 +246,10 @@ mod tests {
             capabilities: Some("IMAP4rev1 IDLE"),
             maildir_plus_plus: false,
             identity: &id,
+            master_user: Some("*"),
         });
+        assert!(text.contains("auth_master_user_separator = *\n"));
+        assert!(text.contains("master = yes\n  args = scheme=PLAIN /t/master-passwd\n"));
         assert!(text.contains("ssl = yes\nssl_cert = </t/server.pem\nssl_key = </t/server.key\n"));
         assert!(text.contains("port = 1993\n"));
         assert!(text.contains("ssl_ca = </t/ca.pem\nssl_verify_client_cert = yes\n"));

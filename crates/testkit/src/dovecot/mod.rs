@@ -33,6 +33,8 @@ pub struct DovecotBuilder {
     capabilities: Option<String>,
     maildir_plus_plus: bool,
     users: Vec<(String, String)>,
+    /// Replication (issue 15): a master user (name, password).
+    master_user: Option<(String, String)>,
 }
 
 impl Default for DovecotBuilder {
@@ -51,7 +53,16 @@ impl DovecotBuilder {
             capabilities: None,
             maildir_plus_plus: true,
             users: vec![("test".into(), "secret".into())],
+            master_user: None,
         }
+    }
+
+    /// Replication (issue 15): a Dovecot master user `name` with `password`, who can log in
+    /// as any user: as `USER*NAME` with its own password, or with SASL PLAIN giving `NAME` as
+    /// authentication and the user as authorization identity.
+    pub fn master_user(mut self, name: &str, password: &str) -> Self {
+        self.master_user = Some((name.to_owned(), password.to_owned()));
+        self
     }
 
     /// Also listen with implicit TLS on [`Dovecot::tls_port`] and offer STARTTLS on the plain
@@ -122,7 +133,7 @@ impl DovecotBuilder {
                 "DovecotBuilder::users: at least one user is needed".into(),
             ));
         }
-        for (user, password) in &self.users {
+        for (user, password) in self.users.iter().chain(&self.master_user) {
             config::check_value("user name", user, &[':', '/', ' ', '%'])
                 .and_then(|()| config::check_value("password", password, &[':']))
                 .map_err(invalid)?;
@@ -163,11 +174,16 @@ impl DovecotBuilder {
             capabilities: self.capabilities.as_deref(),
             maildir_plus_plus: self.maildir_plus_plus,
             identity: &identity,
+            master_user: self.master_user.as_ref().map(|_| "*"),
         });
         let conf_path = config::conf_path(&root);
         fs::write(&conf_path, conf).map_err(failed)?;
         let passwd = config::render_passwd(&root, &self.users, &identity);
         write_private(&config::passwd_path(&root), &passwd, &identity).map_err(failed)?;
+        if let Some((name, password)) = &self.master_user {
+            let line = format!("{name}:{{PLAIN}}{password}\n");
+            write_private(&config::master_passwd_path(&root), &line, &identity).map_err(failed)?;
+        }
 
         let mut command = Command::new(dovecot_binary());
         command.arg("-F").arg("-c").arg(&conf_path);
