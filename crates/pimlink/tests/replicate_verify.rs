@@ -571,3 +571,87 @@ fn an_unreachable_replica_exits_3() {
     assert!(!run.stdout().contains("\"verified\""), "{run}");
     assert!(run.stderr().contains("replica"), "{run}");
 }
+
+/// Several users through the storages' administrator (Dovecot master users: authzid on the
+/// master, `user*admin` on the replica): after `replicate -A`, each user verifies on their
+/// own, and a message planted in bob's replica is bob's difference only.
+#[test]
+fn each_user_is_verified_as_that_user() {
+    const USERS: &[(&str, &str)] = &[("alice", "alice-pw"), ("bob", "bob-pw")];
+    let server = || {
+        pimlink_testkit::DovecotBuilder::new()
+            .users(USERS)
+            .master_user("admin", "admin-pw")
+            .start()
+            .unwrap()
+    };
+    let (master, replica) = (server(), server());
+    master.deliver("alice", "INBOX", &message("a1")).unwrap();
+    master.deliver("alice", "Work", &message("a2")).unwrap();
+    master.deliver("bob", "INBOX", &message("b1")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let storage = |name: &str, server: &Dovecot| {
+        format!(
+            "[storage.{name}]\ntype = \"imap\"\nhost = \"{}\"\nport = {}\ntls = \"none\"\n\
+             user = \"admin\"\npassword = \"admin-pw\"\n\n",
+            server.host(),
+            server.port()
+        )
+    };
+    let config = dir.path().join("config.toml");
+    let text = format!(
+        "[general]\nstate_dir = \"{}\"\n\n{}{}[replication.r]\nmaster = \"m\"\nreplica = \"rep\"\n\
+         users = [\"alice\", \"bob\"]\nmaster_login = \"authzid\"\nreplica_login = \"master-user\"\n",
+        dir.path().join("state").display(),
+        storage("m", &master),
+        storage("rep", &replica),
+    );
+    std::fs::write(&config, text).unwrap();
+    let run = Run(pimlink_with(&config, &["replicate", "r", "-A"])
+        .output()
+        .unwrap());
+    assert_eq!(run.code(), 0, "{run}");
+
+    // (user, kind) of every difference but subscriptions, which the one-shot engine does
+    // not copy yet, and the users that were verified.
+    let verify_users = |args: &[&str]| {
+        let mut all = vec!["replicate", "r", "--verify", "--level", "5", "--json"];
+        all.extend_from_slice(args);
+        let run = Run(pimlink_with(&config, &all).output().unwrap());
+        let (mut found, mut verified) = (Vec::new(), Vec::new());
+        for line in run.stdout().lines() {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            let user = event["user"].as_str().unwrap().to_owned();
+            match event["event"].as_str() {
+                Some("verified") => verified.push(user),
+                Some("difference") => {
+                    let kind = event["kind"].as_str().unwrap();
+                    if !kind.ends_with("-subscription") {
+                        found.push((user, kind.to_owned()));
+                    }
+                }
+                _ => panic!("{line}\n{run}"),
+            }
+        }
+        (found, verified)
+    };
+    let (found, verified) = verify_users(&["-A"]);
+    assert_eq!(found, Vec::<(String, String)>::new());
+    assert_eq!(verified, ["alice", "bob"]);
+
+    block_on(async {
+        let mut bob = connect(&dovecot_options(&replica, "bob", "bob-pw")).await;
+        append(
+            &mut bob,
+            "INBOX",
+            message("extra"),
+            Flags::new(),
+            1_700_000_400,
+        )
+        .await;
+    });
+    let (found, _) = verify_users(&["-A"]);
+    assert_eq!(found, [("bob".to_owned(), "extra-message".to_owned())]);
+    let (found, verified) = verify_users(&["-u", "alice"]);
+    assert_eq!((found.len(), verified), (0, vec!["alice".to_owned()]));
+}
