@@ -347,3 +347,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_difference_reads_as_one_line() {
+    let master = one_folder(vec![message(1, Flags::new().with(Flag::Replied))]);
+    let mut later = Flags::new().with(Flag::Replied);
+    later.set_keyword("$Later", true);
+    let replica = one_folder(vec![message(1, later)]);
+    let found = compare(&master, &replica, Level::Flags);
+    assert_eq!(
+        found[0].line("alice"),
+        "alice: folder \"INBOX\": message <1@example.org> [0000000000000001]: \
+         flags (\\Answered) on the master, (\\Answered $Later) on the replica"
+    );
+}

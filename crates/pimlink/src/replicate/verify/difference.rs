@@ -165,7 +165,7 @@ impl fmt::Display for What {
             What::ExtraMessage { copies } => write!(f, "only on the replica ({copies} copies)"),
             What::Flags { master, replica } => write!(
                 f,
-                "flags {:?} on the master, {:?} on the replica",
+                "flags ({}) on the master, ({}) on the replica",
                 flag_text(master),
                 flag_text(replica)
             ),
