@@ -225,8 +225,9 @@ pub struct ReplicateArgs {
     #[arg(long)]
     pub verify: bool,
 
-    /// With --verify: how deep to compare, 1 (folders, subscriptions) to 5 (every message's
-    /// bytes).
+    /// With --verify: how deep to compare (default 4): 1 folders, subscriptions and special-use;
+    /// 2 + message counts; 3 + each message by content with its flags and keywords; 4 + sizes
+    /// and internal dates; 5 + a SHA-256 of every message's bytes.
     #[arg(long, value_name = "N", requires = "verify", value_parser = clap::value_parser!(u8).range(1..=5))]
     pub level: Option<u8>,
 

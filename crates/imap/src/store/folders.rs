@@ -144,7 +144,7 @@ impl ImapStore {
         })
     }
 
-    fn describe_quiet(&self) -> String {
+    pub(super) fn describe_quiet(&self) -> String {
         format!("imap {}@{}", self.options.user, self.options.host)
     }
 

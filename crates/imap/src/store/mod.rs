@@ -77,13 +77,15 @@
 //! This file: the overview, [`ImapStore`] and the state its files share. `mail_store.rs` is the
 //! `MailStore` impl, which hands each call to the file that does it: `folders.rs`,
 //! `listing.rs` (with `state.rs`, `keys.rs`, `names.rs`), `reading.rs` and `prefetch.rs`,
-//! `writing.rs` (with `multiappend.rs`, `crlf.rs`), `moving.rs`, `settle.rs`; `connection.rs`
+//! `writing.rs` (with `multiappend.rs`, `crlf.rs`), `moving.rs`, `settle.rs`; `details.rs`
+//! (subscriptions, special-use and counts, for `pimlink replicate --verify`); `connection.rs`
 //! and `retry.rs` reconnect and decide what is repeated.
 //!
 //! Not here: IDLE.
 
 mod connection;
 mod crlf;
+mod details;
 mod folders;
 mod keys;
 mod listing;
@@ -108,6 +110,7 @@ use pimlink_core::{CollectionName, Error, ErrorKind, Flags, MailStore};
 use crate::client::Client;
 use crate::options::ClientOptions;
 use crate::secret::Secret;
+pub use details::{AccountDetails, FolderDetails};
 pub use retry::RetryPolicy;
 pub use spelling::ImapSpelling;
 

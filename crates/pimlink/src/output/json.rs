@@ -40,6 +40,26 @@ use serde_json::{Map, Value, json};
 /// The version of the events' schema; raised when a field changes meaning or goes away.
 pub const SCHEMA: u32 = 1;
 
+/// Writes one event on stdout: `schema`, `event`, the `owner` field (`pair` and its name for a
+/// sync; `replication` for `replicate --verify`), `ts`, then `fields`.
+pub fn write_event(event: &str, owner: (&str, &str), fields: Value) {
+    let mut line = Map::new();
+    line.insert("schema".into(), json!(SCHEMA));
+    line.insert("event".into(), json!(event));
+    line.insert(owner.0.into(), json!(owner.1));
+    let ts = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    line.insert("ts".into(), json!((ts * 1000.0).round() / 1000.0));
+    if let Value::Object(fields) = fields {
+        line.extend(fields);
+    }
+    let mut stdout = std::io::stdout().lock();
+    // A closed stdout (the reader went away) must not stop the run.
+    let _ = writeln!(stdout, "{}", Value::Object(line));
+    let _ = stdout.flush();
+}
+
 /// Writes a pair's run as JSON Lines on stdout.
 pub struct JsonEvents {
     pair: String,
@@ -57,21 +77,7 @@ impl JsonEvents {
 
     /// One event: the common fields, then `fields`.
     fn emit(&self, event: &str, fields: Value) {
-        let mut line = Map::new();
-        line.insert("schema".into(), json!(SCHEMA));
-        line.insert("event".into(), json!(event));
-        line.insert("pair".into(), json!(self.pair));
-        let ts = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
-        line.insert("ts".into(), json!((ts * 1000.0).round() / 1000.0));
-        if let Value::Object(fields) = fields {
-            line.extend(fields);
-        }
-        let mut stdout = std::io::stdout().lock();
-        // A closed stdout (the reader went away) must not stop the sync.
-        let _ = writeln!(stdout, "{}", Value::Object(line));
-        let _ = stdout.flush();
+        write_event(event, ("pair", &self.pair), fields);
     }
 
     fn collection_finished<F: Family>(

@@ -16,7 +16,7 @@ mod mail;
 mod pair;
 mod progress;
 
-pub use json::JsonEvents;
+pub use json::{JsonEvents, write_event as write_json_event};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

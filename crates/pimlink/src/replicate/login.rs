@@ -44,3 +44,22 @@ pub fn storage_as_user(
     }
     storage
 }
+
+/// `config` with the replication's master and replica as `user` sees them
+/// ([`storage_as_user`]), so that storages open as for any pair.
+pub fn config_as_user(
+    config: &crate::config::Config,
+    repl: &crate::config::ReplicationConfig,
+    user: &User,
+) -> crate::config::Config {
+    let mut user_config = config.clone();
+    for (name, login) in [
+        (&repl.master, repl.master_login),
+        (&repl.replica, repl.replica_login),
+    ] {
+        if let Some(storage) = user_config.storages.get_mut(name) {
+            *storage = storage_as_user(storage, user, login, &repl.master_user_separator);
+        }
+    }
+    user_config
+}
