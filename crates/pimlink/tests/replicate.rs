@@ -128,3 +128,101 @@ fn a_user_the_replica_refuses_fails_alone() {
     let alice = user_tree(&replica, "alice", "alice-pw");
     assert!(alice["INBOX"].contains_key("a1"), "{alice:?}");
 }
+
+/// Logs in as `user` on `server` and runs `f` with the client.
+fn as_user<T>(
+    server: &Dovecot,
+    user: &str,
+    f: impl AsyncFnOnce(&mut pimlink_imap::Client) -> T,
+) -> T {
+    common::block_on(async {
+        let options = common::imap::dovecot_options(server, user, password(user));
+        let mut client = pimlink_imap::Client::connect(options).await.unwrap();
+        let out = f(&mut client).await;
+        client.logout().await.unwrap();
+        out
+    })
+}
+
+/// `user`'s subscribed folders on `server`.
+fn subscriptions(server: &Dovecot, user: &str) -> Vec<String> {
+    let mut names: Vec<String> = as_user(server, user, async |c| c.lsub("", "*").await.unwrap())
+        .into_iter()
+        .map(|entry| entry.name)
+        .collect();
+    names.sort();
+    names
+}
+
+/// Changes on the replica alone are undone; nothing of the master changes; each undone
+/// change is reported.
+#[test]
+fn the_master_wins_a_split_brain() {
+    use pimlink_core::{Flag, Flags};
+    use pimlink_imap::{StoreMode, UidRanges};
+    let (master, replica) = (server(), server());
+    master.deliver("alice", "INBOX", &message("a1")).unwrap();
+    master.deliver("alice", "INBOX", &message("a2")).unwrap();
+    master.deliver("alice", "Work", &message("a3")).unwrap();
+    let setup = Setup::new(&master, &replica, "replica_only_folder = \"Recovered\"");
+    setup.replicate_ok(&["-A"]);
+    assert_identical(&master, &replica);
+    let master_before = user_tree(&master, "alice", password("alice"));
+
+    // On the replica: a new message, a flag, a deletion.
+    replica
+        .deliver("alice", "INBOX", &message("stray"))
+        .unwrap();
+    as_user(&replica, "alice", async |c| {
+        c.select("INBOX", Default::default()).await.unwrap();
+        let a1 = common::uid_of(c, "a1").await;
+        let flagged = Flags::new().with(Flag::Flagged);
+        c.store(&UidRanges::single(a1), StoreMode::Add, &flagged, None)
+            .await
+            .unwrap();
+        let a2 = common::uid_of(c, "a2").await;
+        let deleted = Flags::new().with(Flag::Trashed);
+        c.store(&UidRanges::single(a2), StoreMode::Add, &deleted, None)
+            .await
+            .unwrap();
+        c.uid_expunge(&UidRanges::single(a2)).await.unwrap();
+    });
+
+    let run = setup.replicate_ok(&["-A"]);
+    assert_eq!(
+        user_tree(&master, "alice", password("alice")),
+        master_before
+    );
+    let mut replica_tree = user_tree(&replica, "alice", password("alice"));
+    let recovered = replica_tree.remove("Recovered").unwrap_or_default();
+    assert!(recovered.contains_key("stray"), "{recovered:?}\n{run}");
+    assert_eq!(replica_tree, master_before, "{run}");
+    let out = run.stdout() + &run.stderr();
+    for undone in ["only on the replica", "flags", "deleted on the replica"] {
+        assert!(out.contains(undone), "{undone:?} not reported:\n{run}");
+    }
+    // A second pass has nothing left to undo.
+    let again = setup.replicate_ok(&["-A"]);
+    assert!(!again.stdout().contains("undone"), "{again}");
+}
+
+/// Empty folders and subscriptions are replicated too.
+#[test]
+fn empty_folders_and_subscriptions_are_replicated() {
+    let (master, replica) = (server(), server());
+    master.deliver("alice", "INBOX", &message("a1")).unwrap();
+    as_user(&master, "alice", async |c| {
+        c.create("Empty").await.unwrap();
+        c.create("Lists").await.unwrap();
+        c.subscribe("Lists").await.unwrap();
+        c.subscribe("INBOX").await.unwrap();
+    });
+    let setup = Setup::new(&master, &replica, "");
+    setup.replicate_ok(&["-u", "alice"]);
+    let tree = user_tree(&replica, "alice", password("alice"));
+    assert!(tree.contains_key("Empty"), "{tree:?}");
+    assert_eq!(
+        subscriptions(&replica, "alice"),
+        subscriptions(&master, "alice")
+    );
+}

@@ -6,6 +6,7 @@
 //!   Maildir path with `{user}`).
 //! - `once`: one pass over users and mailboxes through the one pair runner, in replica mode
 //!   (the master wins; replica changes are undone and reported). The other modes call it.
+//! - `subscriptions`: the replica's IMAP subscriptions made the master's after each pass.
 //! - `rolling`: `-r`, `-f`, `-1`: replicate what changed, until stopped.
 //! - `verify`: `--verify`: compare, change nothing.
 
@@ -15,6 +16,7 @@
 pub mod login;
 pub mod once;
 pub mod rolling;
+pub mod subscriptions;
 pub mod users;
 pub mod verify;
 

@@ -94,6 +94,9 @@ pub struct ItemPlan {
     pub refused: Option<Refusal>,
     /// Copies the pair's limits hold back (not actions: nothing is done about them).
     pub held_back: Vec<HeldBack>,
+    /// The changes found on B alone that the plan undoes, for a mirror's report (see
+    /// `plan::mirror`); empty unless the pair mirrors.
+    pub undone: Vec<super::mirror::Undone>,
 }
 
 /// Why a copy was held back.

@@ -198,3 +198,42 @@ proptest! {
         }
     }
 }
+
+/// Each undone replica change is named once, and master changes are not mistaken for them.
+#[test]
+fn undone_changes_are_named() {
+    let policy = mirror(None);
+    let status = vec![
+        row(1, "flag-a", "flag-b", "S", None),
+        row(2, "gone-a", "gone-b", "S", None),
+        row(3, "master-a", "master-b", "S", None),
+        row(4, "pending-a", "pending-b", "S", Some(Side::B)),
+    ];
+    let a = vec![
+        entry("flag-a", "S"),
+        entry("gone-a", "S"),
+        entry("master-a", "FS"),
+        entry("pending-a", "S"),
+    ];
+    let b = vec![
+        entry("flag-b", "RS"),
+        entry("master-b", "S"),
+        entry("stray", ""),
+    ];
+    let plan = plan_items(&status, &a, &b, &policy);
+    let mut got: Vec<String> = plan.undone.iter().map(ToString::to_string).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "undone: flags of flag-b changed on the replica: [RS] -> [S]",
+            "undone: gone-b was deleted on the replica: copied again",
+            "undone: stray was only on the replica: deleted",
+        ],
+        "{:?}",
+        plan.actions
+    );
+    // A pair that does not mirror undoes nothing.
+    let plain = plan_items(&status, &a, &b, &SyncPolicy::both_ways());
+    assert!(plain.undone.is_empty());
+}

@@ -21,6 +21,7 @@ pub mod late_copies;
 pub mod limits;
 mod matching;
 pub(crate) mod max_delete;
+pub mod mirror;
 pub mod moves;
 pub mod pairing;
 mod render;
@@ -35,6 +36,7 @@ pub use collections::{
 // Both wings' refusals are one floor type; re-exported where mail users found it before.
 pub use crate::guard::Refusal;
 pub use items::{held_for_read_only, plan_items, plan_items_scoped};
+pub use mirror::{Undone, UndoneChange};
 pub use sides::plan_removal;
 
 #[cfg(test)]
