@@ -169,10 +169,14 @@ fn the_master_wins_a_split_brain() {
     assert_identical(&master, &replica);
     let master_before = user_tree(&master, "alice", password("alice"));
 
-    // On the replica: a new message, a flag, a deletion.
+    // On the replica: a new message, a flag, a deletion, a folder of its own, and a master
+    // folder deleted and made again with other mail.
     replica
         .deliver("alice", "INBOX", &message("stray"))
         .unwrap();
+    replica.deliver("alice", "Own", &message("own")).unwrap();
+    as_user(&replica, "alice", async |c| c.delete("Work").await.unwrap());
+    replica.deliver("alice", "Work", &message("other")).unwrap();
     as_user(&replica, "alice", async |c| {
         c.select("INBOX", Default::default()).await.unwrap();
         let a1 = common::uid_of(c, "a1").await;
@@ -195,7 +199,9 @@ fn the_master_wins_a_split_brain() {
     );
     let mut replica_tree = user_tree(&replica, "alice", password("alice"));
     let recovered = replica_tree.remove("Recovered").unwrap_or_default();
-    assert!(recovered.contains_key("stray"), "{recovered:?}\n{run}");
+    for id in ["stray", "own", "other"] {
+        assert!(recovered.contains_key(id), "{id}: {recovered:?}\n{run}");
+    }
     assert_eq!(replica_tree, master_before, "{run}");
     let out = run.stdout() + &run.stderr();
     for undone in ["only on the replica", "flags", "deleted on the replica"] {

@@ -77,7 +77,7 @@ pub fn replicate_users(
         let result =
             crate::commands::sync::sync_pair(&user_config, &pair, mailboxes, request, None, output);
         let result = result.and_then(|code| {
-            let subscribed = subscriptions(&user_config, &pair, request.dry_run, output);
+            let subscribed = subscriptions(&user_config, repl, &pair, request.dry_run, output);
             subscribed.map(|()| code)
         });
         let (code, error) = match result {
@@ -150,14 +150,24 @@ fn user_pair(config: &Config, repl: &ReplicationConfig, user: &User) -> (Config,
 }
 
 /// Makes the user's replica subscriptions the master's, reporting each change.
-fn subscriptions(config: &Config, pair: &PairConfig, dry_run: bool, output: &Output) -> Result<()> {
+fn subscriptions(
+    config: &Config,
+    repl: &ReplicationConfig,
+    pair: &PairConfig,
+    dry_run: bool,
+    output: &Output,
+) -> Result<()> {
     let (Some(master), Some(replica)) =
         (config.storages.get(&pair.a), config.storages.get(&pair.b))
     else {
         return Ok(());
     };
-    let changes = crate::commands::runtime()?
-        .block_on(super::subscriptions::replicate(master, replica, dry_run))?;
+    let changes = crate::commands::runtime()?.block_on(super::subscriptions::replicate(
+        master,
+        replica,
+        repl.replica_only_folder.as_ref().map(|f| f.as_str()),
+        dry_run,
+    ))?;
     let json = output
         .json()
         .then(|| crate::output::JsonEvents::new(&pair.name, dry_run));

@@ -31,11 +31,12 @@ impl std::fmt::Display for Change {
 }
 
 /// Makes the replica's subscriptions those of the master (both as one user, see
-/// `login::storage_as_user`); returns what changed, or would change with `dry_run`. Nothing
-/// is done unless both sides are IMAP.
+/// `login::storage_as_user`), leaving the `replica_only` folder alone; returns what changed,
+/// or would change with `dry_run`. Nothing is done unless both sides are IMAP.
 pub async fn replicate(
     master: &StorageConfig,
     replica: &StorageConfig,
+    replica_only: Option<&str>,
     dry_run: bool,
 ) -> Result<Vec<Change>> {
     let (Some(master_options), Some(replica_options)) = (options(master)?, options(replica)?)
@@ -51,7 +52,11 @@ pub async fn replicate(
     let (replica_names, delimiter) = list_subscribed(&mut client).await?;
     // Names travel with '/' between the sides, as the pair runner's do.
     let want: BTreeSet<String> = master_names.into_iter().collect();
-    let have: BTreeSet<String> = replica_names.into_iter().collect();
+    // The replica-only folder is the replica's own, subscribed or not.
+    let have: BTreeSet<String> = replica_names
+        .into_iter()
+        .filter(|name| Some(name.as_str()) != replica_only)
+        .collect();
     let changes = plan(&want, &have);
     if !dry_run {
         for change in &changes {
