@@ -237,3 +237,38 @@ fn undone_changes_are_named() {
     let plain = plan_items(&status, &a, &b, &SyncPolicy::both_ways());
     assert!(plain.undone.is_empty());
 }
+
+/// A replica's folders the master lacks are removed, known or not, except its own trash (the
+/// replica-only folder); the master's folders are created on the replica, empty ones too.
+#[test]
+fn replica_only_folders_are_removed() {
+    use crate::mail::store::CollectionInfo;
+    let info = |n: &str| CollectionInfo {
+        name: CollectionName::new(n).unwrap(),
+        selectable: true,
+    };
+    let a = [info("INBOX"), info("Empty")];
+    let b = [info("INBOX"), info("Own"), info("Recovered")];
+    let plans = plan_collections(&a, &b, &[], |_| true, &mirror(Some("Recovered")));
+    let got: Vec<String> = plans.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        got,
+        [
+            "collection Empty: create on b, then sync",
+            "collection INBOX: sync",
+            "collection Own: remove on b (deleted on a)",
+            "collection Recovered: skip (exists only on side b; the pair does not create \
+             collections on a)",
+        ]
+    );
+    // What the removed folder holds goes, paired or not.
+    let status = [row(1, "ka", "kb", "", None)];
+    let plan = plan_removal(
+        &status,
+        Side::B,
+        &[entry("kb", ""), entry("own", "")],
+        &mirror(None),
+    )
+    .unwrap();
+    assert_eq!(plan.actions.len(), 2, "{:?}", plan.actions);
+}
