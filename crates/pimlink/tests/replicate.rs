@@ -69,7 +69,8 @@ fn password(user: &str) -> &'static str {
     USERS.iter().find(|(u, _)| *u == user).unwrap().1
 }
 
-/// Master and replica hold the same folders and messages (with flags) for every user.
+/// Master and replica hold the same folders and messages (with flags, sizes and internal
+/// dates) for every user.
 fn assert_identical(master: &Dovecot, replica: &Dovecot) {
     for (user, password) in USERS {
         let (m, r) = (
@@ -77,7 +78,37 @@ fn assert_identical(master: &Dovecot, replica: &Dovecot) {
             user_tree(replica, user, password),
         );
         assert_eq!(m, r, "{user}: master (left) and replica (right) differ");
+        assert_eq!(
+            dates_and_sizes(master, user),
+            dates_and_sizes(replica, user),
+            "{user}: internal dates or sizes differ"
+        );
     }
+}
+
+/// Folder and Message-ID -> (INTERNALDATE, RFC822.SIZE) of every message of `user`.
+fn dates_and_sizes(
+    server: &Dovecot,
+    user: &str,
+) -> std::collections::BTreeMap<(String, String), (std::time::SystemTime, u32)> {
+    let request = pimlink_imap::FetchRequest {
+        internal_date: true,
+        size: true,
+        ..Default::default()
+    };
+    let options = common::imap::dovecot_options(server, user, password(user));
+    common::imap::server_messages(options, request)
+        .into_iter()
+        .flat_map(|(folder, messages)| {
+            messages.into_iter().map(move |m| {
+                let id = common::imap::message_id_of(m.header.as_deref().unwrap_or_default());
+                (
+                    (folder.clone(), id),
+                    (m.internal_date.unwrap(), m.size.unwrap()),
+                )
+            })
+        })
+        .collect()
 }
 
 #[test]
