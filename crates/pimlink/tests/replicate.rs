@@ -263,3 +263,92 @@ fn empty_folders_and_subscriptions_are_replicated() {
         subscriptions(&master, "alice")
     );
 }
+
+/// An initial replication killed (kill -9) at random points, then run again, converges with
+/// no message lost or copied twice.
+#[test]
+fn a_killed_initial_replication_converges_without_duplicates() {
+    let (master, replica) = (server(), server());
+    for (user, folders) in [
+        ("alice", &["INBOX", "Work", "Lists"][..]),
+        ("bob", &["INBOX"]),
+    ] {
+        for folder in folders {
+            let messages: Vec<Vec<u8>> = (0..40)
+                .map(|i| message(&format!("{user}-{folder}-{i}")))
+                .collect();
+            master
+                .deliver_many(user, folder, messages.iter().map(Vec::as_slice))
+                .unwrap();
+        }
+    }
+    let setup = Setup::new(&master, &replica, "");
+    let config = setup.dir.path().join("config.toml");
+    let replicate = || {
+        let mut command = pimlink_with(&config, &["-v", "replicate", "x", "-A"]);
+        command.stderr(std::process::Stdio::null());
+        command
+    };
+    // bob's summary is the pass's last line.
+    let finished = |stdout: &str| {
+        stdout
+            .lines()
+            .any(|line| line.starts_with("bob: ") && line.contains(" collections, changed: "))
+    };
+    let seed = pimlink_testkit::TestRng::seed_from_env("PIMLINK_TEST_SEED", 0x0005_eed0_f4b1);
+    let mut rng = pimlink_testkit::TestRng::new(seed);
+    let kills = pimlink_testkit::kill::kill_repeatedly(replicate, finished, 6, &mut rng).unwrap();
+    assert!(kills.interrupted > 0, "no run was interrupted");
+    setup.replicate_ok(&["-A"]);
+    assert_identical(&master, &replica);
+    let again = setup.replicate_ok(&["-A"]);
+    assert!(!again.stdout().contains("copied"), "{again}");
+}
+
+/// A user name that looks like a path names neither a state file nor a Maildir tree outside
+/// their directories.
+#[test]
+fn a_hostile_user_name_stays_in_its_directories() {
+    let master = server();
+    master.deliver("alice", "INBOX", &message("a1")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = "../../pimlink-hostile-user";
+    let config = format!(
+        "[general]\nstate_dir = \"{state}\"\n\n\
+         [storage.m]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
+         user = \"admin\"\npassword = \"admin-pw\"\n\n\
+         [storage.r]\ntype = \"maildir\"\npath = \"{replica}/{{user}}\"\n\n\
+         [replication.x]\nmaster = \"m\"\nreplica = \"r\"\nusers = [\"alice\", \"{hostile}\"]\n",
+        state = dir.path().join("state").display(),
+        host = master.host(),
+        port = master.port(),
+        replica = dir.path().join("r").display(),
+    );
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(&config_path, config).unwrap();
+    std::fs::create_dir(dir.path().join("r")).unwrap();
+    let run = Run(pimlink_with(&config_path, &["replicate", "x", "-A"])
+        .output()
+        .unwrap());
+    // The master knows no such user: that user fails, alice is replicated.
+    assert_eq!(run.code(), 1, "{run}");
+    assert!(common::find_file(&dir.path().join("r/alice/INBOX"), "a1").is_file());
+    let outside = dir.path().parent().unwrap().join("pimlink-hostile-user");
+    assert!(!outside.exists(), "{} was created", outside.display());
+    let mut top: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    top.sort();
+    assert_eq!(top, ["config.toml", "r", "state"]);
+    let mut states: Vec<String> = std::fs::read_dir(dir.path().join("state/replication/x"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".sqlite"))
+        .collect();
+    states.sort();
+    assert_eq!(
+        states,
+        ["%2E.%2F..%2Fpimlink-hostile-user.sqlite", "alice.sqlite"]
+    );
+}
