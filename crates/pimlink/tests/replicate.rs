@@ -223,6 +223,12 @@ fn the_master_wins_a_split_brain() {
         c.uid_expunge(&UidRanges::single(a2)).await.unwrap();
     });
 
+    // A dry run says what it would undo and changes nothing.
+    let replica_before = user_tree(&replica, "alice", password("alice"));
+    let dry = setup.replicate_ok(&["-A", "--dry-run"]);
+    assert!(dry.stdout().contains("undone: "), "{dry}");
+    assert_eq!(user_tree(&replica, "alice", password("alice")), replica_before);
+
     let run = setup.replicate_ok(&["-A"]);
     assert_eq!(
         user_tree(&master, "alice", password("alice")),
@@ -351,4 +357,53 @@ fn a_hostile_user_name_stays_in_its_directories() {
         states,
         ["%2E.%2F..%2Fpimlink-hostile-user.sqlite", "alice.sqlite"]
     );
+}
+
+/// A Cyrus master (its admin acting as each user through the SASL authorization identity) to
+/// a Dovecot replica (its master user).
+#[test]
+fn replicates_a_cyrus_master_to_a_dovecot_replica() {
+    if pimlink_testkit::Cyrus::skip_requested() {
+        return;
+    }
+    let master = pimlink_testkit::CyrusBuilder::new()
+        .users(USERS)
+        .start()
+        .expect("Cyrus (under /opt/pimlink-testkit; PIMLINK_SKIP_CYRUS=1 skips this test)");
+    let replica = server();
+    master.deliver("alice", "INBOX", &message("a1")).unwrap();
+    master.deliver("alice", "Lists/rust", &message("a2")).unwrap();
+    master.deliver("bob", "INBOX", &message("b1")).unwrap();
+    let (admin, admin_password) = master.admin();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[general]\nstate_dir = \"{state}\"\n\n\
+         [storage.m]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
+         user = \"{admin}\"\npassword = \"{admin_password}\"\n\n\
+         [storage.r]\ntype = \"imap\"\nhost = \"{rhost}\"\nport = {rport}\ntls = \"none\"\n\
+         user = \"admin\"\npassword = \"admin-pw\"\n\n\
+         [replication.x]\nmaster = \"m\"\nreplica = \"r\"\nusers = [\"alice\", \"bob\"]\n\
+         replica_login = \"master-user\"\n",
+        state = dir.path().join("state").display(),
+        host = master.host(),
+        port = master.port(),
+        rhost = replica.host(),
+        rport = replica.port(),
+    );
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let run = Run(pimlink_with(&config_path, &["replicate", "x", "-A"])
+        .output()
+        .unwrap());
+    assert_eq!(run.code(), 0, "{run}");
+    for (user, password) in USERS {
+        let mut options = common::imap::dovecot_options(&replica, user, password);
+        let on_replica = common::imap::server_tree(options.clone());
+        options.host = master.host().to_owned();
+        options.port = Some(master.port());
+        let on_master = common::imap::server_tree(options);
+        assert_eq!(on_master, on_replica, "{user}");
+    }
+    let alice = user_tree(&replica, "alice", password("alice"));
+    assert!(alice["Lists/rust"].contains_key("a2"), "{alice:?}");
 }
