@@ -227,7 +227,10 @@ fn the_master_wins_a_split_brain() {
     let replica_before = user_tree(&replica, "alice", password("alice"));
     let dry = setup.replicate_ok(&["-A", "--dry-run"]);
     assert!(dry.stdout().contains("undone: "), "{dry}");
-    assert_eq!(user_tree(&replica, "alice", password("alice")), replica_before);
+    assert_eq!(
+        user_tree(&replica, "alice", password("alice")),
+        replica_before
+    );
 
     let run = setup.replicate_ok(&["-A"]);
     assert_eq!(
@@ -372,7 +375,9 @@ fn replicates_a_cyrus_master_to_a_dovecot_replica() {
         .expect("Cyrus (under /opt/pimlink-testkit; PIMLINK_SKIP_CYRUS=1 skips this test)");
     let replica = server();
     master.deliver("alice", "INBOX", &message("a1")).unwrap();
-    master.deliver("alice", "Lists/rust", &message("a2")).unwrap();
+    master
+        .deliver("alice", "Lists/rust", &message("a2"))
+        .unwrap();
     master.deliver("bob", "INBOX", &message("b1")).unwrap();
     let (admin, admin_password) = master.admin();
     let dir = tempfile::tempdir().unwrap();
@@ -406,4 +411,27 @@ fn replicates_a_cyrus_master_to_a_dovecot_replica() {
     }
     let alice = user_tree(&replica, "alice", password("alice"));
     assert!(alice["Lists/rust"].contains_key("a2"), "{alice:?}");
+}
+
+/// A folder renamed on the master is renamed on the replica: its messages are moved there,
+/// not copied again.
+#[test]
+fn a_rename_on_the_master_moves_the_messages_on_the_replica() {
+    let (master, replica) = (server(), server());
+    for i in 0..5 {
+        master
+            .deliver("alice", "Work", &message(&format!("w{i}")))
+            .unwrap();
+    }
+    let setup = Setup::new(&master, &replica, "");
+    setup.replicate_ok(&["-u", "alice"]);
+    as_user(&master, "alice", async |c| {
+        c.rename("Work", "Projects").await.unwrap()
+    });
+    let run = setup.replicate_ok(&["-u", "alice"]);
+    assert_identical(&master, &replica);
+    let tree = user_tree(&replica, "alice", password("alice"));
+    assert!(!tree.contains_key("Work"), "{tree:?}");
+    assert_eq!(tree["Projects"].len(), 5, "{tree:?}");
+    assert!(!run.stdout().contains("copied"), "copied again:\n{run}");
 }
