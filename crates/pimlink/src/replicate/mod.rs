@@ -66,17 +66,7 @@ fn dispatch(config: &Config, args: &ReplicateArgs, output: &Output) -> Result<u8
 /// The `[replication.NAME]` named on the command line.
 pub fn replication<'c>(config: &'c Config, name: &str) -> Result<&'c ReplicationConfig> {
     config.replications.get(name).ok_or_else(|| {
-        let known: Vec<&str> = config.replications.keys().map(String::as_str).collect();
-        UsageError(format!(
-            "no replication named {name:?} in {} (configured: {})",
-            config.path.display(),
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
-        ))
-        .into()
+        crate::commands::unknown(config, "replication", name, config.replications.keys())
     })
 }
 

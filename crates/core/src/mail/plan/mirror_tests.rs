@@ -4,10 +4,9 @@
 use proptest::prelude::*;
 
 use super::tests::{
-    Side_, apply, describe, edit, edit_strategy, entry, flag_multiset, listing, row,
+    Side_, apply, check_converged, describe, edit, edit_strategy, entry, listing, row,
 };
 use super::*;
-use crate::mail::flags::Flag;
 use crate::mail::status::StatusItem;
 use crate::name::CollectionName;
 use crate::policy::{Direction, MaxDelete, SideOptions, SyncPolicy};
@@ -183,16 +182,7 @@ proptest! {
             prop_assert_eq!(plan.refused.clone(), None);
             apply(&plan, &mut a, &mut b, &mut status, &mut next);
             prop_assert_eq!(&a, &master_before, "the master was written");
-            prop_assert_eq!(a.len(), b.len());
-            prop_assert_eq!(status.len(), a.len());
-            prop_assert_eq!(flag_multiset(&a), flag_multiset(&b));
-            for r in &status {
-                let ka = r.key_a.as_ref().unwrap().as_str();
-                let kb = r.key_b.as_ref().unwrap().as_str();
-                prop_assert_eq!(a.get(ka), b.get(kb));
-                prop_assert_eq!(a.get(ka), Some(&r.flags));
-            }
-            prop_assert!(b.values().all(|f| !f.contains(Flag::Trashed) || a.values().any(|g| g == f)));
+            check_converged(&a, &b, &status)?;
             let again = plan_items(&status, &listing(&a), &listing(&b), &policy);
             prop_assert!(again.actions.is_empty(), "{:?}", again.actions);
         }
