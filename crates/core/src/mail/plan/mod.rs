@@ -21,7 +21,7 @@ pub mod late_copies;
 pub mod limits;
 mod matching;
 pub(crate) mod max_delete;
-pub mod mirror;
+mod mirror;
 pub mod moves;
 pub mod pairing;
 mod render;
@@ -29,14 +29,13 @@ mod sides;
 pub mod unchanged;
 
 pub(crate) use action::removals_on;
-pub use action::{ItemAction, ItemPlan, PlanCounts};
+pub use action::{ItemAction, ItemPlan, PlanCounts, Undone, UndoneChange};
 pub use collections::{
     CollectionPlan, CollectionStep, create_or_skip, hold_unlisted, plan_collections,
 };
 // Both wings' refusals are one floor type; re-exported where mail users found it before.
 pub use crate::guard::Refusal;
 pub use items::{held_for_read_only, plan_items, plan_items_scoped};
-pub use mirror::{Undone, UndoneChange};
 pub use sides::plan_removal;
 
 #[cfg(test)]
