@@ -227,6 +227,8 @@ fn the_master_wins_a_split_brain() {
     let replica_before = user_tree(&replica, "alice", password("alice"));
     let dry = setup.replicate_ok(&["-A", "--dry-run"]);
     assert!(dry.stdout().contains("undone: "), "{dry}");
+    let json = setup.replicate_ok(&["-A", "--dry-run", "--json"]);
+    assert!(json.stdout().contains("\"event\":\"undone\""), "{json}");
     assert_eq!(
         user_tree(&replica, "alice", password("alice")),
         replica_before
