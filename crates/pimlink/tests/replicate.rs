@@ -137,6 +137,16 @@ fn replicates_every_user_through_master_users() {
     setup.replicate_ok(&["-u", "bob"]);
     assert!(user_tree(&replica, "bob", password("bob"))["INBOX"].contains_key("b2"));
     assert!(!user_tree(&replica, "alice", password("alice"))["INBOX"].contains_key("a3"));
+    // Only the named mailbox is replicated.
+    master.deliver("alice", "INBOX", &message("a4")).unwrap();
+    master.deliver("alice", "Work", &message("a5")).unwrap();
+    setup.replicate_ok(&["-u", "alice", "-m", "Work"]);
+    let alice = user_tree(&replica, "alice", password("alice"));
+    assert!(alice["Work"].contains_key("a5") && !alice["INBOX"].contains_key("a4"));
+    // Several users: naming none is a usage error.
+    let run = setup.run(&["replicate", "x"]);
+    assert_eq!(run.code(), 2, "{run}");
+    assert!(run.stderr().contains("-A"), "{run}");
     setup.replicate_ok(&["-A"]);
     assert_identical(&master, &replica);
 }
