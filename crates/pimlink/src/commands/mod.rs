@@ -32,21 +32,33 @@ pub fn select_pairs<'c>(config: &'c Config, names: &[String]) -> Result<Vec<&'c 
     names
         .iter()
         .map(|name| {
-            config.pairs.get(name).ok_or_else(|| {
-                let known: Vec<&str> = config.pairs.keys().map(String::as_str).collect();
-                UsageError(format!(
-                    "no pair named {name:?} in {} (configured: {})",
-                    config.path.display(),
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                ))
-                .into()
-            })
+            config
+                .pairs
+                .get(name)
+                .ok_or_else(|| unknown(config, "pair", name, config.pairs.keys()))
         })
         .collect()
+}
+
+/// The error for a `kind` (pair, replication) named on the command line that `config` does
+/// not have, listing the `known` ones.
+pub fn unknown<'k>(
+    config: &Config,
+    kind: &str,
+    name: &str,
+    known: impl Iterator<Item = &'k String>,
+) -> anyhow::Error {
+    let known: Vec<&str> = known.map(String::as_str).collect();
+    UsageError(format!(
+        "no {kind} named {name:?} in {} (configured: {})",
+        config.path.display(),
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        }
+    ))
+    .into()
 }
 
 /// A runtime for one command: pimlink drives its storages from one thread, so a

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::{GENERAL_KEYS, daemon::DAEMON_KEYS, mbnames, pair_keys, storage};
+use super::{GENERAL_KEYS, daemon::DAEMON_KEYS, mbnames, pair_keys, replication, storage};
 
 fn read_doc(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -64,6 +64,14 @@ fn accepted_keys() -> Vec<(Place, &'static str)> {
     for key in mbnames::KEYS {
         let place = Place {
             section: "[mbnames]",
+            storage_type: None,
+        };
+        keys.push((place, key));
+    }
+    // Replication (issue 15).
+    for key in replication::REPLICATION_KEYS {
+        let place = Place {
+            section: "[replication.NAME]",
             storage_type: None,
         };
         keys.push((place, key));

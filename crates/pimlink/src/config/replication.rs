@@ -332,6 +332,21 @@ fn check_users(
     let any_per_user = sides
         .iter()
         .any(|(_, login, storage)| per_user(*login, storage));
+    // Every user would write the same tree.
+    for (name, login, storage) in sides {
+        if any_per_user
+            && matches!(storage.kind, StorageKind::Maildir(_))
+            && !per_user(login, storage)
+        {
+            return Err(fields.error(
+                name.at.clone(),
+                format!(
+                    "storage {:?} is one Maildir tree for many users: put {USER_PLACEHOLDER} in                      its path",
+                    storage.name
+                ),
+            ));
+        }
+    }
     if !any_per_user && !users.is_empty() {
         let key = ["users", "users_file", "users_command"]
             .into_iter()
@@ -369,6 +384,10 @@ password = "secret"
 [storage.dir]
 type = "maildir"
 path = "/srv/replica/{user}"
+
+[storage.flat]
+type = "maildir"
+path = "/srv/replica"
 
 [storage.cal]
 type = "caldav"
@@ -476,6 +495,11 @@ url = "https://example.org/"
             ),
             line + 4,
             &["users are listed"],
+        );
+        fails(
+            &with("master = \"m\"\nreplica = \"flat\"\nusers = [\"a\"]\n"),
+            line + 1,
+            &["one Maildir tree for many users", "{user}"],
         );
         fails(
             &with("master = \"m\"\nreplica = \"r\"\nusers = [\"\"]\n"),

@@ -76,7 +76,7 @@ impl JsonEvents {
     }
 
     /// One event: the common fields, then `fields`.
-    fn emit(&self, event: &str, fields: Value) {
+    pub(crate) fn emit(&self, event: &str, fields: Value) {
         write_event(event, ("pair", &self.pair), fields);
     }
 
@@ -190,10 +190,20 @@ impl Observer<Mail> for JsonEvents {
         collection: &mail_plan::CollectionPlan,
         plan: &mail_plan::ItemPlan,
     ) {
-        if !self.dry_run || plan.refused.is_some() {
+        if plan.refused.is_some() {
             return;
         }
         let name = collection.name_a.as_str();
+        // Replication (issue 15): the replica changes a mirror undoes.
+        for undone in &plan.undone {
+            self.emit(
+                "undone",
+                json!({"collection": name, "key": undone.key.as_str(), "text": undone.to_string()}),
+            );
+        }
+        if !self.dry_run {
+            return;
+        }
         for action in &plan.actions {
             self.emit(
                 "planned",

@@ -117,11 +117,19 @@ impl Observer<Mail> for PairOutput<'_> {
     }
 
     fn items_planned(&mut self, collection: &CollectionPlan, plan: &ItemPlan) {
-        if !self.dry_run {
-            self.start_progress(collection, &plan.actions);
+        if plan.refused.is_some() {
+            if !self.dry_run {
+                self.start_progress(collection, &plan.actions);
+            }
             return;
         }
-        if plan.refused.is_some() {
+        // Replication (issue 15): every replica change a mirror undoes gets its line.
+        for undone in &plan.undone {
+            self.output
+                .info(format!("{}: {}: {undone}", self.pair, collection.name_a));
+        }
+        if !self.dry_run {
+            self.start_progress(collection, &plan.actions);
             return;
         }
         for action in &plan.actions {

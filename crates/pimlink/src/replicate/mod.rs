@@ -6,6 +6,7 @@
 //!   Maildir path with `{user}`).
 //! - `once`: one pass over users and mailboxes through the one pair runner, in replica mode
 //!   (the master wins; replica changes are undone and reported). The other modes call it.
+//! - `subscriptions`: the replica's IMAP subscriptions made the master's after each pass.
 //! - `rolling`: `-r`, `-f`, `-1`: replicate what changed, until stopped; its loop is
 //!   `roller`, its changes come from `changelog` + `logfile` (the change log) or `watching`
 //!   (the master's watchers), its timing from `pacer`.
@@ -17,6 +18,7 @@
 pub mod login;
 pub mod once;
 pub mod rolling;
+pub mod subscriptions;
 pub mod users;
 pub mod verify;
 // Rolling mode's parts (replroll).
@@ -72,17 +74,7 @@ fn dispatch(config: &Config, args: &ReplicateArgs, output: &Output) -> Result<u8
 /// The `[replication.NAME]` named on the command line.
 pub fn replication<'c>(config: &'c Config, name: &str) -> Result<&'c ReplicationConfig> {
     config.replications.get(name).ok_or_else(|| {
-        let known: Vec<&str> = config.replications.keys().map(String::as_str).collect();
-        UsageError(format!(
-            "no replication named {name:?} in {} (configured: {})",
-            config.path.display(),
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
-        ))
-        .into()
+        crate::commands::unknown(config, "replication", name, config.replications.keys())
     })
 }
 

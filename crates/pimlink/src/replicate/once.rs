@@ -38,33 +38,6 @@ pub struct UserReport {
     /// Why the user could not be replicated at all, if that is what happened (already
     /// reported on the output).
     pub error: Option<String>,
-    /// The replica changes this pass undid (already reported on the output).
-    pub undone: Vec<Undone>,
-}
-
-/// A change found on the replica and undone, because the master wins.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Undone {
-    /// The mailbox (folder) it was in.
-    pub mailbox: String,
-    /// What was undone.
-    pub change: UndoneChange,
-}
-
-/// The kinds of replica change a pass undoes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum UndoneChange {
-    /// A message only on the replica: deleted, or moved to `replica_only_folder`.
-    ReplicaOnlyMessage {
-        /// Where it was moved; `None` if it was deleted.
-        moved_to: Option<String>,
-    },
-    /// Flags or keywords changed on the replica: reset to the master's.
-    Flags,
-    /// A message deleted on the replica: copied again.
-    Recopied,
-    /// A folder only on the replica: removed (its messages moved as above).
-    ReplicaOnlyFolder,
 }
 
 /// `replicate NAME` without a mode: one pass over the users and mailboxes the command line
@@ -103,6 +76,10 @@ pub fn replicate_users(
         let (user_config, pair) = user_pair(config, repl, user);
         let result =
             crate::commands::sync::sync_pair(&user_config, &pair, mailboxes, request, None, output);
+        let result = result.and_then(|code| {
+            let subscribed = subscriptions(&user_config, repl, &pair, request.dry_run, output);
+            subscribed.map(|()| code)
+        });
         let (code, error) = match result {
             Ok(code) => (code, None),
             Err(error) => {
@@ -115,7 +92,6 @@ pub fn replicate_users(
             user: user.clone(),
             code,
             error,
-            undone: Vec::new(),
         });
     }
     report
@@ -144,7 +120,9 @@ fn user_pair(config: &Config, repl: &ReplicationConfig, user: &User) -> (Config,
         name: user.file_name(),
         a: repl.master.clone(),
         b: repl.replica.clone(),
-        collections: collections(repl),
+        // The replica-only folder exists on the replica alone; the mirror leaves it there
+        // as the replica's trash.
+        collections: CollectionFilter::all(),
         direction: Direction::Mirror,
         operations: Operations::default(),
         create: PerSide { a: false, b: true },
@@ -171,13 +149,36 @@ fn user_pair(config: &Config, repl: &ReplicationConfig, user: &User) -> (Config,
     (user_config, pair)
 }
 
-/// Every folder, except the replica-only folder: it exists on the replica alone, by design.
-fn collections(repl: &ReplicationConfig) -> CollectionFilter {
-    let mut patterns = vec!["*".to_owned()];
-    if let Some(folder) = &repl.replica_only_folder {
-        patterns.push(format!("!{}", folder.as_str()));
+/// Makes the user's replica subscriptions the master's, reporting each change.
+fn subscriptions(
+    config: &Config,
+    repl: &ReplicationConfig,
+    pair: &PairConfig,
+    dry_run: bool,
+    output: &Output,
+) -> Result<()> {
+    let (Some(master), Some(replica)) =
+        (config.storages.get(&pair.a), config.storages.get(&pair.b))
+    else {
+        return Ok(());
+    };
+    let changes = crate::commands::runtime()?.block_on(super::subscriptions::replicate(
+        master,
+        replica,
+        repl.replica_only_folder.as_ref().map(|f| f.as_str()),
+        dry_run,
+    ))?;
+    let json = output
+        .json()
+        .then(|| crate::output::JsonEvents::new(&pair.name, dry_run));
+    for change in changes {
+        match &json {
+            Some(json) => json.emit(
+                "subscription",
+                serde_json::json!({"text": change.to_string(), "undone": matches!(change, super::subscriptions::Change::Unsubscribe(_))}),
+            ),
+            None => output.info(format!("{}: subscriptions: {change}", pair.name)),
+        }
     }
-    // The folder name was checked when parsed; a name the pattern syntax cannot take falls
-    // back to every folder, which only means that folder is replicated too.
-    CollectionFilter::new(&patterns).unwrap_or_else(|_| CollectionFilter::all())
+    Ok(())
 }

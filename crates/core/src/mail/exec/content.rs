@@ -52,6 +52,9 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             let now = self
                 .candidates(plan, side, &all, &listings.get(side).items)
                 .await?;
+            // A replica renumbered (its folder deleted and made again) holds nothing to
+            // guess about: what it does not match is copied again or discarded.
+            let force = force || (side == Side::B && self.policy.mirrors());
             match pairing::rekey_after_reset(id, &rows, side, &counterparts, &now, force) {
                 Ok(rekeyed) => {
                     // The other side is re-paired, and unknown items found, against the rows as

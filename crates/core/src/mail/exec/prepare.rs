@@ -48,7 +48,12 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         plan: &CollectionPlan,
         side: Side,
     ) -> Result<Option<(Option<CollectionId>, ItemPlan, Listing)>> {
-        let id = self.status.find_collection(&plan.name_a, &plan.name_b)?;
+        let id = if self.policy.mirrors() {
+            // A replica-only folder was never synced; its removal is recorded like any.
+            Some(self.status.collection_id(&plan.name_a, &plan.name_b)?)
+        } else {
+            self.status.find_collection(&plan.name_a, &plan.name_b)?
+        };
         let rows = match id {
             Some(id) => self.status.items(id)?,
             None => Vec::new(),

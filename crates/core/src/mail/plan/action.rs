@@ -94,6 +94,61 @@ pub struct ItemPlan {
     pub refused: Option<Refusal>,
     /// Copies the pair's limits hold back (not actions: nothing is done about them).
     pub held_back: Vec<HeldBack>,
+    /// The changes found on B alone that the plan undoes, for a mirror's report (see
+    /// `plan::mirror`); empty unless the pair mirrors.
+    pub undone: Vec<Undone>,
+}
+
+/// One change found on the replica (side B) of a mirror and undone (see `plan::mirror`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Undone {
+    /// The message's key on the replica.
+    pub key: ItemKey,
+    /// What was undone.
+    pub change: UndoneChange,
+}
+
+/// The kinds of replica change a mirror undoes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UndoneChange {
+    /// The message was only on the replica: removed, or moved into this folder.
+    OnlyOnReplica {
+        /// The replica-only folder it goes to, if any.
+        moved_to: Option<CollectionName>,
+    },
+    /// Its flags or keywords were changed on the replica: reset to the master's.
+    Flags {
+        /// What the replica had.
+        replica: Flags,
+        /// What the master has, and the replica gets.
+        master: Flags,
+    },
+    /// It was deleted on the replica: copied again.
+    DeletedOnReplica,
+}
+
+impl std::fmt::Display for Undone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = &self.key;
+        match &self.change {
+            UndoneChange::OnlyOnReplica { moved_to: None } => {
+                write!(f, "undone: {key} was only on the replica: deleted")
+            }
+            UndoneChange::OnlyOnReplica {
+                moved_to: Some(folder),
+            } => write!(
+                f,
+                "undone: {key} was only on the replica: moved into {folder}"
+            ),
+            UndoneChange::Flags { replica, master } => write!(
+                f,
+                "undone: flags of {key} changed on the replica: [{replica}] -> [{master}]"
+            ),
+            UndoneChange::DeletedOnReplica => {
+                write!(f, "undone: {key} was deleted on the replica: copied again")
+            }
+        }
+    }
 }
 
 /// Why a copy was held back.

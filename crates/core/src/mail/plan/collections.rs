@@ -116,6 +116,16 @@ fn missing_on(
     policy: &SyncPolicy,
 ) -> CollectionStep {
     let other = missing_on.other();
+    // A replica holds no folder its master lacks, except its own trash (the replica-only
+    // folder, where what it alone held goes).
+    if policy.mirrors()
+        && missing_on == Side::A
+        && !name.is_inbox()
+        && policy.sides.b.trash.as_ref() != Some(name)
+        && policy.removes_collections_on(Side::B)
+    {
+        return CollectionStep::Remove(Side::B);
+    }
     // INBOX cannot be removed on IMAP and is the root of a Maildir++ tree.
     if known && !name.is_inbox() && policy.removes_collections_on(other) {
         return CollectionStep::Remove(other);

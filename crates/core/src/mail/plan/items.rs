@@ -90,10 +90,16 @@ pub fn plan_items_scoped(
     // collections found later may explain the deletions and lift the refusal.
     let refused = empty_side_refusal(status, a, b, &actions, policy)
         .or_else(|| super::max_delete::refusal(status, a, b, &actions, policy));
+    let undone = if policy.mirrors() {
+        super::mirror::undone(status, &b_by_key, &actions)
+    } else {
+        Vec::new()
+    };
     ItemPlan {
         actions,
         refused,
         held_back: Vec::new(),
+        undone,
     }
 }
 

@@ -4,10 +4,9 @@
 use proptest::prelude::*;
 
 use super::tests::{
-    Side_, apply, describe, edit, edit_strategy, entry, flag_multiset, listing, row,
+    Side_, apply, check_converged, describe, edit, edit_strategy, entry, listing, row,
 };
 use super::*;
-use crate::mail::flags::Flag;
 use crate::mail::status::StatusItem;
 use crate::name::CollectionName;
 use crate::policy::{Direction, MaxDelete, SideOptions, SyncPolicy};
@@ -183,18 +182,83 @@ proptest! {
             prop_assert_eq!(plan.refused.clone(), None);
             apply(&plan, &mut a, &mut b, &mut status, &mut next);
             prop_assert_eq!(&a, &master_before, "the master was written");
-            prop_assert_eq!(a.len(), b.len());
-            prop_assert_eq!(status.len(), a.len());
-            prop_assert_eq!(flag_multiset(&a), flag_multiset(&b));
-            for r in &status {
-                let ka = r.key_a.as_ref().unwrap().as_str();
-                let kb = r.key_b.as_ref().unwrap().as_str();
-                prop_assert_eq!(a.get(ka), b.get(kb));
-                prop_assert_eq!(a.get(ka), Some(&r.flags));
-            }
-            prop_assert!(b.values().all(|f| !f.contains(Flag::Trashed) || a.values().any(|g| g == f)));
+            check_converged(&a, &b, &status)?;
             let again = plan_items(&status, &listing(&a), &listing(&b), &policy);
             prop_assert!(again.actions.is_empty(), "{:?}", again.actions);
         }
     }
+}
+
+/// Each undone replica change is named once, and master changes are not mistaken for them.
+#[test]
+fn undone_changes_are_named() {
+    let policy = mirror(None);
+    let status = vec![
+        row(1, "flag-a", "flag-b", "S", None),
+        row(2, "gone-a", "gone-b", "S", None),
+        row(3, "master-a", "master-b", "S", None),
+        row(4, "pending-a", "pending-b", "S", Some(Side::B)),
+    ];
+    let a = vec![
+        entry("flag-a", "S"),
+        entry("gone-a", "S"),
+        entry("master-a", "FS"),
+        entry("pending-a", "S"),
+    ];
+    let b = vec![
+        entry("flag-b", "RS"),
+        entry("master-b", "S"),
+        entry("stray", ""),
+    ];
+    let plan = plan_items(&status, &a, &b, &policy);
+    let mut got: Vec<String> = plan.undone.iter().map(ToString::to_string).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "undone: flags of flag-b changed on the replica: [RS] -> [S]",
+            "undone: gone-b was deleted on the replica: copied again",
+            "undone: stray was only on the replica: deleted",
+        ],
+        "{:?}",
+        plan.actions
+    );
+    // A pair that does not mirror undoes nothing.
+    let plain = plan_items(&status, &a, &b, &SyncPolicy::both_ways());
+    assert!(plain.undone.is_empty());
+}
+
+/// A replica's folders the master lacks are removed, known or not, except its own trash (the
+/// replica-only folder); the master's folders are created on the replica, empty ones too.
+#[test]
+fn replica_only_folders_are_removed() {
+    use crate::mail::store::CollectionInfo;
+    let info = |n: &str| CollectionInfo {
+        name: CollectionName::new(n).unwrap(),
+        selectable: true,
+    };
+    let a = [info("INBOX"), info("Empty")];
+    let b = [info("INBOX"), info("Own"), info("Recovered")];
+    let plans = plan_collections(&a, &b, &[], |_| true, &mirror(Some("Recovered")));
+    let got: Vec<String> = plans.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        got,
+        [
+            "collection Empty: create on b, then sync",
+            "collection INBOX: sync",
+            "collection Own: remove on b (deleted on a)",
+            "collection Recovered: skip (exists only on side b; the pair does not create \
+             collections on a)",
+        ]
+    );
+    // What the removed folder holds goes, paired or not.
+    let status = [row(1, "ka", "kb", "", None)];
+    let plan = plan_removal(
+        &status,
+        Side::B,
+        &[entry("kb", ""), entry("own", "")],
+        &mirror(None),
+    )
+    .unwrap();
+    assert_eq!(plan.actions.len(), 2, "{:?}", plan.actions);
 }

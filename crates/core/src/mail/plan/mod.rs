@@ -21,6 +21,7 @@ pub mod late_copies;
 pub mod limits;
 mod matching;
 pub(crate) mod max_delete;
+mod mirror;
 pub mod moves;
 pub mod pairing;
 mod render;
@@ -28,7 +29,7 @@ mod sides;
 pub mod unchanged;
 
 pub(crate) use action::removals_on;
-pub use action::{ItemAction, ItemPlan, PlanCounts};
+pub use action::{ItemAction, ItemPlan, PlanCounts, Undone, UndoneChange};
 pub use collections::{
     CollectionPlan, CollectionStep, create_or_skip, hold_unlisted, plan_collections,
 };

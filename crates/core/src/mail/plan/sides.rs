@@ -202,8 +202,17 @@ pub fn plan_removal(
         .collect();
     let mut actions = Vec::with_capacity(listing.len());
     for entry in listing {
-        let row = paired.get(&entry.key)?;
-        actions.push(delete(row, on, &entry.key, false, policy));
+        match paired.get(&entry.key) {
+            Some(row) => actions.push(delete(row, on, &entry.key, false, policy)),
+            // A replica's folder the master lacks goes whatever it holds: what only the
+            // replica had goes into its replica-only folder, if it has one.
+            None if on == Side::B && policy.mirrors() => actions.push(ItemAction::Discard {
+                side: on,
+                key: entry.key.clone(),
+                trash: policy.sides.b.trash.clone(),
+            }),
+            None => return None,
+        }
     }
     Some(ItemPlan {
         actions,

@@ -417,6 +417,25 @@ pub(super) fn edit(e: &Edit, a: &mut Side_, b: &mut Side_, next: &mut i64) {
     }
 }
 
+/// Converged: the same number of items with the same flags on both sides, every item paired
+/// by a row that records its flags.
+pub(super) fn check_converged(
+    a: &Side_,
+    b: &Side_,
+    status: &[StatusItem],
+) -> Result<(), TestCaseError> {
+    prop_assert_eq!(a.len(), b.len());
+    prop_assert_eq!(status.len(), a.len());
+    prop_assert_eq!(flag_multiset(a), flag_multiset(b));
+    for r in status {
+        let ka = r.key_a.as_ref().unwrap().as_str();
+        let kb = r.key_b.as_ref().unwrap().as_str();
+        prop_assert_eq!(a.get(ka), b.get(kb));
+        prop_assert_eq!(a.get(ka), Some(&r.flags));
+    }
+    Ok(())
+}
+
 pub(super) fn flag_multiset(side: &Side_) -> Vec<String> {
     let mut v: Vec<String> = side.values().map(Flags::to_status_text).collect();
     v.sort();
@@ -446,16 +465,7 @@ proptest! {
             // A new message marked \Deleted is not copied (both sides expunge): it stays
             // where it is, unpaired. Everything else converges.
             let (a, b) = (paired(&a_all, &status, Side::A), paired(&b_all, &status, Side::B));
-            // Converged: same number of items with the same flags, every item paired.
-            prop_assert_eq!(a.len(), b.len());
-            prop_assert_eq!(status.len(), a.len());
-            prop_assert_eq!(flag_multiset(&a), flag_multiset(&b));
-            for r in &status {
-                let ka = r.key_a.as_ref().unwrap().as_str();
-                let kb = r.key_b.as_ref().unwrap().as_str();
-                prop_assert_eq!(a.get(ka), b.get(kb));
-                prop_assert_eq!(a.get(ka), Some(&r.flags));
-            }
+            check_converged(&a, &b, &status)?;
             // Idempotent: nothing left to do.
             let again = plan_items(&status, &listing(&a_all), &listing(&b_all), &policy);
             prop_assert!(again.actions.is_empty(), "{:?}", again.actions);
