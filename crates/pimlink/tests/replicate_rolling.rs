@@ -523,3 +523,18 @@ fn a_maildir_master_is_watched_per_user() {
     });
     stop(&mut roller);
 }
+
+/// Rolling mode verifies what each cycle touched at `verify_level` and says so.
+#[test]
+fn each_cycle_verifies_what_it_touched() {
+    let pair = Pair::new();
+    pair.deliver("INBOX", "one");
+    let config = pair.config(pair.replica.port(), "verify_level = 3\n");
+    let mut roller = rolling(&config, &["-r", "-d", "100ms"]);
+    let verified = |roller: &Daemon| {
+        format!("{}{}", roller.stdout(), roller.stderr())
+            .contains("master and replica are identical at level 3")
+    };
+    wait_until("a verified cycle", || verified(&roller));
+    stop(&mut roller);
+}

@@ -231,21 +231,39 @@ fn tally(report: &Report, scope: &Scope, outcome: &mut Outcome) {
     }
 }
 
-/// The hook where rolling mode verifies what a cycle touched at `verify_level` (a user's
-/// mailboxes, or all of them for a whole user), once replverify's comparison is merged; until
-/// then nothing is verified and this returns [`exit::OK`].
+/// Verifies what a cycle touched at `verify_level` (a user's mailboxes, or all of them for a
+/// whole user), printing each difference; 7 if any, a failure's status if the user could not
+/// be read. A difference is left to the next change or full pass to repair: the replica is
+/// never written from here.
 fn verify_touched(
-    _config: &Config,
+    config: &Config,
     repl: &ReplicationConfig,
     user: &User,
-    _scope: &Scope,
-    _output: &Output,
+    scope: &Scope,
+    output: &Output,
 ) -> u8 {
-    tracing::debug!(
-        "verify_level {} for {user}: verification is not built yet",
-        repl.verify_level
-    );
-    exit::OK
+    let Some(level) = super::verify::Level::from_number(repl.verify_level) else {
+        return exit::OK;
+    };
+    let mailboxes: Vec<pimlink_core::CollectionName> = match scope {
+        Scope::Whole => Vec::new(),
+        Scope::Mailboxes(names) => names
+            .iter()
+            .filter_map(|name| pimlink_core::CollectionName::new(name.as_str()).ok())
+            .collect(),
+    };
+    match crate::commands::runtime() {
+        Ok(runtime) => super::verify::verify_and_report(
+            &runtime, config, repl, user, level, &mailboxes, output,
+        ),
+        Err(error) => {
+            eprintln!(
+                "pimlink: replication {}: cannot verify {user}: {error:#}",
+                repl.name
+            );
+            exit::PARTIAL
+        }
+    }
 }
 
 /// The configuration in which the master logs in as one user, for its watcher; the

@@ -46,28 +46,48 @@ pub fn run(
         .map_err(|e| UsageError(format!("-m: {e}")))?;
     let users = users::resolve(repl, args)?;
     let runtime = crate::commands::runtime()?;
-    let (mut failed, mut different) = (None::<u8>, 0usize);
+    let (mut failed, mut different) = (None::<u8>, false);
     for user in &users {
-        let result = runtime.block_on(verify_user(config, repl, user, level, &mailboxes));
-        match result {
-            Ok(differences) => {
-                report(repl, user, level, &differences, output);
-                different += differences.len();
-            }
-            Err(error) => {
-                let error =
-                    error.context(format!("verifying replication {}, user {user}", repl.name));
-                output.storage_error(config, &[&repl.master, &repl.replica], &error);
-                let code = exit_code(&error);
-                failed = Some(failed.map_or(code, |worst| worst.max(code)));
-            }
+        match verify_and_report(&runtime, config, repl, user, level, &mailboxes, output) {
+            DIFFERENT => different = true,
+            exit::OK => {}
+            code => failed = Some(failed.map_or(code, |worst| worst.max(code))),
         }
     }
     Ok(match failed {
         Some(code) => code,
-        None if different > 0 => DIFFERENT,
+        None if different => DIFFERENT,
         None => exit::OK,
     })
+}
+
+/// Verifies one user's `mailboxes` (all for none) at `level` and prints what differs: 0 if
+/// identical, [`DIFFERENT`] if not, a failure's status if the user could not be read (which
+/// is reported). Rolling mode calls it for what each cycle touched.
+pub fn verify_and_report(
+    runtime: &tokio::runtime::Runtime,
+    config: &Config,
+    repl: &ReplicationConfig,
+    user: &User,
+    level: Level,
+    mailboxes: &[CollectionName],
+    output: &Output,
+) -> u8 {
+    match runtime.block_on(verify_user(config, repl, user, level, mailboxes)) {
+        Ok(differences) => {
+            report(repl, user, level, &differences, output);
+            if differences.is_empty() {
+                exit::OK
+            } else {
+                DIFFERENT
+            }
+        }
+        Err(error) => {
+            let error = error.context(format!("verifying replication {}, user {user}", repl.name));
+            output.storage_error(config, &[&repl.master, &repl.replica], &error);
+            exit_code(&error)
+        }
+    }
 }
 
 /// One user's differences: the user's view of both storages, read at the same time.

@@ -26,7 +26,7 @@ use pimlink_core::{CollectionName, Error};
 
 pub use command::run;
 #[allow(unused_imports)] // Rolling mode verifies what it touched through it.
-pub use command::verify_user;
+pub use command::{verify_and_report, verify_user};
 pub use compare::compare;
 pub use difference::Difference;
 pub use snapshot::Level;
