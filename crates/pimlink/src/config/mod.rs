@@ -56,6 +56,10 @@ mod mbnames;
 mod model;
 mod pair;
 mod pair_keys;
+// Provider presets (issue 18).
+mod provider;
+#[cfg(test)]
+mod provider_tests;
 mod raw;
 mod secret;
 mod sides;
@@ -99,6 +103,8 @@ pub use secret::{PasswordSource, Secret};
 // Hooks and the mailbox list file (issue 14).
 pub use hooks::PairHooks;
 pub use mbnames::MbnamesConfig;
+// Provider presets (issue 18).
+pub use provider::Provider;
 pub use template::{Placeholder, Template};
 
 use expand::{Env, ProcessEnv, xdg_dir};
@@ -210,7 +216,10 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
             let fields = named_table(&source, "storage", &name, value)?;
             let kind = storage::build(&fields)?;
             let mail = if kind.family() == model::Family::Mail {
-                sides::storage(&fields)?
+                let mut mail = sides::storage(&fields)?;
+                // Provider presets (issue 18): an explicit `trash` wins.
+                mail.trash = mail.trash.or_else(|| provider::trash(&kind));
+                mail
             } else {
                 MailStorageOptions::default()
             };

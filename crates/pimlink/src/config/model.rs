@@ -142,6 +142,12 @@ pub struct ImapConfig {
     pub subscribed_only: bool,
     /// How the daemon watches it (`notify`, `idle_folders`, `keepalive`).
     pub watch: super::ImapWatchConfig,
+    // Provider presets (issue 18): config/provider.rs.
+    /// `provider`: the preset the endpoint and quirks came from, if any.
+    pub provider: Option<super::Provider>,
+    /// `disable_extensions` (default: the provider's, else none): capabilities never used even
+    /// when offered, for a server whose implementation of them is broken.
+    pub disabled_extensions: Vec<String>,
 }
 
 /// Where an IMAP server is.
@@ -227,6 +233,9 @@ pub struct DavConfig {
     /// `skip_unchanged`: which change stamp the collection listing asks for, to skip
     /// collections unchanged on both sides since the last clean sync. Default off.
     pub skip_unchanged: SkipUnchanged,
+    // Provider presets (issue 18): config/provider.rs.
+    /// `provider`: the preset the URL came from, if any.
+    pub provider: Option<super::Provider>,
 }
 
 /// The values of a CalDAV/CardDAV storage's `skip_unchanged`.
