@@ -63,6 +63,7 @@ impl ImapStore {
             .decide(error.kind(), repeat, *failures, self.unreachable)
         {
             Decision::Retry(wait) => {
+                let wait = wait.max(self.retry.busy_wait(&error));
                 warn!(
                     "{error}; reconnecting in {} ms (retry {} of {})",
                     wait.as_millis(),
