@@ -227,6 +227,16 @@ pub struct InitArgs {
     /// With --write: replace an existing file.
     #[arg(long, requires = "write")]
     pub force: bool,
+
+    /// The mail provider, whose preset (server, login, quirks) the configuration uses; guessed
+    /// from the address's domain when not given. Without --address and --provider, on a
+    /// terminal, pimlink asks for both.
+    #[arg(
+        long,
+        value_name = "PROVIDER",
+        value_parser = clap::builder::PossibleValuesParser::new(["gmail", "outlook", "fastmail", "icloud", "other"])
+    )]
+    pub provider: Option<String>,
 }
 
 /// Arguments of `completions`.

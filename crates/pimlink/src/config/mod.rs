@@ -134,7 +134,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let text = std::fs::read_to_string(&path).map_err(|err| {
         let hint = if err.kind() == std::io::ErrorKind::NotFound {
-            "; `pimlink init --address you@example.org` prints a starting configuration and \
+            "; `pimlink init --address you@example.org` (with --provider gmail, outlook, \
+             fastmail or icloud for their preset) prints a starting configuration and \
              `pimlink init --write` puts it there (every key: pimlink-config(5))"
         } else {
             ""

@@ -56,6 +56,14 @@ impl Provider {
             .map_or("?", |(name, _)| name)
     }
 
+    /// The provider written `name` in `provider`.
+    pub fn from_name(name: &str) -> Option<Provider> {
+        PROVIDERS
+            .iter()
+            .find(|(written, _)| *written == name)
+            .map(|(_, provider)| *provider)
+    }
+
     /// The OAuth2 preset (endpoints, scopes) of the `oauth2` module this provider's accounts
     /// log in with, if they use OAuth2 rather than an app password.
     pub fn oauth2_preset(&self) -> Option<&'static str> {
