@@ -117,30 +117,20 @@ fn commands(
     index: usize,
     script: &dyn ImapScript,
 ) -> io::Result<()> {
-    let mut reader = BufReader::new(client);
-    // True while the lines read continue a command after a literal.
-    let mut continued = false;
-    loop {
-        let Some(line) = read_line(&mut reader)? else {
-            return Ok(());
-        };
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end_matches(['\r', '\n']);
-        let literal = literal_length(text);
-        if !continued && literal.is_none() {
-            let tag = text.split(' ').next().unwrap_or_default();
-            if let Some(answer) = script.command(index, tag, text) {
+    let mut lines = Lines::new(client);
+    while let Some(line) = lines.next_line()? {
+        if line.whole {
+            let tag = line.text.split(' ').next().unwrap_or_default();
+            if let Some(answer) = script.command(index, tag, &line.text) {
                 let mut client = to_client.lock().unwrap_or_else(PoisonError::into_inner);
                 client.write_all(format!("{tag} {answer}\r\n").as_bytes())?;
                 continue;
             }
         }
-        server.write_all(&line)?;
-        continued = literal.is_some();
-        if let Some(length) = literal {
-            copy_exactly(&mut reader, &mut server, length)?;
-        }
+        server.write_all(&line.bytes)?;
+        lines.copy_literal(&mut server)?;
     }
+    Ok(())
 }
 
 fn responses(
@@ -149,38 +139,71 @@ fn responses(
     index: usize,
     script: &dyn ImapScript,
 ) -> io::Result<()> {
-    let mut reader = BufReader::new(server);
-    let mut continued = false;
-    loop {
-        let Some(line) = read_line(&mut reader)? else {
-            return Ok(());
-        };
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end_matches(['\r', '\n']);
-        let literal = literal_length(text);
+    let mut lines = Lines::new(server);
+    while let Some(line) = lines.next_line()? {
         let mut client = to_client.lock().unwrap_or_else(PoisonError::into_inner);
-        // A line that carries a literal, or follows one, is passed as it is: the script sees
-        // whole response lines only.
-        if continued || literal.is_some() {
-            client.write_all(&line)?;
-        } else {
-            for out in script.response(index, text) {
+        if line.whole {
+            for out in script.response(index, &line.text) {
                 client.write_all(format!("{out}\r\n").as_bytes())?;
             }
+        } else {
+            client.write_all(&line.bytes)?;
         }
-        continued = literal.is_some();
-        if let Some(length) = literal {
-            copy_exactly(&mut reader, &mut *client, length)?;
-        }
+        lines.copy_literal(&mut *client)?;
     }
+    Ok(())
 }
 
-/// A line with its CRLF, or `None` at the end of the stream.
-fn read_line(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
-    let mut line = Vec::new();
-    match reader.read_until(b'\n', &mut line)? {
-        0 => Ok(None),
-        _ => Ok(Some(line)),
+/// The lines of one direction of a session, with the literals between them.
+struct Lines {
+    reader: BufReader<TcpStream>,
+    /// The literal the last line announced, not yet copied.
+    literal: Option<u64>,
+    /// True while the lines read continue a command or response after a literal.
+    continued: bool,
+}
+
+/// One line as read.
+struct Line {
+    /// With its CRLF, as it came.
+    bytes: Vec<u8>,
+    /// Without its CRLF.
+    text: String,
+    /// True for a whole command or response: neither announcing a literal nor continuing
+    /// after one. Only these are shown to the script.
+    whole: bool,
+}
+
+impl Lines {
+    fn new(stream: TcpStream) -> Self {
+        Lines {
+            reader: BufReader::new(stream),
+            literal: None,
+            continued: false,
+        }
+    }
+
+    /// The next line, or `None` at the end of the stream.
+    fn next_line(&mut self) -> io::Result<Option<Line>> {
+        let mut bytes = Vec::new();
+        if self.reader.read_until(b'\n', &mut bytes)? == 0 {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(&bytes)
+            .trim_end_matches(['\r', '\n'])
+            .to_owned();
+        self.literal = literal_length(&text);
+        let whole = !self.continued && self.literal.is_none();
+        self.continued = self.literal.is_some();
+        Ok(Some(Line { bytes, text, whole }))
+    }
+
+    /// Copies the literal the last line announced, if any, to `to`.
+    fn copy_literal(&mut self, to: &mut impl Write) -> io::Result<()> {
+        match self.literal.take() {
+            Some(length) => copy_exactly(&mut self.reader, to, length),
+            None => Ok(()),
+        }
     }
 }
 
