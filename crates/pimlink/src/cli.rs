@@ -14,7 +14,7 @@ pub mod exit {
     /// The command line or the configuration is wrong; nothing was done.
     pub const USAGE: u8 = 2;
     /// A storage or the state store could not be opened or reached (a server that is down or
-    /// refused the login).
+    /// refused the login, a certificate that is not trusted).
     pub const UNAVAILABLE: u8 = 3;
     /// Another pimlink is working on the same pair.
     pub const BUSY: u8 = 4;
@@ -28,7 +28,8 @@ Exit status:
   0  everything was done
   1  some items or collections failed; the rest was synced (running again may help)
   2  usage or configuration error; nothing was done
-  3  a storage or the state store could not be opened or reached (e.g. a refused login)
+  3  a storage or the state store could not be opened or reached (e.g. a refused login or
+     an untrusted certificate)
   4  a pair is busy: another pimlink is syncing it
   5  a safety check refused changes (a side that suddenly looks empty or lost more of a
      collection than max_delete allows); nothing was deleted there
@@ -336,6 +337,16 @@ pub struct InitArgs {
     /// With --write: replace an existing file.
     #[arg(long, requires = "write")]
     pub force: bool,
+
+    /// The mail provider, whose preset (server, login, quirks) the configuration uses; guessed
+    /// from the address's domain when not given. Without --address and --provider, on a
+    /// terminal, pimlink asks for both.
+    #[arg(
+        long,
+        value_name = "PROVIDER",
+        value_parser = clap::builder::PossibleValuesParser::new(["gmail", "outlook", "fastmail", "icloud", "other"])
+    )]
+    pub provider: Option<String>,
 }
 
 /// Arguments of `completions`.

@@ -14,6 +14,9 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
     if error.downcast_ref::<UsageError>().is_some() {
         return exit::USAGE;
     }
+    if crate::next_step::is_untrusted_certificate(error) {
+        return exit::UNAVAILABLE;
+    }
     match error
         .downcast_ref::<pimlink_core::Error>()
         .map(|e| e.kind())

@@ -36,6 +36,13 @@ pub fn next_step(config: &Config, storages: &[&str], error: &anyhow::Error) -> O
     Some(advice(class, storage, &text))
 }
 
+/// True if `error` is a server certificate pimlink does not trust: the storage could not be
+/// opened (exit status 3), whatever kind the library gave it (the IMAP client calls it a
+/// refusal, so that it is not retried).
+pub fn is_untrusted_certificate(error: &anyhow::Error) -> bool {
+    classify(error) == Some(Class::Untrusted)
+}
+
 fn classify(error: &anyhow::Error) -> Option<Class> {
     let text = format!("{error:#}").to_lowercase();
     let says = |words: &[&str]| words.iter().any(|w| text.contains(w));

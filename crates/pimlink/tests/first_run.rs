@@ -81,3 +81,46 @@ fn init_writes_a_configuration_pimlink_accepts_and_keeps_an_existing_one() {
     let bad = pimlink(home.path(), &["init", "--address", "me\"@x.org"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn init_with_a_provider_writes_its_preset_and_pimlink_reads_it() {
+    let home = tempfile::tempdir().unwrap();
+    let written = pimlink(
+        home.path(),
+        &[
+            "init",
+            "--provider",
+            "fastmail",
+            "--address",
+            "jo@example.net",
+            "--write",
+        ],
+    );
+    assert_eq!(written.status.code(), Some(0), "{}", text(&written.stderr));
+    let file = fs::read_to_string(home.path().join("config/pimlink/config.toml")).unwrap();
+    assert!(file.contains("provider = \"fastmail\""), "{file}");
+    assert!(!file.contains("host ="), "{file}");
+    let status = pimlink(home.path(), &["status"]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
+    let lines = text(&status.stdout);
+    for pair in ["mail", "calendars", "contacts"] {
+        assert!(lines.contains(&format!("{pair}: never synced")), "{lines}");
+    }
+    // Outlook has no calendars or contacts preset: only the mail pair is written.
+    let outlook = pimlink(
+        home.path(),
+        &[
+            "init",
+            "--provider",
+            "outlook",
+            "--address",
+            "jo@example.net",
+        ],
+    );
+    assert_eq!(outlook.status.code(), Some(0));
+    let printed = text(&outlook.stdout);
+    assert!(printed.contains("provider = \"outlook\""), "{printed}");
+    assert!(!printed.contains("[pair.calendars]"), "{printed}");
+    let unknown = pimlink(home.path(), &["init", "--provider", "yahoo"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}

@@ -50,6 +50,8 @@ mod http_line;
 pub mod https;
 mod identity;
 mod imap_line;
+// Provider quirks (issue 18): a proxy that makes Dovecot answer as a provider does.
+mod imap_script;
 pub mod kill;
 mod net;
 mod process;
@@ -62,6 +64,7 @@ mod xandikos;
 pub use cyrus::{Cyrus, CyrusBuilder};
 pub use dovecot::{Dovecot, DovecotBuilder};
 pub use http_line::Response;
+pub use imap_script::{ImapScript, ImapScriptProxy};
 pub use net::{HOST, free_port};
 pub use proxy::{ConnectionRecord, Cut, CutProxy, Direction};
 pub use radicale::{Radicale, RadicaleBuilder};

@@ -22,6 +22,14 @@ impl Completion {
         match self.kind {
             StatusKindOf::Ok => Ok(self),
             StatusKindOf::No => {
+                // A busy server did not carry the command out; a later try may succeed.
+                if let Some(busy) = ServerBusy::from_answer(self.code.as_ref(), &self.text) {
+                    return Err(Error::new(
+                        ErrorKind::Connection,
+                        format!("{what} failed: {}", self.describe()),
+                    )
+                    .with_source(busy));
+                }
                 let kind = match &self.code {
                     Some(ResponseCode::TryCreate) => ErrorKind::NotFound,
                     Some(ResponseCode::Other(c)) if c.eq_ignore_ascii_case("NONEXISTENT") => {
@@ -63,6 +71,60 @@ impl Completion {
     }
 }
 
+/// A NO that says the server is too busy or throttling this client (Exchange Online:
+/// `NO [THROTTLED] ... Suggested Backoff Time: 500 milliseconds`, `NO Server Unavailable. 15`;
+/// RFC 5530's `[UNAVAILABLE]`): the command was not carried out, and the same one may succeed
+/// after a wait. Attached as the cause of the error, where the store's retry finds the wait.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerBusy {
+    /// The wait the server suggested, if it named one.
+    pub suggested: Option<std::time::Duration>,
+}
+
+impl ServerBusy {
+    /// `Some` if a NO with `code` and `text` is a busy server's.
+    pub fn from_answer(code: Option<&ResponseCode>, text: &str) -> Option<ServerBusy> {
+        let coded = matches!(
+            code,
+            Some(ResponseCode::Other(c))
+                if c.eq_ignore_ascii_case("THROTTLED") || c.eq_ignore_ascii_case("UNAVAILABLE")
+        );
+        let lower = text.to_ascii_lowercase();
+        let worded = [
+            "throttl",
+            "server unavailable",
+            "server busy",
+            "try again later",
+        ]
+        .iter()
+        .any(|phrase| lower.contains(phrase));
+        (coded || worded).then(|| ServerBusy {
+            suggested: suggested_wait(&lower),
+        })
+    }
+}
+
+impl std::fmt::Display for ServerBusy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the server is busy (throttling)")
+    }
+}
+
+impl std::error::Error for ServerBusy {}
+
+/// Exchange's `Suggested Backoff Time: N milliseconds` (in lower case).
+fn suggested_wait(lower: &str) -> Option<std::time::Duration> {
+    let (_, rest) = lower.split_once("backoff time:")?;
+    let mut words = rest.split_whitespace();
+    let number: u64 = words.next()?.parse().ok()?;
+    let unit = words.next().unwrap_or("milliseconds");
+    Some(if unit.starts_with("sec") {
+        std::time::Duration::from_secs(number)
+    } else {
+        std::time::Duration::from_millis(number)
+    })
+}
+
 /// Servers without RFC 5530 codes (Cyrus 3.6: `NO Mailbox does not exist`) only say it in
 /// words; these are the wordings of Cyrus, Dovecot, Courier, Exchange and Gmail.
 fn says_not_found(text: &str) -> bool {
@@ -92,6 +154,39 @@ mod tests {
             text: text.to_owned(),
         };
         done.check("SELECT \"X\"").unwrap_err().kind()
+    }
+
+    #[test]
+    fn a_busy_or_throttling_server_is_a_connection_failure_with_its_suggested_wait() {
+        let busy = |code: Option<&str>, text: &str| {
+            let code = code.map(|c| ResponseCode::Other(c.into()));
+            let error = Completion {
+                kind: StatusKindOf::No,
+                code: code.clone(),
+                text: text.to_owned(),
+            }
+            .check("UID FETCH")
+            .unwrap_err();
+            let hint = ServerBusy::from_answer(code.as_ref(), text);
+            (error.kind(), hint.and_then(|h| h.suggested))
+        };
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(
+            busy(
+                Some("THROTTLED"),
+                "Request is throttled. Suggested Backoff Time: 500 milliseconds"
+            ),
+            (ErrorKind::Connection, Some(ms(500)))
+        );
+        assert_eq!(
+            busy(None, "Server Unavailable. 15"),
+            (ErrorKind::Connection, None)
+        );
+        assert_eq!(
+            busy(Some("UNAVAILABLE"), "x"),
+            (ErrorKind::Connection, None)
+        );
+        assert_eq!(busy(None, "Over quota"), (ErrorKind::Peer, None));
     }
 
     #[test]

@@ -63,6 +63,7 @@ impl ImapStore {
             .decide(error.kind(), repeat, *failures, self.unreachable)
         {
             Decision::Retry(wait) => {
+                let wait = wait.max(self.retry.busy_wait(&error));
                 warn!(
                     "{error}; reconnecting in {} ms (retry {} of {})",
                     wait.as_millis(),
@@ -79,7 +80,12 @@ impl ImapStore {
                     // Later operations get one attempt each instead of a whole schedule.
                     self.unreachable = true;
                 }
+                let busy = !self.retry.busy_wait(&error).is_zero();
                 Err(match (*failures, repeat) {
+                    // A NO: the server did not carry the write out, so nothing is unknown.
+                    (_, Repeat::Unsafe) if busy => {
+                        error.context("the server was too busy to do it; the next run tries again")
+                    }
                     (1, Repeat::Safe) if self.unreachable => error
                         .context("reconnecting failed earlier in this run, so this was tried once"),
                     (_, Repeat::Unsafe) => error.context(

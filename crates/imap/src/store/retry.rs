@@ -3,8 +3,9 @@
 //! and the store only carries them out.
 //!
 //! Only [`ErrorKind::Connection`] failures (EOF, reset, timeouts, a server that cannot be
-//! reached) are retried: a NO, a bad login or a malformed response would fail the same way
-//! again. And only operations whose repetition cannot change the outcome are retried:
+//! reached, and a NO that says the server is busy or throttling: `proto::completion::
+//! ServerBusy`, waited out for at least the time it suggests) are retried: any other NO, a
+//! bad login or a malformed response would fail the same way again. And only operations whose repetition cannot change the outcome are retried:
 //! reads and listings, CREATE of a folder (an existing one is not an error), flag stores
 //! (`+FLAGS`/`-FLAGS`/`FLAGS` set the same flags twice) and `UID EXPUNGE` of known UIDs. An
 //! APPEND or a MOVE whose answer was lost may have happened: doing it again could duplicate the
@@ -69,6 +70,20 @@ impl RetryPolicy {
             .min(self.max_delay)
     }
 
+    /// The least wait before trying again after `error`: a busy server's suggestion (capped
+    /// at `max_delay`), or `first_delay` when it named none, since trying again at once would
+    /// only be refused again; nothing for other failures.
+    pub(crate) fn busy_wait(&self, error: &pimlink_core::Error) -> Duration {
+        error
+            .cause()
+            .and_then(|cause| cause.downcast_ref::<crate::proto::completion::ServerBusy>())
+            .map_or(Duration::ZERO, |busy| {
+                busy.suggested
+                    .unwrap_or(self.first_delay)
+                    .min(self.max_delay)
+            })
+    }
+
     /// The decision after an attempt failed with `kind`, `failures` failures into the
     /// operation (1 after the first). `unreachable` means reconnecting failed earlier in the
     /// run and no connection has worked since: then an operation gets no retries, so that a
@@ -110,6 +125,25 @@ mod tests {
         let default = RetryPolicy::default();
         let total: Duration = (1..=default.retries).map(|n| default.delay(n)).sum();
         assert_eq!(total, Duration::from_millis(3500));
+    }
+
+    #[test]
+    fn a_busy_server_is_given_its_suggested_wait_capped_and_never_none() {
+        use crate::proto::completion::ServerBusy;
+        let policy = RetryPolicy::default();
+        let busy = |suggested: Option<Duration>| {
+            pimlink_core::Error::new(ErrorKind::Connection, "UID FETCH failed")
+                .with_source(ServerBusy { suggested })
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(policy.busy_wait(&busy(Some(ms(1200)))), ms(1200));
+        assert_eq!(policy.busy_wait(&busy(None)), policy.first_delay);
+        assert_eq!(
+            policy.busy_wait(&busy(Some(Duration::from_secs(3600)))),
+            policy.max_delay
+        );
+        let reset = pimlink_core::Error::new(ErrorKind::Connection, "reset");
+        assert_eq!(policy.busy_wait(&reset), Duration::ZERO);
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub struct CollectionFilter {
     /// For each glob of `include`, then of `exclude`, the index of its pattern in `patterns`.
     include_of: Vec<usize>,
     exclude_of: Vec<usize>,
+    /// How many of `patterns` the user wrote; the rest a provider preset added (issue 18),
+    /// and an added one that matches nothing is no mistake worth a warning.
+    written: usize,
 }
 
 /// A pattern that could not be compiled: which one (by index in the list) and why.
@@ -91,6 +94,7 @@ impl CollectionFilter {
             })
         };
         Ok(Self {
+            written: patterns.len(),
             patterns: patterns.iter().map(|p| p.as_ref().to_owned()).collect(),
             include: build(include)?,
             exclude: build(exclude)?,
@@ -108,7 +112,15 @@ impl CollectionFilter {
             exclude: GlobSet::empty(),
             include_of: Vec::new(),
             exclude_of: Vec::new(),
+            written: 1,
         })
+    }
+
+    /// The same filter, of whose patterns only the first `written` were written by the user
+    /// (the rest came from a provider preset).
+    pub fn written(mut self, written: usize) -> Self {
+        self.written = written.min(self.patterns.len());
+        self
     }
 
     /// True if the collection `name` is selected: it matches an inclusion and no exclusion.
@@ -139,7 +151,7 @@ impl CollectionFilter {
                 }
             }
         }
-        self.patterns
+        self.patterns[..self.written]
             .iter()
             .zip(matched)
             .filter(|(_, matched)| !matched)

@@ -58,6 +58,10 @@ mod mbnames;
 mod model;
 mod pair;
 mod pair_keys;
+// Provider presets (issue 18).
+mod provider;
+#[cfg(test)]
+mod provider_tests;
 mod raw;
 // Replication (issue 15).
 mod replication;
@@ -105,6 +109,8 @@ pub use secret::{PasswordSource, Secret};
 // Hooks and the mailbox list file (issue 14).
 pub use hooks::PairHooks;
 pub use mbnames::MbnamesConfig;
+// Provider presets (issue 18).
+pub use provider::Provider;
 pub use template::{Placeholder, Template};
 // Replication (issue 15).
 #[allow(unused_imports)]
@@ -139,7 +145,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let text = std::fs::read_to_string(&path).map_err(|err| {
         let hint = if err.kind() == std::io::ErrorKind::NotFound {
-            "; `pimlink init --address you@example.org` prints a starting configuration and \
+            "; `pimlink init --address you@example.org` (with --provider gmail, outlook, \
+             fastmail or icloud for their preset) prints a starting configuration and \
              `pimlink init --write` puts it there (every key: pimlink-config(5))"
         } else {
             ""
@@ -229,7 +236,10 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
             let fields = named_table(&source, "storage", &name, value)?;
             let kind = storage::build(&fields)?;
             let mail = if kind.family() == model::Family::Mail {
-                sides::storage(&fields)?
+                let mut mail = sides::storage(&fields)?;
+                // Provider presets (issue 18): an explicit `trash` wins.
+                mail.trash = mail.trash.or_else(|| provider::trash(&kind));
+                mail
             } else {
                 MailStorageOptions::default()
             };

@@ -147,6 +147,12 @@ pub struct ImapConfig {
     /// The user the credentials act as (SASL PLAIN authorization identity); not a key of
     /// the file: set per user by `pimlink replicate` (issue 15) for an administrator's login.
     pub authzid: Option<String>,
+    // Provider presets (issue 18): config/provider.rs.
+    /// `provider`: the preset the endpoint and quirks came from, if any.
+    pub provider: Option<super::Provider>,
+    /// `disable_extensions` (default: the provider's, else none): capabilities never used even
+    /// when offered, for a server whose implementation of them is broken.
+    pub disabled_extensions: Vec<String>,
 }
 
 /// Where an IMAP server is.
@@ -232,6 +238,9 @@ pub struct DavConfig {
     /// `skip_unchanged`: which change stamp the collection listing asks for, to skip
     /// collections unchanged on both sides since the last clean sync. Default off.
     pub skip_unchanged: SkipUnchanged,
+    // Provider presets (issue 18): config/provider.rs.
+    /// `provider`: the preset the URL came from, if any.
+    pub provider: Option<super::Provider>,
 }
 
 /// The values of a CalDAV/CardDAV storage's `skip_unchanged`.

@@ -117,7 +117,7 @@ pub(crate) fn build(
         )
     } else {
         (
-            collections(fields)?,
+            mail_collections(fields, [a.value, b.value])?,
             None,
             Some(mail_names::build(fields)?),
             sides::pair(fields, a.value, b.value, direction_value)?,
@@ -186,12 +186,42 @@ fn side<'s>(
     }
 }
 
+/// The folder patterns of a mail pair between storages `sides`, with the exclusions their
+/// provider presets add (`provider::pair_patterns`).
+fn mail_collections(
+    fields: &Fields<'_, '_>,
+    sides: [&StorageConfig; 2],
+) -> Result<CollectionFilter, ConfigError> {
+    let providers = sides.map(|side| match &side.kind {
+        super::StorageKind::Imap(imap) => imap.provider,
+        _ => None,
+    });
+    patterns(fields, &providers)
+}
+
+/// `collections`, as written.
 pub(super) fn collections(fields: &Fields<'_, '_>) -> Result<CollectionFilter, ConfigError> {
+    patterns(fields, &[])
+}
+
+fn patterns(
+    fields: &Fields<'_, '_>,
+    providers: &[Option<super::Provider>],
+) -> Result<CollectionFilter, ConfigError> {
     let Some(patterns) = fields.strings("collections")? else {
-        return Ok(CollectionFilter::all());
+        if providers.iter().all(Option::is_none) {
+            return Ok(CollectionFilter::all());
+        }
+        let all = super::provider::pair_patterns(&["*".to_owned()], providers);
+        // Built from "*" and exact folder names, which always compile.
+        return Ok(CollectionFilter::new(&all)
+            .map_or_else(|_| CollectionFilter::all(), |filter| filter.written(1)));
     };
-    let texts: Vec<&str> = patterns.value.iter().map(|p| p.value.as_str()).collect();
-    CollectionFilter::new(&texts).map_err(|err| {
+    let written: Vec<String> = patterns.value.iter().map(|p| p.value.clone()).collect();
+    // The user's own patterns come first, so that an error's index still points into them.
+    let texts = super::provider::pair_patterns(&written, providers);
+    let filter = CollectionFilter::new(&texts).map(|filter| filter.written(written.len()));
+    filter.map_err(|err| {
         let at = patterns
             .value
             .get(err.index)

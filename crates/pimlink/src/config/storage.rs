@@ -11,6 +11,7 @@ use super::model::{
     MaildirConfig, MaildirLayout, SkipUnchanged, StorageKind, TlsMode, Trust, VdirConfig,
     WebcalConfig,
 };
+use super::provider::{self, Provider};
 use super::raw::{Fields, Located, names};
 use super::secret::{PasswordSource, Secret};
 
@@ -76,6 +77,9 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "notify",
             "idle_folders",
             "keepalive",
+            // Provider presets (issue 18): provider.rs.
+            "provider",
+            "disable_extensions",
         ],
         Type::Maildir => &[
             "type",
@@ -105,6 +109,8 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "skip_unchanged",
             // The daemon.
             "poll_interval",
+            // Provider presets (issue 18): provider.rs.
+            "provider",
         ],
         Type::Webcal => &[
             "type",
@@ -157,8 +163,8 @@ pub(crate) fn build(fields: &Fields<'_, '_>) -> Result<StorageKind, ConfigError>
                 tree: super::maildir_tree::build(fields, layout)?,
             })
         }
-        Type::CalDav => StorageKind::CalDav(dav(fields)?),
-        Type::CardDav => StorageKind::CardDav(dav(fields)?),
+        Type::CalDav => StorageKind::CalDav(dav(fields, type_name)?),
+        Type::CardDav => StorageKind::CardDav(dav(fields, type_name)?),
         Type::Webcal => StorageKind::Webcal(WebcalConfig {
             url: webcal_to_https(url(fields, &["http", "https", "webcal", "webcals"])?),
             collection_id: collection_id(fields)?,
@@ -173,8 +179,19 @@ pub(crate) fn build(fields: &Fields<'_, '_>) -> Result<StorageKind, ConfigError>
 }
 
 fn imap(fields: &Fields<'_, '_>) -> Result<ImapConfig, ConfigError> {
+    let provider = provider::read(fields, "imap")?.map(|p| p.value);
+    let preset = provider.map(Provider::imap);
     let host = fields.non_empty("host")?;
     let tunnel = fields.non_empty("tunnel")?;
+    // A preset's host stands in for a missing one; an explicit host or tunnel wins.
+    let host = match (host, &tunnel, preset) {
+        (None, None, Some(preset)) => Some(Located {
+            value: preset.host.to_owned(),
+            key: 0..0,
+            at: 0..0,
+        }),
+        (host, _, _) => host,
+    };
     let endpoint = match (host, tunnel) {
         (Some(host), Some(tunnel)) => {
             let second = if host.key.start > tunnel.key.start {
@@ -185,7 +202,11 @@ fn imap(fields: &Fields<'_, '_>) -> Result<ImapConfig, ConfigError> {
             return Err(fields.error(second, "set either \"host\" or \"tunnel\", not both"));
         }
         (None, None) => {
-            return Err(fields.missing("host", " (or \"tunnel\", a command that speaks IMAP)"));
+            return Err(fields.missing(
+                "host",
+                " (or \"tunnel\", a command that speaks IMAP, or \"provider\" for a known \
+                 provider's server)",
+            ));
         }
         (None, Some(tunnel)) => {
             // These describe a TCP connection, which a tunnel does not have.
@@ -209,17 +230,25 @@ fn imap(fields: &Fields<'_, '_>) -> Result<ImapConfig, ConfigError> {
             }
         }
         (Some(host), None) => {
-            let tls = fields
-                .choice(
-                    "tls",
-                    &[
-                        ("implicit", TlsMode::Implicit),
-                        ("starttls", TlsMode::StartTls),
-                        ("none", TlsMode::None),
-                    ],
-                )?
-                .map_or(TlsMode::Implicit, |t| t.value);
-            let default_port = if tls == TlsMode::Implicit { 993 } else { 143 };
+            let tls = fields.choice(
+                "tls",
+                &[
+                    ("implicit", TlsMode::Implicit),
+                    ("starttls", TlsMode::StartTls),
+                    ("none", TlsMode::None),
+                ],
+            )?;
+            // An explicit `tls` brings its own default port; only the preset's TLS brings
+            // the preset's port.
+            let default_port = match (&tls, preset) {
+                (None, Some(preset)) => preset.port,
+                (Some(tls), _) if tls.value != TlsMode::Implicit => 143,
+                _ => 993,
+            };
+            let tls = tls
+                .map(|t| t.value)
+                .or(preset.map(|p| p.tls))
+                .unwrap_or(TlsMode::Implicit);
             let port = fields
                 .integer("port", 1..=65535)?
                 .and_then(|p| u16::try_from(p.value).ok())
@@ -251,17 +280,55 @@ fn imap(fields: &Fields<'_, '_>) -> Result<ImapConfig, ConfigError> {
                     ("oauthbearer", ImapAuth::OAuthBearer),
                 ],
             )?
-            .map(|a| a.value),
+            .map(|a| a.value)
+            .or(preset.map(|p| p.auth)),
         endpoint,
         connections,
         timeout: timeout(fields)?,
         subscribed_only: fields.boolean("subscribed_only")?.is_some_and(|b| b.value),
         watch: super::imap_watch::build(fields)?,
         authzid: None,
+        disabled_extensions: disabled_extensions(fields, provider)?,
+        provider,
     })
 }
 
-fn dav(fields: &Fields<'_, '_>) -> Result<DavConfig, ConfigError> {
+/// `disable_extensions`: capabilities to ignore, upper-cased as servers advertise them; the
+/// provider's quirks when absent.
+fn disabled_extensions(
+    fields: &Fields<'_, '_>,
+    provider: Option<Provider>,
+) -> Result<Vec<String>, ConfigError> {
+    let Some(list) = fields.strings("disable_extensions")? else {
+        let preset = provider.map_or(&[][..], Provider::disabled_extensions);
+        return Ok(preset.iter().map(|e| (*e).to_owned()).collect());
+    };
+    list.value
+        .into_iter()
+        .map(|name| {
+            let plain = !name.value.is_empty()
+                && name
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "=+-_".contains(c));
+            if plain {
+                Ok(name.value.to_ascii_uppercase())
+            } else {
+                Err(fields.error(
+                    name.at,
+                    format!(
+                        "key \"disable_extensions\": {:?} is not an IMAP capability such as \
+                         \"QRESYNC\" or \"COMPRESS=DEFLATE\"",
+                        name.value
+                    ),
+                ))
+            }
+        })
+        .collect()
+}
+
+fn dav(fields: &Fields<'_, '_>, type_name: &str) -> Result<DavConfig, ConfigError> {
+    let provider = provider::read(fields, type_name)?.map(|p| p.value);
     let domain = match (fields.key_span("url"), fields.non_empty("domain")?) {
         (Some(url), Some(domain)) => {
             let second = if url.start > domain.key.start {
@@ -274,9 +341,17 @@ fn dav(fields: &Fields<'_, '_>) -> Result<DavConfig, ConfigError> {
         (_, Some(domain)) => Some(domain_name(fields, domain)?),
         (_, None) => None,
     };
-    let url = match &domain {
-        Some(domain) => format!("https://{domain}/"),
-        None => url(fields, &["http", "https"]).map_err(|err| {
+    let preset_url = provider.and_then(|p| {
+        if type_name == "caldav" {
+            p.caldav_url()
+        } else {
+            p.carddav_url()
+        }
+    });
+    let url = match (&domain, preset_url) {
+        (Some(domain), _) => format!("https://{domain}/"),
+        (None, Some(preset)) if fields.key_span("url").is_none() => preset.to_owned(),
+        (None, _) => url(fields, &["http", "https"]).map_err(|err| {
             if fields.key_span("url").is_none() {
                 fields.missing(
                     "url",
@@ -294,6 +369,7 @@ fn dav(fields: &Fields<'_, '_>) -> Result<DavConfig, ConfigError> {
         trust: trust(fields)?,
         timeout: timeout(fields)?,
         skip_unchanged: skip_unchanged(fields)?,
+        provider,
     })
 }
 

@@ -89,6 +89,8 @@ pub(crate) fn imap_options(imap: &ImapConfig) -> ClientOptions {
     options.authzid = imap.authzid.clone();
     options.connect_timeout = imap.timeout;
     options.read_timeout = imap.timeout;
+    // Provider presets (issue 18): a provider's broken extensions, or `disable_extensions`.
+    options.disabled_extensions = imap.disabled_extensions.clone();
     options
 }
 

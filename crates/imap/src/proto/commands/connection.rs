@@ -188,9 +188,14 @@ impl Command for LogIn {
         if done.kind == StatusKindOf::Ok {
             return Ok(matches!(done.code, Some(ResponseCode::Capability(_))));
         }
-        // RFC 5530: UNAVAILABLE is the server's trouble, not the credentials'.
+        // RFC 5530: UNAVAILABLE is the server's trouble, not the credentials'; so is
+        // Exchange's THROTTLED (issue 18). Only the code counts here: a login refused in words
+        // that merely sound busy must still say the credentials were refused.
         let (kind, outcome) = match &done.code {
-            Some(ResponseCode::Other(code)) if code.eq_ignore_ascii_case("UNAVAILABLE") => {
+            Some(ResponseCode::Other(code))
+                if code.eq_ignore_ascii_case("UNAVAILABLE")
+                    || code.eq_ignore_ascii_case("THROTTLED") =>
+            {
                 (ErrorKind::Connection, "failed")
             }
             _ => (ErrorKind::Auth, "was refused"),
