@@ -13,6 +13,8 @@
 //!   ([`PairConfig`]).
 //! - `[daemon]` (optional): how `pimlink daemon` schedules syncs ([`DaemonConfig`]).
 //! - `[mbnames]` (optional): the mailbox list file for mail readers ([`MbnamesConfig`]).
+//! - `[migration.NAME]`: two imap storages `pimlink migrate` copies accounts between
+//!   ([`MigrationConfig`]); their login may be left to the accounts file.
 //!
 //! Rules that hold for the whole file:
 //! - NAME is one or more of `A-Z a-z 0-9 _ -`.
@@ -53,6 +55,8 @@ mod limits;
 mod mail_names;
 mod maildir_tree;
 mod mbnames;
+// Migration (issue 15).
+mod migration;
 mod model;
 mod pair;
 mod pair_keys;
@@ -99,6 +103,9 @@ pub use secret::{PasswordSource, Secret};
 // Hooks and the mailbox list file (issue 14).
 pub use hooks::PairHooks;
 pub use mbnames::MbnamesConfig;
+// Migration (issue 15).
+pub use mail_names::MailNames;
+pub use migration::{FolderMatching, MigrationConfig, Rates};
 pub use template::{Placeholder, Template};
 
 use expand::{Env, ProcessEnv, xdg_dir};
@@ -149,7 +156,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// The top-level tables, in the order they are converted (pairs refer to storages).
-const TOP_LEVEL: &[&str] = &["general", "storage", "pair", "daemon", "mbnames"];
+const TOP_LEVEL: &[&str] = &[
+    "general",
+    "storage",
+    "pair",
+    "daemon",
+    "mbnames",
+    // Migration (issue 15).
+    "migration",
+];
 
 /// The keys of `[general]`.
 const GENERAL_KEYS: &[&str] = &["state_dir", "hook_timeout"];
@@ -204,11 +219,16 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
             })?,
     };
 
+    // Migration (issue 15): the storages whose login comes from the accounts file.
+    let per_account = tables
+        .get("migration")
+        .map(migration::storages_named)
+        .unwrap_or_default();
     let mut storages = BTreeMap::new();
     if let Some(table) = tables.get("storage") {
         for (name, value) in table.entries() {
             let fields = named_table(&source, "storage", &name, value)?;
-            let kind = storage::build(&fields)?;
+            let kind = storage::build(&fields, per_account.contains(name.value))?;
             let mail = if kind.family() == model::Family::Mail {
                 sides::storage(&fields)?
             } else {
@@ -244,6 +264,15 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
         Some(table) => mbnames::build(table)?,
         None => None,
     };
+    // Migration (issue 15).
+    let mut migrations = BTreeMap::new();
+    if let Some(table) = tables.get("migration") {
+        for (name, value) in table.entries() {
+            let fields = named_table(&source, "migration", &name, value)?;
+            let built = migration::build(name.value, &fields, &storages)?;
+            migrations.insert(name.value.to_owned(), built);
+        }
+    }
     Ok(Config {
         path: path.to_owned(),
         state_dir,
@@ -252,6 +281,7 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
         daemon,
         hook_timeout,
         mbnames,
+        migrations,
     })
 }
 

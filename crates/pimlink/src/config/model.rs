@@ -37,6 +37,8 @@ pub struct Config {
     pub hook_timeout: Duration,
     /// The mailbox list file (`[mbnames]`); `None` when absent or disabled.
     pub mbnames: Option<MbnamesConfig>,
+    /// `[migration.NAME]` tables, by name (issue 15).
+    pub migrations: BTreeMap<String, super::MigrationConfig>,
 }
 
 /// One `[storage.NAME]` table.

@@ -20,6 +20,9 @@ pub(crate) struct Params<'a> {
     pub capabilities: Option<&'a str>,
     pub maildir_plus_plus: bool,
     pub identity: &'a Identity,
+    /// Migration (issue 15): folders created at login with a special-use attribute (RFC 6154),
+    /// `(name, attribute)`.
+    pub special_use: &'a [(String, String)],
 }
 
 /// Where things live inside an instance's temp dir.
@@ -90,6 +93,17 @@ mail_location = {location}
     );
     if let Some(caps) = p.capabilities {
         let _ = writeln!(c, "imap_capability = {caps}");
+    }
+    // Migration (issue 15): special-use folders, as a provider's fresh account has them.
+    if !p.special_use.is_empty() {
+        c.push_str("namespace inbox {\n  inbox = yes\n");
+        for (name, attribute) in p.special_use {
+            let _ = write!(
+                c,
+                "  mailbox \"{name}\" {{\n    special_use = {attribute}\n    auto = subscribe\n  }}\n"
+            );
+        }
+        c.push_str("}\n");
     }
     if p.compress {
         c.push_str("protocol imap {\n  mail_plugins = $mail_plugins imap_zlib\n}\n");
@@ -203,6 +217,7 @@ mod tests {
             capabilities: None,
             maildir_plus_plus: true,
             identity: &id,
+            special_use: &[],
         });
         assert!(text.contains("ssl = no\n"));
         assert!(!text.contains("ssl_verify_client_cert"));
@@ -228,6 +243,7 @@ mod tests {
             capabilities: Some("IMAP4rev1 IDLE"),
             maildir_plus_plus: false,
             identity: &id,
+            special_use: &[],
         });
         assert!(text.contains("ssl = yes\nssl_cert = </t/server.pem\nssl_key = </t/server.key\n"));
         assert!(text.contains("port = 1993\n"));

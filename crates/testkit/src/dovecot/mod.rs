@@ -33,6 +33,8 @@ pub struct DovecotBuilder {
     capabilities: Option<String>,
     maildir_plus_plus: bool,
     users: Vec<(String, String)>,
+    // Migration (issue 15).
+    special_use: Vec<(String, String)>,
 }
 
 impl Default for DovecotBuilder {
@@ -51,7 +53,18 @@ impl DovecotBuilder {
             capabilities: None,
             maildir_plus_plus: true,
             users: vec![("test".into(), "secret".into())],
+            special_use: Vec::new(),
         }
+    }
+
+    /// Migration (issue 15): every user has these folders from the first login, each marked
+    /// with its special-use attribute (`("Sent", "\\Sent")`), as a provider's fresh account has.
+    pub fn special_use(mut self, folders: &[(&str, &str)]) -> Self {
+        self.special_use = folders
+            .iter()
+            .map(|(name, attribute)| (name.to_string(), attribute.to_string()))
+            .collect();
+        self
     }
 
     /// Also listen with implicit TLS on [`Dovecot::tls_port`] and offer STARTTLS on the plain
@@ -127,6 +140,11 @@ impl DovecotBuilder {
                 .and_then(|()| config::check_value("password", password, &[':']))
                 .map_err(invalid)?;
         }
+        for (name, attribute) in &self.special_use {
+            config::check_value("special-use folder", name, &['"', '{', '}', '#'])
+                .and_then(|()| config::check_value("special-use attribute", attribute, &[' ']))
+                .map_err(invalid)?;
+        }
         if let Some(caps) = &self.capabilities {
             config::check_value("capability list", caps, &['"', '{', '}', '#']).map_err(invalid)?;
         }
@@ -163,6 +181,7 @@ impl DovecotBuilder {
             capabilities: self.capabilities.as_deref(),
             maildir_plus_plus: self.maildir_plus_plus,
             identity: &identity,
+            special_use: &self.special_use,
         });
         let conf_path = config::conf_path(&root);
         fs::write(&conf_path, conf).map_err(failed)?;

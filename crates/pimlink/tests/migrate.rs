@@ -1,0 +1,313 @@
+//! `pimlink migrate` (issue 15) between two real Dovecot servers on loopback: many accounts a
+//! few at a time, a rerun that copies nothing, a run killed with SIGKILL after some messages
+//! reached the destination and then rerun (nothing lost, nothing twice), special-use folder
+//! mapping, and one account with a wrong password failing alone.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::imap::{sized_message, user_tree};
+use common::{Run, Tree, pimlink_with};
+use pimlink_testkit::{Dovecot, DovecotBuilder};
+
+/// The destination's special-use folders, as a provider creates them for a new account.
+const DESTINATION_FOLDERS: &[(&str, &str)] = &[
+    ("Sent", "\\Sent"),
+    ("Drafts", "\\Drafts"),
+    ("Trash", "\\Trash"),
+    ("Junk", "\\Junk"),
+];
+
+/// `(user, password)` as the testkit takes them.
+fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(u, p)| (u.as_str(), p.as_str())).collect()
+}
+
+fn user(i: usize) -> String {
+    format!("u{i:02}")
+}
+
+/// A source and a destination server with `accounts` users each (`uNN`, passwords `old-NN` and
+/// `new-NN`); each source account holds `inbox` messages in INBOX and `sent` in "Sent Items",
+/// as Exchange names it.
+struct Servers {
+    // Kept for its lifetime: the server stops when dropped.
+    _source: Dovecot,
+    destination: Dovecot,
+    dir: tempfile::TempDir,
+    accounts: usize,
+}
+
+impl Servers {
+    fn start(accounts: usize, inbox: usize, sent: usize) -> Servers {
+        let old: Vec<(String, String)> = (0..accounts)
+            .map(|i| (user(i), format!("old-{i:02}")))
+            .collect();
+        let new: Vec<(String, String)> = (0..accounts)
+            .map(|i| (user(i), format!("new-{i:02}")))
+            .collect();
+        // Maildir++ on the source (folder "Sent Items" is ".Sent Items"), one directory per
+        // folder on the destination: the two servers spell hierarchy differently, as two
+        // providers do.
+        let source = DovecotBuilder::new().users(&pairs(&old)).start().unwrap();
+        let destination = DovecotBuilder::new()
+            .users(&pairs(&new))
+            .layout(false)
+            .special_use(DESTINATION_FOLDERS)
+            .start()
+            .unwrap();
+        for i in 0..accounts {
+            let u = user(i);
+            let messages: Vec<Vec<u8>> = (0..inbox)
+                .map(|m| sized_message(&format!("{u}-in-{m}"), 2_000))
+                .collect();
+            source
+                .deliver_many(&u, "INBOX", messages.iter().map(Vec::as_slice))
+                .unwrap();
+            let messages: Vec<Vec<u8>> = (0..sent)
+                .map(|m| sized_message(&format!("{u}-sent-{m}"), 500))
+                .collect();
+            source
+                .deliver_many(&u, "Sent Items", messages.iter().map(Vec::as_slice))
+                .unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!(
+            "[general]\nstate_dir = \"{state}\"\n\n\
+             [storage.old]\ntype = \"imap\"\nhost = \"{host}\"\nport = {old_port}\ntls = \"none\"\n\
+             timeout = 30\n\n\
+             [storage.new]\ntype = \"imap\"\nhost = \"{host}\"\nport = {new_port}\ntls = \"none\"\n\
+             timeout = 30\n\n\
+             [migration.move]\nsource = \"old\"\ndestination = \"new\"\n",
+            state = dir.path().join("state").display(),
+            host = source.host(),
+            old_port = source.port(),
+            new_port = destination.port(),
+        );
+        fs::write(dir.path().join("config.toml"), config).unwrap();
+        let servers = Servers {
+            _source: source,
+            destination,
+            dir,
+            accounts,
+        };
+        servers.write_accounts(&[]);
+        servers
+    }
+
+    /// The accounts file, with the destination password of the accounts in `wrong` mistyped.
+    fn write_accounts(&self, wrong: &[usize]) {
+        let mut text = String::from("# source;password;destination;password\n");
+        for i in 0..self.accounts {
+            let password = if wrong.contains(&i) {
+                "not-the-password".to_owned()
+            } else {
+                format!("new-{i:02}")
+            };
+            text.push_str(&format!("{u};old-{i:02};{u};{password}\n", u = user(i)));
+        }
+        fs::write(self.accounts_file(), text).unwrap();
+    }
+
+    fn accounts_file(&self) -> PathBuf {
+        self.dir.path().join("accounts.txt")
+    }
+
+    fn report_file(&self) -> PathBuf {
+        self.dir.path().join("report.json")
+    }
+
+    fn migrate_command(&self, jobs: usize) -> std::process::Command {
+        let accounts = self.accounts_file();
+        let report = self.report_file();
+        let jobs = jobs.to_string();
+        pimlink_with(
+            &self.dir.path().join("config.toml"),
+            &[
+                "migrate",
+                "move",
+                "--accounts",
+                accounts.to_str().unwrap(),
+                "--jobs",
+                &jobs,
+                "--report",
+                report.to_str().unwrap(),
+                "--report-format",
+                "json",
+            ],
+        )
+    }
+
+    fn migrate(&self, jobs: usize) -> Run {
+        Run(self.migrate_command(jobs).output().unwrap())
+    }
+
+    /// The report's accounts.
+    fn report(&self) -> Vec<serde_json::Value> {
+        let text = fs::read_to_string(self.report_file()).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        value["accounts"].as_array().unwrap().clone()
+    }
+
+    fn destination_tree(&self, i: usize) -> Tree {
+        user_tree(&self.destination, &user(i), &format!("new-{i:02}"))
+    }
+
+    /// Checks that account `i` arrived whole: every message once, Sent Items in Sent.
+    fn assert_arrived(&self, i: usize, inbox: usize, sent: usize) {
+        let u = user(i);
+        let tree = self.destination_tree(i);
+        let once = |folder: &str, prefix: &str, count: usize| {
+            let held = tree.get(folder).cloned().unwrap_or_default();
+            let expected: Vec<String> = (0..count).map(|m| format!("{u}-{prefix}-{m}")).collect();
+            let mut ids: Vec<&String> = held.keys().collect();
+            ids.sort();
+            let mut want: Vec<&String> = expected.iter().collect();
+            want.sort();
+            assert_eq!(ids, want, "{u} {folder}: {tree:?}");
+            for (id, copies) in &held {
+                assert_eq!(
+                    copies.len(),
+                    1,
+                    "{u} {folder}: {id} is there {} times",
+                    copies.len()
+                );
+            }
+        };
+        once("INBOX", "in", inbox);
+        once("Sent", "sent", sent);
+        assert!(
+            !tree.contains_key("Sent Items"),
+            "{u}: Sent Items must go to the destination's Sent: {tree:?}"
+        );
+    }
+}
+
+/// Files of messages in a Maildir tree (every `cur/` and `new/` below `root`).
+fn message_files(root: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(root) else {
+        return 0;
+    };
+    let mut count = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name == "cur" || name == "new" {
+            count += fs::read_dir(&path).map_or(0, |d| d.count());
+        } else if path.is_dir() {
+            count += message_files(&path);
+        }
+    }
+    count
+}
+
+#[test]
+fn twenty_accounts_four_at_a_time_then_a_rerun_copies_nothing() {
+    let (inbox, sent) = (6, 2);
+    let servers = Servers::start(20, inbox, sent);
+    let run = servers.migrate(4);
+    assert_eq!(run.code(), 0, "{run}");
+    for i in 0..20 {
+        servers.assert_arrived(i, inbox, sent);
+    }
+    let report = servers.report();
+    assert_eq!(report.len(), 20);
+    for account in &report {
+        assert_eq!(account["status"], "done", "{account}");
+        assert_eq!(account["messages"], inbox + sent, "{account}");
+        assert!(account["bytes"].as_u64().unwrap() > 0, "{account}");
+        assert_eq!(account["errors"], 0, "{account}");
+    }
+
+    // Nothing new: nothing is copied, and the destination is as it was.
+    let again = servers.migrate(4);
+    assert_eq!(again.code(), 0, "{again}");
+    for account in &servers.report() {
+        assert_eq!(account["status"], "done", "{account}");
+        assert_eq!(account["messages"], 0, "{account}");
+    }
+    for i in 0..20 {
+        servers.assert_arrived(i, inbox, sent);
+    }
+}
+
+#[test]
+fn killed_after_some_appends_then_rerun_copies_the_rest_once() {
+    let (accounts, inbox, sent) = (4, 40, 5);
+    let servers = Servers::start(accounts, inbox, sent);
+    let destination_files = || {
+        (0..accounts)
+            .map(|i| message_files(&servers.destination.mail_dir(&user(i))))
+            .sum::<usize>()
+    };
+    let mut child = servers
+        .migrate_command(2)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once the destination holds some messages but not all (the Nth APPEND seen on
+    // disk), whatever the machine's speed.
+    let threshold = 30;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if destination_files() >= threshold {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the migration ended before {threshold} messages arrived"
+        );
+        assert!(Instant::now() < deadline, "no progress in 300 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let copied = destination_files();
+    assert!(
+        copied < accounts * (inbox + sent),
+        "the kill came after everything was copied ({copied}); the test proves nothing"
+    );
+
+    let run = servers.migrate(2);
+    assert_eq!(run.code(), 0, "{run}");
+    for i in 0..accounts {
+        servers.assert_arrived(i, inbox, sent);
+    }
+    let again = servers.migrate(2);
+    assert_eq!(again.code(), 0, "{again}");
+    assert!(servers.report().iter().all(|a| a["messages"] == 0));
+}
+
+#[test]
+fn a_wrong_password_fails_that_account_only() {
+    let servers = Servers::start(3, 3, 1);
+    servers.write_accounts(&[1]);
+    let run = servers.migrate(2);
+    assert_eq!(run.code(), 1, "{run}");
+    let report = servers.report();
+    assert_eq!(report[0]["status"], "done");
+    assert_eq!(report[2]["status"], "done");
+    assert_eq!(report[1]["status"], "failed", "{}", report[1]);
+    let error = report[1]["error"].as_str().unwrap();
+    assert!(
+        error.contains("new") && error.to_lowercase().contains("auth"),
+        "the error names the storage and the refused login: {error}"
+    );
+    assert!(
+        !run.stdout().contains("not-the-password") && !run.stderr().contains("not-the-password")
+    );
+    assert!(
+        !fs::read_to_string(servers.report_file())
+            .unwrap()
+            .contains("not-the-password")
+    );
+    servers.assert_arrived(0, 3, 1);
+    servers.assert_arrived(2, 3, 1);
+}
