@@ -42,6 +42,8 @@ struct Servers {
     destination: Dovecot,
     dir: tempfile::TempDir,
     accounts: usize,
+    /// The configuration file's text without extra migration keys.
+    config: String,
 }
 
 impl Servers {
@@ -90,8 +92,9 @@ impl Servers {
             old_port = source.port(),
             new_port = destination.port(),
         );
-        fs::write(dir.path().join("config.toml"), config).unwrap();
+        fs::write(dir.path().join("config.toml"), &config).unwrap();
         let servers = Servers {
+            config,
             _source: source,
             destination,
             dir,
@@ -99,6 +102,15 @@ impl Servers {
         };
         servers.write_accounts(&[]);
         servers
+    }
+
+    /// Adds `keys` to the migration's table.
+    fn migration_keys(&self, keys: &str) {
+        fs::write(
+            self.dir.path().join("config.toml"),
+            format!("{}{keys}\n", self.config),
+        )
+        .unwrap();
     }
 
     /// The accounts file, with the destination password of the accounts in `wrong` mistyped.
@@ -310,4 +322,37 @@ fn a_wrong_password_fails_that_account_only() {
     );
     servers.assert_arrived(0, 3, 1);
     servers.assert_arrived(2, 3, 1);
+}
+
+#[test]
+fn the_daily_cap_stops_an_account_for_the_day_and_a_later_run_goes_on() {
+    // More than the executor's copy batch (256): a stop takes effect between batches, so
+    // the cap stops the account within its INBOX.
+    let (inbox, sent) = (300, 2);
+    let servers = Servers::start(2, inbox, sent);
+    // Reached by the first message: each account stops at its first safe point.
+    servers.migration_keys("daily_bytes = 1");
+    let run = servers.migrate(2);
+    assert_eq!(run.code(), 1, "{run}");
+    let total = inbox + sent;
+    for account in &servers.report() {
+        assert_eq!(account["status"], "throttled", "{account}");
+        let copied = account["messages"].as_u64().unwrap();
+        assert!(copied >= 1 && copied < total as u64, "{account}");
+        assert!(account["error"].as_str().unwrap().contains("daily_bytes"));
+    }
+    // The same UTC day: the count is kept, nothing more is copied.
+    let again = servers.migrate(2);
+    assert_eq!(again.code(), 1, "{again}");
+    for account in &servers.report() {
+        assert_eq!(account["status"], "throttled", "{account}");
+        assert_eq!(account["messages"], 0, "{account}");
+    }
+    // A larger cap (as the next day would allow): the rest arrives, nothing twice.
+    servers.migration_keys("daily_bytes = \"100M\"");
+    let rest = servers.migrate(2);
+    assert_eq!(rest.code(), 0, "{rest}");
+    for i in 0..2 {
+        servers.assert_arrived(i, inbox, sent);
+    }
 }

@@ -78,7 +78,7 @@ pub fn run(config: &Config, args: &MigrateArgs, output: &Output) -> u8 {
     }
     crate::endpoint::warn_cleartext(
         config,
-        [migration.source.as_str(), migration.destination.as_str()].into_iter(),
+        [migration.source.as_str(), migration.destination.as_str()],
     );
     let start = Instant::now();
     let total = Mutex::new(Throttle::new(&migration.total, Duration::ZERO, None));

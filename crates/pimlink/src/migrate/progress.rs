@@ -107,7 +107,7 @@ impl AccountLine<'_> {
                     total.set_message(self.board.total_message());
                 }
             }
-            None if !self.board.quiet && report.messages % PLAIN_EVERY == 0 => {
+            None if !self.board.quiet && report.messages.is_multiple_of(PLAIN_EVERY) => {
                 println!(
                     "{}: {} messages, {} (total: {})",
                     report.source_user,
