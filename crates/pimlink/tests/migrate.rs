@@ -160,6 +160,10 @@ impl Servers {
         Run(self.migrate_command(jobs).output().unwrap())
     }
 
+    fn migrate_dry_run(&self) -> Run {
+        Run(self.migrate_command(1).arg("--dry-run").output().unwrap())
+    }
+
     /// The report's accounts.
     fn report(&self) -> Vec<serde_json::Value> {
         let text = fs::read_to_string(self.report_file()).unwrap();
@@ -355,4 +359,23 @@ fn the_daily_cap_stops_an_account_for_the_day_and_a_later_run_goes_on() {
     for i in 0..2 {
         servers.assert_arrived(i, inbox, sent);
     }
+}
+
+#[test]
+fn a_dry_run_counts_what_it_would_copy_and_copies_nothing() {
+    let servers = Servers::start(2, 3, 1);
+    let before: Vec<Tree> = (0..2).map(|i| servers.destination_tree(i)).collect();
+    let run = servers.migrate_dry_run();
+    assert_eq!(run.code(), 0, "{run}");
+    for account in &servers.report() {
+        assert_eq!(account["status"], "done", "{account}");
+        assert_eq!(account["messages"], 4, "{account}");
+    }
+    let after: Vec<Tree> = (0..2).map(|i| servers.destination_tree(i)).collect();
+    assert_eq!(before, after);
+    // The real run after it copies everything.
+    let run = servers.migrate(2);
+    assert_eq!(run.code(), 0, "{run}");
+    servers.assert_arrived(0, 3, 1);
+    servers.assert_arrived(1, 3, 1);
 }

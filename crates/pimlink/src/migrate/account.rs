@@ -11,7 +11,7 @@ use anyhow::{Context, Result, anyhow};
 use pimlink_core::dav::Dav;
 use pimlink_core::mail::Mail;
 use pimlink_core::mail::nametrans::NameTranslation;
-use pimlink_core::mail::plan::{CollectionPlan, ItemAction};
+use pimlink_core::mail::plan::{CollectionPlan, ItemAction, ItemPlan};
 use pimlink_core::policy::{Direction, MaxDelete, OnEmpty, Operations, SideOptions};
 use pimlink_core::run::Observer;
 use pimlink_core::runner::{Outcome, PairRun, Request, Selection};
@@ -227,25 +227,51 @@ struct Counter<'a, 's> {
     stop: bool,
 }
 
+impl Counter<'_, '_> {
+    fn count(&mut self, bytes: u64, collection: &CollectionPlan) {
+        self.report.messages += 1;
+        self.report.bytes += bytes;
+        self.line
+            .copied(bytes, collection.name_a.as_str(), self.report);
+    }
+}
+
+/// The size of a copy from the source (unknown sizes count as 0), or `None` for other actions.
+fn copied_bytes(action: &ItemAction) -> Option<u64> {
+    match action {
+        ItemAction::Copy {
+            from: Side::A,
+            size,
+            ..
+        } => Some(size.unwrap_or(0)),
+        _ => None,
+    }
+}
+
 impl Observer<Mail> for Counter<'_, '_> {
     fn collection_planned(&mut self, _plan: &CollectionPlan) {
         self.report.folders += 1;
     }
 
+    fn items_planned(&mut self, collection: &CollectionPlan, plan: &ItemPlan) {
+        // A dry run carries nothing out: what it would copy is counted from the plan.
+        if self.shared.dry_run && plan.refused.is_none() {
+            for action in &plan.actions {
+                if let Some(bytes) = copied_bytes(action) {
+                    self.count(bytes, collection);
+                }
+            }
+        }
+    }
+
     fn action_done(&mut self, collection: &CollectionPlan, action: &ItemAction) {
-        let ItemAction::Copy {
-            from: Side::A,
-            size,
-            ..
-        } = action
-        else {
+        let Some(bytes) = copied_bytes(action) else {
             return;
         };
-        let bytes = size.unwrap_or(0);
-        self.report.messages += 1;
-        self.report.bytes += bytes;
-        self.line
-            .copied(bytes, collection.name_a.as_str(), self.report);
+        if self.shared.dry_run {
+            return;
+        }
+        self.count(bytes, collection);
         let now = self.shared.start.elapsed();
         let day = today();
         let own = self.throttle.charge(bytes, now, day);
