@@ -37,8 +37,7 @@ fn user(i: usize) -> String {
 /// `new-NN`); each source account holds `inbox` messages in INBOX and `sent` in "Sent Items",
 /// as Exchange names it.
 struct Servers {
-    // Kept for its lifetime: the server stops when dropped.
-    _source: Dovecot,
+    source: Dovecot,
     destination: Dovecot,
     dir: tempfile::TempDir,
     accounts: usize,
@@ -95,7 +94,7 @@ impl Servers {
         fs::write(dir.path().join("config.toml"), &config).unwrap();
         let servers = Servers {
             config,
-            _source: source,
+            source,
             destination,
             dir,
             accounts,
@@ -378,4 +377,54 @@ fn a_dry_run_counts_what_it_would_copy_and_copies_nothing() {
     assert_eq!(run.code(), 0, "{run}");
     servers.assert_arrived(0, 3, 1);
     servers.assert_arrived(1, 3, 1);
+}
+
+/// The measurement of issue 15: 20 accounts of 2,000 messages, `--jobs 4`, then a second run
+/// with nothing new. Run with a release binary when the machine is quiet:
+/// `PIMLINK_BENCH_BIN=target/release/pimlink cargo nextest run -p pimlink --test migrate
+/// --run-ignored only bench`; it prints both times and their ratio.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn bench_twenty_accounts_of_two_thousand_messages() {
+    let (inbox, sent) = (1_800, 200);
+    let servers = Servers::start(20, 0, 0);
+    for i in 0..20 {
+        let u = user(i);
+        for (folder, prefix, count) in [("INBOX", "in", inbox), ("Sent Items", "sent", sent)] {
+            // Sizes vary from 1 to 10 KB, as real mail's bodies do.
+            let messages: Vec<Vec<u8>> = (0..count)
+                .map(|m| sized_message(&format!("{u}-{prefix}-{m}"), 1_000 + (m * 7_919) % 9_000))
+                .collect();
+            servers
+                .source
+                .deliver_many(&u, folder, messages.iter().map(Vec::as_slice))
+                .unwrap();
+        }
+    }
+    let binary = std::env::var("PIMLINK_BENCH_BIN").ok();
+    let run = |label: &str| {
+        let mut command = servers.migrate_command(4);
+        if let Some(binary) = &binary {
+            let args: Vec<_> = command.get_args().map(ToOwned::to_owned).collect();
+            command = std::process::Command::new(binary);
+            command.args(args);
+        }
+        command.arg("-q");
+        let start = Instant::now();
+        let output = command.output().unwrap();
+        let elapsed = start.elapsed();
+        assert!(output.status.success(), "{}", Run(output));
+        let load = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        eprintln!("{label}: {:.2} s (load average {load})", elapsed.as_secs_f64());
+        elapsed
+    };
+    let first = run("first run");
+    let second = run("second run, nothing new");
+    eprintln!(
+        "second / first = {:.4}",
+        second.as_secs_f64() / first.as_secs_f64()
+    );
+    for i in [0, 19] {
+        servers.assert_arrived(i, inbox, sent);
+    }
 }
