@@ -379,6 +379,73 @@ fn a_dry_run_counts_what_it_would_copy_and_copies_nothing() {
     servers.assert_arrived(1, 3, 1);
 }
 
+#[test]
+fn three_shards_take_every_account_once() {
+    // No server: each taken account fails at once (connection refused on a closed port), which
+    // is enough to see which run took it.
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let config = dir.path().join("config.toml");
+    fs::write(
+        &config,
+        format!(
+            "[general]\nstate_dir = \"{state}\"\n\
+             [storage.old]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
+             [storage.new]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
+             [migration.m]\nsource = \"old\"\ndestination = \"new\"\n",
+            state = dir.path().join("state").display()
+        ),
+    )
+    .unwrap();
+    let users: Vec<String> = (0..20).map(|i| format!("user{i}@example.org")).collect();
+    let accounts = dir.path().join("accounts.txt");
+    let lines: Vec<String> = users.iter().map(|u| format!("{u};pw;{u};pw")).collect();
+    fs::write(&accounts, lines.join("\n")).unwrap();
+    let mut taken: Vec<String> = Vec::new();
+    for k in 0..3 {
+        let report = dir.path().join(format!("report-{k}.json"));
+        let shard = format!("{k}/3");
+        let run = Run(pimlink_with(
+            &config,
+            &[
+                "-q",
+                "migrate",
+                "m",
+                "--accounts",
+                accounts.to_str().unwrap(),
+                "--shard",
+                &shard,
+                "--jobs",
+                "4",
+                "--report",
+                report.to_str().unwrap(),
+                "--report-format",
+                "json",
+            ],
+        )
+        .output()
+        .unwrap());
+        let value: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+        let rows = value["accounts"].as_array().unwrap();
+        assert_eq!(rows.len(), 20, "every report lists every account");
+        let mine: Vec<String> = rows
+            .iter()
+            .filter(|r| r["status"] != "skipped")
+            .map(|r| r["source_user"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(!mine.is_empty(), "shard {shard} took nothing");
+        assert_eq!(run.code(), 1, "{run}");
+        taken.extend(mine);
+    }
+    taken.sort();
+    let mut all = users.clone();
+    all.sort();
+    assert_eq!(taken, all, "no account twice, none left out");
+}
+
 /// The measurement of issue 15: 20 accounts of 2,000 messages, `--jobs 4`, then a second run
 /// with nothing new. Run with a release binary when the machine is quiet:
 /// `PIMLINK_BENCH_BIN=target/release/pimlink cargo nextest run -p pimlink --test migrate
@@ -415,7 +482,10 @@ fn bench_twenty_accounts_of_two_thousand_messages() {
         let elapsed = start.elapsed();
         assert!(output.status.success(), "{}", Run(output));
         let load = fs::read_to_string("/proc/loadavg").unwrap_or_default();
-        eprintln!("{label}: {:.2} s (load average {load})", elapsed.as_secs_f64());
+        eprintln!(
+            "{label}: {:.2} s (load average {load})",
+            elapsed.as_secs_f64()
+        );
         elapsed
     };
     let first = run("first run");
