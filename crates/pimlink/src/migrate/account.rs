@@ -125,9 +125,17 @@ fn run(
     let run = PairRun::lock(dir, "migration")
         .with_context(|| format!("opening the migration state in {}", dir.display()))?;
     crate::commands::runtime()?.block_on(async {
-        let plan = match migration.folders {
-            FolderMatching::SpecialUse => folder_plan(&config, migration).await?,
-            FolderMatching::Names => FolderPlan::default(),
+        let plan = match (migration.folders, state::read_folder_plan(dir)) {
+            (FolderMatching::Names, _) => FolderPlan::default(),
+            (FolderMatching::SpecialUse, Some(kept)) => kept,
+            (FolderMatching::SpecialUse, None) => {
+                let plan = folder_plan(&config, migration).await?;
+                if !shared.dry_run {
+                    state::write_folder_plan(dir, &plan)
+                        .with_context(|| format!("keeping the folder plan in {}", dir.display()))?;
+                }
+                plan
+            }
         };
         let translation = NameTranslation::new(PerSide::default(), &plan.renames)
             .map_err(|e| anyhow!("matching folders by special use: {}", e.message))?;

@@ -8,7 +8,9 @@
 //! are left out, as imapsync's Gmail profiles do: copying them would copy each message twice.
 //!
 //! Pure: the caller lists both sides ([`list`] does it over IMAP) and turns the result into the
-//! pair's name translation.
+//! pair's name translation. The first run's plan is kept with the account's state and used by
+//! every later run: a mapping that changed between runs (a destination that gained a `\Sent`
+//! folder since) would copy a folder again under its new name.
 
 use pimlink_imap::{Client, ClientOptions};
 
@@ -63,7 +65,7 @@ impl Role {
 }
 
 /// What [`plan`] decided.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FolderPlan {
     /// `(source name, destination name)` for folders whose names differ.
     pub renames: Vec<(String, String)>,

@@ -1,5 +1,6 @@
 //! Where an account's migration state lives: `<state_dir>/migration/NAME/<source user>/`, with
-//! the pair status (`migration.sqlite`) and the daily byte count (`daily`).
+//! the pair status (`migration.sqlite`), the daily byte count (`daily`) and the folder plan of
+//! the first run (`folders.json`).
 //!
 //! The user name is escaped so that no name, however hostile (`../x`, `a/b`, `.`), reaches
 //! outside its migration's directory: every byte outside `A-Z a-z 0-9 _ - @ +` and a `.` that
@@ -8,6 +9,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::folders::FolderPlan;
 use super::throttle::DailyCap;
 
 /// The directory of one account's state.
@@ -46,14 +48,38 @@ pub fn read_daily(dir: &Path) -> Option<(u64, u64)> {
     Some((day.parse().ok()?, used.parse().ok()?))
 }
 
-/// Keeps the daily count for the next run of the same day: written to a temporary file and
-/// renamed over the old one, so a crash leaves either count whole.
+/// Keeps the daily count for the next run of the same day.
 pub fn write_daily(dir: &Path, cap: &DailyCap) -> std::io::Result<()> {
-    let tmp = dir.join("daily.tmp");
+    replace(
+        dir,
+        "daily",
+        format!("{} {}\n", cap.day, cap.used).as_bytes(),
+    )
+}
+
+/// The folder plan an earlier run kept; `None` if there is none (or it cannot be read, which
+/// makes the run plan again).
+pub fn read_folder_plan(dir: &Path) -> Option<FolderPlan> {
+    let text = std::fs::read(dir.join("folders.json")).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// Keeps the folder plan for every later run, before anything is copied under it.
+pub fn write_folder_plan(dir: &Path, plan: &FolderPlan) -> std::io::Result<()> {
+    let text = serde_json::to_vec_pretty(plan).map_err(std::io::Error::other)?;
+    replace(dir, "folders.json", &text)
+}
+
+/// Writes `name` in `dir` through a temporary file renamed over it, fsynced, so that a crash
+/// leaves the old or the new content whole.
+fn replace(dir: &Path, name: &str, content: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{name}.tmp"));
     let mut file = std::fs::File::create(&tmp)?;
-    writeln!(file, "{} {}", cap.day, cap.used)?;
+    file.write_all(content)?;
     file.sync_all()?;
-    std::fs::rename(&tmp, dir.join("daily"))
+    std::fs::rename(&tmp, dir.join(name))?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -90,5 +116,17 @@ mod tests {
         };
         write_daily(dir.path(), &cap).unwrap();
         assert_eq!(read_daily(dir.path()), Some((20_429, 12_345)));
+    }
+
+    #[test]
+    fn the_folder_plan_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_folder_plan(dir.path()), None);
+        let plan = FolderPlan {
+            renames: vec![("Sent Items".into(), "Sent".into())],
+            skipped: vec!["[Gmail]/All Mail".into()],
+        };
+        write_folder_plan(dir.path(), &plan).unwrap();
+        assert_eq!(read_folder_plan(dir.path()), Some(plan));
     }
 }
