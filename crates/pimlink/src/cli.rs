@@ -135,6 +135,12 @@ pub enum Command {
     /// reported. Once (the default), rolling (-r), or compare only (--verify).
     #[command(after_help = REPLICATE_HELP)]
     Replicate(ReplicateArgs),
+    // -- migration (issue 15) --
+    /// Copy many accounts from one IMAP server to another ([migration.NAME]), a few at a time:
+    /// each account is a one-way pair with its own state, so a rerun copies only what is new
+    /// and never a message twice.
+    #[command(after_help = MIGRATE_HELP)]
+    Migrate(MigrateArgs),
 }
 
 // -- replication (issue 15) --
@@ -239,6 +245,54 @@ pub struct ReplicateArgs {
     /// Print the run as JSON Lines on stdout, as `sync --json` does.
     #[arg(long)]
     pub json: bool,
+}
+
+// -- migration (issue 15) --
+const MIGRATE_HELP: &str = "\
+Accounts file: one account per line, imapsync's format,
+  source_user;source_password;destination_user;destination_password
+with # comments. A password field may be cmd:COMMAND (the first line the command prints),
+file:PATH (the file's first line) or env:VAR instead of the password itself.
+
+Exit status: 0 every account (of this shard) done; 1 some accounts failed or stopped at their
+daily cap (daily_bytes), the others are done (run again: each goes on where it stopped); 2 usage
+or configuration error.
+
+Examples:
+  pimlink migrate to-new --accounts accounts.txt --jobs 4 --report report.csv
+  pimlink migrate to-new --accounts accounts.txt --shard $JOB_COMPLETION_INDEX/8";
+
+/// Arguments of `migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The [migration.NAME] table to use.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// The accounts file.
+    #[arg(long, value_name = "FILE")]
+    pub accounts: PathBuf,
+
+    /// How many accounts to copy at once.
+    #[arg(short, long, value_name = "N", default_value = "1")]
+    pub jobs: std::num::NonZeroUsize,
+
+    /// Take only the accounts whose source user hashes to shard K of N (FNV-1a 64 modulo N),
+    /// to split one accounts file over N machines.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::migrate::Shard>,
+
+    /// Write a report with each account's status and counts to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// The report's format.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "csv")]
+    pub report_format: crate::migrate::ReportFormat,
+
+    /// Show what would be copied, and copy nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
 }
 
 const DAEMON_HELP: &str = "\

@@ -14,6 +14,8 @@ mod failure;
 mod hooks;
 mod import;
 mod mbnames;
+// Migration (issue 15).
+mod migrate;
 mod next_step;
 mod no_state;
 mod output;
@@ -83,6 +85,8 @@ fn main() -> ExitCode {
                 Command::Adopt(args) => commands::adopt::run(&config, args, &output),
                 Command::Daemon(args) => daemon::run(config, args, ready_fd, &output),
                 Command::Replicate(args) => replicate::run(&config, args, &output),
+
+                Command::Migrate(args) => migrate::run(&config, args, &output),
             },
             Err(error) => {
                 output.error(&error);

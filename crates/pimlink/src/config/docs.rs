@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::{GENERAL_KEYS, daemon::DAEMON_KEYS, mbnames, pair_keys, replication, storage};
+use super::{
+    GENERAL_KEYS, daemon::DAEMON_KEYS, mbnames, migration, pair_keys, replication, storage,
+};
 
 fn read_doc(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -72,6 +74,14 @@ fn accepted_keys() -> Vec<(Place, &'static str)> {
     for key in replication::REPLICATION_KEYS {
         let place = Place {
             section: "[replication.NAME]",
+            storage_type: None,
+        };
+        keys.push((place, key));
+    }
+    // Migration (issue 15).
+    for key in migration::KEYS {
+        let place = Place {
+            section: "[migration.NAME]",
             storage_type: None,
         };
         keys.push((place, key));

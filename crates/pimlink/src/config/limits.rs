@@ -82,7 +82,7 @@ fn default_near(
 }
 
 /// `max_size`: bytes as an integer, or a string with a k, M or G suffix (binary multiples).
-fn size(fields: &Fields<'_, '_>, key: &str) -> Result<Option<u64>, ConfigError> {
+pub(super) fn size(fields: &Fields<'_, '_>, key: &str) -> Result<Option<u64>, ConfigError> {
     let Some((_, value)) = fields.raw(key) else {
         return Ok(None);
     };

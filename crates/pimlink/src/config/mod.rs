@@ -15,6 +15,9 @@
 //! - `[mbnames]` (optional): the mailbox list file for mail readers ([`MbnamesConfig`]).
 //! - `[replication.NAME]`: a master storage kept identical on a replica for many users
 //!   ([`ReplicationConfig`], `pimlink replicate`).
+
+//! - `[migration.NAME]`: two imap storages `pimlink migrate` copies accounts between
+//!   ([`MigrationConfig`]); their login may be left to the accounts file.
 //!
 //! Rules that hold for the whole file:
 //! - NAME is one or more of `A-Z a-z 0-9 _ -`.
@@ -55,6 +58,8 @@ mod limits;
 mod mail_names;
 mod maildir_tree;
 mod mbnames;
+// Migration (issue 15).
+mod migration;
 mod model;
 mod pair;
 mod pair_keys;
@@ -111,6 +116,10 @@ pub use hooks::PairHooks;
 pub use mbnames::MbnamesConfig;
 // Provider presets (issue 18).
 pub use provider::Provider;
+
+// Migration (issue 15).
+pub use mail_names::MailNames;
+pub use migration::{FolderMatching, MigrationConfig, Rates};
 pub use template::{Placeholder, Template};
 // Replication (issue 15).
 #[allow(unused_imports)]
@@ -175,6 +184,8 @@ const TOP_LEVEL: &[&str] = &[
     "mbnames",
     // Replication (issue 15).
     "replication",
+    // Migration (issue 15).
+    "migration",
 ];
 
 /// The keys of `[general]`.
@@ -230,11 +241,16 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
             })?,
     };
 
+    // Migration (issue 15): the storages whose login comes from the accounts file.
+    let per_account = tables
+        .get("migration")
+        .map(migration::storages_named)
+        .unwrap_or_default();
     let mut storages = BTreeMap::new();
     if let Some(table) = tables.get("storage") {
         for (name, value) in table.entries() {
             let fields = named_table(&source, "storage", &name, value)?;
-            let kind = storage::build(&fields)?;
+            let kind = storage::build(&fields, per_account.contains(name.value))?;
             let mail = if kind.family() == model::Family::Mail {
                 let mut mail = sides::storage(&fields)?;
                 // Provider presets (issue 18): an explicit `trash` wins.
@@ -282,6 +298,15 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
             replications.insert(name.value.to_owned(), replication);
         }
     }
+    // Migration (issue 15).
+    let mut migrations = BTreeMap::new();
+    if let Some(table) = tables.get("migration") {
+        for (name, value) in table.entries() {
+            let fields = named_table(&source, "migration", &name, value)?;
+            let built = migration::build(name.value, &fields, &storages)?;
+            migrations.insert(name.value.to_owned(), built);
+        }
+    }
     Ok(Config {
         path: path.to_owned(),
         state_dir,
@@ -291,6 +316,7 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
         hook_timeout,
         mbnames,
         replications,
+        migrations,
     })
 }
 

@@ -39,6 +39,9 @@ pub struct Config {
     pub mbnames: Option<MbnamesConfig>,
     /// `[replication.NAME]` tables, by name (issue 15).
     pub replications: BTreeMap<String, super::ReplicationConfig>,
+
+    /// `[migration.NAME]` tables, by name (issue 15).
+    pub migrations: BTreeMap<String, super::MigrationConfig>,
 }
 
 /// One `[storage.NAME]` table.

@@ -130,8 +130,12 @@ fn keys(ty: Type) -> &'static [&'static str] {
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Converts the table of storage `name` (already known to be a valid name).
-pub(crate) fn build(fields: &Fields<'_, '_>) -> Result<StorageKind, ConfigError> {
+/// Converts the table of storage `name` (already known to be a valid name). `login_per_account`:
+/// a `[migration]` names it, so an imap storage may leave its login to each account.
+pub(crate) fn build(
+    fields: &Fields<'_, '_>,
+    login_per_account: bool,
+) -> Result<StorageKind, ConfigError> {
     let ty = fields
         .choice("type", TYPES)?
         .ok_or_else(|| fields.missing("type", &format!(" (one of: {})", names(TYPES))))?;
@@ -146,7 +150,7 @@ pub(crate) fn build(fields: &Fields<'_, '_>) -> Result<StorageKind, ConfigError>
             .then(|| format!("key {key:?} does not apply to type {type_name:?}"))
     })?;
     Ok(match ty.value {
-        Type::Imap => StorageKind::Imap(imap(fields)?),
+        Type::Imap => StorageKind::Imap(imap(fields, login_per_account)?),
         Type::Maildir => {
             let layout = fields
                 .choice(
@@ -178,7 +182,7 @@ pub(crate) fn build(fields: &Fields<'_, '_>) -> Result<StorageKind, ConfigError>
     })
 }
 
-fn imap(fields: &Fields<'_, '_>) -> Result<ImapConfig, ConfigError> {
+fn imap(fields: &Fields<'_, '_>, login_per_account: bool) -> Result<ImapConfig, ConfigError> {
     let provider = provider::read(fields, "imap")?.map(|p| p.value);
     let preset = provider.map(Provider::imap);
     let host = fields.non_empty("host")?;
@@ -268,7 +272,7 @@ fn imap(fields: &Fields<'_, '_>) -> Result<ImapConfig, ConfigError> {
         .and_then(NonZeroUsize::new)
         .unwrap_or(DEFAULT_CONNECTIONS);
     Ok(ImapConfig {
-        credentials: credentials(fields, !tunnel)?,
+        credentials: credentials(fields, !tunnel && !login_per_account)?,
         auth: fields
             .choice(
                 "auth",

@@ -365,8 +365,10 @@ fn imap_takes_a_client_certificate_but_a_tunnel_does_not() {
 fn the_documented_example_parses() {
     let text = include_str!("../../../../docs/config.example.toml");
     let config = ok(text);
-    assert_eq!(config.storages.len(), 9);
+    // Two of the storages are the migration's (issue 15).
+    assert_eq!(config.storages.len(), 11);
     assert_eq!(config.pairs.len(), 4);
+    assert_eq!(config.migrations.len(), 1);
     let work = &config.pairs["work"];
     assert!(work.collections.matches("INBOX"));
     assert!(!work.collections.matches("[Gmail]/Spam"));

@@ -76,6 +76,11 @@ impl Output {
         self.verbose
     }
 
+    /// `-q`: print only errors.
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// A result line (suppressed by `-q`).
     pub fn info(&self, line: impl AsRef<str>) {
         if !self.quiet {

@@ -23,6 +23,10 @@ pub(crate) struct Params<'a> {
     /// Replication (issue 15): an administrator who may log in as any user (a Dovecot master
     /// user), with the separator of `USER*MASTER` logins.
     pub master_user: Option<&'a str>,
+
+    /// Migration (issue 15): folders created at login with a special-use attribute (RFC 6154),
+    /// `(name, attribute)`.
+    pub special_use: &'a [(String, String)],
 }
 
 /// Where things live inside an instance's temp dir.
@@ -107,6 +111,17 @@ mail_location = {location}
     );
     if let Some(caps) = p.capabilities {
         let _ = writeln!(c, "imap_capability = {caps}");
+    }
+    // Migration (issue 15): special-use folders, as a provider's fresh account has them.
+    if !p.special_use.is_empty() {
+        c.push_str("namespace inbox {\n  inbox = yes\n");
+        for (name, attribute) in p.special_use {
+            let _ = write!(
+                c,
+                "  mailbox \"{name}\" {{\n    special_use = {attribute}\n    auto = subscribe\n  }}\n"
+            );
+        }
+        c.push_str("}\n");
     }
     if p.compress {
         c.push_str("protocol imap {\n  mail_plugins = $mail_plugins imap_zlib\n}\n");
@@ -221,6 +236,8 @@ mod tests {
             maildir_plus_plus: true,
             identity: &id,
             master_user: None,
+
+            special_use: &[],
         });
         assert!(text.contains("ssl = no\n"));
         assert!(!text.contains("ssl_verify_client_cert"));
@@ -247,6 +264,8 @@ mod tests {
             maildir_plus_plus: false,
             identity: &id,
             master_user: Some("*"),
+
+            special_use: &[],
         });
         assert!(text.contains("auth_master_user_separator = *\n"));
         assert!(text.contains("master = yes\n  args = scheme=PLAIN /t/master-passwd\n"));

@@ -35,6 +35,8 @@ pub struct DovecotBuilder {
     users: Vec<(String, String)>,
     /// Replication (issue 15): a master user (name, password).
     master_user: Option<(String, String)>,
+    // Migration (issue 15).
+    special_use: Vec<(String, String)>,
 }
 
 impl Default for DovecotBuilder {
@@ -54,6 +56,7 @@ impl DovecotBuilder {
             maildir_plus_plus: true,
             users: vec![("test".into(), "secret".into())],
             master_user: None,
+            special_use: Vec::new(),
         }
     }
 
@@ -62,6 +65,16 @@ impl DovecotBuilder {
     /// authentication and the user as authorization identity.
     pub fn master_user(mut self, name: &str, password: &str) -> Self {
         self.master_user = Some((name.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// Migration (issue 15): every user has these folders from the first login, each marked
+    /// with its special-use attribute (`("Sent", "\\Sent")`), as a provider's fresh account has.
+    pub fn special_use(mut self, folders: &[(&str, &str)]) -> Self {
+        self.special_use = folders
+            .iter()
+            .map(|(name, attribute)| (name.to_string(), attribute.to_string()))
+            .collect();
         self
     }
 
@@ -138,6 +151,11 @@ impl DovecotBuilder {
                 .and_then(|()| config::check_value("password", password, &[':']))
                 .map_err(invalid)?;
         }
+        for (name, attribute) in &self.special_use {
+            config::check_value("special-use folder", name, &['"', '{', '}', '#'])
+                .and_then(|()| config::check_value("special-use attribute", attribute, &[' ']))
+                .map_err(invalid)?;
+        }
         if let Some(caps) = &self.capabilities {
             config::check_value("capability list", caps, &['"', '{', '}', '#']).map_err(invalid)?;
         }
@@ -175,6 +193,7 @@ impl DovecotBuilder {
             maildir_plus_plus: self.maildir_plus_plus,
             identity: &identity,
             master_user: self.master_user.as_ref().map(|_| "*"),
+            special_use: &self.special_use,
         });
         let conf_path = config::conf_path(&root);
         fs::write(&conf_path, conf).map_err(failed)?;
