@@ -21,18 +21,6 @@ use pimlink_core::{ChangeStamp, Result};
 use crate::items::{self, Index};
 use crate::keywords::{self, KeywordMap};
 
-/// The file systems (`statfs` magic numbers) on which the kernel of this machine sets file
-/// times from its own clock, in nanoseconds (or in whole seconds, which the engine
-/// recognises): ext2/3/4, XFS, Btrfs, F2FS, tmpfs. Network and FUSE file systems take times
-/// from elsewhere and keep the engine's margin.
-const LOCAL_TIMES: [u32; 5] = [
-    0xEF53,      // ext2, ext3, ext4
-    0x5846_5342, // XFS
-    0x9123_683E, // Btrfs
-    0xF2F5_2010, // F2FS
-    0x0102_1994, // tmpfs
-];
-
 /// How long [`after_own_changes`] waits for the clock to pass the folder's newest time: a
 /// scheduler tick is 1-10 ms; a longer wait means a mail reader keeps changing the folder.
 const TICK_WAIT: Duration = Duration::from_millis(50);
@@ -78,19 +66,9 @@ pub(crate) fn stamp(dir: &Path) -> io::Result<Option<ChangeStamp>> {
     }))
 }
 
-/// True if `dir` lies on a file system of [`LOCAL_TIMES`].
+/// True if `dir` lies on a local file system, whose times come from this machine's clock.
 fn local_times(dir: &Path) -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        // The magic numbers are 32 bits; `f_type` is a signed long on most targets.
-        #[allow(clippy::unnecessary_cast)]
-        rustix::fs::statfs(dir).is_ok_and(|stat| LOCAL_TIMES.contains(&(stat.f_type as u32)))
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = dir;
-        false
-    }
+    std::fs::File::open(dir).is_ok_and(|handle| crate::fsutil::on_local_file_system(&handle))
 }
 
 /// What [`after_own_changes`] found in a folder.
