@@ -27,16 +27,7 @@ fn write_config(world: &World, server: &Dovecot, extra_pair_keys: &str) {
 /// A server with two messages in each of [`FOLDERS`] (`inbox-0`, `work-1`, ...), synced to a
 /// Maildir and settled: the last run listed nothing.
 fn settled_world(extra_pair_keys: &str) -> (Dovecot, World) {
-    let server = DovecotBuilder::new().start().unwrap();
-    let user = server.user().to_owned();
-    for folder in FOLDERS {
-        for i in 0..2 {
-            let id = format!("{}-{i}", folder.to_lowercase());
-            server.deliver(&user, folder, &message(&id)).unwrap();
-        }
-    }
-    let world = World::new("");
-    write_config(&world, &server, extra_pair_keys);
+    let (server, world) = world_with_mail(extra_pair_keys);
     world.sync_ok();
     settle(&world);
     (server, world)
@@ -262,7 +253,7 @@ fn a_directory_time_too_close_to_the_listing_is_not_trusted() {
 
 /// A server with two messages in each of [`FOLDERS`], and a world configured to sync it into
 /// a Maildir (not synced yet).
-fn world_with_mail() -> (Dovecot, World) {
+fn world_with_mail(extra_pair_keys: &str) -> (Dovecot, World) {
     let server = DovecotBuilder::new().start().unwrap();
     let user = server.user().to_owned();
     for folder in FOLDERS {
@@ -272,7 +263,7 @@ fn world_with_mail() -> (Dovecot, World) {
         }
     }
     let world = World::new("");
-    write_config(&world, &server, "");
+    write_config(&world, &server, extra_pair_keys);
     (server, world)
 }
 
@@ -285,7 +276,7 @@ fn files_in(maildir: &Path) -> usize {
 
 #[test]
 fn the_run_right_after_the_first_download_skips_every_folder() {
-    let (_server, world) = world_with_mail();
+    let (_server, world) = world_with_mail("");
     world.sync_ok();
     // No pause: the first download's own writes are what the stamps were taken after.
     let run = sync_verbose(&world);
@@ -296,7 +287,7 @@ fn the_run_right_after_the_first_download_skips_every_folder() {
 
 #[test]
 fn the_run_right_after_one_that_fetched_server_changes_skips_them() {
-    let (server, world) = world_with_mail();
+    let (server, world) = world_with_mail("");
     let user = server.user().to_owned();
     world.sync_ok();
     // Server changes only: the run writes the Maildir (a new file, a rename, a deletion).
@@ -324,7 +315,7 @@ fn the_run_right_after_one_that_fetched_server_changes_skips_them() {
 /// Several rounds, so that the rename falls at different points of the run's end.
 #[test]
 fn a_mail_readers_change_as_the_run_ends_is_never_missed() {
-    let (server, world) = world_with_mail();
+    let (server, world) = world_with_mail("");
     let user = server.user().to_owned();
     world.sync_ok();
     let inbox = world.root("b").join("INBOX");
