@@ -30,6 +30,7 @@
 //! Not here: any protocol, file format or configuration file. Storages live in their own crates
 //! and depend on this one; this crate depends on none of them.
 
+pub mod clock;
 pub mod dav;
 pub mod digest;
 pub mod error;

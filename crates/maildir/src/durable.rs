@@ -72,31 +72,12 @@ pub(crate) fn kernel_at_least(release: &str, (major, minor): (u32, u32)) -> bool
     }
 }
 
-/// The file systems (`statfs` magic numbers) whose `syncfs` writes and commits every dirty file
-/// as each file's `fsync` would: ext2/3/4, XFS, Btrfs, F2FS, and tmpfs (where neither writes
-/// anything). On others (network and FUSE file systems, overlays), whose `syncfs` may do less,
-/// files keep their fsyncs.
-const THOROUGH_SYNCFS: [u32; 5] = [
-    0xEF53,      // ext2, ext3, ext4
-    0x5846_5342, // XFS
-    0x9123_683E, // Btrfs
-    0xF2F5_2010, // F2FS
-    0x0102_1994, // tmpfs
-];
-
-/// True if `file` lies on a file system of [`THOROUGH_SYNCFS`].
+/// True if `file` lies on a file system whose `syncfs` writes and commits every dirty file as
+/// each file's `fsync` would: the local ones of [`crate::fsutil::on_local_file_system`]. On
+/// others (network and FUSE file systems, overlays), whose `syncfs` may do less, files keep
+/// their fsyncs.
 pub(crate) fn syncfs_is_thorough(file: &File) -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        // The magic numbers are 32 bits; `f_type` is a signed long on most targets.
-        #[allow(clippy::unnecessary_cast)]
-        rustix::fs::fstatfs(file).is_ok_and(|stat| THOROUGH_SYNCFS.contains(&(stat.f_type as u32)))
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = file;
-        false
-    }
+    crate::fsutil::on_local_file_system(file)
 }
 
 /// Writes out the file system holding `file` and commits its journal; errors include writeback

@@ -1,4 +1,5 @@
-//! Small file-system helpers: directory fsync, and refusing symlinks inside the root.
+//! Small file-system helpers: directory fsync, refusing symlinks inside the root, and whether
+//! a file lies on a local file system.
 
 use std::fs::File;
 use std::io;
@@ -11,6 +12,34 @@ pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|handle| handle.sync_all())
         .map_err(|err| Error::io(format!("syncing directory {}", dir.display()), err))
+}
+
+/// The local file systems (`statfs` magic numbers) pimlink relies on for two things: `syncfs`
+/// writes and commits every dirty file as each file's `fsync` would (`durable.rs`), and file
+/// times come from this machine's kernel clock, in nanoseconds where the file system keeps them
+/// (`stamp.rs`): ext2/3/4, XFS, Btrfs, F2FS, tmpfs.
+const LOCAL_FILE_SYSTEMS: [u32; 5] = [
+    0xEF53,      // ext2, ext3, ext4
+    0x5846_5342, // XFS
+    0x9123_683E, // Btrfs
+    0xF2F5_2010, // F2FS
+    0x0102_1994, // tmpfs
+];
+
+/// True if `file` (or directory) lies on a file system of [`LOCAL_FILE_SYSTEMS`].
+pub(crate) fn on_local_file_system(file: &File) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // The magic numbers are 32 bits; `f_type` is a signed long on most targets.
+        #[allow(clippy::unnecessary_cast)]
+        rustix::fs::fstatfs(file)
+            .is_ok_and(|stat| LOCAL_FILE_SYSTEMS.contains(&(stat.f_type as u32)))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        false
+    }
 }
 
 /// Checks that no existing directory on the way from `root` (exclusive) down to `root/relative`

@@ -144,7 +144,7 @@ fn add_arrivals(dir: &Path, index: &mut Index, arrivals: Vec<Arrival>) -> bool {
 
 /// One listing of `new/` and then `cur/` (in this order, so that a message a reader moves
 /// from `new/` to `cur/` meanwhile is in the second if it was not in the first).
-fn scan_once(dir: &Path) -> Result<Index> {
+pub(crate) fn scan_once(dir: &Path) -> Result<Index> {
     let mut index = Index::new();
     for sub in [Sub::New, Sub::Cur] {
         let sub_dir = dir.join(sub.dir_name());

@@ -114,6 +114,14 @@ impl<S: MailStore> MailStore for Renamed<S> {
         self.inner.change_stamp(&own).await
     }
 
+    async fn stamp_after_own_changes(
+        &mut self,
+        collection: &CollectionName,
+    ) -> Result<Option<(pimlink_core::ChangeStamp, std::time::SystemTime)>> {
+        let own = self.own(collection)?;
+        self.inner.stamp_after_own_changes(&own).await
+    }
+
     async fn list_items(
         &mut self,
         collection: &CollectionName,

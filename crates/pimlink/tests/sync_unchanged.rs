@@ -1,6 +1,9 @@
 //! End-to-end: collections unchanged on both sides since their last settled run are skipped
 //! without being listed (core `plan::unchanged`), and every kind of change made after such a
-//! run is still seen. IMAP (a private Dovecot) <-> a verbatim Maildir.
+//! run is still seen. A run that changed a folder records the stamps taken after its own
+//! changes (maildir `stamp::after_own_changes`), so the next run skips it too, and a mail
+//! reader's change as the run ends is never missed. IMAP (a private Dovecot) <-> a verbatim
+//! Maildir.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
 
@@ -10,7 +13,8 @@ use common::imap::{message, write_imap_maildir_config};
 use common::{Run, World, find_file, set_local_flags};
 use std::fs;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime};
 
 use pimlink_testkit::{Dovecot, DovecotBuilder};
 
@@ -23,16 +27,7 @@ fn write_config(world: &World, server: &Dovecot, extra_pair_keys: &str) {
 /// A server with two messages in each of [`FOLDERS`] (`inbox-0`, `work-1`, ...), synced to a
 /// Maildir and settled: the last run listed nothing.
 fn settled_world(extra_pair_keys: &str) -> (Dovecot, World) {
-    let server = DovecotBuilder::new().start().unwrap();
-    let user = server.user().to_owned();
-    for folder in FOLDERS {
-        for i in 0..2 {
-            let id = format!("{}-{i}", folder.to_lowercase());
-            server.deliver(&user, folder, &message(&id)).unwrap();
-        }
-    }
-    let world = World::new("");
-    write_config(&world, &server, extra_pair_keys);
+    let (server, world) = world_with_mail(extra_pair_keys);
     world.sync_ok();
     settle(&world);
     (server, world)
@@ -254,4 +249,111 @@ fn a_directory_time_too_close_to_the_listing_is_not_trusted() {
     assert!(!unchanged(&run, "INBOX"), "{run}");
     let flags = server_flags(&server, "INBOX", "inbox-1").unwrap();
     assert!(flags.contains("Flagged"), "{flags}\n{run}");
+}
+
+/// A server with two messages in each of [`FOLDERS`], and a world configured to sync it into
+/// a Maildir (not synced yet).
+fn world_with_mail(extra_pair_keys: &str) -> (Dovecot, World) {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    for folder in FOLDERS {
+        for i in 0..2 {
+            let id = format!("{}-{i}", folder.to_lowercase());
+            server.deliver(&user, folder, &message(&id)).unwrap();
+        }
+    }
+    let world = World::new("");
+    write_config(&world, &server, extra_pair_keys);
+    (server, world)
+}
+
+fn files_in(maildir: &Path) -> usize {
+    ["cur", "new"]
+        .iter()
+        .map(|sub| fs::read_dir(maildir.join(sub)).map_or(0, |dir| dir.count()))
+        .sum()
+}
+
+#[test]
+fn the_run_right_after_the_first_download_skips_every_folder() {
+    let (_server, world) = world_with_mail("");
+    world.sync_ok();
+    // No pause: the first download's own writes are what the stamps were taken after.
+    let run = sync_verbose(&world);
+    for folder in FOLDERS {
+        assert!(unchanged(&run, folder), "{folder} listed:\n{run}");
+    }
+}
+
+#[test]
+fn the_run_right_after_one_that_fetched_server_changes_skips_them() {
+    let (server, world) = world_with_mail("");
+    let user = server.user().to_owned();
+    world.sync_ok();
+    // Server changes only: the run writes the Maildir (a new file, a rename, a deletion).
+    doveadm_on(&server, &["flags", "add", "\\Flagged"], "INBOX", "inbox-0");
+    server
+        .deliver(&user, "Work", &message("new-remote"))
+        .unwrap();
+    doveadm_on(&server, &["expunge"], "Archive", "archive-1");
+    let changing = sync_verbose(&world);
+    for folder in FOLDERS {
+        assert!(!unchanged(&changing, folder), "{folder}:\n{changing}");
+    }
+    let run = sync_verbose(&world);
+    for folder in FOLDERS {
+        assert!(unchanged(&run, folder), "{folder} listed:\n{run}");
+    }
+    assert_eq!(local_flags(&world, "INBOX", "inbox-0"), ["F"], "{run}");
+    assert!(local_ids(&world, "Work").contains(&"new-remote".to_owned()));
+    assert_eq!(local_ids(&world, "Archive"), ["archive-0"], "{run}");
+}
+
+/// A mail reader renames a file (a flag change) the moment the run's last download lands in
+/// the folder, that is while the run flushes, records and takes its stamps: whether the rename
+/// comes before or after the stamp, the next run must list the folder and send the flag up.
+/// Several rounds, so that the rename falls at different points of the run's end.
+#[test]
+fn a_mail_readers_change_as_the_run_ends_is_never_missed() {
+    let (server, world) = world_with_mail("");
+    let user = server.user().to_owned();
+    world.sync_ok();
+    let inbox = world.root("b").join("INBOX");
+    for round in 0..8 {
+        for i in 0..20 {
+            server
+                .deliver(&user, "INBOX", &message(&format!("r{round}-{i}")))
+                .unwrap();
+        }
+        let expected = files_in(&inbox) + 20;
+        let mut child = world
+            .pimlink(&["sync"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Watch for the last download, then change another message at once.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while files_in(&inbox) < expected {
+            assert!(Instant::now() < deadline, "round {round}: no download");
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let letters = if round % 2 == 0 { "FS" } else { "S" };
+        set_local_flags(&inbox, "inbox-0", letters);
+        assert!(child.wait().unwrap().success(), "round {round}");
+        let run = sync_verbose(&world);
+        assert!(
+            !unchanged(&run, "INBOX"),
+            "round {round}: the reader's change was missed:\n{run}"
+        );
+        let flags = server_flags(&server, "INBOX", "inbox-0").unwrap();
+        assert_eq!(
+            flags.contains("Flagged"),
+            round % 2 == 0,
+            "round {round}: {flags}\n{run}"
+        );
+    }
 }

@@ -39,6 +39,11 @@ pub struct ChangeStamp {
     /// would not show, so the engine trusts the stamp only once that time is clearly past.
     /// `None` for exact counters.
     pub newest: Option<std::time::SystemTime>,
+    /// True if `newest` is a time this machine's kernel gave a local file system that keeps
+    /// nanoseconds (see [`crate::clock`]): a later change then gets a time no earlier than the
+    /// coarse real-time clock read before it, so the stamp needs no margin. The token must
+    /// differ between stamps that differ here, since the status keeps only the token and times.
+    pub local_times: bool,
 }
 
 /// A collection's items as a storage lists them.
@@ -133,6 +138,19 @@ pub trait MailStore {
     /// storage cannot tell cheaply (the default). Asked before the collection is listed; must
     /// change with every delivery, removal and flag change.
     async fn change_stamp(&mut self, collection: &CollectionName) -> Result<Option<ChangeStamp>> {
+        let _ = collection;
+        Ok(None)
+    }
+
+    /// A stamp of the collection as it is now, after this run's own changes, with the moment of
+    /// the coarse real-time clock (see [`crate::clock`]) after which any change shows in it;
+    /// `None` (the default) unless the storage can show that the collection holds exactly
+    /// what it listed plus what this handle changed since. Asked after a run carried out every
+    /// change of the collection, so that the next run can skip it (see `plan::unchanged`).
+    async fn stamp_after_own_changes(
+        &mut self,
+        collection: &CollectionName,
+    ) -> Result<Option<(ChangeStamp, std::time::SystemTime)>> {
         let _ = collection;
         Ok(None)
     }

@@ -141,6 +141,7 @@ impl ImapStore {
                 state.uid_validity, state.uid_next?, counters.messages, state.highest_modseq?
             ),
             newest: None,
+            local_times: false,
         })
     }
 

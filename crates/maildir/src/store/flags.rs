@@ -112,6 +112,9 @@ impl Maildir {
         filename::check_existing_key(key.as_str())?;
         let from_dir = self.collection_dir(from)?;
         let to_dir = self.collection_dir(to)?;
+        // A move belongs to two folders' plans; neither gives a stamp after it this run.
+        self.listed.remove(from);
+        self.listed.remove(to);
         if !is_maildir(&to_dir) {
             return Err(Error::new(
                 ErrorKind::NotFound,

@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::io;
+use std::time::SystemTime;
 
 use pimlink_core::own_writes::{self, Event};
 use pimlink_core::{
@@ -16,10 +17,11 @@ use pimlink_core::{
 
 use crate::filename::{self, Info};
 use crate::fsutil::{ensure_dir, fsync_dir, is_maildir};
-use crate::items::{self, Location, Sub};
+use crate::items::{self, Index, Location, Sub};
 use crate::keywords;
 use crate::layout::{Layout, MAILDIR_SUBDIRS};
 use crate::scheme::Names;
+use crate::stamp;
 use crate::tree;
 
 use super::deliveries::{Unplaced, flush_blocking, write_unsynced};
@@ -67,8 +69,12 @@ impl MailStore for Maildir {
             level.push(component);
             created |= ensure_dir(&level)?;
         }
+        // Whether cur/ and new/ are new: then the folder holds no message this handle missed.
+        let mut empty = true;
         for sub in MAILDIR_SUBDIRS {
-            created |= ensure_dir(&dir.join(sub))?;
+            let new_dir = ensure_dir(&dir.join(sub))?;
+            created |= new_dir;
+            empty &= new_dir || sub == "tmp";
         }
         if self.layout == Layout::MaildirPlusPlus && !name.is_inbox() {
             // Courier and Dovecot mark Maildir++ subfolders with this empty file; some delivery
@@ -100,6 +106,9 @@ impl MailStore for Maildir {
             fsync_dir(parent)?;
         }
         self.checked.insert(name.clone());
+        if empty {
+            self.created_empty.insert(name.clone());
+        }
         Ok(())
     }
 
@@ -117,14 +126,52 @@ impl MailStore for Maildir {
         crate::remove::remove_folder(base, &dir)
             .map_err(|e| e.context(format!("removing folder {name}")))?;
         self.indexes.remove(name);
+        self.listed.remove(name);
+        self.created_empty.remove(name);
         self.checked.remove(name);
         Ok(())
     }
 
     async fn change_stamp(&mut self, collection: &CollectionName) -> Result<Option<ChangeStamp>> {
         let dir = self.collection_dir(collection)?;
-        crate::stamp::stamp(&dir)
+        stamp::stamp(&dir)
             .map_err(|err| Error::io(format!("reading the times of folder {collection}"), err))
+    }
+
+    async fn stamp_after_own_changes(
+        &mut self,
+        collection: &CollectionName,
+    ) -> Result<Option<(ChangeStamp, SystemTime)>> {
+        let dir = self.collection_dir(collection)?;
+        let pending = self.unplaced.iter().any(|u| &u.collection == collection)
+            || self.dirty.iter().any(|d| d.parent() == Some(dir.as_path()));
+        // A folder this handle created and has not scanned since is expected to be empty.
+        let never_scanned = Index::new();
+        let index = match self.indexes.get(collection) {
+            Some(index) if self.listed.contains(collection) => index.clone(),
+            None if self.created_empty.contains(collection) => never_scanned,
+            _ => return Ok(None),
+        };
+        if pending {
+            return Ok(None);
+        }
+        let at_dir = dir.clone();
+        let after = pimlink_core::offthread::run("maildir-stamp", move || {
+            stamp::after_own_changes(&at_dir)
+        })
+        .await;
+        let Some(Some(after)) = after.transpose()? else {
+            return Ok(None);
+        };
+        // A folder this handle created and never read keywords of expects no keyword file.
+        let keywords = self.keywords.get(collection).cloned().unwrap_or_default();
+        if !stamp::same_files(&index, &after.files) || keywords != after.keywords {
+            tracing::debug!(
+                "folder {collection} changed beside this run's own changes; no stamp after them"
+            );
+            return Ok(None);
+        }
+        Ok(Some((after.stamp, after.at)))
     }
 
     async fn list_items(
@@ -140,6 +187,7 @@ impl MailStore for Maildir {
         let index = self.rescan(collection, &dir)?;
         crate::renamed::keep_known_keys(index, known.items);
         let entries = items::entries(index, &map);
+        self.listed.insert(collection.clone());
         let mut listing = Listing::complete(entries);
         listing.keywords = map.support();
         self.keywords.insert(collection.clone(), map);

@@ -45,6 +45,13 @@ pub struct Maildir {
     keys: KeyMaker,
     /// Where each message was at the last scan, per folder.
     indexes: HashMap<CollectionName, Index>,
+    /// Folders whose index is what their last listing found plus this handle's own changes
+    /// since (no rescan found a mail reader's change, no move between folders): only those can
+    /// give a stamp after the run's changes (`stamp_after_own_changes`).
+    listed: HashSet<CollectionName>,
+    /// Folders this handle created with new `cur/` and `new/`: empty as far as the plan knows,
+    /// until a scan shows what they hold.
+    created_empty: HashSet<CollectionName>,
     /// Folders whose directories were checked to contain no symbolic link.
     checked: HashSet<CollectionName>,
     /// Directories whose entries changed and still need an fsync.
@@ -135,6 +142,8 @@ impl Maildir {
             inbox,
             keys: KeyMaker::new(),
             indexes: HashMap::new(),
+            listed: HashSet::new(),
+            created_empty: HashSet::new(),
             checked: HashSet::new(),
             dirty: BTreeSet::new(),
             keywords: HashMap::new(),
@@ -200,8 +209,12 @@ impl Maildir {
         Ok(path)
     }
 
-    /// Scans the folder's messages again and remembers where they are.
+    /// Scans the folder's messages again and remembers where they are. What it finds beyond
+    /// the listing's files and this handle's changes is not in the plan: the folder can give
+    /// no stamp after this run's changes (the listing marks it again).
     fn rescan(&mut self, name: &CollectionName, dir: &Path) -> Result<&mut Index> {
+        self.listed.remove(name);
+        self.created_empty.remove(name);
         let index = items::scan(dir).map_err(|err| err.context(format!("folder {name}")))?;
         self.indexes.insert(name.clone(), index);
         self.index(name, dir)
@@ -210,7 +223,13 @@ impl Maildir {
     /// The remembered locations of the folder's messages, scanning it if it was never scanned.
     fn index(&mut self, name: &CollectionName, dir: &Path) -> Result<&mut Index> {
         if !self.indexes.contains_key(name) {
-            return self.rescan(name, dir);
+            let created = self.created_empty.remove(name);
+            let empty = self.rescan(name, dir)?.is_empty();
+            // Still as created: what the plan expects (anything else came from elsewhere).
+            if created && empty {
+                self.listed.insert(name.clone());
+            }
+            return self.index(name, dir);
         }
         self.indexes
             .get_mut(name)

@@ -154,6 +154,13 @@ impl MailStore for MailSide {
         forward!(MailSide[Maildir, Imap], self, s => s.change_stamp(collection).await)
     }
 
+    async fn stamp_after_own_changes(
+        &mut self,
+        collection: &CollectionName,
+    ) -> pimlink_core::Result<Option<(pimlink_core::ChangeStamp, std::time::SystemTime)>> {
+        forward!(MailSide[Maildir, Imap], self, s => s.stamp_after_own_changes(collection).await)
+    }
+
     async fn list_items(
         &mut self,
         collection: &CollectionName,

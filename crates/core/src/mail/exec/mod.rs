@@ -243,7 +243,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             // A collection stopped partway is not settled: its stamps would make the next run
             // skip it as unchanged and never copy the rest.
             if !observer.stop_requested() {
-                self.settle(settle, &mut collection);
+                self.settle(settle, &mut collection).await;
             }
         }
         collection

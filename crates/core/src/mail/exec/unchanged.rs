@@ -1,5 +1,6 @@
 //! The executor's side of `plan::unchanged`: asking both sides for their stamps before a
-//! collection is listed, and recording them once the run leaves the collection settled.
+//! collection is listed, and recording them once the run leaves the collection settled (for a
+//! side the run changed, the stamp the side gives after its changes, if it can).
 
 use std::time::SystemTime;
 
@@ -32,11 +33,13 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     /// its last settled run. Reads one status row, never the collection's items. Anything that
     /// fails here only means the collection is listed.
     pub(super) async fn unchanged_check(&mut self, plan: &CollectionPlan) -> Check {
-        if plan.step != CollectionStep::Sync {
+        // A collection the run creates may be settled by it too: the created side then gives
+        // its stamp after the run (it has none before).
+        if !matches!(plan.step, CollectionStep::Sync | CollectionStep::Create(_)) {
             return Check::Listed(None);
         }
         let policy = self.policy.in_collection(&plan.name_a, &plan.name_b);
-        let taken_at = SystemTime::now();
+        let taken_at = crate::clock::coarse_now();
         let stamps = PerSide {
             a: stamp_or_none(self.a.change_stamp(&plan.name_a).await, plan, Side::A),
             b: stamp_or_none(self.b.change_stamp(&plan.name_b).await, plan, Side::B),
@@ -82,7 +85,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     /// After a listed collection was planned and carried out: records its stamps if the run
     /// left it settled, and otherwise drops any earlier record, so that only a settled run's
     /// stamps can ever let a later run skip it.
-    pub(super) fn settle(
+    pub(super) async fn settle(
         &mut self,
         (id, taken, held): (Option<CollectionId>, Option<Taken>, PerSide<usize>),
         report: &mut CollectionReport,
@@ -97,10 +100,10 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             late_copies: report.details.late_copies.len(),
             open_rows: false,
         };
-        let result = match taken {
+        let record = match taken {
             Some(taken) => {
                 // The open rows are asked for only when all else allows recording: a query.
-                let mut record = unchanged::may_record(&outcome, &taken.stamps);
+                let mut record = unchanged::may_record(&outcome);
                 if record {
                     match self.status.has_open_rows(id) {
                         Ok(open) => outcome.open_rows = open,
@@ -109,31 +112,76 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                             return;
                         }
                     }
-                    record = unchanged::may_record(&outcome, &taken.stamps);
+                    record = unchanged::may_record(&outcome);
                 }
-                if !record {
+                let stamps = if record {
+                    let after = unchanged::needs_stamps_after(&outcome);
+                    self.stamps_to_record(&report.plan, &taken, after).await
+                } else {
+                    None
+                };
+                if stamps.is_none() {
                     tracing::debug!(
                         "collection {}: not recorded as settled: {outcome:?}, stamps {:?}",
                         report.plan.name_a,
                         taken.stamps
                     );
                 }
-                match (record, taken.stamps.a, taken.stamps.b) {
-                    (true, Some(a), Some(b)) => self.status.record_settled(
-                        id,
-                        &Settled {
-                            stamps: PerSide { a, b },
-                            taken_at: taken.taken_at,
-                            fingerprint: taken.fingerprint,
-                        },
-                    ),
-                    _ => self.status.forget_settled(id),
-                }
+                stamps.map(|sides| Settled {
+                    taken_at: unchanged::recorded_taken_at(taken.taken_at, &sides),
+                    stamps: PerSide {
+                        a: sides.a.0,
+                        b: sides.b.0,
+                    },
+                    fingerprint: taken.fingerprint,
+                })
             }
+            None => None,
+        };
+        let result = match record {
+            Some(settled) => self.status.record_settled(id, &settled),
             None => self.status.forget_settled(id),
         };
         if let Err(error) = result {
             report.errors.push(error);
+        }
+    }
+
+    /// The stamp to record of each side, with the moment from which it shows any change:
+    /// taken after the run's changes where `after` (the run changed something) or the side had
+    /// none before, and the side can give one; else the stamp from before the listing (which
+    /// the run's own changes made unequal if it changed that side: recording it is safe, and
+    /// of use only if the run did not change the side). `None` if a side has neither.
+    async fn stamps_to_record(
+        &mut self,
+        plan: &CollectionPlan,
+        taken: &Taken,
+        after: bool,
+    ) -> Option<PerSide<(ChangeStamp, SystemTime)>> {
+        let mut sides = PerSide {
+            a: taken.stamps.a.clone().map(|stamp| (stamp, taken.taken_at)),
+            b: taken.stamps.b.clone().map(|stamp| (stamp, taken.taken_at)),
+        };
+        for side in [Side::A, Side::B] {
+            if !after && sides.get(side).is_some() {
+                continue;
+            }
+            let stamp = match side {
+                Side::A => self.a.stamp_after_own_changes(&plan.name_a).await,
+                Side::B => self.b.stamp_after_own_changes(&plan.name_b).await,
+            };
+            match stamp {
+                Ok(Some(stamp)) => *sides.get_mut(side) = Some(stamp),
+                Ok(None) => {}
+                Err(error) => tracing::debug!(
+                    "collection {}: no stamp of side {side} after the run: {error}",
+                    plan.name_a
+                ),
+            }
+        }
+        match (sides.a, sides.b) {
+            (Some(a), Some(b)) => Some(PerSide { a, b }),
+            _ => None,
         }
     }
 }

@@ -12,7 +12,15 @@
 //! Stamps made of file times need care: a change made within the same clock tick as the last
 //! recorded one leaves the mtime as it was. So a stamp whose newest time is not clearly older
 //! than the moment it was taken is never trusted (the next run lists the collection and
-//! records a stamp that is).
+//! records a stamp that is). On a local file system that keeps nanoseconds, "clearly older"
+//! means older than the coarse clock the kernel stamps files with (see [`crate::clock`]).
+//!
+//! A run that changed a collection may record stamps too, when each side's stamp still
+//! describes what the status now holds: a side the run changed gives a stamp taken after its
+//! changes, together with the proof that nothing else changed it
+//! ([`MailStore::stamp_after_own_changes`](crate::mail::store::MailStore::stamp_after_own_changes));
+//! a side without one keeps its stamp from before the listing, which any change of that side,
+//! the run's own included, makes unequal (the next run then lists the collection, as before).
 
 use std::time::{Duration, SystemTime};
 
@@ -96,19 +104,21 @@ pub fn decide(
             return Err(Listed::NoStamp(side));
         };
         let before = recorded.stamps.get(side);
-        if stamp != before {
+        // `local_times` is not kept in the status; equal tokens mean equal kinds of stamp.
+        if stamp.token != before.token || stamp.newest != before.newest {
             return Err(Listed::Changed(side));
         }
-        if !settled_before(before, recorded.taken_at) {
+        if !settled_before(stamp, recorded.taken_at) {
             return Err(Listed::TooRecent(side));
         }
     }
     Ok(())
 }
 
-/// True if a change after `taken_at` cannot have left `stamp` as it is: its newest file time
-/// (if it has any) is older than `taken_at` by more than the file system's time resolution.
-/// A time after `taken_at` (a clock that went back, a file server ahead) is never trusted.
+/// True if a change after `taken_at` (a time of [`crate::clock::coarse_now`]) cannot have left
+/// `stamp` as it is: its newest file time (if it has any) is older than `taken_at` by more than
+/// the file system's time resolution, or for local times at all. A time after `taken_at` (a
+/// clock that went back, a file server ahead) is never trusted.
 pub fn settled_before(stamp: &ChangeStamp, taken_at: SystemTime) -> bool {
     let Some(newest) = stamp.newest else {
         return true;
@@ -118,6 +128,8 @@ pub fn settled_before(stamp: &ChangeStamp, taken_at: SystemTime) -> bool {
         .is_ok_and(|d| d.subsec_nanos() == 0)
     {
         COARSE_MARGIN
+    } else if stamp.local_times {
+        Duration::ZERO
     } else {
         FINE_MARGIN
     };
@@ -141,18 +153,42 @@ pub struct Outcome {
     pub open_rows: bool,
 }
 
-/// True if the stamps taken before the listing may be recorded: the run found nothing to do,
-/// nothing is waiting, and nothing is in flight, so the next run would plan nothing as long as
-/// the stamps stay the same. A run that changed a side changed its stamp too, so recording it
-/// would be of no use.
-pub fn may_record(outcome: &Outcome, stamps: &PerSide<Option<ChangeStamp>>) -> bool {
+/// True if stamps may be recorded: the run carried out every change it found, nothing is
+/// waiting, and nothing is in flight, so the next run would plan nothing as long as the stamps
+/// stay the same. Copies, flag changes and deletions leave the collection in such a state once
+/// done (see [`needs_stamps_after`]); moves, renamed items, expiries and held-back copies are
+/// rare and involve other collections or the limits, so such a run records nothing, as before.
+pub fn may_record(outcome: &Outcome) -> bool {
+    let done = &outcome.done;
     !outcome.failed
-        && outcome.done == PlanCounts::default()
+        && done.moves == 0
+        && done.renamed == 0
+        && done.expired == 0
+        && done.held_back == 0
         && outcome.held == PerSide::default()
         && outcome.late_copies == 0
         && !outcome.open_rows
-        && stamps.a.is_some()
-        && stamps.b.is_some()
+}
+
+/// True if the run changed something, so that the stamps taken before the listing may no
+/// longer describe a side: each side is then asked for a stamp taken after its changes (as is
+/// a side that had none before, such as a folder the run created).
+pub fn needs_stamps_after(outcome: &Outcome) -> bool {
+    outcome.done != PlanCounts::default()
+}
+
+/// The moment recorded with the stamps: that of the stamps of file times, the earlier of two
+/// (every stamp must be trusted from it on), or that of the stamps before the listing.
+pub fn recorded_taken_at(
+    before: SystemTime,
+    sides: &PerSide<(ChangeStamp, SystemTime)>,
+) -> SystemTime {
+    [&sides.a, &sides.b]
+        .into_iter()
+        .filter(|(stamp, _)| stamp.newest.is_some())
+        .map(|(_, at)| *at)
+        .min()
+        .unwrap_or(before)
 }
 
 /// A short text that changes whenever something that shapes a collection's plan changes: the
@@ -178,6 +214,7 @@ mod tests {
         ChangeStamp {
             token: token.to_owned(),
             newest: Some(newest),
+            local_times: false,
         }
     }
 
@@ -185,6 +222,7 @@ mod tests {
         ChangeStamp {
             token: token.to_owned(),
             newest: None,
+            local_times: false,
         }
     }
 
@@ -351,12 +389,20 @@ mod tests {
     }
 
     #[test]
-    fn only_a_settled_run_with_both_stamps_is_recorded() {
-        let stamps = now(Some(counters("c")), Some(files("m", at(5, 5))));
+    fn only_a_run_that_carried_out_everything_is_recorded() {
         let clean = Outcome::default();
-        assert!(may_record(&clean, &stamps));
+        assert!(may_record(&clean));
+        assert!(!needs_stamps_after(&clean));
         let mut copied = PlanCounts::default();
         copied.copies.a = 1;
+        copied.deletions.b = 2;
+        copied.flags = 3;
+        let changed = Outcome {
+            done: copied,
+            ..Outcome::default()
+        };
+        assert!(may_record(&changed), "copies, flags, deletions");
+        assert!(needs_stamps_after(&changed));
         let held_back = PlanCounts {
             held_back: 1,
             ..PlanCounts::default()
@@ -365,13 +411,17 @@ mod tests {
             moves: 1,
             ..PlanCounts::default()
         };
+        let renamed = PlanCounts {
+            renamed: 1,
+            ..PlanCounts::default()
+        };
+        let expired = PlanCounts {
+            expired: 1,
+            ..PlanCounts::default()
+        };
         let spoiled = [
             Outcome {
                 failed: true,
-                ..Outcome::default()
-            },
-            Outcome {
-                done: copied,
                 ..Outcome::default()
             },
             Outcome {
@@ -380,6 +430,14 @@ mod tests {
             },
             Outcome {
                 done: moved,
+                ..Outcome::default()
+            },
+            Outcome {
+                done: renamed,
+                ..Outcome::default()
+            },
+            Outcome {
+                done: expired,
                 ..Outcome::default()
             },
             Outcome {
@@ -396,9 +454,54 @@ mod tests {
             },
         ];
         for outcome in spoiled {
-            assert!(!may_record(&outcome, &stamps), "{outcome:?}");
+            assert!(!may_record(&outcome), "{outcome:?}");
         }
-        assert!(!may_record(&clean, &now(None, stamps.b.clone())));
+    }
+
+    #[test]
+    fn local_times_need_only_be_older_than_the_coarse_clock() {
+        let newest = at(1_000, 5_000_000);
+        let local = ChangeStamp {
+            local_times: true,
+            ..files("m local", newest)
+        };
+        assert!(settled_before(&local, at(1_000, 5_000_001)));
+        assert!(!settled_before(&local, newest), "the same tick");
+        assert!(
+            !settled_before(&local, at(999, 0)),
+            "a clock that went back"
+        );
+        let remote = files("m", newest);
+        assert!(!settled_before(&remote, at(1_000, 5_000_001)));
+        let whole = ChangeStamp {
+            local_times: true,
+            ..files("m local", at(1_000, 0))
+        };
+        assert!(
+            !settled_before(&whole, at(1_001, 0)),
+            "whole seconds keep 3 s"
+        );
+        assert!(settled_before(&whole, at(1_003, 1)));
+    }
+
+    #[test]
+    fn the_recorded_moment_is_the_earliest_of_file_time_stamps() {
+        let before = at(100, 0);
+        let counters_only = PerSide {
+            a: (counters("c"), before),
+            b: (counters("d"), before),
+        };
+        assert_eq!(recorded_taken_at(before, &counters_only), before);
+        let after_run = PerSide {
+            a: (counters("c"), before),
+            b: (files("m", at(100, 5)), at(101, 0)),
+        };
+        assert_eq!(recorded_taken_at(before, &after_run), at(101, 0));
+        let two_maildirs = PerSide {
+            a: (files("n", at(99, 1)), before),
+            b: (files("m", at(100, 5)), at(101, 0)),
+        };
+        assert_eq!(recorded_taken_at(before, &two_maildirs), before);
     }
 
     #[test]

@@ -52,7 +52,11 @@ impl StatusStore {
                 Some(ns) => Some(from_nanos(ns)?),
                 None => None,
             };
-            Some(ChangeStamp { token, newest })
+            Some(ChangeStamp {
+                token,
+                newest,
+                local_times: false,
+            })
         };
         let (Some(a), Some(b), Some(taken_at)) = (
             stamp(token_a, newest_a),
@@ -180,10 +184,12 @@ mod tests {
                 a: ChangeStamp {
                     token: format!("{token}-a"),
                     newest: None,
+                    local_times: false,
                 },
                 b: ChangeStamp {
                     token: format!("{token}-b"),
                     newest: Some(UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789)),
+                    local_times: false,
                 },
             },
             taken_at: UNIX_EPOCH + Duration::new(1_700_000_005, 1),
