@@ -118,6 +118,31 @@ pub(crate) fn imap_greeting(port: u16) -> io::Result<bool> {
     Ok(false)
 }
 
+/// Connects to `port` and reads a ManageSieve greeting (capability lines, then `OK`).
+pub(crate) fn managesieve_greeting(port: u16) -> io::Result<bool> {
+    let stream = match TcpStream::connect((HOST, port)) {
+        Ok(s) => s,
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    let mut reader = BufReader::new(stream);
+    // Dovecot sends about ten capability lines; a greeting longer than this is not one.
+    for _ in 0..64 {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(false);
+        }
+        if line.starts_with("OK") {
+            return Ok(true);
+        }
+        if line.starts_with("NO") || line.starts_with("BYE") {
+            return Ok(false);
+        }
+    }
+    Ok(false)
+}
+
 /// Sends a bare HTTP request and returns whether any HTTP status line came back.
 pub(crate) fn http_answers(port: u16) -> io::Result<bool> {
     let mut stream = match TcpStream::connect((HOST, port)) {

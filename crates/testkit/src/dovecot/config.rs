@@ -20,6 +20,11 @@ pub(crate) struct Params<'a> {
     pub capabilities: Option<&'a str>,
     pub maildir_plus_plus: bool,
     pub identity: &'a Identity,
+    // Sieve replication (issue 15):
+    /// The ManageSieve port; `None` means IMAP only.
+    pub sieve_port: Option<u16>,
+    /// Whether `master-passwd` holds master users (SASL PLAIN authzid and `user*master`).
+    pub master_users: bool,
 }
 
 /// Where things live inside an instance's temp dir.
@@ -31,6 +36,9 @@ pub(crate) fn conf_path(root: &Path) -> PathBuf {
 }
 pub(crate) fn log_path(root: &Path) -> PathBuf {
     root.join("dovecot.log")
+}
+pub(crate) fn master_passwd_path(root: &Path) -> PathBuf {
+    root.join("master-passwd")
 }
 pub(crate) fn home_path(root: &Path, user: &str) -> PathBuf {
     root.join("home").join(user)
@@ -134,7 +142,47 @@ service imap-login {{
         c.push_str("  chroot =\n}\nservice anvil {\n  chroot =\n");
     }
     c.push_str("}\n");
+    render_replication(&mut c, p);
     c
+}
+
+/// The parts replication tests need: ManageSieve with per-user script storage, and master
+/// users who log in as anyone (SASL PLAIN authzid, or `user*master` with LOGIN).
+fn render_replication(c: &mut String, p: &Params<'_>) {
+    if let Some(port) = p.sieve_port {
+        let _ = write!(
+            c,
+            "\
+protocols = $protocols sieve
+service managesieve-login {{
+  inet_listener sieve {{
+    port = {port}
+  }}
+{chroot}}}
+plugin {{
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+}}
+",
+            chroot = if p.identity.root { "" } else { "  chroot =\n" },
+        );
+    }
+    if p.master_users {
+        // Dovecot tries passdbs in order: the master one first, for the authzid and `*` forms;
+        // `pass = yes` then requires the target user to exist in the ordinary passdb.
+        let _ = write!(
+            c,
+            "\
+auth_master_user_separator = *
+passdb {{
+  driver = passwd-file
+  master = yes
+  pass = yes
+  args = scheme=PLAIN {}
+}}
+",
+            master_passwd_path(p.root).display()
+        );
+    }
 }
 
 /// Renders the passwd-file: `user:{PLAIN}password:uid:gid::home::`.
@@ -203,6 +251,8 @@ mod tests {
             capabilities: None,
             maildir_plus_plus: true,
             identity: &id,
+            sieve_port: None,
+            master_users: false,
         });
         assert!(text.contains("ssl = no\n"));
         assert!(!text.contains("ssl_verify_client_cert"));
@@ -228,6 +278,8 @@ mod tests {
             capabilities: Some("IMAP4rev1 IDLE"),
             maildir_plus_plus: false,
             identity: &id,
+            sieve_port: Some(4190),
+            master_users: true,
         });
         assert!(text.contains("ssl = yes\nssl_cert = </t/server.pem\nssl_key = </t/server.key\n"));
         assert!(text.contains("port = 1993\n"));
@@ -236,7 +288,10 @@ mod tests {
         assert!(text.contains("mail_plugins = $mail_plugins imap_zlib"));
         assert!(text.contains("imap_capability = IMAP4rev1 IDLE\n"));
         assert!(text.contains("LAYOUT=fs:INBOX=%h/Maildir/INBOX"));
-        assert_eq!(text.matches("chroot =\n").count(), 2);
+        assert_eq!(text.matches("chroot =\n").count(), 3);
+        assert!(text.contains("protocols = $protocols sieve\n"));
+        assert!(text.contains("port = 4190\n"));
+        assert!(text.contains("master = yes\n  pass = yes\n"));
         assert_eq!(text.matches('{').count(), text.matches('}').count());
     }
 

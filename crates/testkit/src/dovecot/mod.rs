@@ -33,6 +33,9 @@ pub struct DovecotBuilder {
     capabilities: Option<String>,
     maildir_plus_plus: bool,
     users: Vec<(String, String)>,
+    // Replication (issue 15):
+    managesieve: bool,
+    master_users: Vec<(String, String)>,
 }
 
 impl Default for DovecotBuilder {
@@ -51,7 +54,23 @@ impl DovecotBuilder {
             capabilities: None,
             maildir_plus_plus: true,
             users: vec![("test".into(), "secret".into())],
+            managesieve: false,
+            master_users: Vec::new(),
         }
+    }
+
+    /// Also serve ManageSieve (RFC 5804, Debian `dovecot-managesieved`) on
+    /// [`Dovecot::sieve_port`], storing each user's scripts in their home.
+    pub fn managesieve(mut self, on: bool) -> Self {
+        self.managesieve = on;
+        self
+    }
+
+    /// Adds a master user (name, password) who may act as any user: by SASL PLAIN with the
+    /// user as authorization identity, or by logging in as `user*master`.
+    pub fn master_user(mut self, name: &str, password: &str) -> Self {
+        self.master_users.push((name.into(), password.into()));
+        self
     }
 
     /// Also listen with implicit TLS on [`Dovecot::tls_port`] and offer STARTTLS on the plain
@@ -122,7 +141,7 @@ impl DovecotBuilder {
                 "DovecotBuilder::users: at least one user is needed".into(),
             ));
         }
-        for (user, password) in &self.users {
+        for (user, password) in self.users.iter().chain(&self.master_users) {
             config::check_value("user name", user, &[':', '/', ' ', '%'])
                 .and_then(|()| config::check_value("password", password, &[':']))
                 .map_err(invalid)?;
@@ -154,6 +173,11 @@ impl DovecotBuilder {
         };
         let (port, second_port) = net::free_port_pair().map_err(failed)?;
         let tls_port = tls_files.as_ref().map(|_| second_port);
+        let sieve_port = if self.managesieve {
+            Some(net::free_port().map_err(failed)?)
+        } else {
+            None
+        };
         let conf = config::render(&config::Params {
             root: &root,
             port,
@@ -163,11 +187,18 @@ impl DovecotBuilder {
             capabilities: self.capabilities.as_deref(),
             maildir_plus_plus: self.maildir_plus_plus,
             identity: &identity,
+            sieve_port,
+            master_users: !self.master_users.is_empty(),
         });
         let conf_path = config::conf_path(&root);
         fs::write(&conf_path, conf).map_err(failed)?;
         let passwd = config::render_passwd(&root, &self.users, &identity);
         write_private(&config::passwd_path(&root), &passwd, &identity).map_err(failed)?;
+        if !self.master_users.is_empty() {
+            let masters = config::render_passwd(&root, &self.master_users, &identity);
+            write_private(&config::master_passwd_path(&root), &masters, &identity)
+                .map_err(failed)?;
+        }
 
         let mut command = Command::new(dovecot_binary());
         command.arg("-F").arg("-c").arg(&conf_path);
@@ -180,10 +211,16 @@ impl DovecotBuilder {
         )
         .map_err(failed)?;
         net::wait_ready(&process, "the IMAP greeting", || net::imap_greeting(port))?;
+        if let Some(port) = sieve_port {
+            net::wait_ready(&process, "the ManageSieve greeting", || {
+                net::managesieve_greeting(port)
+            })?;
+        }
         Ok(Dovecot {
             process,
             port,
             tls_port,
+            sieve_port,
             tls_files,
             client_files,
             conf_path,
@@ -206,6 +243,7 @@ pub struct Dovecot {
     process: ServerProcess,
     port: u16,
     tls_port: Option<u16>,
+    sieve_port: Option<u16>,
     tls_files: Option<TlsFiles>,
     client_files: Option<ClientFiles>,
     conf_path: PathBuf,
@@ -234,6 +272,12 @@ impl Dovecot {
     /// The implicit-TLS (IMAPS) port, if TLS is on.
     pub fn tls_port(&self) -> Option<u16> {
         self.tls_port
+    }
+
+    /// The ManageSieve port, if [`DovecotBuilder::managesieve`] turned it on (STARTTLS is
+    /// offered there when TLS is on).
+    pub fn sieve_port(&self) -> Option<u16> {
+        self.sieve_port
     }
 
     /// The PEM file of the CA that signed the server certificate, if TLS is on: the client's
