@@ -7,7 +7,13 @@ use md5::Md5;
 
 /// The base64 initial response for PLAIN: `\0user\0password`.
 pub fn plain(user: &str, password: &str) -> String {
-    STANDARD.encode(format!("\0{user}\0{password}"))
+    plain_as("", user, password)
+}
+
+/// The base64 initial response for PLAIN acting as another user (RFC 4616 authorization
+/// identity): `authzid\0user\0password`; an empty `authzid` acts as `user`.
+pub fn plain_as(authzid: &str, user: &str, password: &str) -> String {
+    STANDARD.encode(format!("{authzid}\0{user}\0{password}"))
 }
 
 /// The base64 response to a CRAM-MD5 challenge (already base64-decoded).
