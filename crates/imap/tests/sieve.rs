@@ -54,11 +54,17 @@ async fn scripts_are_stored_listed_activated_and_deleted_over_starttls() {
     );
     assert!(names(&mut alice).await.is_empty());
     alice.put_script("main", SCRIPT).await.unwrap();
-    alice.put_script("with \"quote\" and ü", b"keep;\r\n").await.unwrap();
+    alice
+        .put_script("with \"quote\" and ü", b"keep;\r\n")
+        .await
+        .unwrap();
     alice.set_active(Some("main")).await.unwrap();
     assert_eq!(
         names(&mut alice).await,
-        [("main".into(), true), ("with \"quote\" and ü".into(), false)]
+        [
+            ("main".into(), true),
+            ("with \"quote\" and ü".into(), false)
+        ]
     );
     assert_eq!(alice.get_script("main").await.unwrap(), SCRIPT);
 
@@ -67,21 +73,28 @@ async fn scripts_are_stored_listed_activated_and_deleted_over_starttls() {
     assert!(err.to_string().contains("DELETESCRIPT"), "{err}");
     let err = alice.get_script("missing").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
-    let err = alice.put_script("broken", b"no such command;\r\n").await.unwrap_err();
+    let err = alice
+        .put_script("broken", b"no such command;\r\n")
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
 
     alice.set_active(None).await.unwrap();
     alice.delete_script("main").await.unwrap();
-    assert_eq!(names(&mut alice).await, [("with \"quote\" and ü".into(), false)]);
+    assert_eq!(
+        names(&mut alice).await,
+        [("with \"quote\" and ü".into(), false)]
+    );
     alice.logout().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_master_user_acts_as_a_user_by_authzid() {
     let server = server();
-    let mut admin_as_bob = SieveClient::connect(&options(&server, "admin", "admin-pw", Some("bob")))
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", server.log()));
+    let mut admin_as_bob =
+        SieveClient::connect(&options(&server, "admin", "admin-pw", Some("bob")))
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{}", server.log()));
     admin_as_bob.put_script("bobs", b"keep;\r\n").await.unwrap();
     admin_as_bob.logout().await.unwrap();
 
@@ -92,7 +105,10 @@ async fn a_master_user_acts_as_a_user_by_authzid() {
     let mut alice = SieveClient::connect(&options(&server, "alice", "a-pw", None))
         .await
         .unwrap();
-    assert!(names(&mut alice).await.is_empty(), "bob's script went to bob");
+    assert!(
+        names(&mut alice).await.is_empty(),
+        "bob's script went to bob"
+    );
 
     let wrong = options(&server, "admin", "wrong", Some("bob"));
     let err = SieveClient::connect(&wrong).await.err().unwrap();

@@ -19,6 +19,7 @@ mod no_state;
 mod output;
 mod pair;
 mod renamed;
+mod replicate;
 mod storages;
 mod watch;
 
