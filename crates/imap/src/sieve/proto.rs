@@ -261,10 +261,11 @@ impl Reader {
                 let data = std::mem::take(&mut self.data);
                 return Ok(Some(Reply::Done(Response { data, status })));
             }
-            if challenge && self.data.is_empty() {
-                if let [Token::Str(bytes)] = line.as_slice() {
-                    return Ok(Some(Reply::Challenge(bytes.clone())));
-                }
+            if challenge
+                && self.data.is_empty()
+                && let [Token::Str(bytes)] = line.as_slice()
+            {
+                return Ok(Some(Reply::Challenge(bytes.clone())));
             }
             if self.data.len() >= self.limits.max_lines {
                 return Err(peer(format!(

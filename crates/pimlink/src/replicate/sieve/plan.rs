@@ -86,9 +86,12 @@ mod tests {
         }
     }
 
+    /// What the case is, the master's scripts, the replica's, the expected plan.
+    type Case = (&'static str, Vec<Script>, Vec<Script>, Vec<Step>);
+
     #[test]
     fn table() {
-        let cases: Vec<(&str, Vec<Script>, Vec<Script>, Vec<Step>)> = vec![
+        let cases: Vec<Case> = vec![
             ("both empty", vec![], vec![], vec![]),
             (
                 "identical",
