@@ -13,6 +13,12 @@ pub enum Direction {
     AToB,
     /// Only changes on B reach A.
     BToA,
+    /// A is the master and B its replica, kept identical (`pimlink replicate`): A's changes
+    /// reach B, and what changed on B alone is undone there: its flags are reset to A's, a
+    /// message deleted there is copied again, and a message only B has is removed (moved into
+    /// B's `trash` when it has one: the replica-only folder; what A deleted is removed from B
+    /// without it, so that B keeps nothing A lacks).
+    Mirror,
 }
 
 impl Direction {
@@ -20,7 +26,7 @@ impl Direction {
     pub fn allows_from(self, from: Side) -> bool {
         match self {
             Direction::Both => true,
-            Direction::AToB => from == Side::A,
+            Direction::AToB | Direction::Mirror => from == Side::A,
             Direction::BToA => from == Side::B,
         }
     }
@@ -193,6 +199,11 @@ impl SyncPolicy {
     /// True if deletions made on `from` are applied to the other side.
     pub fn deletes_from(&self, from: Side) -> bool {
         self.operations.delete && self.flows_from(from)
+    }
+
+    /// True if B is A's replica ([`Direction::Mirror`]).
+    pub fn mirrors(&self) -> bool {
+        self.direction == Direction::Mirror
     }
 
     /// True if a collection found only on the other side may be created on `on`.

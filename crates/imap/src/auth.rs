@@ -5,14 +5,10 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use md5::Md5;
 
-/// The base64 initial response for PLAIN: `\0user\0password`.
-pub fn plain(user: &str, password: &str) -> String {
-    plain_as("", user, password)
-}
-
-/// The base64 initial response for PLAIN acting as another user (RFC 4616 authorization
-/// identity): `authzid\0user\0password`; an empty `authzid` acts as `user`.
-pub fn plain_as(authzid: &str, user: &str, password: &str) -> String {
+/// The base64 initial response for PLAIN: `authzid\0user\0password`, where `authzid` (the
+/// user to act as, RFC 4616) is empty unless given.
+pub fn plain(authzid: Option<&str>, user: &str, password: &str) -> String {
+    let authzid = authzid.unwrap_or_default();
     STANDARD.encode(format!("{authzid}\0{user}\0{password}"))
 }
 
@@ -57,7 +53,11 @@ mod tests {
 
     #[test]
     fn plain_and_oauth_payloads() {
-        assert_eq!(STANDARD.decode(plain("u", "p")).unwrap(), b"\0u\0p");
+        assert_eq!(STANDARD.decode(plain(None, "u", "p")).unwrap(), b"\0u\0p");
+        assert_eq!(
+            STANDARD.decode(plain(Some("bob"), "admin", "p")).unwrap(),
+            b"bob\0admin\0p"
+        );
         assert_eq!(
             STANDARD.decode(xoauth2("u@x", "tok")).unwrap(),
             b"user=u@x\x01auth=Bearer tok\x01\x01"

@@ -56,6 +56,10 @@ pub struct ClientOptions {
     pub password: Secret,
     /// Force this mechanism instead of choosing from the server's offer.
     pub auth_mechanism: Option<AuthMechanism>,
+    /// Act as this user with `user`'s credentials (SASL PLAIN's authorization identity, RFC
+    /// 4616): how a Cyrus admin or a Dovecot master user opens another user's mailbox. Only
+    /// PLAIN carries it, so setting it forces PLAIN.
+    pub authzid: Option<String>,
     /// Limit for TCP connect plus TLS handshake plus greeting.
     pub connect_timeout: Duration,
     /// Limit for waiting for any server output while a response is expected.
@@ -84,6 +88,7 @@ impl ClientOptions {
             user: user.into(),
             password,
             auth_mechanism: None,
+            authzid: None,
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(120),
             compress: true,

@@ -24,10 +24,8 @@ fn options(server: &Dovecot, user: &str, password: &str, authzid: Option<&str>) 
     connection.port = server.sieve_port();
     connection.tls = TlsMode::StartTls;
     connection.trust.ca_file = Some(server.ca_cert_pem().unwrap().to_path_buf());
-    SieveOptions {
-        connection,
-        authzid: authzid.map(str::to_string),
-    }
+    connection.authzid = authzid.map(str::to_string);
+    SieveOptions { connection }
 }
 
 async fn names(client: &mut SieveClient) -> Vec<(String, bool)> {

@@ -128,6 +128,100 @@ pub enum Command {
     /// a storage changes, until SIGTERM or SIGINT stops it at a safe point.
     #[command(after_help = DAEMON_HELP)]
     Daemon(DaemonArgs),
+    // -- replication (issue 15) --
+    /// Make a replica storage identical to its master for each user of a
+    /// `[replication.NAME]`: the master wins, changes made on the replica are undone and
+    /// reported. Once (the default), rolling (-r), or compare only (--verify).
+    #[command(after_help = REPLICATE_HELP)]
+    Replicate(ReplicateArgs),
+}
+
+// -- replication (issue 15) --
+const REPLICATE_HELP: &str = "\
+Exit status of replicate:
+  0  done (with --verify: master and replica are identical)
+  1  some users or mailboxes failed; the rest was replicated
+  2  usage or configuration error
+  3  a storage could not be reached or refused the login (one-shot mode, or -o)
+  5  a safety check refused changes
+  6  stopped by the shutdown file (-F): the cycle finished
+  7  --verify found differences
+
+Examples:
+  pimlink replicate backup -A
+  pimlink replicate backup -u alice -u bob -m INBOX
+  pimlink replicate backup -A --dry-run
+  pimlink replicate backup -r -F /run/pimlink/stop
+  pimlink replicate backup -A --verify --level 3";
+
+/// Arguments of `replicate`.
+#[derive(Debug, Args)]
+pub struct ReplicateArgs {
+    /// The replication (`[replication.NAME]`).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// Replicate these users (repeat, or several after one -u). Default with neither -u nor
+    /// -A: the one account of a replication whose sides log in as themselves.
+    #[arg(short = 'u', long = "user", value_name = "USER", num_args = 1..)]
+    pub users: Vec<String>,
+
+    /// Replicate only these mailboxes (folders) of each user.
+    #[arg(short = 'm', long = "mailbox", value_name = "MAILBOX", num_args = 1..)]
+    pub mailboxes: Vec<String>,
+
+    /// Replicate the users and mailboxes named in this change log (sync_client's format: one
+    /// `USER` or `USER MAILBOX` a line, names with spaces in double quotes).
+    #[arg(short = 'f', long = "log-file", value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+
+    /// Replicate every configured user (`users`, `users_file`, `users_command`).
+    #[arg(short = 'A', long = "all-users", conflicts_with = "users")]
+    pub all_users: bool,
+
+    /// Rolling mode: replicate, then keep replicating what the change log (`log`) names, or
+    /// what changes on the master, until stopped.
+    #[arg(short = 'r', long)]
+    pub rolling: bool,
+
+    /// Rolling mode: process the change log once, then exit.
+    #[arg(short = '1', long = "once-log")]
+    pub once_log: bool,
+
+    /// Connect once: exit with status 3 instead of retrying when a storage cannot be reached.
+    #[arg(short = 'o', long = "connect-once")]
+    pub connect_once: bool,
+
+    /// Rolling mode: batch changes for at least this long before replicating them (e.g. `3s`).
+    #[arg(short = 'd', long = "delay", value_name = "DURATION")]
+    pub delay: Option<String>,
+
+    /// Rolling mode: reconnect after this long (e.g. `30m`).
+    #[arg(short = 't', long = "restart-after", value_name = "DURATION")]
+    pub restart_after: Option<String>,
+
+    /// Rolling mode: stop cleanly at the end of the cycle in which this file appears, and
+    /// remove it (exit status 6).
+    #[arg(short = 'F', long = "shutdown-file", value_name = "FILE")]
+    pub shutdown_file: Option<PathBuf>,
+
+    /// Compare master and replica and print each difference; change nothing (exit status 7
+    /// if any).
+    #[arg(long)]
+    pub verify: bool,
+
+    /// With --verify: how deep to compare, 1 (folders, subscriptions) to 5 (every message's
+    /// bytes).
+    #[arg(long, value_name = "N", requires = "verify", value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub level: Option<u8>,
+
+    /// Show what would be done, and do nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Print the run as JSON Lines on stdout, as `sync --json` does.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const DAEMON_HELP: &str = "\

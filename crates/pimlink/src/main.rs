@@ -19,6 +19,7 @@ mod no_state;
 mod output;
 mod pair;
 mod renamed;
+// Replication (issue 15).
 mod replicate;
 mod storages;
 mod watch;
@@ -81,6 +82,7 @@ fn main() -> ExitCode {
                 | Command::Import(_) => cli::exit::OK,
                 Command::Adopt(args) => commands::adopt::run(&config, args, &output),
                 Command::Daemon(args) => daemon::run(config, args, ready_fd, &output),
+                Command::Replicate(args) => replicate::run(&config, args, &output),
             },
             Err(error) => {
                 output.error(&error);

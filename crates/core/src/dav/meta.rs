@@ -49,7 +49,9 @@ pub fn plan_meta(
         (true, false) => Side::A,
         (false, true) => Side::B,
         _ => match (policy.sync.direction, &policy.conflict) {
-            (Direction::AToB, _) | (Direction::Both, ConflictPolicy::KeepA) => Side::A,
+            (Direction::AToB | Direction::Mirror, _) | (Direction::Both, ConflictPolicy::KeepA) => {
+                Side::A
+            }
             (Direction::BToA, _) | (Direction::Both, ConflictPolicy::KeepB) => Side::B,
             _ => return MetaAction::Conflict,
         },

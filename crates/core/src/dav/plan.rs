@@ -273,7 +273,7 @@ pub fn decide(
 /// The action for a true conflict: a one-way pair's source wins; otherwise the policy decides.
 fn conflict(uid: String, policy: &ItemPolicy) -> ItemAction {
     match (policy.sync.direction, &policy.conflict) {
-        (Direction::AToB, _) | (Direction::Both, ConflictPolicy::KeepA) => {
+        (Direction::AToB | Direction::Mirror, _) | (Direction::Both, ConflictPolicy::KeepA) => {
             ItemAction::Update { uid, from: Side::A }
         }
         (Direction::BToA, _) | (Direction::Both, ConflictPolicy::KeepB) => {

@@ -18,13 +18,12 @@ pub const DEFAULT_PORT: u16 = 4190;
 /// How to reach and log in to a ManageSieve server.
 #[derive(Clone, Debug)]
 pub struct SieveOptions {
-    /// Host, port (`sieve_port`, 4190 by convention), trust, timeouts, and the SASL
-    /// authentication identity (`user`) and `password`. `tls`: [`TlsMode::None`] stays plain;
-    /// either TLS mode means STARTTLS, because ManageSieve has no implicit-TLS port.
+    /// Host, port (`sieve_port`, 4190 by convention), trust, timeouts, the SASL
+    /// authentication identity (`user`), `password` and `authzid` (the user to act as, when
+    /// `user` is an administrator or Dovecot master user), as for IMAP. `tls`:
+    /// [`TlsMode::None`] stays plain; either TLS mode means STARTTLS, because ManageSieve has
+    /// no implicit-TLS port. `tunnel`, `compress` and `auth_mechanism` do not apply.
     pub connection: ClientOptions,
-    /// The user to act as (SASL PLAIN authorization identity), when `connection.user` is an
-    /// administrator or Dovecot master user; `None` acts as `connection.user` itself.
-    pub authzid: Option<String>,
 }
 
 /// One logged-in ManageSieve connection.
@@ -83,7 +82,7 @@ impl SieveClient {
             .authenticate(
                 &connection.user,
                 &connection.password,
-                options.authzid.as_deref(),
+                connection.authzid.as_deref(),
             )
             .await?;
         Ok(client)
@@ -110,7 +109,7 @@ impl SieveClient {
                 ),
             ));
         }
-        let initial = crate::auth::plain_as(authzid.unwrap_or(""), user, password.expose());
+        let initial = crate::auth::plain(authzid, user, password.expose());
         let command = Command::Authenticate {
             mechanism: "PLAIN",
             initial: Some(&initial),

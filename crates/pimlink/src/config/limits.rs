@@ -59,7 +59,7 @@ fn default_near(
     direction: Direction,
 ) -> Result<Side, ConfigError> {
     match direction {
-        Direction::AToB => return Ok(Side::B),
+        Direction::AToB | Direction::Mirror => return Ok(Side::B),
         Direction::BToA => return Ok(Side::A),
         Direction::Both => {}
     }

@@ -13,6 +13,8 @@
 //!   ([`PairConfig`]).
 //! - `[daemon]` (optional): how `pimlink daemon` schedules syncs ([`DaemonConfig`]).
 //! - `[mbnames]` (optional): the mailbox list file for mail readers ([`MbnamesConfig`]).
+//! - `[replication.NAME]`: a master storage kept identical on a replica for many users
+//!   ([`ReplicationConfig`], `pimlink replicate`).
 //!
 //! Rules that hold for the whole file:
 //! - NAME is one or more of `A-Z a-z 0-9 _ -`.
@@ -57,6 +59,8 @@ mod model;
 mod pair;
 mod pair_keys;
 mod raw;
+// Replication (issue 15).
+mod replication;
 mod secret;
 mod sides;
 #[cfg(test)]
@@ -100,6 +104,11 @@ pub use secret::{PasswordSource, Secret};
 pub use hooks::PairHooks;
 pub use mbnames::MbnamesConfig;
 pub use template::{Placeholder, Template};
+// Replication (issue 15).
+#[allow(unused_imports)]
+pub use replication::{
+    ReplicationConfig, USER_PLACEHOLDER, UserLogin, UserSources, check_user_name, replica_names,
+};
 
 use expand::{Env, ProcessEnv, xdg_dir};
 use raw::{Fields, Source};
@@ -149,7 +158,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// The top-level tables, in the order they are converted (pairs refer to storages).
-const TOP_LEVEL: &[&str] = &["general", "storage", "pair", "daemon", "mbnames"];
+const TOP_LEVEL: &[&str] = &[
+    "general",
+    "storage",
+    "pair",
+    "daemon",
+    "mbnames",
+    // Replication (issue 15).
+    "replication",
+];
 
 /// The keys of `[general]`.
 const GENERAL_KEYS: &[&str] = &["state_dir", "hook_timeout"];
@@ -244,6 +261,15 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
         Some(table) => mbnames::build(table)?,
         None => None,
     };
+    // Replication (issue 15).
+    let mut replications = BTreeMap::new();
+    if let Some(table) = tables.get("replication") {
+        for (name, value) in table.entries() {
+            let fields = named_table(&source, "replication", &name, value)?;
+            let replication = replication::build(name.value, &fields, &storages)?;
+            replications.insert(name.value.to_owned(), replication);
+        }
+    }
     Ok(Config {
         path: path.to_owned(),
         state_dir,
@@ -252,6 +278,7 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
         daemon,
         hook_timeout,
         mbnames,
+        replications,
     })
 }
 

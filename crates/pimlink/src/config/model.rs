@@ -37,6 +37,8 @@ pub struct Config {
     pub hook_timeout: Duration,
     /// The mailbox list file (`[mbnames]`); `None` when absent or disabled.
     pub mbnames: Option<MbnamesConfig>,
+    /// `[replication.NAME]` tables, by name (issue 15).
+    pub replications: BTreeMap<String, super::ReplicationConfig>,
 }
 
 /// One `[storage.NAME]` table.
@@ -142,6 +144,9 @@ pub struct ImapConfig {
     pub subscribed_only: bool,
     /// How the daemon watches it (`notify`, `idle_folders`, `keepalive`).
     pub watch: super::ImapWatchConfig,
+    /// The user the credentials act as (SASL PLAIN authorization identity); not a key of
+    /// the file: set per user by `pimlink replicate` (issue 15) for an administrator's login.
+    pub authzid: Option<String>,
 }
 
 /// Where an IMAP server is.

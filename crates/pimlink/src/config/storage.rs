@@ -257,6 +257,7 @@ fn imap(fields: &Fields<'_, '_>) -> Result<ImapConfig, ConfigError> {
         timeout: timeout(fields)?,
         subscribed_only: fields.boolean("subscribed_only")?.is_some_and(|b| b.value),
         watch: super::imap_watch::build(fields)?,
+        authzid: None,
     })
 }
 

@@ -148,6 +148,7 @@ fn mail_action_kind(action: &MailAction) -> &'static str {
         MailAction::Flags { .. } => "flags",
         MailAction::Delete { .. } => "delete",
         MailAction::Forget { .. } => "forget",
+        MailAction::Discard { .. } => "discard",
         MailAction::Expire { .. } => "expire",
     }
 }

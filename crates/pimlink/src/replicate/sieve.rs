@@ -4,8 +4,9 @@
 //! deleted. Each change is reported; a second run changes nothing.
 //!
 //! The entry point is [`replicate_scripts`]; the replicate engine calls it once per user
-//! after the user's mail, with each side's [`SieveSide`] (built from the storage's IMAP
-//! connection, `sieve_port` and `master_login`/`replica_login`).
+//! after the user's mail, with each side's [`SieveSide`]: the storage's IMAP connection as
+//! the user sees it (`login::storage_as_user`, so `master_login`/`replica_login` apply as
+//! for mail) and its `sieve_port`.
 
 // Called per user by the replicate engine (issue 15, engineer "replcore"), which lands
 // separately; until then only the tests use this module, and not every field of the report.
@@ -23,51 +24,23 @@ use pimlink_imap::sieve::{SieveClient, SieveOptions};
 
 pub use plan::{Script, Step, plan};
 
-/// How a storage's credentials act as the replicated user (`master_login` /
-/// `replica_login`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ActAs {
-    /// `authzid`: SASL PLAIN with the storage's user as authentication identity and the
-    /// replicated user as authorization identity (Cyrus admins, Dovecot master users).
-    Authzid,
-    /// `master-user`: log in as `USER<separator>ADMIN` (Dovecot master users; `*` by default).
-    MasterUser {
-        /// Dovecot's `auth_master_user_separator`.
-        separator: String,
-    },
-    /// `self`: the storage's own user; the replicated user name is not used.
-    Own,
-}
-
-/// One side of a Sieve replication.
+/// One side of a Sieve replication, logged in as the replicated user.
 #[derive(Clone, Debug)]
 pub struct SieveSide {
-    /// The storage's IMAP connection settings: host, TLS (any TLS mode means STARTTLS on
-    /// the ManageSieve port), trust, timeouts, user and password.
+    /// The storage's IMAP connection settings as the user sees them (after
+    /// [`super::login::storage_as_user`]: `authzid` set, or the `USER*ADMIN` login, or the
+    /// storage's own user): host, TLS (either TLS mode means STARTTLS on the ManageSieve
+    /// port), trust, timeouts, credentials.
     pub connection: ClientOptions,
     /// The ManageSieve port (`sieve_port`, 4190 by default).
     pub port: u16,
-    /// How the credentials act as the replicated user.
-    pub act_as: ActAs,
 }
 
 impl SieveSide {
-    /// The connection options that log in as `user`.
-    fn options_for(&self, user: &str) -> SieveOptions {
+    fn options(&self) -> SieveOptions {
         let mut connection = self.connection.clone();
         connection.port = Some(self.port);
-        let authzid = match &self.act_as {
-            ActAs::Authzid => Some(user.to_string()),
-            ActAs::MasterUser { separator } => {
-                connection.user = format!("{user}{separator}{}", connection.user);
-                None
-            }
-            ActAs::Own => None,
-        };
-        SieveOptions {
-            connection,
-            authzid,
-        }
+        SieveOptions { connection }
     }
 }
 
@@ -131,10 +104,11 @@ pub struct SieveReport {
     pub failures: Vec<SieveFailure>,
 }
 
-/// Makes `user`'s Sieve scripts on `replica` identical to those on `master`: stores the
+/// Makes the Sieve scripts on `replica` identical to those on `master`: stores the
 /// master's scripts whose bytes differ or that are missing, makes the master's active script
 /// active (or deactivates all), and deletes the scripts only the replica has. The master is
-/// only read. With `dry_run` nothing is written and the report lists what would change.
+/// only read. Both sides already log in as `user`, which names the user in the report and in
+/// errors. With `dry_run` nothing is written and the report lists what would change.
 ///
 /// Idempotent: a second run reports no change. A change the replica refuses (NO) is recorded
 /// in [`SieveReport::failures`] and the rest go on; a connection or login failure is the
@@ -146,14 +120,14 @@ pub async fn replicate_scripts(
     dry_run: bool,
 ) -> Result<SieveReport, Error> {
     let on = |role: &str| format!("replicating {user}'s Sieve scripts, on the {role}");
-    let mut from = connect(master, user)
+    let mut from = SieveClient::connect(&master.options())
         .await
         .map_err(|e| e.context(on("master")))?;
     let ours = read_all(&mut from)
         .await
         .map_err(|e| e.context(on("master")))?;
     from.logout().await?;
-    let mut to = connect(replica, user)
+    let mut to = SieveClient::connect(&replica.options())
         .await
         .map_err(|e| e.context(on("replica")))?;
     let theirs = read_all(&mut to)
@@ -204,10 +178,6 @@ fn failed_to_store(report: &SieveReport, name: &str) -> bool {
 /// A NO from the server: this change failed, the connection is fine.
 fn refused(error: &Error) -> bool {
     matches!(error.kind(), ErrorKind::Unsupported | ErrorKind::NotFound)
-}
-
-async fn connect(side: &SieveSide, user: &str) -> Result<SieveClient, Error> {
-    SieveClient::connect(&side.options_for(user)).await
 }
 
 async fn read_all(client: &mut SieveClient) -> Result<Vec<Script>, Error> {

@@ -86,6 +86,7 @@ pub(crate) fn imap_options(imap: &ImapConfig) -> ClientOptions {
         config::ImapAuth::XOAuth2 => pimlink_imap::AuthMechanism::XOAuth2,
         config::ImapAuth::OAuthBearer => pimlink_imap::AuthMechanism::OAuthBearer,
     });
+    options.authzid = imap.authzid.clone();
     options.connect_timeout = imap.timeout;
     options.read_timeout = imap.timeout;
     options

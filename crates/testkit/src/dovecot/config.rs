@@ -23,8 +23,9 @@ pub(crate) struct Params<'a> {
     // Sieve replication (issue 15):
     /// The ManageSieve port; `None` means IMAP only.
     pub sieve_port: Option<u16>,
-    /// Whether `master-passwd` holds master users (SASL PLAIN authzid and `user*master`).
-    pub master_users: bool,
+    /// Replication (issue 15): an administrator who may log in as any user (a Dovecot master
+    /// user), with the separator of `USER*MASTER` logins.
+    pub master_user: Option<&'a str>,
 }
 
 /// Where things live inside an instance's temp dir.
@@ -34,11 +35,11 @@ pub(crate) fn passwd_path(root: &Path) -> PathBuf {
 pub(crate) fn conf_path(root: &Path) -> PathBuf {
     root.join("dovecot.conf")
 }
-pub(crate) fn log_path(root: &Path) -> PathBuf {
-    root.join("dovecot.log")
-}
 pub(crate) fn master_passwd_path(root: &Path) -> PathBuf {
     root.join("master-passwd")
+}
+pub(crate) fn log_path(root: &Path) -> PathBuf {
+    root.join("dovecot.log")
 }
 pub(crate) fn home_path(root: &Path, user: &str) -> PathBuf {
     root.join("home").join(user)
@@ -72,7 +73,7 @@ auth_mechanisms = plain login cram-md5 xoauth2 oauthbearer
 # Tests log in with wrong passwords and open many parallel connections on purpose.
 auth_failure_delay = 0
 mail_max_userip_connections = 1000
-passdb {{
+{master}passdb {{
   driver = passwd-file
   args = scheme=PLAIN {passwd}
 }}
@@ -88,6 +89,17 @@ mail_location = {location}
         uid = id.mail_uid,
         gid = id.mail_gid,
         passwd = passwd_path(p.root).display(),
+        // A master passdb lets its users log in as anyone, as `USER*MASTER` or with the
+        // user as SASL PLAIN authorization identity; `pass = yes` still checks that the
+        // user exists in the ordinary passdb.
+        master = match p.master_user {
+            Some(separator) => format!(
+                "auth_master_user_separator = {separator}\npassdb {{\n  driver = passwd-file\n  \
+                 master = yes\n  args = scheme=PLAIN {}\n  pass = yes\n}}\n",
+                master_passwd_path(p.root).display()
+            ),
+            None => String::new(),
+        },
         location = if p.maildir_plus_plus {
             // Dovecot's default: INBOX is the root, folder A.B lives in .A.B
             "maildir:%h/Maildir".to_string()
@@ -142,13 +154,12 @@ service imap-login {{
         c.push_str("  chroot =\n}\nservice anvil {\n  chroot =\n");
     }
     c.push_str("}\n");
-    render_replication(&mut c, p);
+    render_sieve(&mut c, p);
     c
 }
 
-/// The parts replication tests need: ManageSieve with per-user script storage, and master
-/// users who log in as anyone (SASL PLAIN authzid, or `user*master` with LOGIN).
-fn render_replication(c: &mut String, p: &Params<'_>) {
+/// ManageSieve with per-user script storage, for replicating Sieve scripts.
+fn render_sieve(c: &mut String, p: &Params<'_>) {
     if let Some(port) = p.sieve_port {
         let _ = write!(
             c,
@@ -164,23 +175,6 @@ plugin {{
 }}
 ",
             chroot = if p.identity.root { "" } else { "  chroot =\n" },
-        );
-    }
-    if p.master_users {
-        // Dovecot tries passdbs in order: the master one first, for the authzid and `*` forms;
-        // `pass = yes` then requires the target user to exist in the ordinary passdb.
-        let _ = write!(
-            c,
-            "\
-auth_master_user_separator = *
-passdb {{
-  driver = passwd-file
-  master = yes
-  pass = yes
-  args = scheme=PLAIN {}
-}}
-",
-            master_passwd_path(p.root).display()
         );
     }
 }
@@ -252,7 +246,7 @@ mod tests {
             maildir_plus_plus: true,
             identity: &id,
             sieve_port: None,
-            master_users: false,
+            master_user: None,
         });
         assert!(text.contains("ssl = no\n"));
         assert!(!text.contains("ssl_verify_client_cert"));
@@ -279,8 +273,10 @@ mod tests {
             maildir_plus_plus: false,
             identity: &id,
             sieve_port: Some(4190),
-            master_users: true,
+            master_user: Some("*"),
         });
+        assert!(text.contains("auth_master_user_separator = *\n"));
+        assert!(text.contains("master = yes\n  args = scheme=PLAIN /t/master-passwd\n"));
         assert!(text.contains("ssl = yes\nssl_cert = </t/server.pem\nssl_key = </t/server.key\n"));
         assert!(text.contains("port = 1993\n"));
         assert!(text.contains("ssl_ca = </t/ca.pem\nssl_verify_client_cert = yes\n"));
@@ -291,7 +287,6 @@ mod tests {
         assert_eq!(text.matches("chroot =\n").count(), 3);
         assert!(text.contains("protocols = $protocols sieve\n"));
         assert!(text.contains("port = 4190\n"));
-        assert!(text.contains("master = yes\n  pass = yes\n"));
         assert_eq!(text.matches('{').count(), text.matches('}').count());
     }
 

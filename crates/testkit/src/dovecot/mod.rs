@@ -33,9 +33,10 @@ pub struct DovecotBuilder {
     capabilities: Option<String>,
     maildir_plus_plus: bool,
     users: Vec<(String, String)>,
-    // Replication (issue 15):
+    /// Replication (issue 15): serve ManageSieve too.
     managesieve: bool,
-    master_users: Vec<(String, String)>,
+    /// Replication (issue 15): a master user (name, password).
+    master_user: Option<(String, String)>,
 }
 
 impl Default for DovecotBuilder {
@@ -55,7 +56,7 @@ impl DovecotBuilder {
             maildir_plus_plus: true,
             users: vec![("test".into(), "secret".into())],
             managesieve: false,
-            master_users: Vec::new(),
+            master_user: None,
         }
     }
 
@@ -66,10 +67,11 @@ impl DovecotBuilder {
         self
     }
 
-    /// Adds a master user (name, password) who may act as any user: by SASL PLAIN with the
-    /// user as authorization identity, or by logging in as `user*master`.
+    /// Replication (issue 15): a Dovecot master user `name` with `password`, who can log in
+    /// as any user: as `USER*NAME` with its own password, or with SASL PLAIN giving `NAME` as
+    /// authentication and the user as authorization identity.
     pub fn master_user(mut self, name: &str, password: &str) -> Self {
-        self.master_users.push((name.into(), password.into()));
+        self.master_user = Some((name.to_owned(), password.to_owned()));
         self
     }
 
@@ -141,7 +143,7 @@ impl DovecotBuilder {
                 "DovecotBuilder::users: at least one user is needed".into(),
             ));
         }
-        for (user, password) in self.users.iter().chain(&self.master_users) {
+        for (user, password) in self.users.iter().chain(&self.master_user) {
             config::check_value("user name", user, &[':', '/', ' ', '%'])
                 .and_then(|()| config::check_value("password", password, &[':']))
                 .map_err(invalid)?;
@@ -188,16 +190,15 @@ impl DovecotBuilder {
             maildir_plus_plus: self.maildir_plus_plus,
             identity: &identity,
             sieve_port,
-            master_users: !self.master_users.is_empty(),
+            master_user: self.master_user.as_ref().map(|_| "*"),
         });
         let conf_path = config::conf_path(&root);
         fs::write(&conf_path, conf).map_err(failed)?;
         let passwd = config::render_passwd(&root, &self.users, &identity);
         write_private(&config::passwd_path(&root), &passwd, &identity).map_err(failed)?;
-        if !self.master_users.is_empty() {
-            let masters = config::render_passwd(&root, &self.master_users, &identity);
-            write_private(&config::master_passwd_path(&root), &masters, &identity)
-                .map_err(failed)?;
+        if let Some((name, password)) = &self.master_user {
+            let line = format!("{name}:{{PLAIN}}{password}\n");
+            write_private(&config::master_passwd_path(&root), &line, &identity).map_err(failed)?;
         }
 
         let mut command = Command::new(dovecot_binary());

@@ -270,7 +270,8 @@ pub(super) fn deleted_flags_of(
 ) -> HashMap<(Side, ItemKey), Flags> {
     let mut wanted: PerSide<std::collections::HashSet<&ItemKey>> = PerSide::default();
     for action in &items.actions {
-        if let ItemAction::Delete { side, key, .. } = action {
+        if let ItemAction::Delete { side, key, .. } | ItemAction::Discard { side, key, .. } = action
+        {
             wanted.get_mut(*side).insert(key);
         }
     }

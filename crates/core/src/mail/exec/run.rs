@@ -88,7 +88,7 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                 ItemAction::Forget { .. } => forgets.push(action),
                 ItemAction::Flags { .. } => flags.push(action),
                 ItemAction::Copy { .. } => copies.push(action),
-                ItemAction::Delete { .. } => deletes.push(action),
+                ItemAction::Delete { .. } | ItemAction::Discard { .. } => deletes.push(action),
                 ItemAction::Expire { .. } => expires.push(action),
             }
         }
@@ -237,15 +237,17 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
         let mut done: Vec<(&ItemAction, Option<ItemId>)> = Vec::new();
         let mut failed_rows = std::collections::HashSet::new();
         for action in actions {
-            let ItemAction::Delete {
-                id,
-                side,
-                key,
-                trash,
-                keep_row,
-            } = action
-            else {
-                continue;
+            // A discarded item has no row: nothing to record once it is gone.
+            let (row, side, key, trash) = match action {
+                ItemAction::Delete {
+                    id,
+                    side,
+                    key,
+                    trash,
+                    keep_row,
+                } => ((!keep_row).then_some(*id), side, key, trash),
+                ItemAction::Discard { side, key, trash } => (None, side, key, trash),
+                _ => continue,
             };
             let result = match trash {
                 Some(trash) => {
@@ -255,9 +257,11 @@ impl<A: MailStore, B: MailStore> CollectionRun<'_, '_, A, B> {
                 None => self.delete_on(*side, key).await,
             };
             match result {
-                Ok(()) => done.push((action, (!keep_row).then_some(*id))),
+                Ok(()) => done.push((action, row)),
                 Err(error) => {
-                    failed_rows.insert(*id);
+                    if let ItemAction::Delete { id, .. } = action {
+                        failed_rows.insert(*id);
+                    }
                     self.failed(action, error);
                 }
             }

@@ -56,6 +56,16 @@ pub enum ItemAction {
         /// only if all of them succeed.
         keep_row: bool,
     },
+    /// Remove the item `key` that only `side` has and the status does not know: a message
+    /// found only on the replica of a mirror ([`crate::policy::Direction::Mirror`]).
+    Discard {
+        /// The side to remove it from.
+        side: Side,
+        /// Its key there.
+        key: ItemKey,
+        /// Move it into this collection of `side` instead (the replica-only folder).
+        trash: Option<CollectionName>,
+    },
     /// Drop a row whose item is gone from both sides.
     Forget {
         /// The row.
@@ -146,6 +156,8 @@ pub(crate) fn removals_on(actions: &[ItemAction], side: Side) -> usize {
 /// True if `action` deletes a message on `side` or marks it `\Deleted` there.
 pub(crate) fn removes_on(action: &ItemAction, side: Side) -> bool {
     match action {
+        // Not a discard: the guards weigh what the status knows, and only a replica, which
+        // must hold nothing else, discards.
         ItemAction::Delete { side: s, .. } => *s == side,
         ItemAction::Flags { set_a, set_b, .. } => {
             let set = match side {
@@ -201,7 +213,9 @@ impl PlanCounts {
             ItemAction::Flags { set_a, set_b, .. } => {
                 self.flags += usize::from(set_a.is_some()) + usize::from(set_b.is_some())
             }
-            ItemAction::Delete { side, .. } => *self.deletions.get_mut(*side) += 1,
+            ItemAction::Delete { side, .. } | ItemAction::Discard { side, .. } => {
+                *self.deletions.get_mut(*side) += 1
+            }
             ItemAction::Expire { .. } => self.expired += 1,
             ItemAction::Forget { .. } => {}
         }

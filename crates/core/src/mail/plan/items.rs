@@ -57,6 +57,17 @@ pub fn plan_items_scoped(
             actions.extend(decide_known(row, now_a, now_b, policy, keywords));
         }
     }
+    if policy.mirrors() {
+        // Only the replica has it: the master wins.
+        let trash = &policy.sides.b.trash;
+        actions.extend(b.iter().filter(|e| !known_b.contains(&e.key)).map(|entry| {
+            ItemAction::Discard {
+                side: Side::B,
+                key: entry.key.clone(),
+                trash: trash.clone(),
+            }
+        }));
+    }
     for (side, entries, known) in [(Side::A, a, &known_a), (Side::B, b, &known_b)] {
         if !policy.copies_new_from(side) {
             continue;
@@ -142,7 +153,12 @@ fn merge_flags(
         b: b.clone(),
         agreed: base.clone(),
     };
+    let mirror = policy.mirrors();
     let decide = |was: bool, on_a: bool, on_b: bool| -> (bool, bool, bool) {
+        if mirror {
+            // The replica gets the master's value, whoever changed it.
+            return (on_a, on_a, on_a);
+        }
         match (on_a != was, on_b != was) {
             (true, true) => (on_a, on_b, on_a),
             (true, false) if from_a => (on_a, on_a, on_a),

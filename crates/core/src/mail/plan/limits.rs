@@ -401,5 +401,6 @@ fn row_of(action: &ItemAction) -> Option<ItemId> {
         | ItemAction::Forget { id }
         | ItemAction::Expire { id, .. } => Some(*id),
         ItemAction::Copy { replaces, .. } => *replaces,
+        ItemAction::Discard { .. } => None,
     }
 }

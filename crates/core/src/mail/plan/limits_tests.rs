@@ -196,6 +196,7 @@ impl World {
                     self.status.retain(|r| r.id != *id);
                 }
                 ItemAction::Forget { id } => self.status.retain(|r| r.id != *id),
+                ItemAction::Discard { .. } => unreachable!("only mirrors discard"),
                 ItemAction::Expire { id, side, key } => {
                     assert_eq!(*side, Side::B, "limits only ever remove from the near side");
                     self.near.remove(key.as_str());

@@ -40,6 +40,8 @@ pub use sides::plan_removal;
 #[cfg(test)]
 mod limits_tests;
 #[cfg(test)]
+mod mirror_tests;
+#[cfg(test)]
 mod sides_tests;
 #[cfg(test)]
 mod tests;

@@ -67,6 +67,13 @@ impl fmt::Display for ItemAction {
                 }
                 Ok(())
             }
+            ItemAction::Discard { side, key, trash } => {
+                write!(f, "discard on {side} {key}, found only there")?;
+                if let Some(trash) = trash {
+                    write!(f, " (into {trash})")?;
+                }
+                Ok(())
+            }
             ItemAction::Forget { .. } => f.write_str("forget an item gone from both sides"),
             ItemAction::Expire { side, key, .. } => {
                 write!(f, "expire on {side} {key} (kept on {})", side.other())

@@ -35,11 +35,15 @@ fn delete(
     keep_row: bool,
     policy: &SyncPolicy,
 ) -> ItemAction {
+    // A replica's trash is its replica-only folder: what the master deleted is not kept.
+    let trash = (!policy.mirrors())
+        .then(|| policy.sides.get(on).trash.clone())
+        .flatten();
     ItemAction::Delete {
         id: row.id,
         side: on,
         key: key.clone(),
-        trash: policy.sides.get(on).trash.clone(),
+        trash,
         keep_row,
     }
 }
@@ -48,7 +52,9 @@ fn delete(
 /// is paired: it is not copied (mbsync does the same), and stays where it is, untouched, until
 /// the user expunges it or clears the mark.
 pub(super) fn deleted_anyway(entry: &ItemEntry, policy: &SyncPolicy) -> bool {
-    entry.flags.contains(Flag::Trashed)
+    // A replica holds what the master holds, marked messages too.
+    !policy.mirrors()
+        && entry.flags.contains(Flag::Trashed)
         && (policy.expunges_on(Side::A) || policy.expunges_on(Side::B))
 }
 
@@ -61,6 +67,16 @@ pub(super) fn gone_from(
     policy: &SyncPolicy,
 ) -> Vec<ItemAction> {
     let on = gone.other();
+    if gone == Side::B && policy.mirrors() {
+        // Deleted on the replica: the master's copy goes there again.
+        return vec![ItemAction::Copy {
+            from: Side::A,
+            key: present.key.clone(),
+            flags: present.flags.clone(),
+            replaces: Some(row.id),
+            size: present.size,
+        }];
+    }
     if !policy.deletes_from(gone) {
         // A deletion that may not flow stays pending: the row is kept.
         return Vec::new();
@@ -112,8 +128,11 @@ pub(super) fn both_present(
         a: merge.a,
         b: merge.b,
     };
-    let expunged =
-        |side: Side| merged.get(side).contains(Flag::Trashed) && policy.expunges_on(side);
+    // A replica keeps a marked message as long as the master does: only the master's
+    // expunge removes it.
+    let expunged = |side: Side| {
+        merged.get(side).contains(Flag::Trashed) && policy.expunges_on(side) && !policy.mirrors()
+    };
     let expunge = PerSide {
         a: expunged(Side::A),
         b: expunged(Side::B),
@@ -159,7 +178,9 @@ pub(super) fn writes(action: &ItemAction, side: Side) -> bool {
             Side::A => set_a.is_some(),
             Side::B => set_b.is_some(),
         },
-        ItemAction::Delete { side: on, .. } | ItemAction::Expire { side: on, .. } => *on == side,
+        ItemAction::Delete { side: on, .. }
+        | ItemAction::Expire { side: on, .. }
+        | ItemAction::Discard { side: on, .. } => *on == side,
         ItemAction::Forget { .. } => false,
     }
 }

@@ -466,7 +466,7 @@ fn apply_until(
         ItemAction::Forget { .. } => 0,
         ItemAction::Flags { .. } => 1,
         ItemAction::Copy { .. } => 2,
-        ItemAction::Delete { .. } => 3,
+        ItemAction::Delete { .. } | ItemAction::Discard { .. } => 3,
         ItemAction::Expire { .. } => 4,
     };
     let (recorded, on_sides_only) = match kill {

@@ -352,6 +352,12 @@ pub(super) fn apply(
                 }
             }
             ItemAction::Forget { id } => status.retain(|r| r.id != *id),
+            ItemAction::Discard { side, key, .. } => {
+                match side {
+                    Side::A => a.remove(key.as_str()),
+                    Side::B => b.remove(key.as_str()),
+                };
+            }
             ItemAction::Expire { .. } => unreachable!("no limits in these tests"),
         }
     }

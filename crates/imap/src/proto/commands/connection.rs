@@ -58,6 +58,7 @@ impl Command for Capability {
 pub struct LogIn {
     mechanism: AuthMechanism,
     user: String,
+    authzid: Option<String>,
     password: Secret,
     host: String,
     port: u16,
@@ -69,6 +70,9 @@ impl LogIn {
     /// then LOGIN unless the server disabled it.
     pub fn new(session: &Session, options: &ClientOptions) -> Result<Self, Error> {
         let mechanism = match options.auth_mechanism {
+            // Only PLAIN carries an authorization identity; another mechanism would log in
+            // as the administrator itself and replicate the wrong mailbox.
+            _ if options.authzid.is_some() => AuthMechanism::Plain,
             Some(m) => m,
             None if session.has("AUTH=PLAIN") => AuthMechanism::Plain,
             None if session.has("AUTH=CRAM-MD5") => AuthMechanism::CramMd5,
@@ -83,6 +87,7 @@ impl LogIn {
         Ok(Self {
             mechanism,
             user: options.user.clone(),
+            authzid: options.authzid.clone(),
             password: options.password.clone(),
             host: options.host.clone(),
             port: options.effective_port(),
@@ -105,7 +110,7 @@ impl LogIn {
         let (user, password) = (&self.user, self.password.expose());
         match self.mechanism {
             AuthMechanism::Login | AuthMechanism::CramMd5 => None,
-            AuthMechanism::Plain => Some(auth::plain(user, password)),
+            AuthMechanism::Plain => Some(auth::plain(self.authzid.as_deref(), user, password)),
             AuthMechanism::XOAuth2 => Some(auth::xoauth2(user, password)),
             AuthMechanism::OAuthBearer => {
                 Some(auth::oauthbearer(user, &self.host, self.port, password))

@@ -19,14 +19,25 @@ fn dovecot() -> Dovecot {
         .unwrap()
 }
 
-/// The admin's side of a server, acting as each user by `act_as`.
-fn side(server: &Dovecot, act_as: ActAs) -> SieveSide {
+/// How the admin acts as a user (`master_login`).
+enum ActAs {
+    Authzid,
+    MasterUser,
+    Own,
+}
+
+/// The admin's side of a server, acting as `user` by `act_as`.
+fn side(server: &Dovecot, act_as: ActAs, user: &str) -> SieveSide {
     let mut connection = ClientOptions::new(server.host(), "admin", Secret::new("admin-pw"));
     connection.tls = TlsMode::None;
+    match act_as {
+        ActAs::Authzid => connection.authzid = Some(user.to_string()),
+        ActAs::MasterUser => connection.user = format!("{user}*admin"),
+        ActAs::Own => {}
+    }
     SieveSide {
         connection,
         port: server.sieve_port().unwrap(),
-        act_as,
     }
 }
 
@@ -35,10 +46,7 @@ async fn user(server: &Dovecot, name: &str, password: &str) -> SieveClient {
     let mut connection = ClientOptions::new(server.host(), name, Secret::new(password));
     connection.tls = TlsMode::None;
     connection.port = server.sieve_port();
-    let options = pimlink_imap::sieve::SieveOptions {
-        connection,
-        authzid: None,
-    };
+    let options = pimlink_imap::sieve::SieveOptions { connection };
     SieveClient::connect(&options).await.unwrap()
 }
 
@@ -67,8 +75,8 @@ async fn scripts_and_the_active_one_are_replicated_and_a_second_run_changes_noth
     alice.put_script("vacation", VACATION).await.unwrap();
     alice.set_active(Some("filter")).await.unwrap();
     alice.logout().await.unwrap();
-    let master = side(&master_server, ActAs::Authzid);
-    let replica = side(&replica_server, ActAs::Authzid);
+    let master = side(&master_server, ActAs::Authzid, "alice");
+    let replica = side(&replica_server, ActAs::Authzid, "alice");
 
     let report = run(&master, &replica, "alice").await;
     assert_eq!(report.user, "alice");
@@ -95,8 +103,8 @@ async fn scripts_and_the_active_one_are_replicated_and_a_second_run_changes_noth
 #[tokio::test]
 async fn a_changed_script_is_updated_and_replica_only_scripts_are_removed() {
     let (master_server, replica_server) = (dovecot(), dovecot());
-    let master = side(&master_server, ActAs::Authzid);
-    let replica = side(&replica_server, ActAs::Authzid);
+    let master = side(&master_server, ActAs::Authzid, "alice");
+    let replica = side(&replica_server, ActAs::Authzid, "alice");
     let mut alice = user(&master_server, "alice", "a-pw").await;
     alice.put_script("filter", FILTER).await.unwrap();
     alice.put_script("vacation", VACATION).await.unwrap();
@@ -138,11 +146,8 @@ async fn a_changed_script_is_updated_and_replica_only_scripts_are_removed() {
 #[tokio::test]
 async fn no_active_script_on_the_master_deactivates_the_replica_with_master_user_logins() {
     let (master_server, replica_server) = (dovecot(), dovecot());
-    let master_user = || ActAs::MasterUser {
-        separator: "*".into(),
-    };
-    let master = side(&master_server, master_user());
-    let replica = side(&replica_server, master_user());
+    let master = side(&master_server, ActAs::MasterUser, "bob");
+    let replica = side(&replica_server, ActAs::MasterUser, "bob");
     let mut bob = user(&master_server, "bob", "b-pw").await;
     bob.put_script("filter", FILTER).await.unwrap();
     bob.set_active(Some("filter")).await.unwrap();
@@ -159,7 +164,7 @@ async fn no_active_script_on_the_master_deactivates_the_replica_with_master_user
     );
 
     // The storage's own user ("self"): admin is not a mail user, so the login is refused.
-    let own = side(&replica_server, ActAs::Own);
+    let own = side(&replica_server, ActAs::Own, "bob");
     let err = replicate_scripts(&own, &replica, "bob", false)
         .await
         .unwrap_err();

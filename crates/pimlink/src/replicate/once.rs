@@ -1,0 +1,183 @@
+//! One replication pass: each given user's master mailboxes made identical on the replica,
+//! through the one pair runner (so durability, kill -9 safety, the run journal and `--json`
+//! are those of `pimlink sync`), with the replica-mode policy: the master wins, and changes
+//! found on the replica are undone and reported.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use pimlink_core::policy::{Direction, MaxDelete, OnEmpty, Operations, SideOptions};
+use pimlink_core::runner::Request;
+use pimlink_core::side::PerSide;
+
+use crate::cli::ReplicateArgs;
+use crate::config::{
+    AdoptMode, CollectionFilter, Config, PairConfig, PairHooks, ReplicationConfig,
+};
+use crate::failure::exit_code;
+use crate::output::Output;
+
+use super::login::storage_as_user;
+use super::users::{self, User};
+
+/// What one pass did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// One entry per user, in the order they were given.
+    pub users: Vec<UserReport>,
+}
+
+/// What one pass did for one user.
+#[derive(Debug)]
+pub struct UserReport {
+    /// Who.
+    pub user: User,
+    /// The user's exit status (`cli::exit`): 0 done, 1 some mailboxes failed, 3 a storage
+    /// could not be reached, 5 refused by a safety check, ...
+    pub code: u8,
+    /// Why the user could not be replicated at all, if that is what happened (already
+    /// reported on the output).
+    pub error: Option<String>,
+    /// The replica changes this pass undid (already reported on the output).
+    pub undone: Vec<Undone>,
+}
+
+/// A change found on the replica and undone, because the master wins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Undone {
+    /// The mailbox (folder) it was in.
+    pub mailbox: String,
+    /// What was undone.
+    pub change: UndoneChange,
+}
+
+/// The kinds of replica change a pass undoes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UndoneChange {
+    /// A message only on the replica: deleted, or moved to `replica_only_folder`.
+    ReplicaOnlyMessage {
+        /// Where it was moved; `None` if it was deleted.
+        moved_to: Option<String>,
+    },
+    /// Flags or keywords changed on the replica: reset to the master's.
+    Flags,
+    /// A message deleted on the replica: copied again.
+    Recopied,
+    /// A folder only on the replica: removed (its messages moved as above).
+    ReplicaOnlyFolder,
+}
+
+/// `replicate NAME` without a mode: one pass over the users and mailboxes the command line
+/// names.
+pub fn run(
+    config: &Config,
+    repl: &ReplicationConfig,
+    args: &ReplicateArgs,
+    output: &Output,
+) -> Result<u8> {
+    let users = users::resolve(repl, args)?;
+    let mailboxes = (!args.mailboxes.is_empty()).then_some(args.mailboxes.as_slice());
+    let request = Request {
+        dry_run: args.dry_run,
+        force: false,
+        fetch_big: true,
+    };
+    let report = replicate_users(config, repl, &users, mailboxes, request, output);
+    Ok(super::pass_code(&report))
+}
+
+/// One pass over `users`: each user's mailboxes (all, or only `mailboxes`) replicated from the
+/// master to the replica, one user after the other. A user that fails is reported on
+/// `output` and in the report; the others go on. State: one status per user under
+/// `<state_dir>/replication/NAME/`.
+pub fn replicate_users(
+    config: &Config,
+    repl: &ReplicationConfig,
+    users: &[User],
+    mailboxes: Option<&[String]>,
+    request: Request,
+    output: &Output,
+) -> Report {
+    let mut report = Report::default();
+    for user in users {
+        let (user_config, pair) = user_pair(config, repl, user);
+        let result =
+            crate::commands::sync::sync_pair(&user_config, &pair, mailboxes, request, None, output);
+        let (code, error) = match result {
+            Ok(code) => (code, None),
+            Err(error) => {
+                let error = error.context(format!("replication {}, user {user}", repl.name));
+                output.storage_error(&user_config, &[&pair.a, &pair.b], &error);
+                (exit_code(&error), Some(format!("{error:#}")))
+            }
+        };
+        report.users.push(UserReport {
+            user: user.clone(),
+            code,
+            error,
+            undone: Vec::new(),
+        });
+    }
+    report
+}
+
+/// Where a replication keeps its per-user state: `<state_dir>/replication/NAME`.
+pub fn state_dir(config: &Config, repl: &ReplicationConfig) -> PathBuf {
+    config.state_dir.join("replication").join(&repl.name)
+}
+
+/// The configuration a user's pass runs with (the storages as the user, the state directory
+/// of the replication) and the pair it syncs: master as side a, replica as side b, named by
+/// the user's escaped name (the status file's name).
+fn user_pair(config: &Config, repl: &ReplicationConfig, user: &User) -> (Config, PairConfig) {
+    let mut user_config = config.clone();
+    user_config.state_dir = state_dir(config, repl);
+    for (name, login) in [
+        (&repl.master, repl.master_login),
+        (&repl.replica, repl.replica_login),
+    ] {
+        if let Some(storage) = user_config.storages.get_mut(name) {
+            *storage = storage_as_user(storage, user, login, &repl.master_user_separator);
+        }
+    }
+    let pair = PairConfig {
+        name: user.file_name(),
+        a: repl.master.clone(),
+        b: repl.replica.clone(),
+        collections: collections(repl),
+        direction: Direction::Mirror,
+        operations: Operations::default(),
+        create: PerSide { a: false, b: true },
+        on_empty: OnEmpty::default(),
+        max_delete: MaxDelete::UNLIMITED,
+        dav: None,
+        names: crate::config::replica_names(),
+        limits: Default::default(),
+        sides: PerSide {
+            a: SideOptions {
+                read_only: true,
+                ..SideOptions::default()
+            },
+            // A mirror's trash is where messages only the replica has go.
+            b: SideOptions {
+                remove: true,
+                trash: repl.replica_only_folder.clone(),
+                ..SideOptions::default()
+            },
+        },
+        hooks: PairHooks::default(),
+        adopt: AdoptMode::Never,
+    };
+    (user_config, pair)
+}
+
+/// Every folder, except the replica-only folder: it exists on the replica alone, by design.
+fn collections(repl: &ReplicationConfig) -> CollectionFilter {
+    let mut patterns = vec!["*".to_owned()];
+    if let Some(folder) = &repl.replica_only_folder {
+        patterns.push(format!("!{}", folder.as_str()));
+    }
+    // The folder name was checked when parsed; a name the pattern syntax cannot take falls
+    // back to every folder, which only means that folder is replicated too.
+    CollectionFilter::new(&patterns).unwrap_or_else(|_| CollectionFilter::all())
+}
