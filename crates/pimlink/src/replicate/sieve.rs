@@ -22,6 +22,8 @@ use pimlink_core::{Error, ErrorKind};
 use pimlink_imap::ClientOptions;
 use pimlink_imap::sieve::{SieveClient, SieveOptions};
 
+use crate::config::{ImapEndpoint, StorageConfig, StorageKind};
+
 pub use plan::{Script, Step, plan};
 
 /// One side of a Sieve replication, logged in as the replicated user.
@@ -37,6 +39,26 @@ pub struct SieveSide {
 }
 
 impl SieveSide {
+    /// The side of a storage as `user` sees it: `storage` comes from
+    /// [`super::login::storage_as_user`], and `port` is the replication's `sieve_port`. The
+    /// password (or `password_cmd`, or keyring entry) is resolved here. `None` for a storage
+    /// that is not IMAP over TCP (a Maildir side, a tunnel): it has no ManageSieve server.
+    pub fn for_storage(storage: &StorageConfig, port: u16) -> Result<Option<SieveSide>, Error> {
+        let StorageKind::Imap(imap) = &storage.kind else {
+            return Ok(None);
+        };
+        if !matches!(imap.endpoint, ImapEndpoint::Tcp { .. }) {
+            return Ok(None);
+        }
+        let mut connection = crate::storages::mail::imap_options(imap);
+        if let Some(credentials) = &imap.credentials {
+            connection.password = credentials.password.resolve().map_err(|e| {
+                Error::new(ErrorKind::Config, format!("storage {}: {e}", storage.name))
+            })?;
+        }
+        Ok(Some(SieveSide { connection, port }))
+    }
+
     fn options(&self) -> SieveOptions {
         let mut connection = self.connection.clone();
         connection.port = Some(self.port);

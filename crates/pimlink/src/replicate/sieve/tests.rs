@@ -171,3 +171,60 @@ async fn no_active_script_on_the_master_deactivates_the_replica_with_master_user
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert!(err.to_string().contains("on the master"), "{err}");
 }
+
+#[tokio::test]
+async fn sides_come_from_the_configuration_as_the_user_sees_the_storage() {
+    let (master_server, replica_server) = (dovecot(), dovecot());
+    let mut alice = user(&master_server, "alice", "a-pw").await;
+    alice.put_script("filter", FILTER).await.unwrap();
+    alice.logout().await.unwrap();
+    let storage = |name: &str, server: &Dovecot, secret: &str| {
+        format!(
+            "[storage.{name}]\ntype = \"imap\"\nhost = \"{}\"\nport = {}\ntls = \"none\"\n\
+             user = \"admin\"\n{secret}\n\n",
+            server.host(),
+            server.port()
+        )
+    };
+    let text = format!(
+        "{}{}[storage.local]\ntype = \"maildir\"\npath = \"/nonexistent/{{user}}\"\n\n\
+         [replication.x]\nmaster = \"m\"\nreplica = \"r\"\nusers = [\"alice\"]\n\
+         master_login = \"authzid\"\nreplica_login = \"master-user\"\nsieve = true\n\
+         sieve_port = {}\n",
+        storage("m", &master_server, "password = \"admin-pw\""),
+        storage("r", &replica_server, "password_cmd = \"echo admin-pw\""),
+        master_server.sieve_port().unwrap(),
+    );
+    let config = crate::config::parse(&text, std::path::Path::new("test.toml")).unwrap();
+    let repl = &config.replications["x"];
+    assert!(repl.sieve);
+    let alice_user = crate::replicate::users::User::new("alice").unwrap();
+    let as_alice = |storage: &str, login| {
+        crate::replicate::login::storage_as_user(
+            &config.storages[storage],
+            &alice_user,
+            login,
+            &repl.master_user_separator,
+        )
+    };
+    let master = SieveSide::for_storage(&as_alice("m", repl.master_login), repl.sieve_port)
+        .unwrap()
+        .unwrap();
+    // Each test server has its own ManageSieve port; the configuration names one.
+    let mut replica = SieveSide::for_storage(&as_alice("r", repl.replica_login), 1)
+        .unwrap()
+        .unwrap();
+    replica.port = replica_server.sieve_port().unwrap();
+    let report = run(&master, &replica, "alice").await;
+    assert_eq!(report.changes, [SieveChange::Created("filter".into())]);
+    assert_eq!(
+        contents(&replica_server, "alice", "a-pw").await,
+        contents(&master_server, "alice", "a-pw").await
+    );
+    assert!(
+        SieveSide::for_storage(&config.storages["local"], 4190)
+            .unwrap()
+            .is_none(),
+        "a Maildir has no ManageSieve"
+    );
+}
