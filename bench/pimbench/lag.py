@@ -11,17 +11,15 @@ APPEND's OK to the first search that finds it. Prints p50/p95/max.
 import argparse
 import imaplib
 import os
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 from . import corpus
 from .replication import pimlink_config
-from .servers import HOST, PASSWORD, USER, Dovecot
+from .servers import HOST, PASSWORD, USER, Dovecot, finish, scratch
 
 REPLICA_USER = "r0"
 
@@ -49,8 +47,7 @@ def main(argv=None):
     p.add_argument("--pair", action="store_true")
     p.add_argument("--timeout", type=float, default=60, help="per message")
     args = p.parse_args(argv)
-    work = tempfile.mkdtemp(prefix="pimbench-lag-")
-    os.chmod(work, 0o755)  # Dovecot's services must traverse it
+    work = scratch("pimbench-lag-")
     master = Dovecot(os.path.join(work, "master"), [USER])
     replica = Dovecot(os.path.join(work, "replica"), [REPLICA_USER])
     follower = None
@@ -96,9 +93,7 @@ def main(argv=None):
         if follower is not None and follower.poll() is None:
             os.killpg(follower.pid, signal.SIGTERM)
             follower.wait(timeout=30)
-        master.stop()
-        replica.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        finish(work, [master, replica], keep=False)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,10 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 import time
 
 from . import corpus, measure, verify
-from .servers import HOST, PASSWORD, Dovecot
+from .servers import HOST, PASSWORD, Dovecot, finish, scratch
 
 TOOLS = ("pimlink", "imapsync")
 
@@ -98,8 +97,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     tools = [t for t in args.tools.split(",") if t]
     users = accounts(args.accounts)
-    work = tempfile.mkdtemp(prefix="pimbench-migr-", dir=args.workdir)
-    os.chmod(work, 0o755)  # Dovecot's services must traverse it
+    work = scratch("pimbench-migr-", args.workdir)
     source = Dovecot(os.path.join(work, "source"), users)
     destination = Dovecot(os.path.join(work, "destination"),
                           [f"{t}-{u}" for t in tools for u in users])
@@ -139,12 +137,7 @@ def main(argv=None):
         failed = True
         raise
     finally:
-        source.stop()
-        destination.stop()
-        if failed or args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        finish(work, [source, destination], failed or args.keep)
     return 1 if failed else 0
 
 

@@ -22,11 +22,10 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 
 from . import corpus, measure, verify
-from .servers import HOST, PASSWORD, USER, Dovecot
+from .servers import HOST, PASSWORD, USER, Dovecot, finish, scratch
 
 TOOLS = ("pimlink", "imapsync", "doveadm-backup")
 
@@ -127,9 +126,7 @@ def main(argv=None):
     p.add_argument("--timeout", type=int, default=3600)
     args = p.parse_args(argv)
     tools = [t for t in args.tools.split(",") if t]
-    work = tempfile.mkdtemp(prefix="pimbench-repl-", dir=args.workdir)
-    # Dovecot's unprivileged services must reach their files below it (mkdtemp makes it 0700).
-    os.chmod(work, 0o755)
+    work = scratch("pimbench-repl-", args.workdir)
     replica_users = [f"r{i}" for i in range(args.repeat * len(tools))]
     master = Dovecot(os.path.join(work, "master"), [USER])
     replica = Dovecot(os.path.join(work, "replica"), replica_users)
@@ -166,12 +163,7 @@ def main(argv=None):
         failed = True
         raise
     finally:
-        master.stop()
-        replica.stop()
-        if failed or args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        finish(work, [master, replica], failed or args.keep)
     return 1 if failed else 0
 
 
