@@ -16,7 +16,7 @@ import shutil
 import sys
 import time
 
-from . import corpus, measure, verify
+from . import corpus, deps, measure, verify
 from .servers import HOST, PASSWORD, Dovecot, finish, scratch
 
 TOOLS = ("pimlink", "imapsync")
@@ -95,6 +95,7 @@ def main(argv=None):
     p.add_argument("--keep", action="store_true")
     p.add_argument("--timeout", type=int, default=7200)
     args = p.parse_args(argv)
+    deps.ensure()
     tools = [t for t in args.tools.split(",") if t]
     users = accounts(args.accounts)
     work = scratch("pimbench-migr-", args.workdir)

@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 
-from . import corpus, measure, verify
+from . import corpus, deps, measure, verify
 from .servers import HOST, PASSWORD, USER, Dovecot, finish, scratch
 
 TOOLS = ("pimlink", "imapsync", "doveadm-backup")
@@ -125,6 +125,7 @@ def main(argv=None):
     p.add_argument("--keep", action="store_true")
     p.add_argument("--timeout", type=int, default=3600)
     args = p.parse_args(argv)
+    deps.ensure()
     tools = [t for t in args.tools.split(",") if t]
     work = scratch("pimbench-repl-", args.workdir)
     replica_users = [f"r{i}" for i in range(args.repeat * len(tools))]
