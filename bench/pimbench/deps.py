@@ -14,6 +14,9 @@ PACKAGES = {
     "radicale": "the CalDAV/CardDAV server",
     "vdirsyncer": "the calendar/contact peer",
     "time": "GNU time, which measures peak RSS",
+    # imapsync (bench/replicate, bench/migrate) runs from its source with Debian's Perl modules.
+    "libmail-imapclient-perl": "imapsync's IMAP client",
+    "libio-socket-inet6-perl": "loaded by imapsync at start",
 }
 
 

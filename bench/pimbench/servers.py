@@ -8,14 +8,34 @@ and all) by `stop()`, which the runner calls from a `finally`.
 import os
 import pwd
 import grp
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 HOST = "127.0.0.1"  # loopback only, never anything else
 USER = "bench"
 PASSWORD = "secret"
+
+
+def scratch(prefix, parent=None):
+    """A new temporary directory that Dovecot's unprivileged services can traverse (mkdtemp
+    makes it 0700)."""
+    work = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    os.chmod(work, 0o755)
+    return work
+
+
+def finish(work, servers, keep):
+    """Stops `servers` and deletes `work` unless `keep` (a failed run keeps its logs)."""
+    for server in servers:
+        server.stop()
+    if keep:
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def free_port():

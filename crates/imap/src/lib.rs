@@ -17,6 +17,8 @@
 //! Key types: [`Client`], [`ClientOptions`] (with its [`TlsMode`] and [`Trust`]), [`Secret`],
 //! [`UidRanges`], [`FetchedMessage`].
 //!
+//! - [`sieve`]: a ManageSieve (RFC 5804) client on the same transport, for replicating Sieve
+//!   scripts.
 //! - [`watch`]: watching an account for a daemon (NOTIFY, or IDLE and polls; reconnecting
 //!   with backoff).
 //!
@@ -44,6 +46,7 @@ pub mod client;
 mod options;
 pub mod proto;
 mod secret;
+pub mod sieve;
 pub mod store;
 pub mod transport;
 mod uidset;

@@ -6,7 +6,8 @@
 //!   with implicit TLS + STARTTLS, COMPRESS=DEFLATE, a trimmed capability list or the
 //!   one-directory-per-folder layout; seed mail with [`Dovecot::deliver`],
 //!   [`Dovecot::deliver_many`] (bulk) or [`Dovecot::doveadm`]; [`Dovecot::tunnel_command`]
-//!   gives a PREAUTH session over stdin/stdout.
+//!   gives a PREAUTH session over stdin/stdout. For replication: ManageSieve
+//!   ([`DovecotBuilder::managesieve`]) and master users ([`DovecotBuilder::master_user`]).
 //! - [`Radicale`] / [`RadicaleBuilder`]: Radicale 3 CalDAV/CardDAV (Debian `radicale`) with
 //!   plain htpasswd auth for one user; seed it with [`Radicale::create_calendar`],
 //!   [`Radicale::create_addressbook`] and [`Radicale::put`].

@@ -91,18 +91,25 @@ pub(crate) fn wait_ready(
     }
 }
 
+/// A line reader on `port`, or `None` while nothing listens there yet.
+fn connect_reader(port: u16) -> io::Result<Option<BufReader<TcpStream>>> {
+    let stream = match TcpStream::connect((HOST, port)) {
+        Ok(s) => s,
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    Ok(Some(BufReader::new(stream)))
+}
+
 /// Connects to `port` and reads lines until an IMAP greeting that means "ready".
 ///
 /// Dovecot's login process may first send `* OK Waiting for authentication process to
 /// respond..` while its auth service starts; that line does not count.
 pub(crate) fn imap_greeting(port: u16) -> io::Result<bool> {
-    let stream = match TcpStream::connect((HOST, port)) {
-        Ok(s) => s,
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(false),
-        Err(e) => return Err(e),
+    let Some(mut reader) = connect_reader(port)? else {
+        return Ok(false);
     };
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    let mut reader = BufReader::new(stream);
     for _ in 0..3 {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 {
@@ -112,6 +119,27 @@ pub(crate) fn imap_greeting(port: u16) -> io::Result<bool> {
             return Ok(true);
         }
         if line.starts_with("* BYE") {
+            return Ok(false);
+        }
+    }
+    Ok(false)
+}
+
+/// Connects to `port` and reads a ManageSieve greeting (capability lines, then `OK`).
+pub(crate) fn managesieve_greeting(port: u16) -> io::Result<bool> {
+    let Some(mut reader) = connect_reader(port)? else {
+        return Ok(false);
+    };
+    // Dovecot sends about ten capability lines; a greeting longer than this is not one.
+    for _ in 0..64 {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(false);
+        }
+        if line.starts_with("OK") {
+            return Ok(true);
+        }
+        if line.starts_with("NO") || line.starts_with("BYE") {
             return Ok(false);
         }
     }

@@ -397,3 +397,60 @@ fn watchdog_kills_a_server_whose_directory_was_deleted() {
     assert!(!process_running_with(&format!("{root}/dovecot.conf")));
     drop(server);
 }
+
+// Replication (issue 15): ManageSieve and master users.
+
+fn sasl_plain(authzid: &str, authcid: &str, password: &str) -> String {
+    common::base64(format!("{authzid}\0{authcid}\0{password}").as_bytes())
+}
+
+#[test]
+fn managesieve_greets_and_master_users_act_as_users() {
+    let server = DovecotBuilder::new()
+        .users(&[("alice", "a-pw"), ("bob", "b-pw")])
+        .managesieve(true)
+        .master_user("admin", "admin-pw")
+        .start()
+        .unwrap();
+    let sieve_port = server.sieve_port().unwrap();
+    assert_ne!(sieve_port, server.port());
+    let stream = std::net::TcpStream::connect((server.host(), sieve_port)).unwrap();
+    let mut reader = std::io::BufReader::new(stream);
+    let mut greeting = String::new();
+    while !greeting.lines().any(|l| l.starts_with("OK")) {
+        let before = greeting.len();
+        std::io::BufRead::read_line(&mut reader, &mut greeting).unwrap();
+        assert!(greeting.len() > before, "connection closed: {greeting}");
+    }
+    assert!(greeting.contains("\"SIEVE\""), "{greeting}");
+    assert!(greeting.contains("\"SASL\" \"PLAIN"), "{greeting}");
+
+    server.deliver("bob", "INBOX", MESSAGE).unwrap();
+    let sessions = [
+        format!(
+            "AUTHENTICATE PLAIN {}",
+            sasl_plain("bob", "admin", "admin-pw")
+        ),
+        "LOGIN bob*admin admin-pw".to_string(),
+    ];
+    for login in sessions {
+        let mut imap = Imap::connect(server.host(), server.port());
+        imap.ok(&login);
+        let (status, _) = imap.ok("STATUS INBOX (MESSAGES)");
+        assert_eq!(
+            status,
+            ["* STATUS INBOX (MESSAGES 1)"],
+            "{login}: bob's INBOX"
+        );
+    }
+    let mut imap = Imap::connect(server.host(), server.port());
+    let wrong = format!("AUTHENTICATE PLAIN {}", sasl_plain("bob", "admin", "wrong"));
+    let (_, status) = imap.command(&wrong);
+    assert!(status.starts_with("NO"), "{status}");
+    let no_such_user = format!(
+        "AUTHENTICATE PLAIN {}",
+        sasl_plain("carol", "admin", "admin-pw")
+    );
+    let (_, status) = imap.command(&no_such_user);
+    assert!(status.starts_with("NO"), "{status}");
+}

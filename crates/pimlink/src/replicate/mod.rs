@@ -11,6 +11,7 @@
 //!   `roller`, its changes come from `changelog` + `logfile` (the change log) or `watching`
 //!   (the master's watchers), its timing from `pacer`.
 //! - `verify`: `--verify`: compare, change nothing.
+//! - [`sieve`]: users' Sieve scripts and the active one, over ManageSieve (`sieve = true`).
 
 // The API the rolling and verify modes build on; parts of it are used only once they land.
 #![allow(dead_code)]
@@ -18,6 +19,7 @@
 pub mod login;
 pub mod once;
 pub mod rolling;
+pub mod sieve;
 pub mod subscriptions;
 pub mod users;
 pub mod verify;

@@ -20,6 +20,9 @@ pub(crate) struct Params<'a> {
     pub capabilities: Option<&'a str>,
     pub maildir_plus_plus: bool,
     pub identity: &'a Identity,
+    // Sieve replication (issue 15):
+    /// The ManageSieve port; `None` means IMAP only.
+    pub sieve_port: Option<u16>,
     /// Replication (issue 15): an administrator who may log in as any user (a Dovecot master
     /// user), with the separator of `USER*MASTER` logins.
     pub master_user: Option<&'a str>,
@@ -166,7 +169,29 @@ service imap-login {{
         c.push_str("  chroot =\n}\nservice anvil {\n  chroot =\n");
     }
     c.push_str("}\n");
+    render_sieve(&mut c, p);
     c
+}
+
+/// ManageSieve with per-user script storage, for replicating Sieve scripts.
+fn render_sieve(c: &mut String, p: &Params<'_>) {
+    if let Some(port) = p.sieve_port {
+        let _ = write!(
+            c,
+            "\
+protocols = $protocols sieve
+service managesieve-login {{
+  inet_listener sieve {{
+    port = {port}
+  }}
+{chroot}}}
+plugin {{
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+}}
+",
+            chroot = if p.identity.root { "" } else { "  chroot =\n" },
+        );
+    }
 }
 
 /// Renders the passwd-file: `user:{PLAIN}password:uid:gid::home::`.
@@ -235,6 +260,7 @@ mod tests {
             capabilities: None,
             maildir_plus_plus: true,
             identity: &id,
+            sieve_port: None,
             master_user: None,
 
             special_use: &[],
@@ -263,6 +289,7 @@ mod tests {
             capabilities: Some("IMAP4rev1 IDLE"),
             maildir_plus_plus: false,
             identity: &id,
+            sieve_port: Some(4190),
             master_user: Some("*"),
 
             special_use: &[],
@@ -276,7 +303,9 @@ mod tests {
         assert!(text.contains("mail_plugins = $mail_plugins imap_zlib"));
         assert!(text.contains("imap_capability = IMAP4rev1 IDLE\n"));
         assert!(text.contains("LAYOUT=fs:INBOX=%h/Maildir/INBOX"));
-        assert_eq!(text.matches("chroot =\n").count(), 2);
+        assert_eq!(text.matches("chroot =\n").count(), 3);
+        assert!(text.contains("protocols = $protocols sieve\n"));
+        assert!(text.contains("port = 4190\n"));
         assert_eq!(text.matches('{').count(), text.matches('}').count());
     }
 

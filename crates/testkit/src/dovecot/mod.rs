@@ -33,6 +33,8 @@ pub struct DovecotBuilder {
     capabilities: Option<String>,
     maildir_plus_plus: bool,
     users: Vec<(String, String)>,
+    /// Replication (issue 15): serve ManageSieve too.
+    managesieve: bool,
     /// Replication (issue 15): a master user (name, password).
     master_user: Option<(String, String)>,
     // Migration (issue 15).
@@ -55,9 +57,17 @@ impl DovecotBuilder {
             capabilities: None,
             maildir_plus_plus: true,
             users: vec![("test".into(), "secret".into())],
+            managesieve: false,
             master_user: None,
             special_use: Vec::new(),
         }
+    }
+
+    /// Also serve ManageSieve (RFC 5804, Debian `dovecot-managesieved`) on
+    /// [`Dovecot::sieve_port`], storing each user's scripts in their home.
+    pub fn managesieve(mut self, on: bool) -> Self {
+        self.managesieve = on;
+        self
     }
 
     /// Replication (issue 15): a Dovecot master user `name` with `password`, who can log in
@@ -183,6 +193,11 @@ impl DovecotBuilder {
         };
         let (port, second_port) = net::free_port_pair().map_err(failed)?;
         let tls_port = tls_files.as_ref().map(|_| second_port);
+        let sieve_port = if self.managesieve {
+            Some(net::free_port().map_err(failed)?)
+        } else {
+            None
+        };
         let conf = config::render(&config::Params {
             root: &root,
             port,
@@ -192,6 +207,7 @@ impl DovecotBuilder {
             capabilities: self.capabilities.as_deref(),
             maildir_plus_plus: self.maildir_plus_plus,
             identity: &identity,
+            sieve_port,
             master_user: self.master_user.as_ref().map(|_| "*"),
             special_use: &self.special_use,
         });
@@ -215,10 +231,16 @@ impl DovecotBuilder {
         )
         .map_err(failed)?;
         net::wait_ready(&process, "the IMAP greeting", || net::imap_greeting(port))?;
+        if let Some(port) = sieve_port {
+            net::wait_ready(&process, "the ManageSieve greeting", || {
+                net::managesieve_greeting(port)
+            })?;
+        }
         Ok(Dovecot {
             process,
             port,
             tls_port,
+            sieve_port,
             tls_files,
             client_files,
             conf_path,
@@ -241,6 +263,7 @@ pub struct Dovecot {
     process: ServerProcess,
     port: u16,
     tls_port: Option<u16>,
+    sieve_port: Option<u16>,
     tls_files: Option<TlsFiles>,
     client_files: Option<ClientFiles>,
     conf_path: PathBuf,
@@ -269,6 +292,12 @@ impl Dovecot {
     /// The implicit-TLS (IMAPS) port, if TLS is on.
     pub fn tls_port(&self) -> Option<u16> {
         self.tls_port
+    }
+
+    /// The ManageSieve port, if [`DovecotBuilder::managesieve`] turned it on (STARTTLS is
+    /// offered there when TLS is on).
+    pub fn sieve_port(&self) -> Option<u16> {
+        self.sieve_port
     }
 
     /// The PEM file of the CA that signed the server certificate, if TLS is on: the client's

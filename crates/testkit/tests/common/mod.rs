@@ -78,12 +78,16 @@ pub fn http(port: u16, request: &str) -> (u16, String) {
     (code, response)
 }
 
-/// Base64 of `user:password`, for HTTP basic auth (tiny encoder to avoid a dependency).
+/// Base64 of `user:password`, for HTTP basic auth.
 pub fn basic_auth(user: &str, password: &str) -> String {
+    base64(format!("{user}:{password}").as_bytes())
+}
+
+/// Base64 (tiny encoder to avoid a dependency).
+pub fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let input = format!("{user}:{password}");
     let mut out = String::new();
-    for chunk in input.as_bytes().chunks(3) {
+    for chunk in input.chunks(3) {
         let b = [
             chunk[0],
             chunk.get(1).copied().unwrap_or(0),
