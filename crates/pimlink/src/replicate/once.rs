@@ -80,6 +80,10 @@ pub fn replicate_users(
             let subscribed = subscriptions(&user_config, repl, &pair, request.dry_run, output);
             subscribed.map(|()| code)
         });
+        let result = result.and_then(|code| {
+            let scripts = sieve_scripts(&user_config, repl, &pair, user, request.dry_run, output);
+            scripts.map(|sieve_code| code.max(sieve_code))
+        });
         let (code, error) = match result {
             Ok(code) => (code, None),
             Err(error) => {
@@ -147,6 +151,59 @@ fn user_pair(config: &Config, repl: &ReplicationConfig, user: &User) -> (Config,
         adopt: AdoptMode::Never,
     };
     (user_config, pair)
+}
+
+/// With `sieve = true`: makes the user's Sieve scripts on the replica the master's over
+/// ManageSieve, reporting each change; a change the replica refused is reported and makes the
+/// user's status 1 (partial). Sides without ManageSieve (Maildir, a tunnel) are skipped.
+fn sieve_scripts(
+    config: &Config,
+    repl: &ReplicationConfig,
+    pair: &PairConfig,
+    user: &User,
+    dry_run: bool,
+    output: &Output,
+) -> Result<u8> {
+    if !repl.sieve {
+        return Ok(crate::cli::exit::OK);
+    }
+    let (Some(master), Some(replica)) =
+        (config.storages.get(&pair.a), config.storages.get(&pair.b))
+    else {
+        return Ok(crate::cli::exit::OK);
+    };
+    let (Some(master), Some(replica)) = (
+        super::sieve::SieveSide::for_storage(master, repl.sieve_port)?,
+        super::sieve::SieveSide::for_storage(replica, repl.sieve_port)?,
+    ) else {
+        return Ok(crate::cli::exit::OK);
+    };
+    let report = crate::commands::runtime()?.block_on(super::sieve::replicate_scripts(
+        &master,
+        &replica,
+        user.as_str(),
+        dry_run,
+    ))?;
+    let json = output
+        .json()
+        .then(|| crate::output::JsonEvents::new(&pair.name, dry_run));
+    for change in &report.changes {
+        match &json {
+            Some(json) => json.emit("sieve", serde_json::json!({"text": change.to_string()})),
+            None => output.info(format!("{}: {change}", pair.name)),
+        }
+    }
+    for failure in &report.failures {
+        eprintln!(
+            "pimlink: replication {}, user {user}: the replica refused: {}: {}",
+            repl.name, failure.change, failure.error
+        );
+    }
+    Ok(if report.failures.is_empty() {
+        crate::cli::exit::OK
+    } else {
+        crate::cli::exit::PARTIAL
+    })
 }
 
 /// Makes the user's replica subscriptions the master's, reporting each change.
