@@ -80,6 +80,7 @@ fn main() -> ExitCode {
                 | Command::Import(_) => cli::exit::OK,
                 Command::Adopt(args) => commands::adopt::run(&config, args, &output),
                 Command::Daemon(args) => daemon::run(config, args, ready_fd, &output),
+                Command::Auth(args) => commands::auth::run(&config, args, &output),
             },
             Err(error) => {
                 output.error(&error);

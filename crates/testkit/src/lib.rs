@@ -52,6 +52,8 @@ mod identity;
 mod imap_line;
 pub mod kill;
 mod net;
+// The OAuth2 authorization server for the tests (issue 18).
+pub mod oauth2;
 mod process;
 mod proxy;
 mod radicale;

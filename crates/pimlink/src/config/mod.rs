@@ -54,6 +54,8 @@ mod mail_names;
 mod maildir_tree;
 mod mbnames;
 mod model;
+// OAuth2 (issue 18).
+mod oauth2;
 mod pair;
 mod pair_keys;
 mod raw;
@@ -99,6 +101,8 @@ pub use secret::{PasswordSource, Secret};
 // Hooks and the mailbox list file (issue 14).
 pub use hooks::PairHooks;
 pub use mbnames::MbnamesConfig;
+// OAuth2 (issue 18).
+pub use oauth2::{OAuth2Config, OAuth2Provider, OAuth2Source};
 pub use template::{Placeholder, Template};
 
 use expand::{Env, ProcessEnv, xdg_dir};
@@ -208,7 +212,11 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
     if let Some(table) = tables.get("storage") {
         for (name, value) in table.entries() {
             let fields = named_table(&source, "storage", &name, value)?;
-            let kind = storage::build(&fields)?;
+            let home = storage::Home {
+                name: name.value,
+                state_dir: &state_dir,
+            };
+            let kind = storage::build(&fields, home)?;
             let mail = if kind.family() == model::Family::Mail {
                 sides::storage(&fields)?
             } else {

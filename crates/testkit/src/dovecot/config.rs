@@ -20,11 +20,16 @@ pub(crate) struct Params<'a> {
     pub capabilities: Option<&'a str>,
     pub maildir_plus_plus: bool,
     pub identity: &'a Identity,
+    /// Tokens are checked by the `oauth2` passdb (its file: [`oauth2_path`]).
+    pub oauth2: bool,
 }
 
 /// Where things live inside an instance's temp dir.
 pub(crate) fn passwd_path(root: &Path) -> PathBuf {
     root.join("passwd")
+}
+pub(crate) fn oauth2_path(root: &Path) -> PathBuf {
+    root.join("dovecot-oauth2.conf.ext")
 }
 pub(crate) fn conf_path(root: &Path) -> PathBuf {
     root.join("dovecot.conf")
@@ -64,7 +69,7 @@ auth_mechanisms = plain login cram-md5 xoauth2 oauthbearer
 # Tests log in with wrong passwords and open many parallel connections on purpose.
 auth_failure_delay = 0
 mail_max_userip_connections = 1000
-passdb {{
+{oauth2}passdb {{
   driver = passwd-file
   args = scheme=PLAIN {passwd}
 }}
@@ -80,6 +85,16 @@ mail_location = {location}
         uid = id.mail_uid,
         gid = id.mail_gid,
         passwd = passwd_path(p.root).display(),
+        // First, so that a token is asked about before the passwd-file compares it with the
+        // password; only for the mechanisms that carry tokens.
+        oauth2 = if p.oauth2 {
+            format!(
+                "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {}\n}}\n",
+                oauth2_path(p.root).display()
+            )
+        } else {
+            String::new()
+        },
         location = if p.maildir_plus_plus {
             // Dovecot's default: INBOX is the root, folder A.B lives in .A.B
             "maildir:%h/Maildir".to_string()
@@ -135,6 +150,15 @@ service imap-login {{
     }
     c.push_str("}\n");
     c
+}
+
+/// Renders the `oauth2` passdb's settings: tokens are POSTed to `url` (RFC 7662), and the
+/// answer's `username` must be the user logging in.
+pub(crate) fn render_oauth2(url: &str) -> String {
+    format!(
+        "introspection_mode = post\nintrospection_url = {url}\nusername_attribute = username\n\
+         active_attribute = active\nactive_value = true\n"
+    )
 }
 
 /// Renders the passwd-file: `user:{PLAIN}password:uid:gid::home::`.
@@ -203,6 +227,7 @@ mod tests {
             capabilities: None,
             maildir_plus_plus: true,
             identity: &id,
+            oauth2: false,
         });
         assert!(text.contains("ssl = no\n"));
         assert!(!text.contains("ssl_verify_client_cert"));
@@ -228,6 +253,7 @@ mod tests {
             capabilities: Some("IMAP4rev1 IDLE"),
             maildir_plus_plus: false,
             identity: &id,
+            oauth2: false,
         });
         assert!(text.contains("ssl = yes\nssl_cert = </t/server.pem\nssl_key = </t/server.key\n"));
         assert!(text.contains("port = 1993\n"));

@@ -33,6 +33,7 @@ pub struct DovecotBuilder {
     capabilities: Option<String>,
     maildir_plus_plus: bool,
     users: Vec<(String, String)>,
+    oauth2_introspection: Option<String>,
 }
 
 impl Default for DovecotBuilder {
@@ -51,6 +52,7 @@ impl DovecotBuilder {
             capabilities: None,
             maildir_plus_plus: true,
             users: vec![("test".into(), "secret".into())],
+            oauth2_introspection: None,
         }
     }
 
@@ -98,6 +100,16 @@ impl DovecotBuilder {
             .iter()
             .map(|(u, p)| (u.to_string(), p.to_string()))
             .collect();
+        self
+    }
+
+    /// Check XOAUTH2 and OAUTHBEARER tokens with Dovecot's `oauth2` passdb, which POSTs each
+    /// token to `url` (RFC 7662 introspection, e.g.
+    /// [`crate::oauth2::OAuth2Server::introspection_endpoint`]) and logs the user in when
+    /// the answer says `active` and names them (issue 18). Without it a user's token is their
+    /// password.
+    pub fn oauth2_introspection(mut self, url: &str) -> Self {
+        self.oauth2_introspection = Some(url.to_owned());
         self
     }
 
@@ -163,11 +175,16 @@ impl DovecotBuilder {
             capabilities: self.capabilities.as_deref(),
             maildir_plus_plus: self.maildir_plus_plus,
             identity: &identity,
+            oauth2: self.oauth2_introspection.is_some(),
         });
         let conf_path = config::conf_path(&root);
         fs::write(&conf_path, conf).map_err(failed)?;
         let passwd = config::render_passwd(&root, &self.users, &identity);
         write_private(&config::passwd_path(&root), &passwd, &identity).map_err(failed)?;
+        if let Some(url) = &self.oauth2_introspection {
+            let text = config::render_oauth2(url);
+            write_private(&config::oauth2_path(&root), &text, &identity).map_err(failed)?;
+        }
 
         let mut command = Command::new(dovecot_binary());
         command.arg("-F").arg("-c").arg(&conf_path);
