@@ -1,0 +1,263 @@
+//! OAuth2 built in (issue 18), end to end on loopback: `pimlink auth` against the testkit's
+//! authorization server (the test follows the printed URL as a browser would), then
+//! `pimlink sync` logging in to a Dovecot whose `oauth2` passdb asks that server to introspect
+//! each token. No keyring is reachable here (the session bus is taken away), so the tokens
+//! live in the 0600 file under the state directory.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
+
+mod common;
+
+use common::imap::message;
+use common::{Run, World};
+use pimlink_testkit::oauth2::{OAuth2Server, follow};
+use pimlink_testkit::{Dovecot, DovecotBuilder};
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Command, Stdio};
+
+struct Setup {
+    oauth: OAuth2Server,
+    dovecot: Dovecot,
+    world: World,
+}
+
+fn setup() -> Setup {
+    let oauth = OAuth2Server::start("test").unwrap();
+    let dovecot = DovecotBuilder::new()
+        .oauth2_introspection(&oauth.introspection_endpoint())
+        .start()
+        .unwrap();
+    let world = World::new("");
+    let setup = Setup {
+        oauth,
+        dovecot,
+        world,
+    };
+    setup.write_config("xoauth2");
+    setup
+}
+
+impl Setup {
+    fn write_config(&self, auth: &str) {
+        let config = format!(
+            "[general]\nstate_dir = \"{state}\"\n\n\
+             [storage.a]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
+             user = \"{user}\"\nauth = \"{auth}\"\n\
+             oauth2 = {{ provider = \"generic\", client_id = \"pimlink-test\", \
+             scopes = [\"mail\"], authorization_endpoint = \"{authz}\", \
+             token_endpoint = \"{token}\", device_authorization_endpoint = \"{device}\" }}\n\n\
+             [storage.b]\ntype = \"maildir\"\npath = \"{b}\"\n\n\
+             [pair.p]\na = \"a\"\nb = \"b\"\n",
+            state = self.world.state_dir().display(),
+            host = self.dovecot.host(),
+            port = self.dovecot.port(),
+            user = self.dovecot.user(),
+            authz = self.oauth.authorization_endpoint(),
+            token = self.oauth.token_endpoint(),
+            device = self.oauth.device_authorization_endpoint(),
+            b = self.world.root("b").display(),
+        );
+        fs::write(self.world.config(), config).unwrap();
+    }
+
+    /// pimlink with no session bus, so that no keyring is reachable (nor the user's own).
+    fn pimlink(&self, args: &[&str]) -> Command {
+        let mut command = self.world.pimlink(args);
+        command.env_remove("DBUS_SESSION_BUS_ADDRESS");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        Run(self.pimlink(args).output().unwrap())
+    }
+
+    fn deliver(&self, id: &str) {
+        self.dovecot
+            .deliver(self.dovecot.user(), "INBOX", &message(id))
+            .unwrap();
+    }
+
+    fn has_locally(&self, id: &str) -> bool {
+        self.world
+            .messages("b")
+            .get("INBOX")
+            .is_some_and(|m| m.contains_key(id))
+    }
+
+    fn token_file(&self) -> std::path::PathBuf {
+        self.world.state_dir().join("oauth2").join("a.json")
+    }
+
+    /// Starts `pimlink auth a ARGS` with its output piped.
+    fn start_auth(&self, args: &[&str]) -> Child {
+        let mut all = vec!["auth", "a"];
+        all.extend_from_slice(args);
+        self.pimlink(&all)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// `pimlink auth a --no-browser`, with the test as the browser: follows the printed URL
+    /// to the provider, which redirects back to pimlink's loopback listener.
+    fn authorize(&self) -> Run {
+        let mut child = self.start_auth(&["--no-browser"]);
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut printed = String::new();
+        let url = loop {
+            let line = lines.next().expect("pimlink auth printed no URL").unwrap();
+            printed.push_str(&line);
+            printed.push('\n');
+            if line.starts_with(&self.oauth.authorization_endpoint()) {
+                break line;
+            }
+        };
+        let waiting = lines.next().unwrap().unwrap();
+        // A request with another state (a forged redirect) is refused, and the flow waits on.
+        let listener = waiting
+            .split_whitespace()
+            .find(|w| w.starts_with("http://127.0.0.1:"))
+            .expect("the listener's address");
+        let (status, _) = follow(&format!("{listener}?code=forged&state=wrong")).unwrap();
+        assert_eq!(status, 400);
+        let (status, body) = follow(&url).unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("authorized"), "{body}");
+        for line in lines {
+            printed.push_str(&line.unwrap());
+            printed.push('\n');
+        }
+        let mut output = child.wait_with_output().unwrap();
+        output.stdout = printed.into_bytes();
+        Run(output)
+    }
+
+    fn sync(&self) -> Run {
+        self.run(&["sync"])
+    }
+}
+
+#[test]
+fn auth_then_sync_logs_in_with_xoauth2_and_oauthbearer() {
+    let s = setup();
+    s.deliver("one");
+    let auth = s.authorize();
+    assert_eq!(auth.code(), 0, "{auth}");
+    assert!(
+        auth.stdout().contains("S256") && auth.stdout().contains("code_challenge="),
+        "{auth}"
+    );
+    assert!(
+        auth.stdout().contains(&s.token_file().display().to_string())
+            && auth.stdout().contains("no keyring was reachable"),
+        "{auth}"
+    );
+    let mode = fs::metadata(s.token_file()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(s.oauth.counts().authorization_code, 1);
+
+    let run = s.run(&["-vv", "sync"]);
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(s.has_locally("one"));
+    assert!(s.oauth.counts().introspections >= 1);
+    // A token is never shown, even verbose.
+    assert!(!run.to_string().contains("access-"), "{run}");
+
+    s.write_config("oauthbearer");
+    s.deliver("two");
+    let run = s.sync();
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(s.has_locally("two"));
+    // The stored token was still good: no refresh.
+    assert_eq!(s.oauth.counts().refresh_token, 0);
+}
+
+#[test]
+fn an_expired_token_is_refreshed_and_a_fresh_one_reused() {
+    let s = setup();
+    // Tokens that expire at once: every use needs a refresh.
+    s.oauth.set_lifetime(0);
+    assert_eq!(s.authorize().code(), 0);
+    let after_auth = s.oauth.counts().refresh_token;
+    s.deliver("one");
+    let run = s.sync();
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(s.has_locally("one"));
+    let after_sync = s.oauth.counts().refresh_token;
+    assert!(after_sync > after_auth);
+
+    s.oauth.set_lifetime(3600);
+    assert_eq!(s.sync().code(), 0);
+    let long_lived = s.oauth.counts().refresh_token;
+    assert!(long_lived > after_sync);
+    // This one lives an hour, and was stored with its expiry: the next run reuses it.
+    s.deliver("two");
+    assert_eq!(s.sync().code(), 0);
+    assert!(s.has_locally("two"));
+    assert_eq!(s.oauth.counts().refresh_token, long_lived);
+}
+
+#[test]
+fn a_token_the_server_stops_accepting_is_refreshed_and_the_login_retried() {
+    let s = setup();
+    assert_eq!(s.authorize().code(), 0);
+    assert_eq!(s.sync().code(), 0);
+    let before = s.oauth.counts().refresh_token;
+    // Still unexpired by its lifetime, but no longer accepted: Dovecot answers NO.
+    s.oauth.reject_access_tokens();
+    s.deliver("one");
+    let run = s.sync();
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(s.has_locally("one"));
+    assert_eq!(s.oauth.counts().refresh_token, before + 1);
+}
+
+#[test]
+fn a_revoked_refresh_token_exits_3_with_the_hint() {
+    let s = setup();
+    let run = s.sync();
+    assert_eq!(run.code(), 3, "{run}");
+    assert!(run.stderr().contains("run `pimlink auth a`"), "{run}");
+
+    assert_eq!(s.authorize().code(), 0);
+    s.oauth.revoke();
+    let run = s.sync();
+    assert_eq!(run.code(), 3, "{run}");
+    assert!(run.stderr().contains("invalid_grant"), "{run}");
+    assert!(run.stderr().contains("run `pimlink auth a`"), "{run}");
+}
+
+#[test]
+fn device_flow_survives_slow_down() {
+    let s = setup();
+    s.oauth.slow_down_next();
+    let mut child = s.start_auth(&["--device"]);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    let complete = loop {
+        let line = lines.next().expect("no verification URL").unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if let Some(rest) = line.strip_prefix("(or open ") {
+            break rest.trim_end_matches(" directly)").to_owned();
+        }
+    };
+    assert!(printed.contains("enter the code user-"), "{printed}");
+    let (status, body) = follow(&complete).unwrap();
+    assert_eq!(status, 200, "{body}");
+    for line in lines {
+        printed.push_str(&line.unwrap());
+        printed.push('\n');
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{printed}{}", String::from_utf8_lossy(&output.stderr));
+    let counts = s.oauth.counts();
+    assert_eq!(counts.device_code, 1);
+    assert!(counts.device_polls_refused >= 1, "{counts:?}");
+    s.deliver("one");
+    assert_eq!(s.sync().code(), 0);
+    assert!(s.has_locally("one"));
+}
