@@ -15,7 +15,10 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         }
         return exit::USAGE;
     }
-    if error.downcast_ref::<pimlink::oauth2::OAuth2Error>().is_some() {
+    if error
+        .downcast_ref::<pimlink::oauth2::OAuth2Error>()
+        .is_some()
+    {
         return exit::UNAVAILABLE;
     }
     if error.downcast_ref::<UsageError>().is_some() {

@@ -151,7 +151,8 @@ fn auth_then_sync_logs_in_with_xoauth2_and_oauthbearer() {
         "{auth}"
     );
     assert!(
-        auth.stdout().contains(&s.token_file().display().to_string())
+        auth.stdout()
+            .contains(&s.token_file().display().to_string())
             && auth.stdout().contains("no keyring was reachable"),
         "{auth}"
     );
@@ -253,7 +254,11 @@ fn device_flow_survives_slow_down() {
         printed.push('\n');
     }
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{printed}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let counts = s.oauth.counts();
     assert_eq!(counts.device_code, 1);
     assert!(counts.device_polls_refused >= 1, "{counts:?}");

@@ -212,7 +212,9 @@ fn get(url: &str) -> io::Result<(u16, Option<String>, String)> {
     if host != HOST && host != "localhost" {
         return Err(bad(format!("only loopback URLs are followed: {url}")));
     }
-    let port: u16 = port.parse().map_err(|_| bad(format!("bad port in {url}")))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| bad(format!("bad port in {url}")))?;
     let mut stream = TcpStream::connect((HOST, port))?;
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
     let path = if path.is_empty() { "/" } else { path };

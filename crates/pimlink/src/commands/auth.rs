@@ -58,6 +58,8 @@ fn authorize(config: &Config, args: &AuthArgs, output: &Output) -> Result<()> {
             path.display()
         ),
     };
-    output.info(format!("storage {name}: authorized; the refresh token is kept {where_}"));
+    output.info(format!(
+        "storage {name}: authorized; the refresh token is kept {where_}"
+    ));
     Ok(())
 }

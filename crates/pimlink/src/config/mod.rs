@@ -56,6 +56,8 @@ mod mbnames;
 mod model;
 // OAuth2 (issue 18).
 mod oauth2;
+#[cfg(test)]
+mod oauth2_tests;
 mod pair;
 mod pair_keys;
 mod raw;

@@ -134,7 +134,9 @@ pub(crate) fn build(
         if let Some(span) = fields.key_span(key) {
             return Err(fields.error(
                 span,
-                format!("set either {key:?} or \"oauth2\", not both (the access token is the password)"),
+                format!(
+                    "set either {key:?} or \"oauth2\", not both (the access token is the password)"
+                ),
             ));
         }
     }
@@ -176,19 +178,29 @@ pub(crate) fn build(
             }
             Some(url) => Err(table.error(
                 url.at,
-                format!("key {key:?}: {:?} is not an http:// or https:// URL", url.value),
+                format!(
+                    "key {key:?}: {:?} is not an http:// or https:// URL",
+                    url.value
+                ),
             )),
             None => Ok(preset.map(str::to_owned)),
         }
     };
-    let authorization_endpoint =
-        endpoint("authorization_endpoint", preset.as_ref().map(|p| p.authorization))?;
+    let authorization_endpoint = endpoint(
+        "authorization_endpoint",
+        preset.as_ref().map(|p| p.authorization),
+    )?;
     let device_authorization_endpoint = endpoint(
         "device_authorization_endpoint",
         preset.as_ref().map(|p| p.device),
     )?;
-    let token_endpoint = endpoint("token_endpoint", preset.as_ref().map(|p| p.token))?
-        .ok_or_else(|| table.missing("token_endpoint", " (provider \"generic\" names its endpoints)"))?;
+    let token_endpoint =
+        endpoint("token_endpoint", preset.as_ref().map(|p| p.token))?.ok_or_else(|| {
+            table.missing(
+                "token_endpoint",
+                " (provider \"generic\" names its endpoints)",
+            )
+        })?;
     if authorization_endpoint.is_none() && device_authorization_endpoint.is_none() {
         return Err(table.missing(
             "authorization_endpoint",

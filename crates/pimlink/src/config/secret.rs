@@ -42,9 +42,8 @@ impl PasswordSource {
             PasswordSource::Command(command) => command,
             PasswordSource::Keyring { service, user } => return keyring_lookup(service, user),
             PasswordSource::OAuth2(source) => {
-                return crate::oauth2::access_token(source, false).map_err(|e| {
-                    ConfigError::new(ConfigErrorKind::OAuth2, e.to_string())
-                });
+                return crate::oauth2::access_token(source, false)
+                    .map_err(|e| ConfigError::new(ConfigErrorKind::OAuth2, e.to_string()));
             }
         };
         let fail = |what: String| {

@@ -290,10 +290,7 @@ fn imap(fields: &Fields<'_, '_>, home: Home<'_>) -> Result<ImapConfig, ConfigErr
     })
 }
 
-fn dav(
-    fields: &Fields<'_, '_>,
-    oauth2: (Service, Home<'_>),
-) -> Result<DavConfig, ConfigError> {
+fn dav(fields: &Fields<'_, '_>, oauth2: (Service, Home<'_>)) -> Result<DavConfig, ConfigError> {
     let domain = match (fields.key_span("url"), fields.non_empty("domain")?) {
         (Some(url), Some(domain)) => {
             let second = if url.start > domain.key.start {

@@ -27,14 +27,20 @@ const SLOW_DOWN: u64 = 5;
 fn random(n: usize) -> Result<String, OAuth2Error> {
     let mut bytes = vec![0; n];
     SystemRandom::new().fill(&mut bytes).map_err(|_| {
-        OAuth2Error::new(OAuth2ErrorKind::Storage, "the system's random generator failed")
+        OAuth2Error::new(
+            OAuth2ErrorKind::Storage,
+            "the system's random generator failed",
+        )
     })?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// The PKCE S256 challenge of `verifier` (RFC 7636 section 4.2).
 fn challenge(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()))
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ))
 }
 
 fn missing_endpoint(source: &OAuth2Source, key: &str, other: &str) -> OAuth2Error {
@@ -55,7 +61,11 @@ pub fn authorize(
     say: &mut dyn FnMut(&str),
 ) -> Result<Place, OAuth2Error> {
     let Some(endpoint) = &source.config.authorization_endpoint else {
-        return Err(missing_endpoint(source, "authorization_endpoint", "--device"));
+        return Err(missing_endpoint(
+            source,
+            "authorization_endpoint",
+            "--device",
+        ));
     };
     let io = |e: std::io::Error| {
         OAuth2Error::new(
@@ -65,7 +75,10 @@ pub fn authorize(
     };
     // RFC 8252 section 7.3: a loopback IP literal and any free port.
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io)?;
-    let redirect_uri = format!("http://127.0.0.1:{}/", listener.local_addr().map_err(io)?.port());
+    let redirect_uri = format!(
+        "http://127.0.0.1:{}/",
+        listener.local_addr().map_err(io)?.port()
+    );
     let verifier = random(32)?;
     let state = random(16)?;
     let scope = source.config.scopes.join(" ");
@@ -122,9 +135,9 @@ pub fn authorize(
 /// ignored.
 fn wait_for_code(listener: &TcpListener, state: &str) -> Result<String, OAuth2Error> {
     let deadline = Instant::now() + BROWSER_WAIT;
-    listener.set_nonblocking(true).map_err(|e| {
-        OAuth2Error::new(OAuth2ErrorKind::Transport, e.to_string())
-    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| OAuth2Error::new(OAuth2ErrorKind::Transport, e.to_string()))?;
     loop {
         let stream = match listener.accept() {
             Ok((stream, _)) => stream,
@@ -150,19 +163,33 @@ fn wait_for_code(listener: &TcpListener, state: &str) -> Result<String, OAuth2Er
                 .map(|(_, v)| v.as_str())
         };
         if get("state") != Some(state) {
-            reply(stream, 400, "This answer is not for the pimlink waiting here.");
+            reply(
+                stream,
+                400,
+                "This answer is not for the pimlink waiting here.",
+            );
             continue;
         }
         if let Some(error) = get("error") {
-            reply(stream, 200, "pimlink was not authorized. You can close this page.");
+            reply(
+                stream,
+                200,
+                "pimlink was not authorized. You can close this page.",
+            );
             let text = get("error_description").map(printable).unwrap_or_default();
             return Err(OAuth2Error::new(
                 OAuth2ErrorKind::Denied,
-                format!("the provider answered {error} {text}").trim_end().to_owned(),
+                format!("the provider answered {error} {text}")
+                    .trim_end()
+                    .to_owned(),
             ));
         }
         if let Some(code) = get("code") {
-            reply(stream, 200, "pimlink is authorized. You can close this page.");
+            reply(
+                stream,
+                200,
+                "pimlink is authorized. You can close this page.",
+            );
             return Ok(code.to_owned());
         }
         reply(stream, 404, "Not found.");
@@ -172,12 +199,18 @@ fn wait_for_code(listener: &TcpListener, state: &str) -> Result<String, OAuth2Er
 /// The query parameters of the HTTP request on `stream` (`None` if it is not one).
 fn read_query(stream: &TcpStream) -> Option<Vec<(String, String)>> {
     stream.set_nonblocking(false).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
     let mut line = String::new();
     BufReader::new(stream).take_line(&mut line)?;
     let target = line.split_whitespace().nth(1)?;
     let query = target.split_once('?').map_or("", |(_, q)| q);
-    Some(url::form_urlencoded::parse(query.as_bytes()).into_owned().collect())
+    Some(
+        url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect(),
+    )
 }
 
 /// Reads one line of at most 8 KiB.
@@ -225,7 +258,11 @@ pub fn device(source: &OAuth2Source, say: &mut dyn FnMut(&str)) -> Result<Place,
     let answer = http::post_form(endpoint, &params)?;
     let (Some(device_code), Some(user_code)) = (answer.str("device_code"), answer.str("user_code"))
     else {
-        return Err(endpoint_error(source, &answer, "the device authorization endpoint"));
+        return Err(endpoint_error(
+            source,
+            &answer,
+            "the device authorization endpoint",
+        ));
     };
     // Google spells it verification_url.
     let uri = answer
@@ -242,7 +279,8 @@ pub fn device(source: &OAuth2Source, say: &mut dyn FnMut(&str)) -> Result<Place,
         say(&format!("(or open {} directly)", printable(complete)));
     }
     let mut interval = answer.seconds("interval").unwrap_or(DEFAULT_INTERVAL);
-    let deadline = Instant::now() + Duration::from_secs(answer.seconds("expires_in").unwrap_or(1800));
+    let deadline =
+        Instant::now() + Duration::from_secs(answer.seconds("expires_in").unwrap_or(1800));
     let device_code = device_code.to_owned();
     loop {
         std::thread::sleep(Duration::from_secs(interval));
@@ -284,7 +322,7 @@ mod tests {
     #[test]
     fn rfc_7636_appendix_b_challenge() {
         assert_eq!(
-            challenge("dBjftJeZ4CK-1eDmgsUcAHwG3fgqZ2fDkn3AWoMXLPg"),
+            challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
@@ -293,7 +331,10 @@ mod tests {
     fn verifiers_are_43_url_safe_characters_and_differ() {
         let (a, b) = (random(32).unwrap(), random(32).unwrap());
         assert_eq!(a.len(), 43);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         assert_ne!(a, b);
     }
 }

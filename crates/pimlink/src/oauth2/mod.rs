@@ -75,8 +75,7 @@ pub fn access_token(source: &OAuth2Source, force: bool) -> Result<Secret, OAuth2
             ),
         ));
     };
-    if let (false, Some(token), Some(expires_at)) =
-        (force, &tokens.access_token, tokens.expires_at)
+    if let (false, Some(token), Some(expires_at)) = (force, &tokens.access_token, tokens.expires_at)
         && fresh(expires_at)
     {
         let token = Secret::new(token.clone());
@@ -110,8 +109,10 @@ fn client_secret(source: &OAuth2Source) -> Result<Option<Secret>, OAuth2Error> {
         .map(|s| s.resolve())
         .transpose()
         .map_err(|e| {
-            OAuth2Error::new(OAuth2ErrorKind::Config, e.to_string())
-                .context(format!("storage {:?}: oauth2.client_secret_cmd", source.storage))
+            OAuth2Error::new(OAuth2ErrorKind::Config, e.to_string()).context(format!(
+                "storage {:?}: oauth2.client_secret_cmd",
+                source.storage
+            ))
         })
 }
 
@@ -156,22 +157,34 @@ fn endpoint_error(source: &OAuth2Source, reply: &Reply, what: &str) -> OAuth2Err
     let (kind, next) = match code {
         Some("invalid_grant") => (
             OAuth2ErrorKind::NeedsAuth,
-            format!("the refresh token was refused (revoked or expired); {}", run_auth(source)),
+            format!(
+                "the refresh token was refused (revoked or expired); {}",
+                run_auth(source)
+            ),
         ),
         Some("access_denied") => (OAuth2ErrorKind::Denied, "access was denied".to_owned()),
         Some("expired_token") => (
             OAuth2ErrorKind::Denied,
-            format!("the code expired before it was entered; {}", run_auth(source)),
+            format!(
+                "the code expired before it was entered; {}",
+                run_auth(source)
+            ),
         ),
         Some(_) => (
             OAuth2ErrorKind::Refused,
             "check client_id, client_secret and scopes".to_owned(),
         ),
-        None => (OAuth2ErrorKind::Transport, "is this an OAuth2 endpoint?".to_owned()),
+        None => (
+            OAuth2ErrorKind::Transport,
+            "is this an OAuth2 endpoint?".to_owned(),
+        ),
     };
     OAuth2Error::new(
         kind,
-        format!("storage {:?}: {what} answered {said}: {next}", source.storage),
+        format!(
+            "storage {:?}: {what} answered {said}: {next}",
+            source.storage
+        ),
     )
 }
 

@@ -79,7 +79,11 @@ pub(crate) fn load(source: &OAuth2Source) -> Result<Option<(Tokens, Place)>, OAu
             let tokens = serde_json::from_slice(&bytes).map_err(|e| {
                 storage_error(
                     source,
-                    format!("{} is not a token file ({e}); remove it and run `pimlink auth {}`", path.display(), source.storage),
+                    format!(
+                        "{} is not a token file ({e}); remove it and run `pimlink auth {}`",
+                        path.display(),
+                        source.storage
+                    ),
                 )
             })?;
             return Ok(Some((tokens, Place::File(path))));
@@ -96,7 +100,13 @@ pub(crate) fn load(source: &OAuth2Source) -> Result<Option<(Tokens, Place)>, OAu
         return Ok(None);
     }
     let output = Command::new("secret-tool")
-        .args(["lookup", "service", KEYRING_SERVICE, "storage", &source.storage])
+        .args([
+            "lookup",
+            "service",
+            KEYRING_SERVICE,
+            "storage",
+            &source.storage,
+        ])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output();
@@ -106,7 +116,10 @@ pub(crate) fn load(source: &OAuth2Source) -> Result<Option<(Tokens, Place)>, OAu
                 Ok(tokens) => Ok(Some((tokens, Place::Keyring))),
                 Err(e) => Err(storage_error(
                     source,
-                    format!("the keyring's entry is not a token ({e}); run `pimlink auth {}`", source.storage),
+                    format!(
+                        "the keyring's entry is not a token ({e}); run `pimlink auth {}`",
+                        source.storage
+                    ),
                 )),
             }
         }
@@ -121,7 +134,11 @@ fn keyring_reachable() -> bool {
 }
 
 /// Keeps `tokens` where they were.
-pub(crate) fn save(source: &OAuth2Source, tokens: &Tokens, place: &Place) -> Result<(), OAuth2Error> {
+pub(crate) fn save(
+    source: &OAuth2Source,
+    tokens: &Tokens,
+    place: &Place,
+) -> Result<(), OAuth2Error> {
     match place {
         Place::Keyring => keyring_store(source, tokens),
         Place::File(path) => write_file(source, path, tokens),
@@ -139,7 +156,10 @@ pub(crate) fn save_new(source: &OAuth2Source, tokens: &Tokens) -> Result<Place, 
             Err(e) => {
                 return Err(storage_error(
                     source,
-                    format!("stored in the keyring, but cannot remove the old {}: {e}", path.display()),
+                    format!(
+                        "stored in the keyring, but cannot remove the old {}: {e}",
+                        path.display()
+                    ),
                 ));
             }
         }
@@ -159,7 +179,12 @@ fn keyring_store(source: &OAuth2Source, tokens: &Tokens) -> Result<(), OAuth2Err
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn();
-    let fail = |what: String| storage_error(source, format!("cannot store the token in the keyring: {what}"));
+    let fail = |what: String| {
+        storage_error(
+            source,
+            format!("cannot store the token in the keyring: {what}"),
+        )
+    };
     let mut child = child.map_err(|e| fail(format!("secret-tool could not be started ({e})")))?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin.write_all(&json).map_err(|e| fail(e.to_string()))?;
@@ -167,7 +192,12 @@ fn keyring_store(source: &OAuth2Source, tokens: &Tokens) -> Result<(), OAuth2Err
     let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
     if !out.status.success() {
         let said = String::from_utf8_lossy(&out.stderr);
-        return Err(fail(said.lines().next().unwrap_or("secret-tool failed").to_owned()));
+        return Err(fail(
+            said.lines()
+                .next()
+                .unwrap_or("secret-tool failed")
+                .to_owned(),
+        ));
     }
     Ok(())
 }
