@@ -8,10 +8,11 @@
 
 mod common;
 
+use common::dav::{self, DavWorld};
 use common::imap::message;
 use common::{Run, World};
 use pimlink_testkit::oauth2::{OAuth2Server, follow};
-use pimlink_testkit::{Dovecot, DovecotBuilder};
+use pimlink_testkit::{Dovecot, DovecotBuilder, RadicaleBuilder};
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -101,43 +102,52 @@ impl Setup {
             .unwrap()
     }
 
-    /// `pimlink auth a --no-browser`, with the test as the browser: follows the printed URL
-    /// to the provider, which redirects back to pimlink's loopback listener.
     fn authorize(&self) -> Run {
-        let mut child = self.start_auth(&["--no-browser"]);
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut printed = String::new();
-        let url = loop {
-            let line = lines.next().expect("pimlink auth printed no URL").unwrap();
-            printed.push_str(&line);
-            printed.push('\n');
-            if line.starts_with(&self.oauth.authorization_endpoint()) {
-                break line;
-            }
-        };
-        let waiting = lines.next().unwrap().unwrap();
-        // A request with another state (a forged redirect) is refused, and the flow waits on.
-        let listener = waiting
-            .split_whitespace()
-            .find(|w| w.starts_with("http://127.0.0.1:"))
-            .expect("the listener's address");
-        let (status, _) = follow(&format!("{listener}?code=forged&state=wrong")).unwrap();
-        assert_eq!(status, 400);
-        let (status, body) = follow(&url).unwrap();
-        assert_eq!(status, 200, "{body}");
-        assert!(body.contains("authorized"), "{body}");
-        for line in lines {
-            printed.push_str(&line.unwrap());
-            printed.push('\n');
-        }
-        let mut output = child.wait_with_output().unwrap();
-        output.stdout = printed.into_bytes();
-        Run(output)
+        authorize(self.pimlink(&["auth", "a", "--no-browser"]), &self.oauth)
     }
 
     fn sync(&self) -> Run {
         self.run(&["sync"])
     }
+}
+
+/// `pimlink auth STORAGE --no-browser` (as `command`), with the test as the browser: follows
+/// the printed URL to the provider, which redirects back to pimlink's loopback listener.
+fn authorize(mut command: Command, oauth: &OAuth2Server) -> Run {
+    command.env_remove("DBUS_SESSION_BUS_ADDRESS");
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    let url = loop {
+        let line = lines.next().expect("pimlink auth printed no URL").unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.starts_with(&oauth.authorization_endpoint()) {
+            break line;
+        }
+    };
+    let waiting = lines.next().unwrap().unwrap();
+    // A request with another state (a forged redirect) is refused, and the flow waits on.
+    let listener = waiting
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .expect("the listener's address");
+    let (status, _) = follow(&format!("{listener}?code=forged&state=wrong")).unwrap();
+    assert_eq!(status, 400);
+    let (status, body) = follow(&url).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("authorized"), "{body}");
+    for line in lines {
+        printed.push_str(&line.unwrap());
+        printed.push('\n');
+    }
+    let mut output = child.wait_with_output().unwrap();
+    output.stdout = printed.into_bytes();
+    Run(output)
 }
 
 #[test]
@@ -265,4 +275,56 @@ fn device_flow_survives_slow_down() {
     s.deliver("one");
     assert_eq!(s.sync().code(), 0);
     assert!(s.has_locally("one"));
+}
+
+#[test]
+fn caldav_sends_the_token_as_bearer_and_renews_it_after_a_401() {
+    let oauth = OAuth2Server::start("test").unwrap();
+    let radicale = RadicaleBuilder::new().remote_user(true).start().unwrap();
+    let proxy = oauth.bearer_proxy(radicale.port()).unwrap();
+    radicale.create_calendar("cal").unwrap();
+    dav::put(&radicale, "cal", "one", "first");
+    let world = DavWorld::new(
+        &format!(
+            "type = \"caldav\"\nurl = \"{url}\"\nuser = \"test\"\n\
+             oauth2 = {{ provider = \"generic\", client_id = \"pimlink-test\", \
+             scopes = [\"calendar\"], authorization_endpoint = \"{authz}\", \
+             token_endpoint = \"{token}\" }}",
+            url = proxy.url(),
+            authz = oauth.authorization_endpoint(),
+            token = oauth.token_endpoint(),
+        ),
+        "",
+    );
+    let auth = authorize(world.pimlink(&["auth", "remote", "--no-browser"]), &oauth);
+    assert_eq!(auth.code(), 0, "{auth}");
+    let sync = |world: &DavWorld| {
+        let mut command = world.pimlink(&["sync"]);
+        command.env_remove("DBUS_SESSION_BUS_ADDRESS");
+        Run(command.output().unwrap())
+    };
+    let run = sync(&world);
+    assert_eq!(run.code(), 0, "{run}");
+    assert_eq!(
+        world.local("cal").get("one").map(String::as_str),
+        Some("first")
+    );
+    assert_eq!(oauth.counts().refresh_token, 0);
+
+    oauth.reject_access_tokens();
+    dav::put(&radicale, "cal", "two", "second");
+    let refused = proxy.refused();
+    let run = sync(&world);
+    assert_eq!(run.code(), 0, "{run}");
+    assert_eq!(
+        world.local("cal").get("two").map(String::as_str),
+        Some("second")
+    );
+    assert!(proxy.refused() > refused);
+    assert_eq!(oauth.counts().refresh_token, 1);
+
+    oauth.revoke();
+    let run = sync(&world);
+    assert_eq!(run.code(), 3, "{run}");
+    assert!(run.stderr().contains("run `pimlink auth remote`"), "{run}");
 }

@@ -54,6 +54,7 @@ pub mod kill;
 mod net;
 // The OAuth2 authorization server for the tests (issue 18).
 pub mod oauth2;
+pub mod oauth2_proxy;
 mod process;
 mod proxy;
 mod radicale;

@@ -172,6 +172,19 @@ impl OAuth2Server {
         self.with(|s| s.seen.clone())
     }
 
+    /// A [`crate::oauth2_proxy::BearerProxy`] in front of `127.0.0.1:upstream` that takes
+    /// the tokens this server currently accepts, as its user.
+    pub fn bearer_proxy(&self, upstream: u16) -> io::Result<crate::oauth2_proxy::BearerProxy> {
+        let state = Arc::clone(&self.state);
+        crate::oauth2_proxy::BearerProxy::start(
+            upstream,
+            Arc::new(move |token: &str| {
+                let state = state.lock().unwrap_or_else(PoisonError::into_inner);
+                state.access.contains(token).then(|| state.user.clone())
+            }),
+        )
+    }
+
     /// True if `token` is an access token the server currently accepts.
     pub fn accepts(&self, token: &str) -> bool {
         self.with(|s| s.access.contains(token))
