@@ -328,3 +328,32 @@ fn caldav_sends_the_token_as_bearer_and_renews_it_after_a_401() {
     assert_eq!(run.code(), 3, "{run}");
     assert!(run.stderr().contains("run `pimlink auth remote`"), "{run}");
 }
+
+#[test]
+fn with_a_keyring_the_refresh_token_is_kept_there_and_no_file_is_written() {
+    let s = setup();
+    s.deliver("one");
+    let home = s.world.dir.path().join("home");
+    fs::create_dir_all(&home).unwrap();
+    // A private session bus with a real Secret Service (GNOME Keyring, unlocked with a
+    // throwaway password, its files in a temporary HOME); auth and then sync inside it.
+    let script = "printf %s throwaway | gnome-keyring-daemon --unlock --components=secrets \
+                  >/dev/null || exit 98\n\"$PIMLINK\" -c \"$CONFIG\" auth a --no-browser || exit $?\n\
+                  secret-tool lookup service pimlink-oauth2 storage a >/dev/null || exit 97\n\
+                  exec \"$PIMLINK\" -c \"$CONFIG\" sync\n";
+    let mut command = Command::new("dbus-run-session");
+    command
+        .args(["--", "sh", "-c", script])
+        .env("HOME", &home)
+        .env("PIMLINK", env!("CARGO_BIN_EXE_pimlink"))
+        .env("CONFIG", s.world.config());
+    let run = authorize(command, &s.oauth);
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(
+        run.stdout()
+            .contains("in the keyring (secret-tool attributes service=pimlink-oauth2 storage=a)"),
+        "{run}"
+    );
+    assert!(!s.token_file().exists());
+    assert!(s.has_locally("one"));
+}
