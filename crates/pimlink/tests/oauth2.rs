@@ -357,3 +357,34 @@ fn with_a_keyring_the_refresh_token_is_kept_there_and_no_file_is_written() {
     assert!(!s.token_file().exists());
     assert!(s.has_locally("one"));
 }
+
+/// The daemon's IMAP watcher outlives its token: when its reconnect is refused it gets a new
+/// one and watches on, so a new message still arrives without waiting for a poll.
+#[test]
+fn the_daemons_watcher_renews_a_refused_token_on_reconnect() {
+    let s = setup();
+    s.deliver("one");
+    assert_eq!(s.authorize().code(), 0);
+    let mut config = fs::read_to_string(s.world.config()).unwrap();
+    // Only the watcher can bring the second message within the test's deadline.
+    config = config.replace(
+        "auth = \"xoauth2\"\n",
+        "auth = \"xoauth2\"\npoll_interval = \"1h\"\n",
+    );
+    config.push_str(
+        "\n[daemon]\ndebounce = \"100ms\"\nmax_backoff = \"2s\"\nfull_sync_interval = \"1h\"\n",
+    );
+    fs::write(s.world.config(), config).unwrap();
+    let daemon = common::daemon::Daemon::start(&s.world.config(), &[], &[]);
+    daemon.wait_stdout("READY=1");
+    common::daemon::wait_until("the first sync", || s.has_locally("one"));
+    let before = s.oauth.counts().refresh_token;
+    s.oauth.reject_access_tokens();
+    // Drops the watcher's connections: it reconnects with the token the server now refuses.
+    s.dovecot.doveadm(&["kick", s.dovecot.user()]).unwrap();
+    s.deliver("two");
+    common::daemon::wait_until("the second message", || s.has_locally("two"));
+    assert!(s.oauth.counts().refresh_token > before);
+    let (_, stderr) = daemon.stop();
+    assert!(!stderr.contains("access-"), "{stderr}");
+}
