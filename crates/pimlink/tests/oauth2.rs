@@ -385,6 +385,10 @@ fn the_daemons_watcher_renews_a_refused_token_on_reconnect() {
     s.deliver("two");
     common::daemon::wait_until("the second message", || s.has_locally("two"));
     assert!(s.oauth.counts().refresh_token > before);
+    // The watcher is back: without a new token it would have given up (the daemon then
+    // polls, here once an hour) and this one would not come.
+    s.deliver("three");
+    common::daemon::wait_until("the third message", || s.has_locally("three"));
     let (_, stderr) = daemon.stop();
     assert!(!stderr.contains("access-"), "{stderr}");
 }
