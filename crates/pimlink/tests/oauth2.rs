@@ -111,6 +111,23 @@ impl Setup {
     }
 }
 
+/// Reads `lines` into `printed` until `found` picks something out of one, or to the end.
+fn read_until<T>(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    printed: &mut String,
+    found: impl Fn(&str) -> Option<T>,
+) -> Option<T> {
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if let Some(value) = found(&line) {
+            return Some(value);
+        }
+    }
+    None
+}
+
 /// `pimlink auth STORAGE --no-browser` (as `command`), with the test as the browser: follows
 /// the printed URL to the provider, which redirects back to pimlink's loopback listener.
 fn authorize(mut command: Command, oauth: &OAuth2Server) -> Run {
@@ -122,15 +139,13 @@ fn authorize(mut command: Command, oauth: &OAuth2Server) -> Run {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut printed = String::new();
-    let url = loop {
-        let line = lines.next().expect("pimlink auth printed no URL").unwrap();
-        printed.push_str(&line);
-        printed.push('\n');
-        if line.starts_with(&oauth.authorization_endpoint()) {
-            break line;
-        }
-    };
-    let waiting = lines.next().unwrap().unwrap();
+    let url = read_until(&mut lines, &mut printed, |line| {
+        line.starts_with(&oauth.authorization_endpoint())
+            .then(|| line.to_owned())
+    })
+    .expect("pimlink auth printed no URL");
+    let waiting = read_until(&mut lines, &mut printed, |line| Some(line.to_owned()))
+        .expect("pimlink auth printed no listener");
     // A request with another state (a forged redirect) is refused, and the flow waits on.
     let listener = waiting
         .split_whitespace()
@@ -141,10 +156,7 @@ fn authorize(mut command: Command, oauth: &OAuth2Server) -> Run {
     let (status, body) = follow(&url).unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("authorized"), "{body}");
-    for line in lines {
-        printed.push_str(&line.unwrap());
-        printed.push('\n');
-    }
+    read_until(&mut lines, &mut printed, |_| None::<()>);
     let mut output = child.wait_with_output().unwrap();
     output.stdout = printed.into_bytes();
     Run(output)
@@ -248,21 +260,15 @@ fn device_flow_survives_slow_down() {
     let mut child = s.start_auth(&["--device"]);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut printed = String::new();
-    let complete = loop {
-        let line = lines.next().expect("no verification URL").unwrap();
-        printed.push_str(&line);
-        printed.push('\n');
-        if let Some(rest) = line.strip_prefix("(or open ") {
-            break rest.trim_end_matches(" directly)").to_owned();
-        }
-    };
+    let complete = read_until(&mut lines, &mut printed, |line| {
+        line.strip_prefix("(or open ")
+            .map(|rest| rest.trim_end_matches(" directly)").to_owned())
+    })
+    .expect("no verification URL");
     assert!(printed.contains("enter the code user-"), "{printed}");
     let (status, body) = follow(&complete).unwrap();
     assert_eq!(status, 200, "{body}");
-    for line in lines {
-        printed.push_str(&line.unwrap());
-        printed.push('\n');
-    }
+    read_until(&mut lines, &mut printed, |_| None::<()>);
     let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),

@@ -51,6 +51,7 @@ pub mod https;
 mod identity;
 mod imap_line;
 pub mod kill;
+mod loopback;
 mod net;
 // The OAuth2 authorization server for the tests (issue 18).
 pub mod oauth2;

@@ -14,15 +14,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::loopback::LoopbackServer;
 use crate::net::HOST;
 
 /// Counts of what the server answered.
@@ -60,15 +59,14 @@ struct State {
 
 /// The running server; stops accepting when dropped.
 pub struct OAuth2Server {
-    port: u16,
+    server: LoopbackServer,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for OAuth2Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OAuth2Server")
-            .field("port", &self.port)
+            .field("port", &self.port())
             .finish()
     }
 }
@@ -77,41 +75,25 @@ impl OAuth2Server {
     /// Starts the server; tokens it issues introspect as belonging to `user`, and live an
     /// hour unless [`OAuth2Server::set_lifetime`] says otherwise.
     pub fn start(user: &str) -> io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-        let port = listener.local_addr()?.port();
         let state = Arc::new(Mutex::new(State {
             user: user.to_owned(),
-            port,
             lifetime: 3600,
             ..State::default()
         }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (shared, stopping) = (Arc::clone(&state), Arc::clone(&stop));
-        thread::Builder::new()
-            .name("oauth2-server".into())
-            .spawn(move || {
-                for stream in listener.incoming() {
-                    if stopping.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let state = Arc::clone(&shared);
-                    let _ = thread::Builder::new()
-                        .name("oauth2-conn".into())
-                        .spawn(move || serve(stream, &state));
-                }
-            })?;
-        Ok(Self { port, state, stop })
+        let shared = Arc::clone(&state);
+        let server = LoopbackServer::start("oauth2-server", move |stream| serve(stream, &shared))?;
+        state.lock().unwrap_or_else(PoisonError::into_inner).port = server.port();
+        Ok(Self { server, state })
     }
 
     /// The port on 127.0.0.1.
     pub fn port(&self) -> u16 {
-        self.port
+        self.server.port()
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
-        format!("http://{HOST}:{}", self.port)
+        format!("http://{HOST}:{}", self.port())
     }
 
     /// The authorization endpoint.
@@ -188,14 +170,6 @@ impl OAuth2Server {
     /// True if `token` is an access token the server currently accepts.
     pub fn accepts(&self, token: &str) -> bool {
         self.with(|s| s.access.contains(token))
-    }
-}
-
-impl Drop for OAuth2Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wakes the accept loop so that it sees the flag.
-        let _ = TcpStream::connect((HOST, self.port));
     }
 }
 

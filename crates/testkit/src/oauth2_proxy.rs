@@ -7,78 +7,43 @@
 //! connection; bodies by `Content-Length` only, which is what the clients under test send.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::loopback::LoopbackServer;
 use crate::net::HOST;
 
 /// Tells the user a token belongs to, if the token is good.
 pub type Check = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// The running proxy; stops accepting when dropped.
+#[derive(Debug)]
 pub struct BearerProxy {
-    port: u16,
-    stop: Arc<AtomicBool>,
+    server: LoopbackServer,
     refused: Arc<AtomicUsize>,
-}
-
-impl std::fmt::Debug for BearerProxy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BearerProxy")
-            .field("port", &self.port)
-            .finish()
-    }
 }
 
 impl BearerProxy {
     /// Listens on a free loopback port and forwards good requests to `127.0.0.1:upstream`.
     pub fn start(upstream: u16, check: Check) -> io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-        let port = listener.local_addr()?.port();
-        let stop = Arc::new(AtomicBool::new(false));
         let refused = Arc::new(AtomicUsize::new(0));
-        let (stopping, counter) = (Arc::clone(&stop), Arc::clone(&refused));
-        thread::Builder::new()
-            .name("bearer-proxy".into())
-            .spawn(move || {
-                for stream in listener.incoming() {
-                    if stopping.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let (check, counter) = (Arc::clone(&check), Arc::clone(&counter));
-                    let _ = thread::Builder::new()
-                        .name("bearer-proxy-conn".into())
-                        .spawn(move || {
-                            let _ = relay(stream, upstream, &check, &counter);
-                        });
-                }
-            })?;
-        Ok(Self {
-            port,
-            stop,
-            refused,
-        })
+        let counter = Arc::clone(&refused);
+        let server = LoopbackServer::start("bearer-proxy", move |stream| {
+            let _ = relay(stream, upstream, &check, &counter);
+        })?;
+        Ok(Self { server, refused })
     }
 
     /// `http://127.0.0.1:PORT/`.
     pub fn url(&self) -> String {
-        format!("http://{HOST}:{}/", self.port)
+        format!("http://{HOST}:{}/", self.server.port())
     }
 
     /// How many requests were answered 401.
     pub fn refused(&self) -> usize {
         self.refused.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for BearerProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect((HOST, self.port));
     }
 }
 
