@@ -13,6 +13,7 @@ use pimlink_tls::Trust;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
+use crate::bearer::Bearer;
 use crate::dns::{Dns, host_resolver};
 use crate::proto::Request;
 use crate::secret::Secret;
@@ -27,6 +28,9 @@ pub struct ClientOptions {
     pub url: String,
     /// User name and password for HTTP basic auth, if the server needs them.
     pub credentials: Option<(String, Secret)>,
+    /// An OAuth2 token to send instead (`Authorization: Bearer`), renewed once when the
+    /// server answers 401 (issue 18).
+    pub bearer: Option<Bearer>,
     /// Which server certificates `https://` URLs accept, and the client certificate to
     /// present.
     pub trust: Trust,
@@ -51,6 +55,7 @@ impl ClientOptions {
         Self {
             url: url.into(),
             credentials: None,
+            bearer: None,
             trust: Trust::default(),
             max_body: 256 << 20,
             timeout: Duration::from_secs(120),
@@ -71,6 +76,12 @@ impl ClientOptions {
     /// Adds basic-auth credentials.
     pub fn credentials(mut self, user: impl Into<String>, password: Secret) -> Self {
         self.credentials = Some((user.into(), password));
+        self
+    }
+
+    /// Sends `bearer`'s token instead of a password.
+    pub fn bearer(mut self, bearer: Bearer) -> Self {
+        self.bearer = Some(bearer);
         self
     }
 }
@@ -105,6 +116,7 @@ pub struct DavClient {
     http: reqwest::Client,
     base: Url,
     credentials: Option<(String, Secret)>,
+    bearer: Option<Bearer>,
     max_body: usize,
     in_flight: Arc<Semaphore>,
 }
@@ -151,6 +163,7 @@ impl DavClient {
             http,
             base,
             credentials: options.credentials.clone(),
+            bearer: options.bearer.clone(),
             max_body: options.max_body,
             in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
         })
@@ -205,13 +218,19 @@ impl DavClient {
             headers.insert(header, value);
         }
         let mut url = self.resolve(&request.target)?;
-        for _ in 0..=MAX_REDIRECTS {
+        let mut token = self.bearer.as_ref().map(Bearer::current);
+        let mut renewed = false;
+        let mut redirects = 0;
+        while redirects <= MAX_REDIRECTS {
             let mut builder = self
                 .http
                 .request(method.clone(), url.clone())
                 .headers(headers.clone());
             if let Some((user, password)) = &self.credentials {
                 builder = builder.basic_auth(user, Some(password.expose()));
+            }
+            if let Some(token) = &token {
+                builder = builder.bearer_auth(token.expose());
             }
             if let Some(body) = &request.body {
                 builder = builder.body(body.clone());
@@ -222,7 +241,17 @@ impl DavClient {
                 .await
                 .map_err(|e| transport_error(context(), e))?;
             let status = response.status();
+            // A token the server stopped taking before its stated expiry: renewed, and the
+            // request sent once more.
+            if let (StatusCode::UNAUTHORIZED, Some(bearer), Some(refused), false) =
+                (status, &self.bearer, &token, renewed)
+            {
+                token = Some(bearer.renew(refused)?);
+                renewed = true;
+                continue;
+            }
             if is_redirect(status) {
+                redirects += 1;
                 let location = response
                     .headers()
                     .get(reqwest::header::LOCATION)

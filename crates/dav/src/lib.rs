@@ -12,7 +12,7 @@
 //!   without a network; [`client`] is the only code that touches sockets.
 //!
 //! Not here: sync decisions (pimlink-core), configuration files and `password_cmd` (the
-//! `pimlink` binary), OAuth.
+//! `pimlink` binary), obtaining OAuth2 tokens ([`bearer`] only sends them).
 //!
 //! Hrefs handed to the engine are canonical absolute paths (see [`proto::href`]); etags are
 //! the server's strings, quotes included, sent back unchanged in `If-Match`.
@@ -33,6 +33,8 @@
 
 #![deny(missing_docs)]
 
+// OAuth2 Bearer tokens (issue 18).
+pub mod bearer;
 pub mod client;
 pub mod discovery;
 mod dns;

@@ -141,6 +141,16 @@ pub enum Command {
     /// and never a message twice.
     #[command(after_help = MIGRATE_HELP)]
     Migrate(MigrateArgs),
+    // OAuth2 (issue 18).
+    /// Authorize pimlink at a storage's OAuth2 provider (its `oauth2` table) and keep the
+    /// refresh token: in the keyring (Secret Service) if one is reachable, else in a file
+    /// readable by you only under the state directory. Syncs then get access tokens from it.
+    /// Opens the provider's page in a browser and waits for it on 127.0.0.1, or with --device
+    /// prints a code to enter on any other device.
+    #[command(
+        after_help = "Examples:\n  pimlink auth gmail\n  pimlink auth gmail --no-browser\n  pimlink auth work --device"
+    )]
+    Auth(AuthArgs),
 }
 
 // -- replication (issue 15) --
@@ -293,6 +303,23 @@ pub struct MigrateArgs {
     /// Show what would be copied, and copy nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
+}
+
+/// Arguments of `auth`.
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// The storage (one with an `oauth2` table).
+    #[arg(value_name = "STORAGE")]
+    pub storage: String,
+
+    /// Use the device flow (RFC 8628): print a URL and a code to enter there from any device,
+    /// for a machine without a browser.
+    #[arg(long)]
+    pub device: bool,
+
+    /// Print the authorization URL without opening it (with xdg-open).
+    #[arg(long, conflicts_with = "device")]
+    pub no_browser: bool,
 }
 
 const DAEMON_HELP: &str = "\

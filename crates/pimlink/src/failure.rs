@@ -8,8 +8,18 @@ use crate::config::{ConfigError, Credentials, PasswordSource};
 
 /// The exit status for an error that stopped a command or a pair.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
-    if error.downcast_ref::<ConfigError>().is_some() {
+    if let Some(config) = error.downcast_ref::<ConfigError>() {
+        // No OAuth2 token to be had is not a mistake in the file (issue 18).
+        if config.kind() == crate::config::ConfigErrorKind::OAuth2 {
+            return exit::UNAVAILABLE;
+        }
         return exit::USAGE;
+    }
+    if error
+        .downcast_ref::<pimlink::oauth2::OAuth2Error>()
+        .is_some()
+    {
+        return exit::UNAVAILABLE;
     }
     if error.downcast_ref::<UsageError>().is_some() {
         return exit::USAGE;
@@ -48,11 +58,18 @@ pub struct UsageError(pub String);
 
 /// What to check when a server refused a storage's credentials, naming the keys that hold them.
 pub fn credentials_hint(credentials: Option<&Credentials>) -> String {
+    if let Some(PasswordSource::OAuth2(source)) = credentials.map(|c| &c.password) {
+        return format!(
+            "The access token was refused, also after a refresh. Check the user name; if it \
+             is right, run `pimlink auth {}` again.",
+            source.storage
+        );
+    }
     let source = match credentials.map(|c| &c.password) {
         Some(PasswordSource::Command(_)) => "password_cmd",
         Some(PasswordSource::Literal(_)) => "password",
         Some(PasswordSource::Keyring { .. }) => "the password in the keyring",
-        None => "user, password or password_cmd",
+        Some(PasswordSource::OAuth2(_)) | None => "user, password or password_cmd",
     };
     format!("Check the user name and the password ({source}).")
 }

@@ -4,3 +4,5 @@
 //! the binary in `main.rs`; this is not a library API with stability promises.
 
 pub mod config;
+// OAuth2 (issue 18): the config's token source resolves through it.
+pub mod oauth2;

@@ -85,8 +85,8 @@ fn main() -> ExitCode {
                 Command::Adopt(args) => commands::adopt::run(&config, args, &output),
                 Command::Daemon(args) => daemon::run(config, args, ready_fd, &output),
                 Command::Replicate(args) => replicate::run(&config, args, &output),
-
                 Command::Migrate(args) => migrate::run(&config, args, &output),
+                Command::Auth(args) => commands::auth::run(&config, args, &output),
             },
             Err(error) => {
                 output.error(&error);

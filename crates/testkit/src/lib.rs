@@ -54,7 +54,11 @@ mod imap_line;
 // Provider quirks (issue 18): a proxy that makes Dovecot answer as a provider does.
 mod imap_script;
 pub mod kill;
+mod loopback;
 mod net;
+// The OAuth2 authorization server for the tests (issue 18).
+pub mod oauth2;
+pub mod oauth2_proxy;
 mod process;
 mod proxy;
 mod radicale;

@@ -52,6 +52,7 @@ impl MailStore for ImapStore {
             connections: self.connections,
             examine_only: self.examine_only,
             refused_login: self.refused_login.clone(),
+            password_refresh: self.password_refresh.clone(),
             ..Self::new(self.options.clone())
         })
     }

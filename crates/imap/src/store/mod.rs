@@ -178,12 +178,18 @@ pub struct ImapStore {
     examine_only: bool,
     /// How a refused login is reported ([`ImapStore::set_refused_login`]).
     refused_login: Option<RefusedLogin>,
+    /// A new password after a refused login ([`ImapStore::set_password_refresh`]).
+    password_refresh: Option<PasswordRefresh>,
     /// The last folder list left out folders it could not read.
     folders_incomplete: bool,
 }
 
 /// Describes a refused login for the user ([`ImapStore::set_refused_login`]).
 pub type RefusedLogin = std::sync::Arc<dyn Fn(Error) -> Error + Send + Sync>;
+
+/// Produces a new password after the server refused the last one: a fresh OAuth2 access
+/// token where the old one was revoked or expired early ([`ImapStore::set_password_refresh`]).
+pub type PasswordRefresh = std::sync::Arc<dyn Fn() -> Result<Secret, Error> + Send + Sync>;
 
 #[derive(Clone, Debug)]
 struct Folder {
@@ -250,6 +256,7 @@ impl ImapStore {
             examine_only: false,
             connections: 1,
             refused_login: None,
+            password_refresh: None,
             folders_incomplete: false,
         }
     }
@@ -286,6 +293,14 @@ impl ImapStore {
     /// own description names the account.
     pub fn set_refused_login(&mut self, describe: RefusedLogin) {
         self.refused_login = Some(describe);
+    }
+
+    /// When the server refuses a login (NO [AUTHENTICATIONFAILED] or any refusal,
+    /// [`ErrorKind::Auth`]), ask `refresh` for a new password and log in with it once more
+    /// before reporting the refusal: for tokens, which a server may stop accepting before
+    /// their stated expiry.
+    pub fn set_password_refresh(&mut self, refresh: PasswordRefresh) {
+        self.password_refresh = Some(refresh);
     }
 
     /// How many connections the engine may open to the account at once, each syncing other
@@ -329,7 +344,14 @@ impl ImapStore {
                     }
                 }
             }
-            let connected = Client::connect(self.options.clone()).await;
+            let mut connected = Client::connect(self.options.clone()).await;
+            if let (Err(error), Some(refresh)) = (&connected, &self.password_refresh)
+                && error.kind() == ErrorKind::Auth
+            {
+                tracing::debug!("login refused; trying once more with a new password");
+                self.options.password = refresh()?;
+                connected = Client::connect(self.options.clone()).await;
+            }
             self.connect_failed = connected.is_err();
             let client = connected.map_err(|e| self.connect_error(e))?;
             self.unreachable = false;

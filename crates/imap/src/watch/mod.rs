@@ -79,6 +79,20 @@ pub struct WatchOptions {
     pub min_backoff: Duration,
     /// The longest wait between reconnection attempts.
     pub max_backoff: Duration,
+    /// A new password when the server refuses the one in `client` (an OAuth2 token that
+    /// expired while the watcher ran, issue 18): asked once per refusal, then the login is
+    /// tried again at once.
+    pub relogin: Option<Relogin>,
+}
+
+/// Where [`WatchOptions::relogin`] gets a new password.
+#[derive(Clone)]
+pub struct Relogin(pub crate::store::PasswordRefresh);
+
+impl std::fmt::Debug for Relogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Relogin")
+    }
 }
 
 impl WatchOptions {
@@ -94,6 +108,7 @@ impl WatchOptions {
             keepalive: Duration::from_secs(300),
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(20 * 60),
+            relogin: None,
         }
     }
 }
@@ -112,9 +127,12 @@ enum Ended {
 /// right itself; the caller reports it), or offers neither NOTIFY nor IDLE for a folder to
 /// watch (`Unsupported`: poll it instead).
 pub async fn watch(options: WatchOptions, tx: mpsc::Sender<Event>) -> Result<(), Error> {
-    let options = Arc::new(options);
+    let mut options = Arc::new(options);
     let mut backoff = Backoff::new(options.min_backoff, options.max_backoff);
     let mut ever_worked = false;
+    // A new password was fetched after the last refusal and has not worked yet: a second
+    // refusal in a row is not met with a third password.
+    let mut relogged = false;
     loop {
         // Set by the session once a connection answered after being set up: a server that
         // accepts and drops at once must not make the watcher reconnect in a tight loop.
@@ -134,7 +152,20 @@ pub async fn watch(options: WatchOptions, tx: mpsc::Sender<Event>) -> Result<(),
         };
         if proven.load(Ordering::SeqCst) {
             ever_worked = true;
+            relogged = false;
             backoff.succeeded();
+        }
+        if let (ErrorKind::Auth, Some(relogin), false) = (error.kind(), &options.relogin, relogged)
+        {
+            info!(
+                "{}: login refused; trying again with a new password",
+                options.client.host
+            );
+            let mut renewed = (*options).clone();
+            renewed.client.password = (relogin.0)()?;
+            options = Arc::new(renewed);
+            relogged = true;
+            continue;
         }
         // Neither will right itself by retrying: a refused login before anything worked, and a
         // server that offers neither NOTIFY nor IDLE (the caller polls it instead).

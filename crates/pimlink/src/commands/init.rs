@@ -133,10 +133,9 @@ type = "imap"
             "# The {name} preset: server, port, TLS, login and {name}'s quirks (pimlink-config(5)).\n\
              provider = \"{name}\"\n\
              user = \"{user}\"  # CHECK\n\
-             {login}\n\
-             password_cmd = \"{secret}\"\n",
+             {login}\n",
             name = p.name(),
-            login = login_comment(p),
+            login = login_lines(p, &secret, "mail-server"),
         )),
         None => text.push_str(&format!(
             r#"host = "imap.{domain}"  # CHECK: your provider's IMAP server
@@ -183,6 +182,12 @@ b = "mail-local"
             provider.map(|p| p.carddav_url().is_some()),
         ),
     ] {
+        let login = match provider {
+            Some(p) if p.oauth2_preset().is_some() => {
+                login_lines(p, &secret, &format!("{name}-server"))
+            }
+            _ => format!("password_cmd = \"{secret}\""),
+        };
         let server = match (provider, url) {
             (Some(p), Some(true)) => format!("provider = \"{}\"", p.name()),
             (Some(p), _) => {
@@ -212,7 +217,7 @@ b = "mail-local"
 type = "{kind}"
 {server}
 user = "{user}"
-password_cmd = "{secret}"
+{login}
 
 [storage.{name}-local]
 type = "vdir"
@@ -229,16 +234,17 @@ collections = ["from a", "from b"]
     Ok(text)
 }
 
-/// What the password command of a preset's account must print.
-fn login_comment(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Gmail => {
-            "# CHECK: Google refuses passwords; this command must print a fresh OAuth2 access token\n\
-             # (the preset logs in with XOAUTH2)."
-        }
-        Provider::Outlook => {
-            "# CHECK: Microsoft refuses passwords; this command must print a fresh OAuth2 access\n\
-             # token (the preset logs in with XOAUTH2)."
+/// How a preset's account logs in: Google and Microsoft through pimlink's OAuth2 (their
+/// servers refuse passwords), the others with an app password from a command.
+fn login_lines(provider: Provider, secret: &str, storage: &str) -> String {
+    let app_password = match provider {
+        Provider::Gmail | Provider::Outlook => {
+            return format!(
+                "# CHECK: {} refuses passwords: register an application (README: OAuth2), put its\n\
+                 # client id here, then run `pimlink auth {storage}` once.\n\
+                 oauth2 = {{ client_id = \"YOUR-CLIENT-ID\" }}",
+                provider.name()
+            );
         }
         Provider::Fastmail => {
             "# CHECK: a command that prints an app password (Fastmail: Settings > Privacy &\n\
@@ -248,7 +254,8 @@ fn login_comment(provider: Provider) -> &'static str {
             "# CHECK: a command that prints an app-specific password (account.apple.com > Sign-In\n\
              # and Security > App-Specific Passwords)."
         }
-    }
+    };
+    format!("{app_password}\npassword_cmd = \"{secret}\"")
 }
 
 /// Letters, digits and the few marks addresses use: nothing that could break out of a TOML
@@ -323,6 +330,12 @@ mod tests {
             };
             assert_eq!(imap.provider.map(Provider::name), Some(name), "{text}");
             assert!(!text.contains("host ="), "{text}");
+            // Google and Microsoft log in through pimlink's OAuth2, the others with a password.
+            let oauth2 = matches!(
+                imap.credentials.as_ref().map(|c| &c.password),
+                Some(crate::config::PasswordSource::OAuth2(_))
+            );
+            assert_eq!(oauth2, matches!(name, "gmail" | "outlook"), "{text}");
         }
         // "other", or an unknown domain, is today's guess from the address.
         for provider in [Some("other"), None] {

@@ -1,6 +1,8 @@
 //! One module per command.
 
 pub mod adopt;
+// OAuth2 (issue 18).
+pub mod auth;
 pub mod check;
 pub mod discover;
 pub mod import;

@@ -20,6 +20,9 @@ pub enum ConfigErrorKind {
     Environment,
     /// A `password_cmd` failed or printed nothing.
     PasswordCommand,
+    /// No OAuth2 access token could be had (issue 18): none stored yet, the refresh token was
+    /// refused, the token endpoint could not be reached. Not a mistake in the file: exit 3.
+    OAuth2,
 }
 
 /// A line and column in the configuration file, both counted from 1; the column counts

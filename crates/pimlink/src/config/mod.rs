@@ -61,6 +61,10 @@ mod mbnames;
 // Migration (issue 15).
 mod migration;
 mod model;
+// OAuth2 (issue 18).
+mod oauth2;
+#[cfg(test)]
+mod oauth2_tests;
 mod pair;
 mod pair_keys;
 // Provider presets (issue 18).
@@ -120,6 +124,8 @@ pub use provider::Provider;
 // Migration (issue 15).
 pub use mail_names::MailNames;
 pub use migration::{FolderMatching, MigrationConfig, Rates};
+// OAuth2 (issue 18).
+pub use oauth2::{OAuth2Config, OAuth2Provider, OAuth2Source};
 pub use template::{Placeholder, Template};
 // Replication (issue 15).
 #[allow(unused_imports)]
@@ -250,7 +256,11 @@ fn parse_in(text: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigErro
     if let Some(table) = tables.get("storage") {
         for (name, value) in table.entries() {
             let fields = named_table(&source, "storage", &name, value)?;
-            let kind = storage::build(&fields, per_account.contains(name.value))?;
+            let home = storage::Home {
+                name: name.value,
+                state_dir: &state_dir,
+            };
+            let kind = storage::build(&fields, home, per_account.contains(name.value))?;
             let mail = if kind.family() == model::Family::Mail {
                 let mut mail = sides::storage(&fields)?;
                 // Provider presets (issue 18): an explicit `trash` wins.

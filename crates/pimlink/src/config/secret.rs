@@ -24,6 +24,9 @@ pub enum PasswordSource {
         /// The `user` attribute.
         user: String,
     },
+    /// An OAuth2 access token (`oauth2 = { ... }`, issue 18), obtained with the refresh token
+    /// `pimlink auth STORAGE` stored, and refreshed before it expires.
+    OAuth2(Box<super::oauth2::OAuth2Source>),
 }
 
 impl PasswordSource {
@@ -38,6 +41,10 @@ impl PasswordSource {
             PasswordSource::Literal(secret) => return Ok(secret.clone()),
             PasswordSource::Command(command) => command,
             PasswordSource::Keyring { service, user } => return keyring_lookup(service, user),
+            PasswordSource::OAuth2(source) => {
+                return crate::oauth2::access_token(source, false)
+                    .map_err(|e| ConfigError::new(ConfigErrorKind::OAuth2, e.to_string()));
+            }
         };
         let fail = |what: String| {
             ConfigError::new(

@@ -2,7 +2,7 @@
 //! [`StorageKind`].
 
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::ConfigError;
@@ -11,6 +11,7 @@ use super::model::{
     MaildirConfig, MaildirLayout, SkipUnchanged, StorageKind, TlsMode, Trust, VdirConfig,
     WebcalConfig,
 };
+use super::oauth2::Service;
 use super::provider::{self, Provider};
 use super::raw::{Fields, Located, names};
 use super::secret::{PasswordSource, Secret};
@@ -80,6 +81,8 @@ fn keys(ty: Type) -> &'static [&'static str] {
             // Provider presets (issue 18): provider.rs.
             "provider",
             "disable_extensions",
+            // OAuth2 (issue 18): config/oauth2.rs.
+            "oauth2",
         ],
         Type::Maildir => &[
             "type",
@@ -111,6 +114,8 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "poll_interval",
             // Provider presets (issue 18): provider.rs.
             "provider",
+            // OAuth2 (issue 18): config/oauth2.rs.
+            "oauth2",
         ],
         Type::Webcal => &[
             "type",
@@ -130,10 +135,19 @@ fn keys(ty: Type) -> &'static [&'static str] {
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Converts the table of storage `name` (already known to be a valid name). `login_per_account`:
-/// a `[migration]` names it, so an imap storage may leave its login to each account.
+/// The storage's name and the state directory: where its OAuth2 tokens live (issue 18).
+#[derive(Clone, Copy)]
+pub(crate) struct Home<'a> {
+    pub name: &'a str,
+    pub state_dir: &'a Path,
+}
+
+/// Converts the table of storage `home.name` (already known to be a valid name).
+/// `login_per_account`: a `[migration]` names it, so an imap storage may leave its login to
+/// each account.
 pub(crate) fn build(
     fields: &Fields<'_, '_>,
+    home: Home<'_>,
     login_per_account: bool,
 ) -> Result<StorageKind, ConfigError> {
     let ty = fields
@@ -150,7 +164,7 @@ pub(crate) fn build(
             .then(|| format!("key {key:?} does not apply to type {type_name:?}"))
     })?;
     Ok(match ty.value {
-        Type::Imap => StorageKind::Imap(imap(fields, login_per_account)?),
+        Type::Imap => StorageKind::Imap(imap(fields, home, login_per_account)?),
         Type::Maildir => {
             let layout = fields
                 .choice(
@@ -167,8 +181,8 @@ pub(crate) fn build(
                 tree: super::maildir_tree::build(fields, layout)?,
             })
         }
-        Type::CalDav => StorageKind::CalDav(dav(fields, type_name)?),
-        Type::CardDav => StorageKind::CardDav(dav(fields, type_name)?),
+        Type::CalDav => StorageKind::CalDav(dav(fields, type_name, (Service::CalDav, home))?),
+        Type::CardDav => StorageKind::CardDav(dav(fields, type_name, (Service::CardDav, home))?),
         Type::Webcal => StorageKind::Webcal(WebcalConfig {
             url: webcal_to_https(url(fields, &["http", "https", "webcal", "webcals"])?),
             collection_id: collection_id(fields)?,
@@ -182,7 +196,11 @@ pub(crate) fn build(
     })
 }
 
-fn imap(fields: &Fields<'_, '_>, login_per_account: bool) -> Result<ImapConfig, ConfigError> {
+fn imap(
+    fields: &Fields<'_, '_>,
+    home: Home<'_>,
+    login_per_account: bool,
+) -> Result<ImapConfig, ConfigError> {
     let provider = provider::read(fields, "imap")?.map(|p| p.value);
     let preset = provider.map(Provider::imap);
     let host = fields.non_empty("host")?;
@@ -271,21 +289,42 @@ fn imap(fields: &Fields<'_, '_>, login_per_account: bool) -> Result<ImapConfig, 
         .and_then(|c| usize::try_from(c.value).ok())
         .and_then(NonZeroUsize::new)
         .unwrap_or(DEFAULT_CONNECTIONS);
+    let credentials = credentials(
+        fields,
+        !tunnel && !login_per_account,
+        Some((Service::Imap, home)),
+    )?;
+    let auth = fields.choice(
+        "auth",
+        &[
+            ("login", ImapAuth::Login),
+            ("plain", ImapAuth::Plain),
+            ("cram-md5", ImapAuth::CramMd5),
+            ("xoauth2", ImapAuth::XOAuth2),
+            ("oauthbearer", ImapAuth::OAuthBearer),
+        ],
+    )?;
+    let oauth2 = credentials
+        .as_ref()
+        .is_some_and(|c| matches!(c.password, PasswordSource::OAuth2(_)));
+    let auth = match auth {
+        // A token is useless to the other mechanisms, and XOAUTH2 is what Gmail and
+        // Microsoft 365 take.
+        None if oauth2 => Some(ImapAuth::XOAuth2),
+        Some(auth)
+            if oauth2 && !matches!(auth.value, ImapAuth::XOAuth2 | ImapAuth::OAuthBearer) =>
+        {
+            return Err(fields.error(
+                auth.at,
+                "with \"oauth2\", \"auth\" must be \"xoauth2\" or \"oauthbearer\" (the \
+                 mechanisms that carry a token)",
+            ));
+        }
+        auth => auth.map(|a| a.value),
+    };
     Ok(ImapConfig {
-        credentials: credentials(fields, !tunnel && !login_per_account)?,
-        auth: fields
-            .choice(
-                "auth",
-                &[
-                    ("login", ImapAuth::Login),
-                    ("plain", ImapAuth::Plain),
-                    ("cram-md5", ImapAuth::CramMd5),
-                    ("xoauth2", ImapAuth::XOAuth2),
-                    ("oauthbearer", ImapAuth::OAuthBearer),
-                ],
-            )?
-            .map(|a| a.value)
-            .or(preset.map(|p| p.auth)),
+        credentials,
+        auth: auth.or(preset.map(|p| p.auth)),
         endpoint,
         connections,
         timeout: timeout(fields)?,
@@ -331,7 +370,11 @@ fn disabled_extensions(
         .collect()
 }
 
-fn dav(fields: &Fields<'_, '_>, type_name: &str) -> Result<DavConfig, ConfigError> {
+fn dav(
+    fields: &Fields<'_, '_>,
+    type_name: &str,
+    oauth2: (Service, Home<'_>),
+) -> Result<DavConfig, ConfigError> {
     let provider = provider::read(fields, type_name)?.map(|p| p.value);
     let domain = match (fields.key_span("url"), fields.non_empty("domain")?) {
         (Some(url), Some(domain)) => {
@@ -369,7 +412,7 @@ fn dav(fields: &Fields<'_, '_>, type_name: &str) -> Result<DavConfig, ConfigErro
     Ok(DavConfig {
         url,
         domain,
-        credentials: credentials(fields, false)?,
+        credentials: credentials(fields, false, Some(oauth2))?,
         trust: trust(fields)?,
         timeout: timeout(fields)?,
         skip_unchanged: skip_unchanged(fields)?,
@@ -511,13 +554,25 @@ fn keyring(
     Ok(Some(PasswordSource::Keyring { service, user }))
 }
 
-/// `user` with exactly one of `password` and `password_cmd`; all three may be absent unless
-/// `required`.
+/// `user` with exactly one of `password`, `password_cmd` and (where `oauth2` says for which
+/// service) `oauth2`; all may be absent unless `required`.
 fn credentials(
     fields: &Fields<'_, '_>,
     required: bool,
+    oauth2: Option<(Service, Home<'_>)>,
 ) -> Result<Option<Credentials>, ConfigError> {
     let user = fields.non_empty("user")?;
+    if let Some((service, home)) = oauth2
+        && let Some(source) = super::oauth2::build(fields, service, home.name, home.state_dir)?
+    {
+        return match user {
+            Some(user) => Ok(Some(Credentials {
+                user: user.value,
+                password: source,
+            })),
+            None => Err(fields.missing("user", " (the account the OAuth2 token is for)")),
+        };
+    }
     if let Some(keyring) = keyring(fields, user.as_ref().map(|u| u.value.as_str()))? {
         if let Some(command) = fields.non_empty("password_cmd")? {
             return Err(fields.error(

@@ -27,7 +27,11 @@ pub fn resolve<'p>(config: &mut Config, pairs: impl IntoIterator<Item = &'p str>
                 .password
                 .resolve()
                 .with_context(|| format!("storage {name}"))?;
-            credentials.password = PasswordSource::Literal(secret);
+            // An OAuth2 token expires within the hour: the source stays, and hands out the
+            // token it now caches until it needs refreshing (issue 18).
+            if !matches!(credentials.password, PasswordSource::OAuth2(_)) {
+                credentials.password = PasswordSource::Literal(secret);
+            }
         }
     }
     Ok(())

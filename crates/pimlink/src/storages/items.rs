@@ -12,8 +12,10 @@ use pimlink_dav::{ChangeStamp, ClientOptions, DavStore, WebcalStore};
 use pimlink_vdir::Vdir;
 
 use crate::config::{
-    Config, Credentials, DavConfig, SkipUnchanged, StorageKind, VdirConfig, WebcalConfig,
+    Config, Credentials, DavConfig, PasswordSource, SkipUnchanged, StorageKind, VdirConfig,
+    WebcalConfig,
 };
+use pimlink_dav::bearer::{Bearer, Refresh};
 
 /// A calendar/contact storage of any supported type, so one engine instance serves every
 /// combination.
@@ -129,8 +131,25 @@ pub fn dav_options(dav: &DavConfig) -> Result<ClientOptions> {
         Some(domain) => ClientOptions::for_domain(domain),
         None => ClientOptions::new(dav.url.clone()),
     };
-    if let Some(Credentials { user, password }) = &dav.credentials {
-        options = options.credentials(user.clone(), password.resolve()?);
+    match &dav.credentials {
+        // OAuth2 (issue 18): the token as Bearer, renewed once when the server answers 401.
+        Some(Credentials {
+            password: PasswordSource::OAuth2(source),
+            ..
+        }) => {
+            let token = pimlink::oauth2::access_token(source, false)?;
+            let source = source.clone();
+            let refresh: Refresh = std::sync::Arc::new(move || {
+                pimlink::oauth2::access_token(&source, true).map_err(|e| {
+                    pimlink_core::Error::new(pimlink_core::ErrorKind::Auth, e.to_string())
+                })
+            });
+            options = options.bearer(Bearer::new(token, refresh));
+        }
+        Some(Credentials { user, password }) => {
+            options = options.credentials(user.clone(), password.resolve()?);
+        }
+        None => {}
     }
     options.trust = dav.trust.clone();
     options.timeout = dav.timeout;

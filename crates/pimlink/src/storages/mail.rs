@@ -98,21 +98,41 @@ pub(crate) fn imap_options(imap: &ImapConfig) -> ClientOptions {
 /// a `password_cmd`, on first use.
 fn imap_store(imap: &ImapConfig) -> ImapStore {
     let options = imap_options(imap);
-    let mut store = match imap.credentials.as_ref().map(|c| c.password.clone()) {
+    let source = imap.credentials.as_ref().map(|c| c.password.clone());
+    let mut store = match source.clone() {
         Some(source) => ImapStore::with_password_provider(
             options,
             Box::new(move || {
                 source
                     .resolve()
                     .map(|secret| pimlink_imap::Secret::new(secret.expose()))
-                    .map_err(|e| pimlink_core::Error::new(ErrorKind::Config, e.to_string()))
+                    .map_err(password_error)
             }),
         ),
         None => ImapStore::new(options),
     };
+    // OAuth2 (issue 18): a token the server refused is refreshed once and the login retried.
+    if let Some(config::PasswordSource::OAuth2(oauth2)) = source {
+        store.set_password_refresh(std::sync::Arc::new(move || {
+            pimlink::oauth2::access_token(&oauth2, true)
+                .map(|secret| pimlink_imap::Secret::new(secret.expose()))
+                .map_err(|e| pimlink_core::Error::new(ErrorKind::Auth, e.to_string()))
+        }));
+    }
     store.set_subscribed_only(imap.subscribed_only);
     store.set_connections(imap.connections.get());
     store
+}
+
+/// A password that could not be had: a mistake in the configuration (a failing
+/// `password_cmd`), or for OAuth2 no token to be had, which is not one (exit 3, issue 18).
+fn password_error(error: config::ConfigError) -> pimlink_core::Error {
+    let kind = if error.kind() == config::ConfigErrorKind::OAuth2 {
+        ErrorKind::Auth
+    } else {
+        ErrorKind::Config
+    };
+    pimlink_core::Error::new(kind, error.to_string())
 }
 
 impl MailStore for MailSide {

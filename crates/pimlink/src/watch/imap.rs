@@ -11,11 +11,11 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
-use pimlink_imap::watch::{Event, WatchOptions};
+use pimlink_imap::watch::{Event, Relogin, WatchOptions};
 use tokio::sync::mpsc;
 
 use super::Change;
-use crate::config::{Config, StorageKind};
+use crate::config::{Config, PasswordSource, StorageKind};
 use crate::storages::mail::imap_options;
 
 /// Watches IMAP storage `storage` of `config` until `tx` is closed. Fails when the storage is
@@ -61,6 +61,15 @@ fn options(config: &Config, storage: &str) -> Result<WatchOptions> {
         client.password = pimlink_imap::Secret::new(secret.expose());
     }
     let mut options = WatchOptions::new(client);
+    // OAuth2 (issue 18): the token expires while the watcher runs; a refused reconnect gets a
+    // new one.
+    if let Some(PasswordSource::OAuth2(source)) = imap.credentials.as_ref().map(|c| &c.password) {
+        let source = source.clone();
+        options.relogin = Some(Relogin(Arc::new(move || {
+            pimlink::oauth2::access_token(&source, true)
+                .map_err(|e| pimlink_core::Error::new(pimlink_core::ErrorKind::Auth, e.to_string()))
+        })));
+    }
     options.notify = imap.watch.notify;
     options.idle_folders = imap.watch.idle_folders.clone();
     options.keepalive = imap.watch.keepalive;

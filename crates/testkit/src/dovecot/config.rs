@@ -30,11 +30,16 @@ pub(crate) struct Params<'a> {
     /// Migration (issue 15): folders created at login with a special-use attribute (RFC 6154),
     /// `(name, attribute)`.
     pub special_use: &'a [(String, String)],
+    /// Tokens are checked by the `oauth2` passdb (its file: [`oauth2_path`]).
+    pub oauth2: bool,
 }
 
 /// Where things live inside an instance's temp dir.
 pub(crate) fn passwd_path(root: &Path) -> PathBuf {
     root.join("passwd")
+}
+pub(crate) fn oauth2_path(root: &Path) -> PathBuf {
+    root.join("dovecot-oauth2.conf.ext")
 }
 pub(crate) fn conf_path(root: &Path) -> PathBuf {
     root.join("dovecot.conf")
@@ -77,7 +82,7 @@ auth_mechanisms = plain login cram-md5 xoauth2 oauthbearer
 # Tests log in with wrong passwords and open many parallel connections on purpose.
 auth_failure_delay = 0
 mail_max_userip_connections = 1000
-{master}passdb {{
+{master}{oauth2}passdb {{
   driver = passwd-file
   args = scheme=PLAIN {passwd}
 }}
@@ -103,6 +108,16 @@ mail_location = {location}
                 master_passwd_path(p.root).display()
             ),
             None => String::new(),
+        },
+        // First, so that a token is asked about before the passwd-file compares it with the
+        // password; only for the mechanisms that carry tokens.
+        oauth2 = if p.oauth2 {
+            format!(
+                "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {}\n}}\n",
+                oauth2_path(p.root).display()
+            )
+        } else {
+            String::new()
         },
         location = if p.maildir_plus_plus {
             // Dovecot's default: INBOX is the root, folder A.B lives in .A.B
@@ -194,6 +209,15 @@ plugin {{
     }
 }
 
+/// Renders the `oauth2` passdb's settings: tokens are POSTed to `url` (RFC 7662), and the
+/// answer's `username` must be the user logging in.
+pub(crate) fn render_oauth2(url: &str) -> String {
+    format!(
+        "introspection_mode = post\nintrospection_url = {url}\nusername_attribute = username\n\
+         active_attribute = active\nactive_value = true\n"
+    )
+}
+
 /// Renders the passwd-file: `user:{PLAIN}password:uid:gid::home::`.
 pub(crate) fn render_passwd(root: &Path, users: &[(String, String)], id: &Identity) -> String {
     users
@@ -262,8 +286,8 @@ mod tests {
             identity: &id,
             sieve_port: None,
             master_user: None,
-
             special_use: &[],
+            oauth2: false,
         });
         assert!(text.contains("ssl = no\n"));
         assert!(!text.contains("ssl_verify_client_cert"));
@@ -291,8 +315,8 @@ mod tests {
             identity: &id,
             sieve_port: Some(4190),
             master_user: Some("*"),
-
             special_use: &[],
+            oauth2: false,
         });
         assert!(text.contains("auth_master_user_separator = *\n"));
         assert!(text.contains("master = yes\n  args = scheme=PLAIN /t/master-passwd\n"));

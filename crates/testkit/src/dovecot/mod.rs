@@ -39,6 +39,7 @@ pub struct DovecotBuilder {
     master_user: Option<(String, String)>,
     // Migration (issue 15).
     special_use: Vec<(String, String)>,
+    oauth2_introspection: Option<String>,
 }
 
 impl Default for DovecotBuilder {
@@ -60,6 +61,7 @@ impl DovecotBuilder {
             managesieve: false,
             master_user: None,
             special_use: Vec::new(),
+            oauth2_introspection: None,
         }
     }
 
@@ -132,6 +134,16 @@ impl DovecotBuilder {
             .iter()
             .map(|(u, p)| (u.to_string(), p.to_string()))
             .collect();
+        self
+    }
+
+    /// Check XOAUTH2 and OAUTHBEARER tokens with Dovecot's `oauth2` passdb, which POSTs each
+    /// token to `url` (RFC 7662 introspection, e.g.
+    /// [`crate::oauth2::OAuth2Server::introspection_endpoint`]) and logs the user in when
+    /// the answer says `active` and names them (issue 18). Without it a user's token is their
+    /// password.
+    pub fn oauth2_introspection(mut self, url: &str) -> Self {
+        self.oauth2_introspection = Some(url.to_owned());
         self
     }
 
@@ -210,6 +222,7 @@ impl DovecotBuilder {
             sieve_port,
             master_user: self.master_user.as_ref().map(|_| "*"),
             special_use: &self.special_use,
+            oauth2: self.oauth2_introspection.is_some(),
         });
         let conf_path = config::conf_path(&root);
         fs::write(&conf_path, conf).map_err(failed)?;
@@ -218,6 +231,10 @@ impl DovecotBuilder {
         if let Some((name, password)) = &self.master_user {
             let line = format!("{name}:{{PLAIN}}{password}\n");
             write_private(&config::master_passwd_path(&root), &line, &identity).map_err(failed)?;
+        }
+        if let Some(url) = &self.oauth2_introspection {
+            let text = config::render_oauth2(url);
+            write_private(&config::oauth2_path(&root), &text, &identity).map_err(failed)?;
         }
 
         let mut command = Command::new(dovecot_binary());
