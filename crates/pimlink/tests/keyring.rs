@@ -31,6 +31,12 @@ fn world(server: &Dovecot, password_keys: &str) -> World {
     world
 }
 
+/// Waits (up to 20 s) until the keyring takes an item: the daemon unlocks its collection
+/// after `--unlock` returns, and a store before that fails with "locked collection" on a busy
+/// machine.
+const KEYRING_READY: &str = "n=0\nuntil printf x | secret-tool store --label=ready pimlink-test ready \
+                             2>/dev/null; do n=$((n+1)); [ $n -ge 200 ] && exit 96; sleep 0.1; done\n";
+
 /// Runs `pimlink sync` in a D-Bus session whose keyring holds `stored` (service, user, secret).
 fn sync_with_keyring(world: &World, stored: Option<(&str, &str, &str)>) -> Run {
     let home = world.dir.path().join("home");
@@ -44,7 +50,7 @@ fn sync_with_keyring(world: &World, stored: Option<(&str, &str, &str)>) -> Run {
     };
     let script = format!(
         "printf %s throwaway | gnome-keyring-daemon --unlock --components=secrets \
-         >/dev/null || exit 98\n{store}exec \"$PIMLINK\" -c \"$CONFIG\" sync\n"
+         >/dev/null || exit 98\n{KEYRING_READY}{store}exec \"$PIMLINK\" -c \"$CONFIG\" sync\n"
     );
     let output = Command::new("dbus-run-session")
         .args(["--", "sh", "-c", &script])
@@ -59,6 +65,7 @@ fn sync_with_keyring(world: &World, stored: Option<(&str, &str, &str)>) -> Run {
         98,
         "gnome-keyring-daemon could not start:\n{run}"
     );
+    assert_ne!(run.code(), 96, "the keyring never took an item:\n{run}");
     assert_ne!(
         run.code(),
         97,

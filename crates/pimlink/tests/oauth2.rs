@@ -80,11 +80,18 @@ impl Setup {
             .unwrap();
     }
 
+    /// Polled while the daemon may still be creating the folder or renaming files: what
+    /// cannot be read yet is not there yet (the whole-tree reader would panic on it).
     fn has_locally(&self, id: &str) -> bool {
-        self.world
-            .messages("b")
-            .get("INBOX")
-            .is_some_and(|m| m.contains_key(id))
+        let inbox = self.world.root("b").join("INBOX");
+        let wanted = format!("Message-ID: <{id}@");
+        ["cur", "new"]
+            .iter()
+            .filter_map(|sub| fs::read_dir(inbox.join(sub)).ok())
+            .flatten()
+            .flatten()
+            .filter_map(|entry| fs::read_to_string(entry.path()).ok())
+            .any(|text| text.contains(&wanted))
     }
 
     fn token_file(&self) -> std::path::PathBuf {
@@ -343,8 +350,13 @@ fn with_a_keyring_the_refresh_token_is_kept_there_and_no_file_is_written() {
     fs::create_dir_all(&home).unwrap();
     // A private session bus with a real Secret Service (GNOME Keyring, unlocked with a
     // throwaway password, its files in a temporary HOME); auth and then sync inside it.
+    // The keyring takes items only once the daemon has unlocked its collection, which may be
+    // after `--unlock` returns on a busy machine: wait (up to 20 s) until a store succeeds.
     let script = "printf %s throwaway | gnome-keyring-daemon --unlock --components=secrets \
-                  >/dev/null || exit 98\n\"$PIMLINK\" -c \"$CONFIG\" auth a --no-browser || exit $?\n\
+                  >/dev/null || exit 98\n\
+                  n=0\nuntil printf x | secret-tool store --label=ready pimlink-test ready \
+                  2>/dev/null; do n=$((n+1)); [ $n -ge 200 ] && exit 96; sleep 0.1; done\n\
+                  \"$PIMLINK\" -c \"$CONFIG\" auth a --no-browser || exit $?\n\
                   secret-tool lookup service pimlink-oauth2 storage a >/dev/null || exit 97\n\
                   exec \"$PIMLINK\" -c \"$CONFIG\" sync\n";
     let mut command = Command::new("dbus-run-session");

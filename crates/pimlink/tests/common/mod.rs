@@ -162,7 +162,10 @@ pub fn read_tree(root: &Path) -> Tree {
     for (folder, files) in maildir_files(root) {
         let messages = tree.entry(folder).or_default();
         for (letters, path) in files {
-            let text = fs::read_to_string(&path).unwrap();
+            // Polled while a daemon renames files: one gone since the listing is not there.
+            let Ok(text) = fs::read_to_string(&path) else {
+                continue;
+            };
             let id =
                 message_id(&text).unwrap_or_else(|| panic!("no Message-ID in {}", path.display()));
             messages.entry(id).or_default().push(letters);
@@ -191,8 +194,14 @@ fn visit(root: &Path, dir: &Path, folders: &mut BTreeMap<String, Vec<(String, Pa
             .into_owned();
         let files = folders.entry(folder).or_default();
         for sub in ["cur", "new"] {
-            for file in fs::read_dir(dir.join(sub)).unwrap() {
-                let file = file.unwrap();
+            // A folder being created has `cur/` before `new/`: its missing part is empty.
+            let Ok(listing) = fs::read_dir(dir.join(sub)) else {
+                continue;
+            };
+            for file in listing {
+                let Ok(file) = file else {
+                    continue;
+                };
                 let name = file.file_name().to_string_lossy().into_owned();
                 let flags = name
                     .split_once(":2,")
