@@ -44,7 +44,16 @@ fn mbsyncrc(server: &Dovecot, root: &Path, near: &str, sync_state: &str) -> Stri
 }
 
 fn run_mbsync(rc: &Path) -> String {
-    let out = Command::new("mbsync")
+    run_mbsync_in(rc, None)
+}
+
+/// `run_mbsync`, with `HOME` set to `home` (where mbsync keeps its default `SyncState`).
+fn run_mbsync_in(rc: &Path, home: Option<&Path>) -> String {
+    let mut command = Command::new("mbsync");
+    if let Some(home) = home {
+        command.env("HOME", home);
+    }
+    let out = command
         .arg("-c")
         .arg(rc)
         .arg("-a")
@@ -368,23 +377,8 @@ fn mbsyncs_default_sync_state_directory_is_adopted_and_handed_back() {
     let text = mbsyncrc(&server, &root, &format!("Inbox {}", inbox.display()), "")
         .replace("SyncState \n", "");
     fs::write(&rc, text).unwrap();
-    let mbsync = |what: &str| {
-        let out = Command::new("mbsync")
-            .env("HOME", &home)
-            .arg("-c")
-            .arg(&rc)
-            .arg("-a")
-            .output()
-            .expect("mbsync (Debian package isync) is needed for this test");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "mbsync ({what}) failed: {text}");
-        text
-    };
-    mbsync("initial");
+    let mbsync = || run_mbsync_in(&rc, Some(&home));
+    mbsync();
     let states: Vec<String> = fs::read_dir(home.join(".mbsync"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -433,7 +427,7 @@ fn mbsyncs_default_sync_state_directory_is_adopted_and_handed_back() {
     );
     assert!(first.stdout().contains("copied"), "{first}");
     let server_after = user_tree(&server, &user, server.password());
-    let log = mbsync("after pimlink");
+    let log = mbsync();
     assert_eq!(
         user_tree(&server, &user, server.password()),
         server_after,

@@ -20,24 +20,14 @@ pub fn account_dir(state_dir: &Path, migration: &str, source_user: &str) -> Path
         .join(escape(source_user))
 }
 
-/// `source_user` as one safe file name.
+/// `source_user` as one safe file name: escaped as a replication's user names are
+/// ([`crate::replicate::users::escape_file_name`]); an empty name gets one of its own.
 pub fn escape(source_user: &str) -> String {
     if source_user.is_empty() {
         // Not a name the accounts file lets through; still one file name of its own.
         return "%".to_owned();
     }
-    let mut out = String::with_capacity(source_user.len());
-    for (i, byte) in source_user.bytes().enumerate() {
-        let plain = byte.is_ascii_alphanumeric()
-            || matches!(byte, b'_' | b'-' | b'@' | b'+')
-            || (byte == b'.' && i > 0);
-        if plain {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    crate::replicate::users::escape_file_name(source_user)
 }
 
 /// The daily count an earlier run left: `(UTC day, bytes)`. A missing or unreadable file counts

@@ -30,19 +30,27 @@ impl User {
     /// from a file or a command, so it must never name another directory (`..`, `a/b`) or
     /// a hidden file; distinct names stay distinct, as `%` itself is escaped.
     pub fn file_name(&self) -> String {
-        let mut out = String::with_capacity(self.0.len());
-        for (i, byte) in self.0.bytes().enumerate() {
-            let plain = byte.is_ascii_alphanumeric()
-                || matches!(byte, b'-' | b'_' | b'@' | b'+')
-                || (byte == b'.' && i > 0);
-            if plain {
-                out.push(char::from(byte));
-            } else {
-                out.push_str(&format!("%{byte:02X}"));
-            }
-        }
-        out
+        escape_file_name(&self.0)
     }
+}
+
+/// `name` as one file name component: bytes other than ASCII letters, digits, `-`, `_`, `@`,
+/// `+` and a `.` that does not start it are written `%XX`, so that no name reaches another
+/// directory or makes a hidden file, and distinct names stay distinct (`%` is escaped too).
+/// Migration's per-account state uses it as well.
+pub fn escape_file_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for (i, byte) in name.bytes().enumerate() {
+        let plain = byte.is_ascii_alphanumeric()
+            || matches!(byte, b'-' | b'_' | b'@' | b'+')
+            || (byte == b'.' && i > 0);
+        if plain {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 impl fmt::Display for User {

@@ -18,7 +18,6 @@
 //! handed back too, once mbsync has written some there for the tree's channel
 //! (`mbsync_place.rs` finds the channel in mbsync's configuration).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -128,7 +127,10 @@ fn hand_back_folder(
     let (near_validity, mut max_uid) =
         state::read_uid_counter(dir)?.unwrap_or_else(|| (new_uid_validity(), 0));
     let files = local_files(dir)?;
-    let by_key = index_by_key(&files);
+    let by_key = super::index_by_key(files.iter().map(|file| {
+        let unique = unique_part(&file.name);
+        (unique, file.near.map(|_| without_near_uid(unique)))
+    }));
 
     let mut far_validity = server_state.and_then(uid_validity_of_state);
     let mut records = Vec::new();
@@ -248,38 +250,6 @@ fn local_files(dir: &Path) -> Result<Vec<LocalFile>> {
         }
     }
     Ok(files)
-}
-
-/// Each file by the key pimlink's status may know it under: its unique part, and for a file
-/// mbsync (or a hand-back) numbered, also that part without `,U=` (pimlink keeps the key a
-/// file had before it was numbered). A key two files claim maps to neither.
-fn index_by_key(files: &[LocalFile]) -> HashMap<String, usize> {
-    let mut exact: HashMap<String, Option<usize>> = HashMap::new();
-    let mut unnumbered: HashMap<String, Option<usize>> = HashMap::new();
-    for (index, file) in files.iter().enumerate() {
-        let key = unique_part(&file.name);
-        let claim = |claimed: &mut Option<usize>| *claimed = None;
-        exact
-            .entry(key.to_owned())
-            .and_modify(claim)
-            .or_insert(Some(index));
-        if file.near.is_some() {
-            unnumbered
-                .entry(without_near_uid(key))
-                .and_modify(claim)
-                .or_insert(Some(index));
-        }
-    }
-    let mut out: HashMap<String, usize> = exact
-        .into_iter()
-        .filter_map(|(key, index)| Some((key, index?)))
-        .collect();
-    for (key, index) in unnumbered {
-        if let Some(index) = index {
-            out.entry(key).or_insert(index);
-        }
-    }
-    out
 }
 
 /// A file name's unique part (before `:2,`).

@@ -11,6 +11,7 @@
 mod mbsync;
 mod offlineimap;
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -104,6 +105,39 @@ fn fsync_dir(dir: &Path) -> Result<()> {
     std::fs::File::open(dir)
         .and_then(|handle| handle.sync_all())
         .with_context(|| format!("syncing the directory {}", dir.display()))
+}
+
+/// Each file (by its position) under the keys pimlink's status may know it by: its unique
+/// part, and that part without the other tool's numbering (`bare`, the key a file had before
+/// it was numbered). A key two files claim maps to neither.
+fn index_by_key<'a>(
+    keys: impl Iterator<Item = (&'a str, Option<String>)>,
+) -> HashMap<String, usize> {
+    let mut exact: HashMap<String, Option<usize>> = HashMap::new();
+    let mut unnumbered: HashMap<String, Option<usize>> = HashMap::new();
+    let claim = |claimed: &mut Option<usize>| *claimed = None;
+    for (index, (unique, bare)) in keys.enumerate() {
+        exact
+            .entry(unique.to_owned())
+            .and_modify(claim)
+            .or_insert(Some(index));
+        if let Some(bare) = bare.filter(|bare| bare != unique) {
+            unnumbered
+                .entry(bare)
+                .and_modify(claim)
+                .or_insert(Some(index));
+        }
+    }
+    let mut out: HashMap<String, usize> = exact
+        .into_iter()
+        .filter_map(|(key, index)| Some((key, index?)))
+        .collect();
+    for (key, index) in unnumbered {
+        if let Some(index) = index {
+            out.entry(key).or_insert(index);
+        }
+    }
+    out
 }
 
 /// Renames each `(from, to)` file name in `dir/sub`, then syncs the directories; the names

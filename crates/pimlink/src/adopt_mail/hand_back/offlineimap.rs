@@ -197,7 +197,10 @@ fn hand_back_folder(
 ) -> Result<usize> {
     let md5 = folder_md5(&folder.local_name);
     let files = message_files(&folder.dir)?;
-    let by_key = index_by_key(&files);
+    let by_key = super::index_by_key(files.iter().map(|(_, name)| {
+        let unique = MessageName::parse(name).unique;
+        (unique, Some(without_numbering(unique)))
+    }));
     let local = server.other();
     let mut rows: Vec<(u32, String)> = Vec::new();
     let mut renames: Vec<(&'static str, String, String)> = Vec::new();
@@ -294,39 +297,6 @@ fn message_files(dir: &Path) -> Result<Vec<(&'static str, String)>> {
     Ok(files)
 }
 
-/// Each file by the keys pimlink's status may know it under: its unique part, and that part
-/// without OfflineIMAP's numbering (the key a file had before it was numbered). A key two files
-/// claim maps to neither.
-fn index_by_key(files: &[(&'static str, String)]) -> HashMap<String, usize> {
-    let mut exact: HashMap<String, Option<usize>> = HashMap::new();
-    let mut unnumbered: HashMap<String, Option<usize>> = HashMap::new();
-    for (index, (_, name)) in files.iter().enumerate() {
-        let unique = MessageName::parse(name).unique;
-        let claim = |claimed: &mut Option<usize>| *claimed = None;
-        exact
-            .entry(unique.to_owned())
-            .and_modify(claim)
-            .or_insert(Some(index));
-        let bare = without_numbering(unique);
-        if bare != unique {
-            unnumbered
-                .entry(bare)
-                .and_modify(claim)
-                .or_insert(Some(index));
-        }
-    }
-    let mut out: HashMap<String, usize> = exact
-        .into_iter()
-        .filter_map(|(key, index)| Some((key, index?)))
-        .collect();
-    for (key, index) in unnumbered {
-        if let Some(index) = index {
-            out.entry(key).or_insert(index);
-        }
-    }
-    out
-}
-
 /// A unique part without its `,U=` and `,FMD5=` fields.
 fn without_numbering(unique: &str) -> String {
     let mut parts = unique.split(',');
@@ -376,11 +346,14 @@ mod tests {
 
     #[test]
     fn a_numbered_file_is_found_under_its_old_key() {
-        let files = vec![
+        let files = [
             ("cur", "a,U=1,FMD5=x:2,S".to_owned()),
             ("new", "b".to_owned()),
         ];
-        let index = index_by_key(&files);
+        let index = super::super::index_by_key(files.iter().map(|(_, name)| {
+            let unique = MessageName::parse(name).unique;
+            (unique, Some(without_numbering(unique)))
+        }));
         assert_eq!(index.get("a"), Some(&0));
         assert_eq!(index.get("a,U=1,FMD5=x"), Some(&0));
         assert_eq!(index.get("b"), Some(&1));
