@@ -107,7 +107,13 @@ pub fn sync_pair(
 ) -> Result<u8> {
     let mut run = PairRun::lock(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
-    forget_other_storages(config, pair, &mut run, request.dry_run)?;
+    crate::identity::forget_other_storages(
+        config,
+        &pair.name,
+        [&pair.a, &pair.b],
+        &mut run,
+        request.dry_run,
+    )?;
     // Another tool's state (issue 16): taken over before the run, which then continues from
     // it. A dry run changes no status, so it matches by content and says so.
     if request.dry_run {
@@ -127,41 +133,6 @@ pub fn sync_pair(
         crate::adopt_mail::hand_back_after_sync(config, pair);
     }
     Ok(code)
-}
-
-/// A side pointed at another storage than the one the status describes (a new server, an empty
-/// directory) makes the status forget the pair, so that the run matches by content as a first
-/// run does, rather than take the old storage's rows for the new one's (its items would look
-/// deleted there, or its folders unchanged). Said on stderr, naming both storages.
-fn forget_other_storages(
-    config: &Config,
-    pair: &PairConfig,
-    run: &mut PairRun,
-    dry_run: bool,
-) -> Result<()> {
-    let (Some(a), Some(b)) = (config.storages.get(&pair.a), config.storages.get(&pair.b)) else {
-        return Ok(());
-    };
-    let now = pimlink_core::side::PerSide {
-        a: crate::identity::of(a),
-        b: crate::identity::of(b),
-    };
-    let changes = run
-        .note_storages(&now, dry_run)
-        .with_context(|| format!("recording the storages of pair {}", pair.name))?;
-    for change in changes {
-        let storage = match change.side {
-            pimlink_core::Side::A => &pair.a,
-            pimlink_core::Side::B => &pair.b,
-        };
-        eprintln!(
-            "pimlink: {}: warning: storage {storage} (side {}) is now another storage \
-             ({}, was {}); the pair's status is forgotten and this run matches items by \
-             content, as a first run does",
-            pair.name, change.side, change.now, change.was
-        );
-    }
-    Ok(())
 }
 
 /// Syncs a pair whose status `run` holds, with `adopter` for a first sync.
