@@ -12,6 +12,7 @@ mod endpoint;
 mod error_groups;
 mod failure;
 mod hooks;
+mod identity;
 mod import;
 mod mbnames;
 // Migration (issue 15).

@@ -498,3 +498,39 @@ fn bench_twenty_accounts_of_two_thousand_messages() {
         servers.assert_arrived(i, inbox, sent);
     }
 }
+
+/// An account migrated once, then to another (empty) destination account: the state of the
+/// first destination is not taken for the second's; every message is copied there.
+#[test]
+fn an_account_sent_to_another_destination_gets_every_message_there() {
+    let (inbox, sent) = (4, 1);
+    let servers = Servers::start(3, inbox, sent);
+    let only = |destination: usize| {
+        let line = format!("u00;old-00;{};new-{destination:02}\n", user(destination));
+        fs::write(servers.accounts_file(), line).unwrap();
+    };
+    only(0);
+    let first = servers.migrate(1);
+    assert_eq!(first.code(), 0, "{first}");
+    servers.assert_arrived(0, inbox, sent);
+
+    only(2);
+    let second = servers.migrate(1);
+    assert_eq!(second.code(), 0, "{second}");
+    let tree = servers.destination_tree(2);
+    let mut ids: Vec<&String> = tree
+        .get("INBOX")
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    ids.sort();
+    let expected: Vec<String> = (0..inbox).map(|m| format!("u00-in-{m}")).collect();
+    assert_eq!(
+        ids,
+        expected.iter().collect::<Vec<_>>(),
+        "{tree:?}\n{second}"
+    );
+    assert_eq!(tree.get("Sent").map_or(0, |m| m.len()), sent, "{tree:?}");
+    assert!(second.stderr().contains("another storage"), "{second}");
+    // The first destination is left as it was.
+    servers.assert_arrived(0, inbox, sent);
+}

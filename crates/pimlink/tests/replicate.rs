@@ -29,7 +29,16 @@ struct Setup {
 
 impl Setup {
     fn new(master: &Dovecot, replica: &Dovecot, keys: &str) -> Setup {
-        let dir = tempfile::tempdir().unwrap();
+        let setup = Setup {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        setup.configure(master, replica, keys);
+        setup
+    }
+
+    /// Rewrites the configuration, keeping the state directory.
+    fn configure(&self, master: &Dovecot, replica: &Dovecot, keys: &str) {
+        let dir = &self.dir;
         let storage = |name: &str, server: &Dovecot| {
             format!(
                 "[storage.{name}]\ntype = \"imap\"\nhost = \"{}\"\nport = {}\ntls = \"none\"\n\
@@ -47,7 +56,6 @@ impl Setup {
             r = storage("r", replica),
         );
         std::fs::write(dir.path().join("config.toml"), config).unwrap();
-        Setup { dir }
     }
 
     fn run(&self, args: &[&str]) -> Run {
@@ -446,4 +454,34 @@ fn a_rename_on_the_master_moves_the_messages_on_the_replica() {
     assert!(!tree.contains_key("Work"), "{tree:?}");
     assert_eq!(tree["Projects"].len(), 5, "{tree:?}");
     assert!(!run.stdout().contains("copied"), "copied again:\n{run}");
+}
+
+/// The replica pointed at another, empty server: the status of the old one is not taken for
+/// the new one's; every message is copied there, and the change of replica is reported.
+#[test]
+fn a_new_empty_replica_gets_everything() {
+    let (master, old_replica, new_replica) = (server(), server(), server());
+    master.deliver("alice", "INBOX", &message("a1")).unwrap();
+    master.deliver("alice", "Work", &message("a2")).unwrap();
+    master.deliver("bob", "INBOX", &message("b1")).unwrap();
+    let setup = Setup::new(&master, &old_replica, "");
+    setup.replicate_ok(&["-A"]);
+    assert_identical(&master, &old_replica);
+
+    setup.configure(&master, &new_replica, "");
+    // A dry run shows the copies and forgets nothing.
+    let dry = setup.replicate_ok(&["-A", "--dry-run"]);
+    assert!(dry.stdout().contains("copied"), "{dry}");
+    let untouched = user_tree(&new_replica, "alice", password("alice"));
+    assert!(untouched.values().all(|m| m.is_empty()), "{untouched:?}");
+    let run = setup.replicate_ok(&["-A"]);
+    assert_identical(&master, &new_replica);
+    assert!(
+        run.stderr().contains("another storage"),
+        "not reported:\n{run}"
+    );
+    let verify = setup.run(&["replicate", "x", "-A", "--verify"]);
+    assert_eq!(verify.code(), 0, "{verify}");
+    // The old replica is left as it was.
+    assert_identical(&master, &old_replica);
 }

@@ -1025,3 +1025,44 @@ fn an_upload_goes_in_multiappends_and_each_message_is_recorded_with_its_own_uid(
     let again = world.sync_ok();
     assert!(again.stdout().contains("changed: nothing"), "{again}");
 }
+
+/// A pair whose Maildir `path` is pointed at a new, empty directory: the status of the old
+/// tree is not taken for the new one's (its messages would look deleted there), so the run
+/// says so, deletes nothing on the server and copies every message to the new tree.
+#[test]
+fn a_maildir_path_changed_to_an_empty_directory_gets_every_message() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    for i in 0..5 {
+        server
+            .deliver(&user, "INBOX", &message(&format!("m{i}")))
+            .unwrap();
+    }
+    server.deliver(&user, "Work", &message("w")).unwrap();
+    let world = imap_maildir_world(&server, "");
+    world.sync_ok();
+    let before = user_tree(&server, &user, server.password());
+
+    let (old, new) = (world.root("b"), world.dir.path().join("moved"));
+    fs::create_dir_all(&new).unwrap();
+    let config = fs::read_to_string(world.config()).unwrap();
+    let moved = config.replace(
+        &format!("\"{}\"", old.display()),
+        &format!("\"{}\"", new.display()),
+    );
+    assert_ne!(config, moved);
+    fs::write(world.config(), moved).unwrap();
+
+    let run = world.run(&["sync"]);
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(run.stderr().contains("is now another storage"), "{run}");
+    assert_eq!(
+        user_tree(&server, &user, server.password()),
+        before,
+        "{run}"
+    );
+    assert_same(&before, &common::read_tree(&new));
+    let again = world.sync_ok();
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+    assert!(!again.stderr().contains("another storage"), "{again}");
+}

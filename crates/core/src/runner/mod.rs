@@ -176,6 +176,31 @@ impl PairRun {
         }
     }
 
+    /// Records which storage each side is (`now`, in words, from the configuration); when one
+    /// is not the storage the status describes, the status forgets what it knew of the pair
+    /// (see `status/storages.rs`), so that this run is a first run, matching by content, and
+    /// the changed sides are returned for a warning. A dry run does that in a private copy of
+    /// the status, which its executor then works on. Call it before taking over another
+    /// tool's state.
+    pub fn note_storages(
+        &mut self,
+        now: &crate::side::PerSide<String>,
+        dry_run: bool,
+    ) -> Result<Vec<crate::status::StorageChange>> {
+        let path = self.status.path().map(PathBuf::from);
+        if dry_run {
+            if self.status.storage_changes(now)?.is_empty() {
+                return Ok(Vec::new());
+            }
+            self.status = self.status.dry_run_copy()?;
+        }
+        let changes = self.status.note_storages(now)?;
+        if !changes.is_empty() {
+            self.without_state = Some(path.unwrap_or_default());
+        }
+        Ok(changes)
+    }
+
     /// Writes another tool's knowledge of a mail pair into its status before the run (see
     /// [`crate::mail::adopt`]): the run then continues from that tool's last run instead of
     /// matching items by content. `replace` discards state the pair already has.

@@ -9,7 +9,8 @@
 //! owner-only modes), the pair's lock (`lock.rs`), the schema of every table and its
 //! migrations (`schema.rs`), commits on a thread of their own (`offthread.rs`), and the run
 //! journal (`journal.rs`: how the last runs ended, for `pimlink status`, readable without the
-//! lock).
+//! lock), and which storage each side was (`storages.rs`: a side pointed elsewhere makes the
+//! status forget what it knew).
 //!
 //! A dry run works on [`StatusStore::dry_run_copy`]: the same writes as a real run, through
 //! the same code, land in a private copy that is dropped at the end, so that what a dry run
@@ -25,6 +26,7 @@ mod journal;
 mod lock;
 mod offthread;
 mod schema;
+mod storages;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,6 +37,7 @@ pub use journal::{CollectionEntry, CollectionJournal, JournalReader, RunEntry, u
 pub use lock::PairLock;
 pub(crate) use offthread::on_own_thread;
 pub(crate) use schema::sql;
+pub use storages::StorageChange;
 
 use crate::error::{Error, ErrorKind, Result};
 

@@ -162,6 +162,13 @@ const MIGRATIONS: &[&str] = &[
         -- Calendars/contacts: conflicts left open by the last run. Mail: 0.
         conflicts INTEGER NOT NULL
     );",
+    // 9: which storage each side was when the status last recorded anything (status/storages.rs),
+    // so that a side pointed at another storage is not taken for the one the rows describe.
+    "CREATE TABLE side_storages (
+        side TEXT PRIMARY KEY CHECK (side IN ('a', 'b')),
+        -- The storage in words (kind, server and user, or a directory), never a secret.
+        storage TEXT NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

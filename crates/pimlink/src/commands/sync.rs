@@ -107,6 +107,13 @@ pub fn sync_pair(
 ) -> Result<u8> {
     let mut run = PairRun::lock(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
+    crate::identity::forget_other_storages(
+        config,
+        &pair.name,
+        [&pair.a, &pair.b],
+        &mut run,
+        request.dry_run,
+    )?;
     // Another tool's state (issue 16): taken over before the run, which then continues from
     // it. A dry run changes no status, so it matches by content and says so.
     if request.dry_run {

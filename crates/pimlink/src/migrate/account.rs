@@ -122,8 +122,17 @@ fn run(
         &account.destination_user,
         destination_password,
     );
-    let run = PairRun::lock(dir, "migration")
+    let mut run = PairRun::lock(dir, "migration")
         .with_context(|| format!("opening the migration state in {}", dir.display()))?;
+    // A source or destination now on another server is not the one this state describes.
+    let label = format!("{} -> {}", account.source_user, account.destination_user);
+    crate::identity::forget_other_storages(
+        &config,
+        &label,
+        [&migration.source, &migration.destination],
+        &mut run,
+        shared.dry_run,
+    )?;
     crate::commands::runtime()?.block_on(async {
         let plan = match (migration.folders, state::read_folder_plan(dir)) {
             (FolderMatching::Names, _) => FolderPlan::default(),
