@@ -5,6 +5,7 @@
 
 mod adopt_dav;
 mod adopt_mail;
+mod atomic_file;
 mod cli;
 mod commands;
 mod daemon;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use pimlink_core::CollectionName;
 
-use super::atomic;
+use crate::atomic_file as atomic;
 
 fn file(state_dir: &Path, pair: &str) -> PathBuf {
     state_dir.join("mbnames").join(pair)

@@ -2,13 +2,12 @@
 //! real sync of a mail pair whose local side is a Maildir, the folders that pair now holds
 //! there are recorded (`cache`), and the file is rebuilt from the records of every such pair in
 //! the configuration: header, one `peritem` per folder (sorted, INBOX first, a line that comes
-//! out twice written once), joined by `sep`, footer. It is replaced (`atomic`, mode 0600) only
+//! out twice written once), joined by `sep`, footer. It is replaced (`crate::atomic_file`, mode 0600) only
 //! when that text differs from what the file holds, so that a reader watching its mtime (or
 //! mutt re-reading its muttrc) is not disturbed by syncs that changed no folder.
 //!
 //! Not here: the keys (`config::MbnamesConfig`), the placeholders (`config::Template`).
 
-mod atomic;
 mod cache;
 
 use std::path::Path;
@@ -43,11 +42,12 @@ pub fn after_run(
     };
     let text = render(config, mbnames)?;
     let path = &mbnames.filename;
-    let current = atomic::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let current =
+        crate::atomic_file::read(path).with_context(|| format!("reading {}", path.display()))?;
     if current.as_deref() == Some(text.as_bytes()) {
         return Ok(false);
     }
-    atomic::replace(path, text.as_bytes())
+    crate::atomic_file::replace(path, text.as_bytes())
         .with_context(|| format!("writing the mailbox list {}", path.display()))?;
     Ok(true)
 }

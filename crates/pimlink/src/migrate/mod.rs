@@ -149,8 +149,8 @@ fn read_accounts(path: &Path) -> anyhow::Result<Vec<accounts::Account>> {
     accounts::parse(&text).map_err(|e| anyhow!(UsageError(format!("{}: {e}", path.display()))))
 }
 
-/// Writes the report next to its final place and renames it there, so that a reader never
-/// sees half a report.
+/// Writes the report next to its final place and renames it there (`crate::atomic_file`), so
+/// that a reader never sees half a report.
 fn write_report(
     path: &Path,
     format: ReportFormat,
@@ -158,14 +158,7 @@ fn write_report(
     reports: &[AccountReport],
 ) -> anyhow::Result<()> {
     let context = || format!("cannot write the report {}", path.display());
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::NamedTempFile::new_in(dir).with_context(context)?;
-    report::write(file.as_file_mut(), format, migration, reports).with_context(context)?;
-    file.persist(path)
-        .map_err(|e| e.error)
-        .with_context(context)?;
-    Ok(())
+    let mut text = Vec::new();
+    report::write(&mut text, format, migration, reports).with_context(context)?;
+    crate::atomic_file::replace(path, &text).with_context(context)
 }

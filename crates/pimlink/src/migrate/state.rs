@@ -6,7 +6,6 @@
 //! outside its migration's directory: every byte outside `A-Z a-z 0-9 _ - @ +` and a `.` that
 //! is not the first character becomes `%XX`.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::folders::FolderPlan;
@@ -60,16 +59,11 @@ pub fn write_folder_plan(dir: &Path, plan: &FolderPlan) -> std::io::Result<()> {
     replace(dir, "folders.json", &text)
 }
 
-/// Writes `name` in `dir` through a temporary file renamed over it, fsynced, so that a crash
-/// leaves the old or the new content whole.
+/// Writes `name` in `dir` through a temporary file renamed over it, fsynced and private
+/// (0600), so that a crash leaves the old or the new content whole.
 fn replace(dir: &Path, name: &str, content: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!("{name}.tmp"));
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(content)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, dir.join(name))?;
-    std::fs::File::open(dir)?.sync_all()
+    crate::atomic_file::replace(&dir.join(name), content)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 //! handed back too, once mbsync has written some there for the tree's channel
 //! (`mbsync_place.rs` finds the channel in mbsync's configuration).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -29,17 +30,17 @@ use pimlink_foreign::state::mbsync::{self as state, FolderState, Record};
 use pimlink_maildir::Names;
 
 use super::super::mbsync_place::{Place, box_name, locate};
-use super::{HandBack, changed_since, parse_server_key, rename_all, write_durably};
+use super::{changed_since, message_files, parse_server_key, rename_all, write_durably};
 use crate::config::{Config, MaildirConfig, PairConfig};
 
-/// Hands the folders back whose files changed since mbsync's state was written; `None` if
-/// mbsync keeps no state in this tree.
+/// Hands the folders back whose files changed since mbsync's state was written; false if
+/// mbsync keeps no state for this tree.
 pub(super) fn hand_back(
     config: &Config,
     pair: &PairConfig,
     server: Side,
     maildir: &MaildirConfig,
-) -> Result<Option<HandBack>> {
+) -> Result<bool> {
     let (store, folders) = super::super::open_tree(maildir)?;
     let mut dirs = Vec::new();
     for folder in folders.iter().filter(|folder| folder.selectable) {
@@ -49,16 +50,15 @@ pub(super) fn hand_back(
     // Only a tree mbsync keeps state for is handed back; in a `SyncState` directory, only
     // once mbsync has written some there for this tree's channel.
     let place = match locate(&maildir.path, &paths) {
-        Some(Place::Dir(dir)) if dir.files.is_empty() => return Ok(None),
+        Some(Place::Dir(dir)) if dir.files.is_empty() => return Ok(false),
         Some(place) => place,
-        None => return Ok(None),
+        None => return Ok(false),
     };
     let run = PairRun::lock(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
     let status = run.status();
     let local = server.other();
     let collections = status.collections()?;
-    let mut done = HandBack::default();
     for (name, dir) in &dirs {
         let Some(collection) = collections.iter().find(|c| match local {
             Side::A => &c.name_a == name,
@@ -84,24 +84,10 @@ pub(super) fn hand_back(
         }
         let items = status.items(collection.id)?;
         let server_state = status.collection_state(collection.id, server)?;
-        let numbered = hand_back_folder(dir, &state_path, server, &items, server_state.as_deref())
+        hand_back_folder(dir, &state_path, server, &items, server_state.as_deref())
             .with_context(|| format!("folder {name}"))?;
-        if let Some(numbered) = numbered {
-            done.folders += 1;
-            done.numbered += numbered;
-        }
     }
-    Ok(Some(done))
-}
-
-/// One message file of a folder.
-struct LocalFile {
-    /// `cur` or `new`.
-    sub: &'static str,
-    /// The file name.
-    name: String,
-    /// mbsync's `,U=` UID in it, if any.
-    near: Option<u32>,
+    Ok(true)
 }
 
 /// Rewrites one folder's state from pimlink's `items`; `None` if the folder was left alone
@@ -124,12 +110,16 @@ fn hand_back_folder(
         true => Some(state::read_state(state_path)?),
         false => None,
     };
-    let (near_validity, mut max_uid) =
-        state::read_uid_counter(dir)?.unwrap_or_else(|| (new_uid_validity(), 0));
-    let files = local_files(dir)?;
-    let by_key = super::index_by_key(files.iter().map(|file| {
-        let unique = unique_part(&file.name);
-        (unique, file.near.map(|_| without_near_uid(unique)))
+    let counter = state::read_uid_counter(dir)?;
+    let (near_validity, mut max_uid) = counter.unwrap_or_else(|| (new_uid_validity(), 0));
+    let files = message_files(dir)?;
+    let near_uids: Vec<Option<u32>> = files
+        .iter()
+        .map(|(_, name)| state::near_uid(name))
+        .collect();
+    let by_key = super::index_by_key(files.iter().zip(&near_uids).map(|((_, name), near)| {
+        let unique = unique_part(name);
+        (unique, near.map(|_| without_near_uid(unique)))
     }));
 
     let mut far_validity = server_state.and_then(uid_validity_of_state);
@@ -151,7 +141,7 @@ fn hand_back_folder(
             // Gone locally since the sync: no record, as mbsync keeps none for it either.
             continue;
         };
-        let near = match files[index].near {
+        let near = match near_uids[index] {
             Some(near) => near,
             None => {
                 max_uid += 1;
@@ -172,7 +162,7 @@ fn hand_back_folder(
     };
 
     // 1. Count the UIDs before any file carries one.
-    if !numbering.is_empty() || state::read_uid_counter(dir)?.is_none() {
+    if !numbering.is_empty() || counter.is_none() {
         write_durably(
             dir,
             state::UIDVALIDITY_FILE,
@@ -183,15 +173,15 @@ fn hand_back_folder(
     let renames: Vec<(&'static str, String, String)> = numbering
         .iter()
         .map(|(index, uid)| {
-            let file = &files[*index];
-            (file.sub, file.name.clone(), with_near_uid(&file.name, *uid))
+            let (sub, name) = &files[*index];
+            (*sub, name.clone(), with_near_uid(name, *uid))
         })
         .collect();
-    let renamed: std::collections::HashSet<u32> = rename_all(dir, &renames)?
+    let renamed: HashSet<u32> = rename_all(dir, &renames)?
         .iter()
         .filter_map(|name| state::near_uid(name))
         .collect();
-    let numbered: std::collections::HashSet<u32> = numbering.iter().map(|(_, uid)| *uid).collect();
+    let numbered: HashSet<u32> = numbering.iter().map(|(_, uid)| *uid).collect();
     records.retain(|record| !numbered.contains(&record.near) || renamed.contains(&record.near));
     records.sort_by_key(|record| (record.far, record.near));
 
@@ -225,31 +215,6 @@ fn hand_back_folder(
     };
     write_durably(state_dir, &state_name, &state::render_state(&new_state))?;
     Ok(Some(renamed.len()))
-}
-
-/// The folder's message files, in `new/` then `cur/`.
-fn local_files(dir: &Path) -> Result<Vec<LocalFile>> {
-    let mut files = Vec::new();
-    for sub in ["new", "cur"] {
-        let path = dir.join(sub);
-        let entries = match std::fs::read_dir(&path) {
-            Ok(entries) => entries,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(err) => return Err(err).with_context(|| format!("listing {}", path.display())),
-        };
-        for entry in entries {
-            let entry = entry.with_context(|| format!("listing {}", path.display()))?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            if name.starts_with('.') {
-                continue;
-            }
-            let near = state::near_uid(&name);
-            files.push(LocalFile { sub, name, near });
-        }
-    }
-    Ok(files)
 }
 
 /// A file name's unique part (before `:2,`).
@@ -321,10 +286,10 @@ mod tests {
     }
 
     fn names(dir: &Path) -> Vec<String> {
-        let mut out: Vec<String> = local_files(dir)
+        let mut out: Vec<String> = message_files(dir)
             .unwrap()
             .into_iter()
-            .map(|f| format!("{}/{}", f.sub, f.name))
+            .map(|(sub, name)| format!("{sub}/{name}"))
             .collect();
         out.sort();
         out

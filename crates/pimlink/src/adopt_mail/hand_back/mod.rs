@@ -11,23 +11,13 @@
 mod mbsync;
 mod offlineimap;
 
-use std::collections::HashMap;
-use std::io::Write;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use pimlink_core::own_writes;
 
 use crate::config::{AdoptMode, Config, PairConfig};
-
-/// What one hand-back did.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct HandBack {
-    /// Folders whose state was rewritten.
-    pub folders: usize,
-    /// Files that were renamed to carry the tool's numbering.
-    pub numbered: usize,
-}
 
 /// After a (real) sync of `pair`: brings mbsync's or OfflineIMAP's state for the pair's
 /// Maildir tree up to date, if either keeps one. A failure is a warning: the sync itself went
@@ -53,8 +43,8 @@ pub fn after_sync(config: &Config, pair: &PairConfig) {
     };
     match mbsync::hand_back(config, pair, server, maildir) {
         // A tree mbsync keeps is not also OfflineIMAP's (adoption looks for mbsync first too).
-        Ok(Some(_)) => return,
-        Ok(None) => {}
+        Ok(true) => return,
+        Ok(false) => {}
         Err(error) => return warn("mbsync", error),
     }
     if let Err(error) = offlineimap::hand_back(config, pair, server, maildir) {
@@ -82,23 +72,34 @@ fn parse_server_key(key: &str) -> Option<(u32, u32)> {
     Some((validity.parse().ok()?, uid.parse().ok()?))
 }
 
-/// Replaces `dir/name` with `text`: written to a temporary file, synced, renamed into place,
-/// and the directory synced.
+/// Replaces `dir/name` with `text` durably (`crate::atomic_file`: a private temporary file,
+/// hidden, so that neither mbsync nor pimlink takes a leftover for a state file).
 fn write_durably(dir: &Path, name: &str, text: &str) -> Result<()> {
-    // Hidden, so that neither mbsync nor pimlink takes a leftover for a state file.
-    let tmp = dir.join(format!(".{name}.pimlink-new"));
     let target = dir.join(name);
-    let mut file = pimlink_core::private::file_options()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &target).with_context(|| format!("replacing {}", target.display()))?;
-    fsync_dir(dir)
+    crate::atomic_file::replace(&target, text.as_bytes())
+        .with_context(|| format!("replacing {}", target.display()))
+}
+
+/// A folder's message files as (`new` or `cur`, name), dot-files left out.
+fn message_files(dir: &Path) -> Result<Vec<(&'static str, String)>> {
+    let mut files = Vec::new();
+    for sub in ["new", "cur"] {
+        let path = dir.join(sub);
+        let entries = match std::fs::read_dir(&path) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(err).with_context(|| format!("listing {}", path.display())),
+        };
+        for entry in entries {
+            let entry = entry.with_context(|| format!("listing {}", path.display()))?;
+            if let Some(name) = entry.file_name().to_str()
+                && !name.starts_with('.')
+            {
+                files.push((sub, name.to_owned()));
+            }
+        }
+    }
+    Ok(files)
 }
 
 fn fsync_dir(dir: &Path) -> Result<()> {
@@ -143,8 +144,8 @@ fn index_by_key<'a>(
 /// Renames each `(from, to)` file name in `dir/sub`, then syncs the directories; the names
 /// that were renamed. A file gone meanwhile (a mail reader renamed or removed it) is skipped:
 /// it gets no record, and the next sync's hand-back numbers it under its new name.
-fn rename_all(dir: &Path, renames: &[(&'static str, String, String)]) -> Result<Vec<String>> {
-    let mut done = Vec::new();
+fn rename_all(dir: &Path, renames: &[(&'static str, String, String)]) -> Result<HashSet<String>> {
+    let mut done = HashSet::new();
     for (sub, from, to) in renames {
         let (from_path, to_path) = (dir.join(sub).join(from), dir.join(sub).join(to));
         // Announced, so that the daemon's watcher does not take the renames for a reader's.
@@ -153,7 +154,9 @@ fn rename_all(dir: &Path, renames: &[(&'static str, String, String)]) -> Result<
             (to_path.as_path(), own_writes::Event::Arrive),
         ];
         match own_writes::during(&events, || std::fs::rename(&from_path, &to_path)) {
-            Ok(()) => done.push(to.clone()),
+            Ok(()) => {
+                done.insert(to.clone());
+            }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
             Err(err) => {
                 return Err(err).with_context(|| format!("renaming {}", from_path.display()));

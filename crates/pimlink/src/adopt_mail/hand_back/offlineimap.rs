@@ -14,7 +14,6 @@
 //! names the most of the tree's files (as adoption picks it); none if none names any, or on a
 //! tie, so that another tree's state in the same metadata directory is never written.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -26,7 +25,7 @@ use pimlink_foreign::state::offlineimap::{
     write_status_sqlite,
 };
 
-use super::{HandBack, changed_since, parse_server_key, rename_all};
+use super::{changed_since, message_files, parse_server_key, rename_all};
 use crate::config::{Config, MaildirConfig, PairConfig};
 
 /// A folder of the tree as OfflineIMAP names it.
@@ -41,24 +40,24 @@ struct Folder {
     status_name: String,
 }
 
-/// Hands the folders back whose files changed since OfflineIMAP's status was written; `None`
-/// if OfflineIMAP keeps no state for this tree.
+/// Hands the folders back whose files changed since OfflineIMAP's status was written, if
+/// OfflineIMAP keeps state for this tree.
 pub(super) fn hand_back(
     config: &Config,
     pair: &PairConfig,
     server: Side,
     maildir: &MaildirConfig,
-) -> Result<Option<HandBack>> {
+) -> Result<()> {
     let Ok(metadata_dir) = super::super::offlineimap::default_metadata() else {
-        return Ok(None);
+        return Ok(());
     };
     if !metadata_dir.is_dir() {
-        return Ok(None);
+        return Ok(());
     }
     let metadata = Metadata::new(&metadata_dir);
     let accounts = metadata.accounts()?;
     if accounts.is_empty() {
-        return Ok(None);
+        return Ok(());
     }
     let sep = maildir.tree.flatten.unwrap_or('/');
     let (store, collections) = super::super::open_tree(maildir)?;
@@ -93,7 +92,7 @@ pub(super) fn hand_back(
         .filter(|account| folders.iter().any(|f| database(account, f).is_file()))
         .collect();
     if candidates.is_empty() {
-        return Ok(None);
+        return Ok(());
     }
     let run = PairRun::lock(&config.state_dir, &pair.name)
         .with_context(|| format!("opening the status of pair {}", pair.name))?;
@@ -118,23 +117,22 @@ pub(super) fn hand_back(
         .iter()
         .all(|account| stale_for(account).is_empty())
     {
-        return Ok(Some(HandBack::default()));
+        return Ok(());
     }
     // An account is this tree's only if its status names some of the tree's files (a
     // `,U=` it knows with this folder's `,FMD5=`), as for adoption: another tree's state in
     // the same metadata directory is never written.
     let Some(account) = keeper(&metadata, &candidates, &folders, sep)? else {
-        return Ok(None);
+        return Ok(());
     };
     let stale = stale_for(&account);
-    let mut done = HandBack::default();
     for folder in stale {
         let Some(collection) = collection_of(folder) else {
             continue;
         };
         let items = status.items(collection.id)?;
         let db = database(&account, folder);
-        let numbered = hand_back_folder(folder, &db, server, &items)
+        hand_back_folder(folder, &db, server, &items)
             .with_context(|| format!("folder {}", folder.name))?;
         if let Some(validity) = items
             .iter()
@@ -143,10 +141,8 @@ pub(super) fn hand_back(
         {
             update_validity(&metadata, &metadata_dir, &folder.status_name, validity)?;
         }
-        done.folders += 1;
-        done.numbered += numbered;
     }
-    Ok(Some(done))
+    Ok(())
 }
 
 /// Of the accounts with state for the tree's folders, the one whose status names the most of
@@ -187,14 +183,8 @@ fn keeper(
         .map(|(_, account)| account))
 }
 
-/// Numbers the files pimlink wrote and replaces the folder's status rows; how many files were
-/// renamed.
-fn hand_back_folder(
-    folder: &Folder,
-    db: &Path,
-    server: Side,
-    items: &[StatusItem],
-) -> Result<usize> {
+/// Numbers the files pimlink wrote and replaces the folder's status rows.
+fn hand_back_folder(folder: &Folder, db: &Path, server: Side, items: &[StatusItem]) -> Result<()> {
     let md5 = folder_md5(&folder.local_name);
     let files = message_files(&folder.dir)?;
     let by_key = super::index_by_key(files.iter().map(|(_, name)| {
@@ -202,10 +192,9 @@ fn hand_back_folder(
         (unique, Some(without_numbering(unique)))
     }));
     let local = server.other();
-    let mut rows: Vec<(u32, String)> = Vec::new();
+    // Each row with the name its file is to be renamed to, if it must be numbered first.
+    let mut rows: Vec<((u32, String), Option<String>)> = Vec::new();
     let mut renames: Vec<(&'static str, String, String)> = Vec::new();
-    // The row each rename's new name stands for, to drop the rows of files that vanished.
-    let mut row_of_rename: HashMap<String, usize> = HashMap::new();
     for item in items {
         if item.pending.is_some() || item.expired.is_some() {
             continue;
@@ -220,24 +209,20 @@ fn hand_back_folder(
             continue;
         };
         let (sub, name) = &files[index];
-        let parsed = MessageName::parse(name);
-        if parsed.uid_in(&md5) != Some(uid) {
+        let renamed = (MessageName::parse(name).uid_in(&md5) != Some(uid)).then(|| {
             let renamed = numbered_name(name, uid, &md5);
-            row_of_rename.insert(renamed.clone(), rows.len());
-            renames.push((sub, name.clone(), renamed));
-        }
-        rows.push((uid, item.flags.maildir_letters()));
+            renames.push((sub, name.clone(), renamed.clone()));
+            renamed
+        });
+        rows.push(((uid, item.flags.maildir_letters()), renamed));
     }
+    // A file that vanished before its rename gets no row.
     let done = rename_all(&folder.dir, &renames)?;
-    let mut missing: Vec<usize> = renames
-        .iter()
-        .filter(|(_, _, to)| !done.contains(to))
-        .filter_map(|(_, _, to)| row_of_rename.get(to).copied())
+    let rows: Vec<(u32, String)> = rows
+        .into_iter()
+        .filter(|(_, renamed)| renamed.as_ref().is_none_or(|to| done.contains(to)))
+        .map(|(row, _)| row)
         .collect();
-    missing.sort_unstable();
-    for index in missing.into_iter().rev() {
-        rows.remove(index);
-    }
     if let Some(parent) = db.parent() {
         pimlink_core::private::dir_builder()
             .recursive(true)
@@ -245,7 +230,7 @@ fn hand_back_folder(
             .with_context(|| format!("creating {}", parent.display()))?;
     }
     write_status_sqlite(db, &rows)?;
-    Ok(done.len())
+    Ok(())
 }
 
 /// Records `validity` as the server folder's UIDVALIDITY wherever OfflineIMAP recorded
@@ -273,28 +258,6 @@ fn update_validity(
         }
     }
     Ok(())
-}
-
-/// The folder's message files as (`new` or `cur`, name).
-fn message_files(dir: &Path) -> Result<Vec<(&'static str, String)>> {
-    let mut files = Vec::new();
-    for sub in ["new", "cur"] {
-        let path = dir.join(sub);
-        let entries = match std::fs::read_dir(&path) {
-            Ok(entries) => entries,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(err) => return Err(err).with_context(|| format!("listing {}", path.display())),
-        };
-        for entry in entries {
-            let entry = entry.with_context(|| format!("listing {}", path.display()))?;
-            if let Some(name) = entry.file_name().to_str()
-                && !name.starts_with('.')
-            {
-                files.push((sub, name.to_owned()));
-            }
-        }
-    }
-    Ok(files)
 }
 
 /// A unique part without its `,U=` and `,FMD5=` fields.
