@@ -8,6 +8,7 @@
 mod common;
 
 use common::imap::message;
+use common::keyring::{assert_keyring_started, unlocked_keyring};
 use common::{Run, World};
 use pimlink_testkit::{Dovecot, DovecotBuilder};
 use std::fs;
@@ -31,12 +32,6 @@ fn world(server: &Dovecot, password_keys: &str) -> World {
     world
 }
 
-/// Waits (up to 20 s) until the keyring takes an item: the daemon unlocks its collection
-/// after `--unlock` returns, and a store before that fails with "locked collection" on a busy
-/// machine.
-const KEYRING_READY: &str = "n=0\nuntil printf x | secret-tool store --label=ready pimlink-test ready \
-                             2>/dev/null; do n=$((n+1)); [ $n -ge 200 ] && exit 96; sleep 0.1; done\n";
-
 /// Runs `pimlink sync` in a D-Bus session whose keyring holds `stored` (service, user, secret).
 fn sync_with_keyring(world: &World, stored: Option<(&str, &str, &str)>) -> Run {
     let home = world.dir.path().join("home");
@@ -49,8 +44,8 @@ fn sync_with_keyring(world: &World, stored: Option<(&str, &str, &str)>) -> Run {
         None => String::new(),
     };
     let script = format!(
-        "printf %s throwaway | gnome-keyring-daemon --unlock --components=secrets \
-         >/dev/null || exit 98\n{KEYRING_READY}{store}exec \"$PIMLINK\" -c \"$CONFIG\" sync\n"
+        "{}{store}exec \"$PIMLINK\" -c \"$CONFIG\" sync\n",
+        unlocked_keyring()
     );
     let output = Command::new("dbus-run-session")
         .args(["--", "sh", "-c", &script])
@@ -60,12 +55,7 @@ fn sync_with_keyring(world: &World, stored: Option<(&str, &str, &str)>) -> Run {
         .output()
         .expect("dbus-run-session (Debian: dbus-daemon) must be installed");
     let run = Run(output);
-    assert_ne!(
-        run.code(),
-        98,
-        "gnome-keyring-daemon could not start:\n{run}"
-    );
-    assert_ne!(run.code(), 96, "the keyring never took an item:\n{run}");
+    assert_keyring_started(run.code(), &run);
     assert_ne!(
         run.code(),
         97,

@@ -10,6 +10,7 @@ mod common;
 
 use common::dav::{self, DavWorld};
 use common::imap::message;
+use common::keyring::{assert_keyring_started, unlocked_keyring};
 use common::{Run, World};
 use pimlink_testkit::oauth2::{OAuth2Server, follow};
 use pimlink_testkit::{Dovecot, DovecotBuilder, RadicaleBuilder};
@@ -350,22 +351,20 @@ fn with_a_keyring_the_refresh_token_is_kept_there_and_no_file_is_written() {
     fs::create_dir_all(&home).unwrap();
     // A private session bus with a real Secret Service (GNOME Keyring, unlocked with a
     // throwaway password, its files in a temporary HOME); auth and then sync inside it.
-    // The keyring takes items only once the daemon has unlocked its collection, which may be
-    // after `--unlock` returns on a busy machine: wait (up to 20 s) until a store succeeds.
-    let script = "printf %s throwaway | gnome-keyring-daemon --unlock --components=secrets \
-                  >/dev/null || exit 98\n\
-                  n=0\nuntil printf x | secret-tool store --label=ready pimlink-test ready \
-                  2>/dev/null; do n=$((n+1)); [ $n -ge 200 ] && exit 96; sleep 0.1; done\n\
-                  \"$PIMLINK\" -c \"$CONFIG\" auth a --no-browser || exit $?\n\
-                  secret-tool lookup service pimlink-oauth2 storage a >/dev/null || exit 97\n\
-                  exec \"$PIMLINK\" -c \"$CONFIG\" sync\n";
+    let script = format!(
+        "{}\"$PIMLINK\" -c \"$CONFIG\" auth a --no-browser || exit $?\n\
+         secret-tool lookup service pimlink-oauth2 storage a >/dev/null || exit 97\n\
+         exec \"$PIMLINK\" -c \"$CONFIG\" sync\n",
+        unlocked_keyring()
+    );
     let mut command = Command::new("dbus-run-session");
     command
-        .args(["--", "sh", "-c", script])
+        .args(["--", "sh", "-c", &script])
         .env("HOME", &home)
         .env("PIMLINK", env!("CARGO_BIN_EXE_pimlink"))
         .env("CONFIG", s.world.config());
     let run = authorize(command, &s.oauth);
+    assert_keyring_started(run.code(), &run);
     assert_eq!(run.code(), 0, "{run}");
     assert!(
         run.stdout()

@@ -112,6 +112,7 @@ pub mod cuts;
 pub mod daemon;
 pub mod dav;
 pub mod imap;
+pub mod keyring;
 pub mod offlineimap;
 pub mod status;
 
