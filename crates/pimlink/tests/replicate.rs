@@ -293,6 +293,41 @@ fn empty_folders_and_subscriptions_are_replicated() {
     );
 }
 
+/// `-m` narrows subscriptions as it narrows messages: only the named mailboxes' subscription
+/// state changes on the replica.
+#[test]
+fn mailboxes_named_with_m_narrow_the_subscriptions() {
+    let (master, replica) = (server(), server());
+    for (server, folders) in [(&master, ["Lists", "News"]), (&replica, ["Lists", "Old"])] {
+        as_user(server, "alice", async |c| {
+            for folder in folders {
+                c.create(folder).await.unwrap();
+            }
+        });
+    }
+    as_user(&master, "alice", async |c| {
+        c.subscribe("Lists").await.unwrap();
+        c.subscribe("News").await.unwrap();
+    });
+    as_user(&replica, "alice", async |c| {
+        c.subscribe("Old").await.unwrap()
+    });
+    let setup = Setup::new(&master, &replica, "");
+
+    let run = setup.replicate_ok(&["-u", "alice", "-m", "Lists"]);
+    assert_eq!(
+        subscriptions(&replica, "alice"),
+        ["Lists", "Old"],
+        "News (not named) stays unsubscribed and Old subscribed:\n{run}"
+    );
+
+    setup.replicate_ok(&["-u", "alice"]);
+    assert_eq!(
+        subscriptions(&replica, "alice"),
+        subscriptions(&master, "alice")
+    );
+}
+
 /// An initial replication killed (kill -9) at random points, then run again, converges with
 /// no message lost or copied twice.
 #[test]
