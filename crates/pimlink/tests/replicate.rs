@@ -272,6 +272,41 @@ fn the_master_wins_a_split_brain() {
     assert!(!again.stdout().contains("undone"), "{again}");
 }
 
+/// A folder only the replica has is removed, and the report says so in replication terms
+/// (not as a folder "deleted on a").
+#[test]
+fn a_replica_only_folder_is_reported_as_removed_from_the_replica() {
+    let (master, replica) = (server(), server());
+    master.deliver("alice", "INBOX", &message("a1")).unwrap();
+    replica.deliver("alice", "Own", &message("own")).unwrap();
+    let setup = Setup::new(&master, &replica, "");
+
+    let dry = setup.replicate_ok(&["-u", "alice", "--dry-run"]);
+    for line in [
+        "alice: collection Own: remove from the replica (only there)",
+        "alice: Own: would be removed from the replica: only there",
+    ] {
+        assert!(dry.stdout().contains(line), "{line:?} not reported:\n{dry}");
+    }
+    let json = setup.replicate_ok(&["-u", "alice", "--dry-run", "--json"]);
+    assert!(
+        json.stdout().contains("\"reason\":\"only on the replica\""),
+        "{json}"
+    );
+
+    let run = setup.replicate_ok(&["-u", "alice"]);
+    let out = run.stdout();
+    assert!(
+        out.contains("alice: Own: removed from the replica: only there"),
+        "{run}"
+    );
+    assert!(
+        !out.contains("deleted on a") && !out.contains("side b"),
+        "{run}"
+    );
+    assert!(!user_tree(&replica, "alice", password("alice")).contains_key("Own"));
+}
+
 /// Empty folders and subscriptions are replicated too.
 #[test]
 fn empty_folders_and_subscriptions_are_replicated() {
