@@ -8,10 +8,6 @@
 //! the user sees it (`login::storage_as_user`, so `master_login`/`replica_login` apply as
 //! for mail) and its ManageSieve port ([`SieveSide::for_storage`]).
 
-// Called per user by the replicate engine (issue 15, engineer "replcore"), which lands
-// separately; until then only the tests use this module, and not every field of the report.
-#![allow(dead_code)]
-
 mod plan;
 #[cfg(test)]
 mod tests;
