@@ -97,6 +97,15 @@ fn scripts(server: &Dovecot) -> Vec<(String, Vec<u8>, bool)> {
     })
 }
 
+/// alice's master scripts: filter (active) and vacation.
+fn seed(master: &Dovecot) {
+    as_alice(master, async |c| {
+        c.put_script("filter", FILTER).await.unwrap();
+        c.put_script("vacation", VACATION).await.unwrap();
+        c.set_active(Some("filter")).await.unwrap();
+    });
+}
+
 fn active(server: &Dovecot) -> Option<String> {
     scripts(server)
         .into_iter()
@@ -109,11 +118,7 @@ fn active(server: &Dovecot) -> Option<String> {
 fn scripts_and_the_active_script_are_replicated() {
     let (master, replica) = (server(), server());
     master.deliver("alice", "INBOX", &message("a1")).unwrap();
-    as_alice(&master, async |c| {
-        c.put_script("filter", FILTER).await.unwrap();
-        c.put_script("vacation", VACATION).await.unwrap();
-        c.set_active(Some("filter")).await.unwrap();
-    });
+    seed(&master);
     let setup = Setup::new(&master, &replica);
 
     let run = setup.replicate_ok(&["-A"]);
@@ -140,11 +145,7 @@ fn scripts_and_the_active_script_are_replicated() {
 #[test]
 fn master_changes_arrive_and_a_replica_only_script_is_removed() {
     let (master, replica) = (server(), server());
-    as_alice(&master, async |c| {
-        c.put_script("filter", FILTER).await.unwrap();
-        c.put_script("vacation", VACATION).await.unwrap();
-        c.set_active(Some("filter")).await.unwrap();
-    });
+    seed(&master);
     let setup = Setup::new(&master, &replica);
     setup.replicate_ok(&["-A"]);
 
@@ -180,11 +181,7 @@ fn master_changes_arrive_and_a_replica_only_script_is_removed() {
 #[test]
 fn verify_reports_a_sieve_difference() {
     let (master, replica) = (server(), server());
-    as_alice(&master, async |c| {
-        c.put_script("filter", FILTER).await.unwrap();
-        c.put_script("vacation", VACATION).await.unwrap();
-        c.set_active(Some("filter")).await.unwrap();
-    });
+    seed(&master);
     let setup = Setup::new(&master, &replica);
     setup.replicate_ok(&["-A"]);
     let same = setup.replicate(&["-A", "--verify", "--level", "1"]);
