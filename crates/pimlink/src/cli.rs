@@ -193,7 +193,8 @@ pub struct ReplicateArgs {
     #[arg(short = 'u', long = "user", value_name = "USER", num_args = 1..)]
     pub users: Vec<String>,
 
-    /// Replicate only these mailboxes (folders) of each user.
+    /// Replicate only these mailboxes (folders) of each user: their messages and whether
+    /// they are subscribed; other folders' subscriptions stay as they are.
     #[arg(short = 'm', long = "mailbox", value_name = "MAILBOX", num_args = 1..)]
     pub mailboxes: Vec<String>,
 

@@ -272,6 +272,41 @@ fn the_master_wins_a_split_brain() {
     assert!(!again.stdout().contains("undone"), "{again}");
 }
 
+/// A folder only the replica has is removed, and the report says so in replication terms
+/// (not as a folder "deleted on a").
+#[test]
+fn a_replica_only_folder_is_reported_as_removed_from_the_replica() {
+    let (master, replica) = (server(), server());
+    master.deliver("alice", "INBOX", &message("a1")).unwrap();
+    replica.deliver("alice", "Own", &message("own")).unwrap();
+    let setup = Setup::new(&master, &replica, "");
+
+    let dry = setup.replicate_ok(&["-u", "alice", "--dry-run"]);
+    for line in [
+        "alice: collection Own: remove from the replica (only there)",
+        "alice: Own: would be removed from the replica: only there",
+    ] {
+        assert!(dry.stdout().contains(line), "{line:?} not reported:\n{dry}");
+    }
+    let json = setup.replicate_ok(&["-u", "alice", "--dry-run", "--json"]);
+    assert!(
+        json.stdout().contains("\"reason\":\"only on the replica\""),
+        "{json}"
+    );
+
+    let run = setup.replicate_ok(&["-u", "alice"]);
+    let out = run.stdout();
+    assert!(
+        out.contains("alice: Own: removed from the replica: only there"),
+        "{run}"
+    );
+    assert!(
+        !out.contains("deleted on a") && !out.contains("side b"),
+        "{run}"
+    );
+    assert!(!user_tree(&replica, "alice", password("alice")).contains_key("Own"));
+}
+
 /// Empty folders and subscriptions are replicated too.
 #[test]
 fn empty_folders_and_subscriptions_are_replicated() {
@@ -287,6 +322,41 @@ fn empty_folders_and_subscriptions_are_replicated() {
     setup.replicate_ok(&["-u", "alice"]);
     let tree = user_tree(&replica, "alice", password("alice"));
     assert!(tree.contains_key("Empty"), "{tree:?}");
+    assert_eq!(
+        subscriptions(&replica, "alice"),
+        subscriptions(&master, "alice")
+    );
+}
+
+/// `-m` narrows subscriptions as it narrows messages: only the named mailboxes' subscription
+/// state changes on the replica.
+#[test]
+fn mailboxes_named_with_m_narrow_the_subscriptions() {
+    let (master, replica) = (server(), server());
+    for (server, folders) in [(&master, ["Lists", "News"]), (&replica, ["Lists", "Old"])] {
+        as_user(server, "alice", async |c| {
+            for folder in folders {
+                c.create(folder).await.unwrap();
+            }
+        });
+    }
+    as_user(&master, "alice", async |c| {
+        c.subscribe("Lists").await.unwrap();
+        c.subscribe("News").await.unwrap();
+    });
+    as_user(&replica, "alice", async |c| {
+        c.subscribe("Old").await.unwrap()
+    });
+    let setup = Setup::new(&master, &replica, "");
+
+    let run = setup.replicate_ok(&["-u", "alice", "-m", "Lists"]);
+    assert_eq!(
+        subscriptions(&replica, "alice"),
+        ["Lists", "Old"],
+        "News (not named) stays unsubscribed and Old subscribed:\n{run}"
+    );
+
+    setup.replicate_ok(&["-u", "alice"]);
     assert_eq!(
         subscriptions(&replica, "alice"),
         subscriptions(&master, "alice")

@@ -9,7 +9,8 @@
 //! Setup per instance: `imapd.conf` + `cyrus.conf` in a temp dir, users in a private sasldb
 //! (`saslpasswd2`, package `sasl2-bin`), `master` in the foreground, then an admin session
 //! creates each user's INBOX. Folders use the alternate namespace with `/` as delimiter (the
-//! Cyrus 3 defaults), so a user sees `INBOX`, `Work`, `Lists/rust` like on Dovecot.
+//! Cyrus 3 defaults), so a user sees `INBOX`, `Work`, `Lists/rust` like on Dovecot; or, with
+//! [`CyrusBuilder::inbox_prefix`], the classic `INBOX.Work`.
 //!
 //! Cyrus logs only to syslog, so start errors carry less detail than Dovecot's.
 
@@ -45,6 +46,7 @@ pub struct CyrusBuilder {
     users: Vec<(String, String)>,
     tls: bool,
     suppress: Option<String>,
+    inbox_prefix: bool,
 }
 
 impl Default for CyrusBuilder {
@@ -60,6 +62,7 @@ impl CyrusBuilder {
             users: vec![("test".into(), "secret".into())],
             tls: false,
             suppress: None,
+            inbox_prefix: false,
         }
     }
 
@@ -75,6 +78,14 @@ impl CyrusBuilder {
     /// `"QRESYNC CONDSTORE"`). Unlike Dovecot's override, this removes rather than replaces.
     pub fn suppress_capabilities(mut self, caps: &str) -> Self {
         self.suppress = Some(caps.to_string());
+        self
+    }
+
+    /// Cyrus's classic namespace (`altnamespace: no`, `unixhierarchysep: no`), as Courier
+    /// has it too: a user's folders are `INBOX.Work`, `INBOX.Lists.rust` (personal namespace
+    /// prefix `INBOX.`, delimiter `.`); [`Cyrus::deliver`] then takes such names.
+    pub fn inbox_prefix(mut self, on: bool) -> Self {
+        self.inbox_prefix = on;
         self
     }
 
@@ -137,7 +148,7 @@ impl CyrusBuilder {
             None
         };
         let conf = root.join("imapd.conf");
-        let mut imapd_conf = render_imapd_conf(&root, &identity);
+        let mut imapd_conf = render_imapd_conf(&root, &identity, self.inbox_prefix);
         if let Some((_, files)) = &tls {
             imapd_conf.push_str(&format!(
                 "tls_server_cert: {}\ntls_server_key: {}\n",
@@ -180,8 +191,9 @@ impl CyrusBuilder {
         net::wait_ready(&process, "the IMAP greeting", || net::imap_greeting(port))?;
 
         let mut admin = Session::login(port, ADMIN, &admin_password)?;
+        let separator = if self.inbox_prefix { '.' } else { '/' };
         for (user, _) in &self.users {
-            admin.command(&format!("CREATE \"user/{user}\""))?;
+            admin.command(&format!("CREATE \"user{separator}{user}\""))?;
         }
         let (tls_port, tls_files) = tls.unzip();
         Ok(Cyrus {
@@ -346,7 +358,7 @@ fn find_install() -> io::Result<Install> {
     ))
 }
 
-fn render_imapd_conf(root: &Path, identity: &Identity) -> String {
+fn render_imapd_conf(root: &Path, identity: &Identity, inbox_prefix: bool) -> String {
     let r = root.display();
     let cyrus_user = if identity.root {
         "nobody".to_string()
@@ -367,8 +379,8 @@ sasl_auxprop_plugin: sasldb
 sasl_sasldb_path: {r}/sasldb2
 sasl_mech_list: PLAIN LOGIN
 allowplaintext: yes
-altnamespace: yes
-unixhierarchysep: yes
+altnamespace: {alternate}
+unixhierarchysep: {alternate}
 syslog_prefix: pimlink-cyrus
 idlesocket: {r}/run/idle
 notifysocket: {r}/run/notify
@@ -377,7 +389,8 @@ mboxname_lockpath: {r}/run/lock
 proc_path: {r}/run/proc
 # No idled runs here, so IDLE falls back to polling: every second rather than every 60.
 imapidlepoll: 1
-"
+",
+        alternate = if inbox_prefix { "no" } else { "yes" },
     )
 }
 

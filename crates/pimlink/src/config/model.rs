@@ -156,6 +156,10 @@ pub struct ImapConfig {
     /// `disable_extensions` (default: the provider's, else none): capabilities never used even
     /// when offered, for a server whose implementation of them is broken.
     pub disabled_extensions: Vec<String>,
+    // Replication of Sieve scripts (issue 15).
+    /// `sieve_port`: the ManageSieve port on `host`, for `sieve = true` in a
+    /// `[replication.NAME]`; `None` takes the replication's `sieve_port`, else 4190.
+    pub sieve_port: Option<u16>,
 }
 
 /// Where an IMAP server is.

@@ -59,8 +59,9 @@ pub struct ReplicationConfig {
     pub replica_only_folder: Option<CollectionName>,
     /// `sieve`: replicate Sieve scripts through ManageSieve too (default false).
     pub sieve: bool,
-    /// `sieve_port`: the ManageSieve port on the IMAP hosts (default 4190).
-    pub sieve_port: u16,
+    /// `sieve_port`: the ManageSieve port of an IMAP storage without its own `sieve_port`
+    /// (none: 4190). Kept from before the storage key, which two servers on one host need.
+    pub sieve_port: Option<u16>,
     /// `log`: rolling mode's change log; `None` watches the master instead.
     pub log: Option<PathBuf>,
     /// `verify_level`: the level rolling mode verifies each touched mailbox at (0 = off,
@@ -177,8 +178,7 @@ pub(crate) fn build(
         };
     let sieve_port = fields
         .integer("sieve_port", 1..=65535)?
-        .and_then(|p| u16::try_from(p.value).ok())
-        .unwrap_or(4190);
+        .and_then(|p| u16::try_from(p.value).ok());
     let verify_level = fields
         .integer("verify_level", 0..=5)?
         .and_then(|l| u8::try_from(l.value).ok())
@@ -422,7 +422,7 @@ url = "https://example.org/"
             Some("Recovered")
         );
         assert!(repl.sieve);
-        assert_eq!(repl.sieve_port, 14190);
+        assert_eq!(repl.sieve_port, Some(14190));
         assert_eq!(repl.log, Some(PathBuf::from("/var/log/repl")));
         assert_eq!(repl.verify_level, 3);
         assert_eq!(repl.max_backoff, Duration::from_secs(300));
@@ -439,7 +439,7 @@ url = "https://example.org/"
         assert_eq!(repl.master_user_separator, "*");
         assert_eq!(repl.replica_only_folder, None);
         assert!(!repl.sieve);
-        assert_eq!(repl.sieve_port, 4190);
+        assert_eq!(repl.sieve_port, None);
         assert_eq!(repl.verify_level, 1);
         assert_eq!(repl.max_backoff, Duration::from_secs(1200));
         let one = ok(&with(
@@ -515,6 +515,33 @@ url = "https://example.org/"
             &with("master = \"m\"\nreplica = \"r\"\nusers = [\"a\"]\nsieves = true\n"),
             line + 3,
             &["unknown key \"sieves\""],
+        );
+    }
+
+    /// Master and replica may serve ManageSieve on different ports (two servers on one
+    /// host): each IMAP storage names its own, the replication's `sieve_port` is the fallback.
+    #[test]
+    fn each_imap_storage_may_name_its_sieve_port() {
+        let text = with("master = \"m\"\nreplica = \"r\"\nusers = [\"a\"]\nsieve = true\n")
+            .replace(
+                "host = \"127.0.0.2\"\n",
+                "host = \"127.0.0.2\"\nsieve_port = 24190\n",
+            );
+        let config = ok(&text);
+        let sieve_port = |name: &str| match &config.storages[name].kind {
+            StorageKind::Imap(imap) => imap.sieve_port,
+            _ => None,
+        };
+        assert_eq!(sieve_port("r"), Some(24190));
+        assert_eq!(sieve_port("m"), None);
+        let tunnel = format!(
+            "{STORAGES}\n[storage.t]\ntype = \"imap\"\ntunnel = \"imapd\"\nsieve_port = 4190\n"
+        );
+        let line = tunnel.lines().count();
+        fails(
+            &tunnel,
+            line,
+            &["\"sieve_port\" does not apply to a \"tunnel\""],
         );
     }
 }

@@ -83,6 +83,8 @@ fn keys(ty: Type) -> &'static [&'static str] {
             "disable_extensions",
             // OAuth2 (issue 18): config/oauth2.rs.
             "oauth2",
+            // Replication of Sieve scripts (issue 15): the host's ManageSieve port.
+            "sieve_port",
         ],
         Type::Maildir => &[
             "type",
@@ -239,6 +241,7 @@ fn imap(
                 "cert_fingerprint",
                 "client_cert",
                 "client_key",
+                "sieve_port",
             ] {
                 if let Some(key_span) = fields.key_span(key) {
                     return Err(fields.error(
@@ -333,6 +336,9 @@ fn imap(
         authzid: None,
         disabled_extensions: disabled_extensions(fields, provider)?,
         provider,
+        sieve_port: fields
+            .integer("sieve_port", 1..=65535)?
+            .and_then(|p| u16::try_from(p.value).ok()),
     })
 }
 

@@ -7,6 +7,11 @@
 //! Gmail's virtual folders (`\All`: every message again; `\Flagged`: the starred ones again)
 //! are left out, as imapsync's Gmail profiles do: copying them would copy each message twice.
 //!
+//! The personal namespace's prefix (NAMESPACE, RFC 2342) is the server's spelling, not part of
+//! a folder's name: Cyrus without `altnamespace` and Courier put every folder under `INBOX.`,
+//! so their `INBOX.Work` is another server's `Work`, and the other way round. INBOX itself
+//! never carries the prefix.
+//!
 //! Pure: the caller lists both sides ([`list`] does it over IMAP) and turns the result into the
 //! pair's name translation. The first run's plan is kept with the account's state and used by
 //! every later run: a mapping that changed between runs (a destination that gained a `\Sent`
@@ -64,6 +69,34 @@ impl Role {
     }
 }
 
+/// One account's folders and its personal namespace prefix, as [`list`] gives them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// The selectable folders.
+    pub folders: Vec<Folder>,
+    /// The personal namespace's prefix with `/` between levels (`INBOX/` for Cyrus's and
+    /// Courier's `INBOX.`), or empty.
+    pub prefix: String,
+}
+
+impl Listing {
+    /// `name` without this account's prefix: the name another account gives the folder.
+    fn unprefixed<'n>(&self, name: &'n str) -> &'n str {
+        match name.strip_prefix(self.prefix.as_str()) {
+            Some(rest) if !self.prefix.is_empty() && !rest.is_empty() => rest,
+            _ => name,
+        }
+    }
+
+    /// A folder's name as this account spells it, from its name without prefix.
+    fn prefixed(&self, name: &str) -> String {
+        if name.eq_ignore_ascii_case("INBOX") {
+            return name.to_owned();
+        }
+        format!("{}{name}", self.prefix)
+    }
+}
+
 /// What [`plan`] decided.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FolderPlan {
@@ -73,8 +106,31 @@ pub struct FolderPlan {
     pub skipped: Vec<String>,
 }
 
-/// Matches the folders of `source` to those of `destination`.
-pub fn plan(source: &[Folder], destination: &[Folder]) -> FolderPlan {
+/// Matches the folders of `source` to those of `destination`: by use first, then each other
+/// folder to its name under the destination's namespace prefix.
+pub fn plan(source: &Listing, destination: &Listing) -> FolderPlan {
+    let mut plan = plan_uses(&source.folders, &destination.folders);
+    let mut by_prefix: Vec<(String, String)> = Vec::new();
+    for folder in &source.folders {
+        let from = folder.name.as_str();
+        let to = destination.prefixed(source.unprefixed(from));
+        let matched =
+            plan.skipped.iter().any(|s| s == from) || plan.renames.iter().any(|(f, _)| f == from);
+        // No destination folder receives two source folders, nor one a source folder of its
+        // name goes to unchanged.
+        let taken = plan.renames.iter().any(|(_, t)| *t == to)
+            || source.folders.iter().any(|f| f.name == to);
+        if to != from && !matched && !taken {
+            by_prefix.push((from.to_owned(), to));
+        }
+    }
+    by_prefix.sort();
+    plan.renames.extend(by_prefix);
+    plan
+}
+
+/// Matches the special-use folders of `source` to those of `destination`.
+fn plan_uses(source: &[Folder], destination: &[Folder]) -> FolderPlan {
     let skipped: Vec<String> = source
         .iter()
         .filter(|f| {
@@ -126,37 +182,56 @@ fn find(folders: &[Folder], role: Role) -> Option<&str> {
         .map(|f| f.name.as_str())
 }
 
-/// Lists the folders of the account `options` logs in to, with their special-use attributes.
-pub async fn list(options: ClientOptions) -> Result<Vec<Folder>, pimlink_core::Error> {
+/// Lists the folders of the account `options` logs in to, with their special-use attributes,
+/// and its personal namespace prefix (none when the server lacks NAMESPACE).
+pub async fn list(options: ClientOptions) -> Result<Listing, pimlink_core::Error> {
     let mut client = Client::connect(options).await?;
+    let slashed = |name: &str, delimiter: Option<char>| match delimiter {
+        Some(d) if d != '/' => name.split(d).collect::<Vec<_>>().join("/"),
+        _ => name.to_owned(),
+    };
+    let prefix = if client.has("NAMESPACE") {
+        let [personal, _, _] = client.namespace().await?;
+        personal
+            .first()
+            .map(|ns| slashed(&ns.prefix, ns.delimiter))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
     let entries = client.list("", "*").await?;
     let folders = entries
         .iter()
         .filter(|e| e.selectable())
         .map(|e| Folder {
-            name: match e.delimiter {
-                Some(d) if d != '/' => e.name.split(d).collect::<Vec<_>>().join("/"),
-                _ => e.name.clone(),
-            },
+            name: slashed(&e.name, e.delimiter),
             special_use: e.special_use().map(str::to_owned),
         })
         .collect();
     // A failed LOGOUT loses nothing: the list is complete.
     let _ = client.logout().await;
-    Ok(folders)
+    Ok(Listing { folders, prefix })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn folders(list: &[(&str, Option<&str>)]) -> Vec<Folder> {
-        list.iter()
-            .map(|(name, special)| Folder {
-                name: (*name).to_owned(),
-                special_use: special.map(str::to_owned),
-            })
-            .collect()
+    fn folders(list: &[(&str, Option<&str>)]) -> Listing {
+        prefixed("", list)
+    }
+
+    fn prefixed(prefix: &str, list: &[(&str, Option<&str>)]) -> Listing {
+        Listing {
+            folders: list
+                .iter()
+                .map(|(name, special)| Folder {
+                    name: (*name).to_owned(),
+                    special_use: special.map(str::to_owned),
+                })
+                .collect(),
+            prefix: prefix.to_owned(),
+        }
     }
 
     fn renames(plan: &FolderPlan) -> Vec<(&str, &str)> {
@@ -255,5 +330,36 @@ mod tests {
             renames(&plan(&source, &destination)),
             [("Sent", "Outbox-copies")]
         );
+    }
+
+    #[test]
+    fn a_namespace_prefix_is_dropped_and_added() {
+        let cyrus = prefixed(
+            "INBOX/",
+            &[
+                ("INBOX", None),
+                ("INBOX/Sent", None),
+                ("INBOX/Work", None),
+                ("INBOX/Work/2026", None),
+            ],
+        );
+        let dovecot = folders(&[("INBOX", None), ("Sent", Some("\\Sent"))]);
+        assert_eq!(
+            renames(&plan(&cyrus, &dovecot)),
+            [
+                ("INBOX/Sent", "Sent"),
+                ("INBOX/Work", "Work"),
+                ("INBOX/Work/2026", "Work/2026")
+            ]
+        );
+        // And back: every folder but INBOX goes under the prefix.
+        let back = folders(&[("INBOX", None), ("Sent", Some("\\Sent")), ("Work", None)]);
+        let empty_cyrus = prefixed("INBOX/", &[("INBOX", None)]);
+        assert_eq!(
+            renames(&plan(&back, &empty_cyrus)),
+            [("Sent", "INBOX/Sent"), ("Work", "INBOX/Work")]
+        );
+        // The same prefix on both sides changes nothing.
+        assert!(plan(&cyrus, &cyrus).renames.is_empty());
     }
 }

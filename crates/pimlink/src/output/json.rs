@@ -176,6 +176,9 @@ impl Observer<Mail> for JsonEvents {
         let (step, on, reason) = match &plan.step {
             Step::Sync => ("sync", None, None),
             Step::Create(s) => ("create", Some(side(*s)), None),
+            Step::Remove(s) if plan.replica == Some(*s) => {
+                ("remove", Some(side(*s)), Some("only on the replica"))
+            }
             Step::Remove(s) => ("remove", Some(side(*s)), None),
             Step::Skip(why) => ("skip", None, Some(why.as_str())),
         };

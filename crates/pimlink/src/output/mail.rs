@@ -82,8 +82,15 @@ impl PairOutput<'_> {
             } else {
                 "removed"
             };
+            // A replication speaks of master and replica: the replica's folder went because
+            // the master has none.
+            let whence = if collection.plan.replica == Some(*side) {
+                "from the replica: only there".to_owned()
+            } else {
+                format!("on side {side}")
+            };
             self.output
-                .info(format!("{}: {name}: {verb} on side {side}", self.pair));
+                .info(format!("{}: {name}: {verb} {whence}", self.pair));
         }
         if collection.details.unchanged {
             if self.output.verbose > 0 {

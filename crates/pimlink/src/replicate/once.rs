@@ -77,7 +77,14 @@ pub fn replicate_users(
         let result =
             crate::commands::sync::sync_pair(&user_config, &pair, mailboxes, request, None, output);
         let result = result.and_then(|code| {
-            let subscribed = subscriptions(&user_config, repl, &pair, request.dry_run, output);
+            let subscribed = subscriptions(
+                &user_config,
+                repl,
+                &pair,
+                mailboxes,
+                request.dry_run,
+                output,
+            );
             subscribed.map(|()| code)
         });
         let result = result.and_then(|code| {
@@ -206,11 +213,13 @@ fn sieve_scripts(
     })
 }
 
-/// Makes the user's replica subscriptions the master's, reporting each change.
+/// Makes the user's replica subscriptions the master's (of `mailboxes` alone when given),
+/// reporting each change.
 fn subscriptions(
     config: &Config,
     repl: &ReplicationConfig,
     pair: &PairConfig,
+    mailboxes: Option<&[String]>,
     dry_run: bool,
     output: &Output,
 ) -> Result<()> {
@@ -223,6 +232,7 @@ fn subscriptions(
         master,
         replica,
         repl.replica_only_folder.as_ref().map(|f| f.as_str()),
+        mailboxes,
         dry_run,
     ))?;
     let json = output

@@ -6,11 +6,7 @@
 //! The entry point is [`replicate_scripts`]; the replicate engine calls it once per user
 //! after the user's mail, with each side's [`SieveSide`]: the storage's IMAP connection as
 //! the user sees it (`login::storage_as_user`, so `master_login`/`replica_login` apply as
-//! for mail) and its `sieve_port`.
-
-// Called per user by the replicate engine (issue 15, engineer "replcore"), which lands
-// separately; until then only the tests use this module, and not every field of the report.
-#![allow(dead_code)]
+//! for mail) and its ManageSieve port ([`SieveSide::for_storage`]).
 
 mod plan;
 #[cfg(test)]
@@ -26,6 +22,9 @@ use crate::config::{ImapEndpoint, StorageConfig, StorageKind};
 
 pub use plan::{Script, Step, plan};
 
+/// ManageSieve's registered port (RFC 5804).
+const DEFAULT_PORT: u16 = 4190;
+
 /// One side of a Sieve replication, logged in as the replicated user.
 #[derive(Clone, Debug)]
 pub struct SieveSide {
@@ -34,16 +33,21 @@ pub struct SieveSide {
     /// storage's own user): host, TLS (either TLS mode means STARTTLS on the ManageSieve
     /// port), trust, timeouts, credentials.
     pub connection: ClientOptions,
-    /// The ManageSieve port (`sieve_port`, 4190 by default).
+    /// The ManageSieve port (the storage's `sieve_port`, else the replication's, else 4190).
     pub port: u16,
 }
 
 impl SieveSide {
     /// The side of a storage as `user` sees it: `storage` comes from
-    /// [`super::login::storage_as_user`], and `port` is the replication's `sieve_port`. The
-    /// password (or `password_cmd`, or keyring entry) is resolved here. `None` for a storage
-    /// that is not IMAP over TCP (a Maildir side, a tunnel): it has no ManageSieve server.
-    pub fn for_storage(storage: &StorageConfig, port: u16) -> Result<Option<SieveSide>, Error> {
+    /// [`super::login::storage_as_user`]; its port is the storage's `sieve_port`, else
+    /// `fallback` (the replication's `sieve_port`), else 4190: each server has its own, as
+    /// master and replica on one host must. The password (or `password_cmd`, or keyring
+    /// entry) is resolved here. `None` for a storage that is not IMAP over TCP (a Maildir
+    /// side, a tunnel): it has no ManageSieve server.
+    pub fn for_storage(
+        storage: &StorageConfig,
+        fallback: Option<u16>,
+    ) -> Result<Option<SieveSide>, Error> {
         let StorageKind::Imap(imap) = &storage.kind else {
             return Ok(None);
         };
@@ -56,6 +60,7 @@ impl SieveSide {
                 Error::new(ErrorKind::Config, format!("storage {}: {e}", storage.name))
             })?;
         }
+        let port = imap.sieve_port.or(fallback).unwrap_or(DEFAULT_PORT);
         Ok(Some(SieveSide { connection, port }))
     }
 
@@ -142,19 +147,9 @@ pub async fn replicate_scripts(
     dry_run: bool,
 ) -> Result<SieveReport, Error> {
     let on = |role: &str| format!("replicating {user}'s Sieve scripts, on the {role}");
-    let mut from = SieveClient::connect(&master.options())
-        .await
-        .map_err(|e| e.context(on("master")))?;
-    let ours = read_all(&mut from)
-        .await
-        .map_err(|e| e.context(on("master")))?;
+    let (from, ours) = read_side(master, &on("master")).await?;
     from.logout().await?;
-    let mut to = SieveClient::connect(&replica.options())
-        .await
-        .map_err(|e| e.context(on("replica")))?;
-    let theirs = read_all(&mut to)
-        .await
-        .map_err(|e| e.context(on("replica")))?;
+    let (mut to, theirs) = read_side(replica, &on("replica")).await?;
     let steps = plan(&ours, &theirs);
     let mut report = SieveReport {
         user: user.to_string(),
@@ -189,6 +184,30 @@ pub async fn replicate_scripts(
     }
     to.logout().await?;
     Ok(report)
+}
+
+/// What would change on `replica` to make its Sieve scripts the master's, both sides only
+/// read (`--verify`): empty when they are identical.
+pub async fn differences(
+    master: &SieveSide,
+    replica: &SieveSide,
+    user: &str,
+) -> Result<Vec<Step>, Error> {
+    let on = |role: &str| format!("reading {user}'s Sieve scripts, on the {role}");
+    let (from, ours) = read_side(master, &on("master")).await?;
+    from.logout().await?;
+    let (to, theirs) = read_side(replica, &on("replica")).await?;
+    to.logout().await?;
+    Ok(plan(&ours, &theirs))
+}
+
+/// Logs in to `side` and reads every script; errors say `what` was being done.
+async fn read_side(side: &SieveSide, what: &str) -> Result<(SieveClient, Vec<Script>), Error> {
+    let mut client = SieveClient::connect(&side.options())
+        .await
+        .map_err(|e| e.context(what))?;
+    let scripts = read_all(&mut client).await.map_err(|e| e.context(what))?;
+    Ok((client, scripts))
 }
 
 fn failed_to_store(report: &SieveReport, name: &str) -> bool {

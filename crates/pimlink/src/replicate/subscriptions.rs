@@ -31,12 +31,14 @@ impl std::fmt::Display for Change {
 }
 
 /// Makes the replica's subscriptions those of the master (both as one user, see
-/// `login::storage_as_user`), leaving the `replica_only` folder alone; returns what changed,
-/// or would change with `dry_run`. Nothing is done unless both sides are IMAP.
+/// `login::storage_as_user`), leaving the `replica_only` folder alone; with `only` (`-m`, or
+/// the mailboxes a change log named), only those folders' subscriptions change. Returns what
+/// changed, or would change with `dry_run`. Nothing is done unless both sides are IMAP.
 pub async fn replicate(
     master: &StorageConfig,
     replica: &StorageConfig,
     replica_only: Option<&str>,
+    only: Option<&[String]>,
     dry_run: bool,
 ) -> Result<Vec<Change>> {
     let (Some(master_options), Some(replica_options)) = (options(master)?, options(replica)?)
@@ -57,7 +59,7 @@ pub async fn replicate(
         .into_iter()
         .filter(|name| Some(name.as_str()) != replica_only)
         .collect();
-    let changes = plan(&want, &have);
+    let changes = plan(&want, &have, only);
     if !dry_run {
         for change in &changes {
             let result = match change {
@@ -74,12 +76,16 @@ pub async fn replicate(
     Ok(changes)
 }
 
-/// The subscriptions to add and remove so that `have` becomes `want`.
-fn plan(want: &BTreeSet<String>, have: &BTreeSet<String>) -> Vec<Change> {
+/// The subscriptions to add and remove so that `have` becomes `want`, for the folders in
+/// `only` alone when given (a narrowed run leaves the others' subscriptions as they are).
+fn plan(want: &BTreeSet<String>, have: &BTreeSet<String>, only: Option<&[String]>) -> Vec<Change> {
+    let named = |name: &&String| only.is_none_or(|only| only.contains(*name));
     want.difference(have)
+        .filter(named)
         .map(|name| Change::Subscribe(name.clone()))
         .chain(
             have.difference(want)
+                .filter(named)
                 .map(|name| Change::Unsubscribe(name.clone())),
         )
         .collect()
@@ -137,7 +143,11 @@ mod tests {
     #[test]
     fn the_plan_adds_and_removes_the_differences() {
         let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
-        let changes = plan(&set(&["INBOX", "Lists/rust"]), &set(&["Lists/rust", "Old"]));
+        let changes = plan(
+            &set(&["INBOX", "Lists/rust"]),
+            &set(&["Lists/rust", "Old"]),
+            None,
+        );
         assert_eq!(
             changes,
             [
@@ -145,7 +155,22 @@ mod tests {
                 Change::Unsubscribe("Old".into())
             ]
         );
-        assert!(plan(&set(&["a"]), &set(&["a"])).is_empty());
+        assert!(plan(&set(&["a"]), &set(&["a"]), None).is_empty());
         assert_eq!(server_name("Lists/rust", Some('.')), "Lists.rust");
+    }
+
+    #[test]
+    fn a_narrowed_plan_changes_only_the_named_folders() {
+        let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+        let (want, have) = (set(&["INBOX", "Lists/rust"]), set(&["Old", "Other"]));
+        let only = ["Lists/rust".to_owned(), "Old".to_owned()];
+        assert_eq!(
+            plan(&want, &have, Some(&only)),
+            [
+                Change::Subscribe("Lists/rust".into()),
+                Change::Unsubscribe("Old".into())
+            ]
+        );
+        assert!(plan(&want, &have, Some(&[])).is_empty());
     }
 }

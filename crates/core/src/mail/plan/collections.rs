@@ -31,6 +31,9 @@ pub struct CollectionPlan {
     pub name_b: CollectionName,
     /// What to do.
     pub step: CollectionStep,
+    /// In a replication (a mirror), the replica's side, so that the plan is told in master
+    /// and replica terms (a folder removed from the replica was only there).
+    pub replica: Option<Side>,
 }
 
 /// Matches the collections of both sides by name and decides, for every selected one, whether
@@ -100,6 +103,7 @@ pub fn plan_collections(
             name_a: name.clone(),
             name_b: name.clone(),
             step,
+            replica: policy.mirrors().then_some(Side::B),
         });
     }
     plans

@@ -246,7 +246,7 @@ fn replica_only_folders_are_removed() {
         [
             "collection Empty: create on b, then sync",
             "collection INBOX: sync",
-            "collection Own: remove on b (deleted on a)",
+            "collection Own: remove from the replica (only there)",
             "collection Recovered: skip (exists only on side b; the pair does not create \
              collections on a)",
         ]

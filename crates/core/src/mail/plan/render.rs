@@ -17,6 +17,9 @@ impl fmt::Display for CollectionPlan {
             CollectionStep::Create(side) => {
                 write!(f, "collection {name}: create on {side}, then sync")
             }
+            CollectionStep::Remove(side) if self.replica == Some(*side) => {
+                write!(f, "collection {name}: remove from the replica (only there)")
+            }
             CollectionStep::Remove(side) => write!(
                 f,
                 "collection {name}: remove on {side} (deleted on {})",

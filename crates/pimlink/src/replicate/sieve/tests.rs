@@ -186,14 +186,23 @@ async fn sides_come_from_the_configuration_as_the_user_sees_the_storage() {
             server.port()
         )
     };
+    // Each test server has its own ManageSieve port: the master's storage names its own, the
+    // replica's comes from the replication's `sieve_port`.
     let text = format!(
         "{}{}[storage.local]\ntype = \"maildir\"\npath = \"/nonexistent/{{user}}\"\n\n\
          [replication.x]\nmaster = \"m\"\nreplica = \"r\"\nusers = [\"alice\"]\n\
          master_login = \"authzid\"\nreplica_login = \"master-user\"\nsieve = true\n\
          sieve_port = {}\n",
-        storage("m", &master_server, "password = \"admin-pw\""),
+        storage(
+            "m",
+            &master_server,
+            &format!(
+                "password = \"admin-pw\"\nsieve_port = {}",
+                master_server.sieve_port().unwrap()
+            )
+        ),
         storage("r", &replica_server, "password_cmd = \"echo admin-pw\""),
-        master_server.sieve_port().unwrap(),
+        replica_server.sieve_port().unwrap(),
     );
     let config = crate::config::parse(&text, std::path::Path::new("test.toml")).unwrap();
     let repl = &config.replications["x"];
@@ -210,11 +219,9 @@ async fn sides_come_from_the_configuration_as_the_user_sees_the_storage() {
     let master = SieveSide::for_storage(&as_alice("m", repl.master_login), repl.sieve_port)
         .unwrap()
         .unwrap();
-    // Each test server has its own ManageSieve port; the configuration names one.
-    let mut replica = SieveSide::for_storage(&as_alice("r", repl.replica_login), 1)
+    let replica = SieveSide::for_storage(&as_alice("r", repl.replica_login), repl.sieve_port)
         .unwrap()
         .unwrap();
-    replica.port = replica_server.sieve_port().unwrap();
     let report = run(&master, &replica, "alice").await;
     assert_eq!(report.changes, [SieveChange::Created("filter".into())]);
     assert_eq!(
@@ -222,7 +229,7 @@ async fn sides_come_from_the_configuration_as_the_user_sees_the_storage() {
         contents(&master_server, "alice", "a-pw").await
     );
     assert!(
-        SieveSide::for_storage(&config.storages["local"], 4190)
+        SieveSide::for_storage(&config.storages["local"], None)
             .unwrap()
             .is_none(),
         "a Maildir has no ManageSieve"

@@ -15,6 +15,7 @@ use crate::config::{Config, ReplicationConfig};
 use crate::failure::{UsageError, exit_code};
 use crate::output::{Output, write_json_event};
 use crate::replicate::login::config_as_user;
+use crate::replicate::sieve::SieveSide;
 use crate::replicate::status::DIFFERENT;
 use crate::replicate::users::{self, User};
 use crate::storages;
@@ -117,7 +118,34 @@ pub async fn verify_user(
     };
     pimlink_core::MailStore::close(&mut master).await;
     pimlink_core::MailStore::close(&mut replica).await;
-    Ok(differences?)
+    let mut differences = differences?;
+    // Scripts belong to the account, not to a mailbox: a narrowed (-m, rolling) check leaves
+    // them out.
+    if mailboxes.is_empty() {
+        differences.extend(sieve_differences(&user_config, repl, user).await?);
+    }
+    Ok(differences)
+}
+
+/// With `sieve = true`, how the user's Sieve scripts differ (none without ManageSieve on
+/// both sides, as replicating them skips such sides too).
+async fn sieve_differences(
+    user_config: &Config,
+    repl: &ReplicationConfig,
+    user: &User,
+) -> Result<Vec<Difference>> {
+    if !repl.sieve {
+        return Ok(Vec::new());
+    }
+    let side = |name: &str| match user_config.storages.get(name) {
+        Some(storage) => SieveSide::for_storage(storage, repl.sieve_port),
+        None => Ok(None),
+    };
+    let (Some(master), Some(replica)) = (side(&repl.master)?, side(&repl.replica)?) else {
+        return Ok(Vec::new());
+    };
+    let steps = crate::replicate::sieve::differences(&master, &replica, user.as_str()).await?;
+    Ok(steps.into_iter().map(Difference::sieve).collect())
 }
 
 /// Prints one user's differences, and with `--json` a `verified` event after them. Not

@@ -7,6 +7,7 @@ use pimlink_core::Flags;
 use serde_json::{Value, json};
 
 use super::snapshot::{Identity, Level};
+use crate::replicate::sieve::Step;
 
 /// A difference found in one user's mail.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +91,9 @@ pub enum What {
         /// On the replica.
         replica: Option<String>,
     },
+    /// With `sieve = true`, the user's Sieve scripts differ (level 1): what replicating them
+    /// would change. Not in a folder.
+    Sieve(Step),
 }
 
 impl What {
@@ -101,7 +105,8 @@ impl What {
             | What::Selectable { .. }
             | What::MissingSubscription
             | What::ExtraSubscription
-            | What::SpecialUse { .. } => Level::Folders,
+            | What::SpecialUse { .. }
+            | What::Sieve(_) => Level::Folders,
             What::Count { .. } => Level::Counts,
             What::MissingMessage { .. } | What::ExtraMessage { .. } | What::Flags { .. } => {
                 Level::Flags
@@ -127,6 +132,7 @@ impl What {
             What::Size { .. } => "size",
             What::InternalDate { .. } => "internal-date",
             What::Content { .. } => "content",
+            What::Sieve(_) => "sieve",
         }
     }
 }
@@ -187,6 +193,20 @@ impl fmt::Display for What {
                 shown(master),
                 shown(replica)
             ),
+            What::Sieve(step) => match step {
+                Step::Put { name, new: true } => {
+                    write!(f, "Sieve script {name:?} missing on the replica")
+                }
+                Step::Put { name, new: false } => {
+                    write!(f, "Sieve script {name:?} differs on the replica")
+                }
+                Step::Activate(name) => write!(
+                    f,
+                    "Sieve script {name:?} is active on the master, not on the replica"
+                ),
+                Step::Deactivate => write!(f, "a Sieve script is active on the replica only"),
+                Step::Delete(name) => write!(f, "Sieve script {name:?} only on the replica"),
+            },
         }
     }
 }
@@ -202,8 +222,20 @@ fn flag_text(flags: &Flags) -> String {
 }
 
 impl Difference {
+    /// A difference in the user's Sieve scripts.
+    pub fn sieve(step: Step) -> Difference {
+        Difference {
+            folder: String::new(),
+            message: None,
+            what: What::Sieve(step),
+        }
+    }
+
     /// The difference as one line, for user `user`.
     pub fn line(&self, user: &str) -> String {
+        if matches!(self.what, What::Sieve(_)) {
+            return format!("{user}: {}", self.what);
+        }
         match &self.message {
             Some(message) => format!(
                 "{user}: folder {:?}: message {message}: {}",
@@ -222,6 +254,9 @@ impl Difference {
             "kind": self.what.kind(),
             "detail": self.what.to_string(),
         });
+        if matches!(self.what, What::Sieve(_)) {
+            value["folder"] = Value::Null;
+        }
         if let Some(message) = &self.message {
             value["message_id"] = json!(message.message_id);
             value["fingerprint"] = json!(message.fingerprint);
