@@ -363,6 +363,41 @@ fn mailboxes_named_with_m_narrow_the_subscriptions() {
     );
 }
 
+/// A master subscription the replica refuses (a stale one, to a folder the master deleted
+/// since) is reported and makes the user's status 1, not "unreachable" (3); the user's mail
+/// and other subscriptions are replicated all the same.
+#[test]
+fn a_subscription_the_replica_refuses_is_reported_and_the_rest_replicated() {
+    let (master, replica) = (server(), server());
+    master.deliver("alice", "INBOX", &message("a1")).unwrap();
+    as_user(&master, "alice", async |c| {
+        c.create("Lists").await.unwrap();
+        c.subscribe("Lists").await.unwrap();
+        c.create("Gone").await.unwrap();
+        c.subscribe("Gone").await.unwrap();
+        c.delete("Gone").await.unwrap();
+    });
+    assert!(
+        subscriptions(&master, "alice").contains(&"Gone".to_owned()),
+        "the master keeps the stale subscription"
+    );
+    let setup = Setup::new(&master, &replica, "");
+
+    let run = setup.run(&["replicate", "x", "-u", "alice"]);
+    assert_eq!(run.code(), 1, "{run}");
+    assert!(
+        run.stderr()
+            .contains("user alice: the replica refused: subscribed to \"Gone\""),
+        "{run}"
+    );
+    assert!(
+        subscriptions(&replica, "alice").contains(&"Lists".to_owned()),
+        "{run}"
+    );
+    let tree = user_tree(&replica, "alice", password("alice"));
+    assert!(tree["INBOX"].contains_key("a1"), "{tree:?}");
+}
+
 /// An initial replication killed (kill -9) at random points, then run again, converges with
 /// no message lost or copied twice.
 #[test]

@@ -85,7 +85,7 @@ pub fn replicate_users(
                 request.dry_run,
                 output,
             );
-            subscribed.map(|()| code)
+            subscribed.map(|subscriptions_code| code.max(subscriptions_code))
         });
         let result = result.and_then(|code| {
             let scripts = sieve_scripts(&user_config, repl, &pair, user, request.dry_run, output);
@@ -214,7 +214,8 @@ fn sieve_scripts(
 }
 
 /// Makes the user's replica subscriptions the master's (of `mailboxes` alone when given),
-/// reporting each change.
+/// reporting each change; a change the replica refused is reported and makes the user's
+/// status 1 (partial).
 fn subscriptions(
     config: &Config,
     repl: &ReplicationConfig,
@@ -222,13 +223,13 @@ fn subscriptions(
     mailboxes: Option<&[String]>,
     dry_run: bool,
     output: &Output,
-) -> Result<()> {
+) -> Result<u8> {
     let (Some(master), Some(replica)) =
         (config.storages.get(&pair.a), config.storages.get(&pair.b))
     else {
-        return Ok(());
+        return Ok(crate::cli::exit::OK);
     };
-    let changes = crate::commands::runtime()?.block_on(super::subscriptions::replicate(
+    let report = crate::commands::runtime()?.block_on(super::subscriptions::replicate(
         master,
         replica,
         repl.replica_only_folder.as_ref().map(|f| f.as_str()),
@@ -238,7 +239,7 @@ fn subscriptions(
     let json = output
         .json()
         .then(|| crate::output::JsonEvents::new(&pair.name, dry_run));
-    for change in changes {
+    for change in &report.changes {
         match &json {
             Some(json) => json.emit(
                 "subscription",
@@ -247,5 +248,15 @@ fn subscriptions(
             None => output.info(format!("{}: subscriptions: {change}", pair.name)),
         }
     }
-    Ok(())
+    for refused in &report.refused {
+        eprintln!(
+            "pimlink: replication {}, user {}: the replica refused: {}: {}",
+            repl.name, pair.name, refused.change, refused.error
+        );
+    }
+    Ok(if report.refused.is_empty() {
+        crate::cli::exit::OK
+    } else {
+        crate::cli::exit::PARTIAL
+    })
 }

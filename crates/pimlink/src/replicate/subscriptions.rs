@@ -30,6 +30,24 @@ impl std::fmt::Display for Change {
     }
 }
 
+/// A subscription change the replica refused (NO): a master subscription to a folder the
+/// replica does not have, say. The other changes are still made.
+#[derive(Debug)]
+pub struct Refused {
+    /// What was tried.
+    pub change: Change,
+    /// The server's answer.
+    pub error: pimlink_core::Error,
+}
+
+/// What [`replicate`] did: the changes made (or that would be, in a dry run) and those the
+/// replica refused. A refusal makes the user's status partial, never "unreachable".
+#[derive(Debug, Default)]
+pub struct Report {
+    pub changes: Vec<Change>,
+    pub refused: Vec<Refused>,
+}
+
 /// Makes the replica's subscriptions those of the master (both as one user, see
 /// `login::storage_as_user`), leaving the `replica_only` folder alone; with `only` (`-m`, or
 /// the mailboxes a change log named), only those folders' subscriptions change. Returns what
@@ -40,10 +58,10 @@ pub async fn replicate(
     replica_only: Option<&str>,
     only: Option<&[String]>,
     dry_run: bool,
-) -> Result<Vec<Change>> {
+) -> Result<Report> {
     let (Some(master_options), Some(replica_options)) = (options(master)?, options(replica)?)
     else {
-        return Ok(Vec::new());
+        return Ok(Report::default());
     };
     let (master_names, _) = subscribed(master_options)
         .await
@@ -60,20 +78,39 @@ pub async fn replicate(
         .filter(|name| Some(name.as_str()) != replica_only)
         .collect();
     let changes = plan(&want, &have, only);
-    if !dry_run {
-        for change in &changes {
-            let result = match change {
-                Change::Subscribe(name) => client.subscribe(&server_name(name, delimiter)).await,
-                Change::Unsubscribe(name) => {
-                    client.unsubscribe(&server_name(name, delimiter)).await
-                }
-            };
-            result.with_context(|| format!("storage {}: {change}", replica.name))?;
+    if dry_run {
+        let _ = client.logout().await;
+        return Ok(Report {
+            changes,
+            refused: Vec::new(),
+        });
+    }
+    let mut report = Report::default();
+    for change in changes {
+        let result = match &change {
+            Change::Subscribe(name) => client.subscribe(&server_name(name, delimiter)).await,
+            Change::Unsubscribe(name) => client.unsubscribe(&server_name(name, delimiter)).await,
+        };
+        match result {
+            Ok(()) => report.changes.push(change),
+            Err(error) if refused(&error) => report.refused.push(Refused { change, error }),
+            Err(error) => {
+                return Err(error).with_context(|| format!("storage {}: {change}", replica.name));
+            }
         }
     }
     // A failed LOGOUT changes nothing that was done.
     let _ = client.logout().await;
-    Ok(changes)
+    Ok(report)
+}
+
+/// A NO to one SUBSCRIBE or UNSUBSCRIBE: that change failed, the connection is fine.
+fn refused(error: &pimlink_core::Error) -> bool {
+    use pimlink_core::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::NotFound | ErrorKind::Peer | ErrorKind::Unsupported
+    )
 }
 
 /// The subscriptions to add and remove so that `have` becomes `want`, for the folders in
