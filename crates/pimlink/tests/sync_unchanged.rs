@@ -130,18 +130,25 @@ fn an_unchanged_folder_is_not_listed() {
     assert!(flags.contains("Flagged"), "{flags}\n{run}");
 }
 
-#[test]
-fn local_changes_after_a_skipped_run_are_seen() {
-    let (server, world) = settled_world("");
+/// Changes the Maildir in every folder (flags `FS` on the INBOX message `flagged` (a rename in
+/// cur/), a new file `new-local` in Work's new/, `archive-0` deleted) and syncs, checking that
+/// every folder was listed.
+fn sync_local_changes(world: &World, flagged: &str) -> Run {
     let b = world.root("b");
-    // A flag change (a rename in cur/), a new file in new/, a deletion.
-    set_local_flags(&b.join("INBOX"), "inbox-1", "FS");
+    set_local_flags(&b.join("INBOX"), flagged, "FS");
     world.deliver("b", "Work", "new-local", "");
     fs::remove_file(find_file(&b.join("Archive"), "archive-0")).unwrap();
-    let run = sync_verbose(&world);
+    let run = sync_verbose(world);
     for folder in FOLDERS {
         assert!(!unchanged(&run, folder), "{folder}:\n{run}");
     }
+    run
+}
+
+#[test]
+fn local_changes_after_a_skipped_run_are_seen() {
+    let (server, world) = settled_world("");
+    let run = sync_local_changes(&world, "inbox-1");
     let flags = server_flags(&server, "INBOX", "inbox-1").unwrap();
     assert!(flags.contains("Flagged"), "{flags}\n{run}");
     assert!(
@@ -365,14 +372,7 @@ fn a_mail_readers_change_as_the_run_ends_is_never_missed() {
 fn the_run_right_after_one_that_wrote_the_server_skips_its_folders() {
     let (server, world) = world_with_mail("");
     world.sync_ok();
-    let b = world.root("b");
-    set_local_flags(&b.join("INBOX"), "inbox-0", "FS");
-    world.deliver("b", "Work", "new-local", "");
-    fs::remove_file(find_file(&b.join("Archive"), "archive-0")).unwrap();
-    let changing = sync_verbose(&world);
-    for folder in FOLDERS {
-        assert!(!unchanged(&changing, folder), "{folder}:\n{changing}");
-    }
+    sync_local_changes(&world, "inbox-0");
     let run = sync_verbose(&world);
     for folder in FOLDERS {
         assert!(unchanged(&run, folder), "{folder} listed:\n{run}");
