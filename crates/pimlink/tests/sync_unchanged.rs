@@ -130,18 +130,25 @@ fn an_unchanged_folder_is_not_listed() {
     assert!(flags.contains("Flagged"), "{flags}\n{run}");
 }
 
-#[test]
-fn local_changes_after_a_skipped_run_are_seen() {
-    let (server, world) = settled_world("");
+/// Changes the Maildir in every folder (flags `FS` on the INBOX message `flagged` (a rename in
+/// cur/), a new file `new-local` in Work's new/, `archive-0` deleted) and syncs, checking that
+/// every folder was listed.
+fn sync_local_changes(world: &World, flagged: &str) -> Run {
     let b = world.root("b");
-    // A flag change (a rename in cur/), a new file in new/, a deletion.
-    set_local_flags(&b.join("INBOX"), "inbox-1", "FS");
+    set_local_flags(&b.join("INBOX"), flagged, "FS");
     world.deliver("b", "Work", "new-local", "");
     fs::remove_file(find_file(&b.join("Archive"), "archive-0")).unwrap();
-    let run = sync_verbose(&world);
+    let run = sync_verbose(world);
     for folder in FOLDERS {
         assert!(!unchanged(&run, folder), "{folder}:\n{run}");
     }
+    run
+}
+
+#[test]
+fn local_changes_after_a_skipped_run_are_seen() {
+    let (server, world) = settled_world("");
+    let run = sync_local_changes(&world, "inbox-1");
     let flags = server_flags(&server, "INBOX", "inbox-1").unwrap();
     assert!(flags.contains("Flagged"), "{flags}\n{run}");
     assert!(
@@ -355,5 +362,92 @@ fn a_mail_readers_change_as_the_run_ends_is_never_missed() {
             round % 2 == 0,
             "round {round}: {flags}\n{run}"
         );
+    }
+}
+
+/// The run right after one that wrote the server (a STORE, an APPEND, an EXPUNGE) skips those
+/// folders: the changing run proved that every change since its listing was its own and
+/// recorded the server's counters after them.
+#[test]
+fn the_run_right_after_one_that_wrote_the_server_skips_its_folders() {
+    let (server, world) = world_with_mail("");
+    world.sync_ok();
+    sync_local_changes(&world, "inbox-0");
+    let run = sync_verbose(&world);
+    for folder in FOLDERS {
+        assert!(unchanged(&run, folder), "{folder} listed:\n{run}");
+    }
+    let flags = server_flags(&server, "INBOX", "inbox-0").unwrap();
+    assert!(flags.contains("Flagged"), "{flags}");
+    assert!(server_flags(&server, "Work", "new-local").is_some());
+    assert_eq!(server_flags(&server, "Archive", "archive-0"), None);
+    // A change after that run is still seen.
+    doveadm_on(
+        &server,
+        &["flags", "add", "\\Answered"],
+        "Work",
+        "new-local",
+    );
+    let run = sync_verbose(&world);
+    assert!(!unchanged(&run, "Work"), "{run}");
+    assert_eq!(local_flags(&world, "Work", "new-local"), ["R"], "{run}");
+}
+
+/// Another client changes INBOX while a run writes it: the change lands after the run's
+/// listing, just before its flag STORE reaches the server (a proxy holds the command until
+/// the change is made). The counters after the run's writes then count that change too, so
+/// the run must not record them as its own: the next run lists INBOX and syncs the change.
+/// One round per kind of change: a flag on a message the run leaves alone, a flag on the
+/// message the run flags, a delivery, an expunge.
+#[test]
+fn another_clients_change_while_a_run_writes_the_server_is_seen() {
+    let server = DovecotBuilder::new().start().unwrap();
+    let user = server.user().to_owned();
+    for i in 0..6 {
+        server
+            .deliver(&user, "INBOX", &message(&format!("inbox-{i}")))
+            .unwrap();
+    }
+    let proxy = pimlink_testkit::CutProxy::start(server.port()).unwrap();
+    let world = World::new("");
+    common::imap::write_imap_maildir_config_via(&world, &server, proxy.port(), ("", "", ""));
+    world.sync_ok();
+    let inbox = world.root("b").join("INBOX");
+    let server = std::sync::Arc::new(server);
+    for round in 0..4 {
+        // The run's own write: a local flag on inbox-<round> goes up as a STORE.
+        let ours = format!("inbox-{round}");
+        set_local_flags(&inbox, &ours, "F");
+        let theirs = format!("inbox-{}", round + 1);
+        let (other, done) = (std::sync::Arc::clone(&server), std::sync::mpsc::channel());
+        let (ours_too, theirs_too) = (ours.clone(), theirs.clone());
+        proxy.before_sending(b" UID STORE ", move || {
+            match round {
+                0 => doveadm_on(&other, &["flags", "add", "\\Seen"], "INBOX", &theirs_too),
+                1 => doveadm_on(&other, &["flags", "add", "\\Answered"], "INBOX", &ours_too),
+                2 => {
+                    let user = other.user().to_owned();
+                    other.deliver(&user, "INBOX", &message("foreign")).unwrap();
+                }
+                _ => doveadm_on(&other, &["expunge"], "INBOX", &theirs_too),
+            }
+            done.0.send(()).unwrap();
+        });
+        let run = sync_verbose(&world);
+        done.1
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("round {round}: no STORE seen:\n{run}"));
+        let run = sync_verbose(&world);
+        assert!(
+            !unchanged(&run, "INBOX"),
+            "round {round}: the other client's change was missed:\n{run}"
+        );
+        let ids = local_ids(&world, "INBOX");
+        match round {
+            0 => assert_eq!(local_flags(&world, "INBOX", &theirs), ["S"], "{run}"),
+            1 => assert_eq!(local_flags(&world, "INBOX", &ours), ["FR"], "{run}"),
+            2 => assert!(ids.contains(&"foreign".to_owned()), "{run}"),
+            _ => assert!(!ids.contains(&theirs), "{run}"),
+        }
     }
 }

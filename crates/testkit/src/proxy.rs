@@ -69,8 +69,13 @@ pub struct ConnectionRecord {
 
 type Plan = Box<dyn FnMut(usize) -> Cut + Send>;
 
+/// Bytes to watch for on their way to the server, and what to do, once, before they go on.
+type Hook = (Vec<u8>, Box<dyn FnOnce() + Send>);
+
 struct Shared {
     plan: Mutex<Plan>,
+    /// Set by [`CutProxy::before_sending`].
+    hook: Mutex<Option<Hook>>,
     records: Mutex<Vec<Arc<Tracked>>>,
     stop: AtomicBool,
     /// Connections open now (accepted, not yet closed on both ends).
@@ -107,6 +112,7 @@ impl CutProxy {
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
             plan: Mutex::new(Box::new(|_| Cut::Never)),
+            hook: Mutex::new(None),
             records: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             open: AtomicUsize::new(0),
@@ -137,6 +143,18 @@ impl CutProxy {
             .plan
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Box::new(plan);
+    }
+
+    /// Runs `hook` once, the first time a client sends `needle` (e.g. `b" UID STORE "`) on any
+    /// connection, before the bytes that hold it reach the server: to make another client's
+    /// change land at an exact point of a run (after its listing, before its writes). The
+    /// connection waits for the hook to return.
+    pub fn before_sending(&self, needle: &[u8], hook: impl FnOnce() + Send + 'static) {
+        *self
+            .shared
+            .hook
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some((needle.to_vec(), Box::new(hook)));
     }
 
     /// Lets every later connection through untouched.
@@ -261,14 +279,14 @@ fn accept_loop(listener: &TcpListener, target: u16, shared: &Arc<Shared>) {
         let _ = thread::Builder::new()
             .name(format!("cut-proxy-up-{index}"))
             .spawn(move || {
-                forward(client, server, &up, Direction::ToServer);
+                forward(client, server, &up, Direction::ToServer, Some(&up_shared));
                 closed(&up, &up_shared);
             });
         let (down, down_shared) = (tracked, Arc::clone(shared));
         let _ = thread::Builder::new()
             .name(format!("cut-proxy-down-{index}"))
             .spawn(move || {
-                forward(server2, client2, &down, Direction::ToClient);
+                forward(server2, client2, &down, Direction::ToClient, None);
                 closed(&down, &down_shared);
             });
     }
@@ -282,13 +300,25 @@ fn closed(tracked: &Tracked, shared: &Shared) {
 }
 
 /// Copies `from` to `to` until either end closes or the cut is reached; then closes both.
-fn forward(mut from: TcpStream, mut to: TcpStream, tracked: &Tracked, direction: Direction) {
+/// `hooked`: the proxy's state, where this direction runs its [`CutProxy::before_sending`] hook.
+fn forward(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    tracked: &Tracked,
+    direction: Direction,
+    hooked: Option<&Shared>,
+) {
     let mut buf = vec![0u8; 16 << 10];
+    // The last bytes forwarded, so that a needle split between two reads is found.
+    let mut tail = Vec::new();
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if let Some(shared) = hooked {
+            run_hook(shared, &mut tail, &buf[..n]);
+        }
         if tracked.stalled.load(Ordering::SeqCst) {
             continue;
         }
@@ -307,6 +337,22 @@ fn forward(mut from: TcpStream, mut to: TcpStream, tracked: &Tracked, direction:
     }
     let _ = from.shutdown(Shutdown::Both);
     let _ = to.shutdown(Shutdown::Both);
+}
+
+/// Runs the hook if `tail` (kept here) followed by `bytes` holds its needle.
+fn run_hook(shared: &Shared, tail: &mut Vec<u8>, bytes: &[u8]) {
+    let mut slot = shared.hook.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some((needle, _)) = slot.as_ref() else {
+        return;
+    };
+    tail.extend_from_slice(bytes);
+    let found = needle.is_empty() || tail.windows(needle.len()).any(|w| w == needle.as_slice());
+    let keep = needle.len().saturating_sub(1);
+    tail.drain(..tail.len().saturating_sub(keep));
+    if found && let Some((_, hook)) = slot.take() {
+        drop(slot);
+        hook();
+    }
 }
 
 /// How many of `n` bytes just read may be forwarded, and whether the cut is reached; counts

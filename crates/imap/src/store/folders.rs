@@ -135,14 +135,12 @@ impl ImapStore {
     pub(super) fn counters_stamp(&self, name: &CollectionName) -> Option<ChangeStamp> {
         let counters = self.folders.get(name)?.counters?;
         let state = counters.state;
-        Some(ChangeStamp {
-            token: format!(
-                "v1 uidvalidity={} uidnext={} messages={} highestmodseq={}",
-                state.uid_validity, state.uid_next?, counters.messages, state.highest_modseq?
-            ),
-            newest: None,
-            local_times: false,
-        })
+        Some(super::own_changes::counters_stamp(
+            state.uid_validity,
+            state.uid_next?,
+            counters.messages,
+            state.highest_modseq?,
+        ))
     }
 
     pub(super) fn describe_quiet(&self) -> String {

@@ -8,6 +8,7 @@ use pimlink_core::{CollectionName, Error, ErrorKind, Flags, ItemEntry, Known, Li
 use tracing::{debug, warn};
 
 use super::keys::MessageKey;
+use super::own_changes::ListedAt;
 use super::reading::fingerprint_of_fetched;
 use super::state::ListState;
 use super::{ImapStore, chunks};
@@ -142,6 +143,8 @@ impl ImapStore {
             .iter()
             .map(|(uid, (flags, _))| (*uid, flags.clone()))
             .collect();
+        memory.listed_at = ListedAt::of(&now);
+        memory.wrote = false;
         let items = messages
             .into_iter()
             .map(|(uid, (flags, size))| ItemEntry {
@@ -177,6 +180,8 @@ impl ImapStore {
             memory.append_floor = state.uid_next;
         }
         memory.flags = messages.clone().into_iter().collect();
+        memory.listed_at = ListedAt::of(&state);
+        memory.wrote = false;
         let items = messages
             .into_iter()
             .map(|(uid, flags)| ItemEntry {

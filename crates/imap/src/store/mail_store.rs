@@ -94,6 +94,19 @@ impl MailStore for ImapStore {
         Ok(self.counters_stamp(collection))
     }
 
+    async fn stamp_after_own_changes(
+        &mut self,
+        collection: &CollectionName,
+    ) -> Result<Option<(pimlink_core::ChangeStamp, std::time::SystemTime)>, Error> {
+        let mut failures = 0;
+        loop {
+            match self.stamp_after_writes(collection).await {
+                Ok(stamp) => return Ok(stamp),
+                Err(e) => self.after_failure(e, Repeat::Safe, &mut failures).await?,
+            }
+        }
+    }
+
     async fn list_items(
         &mut self,
         collection: &CollectionName,

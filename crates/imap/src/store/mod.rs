@@ -77,7 +77,8 @@
 //! This file: the overview, [`ImapStore`] and the state its files share. `mail_store.rs` is the
 //! `MailStore` impl, which hands each call to the file that does it: `folders.rs`,
 //! `listing.rs` (with `state.rs`, `keys.rs`, `names.rs`), `reading.rs` and `prefetch.rs`,
-//! `writing.rs` (with `multiappend.rs`, `crlf.rs`), `moving.rs`, `settle.rs`; `details.rs`
+//! `writing.rs` (with `multiappend.rs`, `crlf.rs`), `moving.rs`, `settle.rs`, `own_changes.rs`
+//! (the folder's stamp after the run's own writes); `details.rs`
 //! (subscriptions, special-use and counts, for `pimlink replicate --verify`); `connection.rs`
 //! and `retry.rs` reconnect and decide what is repeated.
 //!
@@ -93,6 +94,7 @@ mod mail_store;
 mod moving;
 mod multiappend;
 pub(crate) mod names;
+mod own_changes;
 mod prefetch;
 mod reading;
 mod retry;
@@ -216,6 +218,11 @@ struct FolderMemory {
     fingerprints: HashMap<u32, Option<Fingerprint>>,
     /// Bodies of planned copies read ahead, and their sizes ([`prefetch`]).
     bodies: HashMap<u32, (pimlink_core::ItemData, u64)>,
+    /// The counters of the listing `flags` started from, when the server reported them: what
+    /// the stamp after this run's own changes proves the folder against ([`own_changes`]).
+    listed_at: Option<own_changes::ListedAt>,
+    /// This run wrote to the folder since its listing (APPEND, STORE, EXPUNGE, MOVE).
+    wrote: bool,
 }
 
 /// The order flag stores are applied in; deletions come after all of them.

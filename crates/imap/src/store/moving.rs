@@ -67,15 +67,16 @@ impl ImapStore {
                     ),
                 )
             })?;
-        let flags = self
-            .memory
-            .get_mut(&from_server)
-            .and_then(|m| m.flags.remove(&parsed.uid));
+        let flags = self.memory.get_mut(&from_server).and_then(|m| {
+            m.wrote = true;
+            m.flags.remove(&parsed.uid)
+        });
         if let Some(memory) = self.memory.get_mut(&to_server)
             && memory.uid_validity == target.uid_validity
             && let Some(flags) = flags
         {
             memory.flags.insert(target.uid, flags);
+            memory.wrote = true;
         }
         Ok(target.item_key())
     }
