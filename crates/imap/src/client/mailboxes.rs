@@ -4,8 +4,8 @@ use pimlink_core::{Error, ErrorKind};
 
 use super::Client;
 use crate::proto::commands::{
-    List, ListStatus, MailboxOp, Namespace, Select, SelectOptions, SelectedMailbox, Status,
-    Unselect,
+    List, ListStatus, MailboxIds, MailboxOp, Namespace, Select, SelectOptions, SelectedMailbox,
+    Status, Unselect,
 };
 use crate::proto::exchange::Outcome;
 use crate::proto::response::{ListEntry, MailboxStatus, NamespaceEntry};
@@ -34,6 +34,12 @@ impl Client {
         pattern: &str,
     ) -> Result<Vec<(ListEntry, Option<MailboxStatus>)>, Error> {
         self.run(ListStatus::new(pattern)).await
+    }
+
+    /// Every mailbox with its MAILBOXID (RFC 8474), in one round trip. `Unsupported` if the
+    /// server lacks OBJECTID or LIST-STATUS.
+    pub async fn mailbox_ids(&mut self) -> Result<Vec<(ListEntry, Option<String>)>, Error> {
+        self.run(MailboxIds::new("*")).await
     }
 
     /// STATUS of one mailbox (MESSAGES, UIDNEXT, UIDVALIDITY, UNSEEN, and HIGHESTMODSEQ with

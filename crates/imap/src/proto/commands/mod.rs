@@ -25,6 +25,7 @@ mod idle;
 mod mailbox;
 mod message;
 mod notify;
+mod objectid;
 mod select;
 
 pub use append::{Append, MultiAppend, MultiAppendCommand};
@@ -34,6 +35,7 @@ pub use idle::{Idle, IdleOutcome};
 pub use mailbox::{List, ListStatus, MailboxOp, Status, Unselect};
 pub use message::{CopyMove, CopyUids, Expunge, StoreFlags, StoreMode, StoreOutcome};
 pub use notify::{MailboxFilter, NoopKeeping, Notify, NotifyEvent};
+pub use objectid::MailboxIds;
 pub use select::{QresyncParams, Select, SelectOptions, SelectedMailbox};
 
 /// One IMAP command as data.
