@@ -74,8 +74,9 @@ pub fn replicate_users(
     let mut report = Report::default();
     for user in users {
         let (user_config, pair) = user_pair(config, repl, user);
-        let result =
-            crate::commands::sync::sync_pair(&user_config, &pair, mailboxes, request, None, output);
+        let result = renames(&user_config, &pair, request.dry_run, output).and_then(|()| {
+            crate::commands::sync::sync_pair(&user_config, &pair, mailboxes, request, None, output)
+        });
         let result = result.and_then(|code| {
             let subscribed = subscriptions(&user_config, repl, &pair, request.dry_run, output);
             subscribed.map(|()| code)
@@ -204,6 +205,32 @@ fn sieve_scripts(
     } else {
         crate::cli::exit::PARTIAL
     })
+}
+
+/// Renames on the replica the folders the master renamed (by MAILBOXID), reporting each.
+fn renames(config: &Config, pair: &PairConfig, dry_run: bool, output: &Output) -> Result<()> {
+    let (Some(master), Some(replica)) =
+        (config.storages.get(&pair.a), config.storages.get(&pair.b))
+    else {
+        return Ok(());
+    };
+    let steps = crate::commands::runtime()?.block_on(super::renames::follow(
+        master,
+        replica,
+        &config.state_dir,
+        &pair.name,
+        dry_run,
+    ))?;
+    let json = output
+        .json()
+        .then(|| crate::output::JsonEvents::new(&pair.name, dry_run));
+    for step in steps {
+        match &json {
+            Some(json) => json.emit("rename", serde_json::json!({"text": step.to_string()})),
+            None => output.info(format!("{}: {step}", pair.name)),
+        }
+    }
+    Ok(())
 }
 
 /// Makes the user's replica subscriptions the master's, reporting each change.

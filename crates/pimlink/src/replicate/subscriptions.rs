@@ -86,7 +86,7 @@ fn plan(want: &BTreeSet<String>, have: &BTreeSet<String>) -> Vec<Change> {
 }
 
 /// How to log in to an IMAP storage, with its password resolved; `None` for a Maildir.
-fn options(storage: &StorageConfig) -> Result<Option<ClientOptions>> {
+pub(super) fn options(storage: &StorageConfig) -> Result<Option<ClientOptions>> {
     let StorageKind::Imap(imap) = &storage.kind else {
         return Ok(None);
     };
@@ -123,7 +123,7 @@ async fn list_subscribed(client: &mut Client) -> Result<(Vec<String>, Option<cha
 }
 
 /// `name` (with '/') as the server spells it.
-fn server_name(name: &str, delimiter: Option<char>) -> String {
+pub(super) fn server_name(name: &str, delimiter: Option<char>) -> String {
     match delimiter {
         Some(d) if d != '/' => name.replace('/', &d.to_string()),
         _ => name.to_owned(),
