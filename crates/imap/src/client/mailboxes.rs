@@ -5,7 +5,7 @@ use pimlink_core::{Error, ErrorKind};
 use super::Client;
 use crate::proto::commands::{
     List, ListStatus, MailboxIds, MailboxOp, Namespace, Select, SelectOptions, SelectedMailbox,
-    Status, Unselect,
+    SetSpecialUse, Status, Unselect,
 };
 use crate::proto::exchange::Outcome;
 use crate::proto::response::{ListEntry, MailboxStatus, NamespaceEntry};
@@ -40,6 +40,17 @@ impl Client {
     /// server lacks OBJECTID or LIST-STATUS.
     pub async fn mailbox_ids(&mut self) -> Result<Vec<(ListEntry, Option<String>)>, Error> {
         self.run(MailboxIds::new("*")).await
+    }
+
+    /// Gives `mailbox` the special-use `attribute` (`\Sent`...), or none, through METADATA's
+    /// `/private/specialuse` (RFC 6154 section 5.1). `Unsupported` without METADATA; a server
+    /// that keeps the attribute to itself answers NO.
+    pub async fn set_special_use(
+        &mut self,
+        mailbox: &str,
+        attribute: Option<&str>,
+    ) -> Result<(), Error> {
+        self.run(SetSpecialUse::new(mailbox, attribute)).await
     }
 
     /// STATUS of one mailbox (MESSAGES, UIDNEXT, UIDVALIDITY, UNSEEN, and HIGHESTMODSEQ with

@@ -82,6 +82,9 @@ pub fn replicate_users(
             subscribed.map(|()| code)
         });
         let result = result.and_then(|code| {
+            special_use(&user_config, repl, &pair, user, request.dry_run, output).map(|()| code)
+        });
+        let result = result.and_then(|code| {
             let scripts = sieve_scripts(&user_config, repl, &pair, user, request.dry_run, output);
             scripts.map(|sieve_code| code.max(sieve_code))
         });
@@ -231,6 +234,68 @@ fn renames(config: &Config, pair: &PairConfig, dry_run: bool, output: &Output) -
         }
     }
     Ok(())
+}
+
+/// Gives the user's replica folders the master's special-use attributes, reporting each
+/// change; a replica that cannot take them is a warning, once per run, never a failure.
+fn special_use(
+    config: &Config,
+    repl: &ReplicationConfig,
+    pair: &PairConfig,
+    user: &User,
+    dry_run: bool,
+    output: &Output,
+) -> Result<()> {
+    let (Some(master), Some(replica)) =
+        (config.storages.get(&pair.a), config.storages.get(&pair.b))
+    else {
+        return Ok(());
+    };
+    let outcome = crate::commands::runtime()?
+        .block_on(super::special_use::replicate(master, replica, dry_run))?;
+    let json = output
+        .json()
+        .then(|| crate::output::JsonEvents::new(&pair.name, dry_run));
+    for change in &outcome.changes {
+        match &json {
+            Some(json) => json.emit(
+                "special-use",
+                serde_json::json!({"text": change.to_string(), "undone": change.attribute.is_none()}),
+            ),
+            None => output.info(format!("{}: {change}", pair.name)),
+        }
+    }
+    if let Some((why, refused)) = outcome.refused
+        && super::special_use::first_refusal(&replica.name)
+    {
+        let folders: Vec<String> = refused
+            .iter()
+            .map(|change| match &change.attribute {
+                Some(attribute) => format!("{:?} ({attribute})", change.folder),
+                None => format!("{:?} (none)", change.folder),
+            })
+            .collect();
+        eprintln!(
+            "pimlink: replication {}, user {user}: warning: the replica, storage {}{}, cannot \
+             take special-use attributes ({why}); these folders keep the replica's: {}",
+            repl.name,
+            replica.name,
+            server_of(replica),
+            folders.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// ` (host:port)` of an IMAP storage, for messages.
+fn server_of(storage: &crate::config::StorageConfig) -> String {
+    match &storage.kind {
+        crate::config::StorageKind::Imap(imap) => match &imap.endpoint {
+            crate::config::ImapEndpoint::Tcp { host, port, .. } => format!(" ({host}:{port})"),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    }
 }
 
 /// Makes the user's replica subscriptions the master's, reporting each change.

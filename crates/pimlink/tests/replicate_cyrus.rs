@@ -1,6 +1,9 @@
-//! End-to-end: `pimlink replicate` follows a Cyrus master's folder renames by MAILBOXID
-//! (RFC 8474 OBJECTID) onto a Dovecot replica with an IMAP RENAME: the replica's folder keeps
-//! its UIDVALIDITY and UIDs, and the wire log shows no APPEND, COPY or MOVE.
+//! End-to-end: what `pimlink replicate` does with what a Cyrus master offers beyond plain IMAP.
+//! - Folder renames followed by MAILBOXID (RFC 8474 OBJECTID) onto a Dovecot replica with an
+//!   IMAP RENAME: the replica's folder keeps its UIDVALIDITY and UIDs, and the wire log shows
+//!   no APPEND, COPY or MOVE.
+//! - Special-use attributes (RFC 6154) set on a Cyrus replica through METADATA, and a Dovecot
+//!   replica, which cannot take them, warned about once.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on failure by design.
 
@@ -15,19 +18,23 @@ use pimlink_testkit::{Cyrus, CyrusBuilder, Dovecot, DovecotBuilder};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "alice-pw";
+const USERS: &[(&str, &str)] = &[(USER, PASSWORD), ("bob", "bob-pw")];
 
-/// A Cyrus master and a Dovecot replica (with the master user `admin`), both with [`USER`].
+/// A Cyrus master and a Dovecot replica (with the master user `admin`), both with [`USERS`].
 fn servers() -> (Cyrus, Dovecot) {
-    let master = CyrusBuilder::new()
-        .users(&[(USER, PASSWORD)])
-        .start()
-        .expect("Cyrus (under /opt/pimlink-testkit)");
     let replica = DovecotBuilder::new()
-        .users(&[(USER, PASSWORD)])
+        .users(USERS)
         .master_user("admin", "admin-pw")
         .start()
         .unwrap();
-    (master, replica)
+    (cyrus(), replica)
+}
+
+fn cyrus() -> Cyrus {
+    CyrusBuilder::new()
+        .users(USERS)
+        .start()
+        .expect("Cyrus (under /opt/pimlink-testkit)")
 }
 
 /// A configuration replicating [`USER`] from `master` (its admin, by authorization identity)
@@ -37,25 +44,49 @@ struct Setup {
 }
 
 impl Setup {
+    /// To a Dovecot replica, through its master user.
     fn new(master: &Cyrus, replica: &Dovecot) -> Setup {
+        let storage = format!(
+            "host = \"{}\"\nport = {}\nuser = \"admin\"\npassword = \"admin-pw\"\n",
+            replica.host(),
+            replica.port()
+        );
+        Setup::with_replica(master, &storage, "master-user")
+    }
+
+    /// To a Cyrus replica, through its admin.
+    fn cyrus(master: &Cyrus, replica: &Cyrus) -> Setup {
+        let (admin, password) = replica.admin();
+        let storage = format!(
+            "host = \"{}\"\nport = {}\nuser = \"{admin}\"\npassword = \"{password}\"\n",
+            replica.host(),
+            replica.port()
+        );
+        Setup::with_replica(master, &storage, "authzid")
+    }
+
+    fn with_replica(master: &Cyrus, replica: &str, replica_login: &str) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let (admin, admin_password) = master.admin();
         let config = format!(
             "[general]\nstate_dir = \"{state}\"\n\n\
              [storage.m]\ntype = \"imap\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n\
              user = \"{admin}\"\npassword = \"{admin_password}\"\n\n\
-             [storage.r]\ntype = \"imap\"\nhost = \"{rhost}\"\nport = {rport}\ntls = \"none\"\n\
-             user = \"admin\"\npassword = \"admin-pw\"\n\n\
-             [replication.x]\nmaster = \"m\"\nreplica = \"r\"\nusers = [\"{USER}\"]\n\
-             replica_login = \"master-user\"\n",
+             [storage.r]\ntype = \"imap\"\ntls = \"none\"\n{replica}\n\
+             [replication.x]\nmaster = \"m\"\nreplica = \"r\"\nusers = [\"alice\", \"bob\"]\n\
+             replica_login = \"{replica_login}\"\n",
             state = dir.path().join("state").display(),
             host = master.host(),
             port = master.port(),
-            rhost = replica.host(),
-            rport = replica.port(),
         );
         std::fs::write(dir.path().join("config.toml"), config).unwrap();
         Setup { dir }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        Run(pimlink_with(&self.dir.path().join("config.toml"), args)
+            .output()
+            .unwrap())
     }
 
     /// `replicate x` with the IMAP wire log on stderr; must succeed.
@@ -142,10 +173,14 @@ fn assert_identical(master: &Cyrus, replica: &Dovecot) {
 
 /// Runs IMAP commands on the master as [`USER`].
 fn on_master(master: &Cyrus, commands: &[(&str, &str)]) {
+    on_account(options(master.host(), master.port()), commands);
+}
+
+/// Runs commands as `options`' user: `RENAME` "from to", `DELETE` "name", `SPECIAL-USE`
+/// "name attribute" (`-` for none).
+fn on_account(options: ClientOptions, commands: &[(&str, &str)]) {
     common::block_on(async {
-        let mut client = Client::connect(options(master.host(), master.port()))
-            .await
-            .unwrap();
+        let mut client = Client::connect(options).await.unwrap();
         for (verb, args) in commands {
             match *verb {
                 "RENAME" => {
@@ -153,11 +188,29 @@ fn on_master(master: &Cyrus, commands: &[(&str, &str)]) {
                     client.rename(from, to).await.unwrap();
                 }
                 "DELETE" => client.delete(args).await.unwrap(),
+                "SPECIAL-USE" => {
+                    let (name, attribute) = args.split_once(' ').unwrap();
+                    let attribute = (attribute != "-").then_some(attribute);
+                    client.set_special_use(name, attribute).await.unwrap();
+                }
                 other => panic!("{other}"),
             }
         }
         client.logout().await.unwrap();
     });
+}
+
+/// Folder -> special-use attribute on `options`' account.
+fn special_uses(options: ClientOptions) -> BTreeMap<String, String> {
+    common::block_on(async {
+        let mut client = Client::connect(options).await.unwrap();
+        let entries = client.list("", "*").await.unwrap();
+        client.logout().await.unwrap();
+        entries
+            .iter()
+            .filter_map(|e| Some((e.name.clone(), e.special_use()?.to_owned())))
+            .collect()
+    })
 }
 
 /// Neither a message sent to the replica again nor one moved there.
@@ -251,5 +304,88 @@ fn a_parent_renamed_with_its_children_keeps_their_uids() {
         ("Work/2025/Q1", "Projects/2025/Q1"),
     ] {
         assert_eq!(after[to], before[from], "{to}");
+    }
+}
+
+/// Special-use attributes reach a Cyrus replica, which takes them through METADATA; verify
+/// level 1 reports one changed there, and the next pass puts it back.
+#[test]
+fn special_use_reaches_a_cyrus_replica_and_verify_sees_a_planted_difference() {
+    let (master, replica) = (cyrus(), cyrus());
+    master.deliver(USER, "Sent", &message("s1")).unwrap();
+    master.deliver(USER, "Archive", &message("a1")).unwrap();
+    master.deliver(USER, "Work", &message("w1")).unwrap();
+    on_master(
+        &master,
+        &[
+            ("SPECIAL-USE", "Sent \\Sent"),
+            ("SPECIAL-USE", "Archive \\Archive"),
+        ],
+    );
+    let wanted = special_uses(options(master.host(), master.port()));
+    assert_eq!(wanted.len(), 2, "{wanted:?}");
+    let setup = Setup::cyrus(&master, &replica);
+    let run = setup.replicate();
+    assert!(
+        run.stdout().contains("special-use \\Sent set on \"Sent\""),
+        "{run}"
+    );
+    let on_replica = || special_uses(options(replica.host(), replica.port()));
+    assert_eq!(on_replica(), wanted);
+    let verify = setup.run(&["replicate", "x", "-A", "--verify"]);
+    assert_eq!(verify.code(), 0, "{verify}");
+
+    // Planted on the replica: Archive loses its attribute, Work gains one.
+    on_account(
+        options(replica.host(), replica.port()),
+        &[("SPECIAL-USE", "Archive -"), ("SPECIAL-USE", "Work \\Junk")],
+    );
+    let verify = setup.run(&["replicate", "x", "-A", "--verify", "--level", "1"]);
+    assert_eq!(verify.code(), 7, "{verify}");
+    for folder in ["Archive", "Work"] {
+        assert!(
+            verify
+                .stdout()
+                .lines()
+                .any(|l| l.contains(folder) && l.contains("special-use")),
+            "{folder} not reported:\n{verify}"
+        );
+    }
+    let run = setup.replicate();
+    assert!(run.stdout().contains("undone"), "{run}");
+    assert_eq!(on_replica(), wanted);
+    let verify = setup.run(&["replicate", "x", "-A", "--verify"]);
+    assert_eq!(verify.code(), 0, "{verify}");
+}
+
+/// A Dovecot replica cannot take special-use attributes: the pass succeeds, and says so once
+/// for the run (not once per user), naming the folders and the server.
+#[test]
+fn a_replica_that_cannot_take_special_use_is_warned_about_once() {
+    let (master, replica) = servers();
+    for (user, password) in USERS {
+        master
+            .deliver(user, "Sent", &message(&format!("{user}1")))
+            .unwrap();
+        let mut as_user = options(master.host(), master.port());
+        as_user.user = (*user).to_owned();
+        as_user.password = Secret::new(*password);
+        on_account(as_user, &[("SPECIAL-USE", "Sent \\Sent")]);
+    }
+    let setup = Setup::new(&master, &replica);
+    let run = setup.replicate();
+    let stderr = run.stderr();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("cannot take special-use"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{run}");
+    let warning = warnings[0];
+    for part in [
+        "storage r",
+        &replica.port().to_string(),
+        "\"Sent\" (\\Sent)",
+    ] {
+        assert!(warning.contains(part), "{part} missing: {warning}");
     }
 }
