@@ -251,8 +251,12 @@ fn special_use(
     else {
         return Ok(());
     };
-    let outcome = crate::commands::runtime()?
-        .block_on(super::special_use::replicate(master, replica, dry_run))?;
+    let outcome = crate::commands::runtime()?.block_on(super::special_use::replicate(
+        master,
+        replica,
+        repl.replica_only_folder.as_ref().map(|f| f.as_str()),
+        dry_run,
+    ))?;
     let json = output
         .json()
         .then(|| crate::output::JsonEvents::new(&pair.name, dry_run));

@@ -46,11 +46,12 @@ pub struct Outcome {
 }
 
 /// Makes the replica's special-use attributes the master's, for the folders both have
-/// (both as one user, see `login::storage_as_user`). Nothing is done unless both sides are
-/// IMAP.
+/// (both as one user, see `login::storage_as_user`), leaving the `replica_only` folder alone.
+/// Nothing is done unless both sides are IMAP.
 pub async fn replicate(
     master: &StorageConfig,
     replica: &StorageConfig,
+    replica_only: Option<&str>,
     dry_run: bool,
 ) -> Result<Outcome> {
     let (Some(master_options), Some(replica_options)) = (
@@ -70,7 +71,12 @@ pub async fn replicate(
         .with_context(|| format!("storage {}", replica.name))?;
     let entries = client.list("", "*").await?;
     let delimiter = entries.iter().find_map(|entry| entry.delimiter);
-    let names: BTreeSet<String> = entries.iter().map(engine_name).collect();
+    // The replica-only folder is the replica's own, its attribute too.
+    let names: BTreeSet<String> = entries
+        .iter()
+        .map(engine_name)
+        .filter(|name| Some(name.as_str()) != replica_only)
+        .collect();
     let changes = plan(&on_master, &attributes(&entries), &names);
     let mut outcome = Outcome::default();
     if changes.is_empty() || dry_run {
