@@ -4,8 +4,8 @@ use pimlink_core::{Error, ErrorKind};
 
 use super::Client;
 use crate::proto::commands::{
-    List, ListStatus, MailboxIds, MailboxOp, Namespace, Select, SelectOptions, SelectedMailbox,
-    SetSpecialUse, Status, Unselect,
+    List, ListStatus, MailboxOp, Namespace, Select, SelectOptions, SelectedMailbox, SetSpecialUse,
+    Status, Unselect,
 };
 use crate::proto::exchange::Outcome;
 use crate::proto::response::{ListEntry, MailboxStatus, NamespaceEntry};
@@ -39,7 +39,11 @@ impl Client {
     /// Every mailbox with its MAILBOXID (RFC 8474), in one round trip. `Unsupported` if the
     /// server lacks OBJECTID or LIST-STATUS.
     pub async fn mailbox_ids(&mut self) -> Result<Vec<(ListEntry, Option<String>)>, Error> {
-        self.run(MailboxIds::new("*")).await
+        let entries = self.run(ListStatus::mailbox_ids("*")).await?;
+        Ok(entries
+            .into_iter()
+            .map(|(entry, status)| (entry, status.and_then(|s| s.mailbox_id)))
+            .collect())
     }
 
     /// Gives `mailbox` the special-use `attribute` (`\Sent`...), or none, through METADATA's

@@ -12,7 +12,7 @@ use pimlink_core::side::PerSide;
 
 use crate::cli::ReplicateArgs;
 use crate::config::{
-    AdoptMode, CollectionFilter, Config, PairConfig, PairHooks, ReplicationConfig,
+    AdoptMode, CollectionFilter, Config, PairConfig, PairHooks, ReplicationConfig, StorageConfig,
 };
 use crate::failure::exit_code;
 use crate::output::Output;
@@ -212,9 +212,7 @@ fn sieve_scripts(
 
 /// Renames on the replica the folders the master renamed (by MAILBOXID), reporting each.
 fn renames(config: &Config, pair: &PairConfig, dry_run: bool, output: &Output) -> Result<()> {
-    let (Some(master), Some(replica)) =
-        (config.storages.get(&pair.a), config.storages.get(&pair.b))
-    else {
+    let Some((master, replica)) = sides(config, pair) else {
         return Ok(());
     };
     let steps = crate::commands::runtime()?.block_on(super::renames::follow(
@@ -224,15 +222,7 @@ fn renames(config: &Config, pair: &PairConfig, dry_run: bool, output: &Output) -
         &pair.name,
         dry_run,
     ))?;
-    let json = output
-        .json()
-        .then(|| crate::output::JsonEvents::new(&pair.name, dry_run));
-    for step in steps {
-        match &json {
-            Some(json) => json.emit("rename", serde_json::json!({"text": step.to_string()})),
-            None => output.info(format!("{}: {step}", pair.name)),
-        }
-    }
+    report(output, pair, dry_run, "rename", "", &steps, |_| None);
     Ok(())
 }
 
@@ -246,9 +236,7 @@ fn special_use(
     dry_run: bool,
     output: &Output,
 ) -> Result<()> {
-    let (Some(master), Some(replica)) =
-        (config.storages.get(&pair.a), config.storages.get(&pair.b))
-    else {
+    let Some((master, replica)) = sides(config, pair) else {
         return Ok(());
     };
     let outcome = crate::commands::runtime()?.block_on(super::special_use::replicate(
@@ -257,18 +245,15 @@ fn special_use(
         repl.replica_only_folder.as_ref().map(|f| f.as_str()),
         dry_run,
     ))?;
-    let json = output
-        .json()
-        .then(|| crate::output::JsonEvents::new(&pair.name, dry_run));
-    for change in &outcome.changes {
-        match &json {
-            Some(json) => json.emit(
-                "special-use",
-                serde_json::json!({"text": change.to_string(), "undone": change.attribute.is_none()}),
-            ),
-            None => output.info(format!("{}: {change}", pair.name)),
-        }
-    }
+    report(
+        output,
+        pair,
+        dry_run,
+        "special-use",
+        "",
+        &outcome.changes,
+        |change| Some(change.attribute.is_none()),
+    );
     if let Some((why, refused)) = outcome.refused
         && super::special_use::first_refusal(&replica.name)
     {
@@ -292,7 +277,7 @@ fn special_use(
 }
 
 /// ` (host:port)` of an IMAP storage, for messages.
-fn server_of(storage: &crate::config::StorageConfig) -> String {
+fn server_of(storage: &StorageConfig) -> String {
     match &storage.kind {
         crate::config::StorageKind::Imap(imap) => match &imap.endpoint {
             crate::config::ImapEndpoint::Tcp { host, port, .. } => format!(" ({host}:{port})"),
@@ -310,9 +295,7 @@ fn subscriptions(
     dry_run: bool,
     output: &Output,
 ) -> Result<()> {
-    let (Some(master), Some(replica)) =
-        (config.storages.get(&pair.a), config.storages.get(&pair.b))
-    else {
+    let Some((master, replica)) = sides(config, pair) else {
         return Ok(());
     };
     let changes = crate::commands::runtime()?.block_on(super::subscriptions::replicate(
@@ -321,17 +304,56 @@ fn subscriptions(
         repl.replica_only_folder.as_ref().map(|f| f.as_str()),
         dry_run,
     ))?;
+    report(
+        output,
+        pair,
+        dry_run,
+        "subscription",
+        "subscriptions: ",
+        &changes,
+        |change| {
+            Some(matches!(
+                change,
+                super::subscriptions::Change::Unsubscribe(_)
+            ))
+        },
+    );
+    Ok(())
+}
+
+/// The pair's master and replica storages.
+fn sides<'c>(
+    config: &'c Config,
+    pair: &PairConfig,
+) -> Option<(&'c StorageConfig, &'c StorageConfig)> {
+    Some((config.storages.get(&pair.a)?, config.storages.get(&pair.b)?))
+}
+
+/// Prints each change of folder data the runner does not sync as a line `PAIR: PREFIXchange`,
+/// or with `--json` as an `event` event with its text (and whether it undid a replica change,
+/// where `undone` says).
+fn report<T: std::fmt::Display>(
+    output: &Output,
+    pair: &PairConfig,
+    dry_run: bool,
+    event: &str,
+    prefix: &str,
+    changes: &[T],
+    undone: impl Fn(&T) -> Option<bool>,
+) {
     let json = output
         .json()
         .then(|| crate::output::JsonEvents::new(&pair.name, dry_run));
     for change in changes {
         match &json {
-            Some(json) => json.emit(
-                "subscription",
-                serde_json::json!({"text": change.to_string(), "undone": matches!(change, super::subscriptions::Change::Unsubscribe(_))}),
-            ),
-            None => output.info(format!("{}: subscriptions: {change}", pair.name)),
+            Some(json) => {
+                let mut fields = serde_json::json!({"text": change.to_string()});
+                if let Some(undone) = undone(change) {
+                    fields["undone"] = serde_json::Value::Bool(undone);
+                }
+                json.emit(event, fields);
+            }
+            None => output.info(format!("{}: {prefix}{change}", pair.name)),
         }
     }
-    Ok(())
 }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use pimlink_core::CollectionName;
 use pimlink_core::status::StatusStore;
-use pimlink_imap::{Client, ListEntry};
+use pimlink_imap::Client;
 
 use crate::config::StorageConfig;
 
@@ -167,7 +167,7 @@ pub async fn follow(
     let _ = client.logout().await;
     let master_ids: BTreeMap<String, String> = master_ids
         .into_iter()
-        .filter_map(|(entry, id)| Some((engine_name(&entry), id?)))
+        .filter_map(|(entry, id)| Some((super::subscriptions::engine_name(&entry), id?)))
         .collect();
     let ids_path = ids_path(status_dir, pair);
     let known = read_known(&ids_path)?;
@@ -208,7 +208,10 @@ async fn rename_on_replica(
     let mut client = Client::connect(options).await.with_context(context)?;
     let entries = client.list("", "*").await.with_context(context)?;
     let delimiter = entries.iter().find_map(|entry| entry.delimiter);
-    let have: BTreeSet<String> = entries.iter().map(engine_name).collect();
+    let have: BTreeSet<String> = entries
+        .iter()
+        .map(super::subscriptions::engine_name)
+        .collect();
     let steps = plan(known, master_ids, &have);
     if steps.is_empty() || dry_run {
         let _ = client.logout().await;
@@ -241,14 +244,6 @@ async fn rename_on_replica(
     }
     let _ = client.logout().await;
     Ok(steps)
-}
-
-/// A LIST entry's name with '/' between levels, as the pair runner names folders.
-fn engine_name(entry: &ListEntry) -> String {
-    match entry.delimiter {
-        Some(d) if d != '/' => entry.name.replace(d, "/"),
-        _ => entry.name.clone(),
-    }
 }
 
 fn ids_path(status_dir: &Path, pair: &str) -> PathBuf {

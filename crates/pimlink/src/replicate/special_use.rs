@@ -74,7 +74,7 @@ pub async fn replicate(
     // The replica-only folder is the replica's own, its attribute too.
     let names: BTreeSet<String> = entries
         .iter()
-        .map(engine_name)
+        .map(super::subscriptions::engine_name)
         .filter(|name| Some(name.as_str()) != replica_only)
         .collect();
     let changes = plan(&on_master, &attributes(&entries), &names);
@@ -139,15 +139,13 @@ fn plan(
 fn attributes(entries: &[ListEntry]) -> BTreeMap<String, String> {
     entries
         .iter()
-        .filter_map(|entry| Some((engine_name(entry), entry.special_use()?.to_owned())))
+        .filter_map(|entry| {
+            Some((
+                super::subscriptions::engine_name(entry),
+                entry.special_use()?.to_owned(),
+            ))
+        })
         .collect()
-}
-
-fn engine_name(entry: &ListEntry) -> String {
-    match entry.delimiter {
-        Some(d) if d != '/' => entry.name.replace(d, "/"),
-        _ => entry.name.clone(),
-    }
 }
 
 /// True the first time in this process a replica storage refuses: the warning is given once

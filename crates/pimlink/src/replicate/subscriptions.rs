@@ -112,14 +112,16 @@ async fn subscribed(options: ClientOptions) -> Result<(Vec<String>, Option<char>
 async fn list_subscribed(client: &mut Client) -> Result<(Vec<String>, Option<char>)> {
     let entries = client.lsub("", "*").await?;
     let delimiter = entries.iter().find_map(|entry| entry.delimiter);
-    let names = entries
-        .into_iter()
-        .map(|entry| match entry.delimiter {
-            Some(d) if d != '/' => entry.name.replace(d, "/"),
-            _ => entry.name,
-        })
-        .collect();
+    let names = entries.iter().map(engine_name).collect();
     Ok((names, delimiter))
+}
+
+/// A LIST entry's name with '/' between levels, as the pair runner names folders.
+pub(super) fn engine_name(entry: &pimlink_imap::ListEntry) -> String {
+    match entry.delimiter {
+        Some(d) if d != '/' => entry.name.replace(d, "/"),
+        _ => entry.name.clone(),
+    }
 }
 
 /// `name` (with '/') as the server spells it.

@@ -26,7 +26,6 @@ mod mailbox;
 mod message;
 mod metadata;
 mod notify;
-mod objectid;
 mod select;
 
 pub use append::{Append, MultiAppend, MultiAppendCommand};
@@ -37,7 +36,6 @@ pub use mailbox::{List, ListStatus, MailboxOp, Status, Unselect};
 pub use message::{CopyMove, CopyUids, Expunge, StoreFlags, StoreMode, StoreOutcome};
 pub use metadata::SetSpecialUse;
 pub use notify::{MailboxFilter, NoopKeeping, Notify, NotifyEvent};
-pub use objectid::MailboxIds;
 pub use select::{QresyncParams, Select, SelectOptions, SelectedMailbox};
 
 /// One IMAP command as data.
