@@ -4,8 +4,8 @@ use pimlink_core::{Error, ErrorKind};
 
 use super::Client;
 use crate::proto::commands::{
-    List, ListStatus, MailboxOp, Namespace, Select, SelectOptions, SelectedMailbox, Status,
-    Unselect,
+    List, ListStatus, MailboxOp, Namespace, Select, SelectOptions, SelectedMailbox, SetSpecialUse,
+    Status, Unselect,
 };
 use crate::proto::exchange::Outcome;
 use crate::proto::response::{ListEntry, MailboxStatus, NamespaceEntry};
@@ -34,6 +34,27 @@ impl Client {
         pattern: &str,
     ) -> Result<Vec<(ListEntry, Option<MailboxStatus>)>, Error> {
         self.run(ListStatus::new(pattern)).await
+    }
+
+    /// Every mailbox with its MAILBOXID (RFC 8474), in one round trip. `Unsupported` if the
+    /// server lacks OBJECTID or LIST-STATUS.
+    pub async fn mailbox_ids(&mut self) -> Result<Vec<(ListEntry, Option<String>)>, Error> {
+        let entries = self.run(ListStatus::mailbox_ids("*")).await?;
+        Ok(entries
+            .into_iter()
+            .map(|(entry, status)| (entry, status.and_then(|s| s.mailbox_id)))
+            .collect())
+    }
+
+    /// Gives `mailbox` the special-use `attribute` (`\Sent`...), or none, through METADATA's
+    /// `/private/specialuse` (RFC 6154 section 5.1). `Unsupported` without METADATA; a server
+    /// that keeps the attribute to itself answers NO.
+    pub async fn set_special_use(
+        &mut self,
+        mailbox: &str,
+        attribute: Option<&str>,
+    ) -> Result<(), Error> {
+        self.run(SetSpecialUse::new(mailbox, attribute)).await
     }
 
     /// STATUS of one mailbox (MESSAGES, UIDNEXT, UIDVALIDITY, UNSEEN, and HIGHESTMODSEQ with

@@ -196,6 +196,7 @@ p4 NO [TRYCREATE] Mailbox doesn't exist: Nope\r\n\
             uid_validity: Some(1),
             unseen: None,
             highest_modseq: Some(7_011_231_777),
+            mailbox_id: None,
         })
     );
     assert_eq!(untagged(&rs[5]), &Untagged::Enabled(vec!["QRESYNC".into()]));
@@ -454,4 +455,30 @@ fn an_unparsable_folder_line_is_left_out_and_other_responses_still_fail() {
         assert!(error.contains("cannot be parsed"), "{error}");
         assert!(!error.contains('\0'), "escaped: {error}");
     }
+}
+
+#[test]
+fn cyrus_list_status_with_mailbox_ids() {
+    let input = b"* LIST (\\HasNoChildren) \"/\" Work\r\n\
+        * STATUS Work (UIDVALIDITY 1796687105 MAILBOXID (4qwxnc0w4x5ov99liuct8n71))\r\n\
+        * STATUS Other (MESSAGES 1)\r\n";
+    let rs = replay(input, 7).unwrap();
+    let ids: Vec<_> = rs[1..]
+        .iter()
+        .map(|r| match untagged(r) {
+            Untagged::MailboxStatus(s) => (s.name.clone(), s.uid_validity, s.mailbox_id.clone()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            (
+                "Work".to_owned(),
+                Some(1_796_687_105),
+                Some("4qwxnc0w4x5ov99liuct8n71".to_owned())
+            ),
+            ("Other".to_owned(), None, None),
+        ]
+    );
 }

@@ -6,6 +6,10 @@
 //!   Maildir path with `{user}`).
 //! - `once`: one pass over users and mailboxes through the one pair runner, in replica mode
 //!   (the master wins; replica changes are undone and reported). The other modes call it.
+//! - `renames`: folders the master renamed (seen by MAILBOXID) renamed on the replica before
+//!   each pass, so their messages stay put.
+//! - `special_use`: the replica's folders given the master's special-use attributes after
+//!   each pass, where the replica lets a client set them (METADATA).
 //! - `subscriptions`: the replica's IMAP subscriptions made the master's after each pass.
 //! - `rolling`: `-r`, `-f`, `-1`: replicate what changed, until stopped; its loop is
 //!   `roller`, its changes come from `changelog` + `logfile` (the change log) or `watching`
@@ -18,8 +22,10 @@
 
 pub mod login;
 pub mod once;
+pub mod renames;
 pub mod rolling;
 pub mod sieve;
+pub mod special_use;
 pub mod subscriptions;
 pub mod users;
 pub mod verify;

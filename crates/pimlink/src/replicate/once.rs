@@ -12,7 +12,7 @@ use pimlink_core::side::PerSide;
 
 use crate::cli::ReplicateArgs;
 use crate::config::{
-    AdoptMode, CollectionFilter, Config, PairConfig, PairHooks, ReplicationConfig,
+    AdoptMode, CollectionFilter, Config, PairConfig, PairHooks, ReplicationConfig, StorageConfig,
 };
 use crate::failure::exit_code;
 use crate::output::Output;
@@ -74,8 +74,9 @@ pub fn replicate_users(
     let mut report = Report::default();
     for user in users {
         let (user_config, pair) = user_pair(config, repl, user);
-        let result =
-            crate::commands::sync::sync_pair(&user_config, &pair, mailboxes, request, None, output);
+        let result = renames(&user_config, &pair, request.dry_run, output).and_then(|()| {
+            crate::commands::sync::sync_pair(&user_config, &pair, mailboxes, request, None, output)
+        });
         let result = result.and_then(|code| {
             let subscribed = subscriptions(
                 &user_config,
@@ -86,6 +87,9 @@ pub fn replicate_users(
                 output,
             );
             subscribed.map(|subscriptions_code| code.max(subscriptions_code))
+        });
+        let result = result.and_then(|code| {
+            special_use(&user_config, repl, &pair, user, request.dry_run, output).map(|()| code)
         });
         let result = result.and_then(|code| {
             let scripts = sieve_scripts(&user_config, repl, &pair, user, request.dry_run, output);
@@ -213,6 +217,83 @@ fn sieve_scripts(
     })
 }
 
+/// Renames on the replica the folders the master renamed (by MAILBOXID), reporting each.
+fn renames(config: &Config, pair: &PairConfig, dry_run: bool, output: &Output) -> Result<()> {
+    let Some((master, replica)) = sides(config, pair) else {
+        return Ok(());
+    };
+    let steps = crate::commands::runtime()?.block_on(super::renames::follow(
+        master,
+        replica,
+        &config.state_dir,
+        &pair.name,
+        dry_run,
+    ))?;
+    report(output, pair, dry_run, "rename", "", &steps, |_| None);
+    Ok(())
+}
+
+/// Gives the user's replica folders the master's special-use attributes, reporting each
+/// change; a replica that cannot take them is a warning, once per run, never a failure.
+fn special_use(
+    config: &Config,
+    repl: &ReplicationConfig,
+    pair: &PairConfig,
+    user: &User,
+    dry_run: bool,
+    output: &Output,
+) -> Result<()> {
+    let Some((master, replica)) = sides(config, pair) else {
+        return Ok(());
+    };
+    let outcome = crate::commands::runtime()?.block_on(super::special_use::replicate(
+        master,
+        replica,
+        repl.replica_only_folder.as_ref().map(|f| f.as_str()),
+        dry_run,
+    ))?;
+    report(
+        output,
+        pair,
+        dry_run,
+        "special-use",
+        "",
+        &outcome.changes,
+        |change| Some(change.attribute.is_none()),
+    );
+    if let Some((why, refused)) = outcome.refused
+        && super::special_use::first_refusal(&replica.name)
+    {
+        let folders: Vec<String> = refused
+            .iter()
+            .map(|change| match &change.attribute {
+                Some(attribute) => format!("{:?} ({attribute})", change.folder),
+                None => format!("{:?} (none)", change.folder),
+            })
+            .collect();
+        eprintln!(
+            "pimlink: replication {}, user {user}: warning: the replica, storage {}{}, cannot \
+             take special-use attributes ({why}); these folders keep the replica's: {}",
+            repl.name,
+            replica.name,
+            server_of(replica),
+            folders.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// ` (host:port)` of an IMAP storage, for messages.
+fn server_of(storage: &StorageConfig) -> String {
+    match &storage.kind {
+        crate::config::StorageKind::Imap(imap) => match &imap.endpoint {
+            crate::config::ImapEndpoint::Tcp { host, port, .. } => format!(" ({host}:{port})"),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    }
+}
+
 /// Makes the user's replica subscriptions the master's (of `mailboxes` alone when given),
 /// reporting each change; a change the replica refused is reported and makes the user's
 /// status 1 (partial).
@@ -224,39 +305,76 @@ fn subscriptions(
     dry_run: bool,
     output: &Output,
 ) -> Result<u8> {
-    let (Some(master), Some(replica)) =
-        (config.storages.get(&pair.a), config.storages.get(&pair.b))
-    else {
+    let Some((master, replica)) = sides(config, pair) else {
         return Ok(crate::cli::exit::OK);
     };
-    let report = crate::commands::runtime()?.block_on(super::subscriptions::replicate(
+    let outcome = crate::commands::runtime()?.block_on(super::subscriptions::replicate(
         master,
         replica,
         repl.replica_only_folder.as_ref().map(|f| f.as_str()),
         mailboxes,
         dry_run,
     ))?;
-    let json = output
-        .json()
-        .then(|| crate::output::JsonEvents::new(&pair.name, dry_run));
-    for change in &report.changes {
-        match &json {
-            Some(json) => json.emit(
-                "subscription",
-                serde_json::json!({"text": change.to_string(), "undone": matches!(change, super::subscriptions::Change::Unsubscribe(_))}),
-            ),
-            None => output.info(format!("{}: subscriptions: {change}", pair.name)),
-        }
-    }
-    for refused in &report.refused {
+    report(
+        output,
+        pair,
+        dry_run,
+        "subscription",
+        "subscriptions: ",
+        &outcome.changes,
+        |change| {
+            Some(matches!(
+                change,
+                super::subscriptions::Change::Unsubscribe(_)
+            ))
+        },
+    );
+    for refused in &outcome.refused {
         eprintln!(
             "pimlink: replication {}, user {}: the replica refused: {}: {}",
             repl.name, pair.name, refused.change, refused.error
         );
     }
-    Ok(if report.refused.is_empty() {
+    Ok(if outcome.refused.is_empty() {
         crate::cli::exit::OK
     } else {
         crate::cli::exit::PARTIAL
     })
+}
+
+/// The pair's master and replica storages.
+fn sides<'c>(
+    config: &'c Config,
+    pair: &PairConfig,
+) -> Option<(&'c StorageConfig, &'c StorageConfig)> {
+    Some((config.storages.get(&pair.a)?, config.storages.get(&pair.b)?))
+}
+
+/// Prints each change of folder data the runner does not sync as a line `PAIR: PREFIXchange`,
+/// or with `--json` as an `event` event with its text (and whether it undid a replica change,
+/// where `undone` says).
+fn report<T: std::fmt::Display>(
+    output: &Output,
+    pair: &PairConfig,
+    dry_run: bool,
+    event: &str,
+    prefix: &str,
+    changes: &[T],
+    undone: impl Fn(&T) -> Option<bool>,
+) {
+    let json = output
+        .json()
+        .then(|| crate::output::JsonEvents::new(&pair.name, dry_run));
+    for change in changes {
+        match &json {
+            Some(json) => {
+                let mut fields = serde_json::json!({"text": change.to_string()});
+                if let Some(undone) = undone(change) {
+                    fields["undone"] = serde_json::Value::Bool(undone);
+                }
+                json.emit(event, fields);
+            }
+            None => output.info(format!("{}: {prefix}{change}", pair.name)),
+        }
+    }
 }

@@ -129,7 +129,7 @@ fn plan(want: &BTreeSet<String>, have: &BTreeSet<String>, only: Option<&[String]
 }
 
 /// How to log in to an IMAP storage, with its password resolved; `None` for a Maildir.
-fn options(storage: &StorageConfig) -> Result<Option<ClientOptions>> {
+pub(super) fn options(storage: &StorageConfig) -> Result<Option<ClientOptions>> {
     let StorageKind::Imap(imap) = &storage.kind else {
         return Ok(None);
     };
@@ -155,18 +155,20 @@ async fn subscribed(options: ClientOptions) -> Result<(Vec<String>, Option<char>
 async fn list_subscribed(client: &mut Client) -> Result<(Vec<String>, Option<char>)> {
     let entries = client.lsub("", "*").await?;
     let delimiter = entries.iter().find_map(|entry| entry.delimiter);
-    let names = entries
-        .into_iter()
-        .map(|entry| match entry.delimiter {
-            Some(d) if d != '/' => entry.name.replace(d, "/"),
-            _ => entry.name,
-        })
-        .collect();
+    let names = entries.iter().map(engine_name).collect();
     Ok((names, delimiter))
 }
 
+/// A LIST entry's name with '/' between levels, as the pair runner names folders.
+pub(super) fn engine_name(entry: &pimlink_imap::ListEntry) -> String {
+    match entry.delimiter {
+        Some(d) if d != '/' => entry.name.replace(d, "/"),
+        _ => entry.name.clone(),
+    }
+}
+
 /// `name` (with '/') as the server spells it.
-fn server_name(name: &str, delimiter: Option<char>) -> String {
+pub(super) fn server_name(name: &str, delimiter: Option<char>) -> String {
     match delimiter {
         Some(d) if d != '/' => name.replace('/', &d.to_string()),
         _ => name.to_owned(),

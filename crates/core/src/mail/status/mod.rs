@@ -13,6 +13,7 @@ mod awaited;
 mod collections;
 mod dates;
 mod items;
+mod renamed;
 mod settled;
 
 pub use abandoned::AbandonedCopy;

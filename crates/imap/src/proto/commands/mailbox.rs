@@ -88,6 +88,8 @@ impl Command for List {
 #[derive(Debug)]
 pub struct ListStatus {
     pattern: String,
+    /// Other items than the counters, and the extension they need.
+    items: Option<(&'static str, &'static str)>,
     entries: Vec<(ListEntry, Option<MailboxStatus>)>,
 }
 
@@ -96,7 +98,17 @@ impl ListStatus {
     pub fn new(pattern: &str) -> Self {
         Self {
             pattern: pattern.to_owned(),
+            items: None,
             entries: Vec::new(),
+        }
+    }
+
+    /// LIST "" `pattern` RETURN (STATUS (MAILBOXID)) (RFC 8474 OBJECTID). MAILBOXID alone:
+    /// Cyrus 3.6 garbles the id when MESSAGES is asked for with it.
+    pub fn mailbox_ids(pattern: &str) -> Self {
+        Self {
+            items: Some(("(MAILBOXID)", "OBJECTID")),
+            ..Self::new(pattern)
         }
     }
 }
@@ -114,10 +126,21 @@ impl Command for ListStatus {
 
     fn encode(&mut self, session: &Session) -> Result<CommandText, Error> {
         require(session, "LIST-STATUS", "server does not offer LIST-STATUS")?;
+        let items = match self.items {
+            Some((items, extension)) => {
+                require(
+                    session,
+                    extension,
+                    &format!("server does not offer {extension}"),
+                )?;
+                items
+            }
+            None => status_items(session),
+        };
         Ok(CommandText::new("LIST")
             .string(b"")
             .string(&mailbox_wire_name(&self.pattern, session.utf8()))
-            .atom(format!("RETURN (STATUS {})", status_items(session))))
+            .atom(format!("RETURN (STATUS {items})")))
     }
 
     fn collect(&mut self, untagged: Untagged, _: &mut [Option<File>]) -> Result<(), Error> {

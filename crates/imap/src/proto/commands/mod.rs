@@ -24,6 +24,7 @@ mod fetch;
 mod idle;
 mod mailbox;
 mod message;
+mod metadata;
 mod notify;
 mod select;
 
@@ -33,6 +34,7 @@ pub use fetch::{Fetch, FetchRequest, FetchSummary, FetchedMessage};
 pub use idle::{Idle, IdleOutcome};
 pub use mailbox::{List, ListStatus, MailboxOp, Status, Unselect};
 pub use message::{CopyMove, CopyUids, Expunge, StoreFlags, StoreMode, StoreOutcome};
+pub use metadata::SetSpecialUse;
 pub use notify::{MailboxFilter, NoopKeeping, Notify, NotifyEvent};
 pub use select::{QresyncParams, Select, SelectOptions, SelectedMailbox};
 

@@ -93,6 +93,7 @@ fn unsolicited_responses_become_notices() {
                 uid_validity: Some(17),
                 unseen: None,
                 highest_modseq: Some(40),
+                mailbox_id: None,
             }),
         ),
         ("* LIST () \".\" Projects", Notice::Mailboxes),

@@ -16,6 +16,7 @@ use super::escape::escape_bytes;
 use crate::uidset::UidRanges;
 
 mod convert;
+mod objectid;
 
 pub use convert::apply_flag;
 use convert::{convert_code, convert_data, convert_kind};
@@ -179,6 +180,8 @@ pub struct MailboxStatus {
     pub unseen: Option<u32>,
     /// `HIGHESTMODSEQ`
     pub highest_modseq: Option<u64>,
+    /// `MAILBOXID` (RFC 8474 OBJECTID): the mailbox's identity, which survives a RENAME.
+    pub mailbox_id: Option<String>,
 }
 
 /// A message body (or header section) from a FETCH: small ones in memory, large ones as the
@@ -355,6 +358,23 @@ pub fn parse_response(
 /// Like [`parse_response`]; `utf8_names` says UTF8=ACCEPT is enabled, so mailbox names are
 /// UTF-8 as sent (`&` is then an ordinary character, not the start of modified UTF-7).
 pub fn parse_response_names(
+    frame: &[u8],
+    marker: &dyn Fn(&[u8]) -> Option<u32>,
+    utf8_names: bool,
+) -> Result<Response, ParseError> {
+    // imap-codec does not know OBJECTID's STATUS item: it is taken out before parsing and
+    // put back into the result.
+    let Some((without_id, mailbox_id)) = objectid::take_mailbox_id(frame) else {
+        return parse_codec_response(frame, marker, utf8_names);
+    };
+    let mut response = parse_codec_response(&without_id, marker, utf8_names)?;
+    if let Response::Untagged(Untagged::MailboxStatus(status)) = &mut response {
+        status.mailbox_id = Some(mailbox_id);
+    }
+    Ok(response)
+}
+
+fn parse_codec_response(
     frame: &[u8],
     marker: &dyn Fn(&[u8]) -> Option<u32>,
     utf8_names: bool,
