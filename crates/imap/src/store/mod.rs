@@ -86,6 +86,7 @@
 mod connection;
 mod crlf;
 mod details;
+mod flag_stores;
 mod folders;
 mod keys;
 mod listing;
