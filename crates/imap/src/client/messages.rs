@@ -61,18 +61,9 @@ impl Client {
             .iter()
             .map(|(uids, mode, flags)| StoreFlags::new(uids, *mode, flags, None))
             .collect();
-        let (outcomes, failure) = self.run_all(commands).await;
-        if let Some(failure) = failure {
-            return Err(failure);
-        }
-        outcomes
+        self.run_all_answered(commands, "UID STORE")
+            .await?
             .into_iter()
-            .map(|outcome| match outcome {
-                Outcome::Done(result) => result,
-                Outcome::Unknown => {
-                    Err(Error::new(ErrorKind::Connection, "UID STORE got no answer"))
-                }
-            })
             .collect()
     }
 
