@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from . import corpus, deps, fsutil, measure, mutate, report, tools, verify
+from . import corpus, deps, fsutil, latency, measure, mutate, report, tools, verify
 from .servers import Dovecot, Radicale
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -105,6 +105,9 @@ def parse_args(argv):
     p.add_argument("--workdir", help="parent of the temporary directory (default: $TMPDIR)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("--markdown", help="also write the table and machine description here")
+    p.add_argument("--latency", type=float, metavar="MS",
+                   help="put every tool's IMAP and DAV traffic through a loopback proxy that adds "
+                        "this round trip (half each way); set-up and checks go direct")
     args = p.parse_args(argv)
     args.size = args.size or "quick"
     args.scenarios = (args.scenarios.split(",") if args.scenarios else DEFAULT[args.size])
@@ -144,6 +147,7 @@ class Bench:
         self.results = {}
         self.skipped = {}
         self.baseline_failed = set()
+        self.proxies = {}  # id(server) -> latency.Proxy in front of it (--latency)
         os.makedirs(os.path.join(work, "logs"))
 
     def say(self, text):
@@ -205,6 +209,20 @@ class Bench:
         self.say(f"radicale on 127.0.0.1:{self.radicale.port}: {s.calendars} calendars x "
                  f"{s.events} events, {s.contacts} contacts")
 
+    def as_tools_see(self, server):
+        """`server`, or with --latency the same server behind its latency proxy."""
+        if not self.args.latency:
+            return server
+        proxy = self.proxies.get(id(server))
+        if proxy is None:
+            log = os.path.join(self.work, "logs", f"latency-{type(server).__name__.lower()}.log")
+            proxy = latency.Proxy(server.port, self.args.latency, log)
+            self.proxies[id(server)] = proxy
+            proxy.start()
+            self.say(f"latency proxy on 127.0.0.1:{proxy.port}: {self.args.latency:g} ms round "
+                     f"trip to port {server.port}")
+        return latency.Behind(server, proxy)
+
     def reset_server(self, account):
         live = self.dovecot.mail_dir(account)
         fsutil.remove(live)
@@ -214,7 +232,7 @@ class Bench:
 
     def make_tools(self, scenario):
         classes, account = SCENARIOS[scenario]
-        server = self.radicale if scenario.startswith("dav") else self.dovecot
+        server = self.as_tools_see(self.radicale if scenario.startswith("dav") else self.dovecot)
         out = []
         for cls in classes:
             if self.args.tools and cls.name not in self.args.tools:
@@ -283,7 +301,8 @@ class Bench:
             if scenario == "dav-initial":
                 tool.clean()
             elif scenario == "dav-adopt":
-                source = tools.Vdirsyncer(self.work, self.radicale, tool.account)
+                source = tools.Vdirsyncer(self.work, self.as_tools_see(self.radicale),
+                                           tool.account)
                 if not self.ensure_baseline(source):
                     raise RuntimeError("vdirsyncer's baseline failed: nothing to adopt")
                 tool.adopt_from(self.baseline_dir(source))
@@ -291,7 +310,7 @@ class Bench:
                 self.restore(tool)
             return
         if scenario == "mail-adopt":
-            source = tools.Mbsync(self.work, self.dovecot, tool.account)
+            source = tools.Mbsync(self.work, self.as_tools_see(self.dovecot), tool.account)
             if not self.ensure_baseline(source):
                 raise RuntimeError("mbsync's baseline failed: nothing to adopt")
             self.reset_server(tool.account)
@@ -417,6 +436,8 @@ def describe(bench, args):
     if any(x.startswith("dav") for x in args.scenarios):
         parts.append(f"{s.calendars} calendars x {s.events} events + {s.contacts} contacts")
     parts.append(f"upload {s.upload}, {s.repeat} repeats, seed {args.seed}")
+    if args.latency:
+        parts.append(f"tools' traffic through a {args.latency:g} ms round-trip proxy")
     return "; ".join(parts)
 
 
@@ -450,7 +471,7 @@ def main(argv=None):
             json.dump({f"{k[0]} {k[1]}": [dataclasses.asdict(s) for s in v]
                        for k, v in bench.results.items()}, f, indent=1)
     finally:
-        for server in (bench.dovecot, bench.radicale):
+        for server in [*bench.proxies.values(), bench.dovecot, bench.radicale]:
             if server:
                 server.stop()
         if failed or args.keep:

@@ -1,13 +1,12 @@
 //! Mailbox commands: the account's folders, their counters, and selecting one.
 
-use pimlink_core::{Error, ErrorKind};
+use pimlink_core::Error;
 
 use super::Client;
 use crate::proto::commands::{
     List, ListStatus, MailboxOp, Namespace, Select, SelectOptions, SelectedMailbox, SetSpecialUse,
     Status, Unselect,
 };
-use crate::proto::exchange::Outcome;
 use crate::proto::response::{ListEntry, MailboxStatus, NamespaceEntry};
 
 impl Client {
@@ -71,17 +70,7 @@ impl Client {
         mailboxes: &[&str],
     ) -> Result<Vec<Result<MailboxStatus, Error>>, Error> {
         let commands = mailboxes.iter().map(|m| Status::new(m)).collect();
-        let (outcomes, failure) = self.run_all(commands).await;
-        if let Some(failure) = failure {
-            return Err(failure);
-        }
-        outcomes
-            .into_iter()
-            .map(|outcome| match outcome {
-                Outcome::Done(result) => Ok(result),
-                Outcome::Unknown => Err(Error::new(ErrorKind::Connection, "STATUS got no answer")),
-            })
-            .collect()
+        self.run_all_answered(commands, "STATUS").await
     }
 
     /// CREATE a mailbox.

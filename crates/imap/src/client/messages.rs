@@ -49,6 +49,24 @@ impl Client {
             .await
     }
 
+    /// Several UID STOREs without UNCHANGEDSINCE, pipelined: all go out before the first answer
+    /// is read, so they cost one round trip. The caller keeps their UID sets disjoint, so the
+    /// order the server carries them out in cannot matter (RFC 9051 5.5). The error is the
+    /// first store's that failed or got no answer.
+    pub async fn store_many(
+        &mut self,
+        stores: &[(UidRanges, StoreMode, Flags)],
+    ) -> Result<Vec<StoreOutcome>, Error> {
+        let commands = stores
+            .iter()
+            .map(|(uids, mode, flags)| StoreFlags::new(uids, *mode, flags, None))
+            .collect();
+        self.run_all_answered(commands, "UID STORE")
+            .await?
+            .into_iter()
+            .collect()
+    }
+
     /// APPEND one message; returns (UIDVALIDITY, UID) when the server has UIDPLUS.
     pub async fn append(
         &mut self,

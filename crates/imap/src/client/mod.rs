@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 
-use pimlink_core::Error;
+use pimlink_core::{Error, ErrorKind};
 
 use crate::options::ClientOptions;
 use crate::proto::commands::Command;
@@ -119,5 +119,29 @@ impl Client {
         let mut exchange = Exchange::new(commands);
         let failure = self.drive(&mut exchange, None).await.err();
         (exchange.into_results(&self.session), failure)
+    }
+
+    /// [`Client::run_all`] when every command needs its answer: one result per command, in
+    /// order, one that got no answer (`verb` names it) failing as a lost connection; the error
+    /// is why the exchange stopped early.
+    async fn run_all_answered<C: Command>(
+        &mut self,
+        commands: Vec<C>,
+        verb: &str,
+    ) -> Result<Vec<Result<C::Output, Error>>, Error> {
+        let (outcomes, failure) = self.run_all(commands).await;
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                Outcome::Done(result) => result,
+                Outcome::Unknown => Err(Error::new(
+                    ErrorKind::Connection,
+                    format!("{verb} got no answer"),
+                )),
+            })
+            .collect())
     }
 }

@@ -87,6 +87,7 @@
 mod connection;
 mod crlf;
 mod details;
+mod flag_stores;
 mod folders;
 mod keys;
 mod listing;

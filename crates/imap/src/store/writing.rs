@@ -9,8 +9,8 @@ use tracing::debug;
 use super::keys::MessageKey;
 use super::reading::fingerprint_of_fetched;
 use super::retry::Repeat;
-use super::{FlagOp, ImapStore, PendingFolder, copy_error, crlf};
-use crate::client::{AppendItem, FetchRequest, StoreMode};
+use super::{FlagOp, ImapStore, PendingFolder, copy_error, crlf, flag_stores};
+use crate::client::{AppendItem, FetchRequest};
 use crate::uidset::UidRanges;
 
 /// The most APPENDs sent before their answers are read. It bounds what a server may still be
@@ -482,24 +482,22 @@ impl ImapStore {
                 ),
             ));
         }
-        for ((op, _), (flags, uids)) in &folder.flag_changes {
-            let mode = match op {
-                FlagOp::Replace => StoreMode::Replace,
-                FlagOp::Add => StoreMode::Add,
-                FlagOp::Remove => StoreMode::Remove,
-            };
-            self.stats.stores += 1;
-            let set = UidRanges::from_uids(uids.iter().copied());
-            self.client().await?.store(&set, mode, flags, None).await?;
+        let stores = flag_stores::stores_of(folder);
+        self.stats.stores += stores.len() as u64;
+        let uid_lists = folder
+            .flag_changes
+            .values()
+            .map(|(_, uids)| uids.as_slice());
+        if stores.len() > 1 && flag_stores::disjoint(uid_lists.chain([folder.deletions.as_slice()]))
+        {
+            self.client().await?.store_many(&stores).await?;
+        } else {
+            for (set, mode, flags) in &stores {
+                self.client().await?.store(set, *mode, flags, None).await?;
+            }
         }
         if !folder.deletions.is_empty() {
             let set = UidRanges::from_uids(folder.deletions.iter().copied());
-            let deleted = Flags::new().with(Flag::Trashed);
-            self.stats.stores += 1;
-            self.client()
-                .await?
-                .store(&set, StoreMode::Add, &deleted, None)
-                .await?;
             self.stats.expunges += 1;
             self.client().await?.uid_expunge(&set).await?;
             if let Some(memory) = self.memory.get_mut(server) {
