@@ -74,34 +74,32 @@ impl StatusStore {
 
     /// Records a collection as settled with `settled`'s stamps, replacing any earlier record.
     pub fn record_settled(&mut self, collection: CollectionId, settled: &Settled) -> Result<()> {
-        let (Some(newest_a), Some(newest_b), Some(taken_at)) = (
-            optional_nanos(settled.stamps.a.newest),
-            optional_nanos(settled.stamps.b.newest),
-            to_nanos(settled.taken_at),
-        ) else {
-            // A time this schema cannot hold: no record, so the collection is listed next time.
-            return self.forget_settled(collection);
-        };
-        self.conn
-            .execute(
-                "INSERT INTO mail_settled
-                     (collection, token_a, newest_a, token_b, newest_b, taken_at, fingerprint)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (collection) DO UPDATE SET
-                     token_a = ?2, newest_a = ?3, token_b = ?4, newest_b = ?5, taken_at = ?6,
-                     fingerprint = ?7",
-                params![
-                    collection,
-                    settled.stamps.a.token,
-                    newest_a,
-                    settled.stamps.b.token,
-                    newest_b,
-                    taken_at,
-                    settled.fingerprint
-                ],
-            )
-            .map_err(sql("recording a settled collection"))?;
-        Ok(())
+        record_settled_in(&self.conn, collection, settled)
+    }
+
+    /// What a run keeps of its carried-out collections at its end, in one transaction: per
+    /// collection, its listing states (if given) and its settled stamps (if given).
+    pub fn record_run_end(
+        &mut self,
+        rows: &[(
+            CollectionId,
+            Option<PerSide<Option<&str>>>,
+            Option<&Settled>,
+        )],
+    ) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql("starting a transaction"))?;
+        for (collection, states, settled) in rows {
+            if let Some(states) = states {
+                super::collections::set_states_in(&tx, *collection, states.a, states.b)?;
+            }
+            if let Some(settled) = settled {
+                record_settled_in(&tx, *collection, settled)?;
+            }
+        }
+        tx.commit().map_err(sql("committing"))
     }
 
     /// Drops the settled record of a collection (costs no write if there is none).
@@ -136,6 +134,42 @@ impl StatusStore {
             )
             .map_err(sql("looking for pending copies"))
     }
+}
+
+/// Records a collection as settled, replacing any earlier record, inside whatever transaction
+/// `conn` is in.
+fn record_settled_in(
+    conn: &rusqlite::Connection,
+    collection: CollectionId,
+    settled: &Settled,
+) -> Result<()> {
+    let (Some(newest_a), Some(newest_b), Some(taken_at)) = (
+        optional_nanos(settled.stamps.a.newest),
+        optional_nanos(settled.stamps.b.newest),
+        to_nanos(settled.taken_at),
+    ) else {
+        // A time this schema cannot hold: no record, so the collection is listed next time.
+        return forget_settled_in(conn, collection);
+    };
+    conn.execute(
+        "INSERT INTO mail_settled
+             (collection, token_a, newest_a, token_b, newest_b, taken_at, fingerprint)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (collection) DO UPDATE SET
+             token_a = ?2, newest_a = ?3, token_b = ?4, newest_b = ?5, taken_at = ?6,
+             fingerprint = ?7",
+        params![
+            collection,
+            settled.stamps.a.token,
+            newest_a,
+            settled.stamps.b.token,
+            newest_b,
+            taken_at,
+            settled.fingerprint
+        ],
+    )
+    .map_err(sql("recording a settled collection"))?;
+    Ok(())
 }
 
 /// Drops the settled record of a collection, inside whatever transaction `conn` is in. Deleting
