@@ -255,8 +255,8 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 false => self.settle(settle, &mut collection).await,
                 true => None,
             };
-            settling = id.map(|id| Settling {
-                id,
+            settling = id.map(|collection| Settling {
+                collection,
                 states,
                 settled,
             });

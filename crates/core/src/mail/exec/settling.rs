@@ -11,19 +11,11 @@
 
 use super::{CollectionReport, Pair};
 use crate::error::Error;
-use crate::mail::plan::unchanged::Settled;
-use crate::mail::status::CollectionId;
+use crate::mail::status::KeptAtEnd;
 use crate::mail::store::MailStore;
-use crate::side::PerSide;
 
 /// What is left to record of one carried-out collection.
-pub(super) struct Settling {
-    pub id: CollectionId,
-    /// The listing states to keep, if the collection's changes did not record them.
-    pub states: Option<PerSide<Option<String>>>,
-    /// The stamps to keep, if the run left the collection settled.
-    pub settled: Option<Settled>,
-}
+pub(super) type Settling = KeptAtEnd;
 
 impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     /// Records `settlings` (each with the index of its collection in `reports`) in one
@@ -33,29 +25,19 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         settlings: Vec<(usize, Settling)>,
         reports: &mut [CollectionReport],
     ) {
-        let wanted: Vec<&(usize, Settling)> = settlings
-            .iter()
+        let (indexes, wanted): (Vec<usize>, Vec<Settling>) = settlings
+            .into_iter()
             .filter(|(_, s)| s.states.is_some() || s.settled.is_some())
-            .collect();
+            .unzip();
         if wanted.is_empty() {
             return;
         }
-        let rows: Vec<_> = wanted
-            .iter()
-            .map(|(_, s)| {
-                let states = s.states.as_ref().map(|states| PerSide {
-                    a: states.a.as_deref(),
-                    b: states.b.as_deref(),
-                });
-                (s.id, states, s.settled.as_ref())
-            })
-            .collect();
-        if let Err(error) = self.status.record_run_end(&rows) {
+        if let Err(error) = self.status.record_run_end(&wanted) {
             // The first collection gets the error with its cause, the others its words.
             let (kind, message) = (error.kind(), error.to_string());
             let mut error = Some(error);
-            for (index, _) in wanted {
-                if let Some(report) = reports.get_mut(*index) {
+            for index in indexes {
+                if let Some(report) = reports.get_mut(index) {
                     let error = error
                         .take()
                         .unwrap_or_else(|| Error::new(kind, message.clone()));

@@ -16,7 +16,7 @@ mod items;
 mod settled;
 
 pub use abandoned::AbandonedCopy;
-pub use settled::Settled;
+pub use settled::{KeptAtEnd, Settled};
 // Beside the mail tables' types, so that a mail module finds its status in one place.
 pub use crate::status::StatusStore;
 pub use collections::StatusCollection;

@@ -21,6 +21,17 @@ pub struct Settled {
     pub fingerprint: String,
 }
 
+/// What a run keeps of one collection at its end ([`StatusStore::record_run_end`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptAtEnd {
+    /// The collection.
+    pub collection: CollectionId,
+    /// Its listing states, if no transaction of its changes recorded them.
+    pub states: Option<PerSide<Option<String>>>,
+    /// Its settled stamps, if the run left it settled.
+    pub settled: Option<Settled>,
+}
+
 impl StatusStore {
     /// What the last settled run recorded of a collection, if any. A record this build cannot
     /// read (a time out of range) reads as none: the collection is then listed, which is safe.
@@ -77,26 +88,24 @@ impl StatusStore {
         record_settled_in(&self.conn, collection, settled)
     }
 
-    /// What a run keeps of its carried-out collections at its end, in one transaction: per
-    /// collection, its listing states (if given) and its settled stamps (if given).
-    pub fn record_run_end(
-        &mut self,
-        rows: &[(
-            CollectionId,
-            Option<PerSide<Option<&str>>>,
-            Option<&Settled>,
-        )],
-    ) -> Result<()> {
+    /// What a run keeps of its carried-out collections at its end (`records`), in one
+    /// transaction.
+    pub fn record_run_end(&mut self, records: &[KeptAtEnd]) -> Result<()> {
         let tx = self
             .conn
             .transaction()
             .map_err(sql("starting a transaction"))?;
-        for (collection, states, settled) in rows {
-            if let Some(states) = states {
-                super::collections::set_states_in(&tx, *collection, states.a, states.b)?;
+        for record in records {
+            if let Some(states) = &record.states {
+                super::collections::set_states_in(
+                    &tx,
+                    record.collection,
+                    states.a.as_deref(),
+                    states.b.as_deref(),
+                )?;
             }
-            if let Some(settled) = settled {
-                record_settled_in(&tx, *collection, settled)?;
+            if let Some(settled) = &record.settled {
+                record_settled_in(&tx, record.collection, settled)?;
             }
         }
         tx.commit().map_err(sql("committing"))
