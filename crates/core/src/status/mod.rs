@@ -21,6 +21,7 @@
 //! abandoned copies), calendars and contacts in `dav/status.rs` (`dav_*`). This module imports
 //! neither wing.
 
+mod commits;
 mod files;
 mod journal;
 mod lock;
@@ -55,6 +56,8 @@ pub struct StatusStore {
     // For a dry run's copy: its private directory, removed when the last connection to the
     // copy is dropped.
     copy_dir: Option<Arc<tempfile::TempDir>>,
+    // Write transactions committed through this connection and its shares.
+    commits: commits::Commits,
 }
 
 impl StatusStore {
@@ -79,11 +82,14 @@ impl StatusStore {
         let mut conn = files::open_existing(&path)?;
         schema::migrate(&mut conn)
             .map_err(|e| files::disk_full_or(dir, e.context(path.display())))?;
+        let commits = commits::Commits::default();
+        commits.count_on(&mut conn)?;
         Ok(StatusStore {
             conn,
             _lock: Arc::new(lock),
             path,
             copy_dir: None,
+            commits,
         })
     }
 
@@ -108,11 +114,15 @@ impl StatusStore {
                 .and_then(|backup| backup.run_to_completion(1024, std::time::Duration::ZERO, None))
                 .map_err(sql("copying the status for a dry run"))
         })?;
+        let mut conn = files::open_existing(&path)?;
+        let commits = commits::Commits::default();
+        commits.count_on(&mut conn)?;
         let copy = StatusStore {
-            conn: files::open_existing(&path)?,
+            conn,
             _lock: self._lock.clone(),
             path,
             copy_dir: Some(Arc::new(dir)),
+            commits,
         };
         copy.skip_syncs()?;
         Ok(copy)
@@ -127,6 +137,13 @@ impl StatusStore {
                 .map_err(sql("setting up the dry run's copy of the status"))?;
         }
         Ok(())
+    }
+
+    /// How many write transactions were committed through this store's connection and those
+    /// [`Self::share`] opened, since it was opened: each is one WAL fsync when it changed a
+    /// page. For tests and measurements of how often a run waits for the disk.
+    pub fn commits(&self) -> u64 {
+        self.commits.count()
     }
 
     /// True for a copy made by [`Self::dry_run_copy`].
@@ -159,11 +176,14 @@ impl StatusStore {
     /// within one call, so a writer waits (in SQLite's busy handler) at most for another's
     /// commit, which may be running on a thread of its own (`offthread.rs`).
     pub fn share(&self) -> Result<StatusStore> {
+        let mut conn = files::open_existing(&self.path)?;
+        self.commits.count_on(&mut conn)?;
         let shared = StatusStore {
-            conn: files::open_existing(&self.path)?,
+            conn,
             _lock: self._lock.clone(),
             path: self.path.clone(),
             copy_dir: self.copy_dir.clone(),
+            commits: self.commits.clone(),
         };
         shared.skip_syncs()?;
         Ok(shared)

@@ -188,20 +188,83 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
             ),
         ));
     }
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn
-            .transaction()
-            .map_err(sql("starting a schema migration"))?;
+    if version == CURRENT_VERSION {
+        return Ok(());
+    }
+    // All the missing migrations in one transaction: all or none of them is applied, as with
+    // one transaction each, and a new status (every first run, an adoption's too) waits for
+    // the disk once instead of once per migration.
+    let tx = conn
+        .transaction()
+        .map_err(sql("starting a schema migration"))?;
+    for migration in MIGRATIONS.iter().skip(version as usize) {
         tx.execute_batch(migration)
             .map_err(sql("applying a schema migration"))?;
-        tx.pragma_update(None, "user_version", index as u32 + 1)
-            .map_err(sql("recording the schema version"))?;
-        tx.commit().map_err(sql("committing a schema migration"))?;
     }
-    Ok(())
+    tx.pragma_update(None, "user_version", CURRENT_VERSION)
+        .map_err(sql("recording the schema version"))?;
+    tx.commit().map_err(sql("committing a schema migration"))
 }
 
 /// Wraps an SQLite error with what was being done.
 pub(crate) fn sql(context: &'static str) -> impl Fn(rusqlite::Error) -> Error {
     move |e| Error::new(ErrorKind::State, format!("status database: {context}")).with_source(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    fn counted(conn: &mut Connection) -> Arc<AtomicU64> {
+        let commits = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&commits);
+        conn.commit_hook(Some(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+            false
+        }))
+        .unwrap();
+        commits
+    }
+
+    fn version(conn: &Connection) -> u32 {
+        conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_new_status_gets_every_migration_in_one_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("s.sqlite")).unwrap();
+        let commits = counted(&mut conn);
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn), CURRENT_VERSION);
+        assert_eq!(commits.load(Ordering::Relaxed), 1);
+        migrate(&mut conn).unwrap();
+        assert_eq!(
+            commits.load(Ordering::Relaxed),
+            1,
+            "nothing to do: no commit"
+        );
+    }
+
+    #[test]
+    fn an_older_status_gets_the_missing_migrations() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("s.sqlite")).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO collections (name_a, name_b) VALUES ('x', 'x')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn), CURRENT_VERSION);
+        let kept: i64 = conn
+            .query_row("SELECT count(*) FROM collections", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(kept, 1);
+    }
 }

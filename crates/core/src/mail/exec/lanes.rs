@@ -17,6 +17,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
+use super::settling::Settling;
 use super::{CollectionReport, FullSides, Observer, Pair, Prepared, RunOptions};
 use crate::error::{Error, ErrorKind};
 use crate::mail::fingerprint::Fingerprint;
@@ -187,21 +188,30 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                 let mut observer = Shared(observer);
                 let mut done = Vec::new();
                 for (index, report, prepared) in collections {
-                    let report = pair
+                    let (report, settling) = pair
                         .execute_one(report, prepared, full, &mut observer)
                         .await;
-                    done.push((index, report));
+                    done.push((index, report, settling));
                 }
                 done
             }
         });
-        let mut all: Vec<(usize, CollectionReport)> = futures_util::future::join_all(work)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
-        all.sort_by_key(|(index, _)| *index);
-        all.into_iter().map(|(_, report)| report).collect()
+        let mut all: Vec<(usize, CollectionReport, Option<Settling>)> =
+            futures_util::future::join_all(work)
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
+        drop(pairs);
+        all.sort_by_key(|(index, _, _)| *index);
+        let mut settlings = Vec::new();
+        let mut reports = Vec::new();
+        for (index, report, settling) in all {
+            settlings.extend(settling.map(|settling| (index, settling)));
+            reports.push(report);
+        }
+        self.record_settlings(settlings, &mut reports);
+        reports
     }
 
     /// Ends the sessions of this pair's own handles and of every lane's, all at once, so that

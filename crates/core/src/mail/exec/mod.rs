@@ -41,6 +41,7 @@ use crate::mail::status::{CollectionId, ItemId, StatusStore};
 use crate::mail::store::MailStore;
 use crate::policy::SyncPolicy;
 use crate::side::{PerSide, Side};
+use settling::Settling;
 use unchanged::{Check, Taken};
 
 mod unchanged;
@@ -55,6 +56,7 @@ mod moves;
 mod prepare;
 mod read_ahead;
 mod run;
+mod settling;
 mod small_empty;
 
 // The run types are the floor's (run.rs), with mail's vocabulary (report.rs).
@@ -212,15 +214,19 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
     }
 
     /// Carries out one planned collection (in a dry run: records in the status's copy what it
-    /// would do, changing no side); a failure is kept in its report.
+    /// would do, changing no side); a failure is kept in its report. Returns what is left to
+    /// record of it at the end of the run.
     async fn execute_one(
         &mut self,
         mut collection: CollectionReport,
         prepared: Option<Prepared>,
         full: &FullSides,
         observer: &mut dyn Observer<Mail>,
-    ) -> CollectionReport {
+    ) -> (CollectionReport, Option<Settling>) {
+        let mut settling = None;
         if let Some(mut prepared) = prepared {
+            let id = prepared.id;
+            let mut states = None;
             let settle = (prepared.id, prepared.taken.take(), prepared.held);
             moves::lift_refusal_explained_by_moves(&mut prepared.items);
             observer.items_planned(&collection.plan, &prepared.items);
@@ -233,20 +239,29 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             } else {
                 collection.done.held_back = prepared.items.held_back.len();
                 let run = self.execute(&mut collection, prepared, full, observer);
-                if let Err(error) = run.await {
-                    let name = collection.plan.name_a.clone();
-                    collection
-                        .errors
-                        .push(error.context(format!("collection {name}")));
+                match run.await {
+                    Ok(kept) => states = kept,
+                    Err(error) => {
+                        let name = collection.plan.name_a.clone();
+                        collection
+                            .errors
+                            .push(error.context(format!("collection {name}")));
+                    }
                 }
             }
             // A collection stopped partway is not settled: its stamps would make the next run
             // skip it as unchanged and never copy the rest.
-            if !observer.stop_requested() {
-                self.settle(settle, &mut collection).await;
-            }
+            let settled = match observer.stop_requested() {
+                false => self.settle(settle, &mut collection).await,
+                true => None,
+            };
+            settling = id.map(|collection| Settling {
+                collection,
+                states,
+                settled,
+            });
         }
-        collection
+        (collection, settling)
     }
 
     /// Makes a prepared collection's flag changes on the sides at once, while the collection

@@ -19,17 +19,18 @@ use crate::side::{PerSide, Side};
 use std::collections::HashMap;
 
 impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
-    /// Carries out a prepared collection's plan, then keeps the listing state if every change
-    /// was applied.
+    /// Carries out a prepared collection's plan; returns the listing states to keep at the end
+    /// of the run (see `settling.rs`) if every change was applied and no transaction of the
+    /// collection's changes recorded them already.
     pub(super) async fn execute(
         &mut self,
         report: &mut CollectionReport,
         prepared: Prepared,
         full: &FullSides,
         observer: &mut dyn Observer<Mail>,
-    ) -> Result<()> {
+    ) -> Result<Option<PerSide<Option<String>>>> {
         let Some(id) = prepared.id else {
-            return Ok(());
+            return Ok(None);
         };
         let plan = report.plan.clone();
         let mut run = CollectionRun {
@@ -54,16 +55,13 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         // Stopped partway (or maybe so: asked after the last check) keeps no listing state.
         let stopped = run.observer.stop_requested();
         if let CollectionStep::Remove(side) = plan.step {
-            return self.finish_removal(report, id, &plan, side).await;
+            self.finish_removal(report, id, &plan, side).await?;
+            return Ok(None);
         }
         // The listing state may only be kept when every change it showed was applied: an
         // incremental listing next time would not show a change that is still pending.
-        if !states_kept && !stopped && report.errors.is_empty() && report.refused.is_none() {
-            let states = &prepared.states;
-            self.status
-                .set_collection_states(id, states.a.as_deref(), states.b.as_deref())?;
-        }
-        Ok(())
+        let keep = !states_kept && !stopped && report.errors.is_empty() && report.refused.is_none();
+        Ok(keep.then_some(prepared.states))
     }
 }
 

@@ -82,17 +82,15 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
         }
     }
 
-    /// After a listed collection was planned and carried out: records its stamps if the run
-    /// left it settled, and otherwise drops any earlier record, so that only a settled run's
-    /// stamps can ever let a later run skip it.
+    /// After a listed collection was planned and carried out: the stamps to record (at the
+    /// end of the run, `settling.rs`) if the run left it settled; otherwise drops any earlier
+    /// record now, so that only a settled run's stamps can ever let a later run skip it.
     pub(super) async fn settle(
         &mut self,
         (id, taken, held): (Option<CollectionId>, Option<Taken>, PerSide<usize>),
         report: &mut CollectionReport,
-    ) {
-        let Some(id) = id else {
-            return;
-        };
+    ) -> Option<Settled> {
+        let id = id?;
         let mut outcome = Outcome {
             failed: !report.errors.is_empty() || report.refused.is_some(),
             done: report.done,
@@ -109,7 +107,7 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
                         Ok(open) => outcome.open_rows = open,
                         Err(error) => {
                             report.errors.push(error);
-                            return;
+                            return None;
                         }
                     }
                     record = unchanged::may_record(&outcome);
@@ -138,13 +136,12 @@ impl<A: MailStore, B: MailStore> Pair<'_, A, B> {
             }
             None => None,
         };
-        let result = match record {
-            Some(settled) => self.status.record_settled(id, &settled),
-            None => self.status.forget_settled(id),
-        };
-        if let Err(error) = result {
+        if record.is_none()
+            && let Err(error) = self.status.forget_settled(id)
+        {
             report.errors.push(error);
         }
+        record
     }
 
     /// The stamp to record of each side, with the moment from which it shows any change:

@@ -17,7 +17,7 @@ mod renamed;
 mod settled;
 
 pub use abandoned::AbandonedCopy;
-pub use settled::Settled;
+pub use settled::{KeptAtEnd, Settled};
 // Beside the mail tables' types, so that a mail module finds its status in one place.
 pub use crate::status::StatusStore;
 pub use collections::StatusCollection;

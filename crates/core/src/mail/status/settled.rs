@@ -21,6 +21,17 @@ pub struct Settled {
     pub fingerprint: String,
 }
 
+/// What a run keeps of one collection at its end ([`StatusStore::record_run_end`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptAtEnd {
+    /// The collection.
+    pub collection: CollectionId,
+    /// Its listing states, if no transaction of its changes recorded them.
+    pub states: Option<PerSide<Option<String>>>,
+    /// Its settled stamps, if the run left it settled.
+    pub settled: Option<Settled>,
+}
+
 impl StatusStore {
     /// What the last settled run recorded of a collection, if any. A record this build cannot
     /// read (a time out of range) reads as none: the collection is then listed, which is safe.
@@ -74,34 +85,30 @@ impl StatusStore {
 
     /// Records a collection as settled with `settled`'s stamps, replacing any earlier record.
     pub fn record_settled(&mut self, collection: CollectionId, settled: &Settled) -> Result<()> {
-        let (Some(newest_a), Some(newest_b), Some(taken_at)) = (
-            optional_nanos(settled.stamps.a.newest),
-            optional_nanos(settled.stamps.b.newest),
-            to_nanos(settled.taken_at),
-        ) else {
-            // A time this schema cannot hold: no record, so the collection is listed next time.
-            return self.forget_settled(collection);
-        };
-        self.conn
-            .execute(
-                "INSERT INTO mail_settled
-                     (collection, token_a, newest_a, token_b, newest_b, taken_at, fingerprint)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (collection) DO UPDATE SET
-                     token_a = ?2, newest_a = ?3, token_b = ?4, newest_b = ?5, taken_at = ?6,
-                     fingerprint = ?7",
-                params![
-                    collection,
-                    settled.stamps.a.token,
-                    newest_a,
-                    settled.stamps.b.token,
-                    newest_b,
-                    taken_at,
-                    settled.fingerprint
-                ],
-            )
-            .map_err(sql("recording a settled collection"))?;
-        Ok(())
+        record_settled_in(&self.conn, collection, settled)
+    }
+
+    /// What a run keeps of its carried-out collections at its end (`records`), in one
+    /// transaction.
+    pub fn record_run_end(&mut self, records: &[KeptAtEnd]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql("starting a transaction"))?;
+        for record in records {
+            if let Some(states) = &record.states {
+                super::collections::set_states_in(
+                    &tx,
+                    record.collection,
+                    states.a.as_deref(),
+                    states.b.as_deref(),
+                )?;
+            }
+            if let Some(settled) = &record.settled {
+                record_settled_in(&tx, record.collection, settled)?;
+            }
+        }
+        tx.commit().map_err(sql("committing"))
     }
 
     /// Drops the settled record of a collection (costs no write if there is none).
@@ -136,6 +143,42 @@ impl StatusStore {
             )
             .map_err(sql("looking for pending copies"))
     }
+}
+
+/// Records a collection as settled, replacing any earlier record, inside whatever transaction
+/// `conn` is in.
+fn record_settled_in(
+    conn: &rusqlite::Connection,
+    collection: CollectionId,
+    settled: &Settled,
+) -> Result<()> {
+    let (Some(newest_a), Some(newest_b), Some(taken_at)) = (
+        optional_nanos(settled.stamps.a.newest),
+        optional_nanos(settled.stamps.b.newest),
+        to_nanos(settled.taken_at),
+    ) else {
+        // A time this schema cannot hold: no record, so the collection is listed next time.
+        return forget_settled_in(conn, collection);
+    };
+    conn.execute(
+        "INSERT INTO mail_settled
+             (collection, token_a, newest_a, token_b, newest_b, taken_at, fingerprint)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (collection) DO UPDATE SET
+             token_a = ?2, newest_a = ?3, token_b = ?4, newest_b = ?5, taken_at = ?6,
+             fingerprint = ?7",
+        params![
+            collection,
+            settled.stamps.a.token,
+            newest_a,
+            settled.stamps.b.token,
+            newest_b,
+            taken_at,
+            settled.fingerprint
+        ],
+    )
+    .map_err(sql("recording a settled collection"))?;
+    Ok(())
 }
 
 /// Drops the settled record of a collection, inside whatever transaction `conn` is in. Deleting

@@ -209,12 +209,40 @@ fn hand_back_folder(
             .unwrap_or(0),
         records,
     };
+    // The folder's mtimes moved for a reason that changed nothing mbsync records (a copied
+    // tree, a reader's rename mbsync's state does not see): its state already says all this,
+    // so it is left as it is, unwritten.
+    if numbering.is_empty()
+        && counter.is_some()
+        && old.as_ref().is_some_and(|old| same_state(old, &new_state))
+    {
+        return Ok(Some(0));
+    }
     let (state_dir, state_name) = match (state_path.parent(), state_path.file_name()) {
         (Some(parent), Some(name)) => (parent, name.to_string_lossy().into_owned()),
         _ => anyhow::bail!("{} names no file", state_path.display()),
     };
     write_durably(state_dir, &state_name, &state::render_state(&new_state))?;
     Ok(Some(renamed.len()))
+}
+
+/// True if two states say the same: the records compared as mbsync reads them, whatever their
+/// order in the file or of their flag letters.
+fn same_state(old: &FolderState, new: &FolderState) -> bool {
+    let normal = |state: &FolderState| {
+        let mut state = state.clone();
+        for record in &mut state.records {
+            let mut letters: Vec<char> = record.flags.chars().collect();
+            letters.sort_unstable();
+            letters.dedup();
+            record.flags = letters.into_iter().collect();
+        }
+        state
+            .records
+            .sort_by_key(|record| (record.far, record.near));
+        state
+    };
+    normal(old) == normal(new)
 }
 
 /// A file name's unique part (before `:2,`).
@@ -352,6 +380,34 @@ mod tests {
             Some(0)
         );
         assert_eq!(state::read_uid_counter(dir.path()).unwrap(), Some((55, 5)));
+    }
+
+    /// A folder whose directories are newer than its state (a copied tree) but whose state
+    /// already says what pimlink would write is not written again: same inode, same text.
+    #[test]
+    fn a_state_that_already_matches_is_not_rewritten() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = folder_with(&[("cur", "a,U=1:2,S"), ("cur", "b,U=2:2,FS")]);
+        std::fs::write(dir.path().join(".uidvalidity"), "55\n2\n").unwrap();
+        let state_path = dir.path().join(state::STATE_FILE);
+        // As mbsync wrote it: its own record order and flag letters.
+        let written = "FarUidValidity 9\nNearUidValidity 55\nMaxPulledUid 11\nMaxPushedUid 2\n\n\
+                       11 2 FS\n10 1 S\n";
+        std::fs::write(&state_path, written).unwrap();
+        let inode = std::fs::metadata(&state_path).unwrap().ino();
+        let seen = Flags::new().with(Flag::Seen);
+        let items = [
+            item(1, "9:10", "a,U=1", seen.clone()),
+            item(2, "9:11", "b,U=2", seen.with(Flag::Flagged)),
+        ];
+        let numbered = hand_back_folder(dir.path(), &state_path, Side::A, &items, None).unwrap();
+        assert_eq!(numbered, Some(0));
+        assert_eq!(std::fs::metadata(&state_path).unwrap().ino(), inode);
+        assert_eq!(std::fs::read_to_string(&state_path).unwrap(), written);
+        // A flag pimlink changed makes it differ: written.
+        let items = [item(1, "9:10", "a,U=1", Flags::new()), items[1].clone()];
+        hand_back_folder(dir.path(), &state_path, Side::A, &items, None).unwrap();
+        assert_ne!(std::fs::read_to_string(&state_path).unwrap(), written);
     }
 
     #[test]
