@@ -157,3 +157,30 @@ pub fn delete(server: &Radicale, calendar: &str, uid: &str) {
         .unwrap();
     assert!(response.status < 300, "DELETE: {}", response.status);
 }
+
+/// How many `method` requests for `path` (e.g. `/user/cal/`) Radicale has logged so far.
+pub fn requests(server: &Radicale, method: &str, path: &str) -> usize {
+    server
+        .log()
+        .matches(&format!("{method} request for '{path}'"))
+        .count()
+}
+
+/// How many REPORTs (sync-collection or multiget) Radicale has logged for `calendar`.
+pub fn reports(server: &Radicale, calendar: &str) -> usize {
+    requests(server, "REPORT", &format!("/{}/{calendar}/", server.user()))
+}
+
+/// Waits until a last-modified time of now is old enough for pimlink to trust it: it must be
+/// 3 s older than the server's clock (pimlink_dav::proto::stamp::MIN_AGE), and it is rounded
+/// down to the second.
+pub fn until_trusted() {
+    std::thread::sleep(std::time::Duration::from_secs(4));
+}
+
+/// What the status recorded for calendar `name` on the server side.
+pub fn server_state(world: &DavWorld, name: &str) -> String {
+    world.sql(&format!(
+        "SELECT ifnull(state_a, 'none') FROM dav_collections WHERE name = '{name}'"
+    ))
+}
