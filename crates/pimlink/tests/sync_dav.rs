@@ -18,7 +18,8 @@ use std::process::Command;
 
 use common::Run;
 use common::dav::{
-    DavWorld as World, delete, event, items_in, put, remote, reports, server_state, until_trusted,
+    DavWorld as World, delete, event, items_in, put, quiet_and_busy, remote, reports, server_state,
+    sync_until_stamped, until_trusted,
 };
 use pimlink_testkit::{Radicale, TestRng, Xandikos, kill};
 
@@ -822,10 +823,7 @@ fn duplicate_uids_in_one_collection_are_reported_and_left_alone() {
 #[test]
 fn collections_unchanged_on_both_sides_are_skipped_and_changes_on_either_side_are_not() {
     let server = Radicale::start().unwrap();
-    for calendar in ["quiet", "busy"] {
-        server.create_calendar(calendar).unwrap();
-        put(&server, calendar, &format!("{calendar}1"), "first");
-    }
+    quiet_and_busy(&server);
     let world = World::new(
         &format!(
             "type = \"caldav\"\nurl = \"{}\"\nuser = \"{}\"\npassword_cmd = \"echo {}\"\n\
@@ -1024,21 +1022,12 @@ fn assert_asked_every_run(world: &World, server: &Radicale, calendar: &str) {
 #[test]
 fn last_modified_skips_unchanged_collections_and_changes_on_either_side_still_sync() {
     let server = Radicale::start().unwrap();
-    for calendar in ["quiet", "busy"] {
-        server.create_calendar(calendar).unwrap();
-        put(&server, calendar, &format!("{calendar}1"), "first");
-    }
+    quiet_and_busy(&server);
     let world = World::new(&last_modified_storage(&server, &server.url()), "");
     let counts = || (reports(&server, "quiet"), reports(&server, "busy"));
     world.sync_ok();
     assert_eq!(world.local("busy"), map(&[("busy1", "first")]));
-    until_trusted();
-    world.sync_ok();
-    assert!(
-        server_state(&world, "quiet").starts_with("marker last-modified "),
-        "{}",
-        server_state(&world, "quiet")
-    );
+    sync_until_stamped(&world, "quiet");
 
     // Nothing changed anywhere: neither collection is asked for its changes.
     let before = counts();

@@ -14,7 +14,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs;
 
-use common::dav::{DavWorld as World, put, remote, server_state, until_trusted};
+use common::dav::{
+    DavWorld as World, put, quiet_and_busy, remote, server_state, sync_until_stamped, until_trusted,
+};
 use pimlink_testkit::{Radicale, Xandikos};
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -90,21 +92,12 @@ fn edit_in_place(world: &World, collection: &str, uid: &str, from: &str, to: &st
 #[test]
 fn by_default_a_no_change_run_asks_radicale_only_for_its_collections() {
     let server = Radicale::start().unwrap();
-    for calendar in ["quiet", "busy"] {
-        server.create_calendar(calendar).unwrap();
-        put(&server, calendar, &format!("{calendar}1"), "first");
-    }
+    quiet_and_busy(&server);
     let world = World::radicale(&server, "");
     world.sync_ok();
     // The first run saw the stamps too new to trust; the next one records them with the
     // tokens that show Radicale's storage.
-    until_trusted();
-    world.sync_ok();
-    assert!(
-        server_state(&world, "quiet").starts_with("marker last-modified "),
-        "{}",
-        server_state(&world, "quiet")
-    );
+    sync_until_stamped(&world, "quiet");
 
     // Nothing changed: no request touches a collection, only the home is listed.
     let before = radicale_requests(&server);

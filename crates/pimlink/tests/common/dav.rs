@@ -158,6 +158,14 @@ pub fn delete(server: &Radicale, calendar: &str, uid: &str) {
     assert!(response.status < 300, "DELETE: {}", response.status);
 }
 
+/// Calendars `quiet` and `busy` on `server`, each with one event (`quiet1`, `busy1`: "first").
+pub fn quiet_and_busy(server: &Radicale) {
+    for calendar in ["quiet", "busy"] {
+        server.create_calendar(calendar).unwrap();
+        put(server, calendar, &format!("{calendar}1"), "first");
+    }
+}
+
 /// How many `method` requests for `path` (e.g. `/user/cal/`) Radicale has logged so far.
 pub fn requests(server: &Radicale, method: &str, path: &str) -> usize {
     server
@@ -183,4 +191,13 @@ pub fn server_state(world: &DavWorld, name: &str) -> String {
     world.sql(&format!(
         "SELECT ifnull(state_a, 'none') FROM dav_collections WHERE name = '{name}'"
     ))
+}
+
+/// Waits until the server's last-modified of `calendar` is old enough to be trusted, syncs, and
+/// checks that the run recorded it as the server side's state.
+pub fn sync_until_stamped(world: &DavWorld, calendar: &str) {
+    until_trusted();
+    world.sync_ok();
+    let state = server_state(world, calendar);
+    assert!(state.starts_with("marker last-modified "), "{state}");
 }
