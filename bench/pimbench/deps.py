@@ -12,6 +12,7 @@ PACKAGES = {
     "isync": "mbsync",
     "offlineimap3": "offlineimap",
     "radicale": "the CalDAV/CardDAV server",
+    "xandikos": "the second CalDAV/CardDAV server (git-backed, stores its sync tokens)",
     "vdirsyncer": "the calendar/contact peer",
     "time": "GNU time, which measures peak RSS",
     # imapsync (bench/replicate, bench/migrate) runs from its source with Debian's Perl modules.
@@ -77,7 +78,8 @@ def machine(pimlink=None):
         pass
     lines = [
         f"- CPU: {cpu}, nproc {os.cpu_count()}, RAM {mem}, kernel {platform.release()}",
-        f"- Dovecot {_version(['dovecot', '--version'])}, Radicale {_version(['radicale', '--version'])}",
+        f"- Dovecot {_version(['dovecot', '--version'])}, Radicale {_version(['radicale', '--version'])}, "
+        f"Xandikos {_version(['xandikos', '--version'])}",
         f"- {_version(['mbsync', '--version'])}, OfflineIMAP {_version(['offlineimap', '--version'])}, "
         f"{_version(['vdirsyncer', '--version'])}, Python {platform.python_version()}",
     ]

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 from . import corpus, deps, fsutil, latency, measure, mutate, report, tools, verify
-from .servers import Dovecot, Radicale
+from .servers import Dovecot, Radicale, Xandikos
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -53,6 +53,9 @@ MAIL = "bench"
 LARGE = "large"
 HUGE = "huge"
 HUGE_SMALL = 50  # ordinary messages beside the huge ones
+# The DAV scenarios on Xandikos (issue 17) use the same corpus under this account label, so
+# that each tool's directory and baseline there are apart from its Radicale ones.
+XANDIKOS = "xandikos"
 SCENARIOS = {
     "mail-initial": (tools.MAIL_TOOLS + tools.LIMITS, MAIL),
     "mail-nochange": (tools.MAIL_TOOLS, MAIL),
@@ -66,13 +69,16 @@ SCENARIOS = {
     "mail-initial-huge": (tools.MAIL_TOOLS, HUGE),
     "dav-initial": (tools.DAV_TOOLS, MAIL),
     "dav-nochange": (tools.DAV_TOOLS, MAIL),
+    # The same two on Xandikos, which stores its sync tokens (issue 17).
+    "dav-initial-xandikos": (tools.DAV_TOOLS_XANDIKOS, XANDIKOS),
+    "dav-nochange-xandikos": (tools.DAV_TOOLS_XANDIKOS, XANDIKOS),
     # pimlink's first sync of vdirsyncer's tree, to hold against its own dav-nochange (issue 16).
     "dav-adopt": ([tools.PimlinkAdoptDav], MAIL),
     # pimlink's first sync of mbsync's tree, to hold against its own mail-nochange (issue 16).
     "mail-adopt": ([tools.PimlinkAdoptMail], MAIL),
 }
 # Scenarios that start from an empty local side.
-INITIAL = ("mail-initial", "mail-initial-huge", "dav-initial")
+INITIAL = ("mail-initial", "mail-initial-huge", "dav-initial", "dav-initial-xandikos")
 DEFAULT = {
     "quick": ["mail-initial", "mail-nochange", "mail-nochange-first", "mail-nochange-after",
               "mail-incremental", "mail-upload", "dav-initial", "dav-nochange", "dav-adopt",
@@ -141,6 +147,10 @@ class Bench:
         self.work = work
         self.dovecot = None
         self.radicale = None
+        self.xandikos = None
+        # server label -> the corpus as generated ({collection: Counter of normalised items}):
+        # what both sides must hold after every DAV run.
+        self.dav_expected = {}
         self.pristine = {}  # account -> pristine server Maildir
         self.base_count = {}  # account -> messages on the server after generation
         self.dav_items = (0, 0)
@@ -206,6 +216,7 @@ class Bench:
         corpus.write_radicale_collections(self.radicale.user_root(), s.calendars, s.events,
                                           s.contacts, self.args.seed)
         self.dav_items = (s.calendars * s.events, s.contacts)
+        self.dav_expected[MAIL] = verify.dav_state(self.radicale.user_root())
         self.say(f"radicale on 127.0.0.1:{self.radicale.port}: {s.calendars} calendars x "
                  f"{s.events} events, {s.contacts} contacts")
 
@@ -223,6 +234,28 @@ class Bench:
                      f"trip to port {server.port}")
         return latency.Behind(server, proxy)
 
+    def start_xandikos(self):
+        """The same corpus (same seed) in Xandikos: calendars cal1..N, contacts in its default
+        address book."""
+        self.xandikos = Xandikos(os.path.join(self.work, "xandikos"))
+        self.xandikos.start()
+        s = self.size
+        source = os.path.join(self.work, "xandikos-corpus")
+        corpus.write_radicale_collections(source, s.calendars, s.events, s.contacts,
+                                          self.args.seed)
+        self.dav_items = (s.calendars * s.events, s.contacts)
+        layout = {f"calendars/cal{c}": os.path.join(source, f"cal{c}")
+                  for c in range(1, s.calendars + 1)}
+        layout["contacts/addressbook"] = os.path.join(source, "contacts")
+        self.xandikos.populate(layout)
+        fsutil.remove(source)
+        self.dav_expected[XANDIKOS] = verify.dav_state(self.xandikos.user_root())
+        self.say(f"xandikos on 127.0.0.1:{self.xandikos.port}: {s.calendars} calendars x "
+                 f"{s.events} events, {s.contacts} contacts")
+
+    def dav_server(self, account):
+        return self.xandikos if account == XANDIKOS else self.radicale
+
     def reset_server(self, account):
         live = self.dovecot.mail_dir(account)
         fsutil.remove(live)
@@ -232,7 +265,8 @@ class Bench:
 
     def make_tools(self, scenario):
         classes, account = SCENARIOS[scenario]
-        server = self.as_tools_see(self.radicale if scenario.startswith("dav") else self.dovecot)
+        server = self.as_tools_see(
+            self.dav_server(account) if scenario.startswith("dav") else self.dovecot)
         out = []
         for cls in classes:
             if self.args.tools and cls.name not in self.args.tools:
@@ -298,7 +332,7 @@ class Bench:
     def setup(self, scenario, tool, repeat):
         seed = self.args.seed + repeat
         if scenario.startswith("dav"):
-            if scenario == "dav-initial":
+            if scenario in INITIAL:
                 tool.clean()
             elif scenario == "dav-adopt":
                 source = tools.Vdirsyncer(self.work, self.as_tools_see(self.radicale),
@@ -360,8 +394,12 @@ class Bench:
             vcf = fsutil.count_files(tool.mail, ".vcf")
             if (ics, vcf) != self.dav_items:
                 return f"local has {ics} events/{vcf} contacts, expected {self.dav_items}"
-            return verify.dav_difference(verify.dav_state(self.radicale.user_root()),
-                                         verify.dav_state(tool.mail))
+            # Both sides against the corpus as generated, not only against each other: a
+            # tool that damaged the server and copied the damage would agree with it.
+            expected = self.dav_expected[tool.account]
+            server = verify.dav_state(self.dav_server(tool.account).user_root())
+            return (verify.dav_difference(expected, verify.dav_state(tool.mail))
+                    or verify.dav_difference(expected, server, "the server"))
         if tool.name == "raw-fetch":
             return None  # rawfetch --expect checks the count itself
         expected = self.expected_server(scenario, tool.account)
@@ -406,8 +444,10 @@ class Bench:
                 mail_accounts.append(account)
         if mail_accounts:
             self.start_mail(mail_accounts)
-        if any(s.startswith("dav") for s in self.args.scenarios):
+        if any(s.startswith("dav") and SCENARIOS[s][1] == MAIL for s in self.args.scenarios):
             self.start_dav()
+        if any(SCENARIOS[s][1] == XANDIKOS for s in self.args.scenarios):
+            self.start_xandikos()
         order = []
         for scenario in self.args.scenarios:
             tool_list = self.make_tools(scenario)
@@ -471,7 +511,7 @@ def main(argv=None):
             json.dump({f"{k[0]} {k[1]}": [dataclasses.asdict(s) for s in v]
                        for k, v in bench.results.items()}, f, indent=1)
     finally:
-        for server in [*bench.proxies.values(), bench.dovecot, bench.radicale]:
+        for server in [*bench.proxies.values(), bench.dovecot, bench.radicale, bench.xandikos]:
             if server:
                 server.stop()
         if failed or args.keep:

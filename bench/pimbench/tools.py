@@ -428,3 +428,5 @@ class PimlinkAdoptMail(Pimlink):
 MAIL_TOOLS = [Pimlink, PimlinkOneConnection, Mbsync, OfflineImap]
 LIMITS = [RawFetch, CopySync]
 DAV_TOOLS = [PimlinkDav, PimlinkDavLastModified, Vdirsyncer]
+# On Xandikos the last-modified variant has no meaning (it trusts a stamp Xandikos does not move).
+DAV_TOOLS_XANDIKOS = [PimlinkDav, Vdirsyncer]

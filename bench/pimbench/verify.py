@@ -71,17 +71,19 @@ def dav_state(root):
     return out
 
 
-def dav_difference(server, local):
+def dav_difference(server, local, what="local"):
     """None if both hold the same collections (by their items, not their directory names,
-    which each tool chooses itself) with the same items, else what differs."""
+    which each tool chooses itself) with the same items, else what differs. `server` is the
+    reference (the corpus as generated), `local` what is checked against it, named `what`."""
     def shape(state):
         return sorted(tuple(sorted(c.items())) for c in state.values() if c)
     if shape(server) == shape(local):
         return None
     all_server = sum(server.values(), collections.Counter())
     all_local = sum(local.values(), collections.Counter())
-    return (f"calendars/contacts differ: {sum((all_server - all_local).values())} items only "
-            f"on the server, {sum((all_local - all_server).values())} only local, in "
+    return (f"calendars/contacts of {what} differ from the corpus: "
+            f"{sum((all_server - all_local).values())} items missing, "
+            f"{sum((all_local - all_server).values())} not in the corpus, in "
             f"{len([c for c in server.values() if c])} vs {len([c for c in local.values() if c])} "
             f"collections")
 

@@ -62,9 +62,13 @@ class VerifyTest(unittest.TestCase):
             self.assertIsNone(verify.dav_difference(verify.dav_state(server),
                                                     verify.dav_state(local)))
             item(local, "8c1d", "a.ics", "BEGIN:VCALENDAR\nUID:a\nSUMMARY:x\nEND:VCALENDAR\n")
-            self.assertIn("1 items only on the server",
+            self.assertIn("1 items missing",
                           verify.dav_difference(verify.dav_state(server),
                                                 verify.dav_state(local)))
+            # A Xandikos collection: a git repository whose working tree holds the items.
+            item(server, "calendars/cal1/.git", "HEAD", "ref: refs/heads/master\n")
+            item(server, "calendars/cal1", ".xandikos", "[DEFAULT]\n")
+            self.assertNotIn(".git", str(verify.dav_state(server)))
 
     def test_counter_of_empty_trees_is_equal(self):
         with tempfile.TemporaryDirectory() as a:

@@ -276,6 +276,10 @@ impl ItemStore for DavStore {
         self.kind
     }
 
+    fn trusts_state(&self, token: Option<&SyncToken>) -> bool {
+        self.stamp.trusted(token.map(SyncToken::as_str))
+    }
+
     async fn list_collections(&self) -> Result<Vec<Collection>> {
         let response = self
             .send(&request::list_collections(&self.home, self.stamp))
@@ -287,7 +291,7 @@ impl ItemStore for DavStore {
                 let state = match self.stamp {
                     ChangeStamp::Off => None,
                     ChangeStamp::Ctag => stamp::from_ctag(found.ctag.as_ref().map(|c| c.as_str())),
-                    ChangeStamp::LastModified => stamp::from_last_modified(
+                    ChangeStamp::LastModified | ChangeStamp::Auto => stamp::from_last_modified(
                         found.last_modified.as_deref(),
                         response.date.as_deref(),
                     ),

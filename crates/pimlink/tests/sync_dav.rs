@@ -17,7 +17,10 @@ use std::path::Path;
 use std::process::Command;
 
 use common::Run;
-use common::dav::{DavWorld as World, delete, event, items_in, put, remote};
+use common::dav::{
+    DavWorld as World, delete, event, items_in, put, quiet_and_busy, remote, reports, server_state,
+    sync_until_stamped, until_trusted,
+};
 use pimlink_testkit::{Radicale, TestRng, Xandikos, kill};
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -817,25 +820,10 @@ fn duplicate_uids_in_one_collection_are_reported_and_left_alone() {
     assert_eq!(remote(&server, "c")["twin"], "first");
 }
 
-/// How many `method` requests for `path` (e.g. `/user/cal/`) Radicale has logged so far.
-fn requests(server: &Radicale, method: &str, path: &str) -> usize {
-    server
-        .log()
-        .matches(&format!("{method} request for '{path}'"))
-        .count()
-}
-
-fn reports(server: &Radicale, calendar: &str) -> usize {
-    requests(server, "REPORT", &format!("/{}/{calendar}/", server.user()))
-}
-
 #[test]
 fn collections_unchanged_on_both_sides_are_skipped_and_changes_on_either_side_are_not() {
     let server = Radicale::start().unwrap();
-    for calendar in ["quiet", "busy"] {
-        server.create_calendar(calendar).unwrap();
-        put(&server, calendar, &format!("{calendar}1"), "first");
-    }
+    quiet_and_busy(&server);
     let world = World::new(
         &format!(
             "type = \"caldav\"\nurl = \"{}\"\nuser = \"{}\"\npassword_cmd = \"echo {}\"\n\
@@ -1015,20 +1003,6 @@ fn last_modified_storage(server: &Radicale, url: &str) -> String {
     )
 }
 
-/// Waits until a last-modified time of now is old enough for pimlink to trust it: it must be
-/// 3 s older than the server's clock (pimlink_dav::proto::stamp::MIN_AGE), and it is rounded
-/// down to the second.
-fn until_trusted() {
-    std::thread::sleep(std::time::Duration::from_secs(4));
-}
-
-/// What the status recorded for calendar `name` on the server side.
-fn server_state(world: &World, name: &str) -> String {
-    world.sql(&format!(
-        "SELECT ifnull(state_a, 'none') FROM dav_collections WHERE name = '{name}'"
-    ))
-}
-
 /// Two more runs, each of which must ask the server for the changes of `calendar` (one REPORT)
 /// and record no server-side state for it.
 fn assert_asked_every_run(world: &World, server: &Radicale, calendar: &str) {
@@ -1048,21 +1022,12 @@ fn assert_asked_every_run(world: &World, server: &Radicale, calendar: &str) {
 #[test]
 fn last_modified_skips_unchanged_collections_and_changes_on_either_side_still_sync() {
     let server = Radicale::start().unwrap();
-    for calendar in ["quiet", "busy"] {
-        server.create_calendar(calendar).unwrap();
-        put(&server, calendar, &format!("{calendar}1"), "first");
-    }
+    quiet_and_busy(&server);
     let world = World::new(&last_modified_storage(&server, &server.url()), "");
     let counts = || (reports(&server, "quiet"), reports(&server, "busy"));
     world.sync_ok();
     assert_eq!(world.local("busy"), map(&[("busy1", "first")]));
-    until_trusted();
-    world.sync_ok();
-    assert!(
-        server_state(&world, "quiet").starts_with("marker last-modified "),
-        "{}",
-        server_state(&world, "quiet")
-    );
+    sync_until_stamped(&world, "quiet");
 
     // Nothing changed anywhere: neither collection is asked for its changes.
     let before = counts();

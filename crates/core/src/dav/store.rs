@@ -296,6 +296,14 @@ pub trait ItemStore {
         false
     }
 
+    /// Whether the [`Collection::state`] this storage listed for a collection may be trusted,
+    /// given the sync token it gave for that collection (the last clean run's, when deciding
+    /// to skip; this run's, when deciding to record). A storage that lists a stamp only some
+    /// servers keep (a DAV server's last-modified) says which ones by their tokens.
+    fn trusts_state(&self, _token: Option<&SyncToken>) -> bool {
+        true
+    }
+
     /// Every collection of this storage's kind.
     async fn list_collections(&self) -> Result<Vec<Collection>>;
 

@@ -2,13 +2,19 @@
 //! collection unchanged since its last clean sync alone (the `skip_unchanged` key): which
 //! property to ask for, and when its value may be trusted.
 //!
-//! Two sources, each opt-in because a server must keep a promise the protocol does not make:
+//! Two sources, because a server must keep a promise the protocol does not make:
 //! - `CS:getctag` must change whenever any member does. Servers that store it answer at no
 //!   cost; Radicale 3 computes it from every item, as costly as the REPORTs it saves.
 //! - `DAV:getlastmodified` of the collection must move whenever a member is added, changed or
 //!   removed. RFC 4918 does not say so for collections, and many servers do not (a collection's
 //!   own mtime, or nothing). Radicale 3 does: it answers the newest mtime of the collection's
 //!   directory, its properties file and every item file, from `stat` alone.
+//!
+//! By default ([`ChangeStamp::Auto`]) the last-modified stamp is asked for (it costs Radicale a
+//! `stat` per item, and other servers nothing worth measuring), and trusted only for a
+//! collection whose last sync token came from Radicale's own storage
+//! ([`moves_last_modified`]): the one server known to keep that promise. Every other server is
+//! asked for its changes with the token (RFC 6578), which is what the standard promises.
 //!
 //! A last-modified value is in whole seconds, so a change made in the same second as the one it
 //! shows, after the server looked, would leave it unchanged. It is therefore trusted only when
@@ -29,6 +35,36 @@ pub enum ChangeStamp {
     Ctag,
     /// `DAV:getlastmodified`, on servers known to move it with every member change.
     LastModified,
+    /// `DAV:getlastmodified`, trusted only for collections whose sync token shows Radicale's
+    /// storage ([`moves_last_modified`]).
+    Auto,
+}
+
+impl ChangeStamp {
+    /// Whether a stamp read with this setting may be trusted for a collection whose last sync
+    /// token (the one the last clean run recorded, or the one this run is about to record) is
+    /// `token`.
+    pub fn trusted(self, token: Option<&str>) -> bool {
+        match self {
+            Self::Auto => token.is_some_and(moves_last_modified),
+            Self::Off | Self::Ctag | Self::LastModified => true,
+        }
+    }
+}
+
+/// The prefix of every sync token of Radicale's file-system storage (Radicale 2 and 3,
+/// `multifilesystem`): a URI in Radicale's own namespace followed by a hash. The same storage
+/// answers a collection's `getlastmodified` with the newest mtime of the collection directory,
+/// its properties file and every item file, so that value moves with every change.
+const RADICALE_TOKEN: &str = "http://radicale.org/ns/sync/";
+
+/// True if a collection whose sync token is `token` is kept by Radicale's file-system storage,
+/// whose last-modified moves with every member change (see [`RADICALE_TOKEN`]). A server that
+/// merely copied the prefix would have to copy the behaviour too; any other token says no.
+pub fn moves_last_modified(token: &str) -> bool {
+    token
+        .strip_prefix(RADICALE_TOKEN)
+        .is_some_and(|hash| !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// How many seconds older than the response's `Date` a collection's last-modified time must be
@@ -144,5 +180,32 @@ mod tests {
             )
         );
         assert_eq!(from_ctag(None), None);
+    }
+
+    #[test]
+    fn auto_trusts_a_stamp_only_with_a_token_of_radicales_storage() {
+        let radicale = format!("http://radicale.org/ns/sync/{}", "0a1b".repeat(16));
+        // (token, trusted by Auto?)
+        let table = [
+            (Some(radicale.as_str()), true),
+            // Xandikos, other servers, something merely starting like Radicale's, none.
+            (Some("http://xandikos.org/ns/sync/0a1b"), false),
+            (Some("1795806000"), false),
+            (Some("http://radicale.org/ns/sync/"), false),
+            (Some("http://radicale.org/ns/sync/abc/../x"), false),
+            (Some("https://radicale.org/ns/sync/0a1b"), false),
+            (None, false),
+        ];
+        for (token, want) in table {
+            assert_eq!(ChangeStamp::Auto.trusted(token), want, "{token:?}");
+            // The explicit settings are the user's promise, whatever the server.
+            for stamp in [
+                ChangeStamp::Off,
+                ChangeStamp::Ctag,
+                ChangeStamp::LastModified,
+            ] {
+                assert!(stamp.trusted(token), "{stamp:?} {token:?}");
+            }
+        }
     }
 }

@@ -243,7 +243,7 @@ pub struct DavConfig {
     /// `timeout`, default 60 s.
     pub timeout: Duration,
     /// `skip_unchanged`: which change stamp the collection listing asks for, to skip
-    /// collections unchanged on both sides since the last clean sync. Default off.
+    /// collections unchanged on both sides since the last clean sync. Default `"auto"`.
     pub skip_unchanged: SkipUnchanged,
     // Provider presets (issue 18): config/provider.rs.
     /// `provider`: the preset the URL came from, if any.
@@ -253,8 +253,12 @@ pub struct DavConfig {
 /// The values of a CalDAV/CardDAV storage's `skip_unchanged`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SkipUnchanged {
-    /// `false`: every collection is asked for its changes on every run.
+    /// `"auto"`, the default: the collection's `DAV:getlastmodified`, trusted only where the
+    /// collection's sync token shows Radicale's storage; every other server is asked for its
+    /// changes with its sync token.
     #[default]
+    Auto,
+    /// `false`: every collection is asked for its changes on every run.
     Off,
     /// `true` or `"ctag"`: trust `CS:getctag`.
     Ctag,

@@ -427,14 +427,15 @@ fn dav(
 }
 
 /// `skip_unchanged`: `true` (kept from when the ctag was the only choice), `false`, or the name
-/// of the change stamp to trust.
+/// of the change stamp to trust; absent means `"auto"`.
 fn skip_unchanged(fields: &Fields<'_, '_>) -> Result<SkipUnchanged, ConfigError> {
-    const CHOICES: [(&str, SkipUnchanged); 2] = [
+    const CHOICES: [(&str, SkipUnchanged); 3] = [
+        ("auto", SkipUnchanged::Auto),
         ("ctag", SkipUnchanged::Ctag),
         ("last-modified", SkipUnchanged::LastModified),
     ];
     let Some((key, value)) = fields.raw("skip_unchanged") else {
-        return Ok(SkipUnchanged::Off);
+        return Ok(SkipUnchanged::Auto);
     };
     let raw = value.get_ref();
     if let Some(on) = raw.as_bool() {
@@ -448,7 +449,7 @@ fn skip_unchanged(fields: &Fields<'_, '_>) -> Result<SkipUnchanged, ConfigError>
         return Err(fields.error(
             value.span(),
             format!(
-                "key \"skip_unchanged\" must be true, false, \"ctag\" or \"last-modified\", \
+                "key \"skip_unchanged\" must be true, false, \"auto\", \"ctag\" or \"last-modified\", \
                  found {}",
                 raw.type_str()
             ),

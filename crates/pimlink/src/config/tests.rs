@@ -223,7 +223,7 @@ b = "local"
         panic!("not carddav");
     };
     assert_eq!(cards.credentials, None);
-    assert_eq!(cards.skip_unchanged, SkipUnchanged::Off, "off by default");
+    assert_eq!(cards.skip_unchanged, SkipUnchanged::Auto, "auto by default");
     let StorageKind::Webcal(feed) = &config.storages["feed"].kind else {
         panic!("not webcal");
     };
@@ -1160,14 +1160,14 @@ fn dav_domain_client_cert_and_collection_id_errors_point_at_the_key() {
     fails(
         "[storage.c]\ntype = \"caldav\"\nurl = \"https://x.org/\"\nskip_unchanged = \"yes\"\n",
         4,
-        &["skip_unchanged", "\"yes\"", "ctag, last-modified"],
+        &["skip_unchanged", "\"yes\"", "auto, ctag, last-modified"],
     );
     fails(
         "[storage.c]\ntype = \"caldav\"\nurl = \"https://x.org/\"\nskip_unchanged = 1\n",
         4,
         &[
             "skip_unchanged",
-            "true, false, \"ctag\" or \"last-modified\"",
+            "true, false, \"auto\", \"ctag\" or \"last-modified\"",
         ],
     );
     fails(

@@ -83,6 +83,7 @@ fn change_stamp(skip: SkipUnchanged) -> ChangeStamp {
         SkipUnchanged::Off => ChangeStamp::Off,
         SkipUnchanged::Ctag => ChangeStamp::Ctag,
         SkipUnchanged::LastModified => ChangeStamp::LastModified,
+        SkipUnchanged::Auto => ChangeStamp::Auto,
     }
 }
 
@@ -167,6 +168,10 @@ impl ItemStore for ItemSide {
 
     fn read_only(&self) -> bool {
         forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.read_only())
+    }
+
+    fn trusts_state(&self, token: Option<&SyncToken>) -> bool {
+        forward!(ItemSide[Dav, Webcal, Vdir], self, s => s.trusts_state(token))
     }
 
     async fn list_collections(&self) -> pimlink_core::Result<Vec<Collection>> {

@@ -157,3 +157,47 @@ pub fn delete(server: &Radicale, calendar: &str, uid: &str) {
         .unwrap();
     assert!(response.status < 300, "DELETE: {}", response.status);
 }
+
+/// Calendars `quiet` and `busy` on `server`, each with one event (`quiet1`, `busy1`: "first").
+pub fn quiet_and_busy(server: &Radicale) {
+    for calendar in ["quiet", "busy"] {
+        server.create_calendar(calendar).unwrap();
+        put(server, calendar, &format!("{calendar}1"), "first");
+    }
+}
+
+/// How many `method` requests for `path` (e.g. `/user/cal/`) Radicale has logged so far.
+pub fn requests(server: &Radicale, method: &str, path: &str) -> usize {
+    server
+        .log()
+        .matches(&format!("{method} request for '{path}'"))
+        .count()
+}
+
+/// How many REPORTs (sync-collection or multiget) Radicale has logged for `calendar`.
+pub fn reports(server: &Radicale, calendar: &str) -> usize {
+    requests(server, "REPORT", &format!("/{}/{calendar}/", server.user()))
+}
+
+/// Waits until a last-modified time of now is old enough for pimlink to trust it: it must be
+/// 3 s older than the server's clock (pimlink_dav::proto::stamp::MIN_AGE), and it is rounded
+/// down to the second.
+pub fn until_trusted() {
+    std::thread::sleep(std::time::Duration::from_secs(4));
+}
+
+/// What the status recorded for calendar `name` on the server side.
+pub fn server_state(world: &DavWorld, name: &str) -> String {
+    world.sql(&format!(
+        "SELECT ifnull(state_a, 'none') FROM dav_collections WHERE name = '{name}'"
+    ))
+}
+
+/// Waits until the server's last-modified of `calendar` is old enough to be trusted, syncs, and
+/// checks that the run recorded it as the server side's state.
+pub fn sync_until_stamped(world: &DavWorld, calendar: &str) {
+    until_trusted();
+    world.sync_ok();
+    let state = server_state(world, calendar);
+    assert!(state.starts_with("marker last-modified "), "{state}");
+}

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::dav::store::{Collection, CollectionState, ItemRef, ItemStore};
+use crate::dav::store::{Collection, CollectionState, ItemRef, ItemStore, SyncToken};
 use crate::error::Result;
 use crate::policy::OnEmpty;
 use crate::side::{PerSide, Side};
@@ -148,7 +148,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             report.details.adopted = self.adopt(&plan, id).await?;
         }
         let mut probe = self
-            .probe(&plan, listed, &supports_sync, &missing_on)
+            .probe(&plan, known, listed, &supports_sync, &missing_on)
             .await?;
         if let Some(known) = known {
             let recorded = PerSide {
@@ -285,17 +285,24 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                     self.status.set_dav_token(id, side, Some(token))?;
                 }
             }
-            self.record_states(id, &observed, &items.actions)?;
+            let tokens = PerSide {
+                a: views.a.token.as_ref(),
+                b: views.b.token.as_ref(),
+            };
+            self.record_states(id, &observed, &tokens, &items.actions)?;
         }
         Ok(())
     }
 
     /// Learns each side's [`CollectionState`] before the collection is read: the marker its
     /// listing carried, or, for a side without sync tokens (which is listed in full anyway), a
-    /// digest of that listing, kept for the sync to use.
+    /// digest of that listing, kept for the sync to use. A marker the storage does not trust
+    /// with the token recorded for the collection (`known`) is kept only to be recorded, if
+    /// this run's token earns it that trust.
     async fn probe(
         &self,
         plan: &CollectionPlan,
+        known: Option<i64>,
         listed: &PerSide<Vec<Collection>>,
         supports_sync: &PerSide<bool>,
         missing_on: &[Side],
@@ -316,10 +323,19 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                 .iter()
                 .find(|c| c.id == *collection)
                 .and_then(|c| c.state.as_ref());
-            if let Some(marker) = marker {
+            let token = match known {
+                Some(known) if *supports_sync.get(side) => self.status.dav_token(known, side)?,
+                _ => None,
+            };
+            let trusted = on!(self, side, s => s.trusts_state(token.as_ref()));
+            // An untrusted marker of a side with sync tokens may still be recorded, if the
+            // token this run gets earns it that trust; a side without tokens is listed instead.
+            if let Some(marker) = marker.filter(|_| trusted || *supports_sync.get(side)) {
                 let state = skip::marker_state(marker);
-                *probe.observed.get_mut(side) = Observed::Marker(state.clone());
-                *probe.now.get_mut(side) = Some(state);
+                if trusted {
+                    *probe.now.get_mut(side) = Some(state.clone());
+                }
+                *probe.observed.get_mut(side) = Observed::Marker(state);
             } else if !*supports_sync.get(side) {
                 let items = on!(self, side, s => s.list_items(collection).await)
                     .map_err(|e| e.context(format!("listing {collection} on {side}")))?;
@@ -333,11 +349,13 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
         Ok(probe)
     }
 
-    /// Records, after a clean run, the states the next run compares with (see `skip`).
+    /// Records, after a clean run, the states the next run compares with (see `skip`): a
+    /// marker only if its storage trusts it with the token this run records (`tokens`).
     fn record_states(
         &mut self,
         id: i64,
         observed: &PerSide<Observed>,
+        tokens: &PerSide<Option<&SyncToken>>,
         actions: &[ItemAction],
     ) -> Result<()> {
         let needs_rows = [Side::A, Side::B]
@@ -349,7 +367,13 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             Vec::new()
         };
         for side in [Side::A, Side::B] {
-            let state = skip::to_record(observed.get(side), skip::writes_to(actions, side), || {
+            let observed = match observed.get(side) {
+                Observed::Marker(_) if !on!(self, side, s => s.trusts_state(*tokens.get(side))) => {
+                    &Observed::Unknown
+                }
+                observed => observed,
+            };
+            let state = skip::to_record(observed, skip::writes_to(actions, side), || {
                 skip::listing_state(
                     rows.iter()
                         .map(|r| (&r.side(side).href, &r.side(side).etag)),
