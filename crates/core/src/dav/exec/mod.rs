@@ -20,8 +20,9 @@
 //! - `collection.rs`: one collection: created or removed as planned, skipped when unchanged on
 //!   both sides (`skip`), listed and planned (`Prepared`), then carried out in batches, tokens
 //!   and states recorded after a clean end.
-//! - `adopt.rs`: reading the local items and the server's listing that taking over another
+//! - `adopt.rs`: the local listing and the changed local files that taking over another
 //!   tool's state needs (`dav/adopt.rs`), before a new collection pairing is listed.
+//! - `unread.rs`: the versions adopted unread whose other side moved, read before planning.
 //! - `listing.rs`: one side of a collection, in full or since a sync token, with the items
 //!   the status does not know fetched (`SideView`).
 //! - `items.rs`: the item actions (copy, update, delete, conflicts through the resolver), the
@@ -101,6 +102,7 @@ mod items;
 mod join;
 mod listing;
 mod meta;
+mod unread;
 
 impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
     fn describe(&self, side: Side) -> String {
