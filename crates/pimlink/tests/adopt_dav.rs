@@ -21,7 +21,7 @@ use std::process::Command;
 
 use common::Run;
 use common::dav::{fields_in, items_in, remote};
-use pimlink_testkit::{CutProxy, Radicale};
+use pimlink_testkit::{Cut, CutProxy, Direction, Radicale};
 
 /// One line of padding; [`PAD_LINES`] of them make an unchanged item large.
 const PAD: &str = "X-PAD:0123456789012345678901234567890123456789012345678901234567890123";
@@ -446,6 +446,62 @@ fn the_first_sync_reads_no_file_unchanged_since_vdirsyncer_and_lists_each_collec
     let again = setup.pimlink(&["sync"]);
     assert_eq!(again.code(), 0, "{again}");
     assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
+fn a_first_sync_lists_its_collections_on_the_server_together() {
+    let setup = synced_by_vdirsyncer();
+    // The pair's discovery (principal, home set, the home's collections) passes; every later
+    // connection gets no answer, so each listing the run sends stays open, and the proxy
+    // shows how many it sent before waiting for any.
+    const DISCOVERY: usize = 3;
+    // A listing given up on (the default timeout is a minute) would let the next one start.
+    let config = setup.dir.path().join("pimlink.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        text.replace("password_cmd =", "timeout = 3600\npassword_cmd ="),
+    )
+    .unwrap();
+    let first = setup.proxy.connections().len();
+    setup.proxy.set_plan(move |index| {
+        if index < first + DISCOVERY {
+            Cut::Never
+        } else {
+            Cut::StallAfter {
+                bytes: 0,
+                direction: Direction::ToClient,
+            }
+        }
+    });
+    let mut child = common::pimlink_with(&config, &["sync", "cal"])
+        .env("XDG_DATA_HOME", setup.data_home())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let waiting = || {
+        setup
+            .proxy
+            .connections()
+            .iter()
+            .filter(|c| c.index >= first + DISCOVERY && c.to_server > 0)
+            .count()
+    };
+    // Not a speed limit: one listing at a time never gets to two.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while waiting() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let seen = waiting();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        seen,
+        2,
+        "calendars work and home were listed one after the other: {:?}",
+        setup.proxy.connections()
+    );
 }
 
 /// pimsync cannot be built here (its source is not reachable), so its status is written the

@@ -16,7 +16,9 @@ use super::super::plan::{ItemAction, ItemPlan, plan_items};
 use super::super::skip::{self, Observed};
 use super::items::Run;
 use super::listing::{Listing, SideView};
-use super::{BATCH, CollectionReport, ConflictResolver, Dav, ItemPair, Observer, RunOptions};
+use super::{
+    BATCH, CollectionReport, ConflictResolver, Dav, ItemPair, Observer, Prefetched, RunOptions,
+};
 
 /// What a run learnt of each side's state before reading the collection.
 struct Probe {
@@ -86,6 +88,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
         &mut self,
         report: &mut CollectionReport,
         listed: &PerSide<Vec<Collection>>,
+        prefetched: &mut Prefetched,
         options: RunOptions,
         observer: &mut dyn Observer<Dav>,
     ) -> Result<Prepared> {
@@ -186,9 +189,14 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             } else {
                 None
             };
-            let listing = match probe.listed.get_mut(side).take() {
-                Some(items) => Listing::Full { items, token: None },
-                None => {
+            let ahead = match token {
+                None => prefetched.take(side, plan.id(side)),
+                Some(_) => None,
+            };
+            let listing = match (probe.listed.get_mut(side).take(), ahead) {
+                (Some(items), _) => Listing::Full { items, token: None },
+                (None, Some(listing)) => listing?,
+                (None, None) => {
                     self.listing(side, plan.id(side), token, *supports_sync.get(side))
                         .await?
                 }
