@@ -14,13 +14,14 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::Run;
 use common::dav::{fields_in, items_in, remote};
-use pimlink_testkit::{CutProxy, Radicale};
+use pimlink_testkit::{Cut, CutProxy, Direction, Radicale};
 
 /// One line of padding; [`PAD_LINES`] of them make an unchanged item large.
 const PAD: &str = "X-PAD:0123456789012345678901234567890123456789012345678901234567890123";
@@ -377,6 +378,130 @@ fn the_first_sync_takes_over_vdirsyncers_status_transferring_and_rewriting_nothi
     );
     let settled = setup.vdirsyncer(&["sync"]);
     assert!(!settled.contains("conflict"), "{settled}");
+}
+
+/// How many `method` requests for `path` Radicale logged in `log`.
+fn requests(log: &str, method: &str, path: &str) -> usize {
+    log.matches(&format!("{method} request for '{path}'"))
+        .count()
+}
+
+#[test]
+fn the_first_sync_reads_no_file_unchanged_since_vdirsyncer_and_lists_each_collection_once() {
+    let setup = synced_by_vdirsyncer();
+    let user = setup.server.user().to_owned();
+    let work = setup.vdir("cal", "work");
+    let home = setup.vdir("cal", "home");
+
+    // keep1's bytes replaced in place by bytes no reader takes (not UTF-8), its mtime put
+    // back: vdirsyncer's etag (mtime;inode) still describes it, so a run that trusts that etag
+    // never notices, and one that reads the file fails on it.
+    let keep1 = work.join("keep1.ics");
+    let before = stamps(&work)["keep1.ics"];
+    let modified = fs::metadata(&keep1).unwrap().modified().unwrap();
+    let mut file = fs::OpenOptions::new().write(true).open(&keep1).unwrap();
+    let size = file.metadata().unwrap().len();
+    file.write_all(&vec![0xff; usize::try_from(size).unwrap()])
+        .unwrap();
+    file.set_modified(modified).unwrap();
+    drop(file);
+    assert_eq!(stamps(&work)["keep1.ics"], before);
+
+    // On the server, h1 moved its etag without changing its content (only DTSTAMP, which
+    // pimlink's content hash ignores): it is fetched, and its unread local file is read and
+    // found the same, so it is not rewritten.
+    setup.put(
+        &format!("/{user}/home/h1.ics"),
+        "text/calendar",
+        &event("h1", "h1 v1", false).replace("DTSTAMP:20240101", "DTSTAMP:20250101"),
+    );
+    let home_before = stamps(&home);
+
+    let logged = setup.server.log().len();
+    let puts = setup.puts();
+    let run = setup.pimlink(&["sync"]);
+    assert_eq!(run.code(), 0, "{run}");
+    assert!(
+        run.stdout().contains("taking over vdirsyncer's state"),
+        "{run}"
+    );
+    assert_eq!(setup.puts(), puts, "nothing to upload:\n{run}");
+    assert_eq!(stamps(&home), home_before, "h1 was rewritten:\n{run}");
+    assert_eq!(stamps(&work)["keep1.ics"], before, "{run}");
+
+    // Each collection unchanged on the server was asked once: one sync-collection REPORT (which
+    // also gives the token the next run starts from), no PROPFIND of its items, no GET.
+    let log = setup.server.log()[logged..].to_owned();
+    for collection in ["work", "people"] {
+        let path = format!("/{user}/{collection}/");
+        assert_eq!(requests(&log, "REPORT", &path), 1, "{path}:\n{run}\n{log}");
+        assert_eq!(
+            requests(&log, "PROPFIND", &path),
+            0,
+            "{path}:\n{run}\n{log}"
+        );
+    }
+    assert!(!log.contains("GET request"), "{log}");
+
+    let again = setup.pimlink(&["sync"]);
+    assert_eq!(again.code(), 0, "{again}");
+    assert!(again.stdout().contains("changed: nothing"), "{again}");
+}
+
+#[test]
+fn a_first_sync_lists_its_collections_on_the_server_together() {
+    let setup = synced_by_vdirsyncer();
+    // The pair's discovery (principal, home set, the home's collections) passes; of every
+    // later request Radicale gets one byte only, so it never answers and each listing the
+    // run sends stays open, until Radicale gives up on it.
+    const DISCOVERY: usize = 3;
+    // A listing pimlink gave up on (the default timeout is a minute) would let the next start.
+    let config = setup.dir.path().join("pimlink.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        text.replace("password_cmd =", "timeout = 3600\npassword_cmd ="),
+    )
+    .unwrap();
+    let first = setup.proxy.connections().len();
+    setup.proxy.set_plan(move |index| {
+        if index < first + DISCOVERY {
+            Cut::Never
+        } else {
+            Cut::StallAfter {
+                bytes: 1,
+                direction: Direction::ToServer,
+            }
+        }
+    });
+    let mut child = common::pimlink_with(&config, &["sync", "cal"])
+        .env("XDG_DATA_HOME", setup.data_home())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let listings = || -> Vec<pimlink_testkit::ConnectionRecord> {
+        setup
+            .proxy
+            .connections()
+            .into_iter()
+            .filter(|c| c.index >= first + DISCOVERY && c.to_server > 0)
+            .collect()
+    };
+    // Waits for two listings, or for the first to end: one sent after another ended was not
+    // in flight together with it. The deadline only turns a hang into a failure.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let mut seen = listings();
+    while seen.len() < 2 && !seen.iter().any(|c| c.ended) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        seen = listings();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        seen.len() == 2 && seen.iter().all(|c| !c.ended),
+        "calendars work and home were not listed together: {seen:?}"
+    );
 }
 
 /// pimsync cannot be built here (its source is not reachable), so its status is written the

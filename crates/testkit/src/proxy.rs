@@ -65,6 +65,10 @@ pub struct ConnectionRecord {
     pub to_client: u64,
     /// True once the proxy cut it (rather than one of the ends closing it).
     pub was_cut: bool,
+    /// True once either end closed it or the proxy cut it: set before the other end can see
+    /// the connection end, so a connection a client opened after seeing this one end always
+    /// finds it set (how a test tells requests in flight together from one after another).
+    pub ended: bool,
 }
 
 type Plan = Box<dyn FnMut(usize) -> Cut + Send>;
@@ -96,6 +100,8 @@ struct Tracked {
     directions: AtomicUsize,
     /// Set by [`CutProxy::stall_open_connections`]: forward nothing more, close nothing.
     stalled: AtomicBool,
+    /// See [`ConnectionRecord::ended`].
+    ended: AtomicBool,
 }
 
 /// A proxy on a free port of 127.0.0.1 in front of `127.0.0.1:target`. Stops when dropped
@@ -219,6 +225,7 @@ impl CutProxy {
                 to_server: t.to_server.load(Ordering::SeqCst),
                 to_client: t.to_client.load(Ordering::SeqCst),
                 was_cut: t.was_cut.load(Ordering::SeqCst),
+                ended: t.ended.load(Ordering::SeqCst),
             })
             .collect()
     }
@@ -253,6 +260,7 @@ fn accept_loop(listener: &TcpListener, target: u16, shared: &Arc<Shared>) {
             was_cut: AtomicBool::new(false),
             directions: AtomicUsize::new(2),
             stalled: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
         });
         shared
             .records
@@ -261,6 +269,7 @@ fn accept_loop(listener: &TcpListener, target: u16, shared: &Arc<Shared>) {
             .push(Arc::clone(&tracked));
         if cut == Cut::Refuse {
             tracked.was_cut.store(true, Ordering::SeqCst);
+            tracked.ended.store(true, Ordering::SeqCst);
             let _ = client.shutdown(Shutdown::Both);
             continue;
         }
@@ -335,6 +344,7 @@ fn forward(
             break;
         }
     }
+    tracked.ended.store(true, Ordering::SeqCst);
     let _ = from.shutdown(Shutdown::Both);
     let _ = to.shutdown(Shutdown::Both);
 }

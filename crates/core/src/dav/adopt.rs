@@ -4,30 +4,32 @@
 //!
 //! The tool recorded, per item, its href and etag on the server and in the vdir when both
 //! sides last agreed. Its content hashes are its own, so [`rows`] builds pimlink's status rows
-//! from what can be known without the network:
-//! - the local file is unchanged since (the tool's local etag still describes it): both
-//!   sides' rows get the hash of the file as it is, and the server side the etag the tool saw
-//!   (in the server's current spelling when it is still the same). A server item whose etag
-//!   did not move is then taken from the status without a GET; one that moved is fetched and
-//!   compared with that hash, as in any later run;
-//! - the local file changed since: both rows get [`CHANGED`], a hash no content has, and the
-//!   local row the tool's etag, so the next plan sees a local change (and a conflict if the
-//!   server changed too, unless both now hold the same content);
+//! from what can be known without the network and without reading unchanged files:
+//! - the local file is unchanged since (the tool's local etag still describes the file as the
+//!   local listing shows it): both sides' rows get [`UNREAD`], the local side the etag listed
+//!   now, and the server side the etag the tool saw. The file is not read: an unchanged
+//!   server item is then taken from the status without a GET, and one whose etag moved is
+//!   fetched and, before planning, compared with the file read then (`exec/unread.rs`);
+//! - the local file changed since: it is read (to check its UID), and both rows get
+//!   [`CHANGED`], a hash no content has, and the local row the tool's etag, so the next plan
+//!   sees a local change (and a conflict if the server changed too, unless both now hold the
+//!   same content);
 //! - the local file is gone: the same, under the tool's identity, so the deletion reaches the
 //!   server unless the server changed the item meanwhile.
 //!
-//! Items whose file has another UID than the tool recorded, or none, get no row and are
-//! matched by UID as on any first sync.
+//! Items whose changed file has another UID than the tool recorded, or none, get no row and
+//! are matched by UID as on any first sync. An unchanged file is the one the tool paired under
+//! that identity, so its UID is not checked.
 //!
 //! Nothing here asks the server: its listing in the sync that follows tells what moved.
 //!
 //! Not here: finding the tool's state and spelling its hrefs as pimlink's DAV storage does
-//! (the binary's [`Adopter`]), reading the local files (`exec/adopt.rs`).
+//! (the binary's [`Adopter`]), listing and reading the local files (`exec/adopt.rs`).
 
 use std::collections::{HashMap, HashSet};
 
 use crate::dav::store::{Etag, Href};
-use crate::dav::vobject::{ContentHash, content_hash, uid as item_uid};
+use crate::dav::vobject::{ContentHash, uid as item_uid};
 use crate::dav::{CollectionPlan, ItemVersion, RowChange};
 use crate::error::Result;
 use crate::side::Side;
@@ -35,6 +37,11 @@ use crate::side::Side;
 /// The hash recorded for a version whose content is unknown: no content hashes to it, so the
 /// planner takes the other side's version for changed.
 pub const CHANGED: &str = "adopted-changed";
+
+/// The hash recorded for a version adopted unread: its content is the same on both sides, but
+/// not known. No content hashes to it; a run that fetches the other side's version because
+/// its etag moved reads this one too before planning (`exec/unread.rs`).
+pub const UNREAD: &str = "adopted-unread";
 
 /// What another tool recorded of one item at its last run, in pimlink's terms.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,29 +89,52 @@ pub struct LocalItem {
     pub data: String,
 }
 
-/// The status rows for `foreign`'s items, given the local items read now (by href); see the
-/// module docs for what each row holds.
-pub fn rows(foreign: &Foreign, local: &HashMap<Href, LocalItem>) -> Vec<RowChange> {
+/// The hrefs of the local files [`rows`] must read: those the tool recorded that the local
+/// listing (`listed`: href and etag now) shows changed since the tool's run.
+pub fn to_read<'f>(foreign: &'f Foreign, listed: &HashMap<Href, Etag>) -> Vec<&'f Href> {
+    foreign
+        .items
+        .iter()
+        .filter(|item| {
+            listed
+                .get(&item.local_href)
+                .is_some_and(|etag| !(foreign.unchanged)(&item.local_etag, etag))
+        })
+        .map(|item| &item.local_href)
+        .collect()
+}
+
+/// The status rows for `foreign`'s items, given the local listing now (`listed`: href and
+/// etag) and the files [`to_read`] named, as read (by href); see the module docs for what each
+/// row holds.
+pub fn rows(
+    foreign: &Foreign,
+    listed: &HashMap<Href, Etag>,
+    read: &HashMap<Href, LocalItem>,
+) -> Vec<RowChange> {
     let changed = ContentHash::from_hex(CHANGED);
+    let unread = ContentHash::from_hex(UNREAD);
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for item in &foreign.items {
-        let (local_version, hash) = match local.get(&item.local_href) {
-            Some(file) => {
+        let (local_version, hash) = match listed.get(&item.local_href) {
+            Some(etag) if (foreign.unchanged)(&item.local_etag, etag) => {
+                let version = ItemVersion {
+                    href: item.local_href.clone(),
+                    etag: etag.clone(),
+                    hash: unread.clone(),
+                };
+                (version, unread.clone())
+            }
+            Some(_) => {
+                // Changed since, or gone between the listing and the read.
+                let Some(file) = read.get(&item.local_href) else {
+                    continue;
+                };
                 if item_uid(&file.data).as_deref() != Some(item.ident.as_str()) {
                     continue;
                 }
-                if (foreign.unchanged)(&item.local_etag, &file.etag) {
-                    let hash = content_hash(&file.data);
-                    let version = ItemVersion {
-                        href: item.local_href.clone(),
-                        etag: file.etag.clone(),
-                        hash: hash.clone(),
-                    };
-                    (version, hash)
-                } else {
-                    (recorded(item, &changed), changed.clone())
-                }
+                (recorded(item, &changed), changed.clone())
             }
             None => (recorded(item, &changed), changed.clone()),
         };
@@ -172,13 +202,15 @@ mod tests {
 
     #[test]
     fn rows_hold_what_lets_the_next_plan_see_exactly_the_changes_since_the_tool() {
-        let mut local = HashMap::new();
+        let mut listed = HashMap::new();
+        let mut files = HashMap::new();
         for (uid, etag, content_uid) in [
             ("same", "same-etag", "same"),
             ("edited", "new", "edited"),
-            ("other", "other-etag", "renamed"),
+            ("other", "rewritten", "renamed"),
         ] {
-            local.insert(
+            listed.insert(Href::new(format!("{uid}.ics")), Etag::new(etag));
+            files.insert(
                 Href::new(format!("{uid}.ics")),
                 LocalItem {
                     etag: Etag::new(etag),
@@ -187,7 +219,18 @@ mod tests {
             );
         }
         let items = vec![item("same"), item("edited"), item("gone"), item("other")];
-        let rows = rows(&foreign(Side::B, items), &local);
+        let tool = foreign(Side::B, items);
+        let wanted: Vec<&str> = to_read(&tool, &listed)
+            .into_iter()
+            .map(Href::as_str)
+            .collect();
+        assert_eq!(
+            wanted,
+            ["edited.ics", "other.ics"],
+            "only the files changed since the tool's run are read"
+        );
+        files.retain(|href, _| wanted.contains(&href.as_str()));
+        let rows = rows(&tool, &listed, &files);
         assert_eq!(
             rows.len(),
             3,
@@ -202,12 +245,13 @@ mod tests {
                 .unwrap()
         };
 
-        // Unchanged: both sides hash the file as it is; the server keeps the tool's etag.
+        // Unchanged: not read, the same unknown content on both sides; the server keeps the
+        // tool's etag, the file the etag listed now.
         let (server, file) = get("same");
         assert_eq!(server.href.as_str(), "/dav/cal/same.ics");
         assert_eq!(server.etag.as_str(), "\"same\"");
         assert_eq!(file.etag.as_str(), "same-etag");
-        assert_eq!(file.hash, content_hash(&ics("same", "s")));
+        assert_eq!(file.hash.as_str(), UNREAD);
         assert_eq!(server.hash, file.hash);
 
         // Edited locally: the local row keeps the tool's etag and neither hash is content's.
@@ -228,7 +272,7 @@ mod tests {
         assert_eq!(server.hash.as_str(), CHANGED);
 
         // With the local side on A, the versions swap places.
-        let rows_a = super::rows(&foreign(Side::A, vec![item("same")]), &local);
+        let rows_a = super::rows(&foreign(Side::A, vec![item("same")]), &listed, &files);
         match &rows_a[0] {
             RowChange::Record { a, b, .. } => {
                 assert_eq!(a.etag.as_str(), "same-etag");

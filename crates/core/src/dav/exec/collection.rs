@@ -16,7 +16,9 @@ use super::super::plan::{ItemAction, ItemPlan, plan_items};
 use super::super::skip::{self, Observed};
 use super::items::Run;
 use super::listing::{Listing, SideView};
-use super::{BATCH, CollectionReport, ConflictResolver, Dav, ItemPair, Observer, RunOptions};
+use super::{
+    BATCH, CollectionReport, ConflictResolver, Dav, ItemPair, Observer, Prefetched, RunOptions,
+};
 
 /// What a run learnt of each side's state before reading the collection.
 struct Probe {
@@ -86,6 +88,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
         &mut self,
         report: &mut CollectionReport,
         listed: &PerSide<Vec<Collection>>,
+        prefetched: &mut Prefetched,
         options: RunOptions,
         observer: &mut dyn Observer<Dav>,
     ) -> Result<Prepared> {
@@ -140,15 +143,20 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
         // Another tool's knowledge of a collection both sides hold beats matching its items by
         // UID: it knows what changed and what was deleted since. Asked for a pairing that never
         // finished a sync, so that one interrupted before or during the adoption adopts again.
+        let mut adopted_listing = PerSide::default();
         if self.adopter.is_some()
             && missing_on.is_empty()
             && self.status.dav_never_synced(id)?
             && self.status.dav_items(id)?.is_empty()
         {
-            report.details.adopted = self.adopt(&plan, id).await?;
+            let adopted = self.adopt(&plan, id).await?;
+            report.details.adopted = adopted.rows;
+            if let Some((side, items)) = adopted.listed {
+                *adopted_listing.get_mut(side) = Some(items);
+            }
         }
         let mut probe = self
-            .probe(&plan, known, listed, &supports_sync, &missing_on)
+            .probe(&plan, known, listed, &supports_sync, &missing_on, adopted_listing)
             .await?;
         if let Some(known) = known {
             let recorded = PerSide {
@@ -169,7 +177,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                 }
             }
         }
-        let rows = self.status.dav_items(id)?;
+        let mut rows = self.status.dav_items(id)?;
 
         let mut views: PerSide<SideView> = PerSide::default();
         for side in [Side::A, Side::B] {
@@ -181,15 +189,21 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             } else {
                 None
             };
-            let listing = match probe.listed.get_mut(side).take() {
-                Some(items) => Listing::Full { items, token: None },
-                None => {
+            let ahead = match token {
+                None => prefetched.take(side, plan.id(side)),
+                Some(_) => None,
+            };
+            let listing = match (probe.listed.get_mut(side).take(), ahead) {
+                (Some(items), _) => Listing::Full { items, token: None },
+                (None, Some(listing)) => listing?,
+                (None, None) => {
                     self.listing(side, plan.id(side), token, *supports_sync.get(side))
                         .await?
                 }
             };
             *views.get_mut(side) = self.view(side, &plan, &rows, listing, report).await?;
         }
+        self.read_unread(&plan, &mut rows, &mut views).await?;
         let shows_items = PerSide {
             a: !views.a.now.is_empty(),
             b: !views.b.now.is_empty(),
@@ -299,6 +313,8 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
     /// digest of that listing, kept for the sync to use. A marker the storage does not trust
     /// with the token recorded for the collection (`known`) is kept only to be recorded, if
     /// this run's token earns it that trust.
+    /// `taken` is a listing this run already took of a side (the adoption's), used instead of
+    /// listing it again.
     async fn probe(
         &self,
         plan: &CollectionPlan,
@@ -306,6 +322,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
         listed: &PerSide<Vec<Collection>>,
         supports_sync: &PerSide<bool>,
         missing_on: &[Side],
+        mut taken: PerSide<Option<Vec<ItemRef>>>,
     ) -> Result<Probe> {
         let mut probe = Probe::default();
         for side in [Side::A, Side::B] {
@@ -337,13 +354,20 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                 }
                 *probe.observed.get_mut(side) = Observed::Marker(state);
             } else if !*supports_sync.get(side) {
-                let items = on!(self, side, s => s.list_items(collection).await)
-                    .map_err(|e| e.context(format!("listing {collection} on {side}")))?;
+                let items = match taken.get_mut(side).take() {
+                    Some(items) => items,
+                    None => on!(self, side, s => s.list_items(collection).await)
+                        .map_err(|e| e.context(format!("listing {collection} on {side}")))?,
+                };
                 *probe.now.get_mut(side) = Some(skip::listing_state(
                     items.iter().map(|i| (&i.href, &i.etag)),
                 ));
                 *probe.observed.get_mut(side) = Observed::Listing;
                 *probe.listed.get_mut(side) = Some(items);
+            }
+            if !*supports_sync.get(side) && probe.listed.get(side).is_none() {
+                // A full listing is what the sync takes of such a side anyway.
+                *probe.listed.get_mut(side) = taken.get_mut(side).take();
             }
         }
         Ok(probe)

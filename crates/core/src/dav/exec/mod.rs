@@ -20,8 +20,11 @@
 //! - `collection.rs`: one collection: created or removed as planned, skipped when unchanged on
 //!   both sides (`skip`), listed and planned (`Prepared`), then carried out in batches, tokens
 //!   and states recorded after a clean end.
-//! - `adopt.rs`: reading the local items and the server's listing that taking over another
+//! - `adopt.rs`: the local listing and the changed local files that taking over another
 //!   tool's state needs (`dav/adopt.rs`), before a new collection pairing is listed.
+//! - `unread.rs`: the versions adopted unread whose other side moved, read before planning.
+//! - `prefetch.rs`: the full listings that collections never synced begin with, taken
+//!   together before the first collection is prepared.
 //! - `listing.rs`: one side of a collection, in full or since a sync token, with the items
 //!   the status does not know fetched (`SideView`).
 //! - `items.rs`: the item actions (copy, update, delete, conflicts through the resolver), the
@@ -41,7 +44,7 @@ use crate::status::StatusStore;
 
 use crate::guard::{self, Refusal};
 
-use super::collections::{Selection, plan_collections};
+use super::collections::{CollectionPlan, Selection, plan_collections};
 use super::model::ItemPolicy;
 use super::plan::ItemCounts;
 
@@ -101,6 +104,9 @@ mod items;
 mod join;
 mod listing;
 mod meta;
+mod prefetch;
+use prefetch::Prefetched;
+mod unread;
 
 impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
     fn describe(&self, side: Side) -> String {
@@ -165,6 +171,10 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             selection,
             &self.policy,
         );
+        let mut prefetched = {
+            let chosen: Vec<&CollectionPlan> = plans.iter().filter(|p| only(&p.name)).collect();
+            self.prefetch(&chosen, &listed).await?
+        };
         let mut report = PairReport::default();
         // Collections refused as empty on a side, which the small-empty exception may still
         // lift: carried out only once every other collection was listed (`guard`).
@@ -185,7 +195,7 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
                 details: DavDetails::default(),
             };
             let result = match self
-                .prepare_collection(&mut collection, &listed, options, observer)
+                .prepare_collection(&mut collection, &listed, &mut prefetched, options, observer)
                 .await
             {
                 Ok(Prepared::Ready(ready)) => {
