@@ -133,16 +133,7 @@ impl ImapStore {
     /// MESSAGES falls with every expunge that no new message offsets, HIGHESTMODSEQ grows with
     /// every flag change, and a new UIDVALIDITY voids everything.
     pub(super) fn counters_stamp(&self, name: &CollectionName) -> Option<ChangeStamp> {
-        let counters = self.folders.get(name)?.counters?;
-        let state = counters.state;
-        Some(ChangeStamp {
-            token: format!(
-                "v1 uidvalidity={} uidnext={} messages={} highestmodseq={}",
-                state.uid_validity, state.uid_next?, counters.messages, state.highest_modseq?
-            ),
-            newest: None,
-            local_times: false,
-        })
+        stamp_of(self.folders.get(name)?.counters?)
     }
 
     pub(super) fn describe_quiet(&self) -> String {
@@ -397,5 +388,20 @@ fn counters_of(status: &MailboxStatus) -> Option<Counters> {
             any_keywords: false,
         },
         messages: status.messages?,
+    })
+}
+
+/// A folder's counters as a change stamp; `None` without UIDNEXT or HIGHESTMODSEQ. The one
+/// spelling for the stamp before a listing and the one after the run's own changes
+/// ([`own_changes`](super::own_changes)), which must compare equal when nothing happened.
+pub(super) fn stamp_of(counters: Counters) -> Option<ChangeStamp> {
+    let state = counters.state;
+    Some(ChangeStamp {
+        token: format!(
+            "v1 uidvalidity={} uidnext={} messages={} highestmodseq={}",
+            state.uid_validity, state.uid_next?, counters.messages, state.highest_modseq?
+        ),
+        newest: None,
+        local_times: false,
     })
 }

@@ -142,6 +142,8 @@ impl ImapStore {
             .iter()
             .map(|(uid, (flags, _))| (*uid, flags.clone()))
             .collect();
+        memory.listed_modseq = now.highest_modseq;
+        memory.written = false;
         let items = messages
             .into_iter()
             .map(|(uid, (flags, size))| ItemEntry {
@@ -177,6 +179,8 @@ impl ImapStore {
             memory.append_floor = state.uid_next;
         }
         memory.flags = messages.clone().into_iter().collect();
+        memory.listed_modseq = state.highest_modseq;
+        memory.written = false;
         let items = messages
             .into_iter()
             .map(|(uid, flags)| ItemEntry {

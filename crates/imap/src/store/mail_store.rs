@@ -94,6 +94,13 @@ impl MailStore for ImapStore {
         Ok(self.counters_stamp(collection))
     }
 
+    async fn stamp_after_own_changes(
+        &mut self,
+        collection: &CollectionName,
+    ) -> Result<Option<(pimlink_core::ChangeStamp, std::time::SystemTime)>, Error> {
+        self.stamp_after_own(collection).await
+    }
+
     async fn list_items(
         &mut self,
         collection: &CollectionName,

@@ -77,7 +77,8 @@
 //! This file: the overview, [`ImapStore`] and the state its files share. `mail_store.rs` is the
 //! `MailStore` impl, which hands each call to the file that does it: `folders.rs`,
 //! `listing.rs` (with `state.rs`, `keys.rs`, `names.rs`), `reading.rs` and `prefetch.rs`,
-//! `writing.rs` (with `multiappend.rs`, `crlf.rs`), `moving.rs`, `settle.rs`; `details.rs`
+//! `writing.rs` (with `multiappend.rs`, `crlf.rs`), `moving.rs`, `settle.rs`,
+//! `own_changes.rs` (a folder's stamp after the run's own writes); `details.rs`
 //! (subscriptions, special-use and counts, for `pimlink replicate --verify`); `connection.rs`
 //! and `retry.rs` reconnect and decide what is repeated.
 //!
@@ -93,6 +94,7 @@ mod mail_store;
 mod moving;
 mod multiappend;
 pub(crate) mod names;
+mod own_changes;
 mod prefetch;
 mod reading;
 mod retry;
@@ -216,6 +218,12 @@ struct FolderMemory {
     fingerprints: HashMap<u32, Option<Fingerprint>>,
     /// Bodies of planned copies read ahead, and their sizes ([`prefetch`]).
     bodies: HashMap<u32, (pimlink_core::ItemData, u64)>,
+    /// HIGHESTMODSEQ at this handle's last complete listing of the folder, which `flags` then
+    /// held in full; `None` before one, or without mod-sequences ([`own_changes`]).
+    listed_modseq: Option<u64>,
+    /// This handle wrote to the folder since that listing (appended, moved in or out, stored
+    /// flags, expunged).
+    written: bool,
 }
 
 /// The order flag stores are applied in; deletions come after all of them.

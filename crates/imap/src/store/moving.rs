@@ -67,15 +67,18 @@ impl ImapStore {
                     ),
                 )
             })?;
-        let flags = self
-            .memory
-            .get_mut(&from_server)
-            .and_then(|m| m.flags.remove(&parsed.uid));
+        let flags = self.memory.get_mut(&from_server).and_then(|m| {
+            m.written = true;
+            m.flags.remove(&parsed.uid)
+        });
         if let Some(memory) = self.memory.get_mut(&to_server)
             && memory.uid_validity == target.uid_validity
-            && let Some(flags) = flags
         {
-            memory.flags.insert(target.uid, flags);
+            // A message moved in whose flags are unknown leaves `flags` short of the folder.
+            memory.written = true;
+            if let Some(flags) = flags {
+                memory.flags.insert(target.uid, flags);
+            }
         }
         Ok(target.item_key())
     }

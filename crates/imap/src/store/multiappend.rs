@@ -133,6 +133,7 @@ impl ImapStore {
         };
         let memory = self.memory.entry(server.to_owned()).or_default();
         memory.uid_validity = validity;
+        memory.written = true;
         uids.into_iter()
             .zip(flags)
             .map(|(uid, flags)| {

@@ -89,6 +89,7 @@ impl ImapStore {
                 let memory = self.memory.entry(server).or_default();
                 memory.uid_validity = validity;
                 memory.flags.insert(uid, item.flags.clone());
+                memory.written = true;
                 return Ok(MessageKey::new(validity, uid).item_key());
             }
             (None, Some(fingerprint)) => {
@@ -124,6 +125,7 @@ impl ImapStore {
         let memory = self.memory.entry(server).or_default();
         memory.append_floor = Some(uid.saturating_add(1));
         memory.flags.insert(uid, item.flags.clone());
+        memory.written = true;
         Ok(MessageKey::new(validity, uid).item_key())
     }
 
@@ -277,6 +279,7 @@ impl ImapStore {
                     let memory = self.memory.entry(server.to_owned()).or_default();
                     memory.uid_validity = validity;
                     memory.flags.insert(uid, item_flags);
+                    memory.written = true;
                     Ok(MessageKey::new(validity, uid).item_key())
                 }
                 Some(Ok(None)) => Err(Error::new(
@@ -375,6 +378,7 @@ impl ImapStore {
         let (server, validity, uid) = self.key_in_folder(collection, key).await?;
         let memory = self.memory.entry(server.clone()).or_default();
         let before = memory.flags.insert(uid, flags.clone());
+        memory.written = true;
         let pending = self.pending_folder(&server, validity);
         match before {
             None => pending.add_flags(FlagOp::Replace, flags.clone(), uid),
@@ -499,6 +503,7 @@ impl ImapStore {
             self.stats.expunges += 1;
             self.client().await?.uid_expunge(&set).await?;
             if let Some(memory) = self.memory.get_mut(server) {
+                memory.written = true;
                 for uid in &folder.deletions {
                     memory.flags.remove(uid);
                 }
