@@ -49,9 +49,25 @@ impl ImapStore {
         if !wrote || queued {
             return Ok(None);
         }
+        // Only in the selection its writes left: selecting it again would cost a run that
+        // changes many folders a SELECT each, more than the next run saves by skipping them.
+        let Some(validity) = self
+            .selected
+            .as_ref()
+            .filter(|s| s.server == server)
+            .map(|s| s.uid_validity)
+        else {
+            debug!("{server:?}: no longer selected; no stamp after this run's changes");
+            return Ok(None);
+        };
+        if self
+            .client
+            .as_ref()
+            .is_none_or(crate::client::Client::is_broken)
+        {
+            return Ok(None);
+        }
         let at = pimlink_core::clock::coarse_now();
-        let (server, validity) = self.ensure_selected(collection).await?;
-        // Selecting it again may have found it renumbered, which forgets what was listed.
         let Some(listed_modseq) = self.memory.get(&server).and_then(|m| m.listed_modseq) else {
             return Ok(None);
         };
