@@ -1,6 +1,6 @@
 """bench/migrate: many accounts migrated Dovecot -> Dovecot (issue 15): `pimlink migrate
---jobs 4` against imapsync run 4 at a time (`xargs -P 4`), then pimlink's second run with
-nothing new.
+--jobs 4` against imapsync run 4 at a time (`xargs -P 4`), then pimlink's runs with nothing
+new (`--reruns`, 3 by default), each with its time as a fraction of the first run's.
 
 Each tool migrates into its own destination accounts (`<tool>-uNN`), so runs never see each
 other's messages. After each run every destination account is checked in full against its
@@ -87,6 +87,8 @@ def main(argv=None):
     p.add_argument("--folders", type=int, default=6)
     p.add_argument("--attachments", action="store_true")
     p.add_argument("--jobs", type=int, default=4)
+    p.add_argument("--reruns", type=int, default=3,
+                   help="pimlink runs with nothing new after its first (take their median)")
     p.add_argument("--tools", default=",".join(TOOLS))
     p.add_argument("--pimlink", default=os.path.join(
         os.path.dirname(__file__), "..", "..", "target", "release", "pimlink"))
@@ -121,8 +123,9 @@ def main(argv=None):
         for tool in tools:
             log = os.path.join(work, "logs", f"{tool}.log")
             os.makedirs(os.path.dirname(log), exist_ok=True)
-            runs = [("first", tool)] + ([("again", tool)] if tool == "pimlink" else [])
-            for label, _ in runs:
+            runs = ["first"] + (["again"] * args.reruns if tool == "pimlink" else [])
+            first = None
+            for label in runs:
                 run = pimlink_run if tool == "pimlink" else imapsync_run
                 sample = run(args, work, source, destination, users, log)
                 pairs = [(u, f"{tool}-{u}") for u in users]
@@ -130,8 +133,10 @@ def main(argv=None):
                 ok = sample.ok and wrong is None
                 failed |= not ok
                 mb_s = total / 1e6 / sample.wall if sample.wall else 0
+                first = first or sample.wall
+                ratio = f"{sample.wall / first:6.3f}x first" if first else ""
                 print(f"{tool:9} {label:6} {sample.wall:8.2f} s  {mb_s:6.2f} MB/s  "
-                      f"{sample.rss_kb / 1024:7.1f} MB  "
+                      f"{sample.rss_kb / 1024:7.1f} MB  {ratio}  "
                       f"{'ok' if ok else 'FAILED: ' + str(wrong)[:300] + ' (log ' + log + ')'}",
                       flush=True)
     except BaseException:

@@ -1,6 +1,7 @@
 //! The IMAP storage (`ImapStore`) against a private Dovecot: names, complete and incremental
 //! listings under each extension set, UIDVALIDITY changes, batch reads of big messages, APPEND
-//! line ends, deliveries without UIDPLUS, queued flag changes and deletions.
+//! line ends, deliveries without UIDPLUS, queued flag changes and deletions, the stamp after a
+//! run's own changes.
 //!
 //! One file for `ImapStore` against Dovecot: the cases share the store and message helpers at its
 //! top; the later ones (from `unchanged_folders_after_a_list`) count the commands a listing or a
@@ -17,7 +18,8 @@ use pimlink_core::{
     NewItem,
 };
 use pimlink_imap::{
-    Client, ClientOptions, FetchRequest, ImapStore, Secret, StoreMode, TlsMode, UidRanges,
+    AppendItem, Client, ClientOptions, FetchRequest, ImapStore, Secret, StoreMode, TlsMode,
+    UidRanges,
 };
 use pimlink_testkit::{Dovecot, DovecotBuilder};
 
@@ -1209,4 +1211,110 @@ async fn a_refused_multiappend_is_sent_again_message_by_message() {
         4,
         "nothing of the refused batch stayed"
     );
+}
+
+// `stamp_after_own_changes`: a folder this handle wrote to gets a stamp equal to what the next
+// run's LIST-STATUS shows, so that run may skip it; any change someone else made since the
+// listing (a flag, a new message, an expunge) gives no stamp, so the next run lists the folder.
+
+/// A server whose Work folder holds two messages.
+fn server_with_work() -> Dovecot {
+    let server = DovecotBuilder::new().start().unwrap();
+    for id in ["w0", "w1"] {
+        server.deliver(server.user(), "Work", &message(id)).unwrap();
+    }
+    server
+}
+
+/// A store that listed Work as a run does (LIST-STATUS first), then delivered one message and
+/// set `\Seen` on the first one listed; returns it with the listed keys.
+async fn wrote_to_work(server: &Dovecot) -> (ImapStore, Vec<ItemKey>) {
+    let work = name("Work");
+    let mut store = store(server);
+    store.list_collections().await.unwrap();
+    let listing = store.list_items(&work, Known::default()).await.unwrap();
+    let keys: Vec<ItemKey> = listing.items.iter().map(|e| e.key.clone()).collect();
+    let flagged = Flags::new().with(Flag::Flagged);
+    store
+        .deliver(&work, bytes_item(message("new"), &flagged))
+        .await
+        .unwrap();
+    let seen = Flags::new().with(Flag::Seen);
+    store.set_flags(&work, &keys[0], &seen).await.unwrap();
+    store.flush().await.unwrap();
+    (store, keys)
+}
+
+#[tokio::test]
+async fn a_folder_written_only_by_this_run_gets_the_next_runs_stamp() {
+    let server = server_with_work();
+    let work = name("Work");
+    let (mut writer, _) = wrote_to_work(&server).await;
+    let (stamp, _) = writer
+        .stamp_after_own_changes(&work)
+        .await
+        .unwrap()
+        .expect("a stamp after the run's own changes");
+    let mut next = store(&server);
+    next.list_collections().await.unwrap();
+    assert_eq!(Some(stamp), next.change_stamp(&work).await.unwrap());
+
+    // A folder only read gives none: the stamp from before its listing stands.
+    let mut reader = store(&server);
+    reader.list_collections().await.unwrap();
+    reader.list_items(&work, Known::default()).await.unwrap();
+    assert_eq!(reader.stamp_after_own_changes(&work).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_flag_set_by_someone_else_since_the_listing_gives_no_stamp() {
+    let server = server_with_work();
+    let (mut writer, keys) = wrote_to_work(&server).await;
+    let flagged = Flags::new().with(Flag::Flagged);
+    other_client(&server, "Work")
+        .await
+        .store(
+            &UidRanges::single(uid_of(&keys[1])),
+            StoreMode::Add,
+            &flagged,
+            None,
+        )
+        .await
+        .unwrap();
+    let stamp = writer.stamp_after_own_changes(&name("Work")).await.unwrap();
+    assert_eq!(stamp, None);
+}
+
+#[tokio::test]
+async fn a_message_added_by_someone_else_since_the_listing_gives_no_stamp() {
+    let server = server_with_work();
+    let (mut writer, _) = wrote_to_work(&server).await;
+    let theirs = AppendItem {
+        content: Content::Bytes(message("theirs")),
+        flags: Flags::new(),
+        internal_date: None,
+    };
+    other_client(&server, "Work")
+        .await
+        .append("Work", theirs)
+        .await
+        .unwrap();
+    let stamp = writer.stamp_after_own_changes(&name("Work")).await.unwrap();
+    assert_eq!(stamp, None);
+}
+
+#[tokio::test]
+async fn a_message_expunged_by_someone_else_since_the_listing_gives_no_stamp() {
+    let server = server_with_work();
+    let (mut writer, keys) = wrote_to_work(&server).await;
+    let mut other = other_client(&server, "Work").await;
+    let set = UidRanges::single(uid_of(&keys[1]));
+    let deleted = Flags::new().with(Flag::Trashed);
+    other
+        .store(&set, StoreMode::Add, &deleted, None)
+        .await
+        .unwrap();
+    other.uid_expunge(&set).await.unwrap();
+    let stamp = writer.stamp_after_own_changes(&name("Work")).await.unwrap();
+    assert_eq!(stamp, None);
 }

@@ -252,6 +252,51 @@ fn twenty_accounts_four_at_a_time_then_a_rerun_copies_nothing() {
     }
 }
 
+/// Folders that `run` (with `-vv`) skipped as unchanged since the last settled run, and
+/// those it listed.
+fn skipped_and_listed(run: &Run) -> (usize, usize) {
+    let text = format!("{}{}", run.stdout(), run.stderr());
+    let skipped = text
+        .matches("unchanged since the last settled run; not listed")
+        .count();
+    let listed = text
+        .lines()
+        .filter(|line| line.contains("collection ") && line.contains(": listed: "))
+        .count();
+    (skipped, listed)
+}
+
+#[test]
+fn the_rerun_after_the_first_run_lists_no_folder_and_new_mail_still_arrives() {
+    let (accounts, inbox, sent) = (2, 5, 2);
+    let servers = Servers::start(accounts, inbox, sent);
+    let run = servers.migrate(2);
+    assert_eq!(run.code(), 0, "{run}");
+
+    // The first run wrote every destination folder itself, and recorded each as settled.
+    let again = Run(servers.migrate_command(2).arg("-vv").output().unwrap());
+    assert_eq!(again.code(), 0, "{again}");
+    let (skipped, listed) = skipped_and_listed(&again);
+    assert_eq!(listed, 0, "a folder was listed again:\n{again}");
+    assert!(skipped >= accounts * 2, "{again}");
+
+    // New mail on the source after that: exactly it is copied, once.
+    servers
+        .source
+        .deliver(&user(0), "INBOX", &sized_message("u00-in-5", 2_000))
+        .unwrap();
+    let third = Run(servers.migrate_command(2).arg("-vv").output().unwrap());
+    assert_eq!(third.code(), 0, "{third}");
+    let copied: Vec<u64> = servers
+        .report()
+        .iter()
+        .map(|a| a["messages"].as_u64().unwrap())
+        .collect();
+    assert_eq!(copied, [1, 0], "{third}");
+    servers.assert_arrived(0, inbox + 1, sent);
+    servers.assert_arrived(1, inbox, sent);
+}
+
 #[test]
 fn killed_after_some_appends_then_rerun_copies_the_rest_once() {
     let (accounts, inbox, sent) = (4, 40, 5);
