@@ -156,7 +156,14 @@ impl<A: ItemStore, B: ItemStore> ItemPair<'_, A, B> {
             }
         }
         let mut probe = self
-            .probe(&plan, known, listed, &supports_sync, &missing_on, adopted_listing)
+            .probe(
+                &plan,
+                known,
+                listed,
+                &supports_sync,
+                &missing_on,
+                adopted_listing,
+            )
             .await?;
         if let Some(known) = known {
             let recorded = PerSide {
