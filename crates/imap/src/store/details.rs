@@ -29,6 +29,9 @@ pub struct AccountDetails {
     pub folders: Vec<FolderDetails>,
     /// Every subscribed name, in the engine's form.
     pub subscribed: Vec<CollectionName>,
+    /// The server offers METADATA, through which a client can set special-use attributes
+    /// (RFC 6154 section 5.1); without it they are the server's own configuration.
+    pub metadata: bool,
 }
 
 impl ImapStore {
@@ -47,6 +50,7 @@ impl ImapStore {
     async fn read_account_details(&mut self, counts: bool) -> Result<AccountDetails, Error> {
         let describe = self.describe_quiet();
         let client = self.client().await?;
+        let metadata = client.has("METADATA");
         let entries = client.list("", "*").await?;
         let subscribed = client.lsub("", "*").await?;
         let selectable: Vec<&str> = entries
@@ -92,6 +96,7 @@ impl ImapStore {
         Ok(AccountDetails {
             folders,
             subscribed,
+            metadata,
         })
     }
 }

@@ -33,7 +33,9 @@ pub fn compare(master: &Snapshot, replica: &Snapshot, level: Level) -> Vec<Diffe
             (Some(m), Some(r)) => compare_folder(name, m, r, level, &mut out),
             (None, None) => {}
         }
-        if let (Some(m), Some(r)) = (&master.special_use, &replica.special_use) {
+        if let (Some(m), Some(r)) = (&master.special_use, &replica.special_use)
+            && replica.takes_special_use
+        {
             let (m, r) = (m.get(name), r.get(name));
             let both = master.folders.contains_key(name) && replica.folders.contains_key(name);
             if both && !same_special_use(m, r) {

@@ -65,6 +65,7 @@ fn one_folder(messages: Vec<Message>) -> Snapshot {
         folders,
         subscriptions: Some(BTreeSet::from(["INBOX".to_owned()])),
         special_use: Some(BTreeMap::new()),
+        takes_special_use: true,
     }
 }
 
@@ -145,6 +146,25 @@ fn special_use_is_compared_without_case_and_only_where_both_sides_tell() {
     );
 }
 
+/// A replica whose special-use attributes no client can set (no METADATA: Dovecot keeps them
+/// in its configuration) cannot be made to match by replication, so they are not compared;
+/// otherwise verify would report the same difference after every pass.
+#[test]
+fn special_use_is_not_compared_on_a_replica_that_cannot_take_it() {
+    let mut master = one_folder(vec![]);
+    let mut replica = master.clone();
+    master.special_use = Some(BTreeMap::from([("INBOX".into(), "\\Sent".into())]));
+    replica.takes_special_use = false;
+    assert!(compare(&master, &replica, Level::Folders).is_empty());
+    // The master's own ability does not matter: it is only read.
+    master.takes_special_use = false;
+    replica.takes_special_use = true;
+    assert_eq!(
+        kinds(&compare(&master, &replica, Level::Folders)),
+        [("INBOX", "special-use")]
+    );
+}
+
 /// A random mailbox: folders with messages drawn from a small pool, so that identical copies
 /// and shared messages are common.
 fn mailbox() -> impl Strategy<Value = Snapshot> {
@@ -188,6 +208,7 @@ fn mailbox() -> impl Strategy<Value = Snapshot> {
                 folders,
                 subscriptions: Some(subscriptions),
                 special_use: Some(special_use),
+                takes_special_use: true,
             }
         })
 }

@@ -54,6 +54,7 @@ pub async fn read_snapshot(
                 );
             }
             snapshot.special_use = Some(special_use);
+            snapshot.takes_special_use = details.metadata;
             snapshot.subscriptions = Some(
                 details
                     .subscribed

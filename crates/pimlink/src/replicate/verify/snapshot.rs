@@ -59,6 +59,10 @@ pub struct Snapshot {
     /// The special-use attribute of each folder that has one (`\Sent`), or `None` if the side
     /// cannot tell (a Maildir tree): then they are not compared.
     pub special_use: Option<BTreeMap<String, String>>,
+    /// Whether a client can set this side's special-use attributes (IMAP METADATA). On a
+    /// replica that cannot, they are the server's own configuration, which replication cannot
+    /// change: they are not compared there, so verify does not fail for ever.
+    pub takes_special_use: bool,
 }
 
 /// One folder.
