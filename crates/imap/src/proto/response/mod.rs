@@ -122,6 +122,8 @@ pub enum ResponseCode {
     Closed,
     /// `COMPRESSIONACTIVE`
     CompressionActive,
+    /// `MAILBOXID (id)` (RFC 8474 OBJECTID), sent with a SELECT: the mailbox's identity.
+    MailboxId(String),
     /// Any other code, as text (e.g. `NONEXISTENT`).
     Other(String),
 }
@@ -449,6 +451,7 @@ impl fmt::Display for ResponseCode {
             } => write!(f, "COPYUID {uid_validity} {source} {destination}"),
             ResponseCode::Closed => f.write_str("CLOSED"),
             ResponseCode::CompressionActive => f.write_str("COMPRESSIONACTIVE"),
+            ResponseCode::MailboxId(id) => write!(f, "MAILBOXID ({id})"),
             ResponseCode::Other(text) => f.write_str(text),
         }
     }
