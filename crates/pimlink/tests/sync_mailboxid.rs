@@ -34,7 +34,7 @@ impl ImapScript for ReusedValidity {
                     .iter()
                     .any(|item| line.contains(item)) =>
             {
-                vec![line.replace(&format!("{real}"), shown)]
+                vec![line.replace(real.as_str(), shown)]
             }
             _ => vec![line.to_owned()],
         }
