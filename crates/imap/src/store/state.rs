@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::proto::response::objectid::is_object_id;
+
 /// A folder's counters at the last complete listing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ListState {
@@ -67,16 +69,6 @@ impl ListState {
                 _ => true,
             }
     }
-}
-
-/// RFC 8474 `objectid = 1*255(ALPHA / DIGIT / "_" / "-")`: nothing that could break the text
-/// form.
-fn is_object_id(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 255
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
 }
 
 impl fmt::Display for ListState {

@@ -136,13 +136,7 @@ fn mailbox_id(code: &[u8]) -> Option<String> {
         return None;
     }
     let id = rest.strip_prefix('(')?.strip_suffix(')')?;
-    // objectid = 1*255(ALPHA / DIGIT / "_" / "-")
-    let valid = !id.is_empty()
-        && id.len() <= 255
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
-    valid.then(|| id.to_owned())
+    super::objectid::is_object_id(id).then(|| id.to_owned())
 }
 
 /// A non-zero 32-bit number in decimal digits only (no sign, no `*`).

@@ -16,7 +16,7 @@ use super::escape::escape_bytes;
 use crate::uidset::UidRanges;
 
 mod convert;
-mod objectid;
+pub(crate) mod objectid;
 
 pub use convert::apply_flag;
 use convert::{convert_code, convert_data, convert_kind};
