@@ -383,7 +383,7 @@ p12 OK [APPENDUID 38505 2,,3] x\r\n";
 /// Response codes reach error messages as the server wrote them, never as Rust debug output.
 #[test]
 fn response_codes_print_as_the_server_wrote_them() {
-    let table: [(&[u8], &str); 7] = [
+    let table: [(&[u8], &str); 8] = [
         (
             b"a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n",
             "AUTHENTICATIONFAILED",
@@ -399,6 +399,10 @@ fn response_codes_print_as_the_server_wrote_them() {
         (
             b"a1 OK [PERMANENTFLAGS (\\Seen \\*)] ok\r\n",
             "PERMANENTFLAGS (\\Seen \\*)",
+        ),
+        (
+            b"a1 OK [MAILBOXID (4qwx-n_0)] ok\r\n",
+            "MAILBOXID (4qwx-n_0)",
         ),
     ];
     for (wire, expected) in table {
@@ -479,6 +483,31 @@ fn cyrus_list_status_with_mailbox_ids() {
                 Some("4qwxnc0w4x5ov99liuct8n71".to_owned())
             ),
             ("Other".to_owned(), None, None),
+        ]
+    );
+}
+
+#[test]
+fn cyrus_select_reports_the_mailbox_id_and_a_malformed_one_is_an_unknown_code() {
+    let input = b"* OK [UIDVALIDITY 1796687105] Ok\r\n\
+        * OK [MAILBOXID (4qwxnc0w4x5ov99liuct8n71)] Ok\r\n\
+        * OK [MAILBOXID (a b)] Ok\r\n";
+    let rs = replay(input, 5).unwrap();
+    let codes: Vec<_> = rs
+        .iter()
+        .map(|r| match untagged(r) {
+            Untagged::Status { code, .. } => code.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            Some(ResponseCode::UidValidity(1_796_687_105)),
+            Some(ResponseCode::MailboxId(
+                "4qwxnc0w4x5ov99liuct8n71".to_owned()
+            )),
+            Some(ResponseCode::Other("MAILBOXID (a b)".to_owned())),
         ]
     );
 }

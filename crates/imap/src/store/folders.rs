@@ -133,8 +133,8 @@ impl ImapStore {
     /// MESSAGES falls with every expunge that no new message offsets, HIGHESTMODSEQ grows with
     /// every flag change, and a new UIDVALIDITY voids everything.
     pub(super) fn counters_stamp(&self, name: &CollectionName) -> Option<ChangeStamp> {
-        let counters = self.folders.get(name)?.counters?;
-        let state = counters.state;
+        let counters = self.folders.get(name)?.counters.as_ref()?;
+        let state = &counters.state;
         Some(super::own_changes::counters_stamp(
             state.uid_validity,
             state.uid_next?,
@@ -393,6 +393,7 @@ fn counters_of(status: &MailboxStatus) -> Option<Counters> {
             uid_next: Some(status.uid_next?),
             highest_modseq: Some(status.highest_modseq?),
             any_keywords: false,
+            mailbox_id: status.mailbox_id.clone(),
         },
         messages: status.messages?,
     })

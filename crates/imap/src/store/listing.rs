@@ -64,8 +64,11 @@ impl ImapStore {
         // added, expunged or re-flagged since (a flag change or, on QRESYNC servers, an expunge
         // raises HIGHESTMODSEQ; an expunge also lowers MESSAGES, new mail raises UIDNEXT): the
         // known items are the folder, and it need not even be selected.
-        if let (Some(before), Some(now)) = (state, self.folder_counters(collection))
+        if let (Some(before), Some(now)) = (state.as_ref(), self.folder_counters(collection))
             && now.state.uid_validity == before.uid_validity
+            // A folder listed with its MAILBOXID may have been replaced by one that reused its
+            // UIDVALIDITY and counters: only a LIST that reports the same id proves otherwise.
+            && (before.mailbox_id.is_none() || now.state.mailbox_id == before.mailbox_id)
             && now.state.uid_next == before.uid_next
             && now.state.highest_modseq == before.highest_modseq
             && before.any_keywords
@@ -80,21 +83,21 @@ impl ImapStore {
                 .collect();
             if messages.len() == parsed.len() && messages.len() == now.messages as usize {
                 debug!("{server:?}: unchanged since the last listing, by its LIST counters");
-                return Ok(self.unchanged_listing(server, before, messages));
+                return Ok(self.unchanged_listing(server, before.clone(), messages));
             }
         }
 
         let client = self.client().await?;
-        let qresync = match state {
+        let qresync = match &state {
             Some(ListState {
                 uid_validity,
                 highest_modseq: Some(modseq),
                 ..
-            }) if client.has("QRESYNC") && keys_of_state(uid_validity) => {
+            }) if client.has("QRESYNC") && keys_of_state(*uid_validity) => {
                 let uids = UidRanges::from_uids(parsed.iter().flatten().map(|(k, _)| k.uid));
                 Some(QresyncParams {
-                    uid_validity,
-                    modseq,
+                    uid_validity: *uid_validity,
+                    modseq: *modseq,
                     known_uids: (uids.ranges().len() <= MAX_KNOWN_RANGES).then_some(uids),
                 })
             }
@@ -113,9 +116,21 @@ impl ImapStore {
             uid_next: mailbox.uid_next,
             highest_modseq: mailbox.highest_modseq,
             any_keywords: keywords == KeywordSupport::Any,
+            mailbox_id: mailbox.mailbox_id.clone(),
         };
-        let keys_reset = !keys_of_state(validity);
-        if keys_reset {
+        // Another MAILBOXID under the same UIDVALIDITY is another folder that reused the old
+        // one's UIDVALIDITY: its UIDs name other messages, exactly as after a new UIDVALIDITY.
+        let replaced = state
+            .as_ref()
+            .is_some_and(|before| before.uid_validity == validity && !before.same_mailbox(&now));
+        let keys_reset = replaced || !keys_of_state(validity);
+        if replaced {
+            warn!(
+                "{server:?}: the folder's MAILBOXID changed under the same UIDVALIDITY \
+                 {validity} (deleted and created again, or another folder renamed onto its \
+                 name); listing everything and recognising messages by content"
+            );
+        } else if keys_reset {
             warn!(
                 "{server:?}: the status knows keys of another UIDVALIDITY than the folder's \
                  {validity}; listing everything and recognising messages by content"

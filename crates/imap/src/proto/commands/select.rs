@@ -58,6 +58,8 @@ pub struct SelectedMailbox {
     pub vanished: UidRanges,
     /// Messages changed since the given modseq (QRESYNC), with UID, FLAGS and MODSEQ.
     pub changed: Vec<FetchedMessage>,
+    /// `MAILBOXID` (RFC 8474 OBJECTID), if the server reported it.
+    pub mailbox_id: Option<String>,
 }
 
 /// SELECT or EXAMINE of a mailbox. QRESYNC parameters are sent only once QRESYNC is enabled
@@ -137,10 +139,12 @@ impl Command for Select {
                 ResponseCode::HighestModSeq(v) => selected.highest_modseq = Some(v),
                 ResponseCode::NoModSeq => selected.highest_modseq = None,
                 ResponseCode::PermanentFlags(f) => selected.permanent_flags = f,
+                ResponseCode::MailboxId(id) => selected.mailbox_id = Some(id),
                 ResponseCode::Closed => {
                     // Everything before CLOSED belonged to the previous mailbox.
                     selected.vanished = UidRanges::default();
                     selected.changed.clear();
+                    selected.mailbox_id = None;
                 }
                 _ => {}
             },

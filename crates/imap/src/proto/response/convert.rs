@@ -69,10 +69,15 @@ pub(super) fn convert_code(code: Code<'_>) -> ResponseCode {
         Code::CompressionActive => ResponseCode::CompressionActive,
         // imap-codec reads APPENDUID with one UID only; the uid-set that answers a MULTIAPPEND
         // (RFC 4315 section 3) reaches us as an unknown code.
-        Code::Other(other) => match append_uid_set(other.inner()) {
-            Some((uid_validity, uids)) => ResponseCode::AppendUid { uid_validity, uids },
-            None => unknown_code(Code::Other(other)),
-        },
+        Code::Other(other) => {
+            if let Some((uid_validity, uids)) = append_uid_set(other.inner()) {
+                ResponseCode::AppendUid { uid_validity, uids }
+            } else if let Some(id) = mailbox_id(other.inner()) {
+                ResponseCode::MailboxId(id)
+            } else {
+                unknown_code(Code::Other(other))
+            }
+        }
         other => unknown_code(other),
     }
 }
@@ -121,6 +126,17 @@ fn append_uid_set(code: &[u8]) -> Option<(u32, UidRanges)> {
         uids.push_range(nz_number(a)?, nz_number(b)?);
     }
     Some((nz_number(validity)?, uids))
+}
+
+/// The id of a `MAILBOXID (id)` code (RFC 8474), which imap-codec reads as an unknown code.
+fn mailbox_id(code: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(code).ok()?;
+    let (name, rest) = text.split_once(' ')?;
+    if !name.eq_ignore_ascii_case("MAILBOXID") {
+        return None;
+    }
+    let id = rest.strip_prefix('(')?.strip_suffix(')')?;
+    super::objectid::is_object_id(id).then(|| id.to_owned())
 }
 
 /// A non-zero 32-bit number in decimal digits only (no sign, no `*`).

@@ -16,7 +16,7 @@ use super::escape::escape_bytes;
 use crate::uidset::UidRanges;
 
 mod convert;
-mod objectid;
+pub(crate) mod objectid;
 
 pub use convert::apply_flag;
 use convert::{convert_code, convert_data, convert_kind};
@@ -122,6 +122,8 @@ pub enum ResponseCode {
     Closed,
     /// `COMPRESSIONACTIVE`
     CompressionActive,
+    /// `MAILBOXID (id)` (RFC 8474 OBJECTID), sent with a SELECT: the mailbox's identity.
+    MailboxId(String),
     /// Any other code, as text (e.g. `NONEXISTENT`).
     Other(String),
 }
@@ -449,6 +451,7 @@ impl fmt::Display for ResponseCode {
             } => write!(f, "COPYUID {uid_validity} {source} {destination}"),
             ResponseCode::Closed => f.write_str("CLOSED"),
             ResponseCode::CompressionActive => f.write_str("COMPRESSIONACTIVE"),
+            ResponseCode::MailboxId(id) => write!(f, "MAILBOXID ({id})"),
             ResponseCode::Other(text) => f.write_str(text),
         }
     }

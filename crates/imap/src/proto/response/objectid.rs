@@ -46,6 +46,15 @@ pub(super) fn take_mailbox_id(frame: &[u8]) -> Option<(Vec<u8>, String)> {
     Some((without, id))
 }
 
+/// RFC 8474 `objectid = 1*255(ALPHA / DIGIT / "_" / "-")`: safe to keep in a line of text.
+pub(crate) fn is_object_id(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 255
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::take_mailbox_id;
