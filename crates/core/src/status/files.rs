@@ -23,6 +23,25 @@ const COMPANIONS: [&str; 3] = ["-wal", "-shm", "-journal"];
 /// Below this many free bytes, an I/O error of the status store is reported as a full disk.
 const NEARLY_FULL: u64 = 1 << 20;
 
+/// How long a connection waits for another's write transaction before giving up: what
+/// rusqlite's default busy timeout allowed.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often a waiting connection tries again. SQLite's own busy handler backs off to 20-100 ms
+/// between tries, so a folder's thread waiting on another's short commit (the lanes share the
+/// status, `StatusStore::share`) slept long after the lock was free: 41 such sleeps, 0.25 s
+/// summed, in one incremental run of the bench (bench/RESULTS.md, 2026-12-08 01:12).
+const BUSY_RETRY: std::time::Duration = std::time::Duration::from_micros(500);
+
+/// SQLite's busy handler: try again every [`BUSY_RETRY`] until [`BUSY_WAIT`] has passed.
+fn retry_soon(tries_so_far: i32) -> bool {
+    let waited = BUSY_RETRY.saturating_mul(u32::try_from(tries_so_far).unwrap_or(u32::MAX));
+    if waited >= BUSY_WAIT {
+        return false;
+    }
+    std::thread::sleep(BUSY_RETRY);
+    true
+}
+
 /// Creates the state directory (owner only) and any missing parent.
 pub(crate) fn create_dir(dir: &Path) -> Result<()> {
     private::dir_builder()
@@ -122,14 +141,15 @@ pub(crate) fn open_existing(path: &Path) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| {
+    let mut conn = Connection::open_with_flags(path, flags).map_err(|e| {
         unusable(
             path,
             &format!("it cannot be opened ({e})"),
             "check its owner and mode",
         )
     })?;
-    conn.pragma_update(None, "journal_mode", "WAL")
+    conn.busy_handler(Some(retry_soon))
+        .and_then(|()| conn.pragma_update(None, "journal_mode", "WAL"))
         .and_then(|()| conn.pragma_update(None, "synchronous", "FULL"))
         .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
         .map_err(|e| opening_failed(path, e))?;
@@ -232,6 +252,16 @@ mod tests {
 
     fn mode(path: &Path) -> u32 {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_busy_status_is_retried_often_until_the_old_timeout_has_passed() {
+        let tries = BUSY_WAIT.as_micros() / BUSY_RETRY.as_micros();
+        let last = i32::try_from(tries).unwrap() - 1;
+        assert!(retry_soon(0));
+        assert!(retry_soon(last));
+        assert!(!retry_soon(last + 1));
+        assert!(!retry_soon(i32::MAX));
     }
 
     fn refusal(dir: &Path) -> String {
